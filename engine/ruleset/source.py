@@ -1,0 +1,249 @@
+"""Rule files are untrusted: load them as plain data, with a source position for every value.
+
+YAML is composed by PyYAML's safe composer (libyaml when present), then turned into plain
+Python values here, so that we can
+- refuse any tag that is not plain data (`!!python/...` never reaches a constructor),
+- refuse alias/anchor expansion bombs by counting expanded nodes (aliases are shared, never
+  copied, and the count is checked before anything walks the data),
+- refuse duplicate keys, which YAML itself silently resolves to the last one,
+- remember the line and column of every value and key by JSON pointer.
+Floats become `Decimal`: rule files carry money.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from tpsqbo_engine.problems import Problem
+
+MAX_FILE_BYTES = 2 * 1024 * 1024
+MAX_EXPANDED_NODES = 200_000
+MAX_DEPTH = 64
+
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_CONSTRUCTOR = yaml.SafeLoader("")
+
+_TAG = "tag:yaml.org,2002:"
+_PLAIN_TAGS = {f"{_TAG}{name}" for name in ("str", "int", "float", "bool", "null", "timestamp")}
+_MAP, _SEQ, _MERGE = f"{_TAG}map", f"{_TAG}seq", f"{_TAG}merge"
+
+
+@dataclass(frozen=True, order=True)
+class Position:
+    line: int
+    column: int
+
+
+@dataclass(frozen=True)
+class SourceDocument:
+    """One YAML document of a rule file, as plain data plus where each value came from."""
+
+    path: Path
+    display: str
+    data: Any
+    values: Mapping[str, Position]
+    keys: Mapping[str, Position]
+    index: int = 0
+
+    def locate(self, pointer: str, *, key: bool = False) -> Position:
+        """The position of `pointer`, or of its nearest ancestor that has one."""
+        table = self.keys if key else self.values
+        while True:
+            if pointer in table:
+                return table[pointer]
+            if key and pointer in self.values:
+                return self.values[pointer]
+            if not pointer:
+                return Position(1, 1)
+            pointer = pointer.rsplit("/", 1)[0]
+
+    def problem(self, pointer: str, code: str, message: str, **extra: Any) -> Problem:
+        at = self.locate(pointer, key=extra.pop("at_key", False))
+        return Problem(self.display, at.line, at.column, code, message, pointer=pointer, **extra)
+
+
+def pointer_join(base: str, token: str | int) -> str:
+    text = str(token).replace("~", "~0").replace("/", "~1")
+    return f"{base}/{text}"
+
+
+class _Reject(Exception):
+    def __init__(self, pointer: str, at: Position, code: str, message: str, hint: str = ""):
+        super().__init__(message)
+        self.pointer, self.at, self.code, self.message, self.hint = pointer, at, code, message, hint
+
+
+def _position(node: Node) -> Position:
+    return Position(node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+@dataclass
+class _Builder:
+    values: dict[str, Position] = field(default_factory=dict)
+    keys: dict[str, Position] = field(default_factory=dict)
+    built: dict[int, tuple[Any, int]] = field(default_factory=dict)
+    expanded: int = 0
+
+    def build(self, node: Node, pointer: str, depth: int) -> Any:
+        if id(node) in self.built:
+            value, size = self.built[id(node)]
+            self._count(size, pointer, node)
+            return value
+        if depth > MAX_DEPTH:
+            raise _Reject(pointer, _position(node), "yaml.too-deep",
+                          f"nesting deeper than {MAX_DEPTH} levels",
+                          "flatten the structure; rule files never need this depth")
+        self.values[pointer] = _position(node)
+        before = self.expanded
+        self._count(1, pointer, node)
+        value = self._build_new(node, pointer, depth)
+        self.built[id(node)] = (value, self.expanded - before)
+        return value
+
+    def _count(self, size: int, pointer: str, node: Node) -> None:
+        self.expanded += size
+        if self.expanded > MAX_EXPANDED_NODES:
+            at = self.keys.get(pointer) or self.values.get(pointer) or _position(node)
+            raise _Reject(pointer, at, "yaml.alias-expansion",
+                          f"aliases expand this document past {MAX_EXPANDED_NODES:,} values",
+                          "write the values out, or use fewer nested aliases")
+
+    def _build_new(self, node: Node, pointer: str, depth: int) -> Any:
+        if isinstance(node, ScalarNode):
+            return _scalar(node, pointer)
+        if isinstance(node, SequenceNode):
+            _require_tag(node, _SEQ, pointer)
+            return [self.build(item, pointer_join(pointer, i), depth + 1)
+                    for i, item in enumerate(node.value)]
+        if isinstance(node, MappingNode):
+            _require_tag(node, _MAP, pointer)
+            return self._mapping(node, pointer, depth)
+        raise _Reject(pointer, _position(node), "yaml.unsupported", "unsupported YAML node")
+
+    def _mapping(self, node: MappingNode, pointer: str, depth: int) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        merged: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE:
+                merged.update(self._merge_source(value_node, pointer, depth))
+                continue
+            key = self._key(key_node, pointer)
+            child = pointer_join(pointer, key)
+            if key in result:
+                first = self.keys[child]
+                raise _Reject(child, _position(key_node), "yaml.duplicate-key",
+                              f"key '{key}' appears twice in this mapping",
+                              f"the first '{key}' is at line {first.line}; keep one")
+            self.keys[child] = _position(key_node)
+            result[key] = self.build(value_node, child, depth + 1)
+        return {**merged, **result}
+
+    def _merge_source(self, node: Node, pointer: str, depth: int) -> dict[str, Any]:
+        sources = node.value if isinstance(node, SequenceNode) else [node]
+        merged: dict[str, Any] = {}
+        for source in reversed(sources):
+            value = self.build(source, pointer, depth + 1)
+            if not isinstance(value, dict):
+                raise _Reject(pointer, _position(source), "yaml.bad-merge",
+                              "a merge key (<<) must point at a mapping")
+            merged.update(value)
+        return merged
+
+    def _key(self, node: Node, pointer: str) -> str:
+        if not isinstance(node, ScalarNode):
+            raise _Reject(pointer, _position(node), "yaml.complex-key",
+                          "mapping keys must be plain scalars")
+        key = _scalar(node, pointer)
+        return key if isinstance(key, str) else str(node.value)
+
+
+def _require_tag(node: Node, tag: str, pointer: str) -> None:
+    if node.tag != tag:
+        raise _unsafe_tag(node, pointer)
+
+
+def _unsafe_tag(node: Node, pointer: str) -> _Reject:
+    return _Reject(pointer, _position(node), "yaml.unsafe-tag",
+                   f"the tag '{node.tag.replace(_TAG, '!!')}' is not allowed in rule files",
+                   "rule files hold plain data: strings, numbers, booleans, lists, mappings")
+
+
+def _scalar(node: ScalarNode, pointer: str) -> Any:
+    if node.tag not in _PLAIN_TAGS:
+        raise _unsafe_tag(node, pointer)
+    if node.tag.endswith(":timestamp"):
+        return node.value  # dates stay text: schemas check their format, models parse them
+    if node.tag.endswith(":float"):
+        return _decimal(node)
+    return _CONSTRUCTOR.construct_object(node)
+
+
+def _decimal(node: ScalarNode) -> Decimal:
+    try:
+        return Decimal(node.value.replace("_", ""))
+    except InvalidOperation:
+        return Decimal(repr(_CONSTRUCTOR.construct_object(node)))
+
+
+def display_path(path: Path) -> str:
+    """Paths in problems are relative to the working directory when they are below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _compose_all(text: str) -> Iterator[Node]:
+    loader = _SafeLoader(text)
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is not None:
+                yield node
+    finally:
+        loader.dispose()
+
+
+def load_file(path: Path) -> tuple[list[SourceDocument], list[Problem]]:
+    """Every document of a YAML file, or the problems that stop it from loading."""
+    shown = display_path(path)
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        return [], [Problem(shown, 1, 1, "yaml.too-large",
+                            f"the file is {size:,} bytes; rule files may be at most "
+                            f"{MAX_FILE_BYTES:,}", hint="split it into several files")]
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return [], [Problem(shown, 1, 1, "yaml.encoding",
+                            f"the file is not UTF-8 (byte {exc.start})",
+                            hint="save it as UTF-8")]
+    return load_text(text, path, shown)
+
+
+def load_text(text: str, path: Path, shown: str) -> tuple[list[SourceDocument], list[Problem]]:
+    documents: list[SourceDocument] = []
+    try:
+        for index, node in enumerate(_compose_all(text)):
+            builder = _Builder()
+            data = builder.build(node, "", 0)
+            documents.append(SourceDocument(path, shown, data, builder.values, builder.keys, index))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        message = f"{exc.context + ': ' if exc.context else ''}{exc.problem or 'invalid YAML'}"
+        return [], [Problem(shown, line, column, "yaml.syntax", message,
+                            hint="check indentation and quoting around this position")]
+    except yaml.YAMLError as exc:
+        return [], [Problem(shown, 1, 1, "yaml.syntax", str(exc).splitlines()[0])]
+    except _Reject as exc:
+        return [], [Problem(shown, exc.at.line, exc.at.column, exc.code, exc.message,
+                            pointer=exc.pointer, hint=exc.hint)]
+    return documents, []
