@@ -64,6 +64,13 @@ class SourceDocument:
                 return Position(1, 1)
             pointer = pointer.rsplit("/", 1)[0]
 
+    def data_at(self, pointer: str) -> Any:
+        value = self.data
+        for token in pointer.split("/")[1:]:
+            token = token.replace("~1", "/").replace("~0", "~")
+            value = value[int(token)] if isinstance(value, list) else value[token]
+        return value
+
     def problem(self, pointer: str, code: str, message: str, **extra: Any) -> Problem:
         at = self.locate(pointer, key=extra.pop("at_key", False))
         return Problem(self.display, at.line, at.column, code, message, pointer=pointer, **extra)

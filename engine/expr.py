@@ -1,0 +1,236 @@
+"""Sandboxed Jinja expressions for rule values: parsed once at load, evaluated per record.
+
+A rule value that is exactly one `{{ expression }}` evaluates to a native value (Decimal,
+bool, a QBO reference...). Any other string containing `{{` or `{%` renders to a string. A
+string without them is a literal.
+
+Safety, in layers:
+- `ImmutableSandboxedEnvironment`: no attribute starting with `_`, no mutation of values;
+- Jinja's default globals (`range`, `dict`, `lipsum`, `cycler`, `joiner`, `namespace`) are
+  removed; filters and tests come from the allow-lists below; functions are injected per run;
+- `**` is refused and `*` on strings and lists is capped, so a rule cannot exhaust memory;
+- an `Undefined` result is an error, never a silent empty value;
+- error messages quote the rule's expression, never the values of the record.
+The static checker (ruleset/typecheck.py) rejects the same things at validate time.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import cache
+from typing import Any
+
+from jinja2 import StrictUndefined, Undefined, nodes
+from jinja2.exceptions import SecurityError, TemplateError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from tpsqbo_engine.errors import EngineError
+
+MAX_REPEAT = 10_000
+CENT = Decimal("0.01")
+
+
+class ExpressionError(EngineError):
+    """A rule expression failed for one record; the message names the rule, not the data."""
+
+
+def to_decimal(value: Any) -> Decimal:
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, bool) or value is None:
+        raise ExpressionError(f"expected an amount, got {type(value).__name__}")
+    try:
+        return Decimal(str(value).strip().replace(",", ""))
+    except InvalidOperation:
+        raise ExpressionError("expected an amount, got text that is not a number") from None
+
+
+def money(value: Any) -> Decimal:
+    """Rounds to cents, half up, the way QBO stores amounts."""
+    return to_decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+_NAME_FORBIDDEN = re.compile(r"[:\t\n\r]")
+
+
+def qbo_name(value: Any, limit: int = 100) -> str:
+    """A QBO list name: no colon, tab or newline, at most `limit` characters."""
+    text = _NAME_FORBIDDEN.sub(" ", str(value))
+    return " ".join(text.split())[:limit].rstrip()
+
+
+def qbo_display_name(value: Any) -> str:
+    return qbo_name(value, limit=500)
+
+
+_COMPANY_SUFFIXES = re.compile(
+    r"\b(inc|incorporated|ltd|limited|llc|llp|corp|corporation|co|company|plc|pc)\b\.?", re.I)
+
+
+def normalize_name(value: Any) -> str:
+    """Folds case, accents, punctuation and company suffixes: 'ABC, Inc.' == 'abc inc' == 'ABC'."""
+    text = unicodedata.normalize("NFKD", str(value))
+    text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
+    text = text.replace("&", " and ")
+    text = _COMPANY_SUFFIXES.sub(" ", text)
+    text = re.sub(r"[^\w]+", " ", text)
+    return " ".join(text.split())
+
+
+def normalize_email(value: Any) -> str:
+    return str(value).strip().casefold()
+
+
+_MERGED_AMOUNTS = ("amount", "hours", "markup")
+
+
+def merge_by(items: Iterable[Mapping[str, Any]], key: str) -> list[dict[str, Any]]:
+    """Merges items sharing `key`: amounts summed, descriptions joined, first-seen order."""
+    merged: dict[Any, dict[str, Any]] = {}
+    for item in items:
+        group = merged.get(item.get(key))
+        if group is None:
+            merged[item.get(key)] = dict(item)
+            continue
+        for name in _MERGED_AMOUNTS:
+            if item.get(name) is not None:
+                group[name] = str(to_decimal(group.get(name) or 0) + to_decimal(item[name]))
+        descriptions = [group.get("description"), item.get("description")]
+        group["description"] = "; ".join(dict.fromkeys(d for d in descriptions if d)) or None
+    return list(merged.values())
+
+
+def linked_types(lines: Iterable[Mapping[str, Any]] | None) -> list[str]:
+    """The TxnTypes a QBO transaction's lines link to (e.g. a Payment using a CreditMemo)."""
+    found = {link.get("TxnType") for line in lines or () for link in line.get("LinkedTxn") or ()}
+    return sorted(t for t in found if t)
+
+
+def as_date(value: Any, fmt: str = "") -> Any:
+    parsed = value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+    return parsed.strftime(fmt) if fmt else parsed
+
+
+ENGINE_FILTERS: dict[str, Callable[..., Any]] = {
+    "money": money,
+    "decimal": to_decimal,
+    "qbo_name": qbo_name,
+    "qbo_display_name": qbo_display_name,
+    "normalize_name": normalize_name,
+    "normalize_email": normalize_email,
+    "merge_by": merge_by,
+    "linked_types": linked_types,
+    "date": as_date,
+}
+JINJA_FILTERS = frozenset({
+    "abs", "default", "first", "join", "last", "length", "lower", "max", "min", "replace",
+    "round", "string", "sum", "title", "trim", "truncate", "upper", "int", "capitalize",
+    "escape", "e", "center", "wordwrap", "batch", "map", "selectattr", "rejectattr", "unique",
+    "sort", "list", "format",
+})
+ALLOWED_TESTS = frozenset({
+    "none", "string", "number", "true", "false", "eq", "ne", "lt", "le", "gt", "ge", "in",
+    "defined", "undefined", "odd", "even", "sameas", "mapping", "sequence",
+})
+# Names that were globals in plain Jinja, or reach interpreter internals: never available.
+FORBIDDEN_NAMES = frozenset({
+    "range", "dict", "lipsum", "cycler", "joiner", "namespace", "self", "config", "request",
+    "loop_controls", "__builtins__", "globals", "locals", "vars", "getattr", "eval", "exec",
+})
+
+
+class RuleEnvironment(ImmutableSandboxedEnvironment):
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, op: str, left: Any, right: Any) -> Any:
+        if op == "**":
+            raise SecurityError("the ** operator is not allowed in rules")
+        for seq, count in ((left, right), (right, left)):
+            if isinstance(seq, str | list | tuple) and isinstance(count, int) and count > MAX_REPEAT:
+                raise SecurityError(f"repeating a value more than {MAX_REPEAT:,} times")
+        return operator.mul(left, right)
+
+    def is_safe_callable(self, obj: Any) -> bool:
+        # Only the engine's own functions may be called; no methods of values.
+        return getattr(obj, "__tpsqbo_function__", False) is True
+
+
+def rule_function(func: Callable[..., Any]) -> Callable[..., Any]:
+    func.__tpsqbo_function__ = True  # type: ignore[attr-defined]
+    return func
+
+
+@cache
+def environment(*, autoescape: bool = False) -> RuleEnvironment:
+    env = RuleEnvironment(undefined=StrictUndefined, autoescape=autoescape)
+    env.globals.clear()
+    env.filters = {name: f for name, f in env.filters.items() if name in JINJA_FILTERS}
+    env.filters.update(ENGINE_FILTERS)
+    env.tests = {name: t for name, t in env.tests.items() if name in ALLOWED_TESTS}
+    return env
+
+
+_SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<body>(?:(?!\}\}|\{\{).)*)\}\}\s*$", re.S)
+
+
+def single_expression(text: str) -> str | None:
+    """The body of a value that is exactly one `{{ ... }}`, else None."""
+    match = _SINGLE_EXPRESSION.match(text)
+    return match.group("body").strip() if match else None
+
+
+def is_template(text: str) -> bool:
+    return "{{" in text or "{%" in text
+
+
+def parse(source: str) -> nodes.Template:
+    """Parses a rule value (already known to be a template) into Jinja's AST."""
+    body = single_expression(source)
+    env = environment()
+    return env.parse(f"{{{{ {body} }}}}" if body is not None else source)
+
+
+@dataclass(frozen=True)
+class CompiledValue:
+    """One rule value, compiled once. `where` names the rule (file:line) for error messages."""
+
+    source: str
+    where: str
+    _render: Callable[[Mapping[str, Any]], Any]
+
+    def evaluate(self, context: Mapping[str, Any]) -> Any:
+        try:
+            result = self._render(context)
+        except (TemplateError, ArithmeticError, TypeError, ValueError, LookupError) as exc:
+            raise ExpressionError(
+                f"{self.where}: `{self.source}` failed: {type(exc).__name__}"
+                f"{_safe_reason(exc)}") from None
+        if isinstance(result, Undefined):
+            raise ExpressionError(f"{self.where}: `{self.source}` has no value for this record")
+        return result
+
+
+def _safe_reason(exc: Exception) -> str:
+    # Jinja's undefined/security messages name attributes, never values; others may quote data.
+    if isinstance(exc, TemplateError | ExpressionError):
+        return f" ({exc.message})" if getattr(exc, "message", None) else ""
+    return ""
+
+
+def compile_value(value: Any, where: str) -> CompiledValue:
+    """A literal stays itself; `{{ x }}` evaluates natively; other templates render to text."""
+    if not isinstance(value, str) or not is_template(value):
+        return CompiledValue(repr(value), where, lambda _context: value)
+    env = environment()
+    body = single_expression(value)
+    if body is not None:
+        expression = env.compile_expression(body, undefined_to_none=False)
+        return CompiledValue(value, where, lambda context: expression(**context))
+    template = env.from_string(value)
+    return CompiledValue(value, where, lambda context: template.render(**context))

@@ -1,0 +1,217 @@
+"""Rule packs: find their files, resolve `extends`, and merge documents by kind and id.
+
+A pack is a folder with `pack.yaml` at its root; every other `*.yaml`/`*.yml` below it is a
+rule document, except inside sub-folders that are packs themselves (vendored packs, which
+are reached only through `extends`). `extends` names an installed pack or a folder inside
+this pack: rule packs are shared between firms, so a pack can never point outside itself.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from tpsqbo_engine import resources
+from tpsqbo_engine.problems import Problem
+from tpsqbo_engine.ruleset.schema_check import check_document
+from tpsqbo_engine.ruleset.source import SourceDocument, display_path, load_file
+
+PACK_FILE = "pack.yaml"
+STANDARD_PACK = "tps-qbo-standard"
+ENTRY_POINT_GROUP = "tpsqbo_engine.packs"
+
+
+@dataclass(frozen=True)
+class RuleDocument:
+    """A schema-valid rule document and the pack folder it belongs to."""
+
+    source: SourceDocument
+    pack_root: Path
+    # A document that failed its schema still names its kind and id, so references to it
+    # resolve and one mistake does not cascade into "no mapping 'clients'" everywhere.
+    schema_valid: bool = True
+
+    @property
+    def kind(self) -> str:
+        return str(self.source.data["kind"])
+
+    @property
+    def id(self) -> str:
+        return str(self.source.data["id"])
+
+    @property
+    def data(self) -> dict[str, object]:
+        data: dict[str, object] = self.source.data
+        return data
+
+
+@dataclass
+class LoadedPacks:
+    """The effective documents of a pack after `extends`, and every problem met on the way."""
+
+    root: Path
+    documents: list[RuleDocument] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    pack: RuleDocument | None = None
+    loaded: set[Path] = field(default_factory=set)
+
+
+def installed_packs() -> dict[str, Path]:
+    packs = {STANDARD_PACK: resources.rules_dir()}
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        packs.setdefault(entry.name, Path(entry.value))
+    return packs
+
+
+def find_pack_root(path: Path) -> Path | None:
+    """The nearest folder at or above `path` that holds a pack.yaml."""
+    start = path if path.is_dir() else path.parent
+    for folder in [start, *start.parents]:
+        if (folder / PACK_FILE).is_file():
+            return folder
+    return None
+
+
+def pack_files(root: Path) -> Iterator[Path]:
+    for path in sorted(root.rglob("*")):
+        if path.suffix not in (".yaml", ".yml") or not path.is_file():
+            continue
+        if any((parent / PACK_FILE).is_file() for parent in _folders_between(root, path)):
+            continue  # belongs to a vendored pack inside this one
+        yield path
+
+
+def _folders_between(root: Path, path: Path) -> Iterable[Path]:
+    folder = path.parent
+    while folder != root and root in folder.parents:
+        yield folder
+        folder = folder.parent
+
+
+def load_pack(root: Path) -> LoadedPacks:
+    result = LoadedPacks(root)
+    _load_into(result, root.resolve(), chain=())
+    return result
+
+
+def _load_into(result: LoadedPacks, root: Path, chain: tuple[Path, ...]) -> None:
+    if root in result.loaded:
+        return  # reached twice through extends (a diamond): its documents are already in
+    result.loaded.add(root)
+    own, pack = _load_own(result, root)
+    if chain == ():
+        result.pack = pack
+    if pack is not None:
+        for base in _extends(result, pack, chain + (root,)):
+            _load_into(result, base, chain + (root,))
+    _override(result, own)
+
+
+def _load_own(result: LoadedPacks, root: Path) -> tuple[list[RuleDocument], RuleDocument | None]:
+    documents: list[RuleDocument] = []
+    for path in pack_files(root):
+        sources, problems = load_file(path)
+        result.problems.extend(problems)
+        if problems:
+            documents.extend(_declared_ids(path, root))
+        for source in sources:
+            schema_problems = check_document(source)
+            result.problems.extend(schema_problems)
+            if not schema_problems:
+                documents.append(RuleDocument(source, root))
+            elif _names_itself(source.data):
+                documents.append(RuleDocument(source, root, schema_valid=False))
+    packs = [d for d in documents if d.kind == "pack"]
+    if not (root / PACK_FILE).is_file():
+        result.problems.append(Problem(display_path(root), 1, 1, "pack.missing",
+                                       f"no {PACK_FILE} in this folder",
+                                       hint="add pack.yaml with kind: pack, id and version"))
+    for extra in packs[1:]:
+        result.problems.append(extra.source.problem("/kind", "pack.duplicate",
+                                                    "a pack has exactly one pack document",
+                                                    hint=f"keep the one in {PACK_FILE}"))
+    _report_duplicate_ids(result, documents)
+    return [d for d in documents if d.kind != "pack"], (packs[0] if packs else None)
+
+
+_TOP_LEVEL = re.compile(r"^(kind|id):[ \t]*['\"]?([\w.-]+)['\"]?[ \t]*(#.*)?$")
+
+
+def _declared_ids(path: Path, root: Path) -> Iterator[RuleDocument]:
+    """Kinds and ids of a file that does not parse, read line by line, so the rest of the
+    pack can still refer to them; the file's own problems are already reported."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return
+    for section in re.split(r"(?m)^---", text):
+        found = dict(m.group(1, 2) for line in section.splitlines()
+                     if (m := _TOP_LEVEL.match(line)))
+        if "kind" in found and "id" in found:
+            source = SourceDocument(path, display_path(path), found, {}, {})
+            yield RuleDocument(source, root, schema_valid=False)
+
+
+def _names_itself(data: object) -> bool:
+    return isinstance(data, dict) and isinstance(data.get("kind"), str) \
+        and isinstance(data.get("id"), str)
+
+
+def _report_duplicate_ids(result: LoadedPacks, documents: list[RuleDocument]) -> None:
+    seen: dict[tuple[str, str], RuleDocument] = {}
+    for doc in documents:
+        first = seen.setdefault((doc.kind, doc.id), doc)
+        if first is not doc:
+            at = first.source.locate("/id")
+            result.problems.append(doc.source.problem(
+                "/id", "rules.duplicate-id", f"another {doc.kind} already has the id '{doc.id}'",
+                hint=f"first defined at {first.source.display}:{at.line}; ids are unique per "
+                     "kind within a pack (an extending pack may override by id)"))
+
+
+def _extends(result: LoadedPacks, pack: RuleDocument, chain: tuple[Path, ...]) -> Iterator[Path]:
+    for index, name in enumerate(pack.source.data.get("extends", [])):
+        pointer = f"/extends/{index}"
+        base = _resolve_extends(result, pack, str(name), pointer)
+        if base is None:
+            continue
+        if base in chain:
+            cycle = " → ".join(p.name for p in (*chain[chain.index(base):], base))
+            result.problems.append(pack.source.problem(
+                pointer, "pack.extends-cycle", f"packs extend each other in a cycle: {cycle}",
+                hint="remove one of the extends entries"))
+            continue
+        yield base
+
+
+def _resolve_extends(result: LoadedPacks, pack: RuleDocument, name: str,
+                     pointer: str) -> Path | None:
+    if name.startswith(".") or "/" in name or "\\" in name:
+        base = (pack.pack_root / name).resolve()
+        if not base.is_relative_to(pack.pack_root):
+            result.problems.append(pack.source.problem(
+                pointer, "pack.path-escape", f"'{name}' points outside the pack's folder",
+                hint="vendor the pack into this folder, or install it and extend it by name"))
+            return None
+    else:
+        known = installed_packs()
+        if name not in known:
+            result.problems.append(pack.source.problem(
+                pointer, "pack.unknown-extends", f"no installed pack named '{name}'",
+                hint=f"installed packs: {', '.join(sorted(known))}"))
+            return None
+        base = known[name].resolve()
+    if not (base / PACK_FILE).is_file():
+        result.problems.append(pack.source.problem(
+            pointer, "pack.extends-not-found", f"'{name}' has no {PACK_FILE}",
+            hint="extends names a pack folder (one with pack.yaml) or an installed pack"))
+        return None
+    return base
+
+
+def _override(result: LoadedPacks, own: list[RuleDocument]) -> None:
+    replaced = {(d.kind, d.id) for d in own}
+    result.documents = [d for d in result.documents if (d.kind, d.id) not in replaced] + own

@@ -1,0 +1,144 @@
+"""Entity shapes: the TPS and QBO JSON Schemas, read as types for checking field references.
+
+`Shape` wraps one schema node with the resolver it was found through, so `$ref`s inside the
+entity schemas (`common.json#/$defs/Ref`) follow naturally. `ANY` stands for values whose
+shape the checker cannot know (a filter result, a literal dict); nothing under it is checked.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from referencing import Registry, Resource
+
+if TYPE_CHECKING:
+    from referencing._core import Resolver
+
+from referencing.jsonschema import DRAFT202012
+
+from tpsqbo_engine import resources
+
+SYSTEMS = ("tps", "qbo")
+
+
+@dataclass(frozen=True)
+class Shape:
+    node: Mapping[str, Any] | None
+    resolver: Resolver[Any] | None = field(default=None, compare=False, repr=False)
+    label: str = "value"
+
+    @property
+    def known(self) -> bool:
+        return self.node is not None
+
+    def _resolved(self) -> Shape:
+        shape = self
+        for _ in range(16):
+            node = shape.node
+            if node is None or "$ref" not in node or shape.resolver is None:
+                return shape
+            resolved = shape.resolver.lookup(node["$ref"])
+            shape = Shape(resolved.contents, resolved.resolver, shape.label)
+        return shape
+
+    def properties(self) -> dict[str, Shape]:
+        resolved = self._resolved()
+        if resolved.node is None:
+            return {}
+        props = resolved.node.get("properties", {})
+        return {name: Shape(sub, resolved.resolver, name) for name, sub in props.items()}
+
+    def attribute(self, name: str) -> Shape | None:
+        """The shape of `.name`, ANY when this shape is unknown, None when `name` does not exist."""
+        if not self.known:
+            return ANY
+        props = self.properties()
+        if name in props:
+            return props[name]
+        if self.json_types() & {"object"} and not props:
+            return ANY  # a free-form object: nothing declared, nothing to check
+        return None
+
+    def item(self) -> Shape:
+        resolved = self._resolved()
+        node = resolved.node
+        if node is None or "items" not in node:
+            return ANY
+        return Shape(node["items"], resolved.resolver, f"{self.label}[]")
+
+    def json_types(self) -> set[str]:
+        node = self._resolved().node
+        if node is None:
+            return set()
+        declared = node.get("type")
+        if isinstance(declared, str):
+            return {declared}
+        if isinstance(declared, list):
+            return set(declared)
+        if "properties" in node:
+            return {"object"}
+        return set()
+
+    def is_array(self) -> bool:
+        return "array" in self.json_types()
+
+
+ANY = Shape(None)
+
+
+def scalar_shape(type_name: str) -> Shape:
+    """A shape for a context variable declared by name (`string`, `number?`, ...)."""
+    nullable = type_name.endswith("?")
+    base = type_name.rstrip("?")
+    json_type = {"money": "string", "date": "string"}.get(base, base)
+    types: list[str] = [json_type, "null"] if nullable else [json_type]
+    return Shape({"type": types}, label=type_name)
+
+
+@dataclass(frozen=True)
+class EntityCatalog:
+    """Every entity schema under schemas/tps and schemas/qbo, by name (`tps.Client`)."""
+
+    shapes: Mapping[str, Shape]
+    definitions: Mapping[str, Shape]
+
+    def get(self, name: str) -> Shape | None:
+        return self.shapes.get(name)
+
+    def names(self, system: str | None = None) -> list[str]:
+        return sorted(n for n in self.shapes if system is None or n.startswith(f"{system}."))
+
+
+def _load_schema(path: Path) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return loaded
+
+
+@cache
+def entity_catalog(root: Path | None = None) -> EntityCatalog:
+    root = root or resources.schemas_dir()
+    registry: Registry[Any] = Registry()
+    documents: dict[str, tuple[str, dict[str, Any]]] = {}
+    commons: dict[str, tuple[str, dict[str, Any]]] = {}
+    for system in SYSTEMS:
+        for path in sorted((root / system).glob("*.json")):
+            uri = path.resolve().as_uri()
+            contents = _load_schema(path)
+            registry = registry.with_resource(uri, Resource.from_contents(
+                contents, default_specification=DRAFT202012))
+            if path.stem == "common":
+                commons[system] = (uri, contents)
+            else:
+                documents[f"{system}.{path.stem}"] = (uri, contents)
+    registry = registry.crawl()
+    shapes = {name: Shape(contents, registry.resolver(uri), name)
+              for name, (uri, contents) in documents.items()}
+    definitions = {f"{system}.{name}": Shape(node, registry.resolver(uri), name)
+                   for system, (uri, contents) in commons.items()
+                   for name, node in contents.get("$defs", {}).items()}
+    return EntityCatalog(shapes, definitions)

@@ -1,0 +1,326 @@
+"""Static checks of rule expressions and templates, before anything runs.
+
+Walks Jinja's AST with a scope of typed names: every variable and attribute must exist in
+the entity schema it comes from, filters, tests and functions must be on the allow-lists,
+`lookup()` and `linked()` must name tables and mappings that exist, and anything that could
+reach interpreter internals is reported as `expr.unsafe`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+
+from jinja2 import nodes
+from jinja2.exceptions import TemplateSyntaxError
+
+from tpsqbo_engine import expr
+from tpsqbo_engine.ruleset.shapes import ANY, EntityCatalog, Shape, scalar_shape
+
+FUNCTIONS = ("lookup", "ref", "linked", "record", "today")
+QBO_REF_ENTITIES = ("Account", "Item", "TaxCode", "Term", "PaymentMethod", "Class",
+                    "Department", "Customer", "Vendor")
+_TEMPLATE_ONLY = (nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport,
+                  nodes.Macro, nodes.CallBlock, nodes.Block)
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    message: str
+    hint: str = ""
+    lineno: int = 1
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What an expression may name: record fields, tables and mappings of the pack.
+
+    `mapping_entities` maps a mapping id to its (source, target) entity names.
+    """
+
+    catalog: EntityCatalog
+    variables: Mapping[str, Shape]
+    system: str = "tps"
+    lookups: frozenset[str] = frozenset()
+    mapping_entities: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+
+    def with_variables(self, extra: Mapping[str, Shape]) -> Scope:
+        return replace(self, variables={**self.variables, **extra})
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else ""
+
+
+def _choices_hint(name: str, choices: Iterable[str]) -> str:
+    options = sorted(choices)
+    suggestion = did_you_mean(name, options)
+    if suggestion:
+        return suggestion
+    shown = ", ".join(options[:12]) + (", ..." if len(options) > 12 else "")
+    return f"available: {shown}" if options else ""
+
+
+class _Checker:
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+        self.findings: list[Finding] = []
+
+    def report(self, node: nodes.Node, code: str, message: str, hint: str = "") -> Shape:
+        self.findings.append(Finding(code, message, hint, getattr(node, "lineno", 1) or 1))
+        return ANY
+
+    # Expressions -----------------------------------------------------------------------
+    def shape_of(self, node: nodes.Node | None, variables: Mapping[str, Shape]) -> Shape:
+        if node is None:
+            return ANY
+        visit = getattr(self, f"_visit_{type(node).__name__}", None)
+        if visit is not None:
+            shape: Shape = visit(node, variables)
+            return shape
+        for child in node.iter_child_nodes():
+            self.shape_of(child, variables)
+        return ANY
+
+    def _visit_Name(self, node: nodes.Name, variables: Mapping[str, Shape]) -> Shape:
+        if node.name in variables:
+            return variables[node.name]
+        if node.name in expr.FORBIDDEN_NAMES:
+            return self.report(node, "expr.unsafe", f"'{node.name}' is not available in rules",
+                               "rules see only the record's fields and the engine's functions")
+        if node.name in FUNCTIONS:
+            return self.report(node, "expr.not-called", f"'{node.name}' is a function",
+                               f"call it: {node.name}(...)")
+        return self.report(node, "expr.unknown-variable", f"unknown name '{node.name}'",
+                           _choices_hint(node.name, variables))
+
+    def _attribute(self, node: nodes.Node, owner: Shape, name: str) -> Shape:
+        if name.startswith("_"):
+            return self.report(node, "expr.unsafe",
+                               f"attribute '{name}' is not accessible: names starting with _ "
+                               "are never reachable from rules", "use the record's fields only")
+        found = owner.attribute(name)
+        if found is None:
+            return self.report(node, "expr.unknown-field", f"'{owner.label}' has no field '{name}'",
+                               _choices_hint(name, owner.properties()))
+        return found
+
+    def _visit_Getattr(self, node: nodes.Getattr, variables: Mapping[str, Shape]) -> Shape:
+        return self._attribute(node, self.shape_of(node.node, variables), node.attr)
+
+    def _visit_Getitem(self, node: nodes.Getitem, variables: Mapping[str, Shape]) -> Shape:
+        owner = self.shape_of(node.node, variables)
+        if isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+            return self._attribute(node, owner, node.arg.value)
+        self.shape_of(node.arg, variables)
+        if isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, int):
+            return owner.item()
+        return ANY
+
+    def _visit_Filter(self, node: nodes.Filter, variables: Mapping[str, Shape]) -> Shape:
+        subject = self.shape_of(node.node, variables)
+        self._check_args(node, variables)
+        if node.name not in self.allowed_filters():
+            return self.report(node, "expr.unknown-filter", f"unknown filter '{node.name}'",
+                               _choices_hint(node.name, self.allowed_filters()))
+        if node.name in ("merge_by", "sort", "unique", "list", "selectattr", "rejectattr"):
+            return subject
+        if node.name in ("first", "last"):
+            return subject.item()
+        return ANY
+
+    @staticmethod
+    def allowed_filters() -> set[str]:
+        return set(expr.JINJA_FILTERS) | set(expr.ENGINE_FILTERS)
+
+    def _visit_Test(self, node: nodes.Test, variables: Mapping[str, Shape]) -> Shape:
+        self.shape_of(node.node, variables)
+        self._check_args(node, variables)
+        if node.name not in expr.ALLOWED_TESTS:
+            return self.report(node, "expr.unknown-test", f"unknown test '{node.name}'",
+                               _choices_hint(node.name, expr.ALLOWED_TESTS))
+        return ANY
+
+    def _check_args(self, node: nodes.Filter | nodes.Test | nodes.Call,
+                    variables: Mapping[str, Shape]) -> None:
+        for arg in [*node.args, *(kw.value for kw in node.kwargs)]:
+            self.shape_of(arg, variables)
+        for extra in (node.dyn_args, node.dyn_kwargs):
+            if extra is not None:
+                self.report(extra, "expr.unsafe", "*args and **kwargs are not allowed in rules")
+
+    def _visit_Call(self, node: nodes.Call, variables: Mapping[str, Shape]) -> Shape:
+        self._check_args(node, variables)
+        if not isinstance(node.node, nodes.Name) or node.node.name in variables:
+            self.shape_of(node.node, variables)
+            return self.report(node, "expr.unsafe-call", "only the engine's functions can be called",
+                               f"use one of {', '.join(FUNCTIONS)}, or a filter (value | upper)")
+        name = node.node.name
+        if name not in FUNCTIONS:
+            return self._visit_Name(node.node, variables) if name in expr.FORBIDDEN_NAMES else \
+                self.report(node, "expr.unknown-function", f"unknown function '{name}'",
+                            _choices_hint(name, FUNCTIONS))
+        checker = getattr(self, f"_call_{name}")
+        shape: Shape = checker(node)
+        return shape
+
+    def _first_constant(self, node: nodes.Call, what: str) -> str | None:
+        if node.args and isinstance(node.args[0], nodes.Const) and isinstance(node.args[0].value, str):
+            return node.args[0].value
+        self.report(node, "expr.bad-call", f"the first argument must be a quoted {what}")
+        return None
+
+    def _call_lookup(self, node: nodes.Call) -> Shape:
+        table = self._first_constant(node, "lookup id")
+        if table is not None and table not in self.scope.lookups:
+            self.report(node, "expr.unknown-lookup", f"no lookup table with id '{table}'",
+                        _choices_hint(table, self.scope.lookups))
+        return ANY
+
+    def _call_ref(self, node: nodes.Call) -> Shape:
+        entity = self._first_constant(node, "QBO entity name")
+        if entity is not None and entity not in QBO_REF_ENTITIES:
+            self.report(node, "expr.bad-call", f"ref() cannot look up '{entity}'",
+                        _choices_hint(entity, QBO_REF_ENTITIES))
+        return self.scope.catalog.definitions.get("qbo.Ref", ANY)
+
+    def _call_linked(self, node: nodes.Call) -> Shape:
+        mapping = self._first_constant(node, "mapping id")
+        if mapping is None:
+            return ANY
+        entities = self.scope.mapping_entities.get(mapping)
+        if entities is None:
+            return self.report(node, "expr.unknown-mapping", f"no mapping with id '{mapping}'",
+                               _choices_hint(mapping, self.scope.mapping_entities))
+        source_system = entities[0].split(".")[0]
+        other = entities[1] if self.scope.system == source_system else entities[0]
+        return self.scope.catalog.definitions.get("qbo.Ref", ANY) if other.startswith("qbo.") \
+            else scalar_shape("string")
+
+    def _call_record(self, node: nodes.Call) -> Shape:
+        mapping = self._first_constant(node, "mapping id")
+        entities = self.scope.mapping_entities.get(mapping or "")
+        if mapping is not None and entities is None:
+            return self.report(node, "expr.unknown-mapping", f"no mapping with id '{mapping}'",
+                               _choices_hint(mapping, self.scope.mapping_entities))
+        if entities is None:
+            return ANY
+        same_side = next((e for e in entities if e.startswith(f"{self.scope.system}.")), None)
+        return self.scope.catalog.get(same_side or entities[0]) or ANY
+
+    def _call_today(self, node: nodes.Call) -> Shape:
+        return scalar_shape("date")
+
+    def _visit_BinExpr(self, node: nodes.BinExpr, variables: Mapping[str, Shape]) -> Shape:
+        if isinstance(node, nodes.Pow):
+            self.report(node, "expr.unsafe", "the ** operator is not allowed in rules")
+        self.shape_of(node.left, variables)
+        self.shape_of(node.right, variables)
+        return ANY
+
+    _visit_Add = _visit_Sub = _visit_Mul = _visit_Div = _visit_FloorDiv = _visit_Mod = \
+        _visit_Pow = _visit_BinExpr
+
+    # Template statements ---------------------------------------------------------------
+    def check_body(self, body: Iterable[nodes.Node], variables: dict[str, Shape]) -> None:
+        for statement in body:
+            self.check_statement(statement, variables)
+
+    def check_statement(self, node: nodes.Node, variables: dict[str, Shape]) -> None:
+        if isinstance(node, _TEMPLATE_ONLY):
+            self.report(node, "template.unsupported-tag",
+                        f"{type(node).__name__.lower()} tags are not allowed in rule templates",
+                        "templates are self-contained: no extends, include, import or macros")
+        elif isinstance(node, nodes.For):
+            self._check_for(node, variables)
+        elif isinstance(node, nodes.Assign):
+            shape = self.shape_of(node.node, variables)
+            variables.update(self._bind(node.target, shape))
+        elif isinstance(node, nodes.If):
+            self.shape_of(node.test, variables)
+            self.check_body(node.body, dict(variables))
+            for branch in node.elif_:
+                self.check_statement(branch, dict(variables))
+            self.check_body(node.else_, dict(variables))
+        elif isinstance(node, nodes.Output | nodes.Template | nodes.Scope | nodes.FilterBlock):
+            for child in node.iter_child_nodes():
+                if isinstance(child, nodes.Stmt | nodes.Template):
+                    self.check_statement(child, variables)
+                else:
+                    self.shape_of(child, variables)
+        else:
+            self.shape_of(node, variables)
+
+    def _check_for(self, node: nodes.For, variables: dict[str, Shape]) -> None:
+        items = self.shape_of(node.iter, variables).item()
+        inner = {**variables, **self._bind(node.target, items), "loop": ANY}
+        if node.test is not None:
+            self.shape_of(node.test, inner)
+        self.check_body(node.body, inner)
+        self.check_body(node.else_, dict(variables))
+
+    @staticmethod
+    def _bind(target: nodes.Node, shape: Shape) -> dict[str, Shape]:
+        if isinstance(target, nodes.Name):
+            return {target.name: shape}
+        return {name.name: ANY for name in target.find_all(nodes.Name)}
+
+
+def plain_path(ast: nodes.Template) -> str | None:
+    """`a.b.c` when the value is exactly `{{ a.b.c }}` (invertible), else None."""
+    if len(ast.body) != 1 or not isinstance(ast.body[0], nodes.Output):
+        return None
+    outputs = ast.body[0].nodes
+    if len(outputs) != 1:
+        return None
+    parts: list[str] = []
+    node = outputs[0]
+    while isinstance(node, nodes.Getattr):
+        parts.append(node.attr)
+        node = node.node
+    if not isinstance(node, nodes.Name):
+        return None
+    parts.append(node.name)
+    return ".".join(reversed(parts))
+
+
+@dataclass(frozen=True)
+class Checked:
+    findings: tuple[Finding, ...]
+    shape: Shape = ANY
+    path: str | None = None
+
+
+def check_value(source: str, scope: Scope) -> Checked:
+    """Checks one rule value that is a template; its shape is known only for `{{ x }}`."""
+    try:
+        ast = expr.parse(source)
+    except TemplateSyntaxError as exc:
+        return Checked((Finding("expr.syntax", f"cannot parse the expression: {exc.message}",
+                                "expressions look like {{ name }} or {{ amount | money }}",
+                                exc.lineno),))
+    checker = _Checker(scope)
+    variables = dict(scope.variables)
+    shape = ANY
+    body = ast.body
+    single = len(body) == 1 and isinstance(body[0], nodes.Output) and len(body[0].nodes) == 1 \
+        and expr.single_expression(source) is not None
+    if single:
+        shape = checker.shape_of(body[0].nodes[0], variables)
+    else:
+        checker.check_body(body, variables)
+    return Checked(tuple(checker.findings), shape, plain_path(ast))
+
+
+def check_template_source(source: str, scope: Scope, *, autoescape: bool) -> tuple[Finding, ...]:
+    try:
+        ast = expr.environment(autoescape=autoescape).parse(source)
+    except TemplateSyntaxError as exc:
+        return (Finding("template.syntax", f"cannot parse the template: {exc.message}",
+                        "check the {% %} and {{ }} tags around this line", exc.lineno),)
+    checker = _Checker(scope)
+    checker.check_body(ast.body, dict(scope.variables))
+    return tuple(checker.findings)
