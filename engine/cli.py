@@ -10,7 +10,6 @@ import sys
 import tempfile
 import traceback
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -31,7 +30,14 @@ app = typer.Typer(
     add_completion=False,
 )
 
-OutputFormat = StrEnum("OutputFormat", {name: name for name in REPORTERS})  # type: ignore[misc]
+FORMATS = ", ".join(REPORTERS)
+
+
+def _known_format(value: str) -> str:
+    # Checked against the reporter registry, so the choices cannot drift from what exists.
+    if value not in REPORTERS:
+        raise typer.BadParameter(f"'{value}' is not one of: {FORMATS}")
+    return value
 
 
 def _version(value: bool) -> None:
@@ -42,24 +48,41 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """Keep TPS Cloud Axis and QuickBooks Online in sync, with the rules kept as code."""
 
 
 @app.command()
 def validate(
-    paths: Annotated[list[Path] | None, typer.Argument(
-        help="Rule pack folders, or files inside them. Default: ./rules if it is a pack, "
-             "else the shipped standard pack.", show_default=False)] = None,
-    output: Annotated[OutputFormat, typer.Option(  # type: ignore[valid-type]
-        "--format", "-f", help="How to print problems: text, json, github (workflow "
-        "annotations) or sarif (code scanning).")] = "text",
-    online: Annotated[bool, typer.Option(
-        "--online", help="Also check references against the connected QBO company.")] = False,
-    strict: Annotated[bool, typer.Option(
-        "--strict", help="Fail on warnings too.")] = False,
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Rule pack folders, or files inside them. Default: ./rules if it is a pack, "
+            "else the shipped standard pack.",
+            show_default=False,
+        ),
+    ] = None,
+    output: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            callback=_known_format,
+            help=f"How to print problems: {FORMATS} (github: workflow annotations; "
+            "sarif: code scanning).",
+        ),
+    ] = "text",
+    online: Annotated[
+        bool,
+        typer.Option("--online", help="Also check references against the connected QBO company."),
+    ] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail on warnings too.")] = False,
 ) -> int:
     """Check rule packs: YAML, schema, expressions, references and templates.
 
@@ -68,20 +91,28 @@ def validate(
     result = validate_paths(paths or [])
     problems = list(result.problems)
     if online:
-        problems.append(Problem("<online>", 1, 1, "online.not-connected",
-                                "online checks need a connected QBO company, and this engine "
-                                "version cannot connect to QBO yet", level=Level.ERROR,
-                                hint="run without --online; the offline layers were checked"))
-    fmt = str(output.value if isinstance(output, StrEnum) else output)
-    rendered = REPORTERS[fmt](problems)
+        problems.append(
+            Problem(
+                "<online>",
+                1,
+                1,
+                "online.not-connected",
+                "online checks need a connected QBO company, and this engine "
+                "version cannot connect to QBO yet",
+                level=Level.ERROR,
+                hint="run without --online; the offline layers were checked",
+            )
+        )
+    rendered = REPORTERS[output](problems)
     if rendered:
         typer.echo(rendered)
-    if fmt == "text":
+    if output == "text":
         for pack in result.packs:
             name = pack.pack.id if pack.pack else pack.root.name
             status = "problems found" if pack.problems else "ok"
-            typer.echo(f"pack {name} ({pack.root}): {len(pack.documents)} documents, {status}",
-                       err=True)
+            typer.echo(
+                f"pack {name} ({pack.root}): {len(pack.documents)} documents, {status}", err=True
+            )
     failed = has_errors(problems, strict=strict)
     raise typer.Exit(EXIT_PROBLEMS if failed else EXIT_OK)
 
@@ -116,8 +147,11 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except Exception as exc:
         log = _crash_log(exc)
-        typer.echo(f"unexpected error: {type(exc).__name__}. This is a bug in tpsqbo-engine; "
-                   f"the details are in {log}", err=True)
+        typer.echo(
+            f"unexpected error: {type(exc).__name__}. This is a bug in tpsqbo-engine; "
+            f"the details are in {log}",
+            err=True,
+        )
         return EXIT_BUG
     return result if isinstance(result, int) else EXIT_OK
 

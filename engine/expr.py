@@ -70,7 +70,8 @@ def qbo_display_name(value: Any) -> str:
 
 
 _COMPANY_SUFFIXES = re.compile(
-    r"\b(inc|incorporated|ltd|limited|llc|llp|corp|corporation|co|company|plc|pc)\b\.?", re.I)
+    r"\b(inc|incorporated|ltd|limited|llc|llp|corp|corporation|co|company|plc|pc)\b\.?", re.I
+)
 
 
 def normalize_name(value: Any) -> str:
@@ -128,21 +129,86 @@ ENGINE_FILTERS: dict[str, Callable[..., Any]] = {
     "linked_types": linked_types,
     "date": as_date,
 }
-JINJA_FILTERS = frozenset({
-    "abs", "default", "first", "join", "last", "length", "lower", "max", "min", "replace",
-    "round", "string", "sum", "title", "trim", "truncate", "upper", "int", "capitalize",
-    "escape", "e", "center", "wordwrap", "batch", "map", "selectattr", "rejectattr", "unique",
-    "sort", "list", "format",
-})
-ALLOWED_TESTS = frozenset({
-    "none", "string", "number", "true", "false", "eq", "ne", "lt", "le", "gt", "ge", "in",
-    "defined", "undefined", "odd", "even", "sameas", "mapping", "sequence",
-})
+JINJA_FILTERS = frozenset(
+    {
+        "abs",
+        "default",
+        "first",
+        "join",
+        "last",
+        "length",
+        "lower",
+        "max",
+        "min",
+        "replace",
+        "round",
+        "string",
+        "sum",
+        "title",
+        "trim",
+        "truncate",
+        "upper",
+        "int",
+        "capitalize",
+        "escape",
+        "e",
+        "center",
+        "wordwrap",
+        "batch",
+        "map",
+        "selectattr",
+        "rejectattr",
+        "unique",
+        "sort",
+        "list",
+        "format",
+    }
+)
+ALLOWED_TESTS = frozenset(
+    {
+        "none",
+        "string",
+        "number",
+        "true",
+        "false",
+        "eq",
+        "ne",
+        "lt",
+        "le",
+        "gt",
+        "ge",
+        "in",
+        "defined",
+        "undefined",
+        "odd",
+        "even",
+        "sameas",
+        "mapping",
+        "sequence",
+    }
+)
 # Names that were globals in plain Jinja, or reach interpreter internals: never available.
-FORBIDDEN_NAMES = frozenset({
-    "range", "dict", "lipsum", "cycler", "joiner", "namespace", "self", "config", "request",
-    "loop_controls", "__builtins__", "globals", "locals", "vars", "getattr", "eval", "exec",
-})
+FORBIDDEN_NAMES = frozenset(
+    {
+        "range",
+        "dict",
+        "lipsum",
+        "cycler",
+        "joiner",
+        "namespace",
+        "self",
+        "config",
+        "request",
+        "loop_controls",
+        "__builtins__",
+        "globals",
+        "locals",
+        "vars",
+        "getattr",
+        "eval",
+        "exec",
+    }
+)
 
 
 class RuleEnvironment(ImmutableSandboxedEnvironment):
@@ -152,7 +218,8 @@ class RuleEnvironment(ImmutableSandboxedEnvironment):
         if op == "**":
             raise SecurityError("the ** operator is not allowed in rules")
         for seq, count in ((left, right), (right, left)):
-            if isinstance(seq, str | list | tuple) and isinstance(count, int) and count > MAX_REPEAT:
+            repeated = isinstance(seq, str | list | tuple) and isinstance(count, int)
+            if repeated and count > MAX_REPEAT:
                 raise SecurityError(f"repeating a value more than {MAX_REPEAT:,} times")
         return operator.mul(left, right)
 
@@ -209,8 +276,8 @@ class CompiledValue:
             result = self._render(context)
         except (TemplateError, ArithmeticError, TypeError, ValueError, LookupError) as exc:
             raise ExpressionError(
-                f"{self.where}: `{self.source}` failed: {type(exc).__name__}"
-                f"{_safe_reason(exc)}") from None
+                f"{self.where}: `{self.source}` failed: {type(exc).__name__}{_safe_reason(exc)}"
+            ) from None
         if isinstance(result, Undefined):
             raise ExpressionError(f"{self.where}: `{self.source}` has no value for this record")
         return result

@@ -23,7 +23,7 @@ class Level(StrEnum):
 
 @dataclass(frozen=True, order=True)
 class Problem:
-    """A located diagnostic: where (file, 1-based line and column, JSON pointer), what, and a hint."""
+    """A located diagnostic: where (file, 1-based line and column, JSON pointer), what, a hint."""
 
     file: str
     line: int

@@ -105,8 +105,8 @@ def _load_into(result: LoadedPacks, root: Path, chain: tuple[Path, ...]) -> None
     if chain == ():
         result.pack = pack
     if pack is not None:
-        for base in _extends(result, pack, chain + (root,)):
-            _load_into(result, base, chain + (root,))
+        for base in _extends(result, pack, (*chain, root)):
+            _load_into(result, base, (*chain, root))
     _override(result, own)
 
 
@@ -126,13 +126,25 @@ def _load_own(result: LoadedPacks, root: Path) -> tuple[list[RuleDocument], Rule
                 documents.append(RuleDocument(source, root, schema_valid=False))
     packs = [d for d in documents if d.kind == "pack"]
     if not (root / PACK_FILE).is_file():
-        result.problems.append(Problem(display_path(root), 1, 1, "pack.missing",
-                                       f"no {PACK_FILE} in this folder",
-                                       hint="add pack.yaml with kind: pack, id and version"))
+        result.problems.append(
+            Problem(
+                display_path(root),
+                1,
+                1,
+                "pack.missing",
+                f"no {PACK_FILE} in this folder",
+                hint="add pack.yaml with kind: pack, id and version",
+            )
+        )
     for extra in packs[1:]:
-        result.problems.append(extra.source.problem("/kind", "pack.duplicate",
-                                                    "a pack has exactly one pack document",
-                                                    hint=f"keep the one in {PACK_FILE}"))
+        result.problems.append(
+            extra.source.problem(
+                "/kind",
+                "pack.duplicate",
+                "a pack has exactly one pack document",
+                hint=f"keep the one in {PACK_FILE}",
+            )
+        )
     _report_duplicate_ids(result, documents)
     return [d for d in documents if d.kind != "pack"], (packs[0] if packs else None)
 
@@ -148,16 +160,21 @@ def _declared_ids(path: Path, root: Path) -> Iterator[RuleDocument]:
     except (OSError, UnicodeDecodeError):
         return
     for section in re.split(r"(?m)^---", text):
-        found = dict(m.group(1, 2) for line in section.splitlines()
-                     if (m := _TOP_LEVEL.match(line)))
+        found: dict[str, str] = {}
+        for line in section.splitlines():
+            if match := _TOP_LEVEL.match(line):
+                found[match.group(1)] = match.group(2)
         if "kind" in found and "id" in found:
             source = SourceDocument(path, display_path(path), found, {}, {})
             yield RuleDocument(source, root, schema_valid=False)
 
 
 def _names_itself(data: object) -> bool:
-    return isinstance(data, dict) and isinstance(data.get("kind"), str) \
+    return (
+        isinstance(data, dict)
+        and isinstance(data.get("kind"), str)
         and isinstance(data.get("id"), str)
+    )
 
 
 def _report_duplicate_ids(result: LoadedPacks, documents: list[RuleDocument]) -> None:
@@ -166,10 +183,15 @@ def _report_duplicate_ids(result: LoadedPacks, documents: list[RuleDocument]) ->
         first = seen.setdefault((doc.kind, doc.id), doc)
         if first is not doc:
             at = first.source.locate("/id")
-            result.problems.append(doc.source.problem(
-                "/id", "rules.duplicate-id", f"another {doc.kind} already has the id '{doc.id}'",
-                hint=f"first defined at {first.source.display}:{at.line}; ids are unique per "
-                     "kind within a pack (an extending pack may override by id)"))
+            result.problems.append(
+                doc.source.problem(
+                    "/id",
+                    "rules.duplicate-id",
+                    f"another {doc.kind} already has the id '{doc.id}'",
+                    hint=f"first defined at {first.source.display}:{at.line}; ids are unique per "
+                    "kind within a pack (an extending pack may override by id)",
+                )
+            )
 
 
 def _extends(result: LoadedPacks, pack: RuleDocument, chain: tuple[Path, ...]) -> Iterator[Path]:
@@ -179,35 +201,56 @@ def _extends(result: LoadedPacks, pack: RuleDocument, chain: tuple[Path, ...]) -
         if base is None:
             continue
         if base in chain:
-            cycle = " → ".join(p.name for p in (*chain[chain.index(base):], base))
-            result.problems.append(pack.source.problem(
-                pointer, "pack.extends-cycle", f"packs extend each other in a cycle: {cycle}",
-                hint="remove one of the extends entries"))
+            cycle = " → ".join(p.name for p in (*chain[chain.index(base) :], base))
+            result.problems.append(
+                pack.source.problem(
+                    pointer,
+                    "pack.extends-cycle",
+                    f"packs extend each other in a cycle: {cycle}",
+                    hint="remove one of the extends entries",
+                )
+            )
             continue
         yield base
 
 
-def _resolve_extends(result: LoadedPacks, pack: RuleDocument, name: str,
-                     pointer: str) -> Path | None:
+def _resolve_extends(
+    result: LoadedPacks, pack: RuleDocument, name: str, pointer: str
+) -> Path | None:
     if name.startswith(".") or "/" in name or "\\" in name:
         base = (pack.pack_root / name).resolve()
         if not base.is_relative_to(pack.pack_root):
-            result.problems.append(pack.source.problem(
-                pointer, "pack.path-escape", f"'{name}' points outside the pack's folder",
-                hint="vendor the pack into this folder, or install it and extend it by name"))
+            result.problems.append(
+                pack.source.problem(
+                    pointer,
+                    "pack.path-escape",
+                    f"'{name}' points outside the pack's folder",
+                    hint="vendor the pack into this folder, or install it and extend it by name",
+                )
+            )
             return None
     else:
         known = installed_packs()
         if name not in known:
-            result.problems.append(pack.source.problem(
-                pointer, "pack.unknown-extends", f"no installed pack named '{name}'",
-                hint=f"installed packs: {', '.join(sorted(known))}"))
+            result.problems.append(
+                pack.source.problem(
+                    pointer,
+                    "pack.unknown-extends",
+                    f"no installed pack named '{name}'",
+                    hint=f"installed packs: {', '.join(sorted(known))}",
+                )
+            )
             return None
         base = known[name].resolve()
     if not (base / PACK_FILE).is_file():
-        result.problems.append(pack.source.problem(
-            pointer, "pack.extends-not-found", f"'{name}' has no {PACK_FILE}",
-            hint="extends names a pack folder (one with pack.yaml) or an installed pack"))
+        result.problems.append(
+            pack.source.problem(
+                pointer,
+                "pack.extends-not-found",
+                f"'{name}' has no {PACK_FILE}",
+                hint="extends names a pack folder (one with pack.yaml) or an installed pack",
+            )
+        )
         return None
     return base
 

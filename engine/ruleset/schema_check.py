@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
@@ -34,9 +34,11 @@ def kind_validators() -> Mapping[str, Draft202012Validator]:
     schemas = {kind: _schema_with_id(folder / f"{kind}.schema.json") for kind in KINDS}
     registry: Registry[Any] = Registry().with_resources(
         (s["$id"], Resource.from_contents(s, default_specification=DRAFT202012))
-        for s in schemas.values())
-    return {kind: Draft202012Validator(schema, registry=registry)
-            for kind, schema in schemas.items()}
+        for s in schemas.values()
+    )
+    return {
+        kind: Draft202012Validator(schema, registry=registry) for kind, schema in schemas.items()
+    }
 
 
 def _schema_with_id(path: Path) -> dict[str, Any]:
@@ -48,13 +50,24 @@ def _schema_with_id(path: Path) -> dict[str, Any]:
 def check_document(doc: SourceDocument) -> list[Problem]:
     data = doc.data
     if not isinstance(data, dict):
-        return [doc.problem("", "schema.not-a-document",
-                            "a rule document must be a mapping with `kind` and `id`",
-                            hint="start the document with `kind: mapping` (or another kind)")]
+        return [
+            doc.problem(
+                "",
+                "schema.not-a-document",
+                "a rule document must be a mapping with `kind` and `id`",
+                hint="start the document with `kind: mapping` (or another kind)",
+            )
+        ]
     kind = data.get("kind")
     if kind is None:
-        return [doc.problem("", "schema.required", "missing required field 'kind'",
-                            hint=f"one of: {', '.join(KINDS)}")]
+        return [
+            doc.problem(
+                "",
+                "schema.required",
+                "missing required field 'kind'",
+                hint=f"one of: {', '.join(KINDS)}",
+            )
+        ]
     if kind not in KINDS:
         hint = did_you_mean(str(kind), KINDS) or f"one of: {', '.join(KINDS)}"
         return [doc.problem("/kind", "schema.unknown-kind", f"unknown kind '{kind}'", hint=hint)]
@@ -78,9 +91,13 @@ def _problems(doc: SourceDocument, error: ValidationError) -> Iterator[Problem]:
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         allowed = list(schema.get("properties", {}))
         for extra in [k for k in error.instance if k not in schema.get("properties", {})]:
-            yield doc.problem(pointer_join(pointer, extra), "schema.unknown-field",
-                              f"unknown field '{extra}'", at_key=True,
-                              hint=did_you_mean(extra, allowed) or _allowed(allowed))
+            yield doc.problem(
+                pointer_join(pointer, extra),
+                "schema.unknown-field",
+                f"unknown field '{extra}'",
+                at_key=True,
+                hint=did_you_mean(extra, allowed) or _allowed(allowed),
+            )
         return
     code, message, hint, at_key = _describe(error, schema)
     yield doc.problem(pointer, code, message, hint=hint, at_key=at_key)
@@ -88,32 +105,58 @@ def _problems(doc: SourceDocument, error: ValidationError) -> Iterator[Problem]:
 
 def _describe(error: ValidationError, schema: dict[str, Any]) -> tuple[str, str, str, bool]:
     """(code, message, hint, locate-at-key) for one schema error, without quoting big values."""
-    validator, expected, instance = str(error.validator), error.validator_value, error.instance
+    validator = str(error.validator)
+    instance: Any = error.instance
+    expected: Any = error.validator_value
     where = _field_name(error)
     example = _example(schema)
     if validator == "required":
         missing = next((name for name in expected if name not in instance), expected[0])
         prop = schema.get("properties", {}).get(missing, {})
-        return ("schema.required", f"missing required field '{missing}'",
-                _join(prop.get("description", ""), _example(prop)), False)
+        return (
+            "schema.required",
+            f"missing required field '{missing}'",
+            _join(prop.get("description", ""), _example(prop)),
+            False,
+        )
     if validator == "enum":
         choices = [str(c) for c in expected]
-        return ("schema.enum", f"{where} must be one of: {', '.join(choices)}",
-                did_you_mean(str(instance), choices), False)
+        return (
+            "schema.enum",
+            f"{where} must be one of: {', '.join(choices)}",
+            did_you_mean(str(instance), choices),
+            False,
+        )
     if validator == "const":
         return ("schema.const", f"{where} must be '{expected}'", "", False)
     if validator == "type":
         wanted = " or ".join(expected) if isinstance(expected, list) else expected
-        return ("schema.type", f"{where} must be {_article(wanted)}, not {_json_type(instance)}",
-                _join(schema.get("description", ""), example), False)
+        return (
+            "schema.type",
+            f"{where} must be {_article(wanted)}, not {_json_type(instance)}",
+            _join(schema.get("description", ""), example),
+            False,
+        )
     if validator == "pattern":
-        return ("schema.pattern", f"{where} is not in the expected form",
-                _join(schema.get("description", ""), example), False)
+        return (
+            "schema.pattern",
+            f"{where} is not in the expected form",
+            _join(schema.get("description", ""), example),
+            False,
+        )
     if validator == "propertyNames":
-        return ("schema.field-name", f"'{instance}' is not a valid field name",
-                "use letters, digits and _, with dots between nested fields", True)
-    return (f"schema.{_kebab(validator)}", f"{where} {_plain(error.message)}",
-            _join(schema.get("description", ""), example), False)
+        return (
+            "schema.field-name",
+            f"'{instance}' is not a valid field name",
+            "use letters, digits and _, with dots between nested fields",
+            True,
+        )
+    return (
+        f"schema.{_kebab(validator)}",
+        f"{where} {_plain(error.message)}",
+        _join(schema.get("description", ""), example),
+        False,
+    )
 
 
 def _best_form(doc: SourceDocument, error: ValidationError) -> Iterator[Problem]:
@@ -121,9 +164,17 @@ def _best_form(doc: SourceDocument, error: ValidationError) -> Iterator[Problem]
     for sub in error.context or ():
         branches.setdefault(int(sub.relative_schema_path[0]), []).append(sub)
     if all(all(e.validator == "required" for e in errs) for errs in branches.values()):
-        names = [n for errs in branches.values() for e in errs for n in e.validator_value]
-        yield doc.problem(_pointer(error), "schema.required",
-                          f"needs at least one of: {', '.join(dict.fromkeys(names))}")
+        names = [
+            str(n)
+            for errs in branches.values()
+            for e in errs
+            for n in cast(list[Any], e.validator_value)
+        ]
+        yield doc.problem(
+            _pointer(error),
+            "schema.required",
+            f"needs at least one of: {', '.join(dict.fromkeys(names))}",
+        )
         return
     chosen = min(branches.values(), key=_form_distance)
     for sub in chosen:
@@ -134,7 +185,8 @@ def _form_distance(errors: Sequence[ValidationError]) -> tuple[int, int, int]:
     """Lower is closer: the discriminator matched, the value's type fits, few errors."""
     wrong_discriminator = any(
         e.validator == "const" and e.relative_path and e.relative_path[-1] in _DISCRIMINATORS
-        for e in errors)
+        for e in errors
+    )
     wrong_type = any(e.validator == "type" and not e.relative_path for e in errors)
     return (int(wrong_discriminator), int(wrong_type), len(errors))
 
@@ -183,5 +235,5 @@ def _plain(message: str) -> str:
     # jsonschema's messages start with the instance's repr; keep only the rule that failed.
     for marker in (" is ", " does ", " has ", " should ", " expected "):
         if marker in message:
-            return message[message.index(marker) + 1:]
+            return message[message.index(marker) + 1 :]
     return message

@@ -82,34 +82,63 @@ class _Semantics:
         return sorted(self.by_kind.get(kind, {}))
 
     def mapping_entities(self) -> dict[str, tuple[str, str]]:
-        return {mid: (str(d.data.get("source", "")), str(d.data.get("target", "")))
-                for mid, d in self.by_kind.get("mapping", {}).items()}
+        return {
+            mid: (str(d.data.get("source", "")), str(d.data.get("target", "")))
+            for mid, d in self.by_kind.get("mapping", {}).items()
+        }
 
     def scope(self, entity: str, variables: Mapping[str, Shape] | None = None) -> Scope:
         shape = self.catalog.get(entity)
         fields = dict(shape.properties()) if shape else {}
-        return Scope(self.catalog, {**fields, **(variables or {})}, entity.split(".")[0],
-                     frozenset(self.ids("lookup")), self.mapping_entities())
+        return Scope(
+            self.catalog,
+            {**fields, **(variables or {})},
+            entity.split(".")[0],
+            frozenset(self.ids("lookup")),
+            self.mapping_entities(),
+        )
 
-    def report(self, doc: RuleDocument, pointer: str, code: str, message: str,
-               hint: str = "", *, at_key: bool = False) -> None:
+    def report(
+        self,
+        doc: RuleDocument,
+        pointer: str,
+        code: str,
+        message: str,
+        hint: str = "",
+        *,
+        at_key: bool = False,
+    ) -> None:
         self.problems.append(doc.source.problem(pointer, code, message, hint=hint, at_key=at_key))
 
     def entity(self, doc: RuleDocument, pointer: str) -> Shape | None:
         name = str(doc.source.data_at(pointer))
         shape = self.catalog.get(name)
         if shape is None:
-            self.report(doc, pointer, "rules.unknown-entity", f"no entity '{name}'",
-                        did_you_mean(name, self.catalog.names())
-                        or f"known: {', '.join(self.catalog.names())}")
+            self.report(
+                doc,
+                pointer,
+                "rules.unknown-entity",
+                f"no entity '{name}'",
+                did_you_mean(name, self.catalog.names())
+                or f"known: {', '.join(self.catalog.names())}",
+            )
         return shape
 
     def findings(self, doc: RuleDocument, pointer: str, findings: tuple[Finding, ...]) -> None:
         at = doc.source.locate(pointer)
         for f in findings:
             column = at.column if f.lineno == 1 else 1
-            self.problems.append(Problem(doc.source.display, at.line + f.lineno - 1, column,
-                                         f.code, f.message, pointer=pointer, hint=f.hint))
+            self.problems.append(
+                Problem(
+                    doc.source.display,
+                    at.line + f.lineno - 1,
+                    column,
+                    f.code,
+                    f.message,
+                    pointer=pointer,
+                    hint=f.hint,
+                )
+            )
 
     def expression(self, doc: RuleDocument, pointer: str, scope: Scope) -> Shape:
         value = doc.source.data_at(pointer)
@@ -119,15 +148,20 @@ class _Semantics:
         self.findings(doc, pointer, checked.findings)
         return checked.shape
 
-    def field_path(self, doc: RuleDocument, pointer: str, shape: Shape, path: str,
-                   *, at_key: bool = False) -> Shape | None:
+    def field_path(
+        self, doc: RuleDocument, pointer: str, shape: Shape, path: str, *, at_key: bool = False
+    ) -> Shape | None:
         found, last, missing = _path_shape(shape, path)
         if found is None:
             choices = sorted(last.properties())
-            self.report(doc, pointer, "rules.unknown-field",
-                        f"'{shape.label}' has no field '{path}'",
-                        did_you_mean(missing, choices) or f"fields: {', '.join(choices[:15])}",
-                        at_key=at_key)
+            self.report(
+                doc,
+                pointer,
+                "rules.unknown-field",
+                f"'{shape.label}' has no field '{path}'",
+                did_you_mean(missing, choices) or f"fields: {', '.join(choices[:15])}",
+                at_key=at_key,
+            )
         return found
 
     # Mappings -----------------------------------------------------------------------------
@@ -147,14 +181,27 @@ class _Semantics:
             self.field_path(doc, f"/match/{i}/target", target, match["target"])
         for i, other in enumerate(data.get("depends_on", [])):
             if other not in self.by_kind.get("mapping", {}):
-                self.report(doc, f"/depends_on/{i}", "rules.unknown-mapping",
-                            f"no mapping '{other}'", did_you_mean(other, self.ids("mapping")))
+                self.report(
+                    doc,
+                    f"/depends_on/{i}",
+                    "rules.unknown-mapping",
+                    f"no mapping '{other}'",
+                    did_you_mean(other, self.ids("mapping")),
+                )
         both = data["direction"] == "both"
         for name, value in data["fields"].items():
             self.mapped_field(doc, pointer_join("/fields", name), name, value, target, scope, both)
 
-    def mapped_field(self, doc: RuleDocument, pointer: str, name: str, value: Any,
-                     target: Shape, scope: Scope, both: bool) -> None:
+    def mapped_field(
+        self,
+        doc: RuleDocument,
+        pointer: str,
+        name: str,
+        value: Any,
+        target: Shape,
+        scope: Scope,
+        both: bool,
+    ) -> None:
         field_shape = self.field_path(doc, pointer, target, name, at_key=True)
         if isinstance(value, dict) and "each" in value:
             self.each_field(doc, pointer, value, field_shape or ANY, scope, both)
@@ -166,20 +213,40 @@ class _Semantics:
         value_pointer = f"{pointer}/value" if isinstance(value, dict) else pointer
         self.expression(doc, value_pointer, scope)
         if both and not one_way and not _invertible(doc.source.data_at(value_pointer)):
-            self.report(doc, value_pointer, "mapping.not-invertible",
-                        f"'{name}' cannot flow back: its value is not a plain field path",
-                        "use {{ field }} alone, or write {value: ..., one_way: true} "
-                        "to send it one way")
+            self.report(
+                doc,
+                value_pointer,
+                "mapping.not-invertible",
+                f"'{name}' cannot flow back: its value is not a plain field path",
+                "use {{ field }} alone, or write {value: ..., one_way: true} to send it one way",
+            )
 
-    def each_field(self, doc: RuleDocument, pointer: str, value: dict[str, Any], target: Shape,
-                   scope: Scope, both: bool) -> None:
+    def each_field(
+        self,
+        doc: RuleDocument,
+        pointer: str,
+        value: dict[str, Any],
+        target: Shape,
+        scope: Scope,
+        both: bool,
+    ) -> None:
         items = self.expression(doc, f"{pointer}/each", scope)
         if items.known and not items.is_array():
-            self.report(doc, f"{pointer}/each", "mapping.not-a-list", "'each' must give a list",
-                        "iterate a list field, e.g. {{ lines }}")
+            self.report(
+                doc,
+                f"{pointer}/each",
+                "mapping.not-a-list",
+                "'each' must give a list",
+                "iterate a list field, e.g. {{ lines }}",
+            )
         if both and not value.get("one_way"):
-            self.report(doc, pointer, "mapping.not-invertible",
-                        "a list built with 'each' cannot flow back", "add one_way: true")
+            self.report(
+                doc,
+                pointer,
+                "mapping.not-invertible",
+                "a list built with 'each' cannot flow back",
+                "add one_way: true",
+            )
         inner = scope.with_variables({value["as"]: items.item()})
         item_shape = target.item()
         for name in value["fields"]:
@@ -187,12 +254,24 @@ class _Semantics:
             self.field_path(doc, item_pointer, item_shape, name, at_key=True)
             self.expression(doc, item_pointer, inner)
 
-    def fixed_items(self, doc: RuleDocument, pointer: str, name: str, items: list[Any],
-                    target: Shape, scope: Scope, both: bool) -> None:
+    def fixed_items(
+        self,
+        doc: RuleDocument,
+        pointer: str,
+        name: str,
+        items: list[Any],
+        target: Shape,
+        scope: Scope,
+        both: bool,
+    ) -> None:
         if both:
-            self.report(doc, pointer, "mapping.not-invertible",
-                        f"the list '{name}' cannot flow back",
-                        "write it as {each: ..., as: ..., fields: ..., one_way: true}")
+            self.report(
+                doc,
+                pointer,
+                "mapping.not-invertible",
+                f"the list '{name}' cannot flow back",
+                "write it as {each: ..., as: ..., fields: ..., one_way: true}",
+            )
         for i, item in enumerate(items):
             for field_name in item:
                 item_pointer = pointer_join(f"{pointer}/{i}", field_name)
@@ -207,10 +286,14 @@ class _Semantics:
             if state.get(mid) == 2 or mid not in mappings:
                 return
             if state.get(mid) == 1:
-                cycle = " → ".join((*path[path.index(mid):], mid))
-                self.report(mappings[mid], "/depends_on", "mapping.dependency-cycle",
-                            f"mappings depend on each other: {cycle}",
-                            "remove one depends_on entry")
+                cycle = " → ".join((*path[path.index(mid) :], mid))
+                self.report(
+                    mappings[mid],
+                    "/depends_on",
+                    "mapping.dependency-cycle",
+                    f"mappings depend on each other: {cycle}",
+                    "remove one depends_on entry",
+                )
                 return
             state[mid] = 1
             depends = mappings[mid].data.get("depends_on", [])
@@ -229,9 +312,13 @@ class _Semantics:
         for i, rule in enumerate(rules):
             pointer = f"/rules/{i}"
             if rule["id"] in seen:
-                self.report(doc, f"{pointer}/id", "rules.duplicate-id",
-                            f"two exclusion rules are called '{rule['id']}'",
-                            "give each rule its own id")
+                self.report(
+                    doc,
+                    f"{pointer}/id",
+                    "rules.duplicate-id",
+                    f"two exclusion rules are called '{rule['id']}'",
+                    "give each rule its own id",
+                )
             seen.add(rule["id"])
             if self.entity(doc, f"{pointer}/entity") is not None and "when" in rule:
                 self.expression(doc, f"{pointer}/when", self.scope(rule["entity"]))
@@ -248,14 +335,18 @@ class _Semantics:
             elif check["type"] == "qbo-preference":
                 preferences = self.catalog.get("qbo.Preferences")
                 if preferences is not None:
-                    self.field_path(doc, f"{pointer}/preference", preferences,
-                                    check["preference"])
+                    self.field_path(doc, f"{pointer}/preference", preferences, check["preference"])
 
     def reference(self, doc: RuleDocument, pointer: str, kind: str) -> None:
         wanted = str(doc.source.data_at(pointer))
         if wanted not in self.by_kind.get(kind, {}):
-            self.report(doc, pointer, f"rules.unknown-{kind}", f"no {kind} document '{wanted}'",
-                        did_you_mean(wanted, self.ids(kind)))
+            self.report(
+                doc,
+                pointer,
+                f"rules.unknown-{kind}",
+                f"no {kind} document '{wanted}'",
+                did_you_mean(wanted, self.ids(kind)),
+            )
 
     # Templates ----------------------------------------------------------------------------
     def check_template(self, doc: RuleDocument) -> None:
@@ -270,19 +361,30 @@ class _Semantics:
                 variables[name] = scalar_shape(type_name)
         path, root = template_path(doc)
         if not path.is_relative_to(root):
-            self.report(doc, "/file", "template.path-escape",
-                        "the template file is outside the pack's folder",
-                        "keep templates inside the pack's folder, or use @templates/<name>")
+            self.report(
+                doc,
+                "/file",
+                "template.path-escape",
+                "the template file is outside the pack's folder",
+                "keep templates inside the pack's folder, or use @templates/<name>",
+            )
             return
         if not path.is_file():
-            self.report(doc, "/file", "template.missing-file",
-                        f"no template file at {display_path(path)}",
-                        "create the file, or fix the path (relative to the pack's folder)")
+            self.report(
+                doc,
+                "/file",
+                "template.missing-file",
+                f"no template file at {display_path(path)}",
+                "create the file, or fix the path (relative to the pack's folder)",
+            )
             return
-        scope = Scope(self.catalog, variables, "tps", frozenset(self.ids("lookup")),
-                      self.mapping_entities())
-        findings = check_template_source(path.read_text(encoding="utf-8"), scope,
-                                         autoescape=doc.data["format"] == "html")
+        scope = Scope(
+            self.catalog, variables, "tps", frozenset(self.ids("lookup")), self.mapping_entities()
+        )
+        findings = check_template_source(
+            path.read_text(encoding="utf-8"), scope, autoescape=doc.data["format"] == "html"
+        )
         shown = display_path(path)
-        self.problems.extend(Problem(shown, f.lineno, 1, f.code, f.message, hint=f.hint)
-                             for f in findings)
+        self.problems.extend(
+            Problem(shown, f.lineno, 1, f.code, f.message, hint=f.hint) for f in findings
+        )

@@ -129,16 +129,21 @@ def entity_catalog(root: Path | None = None) -> EntityCatalog:
         for path in sorted((root / system).glob("*.json")):
             uri = path.resolve().as_uri()
             contents = _load_schema(path)
-            registry = registry.with_resource(uri, Resource.from_contents(
-                contents, default_specification=DRAFT202012))
+            registry = registry.with_resource(
+                uri, Resource.from_contents(contents, default_specification=DRAFT202012)
+            )
             if path.stem == "common":
                 commons[system] = (uri, contents)
             else:
                 documents[f"{system}.{path.stem}"] = (uri, contents)
     registry = registry.crawl()
-    shapes = {name: Shape(contents, registry.resolver(uri), name)
-              for name, (uri, contents) in documents.items()}
-    definitions = {f"{system}.{name}": Shape(node, registry.resolver(uri), name)
-                   for system, (uri, contents) in commons.items()
-                   for name, node in contents.get("$defs", {}).items()}
+    shapes = {
+        name: Shape(contents, registry.resolver(uri), name)
+        for name, (uri, contents) in documents.items()
+    }
+    definitions = {
+        f"{system}.{name}": Shape(node, registry.resolver(uri), name)
+        for system, (uri, contents) in commons.items()
+        for name, node in contents.get("$defs", {}).items()
+    }
     return EntityCatalog(shapes, definitions)

@@ -104,9 +104,13 @@ class _Builder:
             self._count(size, pointer, node)
             return value
         if depth > MAX_DEPTH:
-            raise _Reject(pointer, _position(node), "yaml.too-deep",
-                          f"nesting deeper than {MAX_DEPTH} levels",
-                          "flatten the structure; rule files never need this depth")
+            raise _Reject(
+                pointer,
+                _position(node),
+                "yaml.too-deep",
+                f"nesting deeper than {MAX_DEPTH} levels",
+                "flatten the structure; rule files never need this depth",
+            )
         self.values[pointer] = _position(node)
         before = self.expanded
         self._count(1, pointer, node)
@@ -118,17 +122,23 @@ class _Builder:
         self.expanded += size
         if self.expanded > MAX_EXPANDED_NODES:
             at = self.keys.get(pointer) or self.values.get(pointer) or _position(node)
-            raise _Reject(pointer, at, "yaml.alias-expansion",
-                          f"aliases expand this document past {MAX_EXPANDED_NODES:,} values",
-                          "write the values out, or use fewer nested aliases")
+            raise _Reject(
+                pointer,
+                at,
+                "yaml.alias-expansion",
+                f"aliases expand this document past {MAX_EXPANDED_NODES:,} values",
+                "write the values out, or use fewer nested aliases",
+            )
 
     def _build_new(self, node: Node, pointer: str, depth: int) -> Any:
         if isinstance(node, ScalarNode):
             return _scalar(node, pointer)
         if isinstance(node, SequenceNode):
             _require_tag(node, _SEQ, pointer)
-            return [self.build(item, pointer_join(pointer, i), depth + 1)
-                    for i, item in enumerate(node.value)]
+            return [
+                self.build(item, pointer_join(pointer, i), depth + 1)
+                for i, item in enumerate(node.value)
+            ]
         if isinstance(node, MappingNode):
             _require_tag(node, _MAP, pointer)
             return self._mapping(node, pointer, depth)
@@ -145,9 +155,13 @@ class _Builder:
             child = pointer_join(pointer, key)
             if key in result:
                 first = self.keys[child]
-                raise _Reject(child, _position(key_node), "yaml.duplicate-key",
-                              f"key '{key}' appears twice in this mapping",
-                              f"the first '{key}' is at line {first.line}; keep one")
+                raise _Reject(
+                    child,
+                    _position(key_node),
+                    "yaml.duplicate-key",
+                    f"key '{key}' appears twice in this mapping",
+                    f"the first '{key}' is at line {first.line}; keep one",
+                )
             self.keys[child] = _position(key_node)
             result[key] = self.build(value_node, child, depth + 1)
         return {**merged, **result}
@@ -158,15 +172,20 @@ class _Builder:
         for source in reversed(sources):
             value = self.build(source, pointer, depth + 1)
             if not isinstance(value, dict):
-                raise _Reject(pointer, _position(source), "yaml.bad-merge",
-                              "a merge key (<<) must point at a mapping")
+                raise _Reject(
+                    pointer,
+                    _position(source),
+                    "yaml.bad-merge",
+                    "a merge key (<<) must point at a mapping",
+                )
             merged.update(value)
         return merged
 
     def _key(self, node: Node, pointer: str) -> str:
         if not isinstance(node, ScalarNode):
-            raise _Reject(pointer, _position(node), "yaml.complex-key",
-                          "mapping keys must be plain scalars")
+            raise _Reject(
+                pointer, _position(node), "yaml.complex-key", "mapping keys must be plain scalars"
+            )
         key = _scalar(node, pointer)
         return key if isinstance(key, str) else str(node.value)
 
@@ -177,9 +196,13 @@ def _require_tag(node: Node, tag: str, pointer: str) -> None:
 
 
 def _unsafe_tag(node: Node, pointer: str) -> _Reject:
-    return _Reject(pointer, _position(node), "yaml.unsafe-tag",
-                   f"the tag '{node.tag.replace(_TAG, '!!')}' is not allowed in rule files",
-                   "rule files hold plain data: strings, numbers, booleans, lists, mappings")
+    return _Reject(
+        pointer,
+        _position(node),
+        "yaml.unsafe-tag",
+        f"the tag '{node.tag.replace(_TAG, '!!')}' is not allowed in rule files",
+        "rule files hold plain data: strings, numbers, booleans, lists, mappings",
+    )
 
 
 def _scalar(node: ScalarNode, pointer: str) -> Any:
@@ -223,15 +246,29 @@ def load_file(path: Path) -> tuple[list[SourceDocument], list[Problem]]:
     shown = display_path(path)
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
-        return [], [Problem(shown, 1, 1, "yaml.too-large",
-                            f"the file is {size:,} bytes; rule files may be at most "
-                            f"{MAX_FILE_BYTES:,}", hint="split it into several files")]
+        return [], [
+            Problem(
+                shown,
+                1,
+                1,
+                "yaml.too-large",
+                f"the file is {size:,} bytes; rule files may be at most {MAX_FILE_BYTES:,}",
+                hint="split it into several files",
+            )
+        ]
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
-        return [], [Problem(shown, 1, 1, "yaml.encoding",
-                            f"the file is not UTF-8 (byte {exc.start})",
-                            hint="save it as UTF-8")]
+        return [], [
+            Problem(
+                shown,
+                1,
+                1,
+                "yaml.encoding",
+                f"the file is not UTF-8 (byte {exc.start})",
+                hint="save it as UTF-8",
+            )
+        ]
     return load_text(text, path, shown)
 
 
@@ -246,11 +283,28 @@ def load_text(text: str, path: Path, shown: str) -> tuple[list[SourceDocument], 
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         message = f"{exc.context + ': ' if exc.context else ''}{exc.problem or 'invalid YAML'}"
-        return [], [Problem(shown, line, column, "yaml.syntax", message,
-                            hint="check indentation and quoting around this position")]
+        return [], [
+            Problem(
+                shown,
+                line,
+                column,
+                "yaml.syntax",
+                message,
+                hint="check indentation and quoting around this position",
+            )
+        ]
     except yaml.YAMLError as exc:
         return [], [Problem(shown, 1, 1, "yaml.syntax", str(exc).splitlines()[0])]
     except _Reject as exc:
-        return [], [Problem(shown, exc.at.line, exc.at.column, exc.code, exc.message,
-                            pointer=exc.pointer, hint=exc.hint)]
+        return [], [
+            Problem(
+                shown,
+                exc.at.line,
+                exc.at.column,
+                exc.code,
+                exc.message,
+                pointer=exc.pointer,
+                hint=exc.hint,
+            )
+        ]
     return documents, []

@@ -19,10 +19,26 @@ from tpsqbo_engine import expr
 from tpsqbo_engine.ruleset.shapes import ANY, EntityCatalog, Shape, scalar_shape
 
 FUNCTIONS = ("lookup", "ref", "linked", "record", "today")
-QBO_REF_ENTITIES = ("Account", "Item", "TaxCode", "Term", "PaymentMethod", "Class",
-                    "Department", "Customer", "Vendor")
-_TEMPLATE_ONLY = (nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport,
-                  nodes.Macro, nodes.CallBlock, nodes.Block)
+QBO_REF_ENTITIES = (
+    "Account",
+    "Item",
+    "TaxCode",
+    "Term",
+    "PaymentMethod",
+    "Class",
+    "Department",
+    "Customer",
+    "Vendor",
+)
+_TEMPLATE_ONLY = (
+    nodes.Extends,
+    nodes.Include,
+    nodes.Import,
+    nodes.FromImport,
+    nodes.Macro,
+    nodes.CallBlock,
+    nodes.Block,
+)
 
 
 @dataclass(frozen=True)
@@ -89,23 +105,43 @@ class _Checker:
         if node.name in variables:
             return variables[node.name]
         if node.name in expr.FORBIDDEN_NAMES:
-            return self.report(node, "expr.unsafe", f"'{node.name}' is not available in rules",
-                               "rules see only the record's fields and the engine's functions")
+            return self.report(
+                node,
+                "expr.unsafe",
+                f"'{node.name}' is not available in rules",
+                "rules see only the record's fields and the engine's functions",
+            )
         if node.name in FUNCTIONS:
-            return self.report(node, "expr.not-called", f"'{node.name}' is a function",
-                               f"call it: {node.name}(...)")
-        return self.report(node, "expr.unknown-variable", f"unknown name '{node.name}'",
-                           _choices_hint(node.name, variables))
+            return self.report(
+                node,
+                "expr.not-called",
+                f"'{node.name}' is a function",
+                f"call it: {node.name}(...)",
+            )
+        return self.report(
+            node,
+            "expr.unknown-variable",
+            f"unknown name '{node.name}'",
+            _choices_hint(node.name, variables),
+        )
 
     def _attribute(self, node: nodes.Node, owner: Shape, name: str) -> Shape:
         if name.startswith("_"):
-            return self.report(node, "expr.unsafe",
-                               f"attribute '{name}' is not accessible: names starting with _ "
-                               "are never reachable from rules", "use the record's fields only")
+            return self.report(
+                node,
+                "expr.unsafe",
+                f"attribute '{name}' is not accessible: names starting with _ "
+                "are never reachable from rules",
+                "use the record's fields only",
+            )
         found = owner.attribute(name)
         if found is None:
-            return self.report(node, "expr.unknown-field", f"'{owner.label}' has no field '{name}'",
-                               _choices_hint(name, owner.properties()))
+            return self.report(
+                node,
+                "expr.unknown-field",
+                f"'{owner.label}' has no field '{name}'",
+                _choices_hint(name, owner.properties()),
+            )
         return found
 
     def _visit_Getattr(self, node: nodes.Getattr, variables: Mapping[str, Shape]) -> Shape:
@@ -124,8 +160,12 @@ class _Checker:
         subject = self.shape_of(node.node, variables)
         self._check_args(node, variables)
         if node.name not in self.allowed_filters():
-            return self.report(node, "expr.unknown-filter", f"unknown filter '{node.name}'",
-                               _choices_hint(node.name, self.allowed_filters()))
+            return self.report(
+                node,
+                "expr.unknown-filter",
+                f"unknown filter '{node.name}'",
+                _choices_hint(node.name, self.allowed_filters()),
+            )
         if node.name in ("merge_by", "sort", "unique", "list", "selectattr", "rejectattr"):
             return subject
         if node.name in ("first", "last"):
@@ -140,12 +180,17 @@ class _Checker:
         self.shape_of(node.node, variables)
         self._check_args(node, variables)
         if node.name not in expr.ALLOWED_TESTS:
-            return self.report(node, "expr.unknown-test", f"unknown test '{node.name}'",
-                               _choices_hint(node.name, expr.ALLOWED_TESTS))
+            return self.report(
+                node,
+                "expr.unknown-test",
+                f"unknown test '{node.name}'",
+                _choices_hint(node.name, expr.ALLOWED_TESTS),
+            )
         return ANY
 
-    def _check_args(self, node: nodes.Filter | nodes.Test | nodes.Call,
-                    variables: Mapping[str, Shape]) -> None:
+    def _check_args(
+        self, node: nodes.Filter | nodes.Test | nodes.Call, variables: Mapping[str, Shape]
+    ) -> None:
         for arg in [*node.args, *(kw.value for kw in node.kwargs)]:
             self.shape_of(arg, variables)
         for extra in (node.dyn_args, node.dyn_kwargs):
@@ -156,35 +201,55 @@ class _Checker:
         self._check_args(node, variables)
         if not isinstance(node.node, nodes.Name) or node.node.name in variables:
             self.shape_of(node.node, variables)
-            return self.report(node, "expr.unsafe-call", "only the engine's functions can be called",
-                               f"use one of {', '.join(FUNCTIONS)}, or a filter (value | upper)")
+            return self.report(
+                node,
+                "expr.unsafe-call",
+                "only the engine's functions can be called",
+                f"use one of {', '.join(FUNCTIONS)}, or a filter (value | upper)",
+            )
         name = node.node.name
         if name not in FUNCTIONS:
-            return self._visit_Name(node.node, variables) if name in expr.FORBIDDEN_NAMES else \
-                self.report(node, "expr.unknown-function", f"unknown function '{name}'",
-                            _choices_hint(name, FUNCTIONS))
+            return (
+                self._visit_Name(node.node, variables)
+                if name in expr.FORBIDDEN_NAMES
+                else self.report(
+                    node,
+                    "expr.unknown-function",
+                    f"unknown function '{name}'",
+                    _choices_hint(name, FUNCTIONS),
+                )
+            )
         checker = getattr(self, f"_call_{name}")
         shape: Shape = checker(node)
         return shape
 
     def _first_constant(self, node: nodes.Call, what: str) -> str | None:
-        if node.args and isinstance(node.args[0], nodes.Const) and isinstance(node.args[0].value, str):
-            return node.args[0].value
+        first = node.args[0] if node.args else None
+        if isinstance(first, nodes.Const) and isinstance(first.value, str):
+            return first.value
         self.report(node, "expr.bad-call", f"the first argument must be a quoted {what}")
         return None
 
     def _call_lookup(self, node: nodes.Call) -> Shape:
         table = self._first_constant(node, "lookup id")
         if table is not None and table not in self.scope.lookups:
-            self.report(node, "expr.unknown-lookup", f"no lookup table with id '{table}'",
-                        _choices_hint(table, self.scope.lookups))
+            self.report(
+                node,
+                "expr.unknown-lookup",
+                f"no lookup table with id '{table}'",
+                _choices_hint(table, self.scope.lookups),
+            )
         return ANY
 
     def _call_ref(self, node: nodes.Call) -> Shape:
         entity = self._first_constant(node, "QBO entity name")
         if entity is not None and entity not in QBO_REF_ENTITIES:
-            self.report(node, "expr.bad-call", f"ref() cannot look up '{entity}'",
-                        _choices_hint(entity, QBO_REF_ENTITIES))
+            self.report(
+                node,
+                "expr.bad-call",
+                f"ref() cannot look up '{entity}'",
+                _choices_hint(entity, QBO_REF_ENTITIES),
+            )
         return self.scope.catalog.definitions.get("qbo.Ref", ANY)
 
     def _call_linked(self, node: nodes.Call) -> Shape:
@@ -193,19 +258,30 @@ class _Checker:
             return ANY
         entities = self.scope.mapping_entities.get(mapping)
         if entities is None:
-            return self.report(node, "expr.unknown-mapping", f"no mapping with id '{mapping}'",
-                               _choices_hint(mapping, self.scope.mapping_entities))
+            return self.report(
+                node,
+                "expr.unknown-mapping",
+                f"no mapping with id '{mapping}'",
+                _choices_hint(mapping, self.scope.mapping_entities),
+            )
         source_system = entities[0].split(".")[0]
         other = entities[1] if self.scope.system == source_system else entities[0]
-        return self.scope.catalog.definitions.get("qbo.Ref", ANY) if other.startswith("qbo.") \
+        return (
+            self.scope.catalog.definitions.get("qbo.Ref", ANY)
+            if other.startswith("qbo.")
             else scalar_shape("string")
+        )
 
     def _call_record(self, node: nodes.Call) -> Shape:
         mapping = self._first_constant(node, "mapping id")
         entities = self.scope.mapping_entities.get(mapping or "")
         if mapping is not None and entities is None:
-            return self.report(node, "expr.unknown-mapping", f"no mapping with id '{mapping}'",
-                               _choices_hint(mapping, self.scope.mapping_entities))
+            return self.report(
+                node,
+                "expr.unknown-mapping",
+                f"no mapping with id '{mapping}'",
+                _choices_hint(mapping, self.scope.mapping_entities),
+            )
         if entities is None:
             return ANY
         same_side = next((e for e in entities if e.startswith(f"{self.scope.system}.")), None)
@@ -221,8 +297,9 @@ class _Checker:
         self.shape_of(node.right, variables)
         return ANY
 
-    _visit_Add = _visit_Sub = _visit_Mul = _visit_Div = _visit_FloorDiv = _visit_Mod = \
-        _visit_Pow = _visit_BinExpr
+    _visit_Add = _visit_Sub = _visit_Mul = _visit_Div = _visit_FloorDiv = _visit_Mod = (
+        _visit_Pow
+    ) = _visit_BinExpr
 
     # Template statements ---------------------------------------------------------------
     def check_body(self, body: Iterable[nodes.Node], variables: dict[str, Shape]) -> None:
@@ -231,9 +308,12 @@ class _Checker:
 
     def check_statement(self, node: nodes.Node, variables: dict[str, Shape]) -> None:
         if isinstance(node, _TEMPLATE_ONLY):
-            self.report(node, "template.unsupported-tag",
-                        f"{type(node).__name__.lower()} tags are not allowed in rule templates",
-                        "templates are self-contained: no extends, include, import or macros")
+            self.report(
+                node,
+                "template.unsupported-tag",
+                f"{type(node).__name__.lower()} tags are not allowed in rule templates",
+                "templates are self-contained: no extends, include, import or macros",
+            )
         elif isinstance(node, nodes.For):
             self._check_for(node, variables)
         elif isinstance(node, nodes.Assign):
@@ -299,17 +379,27 @@ def check_value(source: str, scope: Scope) -> Checked:
     try:
         ast = expr.parse(source)
     except TemplateSyntaxError as exc:
-        return Checked((Finding("expr.syntax", f"cannot parse the expression: {exc.message}",
-                                "expressions look like {{ name }} or {{ amount | money }}",
-                                exc.lineno),))
+        return Checked(
+            (
+                Finding(
+                    "expr.syntax",
+                    f"cannot parse the expression: {exc.message}",
+                    "expressions look like {{ name }} or {{ amount | money }}",
+                    exc.lineno,
+                ),
+            )
+        )
     checker = _Checker(scope)
     variables = dict(scope.variables)
     shape = ANY
     body = ast.body
-    single = len(body) == 1 and isinstance(body[0], nodes.Output) and len(body[0].nodes) == 1 \
+    output = body[0] if len(body) == 1 else None
+    if (
+        isinstance(output, nodes.Output)
+        and len(output.nodes) == 1
         and expr.single_expression(source) is not None
-    if single:
-        shape = checker.shape_of(body[0].nodes[0], variables)
+    ):
+        shape = checker.shape_of(output.nodes[0], variables)
     else:
         checker.check_body(body, variables)
     return Checked(tuple(checker.findings), shape, plain_path(ast))
@@ -319,8 +409,14 @@ def check_template_source(source: str, scope: Scope, *, autoescape: bool) -> tup
     try:
         ast = expr.environment(autoescape=autoescape).parse(source)
     except TemplateSyntaxError as exc:
-        return (Finding("template.syntax", f"cannot parse the template: {exc.message}",
-                        "check the {% %} and {{ }} tags around this line", exc.lineno),)
+        return (
+            Finding(
+                "template.syntax",
+                f"cannot parse the template: {exc.message}",
+                "check the {% %} and {{ }} tags around this line",
+                exc.lineno,
+            ),
+        )
     checker = _Checker(scope)
     checker.check_body(ast.body, dict(scope.variables))
     return tuple(checker.findings)

@@ -1,4 +1,4 @@
-"""Validation of rule packs, layers 1–3 (YAML and safety, JSON Schema, meaning)."""
+"""Validation of rule packs, layers 1 to 3 (YAML and safety, JSON Schema, meaning)."""
 
 from __future__ import annotations
 
@@ -30,8 +30,10 @@ def pack_roots(paths: Iterable[Path]) -> list[Path]:
     roots: dict[Path, None] = {}
     for path in paths:
         if not path.exists():
-            raise UsageError(f"no such file or folder: {path}",
-                             hint="give the folder of a rule pack (the one with pack.yaml)")
+            raise UsageError(
+                f"no such file or folder: {path}",
+                hint="give the folder of a rule pack (the one with pack.yaml)",
+            )
         root = find_pack_root(path) or (path if path.is_dir() else path.parent)
         roots[root.resolve()] = None
     return list(roots)
