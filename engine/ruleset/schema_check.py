@@ -9,6 +9,7 @@ reported, rather than "is not valid under any of the given schemas".
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from functools import cache
 from pathlib import Path
@@ -72,7 +73,21 @@ def check_document(doc: SourceDocument) -> list[Problem]:
         hint = did_you_mean(str(kind), KINDS) or f"one of: {', '.join(KINDS)}"
         return [doc.problem("/kind", "schema.unknown-kind", f"unknown kind '{kind}'", hint=hint)]
     validator = kind_validators()[kind]
-    return [p for error in validator.iter_errors(data) for p in _problems(doc, error)]
+    problems = [p for error in validator.iter_errors(data) for p in _problems(doc, error)]
+    return _without_echoes(problems)
+
+
+def _without_echoes(problems: list[Problem]) -> list[Problem]:
+    """A misspelt field is also a missing one; say it once, as the misspelling."""
+    misspelt = {(p.pointer.rsplit("/", 1)[0], p.hint) for p in problems
+                if p.code == "schema.unknown-field"}
+    return [p for p in problems if not _echoed(p, misspelt)]
+
+
+def _echoed(problem: Problem, misspelt: set[tuple[str, str]]) -> bool:
+    named = re.search(r"'([^']+)'", problem.message)
+    return bool(problem.code == "schema.required" and named
+                and (problem.pointer, f"did you mean '{named.group(1)}'?") in misspelt)
 
 
 def _pointer(error: ValidationError) -> str:

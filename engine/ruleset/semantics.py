@@ -350,8 +350,7 @@ class _Semantics:
 
     # Templates ----------------------------------------------------------------------------
     def check_template(self, doc: RuleDocument) -> None:
-        if self.entity(doc, "/for") is None:
-            return
+        self.entity(doc, "/for")
         variables: dict[str, Shape] = {}
         context: dict[str, str] = doc.data["context"]  # type: ignore[assignment]
         for name, type_name in context.items():

@@ -30,6 +30,8 @@ QBO_REF_ENTITIES = (
     "Customer",
     "Vendor",
 )
+# What an escape attempt evaluates to: one problem is reported, nothing after it.
+_REFUSED = Shape(None, label="refused")
 _TEMPLATE_ONLY = (
     nodes.Extends,
     nodes.Include,
@@ -87,7 +89,7 @@ class _Checker:
 
     def report(self, node: nodes.Node, code: str, message: str, hint: str = "") -> Shape:
         self.findings.append(Finding(code, message, hint, getattr(node, "lineno", 1) or 1))
-        return ANY
+        return _REFUSED if code.startswith("expr.unsafe") else ANY
 
     # Expressions -----------------------------------------------------------------------
     def shape_of(self, node: nodes.Node | None, variables: Mapping[str, Shape]) -> Shape:
@@ -126,6 +128,8 @@ class _Checker:
         )
 
     def _attribute(self, node: nodes.Node, owner: Shape, name: str) -> Shape:
+        if owner is _REFUSED:
+            return _REFUSED
         if name.startswith("_"):
             return self.report(
                 node,
@@ -200,7 +204,8 @@ class _Checker:
     def _visit_Call(self, node: nodes.Call, variables: Mapping[str, Shape]) -> Shape:
         self._check_args(node, variables)
         if not isinstance(node.node, nodes.Name) or node.node.name in variables:
-            self.shape_of(node.node, variables)
+            callee = node.node.node if isinstance(node.node, nodes.Getattr) else node.node
+            self.shape_of(callee, variables)
             return self.report(
                 node,
                 "expr.unsafe-call",

@@ -1,0 +1,3 @@
+from tpsqbo_engine.cli import run
+
+run()

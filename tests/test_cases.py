@@ -1,0 +1,43 @@
+"""Every folder under cases/valid must validate clean; every folder under cases/invalid must
+report problems, compared with a reviewed snapshot. Adding a case means adding a folder."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+
+from tpsqbo_engine import resources
+from tpsqbo_engine.ruleset.validate import validate_paths
+
+CASES = Path(__file__).parent / "cases"
+
+
+def _case_dirs(kind: str) -> list[Path]:
+    return sorted(p for p in (CASES / kind).iterdir() if (p / "pack.yaml").is_file())
+
+
+def _problems(case: Path, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, object]]:
+    monkeypatch.chdir(case)
+    standard = str(resources.rules_dir())
+    found = validate_paths([case]).problems
+    return [{**asdict(p), "file": p.file.replace(standard, "<standard>")} for p in found]
+
+
+@pytest.mark.parametrize("case", _case_dirs("valid"), ids=lambda p: p.name)
+def test_valid_case_has_no_problems(case: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _problems(case, monkeypatch) == []
+
+
+@pytest.mark.parametrize("case", _case_dirs("invalid"), ids=lambda p: p.name)
+def test_invalid_case_problems(case: Path, monkeypatch: pytest.MonkeyPatch, snapshot) -> None:
+    problems = _problems(case, monkeypatch)
+    assert any(p["level"] == "error" for p in problems)
+    assert all(p["line"] >= 1 and p["column"] >= 1 for p in problems)
+    assert problems == snapshot
+
+
+def test_cases_exist() -> None:
+    assert len(_case_dirs("valid")) >= 3
+    assert len(_case_dirs("invalid")) >= 20
