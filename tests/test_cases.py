@@ -41,3 +41,15 @@ def test_invalid_case_problems(case: Path, monkeypatch: pytest.MonkeyPatch, snap
 def test_cases_exist() -> None:
     assert len(_case_dirs("valid")) >= 3
     assert len(_case_dirs("invalid")) >= 20
+
+
+EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*/rules"))
+
+
+@pytest.mark.parametrize("pack", EXAMPLES, ids=lambda p: p.parent.name)
+def test_example_packs_are_valid(pack: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _problems(pack, monkeypatch) == []
+
+
+def test_there_is_an_example_pack() -> None:
+    assert EXAMPLES

@@ -110,7 +110,11 @@ def test_engine_errors_print_message_and_hint(monkeypatch, capsys) -> None:
 def test_module_entry_point_runs_from_any_directory(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "tpsqbo_engine", "validate", "--format", "json"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == []

@@ -46,7 +46,9 @@ def test_single_expression_returns_native_values() -> None:
 
 
 def test_text_templates_render_strings_and_literals_stay_literal() -> None:
-    assert compile_value("TPS client {{ code }}", "here").evaluate({"code": "A1"}) == "TPS client A1"
+    assert (
+        compile_value("TPS client {{ code }}", "here").evaluate({"code": "A1"}) == "TPS client A1"
+    )
     assert compile_value(1, "here").evaluate({}) == 1
     assert compile_value("Service", "here").evaluate({}) == "Service"
 

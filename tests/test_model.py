@@ -16,8 +16,17 @@ def test_standard_pack_builds_a_ruleset() -> None:
     rules = load_ruleset(resources.rules_dir())
     assert rules.pack_id == "tps-qbo-standard"
     mappings = {m.id: m for m in rules.mappings}
-    assert {"clients", "work-codes", "invoices", "qbo-invoices", "payments", "qbo-payments",
-            "adjustment-increases", "adjustment-decreases", "finance-charges"} <= set(mappings)
+    assert {
+        "clients",
+        "work-codes",
+        "invoices",
+        "qbo-invoices",
+        "payments",
+        "qbo-payments",
+        "adjustment-increases",
+        "adjustment-decreases",
+        "finance-charges",
+    } <= set(mappings)
     assert mappings["clients"].direction == "both"
     assert mappings["clients"].match[0].normalize == "email"
     assert rules.uses_payment_links
@@ -47,8 +56,14 @@ def test_an_invoice_line_is_computed_from_the_compiled_rules() -> None:
     invoices = next(m for m in rules.mappings if m.id == "invoices")
     line = next(f for f in invoices.fields if f.path == "Line")
     assert line.each is not None and line.alias == "line"
-    lines = line.each.evaluate({"lines": [
-        {"work_code": "TAX", "amount": "100.00"}, {"work_code": "TAX", "amount": "20.00"}]})
+    lines = line.each.evaluate(
+        {
+            "lines": [
+                {"work_code": "TAX", "amount": "100.00"},
+                {"work_code": "TAX", "amount": "20.00"},
+            ]
+        }
+    )
     amount = next(f for f in line.items[0] if f.path == "Amount")
     assert amount.value is not None
     assert str(amount.value.evaluate({"line": lines[0]})) == "120.00"

@@ -9,32 +9,76 @@ import jsonschema
 from tpsqbo_engine.problems import REPORTERS, Level, Problem, has_errors
 
 PROBLEMS = [
-    Problem("rules/clients.yaml", 12, 7, "expr.unknown-field", "'tps.Client' has no field 'emial'",
-            hint="did you mean 'email'?"),
-    Problem("rules/a,b:c.yaml", 3, 1, "mapping.not-invertible", "50% off\nnext line",
-            level=Level.WARNING),
+    Problem(
+        "rules/clients.yaml",
+        12,
+        7,
+        "expr.unknown-field",
+        "'tps.Client' has no field 'emial'",
+        hint="did you mean 'email'?",
+    ),
+    Problem(
+        "rules/a,b:c.yaml",
+        3,
+        1,
+        "mapping.not-invertible",
+        "50% off\nnext line",
+        level=Level.WARNING,
+    ),
 ]
 
 # The parts of SARIF 2.1.0 that code-scanning UIs rely on (OASIS sarif-schema-2.1.0).
-_REGION = {"type": "object", "properties": {
-    "startLine": {"type": "integer", "minimum": 1},
-    "startColumn": {"type": "integer", "minimum": 1}}}
-_LOCATION = {"type": "object", "required": ["physicalLocation"], "properties": {
-    "physicalLocation": {"type": "object", "required": ["artifactLocation", "region"],
-                         "properties": {"artifactLocation": {"type": "object", "required": ["uri"]},
-                                        "region": _REGION}}}}
-_RESULT = {"type": "object", "required": ["message", "ruleId", "locations"], "properties": {
-    "level": {"enum": ["none", "note", "warning", "error"]},
-    "message": {"type": "object", "required": ["text"]},
-    "locations": {"type": "array", "items": _LOCATION}}}
-_DRIVER = {"type": "object", "required": ["name"], "properties": {
-    "rules": {"type": "array", "items": {"type": "object", "required": ["id"]}}}}
-_RUN = {"type": "object", "required": ["tool", "results"], "properties": {
-    "tool": {"type": "object", "required": ["driver"], "properties": {"driver": _DRIVER}},
-    "results": {"type": "array", "items": _RESULT}}}
-SARIF_SHAPE = {"type": "object", "required": ["version", "runs"], "properties": {
-    "version": {"const": "2.1.0"},
-    "runs": {"type": "array", "minItems": 1, "items": _RUN}}}
+_REGION = {
+    "type": "object",
+    "properties": {
+        "startLine": {"type": "integer", "minimum": 1},
+        "startColumn": {"type": "integer", "minimum": 1},
+    },
+}
+_LOCATION = {
+    "type": "object",
+    "required": ["physicalLocation"],
+    "properties": {
+        "physicalLocation": {
+            "type": "object",
+            "required": ["artifactLocation", "region"],
+            "properties": {
+                "artifactLocation": {"type": "object", "required": ["uri"]},
+                "region": _REGION,
+            },
+        }
+    },
+}
+_RESULT = {
+    "type": "object",
+    "required": ["message", "ruleId", "locations"],
+    "properties": {
+        "level": {"enum": ["none", "note", "warning", "error"]},
+        "message": {"type": "object", "required": ["text"]},
+        "locations": {"type": "array", "items": _LOCATION},
+    },
+}
+_DRIVER = {
+    "type": "object",
+    "required": ["name"],
+    "properties": {"rules": {"type": "array", "items": {"type": "object", "required": ["id"]}}},
+}
+_RUN = {
+    "type": "object",
+    "required": ["tool", "results"],
+    "properties": {
+        "tool": {"type": "object", "required": ["driver"], "properties": {"driver": _DRIVER}},
+        "results": {"type": "array", "items": _RESULT},
+    },
+}
+SARIF_SHAPE = {
+    "type": "object",
+    "required": ["version", "runs"],
+    "properties": {
+        "version": {"const": "2.1.0"},
+        "runs": {"type": "array", "minItems": 1, "items": _RUN},
+    },
+}
 
 
 def test_json_has_the_documented_keys() -> None:

@@ -32,12 +32,18 @@ def test_schema_is_valid(path: Path) -> None:
     Draft202012Validator.check_schema(json.loads(path.read_text()))
 
 
-@pytest.mark.parametrize("path", [p for p in SCHEMAS if p.parent.name != "rules"] + RULE_SCHEMAS,
-                         ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize(
+    "path",
+    [p for p in SCHEMAS if p.parent.name != "rules"] + RULE_SCHEMAS,
+    ids=lambda p: f"{p.parent.name}/{p.name}",
+)
 def test_every_property_has_a_description_and_an_example(path: Path) -> None:
     schema = json.loads(path.read_text())
-    missing = [where for where, prop in _properties(schema)
-               if "description" not in prop or not prop.get("examples")]
+    missing = [
+        where
+        for where, prop in _properties(schema)
+        if "description" not in prop or not prop.get("examples")
+    ]
     assert missing == []
 
 
@@ -48,9 +54,15 @@ def test_examples_are_valid_for_their_property() -> None:
             if "$ref" in prop or "oneOf" in prop:
                 continue
             for example in prop.get("examples", []):
-                errors = list(Draft202012Validator({k: v for k, v in prop.items()
-                                                    if k not in ("items", "additionalProperties")
-                                                    }).iter_errors(example))
+                errors = list(
+                    Draft202012Validator(
+                        {
+                            k: v
+                            for k, v in prop.items()
+                            if k not in ("items", "additionalProperties")
+                        }
+                    ).iter_errors(example)
+                )
                 assert errors == [], f"{path.name}{where}"
 
 

@@ -1,0 +1,37 @@
+# Every target works from a clean checkout; CI (.ci/run) calls the same ones.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install dev demo test lint bench check clean
+
+# A regular (non-editable) install: what users get, rules/schemas/templates inside the wheel.
+install:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet '.[dev]'
+
+# An editable install for working on the engine.
+dev:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+
+demo: install
+	$(BIN)/tpsqbo-engine validate
+
+test: install
+	$(BIN)/python -m pytest
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/tpsqbo-engine validate rules examples/*/rules
+
+bench: install
+	$(BIN)/python bench/validate.py
+
+check: test lint
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
