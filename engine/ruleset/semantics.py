@@ -16,7 +16,7 @@ from tpsqbo_engine import expr, resources
 from tpsqbo_engine.problems import Problem
 from tpsqbo_engine.ruleset.packs import RuleDocument
 from tpsqbo_engine.ruleset.shapes import ANY, EntityCatalog, Shape, scalar_shape
-from tpsqbo_engine.ruleset.source import display_path, pointer_join
+from tpsqbo_engine.ruleset.source import MAX_FILE_BYTES, display_path, pointer_join
 from tpsqbo_engine.ruleset.typecheck import (
     Finding,
     Scope,
