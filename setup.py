@@ -1,4 +1,5 @@
-"""Maps engine/ onto the import package tpsqbo_engine and ships rules/, schemas/ and templates/ inside the wheel as tpsqbo_engine/_data.
+"""Maps engine/ onto the import package tpsqbo_engine, and ships rules/, schemas/ and
+templates/ inside the wheel as tpsqbo_engine/_data.
 
 They live at the top of the repository so that firms and editors find them; an installed
 engine finds them in the package (see engine/resources.py). Everything else is in

@@ -52,14 +52,16 @@ def write_pack(root: Path) -> None:
         fields = "\n".join(f'  {path}: "{value}"' for path, value in CUSTOMER_FIELDS)
         (root / f"mapping-{m:02d}.yaml").write_text(
             f"kind: mapping\nid: clients-{m:02d}\nsource: tps.Client\ntarget: qbo.Customer\n"
-            f"direction: one-way\nwhen: \"{{{{ active }}}}\"\nfields:\n{fields}\n")
+            f'direction: one-way\nwhen: "{{{{ active }}}}"\nfields:\n{fields}\n'
+        )
 
 
 def baseline(root: Path) -> int:
     validators = kind_validators()
     errors = 0
     for path in pack_files(root):
-        for doc in yaml.load_all(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        for doc in yaml.load_all(path.read_text(), Loader=loader):
             errors += sum(1 for _ in validators[doc["kind"]].iter_errors(doc))
     return errors
 

@@ -53,3 +53,17 @@ def test_example_packs_are_valid(pack: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 def test_there_is_an_example_pack() -> None:
     assert EXAMPLES
+
+
+def test_oversized_templates_are_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tpsqbo_engine.ruleset import semantics
+
+    monkeypatch.setattr(semantics, "MAX_FILE_BYTES", 100)
+    (tmp_path / "pack.yaml").write_text("kind: pack\nid: t\nversion: 1.0.0\n")
+    (tmp_path / "big.html").write_text("{{ invoice.total }}" * 20)
+    (tmp_path / "t.yaml").write_text(
+        "kind: template\nid: big\nfile: big.html\nformat: html\nfor: tps.Invoice\n"
+        "context: {invoice: tps.Invoice}\n"
+    )
+    codes = [p["code"] for p in _problems(tmp_path, monkeypatch)]
+    assert codes == ["template.too-large"]

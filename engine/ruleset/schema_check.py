@@ -79,15 +79,19 @@ def check_document(doc: SourceDocument) -> list[Problem]:
 
 def _without_echoes(problems: list[Problem]) -> list[Problem]:
     """A misspelt field is also a missing one; say it once, as the misspelling."""
-    misspelt = {(p.pointer.rsplit("/", 1)[0], p.hint) for p in problems
-                if p.code == "schema.unknown-field"}
+    misspelt = {
+        (p.pointer.rsplit("/", 1)[0], p.hint) for p in problems if p.code == "schema.unknown-field"
+    }
     return [p for p in problems if not _echoed(p, misspelt)]
 
 
 def _echoed(problem: Problem, misspelt: set[tuple[str, str]]) -> bool:
     named = re.search(r"'([^']+)'", problem.message)
-    return bool(problem.code == "schema.required" and named
-                and (problem.pointer, f"did you mean '{named.group(1)}'?") in misspelt)
+    return bool(
+        problem.code == "schema.required"
+        and named
+        and (problem.pointer, f"did you mean '{named.group(1)}'?") in misspelt
+    )
 
 
 def _pointer(error: ValidationError) -> str:

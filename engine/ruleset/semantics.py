@@ -377,6 +377,15 @@ class _Semantics:
                 "create the file, or fix the path (relative to the pack's folder)",
             )
             return
+        if path.stat().st_size > MAX_FILE_BYTES:
+            self.report(
+                doc,
+                "/file",
+                "template.too-large",
+                f"the template is over {MAX_FILE_BYTES:,} bytes",
+                "split it into smaller templates",
+            )
+            return
         scope = Scope(
             self.catalog, variables, "tps", frozenset(self.ids("lookup")), self.mapping_entities()
         )
