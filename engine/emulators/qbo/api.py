@@ -1,0 +1,188 @@
+"""The v3 Accounting API's operations over one company: read, write, query, CDC, batch.
+
+Transport-free: each function takes parsed input and returns the JSON-ready body, or raises
+a `Fault`. app.py puts HTTP, OAuth, throttling and fault injection around it.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tpsqbo_engine.emulators.qbo import faults, query
+from tpsqbo_engine.emulators.qbo.company import (
+    NAME_LISTS,
+    SINGLETONS,
+    TRANSACTIONS,
+    Company,
+    entity_for_path,
+)
+from tpsqbo_engine.emulators.qbo.faults import Fault, now_text
+
+MAX_BATCH_ITEMS = 30
+CDC_MAX_OBJECTS = 1000
+CDC_LOOKBACK = timedelta(days=30)
+CDC_UNSUPPORTED = frozenset({"TaxCode", "TaxRate", "JournalCode", "TaxAgency", "TimeActivity"})
+
+Record = dict[str, Any]
+
+
+def entity_name(segment: str) -> str:
+    entity = entity_for_path(segment)
+    if entity is None:
+        raise faults.system_fault(f"Unsupported entity or resource path: {segment}")
+    return entity
+
+
+def envelope(key: str, value: Any) -> Record:
+    return {key: value, "time": now_text()}
+
+
+def read(company: Company, entity: str, ident: str, *, invoice_link: bool) -> Record:
+    with company.lock:
+        record = copy.deepcopy(company.get(entity, ident))
+        if entity == "Invoice" and invoice_link:
+            link = company.invoice_link(record)
+            if link:
+                record["InvoiceLink"] = link
+    return envelope(entity, record)
+
+
+def write(
+    company: Company, entity: str, body: Record, operation: str, include: frozenset[str]
+) -> Record:
+    """Create, full or sparse update, delete or void, as QBO picks them from the request."""
+    if not isinstance(body, dict):
+        raise Fault(
+            "2010",
+            "Request has invalid or unsupported property",
+            "The request body must be a JSON object",
+        )
+    allow_dup = "allowduplicatedocnum" in include
+    if operation == "delete":
+        return envelope(entity, company.delete(entity, body))
+    if operation == "void" or "void" in include:
+        return envelope(entity, copy.deepcopy(company.void(entity, body)))
+    if operation not in ("", "create", "update"):
+        raise faults.unsupported(f"Operation {operation} is not supported")
+    if "Id" in body:
+        sparse = body.get("sparse") in (True, "true")
+        record = company.update(entity, body, sparse=sparse, allow_duplicate_docnumber=allow_dup)
+    else:
+        record = company.create(entity, body, allow_duplicate_docnumber=allow_dup)
+    return envelope(entity, copy.deepcopy(record))
+
+
+def run_query(company: Company, text: str) -> Record:
+    parsed = query.parse(text)
+    entity = next(
+        (e for e in NAME_LISTS | TRANSACTIONS | SINGLETONS if e.lower() == parsed.entity.lower()),
+        None,
+    )
+    if entity is None:
+        raise query.QueryError(f"QueryValidationError: Entity {parsed.entity} is not supported")
+    mentions_active = any(c.field.lower() == "active" for c in parsed.where)
+    with company.lock:
+        rows: list[Mapping[str, Any]] = list(company.table(entity).values())
+        if entity in NAME_LISTS and not mentions_active:
+            rows = [r for r in rows if r.get("Active", True)]  # active rows only by default
+        page, total = query.run(parsed, rows)
+        page = copy.deepcopy(page)
+    if parsed.count:
+        return envelope("QueryResponse", {"totalCount": total})
+    if not page:
+        return envelope("QueryResponse", {})
+    return envelope(
+        "QueryResponse", {entity: page, "startPosition": parsed.start, "maxResults": len(page)}
+    )
+
+
+def query_fault(error: query.QueryError) -> Fault:
+    message = "Error parsing query" if error.code == "4000" else "Error processing query"
+    return Fault(error.code, message, error.detail)
+
+
+def _parse_time(text: str, element: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise Fault(
+            "2010",
+            "Request has invalid or unsupported property",
+            f"{element} must be an ISO 8601 date or date-time",
+            element=element,
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def cdc(company: Company, entities: str, changed_since: str) -> Record:
+    if not entities or not changed_since:
+        raise faults.required("entities" if not entities else "changedSince")
+    since = _parse_time(changed_since, "changedSince")
+    if since < datetime.now(UTC) - CDC_LOOKBACK:
+        raise Fault(
+            "2010",
+            "Request has invalid or unsupported property",
+            "changedSince must be within the last 30 days",
+            element="changedSince",
+        )
+    names = [entity_name(part.strip().lower()) for part in entities.split(",") if part.strip()]
+    for name in names:
+        if name in CDC_UNSUPPORTED:
+            raise faults.unsupported(f"CDC is not supported for {name}")
+    changed: list[tuple[datetime, str, Record]] = []
+    with company.lock:
+        for name in names:
+            for record in [*company.table(name).values(), *company.deleted.get(name, {}).values()]:
+                when = _parse_time(record["MetaData"]["LastUpdatedTime"], "LastUpdatedTime")
+                if when >= since:
+                    changed.append((when, name, copy.deepcopy(record)))
+    changed.sort(key=lambda c: (c[0], c[2].get("status") == "Deleted"))
+    grouped: dict[str, list[Record]] = {}
+    for _, name, record in changed[:CDC_MAX_OBJECTS]:  # one cap shared by all entities
+        grouped.setdefault(name, []).append(record)
+    responses = [
+        {name: rows, "startPosition": 1, "maxResults": len(rows)} for name, rows in grouped.items()
+    ] or [{}]
+    return envelope("CDCResponse", [{"QueryResponse": responses}])
+
+
+def batch(company: Company, body: Record) -> Record:
+    items = body.get("BatchItemRequest") if isinstance(body, dict) else None
+    if not isinstance(items, list) or not items:
+        raise faults.required("BatchItemRequest")
+    if len(items) > MAX_BATCH_ITEMS:
+        raise Fault(
+            "2010",
+            "Request has invalid or unsupported property",
+            f"Batch size limit exceeded: at most {MAX_BATCH_ITEMS} items per batch",
+        )
+    responses = []
+    with company.independent_items():
+        for item in items:
+            responses.append({"bId": item.get("bId"), **_batch_item(company, item)})
+    return envelope("BatchItemResponse", responses)
+
+
+def _batch_item(company: Company, item: Record) -> Record:
+    try:
+        if "Query" in item:
+            return {"QueryResponse": run_query(company, item["Query"])["QueryResponse"]}
+        entity = next((k for k in item if k not in ("bId", "operation", "optionsData")), None)
+        if entity is None:
+            raise faults.required("entity")
+        name = entity_name(entity.lower())
+        result = write(
+            company,
+            name,
+            item[entity],
+            str(item.get("operation", "")),
+            frozenset(str(item.get("optionsData", "")).lower().split(",")),
+        )
+        return {name: result[name]}
+    except query.QueryError as error:
+        return {"Fault": {"Error": [query_fault(error).error()], "type": "ValidationFault"}}
+    except Fault as fault:
+        return {"Fault": {"Error": [fault.error()], "type": fault.type}}

@@ -1,0 +1,576 @@
+"""One emulated QBO company: its records and the rules QBO applies when they are written.
+
+String Ids and SyncTokens, MetaData times in the company's offset, name-list entities that
+deactivate instead of being deleted, DisplayName unique across customers, vendors and
+employees, server-computed totals and balances, payments lowering what they are applied to,
+hard-deleted transactions remembered as `Deleted` stubs for CDC.
+"""
+
+from __future__ import annotations
+
+import copy
+import secrets
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+from tpsqbo_engine.emulators.qbo import faults, sales
+from tpsqbo_engine.emulators.qbo.money import ZERO, amount, cents
+
+NAME_LISTS = frozenset(
+    {
+        "Customer",
+        "Vendor",
+        "Employee",
+        "Item",
+        "Account",
+        "Term",
+        "PaymentMethod",
+        "TaxCode",
+        "TaxRate",
+        "Class",
+        "Department",
+    }
+)
+TRANSACTIONS = frozenset(
+    {"Invoice", "Payment", "CreditMemo", "JournalEntry", "Deposit", "Purchase", "SalesReceipt"}
+)
+SINGLETONS = frozenset({"CompanyInfo", "Preferences"})
+ENTITIES = NAME_LISTS | TRANSACTIONS | SINGLETONS
+READ_ONLY = frozenset({"TaxCode", "TaxRate"}) | SINGLETONS
+PEOPLE = ("Customer", "Vendor", "Employee")
+SALES = frozenset({"Invoice", "CreditMemo", "SalesReceipt"})
+COMPUTED = frozenset(
+    {
+        "Id",
+        "SyncToken",
+        "MetaData",
+        "domain",
+        "sparse",
+        "FullyQualifiedName",
+        "Balance",
+        "BalanceWithJobs",
+        "UnappliedAmt",
+        "InvoiceLink",
+        "HomeBalance",
+        "CurrentBalance",
+        "CurrentBalanceWithSubAccounts",
+        "RemainingCredit",
+        "TxnStatus",
+        "Classification",
+    }
+)
+COMPUTED_TOTAL = SALES | {"Deposit", "Purchase", "JournalEntry"}
+_NAME_FIELDS = (
+    "DisplayName",
+    "GivenName",
+    "MiddleName",
+    "FamilyName",
+    "Title",
+    "Suffix",
+    "CompanyName",
+    "Name",
+)
+OFFSETS = {"US": timezone(timedelta(hours=-8)), "CA": timezone(timedelta(hours=-5))}
+
+Record = dict[str, Any]
+ChangeListener = Callable[[str, str, str], None]
+
+
+def entity_for_path(segment: str) -> str | None:
+    """The entity a URL path segment names (`invoice` → Invoice); lower case only."""
+    return next((name for name in ENTITIES if name.lower() == segment), None)
+
+
+@dataclass
+class Company:
+    realm_id: str
+    country: str = "US"
+    records: dict[str, dict[str, Record]] = field(default_factory=dict)
+    deleted: dict[str, dict[str, Record]] = field(default_factory=dict)
+    next_id: int = 1
+    payment_links: dict[str, str] = field(default_factory=dict)
+    pay_base: str = ""
+    listeners: list[ChangeListener] = field(default_factory=list, repr=False)
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    _applications: dict[str, dict[str, Decimal]] = field(default_factory=dict, repr=False)
+    _hidden: set[str] | None = field(default=None, repr=False)
+
+    # Basics ---------------------------------------------------------------------------
+    @property
+    def us(self) -> bool:
+        return self.country == "US"
+
+    def timestamp(self) -> str:
+        return (
+            datetime.now(UTC)
+            .astimezone(OFFSETS.get(self.country, UTC))
+            .isoformat(timespec="seconds")
+        )
+
+    def table(self, entity: str) -> dict[str, Record]:
+        return self.records.setdefault(entity, {})
+
+    def get(self, entity: str, ident: str) -> Record:
+        record = self.table(entity).get(str(ident))
+        if record is None:
+            raise faults.not_found(entity, str(ident))
+        return record
+
+    def singleton(self, entity: str) -> Record:
+        return next(iter(self.table(entity).values()))
+
+    def find_by(self, entity: str, name_field: str, value: str) -> Record | None:
+        folded = value.casefold()
+        return next(
+            (
+                r
+                for r in self.table(entity).values()
+                if str(r.get(name_field, "")).casefold() == folded
+            ),
+            None,
+        )
+
+    def _new_id(self) -> str:
+        ident = str(self.next_id)
+        self.next_id += 1
+        if self._hidden is not None:
+            self._hidden.add(ident)
+        return ident
+
+    @contextmanager
+    def independent_items(self) -> Iterator[None]:
+        """Inside a batch, what one item creates is invisible to the others."""
+        with self.lock:
+            self._hidden = set()
+            try:
+                yield
+            finally:
+                self._hidden = None
+
+    def _notify(self, entity: str, ident: str, operation: str) -> None:
+        for listener in self.listeners:
+            listener(entity, ident, operation)
+
+    # References -----------------------------------------------------------------------
+    def check_ref(self, entity: str, ref: Any, element: str) -> Record:
+        ident = str(ref.get("value")) if isinstance(ref, dict) else None
+        record = self.table(entity).get(ident or "")
+        hidden = self._hidden is not None and ident in self._hidden
+        if record is None or hidden or record.get("Active") is False:
+            raise faults.invalid_reference(element)
+        return record
+
+    def tax_rate(self, code: Any) -> Decimal | None:
+        tax_code = self.table("TaxCode").get(str(code))
+        if tax_code is None:
+            return None
+        details = (tax_code.get("SalesTaxRateList") or {}).get("TaxRateDetail") or []
+        rates = [self.table("TaxRate").get(str(d["TaxRateRef"]["value"]), {}) for d in details]
+        return sum((Decimal(str(r.get("RateValue", 0))) for r in rates), ZERO)
+
+    # Writes ---------------------------------------------------------------------------
+    def create(
+        self, entity: str, body: Record, *, allow_duplicate_docnumber: bool = False
+    ) -> Record:
+        with self.lock:
+            self._writable(entity)
+            record = {k: v for k, v in body.items() if k not in COMPUTED and v is not None}
+            if entity in NAME_LISTS:
+                record.setdefault("Active", True)
+            ident = self._new_id()
+            self._prepare(entity, record, ident, allow_duplicate_docnumber)
+            now = self.timestamp()
+            record.update(
+                {
+                    "Id": ident,
+                    "SyncToken": "0",
+                    "domain": "QBO",
+                    "sparse": False,
+                    "MetaData": {"CreateTime": now, "LastUpdatedTime": now},
+                }
+            )
+            self.table(entity)[ident] = record
+            self._after_write(entity, record)
+            self._notify(entity, ident, "Create")
+            return record
+
+    def update(
+        self, entity: str, body: Record, *, sparse: bool, allow_duplicate_docnumber: bool = False
+    ) -> Record:
+        with self.lock:
+            self._writable(entity)
+            current = self._current(entity, body)
+            changes = {k: v for k, v in body.items() if k not in COMPUTED and v is not None}
+            if sparse:
+                record = {**copy.deepcopy(current), **changes}
+            else:
+                kept = {k: v for k, v in current.items() if k in COMPUTED}
+                record = {**kept, **changes}  # a full update nulls every field left out
+            if entity in NAME_LISTS and record.get("Active") is False:
+                self._check_can_deactivate(entity, current)
+            self._prepare(entity, record, current["Id"], allow_duplicate_docnumber)
+            return self._commit(entity, current, record, "Update")
+
+    def delete(self, entity: str, body: Record) -> Record:
+        with self.lock:
+            if entity not in TRANSACTIONS:
+                raise faults.unsupported(
+                    f"Operation Delete is not supported for {entity}; "
+                    "make it inactive instead (Active = false)."
+                )
+            current = self._current(entity, body)
+            if entity in SALES and self._applications.get(current["Id"]):
+                raise faults.business(
+                    "This transaction is linked to other transactions "
+                    "(payments). Unlink them before deleting it."
+                )
+            del self.table(entity)[current["Id"]]
+            if entity == "Payment":
+                self._apply_payment(current["Id"], {})
+            stamp = {
+                "Id": current["Id"],
+                "status": "Deleted",
+                "domain": "QBO",
+                "MetaData": {"LastUpdatedTime": self.timestamp()},
+            }
+            self.deleted.setdefault(entity, {})[current["Id"]] = stamp
+            self._notify(entity, current["Id"], "Delete")
+            return {"status": "Deleted", "domain": "QBO", "Id": current["Id"]}
+
+    def void(self, entity: str, body: Record) -> Record:
+        with self.lock:
+            if entity not in ("Invoice", "Payment", "SalesReceipt"):
+                raise faults.unsupported(f"Operation Void is not supported for {entity}")
+            current = self._current(entity, body)
+            record = copy.deepcopy(current)
+            for line in record.get("Line") or []:
+                line["Amount"] = ZERO
+            record["TotalAmt"] = ZERO
+            record["PrivateNote"] = (
+                f"Voided{' - ' + current['PrivateNote'] if current.get('PrivateNote') else ''}"
+            )
+            if entity == "Payment":
+                record["TxnStatus"] = "Voided"
+                self._apply_payment(current["Id"], {})
+            else:
+                record["Balance"] = ZERO
+                record.setdefault("TxnTaxDetail", {})["TotalTax"] = ZERO
+            return self._commit(entity, current, record, "Void")
+
+    def _current(self, entity: str, body: Record) -> Record:
+        if "Id" not in body:
+            raise faults.required("Id")
+        current = self.get(entity, str(body["Id"]))
+        if str(body.get("SyncToken")) != current["SyncToken"]:
+            raise faults.stale_object(entity)
+        return current
+
+    def _commit(self, entity: str, current: Record, record: Record, operation: str) -> Record:
+        record["SyncToken"] = str(int(current["SyncToken"]) + 1)
+        record["MetaData"] = {**current["MetaData"], "LastUpdatedTime": self.timestamp()}
+        self.table(entity)[current["Id"]] = record
+        self._after_write(entity, record)
+        self._notify(entity, current["Id"], operation)
+        return record
+
+    def _writable(self, entity: str) -> None:
+        if entity in READ_ONLY:
+            raise faults.unsupported(f"Operation Create/Update is not supported for {entity}")
+
+    # Entity rules ---------------------------------------------------------------------
+    def _prepare(self, entity: str, record: Record, ident: str, allow_dup: bool) -> None:
+        prepare = getattr(self, f"_prepare_{entity.lower()}", None)
+        if entity in PEOPLE:
+            self._prepare_person(entity, record, ident)
+        elif prepare is not None:
+            prepare(record, ident)
+        if entity in SALES:
+            self._prepare_sale(entity, record, ident, allow_dup)
+
+    def _refuse_colons(self, record: Record) -> None:
+        for name in _NAME_FIELDS:
+            value = record.get(name)
+            if isinstance(value, str) and any(c in value for c in ":\t\n"):
+                raise faults.business(f"{name} cannot contain a colon (:), tab or new line.")
+
+    def _prepare_person(self, entity: str, record: Record, ident: str) -> None:
+        self._refuse_colons(record)
+        if not record.get("DisplayName"):
+            parts = [
+                record.get(p) for p in ("Title", "GivenName", "MiddleName", "FamilyName", "Suffix")
+            ]
+            composed = " ".join(p for p in parts if p)
+            if not composed:
+                raise faults.required("DisplayName")
+            record["DisplayName"] = composed
+        name = str(record["DisplayName"])
+        if len(name) > 500:
+            raise faults.business("DisplayName is longer than 500 characters.")
+        for other in PEOPLE:
+            clash = self.find_by(other, "DisplayName", name)
+            if clash is not None and not (other == entity and clash["Id"] == ident):
+                raise faults.duplicate_name()
+        email = (record.get("PrimaryEmailAddr") or {}).get("Address")
+        if email is not None and ("@" not in email or "." not in email):
+            raise faults.business("Email Address does not conform to the syntax rules of RFC 822.")
+        record["FullyQualifiedName"] = name
+        if entity == "Customer":
+            record.setdefault("Balance", ZERO)
+            record.setdefault("BalanceWithJobs", record["Balance"])
+            record.setdefault("Job", False)
+
+    def _unique_name(self, entity: str, record: Record, ident: str, limit: int) -> None:
+        self._refuse_colons(record)
+        name = record.get("Name")
+        if not name:
+            raise faults.required("Name")
+        if len(str(name)) > limit:
+            raise faults.business(f"Name is longer than {limit} characters.")
+        clash = self.find_by(entity, "Name", str(name))
+        if clash is not None and clash["Id"] != ident:
+            raise faults.duplicate_name()
+        record["FullyQualifiedName"] = name
+
+    def _prepare_item(self, record: Record, ident: str) -> None:
+        self._unique_name("Item", record, ident, 100)
+        if record.get("Type") not in ("Service", "NonInventory", "Inventory", "Category", "Group"):
+            raise faults.required("Type")
+        if record["Type"] in ("Service", "Inventory"):
+            if "IncomeAccountRef" not in record:
+                raise faults.required("IncomeAccountRef")
+            self.check_ref("Account", record["IncomeAccountRef"], "IncomeAccountRef")
+
+    def _prepare_account(self, record: Record, ident: str) -> None:
+        self._unique_name("Account", record, ident, 100)
+        if '"' in str(record["Name"]):
+            raise faults.business('Account names cannot contain a double quote (").')
+        if not (record.get("AccountType") or record.get("AccountSubType")):
+            raise faults.required("AccountType")
+        record.setdefault("CurrentBalance", ZERO)
+
+    def _prepare_term(self, record: Record, ident: str) -> None:
+        self._unique_name("Term", record, ident, 31)
+
+    def _prepare_paymentmethod(self, record: Record, ident: str) -> None:
+        self._unique_name("PaymentMethod", record, ident, 31)
+
+    def _prepare_sale(self, entity: str, record: Record, ident: str, allow_dup: bool) -> None:
+        if "CustomerRef" not in record:
+            raise faults.required("CustomerRef")
+        customer = self.check_ref("Customer", record["CustomerRef"], "CustomerRef")
+        record["CustomerRef"] = {"value": customer["Id"], "name": customer["DisplayName"]}
+        sales.compute_sales(record, self.check_ref, self.tax_rate, self.us)
+        self._doc_number(entity, record, ident, allow_dup)
+        record.setdefault("TxnDate", self.timestamp()[:10])
+        if entity == "Invoice":
+            record.setdefault("DueDate", record["TxnDate"])
+            record.setdefault("Deposit", ZERO)
+            record.setdefault("EmailStatus", "NotSet")
+            record.setdefault("LinkedTxn", [])
+            record.setdefault("PrintStatus", "NotSet")
+        self._set_balance(entity, record, ident)
+
+    def _doc_number(self, entity: str, record: Record, ident: str, allow_dup: bool) -> None:
+        number = record.get("DocNumber")
+        if not number:
+            numbers = [
+                int(r["DocNumber"])
+                for r in self.table(entity).values()
+                if str(r.get("DocNumber", "")).isdigit()
+            ]
+            record["DocNumber"] = str(max(numbers, default=1000) + 1)
+            return
+        if len(str(number)) > 21:
+            raise faults.business("DocNumber is longer than 21 characters.")
+        clash = next(
+            (
+                r
+                for r in self.table(entity).values()
+                if r.get("DocNumber") == number and r["Id"] != ident
+            ),
+            None,
+        )
+        if clash is not None and not allow_dup:
+            raise faults.Fault(
+                "6140",
+                "Duplicate Document Number Error",
+                f"Duplicate Document Number Error : You must specify a different "
+                f"number. This number has already been used. DocNumber={number}",
+            )
+
+    def _set_balance(self, entity: str, record: Record, ident: str) -> None:
+        applied = sum(self._applications.get(ident, {}).values(), ZERO)
+        if entity == "Invoice":
+            record["Balance"] = cents(
+                record["TotalAmt"] - applied - amount(record.get("Deposit", 0), "Deposit")
+            )
+        elif entity == "CreditMemo":
+            record["RemainingCredit"] = record["Balance"] = cents(record["TotalAmt"] - applied)
+        if entity == "Invoice" and record["Balance"] < 0:
+            raise faults.business("The invoice total is less than the payments applied to it.")
+
+    def _prepare_payment(self, record: Record, ident: str) -> None:
+        for name in ("CustomerRef", "TotalAmt"):
+            if name not in record:
+                raise faults.required(name)
+        customer = self.check_ref("Customer", record["CustomerRef"], "CustomerRef")
+        record["CustomerRef"] = {"value": customer["Id"], "name": customer["DisplayName"]}
+        total = amount(record["TotalAmt"], "TotalAmt")
+        applied = sales.payment_applications(record)
+        for txn_id, (kind, value) in applied.items():
+            self._check_application(kind, txn_id, value, ident, customer["Id"])
+        record["TotalAmt"] = cents(total)
+        record["UnappliedAmt"] = sales.unapplied(total, applied)
+        record.setdefault("TxnDate", self.timestamp()[:10])
+        if "DepositToAccountRef" not in record:
+            undeposited = self.find_by("Account", "AccountSubType", "UndepositedFunds")
+            if undeposited is not None:
+                record["DepositToAccountRef"] = {
+                    "value": undeposited["Id"],
+                    "name": undeposited["Name"],
+                }
+        else:
+            self.check_ref("Account", record["DepositToAccountRef"], "DepositToAccountRef")
+
+    def _check_application(
+        self, kind: str, txn_id: str, value: Decimal, payment_id: str, customer_id: str
+    ) -> None:
+        target = self.table(kind).get(txn_id)
+        if target is None or (self._hidden is not None and txn_id in self._hidden):
+            raise faults.invalid_reference(f"LinkedTxn {kind} {txn_id}")
+        if target["CustomerRef"]["value"] != customer_id:
+            raise faults.business(f"The {kind} {txn_id} belongs to another customer.")
+        already = self._applications.get(txn_id, {}).get(payment_id, ZERO)
+        open_amount = target.get("Balance", ZERO) + already
+        if value > open_amount:
+            raise faults.business(
+                f"The amount applied to {kind} {txn_id} ({value}) is more "
+                f"than its open balance ({open_amount})."
+            )
+
+    def _prepare_journalentry(self, record: Record, ident: str) -> None:
+        record["TotalAmt"] = sales.journal_total(record)
+
+    def _prepare_deposit(self, record: Record, ident: str) -> None:
+        if "DepositToAccountRef" not in record:
+            raise faults.required("DepositToAccountRef")
+        record["TotalAmt"] = sales.sum_lines(record)
+
+    def _prepare_purchase(self, record: Record, ident: str) -> None:
+        for name in ("PaymentType", "AccountRef"):
+            if name not in record:
+                raise faults.required(name)
+        record["TotalAmt"] = sales.sum_lines(record)
+
+    def _check_can_deactivate(self, entity: str, current: Record) -> None:
+        if entity == "Customer" and current.get("Balance", ZERO) != 0:
+            raise faults.business(
+                "Delete List Has Balance Error : This customer cannot be "
+                "deleted because it has a non-zero balance."
+            )
+
+    # Derived state --------------------------------------------------------------------
+    def _after_write(self, entity: str, record: Record) -> None:
+        if entity == "Payment":
+            applied = (
+                {}
+                if record.get("TxnStatus") == "Voided"
+                else {txn: value for txn, (_, value) in sales.payment_applications(record).items()}
+            )
+            self._apply_payment(record["Id"], applied)
+        if entity in SALES or entity == "Payment":
+            self._refresh_customer(record["CustomerRef"]["value"])
+
+    def _apply_payment(self, payment_id: str, applied: dict[str, Decimal]) -> None:
+        touched = {txn for txn, payments in self._applications.items() if payment_id in payments}
+        for txn in touched:
+            self._applications[txn].pop(payment_id, None)
+        for txn, value in applied.items():
+            self._applications.setdefault(txn, {})[payment_id] = value
+        for txn in touched | set(applied):
+            self._refresh_sale(txn)
+
+    def _refresh_sale(self, txn_id: str) -> None:
+        for entity in ("Invoice", "CreditMemo"):
+            record = self.table(entity).get(txn_id)
+            if record is None:
+                continue
+            self._set_balance(entity, record, txn_id)
+            record["LinkedTxn"] = [
+                {"TxnId": p, "TxnType": "Payment"}
+                for p in sorted(self._applications.get(txn_id, {}), key=int)
+            ]
+            self._refresh_customer(record["CustomerRef"]["value"])
+
+    def _refresh_customer(self, customer_id: str) -> None:
+        customer = self.table("Customer").get(customer_id)
+        if customer is None:
+            return
+        open_invoices = sum(
+            (
+                r.get("Balance", ZERO)
+                for r in self.table("Invoice").values()
+                if r["CustomerRef"]["value"] == customer_id
+            ),
+            ZERO,
+        )
+        credits = sum(
+            (
+                r.get("Balance", ZERO)
+                for r in self.table("CreditMemo").values()
+                if r["CustomerRef"]["value"] == customer_id
+            ),
+            ZERO,
+        )
+        customer["Balance"] = customer["BalanceWithJobs"] = cents(open_invoices - credits)
+
+    def rebuild_applications(self) -> None:
+        """After loading saved state: the payment index is derived, never stored."""
+        self._applications = {}
+        for payment in self.table("Payment").values():
+            if payment.get("TxnStatus") != "Voided":
+                for txn, (_, value) in sales.payment_applications(payment).items():
+                    self._applications.setdefault(txn, {})[payment["Id"]] = value
+
+    # Online payments --------------------------------------------------------------------
+    def invoice_link(self, invoice: Record) -> str | None:
+        """The view-and-pay URL, only when QBO would generate one."""
+        prefs = self.singleton("Preferences").get("SalesFormsPrefs", {})
+        online = invoice.get("AllowOnlineCreditCardPayment") or invoice.get("AllowOnlineACHPayment")
+        email = (invoice.get("BillEmail") or {}).get("Address")
+        if not (online and email and prefs.get("ETransactionPaymentEnabled")):
+            return None
+        token = next((t for t, i in self.payment_links.items() if i == invoice["Id"]), None)
+        if token is None:
+            token = f"scs-v1-{secrets.token_hex(16)}"
+            self.payment_links[token] = invoice["Id"]
+        return f"{self.pay_base}/connect/pay/{token}"
+
+    def pay_online(self, token: str) -> Record:
+        """What QBO does when a customer pays through the link: a Payment in Undeposited
+        Funds applied to the invoice, marked as a QuickBooks Payments transaction."""
+        with self.lock:
+            invoice = self.get("Invoice", self.payment_links.get(token, ""))
+            balance = invoice.get("Balance", ZERO)
+            if balance <= 0:
+                raise faults.business("This invoice is already paid.")
+            return self.create(
+                "Payment",
+                {
+                    "CustomerRef": invoice["CustomerRef"],
+                    "TotalAmt": balance,
+                    "TxnSource": "QBPayments",
+                    "PaymentRefNum": f"QBP-{invoice['DocNumber']}",
+                    "Line": [
+                        {
+                            "Amount": balance,
+                            "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}],
+                        }
+                    ],
+                },
+            )

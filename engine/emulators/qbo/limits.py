@@ -1,0 +1,79 @@
+"""Intuit's per-realm throttles: 500 requests a minute, 10 a second, 40 batch calls a minute.
+
+`Limits.scaled(n)` keeps the counts and shortens the windows n times, so a benchmark can run
+the same shape of traffic n times faster on both sides.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Limits:
+    per_minute: int = 500
+    per_second: int = 10
+    batch_per_minute: int = 40
+    scale: float = 1.0
+
+    @classmethod
+    def parse(cls, spec: str) -> Limits | None:
+        """`real`, `off`, or `scale=N` with optional `minute=`, `second=`, `batch=` counts."""
+        if spec == "off":
+            return None
+        if spec == "real":
+            return cls()
+        values = dict(part.split("=", 1) for part in spec.split(",") if "=" in part)
+        unknown = set(values) - {"scale", "minute", "second", "batch"}
+        if unknown or not values:
+            raise ValueError(
+                f"unknown limits spec {spec!r}: use real, off, or "
+                "scale=N[,minute=N,second=N,batch=N]"
+            )
+        return cls(
+            int(values.get("minute", 500)),
+            int(values.get("second", 10)),
+            int(values.get("batch", 40)),
+            float(values.get("scale", 1)),
+        )
+
+    @property
+    def minute(self) -> float:
+        return 60.0 / self.scale
+
+    @property
+    def second(self) -> float:
+        return 1.0 / self.scale
+
+
+@dataclass
+class Throttle:
+    """Sliding windows of recent calls; `admit` says whether one more call is allowed."""
+
+    limits: Limits
+    _calls: deque[float] = field(default_factory=deque)
+    _batches: deque[float] = field(default_factory=deque)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def admit(self, *, batch: bool) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            _trim(self._calls, now - self.limits.minute)
+            _trim(self._batches, now - self.limits.minute)
+            last_second = sum(1 for t in self._calls if t > now - self.limits.second)
+            if len(self._calls) >= self.limits.per_minute or last_second >= self.limits.per_second:
+                return False
+            if batch and len(self._batches) >= self.limits.batch_per_minute:
+                return False
+            self._calls.append(now)
+            if batch:
+                self._batches.append(now)
+            return True
+
+
+def _trim(window: deque[float], before: float) -> None:
+    while window and window[0] <= before:
+        window.popleft()

@@ -1,0 +1,181 @@
+"""Run the QBO emulator: build it from options, serve it on loopback, keep its state.
+
+`QboEmulatorServer` is used by the CLI (`tpsqbo-engine emulate qbo`), by the demo and by the
+tests, which start it on a free port and stop it after.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import threading
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from tpsqbo_engine.emulators.qbo.app import Emulator, _json_default
+from tpsqbo_engine.emulators.qbo.company import Company
+from tpsqbo_engine.emulators.qbo.injection import FaultPlan, parse_spec
+from tpsqbo_engine.emulators.qbo.limits import Limits
+from tpsqbo_engine.emulators.qbo.oauth import REFRESH_TTL, Grant, OAuthServer
+from tpsqbo_engine.emulators.qbo.seed import seeded_company
+from tpsqbo_engine.emulators.qbo.webhooks import WebhookSender
+
+SAVE_EVERY_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class QboOptions:
+    host: str = "127.0.0.1"
+    port: int = 0
+    seed: str = "sandbox-us"
+    state: Path | None = None
+    faults: str = ""
+    limits: str = "off"
+    access_ttl: float = 3600
+    webhook_url: str = ""
+    webhook_verifier: str = ""
+    webhook_format: str = "legacy"
+
+
+def _save(path: Path, company: Company, oauth: OAuthServer) -> None:
+    with company.lock:
+        state = {
+            "realm_id": company.realm_id,
+            "country": company.country,
+            "next_id": company.next_id,
+            "records": company.records,
+            "deleted": company.deleted,
+            "payment_links": company.payment_links,
+            "client_id": oauth.client_id,
+            "client_secret": oauth.client_secret,
+            "refresh_tokens": {t: g.expires for t, g in oauth.refresh_tokens.items()},
+        }
+        text = json.dumps(state, default=_json_default)
+    temporary = path.with_name(f".{path.name}.tmp")
+    # The state holds the emulated app's client secret and tokens: owner-only, written whole.
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    temporary.replace(path)
+
+
+def _load(path: Path) -> tuple[Company, OAuthServer]:
+    state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
+    company = Company(
+        state["realm_id"],
+        state["country"],
+        state["records"],
+        state["deleted"],
+        state["next_id"],
+        state["payment_links"],
+    )
+    company.rebuild_applications()
+    oauth = OAuthServer(state["client_id"], state["client_secret"], company.realm_id)
+    oauth.refresh_tokens = {
+        t: Grant(company.realm_id, e) for t, e in state["refresh_tokens"].items()
+    }
+    return company, oauth
+
+
+class QboEmulatorServer:
+    """The emulator on a real loopback socket, served from a background thread."""
+
+    def __init__(self, options: QboOptions) -> None:
+        parse_spec(options.faults)  # a bad spec fails here, before anything starts
+        limits = Limits.parse(options.limits)
+        if options.state is not None and options.state.exists():
+            company, oauth = _load(options.state)
+        else:
+            company = seeded_company(options.seed)
+            oauth = OAuthServer(
+                f"emulator-{secrets.token_hex(8)}", secrets.token_urlsafe(24), company.realm_id
+            )
+        oauth.access_ttl = options.access_ttl
+        self.options = options
+        self.company, self.oauth = company, oauth
+        self.emulator = Emulator(company, oauth, limits, FaultPlan(), on_write=self._mark_dirty)
+        self.emulator.plan.add(options.faults)
+        self.refresh_token = oauth.issue_refresh_token()
+        self.webhooks: WebhookSender | None = None
+        if options.webhook_url:
+            self.webhooks = WebhookSender(
+                options.webhook_url,
+                options.webhook_verifier,
+                company.realm_id,
+                options.webhook_format,
+            )
+            company.listeners.append(self.webhooks)
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._server: BaseWSGIServer = make_server(
+            options.host, options.port, self.emulator, threaded=True
+        )
+        self.base_url = f"http://{options.host}:{self._server.server_port}"
+        self.emulator.base_url = company.pay_base = self.base_url
+        self._dirty = threading.Event()
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def discovery_url(self) -> str:
+        return f"{self.base_url}/.well-known/openid_sandbox_configuration/"
+
+    @property
+    def api_base(self) -> str:
+        return f"{self.base_url}/v3/company/{self.company.realm_id}"
+
+    def connection_info(self) -> dict[str, str]:
+        return {
+            "base_url": self.base_url,
+            "realm_id": self.company.realm_id,
+            "discovery_url": self.discovery_url,
+            "client_id": self.oauth.client_id,
+            "client_secret": self.oauth.client_secret,
+            "refresh_token": self.refresh_token,
+        }
+
+    def start(self) -> QboEmulatorServer:
+        if self.webhooks is not None:
+            self.webhooks.start()
+        for target in (self._server.serve_forever, self._keep_saving):
+            thread = threading.Thread(target=target, daemon=True, name="qbo-emulator")
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+        if self.webhooks is not None:
+            self.webhooks.stop()
+        self.save()
+
+    def save(self) -> None:
+        if self.options.state is not None:
+            _save(self.options.state, self.company, self.oauth)
+
+    def __enter__(self) -> QboEmulatorServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _mark_dirty(self) -> None:
+        self._dirty.set()
+
+    def _keep_saving(self) -> None:
+        # Saving after every write would cost O(company) per write; a short debounce keeps
+        # restarts faithful without slowing bulk loads.
+        while not self._stopping.wait(SAVE_EVERY_SECONDS):
+            if self._dirty.is_set():
+                self._dirty.clear()
+                self.save()
+
+
+__all__ = ["REFRESH_TTL", "QboEmulatorServer", "QboOptions"]
