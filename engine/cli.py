@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from tpsqbo_engine import __version__
-from tpsqbo_engine.errors import EngineError
+from tpsqbo_engine.errors import EngineError, UsageError
 from tpsqbo_engine.problems import REPORTERS, Level, Problem, has_errors
 from tpsqbo_engine.ruleset.validate import validate_paths
 
@@ -115,6 +115,132 @@ def validate(
             )
     failed = has_errors(problems, strict=strict)
     raise typer.Exit(EXIT_PROBLEMS if failed else EXIT_OK)
+
+
+emulate_app = typer.Typer(
+    help="Run a local emulator of TPS or QBO on 127.0.0.1.", no_args_is_help=True
+)
+app.add_typer(emulate_app, name="emulate")
+
+
+@emulate_app.command("qbo")
+def emulate_qbo(
+    host: Annotated[str, typer.Option(help="Loopback address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port; 0 picks a free one.")] = 0,
+    seed: Annotated[
+        str, typer.Option(help="Company to start with: sandbox-us, sandbox-ca or empty.")
+    ] = "sandbox-us",
+    state: Annotated[
+        Path | None, typer.Option(help="Keep the company in this file across restarts.")
+    ] = None,
+    faults: Annotated[
+        str,
+        typer.Option(
+            help="Faults to inject, e.g. 'throttle@5,5xx%10,"
+            "slow=2@3,commit-timeout#1,ignore-requestid'."
+        ),
+    ] = "",
+    limits: Annotated[
+        str, typer.Option(help="Throttling: real (500/min, 10/s, 40 batch/min), off, or scale=N.")
+    ] = "off",
+    access_ttl: Annotated[float, typer.Option(help="Access-token lifetime in seconds.")] = 3600,
+    webhook_url: Annotated[
+        str, typer.Option(help="POST change notifications here (loopback only).")
+    ] = "",
+    webhook_verifier: Annotated[
+        str,
+        typer.Option(envvar="TPSQBO_WEBHOOK_VERIFIER", help="Verifier token that signs webhooks."),
+    ] = "",
+    webhook_format: Annotated[str, typer.Option(help="legacy or cloudevents.")] = "legacy",
+    print_json: Annotated[
+        bool, typer.Option("--print-json", help="Print one JSON line with the connection details.")
+    ] = False,
+) -> int:
+    """Serve the QuickBooks Online API, OAuth and webhooks on loopback, for tests and demos.
+
+    Prints the base URL, realm id, OAuth discovery URL, client id and secret, and a ready
+    refresh token. Stops cleanly on Ctrl-C or SIGTERM.
+    """
+    from tpsqbo_engine.emulators.qbo.server import QboEmulatorServer, QboOptions
+    from tpsqbo_engine.emulators.run import require_loopback, serve
+
+    require_loopback(host)
+    try:
+        server = QboEmulatorServer(
+            QboOptions(
+                host,
+                port,
+                seed,
+                state,
+                faults,
+                limits,
+                access_ttl,
+                webhook_url,
+                webhook_verifier,
+                webhook_format,
+            )
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    raise typer.Exit(serve(server, print_json=print_json, echo=typer.echo, describe=_describe_qbo))
+
+
+def _describe_qbo(info: dict[str, str]) -> list[str]:
+    return [
+        f"QBO emulator at {info['base_url']} (company {info['realm_id']})",
+        f"  OAuth discovery: {info['discovery_url']}",
+        f"  client id:       {info['client_id']}",
+        f"  client secret:   {info['client_secret']}",
+        f"  refresh token:   {info['refresh_token']}",
+        "Ctrl-C stops it.",
+    ]
+
+
+@app.command()
+def connect(
+    environment: Annotated[
+        str, typer.Option(help="sandbox, production, or the OAuth discovery URL of an emulator.")
+    ] = "sandbox",
+    redirect_uri: Annotated[
+        str, typer.Option(help="Loopback redirect URI registered for the app.")
+    ] = "http://127.0.0.1:8765/callback",
+    token_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where to keep the tokens (0600). Default: ~/.config/tpsqbo-engine/qbo-tokens.json"
+        ),
+    ] = None,
+    auth_code: Annotated[
+        str, typer.Option(help="Skip the browser: an authorization code you already have.")
+    ] = "",
+    realm_id: Annotated[str, typer.Option(help="The company id that came with --auth-code.")] = "",
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the redirect.")] = 300,
+) -> int:
+    """Connect a QuickBooks Online company (OAuth 2.0) and save its tokens.
+
+    The app's client id and secret come from TPSQBO_QBO_CLIENT_ID and
+    TPSQBO_QBO_CLIENT_SECRET; nothing secret is printed.
+    """
+    from tpsqbo_engine.connectors.qbo.connect import (
+        ConnectSettings,
+        client_credentials,
+        default_token_file,
+    )
+    from tpsqbo_engine.connectors.qbo.connect import connect as run_connect
+
+    client_id, secret = client_credentials()
+    settings = ConnectSettings(
+        client_id, secret, environment, redirect_uri, token_file or default_token_file()
+    )
+    tokens = run_connect(
+        settings,
+        auth_code=auth_code,
+        realm_id=realm_id,
+        timeout=timeout,
+        announce=lambda url: typer.echo(f"Open this URL to authorize:\n{url}"),
+    )
+    typer.echo(f"connected to company {tokens.realm_id}; tokens saved to {settings.token_file}")
+    raise typer.Exit(EXIT_OK)
 
 
 def _crash_log(exc: BaseException) -> Path:

@@ -23,11 +23,11 @@ from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from tpsqbo_engine.connectors.qbo.limits import Limits, Throttle
 from tpsqbo_engine.emulators.qbo import api, faults, query
 from tpsqbo_engine.emulators.qbo.company import Company
 from tpsqbo_engine.emulators.qbo.faults import Fault
 from tpsqbo_engine.emulators.qbo.injection import FaultPlan
-from tpsqbo_engine.emulators.qbo.limits import Limits, Throttle
 from tpsqbo_engine.emulators.qbo.oauth import OAuthServer, discovery_document
 
 MINOR_VERSION = 75

@@ -1,7 +1,8 @@
 """Intuit's per-realm throttles: 500 requests a minute, 10 a second, 40 batch calls a minute.
 
-`Limits.scaled(n)` keeps the counts and shortens the windows n times, so a benchmark can run
-the same shape of traffic n times faster on both sides.
+One definition serves both sides: the client paces itself with `Limiter`, the emulator
+enforces the same numbers with `Throttle`. `scale=N` keeps the counts and shortens the
+windows N times, so a benchmark can run the same shape of traffic N times faster.
 """
 
 from __future__ import annotations
@@ -72,6 +73,25 @@ class Throttle:
             if batch:
                 self._batches.append(now)
             return True
+
+
+@dataclass
+class Limiter:
+    """Client side: waits until one more call fits within every window."""
+
+    limits: Limits
+    _throttle: Throttle | None = None
+    waited: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._throttle = Throttle(self.limits)
+
+    def acquire(self, *, batch: bool) -> None:
+        assert self._throttle is not None
+        pause = self.limits.second / max(self.limits.per_second, 1) / 4
+        while not self._throttle.admit(batch=batch):
+            time.sleep(pause)
+            self.waited += pause
 
 
 def _trim(window: deque[float], before: float) -> None:

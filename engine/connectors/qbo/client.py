@@ -1,0 +1,431 @@
+"""The QuickBooks Online API client.
+
+One `call` does what every request needs: the per-realm limiter, a fresh access token
+(refreshed once on a 401), minorversion 75, timeouts, money as Decimal, QBO's faults mapped to
+fatal / retriable / skippable, and retries with backoff for 429, 5xx and lost connections.
+Writes carry a deterministic `requestid`, so a retry is replayed by QBO rather than run
+twice; creates also carry a natural-key guard, because requestid is not always honoured:
+after a lost response the record is looked up before anything is sent again.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import requests
+
+from tpsqbo_engine import __version__
+from tpsqbo_engine.connectors.qbo import wire
+from tpsqbo_engine.connectors.qbo.auth import QboAuth
+from tpsqbo_engine.connectors.qbo.errors import (
+    QboFatalError,
+    QboFault,
+    QboRetriableError,
+    StaleObjectError,
+    error_for,
+    fault_from,
+)
+from tpsqbo_engine.connectors.qbo.limits import Limiter
+
+MINOR_VERSION = "75"
+PAGE_SIZE = 1000
+BATCH_SIZE = 30
+CDC_CAP = 1000
+REQUEST_NAMESPACE = uuid.UUID("6f1d7c1e-8a53-4c1b-9d0e-2f3b7a9c4e21")
+Record = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 6
+    backoff: float = 0.5
+    max_backoff: float = 30.0
+    throttle_wait: float = 60.0  # Intuit: wait a minute after a 429
+    timeout: tuple[float, float] = (5.0, 60.0)
+
+
+@dataclass(frozen=True)
+class NaturalKey:
+    """How to find a record again: `DocNumber = x`, `DisplayName = x`, or a PrivateNote marker."""
+
+    field: str
+    value: str
+
+
+@dataclass(frozen=True)
+class BatchOp:
+    entity: str
+    body: Record
+    key: str
+    operation: str = "create"
+    guard: NaturalKey | None = None
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    op: BatchOp
+    record: Record | None = None
+    error: Exception | None = None
+
+
+@dataclass
+class CallStats:
+    calls: int = 0
+    batch_calls: int = 0
+    retries: int = 0
+    guard_hits: int = 0
+
+
+class _LostResponse(Exception):
+    """A write was sent and no answer came back: it may or may not have happened."""
+
+
+@dataclass
+class QboClient:
+    auth: QboAuth
+    limiter: Limiter | None = None
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    session: requests.Session = field(default_factory=requests.Session)
+    sleep: Callable[[float], None] = time.sleep
+    stats: CallStats = field(default_factory=CallStats)
+
+    def __post_init__(self) -> None:
+        tokens = self.auth.tokens
+        self.realm_id, self.api_base = tokens.realm_id, tokens.api_base.rstrip("/")
+        self.session.headers.update(
+            {"Accept": "application/json", "User-Agent": f"tpsqbo-engine/{__version__}"}
+        )
+
+    # Transport ----------------------------------------------------------------------------
+    def requestid(self, key: str) -> str:
+        return str(uuid.uuid5(REQUEST_NAMESPACE, f"{self.realm_id}:{key}"))
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        body: Any = None,
+        text: str | None = None,
+        requestid: str | None = None,
+        batch: bool = False,
+        on_lost: Callable[[], Record | None] | None = None,
+    ) -> Record:
+        query = {"minorversion": MINOR_VERSION, **(params or {})}
+        if requestid:
+            query["requestid"] = requestid
+        refreshed = False
+        for attempt in range(1, self.retry.attempts + 1):
+            try:
+                response = self._send(method, path, query, body, text, batch)
+            except _LostResponse:
+                found = on_lost() if on_lost is not None else None
+                if found is not None:
+                    self.stats.guard_hits += 1
+                    return found
+                self._pause(attempt, throttled=False)
+                continue
+            parsed = _parse(response)
+            fault = fault_from(
+                response.status_code, parsed, response.text, response.headers.get("intuit_tid", "")
+            )
+            if fault is None and response.ok:
+                return parsed if isinstance(parsed, dict) else {}
+            assert fault is not None
+            if response.status_code == 401 and not refreshed:
+                self.auth.refresh(self._last_token)
+                refreshed = True
+                continue
+            error = error_for(fault)
+            if not isinstance(error, QboRetriableError) or attempt == self.retry.attempts:
+                raise error
+            self._pause(attempt, throttled=response.status_code == 429 or fault.code == "3001")
+        raise QboRetriableError(
+            QboFault(
+                0,
+                "lost",
+                "no response",
+                f"{method} {path} got no answer after {self.retry.attempts} attempts",
+            )
+        )
+
+    _last_token: str = ""
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        body: Any,
+        text: str | None,
+        batch: bool,
+    ) -> requests.Response:
+        if self.limiter is not None:
+            self.limiter.acquire(batch=batch)
+        self._last_token = self.auth.access_token()
+        headers = {"Authorization": f"Bearer {self._last_token}"}
+        data: str | bytes | None = None
+        if text is not None:
+            headers["Content-Type"] = "application/text"
+            data = text.encode()
+        elif body is not None:
+            headers["Content-Type"] = "application/json"
+            data = wire.dumps(body).encode()
+        self.stats.calls += 1
+        self.stats.batch_calls += int(batch)
+        try:
+            return self.session.request(
+                method,
+                f"{self.api_base}/v3/company/{self.realm_id}/{path}",
+                params=query,
+                data=data,
+                headers=headers,
+                timeout=self.retry.timeout,
+            )
+        except (requests.ConnectionError, requests.Timeout):
+            raise _LostResponse from None
+
+    def _pause(self, attempt: int, *, throttled: bool) -> None:
+        self.stats.retries += 1
+        if throttled:
+            self.sleep(self.retry.throttle_wait)
+            return
+        delay = min(self.retry.max_backoff, self.retry.backoff * 2 ** (attempt - 1))
+        self.sleep(delay * (0.5 + random.random() / 2))  # noqa: S311 - jitter, not security
+
+    # Reads --------------------------------------------------------------------------------
+    def read(self, entity: str, ident: str, *, include: str = "") -> Record:
+        params = {"include": include} if include else None
+        record: Record = self.call("GET", f"{entity.lower()}/{ident}", params=params)[entity]
+        return record
+
+    def company_info(self) -> Record:
+        info: Record = self.call("GET", f"companyinfo/{self.realm_id}")["CompanyInfo"]
+        return info
+
+    def preferences(self) -> Record:
+        prefs: Record = self.call("GET", "preferences")["Preferences"]
+        return prefs
+
+    def query(self, statement: str) -> list[Record]:
+        response = self.call("POST", "query", text=statement).get("QueryResponse", {})
+        return next((v for v in response.values() if isinstance(v, list)), [])
+
+    def count(self, entity: str, where: str = "") -> int:
+        statement = f"SELECT COUNT(*) FROM {entity}{' WHERE ' + where if where else ''}"
+        return int(self.call("POST", "query", text=statement)["QueryResponse"]["totalCount"])
+
+    def query_all(self, entity: str, where: str = "", order_by: str = "Id") -> Iterator[Record]:
+        """Every matching record, a page of 1,000 at a time (STARTPOSITION is 1-based)."""
+        start = 1
+        clause = f" WHERE {where}" if where else ""
+        while True:
+            page = self.query(
+                f"SELECT * FROM {entity}{clause} ORDERBY {order_by} "
+                f"STARTPOSITION {start} MAXRESULTS {PAGE_SIZE}"
+            )
+            yield from page
+            if len(page) < PAGE_SIZE:
+                return
+            start += PAGE_SIZE
+
+    def find(self, entity: str, key: NaturalKey, since: datetime | None = None) -> Record | None:
+        """The record a natural key names, if it exists (PrivateNote cannot be filtered on in
+        QBO, so markers are looked for among recent changes)."""
+        if key.field != "PrivateNote":
+            rows = self.query(f"SELECT * FROM {entity} WHERE {key.field} = {wire.quote(key.value)}")
+            return rows[0] if rows else None
+        moment = (since or datetime.now().astimezone()) - timedelta(minutes=10)
+        where = f"MetaData.LastUpdatedTime >= {wire.quote(moment.isoformat(timespec='seconds'))}"
+        return next(
+            (
+                r
+                for r in self.query_all(entity, where)
+                if key.value in str(r.get("PrivateNote", ""))
+            ),
+            None,
+        )
+
+    def cdc(self, entities: list[str], since: datetime) -> dict[str, list[Record]]:
+        """Everything changed since `since`. A saturated answer (1,000 objects, shared by all
+        entities) is followed by another from the newest change returned, until one is not."""
+        changes: dict[str, dict[tuple[str, str], Record]] = {}
+        cursor = since
+        while True:
+            body = self.call(
+                "GET",
+                "cdc",
+                params={"entities": ",".join(entities), "changedSince": cursor.isoformat()},
+            )
+            returned = list(_cdc_objects(body))
+            for entity, record in returned:
+                stamp = record.get("MetaData", {}).get("LastUpdatedTime", "")
+                changes.setdefault(entity, {})[(record["Id"], stamp)] = record
+            if len(returned) < CDC_CAP:
+                break
+            newest = max(
+                datetime.fromisoformat(r.get("MetaData", {}).get("LastUpdatedTime"))
+                for _, r in returned
+            )
+            if newest <= cursor:  # a single instant holds over 1,000 changes: read them whole
+                for entity in entities:
+                    where = f"MetaData.LastUpdatedTime >= {wire.quote(cursor.isoformat())}"
+                    for record in self.query_all(entity, where):
+                        changes.setdefault(entity, {})[(record["Id"], "")] = record
+                break
+            cursor = newest
+        return {entity: list(rows.values()) for entity, rows in changes.items()}
+
+    # Writes -------------------------------------------------------------------------------
+    def create(
+        self, entity: str, body: Record, *, key: str, guard: NaturalKey | None = None
+    ) -> Record:
+        started = datetime.now().astimezone()
+
+        def look_again() -> Record | None:
+            found = self.find(entity, guard, started) if guard else None
+            return {entity: found} if found else None
+
+        result = self.call(
+            "POST",
+            entity.lower(),
+            body=body,
+            requestid=self.requestid(f"create:{entity}:{key}"),
+            on_lost=look_again,
+        )
+        record: Record = result[entity]
+        return record
+
+    def update(
+        self, entity: str, ident: str, changes: Record, *, sparse: bool = True, attempts: int = 3
+    ) -> Record:
+        """Applies `changes` to the current version; on 5010 re-reads and applies them again."""
+        current = self.read(entity, ident)
+        for attempt in range(attempts):
+            body = {**changes, "Id": ident, "SyncToken": current["SyncToken"], "sparse": sparse}
+            try:
+                result = self.call(
+                    "POST",
+                    entity.lower(),
+                    body=body,
+                    requestid=self.requestid(
+                        f"update:{entity}:{ident}:{current['SyncToken']}:{wire.dumps(changes)}"
+                    ),
+                )
+                record: Record = result[entity]
+                return record
+            except StaleObjectError:
+                if attempt == attempts - 1:
+                    raise
+                current = self.read(entity, ident)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _lifecycle(self, entity: str, ident: str, params: dict[str, str], kind: str) -> Record:
+        current = self.read(entity, ident)
+        body: Record = {"Id": ident, "SyncToken": current["SyncToken"]}
+        if kind == "void" and entity != "Invoice":
+            body["sparse"] = True
+        result: Record = self.call(
+            "POST",
+            entity.lower(),
+            params=params,
+            body=body,
+            requestid=self.requestid(f"{kind}:{entity}:{ident}:{current['SyncToken']}"),
+        )
+        return result
+
+    def delete(self, entity: str, ident: str) -> Record:
+        return self._lifecycle(entity, ident, {"operation": "delete"}, "delete")
+
+    def void(self, entity: str, ident: str) -> Record:
+        params = (
+            {"operation": "void"}
+            if entity == "Invoice"
+            else {"operation": "update", "include": "void"}
+        )
+        record: Record = self._lifecycle(entity, ident, params, "void")[entity]
+        return record
+
+    def deactivate(self, entity: str, ident: str) -> Record:
+        """Name-list entities are never deleted in QBO, only made inactive."""
+        return self.update(entity, ident, {"Active": False})
+
+    # Batch --------------------------------------------------------------------------------
+    def batch(self, ops: list[BatchOp]) -> list[BatchResult]:
+        """Writes packed 30 to a call. Items are independent in QBO: an item cannot refer to
+        what another item of the same call creates."""
+        results: list[BatchResult] = []
+        for start in range(0, len(ops), BATCH_SIZE):
+            results.extend(self._batch_chunk(ops[start : start + BATCH_SIZE]))
+        return results
+
+    def _batch_chunk(self, ops: list[BatchOp]) -> list[BatchResult]:
+        started = datetime.now().astimezone()
+        done: dict[int, BatchResult] = {}
+
+        def look_again() -> Record | None:
+            for index, op in enumerate(ops):
+                found = self.find(op.entity, op.guard, started) if op.guard else None
+                if found is not None:
+                    done[index] = BatchResult(op, found)
+            return {"BatchItemResponse": []} if done else None
+
+        pending = list(range(len(ops)))
+        while pending:
+            items = [
+                {"bId": f"b{i}", "operation": ops[i].operation, ops[i].entity: ops[i].body}
+                for i in pending
+            ]
+            key = ",".join(ops[i].key for i in pending)
+            body = self.call(
+                "POST",
+                "batch",
+                body={"BatchItemRequest": items},
+                batch=True,
+                requestid=self.requestid(f"batch:{key}"),
+                on_lost=look_again,
+            )
+            for item in body.get("BatchItemResponse", []):
+                index = int(str(item.get("bId", "b-1"))[1:])
+                done[index] = self._batch_result(ops[index], item)
+            self.stats.guard_hits += sum(
+                1 for i in pending if i in done and not body.get("BatchItemResponse")
+            )
+            pending = [i for i in pending if i not in done]
+        return [done[i] for i in range(len(ops))]
+
+    def _batch_result(self, op: BatchOp, item: Record) -> BatchResult:
+        if "Fault" in item:
+            fault = fault_from(200, item, "", "")
+            assert fault is not None
+            return BatchResult(op, error=error_for(fault))
+        return BatchResult(op, item.get(op.entity))
+
+
+def _parse(response: requests.Response) -> Any:
+    kind = response.headers.get("Content-Type", "")
+    if "json" not in kind:
+        return None
+    try:
+        return wire.loads(response.text)
+    except ValueError:
+        return None
+
+
+def _cdc_objects(body: Record) -> Iterator[tuple[str, Record]]:
+    for block in body.get("CDCResponse", []):
+        for response in block.get("QueryResponse", []):
+            for entity, rows in response.items():
+                if isinstance(rows, list):
+                    for record in rows:
+                        yield entity, record
+
+
+__all__ = ["BatchOp", "BatchResult", "NaturalKey", "QboClient", "QboFatalError", "RetryPolicy"]

@@ -1,0 +1,171 @@
+"""Connecting a QBO company: the OAuth 2.0 authorization-code flow through `intuit-oauth`.
+
+The user opens the authorize URL; Intuit (or the emulator) redirects to a loopback address
+where a one-shot listener takes the `code`, checks `state`, and the code is exchanged for
+tokens, which are saved 0600. Works against the emulator (a discovery URL as environment)
+and, by configuration only, against Intuit's sandbox and production.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+from intuitlib.client import AuthClient
+from intuitlib.enums import Scopes
+from intuitlib.exceptions import AuthClientError
+
+from tpsqbo_engine.connectors.qbo.tokens import Tokens, TokenStore
+from tpsqbo_engine.errors import EngineError, UsageError
+
+API_BASES = {
+    "sandbox": "https://sandbox-quickbooks.api.intuit.com",
+    "production": "https://quickbooks.api.intuit.com",
+}
+LOOPBACK = ("127.0.0.1", "localhost")
+CLIENT_ID_ENV, CLIENT_SECRET_ENV = "TPSQBO_QBO_CLIENT_ID", "TPSQBO_QBO_CLIENT_SECRET"
+
+
+@dataclass(frozen=True)
+class ConnectSettings:
+    client_id: str
+    client_secret: str
+    environment: str
+    redirect_uri: str
+    token_file: Path
+
+    def __repr__(self) -> str:
+        return f"ConnectSettings(client_id={self.client_id!r}, environment={self.environment!r})"
+
+    @property
+    def api_base(self) -> str:
+        if self.environment in API_BASES:
+            return API_BASES[self.environment]
+        parsed = urlparse(self.environment)
+        return f"{parsed.scheme}://{parsed.netloc}"
+
+
+def default_token_file() -> Path:
+    base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return base / "tpsqbo-engine" / "qbo-tokens.json"
+
+
+def client_credentials() -> tuple[str, str]:
+    client_id, secret = os.environ.get(CLIENT_ID_ENV, ""), os.environ.get(CLIENT_SECRET_ENV, "")
+    if not client_id or not secret:
+        raise UsageError(
+            "the QBO app's client id and secret are not set",
+            hint=f"export {CLIENT_ID_ENV} and {CLIENT_SECRET_ENV} (from the Intuit "
+            "developer portal, or printed by `tpsqbo-engine emulate qbo`)",
+        )
+    return client_id, secret
+
+
+class _Callback:
+    """Receives the single redirect that carries the authorization code."""
+
+    def __init__(self, redirect_uri: str) -> None:
+        parsed = urlparse(redirect_uri)
+        if parsed.hostname not in LOOPBACK or not parsed.port:
+            raise UsageError(
+                f"the redirect URI must be a loopback address with a port, not {redirect_uri}",
+                hint="e.g. http://127.0.0.1:8765/callback",
+            )
+        self.path = parsed.path or "/"
+        self.params: dict[str, str] = {}
+        self.done = threading.Event()
+        callback = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                url = urlparse(self.path)
+                if url.path != callback.path:
+                    self.send_error(404)
+                    return
+                callback.params = {k: v[0] for k, v in parse_qs(url.query).items()}
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; charset=utf-8")
+                self.end_headers()
+                self.wfile.write(b"tpsqbo-engine is connected. You can close this window.")
+                callback.done.set()
+
+            def log_message(self, *args: object) -> None:
+                return  # the query string carries the authorization code: never logged
+
+        self.server = ThreadingHTTPServer((parsed.hostname or "127.0.0.1", parsed.port), Handler)
+
+    def wait(self, timeout: float) -> dict[str, str]:
+        thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            if not self.done.wait(timeout):
+                raise EngineError(
+                    "no answer from the authorization page",
+                    hint="open the URL above in a browser, or pass --auth-code",
+                )
+            return self.params
+        finally:
+            self.server.shutdown()
+            self.server.server_close()
+
+
+def connect(
+    settings: ConnectSettings,
+    *,
+    announce: Callable[[str], None],
+    auth_code: str = "",
+    realm_id: str = "",
+    timeout: float = 300.0,
+) -> Tokens:
+    """Runs the authorization flow and saves the tokens; returns them."""
+    try:
+        client = AuthClient(
+            settings.client_id, settings.client_secret, settings.redirect_uri, settings.environment
+        )
+    except AuthClientError as exc:
+        raise EngineError(
+            f"cannot read the OAuth discovery document ({exc.status_code})",
+            hint="check --environment",
+        ) from None
+    state = secrets.token_urlsafe(24)
+    if not auth_code:
+        callback = _Callback(settings.redirect_uri)
+        announce(client.get_authorization_url([Scopes.ACCOUNTING], state_token=state))
+        params = callback.wait(timeout)
+        if params.get("state") != state:
+            raise EngineError(
+                "the authorization answer does not match this request (state)",
+                hint="run `tpsqbo-engine connect` again",
+            )
+        if "error" in params:
+            raise EngineError(f"authorization was refused: {params['error']}")
+        auth_code, realm_id = params.get("code", ""), params.get("realmId", "")
+    if not realm_id:
+        raise UsageError("the company (realm) id is missing", hint="pass --realm-id")
+    try:
+        client.get_bearer_token(auth_code, realm_id=realm_id)
+    except AuthClientError as exc:
+        raise EngineError(
+            f"the authorization code was refused (HTTP {exc.status_code})",
+            hint="codes are single-use and expire in minutes: connect again",
+        ) from None
+    now = time.time()
+    tokens = Tokens(
+        realm_id,
+        settings.api_base,
+        settings.environment,
+        settings.client_id,
+        client.access_token,
+        now + float(client.expires_in or 3600),
+        client.refresh_token,
+        now + float(client.x_refresh_token_expires_in or 0),
+    )
+    TokenStore(settings.token_file).save(tokens)
+    return tokens
