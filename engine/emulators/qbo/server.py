@@ -142,7 +142,7 @@ class QboEmulatorServer:
     def start(self) -> QboEmulatorServer:
         if self.webhooks is not None:
             self.webhooks.start()
-        for target in (self._server.serve_forever, self._keep_saving):
+        for target in (self._serve, self._keep_saving):
             thread = threading.Thread(target=target, daemon=True, name="qbo-emulator")
             thread.start()
             self._threads.append(thread)
@@ -165,6 +165,9 @@ class QboEmulatorServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def _serve(self) -> None:
+        self._server.serve_forever(poll_interval=0.05)  # a short poll makes stop() prompt
 
     def _mark_dirty(self) -> None:
         self._dirty.set()
