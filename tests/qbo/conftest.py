@@ -16,8 +16,9 @@ from tpsqbo_engine.connectors.qbo.client import QboClient, RetryPolicy
 from tpsqbo_engine.connectors.qbo.tokens import Tokens, TokenStore
 from tpsqbo_engine.emulators.qbo.server import QboEmulatorServer, QboOptions
 
-FAST = RetryPolicy(attempts=6, backoff=0.01, max_backoff=0.05, throttle_wait=0.05,
-                   timeout=(2.0, 2.0))
+FAST = RetryPolicy(
+    attempts=6, backoff=0.01, max_backoff=0.05, throttle_wait=0.05, timeout=(2.0, 2.0)
+)
 
 
 @dataclass
@@ -35,12 +36,14 @@ class Api:
         return {"Authorization": f"Bearer {self.token}", "Accept": "application/json", **extra}
 
     def get(self, path: str, **params: Any) -> requests.Response:
-        return requests.get(f"{self.base}/{path}", params=params, headers=self.headers(),
-                            timeout=10)
+        return requests.get(
+            f"{self.base}/{path}", params=params, headers=self.headers(), timeout=10
+        )
 
     def post(self, path: str, body: Any = None, **params: Any) -> requests.Response:
-        return requests.post(f"{self.base}/{path}", params=params, json=body,
-                             headers=self.headers(), timeout=10)
+        return requests.post(
+            f"{self.base}/{path}", params=params, json=body, headers=self.headers(), timeout=10
+        )
 
     def query(self, statement: str) -> requests.Response:
         return self.get("query", query=statement)
@@ -52,15 +55,18 @@ class Api:
         return record
 
     def faults(self, spec: str) -> None:
-        requests.post(f"{self.server.base_url}/__emulator__/faults", json={"spec": spec},
-                      timeout=5).raise_for_status()
+        requests.post(
+            f"{self.server.base_url}/__emulator__/faults", json={"spec": spec}, timeout=5
+        ).raise_for_status()
 
 
 def token_grant(server: QboEmulatorServer, refresh_token: str) -> dict[str, Any]:
     response = requests.post(
         f"{server.base_url}/oauth2/v1/tokens/bearer",
         data={"grant_type": "refresh_token", "refresh_token": refresh_token},
-        auth=(server.oauth.client_id, server.oauth.client_secret), timeout=10)
+        auth=(server.oauth.client_id, server.oauth.client_secret),
+        timeout=10,
+    )
     response.raise_for_status()
     grant: dict[str, Any] = response.json()
     return grant
@@ -80,17 +86,26 @@ def qbo_server(request: pytest.FixtureRequest) -> Iterator[QboEmulatorServer]:
 
 @pytest.fixture
 def api(qbo_server: QboEmulatorServer) -> Api:
-    return Api(qbo_server, token_grant(qbo_server, qbo_server.refresh_token)["access_token"])
+    fresh = qbo_server.oauth.issue_refresh_token()
+    return Api(qbo_server, token_grant(qbo_server, fresh)["access_token"])
 
 
 def save_tokens(server: QboEmulatorServer, path: Path) -> TokenStore:
-    grant = token_grant(server, server.refresh_token)
+    grant = token_grant(server, server.oauth.issue_refresh_token())
     now = time.time()
     store = TokenStore(path)
-    store.save(Tokens(server.company.realm_id, server.base_url, server.discovery_url,
-                      server.oauth.client_id, grant["access_token"],
-                      now + grant["expires_in"], grant["refresh_token"],
-                      now + grant["x_refresh_token_expires_in"]))
+    store.save(
+        Tokens(
+            server.company.realm_id,
+            server.base_url,
+            server.discovery_url,
+            server.oauth.client_id,
+            grant["access_token"],
+            now + grant["expires_in"],
+            grant["refresh_token"],
+            now + grant["x_refresh_token_expires_in"],
+        )
+    )
     return store
 
 

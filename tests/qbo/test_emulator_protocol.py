@@ -23,9 +23,11 @@ from tpsqbo_engine.emulators.qbo.server import QboEmulatorServer
 
 class TestBatch:
     def test_items_are_independent_and_faults_stay_inside_an_http_200(self, api: Api) -> None:
-        items = [{"bId": "b1", "operation": "create", "Customer": {"DisplayName": "Batch One"}},
-                 {"bId": "b2", "operation": "create", "Customer": {"DisplayName": "Batch One"}},
-                 {"bId": "b3", "Query": "select * from Item where Name = 'Consulting'"}]
+        items = [
+            {"bId": "b1", "operation": "create", "Customer": {"DisplayName": "Batch One"}},
+            {"bId": "b2", "operation": "create", "Customer": {"DisplayName": "Batch One"}},
+            {"bId": "b3", "Query": "select * from Item where Name = 'Consulting'"},
+        ]
         response = api.post("batch", {"BatchItemRequest": items})
         assert response.status_code == 200
         answers = {a["bId"]: a for a in response.json()["BatchItemResponse"]}
@@ -34,14 +36,27 @@ class TestBatch:
         assert answers["b3"]["QueryResponse"]["Item"][0]["Name"] == "Consulting"
 
     def test_what_one_item_creates_is_invisible_to_the_next(self, api: Api) -> None:
-        item = api.query("select * from Item where Name = 'Consulting'").json()[
-            "QueryResponse"]["Item"][0]["Id"]
+        item = api.query("select * from Item where Name = 'Consulting'").json()["QueryResponse"][
+            "Item"
+        ][0]["Id"]
         next_id = str(api.server.company.next_id)
-        items = [{"bId": "c", "operation": "create", "Customer": {"DisplayName": "Newborn"}},
-                 {"bId": "i", "operation": "create", "Invoice": {
-                     "CustomerRef": {"value": next_id}, "Line": [
-                         {"Amount": 5, "DetailType": "SalesItemLineDetail",
-                          "SalesItemLineDetail": {"ItemRef": {"value": item}}}]}}]
+        items = [
+            {"bId": "c", "operation": "create", "Customer": {"DisplayName": "Newborn"}},
+            {
+                "bId": "i",
+                "operation": "create",
+                "Invoice": {
+                    "CustomerRef": {"value": next_id},
+                    "Line": [
+                        {
+                            "Amount": 5,
+                            "DetailType": "SalesItemLineDetail",
+                            "SalesItemLineDetail": {"ItemRef": {"value": item}},
+                        }
+                    ],
+                },
+            },
+        ]
         answers = api.post("batch", {"BatchItemRequest": items}).json()["BatchItemResponse"]
         assert answers[0]["Customer"]["Id"] == next_id
         assert answers[1]["Fault"]["Error"][0]["code"] == "2500"
@@ -49,8 +64,9 @@ class TestBatch:
     def test_at_most_30_items(self, api: Api) -> None:
         items = [{"bId": f"b{i}", "Query": "select * from Term"} for i in range(31)]
         response = api.post("batch", {"BatchItemRequest": items})
-        assert response.status_code == 400 and "30" in response.json()["Fault"]["Error"][0][
-            "Detail"]
+        assert (
+            response.status_code == 400 and "30" in response.json()["Fault"]["Error"][0]["Detail"]
+        )
 
 
 class TestCdc:
@@ -58,12 +74,14 @@ class TestCdc:
         since = (datetime.now(UTC) - timedelta(seconds=2)).isoformat()
         customer = api.create("Customer", {"DisplayName": "Changed Lately"})
         invoice = _invoice(api)
-        api.post("invoice", {"Id": invoice["Id"], "SyncToken": invoice["SyncToken"]},
-                 operation="delete")
+        api.post(
+            "invoice", {"Id": invoice["Id"], "SyncToken": invoice["SyncToken"]}, operation="delete"
+        )
         body = api.get("cdc", entities="customer,Invoice", changedSince=since).json()
         blocks = body["CDCResponse"][0]["QueryResponse"]
-        found = {name: rows for block in blocks for name, rows in block.items()
-                 if isinstance(rows, list)}
+        found = {
+            name: rows for block in blocks for name, rows in block.items() if isinstance(rows, list)
+        }
         assert customer["Id"] in [c["Id"] for c in found["Customer"]]
         assert {"Id": invoice["Id"], "status": "Deleted"}.items() <= found["Invoice"][-1].items()
 
@@ -77,8 +95,12 @@ class TestCdc:
         for n in range(1005):
             api.server.company.create("Customer", {"DisplayName": f"Wave {n:04d}"})
         body = api.get("cdc", entities="Customer,Invoice", changedSince=since).json()
-        counted = sum(len(rows) for block in body["CDCResponse"][0]["QueryResponse"]
-                      for rows in block.values() if isinstance(rows, list))
+        counted = sum(
+            len(rows)
+            for block in body["CDCResponse"][0]["QueryResponse"]
+            for rows in block.values()
+            if isinstance(rows, list)
+        )
         assert counted == 1000
 
     def test_nothing_changed_is_an_empty_response(self, api: Api) -> None:
@@ -97,8 +119,7 @@ class TestRequestId:
 
     def test_ignore_requestid_fault_runs_the_write_twice(self, api: Api) -> None:
         api.faults("ignore-requestid")
-        body = {"CustomerRef": _invoice(api)["CustomerRef"],
-                "Line": _invoice(api)["Line"][:1]}
+        body = {"CustomerRef": _invoice(api)["CustomerRef"], "Line": _invoice(api)["Line"][:1]}
         first = api.post("invoice", body, requestid="r-2").json()["Invoice"]
         second = api.post("invoice", body, requestid="r-2").json()["Invoice"]
         assert first["Id"] != second["Id"]
@@ -115,8 +136,9 @@ class TestErrors:
         assert isinstance(error["Error"][0]["code"], str)
 
     def test_a_bad_token_gets_the_gateway_shape(self, api: Api) -> None:
-        response = requests.get(f"{api.base}/customer/1", timeout=5,
-                                headers={"Authorization": "Bearer nope"})
+        response = requests.get(
+            f"{api.base}/customer/1", timeout=5, headers={"Authorization": "Bearer nope"}
+        )
         assert response.status_code == 401
         body = response.json()
         assert body["fault"]["error"][0]["code"] == "3200"
@@ -161,31 +183,42 @@ class TestFaults:
         assert codes.count(503) == 2
 
     def test_a_bad_spec_is_refused(self, api: Api) -> None:
-        response = requests.post(f"{api.server.base_url}/__emulator__/faults",
-                                 json={"spec": "explode@2"}, timeout=5)
+        response = requests.post(
+            f"{api.server.base_url}/__emulator__/faults", json={"spec": "explode@2"}, timeout=5
+        )
         assert response.status_code == 400
 
 
 class TestOAuth:
-    def test_discovery_document_points_at_the_emulator(self, qbo_server: QboEmulatorServer
-                                                       ) -> None:
+    def test_discovery_document_points_at_the_emulator(self, qbo_server: QboEmulatorServer) -> None:
         doc = requests.get(qbo_server.discovery_url, timeout=5).json()
         assert doc["token_endpoint"] == f"{qbo_server.base_url}/oauth2/v1/tokens/bearer"
         assert doc["authorization_endpoint"].startswith(qbo_server.base_url)
 
-    def test_authorize_consents_and_the_code_is_single_use(self, qbo_server: QboEmulatorServer
-                                                           ) -> None:
+    def test_authorize_consents_and_the_code_is_single_use(
+        self, qbo_server: QboEmulatorServer
+    ) -> None:
         redirect = "http://127.0.0.1:1/callback"
-        answer = requests.get(f"{qbo_server.base_url}/connect/oauth2", timeout=5,
-                              allow_redirects=False, params={
-                                  "client_id": qbo_server.oauth.client_id, "state": "s1",
-                                  "response_type": "code", "redirect_uri": redirect,
-                                  "scope": "com.intuit.quickbooks.accounting"})
+        answer = requests.get(
+            f"{qbo_server.base_url}/connect/oauth2",
+            timeout=5,
+            allow_redirects=False,
+            params={
+                "client_id": qbo_server.oauth.client_id,
+                "state": "s1",
+                "response_type": "code",
+                "redirect_uri": redirect,
+                "scope": "com.intuit.quickbooks.accounting",
+            },
+        )
         assert answer.status_code == 302
         params = parse_qs(urlparse(answer.headers["Location"]).query)
         assert params["state"] == ["s1"] and params["realmId"] == [qbo_server.company.realm_id]
-        grant = {"grant_type": "authorization_code", "code": params["code"][0],
-                 "redirect_uri": redirect}
+        grant = {
+            "grant_type": "authorization_code",
+            "code": params["code"][0],
+            "redirect_uri": redirect,
+        }
         credentials = (qbo_server.oauth.client_id, qbo_server.oauth.client_secret)
         url = f"{qbo_server.base_url}/oauth2/v1/tokens/bearer"
         first = requests.post(url, data=grant, auth=credentials, timeout=5)
@@ -193,13 +226,16 @@ class TestOAuth:
         assert requests.post(url, data=grant, auth=credentials, timeout=5).status_code == 400
 
     def test_refresh_rotates_and_the_old_token_is_invalid_grant(
-            self, qbo_server: QboEmulatorServer) -> None:
+        self, qbo_server: QboEmulatorServer
+    ) -> None:
         grant = token_grant(qbo_server, qbo_server.refresh_token)
         assert grant["refresh_token"] != qbo_server.refresh_token
-        again = requests.post(f"{qbo_server.base_url}/oauth2/v1/tokens/bearer", timeout=5,
-                              data={"grant_type": "refresh_token",
-                                    "refresh_token": qbo_server.refresh_token},
-                              auth=(qbo_server.oauth.client_id, qbo_server.oauth.client_secret))
+        again = requests.post(
+            f"{qbo_server.base_url}/oauth2/v1/tokens/bearer",
+            timeout=5,
+            data={"grant_type": "refresh_token", "refresh_token": qbo_server.refresh_token},
+            auth=(qbo_server.oauth.client_id, qbo_server.oauth.client_secret),
+        )
         assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
 
     @pytest.mark.qbo(access_ttl=0.5)
@@ -207,14 +243,19 @@ class TestOAuth:
         assert api.get("preferences").status_code == 200
         time.sleep(0.6)
         expired = api.get("preferences")
-        assert expired.status_code == 401 and "expired" in expired.json()["fault"]["error"][0][
-            "detail"]
+        assert (
+            expired.status_code == 401
+            and "expired" in expired.json()["fault"]["error"][0]["detail"]
+        )
 
     def test_revoke(self, qbo_server: QboEmulatorServer) -> None:
         grant = token_grant(qbo_server, qbo_server.refresh_token)
-        requests.post(f"{qbo_server.base_url}/oauth2/v1/tokens/revoke", timeout=5,
-                      json={"token": grant["refresh_token"]},
-                      auth=(qbo_server.oauth.client_id, qbo_server.oauth.client_secret))
+        requests.post(
+            f"{qbo_server.base_url}/oauth2/v1/tokens/revoke",
+            timeout=5,
+            json={"token": grant["refresh_token"]},
+            auth=(qbo_server.oauth.client_id, qbo_server.oauth.client_secret),
+        )
         with pytest.raises(requests.HTTPError):
             token_grant(qbo_server, grant["refresh_token"])
 
@@ -238,7 +279,7 @@ class _Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.deliveries.append((body, dict(self.headers)))
                 self.send_response(200)
@@ -263,8 +304,9 @@ class _Receiver:
 @pytest.mark.parametrize("fmt", ["legacy", "cloudevents"])
 def test_webhooks_are_signed_with_the_verifier_token(fmt: str) -> None:
     receiver = _Receiver()
-    options = make_options(webhook_url=receiver.url, webhook_verifier="verifier-123",
-                           webhook_format=fmt)
+    options = make_options(
+        webhook_url=receiver.url, webhook_verifier="verifier-123", webhook_format=fmt
+    )
     with QboEmulatorServer(options) as server:
         api = Api(server, token_grant(server, server.refresh_token)["access_token"])
         customer = api.create("Customer", {"DisplayName": "Hooked Co"})
@@ -274,8 +316,7 @@ def test_webhooks_are_signed_with_the_verifier_token(fmt: str) -> None:
     payload = json.loads(body)
     if fmt == "legacy":
         entity = payload["eventNotifications"][0]["dataChangeEvent"]["entities"][0]
-        assert entity == {**entity, "name": "Customer", "id": customer["Id"],
-                          "operation": "Create"}
+        assert entity == {**entity, "name": "Customer", "id": customer["Id"], "operation": "Create"}
     else:
         assert payload[0]["type"] == "qbo.customer.created.v1"
         assert payload[0]["intuitentityid"] == customer["Id"]
@@ -300,18 +341,21 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
 
 @pytest.mark.qbo(seed="sandbox-ca")
 def test_canadian_sandbox_has_gst_hst_codes(api: Api) -> None:
-    codes = [c["Name"] for c in api.query("select * from TaxCode").json()["QueryResponse"][
-        "TaxCode"]]
+    codes = [
+        c["Name"] for c in api.query("select * from TaxCode").json()["QueryResponse"]["TaxCode"]
+    ]
     assert {"GST", "HST ON"} <= set(codes)
-    invoice = api.query("select * from Invoice where DocNumber = '1002'").json()[
-        "QueryResponse"]["Invoice"][0]
+    invoice = api.query("select * from Invoice where DocNumber = '1002'").json()["QueryResponse"][
+        "Invoice"
+    ][0]
     assert invoice["TxnTaxDetail"]["TotalTax"] == 97.5
 
 
 def test_us_sandbox_holds_what_the_exclusions_look_for(api: Api) -> None:
     for entity in ("CreditMemo", "JournalEntry", "Deposit"):
-        assert api.query(f"select count(*) from {entity}").json()["QueryResponse"][
-            "totalCount"] >= 1
+        assert (
+            api.query(f"select count(*) from {entity}").json()["QueryResponse"]["totalCount"] >= 1
+        )
     cheque = api.query("select * from Purchase where PaymentType = 'Check'").json()
     assert cheque["QueryResponse"]["Purchase"]
     lines = api.query("select * from Invoice").json()["QueryResponse"]["Invoice"][0]["Line"]

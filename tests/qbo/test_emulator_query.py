@@ -29,14 +29,17 @@ def test_or_is_a_parse_error(api: Api) -> None:
     assert error["Message"] == "Error parsing query"
 
 
-@pytest.mark.parametrize(("where", "expected"), [
-    ("Balance = '750'", ["Côté & Fils Ltée"]),
-    ("Balance >= '500'", ["Côté & Fils Ltée", "O'Brien Consulting", "Red Rock Diner"]),
-    ("Balance < '200' AND Balance > '0'", ["Jeff's Jalopies"]),
-    ("Balance <= '0' AND DisplayName LIKE 'Amy%'", ["Amy's Bird Sanctuary"]),
-    ("DisplayName IN ('Red Rock Diner', 'Müller GmbH')", ["Müller GmbH", "Red Rock Diner"]),
-    ("DisplayName LIKE '%Jalop%'", ["Jeff's Jalopies"]),
-])
+@pytest.mark.parametrize(
+    ("where", "expected"),
+    [
+        ("Balance = '750'", ["Côté & Fils Ltée"]),
+        ("Balance >= '500'", ["Côté & Fils Ltée", "O'Brien Consulting", "Red Rock Diner"]),
+        ("Balance < '200' AND Balance > '0'", ["Jeff's Jalopies"]),
+        ("Balance <= '0' AND DisplayName LIKE 'Amy%'", ["Amy's Bird Sanctuary"]),
+        ("DisplayName IN ('Red Rock Diner', 'Müller GmbH')", ["Müller GmbH", "Red Rock Diner"]),
+        ("DisplayName LIKE '%Jalop%'", ["Jeff's Jalopies"]),
+    ],
+)
 def test_operators(api: Api, where: str, expected: list[str]) -> None:
     rows = _rows(api, f"SELECT * FROM Customer WHERE {where} ORDERBY DisplayName")
     assert _names(rows) == expected
@@ -71,8 +74,10 @@ def test_maxresults_defaults_to_100_and_caps_at_1000(api: Api) -> None:
     for n in range(120):
         api.server.company.create("Customer", {"DisplayName": f"Bulk {n:03d}"})
     assert len(_rows(api, "SELECT * FROM Customer")) == 100
-    assert api.query("SELECT * FROM Customer MAXRESULTS 1001").json()["Fault"]["Error"][0][
-        "code"] == "4000"
+    assert (
+        api.query("SELECT * FROM Customer MAXRESULTS 1001").json()["Fault"]["Error"][0]["code"]
+        == "4000"
+    )
 
 
 def test_count(api: Api) -> None:
@@ -81,5 +86,7 @@ def test_count(api: Api) -> None:
 
 
 def test_no_match_is_an_empty_query_response(api: Api) -> None:
-    assert api.query("SELECT * FROM Customer WHERE DisplayName = 'nobody'").json()[
-        "QueryResponse"] == {}
+    assert (
+        api.query("SELECT * FROM Customer WHERE DisplayName = 'nobody'").json()["QueryResponse"]
+        == {}
+    )

@@ -10,14 +10,26 @@ import requests
 from tests.qbo.conftest import Api
 
 
-def _invoice(api: Api, customer: str = "Red Rock Diner", amount: int = 200,
-             **extra: object) -> dict:
+def _invoice(
+    api: Api, customer: str = "Red Rock Diner", amount: int = 200, **extra: object
+) -> dict:
     who = api.query(f"select * from Customer where DisplayName = '{customer}'").json()
     item = api.query("select * from Item where Name = 'Consulting'").json()
-    body = {"CustomerRef": {"value": who["QueryResponse"]["Customer"][0]["Id"]},
-            "Line": [{"Amount": amount, "DetailType": "SalesItemLineDetail",
-                      "SalesItemLineDetail": {"ItemRef": {"value": item["QueryResponse"]["Item"][0]["Id"]},
-                                              "Qty": 1, "UnitPrice": amount}}], **extra}
+    body = {
+        "CustomerRef": {"value": who["QueryResponse"]["Customer"][0]["Id"]},
+        "Line": [
+            {
+                "Amount": amount,
+                "DetailType": "SalesItemLineDetail",
+                "SalesItemLineDetail": {
+                    "ItemRef": {"value": item["QueryResponse"]["Item"][0]["Id"]},
+                    "Qty": 1,
+                    "UnitPrice": amount,
+                },
+            }
+        ],
+        **extra,
+    }
     return api.create("Invoice", body)
 
 
@@ -36,8 +48,14 @@ def test_read_by_id(api: Api) -> None:
 
 
 def test_full_update_nulls_omitted_writable_fields(api: Api) -> None:
-    created = api.create("Customer", {"DisplayName": "Full Co", "Notes": "keep?",
-                                      "PrimaryEmailAddr": {"Address": "a@full.example"}})
+    created = api.create(
+        "Customer",
+        {
+            "DisplayName": "Full Co",
+            "Notes": "keep?",
+            "PrimaryEmailAddr": {"Address": "a@full.example"},
+        },
+    )
     body = {"Id": created["Id"], "SyncToken": created["SyncToken"], "DisplayName": "Full Co"}
     updated = api.post("customer", body).json()["Customer"]
     assert "Notes" not in updated and "PrimaryEmailAddr" not in updated
@@ -46,8 +64,12 @@ def test_full_update_nulls_omitted_writable_fields(api: Api) -> None:
 
 def test_sparse_update_changes_only_what_is_sent(api: Api) -> None:
     created = api.create("Customer", {"DisplayName": "Sparse Co", "Notes": "kept"})
-    body = {"Id": created["Id"], "SyncToken": "0", "sparse": True,
-            "PrimaryEmailAddr": {"Address": "new@sparse.example"}}
+    body = {
+        "Id": created["Id"],
+        "SyncToken": "0",
+        "sparse": True,
+        "PrimaryEmailAddr": {"Address": "new@sparse.example"},
+    }
     updated = api.post("customer", body).json()["Customer"]
     assert updated["Notes"] == "kept"
     assert updated["PrimaryEmailAddr"]["Address"] == "new@sparse.example"
@@ -55,16 +77,18 @@ def test_sparse_update_changes_only_what_is_sent(api: Api) -> None:
 
 def test_delete_a_transaction(api: Api) -> None:
     invoice = _invoice(api)
-    deleted = api.post("invoice", {"Id": invoice["Id"], "SyncToken": invoice["SyncToken"]},
-                       operation="delete").json()
+    deleted = api.post(
+        "invoice", {"Id": invoice["Id"], "SyncToken": invoice["SyncToken"]}, operation="delete"
+    ).json()
     assert deleted["Invoice"] == {"status": "Deleted", "domain": "QBO", "Id": invoice["Id"]}
     assert api.get(f"invoice/{invoice['Id']}").json()["Fault"]["Error"][0]["code"] == "610"
 
 
 def test_void_invoice_zeroes_amounts_and_marks_the_note(api: Api) -> None:
     invoice = _invoice(api, PrivateNote="sync:x")
-    voided = api.post("invoice", {"Id": invoice["Id"], "SyncToken": invoice["SyncToken"]},
-                      operation="void").json()["Invoice"]
+    voided = api.post(
+        "invoice", {"Id": invoice["Id"], "SyncToken": invoice["SyncToken"]}, operation="void"
+    ).json()["Invoice"]
     assert voided["TotalAmt"] == 0 and voided["Balance"] == 0
     assert voided["PrivateNote"].startswith("Voided")
     assert voided["SyncToken"] == "1"
@@ -72,12 +96,23 @@ def test_void_invoice_zeroes_amounts_and_marks_the_note(api: Api) -> None:
 
 def test_void_payment_gives_the_invoice_its_balance_back(api: Api) -> None:
     invoice = _invoice(api, amount=300)
-    payment = api.create("Payment", {"CustomerRef": invoice["CustomerRef"], "TotalAmt": 300,
-                                     "Line": [{"Amount": 300, "LinkedTxn": [
-                                         {"TxnId": invoice["Id"], "TxnType": "Invoice"}]}]})
+    payment = api.create(
+        "Payment",
+        {
+            "CustomerRef": invoice["CustomerRef"],
+            "TotalAmt": 300,
+            "Line": [
+                {"Amount": 300, "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}]}
+            ],
+        },
+    )
     assert api.get(f"invoice/{invoice['Id']}").json()["Invoice"]["Balance"] == 0
-    voided = api.post("payment", {"Id": payment["Id"], "SyncToken": "0", "sparse": True},
-                      operation="update", include="void").json()["Payment"]
+    voided = api.post(
+        "payment",
+        {"Id": payment["Id"], "SyncToken": "0", "sparse": True},
+        operation="update",
+        include="void",
+    ).json()["Payment"]
     assert voided["TotalAmt"] == 0 and voided["TxnStatus"] == "Voided"
     assert api.get(f"invoice/{invoice['Id']}").json()["Invoice"]["Balance"] == 300
 
@@ -85,8 +120,12 @@ def test_void_payment_gives_the_invoice_its_balance_back(api: Api) -> None:
 def test_query_by_get_and_by_post(api: Api) -> None:
     statement = "select * from Item where Name = 'Bookkeeping'"
     by_get = api.query(statement).json()["QueryResponse"]["Item"]
-    by_post = requests.post(f"{api.base}/query", data=statement, timeout=10,
-                            headers=api.headers(**{"Content-Type": "application/text"}))
+    by_post = requests.post(
+        f"{api.base}/query",
+        data=statement,
+        timeout=10,
+        headers=api.headers(**{"Content-Type": "application/text"}),
+    )
     assert by_get[0]["Id"] == by_post.json()["QueryResponse"]["Item"][0]["Id"]
 
 
@@ -105,8 +144,9 @@ def test_minorversion_below_75_is_served_as_75(api: Api) -> None:
 
 class TestInvoiceLink:
     def test_link_needs_the_include_parameter(self, api: Api) -> None:
-        invoice = _invoice(api, BillEmail={"Address": "ap@redrock.example"},
-                           AllowOnlineCreditCardPayment=True)
+        invoice = _invoice(
+            api, BillEmail={"Address": "ap@redrock.example"}, AllowOnlineCreditCardPayment=True
+        )
         assert "InvoiceLink" not in api.get(f"invoice/{invoice['Id']}").json()["Invoice"]
         linked = api.get(f"invoice/{invoice['Id']}", include="invoiceLink").json()["Invoice"]
         assert linked["InvoiceLink"].startswith(api.server.base_url + "/connect/pay/")
@@ -118,16 +158,22 @@ class TestInvoiceLink:
             extra["BillEmail"] = {"Address": "ap@redrock.example"}
         if missing == "payments":
             api.server.company.singleton("Preferences")["SalesFormsPrefs"][
-                "ETransactionPaymentEnabled"] = False
+                "ETransactionPaymentEnabled"
+            ] = False
         invoice = _invoice(api, **extra)
         read = api.get(f"invoice/{invoice['Id']}", include="invoiceLink").json()["Invoice"]
         assert "InvoiceLink" not in read
 
     def test_paying_through_the_link_records_an_online_payment(self, api: Api) -> None:
-        invoice = _invoice(api, amount=120, BillEmail={"Address": "ap@redrock.example"},
-                           AllowOnlineCreditCardPayment=True)
+        invoice = _invoice(
+            api,
+            amount=120,
+            BillEmail={"Address": "ap@redrock.example"},
+            AllowOnlineCreditCardPayment=True,
+        )
         link = api.get(f"invoice/{invoice['Id']}", include="invoiceLink").json()["Invoice"][
-            "InvoiceLink"]
+            "InvoiceLink"
+        ]
         assert "Pay now" in requests.get(link, timeout=10).text
         paid = requests.post(link, params={"format": "json"}, timeout=10).json()["Payment"]
         assert paid["TxnSource"] == "QBPayments" and Decimal(str(paid["TotalAmt"])) == 120

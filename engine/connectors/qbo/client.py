@@ -128,7 +128,6 @@ class QboClient:
             except _LostResponse:
                 found = on_lost() if on_lost is not None else None
                 if found is not None:
-                    self.stats.guard_hits += 1
                     return found
                 self._pause(attempt, throttled=False)
                 continue
@@ -291,6 +290,7 @@ class QboClient:
 
         def look_again() -> Record | None:
             found = self.find(entity, guard, started) if guard else None
+            self.stats.guard_hits += int(found is not None)
             return {entity: found} if found else None
 
         result = self.call(
@@ -373,8 +373,9 @@ class QboClient:
         def look_again() -> Record | None:
             for index, op in enumerate(ops):
                 found = self.find(op.entity, op.guard, started) if op.guard else None
-                if found is not None:
+                if found is not None and index not in done:
                     done[index] = BatchResult(op, found)
+                    self.stats.guard_hits += 1
             return {"BatchItemResponse": []} if done else None
 
         pending = list(range(len(ops)))
@@ -395,9 +396,6 @@ class QboClient:
             for item in body.get("BatchItemResponse", []):
                 index = int(str(item.get("bId", "b-1"))[1:])
                 done[index] = self._batch_result(ops[index], item)
-            self.stats.guard_hits += sum(
-                1 for i in pending if i in done and not body.get("BatchItemResponse")
-            )
             pending = [i for i in pending if i not in done]
         return [done[i] for i in range(len(ops))]
 

@@ -100,10 +100,10 @@ class _Callback:
                 return  # the query string carries the authorization code: never logged
 
         self.server = ThreadingHTTPServer((parsed.hostname or "127.0.0.1", parsed.port), Handler)
+        # Listening before the URL is announced: the redirect may come back at once.
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def wait(self, timeout: float) -> dict[str, str]:
-        thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        thread.start()
         try:
             if not self.done.wait(timeout):
                 raise EngineError(

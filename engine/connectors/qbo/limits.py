@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,11 @@ class Throttle:
             return True
 
 
+# The client counts a call when it sends it, the service when it arrives: windows a little
+# longer than the service's keep the two counts from disagreeing at the edges.
+CLIENT_MARGIN = 1.1
+
+
 @dataclass
 class Limiter:
     """Client side: waits until one more call fits within every window."""
@@ -84,7 +89,7 @@ class Limiter:
     waited: float = 0.0
 
     def __post_init__(self) -> None:
-        self._throttle = Throttle(self.limits)
+        self._throttle = Throttle(replace(self.limits, scale=self.limits.scale / CLIENT_MARGIN))
 
     def acquire(self, *, batch: bool) -> None:
         assert self._throttle is not None

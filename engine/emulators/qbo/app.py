@@ -198,7 +198,8 @@ class Emulator:
     # The API ------------------------------------------------------------------------------
     def on_api(self, request: Request, realm: str, rest: str) -> Response:
         token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        drawn = self.plan.draw()
+        is_write = request.method == "POST" and rest.strip("/") not in ("query",)
+        drawn = self.plan.draw(write=is_write)
         if "expire-token" in drawn:
             self.oauth.expire_access_tokens()
         problem = (
@@ -221,7 +222,6 @@ class Emulator:
         batch = rest.strip("/") == "batch"
         if self._throttle is not None and not self._throttle.admit(batch=batch):
             return _throttled(False)
-        is_write = request.method == "POST" and rest.strip("/") not in ("query",)
         key = self._replay_key(request, realm, batch) if is_write else None
         if key is not None and self.honour_requestid and "ignore-requestid" not in drawn:
             with self._replies_lock:

@@ -28,6 +28,7 @@ KINDS = (
     "ignore-requestid",
     "expire-token",
 )
+WRITE_ONLY = frozenset({"commit-timeout", "ignore-requestid"})
 _RULE = re.compile(
     r"^(?P<kind>[a-z0-9-]+)(=(?P<arg>[0-9.]+))?"
     r"((?P<every>@\d+)|(?P<percent>%\d+(\.\d+)?)|(?P<times>#\d+))?$"
@@ -91,10 +92,15 @@ class FaultPlan:
         with self._lock:
             self.rules.clear()
 
-    def draw(self) -> dict[str, float]:
-        """The faults this request gets: kind -> argument."""
+    def draw(self, *, write: bool) -> dict[str, float]:
+        """The faults this request gets: kind -> argument. Faults that only make sense for
+        writes (a lost write, a replay run twice) are kept for the next write."""
         with self._lock:
             self._count += 1
-            fired = {r.kind: r.arg for r in self.rules if r.fires(self._count, self._rng)}
+            fired = {
+                r.kind: r.arg
+                for r in self.rules
+                if (write or r.kind not in WRITE_ONLY) and r.fires(self._count, self._rng)
+            }
             self.rules = [r for r in self.rules if r.times != 0]
             return fired

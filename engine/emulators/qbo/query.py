@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -209,9 +210,30 @@ def field_value(record: Mapping[str, Any], path: str) -> Any:
     return value
 
 
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def _moment(text: str) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 def _comparable(value: Any, other: Any) -> tuple[Any, Any]:
     if isinstance(other, bool) or isinstance(value, bool):
         return value, other
+    if (
+        isinstance(value, str)
+        and isinstance(other, str)
+        and _DATE.match(value)
+        and _DATE.match(other)
+        and ("T" in value or "T" in other)
+    ):
+        left, right = _moment(value), _moment(other)
+        if left is not None and right is not None:
+            return left, right  # instants compare across UTC offsets
     for convert in (Decimal,):
         try:
             return convert(str(value)), convert(str(other))
