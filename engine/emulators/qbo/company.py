@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from tpsqbo_engine.emulators.qbo import faults, sales
+from tpsqbo_engine.emulators.qbo.indexes import Indexes
 from tpsqbo_engine.emulators.qbo.money import ZERO, amount, cents
 
 NAME_LISTS = frozenset(
@@ -97,7 +98,7 @@ class Company:
     pay_base: str = ""
     listeners: list[ChangeListener] = field(default_factory=list, repr=False)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
-    _applications: dict[str, dict[str, Decimal]] = field(default_factory=dict, repr=False)
+    index: Indexes = field(default_factory=Indexes, repr=False)
     _hidden: set[str] | None = field(default=None, repr=False)
 
     # Basics ---------------------------------------------------------------------------
@@ -195,6 +196,7 @@ class Company:
                 }
             )
             self.table(entity)[ident] = record
+            self.index.replace(entity, None, record)
             self._after_write(entity, record)
             self._notify(entity, ident, "Create")
             return record
@@ -224,14 +226,17 @@ class Company:
                     "make it inactive instead (Active = false)."
                 )
             current = self._current(entity, body)
-            if entity in SALES and self._applications.get(current["Id"]):
+            if entity in SALES and self.index.payments_of(current["Id"]):
                 raise faults.business(
                     "This transaction is linked to other transactions "
                     "(payments). Unlink them before deleting it."
                 )
             del self.table(entity)[current["Id"]]
+            self.index.replace(entity, current, None)
             if entity == "Payment":
                 self._apply_payment(current["Id"], {})
+            if entity in SALES:
+                self._release_share(current["Id"])
             stamp = {
                 "Id": current["Id"],
                 "status": "Deleted",
@@ -274,6 +279,7 @@ class Company:
         record["SyncToken"] = str(int(current["SyncToken"]) + 1)
         record["MetaData"] = {**current["MetaData"], "LastUpdatedTime": self.timestamp()}
         self.table(entity)[current["Id"]] = record
+        self.index.replace(entity, current, record)
         self._after_write(entity, record)
         self._notify(entity, current["Id"], operation)
         return record
@@ -311,10 +317,9 @@ class Company:
         name = str(record["DisplayName"])
         if len(name) > 500:
             raise faults.business("DisplayName is longer than 500 characters.")
-        for other in PEOPLE:
-            clash = self.find_by(other, "DisplayName", name)
-            if clash is not None and not (other == entity and clash["Id"] == ident):
-                raise faults.duplicate_name()
+        clash = self.index.named(entity, name)
+        if clash is not None and clash != ident:
+            raise faults.duplicate_name()
         email = (record.get("PrimaryEmailAddr") or {}).get("Address")
         if email is not None and ("@" not in email or "." not in email):
             raise faults.business("Email Address does not conform to the syntax rules of RFC 822.")
@@ -331,8 +336,8 @@ class Company:
             raise faults.required("Name")
         if len(str(name)) > limit:
             raise faults.business(f"Name is longer than {limit} characters.")
-        clash = self.find_by(entity, "Name", str(name))
-        if clash is not None and clash["Id"] != ident:
+        clash = self.index.named(entity, str(name))
+        if clash is not None and clash != ident:
             raise faults.duplicate_name()
         record["FullyQualifiedName"] = name
 
@@ -378,24 +383,12 @@ class Company:
     def _doc_number(self, entity: str, record: Record, ident: str, allow_dup: bool) -> None:
         number = record.get("DocNumber")
         if not number:
-            numbers = [
-                int(r["DocNumber"])
-                for r in self.table(entity).values()
-                if str(r.get("DocNumber", "")).isdigit()
-            ]
-            record["DocNumber"] = str(max(numbers, default=1000) + 1)
+            record["DocNumber"] = self.index.next_number(entity)
             return
         if len(str(number)) > 21:
             raise faults.business("DocNumber is longer than 21 characters.")
-        clash = next(
-            (
-                r
-                for r in self.table(entity).values()
-                if r.get("DocNumber") == number and r["Id"] != ident
-            ),
-            None,
-        )
-        if clash is not None and not allow_dup:
+        clash = self.index.with_number(entity, str(number)) - {ident}
+        if clash and not allow_dup:
             raise faults.Fault(
                 "6140",
                 "Duplicate Document Number Error",
@@ -404,7 +397,7 @@ class Company:
             )
 
     def _set_balance(self, entity: str, record: Record, ident: str) -> None:
-        applied = sum(self._applications.get(ident, {}).values(), ZERO)
+        applied = self.index.applied_to(ident)
         if entity == "Invoice":
             record["Balance"] = cents(
                 record["TotalAmt"] - applied - amount(record.get("Deposit", 0), "Deposit")
@@ -445,7 +438,7 @@ class Company:
             raise faults.invalid_reference(f"LinkedTxn {kind} {txn_id}")
         if target["CustomerRef"]["value"] != customer_id:
             raise faults.business(f"The {kind} {txn_id} belongs to another customer.")
-        already = self._applications.get(txn_id, {}).get(payment_id, ZERO)
+        already = self.index.applications.get(txn_id, {}).get(payment_id, ZERO)
         open_amount = target.get("Balance", ZERO) + already
         if value > open_amount:
             raise faults.business(
@@ -477,22 +470,16 @@ class Company:
     # Derived state --------------------------------------------------------------------
     def _after_write(self, entity: str, record: Record) -> None:
         if entity == "Payment":
-            applied = (
-                {}
-                if record.get("TxnStatus") == "Voided"
-                else {txn: value for txn, (_, value) in sales.payment_applications(record).items()}
+            voided = record.get("TxnStatus") == "Voided"
+            applied = sales.payment_applications(record)
+            self._apply_payment(
+                record["Id"], {} if voided else {txn: value for txn, (_, value) in applied.items()}
             )
-            self._apply_payment(record["Id"], applied)
-        if entity in SALES or entity == "Payment":
-            self._refresh_customer(record["CustomerRef"]["value"])
+        if entity in SALES:
+            self._refresh_share(entity, record)
 
     def _apply_payment(self, payment_id: str, applied: dict[str, Decimal]) -> None:
-        touched = {txn for txn, payments in self._applications.items() if payment_id in payments}
-        for txn in touched:
-            self._applications[txn].pop(payment_id, None)
-        for txn, value in applied.items():
-            self._applications.setdefault(txn, {})[payment_id] = value
-        for txn in touched | set(applied):
+        for txn in self.index.apply(payment_id, applied):
             self._refresh_sale(txn)
 
     def _refresh_sale(self, txn_id: str) -> None:
@@ -502,40 +489,42 @@ class Company:
                 continue
             self._set_balance(entity, record, txn_id)
             record["LinkedTxn"] = [
-                {"TxnId": p, "TxnType": "Payment"}
-                for p in sorted(self._applications.get(txn_id, {}), key=int)
+                {"TxnId": p, "TxnType": "Payment"} for p in self.index.payments_of(txn_id)
             ]
-            self._refresh_customer(record["CustomerRef"]["value"])
+            self._refresh_share(entity, record)
 
-    def _refresh_customer(self, customer_id: str) -> None:
-        customer = self.table("Customer").get(customer_id)
-        if customer is None:
-            return
-        open_invoices = sum(
-            (
-                r.get("Balance", ZERO)
-                for r in self.table("Invoice").values()
-                if r["CustomerRef"]["value"] == customer_id
-            ),
-            ZERO,
+    def _refresh_share(self, entity: str, record: Record) -> None:
+        sign = -1 if entity == "CreditMemo" else 1
+        balance = record.get("Balance", ZERO) if entity != "SalesReceipt" else ZERO
+        customers = self.index.set_share(
+            record["Id"], record["CustomerRef"]["value"], sign * balance
         )
-        credits = sum(
-            (
-                r.get("Balance", ZERO)
-                for r in self.table("CreditMemo").values()
-                if r["CustomerRef"]["value"] == customer_id
-            ),
-            ZERO,
-        )
-        customer["Balance"] = customer["BalanceWithJobs"] = cents(open_invoices - credits)
+        self._show_balances(customers)
 
-    def rebuild_applications(self) -> None:
-        """After loading saved state: the payment index is derived, never stored."""
-        self._applications = {}
+    def _release_share(self, txn_id: str) -> None:
+        self._show_balances(self.index.set_share(txn_id, None, ZERO))
+
+    def _show_balances(self, customer_ids: set[str]) -> None:
+        for customer_id in customer_ids:
+            customer = self.table("Customer").get(customer_id)
+            if customer is not None:
+                customer["Balance"] = customer["BalanceWithJobs"] = self.index.balance(customer_id)
+
+    def rebuild_indexes(self) -> None:
+        """After loading saved state: indexes are derived, never stored."""
+        self.index = Indexes()
+        for entity, table in self.records.items():
+            for record in table.values():
+                self.index.replace(entity, None, record)
         for payment in self.table("Payment").values():
             if payment.get("TxnStatus") != "Voided":
-                for txn, (_, value) in sales.payment_applications(payment).items():
-                    self._applications.setdefault(txn, {})[payment["Id"]] = value
+                self.index.apply(
+                    payment["Id"],
+                    {txn: value for txn, (_, value) in sales.payment_applications(payment).items()},
+                )
+        for entity in SALES:
+            for record in self.table(entity).values():
+                self._refresh_share(entity, record)
 
     # Online payments --------------------------------------------------------------------
     def invoice_link(self, invoice: Record) -> str | None:

@@ -33,7 +33,9 @@ def _item_line(
     if "ItemRef" in detail:
         check_ref("Item", detail["ItemRef"], f"{element}.ItemRef")
     qty, price = detail.get("Qty"), detail.get("UnitPrice")
-    if qty is not None and price is not None:
+    # Libraries send Qty 0 and UnitPrice 0 for "not given" (python-quickbooks does), and QBO
+    # then goes by Amount; only a real quantity and price must multiply out to it.
+    if qty and price:
         expected = cents(amount(qty, "Qty") * amount(price, "UnitPrice"))
         if expected != cents(value):
             raise faults.Fault(

@@ -75,7 +75,7 @@ def _load(path: Path) -> tuple[Company, OAuthServer]:
         state["next_id"],
         state["payment_links"],
     )
-    company.rebuild_applications()
+    company.rebuild_indexes()
     oauth = OAuthServer(state["client_id"], state["client_secret"], company.realm_id)
     oauth.refresh_tokens = {
         t: Grant(company.realm_id, e) for t, e in state["refresh_tokens"].items()

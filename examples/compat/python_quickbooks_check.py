@@ -1,0 +1,170 @@
+"""Checks that python-quickbooks, unchanged, works against `tpsqbo-engine emulate qbo`.
+
+Run it in a scratch virtualenv that has python-quickbooks (and so intuit-oauth) but not
+this project, naming the engine's command:
+
+    python3 -m venv /tmp/pyqb && /tmp/pyqb/bin/pip install python-quickbooks
+    /tmp/pyqb/bin/python examples/compat/python_quickbooks_check.py .venv/bin/tpsqbo-engine
+
+It starts the emulator on a free loopback port, points the library at it by base URL and
+OAuth discovery URL only, then creates, reads, updates, queries, voids and deletes
+customers, items, invoices and payments, printing one line per check.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+
+from intuitlib.client import AuthClient
+from quickbooks import QuickBooks
+from quickbooks.objects.account import Account
+from quickbooks.objects.base import Ref
+from quickbooks.objects.customer import Customer
+from quickbooks.objects.detailline import SalesItemLine, SalesItemLineDetail
+from quickbooks.objects.invoice import Invoice
+from quickbooks.objects.item import Item
+from quickbooks.objects.payment import Payment, PaymentLine
+
+# The emulator speaks plain http on loopback; requests-oauthlib refuses that unless told.
+os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
+RESULTS: list[tuple[str, bool, str]] = []
+
+
+def check(name: str, action: Callable[[], object]) -> object:
+    try:
+        value = action()
+        RESULTS.append((name, True, ""))
+        return value
+    except Exception as exc:  # noqa: BLE001 - every failure is a finding to report
+        RESULTS.append((name, False, f"{type(exc).__name__}: {exc}"))
+        return None
+
+
+def ref(obj: object) -> Ref:
+    return obj.to_ref()  # type: ignore[attr-defined, no-any-return]
+
+
+def run(info: dict[str, str]) -> None:
+    auth = AuthClient(info["client_id"], info["client_secret"], "http://127.0.0.1/cb",
+                      info["discovery_url"], refresh_token=info["refresh_token"],
+                      realm_id=info["realm_id"])
+    qb = QuickBooks(auth_client=auth, refresh_token=info["refresh_token"],
+                    company_id=info["realm_id"], minorversion=75)
+    # The base URL is the only change. The library picks sandbox or production from the
+    # auth client's environment, which here is the emulator's discovery URL: set both.
+    qb.sandbox_api_url_v3 = qb.api_url_v3 = f"{info['base_url']}/v3"
+
+    customer = Customer()
+    customer.DisplayName = "Compat O'Connor & Sons"
+    check("customer create", lambda: customer.save(qb=qb))
+    check("customer read", lambda: Customer.get(customer.Id, qb=qb))
+    customer.Notes = "updated by python-quickbooks"
+    check("customer update (full)", lambda: customer.save(qb=qb))
+    check("customer query with an apostrophe",
+          lambda: Customer.filter(DisplayName="Compat O'Connor & Sons", qb=qb)[0])
+
+    income = Account.filter(Name="Fees Income", qb=qb)[0]
+    item = Item()
+    item.Name, item.Type = "Compat Service", "Service"
+    item.IncomeAccountRef = ref(income)
+    check("item create", lambda: item.save(qb=qb))
+    check("item query", lambda: Item.where("Type = 'Service'", qb=qb))
+
+    def new_invoice(amount: float) -> Invoice:
+        invoice = Invoice()
+        line = SalesItemLine()
+        line.Amount = amount
+        line.SalesItemLineDetail = SalesItemLineDetail()
+        line.SalesItemLineDetail.ItemRef = ref(item)
+        invoice.Line.append(line)
+        invoice.CustomerRef = ref(customer)
+        invoice.save(qb=qb)
+        return invoice
+
+    invoice = check("invoice create", lambda: new_invoice(300.0))
+    check("invoice read", lambda: Invoice.get(invoice.Id, qb=qb))  # type: ignore[union-attr]
+    check("invoice count", lambda: Invoice.count(qb=qb))
+    payment = Payment()
+    payment.TotalAmt = 300.0
+    payment.CustomerRef = ref(customer)
+    payment_line = PaymentLine()
+    payment_line.Amount = 300.0
+    payment_line.LinkedTxn.append(invoice.to_linked_txn())  # type: ignore[union-attr]
+    payment.Line.append(payment_line)
+    check("payment create (applied to the invoice)", lambda: payment.save(qb=qb))
+    check("invoice balance is 0 after the payment",
+          lambda: _expect(Invoice.get(invoice.Id, qb=qb).Balance == 0))  # type: ignore[union-attr]
+    check("payment void", lambda: payment.void(qb=qb))
+    check("invoice balance is back after the void",
+          lambda: _expect(Invoice.get(invoice.Id, qb=qb).Balance == 300))  # type: ignore[union-attr]
+    other = check("second invoice create", lambda: new_invoice(50.0))
+    check("invoice void", lambda: other.void(qb=qb))  # type: ignore[union-attr]
+    third = check("third invoice create", lambda: new_invoice(75.0))
+    check("invoice delete", lambda: third.delete(qb=qb))  # type: ignore[union-attr]
+    check("a customer with a balance cannot be deactivated",
+          lambda: _expect_refused(lambda: _deactivate(customer, qb)))
+    idle = Customer()
+    idle.DisplayName = "Compat Idle Customer"
+    check("customer deactivate (QBO's delete for name lists)",
+          lambda: (idle.save(qb=qb), _deactivate(idle, qb)))
+    check("batch create", lambda: _batch(qb))
+
+
+def _expect(condition: bool) -> bool:
+    if not condition:
+        raise AssertionError("unexpected value")
+    return condition
+
+
+def _expect_refused(action: Callable[[], object]) -> None:
+    try:
+        action()
+    except Exception:  # noqa: BLE001 - the refusal is the expected outcome
+        return
+    raise AssertionError("QBO would refuse this")
+
+
+def _deactivate(customer: Customer, qb: QuickBooks) -> None:
+    fresh = Customer.get(customer.Id, qb=qb)
+    fresh.Active = False
+    fresh.save(qb=qb)
+
+
+def _batch(qb: QuickBooks) -> None:
+    from quickbooks.batch import batch_create
+    people = []
+    for n in range(3):
+        person = Customer()
+        person.DisplayName = f"Compat Batch {n}"
+        people.append(person)
+    result = batch_create(people, qb=qb)
+    _expect(len(result.successes) == 3 and not result.faults)
+
+
+def main() -> int:
+    engine = sys.argv[1] if len(sys.argv) > 1 else "tpsqbo-engine"
+    process = subprocess.Popen([engine, "emulate", "qbo", "--port", "0", "--print-json"],
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        run(json.loads(process.stdout.readline()))
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    report()
+    return 1 if any(not ok for _, ok, _ in RESULTS) else 0
+
+
+def report() -> None:
+    for name, ok, detail in RESULTS:
+        print(f"{'ok  ' if ok else 'FAIL'} {name}{' - ' + detail if detail else ''}")
+    failed = sum(not ok for _, ok, _ in RESULTS)
+    print(f"{len(RESULTS) - failed} passed, {failed} failed")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
