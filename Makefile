@@ -30,6 +30,7 @@ lint:
 
 bench: install
 	$(BIN)/python bench/validate.py
+	$(BIN)/python bench/qbo_client.py
 
 check: test lint
 

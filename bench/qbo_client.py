@@ -42,26 +42,45 @@ def floor_seconds(calls: int, limits: Limits, *, batch: bool) -> float:
 def connect(server: QboEmulatorServer, folder: Path, limits: Limits) -> QboClient:
     import requests
 
-    grant = requests.post(f"{server.base_url}/oauth2/v1/tokens/bearer", timeout=10,
-                          data={"grant_type": "refresh_token",
-                                "refresh_token": server.oauth.issue_refresh_token()},
-                          auth=(server.oauth.client_id, server.oauth.client_secret)).json()
+    grant = requests.post(
+        f"{server.base_url}/oauth2/v1/tokens/bearer",
+        timeout=10,
+        data={"grant_type": "refresh_token", "refresh_token": server.oauth.issue_refresh_token()},
+        auth=(server.oauth.client_id, server.oauth.client_secret),
+    ).json()
     store = TokenStore(folder / "tokens.json")
     now = time.time()
-    store.save(Tokens(server.company.realm_id, server.base_url, server.discovery_url,
-                      server.oauth.client_id, grant["access_token"], now + 3600,
-                      grant["refresh_token"], now + 86400))
+    store.save(
+        Tokens(
+            server.company.realm_id,
+            server.base_url,
+            server.discovery_url,
+            server.oauth.client_id,
+            grant["access_token"],
+            now + 3600,
+            grant["refresh_token"],
+            now + 86400,
+        )
+    )
     retry = RetryPolicy(throttle_wait=limits.minute / 4)
-    return QboClient(QboAuth(store, server.oauth.client_secret), limiter=Limiter(limits),
-                     retry=retry)
+    return QboClient(
+        QboAuth(store, server.oauth.client_secret), limiter=Limiter(limits), retry=retry
+    )
 
 
 def invoice(customer: str, item: str, number: str) -> dict[str, object]:
     amount = Decimal("125.00")
-    return {"CustomerRef": {"value": customer}, "DocNumber": number,
-            "Line": [{"Amount": amount, "DetailType": "SalesItemLineDetail",
-                      "SalesItemLineDetail": {"ItemRef": {"value": item}, "Qty": 1,
-                                              "UnitPrice": amount}}]}
+    return {
+        "CustomerRef": {"value": customer},
+        "DocNumber": number,
+        "Line": [
+            {
+                "Amount": amount,
+                "DetailType": "SalesItemLineDetail",
+                "SalesItemLineDetail": {"ItemRef": {"value": item}, "Qty": 1, "UnitPrice": amount},
+            }
+        ],
+    }
 
 
 def main() -> None:
@@ -72,8 +91,10 @@ def main() -> None:
     spec = f"scale={args.scale}"
     limits = Limits.parse(spec)
     assert limits is not None
-    with tempfile.TemporaryDirectory() as folder, \
-            QboEmulatorServer(QboOptions(port=0, seed="sandbox-us", limits=spec)) as server:
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        QboEmulatorServer(QboOptions(port=0, seed="sandbox-us", limits=spec)) as server,
+    ):
         company = server.company
         customer = company.find_by("Customer", "DisplayName", "Red Rock Diner")
         item = company.find_by("Item", "Name", "Bookkeeping")
@@ -91,24 +112,43 @@ def main() -> None:
         time.sleep(limits.minute)
         before = client.stats.calls
         started = time.perf_counter()
-        results = client.batch([BatchOp("Invoice", invoice(customer["Id"], item["Id"], f"B-{i}"),
-                                        key=f"B-{i}", guard=NaturalKey("DocNumber", f"B-{i}"))
-                                for i in range(n)])
+        results = client.batch(
+            [
+                BatchOp(
+                    "Invoice",
+                    invoice(customer["Id"], item["Id"], f"B-{i}"),
+                    key=f"B-{i}",
+                    guard=NaturalKey("DocNumber", f"B-{i}"),
+                )
+                for i in range(n)
+            ]
+        )
         batch_time, batch_calls = time.perf_counter() - started, client.stats.calls - before
         batch_floor = floor_seconds(math.ceil(n / 30), limits, batch=True)
         failed = sum(r.error is not None for r in results)
-        created = sum(1 for r in company.table("Invoice").values()
-                      if str(r.get("DocNumber", "")).startswith(("P-", "B-")))
-    print(f"{n:,} invoices, limits {limits.per_minute}/min, {limits.per_second}/s, "
-          f"{limits.batch_per_minute} batch/min, time scaled x{args.scale:g}")
-    print(f"baseline (one POST each): {base_calls / n:6.3f} calls/invoice, "
-          f"{base_time:6.1f} s = {base_time / base_floor:5.2f}x its floor of {base_floor:.1f} s")
-    print(f"engine (batches of 30):   {batch_calls / n:6.3f} calls/invoice (target <= 0.04), "
-          f"{batch_time:6.1f} s = {batch_time / batch_floor:5.2f}x its floor of "
-          f"{batch_floor:.1f} s (target <= 1.2x)")
-    print(f"engine vs baseline: {base_time / batch_time:.1f}x faster, "
-          f"{base_calls / batch_calls:.0f}x fewer calls; {failed} failed items, "
-          f"{created:,} invoices in QBO (expected {2 * n:,})")
+        created = sum(
+            1
+            for r in company.table("Invoice").values()
+            if str(r.get("DocNumber", "")).startswith(("P-", "B-"))
+        )
+    print(
+        f"{n:,} invoices, limits {limits.per_minute}/min, {limits.per_second}/s, "
+        f"{limits.batch_per_minute} batch/min, time scaled x{args.scale:g}"
+    )
+    print(
+        f"baseline (one POST each): {base_calls / n:6.3f} calls/invoice, "
+        f"{base_time:6.1f} s = {base_time / base_floor:5.2f}x its floor of {base_floor:.1f} s"
+    )
+    print(
+        f"engine (batches of 30):   {batch_calls / n:6.3f} calls/invoice (target <= 0.04), "
+        f"{batch_time:6.1f} s = {batch_time / batch_floor:5.2f}x its floor of "
+        f"{batch_floor:.1f} s (target <= 1.2x)"
+    )
+    print(
+        f"engine vs baseline: {base_time / batch_time:.1f}x faster, "
+        f"{base_calls / batch_calls:.0f}x fewer calls; {failed} failed items, "
+        f"{created:,} invoices in QBO (expected {2 * n:,})"
+    )
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ def check(name: str, action: Callable[[], object]) -> object:
         value = action()
         RESULTS.append((name, True, ""))
         return value
-    except Exception as exc:  # noqa: BLE001 - every failure is a finding to report
+    except Exception as exc:
         RESULTS.append((name, False, f"{type(exc).__name__}: {exc}"))
         return None
 
@@ -49,11 +49,20 @@ def ref(obj: object) -> Ref:
 
 
 def run(info: dict[str, str]) -> None:
-    auth = AuthClient(info["client_id"], info["client_secret"], "http://127.0.0.1/cb",
-                      info["discovery_url"], refresh_token=info["refresh_token"],
-                      realm_id=info["realm_id"])
-    qb = QuickBooks(auth_client=auth, refresh_token=info["refresh_token"],
-                    company_id=info["realm_id"], minorversion=75)
+    auth = AuthClient(
+        info["client_id"],
+        info["client_secret"],
+        "http://127.0.0.1/cb",
+        info["discovery_url"],
+        refresh_token=info["refresh_token"],
+        realm_id=info["realm_id"],
+    )
+    qb = QuickBooks(
+        auth_client=auth,
+        refresh_token=info["refresh_token"],
+        company_id=info["realm_id"],
+        minorversion=75,
+    )
     # The base URL is the only change. The library picks sandbox or production from the
     # auth client's environment, which here is the emulator's discovery URL: set both.
     qb.sandbox_api_url_v3 = qb.api_url_v3 = f"{info['base_url']}/v3"
@@ -64,8 +73,10 @@ def run(info: dict[str, str]) -> None:
     check("customer read", lambda: Customer.get(customer.Id, qb=qb))
     customer.Notes = "updated by python-quickbooks"
     check("customer update (full)", lambda: customer.save(qb=qb))
-    check("customer query with an apostrophe",
-          lambda: Customer.filter(DisplayName="Compat O'Connor & Sons", qb=qb)[0])
+    check(
+        "customer query with an apostrophe",
+        lambda: Customer.filter(DisplayName="Compat O'Connor & Sons", qb=qb)[0],
+    )
 
     income = Account.filter(Name="Fees Income", qb=qb)[0]
     item = Item()
@@ -96,21 +107,29 @@ def run(info: dict[str, str]) -> None:
     payment_line.LinkedTxn.append(invoice.to_linked_txn())  # type: ignore[union-attr]
     payment.Line.append(payment_line)
     check("payment create (applied to the invoice)", lambda: payment.save(qb=qb))
-    check("invoice balance is 0 after the payment",
-          lambda: _expect(Invoice.get(invoice.Id, qb=qb).Balance == 0))  # type: ignore[union-attr]
+    check(
+        "invoice balance is 0 after the payment",
+        lambda: _expect(Invoice.get(invoice.Id, qb=qb).Balance == 0),
+    )  # type: ignore[union-attr]
     check("payment void", lambda: payment.void(qb=qb))
-    check("invoice balance is back after the void",
-          lambda: _expect(Invoice.get(invoice.Id, qb=qb).Balance == 300))  # type: ignore[union-attr]
+    check(
+        "invoice balance is back after the void",
+        lambda: _expect(Invoice.get(invoice.Id, qb=qb).Balance == 300),
+    )  # type: ignore[union-attr]
     other = check("second invoice create", lambda: new_invoice(50.0))
     check("invoice void", lambda: other.void(qb=qb))  # type: ignore[union-attr]
     third = check("third invoice create", lambda: new_invoice(75.0))
     check("invoice delete", lambda: third.delete(qb=qb))  # type: ignore[union-attr]
-    check("a customer with a balance cannot be deactivated",
-          lambda: _expect_refused(lambda: _deactivate(customer, qb)))
+    check(
+        "a customer with a balance cannot be deactivated",
+        lambda: _expect_refused(lambda: _deactivate(customer, qb)),
+    )
     idle = Customer()
     idle.DisplayName = "Compat Idle Customer"
-    check("customer deactivate (QBO's delete for name lists)",
-          lambda: (idle.save(qb=qb), _deactivate(idle, qb)))
+    check(
+        "customer deactivate (QBO's delete for name lists)",
+        lambda: (idle.save(qb=qb), _deactivate(idle, qb)),
+    )
     check("batch create", lambda: _batch(qb))
 
 
@@ -123,7 +142,7 @@ def _expect(condition: bool) -> bool:
 def _expect_refused(action: Callable[[], object]) -> None:
     try:
         action()
-    except Exception:  # noqa: BLE001 - the refusal is the expected outcome
+    except Exception:
         return
     raise AssertionError("QBO would refuse this")
 
@@ -136,6 +155,7 @@ def _deactivate(customer: Customer, qb: QuickBooks) -> None:
 
 def _batch(qb: QuickBooks) -> None:
     from quickbooks.batch import batch_create
+
     people = []
     for n in range(3):
         person = Customer()
@@ -147,8 +167,9 @@ def _batch(qb: QuickBooks) -> None:
 
 def main() -> int:
     engine = sys.argv[1] if len(sys.argv) > 1 else "tpsqbo-engine"
-    process = subprocess.Popen([engine, "emulate", "qbo", "--port", "0", "--print-json"],
-                               stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [engine, "emulate", "qbo", "--port", "0", "--print-json"], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert process.stdout is not None
         run(json.loads(process.stdout.readline()))
