@@ -14,6 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
 if TYPE_CHECKING:
@@ -106,6 +107,8 @@ class EntityCatalog:
 
     shapes: Mapping[str, Shape]
     definitions: Mapping[str, Shape]
+    registry: Registry[Any] = field(default_factory=Registry, repr=False)
+    uris: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def get(self, name: str) -> Shape | None:
         return self.shapes.get(name)
@@ -146,4 +149,16 @@ def entity_catalog(root: Path | None = None) -> EntityCatalog:
         for system, (uri, contents) in commons.items()
         for name, node in contents.get("$defs", {}).items()
     }
-    return EntityCatalog(shapes, definitions)
+    uris = {name: uri for name, (uri, _) in documents.items()}
+    return EntityCatalog(shapes, definitions, registry, uris)
+
+
+@cache
+def entity_validator(name: str) -> Draft202012Validator:
+    """A JSON Schema validator for records of one entity (`tps.Invoice`)."""
+    catalog = entity_catalog()
+    uri = catalog.uris[name]
+    schema = {"$id": uri, **catalog.registry.contents(uri)}
+    return Draft202012Validator(
+        schema, registry=catalog.registry, format_checker=Draft202012Validator.FORMAT_CHECKER
+    )

@@ -5,10 +5,8 @@ requestid replay and injected faults. A WSGI application served by werkzeug.
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import secrets
-import socket
 import threading
 import time
 from collections import OrderedDict
@@ -24,10 +22,10 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from tpsqbo_engine.connectors.qbo.limits import Limits, Throttle
+from tpsqbo_engine.emulators.injection import FaultPlan, drop_connection
 from tpsqbo_engine.emulators.qbo import api, faults, query
 from tpsqbo_engine.emulators.qbo.company import Company
 from tpsqbo_engine.emulators.qbo.faults import Fault
-from tpsqbo_engine.emulators.qbo.injection import FaultPlan
 from tpsqbo_engine.emulators.qbo.oauth import OAuthServer, discovery_document
 
 MINOR_VERSION = 75
@@ -241,7 +239,7 @@ class Emulator:
         if is_write:
             self._written()
         if "commit-timeout" in drawn and is_write:
-            _drop_connection(request)
+            drop_connection(request.environ)
         return response
 
     def _replay_key(self, request: Request, realm: str, batch: bool) -> str | None:
@@ -338,14 +336,6 @@ def _stored_response(stored: tuple[int, bytes, str]) -> Response:
     response = Response(data, status=status, content_type=content_type)
     response.headers["intuit_tid"] = secrets.token_hex(12)
     return response
-
-
-def _drop_connection(request: Request) -> None:
-    """The write is committed; the client never hears back (the connection just closes)."""
-    sock = request.environ.get("werkzeug.socket")
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _pay_page(invoice: dict[str, Any], token: str) -> str:

@@ -19,9 +19,9 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from tpsqbo_engine.connectors.qbo.limits import Limits
+from tpsqbo_engine.emulators.injection import FaultPlan, parse_spec
 from tpsqbo_engine.emulators.qbo.app import Emulator, _json_default
 from tpsqbo_engine.emulators.qbo.company import Company
-from tpsqbo_engine.emulators.qbo.injection import FaultPlan, parse_spec
 from tpsqbo_engine.emulators.qbo.oauth import REFRESH_TTL, Grant, OAuthServer
 from tpsqbo_engine.emulators.qbo.seed import seeded_company
 from tpsqbo_engine.emulators.qbo.webhooks import WebhookSender

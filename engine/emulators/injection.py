@@ -1,4 +1,5 @@
-"""Faults on demand, so clients can be tested against what the real service does on a bad day.
+"""Faults on demand for the emulators, so clients can be tested against what the real
+services do on a bad day.
 
 A spec is a comma-separated list of `kind[=arg][@N|%P|#K]`:
 
@@ -14,10 +15,13 @@ A spec is a comma-separated list of `kind[=arg][@N|%P|#K]`:
 
 from __future__ import annotations
 
+import contextlib
 import random
 import re
+import socket
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 KINDS = (
     "throttle",
@@ -104,3 +108,11 @@ class FaultPlan:
             }
             self.rules = [r for r in self.rules if r.times != 0]
             return fired
+
+
+def drop_connection(environ: dict[str, Any]) -> None:
+    """`commit-timeout`: the write is committed, then the connection closes unanswered."""
+    sock = environ.get("werkzeug.socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
