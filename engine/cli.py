@@ -185,6 +185,47 @@ def emulate_qbo(
     raise typer.Exit(serve(server, print_json=print_json, echo=typer.echo, describe=_describe_qbo))
 
 
+@emulate_app.command("tps")
+def emulate_tps(
+    host: Annotated[str, typer.Option(help="Loopback address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port; 0 picks a free one.")] = 0,
+    seed: Annotated[
+        str, typer.Option(help="Firm to start with: demo, or large:N for N clients.")
+    ] = "demo",
+    state: Annotated[
+        Path | None, typer.Option(help="Keep the firm in this file across restarts.")
+    ] = None,
+    faults: Annotated[str, typer.Option(help="Faults to inject, e.g. 'throttle@5,5xx#1'.")] = "",
+    print_json: Annotated[
+        bool, typer.Option("--print-json", help="Print one JSON line with base_url and token.")
+    ] = False,
+) -> int:
+    """Serve the TPS contract (docs/tps-contract.md) with a demo firm, on loopback.
+
+    Prints the base URL and the bearer token. Stops cleanly on Ctrl-C or SIGTERM.
+    """
+    from tpsqbo_engine.emulators.run import require_loopback, serve
+    from tpsqbo_engine.emulators.tps.server import TpsEmulatorServer, TpsOptions
+
+    require_loopback(host)
+    try:
+        server = TpsEmulatorServer(TpsOptions(host, port, seed, state, faults))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    raise typer.Exit(
+        serve(
+            server,
+            print_json=print_json,
+            echo=typer.echo,
+            describe=lambda info: [
+                f"TPS emulator at {info['base_url']}/api/v1",
+                f"  token: {info['token']}",
+                "Ctrl-C stops it.",
+            ],
+        )
+    )
+
+
 def _describe_qbo(info: dict[str, str]) -> list[str]:
     return [
         f"QBO emulator at {info['base_url']} (company {info['realm_id']})",

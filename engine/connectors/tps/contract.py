@@ -38,6 +38,7 @@ class TpsContract:
         default_factory=lambda: {resource: f"{API_PREFIX}/{resource}" for resource in RESOURCES}
     )
     fields: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    firm_path: str = f"{API_PREFIX}/firm"
 
     def path(self, resource: str) -> str:
         if resource not in RESOURCES:

@@ -11,6 +11,7 @@ adjustments, and finance charges. Everything goes in through the firm's own rule
 from __future__ import annotations
 
 import random
+import unicodedata
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -110,7 +111,8 @@ _LONG_NAME = (
 
 
 def _client(index: int, name: str, rng: random.Random, email: bool = True) -> dict[str, Any]:
-    slug = "".join(c for c in name.lower() if c.isalnum())[:12] or "client"
+    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = "".join(c for c in folded.lower() if c.isalnum())[:12] or "client"
     return {
         "code": f"{slug[:6].upper()}{index:03d}",
         "name": name,

@@ -1,0 +1,270 @@
+"""The TPS contract's client: paging, `updated_since` cursors, optimistic concurrency,
+retries with backoff on 429 and 5xx, idempotency keys on creates, and Decimal money.
+
+Errors name the resource and the record, never the record's contents.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import requests
+
+from tpsqbo_engine import __version__
+from tpsqbo_engine.connectors.tps.contract import MAX_PAGE_SIZE, RESOURCES, TpsContract
+from tpsqbo_engine.errors import (
+    ConnectorError,
+    FatalConnectorError,
+    RetriableConnectorError,
+    SkippableConnectorError,
+    UsageError,
+)
+from tpsqbo_engine.ruleset.shapes import Shape, entity_catalog
+
+TOKEN_ENV = "TPSQBO_TPS_TOKEN"  # noqa: S105 - the variable's name, not a secret
+KEY_NAMESPACE = uuid.UUID("0b8e3c52-51b7-4c29-9a7f-54c1f31a3d10")
+Record = dict[str, Any]
+
+
+class TpsError(ConnectorError):
+    def __init__(self, message: str, *, status: int = 0, code: str = "", hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.status, self.code = status, code
+
+
+class TpsFatalError(TpsError, FatalConnectorError):
+    pass
+
+
+class TpsRetriableError(TpsError, RetriableConnectorError):
+    pass
+
+
+class TpsRejected(TpsError, SkippableConnectorError):
+    """The endpoint refused this record (validation, unknown reference)."""
+
+
+class TpsConflict(TpsRejected):
+    """409: the record changed since it was read; re-read it and decide again."""
+
+    def __init__(self, message: str, current_version: int | None) -> None:
+        super().__init__(
+            message,
+            status=409,
+            code="conflict",
+            hint="read the record again and re-apply the change",
+        )
+        self.current_version = current_version
+
+
+def token_from_environment() -> str:
+    token = os.environ.get(TOKEN_ENV, "")
+    if not token:
+        raise UsageError(
+            "no TPS access token",
+            hint=f"export {TOKEN_ENV} (the emulator prints one: `tpsqbo-engine emulate tps`)",
+        )
+    return token
+
+
+# Money ----------------------------------------------------------------------------------------
+def _is_money(shape: Shape) -> bool:
+    node = shape.node or {}
+    return str(node.get("$ref", "")).endswith("/Money") or any(
+        str(option.get("$ref", "")).endswith("/Money") for option in node.get("anyOf", [])
+    )
+
+
+def convert_money(value: Any, shape: Shape, to_decimal: bool) -> Any:
+    """Money fields (by the entity schema) become Decimal when read, text when written."""
+    if _is_money(shape) and value is not None:
+        if to_decimal:
+            try:
+                return Decimal(str(value))
+            except InvalidOperation:
+                return value
+        return str(value) if isinstance(value, Decimal) else value
+    if isinstance(value, Mapping):
+        props = shape.properties()
+        return {
+            k: convert_money(v, props[k], to_decimal) if k in props else v for k, v in value.items()
+        }
+    if isinstance(value, list):
+        item = shape.item()
+        return [convert_money(v, item, to_decimal) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class Retry:
+    attempts: int = 5
+    backoff: float = 0.5
+    max_backoff: float = 20.0
+    timeout: tuple[float, float] = (5.0, 30.0)
+
+
+@dataclass
+class TpsClient:
+    base_url: str
+    token: str
+    contract: TpsContract = field(default_factory=TpsContract)
+    retry: Retry = field(default_factory=Retry)
+    session: requests.Session = field(default_factory=requests.Session)
+    sleep: Callable[[float], None] = time.sleep
+    calls: int = 0
+
+    def __post_init__(self) -> None:
+        self.base_url = self.base_url.rstrip("/")
+        self.session.headers.update(
+            {"Accept": "application/json", "User-Agent": f"tpsqbo-engine/{__version__}"}
+        )
+
+    # Transport ----------------------------------------------------------------------------
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        body: Any = None,
+        what: str,
+        key: str = "",
+    ) -> Any:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        if key:
+            headers["Idempotency-Key"] = key
+        for attempt in range(1, self.retry.attempts + 1):
+            self.calls += 1
+            try:
+                response = self.session.request(
+                    method,
+                    f"{self.base_url}{path}",
+                    params=params,
+                    json=body,
+                    headers=headers,
+                    timeout=self.retry.timeout,
+                )
+            except (requests.ConnectionError, requests.Timeout):
+                if method != "GET" and not key:
+                    raise TpsRetriableError(
+                        f"no answer from TPS for {what}; it may or may not have been written"
+                    ) from None
+                self._pause(attempt, what)
+                continue
+            if response.status_code in (429, 500, 502, 503, 504):
+                self._pause(attempt, what, response.status_code)
+                continue
+            return self._result(response, what)
+        raise TpsRetriableError(
+            f"TPS did not answer {what} after {self.retry.attempts} attempts",
+            hint="try again later",
+        )
+
+    def _pause(self, attempt: int, what: str, status: int = 0) -> None:
+        if attempt == self.retry.attempts:
+            raise TpsRetriableError(
+                f"TPS kept failing for {what}{f' (HTTP {status})' if status else ''}",
+                status=status,
+                hint="try again later",
+            )
+        delay = min(self.retry.max_backoff, self.retry.backoff * 2 ** (attempt - 1))
+        self.sleep(delay * (0.5 + random.random() / 2))  # noqa: S311 - jitter
+
+    @staticmethod
+    def _result(response: requests.Response, what: str) -> Any:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.ok:
+            return body
+        error = (body or {}).get("error", {}) if isinstance(body, dict) else {}
+        detail = error.get("message") or f"HTTP {response.status_code}"
+        code = str(error.get("code", ""))
+        message = f"TPS refused {what}: {detail}"
+        if response.status_code == 409:
+            raise TpsConflict(message, error.get("current_version"))
+        if response.status_code in (401, 403):
+            raise TpsFatalError(
+                message, status=response.status_code, code=code, hint=f"check {TOKEN_ENV}"
+            )
+        raise TpsRejected(message, status=response.status_code, code=code)
+
+    # Records ------------------------------------------------------------------------------
+    def _shape(self, resource: str) -> Shape:
+        shape = entity_catalog().get(f"tps.{RESOURCES[resource]}")
+        assert shape is not None
+        return shape
+
+    def _read(self, resource: str, remote: Record) -> Record:
+        local = self.contract.from_remote(resource, remote)
+        converted: Record = convert_money(local, self._shape(resource), to_decimal=True)
+        return converted
+
+    def _write(self, resource: str, record: Record) -> Record:
+        text: Record = convert_money(record, self._shape(resource), to_decimal=False)
+        return self.contract.to_remote(resource, text)
+
+    def firm(self) -> Record:
+        firm: Record = self._call("GET", self.contract.firm_path, what="the firm")
+        return firm
+
+    def get(self, resource: str, ident: str) -> Record:
+        remote = self._call(
+            "GET", f"{self.contract.path(resource)}/{ident}", what=f"{resource} {ident}"
+        )
+        return self._read(resource, remote)
+
+    def records(
+        self, resource: str, updated_since: str = "", page_size: int = MAX_PAGE_SIZE
+    ) -> Iterator[Record]:
+        """Every record (changed strictly after `updated_since`), page by page."""
+        params = {"page_size": str(page_size)}
+        if updated_since:
+            params["updated_since"] = updated_since
+        while True:
+            page = self._call(
+                "GET", self.contract.path(resource), params=params, what=f"the {resource} list"
+            )
+            for remote in page.get("data", []):
+                yield self._read(resource, remote)
+            token = page.get("next_page_token")
+            if not token:
+                return
+            params["page_token"] = token
+
+    def changes(self, resource: str, cursor: str = "") -> tuple[list[Record], str]:
+        """What changed after `cursor`, and the cursor to pass next time."""
+        records = list(self.records(resource, cursor))
+        newest = max((r["updated_at"] for r in records), default=cursor)
+        return records, newest
+
+    def create(self, resource: str, record: Record, *, key: str) -> Record:
+        """Creates once: a retry after a lost answer carries the same Idempotency-Key."""
+        idempotency = str(uuid.uuid5(KEY_NAMESPACE, f"{resource}:{key}"))
+        remote = self._call(
+            "POST",
+            self.contract.path(resource),
+            key=idempotency,
+            body=self._write(resource, record),
+            what=f"a new {resource} record",
+        )
+        return self._read(resource, remote)
+
+    def update(self, resource: str, ident: str, changes: Record, *, version: int) -> Record:
+        """Changes some fields of the version that was read; 409 if it changed meanwhile."""
+        body = {**self._write(resource, changes), "version": version}
+        remote = self._call(
+            "PATCH",
+            f"{self.contract.path(resource)}/{ident}",
+            body=body,
+            what=f"{resource} {ident}",
+        )
+        return self._read(resource, remote)
