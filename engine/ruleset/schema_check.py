@@ -72,8 +72,12 @@ def check_document(doc: SourceDocument) -> list[Problem]:
     if kind not in KINDS:
         hint = did_you_mean(str(kind), KINDS) or f"one of: {', '.join(KINDS)}"
         return [doc.problem("/kind", "schema.unknown-kind", f"unknown kind '{kind}'", hint=hint)]
-    validator = kind_validators()[kind]
-    problems = [p for error in validator.iter_errors(data) for p in _problems(doc, error)]
+    return check_with(doc, kind_validators()[kind])
+
+
+def check_with(doc: SourceDocument, validator: Draft202012Validator) -> list[Problem]:
+    """Every error of `doc` against `validator`, located and explained."""
+    problems = [p for error in validator.iter_errors(doc.data) for p in _problems(doc, error)]
     return _without_echoes(problems)
 
 

@@ -1,0 +1,273 @@
+"""The state store: one SQLite file per firm (sqlite-utils, WAL, migrations).
+
+    links      TPS id <-> QBO id per entity pair, with the versions and content hash last synced
+    runs       one row per sync run: phase, status, counts, a forced run's reason
+    run_items  every record's outcome in a run: Successful, Warning, Failed, Ignored, Excluded
+    journal    a write's intent before the call, its outcome after, so a crash never
+               causes a duplicate: an intent without an outcome is checked before any retry
+    cursors    where the next incremental read starts, per system and entity
+    ignores    records taken out of the sync by hand (undoable)
+    backups    QBO snapshots taken by `tpsqbo-engine backup`
+
+A cursor moves only in the transaction that records the work it covers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from tpsqbo_engine.errors import StateError
+
+STATUSES = ("Successful", "Warning", "Failed", "Ignored", "Excluded")
+migrations = Migrations("tpsqbo-engine")
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    db.table("links").create(
+        {
+            "pair": str,
+            "tps_id": str,
+            "qbo_id": str,
+            "tps_version": str,
+            "qbo_version": str,
+            "content_hash": str,
+            "mapping": str,
+            "updated_at": str,
+        },
+        pk=("pair", "tps_id"),
+    )
+    db.table("links").create_index(["pair", "qbo_id"], unique=True)
+    db.table("runs").create(
+        {
+            "id": int,
+            "started_at": str,
+            "finished_at": str,
+            "phase": str,
+            "status": str,
+            "forced_reason": str,
+            "counts": str,
+        },
+        pk="id",
+    )
+    db.table("run_items").create(
+        {
+            "id": int,
+            "run_id": int,
+            "record": str,
+            "mapping": str,
+            "action": str,
+            "status": str,
+            "message": str,
+            "rule": str,
+            "target": str,
+            "at": str,
+        },
+        pk="id",
+        foreign_keys=[("run_id", "runs")],
+    )
+    db.table("run_items").create_index(["run_id", "status"])
+    db.table("run_items").create_index(["record"])
+    db.table("journal").create(
+        {
+            "id": int,
+            "run_id": int,
+            "intent": str,
+            "operation": str,
+            "target": str,
+            "started_at": str,
+            "outcome": str,
+            "result_id": str,
+            "finished_at": str,
+        },
+        pk="id",
+    )
+    db.table("journal").create_index(["intent"])
+    db.table("cursors").create({"name": str, "value": str, "run_id": int}, pk="name")
+    db.table("ignores").create({"record": str, "reason": str, "created_at": str}, pk="record")
+    db.table("backups").create({"id": int, "taken_at": str, "path": str, "counts": str}, pk="id")
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class StateStore:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        try:
+            self.db = Database(path)
+            self.db.enable_wal()
+            migrations.apply(self.db)
+        except Exception as exc:  # sqlite3 errors come in several classes
+            raise StateError(
+                f"the state file {path} cannot be opened: {exc}",
+                hint="restore it from a copy, or move it away to start afresh "
+                "(links to QBO records would then be rebuilt by matching)",
+            ) from None
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self.db.atomic():
+            yield
+
+    # Links --------------------------------------------------------------------------------
+    def link(
+        self,
+        pair: str,
+        tps_id: str,
+        qbo_id: str,
+        *,
+        mapping: str,
+        tps_version: str = "",
+        qbo_version: str = "",
+        content_hash: str = "",
+    ) -> None:
+        self.db.table("links").upsert(
+            {
+                "pair": pair,
+                "tps_id": tps_id,
+                "qbo_id": qbo_id,
+                "tps_version": tps_version,
+                "qbo_version": qbo_version,
+                "content_hash": content_hash,
+                "mapping": mapping,
+                "updated_at": now(),
+            },
+            pk=("pair", "tps_id"),
+        )
+
+    def links(self, pair: str) -> list[dict[str, Any]]:
+        return list(self.db.table("links").rows_where("pair = ?", [pair]))
+
+    # Runs ---------------------------------------------------------------------------------
+    def start_run(self, phase: str, forced_reason: str = "") -> int:
+        table = self.db.table("runs")
+        table.insert(
+            {
+                "started_at": now(),
+                "phase": phase,
+                "status": "running",
+                "forced_reason": forced_reason,
+                "counts": "{}",
+            }
+        )
+        return int(table.last_pk or 0)
+
+    def finish_run(self, run_id: int, status: str) -> dict[str, int]:
+        counts = dict.fromkeys(STATUSES, 0)
+        for row in self.db.query(
+            "select status, count(*) n from run_items where run_id = ? group by status", [run_id]
+        ):
+            counts[row["status"]] = row["n"]
+        self.db.table("runs").update(
+            run_id, {"finished_at": now(), "status": status, "counts": json.dumps(counts)}
+        )
+        return counts
+
+    def record_item(
+        self,
+        run_id: int,
+        record: str,
+        mapping: str,
+        action: str,
+        status: str,
+        message: str,
+        rule: str = "",
+        target: str = "",
+    ) -> None:
+        if status not in STATUSES:
+            raise ValueError(status)
+        self.db.table("run_items").insert(
+            {
+                "run_id": run_id,
+                "record": record,
+                "mapping": mapping,
+                "action": action,
+                "status": status,
+                "message": message,
+                "rule": rule,
+                "target": target,
+                "at": now(),
+            }
+        )
+
+    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        return list(self.db.table("runs").rows_where(order_by="id desc", limit=limit))
+
+    def items(
+        self, run_id: int | None = None, status: str | None = None, record: str | None = None
+    ) -> list[dict[str, Any]]:
+        clauses, args = [], []
+        for column, value in (("run_id", run_id), ("status", status), ("record", record)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                args.append(value)
+        return list(
+            self.db.table("run_items").rows_where(
+                " and ".join(clauses) or None, args, order_by="id"
+            )
+        )
+
+    # Journal ------------------------------------------------------------------------------
+    def intend(self, run_id: int, intent: str, operation: str, target: str) -> int:
+        table = self.db.table("journal")
+        table.insert(
+            {
+                "run_id": run_id,
+                "intent": intent,
+                "operation": operation,
+                "target": target,
+                "started_at": now(),
+                "outcome": "",
+            }
+        )
+        return int(table.last_pk or 0)
+
+    def conclude(self, journal_id: int, outcome: str, result_id: str = "") -> None:
+        self.db.table("journal").update(
+            journal_id, {"outcome": outcome, "result_id": result_id, "finished_at": now()}
+        )
+
+    def unfinished(self, intent: str) -> bool:
+        """True when a write with this intent was started and its outcome never recorded."""
+        rows = self.db.table("journal").rows_where("intent = ? and outcome = ''", [intent], limit=1)
+        return any(True for _ in rows)
+
+    # Cursors, ignores, backups ----------------------------------------------------------------
+    def cursor(self, name: str) -> str:
+        row = next(self.db.table("cursors").rows_where("name = ?", [name]), None)
+        return str(row["value"]) if row else ""
+
+    def move_cursor(self, name: str, value: str, run_id: int) -> None:
+        self.db.table("cursors").upsert({"name": name, "value": value, "run_id": run_id}, pk="name")
+
+    def ignore(self, record: str, reason: str) -> None:
+        self.db.table("ignores").upsert(
+            {"record": record, "reason": reason, "created_at": now()}, pk="record"
+        )
+
+    def unignore(self, record: str) -> bool:
+        found = bool(list(self.db.table("ignores").rows_where("record = ?", [record])))
+        self.db.table("ignores").delete_where("record = ?", [record])
+        return found
+
+    def ignored(self) -> dict[str, str]:
+        return {r["record"]: r["reason"] for r in self.db.table("ignores").rows}
+
+    def add_backup(self, path: Path, counts: dict[str, int]) -> None:
+        self.db.table("backups").insert(
+            {"taken_at": now(), "path": str(path), "counts": json.dumps(counts)}
+        )
+
+    def latest_backup(self) -> dict[str, Any] | None:
+        return next(self.db.table("backups").rows_where(order_by="id desc", limit=1), None)

@@ -1,0 +1,1 @@
+"""The sync: firm config, reading both systems, planning, applying, reporting."""
