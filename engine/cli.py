@@ -128,7 +128,7 @@ def emulate_qbo(
     host: Annotated[str, typer.Option(help="Loopback address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port; 0 picks a free one.")] = 0,
     seed: Annotated[
-        str, typer.Option(help="Company to start with: sandbox-us, sandbox-ca or empty.")
+        str, typer.Option(help="Company to start with: sandbox-us, sandbox-ca, empty or starter.")
     ] = "sandbox-us",
     state: Annotated[
         Path | None, typer.Option(help="Keep the company in this file across restarts.")

@@ -225,12 +225,23 @@ class RuleEnvironment(ImmutableSandboxedEnvironment):
 
     def is_safe_callable(self, obj: Any) -> bool:
         # Only the engine's own functions may be called; no methods of values.
-        return getattr(obj, "__tpsqbo_function__", False) is True
+        return isinstance(obj, RuleFunction)
 
 
-def rule_function(func: Callable[..., Any]) -> Callable[..., Any]:
-    func.__tpsqbo_function__ = True  # type: ignore[attr-defined]
-    return func
+class RuleFunction:
+    """A function rules may call (lookup, ref, linked, record, today)."""
+
+    __slots__ = ("_func",)
+
+    def __init__(self, func: Callable[..., Any]) -> None:
+        self._func = func
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._func(*args, **kwargs)
+
+
+def rule_function(func: Callable[..., Any]) -> RuleFunction:
+    return RuleFunction(func)
 
 
 @cache

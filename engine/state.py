@@ -218,6 +218,15 @@ class StateStore:
             )
         )
 
+    def left_out_initially(self) -> dict[str, str]:
+        """Records the initial sync excluded, with why."""
+        rows = self.db.query(
+            "select i.record, i.message from run_items i join runs r on "
+            "r.id = i.run_id where r.phase = 'initial' and i.status = "
+            "'Excluded'"
+        )
+        return {row["record"]: row["message"] for row in rows}
+
     # Journal ------------------------------------------------------------------------------
     def intend(self, run_id: int, intent: str, operation: str, target: str) -> int:
         table = self.db.table("journal")

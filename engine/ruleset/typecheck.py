@@ -18,7 +18,7 @@ from jinja2.exceptions import TemplateSyntaxError
 from tpsqbo_engine import expr
 from tpsqbo_engine.ruleset.shapes import ANY, EntityCatalog, Shape, scalar_shape
 
-FUNCTIONS = ("lookup", "ref", "linked", "record", "today")
+FUNCTIONS = ("lookup", "ref", "linked", "record", "unique", "today")
 QBO_REF_ENTITIES = (
     "Account",
     "Item",
@@ -291,6 +291,16 @@ class _Checker:
             return ANY
         same_side = next((e for e in entities if e.startswith(f"{self.scope.system}.")), None)
         return self.scope.catalog.get(same_side or entities[0]) or ANY
+
+    def _call_unique(self, node: nodes.Call) -> Shape:
+        if len(node.args) < 2:
+            self.report(
+                node,
+                "expr.bad-call",
+                "unique() takes the value and a suffix",
+                "e.g. unique(name, ' (' ~ code ~ ')')",
+            )
+        return scalar_shape("string")
 
     def _call_today(self, node: nodes.Call) -> Shape:
         return scalar_shape("date")

@@ -66,16 +66,7 @@ COMPUTED = frozenset(
     }
 )
 COMPUTED_TOTAL = SALES | {"Deposit", "Purchase", "JournalEntry"}
-_NAME_FIELDS = (
-    "DisplayName",
-    "GivenName",
-    "MiddleName",
-    "FamilyName",
-    "Title",
-    "Suffix",
-    "CompanyName",
-    "Name",
-)
+_NAME_FIELDS = ("DisplayName", "GivenName", "MiddleName", "FamilyName", "Title", "Suffix", "Name")
 OFFSETS = {"US": timezone(timedelta(hours=-8)), "CA": timezone(timedelta(hours=-5))}
 
 Record = dict[str, Any]

@@ -20,7 +20,7 @@ Record = dict[str, Any]
 def _item_line(
     line: Record,
     index: int,
-    check_ref: Callable[[str, Any, str], object],
+    check_ref: Callable[[str, Any, str], Record],
     tax_rate: Callable[[Any], Decimal | None],
     us: bool,
 ) -> tuple[Decimal, Decimal]:
@@ -31,7 +31,8 @@ def _item_line(
     value = amount(line["Amount"], f"{element}.Amount")
     detail = line.get("SalesItemLineDetail") or {}
     if "ItemRef" in detail:
-        check_ref("Item", detail["ItemRef"], f"{element}.ItemRef")
+        item = check_ref("Item", detail["ItemRef"], f"{element}.ItemRef")
+        detail["ItemRef"] = {"value": item["Id"], "name": item["Name"]}  # QBO fills in names
     qty, price = detail.get("Qty"), detail.get("UnitPrice")
     # Libraries send Qty 0 and UnitPrice 0 for "not given" (python-quickbooks does), and QBO
     # then goes by Amount; only a real quantity and price must multiply out to it.
@@ -61,7 +62,7 @@ def _item_line(
 
 def compute_sales(
     record: Record,
-    check_ref: Callable[[str, Any, str], object],
+    check_ref: Callable[[str, Any, str], Record],
     tax_rate: Callable[[Any], Decimal | None],
     us: bool,
 ) -> None:

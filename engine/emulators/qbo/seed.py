@@ -1,4 +1,6 @@
-"""Seeded companies: `sandbox-us` (TAX/NON tax codes), `sandbox-ca` (GST/HST codes), `empty`.
+"""Seeded companies: `sandbox-us` (TAX/NON tax codes), `sandbox-ca` (GST/HST codes), `empty`
+(a chart of accounts only) and `starter` (a new company set up for TPS: accounts, items,
+terms and payment methods, no customers and no A/R, the situation TPS documents).
 
 Every record goes in through the same rules a client's writes meet, so the seed is itself
 checked by the emulator. Besides the ordinary chart of accounts, items, customers, invoices
@@ -13,11 +15,12 @@ from typing import Any
 
 from tpsqbo_engine.emulators.qbo.company import Company
 
-SEEDS = ("sandbox-us", "sandbox-ca", "empty")
+SEEDS = ("sandbox-us", "sandbox-ca", "empty", "starter")
 REALMS = {
     "sandbox-us": "9341452000000001",
     "sandbox-ca": "9341452000000002",
     "empty": "9341452000000003",
+    "starter": "9341452000000004",
 }
 
 _ACCOUNTS = [
@@ -317,6 +320,7 @@ def seeded_company(seed: str, realm_id: str | None = None) -> Company:
             "sandbox-us": "Sandbox Company US 1",
             "sandbox-ca": "Sandbox Company CA 1",
             "empty": "New Company",
+            "starter": "Harbor & Pine CPAs (QuickBooks)",
         }[seed],
         "USD" if company.us else "CAD",
     )
@@ -325,6 +329,14 @@ def seeded_company(seed: str, realm_id: str | None = None) -> Company:
         company.create("Account", {"Name": name, "AccountType": kind, "AccountSubType": subtype})
     if seed == "empty":
         return company
+    _lists(company)
+    if seed == "starter":  # a new company set up for TPS: lists, no customers, no A/R
+        return company
+    _people_and_transactions(company)
+    return company
+
+
+def _lists(company: Company) -> None:
     if not company.us:
         _ca_taxes(company)
     for name, days in (("Due on receipt", 0), ("Net 15", 15), ("Net 30", 30)):
@@ -341,6 +353,9 @@ def seeded_company(seed: str, realm_id: str | None = None) -> Company:
                 "IncomeAccountRef": _ref(company, "Account", "Name", account),
             },
         )
+
+
+def _people_and_transactions(company: Company) -> None:
     for name, email in _CUSTOMERS:
         company.create(
             "Customer",
@@ -348,4 +363,3 @@ def seeded_company(seed: str, realm_id: str | None = None) -> Company:
             | ({"PrimaryEmailAddr": {"Address": email}} if email else {}),
         )
     _transactions(company)
-    return company

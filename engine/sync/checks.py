@@ -1,0 +1,117 @@
+"""The pre-flight checklist and the QBO backup it asks for."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from tpsqbo_engine.connectors.qbo.client import QboClient
+from tpsqbo_engine.ruleset.model import Check, RuleSet
+from tpsqbo_engine.state import StateStore
+from tpsqbo_engine.sync.plan import Plan
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    id: str
+    title: str
+    passed: bool
+    level: str
+    fix: str
+    where: str
+    details: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def blocks(self) -> bool:
+        return not self.passed and self.level == "error"
+
+
+def _preference(prefs: dict[str, Any], path: str) -> Any:
+    value: Any = prefs
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def run_checklist(
+    rules: RuleSet, plan: Plan, state: StateStore, qbo: QboClient
+) -> list[CheckResult]:
+    results = []
+    for check in rules.checks:
+        passed, details = _evaluate(check, rules, plan, state, qbo)
+        results.append(
+            CheckResult(
+                check.id, check.title, passed, check.level, check.fix, check.where, tuple(details)
+            )
+        )
+    return results
+
+
+def _evaluate(
+    check: Check, rules: RuleSet, plan: Plan, state: StateStore, qbo: QboClient
+) -> tuple[bool, list[str]]:
+    options = check.options
+    if check.type == "backup-recent":
+        backup = state.latest_backup()
+        if backup is None:
+            return False, ["no backup has been taken"]
+        age = datetime.now(UTC) - datetime.fromisoformat(backup["taken_at"])
+        if age > timedelta(hours=int(options["max_age_hours"])):
+            return False, [f"the newest backup is {age.total_seconds() / 3600:.0f} hours old"]
+        return True, [f"{backup['path']} ({backup['taken_at']})"]
+    if check.type == "all-mapped":
+        missing = [
+            f"{op.record}: {op.message}"
+            for op in plan.operations
+            if op.mapping == options["mapping"] and op.action in ("fail", "review")
+        ]
+        return not missing, missing
+    if check.type == "no-blocking-transactions":
+        blocking = [f"{op.record}: {op.message}" for op in plan.operations if op.action == "block"]
+        return not blocking, blocking
+    if check.type == "qbo-preference":
+        if options.get("only_if") == "payment-links-used" and not rules.uses_payment_links:
+            return True, ["not needed: no template shows the payment link"]
+        value = _preference(qbo.preferences(), str(options["preference"]))
+        return value == options["equals"], [f"{options['preference']} is {value!r}"]
+    return False, [f"unknown check type {check.type}"]
+
+
+def qbo_entities(names: Iterable[str]) -> list[str]:
+    return sorted({n.split(".", 1)[1] for n in names if n.startswith("qbo.")})
+
+
+def take_backup(qbo: QboClient, entities: list[str], folder: Path, state: StateStore) -> Path:
+    """Every record of every QBO entity the rules touch, as gzip'd JSON lines."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = folder / f"qbo-{qbo.realm_id}-{stamp}.jsonl.gz"
+    partial = path.with_suffix(".partial")
+    counts: dict[str, int] = {}
+    with gzip.open(partial, "wt", encoding="utf-8") as handle:
+        for entity in entities:
+            where = (
+                "Active IN (true, false)"
+                if entity in ("Customer", "Item", "Account", "Term", "PaymentMethod")
+                else ""
+            )
+            for record in qbo.query_all(entity, where):
+                handle.write(
+                    json.dumps({"entity": entity, "record": record}, default=_decimal) + "\n"
+                )
+                counts[entity] = counts.get(entity, 0) + 1
+    partial.replace(path)
+    state.add_backup(path, counts)
+    return path
+
+
+def _decimal(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(type(value).__name__)

@@ -1,0 +1,221 @@
+"""Applying a plan: each write journaled before the call and concluded after, the link, the
+history row and the journal's outcome committed in one transaction.
+
+A crash between a write and its state leaves an intent without an outcome. The next run plans
+the same write with the same intent key, so QBO sees the same requestid (and the natural-key
+guard looks the record up first) and TPS the same Idempotency-Key: nothing is written twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tpsqbo_engine.connectors.qbo.client import NaturalKey, QboClient
+from tpsqbo_engine.connectors.tps.client import TpsClient
+from tpsqbo_engine.errors import (
+    ConnectorError,
+    FatalConnectorError,
+)
+from tpsqbo_engine.ruleset.model import MappingRule, RuleSet
+from tpsqbo_engine.state import StateStore
+from tpsqbo_engine.sync.plan import Operation, Plan
+from tpsqbo_engine.sync.runtime import PENDING, content_hash, pair_of, system_of
+from tpsqbo_engine.sync.snapshot import TPS_RESOURCES
+
+Record = dict[str, Any]
+Progress = Callable[[int, int], None]
+
+
+class Unresolved(Exception):
+    pass
+
+
+@dataclass
+class Executor:
+    plan: Plan
+    rules: RuleSet
+    state: StateStore
+    qbo: QboClient
+    tps: TpsClient
+    run_id: int
+    progress: Progress | None = None
+    created: dict[str, str] = field(default_factory=dict)  # source record -> new target id
+
+    def mapping(self, mapping_id: str) -> MappingRule:
+        return next(m for m in self.rules.mappings if m.id == mapping_id)
+
+    def apply(self) -> None:
+        total = len(self.plan.operations)
+        for done, op in enumerate(self.plan.operations, start=1):
+            if op.writes:
+                self._write(op)
+            elif op.action == "refresh":
+                self._refresh(op)
+            else:
+                self.state.record_item(
+                    self.run_id,
+                    op.record,
+                    op.mapping,
+                    op.action,
+                    op.level or "Excluded",
+                    op.message,
+                    op.rule,
+                    op.target,
+                )
+            if self.progress is not None:
+                self.progress(done, total)
+
+    def _write(self, op: Operation) -> None:
+        mapping = self.mapping(op.mapping)
+        intent = f"{op.mapping}:{op.record}:{op.action}:{op.content_hash}"
+        journal = self.state.intend(self.run_id, intent, op.action, op.target)
+        try:
+            body = _resolve(op.body, self.created)
+            target_id, target_version = self._send(op, mapping, body, intent)
+        except Unresolved as missing:
+            self._fail(op, journal, f"depends on {missing}, which was not written")
+            return
+        except FatalConnectorError as fatal:
+            self._fail(op, journal, fatal.message)
+            raise
+        except ConnectorError as error:
+            self._fail(op, journal, error.message)
+            return
+        # The hash of what was written, placeholders resolved: the next run compares to it.
+        digest = content_hash(body) if op.body and not op.reverse else op.content_hash
+        self._commit(op, mapping, journal, target_id, target_version, digest)
+
+    def _send(
+        self, op: Operation, mapping: MappingRule, body: Record, intent: str
+    ) -> tuple[str, str]:
+        system, _, ident = (op.target if not op.reverse else op.record).partition(":")
+        qualified_system, entity = system.split(".", 1)
+        if qualified_system == "qbo":
+            if op.action == "create":
+                record = self.qbo.create(entity, body, key=intent, guard=_guard(entity, body))
+            elif op.body:
+                record = self.qbo.update(entity, ident, body)
+            else:
+                record = self.qbo.read(entity, ident)
+            return record["Id"], str(record.get("SyncToken", ""))
+        resource = TPS_RESOURCES[entity]
+        if op.action == "create":
+            record = self.tps.create(resource, body, key=intent)
+        elif op.body:
+            record = self.tps.update(resource, ident, body, version=int(op.target_version or 0))
+        else:
+            record = self.tps.get(resource, ident)
+        return str(record["id"]), str(record.get("version", ""))
+
+    def _commit(
+        self,
+        op: Operation,
+        mapping: MappingRule,
+        journal: int,
+        target_id: str,
+        version: str,
+        digest: str,
+    ) -> None:
+        source_id = op.record.split(":", 1)[1]
+        if op.reverse:  # a `both` mapping wrote back to its source side
+            target_id = op.target.split(":", 1)[1] if ":" in op.target else target_id
+        tps_id, qbo_id = (
+            (source_id, target_id) if system_of(mapping.source) == "tps" else (target_id, source_id)
+        )
+        tps_version, qbo_version = self._versions(op, mapping, version)
+        with self.state.transaction():
+            self.state.link(
+                pair_of(mapping),
+                tps_id,
+                qbo_id,
+                mapping=mapping.id,
+                tps_version=tps_version,
+                qbo_version=qbo_version,
+                content_hash=digest,
+            )
+            self.state.record_item(
+                self.run_id,
+                op.record,
+                op.mapping,
+                op.action,
+                "Successful",
+                _describe(op),
+                op.rule,
+                f"{op.target.split(':')[0]}:{target_id}",
+            )
+            self.state.conclude(journal, "written", target_id)
+        if op.action == "create":
+            self.created[op.record] = target_id
+
+    @staticmethod
+    def _versions(op: Operation, mapping: MappingRule, version: str) -> tuple[str, str]:
+        """(TPS version, QBO version) as they are now, for the next run to compare."""
+        written = mapping.source if op.reverse else mapping.target
+        if system_of(written) == "tps":
+            return version, op.peer_version
+        return op.peer_version, version
+
+    def _refresh(self, op: Operation) -> None:
+        """Remembers the target's new version; nothing is written and nothing to report."""
+        mapping = self.mapping(op.mapping)
+        target_id = op.target.split(":", 1)[1]
+        source_id = op.record.split(":", 1)[1]
+        tps_id, qbo_id = (
+            (source_id, target_id) if system_of(mapping.source) == "tps" else (target_id, source_id)
+        )
+        tps_version, qbo_version = self._versions(op, mapping, op.target_version)
+        self.state.link(
+            pair_of(mapping),
+            tps_id,
+            qbo_id,
+            mapping=mapping.id,
+            tps_version=tps_version,
+            qbo_version=qbo_version,
+            content_hash=op.content_hash,
+        )
+
+    def _fail(self, op: Operation, journal: int, message: str) -> None:
+        with self.state.transaction():
+            self.state.record_item(
+                self.run_id, op.record, op.mapping, op.action, "Failed", message, op.rule, op.target
+            )
+            self.state.conclude(journal, "failed")
+
+
+def _describe(op: Operation) -> str:
+    if op.action == "create":
+        return f"created {op.target}"
+    if op.action == "link":
+        return f"linked to the existing {op.target}" + (
+            f", {len(op.diff)} field(s) updated" if op.diff else ""
+        )
+    side = "TPS" if op.reverse else "the target"
+    return f"updated {side}: {', '.join(op.diff) or 'no field changes'}"
+
+
+def _guard(entity: str, body: Record) -> NaturalKey | None:
+    """How to find this record again after a lost answer, before writing it twice."""
+    if body.get("DocNumber"):
+        return NaturalKey("DocNumber", str(body["DocNumber"]))
+    if entity in ("Customer", "Vendor", "Employee") and body.get("DisplayName"):
+        return NaturalKey("DisplayName", str(body["DisplayName"]))
+    if entity == "Item" and body.get("Name"):
+        return NaturalKey("Name", str(body["Name"]))
+    if str(body.get("PrivateNote", "")).startswith("sync:"):
+        return NaturalKey("PrivateNote", str(body["PrivateNote"]))
+    return None
+
+
+def _resolve(value: Any, created: dict[str, str]) -> Any:
+    if isinstance(value, str) and value.startswith(PENDING):
+        record = value.removeprefix(PENDING)
+        if record not in created:
+            raise Unresolved(record)
+        return created[record]
+    if isinstance(value, dict):
+        return {k: _resolve(v, created) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve(v, created) for v in value]
+    return value

@@ -1,0 +1,518 @@
+"""The planner: rules + both systems' records + the state's links -> a Plan. No I/O.
+
+For each mapping, in dependency order, each source record is decided in this order: ignored
+by hand; owned by the other direction (a record the engine itself wrote); filtered out by
+the mapping's `when`; excluded by an exclusion rule for this phase; linked already, matched
+by the mapping's keys (pins decide ambiguous ones), or new. Then the target record the rules
+want is computed and compared with what is there, field by field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from tpsqbo_engine.expr import ExpressionError, normalize_email, normalize_name
+from tpsqbo_engine.ruleset.model import Action, MappingRule, MatchKey, RuleSet
+from tpsqbo_engine.sync.plan import Operation, Plan
+from tpsqbo_engine.sync.runtime import (
+    ExcludedReference,
+    Links,
+    Resolver,
+    content_hash,
+    context,
+    desired,
+    pair_of,
+    record_key,
+    system_of,
+    wanted,
+)
+from tpsqbo_engine.sync.snapshot import Snapshot
+
+Record = dict[str, Any]
+NORMALIZERS = {
+    "exact": lambda v: str(v).strip(),
+    "email": normalize_email,
+    "company_name": normalize_name,
+}
+
+
+@dataclass(frozen=True)
+class LinkRow:
+    tps_id: str
+    qbo_id: str
+    content_hash: str = ""
+    tps_version: str = ""
+    qbo_version: str = ""
+    mapping: str = ""
+
+
+@dataclass
+class PlanInput:
+    rules: RuleSet
+    snapshot: Snapshot
+    links: Mapping[str, list[LinkRow]]  # pair -> rows
+    phase: str = "initial"
+    ignored: Mapping[str, str] = field(default_factory=dict)
+    # (mapping, source id) -> target id, or "new"
+    pins: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    # Records the initial sync left out stay out: they predate the sync (record -> reason).
+    left_out: Mapping[str, str] = field(default_factory=dict)
+
+
+def ordered(mappings: Iterable[MappingRule]) -> list[MappingRule]:
+    by_id = {m.id: m for m in mappings}
+    done: list[MappingRule] = []
+    seen: set[str] = set()
+
+    def visit(mapping: MappingRule) -> None:
+        if mapping.id in seen:
+            return
+        seen.add(mapping.id)
+        for dependency in mapping.depends_on:
+            if dependency in by_id:
+                visit(by_id[dependency])
+        done.append(mapping)
+
+    for mapping in by_id.values():
+        visit(mapping)
+    return done
+
+
+def ident_of(qualified: str, record: Record) -> str:
+    return str(record["id"] if system_of(qualified) == "tps" else record["Id"])
+
+
+def version_of(qualified: str, record: Record | None) -> str:
+    if record is None:
+        return ""
+    return str(
+        record.get("version") if system_of(qualified) == "tps" else record.get("SyncToken", "")
+    )
+
+
+def _get(record: Mapping[str, Any], dotted: str) -> Any:
+    value: Any = record
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value
+
+
+def _flatten(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in record.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, f"{path}."))
+        else:
+            flat[path] = value
+    return flat
+
+
+def _same(a: Any, b: Any) -> bool:
+    if (
+        isinstance(a, Decimal | int | float)
+        and isinstance(b, Decimal | int | float)
+        and not isinstance(a, bool)
+        and not isinstance(b, bool)
+    ):
+        return Decimal(str(a)) == Decimal(str(b))
+    if isinstance(a, list) and isinstance(b, list):
+        # QBO adds a SubTotal line of its own to every sales transaction.
+        b = [
+            y
+            for y in b
+            if not (isinstance(y, Mapping) and y.get("DetailType") == "SubTotalLineDetail")
+        ]
+        return len(a) == len(b) and all(
+            all(_same(v, _get(y, k)) for k, v in _flatten(x).items())
+            for x, y in zip(a, b, strict=True)
+            if isinstance(x, Mapping) and isinstance(y, Mapping)
+        )
+    return bool(a == b)
+
+
+def diff(want: Record, have: Record | None) -> dict[str, list[Any]]:
+    """Field -> [now, wanted], for the fields the rules set and the target has otherwise."""
+    changes: dict[str, list[Any]] = {}
+    for path, value in _flatten(want).items():
+        current = _get(have or {}, path)
+        if have is None or not _same(value, current):
+            changes[path] = [current, value]
+    return changes
+
+
+class Planner:
+    def __init__(self, given: PlanInput) -> None:
+        self.given = given
+        self.links = Links()
+        for pair, rows in given.links.items():
+            for row in rows:
+                self.links.add(pair, row.tps_id, row.qbo_id)
+        self.rows = {pair: {r.tps_id: r for r in rows} for pair, rows in given.links.items()}
+        self.resolver = Resolver(given.rules, given.snapshot, self.links)
+        self.operations: list[Operation] = []
+
+    def plan(self) -> Plan:
+        for mapping in ordered(self.given.rules.mappings):
+            for record in list(self.given.snapshot.records(mapping.source).values()):
+                self.operations.extend(self._decide(mapping, record))
+        return Plan(
+            self.given.phase, self.operations, datetime.now(UTC).isoformat(timespec="seconds")
+        )
+
+    # One record -----------------------------------------------------------------------------
+    def _decide(self, mapping: MappingRule, record: Record) -> list[Operation]:
+        source_id = ident_of(mapping.source, record)
+        key = record_key(mapping.source, source_id)
+
+        def note(action: str, level: str, message: str, rule: str = "") -> list[Operation]:
+            return [
+                Operation(
+                    mapping.id, key, action, mapping.target, level=level, message=message, rule=rule
+                )
+            ]
+
+        if key in self.given.ignored:
+            return note("ignore", "Ignored", f"ignored by hand: {self.given.ignored[key]}")
+        if key in self.given.left_out and self.given.phase != "initial":
+            self.links.excluded[key] = self.given.left_out[key]
+            return []  # reported once, in the initial run
+        link = self._link(pair_of(mapping), mapping, source_id)
+        if (
+            link is not None
+            and link.mapping not in ("", mapping.id)
+            and system_of(mapping.source) == "qbo"
+        ):
+            return []  # written by the engine from TPS: not a QBO-originated record
+        try:
+            if not wanted(mapping, record, self.resolver):
+                return []
+            excluded = self._excluded(mapping.source, record) if link is None else None
+            if excluded is not None:
+                self.links.excluded[key] = excluded.message
+                action, level = excluded.outcome()
+                return note(action, level, excluded.message, excluded.rule)
+            target_id = self._partner(mapping, record, source_id, link)
+            if isinstance(target_id, Operation):
+                return [target_id]
+            if target_id is None:
+                self.links.planned.add(key)
+            self.resolver.writing(mapping.target, target_id)
+            want = desired(mapping, record, self.resolver)
+        except ExcludedReference as excluded_reference:
+            self.links.excluded[key] = excluded_reference.reason
+            return note("exclude", "Excluded", str(excluded_reference))
+        except ExpressionError as failure:
+            return note("fail", "Failed", failure.message, mapping.where)
+        return self._writes(mapping, record, source_id, target_id, want, link)
+
+    def _link(self, pair: str, mapping: MappingRule, source_id: str) -> LinkRow | None:
+        if system_of(mapping.source) == "tps":
+            return self.rows.get(pair, {}).get(source_id)
+        tps_id = self.links.other(pair, "qbo", source_id)
+        return self.rows.get(pair, {}).get(tps_id or "") if tps_id else None
+
+    def _excluded(self, qualified: str, record: Record) -> _Exclusion | None:
+        phase = self.given.phase
+        for rule in self.given.rules.exclusions:
+            if rule.entity != qualified:
+                continue
+            action = rule.initial if phase == "initial" else rule.ongoing
+            if action is Action.ALLOW:
+                continue
+            if rule.when is None or rule.when.evaluate(context(qualified, record, self.resolver)):
+                return _Exclusion(action, rule.reason, f"{rule.id} ({rule.where})")
+        return None
+
+    # Partners -------------------------------------------------------------------------------
+    def _partner(
+        self, mapping: MappingRule, record: Record, source_id: str, link: LinkRow | None
+    ) -> str | Operation | None:
+        """The target record's id, None for a new one, or an Operation that stops here."""
+        if link is not None:
+            return link.qbo_id if system_of(mapping.target) == "qbo" else link.tps_id
+        pinned = self.given.pins.get((mapping.id, source_id))
+        if pinned is not None:
+            return None if pinned == "new" else pinned
+        claimed = (
+            set(self.links.to_tps.get(pair_of(mapping), {}))
+            if system_of(mapping.target) == "qbo"
+            else set(self.links.to_qbo.get(pair_of(mapping), {}))
+        )
+        targets = [
+            r
+            for r in self.given.snapshot.records(mapping.target).values()
+            if ident_of(mapping.target, r) not in claimed
+        ]
+        for key in mapping.match:
+            found = _matches(key, record, targets, mapping.target)
+            if len(found) == 1:
+                return found[0]
+            if len(found) > 1:
+                return self._ambiguous(mapping, record_key(mapping.source, source_id), key, found)
+        if mapping.on_unmatched == "create":
+            return None
+        level = "Warning" if mapping.on_unmatched == "review" else "Excluded"
+        return Operation(
+            mapping.id,
+            record_key(mapping.source, source_id),
+            "review",
+            mapping.target,
+            level=level,
+            rule=mapping.where,
+            message="no matching record; the mapping does not create one",
+        )
+
+    def _ambiguous(
+        self, mapping: MappingRule, key: str, match: MatchKey, found: list[str]
+    ) -> Operation:
+        return Operation(
+            mapping.id,
+            key,
+            "review",
+            mapping.target,
+            level="Warning",
+            rule=mapping.where,
+            message=f"{len(found)} records match by {match.target} "
+            f"({', '.join(found[:5])}); pin one in the pins file",
+        )
+
+    # Writes ---------------------------------------------------------------------------------
+    def _writes(
+        self,
+        mapping: MappingRule,
+        record: Record,
+        source_id: str,
+        target_id: str | None,
+        want: Record,
+        link: LinkRow | None,
+    ) -> list[Operation]:
+        key = record_key(mapping.source, source_id)
+        digest = content_hash(want)
+        source_version = version_of(mapping.source, record)
+        if target_id is None:
+            return [
+                Operation(
+                    mapping.id,
+                    key,
+                    "create",
+                    mapping.target,
+                    body=want,
+                    diff=diff(want, None),
+                    content_hash=digest,
+                    rule=mapping.where,
+                    peer_version=source_version,
+                )
+            ]
+        current = self.given.snapshot.find(mapping.target, target_id)
+        target = f"{mapping.target}:{target_id}"
+        if current is None:
+            return [
+                Operation(
+                    mapping.id,
+                    key,
+                    "fail",
+                    target,
+                    level="Failed",
+                    rule=mapping.where,
+                    message=f"the linked {target} is gone; restore it, or take the "
+                    "record out with `tpsqbo-engine ignore`",
+                )
+            ]
+        changes = diff(want, current)
+        version = version_of(mapping.target, current)
+        if link is None:
+            return [
+                Operation(
+                    mapping.id,
+                    key,
+                    "link",
+                    target,
+                    body=want if changes else {},
+                    diff=changes,
+                    target_version=version,
+                    content_hash=digest,
+                    rule=mapping.where,
+                    peer_version=source_version,
+                )
+            ]
+        linked_version = (
+            link.qbo_version if system_of(mapping.target) == "qbo" else link.tps_version
+        )
+        source_changed = link.content_hash != digest
+        if mapping.direction == "both" and version != linked_version:
+            return self._both_ways(
+                mapping, record, key, target, current, want, changes, source_changed
+            )
+        if not source_changed and version == linked_version:
+            return []
+        if not source_changed and not changes:  # the target moved on (e.g. a payment landed)
+            return [
+                Operation(
+                    mapping.id,
+                    key,
+                    "refresh",
+                    target,
+                    target_version=version,
+                    content_hash=digest,
+                    peer_version=source_version,
+                )
+            ]
+        return [
+            Operation(
+                mapping.id,
+                key,
+                "update",
+                target,
+                body=want if changes else {},
+                diff=changes,
+                target_version=version,
+                content_hash=digest,
+                rule=mapping.where,
+                peer_version=source_version,
+            )
+        ]
+
+    def _both_ways(
+        self,
+        mapping: MappingRule,
+        record: Record,
+        key: str,
+        target: str,
+        current: Record,
+        want: Record,
+        changes: dict[str, list[Any]],
+        source_changed: bool,
+    ) -> list[Operation]:
+        """The target changed since the last sync. Alone, its change flows back; with the
+        source changed too, the mapping's conflict policy decides."""
+        version = version_of(mapping.target, current)
+        winner = "target"
+        if source_changed and changes:
+            winner = {
+                "source_wins": "source",
+                "target_wins": "target",
+                "flag": "flag",
+                "newest": _newer(mapping, record, current),
+            }[mapping.conflict]
+        if winner == "flag":
+            return [
+                Operation(
+                    mapping.id,
+                    key,
+                    "review",
+                    target,
+                    level="Warning",
+                    diff=changes,
+                    rule=mapping.where,
+                    message="changed in both systems since the "
+                    "last sync; nothing written (conflict: flag)",
+                )
+            ]
+        if winner == "source":
+            return [
+                Operation(
+                    mapping.id,
+                    key,
+                    "update",
+                    target,
+                    body=want,
+                    diff=changes,
+                    target_version=version,
+                    content_hash=content_hash(want),
+                    rule=mapping.where,
+                    peer_version=version_of(mapping.source, record),
+                )
+            ]
+        back = _reverse(mapping, current, record)
+        after = desired(mapping, _merged(record, back), self.resolver) if back else want
+        return [
+            Operation(
+                mapping.id,
+                key,
+                "update",
+                key if back else target,
+                body=back,
+                diff={k: [_get(record, k), v] for k, v in _flatten(back).items()},
+                target_version=version_of(mapping.source, record),
+                peer_version=version,
+                content_hash=content_hash(after),
+                rule=mapping.where,
+                reverse=bool(back),
+            )
+        ]
+
+
+def _newer(mapping: MappingRule, record: Record, current: Record) -> str:
+    stamps = {system_of(mapping.source): record, system_of(mapping.target): current}
+    tps_time = str(stamps["tps"].get("updated_at", ""))
+    qbo_time = str(stamps["qbo"].get("MetaData", {}).get("LastUpdatedTime", ""))
+    try:
+        tps_newer = datetime.fromisoformat(
+            tps_time.replace("Z", "+00:00")
+        ) >= datetime.fromisoformat(qbo_time)
+    except ValueError:
+        return "flag"
+    source_is_tps = system_of(mapping.source) == "tps"
+    return "source" if tps_newer == source_is_tps else "target"
+
+
+def _merged(record: Record, changes: Record) -> Record:
+    merged = dict(record)
+    for key, value in changes.items():
+        merged[key] = _merged(merged.get(key) or {}, value) if isinstance(value, dict) else value
+    return merged
+
+
+@dataclass(frozen=True)
+class _Exclusion:
+    action: Action
+    message: str
+    rule: str
+
+    def outcome(self) -> tuple[str, str]:
+        """(action, history status): a block fails the record, a skip excludes it."""
+        if self.action is Action.BLOCK:
+            return "block", "Failed"
+        return "exclude", "Warning" if self.action is Action.SKIP_AND_WARN else "Excluded"
+
+
+def _reverse(mapping: MappingRule, target: Record, source: Record) -> Record:
+    """For a `both` mapping: the source fields the target's invertible fields now imply."""
+    from tpsqbo_engine.expr import single_expression
+
+    back: Record = {}
+    for rule in mapping.fields:
+        if rule.one_way or rule.value is None:
+            continue
+        path = single_expression(rule.value.source) if isinstance(rule.value.source, str) else None
+        if not path:
+            continue
+        value = _get(target, rule.path)
+        if value is not None and not _same(value, _get(source, path)):
+            _put(back, path, value)
+    return back
+
+
+def _put(target: Record, dotted: str, value: Any) -> None:
+    *parents, last = dotted.split(".")
+    for part in parents:
+        target = target.setdefault(part, {})
+    target[last] = value
+
+
+def _matches(key: MatchKey, record: Record, targets: list[Record], qualified: str) -> list[str]:
+    normalize = NORMALIZERS[key.normalize]
+    value = _get(record, key.source)
+    if value in (None, ""):
+        return []
+    wanted_value = normalize(value)
+    return [
+        ident_of(qualified, t)
+        for t in targets
+        if _get(t, key.target) not in (None, "") and normalize(_get(t, key.target)) == wanted_value
+    ]

@@ -1,0 +1,276 @@
+"""Evaluating rules against live records: the functions rules call, and a mapping's output.
+
+`lookup`, `ref`, `linked` and `record` resolve against the run's snapshot and links. A
+reference to a record this run will create becomes a placeholder (`@pending:...`) that the
+executor replaces with the real id once that record exists; a reference to a record the
+exclusions left out makes the referring record excluded too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from tpsqbo_engine.expr import ExpressionError, rule_function
+from tpsqbo_engine.ruleset.model import FieldRule, MappingRule, RuleSet
+from tpsqbo_engine.ruleset.shapes import Shape, entity_catalog
+from tpsqbo_engine.sync.snapshot import Snapshot
+
+PENDING = "@pending:"
+Record = dict[str, Any]
+_MISSING = object()
+US_TAX_CODES = ("TAX", "NON")
+
+
+class ExcludedReference(Exception):
+    def __init__(self, record: str, reason: str) -> None:
+        super().__init__(f"refers to {record}, which is left out: {reason}")
+        self.record, self.reason = record, reason
+
+
+def system_of(qualified: str) -> str:
+    return qualified.split(".", 1)[0]
+
+
+def pair_of(mapping: MappingRule) -> str:
+    """Links are kept per TPS entity and QBO entity, whichever way a mapping flows."""
+    sides = {system_of(mapping.source): mapping.source, system_of(mapping.target): mapping.target}
+    return f"{sides['tps'].split('.')[1]}|{sides['qbo'].split('.')[1]}"
+
+
+def record_key(qualified: str, ident: str) -> str:
+    return f"{qualified}:{ident}"
+
+
+def _canonical(value: Any) -> Any:
+    # A reference is its id: the display name QBO echoes back is not part of the content.
+    if isinstance(value, Mapping):
+        return {
+            k: _canonical(v) for k, v in value.items() if not (k == "name" and "value" in value)
+        }
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
+    if isinstance(value, Decimal):
+        return str(value.normalize())
+    return value
+
+
+def content_hash(value: Any) -> str:
+    text = json.dumps(_canonical(value), sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+@dataclass
+class Links:
+    """State's links plus what this run plans; both directions."""
+
+    to_qbo: dict[str, dict[str, str]] = field(default_factory=dict)
+    to_tps: dict[str, dict[str, str]] = field(default_factory=dict)
+    planned: set[str] = field(default_factory=set)
+    excluded: dict[str, str] = field(default_factory=dict)
+
+    def add(self, pair: str, tps_id: str, qbo_id: str) -> None:
+        self.to_qbo.setdefault(pair, {})[tps_id] = qbo_id
+        self.to_tps.setdefault(pair, {})[qbo_id] = tps_id
+
+    def other(self, pair: str, system: str, ident: str) -> str | None:
+        return (self.to_qbo if system == "tps" else self.to_tps).get(pair, {}).get(ident)
+
+
+def _ident(record: Mapping[str, Any]) -> str:
+    return str(record.get("Id") or record.get("id"))
+
+
+def _display(record: Mapping[str, Any]) -> str:
+    return str(record.get("DisplayName") or record.get("Name") or record.get("DocNumber") or "")
+
+
+@dataclass
+class Resolver:
+    rules: RuleSet
+    snapshot: Snapshot
+    links: Links
+    _keyed: dict[tuple[str, str], dict[str, Record]] = field(default_factory=dict)
+    _target: tuple[str, str | None] = ("", None)
+    _names: dict[str, dict[str, str | None]] = field(default_factory=dict)
+
+    def writing(self, qualified: str, ident: str | None) -> None:
+        """Which target record the next evaluation is for (`unique` needs to know)."""
+        self._target = (qualified, ident)
+
+    def mapping(self, mapping_id: str) -> MappingRule:
+        return next(m for m in self.rules.mappings if m.id == mapping_id)
+
+    def by_key(self, qualified: str, key_field: str, key: Any) -> Record | None:
+        index = self._keyed.get((qualified, key_field))
+        if index is None:
+            index = {str(r.get(key_field)): r for r in self.snapshot.records(qualified).values()}
+            self._keyed[(qualified, key_field)] = index
+        return index.get(str(key))
+
+    def functions(self, system: str) -> dict[str, Callable[..., Any]]:
+        return {
+            "lookup": rule_function(self.lookup),
+            "ref": rule_function(self.ref),
+            "linked": rule_function(lambda m, k: self.linked(m, k, system)),
+            "record": rule_function(lambda m, k: self.record(m, k, system)),
+            "unique": rule_function(self.unique),
+            "today": rule_function(date.today),
+        }
+
+    def lookup(self, table: str, key: Any, default: Any = _MISSING) -> Any:
+        lookup = self.rules.lookups[table]
+        if key is not None and str(key) in lookup.entries:
+            return lookup.entries[str(key)]
+        if default is not _MISSING:
+            return default
+        if lookup.has_default:
+            return lookup.default
+        raise ExpressionError(
+            f"the lookup '{table}' has no entry for this record's key",
+            hint=f"add the key to the lookup ({lookup.where}) or give it a default",
+        )
+
+    def unique(self, value: Any, suffix: Any, limit: int = 500) -> Any:
+        """`value`, or `value` + `suffix` when another target record already has the name:
+        two TPS clients called the same cannot share a QBO DisplayName."""
+        if value is None:
+            return None
+        qualified, ident = self._target
+        names = self._names.get(qualified)
+        if names is None:
+            names = {
+                _display(r).casefold(): _ident(r) for r in self.snapshot.records(qualified).values()
+            }
+            self._names[qualified] = names
+        text = str(value)
+        holder = names.get(text.casefold(), ident)
+        if holder is not None and holder != ident:
+            text = text[: limit - len(str(suffix))].rstrip() + str(suffix)
+        names[text.casefold()] = ident or f"new:{len(names)}"
+        return text
+
+    def ref(self, entity: str, name: Any) -> dict[str, str]:
+        if entity == "TaxCode" and name in US_TAX_CODES:
+            return {"value": str(name)}
+        wanted = str(name).casefold()
+        for record in self.snapshot.records(f"qbo.{entity}").values():
+            if _display(record).casefold() == wanted:
+                return {"value": record["Id"], "name": _display(record)}
+        raise ExpressionError(
+            f"QBO has no {entity} named '{name}'",
+            hint="create it in QBO, or change the rule that names it",
+        )
+
+    def _source_id(self, mapping: MappingRule, key: Any) -> str | None:
+        record = self.by_key(mapping.source, mapping.key, key)
+        return (
+            str(record["id"] if system_of(mapping.source) == "tps" else record["Id"])
+            if record is not None
+            else None
+        )
+
+    def linked(self, mapping_id: str, key: Any, system: str) -> Any:
+        mapping = self.mapping(mapping_id)
+        pair = pair_of(mapping)
+        if key is None:
+            return None
+        if system_of(mapping.source) == system:
+            ident = self._source_id(mapping, key)
+            if ident is None:
+                raise ExpressionError(
+                    f"{mapping.source} has no record with {mapping.key} "
+                    f"as given (mapping {mapping.id})"
+                )
+            target = self.links.other(pair, system, ident)
+            source_key = record_key(mapping.source, ident)
+            if target is None:
+                if source_key in self.links.excluded:
+                    raise ExcludedReference(source_key, self.links.excluded[source_key])
+                if source_key in self.links.planned:
+                    target = f"{PENDING}{source_key}"
+                else:
+                    raise ExpressionError(
+                        f"{source_key} is not in {mapping.target} yet",
+                        hint=f"sync mapping {mapping.id} first",
+                    )
+            return self._as_reference(mapping.target, target)
+        ident = self.links.other(pair, system, str(key))
+        if ident is None:
+            raise ExpressionError(
+                f"{mapping.target} {key} has no partner in {mapping.source}",
+                hint=f"sync mapping {mapping.id} first, or pin the record",
+            )
+        record = self.snapshot.find(mapping.source, ident)
+        return record.get(mapping.key) if record is not None else ident
+
+    def _as_reference(self, qualified: str, ident: str) -> Any:
+        if system_of(qualified) == "tps":
+            return ident
+        record = self.snapshot.find(qualified, ident)
+        return {"value": ident, "name": _display(record)} if record else {"value": ident}
+
+    def record(self, mapping_id: str, key: Any, system: str) -> Any:
+        mapping = self.mapping(mapping_id)
+        if system_of(mapping.source) == system:
+            return self.by_key(mapping.source, mapping.key, key)
+        return self.snapshot.find(mapping.target, str(key))
+
+
+# A record as rules see it -------------------------------------------------------------------
+def _filled(value: Any, shape: Shape, depth: int = 0) -> Any:
+    """Declared fields that a record leaves out read as empty (None), nested ones too."""
+    props = shape.properties()
+    if depth > 4 or not props or not (value is None or isinstance(value, Mapping)):
+        return value
+    current = dict(value or {})
+    return {name: _filled(current.get(name), sub, depth + 1) for name, sub in props.items()} | {
+        k: v for k, v in current.items() if k not in props
+    }
+
+
+def context(qualified: str, record: Record, resolver: Resolver) -> dict[str, Any]:
+    shape = entity_catalog().get(qualified)
+    base = _filled(record, shape) if shape is not None else dict(record)
+    return {**base, **resolver.functions(system_of(qualified))}
+
+
+def _set_path(target: Record, dotted: str, value: Any) -> None:
+    *parents, last = dotted.split(".")
+    for part in parents:
+        target = target.setdefault(part, {})
+    target[last] = value
+
+
+def _apply_fields(fields: tuple[FieldRule, ...], scope: dict[str, Any]) -> Record:
+    out: Record = {}
+    for rule in fields:
+        if rule.each is not None:
+            elements = rule.each.evaluate(scope) or []
+            items = [
+                _apply_fields(rule.items[0], {**scope, rule.alias: element}) for element in elements
+            ]
+            _set_path(out, rule.path, items)
+        elif rule.items:
+            _set_path(out, rule.path, [_apply_fields(item, scope) for item in rule.items])
+        elif rule.value is not None:
+            value = rule.value.evaluate(scope)
+            if value is not None:
+                _set_path(out, rule.path, value.isoformat() if isinstance(value, date) else value)
+    return out
+
+
+def desired(mapping: MappingRule, record: Record, resolver: Resolver) -> Record:
+    """The target record a source record should become under `mapping`."""
+    return _apply_fields(mapping.fields, context(mapping.source, record, resolver))
+
+
+def wanted(mapping: MappingRule, record: Record, resolver: Resolver) -> bool:
+    if mapping.when is None:
+        return True
+    return bool(mapping.when.evaluate(context(mapping.source, record, resolver)))

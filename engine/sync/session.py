@@ -1,0 +1,217 @@
+"""A firm's working session: its rules, its state, and clients for both systems. Each CLI
+command is one method here."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tpsqbo_engine.connectors.qbo.auth import QboAuth
+from tpsqbo_engine.connectors.qbo.client import QboClient
+from tpsqbo_engine.connectors.qbo.limits import Limiter, Limits
+from tpsqbo_engine.connectors.qbo.tokens import TokenStore
+from tpsqbo_engine.connectors.tps.client import TpsClient
+from tpsqbo_engine.connectors.tps.contract import API_PREFIX, RESOURCES, TpsContract
+from tpsqbo_engine.errors import EngineError, UsageError
+from tpsqbo_engine.ruleset.model import RuleSet, load_ruleset
+from tpsqbo_engine.ruleset.source import load_file
+from tpsqbo_engine.state import StateStore
+from tpsqbo_engine.sync.checks import CheckResult, qbo_entities, run_checklist, take_backup
+from tpsqbo_engine.sync.config import FirmConfig
+from tpsqbo_engine.sync.executor import Executor, Progress
+from tpsqbo_engine.sync.plan import Plan
+from tpsqbo_engine.sync.planner import LinkRow, PlanInput, Planner
+from tpsqbo_engine.sync.reconcile import Balance, reconcile
+from tpsqbo_engine.sync.runtime import pair_of
+from tpsqbo_engine.sync.snapshot import Snapshot, entities_used, read_snapshot
+
+
+class ChecklistFailed(EngineError):
+    def __init__(self, failed: list[CheckResult]) -> None:
+        super().__init__(
+            f"the initial sync is refused: {len(failed)} check(s) failed "
+            f"({', '.join(c.id for c in failed)})",
+            hint="run `tpsqbo-engine checklist` and fix them, or pass "
+            "--force --reason '...' (recorded in the history)",
+        )
+        self.failed = failed
+
+
+class StalePlan(EngineError):
+    def __init__(self, records: list[str]) -> None:
+        super().__init__(
+            f"{len(records)} target record(s) changed since the plan was made "
+            f"(first: {records[0]})",
+            hint="make a new plan and review it",
+        )
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: int
+    phase: str
+    counts: dict[str, int]
+    forced_reason: str = ""
+
+
+class Session:
+    def __init__(self, config: FirmConfig) -> None:
+        if config.tps.connection != "http":
+            raise UsageError(
+                "the sync reads TPS over HTTP only in this version",
+                hint="use the file bridge to turn exports into import sheets, "
+                "or point tps.base_url at an endpoint",
+            )
+        if len(config.rules) != 1:
+            raise UsageError("give one rule pack in `rules:`; combine packs with `extends`")
+        self.config = config
+        self.rules: RuleSet = load_ruleset(config.rules[0])
+        self.state = StateStore(config.state)
+        self.tps = self._tps_client()
+        self.qbo = self._qbo_client()
+
+    def _tps_client(self) -> TpsClient:
+        settings = self.config.tps
+        token = os.environ.get(settings.token_env, "")
+        if not token:
+            raise UsageError(
+                f"no TPS token in {settings.token_env}", hint=f"export {settings.token_env}"
+            )
+        paths = {r: settings.paths.get(r, f"{API_PREFIX}/{r}") for r in RESOURCES}
+        return TpsClient(settings.base_url, token, TpsContract(paths, settings.fields))
+
+    def _qbo_client(self) -> QboClient:
+        settings = self.config.qbo
+        secret = os.environ.get(settings.client_secret_env, "")
+        if not secret:
+            raise UsageError(
+                f"no QBO client secret in {settings.client_secret_env}",
+                hint=f"export {settings.client_secret_env}",
+            )
+        limits = Limits.parse(settings.limits)
+        return QboClient(
+            QboAuth(TokenStore(settings.token_file), secret),
+            limiter=Limiter(limits) if limits else None,
+        )
+
+    # Reading and planning -------------------------------------------------------------------
+    @property
+    def phase(self) -> str:
+        done = [r for r in self.state.runs(100) if r["status"] in ("completed", "partial")]
+        return "ongoing" if done else "initial"
+
+    def snapshot(self) -> Snapshot:
+        return read_snapshot(self.tps, self.qbo, entities_used(self.rules))
+
+    def _links(self) -> dict[str, list[LinkRow]]:
+        pairs = {pair_of(m) for m in self.rules.mappings}
+        return {
+            pair: [
+                LinkRow(
+                    r["tps_id"],
+                    r["qbo_id"],
+                    r["content_hash"],
+                    r["tps_version"],
+                    r["qbo_version"],
+                    r["mapping"],
+                )
+                for r in self.state.links(pair)
+            ]
+            for pair in pairs
+        }
+
+    def _pins(self) -> dict[tuple[str, str], str]:
+        path = self.config.pins
+        if not path.is_file():
+            return {}
+        documents, problems = load_file(path)
+        if problems:
+            from tpsqbo_engine.errors import RuleError
+
+            raise RuleError(problems)
+        pins = documents[0].data.get("pins", []) if documents else []
+        return {(str(p["mapping"]), str(p["source"])): str(p["target"]) for p in pins}
+
+    def plan(self, snapshot: Snapshot | None = None) -> tuple[Plan, Snapshot]:
+        snapshot = snapshot or self.snapshot()
+        given = PlanInput(
+            self.rules,
+            snapshot,
+            self._links(),
+            self.phase,
+            self.state.ignored(),
+            self._pins(),
+            self.state.left_out_initially(),
+        )
+        return Planner(given).plan(), snapshot
+
+    # Commands -------------------------------------------------------------------------------
+    def checklist(self, plan: Plan | None = None) -> list[CheckResult]:
+        plan = plan or self.plan()[0]
+        return run_checklist(self.rules, plan, self.state, self.qbo)
+
+    def backup(self) -> Path:
+        return take_backup(
+            self.qbo,
+            qbo_entities(entities_used(self.rules)),
+            self.config.workdir / "backups",
+            self.state,
+        )
+
+    def sync(
+        self, *, given: Plan | None = None, force_reason: str = "", progress: Progress | None = None
+    ) -> RunSummary:
+        plan, snapshot = self.plan()
+        if given is not None:
+            self._check_still_current(given, plan)
+            plan = given
+        if plan.phase == "initial":
+            failed = [c for c in self.checklist(plan) if c.blocks]
+            if failed and not force_reason:
+                raise ChecklistFailed(failed)
+            if self.state.latest_backup() is None:
+                self.backup()  # never write to the books without a restore point
+        run_id = self.state.start_run(plan.phase, force_reason)
+        executor = Executor(plan, self.rules, self.state, self.qbo, self.tps, run_id, progress)
+        try:
+            executor.apply()
+        except EngineError:
+            self.state.finish_run(run_id, "stopped")
+            raise
+        with self.state.transaction():
+            for entity, mark in snapshot.tps_marks.items():
+                self.state.move_cursor(f"tps.{entity}", mark, run_id)
+            self.state.move_cursor("qbo", snapshot.qbo_mark, run_id)
+            counts = self.state.finish_run(
+                run_id,
+                "completed"
+                if not any(item["status"] == "Failed" for item in self.state.items(run_id))
+                else "partial",
+            )
+        return RunSummary(run_id, plan.phase, counts, force_reason)
+
+    @staticmethod
+    def _check_still_current(given: Plan, fresh: Plan) -> None:
+        now = {op.target: op.target_version for op in fresh.operations if op.target_version}
+        stale = [
+            op.target
+            for op in given.writes()
+            if op.target_version and now.get(op.target, op.target_version) != op.target_version
+        ]
+        if stale:
+            raise StalePlan(stale)
+
+    def reconcile(self, snapshot: Snapshot | None = None) -> list[Balance]:
+        snapshot = snapshot or self.snapshot()
+        clients = next((m for m in self.rules.mappings if m.source == "tps.Client"), None)
+        links = (
+            {r["tps_id"]: r["qbo_id"] for r in self.state.links(pair_of(clients))}
+            if clients
+            else {}
+        )
+        return reconcile(snapshot, links)
+
+    def explain(self, record: str) -> list[dict[str, Any]]:
+        return self.state.items(record=record)
