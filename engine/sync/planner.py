@@ -153,6 +153,14 @@ class Planner:
             for row in rows:
                 self.links.add(pair, row.tps_id, row.qbo_id)
         self.rows = {pair: {r.tps_id: r for r in rows} for pair, rows in given.links.items()}
+        # Which mapping wrote or linked each record, on both sides and across all pairs: a
+        # record another mapping owns is not this mapping's to write.
+        self.owner: dict[str, str] = {}
+        for pair, rows in given.links.items():
+            tps_entity, qbo_entity = pair.split("|")
+            for row in rows:
+                self.owner[record_key(f"tps.{tps_entity}", row.tps_id)] = row.mapping
+                self.owner[record_key(f"qbo.{qbo_entity}", row.qbo_id)] = row.mapping
         self.resolver = Resolver(given.rules, given.snapshot, self.links)
         self.operations: list[Operation] = []
 
@@ -181,13 +189,9 @@ class Planner:
         if key in self.given.left_out and self.given.phase != "initial":
             self.links.excluded[key] = self.given.left_out[key]
             return []  # reported once, in the initial run
+        if self.owner.get(key, mapping.id) not in ("", mapping.id):
+            return []  # another mapping wrote or linked it (e.g. the TPS invoice behind it)
         link = self._link(pair_of(mapping), mapping, source_id)
-        if (
-            link is not None
-            and link.mapping not in ("", mapping.id)
-            and system_of(mapping.source) == "qbo"
-        ):
-            return []  # written by the engine from TPS: not a QBO-originated record
         try:
             if not wanted(mapping, record, self.resolver):
                 return []
@@ -435,7 +439,7 @@ class Planner:
                 mapping.id,
                 key,
                 "update",
-                key if back else target,
+                target,
                 body=back,
                 diff={k: [_get(record, k), v] for k, v in _flatten(back).items()},
                 target_version=version_of(mapping.source, record),

@@ -1,0 +1,213 @@
+"""`tpsqbo-engine demo`: the whole job on a laptop, against both emulators, no credentials.
+
+It starts the TPS emulator (the demo firm) and the QBO emulator (a new company set up for
+TPS), connects through the real OAuth flow, writes a firm config, runs checklist → backup →
+plan → sync, then changes both sides the way a firm's week does (an invoice raised in QBO, a
+client paying online through the invoice link, a phone number edited in QBO, a new TPS
+invoice, an email edited in TPS), syncs again, and shows the history and the
+reconciliation, which must come out at zero. Everything it made stays in the work folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from tpsqbo_engine.connectors.qbo.connect import ConnectSettings, connect
+from tpsqbo_engine.emulators.qbo.server import QboEmulatorServer, QboOptions
+from tpsqbo_engine.emulators.tps.server import TpsEmulatorServer, TpsOptions
+from tpsqbo_engine.sync import render
+from tpsqbo_engine.sync.config import load_config
+from tpsqbo_engine.sync.session import Session
+
+Echo = Callable[[str], None]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _visit(url: str) -> None:
+    """Stands in for the user's browser: the emulator consents and redirects at once."""
+    requests.get(url, timeout=10)
+
+
+def _config(workdir: Path, tps: TpsEmulatorServer, qbo: QboEmulatorServer) -> Path:
+    path = workdir / "tpsqbo.yaml"
+    path.write_text(
+        "# The demo firm, written by `tpsqbo-engine demo`.\n"
+        "kind: firm\n"
+        "firm: Harbor & Pine CPAs\n"
+        "rules: [tps-qbo-standard]\n"
+        f"tps: {{connection: http, base_url: '{tps.base_url}'}}\n"
+        f"qbo: {{environment: '{qbo.discovery_url}', limits: 'off'}}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def _week_in_qbo(session: Session, echo: Echo) -> None:
+    qbo = session.qbo
+    customer = qbo.query("SELECT * FROM Customer WHERE DisplayName = 'Red Rock Diner'")[0]
+    item = qbo.query("SELECT * FROM Item WHERE Name = 'Business advisory'")[0]
+    invoice = qbo.create(
+        "Invoice",
+        {
+            "CustomerRef": {"value": customer["Id"]},
+            "DocNumber": "Q-5001",
+            "BillEmail": {"Address": customer["PrimaryEmailAddr"]["Address"]},
+            "Line": [
+                {
+                    "Amount": Decimal("450.00"),
+                    "DetailType": "SalesItemLineDetail",
+                    "Description": "Advisory call raised in QBO",
+                    "SalesItemLineDetail": {
+                        "ItemRef": {"value": item["Id"]},
+                        "Qty": 1,
+                        "UnitPrice": Decimal("450.00"),
+                        "TaxCodeRef": {"value": "NON"},
+                    },
+                }
+            ],
+        },
+        key="demo-q5001",
+    )
+    echo(
+        f"  QBO: invoice {invoice['DocNumber']} raised for {customer['DisplayName']} "
+        f"({invoice['TotalAmt']})"
+    )
+    # An invoice whose balance agrees in both systems (see the README on decrease adjustments).
+    tps_balances = {i["doc_number"]: i["balance"] for i in session.tps.records("invoices")}
+    synced = next(
+        i
+        for i in qbo.query("SELECT * FROM Invoice WHERE Balance > '0' ORDERBY DocNumber")
+        if i.get("BillEmail") and tps_balances.get(i["DocNumber"]) == i["Balance"]
+    )
+    link = qbo.read("Invoice", synced["Id"], include="invoiceLink")["InvoiceLink"]
+    paid = requests.post(link, params={"format": "json"}, timeout=10).json()["Payment"]
+    echo(
+        f"  QBO: the client paid invoice {synced['DocNumber']} online through its link "
+        f"({paid['TotalAmt']})"
+    )
+    edited = qbo.query("SELECT * FROM Customer WHERE DisplayName = 'Blue Heron Yoga'")[0]
+    qbo.update("Customer", edited["Id"], {"PrimaryPhone": {"FreeFormNumber": "(503) 555-7777"}})
+    echo("  QBO: Blue Heron Yoga's phone number changed to (503) 555-7777")
+
+
+def _week_in_tps(session: Session, echo: Echo) -> None:
+    tps = session.tps
+    client = next(c for c in tps.records("clients") if c["name"] == "Garcia Landscaping")
+    invoice = tps.create(
+        "invoices",
+        {
+            "client_id": client["id"],
+            "date": "2026-11-21",
+            "due_date": "2026-12-21",
+            "type": "detail",
+            "description": "November bookkeeping",
+            "lines": [
+                {
+                    "line_no": 1,
+                    "work_code": "BK-MONTH",
+                    "description": "Monthly bookkeeping",
+                    "amount": Decimal("380.00"),
+                    "markup": Decimal("0.00"),
+                }
+            ],
+        },
+        key="demo-tps-inv",
+    )
+    echo(f"  TPS: invoice {invoice['doc_number']} billed to {client['name']} ({invoice['total']})")
+    other = next(c for c in tps.records("clients") if c["name"] == "Juniper Hill Farm")
+    tps.update(
+        "clients", other["id"], {"email": "accounts@juniperhill.example"}, version=other["version"]
+    )
+    echo("  TPS: Juniper Hill Farm's billing email changed")
+
+
+def _history_json(session: Session, path: Path) -> None:
+    runs = session.state.runs()
+    data: dict[str, Any] = {
+        "runs": runs,
+        "items": {r["id"]: session.state.items(r["id"]) for r in runs},
+    }
+    path.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
+
+
+def run_demo(workdir: Path, echo: Echo) -> int:
+    workdir.mkdir(parents=True, exist_ok=True)
+    qbo_options = QboOptions(seed="starter", state=workdir / "qbo-emulator.json")
+    tps_options = TpsOptions(seed="demo", state=workdir / "tps-emulator.json")
+    with QboEmulatorServer(qbo_options) as qbo, TpsEmulatorServer(tps_options) as tps:
+        echo(f"TPS emulator at {tps.base_url}, QBO emulator at {qbo.base_url}")
+        os.environ["TPSQBO_TPS_TOKEN"] = tps.app.token
+        os.environ["TPSQBO_QBO_CLIENT_SECRET"] = qbo.oauth.client_secret
+        config = load_config(_config(workdir, tps, qbo))
+        connect(
+            ConnectSettings(
+                qbo.oauth.client_id,
+                qbo.oauth.client_secret,
+                qbo.discovery_url,
+                f"http://127.0.0.1:{_free_port()}/callback",
+                config.qbo.token_file,
+            ),
+            announce=_visit,
+            timeout=30,
+        )
+        echo(
+            f"Connected to QBO company {qbo.company.realm_id} (tokens in "
+            f"{config.qbo.token_file}, 0600)"
+        )
+        session = Session(config)
+        return _walk_through(session, workdir, echo)
+
+
+def _walk_through(session: Session, workdir: Path, echo: Echo) -> int:
+    echo("\n1. Checklist")
+    plan, _ = session.plan()
+    for line in render.checklist_text(session.checklist(plan)):
+        echo(f"  {line}")
+    echo("\n2. Backup")
+    echo(f"  {session.backup()}")
+    echo("\n3. Plan")
+    plan, _ = session.plan()
+    (workdir / "plan.json").write_text(plan.to_json(), encoding="utf-8")
+    for line in render.plan_text(plan, detail=False)[:14]:
+        echo(f"  {line}")
+    echo(f"  (every write and diff: {workdir / 'plan.json'})")
+    echo("\n4. Initial sync")
+    first = session.sync(given=plan)
+    echo(f"  run {first.run_id}: {render.counts_text(first.counts)}")
+    echo("\n5. A week passes")
+    _week_in_qbo(session, echo)
+    _week_in_tps(session, echo)
+    echo("\n6. Sync")
+    second = session.sync()
+    echo(f"  run {second.run_id}: {render.counts_text(second.counts)}")
+    for item in session.state.items(second.run_id):
+        echo(f"    {item['status']:10} {item['record']}: {item['message']}")
+    echo("\n7. Sync again: nothing left to do")
+    third_plan, _ = session.plan()
+    echo(f"  {len(third_plan.writes())} write(s) planned")
+    _history_json(session, workdir / "history.json")
+    echo("\n8. Reconciliation: open A/R per client")
+    rows = session.reconcile()
+    lines = render.reconcile_text(rows)
+    for line in [*lines[:1], *lines[-2:]]:
+        echo(f"  {line}")
+    (workdir / "reconciliation.json").write_text(render.as_json(rows), encoding="utf-8")
+    differences = [r for r in rows if r.difference]
+    echo(
+        f"\nEverything is in {workdir}: tpsqbo.yaml, .tpsqbo/state.db, backups, plan.json, "
+        "history.json, reconciliation.json"
+    )
+    return 0 if not differences and not third_plan.writes() else 1
