@@ -18,6 +18,7 @@ dev:
 
 demo: install
 	$(BIN)/tpsqbo-engine validate
+	$(BIN)/tpsqbo-engine demo --workdir demo-run
 
 test: install
 	$(BIN)/python -m pytest

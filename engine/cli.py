@@ -284,6 +284,11 @@ def connect(
     raise typer.Exit(EXIT_OK)
 
 
+from tpsqbo_engine.cli_sync import register  # noqa: E402 - after the app exists
+
+register(app)
+
+
 def _crash_log(exc: BaseException) -> Path:
     folder = Path(tempfile.gettempdir()) / "tpsqbo-engine"
     folder.mkdir(parents=True, exist_ok=True)

@@ -227,6 +227,15 @@ class StateStore:
         )
         return {row["record"]: row["message"] for row in rows}
 
+    def reported_exclusions(self) -> frozenset[str]:
+        """Records an earlier completed run already reported as excluded or blocked."""
+        rows = self.db.query(
+            "select distinct i.record from run_items i join runs r on "
+            "r.id = i.run_id where i.action in ('exclude', 'block') and "
+            "r.status in ('completed', 'partial')"
+        )
+        return frozenset(row["record"] for row in rows)
+
     # Journal ------------------------------------------------------------------------------
     def intend(self, run_id: int, intent: str, operation: str, target: str) -> int:
         table = self.db.table("journal")

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -143,12 +145,15 @@ def _history_json(session: Session, path: Path) -> None:
     path.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
 
 
-def run_demo(workdir: Path, echo: Echo) -> int:
+@contextmanager
+def demo_firm(
+    workdir: Path, *, qbo_seed: str = "starter", faults: str = ""
+) -> Iterator[tuple[Session, QboEmulatorServer, TpsEmulatorServer]]:
+    """Both emulators, connected through OAuth, with a firm config in `workdir`."""
     workdir.mkdir(parents=True, exist_ok=True)
-    qbo_options = QboOptions(seed="starter", state=workdir / "qbo-emulator.json")
+    qbo_options = QboOptions(seed=qbo_seed, state=workdir / "qbo-emulator.json", faults=faults)
     tps_options = TpsOptions(seed="demo", state=workdir / "tps-emulator.json")
     with QboEmulatorServer(qbo_options) as qbo, TpsEmulatorServer(tps_options) as tps:
-        echo(f"TPS emulator at {tps.base_url}, QBO emulator at {qbo.base_url}")
         os.environ["TPSQBO_TPS_TOKEN"] = tps.app.token
         os.environ["TPSQBO_QBO_CLIENT_SECRET"] = qbo.oauth.client_secret
         config = load_config(_config(workdir, tps, qbo))
@@ -163,11 +168,38 @@ def run_demo(workdir: Path, echo: Echo) -> int:
             announce=_visit,
             timeout=30,
         )
+        yield Session(config), qbo, tps
+
+
+DEMO_FILES = (
+    "qbo-emulator.json",
+    "tps-emulator.json",
+    "tpsqbo.yaml",
+    "plan.json",
+    "history.json",
+    "reconciliation.json",
+    ".tpsqbo",
+)
+
+
+def _start_afresh(workdir: Path) -> None:
+    """A second demo starts over: only what an earlier demo made is removed."""
+    for name in DEMO_FILES:
+        path = workdir / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def run_demo(workdir: Path, echo: Echo) -> int:
+    _start_afresh(workdir)
+    with demo_firm(workdir) as (session, qbo, tps):
+        echo(f"TPS emulator at {tps.base_url}, QBO emulator at {qbo.base_url}")
         echo(
-            f"Connected to QBO company {qbo.company.realm_id} (tokens in "
-            f"{config.qbo.token_file}, 0600)"
+            f"Connected to QBO company {qbo.company.realm_id} through OAuth (tokens in "
+            f"{session.config.qbo.token_file}, 0600)"
         )
-        session = Session(config)
         return _walk_through(session, workdir, echo)
 
 

@@ -61,6 +61,8 @@ class PlanInput:
     pins: Mapping[tuple[str, str], str] = field(default_factory=dict)
     # Records the initial sync left out stay out: they predate the sync (record -> reason).
     left_out: Mapping[str, str] = field(default_factory=dict)
+    # Records already reported as excluded in an earlier run.
+    reported: frozenset[str] = frozenset()
 
 
 def ordered(mappings: Iterable[MappingRule]) -> list[MappingRule]:
@@ -168,6 +170,7 @@ class Planner:
         for mapping in ordered(self.given.rules.mappings):
             for record in list(self.given.snapshot.records(mapping.source).values()):
                 self.operations.extend(self._decide(mapping, record))
+        self._unmapped_exclusions()
         return Plan(
             self.given.phase, self.operations, datetime.now(UTC).isoformat(timespec="seconds")
         )
@@ -189,7 +192,9 @@ class Planner:
         if key in self.given.left_out and self.given.phase != "initial":
             self.links.excluded[key] = self.given.left_out[key]
             return []  # reported once, in the initial run
-        if self.owner.get(key, mapping.id) not in ("", mapping.id):
+        if self.owner.get(key, mapping.id) not in ("", mapping.id) or _engine_marked(
+            mapping, record, self.owner.get(key)
+        ):
             return []  # another mapping wrote or linked it (e.g. the TPS invoice behind it)
         link = self._link(pair_of(mapping), mapping, source_id)
         try:
@@ -205,6 +210,14 @@ class Planner:
                 return [target_id]
             if target_id is None:
                 self.links.planned.add(key)
+            elif link is None:  # matched or pinned: later records may refer to it already
+                pair_ids = (
+                    (source_id, target_id)
+                    if system_of(mapping.source) == "tps"
+                    else (target_id, source_id)
+                )
+                self.links.add(pair_of(mapping), *pair_ids)
+                self.owner[record_key(mapping.target, target_id)] = mapping.id
             self.resolver.writing(mapping.target, target_id)
             want = desired(mapping, record, self.resolver)
         except ExcludedReference as excluded_reference:
@@ -213,6 +226,31 @@ class Planner:
         except ExpressionError as failure:
             return note("fail", "Failed", failure.message, mapping.where)
         return self._writes(mapping, record, source_id, target_id, want, link)
+
+    def _unmapped_exclusions(self) -> None:
+        """Records no mapping reads (QBO journal entries, deposits...) are still checked
+        against the exclusions, so the checklist and the history can name them. Each is
+        reported once, in the run that first meets it."""
+        sources = {m.source for m in self.given.rules.mappings}
+        for entity in sorted({r.entity for r in self.given.rules.exclusions} - sources):
+            for record in self.given.snapshot.records(entity).values():
+                key = record_key(entity, ident_of(entity, record))
+                if key in self.owner or key in self.given.reported:
+                    continue
+                excluded = self._excluded(entity, record)
+                if excluded is not None:
+                    action, level = excluded.outcome()
+                    self.operations.append(
+                        Operation(
+                            "exclusions",
+                            key,
+                            action,
+                            entity,
+                            level=level,
+                            message=excluded.message,
+                            rule=excluded.rule,
+                        )
+                    )
 
     def _link(self, pair: str, mapping: MappingRule, source_id: str) -> LinkRow | None:
         if system_of(mapping.source) == "tps":
@@ -483,6 +521,16 @@ class _Exclusion:
         if self.action is Action.BLOCK:
             return "block", "Failed"
         return "exclude", "Warning" if self.action is Action.SKIP_AND_WARN else "Excluded"
+
+
+def _engine_marked(mapping: MappingRule, record: Record, owner: str | None) -> bool:
+    """A QBO record carrying the engine's marker was written from TPS, even if the state
+    never heard of it (a crash between the write and its link): not QBO-originated."""
+    return (
+        system_of(mapping.source) == "qbo"
+        and owner is None
+        and str(record.get("PrivateNote", "")).startswith("sync:tps:")
+    )
 
 
 def _reverse(mapping: MappingRule, target: Record, source: Record) -> Record:

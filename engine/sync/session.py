@@ -22,7 +22,7 @@ from tpsqbo_engine.sync.checks import CheckResult, qbo_entities, run_checklist, 
 from tpsqbo_engine.sync.config import FirmConfig
 from tpsqbo_engine.sync.executor import Executor, Progress
 from tpsqbo_engine.sync.plan import Plan
-from tpsqbo_engine.sync.planner import LinkRow, PlanInput, Planner
+from tpsqbo_engine.sync.planner import LinkRow, PlanInput, Planner, version_of
 from tpsqbo_engine.sync.reconcile import Balance, reconcile
 from tpsqbo_engine.sync.runtime import pair_of
 from tpsqbo_engine.sync.snapshot import Snapshot, entities_used, read_snapshot
@@ -144,6 +144,7 @@ class Session:
             self.state.ignored(),
             self._pins(),
             self.state.left_out_initially(),
+            self.state.reported_exclusions() if self.phase == "ongoing" else frozenset(),
         )
         return Planner(given).plan(), snapshot
 
@@ -165,7 +166,7 @@ class Session:
     ) -> RunSummary:
         plan, snapshot = self.plan()
         if given is not None:
-            self._check_still_current(given, plan)
+            self._check_still_current(given, snapshot)
             plan = given
         if plan.phase == "initial":
             failed = [c for c in self.checklist(plan) if c.blocks]
@@ -193,13 +194,17 @@ class Session:
         return RunSummary(run_id, plan.phase, counts, force_reason)
 
     @staticmethod
-    def _check_still_current(given: Plan, fresh: Plan) -> None:
-        now = {op.target: op.target_version for op in fresh.operations if op.target_version}
-        stale = [
-            op.target
-            for op in given.writes()
-            if op.target_version and now.get(op.target, op.target_version) != op.target_version
-        ]
+    def _check_still_current(given: Plan, snapshot: Snapshot) -> None:
+        """A reviewed plan applies only to the records as they were when it was made."""
+        stale = []
+        for op in given.writes():
+            written = op.record if op.reverse else op.target
+            if ":" not in written or not op.target_version:
+                continue
+            qualified, ident = written.split(":", 1)
+            now = version_of(qualified, snapshot.find(qualified, ident))
+            if now != op.target_version:
+                stale.append(written)
         if stale:
             raise StalePlan(stale)
 

@@ -11,6 +11,7 @@ after a lost response the record is looked up before anything is sent again.
 from __future__ import annotations
 
 import random
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -243,11 +244,12 @@ class QboClient:
             return rows[0] if rows else None
         moment = (since or datetime.now().astimezone()) - timedelta(minutes=10)
         where = f"MetaData.LastUpdatedTime >= {wire.quote(moment.isoformat(timespec='seconds'))}"
+        marker = re.compile(re.escape(key.value) + r"(?![\w-])")  # adj-10 is not adj-100
         return next(
             (
                 r
                 for r in self.query_all(entity, where)
-                if key.value in str(r.get("PrivateNote", ""))
+                if marker.search(str(r.get("PrivateNote", "")))
             ),
             None,
         )

@@ -1,0 +1,207 @@
+"""The sync's commands. Each loads the firm config, opens a Session, calls one method and
+prints; errors go to the CLI's one error boundary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tpsqbo_engine.errors import UsageError
+from tpsqbo_engine.sync import render
+from tpsqbo_engine.sync.config import CONFIG_FILE
+
+ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The firm config.")]
+FormatOption = Annotated[str, typer.Option("--format", "-f", help="text or json.")]
+
+
+def _format(value: str) -> str:
+    if value not in ("text", "json"):
+        raise UsageError(f"--format is text or json, not {value!r}")
+    return value
+
+
+def _session(config: Path):  # type: ignore[no-untyped-def]
+    from tpsqbo_engine.sync.config import load_config
+    from tpsqbo_engine.sync.session import Session
+
+    return Session(load_config(config))
+
+
+def _echo_lines(lines: list[str]) -> None:
+    for line in lines:
+        typer.echo(line)
+
+
+def demo(
+    workdir: Annotated[Path, typer.Option(help="Where everything the demo makes is kept.")] = Path(
+        "demo-run"
+    ),
+) -> None:
+    """Run the whole job on local emulators: no credentials, no network.
+
+    Starts both emulators, connects, runs checklist, backup, plan and sync, changes both
+    sides, syncs again, and shows the history and the reconciliation (which must be zero).
+    """
+    from tpsqbo_engine.sync.demo import run_demo
+
+    raise typer.Exit(run_demo(workdir, typer.echo))
+
+
+def checklist(config: ConfigOption = Path(CONFIG_FILE), output: FormatOption = "text") -> None:
+    """Run the pack's pre-flight checks; exit 1 if one that must pass fails."""
+    results = _session(config).checklist()
+    if _format(output) == "json":
+        typer.echo(render.as_json(results))
+    else:
+        _echo_lines(render.checklist_text(results))
+    raise typer.Exit(1 if any(r.blocks for r in results) else 0)
+
+
+def backup(config: ConfigOption = Path(CONFIG_FILE)) -> None:
+    """Snapshot every QBO entity the rules touch into a compressed JSON-lines file."""
+    typer.echo(f"backup written to {_session(config).backup()}")
+
+
+def plan(
+    config: ConfigOption = Path(CONFIG_FILE),
+    output: FormatOption = "text",
+    out: Annotated[
+        Path | None, typer.Option(help="Also write the plan to this file (for `sync --plan`).")
+    ] = None,
+) -> None:
+    """Show every write the next sync would make, with field-level differences."""
+    made, _ = _session(config).plan()
+    if out is not None:
+        out.write_text(made.to_json(), encoding="utf-8")
+    if _format(output) == "json":
+        typer.echo(made.to_json())
+    else:
+        _echo_lines(render.plan_text(made))
+
+
+def sync(
+    config: ConfigOption = Path(CONFIG_FILE),
+    plan_file: Annotated[
+        Path | None, typer.Option("--plan", help="Apply exactly this reviewed plan.")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option(help="Run the initial sync although checks fail (needs --reason).")
+    ] = False,
+    reason: Annotated[str, typer.Option(help="Why --force; kept in the history.")] = "",
+    output: FormatOption = "text",
+) -> None:
+    """Apply the plan: write to QBO and TPS, record every record's outcome."""
+    from tpsqbo_engine.sync.plan import Plan
+
+    if force and not reason.strip():
+        raise UsageError("--force needs --reason", hint="say why; it is kept in the history")
+    session = _session(config)
+    given = Plan.from_file(plan_file) if plan_file else None
+    shown = {"last": 0}
+
+    def progress(done: int, total: int) -> None:
+        if output == "text" and (done == total or done - shown["last"] >= 50):
+            shown["last"] = done
+            typer.echo(f"  {done}/{total}", err=True)
+
+    summary = session.sync(given=given, force_reason=reason if force else "", progress=progress)
+    if _format(output) == "json":
+        typer.echo(
+            render.as_json(
+                {"run": summary.run_id, "phase": summary.phase, "counts": summary.counts}
+            )
+        )
+    else:
+        typer.echo(f"run {summary.run_id} ({summary.phase}): {render.counts_text(summary.counts)}")
+    raise typer.Exit(1 if summary.counts.get("Failed") else 0)
+
+
+def history(
+    config: ConfigOption = Path(CONFIG_FILE),
+    run: Annotated[int | None, typer.Option(help="One run's records.")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="Only this status (Failed, Warning, ...).")
+    ] = None,
+    output: FormatOption = "text",
+) -> None:
+    """Past runs, or one run's records with their status, message and rule."""
+    state = _session(config).state
+    rows = state.items(run, status) if run is not None or status else state.runs()
+    if _format(output) == "json":
+        typer.echo(render.as_json(rows))
+        return
+    for row in rows:
+        if "record" in row:
+            typer.echo(
+                f"{row['status']:10} {row['record']}: {row['message']}"
+                f"{'  [' + row['rule'] + ']' if row['rule'] else ''}"
+            )
+        else:
+            typer.echo(
+                f"run {row['id']} {row['phase']:8} {row['status']:9} "
+                f"{row['started_at']}  {row['counts']}"
+            )
+
+
+def ignore(
+    record: Annotated[str, typer.Argument(help="e.g. tps.Invoice:inv-1001")],
+    reason: Annotated[str, typer.Option(help="Why; kept with the record.")],
+    config: ConfigOption = Path(CONFIG_FILE),
+) -> None:
+    """Take a record out of the sync (undo with `unignore`)."""
+    _session(config).state.ignore(record, reason)
+    typer.echo(
+        f"{record} is ignored. Warning: while it is, A/R in TPS and QBO may disagree "
+        "for its client; `tpsqbo-engine unignore` brings it back."
+    )
+
+
+def unignore(
+    record: Annotated[str, typer.Argument(help="e.g. tps.Invoice:inv-1001")],
+    config: ConfigOption = Path(CONFIG_FILE),
+) -> None:
+    """Bring an ignored record back into the sync."""
+    if not _session(config).state.unignore(record):
+        raise UsageError(f"{record} was not ignored")
+    typer.echo(f"{record} is back in the sync")
+
+
+def explain(
+    record: Annotated[str, typer.Argument(help="e.g. tps.Client:c-1001")],
+    config: ConfigOption = Path(CONFIG_FILE),
+) -> None:
+    """Which rule decided what about a record, run by run, and what the next sync would do."""
+    session = _session(config)
+    for item in session.explain(record):
+        typer.echo(
+            f"run {item['run_id']}: {item['status']} ({item['action']}) "
+            f"{item['message']}  [{item['rule'] or item['mapping']}]"
+        )
+    made, _ = session.plan()
+    upcoming = [op for op in made.operations if op.record == record]
+    for op in upcoming:
+        typer.echo(f"next: {op.action} {op.target} by {op.mapping} [{op.rule}] {op.message}")
+        for field, (old, new) in op.diff.items():
+            typer.echo(f"      {field}: {old!r} -> {new!r}")
+    if not upcoming:
+        typer.echo("next: nothing to do for it")
+
+
+def reconcile(config: ConfigOption = Path(CONFIG_FILE), output: FormatOption = "text") -> None:
+    """Open A/R per client in TPS and QBO side by side; exit 1 on any difference."""
+    rows = _session(config).reconcile()
+    if _format(output) == "json":
+        typer.echo(render.as_json(rows))
+    else:
+        _echo_lines(render.reconcile_text(rows))
+    raise typer.Exit(1 if any(r.difference for r in rows) else 0)
+
+
+COMMANDS = (demo, checklist, backup, plan, sync, history, ignore, unignore, explain, reconcile)
+
+
+def register(app: typer.Typer) -> None:
+    for command in COMMANDS:
+        app.command()(command)

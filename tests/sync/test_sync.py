@@ -1,0 +1,202 @@
+"""The sync end to end, against both emulators over loopback."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tpsqbo_engine.emulators.qbo.server import QboEmulatorServer
+from tpsqbo_engine.emulators.tps.server import TpsEmulatorServer
+from tpsqbo_engine.sync.demo import demo_firm, run_demo
+from tpsqbo_engine.sync.executor import Executor
+from tpsqbo_engine.sync.plan import Plan
+from tpsqbo_engine.sync.session import ChecklistFailed, Session, StalePlan
+
+Firm = tuple[Session, QboEmulatorServer, TpsEmulatorServer]
+
+
+@pytest.fixture
+def firm(tmp_path: Path) -> Iterator[Firm]:
+    with demo_firm(tmp_path) as started:
+        started[0].backup()
+        yield started
+
+
+def _doc_numbers(qbo: QboEmulatorServer) -> Counter[str]:
+    return Counter(str(i.get("DocNumber")) for i in qbo.company.table("Invoice").values())
+
+
+def test_the_demo_reconciles_to_zero_and_leaves_its_files(tmp_path: Path) -> None:
+    lines: list[str] = []
+    assert run_demo(tmp_path, lines.append) == 0
+    text = "\n".join(lines)
+    assert "0 client(s) with a difference" in text and "0 write(s) planned" in text
+    for name in ("tpsqbo.yaml", "plan.json", "history.json", "reconciliation.json"):
+        assert (tmp_path / name).is_file()
+    assert list((tmp_path / ".tpsqbo" / "backups").glob("*.jsonl.gz"))
+    assert (tmp_path / ".tpsqbo" / "qbo-tokens.json").stat().st_mode & 0o777 == 0o600
+    assert run_demo(tmp_path, lines.append) == 0  # a second demo starts afresh
+
+
+def test_initial_sync_pushes_open_ar_only_and_a_second_sync_writes_nothing(firm: Firm) -> None:
+    session, qbo, tps = firm
+    summary = session.sync()
+    assert summary.counts["Failed"] == 0 and summary.counts["Successful"] > 100
+    paid = [i for i in tps.firm.table("invoices").values() if i["balance"] == "0.00"]
+    pushed = _doc_numbers(qbo)
+    assert paid and not any(i["doc_number"] in pushed for i in paid)
+    assert max(pushed.values()) == 1
+    plan, _ = session.plan()
+    assert plan.writes() == []
+    assert all(not r.difference for r in session.reconcile())
+
+
+def test_namesake_clients_get_distinct_display_names(firm: Firm) -> None:
+    session, qbo, _ = firm
+    session.sync()
+    names = [
+        c["DisplayName"]
+        for c in qbo.company.table("Customer").values()
+        if c["DisplayName"].startswith("Rosewood Bakery")
+    ]
+    assert sorted(names) == ["Rosewood Bakery", "Rosewood Bakery (ROSEWO035)"]
+
+
+class _Crash(BaseException):
+    """Stands for the process dying: nothing catches it."""
+
+
+@pytest.mark.parametrize("after", [1, 45, 120])
+def test_a_crash_between_a_write_and_its_state_loses_and_duplicates_nothing(
+    firm: Firm, monkeypatch: pytest.MonkeyPatch, after: int
+) -> None:
+    session, qbo, _ = firm
+    real = Executor._commit
+    calls = {"n": 0}
+
+    def crash_after_the_write(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == after:
+            raise _Crash  # the QBO write happened; its link and history did not
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Executor, "_commit", crash_after_the_write)
+    with pytest.raises(_Crash):
+        session.sync()
+    monkeypatch.setattr(Executor, "_commit", real)
+    summary = session.sync()
+    assert summary.counts["Failed"] == 0
+    assert max(_doc_numbers(qbo).values()) == 1
+    displays = Counter(c["DisplayName"] for c in qbo.company.table("Customer").values())
+    assert max(displays.values()) == 1
+    assert session.plan()[0].writes() == []
+    assert all(not r.difference for r in session.reconcile())
+
+
+def test_a_crash_with_requestid_ignored_is_caught_by_the_natural_key_guard(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with demo_firm(tmp_path, faults="ignore-requestid") as (session, qbo, _):
+        session.backup()
+        real = Executor._commit
+        calls = {"n": 0}
+
+        def crash(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            calls["n"] += 1
+            if calls["n"] == 80:
+                raise _Crash
+            return real(self, *args, **kwargs)
+
+        monkeypatch.setattr(Executor, "_commit", crash)
+        with pytest.raises(_Crash):
+            session.sync()
+        monkeypatch.setattr(Executor, "_commit", real)
+        session.sync()
+        assert max(_doc_numbers(qbo).values()) == 1
+
+
+def test_the_initial_sync_is_refused_when_qbo_holds_transactions_tps_cannot_read(
+    tmp_path: Path,
+) -> None:
+    with demo_firm(tmp_path, qbo_seed="sandbox-us") as (session, _, _):
+        session.backup()
+        with pytest.raises(ChecklistFailed) as refused:
+            session.sync()
+        assert "no-blocking-transactions" in str(refused.value)
+        forced = session.sync(force_reason="consultant approved: legacy memos stay in QBO")
+        assert forced.forced_reason.startswith("consultant approved")
+        blocked = session.state.items(forced.run_id, "Failed")
+        assert {i["record"].split(":")[0] for i in blocked} >= {
+            "qbo.CreditMemo",
+            "qbo.JournalEntry",
+        }
+
+
+def test_a_reviewed_plan_is_refused_if_its_targets_changed(firm: Firm, tmp_path: Path) -> None:
+    session, qbo, tps = firm
+    session.sync()
+    client = next(c for c in tps.firm.table("clients").values() if c["name"] == "Red Rock Diner")
+    session.tps.update(
+        "clients", client["id"], {"phone": "(503) 555-0000"}, version=client["version"]
+    )
+    plan, _ = session.plan()
+    path = tmp_path / "plan.json"
+    path.write_text(plan.to_json())
+    customer = qbo.company.find_by("Customer", "DisplayName", "Red Rock Diner")
+    assert customer is not None
+    qbo.company.update(
+        "Customer",
+        {
+            "Id": customer["Id"],
+            "SyncToken": customer["SyncToken"],
+            "sparse": True,
+            "Notes": "edited meanwhile",
+        },
+        sparse=True,
+    )
+    with pytest.raises(StalePlan):
+        session.sync(given=Plan.from_file(path))
+
+
+def test_changed_on_both_sides_is_flagged_and_nothing_written(firm: Firm) -> None:
+    session, qbo, tps = firm
+    session.sync()
+    client = next(c for c in tps.firm.table("clients").values() if c["name"] == "Lakeside Marina")
+    session.tps.update(
+        "clients", client["id"], {"phone": "(503) 555-1111"}, version=client["version"]
+    )
+    customer = qbo.company.find_by("Customer", "DisplayName", "Lakeside Marina")
+    assert customer is not None
+    qbo.company.update(
+        "Customer",
+        {
+            "Id": customer["Id"],
+            "SyncToken": customer["SyncToken"],
+            "sparse": True,
+            "PrimaryPhone": {"FreeFormNumber": "(503) 555-2222"},
+        },
+        sparse=True,
+    )
+    summary = session.sync()
+    flagged = session.state.items(summary.run_id, "Warning")
+    assert [i["record"] for i in flagged] == [f"tps.Client:{client['id']}"]
+    assert (
+        qbo.company.get("Customer", customer["Id"])["PrimaryPhone"]["FreeFormNumber"]
+        == "(503) 555-2222"
+    )
+
+
+def test_ignore_takes_a_record_out_and_unignore_brings_it_back(firm: Firm) -> None:
+    session, qbo, tps = firm
+    invoice = next(i for i in tps.firm.table("invoices").values() if i["status"] == "outstanding")
+    record = f"tps.Invoice:{invoice['id']}"
+    session.state.ignore(record, "disputed")
+    first = session.sync()
+    assert [i["record"] for i in session.state.items(first.run_id, "Ignored")] == [record]
+    assert invoice["doc_number"] not in _doc_numbers(qbo)
+    assert session.state.unignore(record)
+    session.sync()
+    assert invoice["doc_number"] in _doc_numbers(qbo)
