@@ -107,6 +107,33 @@ def sync(
             typer.echo(f"  {done}/{total}", err=True)
 
     summary = session.sync(given=given, force_reason=reason if force else "", progress=progress)
+    _print_summary(summary, output)
+    raise typer.Exit(1 if summary.counts.get("Failed") else 0)
+
+
+def retry(
+    records: Annotated[
+        list[str] | None, typer.Argument(help="Records to try again, e.g. tps.Invoice:inv-1001.")
+    ] = None,
+    all_failed: Annotated[
+        bool, typer.Option("--all-failed", help="Every record whose last outcome was Failed.")
+    ] = False,
+    config: ConfigOption = Path(CONFIG_FILE),
+    output: FormatOption = "text",
+) -> None:
+    """Sync only some records again, after fixing what made them fail."""
+    session = _session(config)
+    wanted = set(records or [])
+    if all_failed:
+        wanted |= session.failed_records()
+    if not wanted:
+        raise UsageError("name the records to retry, or pass --all-failed")
+    summary = session.sync(only=frozenset(wanted))
+    _print_summary(summary, output)
+    raise typer.Exit(1 if summary.counts.get("Failed") else 0)
+
+
+def _print_summary(summary, output: str) -> None:  # type: ignore[no-untyped-def]
     if _format(output) == "json":
         typer.echo(
             render.as_json(
@@ -115,7 +142,18 @@ def sync(
         )
     else:
         typer.echo(f"run {summary.run_id} ({summary.phase}): {render.counts_text(summary.counts)}")
-    raise typer.Exit(1 if summary.counts.get("Failed") else 0)
+
+
+def report(
+    out: Annotated[Path, typer.Option(help="The HTML file to write.")],
+    run: Annotated[int | None, typer.Option(help="The run (default: the latest).")] = None,
+    config: ConfigOption = Path(CONFIG_FILE),
+) -> None:
+    """Write one self-contained HTML page about a run, for a bookkeeper to open."""
+    from tpsqbo_engine.sync.report import write_report
+
+    path = write_report(_session(config), run, out)
+    typer.echo(f"report written to {path}")
 
 
 def history(
@@ -171,9 +209,15 @@ def unignore(
 def explain(
     record: Annotated[str, typer.Argument(help="e.g. tps.Client:c-1001")],
     config: ConfigOption = Path(CONFIG_FILE),
+    output: FormatOption = "text",
 ) -> None:
     """Which rule decided what about a record, run by run, and what the next sync would do."""
     session = _session(config)
+    if _format(output) == "json":
+        made, _ = session.plan()
+        upcoming = [vars(op) for op in made.operations if op.record == record]
+        typer.echo(render.as_json({"history": session.explain(record), "next": upcoming}))
+        return
     for item in session.explain(record):
         typer.echo(
             f"run {item['run_id']}: {item['status']} ({item['action']}) "
@@ -199,7 +243,20 @@ def reconcile(config: ConfigOption = Path(CONFIG_FILE), output: FormatOption = "
     raise typer.Exit(1 if any(r.difference for r in rows) else 0)
 
 
-COMMANDS = (demo, checklist, backup, plan, sync, history, ignore, unignore, explain, reconcile)
+COMMANDS = (
+    demo,
+    checklist,
+    backup,
+    plan,
+    sync,
+    retry,
+    history,
+    ignore,
+    unignore,
+    explain,
+    reconcile,
+    report,
+)
 
 
 def register(app: typer.Typer) -> None:

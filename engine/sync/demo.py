@@ -27,6 +27,7 @@ from tpsqbo_engine.emulators.qbo.server import QboEmulatorServer, QboOptions
 from tpsqbo_engine.emulators.tps.server import TpsEmulatorServer, TpsOptions
 from tpsqbo_engine.sync import render
 from tpsqbo_engine.sync.config import load_config
+from tpsqbo_engine.sync.report import write_report
 from tpsqbo_engine.sync.session import Session
 
 Echo = Callable[[str], None]
@@ -178,6 +179,7 @@ DEMO_FILES = (
     "plan.json",
     "history.json",
     "reconciliation.json",
+    "report.html",
     ".tpsqbo",
 )
 
@@ -239,7 +241,10 @@ def _walk_through(session: Session, workdir: Path, echo: Echo) -> int:
     (workdir / "reconciliation.json").write_text(render.as_json(rows), encoding="utf-8")
     differences = [r for r in rows if r.difference]
     echo(
+        f"  the run as a page for the bookkeeper: {write_report(session, None, workdir / 'report.html')}"
+    )
+    echo(
         f"\nEverything is in {workdir}: tpsqbo.yaml, .tpsqbo/state.db, backups, plan.json, "
-        "history.json, reconciliation.json"
+        "history.json, reconciliation.json, report.html"
     )
     return 0 if not differences and not third_plan.writes() else 1

@@ -162,12 +162,23 @@ class Session:
         )
 
     def sync(
-        self, *, given: Plan | None = None, force_reason: str = "", progress: Progress | None = None
+        self,
+        *,
+        given: Plan | None = None,
+        force_reason: str = "",
+        progress: Progress | None = None,
+        only: frozenset[str] | None = None,
     ) -> RunSummary:
+        """Plans (or takes a reviewed plan) and applies it; `only` limits it to some records
+        (`retry`)."""
         plan, snapshot = self.plan()
         if given is not None:
             self._check_still_current(given, snapshot)
             plan = given
+        if only is not None:
+            plan = Plan(
+                plan.phase, [op for op in plan.operations if op.record in only], plan.created_at
+            )
         if plan.phase == "initial":
             failed = [c for c in self.checklist(plan) if c.blocks]
             if failed and not force_reason:
@@ -217,6 +228,13 @@ class Session:
             else {}
         )
         return reconcile(snapshot, links)
+
+    def failed_records(self) -> frozenset[str]:
+        """Records whose latest outcome is Failed."""
+        latest: dict[str, str] = {}
+        for item in self.state.items():
+            latest[item["record"]] = item["status"]
+        return frozenset(r for r, status in latest.items() if status == "Failed")
 
     def explain(self, record: str) -> list[dict[str, Any]]:
         return self.state.items(record=record)

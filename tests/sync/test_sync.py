@@ -34,8 +34,11 @@ def test_the_demo_reconciles_to_zero_and_leaves_its_files(tmp_path: Path) -> Non
     assert run_demo(tmp_path, lines.append) == 0
     text = "\n".join(lines)
     assert "0 client(s) with a difference" in text and "0 write(s) planned" in text
-    for name in ("tpsqbo.yaml", "plan.json", "history.json", "reconciliation.json"):
+    for name in ("tpsqbo.yaml", "plan.json", "history.json", "reconciliation.json",
+                 "report.html"):
         assert (tmp_path / name).is_file()
+    page = (tmp_path / "report.html").read_text()
+    assert "Reconciliation" in page and "0 client(s) with a difference" in page
     assert list((tmp_path / ".tpsqbo" / "backups").glob("*.jsonl.gz"))
     assert (tmp_path / ".tpsqbo" / "qbo-tokens.json").stat().st_mode & 0o777 == 0o600
     assert run_demo(tmp_path, lines.append) == 0  # a second demo starts afresh
