@@ -240,9 +240,8 @@ def _walk_through(session: Session, workdir: Path, echo: Echo) -> int:
         echo(f"  {line}")
     (workdir / "reconciliation.json").write_text(render.as_json(rows), encoding="utf-8")
     differences = [r for r in rows if r.difference]
-    echo(
-        f"  the run as a page for the bookkeeper: {write_report(session, None, workdir / 'report.html')}"
-    )
+    page = write_report(session, None, workdir / "report.html")
+    echo(f"  the run as a page for the bookkeeper: {page}")
     echo(
         f"\nEverything is in {workdir}: tpsqbo.yaml, .tpsqbo/state.db, backups, plan.json, "
         "history.json, reconciliation.json, report.html"

@@ -92,6 +92,8 @@ class Executor:
     ) -> tuple[str, str]:
         system, _, ident = (op.target if not op.reverse else op.record).partition(":")
         qualified_system, entity = system.split(".", 1)
+        if op.action == "void":
+            return self._void(qualified_system, entity, ident, op)
         if qualified_system == "qbo":
             if op.action == "create":
                 record = self.qbo.create(entity, body, key=intent, guard=_guard(entity, body))
@@ -107,6 +109,15 @@ class Executor:
             record = self.tps.update(resource, ident, body, version=int(op.target_version or 0))
         else:
             record = self.tps.get(resource, ident)
+        return str(record["id"]), str(record.get("version", ""))
+
+    def _void(self, system: str, entity: str, ident: str, op: Operation) -> tuple[str, str]:
+        if system == "qbo":
+            record = self.qbo.void(entity, ident)
+            return record["Id"], str(record.get("SyncToken", ""))
+        record = self.tps.update(
+            TPS_RESOURCES[entity], ident, {"status": "void"}, version=int(op.target_version or 0)
+        )
         return str(record["id"]), str(record.get("version", ""))
 
     def _commit(
@@ -185,6 +196,8 @@ class Executor:
 
 
 def _describe(op: Operation) -> str:
+    if op.action == "void":
+        return f"voided {op.record if op.reverse else op.target} ({op.message})"
     if op.action == "create":
         return f"created {op.target}"
     if op.action == "link":

@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-ACTIONS = ("create", "update", "link")
+ACTIONS = ("create", "update", "link", "void")
 
 
 @dataclass(frozen=True)

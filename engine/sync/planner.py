@@ -197,6 +197,10 @@ class Planner:
         ):
             return []  # another mapping wrote or linked it (e.g. the TPS invoice behind it)
         link = self._link(pair_of(mapping), mapping, source_id)
+        if link is not None:
+            voids = self._voids(mapping, key, record, link)
+            if voids is not None:
+                return voids
         try:
             if not wanted(mapping, record, self.resolver):
                 return []
@@ -226,6 +230,44 @@ class Planner:
         except ExpressionError as failure:
             return note("fail", "Failed", failure.message, mapping.where)
         return self._writes(mapping, record, source_id, target_id, want, link)
+
+    def _voids(
+        self, mapping: MappingRule, key: str, record: Record, link: LinkRow
+    ) -> list[Operation] | None:
+        """A void on either side of a link is carried to the other side, once."""
+        target_id = link.qbo_id if system_of(mapping.target) == "qbo" else link.tps_id
+        target = self.given.snapshot.find(mapping.target, target_id)
+        source_void, target_void = is_void(record), target is not None and is_void(target)
+        if source_void == target_void:
+            return [] if source_void else None
+        if source_void:
+            return [
+                Operation(
+                    mapping.id,
+                    key,
+                    "void",
+                    f"{mapping.target}:{target_id}",
+                    target_version=version_of(mapping.target, target),
+                    peer_version=version_of(mapping.source, record),
+                    content_hash=link.content_hash,
+                    rule=mapping.where,
+                    message="voided in the source system",
+                )
+            ]
+        return [
+            Operation(
+                mapping.id,
+                key,
+                "void",
+                f"{mapping.target}:{target_id}",
+                target_version=version_of(mapping.source, record),
+                peer_version=version_of(mapping.target, target),
+                content_hash=link.content_hash,
+                rule=mapping.where,
+                reverse=True,
+                message="voided in the target system",
+            )
+        ]
 
     def _unmapped_exclusions(self) -> None:
         """Records no mapping reads (QBO journal entries, deposits...) are still checked
@@ -521,6 +563,16 @@ class _Exclusion:
         if self.action is Action.BLOCK:
             return "block", "Failed"
         return "exclude", "Warning" if self.action is Action.SKIP_AND_WARN else "Excluded"
+
+
+def is_void(record: Record) -> bool:
+    """TPS says status void; QBO zeroes a voided transaction and says so in TxnStatus or
+    the start of its PrivateNote."""
+    if "status" in record and "id" in record:
+        return record.get("status") == "void"
+    return record.get("TxnStatus") == "Voided" or str(record.get("PrivateNote", "")).startswith(
+        "Voided"
+    )
 
 
 def _engine_marked(mapping: MappingRule, record: Record, owner: str | None) -> bool:

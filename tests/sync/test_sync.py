@@ -34,8 +34,7 @@ def test_the_demo_reconciles_to_zero_and_leaves_its_files(tmp_path: Path) -> Non
     assert run_demo(tmp_path, lines.append) == 0
     text = "\n".join(lines)
     assert "0 client(s) with a difference" in text and "0 write(s) planned" in text
-    for name in ("tpsqbo.yaml", "plan.json", "history.json", "reconciliation.json",
-                 "report.html"):
+    for name in ("tpsqbo.yaml", "plan.json", "history.json", "reconciliation.json", "report.html"):
         assert (tmp_path / name).is_file()
     page = (tmp_path / "report.html").read_text()
     assert "Reconciliation" in page and "0 client(s) with a difference" in page
@@ -203,3 +202,25 @@ def test_ignore_takes_a_record_out_and_unignore_brings_it_back(firm: Firm) -> No
     assert session.state.unignore(record)
     session.sync()
     assert invoice["doc_number"] in _doc_numbers(qbo)
+
+
+def test_voids_travel_both_ways(firm: Firm) -> None:
+    session, qbo, tps = firm
+    session.sync()
+    open_invoices = [
+        i
+        for i in tps.firm.table("invoices").values()
+        if i["status"] == "outstanding" and i["balance"] == i["total"]
+    ]
+    in_tps, in_qbo = open_invoices[0], open_invoices[1]
+    session.tps.update("invoices", in_tps["id"], {"status": "void"}, version=in_tps["version"])
+    pushed = qbo.company.find_by("Invoice", "DocNumber", in_qbo["doc_number"])
+    assert pushed is not None
+    session.qbo.void("Invoice", pushed["Id"])
+    summary = session.sync()
+    assert summary.counts["Failed"] == 0
+    voided_in_qbo = qbo.company.find_by("Invoice", "DocNumber", in_tps["doc_number"])
+    assert voided_in_qbo is not None and voided_in_qbo["TotalAmt"] == 0
+    assert tps.firm.get("invoices", in_qbo["id"])["status"] == "void"
+    assert all(not r.difference for r in session.reconcile())
+    assert session.plan()[0].writes() == []
