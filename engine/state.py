@@ -96,6 +96,12 @@ def m001_initial(db: Database) -> None:
     db.table("backups").create({"id": int, "taken_at": str, "path": str, "counts": str}, pk="id")
 
 
+@migrations()
+def m002_reconsider(db: Database) -> None:
+    # Records the next incremental run must read even if they did not change (unignored).
+    db.table("reconsider").create({"record": str}, pk="record")
+
+
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -276,8 +282,18 @@ class StateStore:
 
     def unignore(self, record: str) -> bool:
         found = bool(list(self.db.table("ignores").rows_where("record = ?", [record])))
-        self.db.table("ignores").delete_where("record = ?", [record])
+        with self.transaction():
+            self.db.table("ignores").delete_where("record = ?", [record])
+            if found:
+                self.db.table("reconsider").upsert({"record": record}, pk="record")
         return found
+
+    def to_reconsider(self) -> set[str]:
+        return {r["record"] for r in self.db.table("reconsider").rows}
+
+    def reconsidered(self, records: set[str]) -> None:
+        for record in records:
+            self.db.table("reconsider").delete_where("record = ?", [record])
 
     def ignored(self) -> dict[str, str]:
         return {r["record"]: r["reason"] for r in self.db.table("ignores").rows}

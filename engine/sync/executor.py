@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tpsqbo_engine.connectors.qbo.client import NaturalKey, QboClient
+from tpsqbo_engine.connectors.qbo.client import BATCH_SIZE, BatchOp, NaturalKey, QboClient
 from tpsqbo_engine.connectors.tps.client import TpsClient
 from tpsqbo_engine.errors import (
     ConnectorError,
@@ -47,30 +47,128 @@ class Executor:
         return next(m for m in self.rules.mappings if m.id == mapping_id)
 
     def apply(self) -> None:
-        total = len(self.plan.operations)
-        for done, op in enumerate(self.plan.operations, start=1):
-            if op.writes:
-                self._write(op)
-            elif op.action == "refresh":
-                self._refresh(op)
+        operations = self.plan.operations
+        done = 0
+        while done < len(operations):
+            group = self._batchable(operations, done)
+            if len(group) > 1:
+                self._write_batch(group)
             else:
-                self.state.record_item(
-                    self.run_id,
-                    op.record,
-                    op.mapping,
-                    op.action,
-                    op.level or "Excluded",
-                    op.message,
-                    op.rule,
-                    op.target,
-                )
+                self._one(operations[done])
+            done += max(len(group), 1)
             if self.progress is not None:
-                self.progress(done, total)
+                self.progress(done, len(operations))
+
+    def _one(self, op: Operation) -> None:
+        if op.writes:
+            self._write(op)
+        elif op.action == "refresh":
+            self._refresh(op)
+        else:
+            self.state.record_item(
+                self.run_id,
+                op.record,
+                op.mapping,
+                op.action,
+                op.level or "Excluded",
+                op.message,
+                op.rule,
+                op.target,
+            )
+
+    @staticmethod
+    def _batchable(operations: list[Operation], start: int) -> list[Operation]:
+        """Consecutive QBO creates of one mapping, up to a batch of 30."""
+        first = operations[start]
+        if first.action != "create" or not first.target.startswith("qbo."):
+            return []
+        group = []
+        for op in operations[start : start + BATCH_SIZE]:
+            if op.action != "create" or op.mapping != first.mapping or op.target != first.target:
+                break
+            group.append(op)
+        return group
+
+    def _write_batch(self, group: list[Operation]) -> None:
+        """Creates sent 30 to a QBO call; each still journaled, linked and reported alone."""
+        entity = group[0].target.split(".", 1)[1]
+        ready: list[tuple[Operation, int, Record]] = []
+        for op in group:
+            intent = _intent(op)
+            interrupted = self.state.unfinished(intent)
+            journal = self.state.intend(self.run_id, intent, op.action, op.target)
+            try:
+                body = _resolve(op.body, self.created)
+            except Unresolved as missing:
+                self._fail(op, journal, f"depends on {missing}, which was not written")
+                continue
+            found = self._written_before(entity, body) if interrupted else None
+            if found is not None:
+                self._commit(
+                    op,
+                    self.mapping(op.mapping),
+                    journal,
+                    found["Id"],
+                    str(found.get("SyncToken", "")),
+                    content_hash(body),
+                )
+                continue
+            ready.append((op, journal, body))
+        if not ready:
+            return
+        ops = [
+            BatchOp(entity, body, key=_intent(op), guard=_guard(entity, body))
+            for op, _, body in ready
+        ]
+        try:
+            results = self.qbo.batch(ops)
+        except FatalConnectorError as fatal:
+            for op, journal, _ in ready:
+                self._fail(op, journal, fatal.message)
+            raise
+        except ConnectorError as error:
+            for op, journal, _ in ready:
+                self._fail(op, journal, error.message)
+            return
+        for (op, journal, body), result in zip(ready, results, strict=True):
+            if result.record is None:
+                message = (
+                    result.error.message
+                    if isinstance(result.error, ConnectorError)
+                    else str(result.error)
+                )
+                self._fail(op, journal, message)
+                continue
+            self._commit(
+                op,
+                self.mapping(op.mapping),
+                journal,
+                result.record["Id"],
+                str(result.record.get("SyncToken", "")),
+                content_hash(body),
+            )
 
     def _write(self, op: Operation) -> None:
         mapping = self.mapping(op.mapping)
-        intent = f"{op.mapping}:{op.record}:{op.action}:{op.content_hash}"
+        intent = _intent(op)
+        interrupted = self.state.unfinished(intent)
         journal = self.state.intend(self.run_id, intent, op.action, op.target)
+        if interrupted and op.action == "create" and op.target.startswith("qbo."):
+            entity = op.target.split(".", 1)[1]
+            try:
+                found = self._written_before(entity, _resolve(op.body, self.created))
+            except (Unresolved, ConnectorError):
+                found = None
+            if found is not None:
+                self._commit(
+                    op,
+                    mapping,
+                    journal,
+                    found["Id"],
+                    str(found.get("SyncToken", "")),
+                    content_hash(_resolve(op.body, self.created)),
+                )
+                return
         try:
             body = _resolve(op.body, self.created)
             target_id, target_version = self._send(op, mapping, body, intent)
@@ -86,6 +184,12 @@ class Executor:
         # The hash of what was written, placeholders resolved: the next run compares to it.
         digest = content_hash(body) if op.body and not op.reverse else op.content_hash
         self._commit(op, mapping, journal, target_id, target_version, digest)
+
+    def _written_before(self, entity: str, body: Record) -> Record | None:
+        """An earlier run started this create and never recorded its outcome: look for the
+        record by its natural key before creating it again."""
+        guard = _guard(entity, body)
+        return self.qbo.find(entity, guard) if guard is not None else None
 
     def _send(
         self, op: Operation, mapping: MappingRule, body: Record, intent: str
@@ -193,6 +297,15 @@ class Executor:
                 self.run_id, op.record, op.mapping, op.action, "Failed", message, op.rule, op.target
             )
             self.state.conclude(journal, "failed")
+
+
+def _intent(op: Operation) -> str:
+    """The same write gets the same intent on every run (and so the same requestid and
+    Idempotency-Key): a record is created once; an update is keyed by the version it
+    changes."""
+    if op.action == "create":
+        return f"{op.mapping}:{op.record}:create"
+    return f"{op.mapping}:{op.record}:{op.action}:{op.target}:{op.target_version}"
 
 
 def _describe(op: Operation) -> str:

@@ -25,7 +25,13 @@ from tpsqbo_engine.sync.plan import Plan
 from tpsqbo_engine.sync.planner import LinkRow, PlanInput, Planner, version_of
 from tpsqbo_engine.sync.reconcile import Balance, reconcile
 from tpsqbo_engine.sync.runtime import pair_of
-from tpsqbo_engine.sync.snapshot import Snapshot, entities_used, read_snapshot
+from tpsqbo_engine.sync.snapshot import (
+    Cursors,
+    Snapshot,
+    add_partners,
+    entities_used,
+    read_snapshot,
+)
 
 
 class ChecklistFailed(EngineError):
@@ -102,8 +108,51 @@ class Session:
         done = [r for r in self.state.runs(100) if r["status"] in ("completed", "partial")]
         return "ongoing" if done else "initial"
 
-    def snapshot(self) -> Snapshot:
-        return read_snapshot(self.tps, self.qbo, entities_used(self.rules))
+    def snapshot(self, *, whole: bool = False) -> Snapshot:
+        """What to plan from: everything on the initial run (or when asked), else the
+        lists plus what changed since the cursors, with the partners of those changes."""
+        names = entities_used(self.rules)
+        if whole or self.phase == "initial" or not self.state.cursor("qbo"):
+            return read_snapshot(self.tps, self.qbo, names)
+        cursors = Cursors(
+            {
+                name.split(".", 1)[1]: self.state.cursor(name)
+                for name in names
+                if name.startswith("tps.")
+            },
+            self.state.cursor("qbo"),
+        )
+        snapshot = read_snapshot(self.tps, self.qbo, names, cursors)
+        add_partners(snapshot, self._again(), self.tps, self.qbo)
+        add_partners(snapshot, self._partners(snapshot), self.tps, self.qbo)
+        return snapshot
+
+    def _again(self) -> dict[str, set[str]]:
+        """Unchanged records that still need a look: failed last time, or unignored."""
+        wanted: dict[str, set[str]] = {}
+        for record in self.failed_records() | self.state.to_reconsider():
+            qualified, _, ident = record.partition(":")
+            wanted.setdefault(qualified, set()).add(ident)
+        return wanted
+
+    def _partners(self, snapshot: Snapshot) -> dict[str, set[str]]:
+        wanted: dict[str, set[str]] = {}
+        for mapping in self.rules.mappings:
+            tps_side, qbo_side = (
+                (mapping.source, mapping.target)
+                if mapping.source.startswith("tps.")
+                else (mapping.target, mapping.source)
+            )
+            rows = self.state.links(pair_of(mapping))
+            to_qbo = {r["tps_id"]: r["qbo_id"] for r in rows}
+            to_tps = {r["qbo_id"]: r["tps_id"] for r in rows}
+            for ident in snapshot.records(tps_side):
+                if ident in to_qbo:
+                    wanted.setdefault(qbo_side, set()).add(to_qbo[ident])
+            for ident in snapshot.records(qbo_side):
+                if ident in to_tps:
+                    wanted.setdefault(tps_side, set()).add(to_tps[ident])
+        return wanted
 
     def _links(self) -> dict[str, list[LinkRow]]:
         pairs = {pair_of(m) for m in self.rules.mappings}
@@ -196,6 +245,7 @@ class Session:
             for entity, mark in snapshot.tps_marks.items():
                 self.state.move_cursor(f"tps.{entity}", mark, run_id)
             self.state.move_cursor("qbo", snapshot.qbo_mark, run_id)
+            self.state.reconsidered(self.state.to_reconsider())
             counts = self.state.finish_run(
                 run_id,
                 "completed"
@@ -220,7 +270,7 @@ class Session:
             raise StalePlan(stale)
 
     def reconcile(self, snapshot: Snapshot | None = None) -> list[Balance]:
-        snapshot = snapshot or self.snapshot()
+        snapshot = snapshot or self.snapshot(whole=True)
         clients = next((m for m in self.rules.mappings if m.source == "tps.Client"), None)
         links = (
             {r["tps_id"]: r["qbo_id"] for r in self.state.links(pair_of(clients))}

@@ -43,15 +43,60 @@ def entities_used(rules: RuleSet) -> set[str]:
     return names | {f"qbo.{e}" for e in QBO_LISTS}
 
 
-def read_snapshot(tps: TpsClient, qbo: QboClient, names: Iterable[str]) -> Snapshot:
+# Read whole on every run: small lists the rules look things up in, and what matching needs.
+ALWAYS_WHOLE = frozenset(
+    {"tps.Client", "tps.WorkCode", "qbo.Customer"} | {f"qbo.{e}" for e in QBO_LISTS}
+)
+
+
+@dataclass(frozen=True)
+class Cursors:
+    """Where incremental reads start: TPS `updated_at` per entity, and a moment for QBO CDC."""
+
+    tps: dict[str, str]
+    qbo: str
+
+
+def read_snapshot(
+    tps: TpsClient, qbo: QboClient, names: Iterable[str], cursors: Cursors | None = None
+) -> Snapshot:
+    """Everything (`cursors` None), or the lists plus what changed since the cursors."""
     snapshot = Snapshot(qbo_mark=datetime.now(UTC).isoformat(timespec="seconds"))
     snapshot.firm = tps.firm()
+    changed_qbo = []
     for name in sorted(set(names)):
         system, entity = name.split(".", 1)
+        whole = cursors is None or name in ALWAYS_WHOLE
         if system == "tps":
-            records = list(tps.records(TPS_RESOURCES[entity]))
+            since = "" if whole or cursors is None else cursors.tps.get(entity, "")
+            records = list(tps.records(TPS_RESOURCES[entity], since))
             snapshot.tps[entity] = {r["id"]: r for r in records}
-            snapshot.tps_marks[entity] = max((r["updated_at"] for r in records), default="")
-        else:
+            previous = "" if cursors is None else cursors.tps.get(entity, "")
+            snapshot.tps_marks[entity] = max([previous, *(r["updated_at"] for r in records)])
+        elif whole or cursors is None or not cursors.qbo:
             snapshot.qbo[entity] = {r["Id"]: r for r in qbo.query_all(entity)}
+        else:
+            changed_qbo.append(entity)
+            snapshot.qbo.setdefault(entity, {})
+    if changed_qbo and cursors is not None:
+        moment = datetime.fromisoformat(cursors.qbo)
+        for entity, rows in qbo.cdc(changed_qbo, moment).items():
+            snapshot.qbo[entity] = {r["Id"]: r for r in rows if r.get("status") != "Deleted"}
     return snapshot
+
+
+def add_partners(
+    snapshot: Snapshot, wanted: dict[str, set[str]], tps: TpsClient, qbo: QboClient
+) -> None:
+    """Loads the records linked to changed ones (`qualified entity` -> ids), so each change
+    is compared with its partner as it is now."""
+    for qualified, ids in wanted.items():
+        missing = sorted(ids - set(snapshot.records(qualified)))
+        system, entity = qualified.split(".", 1)
+        if system == "tps":
+            for ident in missing:
+                record = tps.get(TPS_RESOURCES[entity], ident)
+                snapshot.records(qualified)[ident] = record
+            continue
+        for record in qbo.read_many(entity, missing):
+            snapshot.records(qualified)[record["Id"]] = record

@@ -71,7 +71,7 @@ class _Crash(BaseException):
     """Stands for the process dying: nothing catches it."""
 
 
-@pytest.mark.parametrize("after", [1, 45, 120])
+@pytest.mark.parametrize("after", [1, 45, 120, 160])
 def test_a_crash_between_a_write_and_its_state_loses_and_duplicates_nothing(
     firm: Firm, monkeypatch: pytest.MonkeyPatch, after: int
 ) -> None:
@@ -98,8 +98,9 @@ def test_a_crash_between_a_write_and_its_state_loses_and_duplicates_nothing(
     assert all(not r.difference for r in session.reconcile())
 
 
+@pytest.mark.parametrize("after", [80, 160])
 def test_a_crash_with_requestid_ignored_is_caught_by_the_natural_key_guard(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, after: int
 ) -> None:
     with demo_firm(tmp_path, faults="ignore-requestid") as (session, qbo, _):
         session.backup()
@@ -108,7 +109,7 @@ def test_a_crash_with_requestid_ignored_is_caught_by_the_natural_key_guard(
 
         def crash(self, *args, **kwargs):  # type: ignore[no-untyped-def]
             calls["n"] += 1
-            if calls["n"] == 80:
+            if calls["n"] == after:
                 raise _Crash
             return real(self, *args, **kwargs)
 
@@ -118,6 +119,8 @@ def test_a_crash_with_requestid_ignored_is_caught_by_the_natural_key_guard(
         monkeypatch.setattr(Executor, "_commit", real)
         session.sync()
         assert max(_doc_numbers(qbo).values()) == 1
+        notes = Counter(str(p.get("PrivateNote")) for p in qbo.company.table("Payment").values())
+        assert max(notes.values()) == 1
 
 
 def test_the_initial_sync_is_refused_when_qbo_holds_transactions_tps_cannot_read(
