@@ -44,7 +44,9 @@ def _visit(url: str) -> None:
     requests.get(url, timeout=10)
 
 
-def _config(workdir: Path, tps: TpsEmulatorServer, qbo: QboEmulatorServer) -> Path:
+def _config(
+    workdir: Path, tps: TpsEmulatorServer, qbo: QboEmulatorServer, limits: str = "off"
+) -> Path:
     path = workdir / "tpsqbo.yaml"
     path.write_text(
         "# The demo firm, written by `tpsqbo-engine demo`.\n"
@@ -52,7 +54,7 @@ def _config(workdir: Path, tps: TpsEmulatorServer, qbo: QboEmulatorServer) -> Pa
         "firm: Harbor & Pine CPAs\n"
         "rules: [tps-qbo-standard]\n"
         f"tps: {{connection: http, base_url: '{tps.base_url}'}}\n"
-        f"qbo: {{environment: '{qbo.discovery_url}', limits: 'off'}}\n",
+        f"qbo: {{environment: '{qbo.discovery_url}', limits: '{limits}'}}\n",
         encoding="utf-8",
     )
     return path
@@ -148,16 +150,24 @@ def _history_json(session: Session, path: Path) -> None:
 
 @contextmanager
 def demo_firm(
-    workdir: Path, *, qbo_seed: str = "starter", faults: str = ""
+    workdir: Path,
+    *,
+    qbo_seed: str = "starter",
+    faults: str = "",
+    tps_seed: str = "demo",
+    limits: str = "off",
 ) -> Iterator[tuple[Session, QboEmulatorServer, TpsEmulatorServer]]:
-    """Both emulators, connected through OAuth, with a firm config in `workdir`."""
+    """Both emulators, connected through OAuth, with a firm config in `workdir`. `limits`
+    throttles the QBO emulator and paces the client alike (`scale=N` for benchmarks)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    qbo_options = QboOptions(seed=qbo_seed, state=workdir / "qbo-emulator.json", faults=faults)
-    tps_options = TpsOptions(seed="demo", state=workdir / "tps-emulator.json")
+    qbo_options = QboOptions(
+        seed=qbo_seed, state=workdir / "qbo-emulator.json", faults=faults, limits=limits
+    )
+    tps_options = TpsOptions(seed=tps_seed, state=workdir / "tps-emulator.json")
     with QboEmulatorServer(qbo_options) as qbo, TpsEmulatorServer(tps_options) as tps:
         os.environ["TPSQBO_TPS_TOKEN"] = tps.app.token
         os.environ["TPSQBO_QBO_CLIENT_SECRET"] = qbo.oauth.client_secret
-        config = load_config(_config(workdir, tps, qbo))
+        config = load_config(_config(workdir, tps, qbo, limits))
         connect(
             ConnectSettings(
                 qbo.oauth.client_id,

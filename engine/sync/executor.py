@@ -47,7 +47,7 @@ class Executor:
         return next(m for m in self.rules.mappings if m.id == mapping_id)
 
     def apply(self) -> None:
-        operations = self.plan.operations
+        operations = _writes_last(self.plan.operations)
         done = 0
         while done < len(operations):
             group = self._batchable(operations, done)
@@ -297,6 +297,21 @@ class Executor:
                 self.run_id, op.record, op.mapping, op.action, "Failed", message, op.rule, op.target
             )
             self.state.conclude(journal, "failed")
+
+
+def _writes_last(operations: list[Operation]) -> list[Operation]:
+    """Within each mapping's stretch of the plan, the records left alone go first, so that
+    the writes stand together and fill whole batches; the order between mappings (their
+    dependencies) is kept."""
+    ordered: list[Operation] = []
+    stretch: list[Operation] = []
+    for op in operations:
+        if stretch and op.mapping != stretch[0].mapping:
+            ordered.extend(sorted(stretch, key=lambda o: o.writes))
+            stretch = []
+        stretch.append(op)
+    ordered.extend(sorted(stretch, key=lambda o: o.writes))
+    return ordered
 
 
 def _intent(op: Operation) -> str:

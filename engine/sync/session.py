@@ -26,6 +26,7 @@ from tpsqbo_engine.sync.planner import LinkRow, PlanInput, Planner, version_of
 from tpsqbo_engine.sync.reconcile import Balance, reconcile
 from tpsqbo_engine.sync.runtime import pair_of
 from tpsqbo_engine.sync.snapshot import (
+    ALWAYS_WHOLE,
     Cursors,
     Snapshot,
     add_partners,
@@ -123,9 +124,28 @@ class Session:
             self.state.cursor("qbo"),
         )
         snapshot = read_snapshot(self.tps, self.qbo, names, cursors)
+        self._drop_echoes(snapshot)
         add_partners(snapshot, self._again(), self.tps, self.qbo)
         add_partners(snapshot, self._partners(snapshot), self.tps, self.qbo)
         return snapshot
+
+    def _drop_echoes(self, snapshot: Snapshot) -> None:
+        """A record read as changed whose version is the one the last sync left it at is
+        the echo of the engine's own write: nothing to do for it or its partner."""
+        for mapping in self.rules.mappings:
+            rows = self.state.links(pair_of(mapping))
+            for qualified in (mapping.source, mapping.target):
+                if qualified in ALWAYS_WHOLE:
+                    continue
+                system = qualified.split(".", 1)[0]
+                versions = {r[f"{system}_id"]: r[f"{system}_version"] for r in rows}
+                records = snapshot.records(qualified)
+                for ident in [
+                    i
+                    for i, record in records.items()
+                    if versions.get(i) and versions[i] == version_of(qualified, record)
+                ]:
+                    del records[ident]
 
     def _again(self) -> dict[str, set[str]]:
         """Unchanged records that still need a look: failed last time, or unignored."""
