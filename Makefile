@@ -32,6 +32,7 @@ lint:
 bench: install
 	$(BIN)/python bench/validate.py
 	$(BIN)/python bench/qbo_client.py
+	$(BIN)/python bench/sync.py
 
 check: test lint
 

@@ -1,0 +1,56 @@
+"""The sync's commands through the CLI, against a demo firm."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from tpsqbo_engine import cli
+from tpsqbo_engine.sync.demo import demo_firm
+
+runner = CliRunner()
+
+
+def _run(*args: str) -> tuple[int, str]:
+    result = runner.invoke(cli.app, list(args))
+    return result.exit_code, result.output
+
+
+def test_the_commands_a_firm_runs(tmp_path: Path) -> None:
+    with demo_firm(tmp_path) as (session, _, _):
+        config = str(session.config.path)
+        code, out = _run("checklist", "-c", config)
+        assert code == 1 and "FAIL A backup" in out
+        assert _run("backup", "-c", config)[0] == 0
+        code, out = _run("plan", "-c", config, "--out", str(tmp_path / "plan.json"))
+        assert code == 0 and "create tps.Client:c-1001 -> qbo.Customer" in out
+        code, out = _run("sync", "-c", config, "--plan", str(tmp_path / "plan.json"))
+        assert code == 0 and "Failed" in out and "0 Failed" in out
+        code, out = _run("history", "-c", config, "--format", "json")
+        assert code == 0 and json.loads(out)[0]["phase"] == "initial"
+        code, out = _run("explain", "-c", config, "tps.Client:c-1001")
+        assert "created qbo.Customer" in out and "clients.yaml" in out
+        code, out = _run("ignore", "-c", config, "tps.Invoice:inv-1002", "--reason", "disputed")
+        assert code == 0 and "A/R" in out
+        assert _run("unignore", "-c", config, "tps.Invoice:inv-1002")[0] == 0
+        assert cli.main(["unignore", "-c", config, "tps.Invoice:inv-1002"]) == 2
+        code, out = _run("reconcile", "-c", config, "--format", "json")
+        assert code == 0 and all(row["difference"] == "0.00" for row in json.loads(out))
+        code, out = _run("report", "-c", config, "--out", str(tmp_path / "run.html"))
+        assert code == 0 and (tmp_path / "run.html").read_text().startswith("<!DOCTYPE html>")
+        assert cli.main(["retry", "-c", config]) == 2
+        assert cli.main(["sync", "-c", config, "--force"]) == 2
+
+
+def test_a_missing_config_is_a_usage_error(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert cli.main(["plan", "-c", str(tmp_path / "nope.yaml")]) == 2
+    assert "no firm config" in capsys.readouterr().err
+
+
+def test_a_broken_config_is_located(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    config = tmp_path / "tpsqbo.yaml"
+    config.write_text("kind: firm\nfirm: X\ntps: {connection: carrier-pigeon}\nqbo: {}\n")
+    assert cli.main(["plan", "-c", str(config)]) == 1
+    assert "error" in capsys.readouterr().err
