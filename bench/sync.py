@@ -67,7 +67,7 @@ def main() -> None:
         first_time, first_calls, first_batches, written = timed_sync(session)
         changed = change_some_invoices(session, 0.01)
         time.sleep(limits.minute)  # the second run starts with empty windows, as the first
-        second_time, second_calls, second_batches, rewritten = timed_sync(session)
+        second_time, second_calls, _, rewritten = timed_sync(session)
     floor = floor_seconds(first_calls, first_batches, limits)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"large:{args.clients}, QBO limits scaled x{args.scale:g}")
