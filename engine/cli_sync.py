@@ -91,6 +91,10 @@ def sync(
     ] = False,
     reason: Annotated[str, typer.Option(help="Why --force; kept in the history.")] = "",
     output: FormatOption = "text",
+    render_dir: Annotated[
+        Path | None,
+        typer.Option("--render", help="Render every invoice the run wrote into this folder."),
+    ] = None,
 ) -> None:
     """Apply the plan: write to QBO and TPS, record every record's outcome."""
     from tpsqbo_engine.sync.plan import Plan
@@ -106,7 +110,9 @@ def sync(
             shown["last"] = done
             typer.echo(f"  {done}/{total}", err=True)
 
-    summary = session.sync(given=given, force_reason=reason if force else "", progress=progress)
+    summary = session.sync(
+        given=given, force_reason=reason if force else "", progress=progress, render_to=render_dir
+    )
     _print_summary(summary, output)
     raise typer.Exit(1 if summary.counts.get("Failed") else 0)
 
@@ -259,6 +265,30 @@ COMMANDS = (
 )
 
 
+render_app = typer.Typer(help="Render documents from TPS records.", no_args_is_help=True)
+
+
+@render_app.command("invoice")
+def render_invoice_command(
+    invoice: Annotated[str, typer.Argument(help="The TPS invoice id, e.g. inv-1001.")],
+    template: Annotated[str, typer.Option(help="Template id from the pack.")] = "invoice-html",
+    out: Annotated[Path | None, typer.Option(help="Write here instead of printing.")] = None,
+    config: ConfigOption = Path(CONFIG_FILE),
+) -> None:
+    """Render a TPS invoice with its template and the QBO payment link, if QBO gives one."""
+    from tpsqbo_engine.sync.documents import render_invoice
+
+    document = render_invoice(_session(config), invoice, template)
+    for warning in document.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    if out is None:
+        typer.echo(document.text)
+    else:
+        out.write_text(document.text, encoding="utf-8")
+        typer.echo(f"{invoice} rendered to {out}", err=True)
+
+
 def register(app: typer.Typer) -> None:
     for command in COMMANDS:
         app.command()(command)
+    app.add_typer(render_app, name="render")

@@ -10,8 +10,10 @@ reconciliation, which must come out at zero. Everything it made stays in the wor
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import shutil
 import socket
 from collections.abc import Callable, Iterator
@@ -22,6 +24,7 @@ from typing import Any
 
 import requests
 
+from tpsqbo_engine.connectors.qbo.client import NaturalKey
 from tpsqbo_engine.connectors.qbo.connect import ConnectSettings, connect
 from tpsqbo_engine.emulators.qbo.server import QboEmulatorServer, QboOptions
 from tpsqbo_engine.emulators.tps.server import TpsEmulatorServer, TpsOptions
@@ -60,7 +63,22 @@ def _config(
     return path
 
 
-def _week_in_qbo(session: Session, echo: Echo) -> None:
+def _payable_document(session: Session, workdir: Path) -> tuple[Path, str]:
+    """A rendered invoice with a "Pay online" link whose balance agrees in both systems
+    (see the README on decrease adjustments)."""
+    invoices = {i["id"]: i for i in session.tps.records("invoices")}
+    for document in sorted((workdir / "invoices").glob("*.html")):
+        found = re.search(r'<a href="([^"]+)">Pay online</a>', document.read_text())
+        invoice = invoices.get(document.stem)
+        if not found or invoice is None:
+            continue
+        pushed = session.qbo.find("Invoice", NaturalKey("DocNumber", invoice["doc_number"]))
+        if pushed and pushed["Balance"] == invoice["balance"] > 0:
+            return document, html.unescape(found.group(1))
+    raise AssertionError("no rendered invoice carries a payment link")
+
+
+def _week_in_qbo(session: Session, echo: Echo, workdir: Path) -> None:
     qbo = session.qbo
     customer = qbo.query("SELECT * FROM Customer WHERE DisplayName = 'Red Rock Diner'")[0]
     item = qbo.query("SELECT * FROM Item WHERE Name = 'Business advisory'")[0]
@@ -90,17 +108,11 @@ def _week_in_qbo(session: Session, echo: Echo) -> None:
         f"  QBO: invoice {invoice['DocNumber']} raised for {customer['DisplayName']} "
         f"({invoice['TotalAmt']})"
     )
-    # An invoice whose balance agrees in both systems (see the README on decrease adjustments).
-    tps_balances = {i["doc_number"]: i["balance"] for i in session.tps.records("invoices")}
-    synced = next(
-        i
-        for i in qbo.query("SELECT * FROM Invoice WHERE Balance > '0' ORDERBY DocNumber")
-        if i.get("BillEmail") and tps_balances.get(i["DocNumber"]) == i["Balance"]
-    )
-    link = qbo.read("Invoice", synced["Id"], include="invoiceLink")["InvoiceLink"]
+    document, link = _payable_document(session, workdir)
+    (workdir / "paid-invoice.txt").write_text(document.stem, encoding="utf-8")
     paid = requests.post(link, params={"format": "json"}, timeout=10).json()["Payment"]
     echo(
-        f"  QBO: the client paid invoice {synced['DocNumber']} online through its link "
+        f"  QBO: the client opened {document.name} and paid online through its link "
         f"({paid['TotalAmt']})"
     )
     edited = qbo.query("SELECT * FROM Customer WHERE DisplayName = 'Blue Heron Yoga'")[0]
@@ -190,6 +202,8 @@ DEMO_FILES = (
     "history.json",
     "reconciliation.json",
     "report.html",
+    "invoices",
+    "paid-invoice.txt",
     ".tpsqbo",
 )
 
@@ -229,16 +243,32 @@ def _walk_through(session: Session, workdir: Path, echo: Echo) -> int:
         echo(f"  {line}")
     echo(f"  (every write and diff: {workdir / 'plan.json'})")
     echo("\n4. Initial sync")
-    first = session.sync(given=plan)
+    first = session.sync(given=plan, render_to=workdir / "invoices")
     echo(f"  run {first.run_id}: {render.counts_text(first.counts)}")
+    documents = sorted((workdir / "invoices").glob("*.html"))
+    without = session.state.items(first.run_id, "Warning")
+    echo(
+        f"  {len(documents)} invoice documents in {workdir / 'invoices'}, "
+        f"{len(documents) - len(without)} with a 'Pay online' link; "
+        f"{len(without)} without, each with the reason in the history"
+    )
     echo("\n5. A week passes")
-    _week_in_qbo(session, echo)
+    _week_in_qbo(session, echo, workdir)
     _week_in_tps(session, echo)
     echo("\n6. Sync")
     second = session.sync()
     echo(f"  run {second.run_id}: {render.counts_text(second.counts)}")
     for item in session.state.items(second.run_id):
         echo(f"    {item['status']:10} {item['record']}: {item['message']}")
+    paid_id = (workdir / "paid-invoice.txt").read_text(encoding="utf-8")
+    paid = session.tps.get("invoices", paid_id)
+    in_qbo = session.qbo.find("Invoice", NaturalKey("DocNumber", paid["doc_number"])) or {}
+    payments = [p for p in session.tps.records("payments") if p["source"] == "qbo_online"]
+    echo(
+        f"  {paid['doc_number']} paid online: TPS balance {paid['balance']} ({paid['status']}, "
+        f"payment {payments[-1]['id']} from QuickBooks Payments), QBO balance "
+        f"{in_qbo['Balance']}"
+    )
     echo("\n7. Sync again: nothing left to do")
     third_plan, _ = session.plan()
     echo(f"  {len(third_plan.writes())} write(s) planned")

@@ -223,20 +223,20 @@ class Resolver:
 
 
 # A record as rules see it -------------------------------------------------------------------
-def _filled(value: Any, shape: Shape, depth: int = 0) -> Any:
+def filled(value: Any, shape: Shape, depth: int = 0) -> Any:
     """Declared fields that a record leaves out read as empty (None), nested ones too."""
     props = shape.properties()
     if depth > 4 or not props or not (value is None or isinstance(value, Mapping)):
         return value
     current = dict(value or {})
-    return {name: _filled(current.get(name), sub, depth + 1) for name, sub in props.items()} | {
+    return {name: filled(current.get(name), sub, depth + 1) for name, sub in props.items()} | {
         k: v for k, v in current.items() if k not in props
     }
 
 
 def context(qualified: str, record: Record, resolver: Resolver) -> dict[str, Any]:
     shape = entity_catalog().get(qualified)
-    base = _filled(record, shape) if shape is not None else dict(record)
+    base = filled(record, shape) if shape is not None else dict(record)
     return {**base, **resolver.functions(system_of(qualified))}
 
 

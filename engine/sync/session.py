@@ -237,6 +237,7 @@ class Session:
         force_reason: str = "",
         progress: Progress | None = None,
         only: frozenset[str] | None = None,
+        render_to: Path | None = None,
     ) -> RunSummary:
         """Plans (or takes a reviewed plan) and applies it; `only` limits it to some records
         (`retry`)."""
@@ -261,6 +262,8 @@ class Session:
         except EngineError:
             self.state.finish_run(run_id, "stopped")
             raise
+        if render_to is not None:
+            self.render_run(run_id, render_to)
         with self.state.transaction():
             for entity, mark in snapshot.tps_marks.items():
                 self.state.move_cursor(f"tps.{entity}", mark, run_id)
@@ -298,6 +301,32 @@ class Session:
             else {}
         )
         return reconcile(snapshot, links)
+
+    def render_run(self, run_id: int, folder: Path) -> list[Path]:
+        """Documents for every invoice the run wrote; a missing payment link is a Warning."""
+        from tpsqbo_engine.sync.documents import render_invoice, write_document
+
+        written = []
+        prefs = self.qbo.preferences().get("SalesFormsPrefs", {})
+        for item in self.state.items(run_id, "Successful"):
+            if not item["record"].startswith("tps.Invoice:") or item["mapping"] != "invoices":
+                continue
+            document = render_invoice(
+                self,
+                item["record"].split(":", 1)[1],
+                payments_on=bool(prefs.get("ETransactionPaymentEnabled")),
+            )
+            written.append(write_document(document, folder))
+            if document.warnings:
+                self.state.record_item(
+                    run_id,
+                    item["record"],
+                    "invoice-html",
+                    "render",
+                    "Warning",
+                    "; ".join(document.warnings),
+                )
+        return written
 
     def failed_records(self) -> frozenset[str]:
         """Records whose latest outcome is Failed."""
