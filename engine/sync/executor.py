@@ -13,11 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tpsqbo_engine.connectors.qbo.client import BATCH_SIZE, BatchOp, NaturalKey, QboClient
+from tpsqbo_engine.connectors.qbo.errors import StaleObjectError
 from tpsqbo_engine.connectors.tps.client import TpsClient
-from tpsqbo_engine.errors import (
-    ConnectorError,
-    FatalConnectorError,
-)
+from tpsqbo_engine.errors import ConnectorError, FatalConnectorError
 from tpsqbo_engine.ruleset.model import MappingRule, RuleSet
 from tpsqbo_engine.state import StateStore
 from tpsqbo_engine.sync.plan import Operation, Plan
@@ -78,20 +76,31 @@ class Executor:
 
     @staticmethod
     def _batchable(operations: list[Operation], start: int) -> list[Operation]:
-        """Consecutive QBO creates of one mapping, up to a batch of 30."""
+        """Consecutive QBO creates and updates of one mapping, up to a batch of 30."""
+
+        def fits(op: Operation, first: Operation) -> bool:
+            sendable = op.action == "create" or (
+                op.action in ("update", "link") and bool(op.body) and not op.reverse
+            )
+            return (
+                sendable
+                and op.mapping == first.mapping
+                and op.target.split(":")[0] == first.target.split(":")[0]
+            )
+
         first = operations[start]
-        if first.action != "create" or not first.target.startswith("qbo."):
+        if not first.target.startswith("qbo.") or not fits(first, first):
             return []
         group = []
         for op in operations[start : start + BATCH_SIZE]:
-            if op.action != "create" or op.mapping != first.mapping or op.target != first.target:
+            if not fits(op, first):
                 break
             group.append(op)
         return group
 
     def _write_batch(self, group: list[Operation]) -> None:
         """Creates sent 30 to a QBO call; each still journaled, linked and reported alone."""
-        entity = group[0].target.split(".", 1)[1]
+        entity = group[0].target.split(":")[0].split(".", 1)[1]
         ready: list[tuple[Operation, int, Record]] = []
         for op in group:
             intent = _intent(op)
@@ -116,10 +125,7 @@ class Executor:
             ready.append((op, journal, body))
         if not ready:
             return
-        ops = [
-            BatchOp(entity, body, key=_intent(op), guard=_guard(entity, body))
-            for op, _, body in ready
-        ]
+        ops = [_batch_op(entity, op, body) for op, _, body in ready]
         try:
             results = self.qbo.batch(ops)
         except FatalConnectorError as fatal:
@@ -131,6 +137,10 @@ class Executor:
                 self._fail(op, journal, error.message)
             return
         for (op, journal, body), result in zip(ready, results, strict=True):
+            if isinstance(result.error, StaleObjectError):
+                self.state.conclude(journal, "stale")
+                self._write(op)  # changed meanwhile: read it again and re-apply, alone
+                continue
             if result.record is None:
                 message = (
                     result.error.message
@@ -297,6 +307,19 @@ class Executor:
                 self.run_id, op.record, op.mapping, op.action, "Failed", message, op.rule, op.target
             )
             self.state.conclude(journal, "failed")
+
+
+def _batch_op(entity: str, op: Operation, body: Record) -> BatchOp:
+    if op.action == "create":
+        return BatchOp(entity, body, key=_intent(op), guard=_guard(entity, body))
+    # An update names the version it was planned against; a stale one comes back as 5010.
+    ident = op.target.split(":", 1)[1]
+    return BatchOp(
+        entity,
+        {**body, "Id": ident, "SyncToken": op.target_version, "sparse": True},
+        key=_intent(op),
+        operation="update",
+    )
 
 
 def _writes_last(operations: list[Operation]) -> list[Operation]:

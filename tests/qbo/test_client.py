@@ -241,8 +241,16 @@ def test_the_client_limiter_keeps_under_the_service_limits(
     )
     for _ in range(30):
         paced.preferences()
-    assert paced.stats.retries == 0 and paced.limiter is not None
-    assert paced.limiter.waited > 0
+    assert paced.stats.retries == 0  # never throttled by the service
+
+
+def test_the_limiter_waits_when_a_window_is_full() -> None:
+    limiter = Limiter(Limits(per_minute=3, per_second=100, batch_per_minute=100, scale=60))
+    for _ in range(3):
+        limiter.acquire(batch=False)
+    assert limiter.waited == 0
+    limiter.acquire(batch=False)  # the fourth call of the (one-second) minute must wait
+    assert limiter.waited > 0
 
 
 def _free_port() -> int:

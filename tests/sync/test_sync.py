@@ -227,3 +227,39 @@ def test_voids_travel_both_ways(firm: Firm) -> None:
     assert tps.firm.get("invoices", in_qbo["id"])["status"] == "void"
     assert all(not r.difference for r in session.reconcile())
     assert session.plan()[0].writes() == []
+
+
+def test_a_batched_update_that_meets_a_newer_version_is_read_again_and_applied(firm: Firm) -> None:
+    session, qbo, tps = firm
+    session.sync()
+    invoice, other = [
+        i
+        for i in tps.firm.table("invoices").values()
+        if i["status"] == "outstanding" and i["lines"]
+    ][:2]
+    for changed in (invoice, other):  # two updates of one mapping: they go as one batch
+        lines = [dict(line) for line in changed["lines"]]
+        lines[0]["description"] = "Revised description"
+        session.tps.update("invoices", changed["id"], {"lines": lines}, version=changed["version"])
+    plan, _ = session.plan()
+    assert len(Executor._batchable(plan.writes(), 0)) == 2
+    batches_before = session.qbo.stats.batch_calls
+    pushed = qbo.company.find_by("Invoice", "DocNumber", invoice["doc_number"])
+    assert pushed is not None
+    qbo.company.update(
+        "Invoice",
+        {
+            "Id": pushed["Id"],
+            "SyncToken": pushed["SyncToken"],
+            "sparse": True,
+            "CustomerMemo": {"value": "Edited in QBO"},
+        },
+        sparse=True,
+    )
+    run_id = session.state.start_run("ongoing")
+    Executor(plan, session.rules, session.state, session.qbo, session.tps, run_id).apply()
+    now = qbo.company.get("Invoice", pushed["Id"])
+    assert now["CustomerMemo"]["value"] == "Edited in QBO"
+    assert any("Revised description" in str(line.get("Description")) for line in now["Line"])
+    assert [i["status"] for i in session.state.items(run_id)] == ["Successful"] * 2
+    assert session.qbo.stats.batch_calls == batches_before + 1
