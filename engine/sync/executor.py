@@ -243,23 +243,10 @@ class Executor:
         version: str,
         digest: str,
     ) -> None:
-        source_id = op.record.split(":", 1)[1]
         if op.reverse:  # a `both` mapping wrote back to its source side
             target_id = op.target.split(":", 1)[1] if ":" in op.target else target_id
-        tps_id, qbo_id = (
-            (source_id, target_id) if system_of(mapping.source) == "tps" else (target_id, source_id)
-        )
-        tps_version, qbo_version = self._versions(op, mapping, version)
         with self.state.transaction():
-            self.state.link(
-                pair_of(mapping),
-                tps_id,
-                qbo_id,
-                mapping=mapping.id,
-                tps_version=tps_version,
-                qbo_version=qbo_version,
-                content_hash=digest,
-            )
+            self._link(op, mapping, target_id, version, digest)
             self.state.record_item(
                 self.run_id,
                 op.record,
@@ -274,23 +261,31 @@ class Executor:
         if op.action == "create":
             self.created[op.record] = target_id
 
-    @staticmethod
-    def _versions(op: Operation, mapping: MappingRule, version: str) -> tuple[str, str]:
-        """(TPS version, QBO version) as they are now, for the next run to compare."""
-        written = mapping.source if op.reverse else mapping.target
-        if system_of(written) == "tps":
-            return version, op.peer_version
-        return op.peer_version, version
-
     def _refresh(self, op: Operation) -> None:
         """Remembers the target's new version; nothing is written and nothing to report."""
-        mapping = self.mapping(op.mapping)
-        target_id = op.target.split(":", 1)[1]
+        self._link(
+            op,
+            self.mapping(op.mapping),
+            op.target.split(":", 1)[1],
+            op.target_version,
+            op.content_hash,
+        )
+
+    def _link(
+        self, op: Operation, mapping: MappingRule, target_id: str, version: str, digest: str
+    ) -> None:
+        """The link between the two records, with the versions both have now, for the
+        next run to compare."""
         source_id = op.record.split(":", 1)[1]
         tps_id, qbo_id = (
             (source_id, target_id) if system_of(mapping.source) == "tps" else (target_id, source_id)
         )
-        tps_version, qbo_version = self._versions(op, mapping, op.target_version)
+        written = mapping.source if op.reverse else mapping.target
+        tps_version, qbo_version = (
+            (version, op.peer_version)
+            if system_of(written) == "tps"
+            else (op.peer_version, version)
+        )
         self.state.link(
             pair_of(mapping),
             tps_id,
@@ -298,7 +293,7 @@ class Executor:
             mapping=mapping.id,
             tps_version=tps_version,
             qbo_version=qbo_version,
-            content_hash=op.content_hash,
+            content_hash=digest,
         )
 
     def _fail(self, op: Operation, journal: int, message: str) -> None:

@@ -240,32 +240,26 @@ class Planner:
         source_void, target_void = is_void(record), target is not None and is_void(target)
         if source_void == target_void:
             return [] if source_void else None
-        if source_void:
-            return [
-                Operation(
-                    mapping.id,
-                    key,
-                    "void",
-                    f"{mapping.target}:{target_id}",
-                    target_version=version_of(mapping.target, target),
-                    peer_version=version_of(mapping.source, record),
-                    content_hash=link.content_hash,
-                    rule=mapping.where,
-                    message="voided in the source system",
-                )
-            ]
+        # The void is written on the side that is not void yet; the link keeps both versions.
+        written, other = (
+            (mapping.target, mapping.source) if source_void else (mapping.source, mapping.target)
+        )
+        versions = {
+            mapping.target: version_of(mapping.target, target),
+            mapping.source: version_of(mapping.source, record),
+        }
         return [
             Operation(
                 mapping.id,
                 key,
                 "void",
                 f"{mapping.target}:{target_id}",
-                target_version=version_of(mapping.source, record),
-                peer_version=version_of(mapping.target, target),
+                target_version=versions[written],
+                peer_version=versions[other],
                 content_hash=link.content_hash,
                 rule=mapping.where,
-                reverse=True,
-                message="voided in the target system",
+                reverse=not source_void,
+                message=f"voided in the {'source' if source_void else 'target'} system",
             )
         ]
 

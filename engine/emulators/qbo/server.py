@@ -7,16 +7,11 @@ tests, which start it on a free port and stop it after.
 from __future__ import annotations
 
 import json
-import logging
-import os
 import secrets
-import threading
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from tpsqbo_engine.connectors.qbo.limits import Limits
 from tpsqbo_engine.emulators.injection import FaultPlan, parse_spec
@@ -25,8 +20,7 @@ from tpsqbo_engine.emulators.qbo.company import Company
 from tpsqbo_engine.emulators.qbo.oauth import REFRESH_TTL, Grant, OAuthServer
 from tpsqbo_engine.emulators.qbo.seed import seeded_company
 from tpsqbo_engine.emulators.qbo.webhooks import WebhookSender
-
-SAVE_EVERY_SECONDS = 0.5
+from tpsqbo_engine.emulators.serving import LoopbackServer, write_private
 
 
 @dataclass(frozen=True)
@@ -57,12 +51,7 @@ def _save(path: Path, company: Company, oauth: OAuthServer) -> None:
             "refresh_tokens": {t: g.expires for t, g in oauth.refresh_tokens.items()},
         }
         text = json.dumps(state, default=_json_default)
-    temporary = path.with_name(f".{path.name}.tmp")
-    # The state holds the emulated app's client secret and tokens: owner-only, written whole.
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    temporary.replace(path)
+    write_private(path, text)
 
 
 def _load(path: Path) -> tuple[Company, OAuthServer]:
@@ -99,7 +88,7 @@ class QboEmulatorServer:
         oauth.access_ttl = options.access_ttl
         self.options = options
         self.company, self.oauth = company, oauth
-        self.emulator = Emulator(company, oauth, limits, FaultPlan(), on_write=self._mark_dirty)
+        self.emulator = Emulator(company, oauth, limits, FaultPlan())
         self.emulator.plan.add(options.faults)
         self.refresh_token = oauth.issue_refresh_token()
         self.webhooks: WebhookSender | None = None
@@ -111,15 +100,10 @@ class QboEmulatorServer:
                 options.webhook_format,
             )
             company.listeners.append(self.webhooks)
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        self._server: BaseWSGIServer = make_server(
-            options.host, options.port, self.emulator, threaded=True
-        )
-        self.base_url = f"http://{options.host}:{self._server.server_port}"
+        self._loop = LoopbackServer(self.emulator, options.host, options.port, self.save)
+        self.emulator.on_write = self._loop.mark_dirty
+        self.base_url = self._loop.base_url
         self.emulator.base_url = company.pay_base = self.base_url
-        self._dirty = threading.Event()
-        self._stopping = threading.Event()
-        self._threads: list[threading.Thread] = []
 
     @property
     def discovery_url(self) -> str:
@@ -142,19 +126,13 @@ class QboEmulatorServer:
     def start(self) -> QboEmulatorServer:
         if self.webhooks is not None:
             self.webhooks.start()
-        for target in (self._serve, self._keep_saving):
-            thread = threading.Thread(target=target, daemon=True, name="qbo-emulator")
-            thread.start()
-            self._threads.append(thread)
+        self._loop.start()
         return self
 
     def stop(self) -> None:
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
+        self._loop.stop()
         if self.webhooks is not None:
             self.webhooks.stop()
-        self.save()
 
     def save(self) -> None:
         if self.options.state is not None:
@@ -165,20 +143,6 @@ class QboEmulatorServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-    def _serve(self) -> None:
-        self._server.serve_forever(poll_interval=0.05)  # a short poll makes stop() prompt
-
-    def _mark_dirty(self) -> None:
-        self._dirty.set()
-
-    def _keep_saving(self) -> None:
-        # Saving after every write would cost O(company) per write; a short debounce keeps
-        # restarts faithful without slowing bulk loads.
-        while not self._stopping.wait(SAVE_EVERY_SECONDS):
-            if self._dirty.is_set():
-                self._dirty.clear()
-                self.save()
 
 
 __all__ = ["REFRESH_TTL", "QboEmulatorServer", "QboOptions"]

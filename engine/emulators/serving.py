@@ -1,0 +1,60 @@
+"""What both emulators share: a threaded WSGI server on loopback, and a state file kept
+up to date in the background."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, make_server
+
+SAVE_EVERY_SECONDS = 0.5
+
+
+def write_private(path: Path, text: str) -> None:
+    """State files hold emulated secrets and tokens: owner-only, replaced whole."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    temporary.replace(path)
+
+
+class LoopbackServer:
+    """Serves `app` from a background thread; `save` runs at most every half second after
+    a write (saving per write would cost the whole company per write), and on stop."""
+
+    def __init__(self, app: Any, host: str, port: int, save: Callable[[], None]) -> None:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True)
+        self.base_url = f"http://{host}:{self._server.server_port}"
+        self._save = save
+        self._dirty, self._stopping = threading.Event(), threading.Event()
+
+    def mark_dirty(self) -> None:
+        self._dirty.set()
+
+    def start(self) -> None:
+        threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            daemon=True,
+            name="emulator",
+        ).start()  # a short poll: prompt stops
+        threading.Thread(target=self._keep_saving, daemon=True, name="emulator-saver").start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._save()
+
+    def _keep_saving(self) -> None:
+        while not self._stopping.wait(SAVE_EVERY_SECONDS):
+            if self._dirty.is_set():
+                self._dirty.clear()
+                self._save()
