@@ -26,9 +26,11 @@ from tpsqbo_engine.sync.session import Session
 
 
 def floor_seconds(calls: int, batch_calls: int, limits: Limits) -> float:
-    waits = [max(calls - 1, 0) // limits.per_minute * limits.minute,
-             max(calls - 1, 0) // limits.per_second * limits.second,
-             max(batch_calls - 1, 0) // limits.batch_per_minute * limits.minute]
+    waits = [
+        max(calls - 1, 0) // limits.per_minute * limits.minute,
+        max(calls - 1, 0) // limits.per_second * limits.second,
+        max(batch_calls - 1, 0) // limits.batch_per_minute * limits.minute,
+    ]
     return max(waits)
 
 
@@ -37,8 +39,12 @@ def timed_sync(session: Session) -> tuple[float, int, int, int]:
     calls, batches = stats.calls, stats.batch_calls
     started = time.perf_counter()
     summary = session.sync()
-    return (time.perf_counter() - started, stats.calls - calls, stats.batch_calls - batches,
-            summary.counts["Successful"])
+    return (
+        time.perf_counter() - started,
+        stats.calls - calls,
+        stats.batch_calls - batches,
+        summary.counts["Successful"],
+    )
 
 
 def change_some_invoices(session: Session, share: float) -> int:
@@ -47,8 +53,7 @@ def change_some_invoices(session: Session, share: float) -> int:
     for invoice in chosen:
         lines = [dict(line) for line in invoice["lines"]]
         lines[0]["description"] = f"{lines[0].get('description') or ''} (revised)"
-        session.tps.update("invoices", invoice["id"], {"lines": lines},
-                           version=invoice["version"])
+        session.tps.update("invoices", invoice["id"], {"lines": lines}, version=invoice["version"])
     return len(chosen)
 
 
@@ -60,9 +65,10 @@ def main() -> None:
     spec = f"scale={args.scale:g}"
     limits = Limits.parse(spec)
     assert limits is not None
-    with tempfile.TemporaryDirectory() as folder, \
-            demo_firm(Path(folder), tps_seed=f"large:{args.clients}", limits=spec) as \
-            (session, _, _):
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        demo_firm(Path(folder), tps_seed=f"large:{args.clients}", limits=spec) as (session, _, _),
+    ):
         session.backup()
         first_time, first_calls, first_batches, written = timed_sync(session)
         changed = change_some_invoices(session, 0.01)
@@ -71,13 +77,17 @@ def main() -> None:
     floor = floor_seconds(first_calls, first_batches, limits)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"large:{args.clients}, QBO limits scaled x{args.scale:g}")
-    print(f"initial sync: {written:,} records written with {first_calls:,} API calls "
-          f"({first_calls / max(written, 1):.3f} per record, {first_batches} batch calls); "
-          f"{first_time:.1f} s = {first_time / max(floor, 1e-9):.2f}x the floor of "
-          f"{floor:.1f} s")
-    print(f"1% changed ({changed} invoices): {rewritten} records written with {second_calls} "
-          f"calls in {second_time:.1f} s; calls {second_calls / first_calls:.3f}x and time "
-          f"{second_time / first_time:.3f}x the initial sync's")
+    print(
+        f"initial sync: {written:,} records written with {first_calls:,} API calls "
+        f"({first_calls / max(written, 1):.3f} per record, {first_batches} batch calls); "
+        f"{first_time:.1f} s = {first_time / max(floor, 1e-9):.2f}x the floor of "
+        f"{floor:.1f} s"
+    )
+    print(
+        f"1% changed ({changed} invoices): {rewritten} records written with {second_calls} "
+        f"calls in {second_time:.1f} s; calls {second_calls / first_calls:.3f}x and time "
+        f"{second_time / first_time:.3f}x the initial sync's"
+    )
     print(f"peak memory: {peak_mb:.0f} MB (both emulators included)")
 
 
