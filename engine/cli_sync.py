@@ -3,6 +3,8 @@ prints; errors go to the CLI's one error boundary."""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -103,18 +105,34 @@ def sync(
         raise UsageError("--force needs --reason", hint="say why; it is kept in the history")
     session = _session(config)
     given = Plan.from_file(plan_file) if plan_file else None
-    shown = {"last": 0}
-
-    def progress(done: int, total: int) -> None:
-        if output == "text" and (done == total or done - shown["last"] >= 50):
-            shown["last"] = done
-            typer.echo(f"  {done}/{total}", err=True)
-
     summary = session.sync(
-        given=given, force_reason=reason if force else "", progress=progress, render_to=render_dir
+        given=given,
+        force_reason=reason if force else "",
+        progress=_progress(output == "text"),
+        render_to=render_dir,
     )
     _print_summary(summary, output)
     raise typer.Exit(1 if summary.counts.get("Failed") else 0)
+
+
+def _progress(show: bool) -> Callable[[int, int], None]:
+    """A bar that redraws itself on a terminal; a plain line every 50 records otherwise."""
+    terminal = sys.stderr.isatty()
+    shown = {"last": 0}
+
+    def progress(done: int, total: int) -> None:
+        if not show:
+            return
+        if terminal:
+            filled = int(30 * done / max(total, 1))
+            end = "\n" if done == total else ""
+            sys.stderr.write(f"\r  [{'#' * filled}{'.' * (30 - filled)}] {done}/{total}{end}")
+            sys.stderr.flush()
+        elif done == total or done - shown["last"] >= 50:
+            shown["last"] = done
+            typer.echo(f"  {done}/{total}", err=True)
+
+    return progress
 
 
 def retry(
@@ -134,7 +152,7 @@ def retry(
         wanted |= session.failed_records()
     if not wanted:
         raise UsageError("name the records to retry, or pass --all-failed")
-    summary = session.sync(only=frozenset(wanted))
+    summary = session.sync(only=frozenset(wanted), progress=_progress(output == "text"))
     _print_summary(summary, output)
     raise typer.Exit(1 if summary.counts.get("Failed") else 0)
 

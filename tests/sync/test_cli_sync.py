@@ -54,3 +54,21 @@ def test_a_broken_config_is_located(tmp_path: Path, capsys) -> None:  # type: ig
     config.write_text("kind: firm\nfirm: X\ntps: {connection: carrier-pigeon}\nqbo: {}\n")
     assert cli.main(["plan", "-c", str(config)]) == 1
     assert "error" in capsys.readouterr().err
+
+
+def test_progress_is_a_bar_on_a_terminal_and_lines_otherwise(monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    from tpsqbo_engine.cli_sync import _progress
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    bar = _progress(True)
+    for done in range(1, 11):
+        bar(done, 10)
+    err = capsys.readouterr().err
+    assert "\r  [" in err and err.endswith("] 10/10\n")
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    lines = _progress(True)
+    for done in range(1, 121):
+        lines(done, 120)
+    assert capsys.readouterr().err.split() == ["50/120", "100/120", "120/120"]
