@@ -294,16 +294,19 @@ def render_invoice_command(
     config: ConfigOption = Path(CONFIG_FILE),
 ) -> None:
     """Render a TPS invoice with its template and the QBO payment link, if QBO gives one."""
-    from tpsqbo_engine.sync.documents import render_invoice
+    from tpsqbo_engine.sync.documents import render_invoice, write_pdf
 
     document = render_invoice(_session(config), invoice, template)
     for warning in document.warnings:
         typer.echo(f"warning: {warning}", err=True)
     if out is None:
         typer.echo(document.text)
+        return
+    if out.suffix.lower() == ".pdf":
+        write_pdf(document.text, out)
     else:
         out.write_text(document.text, encoding="utf-8")
-        typer.echo(f"{invoice} rendered to {out}", err=True)
+    typer.echo(f"{invoice} rendered to {out}", err=True)
 
 
 def register(app: typer.Typer) -> None:

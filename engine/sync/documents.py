@@ -107,3 +107,15 @@ def write_document(document: Document, folder: Path, suffix: str = ".html") -> P
     path = folder / f"{document.invoice}{suffix}"
     path.write_text(document.text, encoding="utf-8")
     return path
+
+
+def write_pdf(html: str, out: Path) -> Path:
+    """The HTML document as PDF, through WeasyPrint (the `pdf` extra); links stay links."""
+    try:
+        import weasyprint  # type: ignore[import-untyped, unused-ignore]
+    except (ImportError, OSError):
+        raise UsageError(
+            "PDF output needs WeasyPrint", hint="pip install 'tpsqbo-engine[pdf]', or write .html"
+        ) from None
+    weasyprint.HTML(string=html).write_pdf(out)
+    return out

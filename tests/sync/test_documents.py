@@ -120,3 +120,28 @@ def test_markup_in_data_is_escaped(synced: Firm, tmp_path: Path) -> None:
     ident = _invoice(tps, lambda i: i["client_id"] == client["id"])
     text = render_invoice(session, ident).text
     assert "<script>x()" not in text and "&lt;script&gt;" in text
+
+
+def test_a_pdf_keeps_the_payment_link(synced: Firm, tmp_path: Path) -> None:
+    pytest.importorskip("weasyprint")
+    from tpsqbo_engine.sync.documents import write_pdf
+
+    session, _, tps = synced
+    ident = _invoice(tps, lambda i: i["status"] == "outstanding" and i["taxes"])
+    document = render_invoice(session, ident)
+    pdf = write_pdf(document.text, tmp_path / "invoice.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF") and document.payment_link is not None
+    assert document.payment_link.encode() in _pdf_text(pdf)  # the link annotation's URI
+
+
+def _pdf_text(pdf: bytes) -> bytes:
+    """The PDF with its compressed streams inflated."""
+    import zlib
+
+    parts = [pdf]
+    for stream in re.findall(rb"stream\r?\n(.*?)endstream", pdf, re.S):
+        try:
+            parts.append(zlib.decompress(stream))
+        except zlib.error:
+            continue
+    return b"".join(parts)
