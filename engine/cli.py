@@ -97,8 +97,8 @@ def validate(
                 1,
                 1,
                 "online.not-connected",
-                "online checks need a connected QBO company, and this engine "
-                "version cannot connect to QBO yet",
+                "checking references against a connected QBO company is not "
+                "available in this version",
                 level=Level.ERROR,
                 hint="run without --online; the offline layers were checked",
             )

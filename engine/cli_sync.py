@@ -6,13 +6,16 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tpsqbo_engine.errors import UsageError
 from tpsqbo_engine.sync import render
 from tpsqbo_engine.sync.config import CONFIG_FILE
+
+if TYPE_CHECKING:
+    from tpsqbo_engine.sync.session import RunSummary, Session
 
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The firm config.")]
 FormatOption = Annotated[str, typer.Option("--format", "-f", help="text or json.")]
@@ -24,7 +27,7 @@ def _format(value: str) -> str:
     return value
 
 
-def _session(config: Path):  # type: ignore[no-untyped-def]
+def _session(config: Path) -> Session:
     from tpsqbo_engine.sync.config import load_config
     from tpsqbo_engine.sync.session import Session
 
@@ -157,7 +160,7 @@ def retry(
     raise typer.Exit(1 if summary.counts.get("Failed") else 0)
 
 
-def _print_summary(summary, output: str) -> None:  # type: ignore[no-untyped-def]
+def _print_summary(summary: RunSummary, output: str) -> None:
     if _format(output) == "json":
         typer.echo(
             render.as_json(
@@ -237,18 +240,20 @@ def explain(
 ) -> None:
     """Which rule decided what about a record, run by run, and what the next sync would do."""
     session = _session(config)
+    made, _ = session.plan()
+    upcoming = [op for op in made.operations if op.record == record]
     if _format(output) == "json":
-        made, _ = session.plan()
-        upcoming = [vars(op) for op in made.operations if op.record == record]
-        typer.echo(render.as_json({"history": session.explain(record), "next": upcoming}))
+        typer.echo(
+            render.as_json(
+                {"history": session.explain(record), "next": [vars(op) for op in upcoming]}
+            )
+        )
         return
     for item in session.explain(record):
         typer.echo(
             f"run {item['run_id']}: {item['status']} ({item['action']}) "
             f"{item['message']}  [{item['rule'] or item['mapping']}]"
         )
-    made, _ = session.plan()
-    upcoming = [op for op in made.operations if op.record == record]
     for op in upcoming:
         typer.echo(f"next: {op.action} {op.target} by {op.mapping} [{op.rule}] {op.message}")
         for field, (old, new) in op.diff.items():
