@@ -65,7 +65,7 @@ def _config(
 
 def _payable_document(session: Session, workdir: Path) -> tuple[Path, str]:
     """A rendered invoice with a "Pay online" link whose balance agrees in both systems
-    (see the README on decrease adjustments)."""
+    in both systems."""
     invoices = {i["id"]: i for i in session.tps.records("invoices")}
     for document in sorted((workdir / "invoices").glob("*.html")):
         found = re.search(r'<a href="([^"]+)">Pay online</a>', document.read_text())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -263,3 +264,21 @@ def test_a_batched_update_that_meets_a_newer_version_is_read_again_and_applied(f
     assert any("Revised description" in str(line.get("Description")) for line in now["Line"])
     assert [i["status"] for i in session.state.items(run_id)] == ["Successful"] * 2
     assert session.qbo.stats.batch_calls == batches_before + 1
+
+
+def test_every_pushed_invoice_has_the_same_balance_in_both_systems(firm: Firm) -> None:
+    session, qbo, tps = firm
+    summary = session.sync()
+    applied = [
+        i
+        for i in session.state.items(summary.run_id, "Successful")
+        if i["mapping"] == "adjustment-decrease-applications"
+    ]
+    assert applied  # decreases applied to invoices are applied in QBO too
+    balances = {str(i["DocNumber"]): i["Balance"] for i in qbo.company.table("Invoice").values()}
+    differing = [
+        i["doc_number"]
+        for i in tps.firm.table("invoices").values()
+        if i["doc_number"] in balances and balances[i["doc_number"]] != Decimal(i["balance"])
+    ]
+    assert differing == []
