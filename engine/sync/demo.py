@@ -64,8 +64,7 @@ def _config(
 
 
 def _payable_document(session: Session, workdir: Path) -> tuple[Path, str]:
-    """A rendered invoice with a "Pay online" link whose balance agrees in both systems
-    in both systems."""
+    """A rendered invoice with a "Pay online" link and a balance still to pay."""
     invoices = {i["id"]: i for i in session.tps.records("invoices")}
     for document in sorted((workdir / "invoices").glob("*.html")):
         found = re.search(r'<a href="([^"]+)">Pay online</a>', document.read_text())
