@@ -170,6 +170,7 @@ class Planner:
         for mapping in ordered(self.given.rules.mappings):
             for record in list(self.given.snapshot.records(mapping.source).values()):
                 self.operations.extend(self._decide(mapping, record))
+        self._deletions()
         self._unmapped_exclusions()
         return Plan(
             self.given.phase, self.operations, datetime.now(UTC).isoformat(timespec="seconds")
@@ -262,6 +263,50 @@ class Planner:
                 message=f"voided in the {'source' if source_void else 'target'} system",
             )
         ]
+
+    def _deletions(self) -> None:
+        """QBO deletes transactions for good. A deleted record that came from QBO voids its
+        TPS copy; one the engine wrote from TPS is not re-created behind the firm's back:
+        it is listed, for the firm to void or re-enter in TPS."""
+        for mapping in self.given.rules.mappings:
+            qbo_side = mapping.source if system_of(mapping.source) == "qbo" else mapping.target
+            tps_side = mapping.target if qbo_side == mapping.source else mapping.source
+            for key in sorted(self.given.snapshot.deleted):
+                qualified, _, qbo_id = key.partition(":")
+                tps_id = self.links.other(pair_of(mapping), "qbo", qbo_id)
+                row = self.rows.get(pair_of(mapping), {}).get(tps_id or "")
+                if qualified != qbo_side or row is None or row.mapping != mapping.id:
+                    continue
+                tps_record = self.given.snapshot.find(tps_side, row.tps_id)
+                if tps_record is None or is_void(tps_record):
+                    continue
+                tps_key = record_key(tps_side, row.tps_id)
+                if mapping.source == qbo_side:
+                    self.operations.append(
+                        Operation(
+                            mapping.id,
+                            key,
+                            "void",
+                            tps_key,
+                            rule=mapping.where,
+                            target_version=version_of(tps_side, tps_record),
+                            content_hash=row.content_hash,
+                            message="deleted in QBO",
+                        )
+                    )
+                else:
+                    self.operations.append(
+                        Operation(
+                            mapping.id,
+                            tps_key,
+                            "review",
+                            key,
+                            level="Warning",
+                            rule=mapping.where,
+                            message="deleted in QBO; not created again. Void or re-enter it in "
+                            "TPS, or take it out with `tpsqbo-engine ignore`",
+                        )
+                    )
 
     def _unmapped_exclusions(self) -> None:
         """Records no mapping reads (QBO journal entries, deposits...) are still checked
@@ -388,6 +433,8 @@ class Planner:
             ]
         current = self.given.snapshot.find(mapping.target, target_id)
         target = f"{mapping.target}:{target_id}"
+        if current is None and target in self.given.snapshot.deleted:
+            return []  # reported by _deletions
         if current is None:
             return [
                 Operation(

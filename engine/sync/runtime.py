@@ -224,9 +224,14 @@ class Resolver:
 
 # A record as rules see it -------------------------------------------------------------------
 def filled(value: Any, shape: Shape, depth: int = 0) -> Any:
-    """Declared fields that a record leaves out read as empty (None), nested ones too."""
+    """Declared fields that a record leaves out read as empty (None), nested ones and those
+    of list elements too (a QBO line without a Description)."""
+    if depth > 6:
+        return value
+    if isinstance(value, list):
+        return [filled(item, shape.item(), depth + 1) for item in value]
     props = shape.properties()
-    if depth > 4 or not props or not (value is None or isinstance(value, Mapping)):
+    if not props or not (value is None or isinstance(value, Mapping)):
         return value
     current = dict(value or {})
     return {name: filled(current.get(name), sub, depth + 1) for name, sub in props.items()} | {

@@ -169,7 +169,10 @@ class Session:
             for ident in snapshot.records(tps_side):
                 if ident in to_qbo:
                     wanted.setdefault(qbo_side, set()).add(to_qbo[ident])
-            for ident in snapshot.records(qbo_side):
+            gone = {
+                key.split(":", 1)[1] for key in snapshot.deleted if key.startswith(f"{qbo_side}:")
+            }
+            for ident in [*snapshot.records(qbo_side), *gone]:
                 if ident in to_tps:
                     wanted.setdefault(tps_side, set()).add(to_tps[ident])
         return wanted

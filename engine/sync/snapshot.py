@@ -25,6 +25,7 @@ class Snapshot:
     firm: Record = field(default_factory=dict)
     tps_marks: dict[str, str] = field(default_factory=dict)
     qbo_mark: str = ""
+    deleted: set[str] = field(default_factory=set)  # "qbo.Invoice:238": deleted in QBO
 
     def side(self, system: str) -> dict[str, dict[str, Record]]:
         return self.tps if system == "tps" else self.qbo
@@ -82,6 +83,9 @@ def read_snapshot(
         moment = datetime.fromisoformat(cursors.qbo)
         for entity, rows in qbo.cdc(changed_qbo, moment).items():
             snapshot.qbo[entity] = {r["Id"]: r for r in rows if r.get("status") != "Deleted"}
+            snapshot.deleted |= {
+                f"qbo.{entity}:{r['Id']}" for r in rows if r.get("status") == "Deleted"
+            }
     return snapshot
 
 

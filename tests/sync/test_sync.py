@@ -282,3 +282,45 @@ def test_every_pushed_invoice_has_the_same_balance_in_both_systems(firm: Firm) -
         if i["doc_number"] in balances and balances[i["doc_number"]] != Decimal(i["balance"])
     ]
     assert differing == []
+
+
+def test_deletes_in_qbo_void_what_came_from_qbo_and_list_what_came_from_tps(firm: Firm) -> None:
+    session, qbo, tps = firm
+    session.sync()
+    customer = qbo.company.find_by("Customer", "DisplayName", "Red Rock Diner")
+    item = qbo.company.find_by("Item", "Name", "Business advisory")
+    assert customer is not None and item is not None
+    raised = qbo.company.create(
+        "Invoice",
+        {
+            "CustomerRef": {"value": customer["Id"]},
+            "DocNumber": "Q-77",
+            "Line": [
+                {
+                    "Amount": Decimal("90.00"),
+                    "DetailType": "SalesItemLineDetail",
+                    "SalesItemLineDetail": {"ItemRef": {"value": item["Id"]}},
+                }
+            ],
+        },
+    )
+    session.sync()
+    copied = next(i for i in tps.firm.table("invoices").values() if i["doc_number"] == "Q-77")
+    unpaid = next(
+        i
+        for i in tps.firm.table("invoices").values()
+        if i["status"] == "outstanding"
+        and i["balance"] == i["total"]
+        and i["doc_number"].startswith("HP-")
+    )
+    pushed = qbo.company.find_by("Invoice", "DocNumber", unpaid["doc_number"])
+    assert pushed is not None
+    for gone in (raised, pushed):
+        qbo.company.delete("Invoice", {"Id": gone["Id"], "SyncToken": gone["SyncToken"]})
+    summary = session.sync()
+    assert tps.firm.get("invoices", copied["id"])["status"] == "void"
+    warned = session.state.items(summary.run_id, "Warning")
+    assert [i["record"] for i in warned] == [f"tps.Invoice:{unpaid['id']}"]
+    assert "deleted in QBO" in warned[0]["message"]
+    assert qbo.company.find_by("Invoice", "DocNumber", unpaid["doc_number"]) is None
+    assert session.plan()[0].writes() == []
