@@ -27,6 +27,9 @@ from tpsqbo_engine import resources
 SYSTEMS = ("tps", "qbo")
 
 
+_PROPERTIES: dict[int, tuple[Any, dict[str, Shape]]] = {}
+
+
 @dataclass(frozen=True)
 class Shape:
     node: Mapping[str, Any] | None
@@ -48,11 +51,16 @@ class Shape:
         return shape
 
     def properties(self) -> dict[str, Shape]:
+        # Called for every field of every record the sync reads: resolving `$ref`s each
+        # time would dominate a run, and schema nodes never change once loaded.
+        cached = _PROPERTIES.get(id(self.node))
+        if cached is not None and cached[0] is self.node:
+            return cached[1]
         resolved = self._resolved()
-        if resolved.node is None:
-            return {}
-        props = resolved.node.get("properties", {})
-        return {name: Shape(sub, resolved.resolver, name) for name, sub in props.items()}
+        props = resolved.node.get("properties", {}) if resolved.node is not None else {}
+        result = {name: Shape(sub, resolved.resolver, name) for name, sub in props.items()}
+        _PROPERTIES[id(self.node)] = (self.node, result)  # holding the node keeps its id unique
+        return result
 
     def attribute(self, name: str) -> Shape | None:
         """The shape of `.name`, ANY when this shape is unknown, None when `name` does not exist."""
