@@ -12,6 +12,7 @@ from tpsqbo_engine.connectors.qbo.auth import QboAuth
 from tpsqbo_engine.connectors.qbo.client import QboClient
 from tpsqbo_engine.connectors.qbo.limits import Limiter, Limits
 from tpsqbo_engine.connectors.qbo.tokens import TokenStore
+from tpsqbo_engine.connectors.qbo.wire import quote
 from tpsqbo_engine.connectors.tps.client import TpsClient
 from tpsqbo_engine.connectors.tps.contract import API_PREFIX, RESOURCES, TpsContract
 from tpsqbo_engine.errors import EngineError, UsageError
@@ -126,6 +127,7 @@ class Session:
         snapshot = read_snapshot(self.tps, self.qbo, names, cursors)
         self._drop_echoes(snapshot)
         add_partners(snapshot, self._again(), self.tps, self.qbo)
+        add_partners(snapshot, self._open_invoices_of_changed_clients(snapshot), self.tps, self.qbo)
         add_partners(snapshot, self._partners(snapshot), self.tps, self.qbo)
         return snapshot
 
@@ -146,6 +148,26 @@ class Session:
                     if versions.get(i) and versions[i] == version_of(qualified, record)
                 ]:
                     del records[ident]
+
+    def _open_invoices_of_changed_clients(self, snapshot: Snapshot) -> dict[str, set[str]]:
+        """Invoice rules read their client (its email becomes the invoice's BillEmail): when a
+        client changed, its open invoices are looked at again too."""
+        clients = next((m for m in self.rules.mappings if m.source == "tps.Client"), None)
+        invoices = next((m for m in self.rules.mappings if m.source == "tps.Invoice"), None)
+        if clients is None or invoices is None:
+            return {}
+        client_links = {r["tps_id"]: r for r in self.state.links(pair_of(clients))}
+        to_tps = {r["qbo_id"]: r["tps_id"] for r in self.state.links(pair_of(invoices))}
+        wanted: set[str] = set()
+        for ident, record in snapshot.records("tps.Client").items():
+            link = client_links.get(ident)
+            if link is None or link["tps_version"] == version_of("tps.Client", record):
+                continue
+            where = f"CustomerRef = {quote(link['qbo_id'])} AND Balance > '0'"
+            wanted |= {
+                to_tps[i["Id"]] for i in self.qbo.query_all("Invoice", where) if i["Id"] in to_tps
+            }
+        return {"tps.Invoice": wanted} if wanted else {}
 
     def _again(self) -> dict[str, set[str]]:
         """Unchanged records that still need a look: failed last time, or unignored."""

@@ -324,3 +324,22 @@ def test_deletes_in_qbo_void_what_came_from_qbo_and_list_what_came_from_tps(firm
     assert "deleted in QBO" in warned[0]["message"]
     assert qbo.company.find_by("Invoice", "DocNumber", unpaid["doc_number"]) is None
     assert session.plan()[0].writes() == []
+
+
+def test_a_clients_new_email_reaches_its_open_invoices(firm: Firm) -> None:
+    session, qbo, tps = firm
+    session.sync()
+    client = next(c for c in tps.firm.table("clients").values() if c["name"] == "Lakeside Marina")
+    session.tps.update(
+        "clients", client["id"], {"email": "new-ap@lakeside.example"}, version=client["version"]
+    )
+    session.sync()
+    customer = qbo.company.find_by("Customer", "DisplayName", "Lakeside Marina")
+    assert customer is not None
+    open_invoices = [
+        i
+        for i in qbo.company.table("Invoice").values()
+        if i["CustomerRef"]["value"] == customer["Id"] and i["Balance"] > 0
+    ]
+    assert open_invoices
+    assert {i["BillEmail"]["Address"] for i in open_invoices} == {"new-ap@lakeside.example"}

@@ -132,17 +132,19 @@ def cdc(company: Company, entities: str, changed_since: str) -> Record:
     for name in names:
         if name in CDC_UNSUPPORTED:
             raise faults.unsupported(f"CDC is not supported for {name}")
-    changed: list[tuple[datetime, str, Record]] = []
+    # Stamps are written in the company's one offset, so as text they sort as times do.
+    threshold = since.astimezone(company.offset).isoformat(timespec="seconds")
+    changed: list[tuple[str, bool, str, Record]] = []
+    grouped: dict[str, list[Record]] = {}
     with company.lock:
         for name in names:
             for record in [*company.table(name).values(), *company.deleted.get(name, {}).values()]:
-                when = _parse_time(record["MetaData"]["LastUpdatedTime"], "LastUpdatedTime")
-                if when >= since:
-                    changed.append((when, name, copy.deepcopy(record)))
-    changed.sort(key=lambda c: (c[0], c[2].get("status") == "Deleted"))
-    grouped: dict[str, list[Record]] = {}
-    for _, name, record in changed[:CDC_MAX_OBJECTS]:  # one cap shared by all entities
-        grouped.setdefault(name, []).append(record)
+                stamp = record["MetaData"]["LastUpdatedTime"]
+                if stamp >= threshold:
+                    changed.append((stamp, record.get("status") == "Deleted", name, record))
+        changed.sort(key=lambda c: (c[0], c[1]))
+        for _, _, name, record in changed[:CDC_MAX_OBJECTS]:  # one cap shared by all entities
+            grouped.setdefault(name, []).append(copy.deepcopy(record))
     responses = [
         {name: rows, "startPosition": 1, "maxResults": len(rows)} for name, rows in grouped.items()
     ] or [{}]

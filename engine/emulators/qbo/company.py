@@ -97,12 +97,12 @@ class Company:
     def us(self) -> bool:
         return self.country == "US"
 
+    @property
+    def offset(self) -> timezone:
+        return OFFSETS.get(self.country, UTC)
+
     def timestamp(self) -> str:
-        return (
-            datetime.now(UTC)
-            .astimezone(OFFSETS.get(self.country, UTC))
-            .isoformat(timespec="seconds")
-        )
+        return datetime.now(UTC).astimezone(self.offset).isoformat(timespec="seconds")
 
     def table(self, entity: str) -> dict[str, Record]:
         return self.records.setdefault(entity, {})
