@@ -14,7 +14,7 @@ from typing import Any
 
 from tpsqbo_engine.connectors.qbo.client import BATCH_SIZE, BatchOp, NaturalKey, QboClient
 from tpsqbo_engine.connectors.qbo.errors import StaleObjectError
-from tpsqbo_engine.connectors.tps.client import TpsClient
+from tpsqbo_engine.connectors.tps.client import TpsSource
 from tpsqbo_engine.errors import ConnectorError, FatalConnectorError
 from tpsqbo_engine.ruleset.model import MappingRule, RuleSet
 from tpsqbo_engine.state import StateStore
@@ -36,7 +36,7 @@ class Executor:
     rules: RuleSet
     state: StateStore
     qbo: QboClient
-    tps: TpsClient
+    tps: TpsSource
     run_id: int
     progress: Progress | None = None
     created: dict[str, str] = field(default_factory=dict)  # source record -> new target id

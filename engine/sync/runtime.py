@@ -218,8 +218,11 @@ class Resolver:
     def record(self, mapping_id: str, key: Any, system: str) -> Any:
         mapping = self.mapping(mapping_id)
         if system_of(mapping.source) == system:
-            return self.by_key(mapping.source, mapping.key, key)
-        return self.snapshot.find(mapping.target, str(key))
+            qualified, found = mapping.source, self.by_key(mapping.source, mapping.key, key)
+        else:
+            qualified, found = mapping.target, self.snapshot.find(mapping.target, str(key))
+        shape = entity_catalog().get(qualified)
+        return filled(found, shape) if found is not None and shape is not None else found
 
 
 # A record as rules see it -------------------------------------------------------------------

@@ -13,8 +13,9 @@ from tpsqbo_engine.connectors.qbo.client import QboClient
 from tpsqbo_engine.connectors.qbo.limits import Limiter, Limits
 from tpsqbo_engine.connectors.qbo.tokens import TokenStore
 from tpsqbo_engine.connectors.qbo.wire import quote
-from tpsqbo_engine.connectors.tps.client import TpsClient
+from tpsqbo_engine.connectors.tps.client import TpsClient, TpsSource
 from tpsqbo_engine.connectors.tps.contract import API_PREFIX, RESOURCES, TpsContract
+from tpsqbo_engine.connectors.tps.filesource import FileTps
 from tpsqbo_engine.errors import EngineError, UsageError
 from tpsqbo_engine.ruleset.model import RuleSet, load_ruleset
 from tpsqbo_engine.ruleset.source import load_file
@@ -66,12 +67,6 @@ class RunSummary:
 
 class Session:
     def __init__(self, config: FirmConfig) -> None:
-        if config.tps.connection != "http":
-            raise UsageError(
-                "the sync reads TPS over HTTP only in this version",
-                hint="use the file bridge to turn exports into import sheets, "
-                "or point tps.base_url at an endpoint",
-            )
         if len(config.rules) != 1:
             raise UsageError("give one rule pack in `rules:`; combine packs with `extends`")
         self.config = config
@@ -80,8 +75,15 @@ class Session:
         self.tps = self._tps_client()
         self.qbo = self._qbo_client()
 
-    def _tps_client(self) -> TpsClient:
+    def _tps_client(self) -> TpsSource:
         settings = self.config.tps
+        if settings.connection == "files":
+            if settings.folder is None or not settings.folder.is_dir():
+                raise UsageError(
+                    "tps.connection is files, but tps.folder is not a folder",
+                    hint="set tps.folder to the folder of TPS export sheets",
+                )
+            return FileTps(settings.folder, self.config.firm)
         token = os.environ.get(settings.token_env, "")
         if not token:
             raise UsageError(

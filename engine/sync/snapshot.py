@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tpsqbo_engine.connectors.qbo.client import QboClient
-from tpsqbo_engine.connectors.tps.client import TpsClient
+from tpsqbo_engine.connectors.tps.client import TpsSource
 from tpsqbo_engine.connectors.tps.contract import RESOURCES
 from tpsqbo_engine.ruleset.model import RuleSet
 
@@ -59,7 +59,7 @@ class Cursors:
 
 
 def read_snapshot(
-    tps: TpsClient, qbo: QboClient, names: Iterable[str], cursors: Cursors | None = None
+    tps: TpsSource, qbo: QboClient, names: Iterable[str], cursors: Cursors | None = None
 ) -> Snapshot:
     """Everything (`cursors` None), or the lists plus what changed since the cursors."""
     snapshot = Snapshot(qbo_mark=datetime.now(UTC).isoformat(timespec="seconds"))
@@ -90,7 +90,7 @@ def read_snapshot(
 
 
 def add_partners(
-    snapshot: Snapshot, wanted: dict[str, set[str]], tps: TpsClient, qbo: QboClient
+    snapshot: Snapshot, wanted: dict[str, set[str]], tps: TpsSource, qbo: QboClient
 ) -> None:
     """Loads the records linked to changed ones (`qualified entity` -> ids), so each change
     is compared with its partner as it is now."""

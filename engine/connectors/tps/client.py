@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 
@@ -62,6 +62,18 @@ class TpsConflict(TpsRejected):
             hint="read the record again and re-apply the change",
         )
         self.current_version = current_version
+
+
+class TpsSource(Protocol):
+    """What the sync needs of TPS: an endpoint (`TpsClient`) or sheets (`FileTps`)."""
+
+    def firm(self) -> Record: ...
+    def records(
+        self, resource: str, updated_since: str = "", page_size: int = ...
+    ) -> Iterator[Record]: ...
+    def get(self, resource: str, ident: str) -> Record: ...
+    def create(self, resource: str, record: Record, *, key: str) -> Record: ...
+    def update(self, resource: str, ident: str, changes: Record, *, version: int) -> Record: ...
 
 
 def token_from_environment() -> str:

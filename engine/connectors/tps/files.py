@@ -197,6 +197,17 @@ SHEETS: dict[str, Sheet] = {
                 Column("Description", "description", required=False),
             ),
         ),
+        # The lines of the invoices sheet, so invoices can be pushed line by line.
+        Sheet(
+            "invoice-lines",
+            (
+                Column("Invoice Number", "invoice_id"),
+                Column("Work Code", "work_code"),
+                Column("Description", "description", required=False),
+                Column("Hours", "hours", required=False),
+                Column("Amount", "amount", "money"),
+            ),
+        ),
         Sheet(
             "payments",
             (
@@ -547,3 +558,29 @@ def payment_rows(payments: Iterable[Mapping[str, Any]]) -> Iterator[Record]:
             f"{a['invoice_id']}={a['amount']}" for a in payment.get("applications") or []
         )
         yield {**payment, "applied_to": applied}
+
+
+def read_invoice_lines(path: Path, invoice_numbers: Iterable[str]) -> dict[str, list[Record]]:
+    """Invoice Number -> its lines, in sheet order."""
+    records, problems = read_sheet(path, SHEETS["invoice-lines"])
+    known = set(invoice_numbers)
+    lines: dict[str, list[Record]] = {}
+    for record in records:
+        if record.get("invoice_id") not in known:
+            problems.append(
+                Problem(
+                    display_path(path),
+                    record["_row"],
+                    1,
+                    "file.unknown-reference",
+                    f"no invoice numbered {record.get('invoice_id')}",
+                )
+            )
+            continue
+        number = record.pop("invoice_id")
+        record.pop("_row")
+        record["line_no"] = len(lines.get(number, [])) + 1
+        record.setdefault("markup", "0.00")
+        lines.setdefault(number, []).append(record)
+    _require(problems)
+    return lines

@@ -1,0 +1,170 @@
+"""TPS through files, for firms with no TPS endpoint: the sync reads TPS export sheets and
+writes what TPS must take in as import sheets, in an outbox folder.
+
+Reads: clients.csv, work-codes.csv, invoices.csv (+ invoice-lines.csv) and payments.csv
+(CSV or XLSX) from the folder. An invoice's balance is its total less the payments applied
+to it. A record's version is a digest of its content and its `updated_at` the file's time,
+so an unchanged sheet reads as unchanged. Writes: invoices go to `outbox/import-invoices.csv`
+(TPS's Import Invoices layout), payments to `outbox/payments-to-enter.csv` and client changes
+to `outbox/client-changes.csv`, for someone to enter in TPS; nothing else can be written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from tpsqbo_engine.connectors.tps import files
+from tpsqbo_engine.connectors.tps.client import TpsRejected
+from tpsqbo_engine.connectors.tps.contract import RESOURCES
+
+Record = dict[str, Any]
+OUTBOX = {
+    "invoices": ("import-invoices.csv", "invoices"),
+    "payments": ("payments-to-enter.csv", "payments"),
+    "clients": ("client-changes.csv", "clients"),
+}
+
+
+def _sheet(folder: Path, name: str) -> Path | None:
+    for suffix in (".csv", ".xlsx"):
+        if (folder / f"{name}{suffix}").is_file():
+            return folder / f"{name}{suffix}"
+    return None
+
+
+def _versioned(record: Record, stamp: str) -> Record:
+    digest = hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode())
+    return {**record, "version": int(digest.hexdigest()[:12], 16), "updated_at": stamp}
+
+
+class FileTps:
+    """The part of `TpsClient` the sync uses, over export and import sheets."""
+
+    def __init__(self, folder: Path, firm_name: str) -> None:
+        self.folder, self.firm_name = folder, firm_name
+        self.outbox = folder / "outbox"
+        self._records: dict[str, dict[str, Record]] | None = None
+
+    def firm(self) -> Record:
+        return {"name": self.firm_name}
+
+    def _load(self) -> dict[str, dict[str, Record]]:
+        if self._records is not None:
+            return self._records
+        loaded: dict[str, list[Record]] = {resource: [] for resource in RESOURCES}
+        stamps = []
+        for name, reader in (
+            ("clients", files.read_clients),
+            ("work-codes", files.read_work_codes),
+            ("payments", files.read_payments),
+        ):
+            path = _sheet(self.folder, name)
+            if path is not None:
+                loaded[name] = reader(path)
+                stamps.append(path.stat().st_mtime)
+        invoices_path = _sheet(self.folder, "invoices")
+        if invoices_path is not None:
+            codes = {c["code"] for c in loaded["clients"]} if loaded["clients"] else None
+            loaded["invoices"] = files.read_invoices(invoices_path, codes)
+            stamps.append(invoices_path.stat().st_mtime)
+            lines_path = _sheet(self.folder, "invoice-lines")
+            if lines_path is not None:
+                lines = files.read_invoice_lines(lines_path, [i["id"] for i in loaded["invoices"]])
+                for invoice in loaded["invoices"]:
+                    invoice["lines"] = lines.get(invoice["id"], [])
+        _apply_payments(loaded["invoices"], loaded["payments"])
+        stamp = (
+            datetime.fromtimestamp(max(stamps, default=0), UTC)
+            .isoformat(timespec="microseconds")
+            .replace("+00:00", "Z")
+        )
+        self._records = {
+            resource: {r["id"]: _versioned(r, stamp) for r in rows}
+            for resource, rows in loaded.items()
+        }
+        return self._records
+
+    def records(
+        self, resource: str, updated_since: str = "", page_size: int = 0
+    ) -> Iterator[Record]:
+        for record in self._load()[resource].values():
+            if not updated_since or record["updated_at"] > updated_since:
+                yield dict(record)
+
+    def get(self, resource: str, ident: str) -> Record:
+        record = self._load()[resource].get(ident)
+        if record is None:
+            raise TpsRejected(f"TPS sheets hold no {resource} record {ident}", status=404)
+        return dict(record)
+
+    def create(self, resource: str, record: Record, *, key: str) -> Record:
+        ident = str(record.get("doc_number") or record.get("id") or key)
+        written = {**record, "id": ident}
+        self._to_outbox(resource, written)
+        self._load()[resource][ident] = _versioned(written, "")
+        return written
+
+    def update(self, resource: str, ident: str, changes: Record, *, version: int) -> Record:
+        current = self.get(resource, ident)
+        if current["version"] != version:
+            raise TpsRejected(f"the {resource} sheet changed since {ident} was read")
+        updated = {**current, **changes}
+        self._to_outbox(resource, updated)
+        return updated
+
+    def _to_outbox(self, resource: str, record: Record) -> None:
+        if resource not in OUTBOX:
+            raise TpsRejected(
+                f"TPS imports cannot take {resource} changes; make them in TPS",
+                hint="the record is listed as Failed until then",
+            )
+        name, layout = OUTBOX[resource]
+        path = self.outbox / name
+        rows = list(files.read_sheet(path, files.SHEETS[layout])[0]) if path.is_file() else []
+        for row in rows:
+            row.pop("_row", None)
+        rows.append(_outbox_row(resource, record))
+        self.outbox.mkdir(parents=True, exist_ok=True)
+        sheet = files.SHEETS[layout]
+        if resource == "invoices":
+            files.write_sheet(path, sheet, files.invoice_import_rows(rows))
+        elif resource == "payments":
+            files.write_sheet(path, sheet, files.payment_rows(rows))
+        else:
+            files.write_sheet(path, sheet, rows)
+
+
+def _outbox_row(resource: str, record: Record) -> Record:
+    if resource == "invoices":
+        total = Decimal(str(record.get("total") or 0))
+        tax = Decimal(str(record.get("tax_total") or 0))
+        return {**record, "subtotal": str(total - tax), "tax_total": str(tax)}
+    if resource == "payments":
+        return {
+            **record,
+            "applications": [
+                {"invoice_id": a["invoice_id"], "amount": str(a["amount"])}
+                for a in record.get("applications") or []
+            ],
+        }
+    return record
+
+
+def _apply_payments(invoices: list[Record], payments: list[Record]) -> None:
+    by_id = {i["id"]: i for i in invoices}
+    for payment in payments:
+        for application in payment.get("applications") or []:
+            invoice = by_id.get(application["invoice_id"])
+            if invoice is not None:
+                invoice["balance"] = str(
+                    Decimal(invoice["balance"]) - Decimal(application["amount"])
+                )
+    for invoice in invoices:
+        if Decimal(invoice["balance"]) <= 0:
+            invoice["status"] = "paid"
