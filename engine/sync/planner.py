@@ -450,21 +450,25 @@ class Planner:
             ]
         changes = diff(want, current)
         version = version_of(mapping.target, current)
-        if link is None:
+
+        def write(action: str) -> list[Operation]:
             return [
                 Operation(
                     mapping.id,
                     key,
-                    "link",
+                    action,
                     target,
-                    body=want if changes else {},
-                    diff=changes,
+                    body=want if changes and action != "refresh" else {},
+                    diff=changes if action != "refresh" else {},
                     target_version=version,
                     content_hash=digest,
                     rule=mapping.where,
                     peer_version=source_version,
                 )
             ]
+
+        if link is None:
+            return write("link")
         linked_version = (
             link.qbo_version if system_of(mapping.target) == "qbo" else link.tps_version
         )
@@ -476,31 +480,8 @@ class Planner:
         if not source_changed and version == linked_version:
             return []
         if not source_changed and not changes:  # the target moved on (e.g. a payment landed)
-            return [
-                Operation(
-                    mapping.id,
-                    key,
-                    "refresh",
-                    target,
-                    target_version=version,
-                    content_hash=digest,
-                    peer_version=source_version,
-                )
-            ]
-        return [
-            Operation(
-                mapping.id,
-                key,
-                "update",
-                target,
-                body=want if changes else {},
-                diff=changes,
-                target_version=version,
-                content_hash=digest,
-                rule=mapping.where,
-                peer_version=source_version,
-            )
-        ]
+            return write("refresh")
+        return write("update")
 
     def _both_ways(
         self,
