@@ -246,6 +246,14 @@ class StateStore:
         )
         return frozenset(row["record"] for row in rows)
 
+    def latest_failed(self) -> frozenset[str]:
+        """Records whose latest outcome is Failed."""
+        rows = self.db.query(
+            "select record, status from run_items where id in "
+            "(select max(id) from run_items group by record)"
+        )
+        return frozenset(row["record"] for row in rows if row["status"] == "Failed")
+
     # Journal ------------------------------------------------------------------------------
     def intend(self, run_id: int, intent: str, operation: str, target: str) -> int:
         table = self.db.table("journal")

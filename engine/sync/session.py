@@ -357,10 +357,7 @@ class Session:
 
     def failed_records(self) -> frozenset[str]:
         """Records whose latest outcome is Failed."""
-        latest: dict[str, str] = {}
-        for item in self.state.items():
-            latest[item["record"]] = item["status"]
-        return frozenset(r for r, status in latest.items() if status == "Failed")
+        return self.state.latest_failed()
 
     def explain(self, record: str) -> list[dict[str, Any]]:
         return self.state.items(record=record)

@@ -72,11 +72,8 @@ class _Crash(BaseException):
     """Stands for the process dying: nothing catches it."""
 
 
-@pytest.mark.parametrize("after", [1, 45, 120, 160])
-def test_a_crash_between_a_write_and_its_state_loses_and_duplicates_nothing(
-    firm: Firm, monkeypatch: pytest.MonkeyPatch, after: int
-) -> None:
-    session, qbo, _ = firm
+def _sync_crashing_at(session: Session, monkeypatch: pytest.MonkeyPatch, after: int) -> None:
+    """A sync that dies after its `after`-th write reached QBO, before its state did."""
     real = Executor._commit
     calls = {"n": 0}
 
@@ -90,6 +87,29 @@ def test_a_crash_between_a_write_and_its_state_loses_and_duplicates_nothing(
     with pytest.raises(_Crash):
         session.sync()
     monkeypatch.setattr(Executor, "_commit", real)
+
+
+def _edit_client(session: Session, tps: TpsEmulatorServer, name: str, changes: dict) -> dict:
+    client = next(c for c in tps.firm.table("clients").values() if c["name"] == name)
+    return session.tps.update("clients", client["id"], changes, version=client["version"])
+
+
+def _edit_customer(qbo: QboEmulatorServer, name: str, changes: dict) -> dict:
+    customer = qbo.company.find_by("Customer", "DisplayName", name)
+    assert customer is not None
+    return qbo.company.update(
+        "Customer",
+        {"Id": customer["Id"], "SyncToken": customer["SyncToken"], "sparse": True, **changes},
+        sparse=True,
+    )
+
+
+@pytest.mark.parametrize("after", [1, 45, 120, 160])
+def test_a_crash_between_a_write_and_its_state_loses_and_duplicates_nothing(
+    firm: Firm, monkeypatch: pytest.MonkeyPatch, after: int
+) -> None:
+    session, qbo, _ = firm
+    _sync_crashing_at(session, monkeypatch, after)
     summary = session.sync()
     assert summary.counts["Failed"] == 0
     assert max(_doc_numbers(qbo).values()) == 1
@@ -105,19 +125,7 @@ def test_a_crash_with_requestid_ignored_is_caught_by_the_natural_key_guard(
 ) -> None:
     with demo_firm(tmp_path, faults="ignore-requestid") as (session, qbo, _):
         session.backup()
-        real = Executor._commit
-        calls = {"n": 0}
-
-        def crash(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-            calls["n"] += 1
-            if calls["n"] == after:
-                raise _Crash
-            return real(self, *args, **kwargs)
-
-        monkeypatch.setattr(Executor, "_commit", crash)
-        with pytest.raises(_Crash):
-            session.sync()
-        monkeypatch.setattr(Executor, "_commit", real)
+        _sync_crashing_at(session, monkeypatch, after)
         session.sync()
         assert max(_doc_numbers(qbo).values()) == 1
         notes = Counter(str(p.get("PrivateNote")) for p in qbo.company.table("Payment").values())
@@ -144,25 +152,11 @@ def test_the_initial_sync_is_refused_when_qbo_holds_transactions_tps_cannot_read
 def test_a_reviewed_plan_is_refused_if_its_targets_changed(firm: Firm, tmp_path: Path) -> None:
     session, qbo, tps = firm
     session.sync()
-    client = next(c for c in tps.firm.table("clients").values() if c["name"] == "Red Rock Diner")
-    session.tps.update(
-        "clients", client["id"], {"phone": "(503) 555-0000"}, version=client["version"]
-    )
+    _edit_client(session, tps, "Red Rock Diner", {"phone": "(503) 555-0000"})
     plan, _ = session.plan()
     path = tmp_path / "plan.json"
     path.write_text(plan.to_json())
-    customer = qbo.company.find_by("Customer", "DisplayName", "Red Rock Diner")
-    assert customer is not None
-    qbo.company.update(
-        "Customer",
-        {
-            "Id": customer["Id"],
-            "SyncToken": customer["SyncToken"],
-            "sparse": True,
-            "Notes": "edited meanwhile",
-        },
-        sparse=True,
-    )
+    _edit_customer(qbo, "Red Rock Diner", {"Notes": "edited meanwhile"})
     with pytest.raises(StalePlan):
         session.sync(given=Plan.from_file(path))
 
@@ -170,21 +164,9 @@ def test_a_reviewed_plan_is_refused_if_its_targets_changed(firm: Firm, tmp_path:
 def test_changed_on_both_sides_is_flagged_and_nothing_written(firm: Firm) -> None:
     session, qbo, tps = firm
     session.sync()
-    client = next(c for c in tps.firm.table("clients").values() if c["name"] == "Lakeside Marina")
-    session.tps.update(
-        "clients", client["id"], {"phone": "(503) 555-1111"}, version=client["version"]
-    )
-    customer = qbo.company.find_by("Customer", "DisplayName", "Lakeside Marina")
-    assert customer is not None
-    qbo.company.update(
-        "Customer",
-        {
-            "Id": customer["Id"],
-            "SyncToken": customer["SyncToken"],
-            "sparse": True,
-            "PrimaryPhone": {"FreeFormNumber": "(503) 555-2222"},
-        },
-        sparse=True,
+    client = _edit_client(session, tps, "Lakeside Marina", {"phone": "(503) 555-1111"})
+    customer = _edit_customer(
+        qbo, "Lakeside Marina", {"PrimaryPhone": {"FreeFormNumber": "(503) 555-2222"}}
     )
     summary = session.sync()
     flagged = session.state.items(summary.run_id, "Warning")
@@ -329,10 +311,7 @@ def test_deletes_in_qbo_void_what_came_from_qbo_and_list_what_came_from_tps(firm
 def test_a_clients_new_email_reaches_its_open_invoices(firm: Firm) -> None:
     session, qbo, tps = firm
     session.sync()
-    client = next(c for c in tps.firm.table("clients").values() if c["name"] == "Lakeside Marina")
-    session.tps.update(
-        "clients", client["id"], {"email": "new-ap@lakeside.example"}, version=client["version"]
-    )
+    _edit_client(session, tps, "Lakeside Marina", {"email": "new-ap@lakeside.example"})
     session.sync()
     customer = qbo.company.find_by("Customer", "DisplayName", "Lakeside Marina")
     assert customer is not None

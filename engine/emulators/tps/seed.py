@@ -135,44 +135,48 @@ def _client(index: int, name: str, rng: random.Random, email: bool = True) -> di
     }
 
 
+def _node(
+    firm: Firm, code: str, name: str, node_type: str, work_type: str, kind: str, **extra: Any
+) -> str:
+    """A Type or Subtype of the work-code tree: it groups codes and is never billed."""
+    return str(
+        firm.create(
+            "work-codes",
+            {
+                "code": code,
+                "name": name,
+                "node_type": node_type,
+                "work_type": work_type,
+                "class": kind,
+                "active": True,
+                "tax1": False,
+                "tax2": False,
+                "tax3": False,
+                **extra,
+            },
+        )["id"]
+    )
+
+
 def _work_codes(firm: Firm) -> list[dict[str, Any]]:
     ids: dict[str, str] = {}
     codes = []
     for type_name, subtype, code, name, kind, rate, taxable in WORK_CODES:
         if type_name not in ids:
-            ids[type_name] = firm.create(
-                "work-codes",
-                {
-                    "code": type_name.upper(),
-                    "name": type_name,
-                    "node_type": "type",
-                    "work_type": type_name,
-                    "class": kind,
-                    "active": True,
-                    "tax1": False,
-                    "tax2": False,
-                    "tax3": False,
-                },
-            )["id"]
+            ids[type_name] = _node(firm, type_name.upper(), type_name, "type", type_name, kind)
         parent = ids[type_name]
         if subtype is not None:
             key = f"{type_name}/{subtype}"
             if key not in ids:
-                ids[key] = firm.create(
-                    "work-codes",
-                    {
-                        "code": f"{type_name}-{subtype}".upper(),
-                        "name": subtype,
-                        "node_type": "subtype",
-                        "parent_id": parent,
-                        "work_type": type_name,
-                        "class": kind,
-                        "active": True,
-                        "tax1": False,
-                        "tax2": False,
-                        "tax3": False,
-                    },
-                )["id"]
+                ids[key] = _node(
+                    firm,
+                    key.replace("/", "-").upper(),
+                    subtype,
+                    "subtype",
+                    type_name,
+                    kind,
+                    parent_id=parent,
+                )
             parent = ids[key]
         codes.append(
             firm.create(
