@@ -346,12 +346,19 @@ def _describe(op: Operation) -> str:
         return f"voided {op.record if op.reverse else op.target} ({op.message})"
     if op.action == "create":
         return f"created {op.target}"
+    reactivated = (
+        ", reactivated (it was inactive in QBO)"
+        if op.diff.get("Active", [None, None])[1] is True
+        else ""
+    )
     if op.action == "link":
-        return f"linked to the existing {op.target}" + (
-            f", {len(op.diff)} field(s) updated" if op.diff else ""
+        return (
+            f"linked to the existing {op.target}"
+            + (f", {len(op.diff)} field(s) updated" if op.diff else "")
+            + reactivated
         )
     side = "TPS" if op.reverse else "the target"
-    return f"updated {side}: {', '.join(op.diff) or 'no field changes'}"
+    return f"updated {side}: {', '.join(op.diff) or 'no field changes'}{reactivated}"
 
 
 def _guard(entity: str, body: Record) -> NaturalKey | None:

@@ -33,6 +33,7 @@ from tpsqbo_engine.sync.runtime import (
 from tpsqbo_engine.sync.snapshot import Snapshot
 
 Record = dict[str, Any]
+REACTIVATE = "Active"
 NORMALIZERS = {
     "exact": lambda v: str(v).strip(),
     "email": normalize_email,
@@ -223,8 +224,13 @@ class Planner:
                 )
                 self.links.add(pair_of(mapping), *pair_ids)
                 self.owner[record_key(mapping.target, target_id)] = mapping.id
+            inactive = self._inactive(mapping, target_id)
+            if inactive and mapping.on_inactive == "review":
+                return note("review", "Warning", f"{inactive} (on_inactive: review)", mapping.where)
             self.resolver.writing(mapping.target, target_id)
             want = desired(mapping, record, self.resolver)
+            if inactive:
+                want[REACTIVATE] = True
         except ExcludedReference as excluded_reference:
             self.links.excluded[key] = excluded_reference.reason
             return note("exclude", "Excluded", str(excluded_reference))
@@ -319,7 +325,19 @@ class Planner:
                 if key in self.owner or key in self.given.reported:
                     continue
                 excluded = self._excluded(entity, record)
-                if excluded is not None:
+                if excluded is not None and key in self.given.ignored:
+                    self.operations.append(
+                        Operation(
+                            "exclusions",
+                            key,
+                            "ignore",
+                            entity,
+                            level="Ignored",
+                            message=f"ignored by hand: {self.given.ignored[key]}",
+                            rule=excluded.rule,
+                        )
+                    )
+                elif excluded is not None:
                     action, level = excluded.outcome()
                     self.operations.append(
                         Operation(
@@ -338,6 +356,15 @@ class Planner:
             return self.rows.get(pair, {}).get(source_id)
         tps_id = self.links.other(pair, "qbo", source_id)
         return self.rows.get(pair, {}).get(tps_id or "") if tps_id else None
+
+    def _inactive(self, mapping: MappingRule, target_id: str | None) -> str:
+        """What to say when the partner is an inactive QBO record, or ''."""
+        if target_id is None or system_of(mapping.target) != "qbo":
+            return ""
+        target = self.given.snapshot.find(mapping.target, target_id)
+        if target is None or target.get("Active") is not False:
+            return ""
+        return f"{mapping.target}:{target_id} ({_display_of(target)}) is inactive in QBO"
 
     def _excluded(self, qualified: str, record: Record) -> _Exclusion | None:
         phase = self.given.phase
@@ -370,6 +397,7 @@ class Planner:
             r
             for r in self.given.snapshot.records(mapping.target).values()
             if ident_of(mapping.target, r) not in claimed
+            and not (mapping.on_inactive == "create" and r.get("Active") is False)
         ]
         for key in mapping.match:
             found = _matches(key, record, targets, mapping.target)
@@ -415,7 +443,8 @@ class Planner:
         link: LinkRow | None,
     ) -> list[Operation]:
         key = record_key(mapping.source, source_id)
-        digest = content_hash(want)
+        # Reactivating is a one-time repair, not part of what the source says.
+        digest = content_hash({k: v for k, v in want.items() if k != REACTIVATE})
         source_version = version_of(mapping.source, record)
         if target_id is None:
             return [
@@ -565,6 +594,10 @@ def _newer(mapping: MappingRule, record: Record, current: Record) -> str:
         return "flag"
     source_is_tps = system_of(mapping.source) == "tps"
     return "source" if tps_newer == source_is_tps else "target"
+
+
+def _display_of(record: Record) -> str:
+    return str(record.get("DisplayName") or record.get("Name") or record.get("Id"))
 
 
 def _merged(record: Record, changes: Record) -> Record:
