@@ -119,7 +119,7 @@ class Executor:
                     journal,
                     found["Id"],
                     str(found.get("SyncToken", "")),
-                    content_hash(body),
+                    _digest(op, body),
                 )
                 continue
             ready.append((op, journal, body))
@@ -155,7 +155,7 @@ class Executor:
                 journal,
                 result.record["Id"],
                 str(result.record.get("SyncToken", "")),
-                content_hash(body),
+                _digest(op, body),
             )
 
     def _write(self, op: Operation) -> None:
@@ -176,7 +176,7 @@ class Executor:
                     journal,
                     found["Id"],
                     str(found.get("SyncToken", "")),
-                    content_hash(_resolve(op.body, self.created)),
+                    _digest(op, _resolve(op.body, self.created)),
                 )
                 return
         try:
@@ -192,7 +192,7 @@ class Executor:
             self._fail(op, journal, error.message)
             return
         # The hash of what was written, placeholders resolved: the next run compares to it.
-        digest = content_hash(body) if op.body and not op.reverse else op.content_hash
+        digest = _digest(op, body)
         self._commit(op, mapping, journal, target_id, target_version, digest)
 
     def _written_before(self, entity: str, body: Record) -> Record | None:
@@ -317,6 +317,15 @@ def _batch_op(entity: str, op: Operation, body: Record) -> BatchOp:
     )
 
 
+def _digest(op: Operation, body: Record) -> str:
+    """The hash the next run compares with. A create sends the whole record, so the hash of
+    what was sent (placeholders resolved) is it; an update sends only the changed fields,
+    so the planner's hash of the whole record stands."""
+    if op.action == "create" and not op.reverse:
+        return content_hash(body)
+    return op.content_hash
+
+
 def _writes_last(operations: list[Operation]) -> list[Operation]:
     """Within each mapping's stretch of the plan, the records left alone go first, so that
     the writes stand together and fill whole batches; the order between mappings (their
@@ -345,7 +354,7 @@ def _describe(op: Operation) -> str:
     if op.action == "void":
         return f"voided {op.record if op.reverse else op.target} ({op.message})"
     if op.action == "create":
-        return f"created {op.target}"
+        return f"created {op.target}" + (f"; {op.message}" if op.message else "")
     reactivated = (
         ", reactivated (it was inactive in QBO)"
         if op.diff.get("Active", [None, None])[1] is True

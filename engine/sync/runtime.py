@@ -287,6 +287,8 @@ def _apply_fields(fields: tuple[FieldRule, ...], scope: dict[str, Any]) -> Recor
             _set_path(out, rule.path, [_apply_fields(item, scope) for item in rule.items])
         elif rule.value is not None:
             value = rule.value.evaluate(scope)
+            if isinstance(value, str):
+                value = value.strip()  # stray spaces as people type them never travel
             if value is not None:
                 _set_path(out, rule.path, value.isoformat() if isinstance(value, date) else value)
     return out
