@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from tpsqbo_engine.connectors.qbo.client import BATCH_SIZE, BatchOp, NaturalKey, QboClient
@@ -111,7 +112,7 @@ class Executor:
             except Unresolved as missing:
                 self._fail(op, journal, f"depends on {missing}, which was not written")
                 continue
-            found = self._written_before(entity, body) if interrupted else None
+            found = self._written_before(entity, body, intent) if interrupted else None
             if found is not None:
                 self._commit(
                     op,
@@ -166,7 +167,7 @@ class Executor:
         if interrupted and op.action == "create" and op.target.startswith("qbo."):
             entity = op.target.split(".", 1)[1]
             try:
-                found = self._written_before(entity, _resolve(op.body, self.created))
+                found = self._written_before(entity, _resolve(op.body, self.created), intent)
             except (Unresolved, ConnectorError):
                 found = None
             if found is not None:
@@ -195,11 +196,21 @@ class Executor:
         digest = _digest(op, body)
         self._commit(op, mapping, journal, target_id, target_version, digest)
 
-    def _written_before(self, entity: str, body: Record) -> Record | None:
+    def _written_before(self, entity: str, body: Record, intent: str) -> Record | None:
         """An earlier run started this create and never recorded its outcome: look for the
-        record by its natural key before creating it again."""
+        record by its natural key before creating it again, as far back as that first
+        attempt (a run resumed a day later looks back a day)."""
         guard = _guard(entity, body)
-        return self.qbo.find(entity, guard) if guard is not None else None
+        if guard is None:
+            return None
+        return self.qbo.find(entity, guard, since=self._first_attempt(intent))
+
+    def _first_attempt(self, intent: str) -> datetime | None:
+        rows = self.state.db.query(
+            "select min(started_at) as started from journal where intent = ?", [intent]
+        )
+        started = next(iter(rows), {}).get("started")
+        return datetime.fromisoformat(str(started)) if started else None
 
     def _send(
         self, op: Operation, mapping: MappingRule, body: Record, intent: str

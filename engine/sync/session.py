@@ -336,8 +336,10 @@ class Session:
         for item in self.state.items(run_id, "Failed"):
             earlier = [i for i in self.state.items(record=item["record"]) if i["run_id"] < run_id]
             last = earlier[-1] if earlier else None
-            if last is None or last["status"] != "Failed" or (
-                _same_failure(last["message"]) != _same_failure(item["message"])
+            if (
+                last is None
+                or last["status"] != "Failed"
+                or (_same_failure(last["message"]) != _same_failure(item["message"]))
             ):
                 new += 1
         return new
