@@ -1,6 +1,6 @@
 """The awkward firm: books as a real practice has them, built the way a firm builds them.
 
-TPS side (Alder & Ash CPAs, 30 clients) through the TPS API on an `empty` firm; QBO side
+TPS side (30 clients) through the TPS API on an `empty` firm (its settings only); QBO side
 through the QBO API on a company set up for TPS that has kept the books since 2023. What
 makes it awkward, each case named after the client that carries it:
 
