@@ -43,15 +43,25 @@ def demo(
     workdir: Annotated[Path, typer.Option(help="Where everything the demo makes is kept.")] = Path(
         "demo-run"
     ),
+    firm: Annotated[
+        str,
+        typer.Option(
+            help="demo (the tidy demo firm) or awkward (books as a real practice has "
+            "them: typing, inactive customers, credits, years of QBO history)."
+        ),
+    ] = "demo",
 ) -> None:
     """Run the whole job on local emulators: no credentials, no network.
 
     Starts both emulators, connects, runs checklist, backup, plan and sync, changes both
-    sides, syncs again, and shows the history and the reconciliation (which must be zero).
+    sides, syncs again, and shows the history and the reconciliation (zero for the demo
+    firm; exactly the documented differences for the awkward one).
     """
-    from tpsqbo_engine.sync.demo import run_demo
+    from tpsqbo_engine.sync.demo import FIRMS, run_demo
 
-    raise typer.Exit(run_demo(workdir, typer.echo))
+    if firm not in FIRMS:
+        raise UsageError(f"--firm is {' or '.join(FIRMS)}, not {firm!r}")
+    raise typer.Exit(run_demo(workdir, typer.echo, firm))
 
 
 def checklist(config: ConfigOption = Path(CONFIG_FILE), output: FormatOption = "text") -> None:

@@ -28,6 +28,7 @@ from tpsqbo_engine.connectors.qbo.client import NaturalKey
 from tpsqbo_engine.connectors.qbo.connect import ConnectSettings, connect
 from tpsqbo_engine.emulators.qbo.server import QboEmulatorServer, QboOptions
 from tpsqbo_engine.emulators.tps.server import TpsEmulatorServer, TpsOptions
+from tpsqbo_engine.errors import UsageError
 from tpsqbo_engine.sync import render
 from tpsqbo_engine.sync.config import load_config
 from tpsqbo_engine.sync.report import write_report
@@ -222,14 +223,25 @@ def _start_afresh(workdir: Path) -> None:
             path.unlink(missing_ok=True)
 
 
-def run_demo(workdir: Path, echo: Echo) -> int:
+FIRMS = ("demo", "awkward")
+
+
+def run_demo(workdir: Path, echo: Echo, firm: str = "demo") -> int:
+    """The demo firm, or the awkward firm (`awkward`): books as a real practice has them."""
+    if firm not in FIRMS:
+        raise UsageError(f"--firm is demo or awkward, not {firm!r}")
     _start_afresh(workdir)
-    with demo_firm(workdir) as (session, qbo, tps):
+    seeds = {"tps_seed": "empty"} if firm == "awkward" else {}
+    with demo_firm(workdir, **seeds) as (session, qbo, tps):
         echo(f"TPS emulator at {tps.base_url}, QBO emulator at {qbo.base_url}")
         echo(
             f"Connected to QBO company {qbo.company.realm_id} through OAuth (tokens in "
             f"{session.config.qbo.token_file}, 0600)"
         )
+        if firm == "awkward":
+            from tpsqbo_engine.sync.demo_awkward import walk_through_awkward
+
+            return walk_through_awkward(session, workdir, echo)
         return _walk_through(session, workdir, echo)
 
 

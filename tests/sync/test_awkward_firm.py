@@ -217,3 +217,15 @@ def test_walk_in_and_deleted_records_appear_once_with_their_outcome(synced: Sync
         p for p in synced.tps_rows("payments") if p["client_id"] == maple and p["source"] == "qbo"
     ]
     assert [p["status"] for p in from_qbo] == ["void"]
+
+
+def test_demo_firm_awkward_shows_the_documented_differences_only(tmp_path: Path) -> None:
+    from tpsqbo_engine import cli
+    from tpsqbo_engine.sync.demo import run_demo
+
+    lines: list[str] = []
+    assert run_demo(tmp_path, lines.append, "awkward") == 0
+    text = "\n".join(lines)
+    assert "0 write(s) planned" in text and "2 client(s) with a difference" in text
+    assert "NOT DOCUMENTED" not in text and "FAIL" not in text
+    assert cli.main(["demo", "--workdir", str(tmp_path), "--firm", "tidy"]) == 2
