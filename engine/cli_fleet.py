@@ -223,6 +223,9 @@ def worker(
     tick: Annotated[
         float, typer.Option(help="With --beat: seconds between schedule looks.")
     ] = 30.0,
+    busy_wait: Annotated[
+        float, typer.Option(help="Seconds before asking again for a realm in use.")
+    ] = 5.0,
 ) -> None:
     """Run a Celery worker for the fleet on this machine (Flower sees its events)."""
     from tpsqbo_engine.fleet.tasks import WorkerSettings, make_app
@@ -231,7 +234,7 @@ def worker(
         raise UsageError(
             "a worker needs a broker", hint=f"pass --broker redis://... or set {BROKER_ENV}"
         )
-    settings = WorkerSettings(visibility_timeout, restore_interval, lease_ttl, tick)
+    settings = WorkerSettings(visibility_timeout, restore_interval, lease_ttl, tick, busy_wait)
     argv = ["worker", f"--concurrency={concurrency}", "--loglevel=INFO", "--pool=prefork"]
     argv += [f"--hostname={hostname}"] if hostname else []
     argv += ["--beat", f"--schedule={Path('.tpsqbo-fleet') / 'beat-schedule'}"] if beat else []

@@ -27,8 +27,7 @@ from tpsqbo_engine.fleet.runner import RealmBusy, run_firm
 
 SYNC = "tpsqbo.fleet.sync_firm"
 TICK = "tpsqbo.fleet.tick"
-BUSY_WAIT = 5.0
-BUSY_WAITS = 720  # an hour of waiting for a busy realm, then the firm is reported failed
+BUSY_WAIT_TOTAL = 3600.0  # a realm busy this long: the firm is reported failed
 
 
 @dataclass(frozen=True)
@@ -39,6 +38,11 @@ class WorkerSettings:
     restore_interval: float = 10.0  # how often a worker looks for such messages
     lease_ttl: float = LEASE_TTL
     tick: float = 30.0  # how often beat looks for firms whose schedule is due
+    busy_wait: float = 5.0  # before asking again for a realm another run holds
+
+    @property
+    def busy_waits(self) -> int:
+        return max(int(BUSY_WAIT_TOTAL / self.busy_wait), 1)
 
 
 _coordinators: dict[tuple[int, str], RedisCoordinator] = {}
@@ -111,7 +115,7 @@ def _register(app: Celery, settings: WorkerSettings) -> None:
             )
         except RealmBusy as busy:
             waiting = FirmRun(name, config, "waiting", busy.realm, attempt=attempt)
-            if waits >= BUSY_WAITS:
+            if waits >= settings.busy_waits:
                 failed = replace(
                     waiting, status="failed", finished=now_iso(), error=f"{busy} for too long"
                 )
@@ -119,7 +123,7 @@ def _register(app: Celery, settings: WorkerSettings) -> None:
                 return asdict(failed)
             coordinator.record(waiting)
             again = {**kwargs, "attempt": attempt, "waits": waits + 1}
-            raise task.retry(kwargs=again, countdown=BUSY_WAIT) from None
+            raise task.retry(kwargs=again, countdown=settings.busy_wait) from None
         if run.status == "failed" and attempt < attempts:
             coordinator.record(replace(run, status="retrying"))
             again = {**kwargs, "attempt": attempt + 1, "waits": waits}
