@@ -347,6 +347,9 @@ def connect(
 from tpsqbo_engine.cli_sync import register  # noqa: E402 - after the app exists
 
 register(app)
+from tpsqbo_engine.cli_fleet import register as register_fleet  # noqa: E402
+
+register_fleet(app)
 
 
 def _crash_log(exc: BaseException) -> Path:
