@@ -246,7 +246,11 @@ def emulate_tps(
     host: Annotated[str, typer.Option(help="Loopback address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port; 0 picks a free one.")] = 0,
     seed: Annotated[
-        str, typer.Option(help="Firm to start with: demo, or large:N for N clients.")
+        str,
+        typer.Option(
+            help="Firm to start with: demo, empty (settings only), large:N (N clients), "
+            "or a firm file (.yaml/.json: clients, work_codes, invoices, payments, ...)."
+        ),
     ] = "demo",
     state: Annotated[
         Path | None, typer.Option(help="Keep the firm in this file across restarts.")
@@ -343,6 +347,9 @@ def connect(
 from tpsqbo_engine.cli_sync import register  # noqa: E402 - after the app exists
 
 register(app)
+from tpsqbo_engine.cli_fleet import register as register_fleet  # noqa: E402
+
+register_fleet(app)
 
 
 def _crash_log(exc: BaseException) -> Path:

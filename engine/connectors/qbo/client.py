@@ -32,7 +32,7 @@ from tpsqbo_engine.connectors.qbo.errors import (
     error_for,
     fault_from,
 )
-from tpsqbo_engine.connectors.qbo.limits import Limiter
+from tpsqbo_engine.connectors.qbo.limits import Budget
 
 MINOR_VERSION = "75"
 PAGE_SIZE = 1000
@@ -92,7 +92,7 @@ class _LostResponse(Exception):
 @dataclass
 class QboClient:
     auth: QboAuth
-    limiter: Limiter | None = None
+    limiter: Budget | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     session: requests.Session = field(default_factory=requests.Session)
     sleep: Callable[[float], None] = time.sleep
