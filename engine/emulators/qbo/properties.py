@@ -1,7 +1,7 @@
 """What QBO knows about each entity's properties, read from schemas/qbo/*.json, and the
-checks it makes with it: unknown or mistyped properties in a write (2010), required ones
-missing on create (2020), read-only ones dropped, and which properties a query may filter,
-sort or project on (4000).
+checks it makes with it: unknown or mistyped properties in a write (2010), text longer than
+its maximum (2050), required ones missing on create (2020), read-only ones dropped, and which
+properties a query may filter, sort or project on (4000).
 
 Nothing here names an entity: a new schema file is a new entity with its own checks. The
 schemas are compiled once into frozen `Prop` trees, so a check costs a dictionary walk over
@@ -48,6 +48,7 @@ class Prop:
     name: str
     kind: str  # string, number, integer, boolean, object, array or any
     read_only: bool = False
+    max_length: int | None = None
     filterable: bool = False
     sortable: bool = False
     operators: frozenset[str] = frozenset()
@@ -127,6 +128,7 @@ class _Compiler:
             name=name,
             kind=kind,
             read_only=bool(node.get("readOnly", False)),
+            max_length=node.get("maxLength") if isinstance(node.get("maxLength"), int) else None,
             filterable=bool(flags.get("filterable", False)),
             sortable=bool(flags.get("sortable", False)),
             operators=frozenset(flags.get("operators", [])),
@@ -169,6 +171,16 @@ def unrecognized(entity: str, name: str) -> Fault:
         f"com.intuit.schema.finance.v3.{entity}), not marked as ignorable "
         "specified is unsupported or invalid",
         element=name,
+    )
+
+
+def too_long(where: str, limit: int, length: int) -> Fault:
+    return Fault(
+        "2050",
+        "String length is either shorter or longer than supported by specification",
+        "String length specified does not match the supported length. "
+        f"Min:0 Max:{limit} supported. Supplied length:{length}",
+        element=where,
     )
 
 
@@ -232,6 +244,8 @@ def _check(entity: str, prop: Prop, value: Any, where: str) -> None:
                 _check(entity, prop.item, element, f"{where}[{index}]")
     elif not _scalar_ok(prop.kind, value):
         raise _mistyped(where, prop.kind, value)
+    elif prop.max_length is not None and isinstance(value, str) and len(value) > prop.max_length:
+        raise too_long(where, prop.max_length, len(value))
 
 
 def check_write(entity: str, body: dict[str, Any], *, create: bool) -> dict[str, Any]:
