@@ -101,11 +101,9 @@ class Emulator:
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         request = Request(environ)
-        request.max_content_length = self.max_body  # a longer chunked body stops at the limit
         strict = properties.STRICT.set(self.strict_properties)
         try:
-            if (request.content_length or 0) > self.max_body:
-                raise RequestEntityTooLarge()  # refused on its header, before a byte is read
+            self._limit_body(request)
             endpoint, args = _URLS.bind_to_environ(environ).match()
             response = getattr(self, f"on_{endpoint}")(request, **args)
         except Fault as fault:
@@ -120,6 +118,18 @@ class Emulator:
             properties.STRICT.reset(strict)
         result: Iterable[bytes] = response(environ, start_response)
         return result
+
+    def _limit_body(self, request: Request) -> None:
+        """413 for a body over the limit: on its announced length before a byte is read; a
+        chunked one is read one byte past the limit at most."""
+        if (request.content_length or 0) > self.max_body:
+            raise RequestEntityTooLarge()
+        request.max_content_length = self.max_body + 1
+        request.max_form_memory_size = self.max_body
+        chunked = request.content_length is None and request.method == "POST"
+        form = request.mimetype == "application/x-www-form-urlencoded"  # parsed within limits
+        if chunked and not form and len(request.get_data(cache=True)) > self.max_body:
+            raise RequestEntityTooLarge()
 
     # OAuth --------------------------------------------------------------------------------
     def on_discovery(self, request: Request) -> Response:
