@@ -18,7 +18,7 @@ def test_cdc_answers_for_the_entities_it_tracks_and_a_fault_for_each_it_does_not
     assert response.status_code == 200, response.text
     answers = response.json()["CDCResponse"][0]["QueryResponse"]
     vendors = next(a["Vendor"] for a in answers if "Vendor" in a)
-    assert [v["Id"] for v in vendors] == [vendor["Id"]]
+    assert vendor["Id"] in [v["Id"] for v in vendors]
     assert any("Class" in a for a in answers)
     faults = [a["Fault"]["Error"][0] for a in answers if "Fault" in a]
     assert [(f["element"], f["code"]) for f in faults] == [

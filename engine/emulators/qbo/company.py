@@ -380,10 +380,19 @@ class Company:
         self.unique_name("Item", record, ident, 100)
         if record.get("Type") not in ("Service", "NonInventory", "Inventory", "Category", "Group"):
             raise faults.required("Type")
-        if record["Type"] in ("Service", "Inventory"):
-            if "IncomeAccountRef" not in record:
-                raise faults.required("IncomeAccountRef")
-            self.check_ref("Account", record["IncomeAccountRef"], "IncomeAccountRef")
+        if record["Type"] in ("Service", "Inventory") and "IncomeAccountRef" not in record:
+            raise faults.required("IncomeAccountRef")
+        if len(str(record.get("Sku", ""))) > 100:
+            raise faults.business("Sku is longer than 100 characters.")
+        if record["Type"] == "Inventory":
+            # QBO tracks quantity for inventory items: it needs the asset and cost accounts.
+            for name in ("AssetAccountRef", "ExpenseAccountRef", "QtyOnHand", "InvStartDate"):
+                if record.get(name) is None:
+                    raise faults.required(name)
+            record["TrackQtyOnHand"] = True
+        for name in ("IncomeAccountRef", "ExpenseAccountRef", "AssetAccountRef"):
+            if name in record:
+                self.check_ref("Account", record[name], name)
 
     def _prepare_account(self, record: Record, ident: str) -> None:
         self.unique_name("Account", record, ident, 100)
