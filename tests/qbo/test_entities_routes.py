@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+
+import requests
 
 from tests.qbo.conftest import Api
 
@@ -88,3 +91,33 @@ def test_a_credit_memo_is_voided_over_http(api: Api) -> None:
     )
     assert response.status_code == 200, response.text
     assert response.json()["CreditMemo"]["Balance"] == 0
+
+
+def test_an_upload_keeps_the_attachments_metadata_only(api: Api) -> None:
+    bill_id = api.query("SELECT * FROM Bill").json()["QueryResponse"]["Bill"][0]["Id"]
+    metadata = {"AttachableRef": [{"EntityRef": {"type": "Bill", "value": bill_id}}]}
+    # The bare-LF multipart body that clients written against QBO send.
+    body = (
+        '\n--XyZ\nContent-Disposition: form-data; name="file_metadata_01"\n'
+        f"Content-Type: application/json\n\n{json.dumps(metadata)}\n"
+        '--XyZ\nContent-Disposition: form-data; name="file_content_01"; filename="r.txt"\n'
+        "Content-Type: text/plain\nContent-Transfer-Encoding: base64\n\n"
+        "aGVsbG8gd29ybGQ=\n\n--XyZ--\n"
+    )
+    response = requests.post(
+        f"{api.base}/upload",
+        data=body,
+        headers=api.headers(**{"Content-Type": "multipart/form-data; boundary=XyZ"}),
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    made = response.json()["AttachableResponse"][0]["Attachable"]
+    assert (made["FileName"], made["ContentType"], made["Size"]) == ("r.txt", "text/plain", 11)
+    assert made["AttachableRef"][0]["EntityRef"]["value"] == bill_id
+    broken = requests.post(
+        f"{api.base}/upload",
+        data=body.replace("aGVsbG8gd29ybGQ=", "!!notbase64"),
+        headers=api.headers(**{"Content-Type": "multipart/form-data; boundary=XyZ"}),
+        timeout=10,
+    )
+    assert broken.status_code == 400
