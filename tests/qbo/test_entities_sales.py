@@ -197,3 +197,17 @@ def test_preferences_take_a_sparse_update_section_by_section(company: Company) -
     with pytest.raises(Fault) as stale:
         company.update("Preferences", {"Id": prefs["Id"], "SyncToken": "0"}, sparse=True)
     assert stale.value.code == "5010"
+
+
+def test_an_empty_date_is_left_to_qbo_and_a_bad_one_refused(company: Company) -> None:
+    customer = company.create("Customer", {"DisplayName": "Amy"})
+    made = company.create(
+        "SalesReceipt", {"CustomerRef": ref(customer), "TxnDate": "", "Line": lines(company, "5")}
+    )
+    assert made["TxnDate"] == company.timestamp()[:10]
+    with pytest.raises(Fault) as bad:
+        company.create(
+            "Invoice",
+            {"CustomerRef": ref(customer), "DueDate": "31/12/2026", "Line": lines(company, "5")},
+        )
+    assert bad.value.code == "2010" and bad.value.element == "DueDate"

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -57,6 +57,7 @@ COMPUTED = frozenset(
     }
 )
 _NAME_FIELDS = ("DisplayName", "GivenName", "MiddleName", "FamilyName", "Title", "Suffix", "Name")
+_DATES = ("TxnDate", "DueDate", "ShipDate", "ExpirationDate", "AcceptedDate", "InvStartDate")
 OFFSETS = {"US": timezone(timedelta(hours=-8)), "CA": timezone(timedelta(hours=-5))}
 
 Record = dict[str, Any]
@@ -296,6 +297,12 @@ class Company:
 
     # Entity rules ---------------------------------------------------------------------
     def _prepare(self, entity: str, record: Record, ident: str, allow_dup: bool) -> None:
+        for name in _DATES:  # clients send "" for a date they leave to QBO (python-quickbooks)
+            if record.get(name) == "":
+                del record[name]
+        for name in _DATES:
+            if name in record:
+                _check_date(name, record[name])
         prepare = getattr(self, f"_prepare_{entity.lower()}", None)
         if entity in PEOPLE:
             self._prepare_person(entity, record, ident)
@@ -688,3 +695,15 @@ def _merged(current: Record, changes: Record) -> Record:
         else:
             current[key] = value
     return current
+
+
+def _check_date(name: str, value: Any) -> None:
+    try:
+        date.fromisoformat(str(value)[:10])
+    except ValueError:
+        raise faults.Fault(
+            "2010",
+            "Request has invalid or unsupported property",
+            f"{name} must be a date as YYYY-MM-DD, not {value!r}",
+            element=name,
+        ) from None
