@@ -17,7 +17,7 @@ from tpsqbo_engine.connectors.qbo.tokens import Tokens, TokenStore
 from tpsqbo_engine.emulators.qbo.server import QboEmulatorServer, QboOptions
 
 FAST = RetryPolicy(
-    attempts=6, backoff=0.01, max_backoff=0.05, throttle_wait=0.05, timeout=(2.0, 2.0)
+    attempts=6, backoff=0.01, max_backoff=0.05, timeout=(2.0, 2.0)
 )
 
 
