@@ -308,7 +308,8 @@ def render_invoice_command(
         typer.echo(document.text)
         return
     if out.suffix.lower() == ".pdf":
-        write_pdf(document.text, out)
+        for refused in write_pdf(document, out)[1]:
+            typer.echo(f"warning: refused to read {refused}", err=True)
     else:
         out.write_text(document.text, encoding="utf-8")
     typer.echo(f"{invoice} rendered to {out}", err=True)

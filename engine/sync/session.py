@@ -331,6 +331,7 @@ class Session:
 
     def render_run(self, run_id: int, folder: Path) -> list[Path]:
         """Documents for every invoice the run wrote; a missing payment link is a Warning."""
+        from tpsqbo_engine.expr import ExpressionError
         from tpsqbo_engine.sync.documents import render_invoice, write_document
 
         written = []
@@ -338,11 +339,17 @@ class Session:
         for item in self.state.items(run_id, "Successful"):
             if not item["record"].startswith("tps.Invoice:") or item["mapping"] != "invoices":
                 continue
-            document = render_invoice(
-                self,
-                item["record"].split(":", 1)[1],
-                payments_on=bool(prefs.get("ETransactionPaymentEnabled")),
-            )
+            try:
+                document = render_invoice(
+                    self,
+                    item["record"].split(":", 1)[1],
+                    payments_on=bool(prefs.get("ETransactionPaymentEnabled")),
+                )
+            except ExpressionError as failed:  # the pack's template: this document fails
+                self.state.record_item(
+                    run_id, item["record"], "invoice-html", "render", "Failed", failed.message
+                )
+                continue
             written.append(write_document(document, folder))
             if document.warnings:
                 self.state.record_item(
