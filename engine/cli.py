@@ -6,16 +6,14 @@ code; `main` is the one error boundary that turns exceptions into exit codes:
 
 from __future__ import annotations
 
+import os
 import sys
-import tempfile
-import traceback
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from tpsqbo_engine import __version__
+from tpsqbo_engine import __version__, private
 from tpsqbo_engine.errors import EngineError, UsageError
 from tpsqbo_engine.problems import REPORTERS, Level, Problem, has_errors
 from tpsqbo_engine.ruleset.validate import validate_paths
@@ -289,17 +287,17 @@ from tpsqbo_engine.cli_sync import register  # noqa: E402 - after the app exists
 register(app)
 
 
-def _crash_log(exc: BaseException) -> Path:
-    folder = Path(tempfile.gettempdir()) / "tpsqbo-engine"
-    folder.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-    path = folder / f"crash-{stamp}.log"
-    path.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
-    return path
-
-
 def main(argv: list[str] | None = None) -> int:
     """Runs the CLI and maps every outcome onto an exit code. Nothing else exits."""
+    previous = os.umask(private.UMASK)  # whatever the engine or a library creates is private
+    private.set_crash_folder(None)  # until a firm config names the state folder
+    try:
+        return _outcome(argv)
+    finally:
+        os.umask(previous)
+
+
+def _outcome(argv: list[str] | None) -> int:
     try:
         result = app(args=argv, prog_name="tpsqbo-engine", standalone_mode=False)
     except typer.TyperException as exc:  # usage errors raised by typer's own click
@@ -318,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
             typer.echo(f"hint: {exc.hint}", err=True)
         return exc.exit_code
     except Exception as exc:
-        log = _crash_log(exc)
+        log = private.crash_log(exc)
         typer.echo(
             f"unexpected error: {type(exc).__name__}. This is a bug in tpsqbo-engine; "
             f"the details are in {log}",

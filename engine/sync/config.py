@@ -16,6 +16,7 @@ from tpsqbo_engine import resources
 from tpsqbo_engine.connectors.qbo.connect import CLIENT_SECRET_ENV
 from tpsqbo_engine.connectors.tps.client import TOKEN_ENV
 from tpsqbo_engine.errors import RuleError, UsageError
+from tpsqbo_engine.private import set_crash_folder
 from tpsqbo_engine.ruleset.schema_check import check_with
 from tpsqbo_engine.ruleset.source import load_file
 
@@ -81,6 +82,8 @@ def load_config(path: Path) -> FirmConfig:
     base = path.resolve().parent
     tps, qbo = data["tps"], data["qbo"]
     workdir = base / data.get("workdir", ".tpsqbo")
+    state = base / data.get("state", ".tpsqbo/state.db")
+    set_crash_folder(state.parent)
     return FirmConfig(
         path=path.resolve(),
         firm=data["firm"],
@@ -99,7 +102,7 @@ def load_config(path: Path) -> FirmConfig:
             qbo.get("client_secret_env", CLIENT_SECRET_ENV),
             qbo.get("limits", "real"),
         ),
-        state=base / data.get("state", ".tpsqbo/state.db"),
+        state=state,
         pins=base / data.get("pins", "pins.yaml"),
         workdir=workdir,
     )

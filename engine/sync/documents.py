@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from tpsqbo_engine.assets import AssetPolicy
 from tpsqbo_engine.errors import UsageError
 from tpsqbo_engine.expr import EVALUATION_ERRORS, ExpressionError, environment, render_text
+from tpsqbo_engine.private import private_dir, write_private
 from tpsqbo_engine.ruleset.model import TemplateRule
 from tpsqbo_engine.ruleset.shapes import entity_catalog
 from tpsqbo_engine.sync.runtime import filled, pair_of
@@ -164,10 +165,8 @@ def safe_file_name(ident: str) -> str:
 
 
 def write_document(document: Document, folder: Path, suffix: str = ".html") -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{safe_file_name(document.invoice)}{suffix}"
-    path.write_text(document.text, encoding="utf-8")
-    return path
+    private_dir(folder)
+    return write_private(folder / f"{safe_file_name(document.invoice)}{suffix}", document.text)
 
 
 def write_pdf(document: Document, out: Path) -> tuple[Path, list[str]]:
