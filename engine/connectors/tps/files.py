@@ -44,9 +44,26 @@ class _Bad(ValueError):
     """A cell that cannot be read; the message says what was expected."""
 
 
+# Formula injection (OWASP, CSV injection): a cell starting with = + - @ tab or CR is a
+# formula to Excel and LibreOffice. Such cells are written with a leading ', and any run of
+# quotes before one of those characters gains one more, so reading takes exactly one off and
+# every value comes back as it was. Plain numbers (a negative amount) are left alone.
+_FORMULA = re.compile(r"^'*[=+\-@\t\r\n]")  # LF too: XLSX turns a CR into one
+_NEUTRALISED = re.compile(r"^'+[=+\-@\t\r\n]")
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+
+
+def neutralise(text: str) -> str:
+    return "'" + text if _FORMULA.match(text) and not _NUMBER.match(text) else text
+
+
+def _restored(text: str) -> str:
+    return text[1:] if _NEUTRALISED.match(text) and not _NUMBER.match(text[1:]) else text
+
+
 # Cell types ------------------------------------------------------------------------------------
 def _text(value: Any) -> str | None:
-    text = "" if value is None else str(value).strip()
+    text = "" if value is None else _restored(str(value).strip())
     return text or None
 
 
@@ -130,7 +147,7 @@ def _cell(kind: str, value: Any) -> str:
         return {v: k for k, v in _NODE_TYPES.items()}[value]
     if kind == "class":
         return {v: k for k, v in _CLASSES.items()}[value]
-    return str(value)
+    return neutralise(str(value))
 
 
 # Layouts ---------------------------------------------------------------------------------------
@@ -517,14 +534,19 @@ def write_sheet(path: Path, sheet: Sheet, rows: Iterable[Mapping[str, Any]]) -> 
     def write(target: Path) -> None:
         if path.suffix.lower() == ".xlsx":
             from openpyxl import Workbook
+            from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
             book = Workbook()
-            for row in table:
-                book.worksheets[0].append(row)
+            for row in table:  # control characters XLSX cannot hold become U+FFFD
+                book.worksheets[0].append([ILLEGAL_CHARACTERS_RE.sub("\ufffd", c) for c in row])
             book.save(target)
             return
         buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="\n").writerows(table)
+        plain = csv.writer(buffer, lineterminator="\n")
+        # A bare CR ends a row to CSV readers unless quoted, and QUOTE_MINIMAL does not.
+        quoted = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL)
+        for row in table:
+            (quoted if any("\r" in cell for cell in row) else plain).writerow(row)
         target.write_text(buffer.getvalue(), encoding="utf-8")
 
     _atomic(path, write)
