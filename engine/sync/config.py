@@ -15,7 +15,7 @@ from jsonschema import Draft202012Validator
 from tpsqbo_engine import resources
 from tpsqbo_engine.connectors.qbo.connect import CLIENT_SECRET_ENV
 from tpsqbo_engine.connectors.tps.client import TOKEN_ENV
-from tpsqbo_engine.errors import RuleError, UsageError
+from tpsqbo_engine.errors import ConfigError, UsageError
 from tpsqbo_engine.private import set_crash_folder
 from tpsqbo_engine.ruleset.schema_check import check_with
 from tpsqbo_engine.ruleset.source import load_file
@@ -77,7 +77,7 @@ def load_config(path: Path) -> FirmConfig:
     if not problems:
         problems = check_with(documents[0], _validator())
     if problems:
-        raise RuleError(problems)
+        raise ConfigError(problems)
     data: dict[str, Any] = documents[0].data
     base = path.resolve().parent
     tps, qbo = data["tps"], data["qbo"]
