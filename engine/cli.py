@@ -52,8 +52,21 @@ def _root(
             "--version", callback=_version, is_eager=True, help="Print the version and exit."
         ),
     ] = False,
+    encoding: Annotated[
+        str,
+        typer.Option(
+            "--encoding",
+            help="Encoding of CSV sheets (files connection), e.g. cp1252; default: detected.",
+        ),
+    ] = "",
 ) -> None:
     """Keep TPS Cloud Axis and QuickBooks Online in sync, with the rules kept as code."""
+    from tpsqbo_engine.connectors.tps import sheetio
+
+    try:
+        sheetio.from_command_line(encoding)
+    except ValueError as exc:
+        raise UsageError(str(exc), hint="e.g. utf-8, utf-16, cp1252, latin-1") from None
 
 
 @app.command()

@@ -83,7 +83,7 @@ class Session:
                     "tps.connection is files, but tps.folder is not a folder",
                     hint="set tps.folder to the folder of TPS export sheets",
                 )
-            return FileTps(settings.folder, self.config.firm)
+            return FileTps(settings.folder, self.config.firm, settings.encoding)
         token = os.environ.get(settings.token_env, "")
         if not token:
             raise UsageError(

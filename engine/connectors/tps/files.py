@@ -20,6 +20,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from tpsqbo_engine.connectors.tps import sheetio
 from tpsqbo_engine.errors import EngineError
 from tpsqbo_engine.problems import Problem
 from tpsqbo_engine.ruleset.source import display_path
@@ -243,17 +244,7 @@ SHEETS: dict[str, Sheet] = {
 
 # Reading ---------------------------------------------------------------------------------------
 def _rows(path: Path) -> Iterator[list[Any]]:
-    if path.suffix.lower() == ".xlsx":
-        from openpyxl import load_workbook
-
-        book = load_workbook(path, read_only=True, data_only=True)
-        try:
-            yield from ([*row] for row in book.worksheets[0].iter_rows(values_only=True))
-        finally:
-            book.close()
-        return
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        yield from csv.reader(handle)
+    return sheetio.rows(path)  # encodings, size limits, damaged files: see sheetio
 
 
 def _set(record: Record, dotted: str, value: Any) -> None:
@@ -264,6 +255,13 @@ def _set(record: Record, dotted: str, value: Any) -> None:
 
 
 def read_sheet(path: Path, sheet: Sheet) -> tuple[list[Record], list[Problem]]:
+    try:
+        return _read_sheet(path, sheet)
+    except sheetio.SheetUnreadable as unreadable:
+        return [], [unreadable.problem]
+
+
+def _read_sheet(path: Path, sheet: Sheet) -> tuple[list[Record], list[Problem]]:
     shown = display_path(path)
     rows = _rows(path)
     header = [str(h or "").strip() for h in next(rows, [])]
