@@ -1,19 +1,19 @@
 """The command line. Each command is a thin shell over a library call and returns an exit
 code; `main` is the one error boundary that turns exceptions into exit codes:
 
-    0 ok · 1 problems found · 2 usage · 3 unexpected (traceback logged) · 130 interrupted
+    0 ok · 1 problems found · 2 usage · 3 unexpected (where, logged) · 130 interrupted (Ctrl-C)
+    · 143 terminated (SIGTERM, after the write in flight is committed)
 """
 
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from tpsqbo_engine import __version__, private
+from tpsqbo_engine import __version__, private, signals
 from tpsqbo_engine.errors import EngineError, UsageError
 from tpsqbo_engine.problems import REPORTERS, Level, Problem, has_errors
 from tpsqbo_engine.ruleset.validate import validate_paths
@@ -305,7 +305,14 @@ def main(argv: list[str] | None = None) -> int:
     previous = os.umask(private.UMASK)  # whatever the engine or a library creates is private
     private.set_crash_folder(None)  # until a firm config names the state folder
     try:
-        return _outcome(argv)
+        with signals.installed():
+            return _outcome(argv)
+    except signals.Terminated:  # held until the write in flight was committed
+        typer.echo("terminated", err=True)
+        return signals.EXIT_TERMINATED
+    except KeyboardInterrupt:  # Ctrl-C before or after the command proper
+        typer.echo("interrupted", err=True)
+        return EXIT_INTERRUPTED
     finally:
         os.umask(previous)
 
@@ -340,5 +347,7 @@ def _outcome(argv: list[str] | None) -> int:
 
 
 def run() -> None:
-    """Console-script entry point."""
-    sys.exit(main())
+    """The console script of earlier installs; `entry.run` is the one to use."""
+    from tpsqbo_engine.entry import run as entry_run
+
+    entry_run()

@@ -30,6 +30,7 @@ from typing import Any
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from tpsqbo_engine import signals
 from tpsqbo_engine.errors import StateError
 from tpsqbo_engine.private import private_dir, private_file
 from tpsqbo_engine.state_check import check_database, check_file, check_tables, refuse, rotated
@@ -163,7 +164,7 @@ class StateStore:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        with self.db.atomic():
+        with signals.transaction(), self.db.atomic():  # a held SIGTERM waits for the commit
             yield
 
     # Links --------------------------------------------------------------------------------
@@ -304,12 +305,15 @@ class StateStore:
                 "outcome": "",
             }
         )
-        return int(table.last_pk or 0)
+        journal = int(table.last_pk or 0)
+        signals.write_started(journal)
+        return journal
 
     def conclude(self, journal_id: int, outcome: str, result_id: str = "") -> None:
         self.db.table("journal").update(
             journal_id, {"outcome": outcome, "result_id": result_id, "finished_at": now()}
         )
+        signals.write_concluded(journal_id)
 
     def unfinished(self, intent: str) -> bool:
         """True when a write with this intent was started and its outcome never recorded."""
