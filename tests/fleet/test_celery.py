@@ -62,6 +62,7 @@ def test_two_workers_share_realms_one_run_at_a_time_one_budget_and_skip_the_pois
     assert {r.worker.split("@")[0] for r in runs.values()} == {"w1", "w2"}
     # 3 runs of ~28 calls in 3 s windows of 40: only the shared budget keeps them all in.
     assert shared.emulator._throttle.refused == 0  # type: ignore[union-attr]
+    assert all(r.throttled == 0 for r in runs.values()) and runs["alpha"].calls > 20
 
     assert main(["fleet", "status", "--broker", workers.broker, "--format", "json"]) == 0
     shown = {r["firm"]: r["status"] for r in json.loads(capsys.readouterr().out)}

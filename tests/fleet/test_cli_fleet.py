@@ -89,3 +89,4 @@ def test_schedule_then_run_the_due_firms(
     assert main(["fleet", "status", *coord]) == 0
     line = capsys.readouterr().out
     assert line.startswith("alpha") and "completed" in line and "Successful" in line
+    assert "QBO calls, 0 throttled" in line
