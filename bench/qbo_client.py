@@ -73,7 +73,7 @@ def connect(server: QboEmulatorServer, folder: Path, limits: Limits) -> QboClien
             now + 86400,
         )
     )
-    retry = RetryPolicy(throttle_wait=limits.minute / 4)
+    retry = RetryPolicy(max_backoff=limits.minute / 4)
     return QboClient(
         QboAuth(store, server.oauth.client_secret), limiter=Limiter(limits), retry=retry
     )
