@@ -176,3 +176,10 @@ def test_text_longer_than_its_maximum_is_2050(api: Api) -> None:
     assert "Max:21 supported. Supplied length:22" in error["Detail"]
     assert error["element"] == "DocNumber"
     assert api.post("invoice", _invoice(api, DocNumber="D" * 21)).status_code == 200
+
+
+def test_a_value_outside_its_enumeration_is_2170(api: Api) -> None:
+    error = _fault(api.post("invoice", _invoice(api, PrintStatus="Printed")))
+    assert error["code"] == "2170" and error["Message"] == "Invalid Enumeration"
+    assert error["element"] == "PrintStatus"
+    assert api.post("invoice", _invoice(api, PrintStatus="NeedToPrint")).status_code == 200

@@ -1,7 +1,8 @@
 """What QBO knows about each entity's properties, read from schemas/qbo/*.json, and the
 checks it makes with it: unknown or mistyped properties in a write (2010), text longer than
-its maximum (2050), required ones missing on create (2020), read-only ones dropped, and which
-properties a query may filter, sort or project on (4000).
+its maximum (2050), a value outside its enumeration (2170), required ones missing on create
+(2020), read-only ones dropped, and which properties a query may filter, sort or project on
+(4000).
 
 Nothing here names an entity: a new schema file is a new entity with its own checks. The
 schemas are compiled once into frozen `Prop` trees, so a check costs a dictionary walk over
@@ -49,6 +50,7 @@ class Prop:
     kind: str  # string, number, integer, boolean, object, array or any
     read_only: bool = False
     max_length: int | None = None
+    enum: frozenset[str] = frozenset()  # the values QBO accepts, when it lists them
     filterable: bool = False
     sortable: bool = False
     operators: frozenset[str] = frozenset()
@@ -129,6 +131,9 @@ class _Compiler:
             kind=kind,
             read_only=bool(node.get("readOnly", False)),
             max_length=node.get("maxLength") if isinstance(node.get("maxLength"), int) else None,
+            enum=frozenset(
+                str(v) for v in node.get("enum", [node["const"]] if "const" in node else [])
+            ),
             filterable=bool(flags.get("filterable", False)),
             sortable=bool(flags.get("sortable", False)),
             operators=frozenset(flags.get("operators", [])),
@@ -138,6 +143,11 @@ class _Compiler:
             closed=bool(children) and node.get("additionalProperties") is False,
             item=item,
         )
+
+
+def _choices(node: Mapping[str, Any]) -> frozenset[str]:
+    listed = node.get("enum", [node["const"]] if "const" in node else [])
+    return frozenset(str(v) for v in listed) if isinstance(listed, list) else frozenset()
 
 
 @cache
@@ -246,6 +256,13 @@ def _check(entity: str, prop: Prop, value: Any, where: str) -> None:
         raise _mistyped(where, prop.kind, value)
     elif prop.max_length is not None and isinstance(value, str) and len(value) > prop.max_length:
         raise too_long(where, prop.max_length, len(value))
+    elif prop.enum and str(value) not in prop.enum:
+        raise Fault(
+            "2170",
+            "Invalid Enumeration",
+            f"Invalid Enumeration : {str(value)[:40]} is not one of {', '.join(sorted(prop.enum))}",
+            element=where,
+        )
 
 
 def check_write(entity: str, body: dict[str, Any], *, create: bool) -> dict[str, Any]:
