@@ -206,6 +206,9 @@ class Emulator:
         return json_response({"keys": []})
 
     def on_userinfo(self, request: Request) -> Response:
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if self.oauth.check_access(token, self.company.realm_id) is not None:
+            return json_response({"error": "invalid_token"}, 401)  # OpenID Connect's answer
         return json_response({"sub": self.company.realm_id, "email": "owner@example.com"})
 
     # Online payments --------------------------------------------------------------------
