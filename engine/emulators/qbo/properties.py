@@ -117,6 +117,8 @@ class _Compiler:
         node, doc = self.resolve(raw, doc)
         flags = node.get("x-qbo", {})
         declared = node.get("type")
+        if isinstance(declared, list):  # ["string", "null"]: null is no value anyway
+            declared = next((t for t in declared if t != "null"), None)
         kind = _JSON_KINDS.get(declared if isinstance(declared, str) else "", "any")
         children: dict[str, Prop] = {}
         if depth < 6 and isinstance(node.get("properties"), dict):
