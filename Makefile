@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install dev demo test lint bench check clean floors
+.PHONY: install dev demo test lint bench check clean compat floors
 
 # A regular (non-editable) install: what users get, rules/schemas/templates inside the wheel.
 install:
@@ -39,6 +39,15 @@ check: test lint
 # The dependency floors of pyproject.toml, installed exactly, in .venv-floors, then the suite.
 floors:
 	bash .ci/floors
+
+# Third-party QBO clients, unchanged but for their URLs, against the emulator. Not part of
+# `make test`: it installs them from PyPI into a scratch virtualenv.
+COMPAT_VENV ?= $(or $(TMPDIR),/tmp)/tpsqbo-compat-venv
+compat:
+	@test -x $(BIN)/tpsqbo-engine || $(MAKE) dev
+	@test -x $(COMPAT_VENV)/bin/python || $(PYTHON) -m venv $(COMPAT_VENV)
+	$(COMPAT_VENV)/bin/python -m pip install --quiet python-quickbooks==0.9.12 qbosdk==1.6.1
+	$(COMPAT_VENV)/bin/python examples/compat/run.py $(abspath $(BIN))/tpsqbo-engine
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
