@@ -5,7 +5,9 @@ One `call` does what every request needs: the per-realm limiter, a fresh access 
 fatal / retriable / skippable, and the shared retry policy (connectors/retry.py) for 429,
 5xx, lost connections and answers that are not what was asked for: a 200 is data only once it
 is a JSON object with the expected envelope, never an empty answer made up from garbage.
-Every loop ends: retries, paging, CDC's cursor, a batch answer that leaves items out. Writes carry a deterministic `requestid`, so a retry is replayed by QBO rather than run
+Every loop ends: retries, paging, CDC's cursor, a batch answer that leaves items out.
+
+Writes carry a deterministic `requestid`, so a retry is replayed by QBO rather than run
 twice; creates also carry a natural-key guard, because requestid is not always honoured:
 after a lost response the record is looked up before anything is sent again.
 """
