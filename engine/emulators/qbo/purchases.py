@@ -12,7 +12,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from tpsqbo_engine.emulators.qbo import faults, sales
+from tpsqbo_engine.emulators.qbo import faults, people, sales
 from tpsqbo_engine.emulators.qbo.money import ZERO, amount, cents
 
 if TYPE_CHECKING:
@@ -242,7 +242,7 @@ def prepare_taxagency(company: Company, record: Record, ident: str) -> None:
 
 def _hierarchy(entity: str, flag: str) -> Callable[[Company, Record, str], None]:
     def prepare(company: Company, record: Record, ident: str) -> None:
-        company.unique_name(entity, record, ident, 100)
+        people.unique_name(company, entity, record, ident, 100)
         name = str(record["Name"])
         if record.get("ParentRef"):
             parent = _named_ref(company, entity, record, "ParentRef")
