@@ -123,7 +123,7 @@ def parse_params(company: Company, args: Mapping[str, str]) -> Params:
 
 # The report JSON -----------------------------------------------------------------------
 def money(value: Decimal) -> str:
-    return f"{value:.2f}"
+    return f"{value.copy_abs() if value == 0 else value:.2f}"  # never "-0.00"
 
 
 def cols(*values: Any, ids: Mapping[int, str] | None = None) -> list[Record]:
