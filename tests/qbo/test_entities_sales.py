@@ -211,3 +211,46 @@ def test_an_empty_date_is_left_to_qbo_and_a_bad_one_refused(company: Company) ->
             {"CustomerRef": ref(customer), "DueDate": "31/12/2026", "Line": lines(company, "5")},
         )
     assert bad.value.code == "2010" and bad.value.element == "DueDate"
+
+
+def test_selling_and_buying_inventory_moves_its_quantity_on_hand(company: Company) -> None:
+    for name, kind in (("Stock", "Other Current Asset"), ("COGS", "Cost of Goods Sold")):
+        company.create("Account", {"Name": name, "AccountType": kind})
+    accounts = {n: ref(company.find_by("Account", "Name", n) or {}) for n in ("Stock", "COGS")}
+    pump = company.create(
+        "Item",
+        {
+            "Name": "Pump",
+            "Type": "Inventory",
+            "QtyOnHand": 10,
+            "InvStartDate": "2026-01-01",
+            "IncomeAccountRef": ref(company.find_by("Account", "Name", "Fees Income") or {}),
+            "ExpenseAccountRef": accounts["COGS"],
+            "AssetAccountRef": accounts["Stock"],
+        },
+    )
+    customer = company.create("Customer", {"DisplayName": "Amy"})
+    sold = [
+        {
+            "Amount": Decimal("45"),
+            "DetailType": "SalesItemLineDetail",
+            "SalesItemLineDetail": {"ItemRef": ref(pump), "Qty": 3, "UnitPrice": 15},
+        }
+    ]
+    invoice = company.create("Invoice", {"CustomerRef": ref(customer), "Line": sold})
+    assert company.get("Item", pump["Id"])["QtyOnHand"] == 7
+    company.void("Invoice", {"Id": invoice["Id"], "SyncToken": invoice["SyncToken"]})
+    assert company.get("Item", pump["Id"])["QtyOnHand"] == 10
+    receipt = company.create("SalesReceipt", {"CustomerRef": ref(customer), "Line": sold})
+    assert company.get("Item", pump["Id"])["QtyOnHand"] == 7
+    company.delete("SalesReceipt", {"Id": receipt["Id"], "SyncToken": receipt["SyncToken"]})
+    assert company.get("Item", pump["Id"])["QtyOnHand"] == 10
+    vendor = company.create("Vendor", {"DisplayName": "Hicks Hardware"})
+    bought = {
+        "Amount": 40,
+        "DetailType": "ItemBasedExpenseLineDetail",
+        "ItemBasedExpenseLineDetail": {"ItemRef": ref(pump), "Qty": 4, "UnitPrice": 10},
+    }
+    company.create("Account", {"Name": "Accounts Payable", "AccountType": "Accounts Payable"})
+    company.create("Bill", {"VendorRef": ref(vendor), "Line": [bought]})
+    assert company.get("Item", pump["Id"])["QtyOnHand"] == 14

@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from tpsqbo_engine.emulators.qbo import catalog, faults, forms, people, purchases, sales
+from tpsqbo_engine.emulators.qbo import catalog, faults, forms, people, purchases, sales, stock
 from tpsqbo_engine.emulators.qbo.indexes import Indexes
 from tpsqbo_engine.emulators.qbo.money import ZERO, cents
 
@@ -83,6 +83,7 @@ class Company:
     index: Indexes = field(default_factory=Indexes, repr=False)
     _hidden: set[str] | None = field(default=None, repr=False)
     jobs: dict[str, set[str]] = field(default_factory=dict, repr=False)
+    stock_moves: dict[str, dict[str, Decimal]] = field(default_factory=dict, repr=False)
 
     # Basics ---------------------------------------------------------------------------
     @property
@@ -230,6 +231,8 @@ class Company:
                 self._apply_payment(current["Id"], {})
             if entity in SALES or entity in OWED:
                 self._release_share(current["Id"])
+            if entity in stock.SIGNS:
+                stock.move(self, entity, current["Id"], None)
             stamp = {
                 "Id": current["Id"],
                 "status": "Deleted",
@@ -318,6 +321,8 @@ class Company:
             self._apply_payment(
                 record["Id"], {} if voided else {txn: value for txn, (_, value) in applied.items()}
             )
+        if entity in stock.SIGNS:
+            stock.move(self, entity, record["Id"], record)
         if entity == "Invoice":
             forms.close_estimates(self, record)
         if entity in SALES or entity in OWED:
@@ -384,6 +389,7 @@ class Company:
         for entity, table in self.records.items():
             for record in table.values():
                 self.index.replace(entity, None, record)
+        stock.remember(self)
         self.jobs = {}
         for customer in self.table("Customer").values():
             if customer.get("ParentRef"):
