@@ -254,3 +254,39 @@ def test_selling_and_buying_inventory_moves_its_quantity_on_hand(company: Compan
     company.create("Account", {"Name": "Accounts Payable", "AccountType": "Accounts Payable"})
     company.create("Bill", {"VendorRef": ref(vendor), "Line": [bought]})
     assert company.get("Item", pump["Id"])["QtyOnHand"] == 14
+
+
+def test_a_deposit_takes_payments_out_of_undeposited_funds_once(company: Company) -> None:
+    customer = company.create("Customer", {"DisplayName": "Amy"})
+    invoice = company.create(
+        "Invoice", {"CustomerRef": ref(customer), "Line": lines(company, "80")}
+    )
+    payment = company.create(
+        "Payment",
+        {
+            "CustomerRef": ref(customer),
+            "TotalAmt": 80,
+            "Line": [{"Amount": 80, "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}]}],
+        },
+    )
+    chequing = ref(company.find_by("Account", "Name", "Chequing") or {})
+
+    def deposit(value: str) -> dict[str, Any]:
+        return company.create(
+            "Deposit",
+            {
+                "DepositToAccountRef": chequing,
+                "Line": [
+                    {
+                        "Amount": Decimal(value),
+                        "LinkedTxn": [{"TxnId": payment["Id"], "TxnType": "Payment"}],
+                    }
+                ],
+            },
+        )
+
+    with pytest.raises(Fault, match="more than"):
+        deposit("80.01")
+    assert deposit("80.00")["TotalAmt"] == Decimal("80.00")
+    with pytest.raises(Fault, match="already in deposit"):
+        deposit("80.00")

@@ -161,7 +161,32 @@ def prepare_journalentry(company: Company, record: Record, ident: str) -> None:
 def prepare_deposit(company: Company, record: Record, ident: str) -> None:
     if "DepositToAccountRef" not in record:
         raise faults.required("DepositToAccountRef")
+    company.check_ref("Account", record["DepositToAccountRef"], "DepositToAccountRef")
     record["TotalAmt"] = sales.sum_lines(record)
+    for index, line in enumerate(record.get("Line") or []):
+        for link in line.get("LinkedTxn") or []:
+            _check_deposited(company, link, amount(line.get("Amount"), "Line.Amount"), ident, index)
+
+
+def _check_deposited(
+    company: Company, link: Record, value: Decimal, deposit_id: str, index: int
+) -> None:
+    """A deposit line taking a payment or receipt out of Undeposited Funds: it must exist,
+    for no more than it received, and be in no other deposit."""
+    kind, txn_id = str(link.get("TxnType")), str(link.get("TxnId"))
+    if kind not in ("Payment", "SalesReceipt", "RefundReceipt"):
+        raise faults.Fault(
+            "2170", "Invalid Enumeration", f"Invalid TxnType: {kind}", element=f"Line[{index}]"
+        )
+    target = company.visible(kind, txn_id)
+    if target is None:
+        raise faults.invalid_reference(f"Line[{index}].LinkedTxn {kind} {txn_id}")
+    if value > Decimal(str(target.get("TotalAmt", 0))):
+        raise faults.business(f"The deposit takes more than {kind} {txn_id} received.")
+    for other in company.table("Deposit").values():
+        lines = [] if other["Id"] == deposit_id else other.get("Line") or []
+        if any(x.get("TxnId") == txn_id for line in lines for x in line.get("LinkedTxn") or []):
+            raise faults.business(f"{kind} {txn_id} is already in deposit {other['Id']}.")
 
 
 def prepare_purchase(company: Company, record: Record, ident: str) -> None:
