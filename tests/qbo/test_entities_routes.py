@@ -121,3 +121,15 @@ def test_an_upload_keeps_the_attachments_metadata_only(api: Api) -> None:
         timeout=10,
     )
     assert broken.status_code == 400
+
+
+def test_cdc_over_every_entity_qbo_tracks_answers(api: Api) -> None:
+    from tpsqbo_engine.emulators.qbo import catalog
+
+    tracked = sorted(name for name, info in catalog.entities().items() if info.cdc)
+    response = api.get("cdc", entities=",".join(tracked), changedSince=_since())
+    assert response.status_code == 200, response.text
+    answers = response.json()["CDCResponse"][0]["QueryResponse"]
+    assert not [a for a in answers if "Fault" in a]
+    returned = {name for answer in answers for name in answer if name in tracked}
+    assert {"Vendor", "Bill", "BillPayment", "Estimate", "Transfer", "Attachable"} <= returned
