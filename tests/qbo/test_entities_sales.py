@@ -290,3 +290,18 @@ def test_a_deposit_takes_payments_out_of_undeposited_funds_once(company: Company
     assert deposit("80.00")["TotalAmt"] == Decimal("80.00")
     with pytest.raises(Fault, match="already in deposit"):
         deposit("80.00")
+
+
+def test_receipt_money_goes_to_a_bank_or_other_current_asset_account(company: Company) -> None:
+    customer = company.create("Customer", {"DisplayName": "Amy"})
+    income = ref(company.find_by("Account", "Name", "Fees Income") or {})
+    for entity in ("SalesReceipt", "RefundReceipt"):
+        with pytest.raises(Fault, match="Bank or Other Current Asset"):
+            company.create(
+                entity,
+                {
+                    "CustomerRef": ref(customer),
+                    "Line": lines(company, "5"),
+                    "DepositToAccountRef": income,
+                },
+            )

@@ -47,7 +47,13 @@ def prepare_sale(
 
 def deposit_account(company: Company, entity: str, record: Record) -> None:
     if "DepositToAccountRef" in record:
-        company.check_ref("Account", record["DepositToAccountRef"], "DepositToAccountRef")
+        target = company.check_ref("Account", record["DepositToAccountRef"], "DepositToAccountRef")
+        if target.get("AccountType") not in ("Bank", "Other Current Asset"):
+            # Intuit: the account money goes to or comes from is a bank or other current asset.
+            raise faults.business(
+                f"{entity} money must go to or come from a Bank or Other Current Asset "
+                f"account, not {target.get('AccountType')} account {target['Name']}."
+            )
     elif entity == "RefundReceipt":
         raise faults.required("DepositToAccountRef")
     else:
