@@ -133,3 +133,13 @@ def test_cdc_over_every_entity_qbo_tracks_answers(api: Api) -> None:
     assert not [a for a in answers if "Fault" in a]
     returned = {name for answer in answers for name in answer if name in tracked}
     assert {"Vendor", "Bill", "BillPayment", "Estimate", "Transfer", "Attachable"} <= returned
+
+
+def test_a_download_says_only_metadata_is_kept(api: Api) -> None:
+    note = api.create("Attachable", {"FileName": "scan.pdf", "ContentType": "application/pdf"})
+    response = requests.get(
+        f"{api.server.base_url}{note['FileAccessUri']}", headers=api.headers(), timeout=10
+    )
+    assert response.status_code == 404
+    assert "metadata only" in response.json()["Fault"]["Error"][0]["Detail"]
+    assert api.get("download/99999").json()["Fault"]["Error"][0]["code"] == "610"
