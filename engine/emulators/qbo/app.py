@@ -264,6 +264,8 @@ class Emulator(OAuthEndpoints):
             )
         if parts[0] == "reports" and len(parts) == 2 and request.method == "GET":
             return reports.run(self.company, parts[1], request.args)
+        if parts[0] == "download" and len(parts) == 2:
+            raise uploads.download(self.company, parts[1])
         if parts[0] == "upload" and request.method == "POST":
             return uploads.upload(
                 self.company, request.content_type or "", request.get_data(as_text=True)
