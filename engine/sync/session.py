@@ -80,6 +80,7 @@ class Session:
         self.config = config
         self.rules: RuleSet = load_ruleset(config.rules[0])
         self.state = StateStore(config.state)
+        self.reconciled_from = ""  # where the last reconcile took QBO's side from
 
     # Connections are made when first used: commands that read only the state (history,
     # explain's past, ignore, unignore, report) need no credentials.
@@ -367,7 +368,15 @@ class Session:
             if clients
             else {}
         )
-        return reconcile(snapshot, links)
+        from tpsqbo_engine.sync.ar_report import REPORT, customer_balances
+
+        report = customer_balances(self.qbo)
+        self.reconciled_from = (
+            f"QBO's {REPORT} report"
+            if report is not None
+            else f"QBO's transactions (the company does not answer the {REPORT} report)"
+        )
+        return reconcile(snapshot, links, report)
 
     def render_run(self, run_id: int, folder: Path) -> list[Path]:
         """Documents for every invoice the run wrote; a missing payment link is a Warning."""

@@ -229,3 +229,40 @@ def test_demo_firm_awkward_shows_the_documented_differences_only(tmp_path: Path)
     assert "0 write(s) planned" in text and "2 client(s) with a difference" in text
     assert "NOT DOCUMENTED" not in text and "FAIL" not in text
     assert cli.main(["demo", "--workdir", str(tmp_path), "--firm", "tidy"]) == 2
+
+
+def test_reconcile_takes_qbo_s_side_from_its_own_report_when_it_answers(
+    synced: Synced, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tpsqbo_engine.sync import ar_report
+
+    session = synced.session
+    session.reconcile()
+    assert "transactions" in session.reconciled_from  # the emulator serves no reports
+    rows = {r.client: r for r in session.reconcile()}
+    customer = next(c["Id"] for c in synced.customers() if c["DisplayName"] == "Hawthorn Legal")
+    answer = {
+        "Header": {"ReportName": "CustomerBalance"},
+        "Columns": {"Column": [{"ColTitle": ""}, {"ColTitle": "Total"}]},
+        "Rows": {
+            "Row": [
+                {"ColData": [{"value": "Hawthorn Legal", "id": customer}, {"value": "999.00"}]},
+                {"type": "Section", "Rows": {"Row": []}},
+                {"Summary": {}, "ColData": [{"value": "TOTAL"}, {"value": "999.00"}]},
+            ]
+        },
+    }
+    real = session.qbo.call
+
+    def reports(method: str, path: str, **kwargs: Any) -> Any:
+        return answer if path.startswith("reports/") else real(method, path, **kwargs)
+
+    monkeypatch.setattr(session.qbo, "call", reports)
+    reported = {r.client: r for r in session.reconcile()}
+    assert session.reconciled_from == "QBO's CustomerBalance report"
+    assert reported["HAW01"].qbo == Decimal("999.00")  # QBO's word, not our arithmetic
+    assert reported["HAW01"].qbo_credits == rows["HAW01"].qbo_credits
+    assert reported["HAW01"].difference == rows["HAW01"].tps - Decimal("999.00")
+    answer = {"Header": {}}
+    with pytest.raises(ar_report.UnreadableReport):
+        session.reconcile()
