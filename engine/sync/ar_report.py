@@ -73,6 +73,8 @@ def parse_customer_balance(body: Mapping[str, Any]) -> dict[str, Decimal]:
         try:
             value = Decimal(str(amount.get("value") or "0"))
         except (InvalidOperation, AttributeError):
-            raise UnreadableReport(f"the balance of customer {customer['id']} is not a number")
+            raise UnreadableReport(
+                f"the balance of customer {customer['id']} is not a number"
+            ) from None
         balances[str(customer["id"])] = balances.get(str(customer["id"]), Decimal(0)) + value
     return balances

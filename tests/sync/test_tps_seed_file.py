@@ -56,7 +56,7 @@ def test_a_json_firm_is_served(tmp_path: Path) -> None:
 def test_a_bad_firm_file_is_located(tmp_path: Path, text: str, said: str) -> None:
     path = tmp_path / "firm.yaml"
     path.write_text(text)
-    with pytest.raises(ValueError, match="firm.yaml") as refused:
+    with pytest.raises(ValueError, match=r"firm\.yaml") as refused:
         seeded_firm(str(path))
     assert said in str(refused.value)
 
