@@ -68,7 +68,13 @@ class PlanInput:
 
 
 def ordered(mappings: Iterable[MappingRule]) -> list[MappingRule]:
+    """Dependencies first. Depending on a mapping means depending on its links, so also on
+    every other mapping that writes links of the same pair (a pack's walk-in customers
+    mapping makes clients too, and invoices must see them)."""
     by_id = {m.id: m for m in mappings}
+    by_pair: dict[str, list[MappingRule]] = {}
+    for mapping in by_id.values():
+        by_pair.setdefault(pair_of(mapping), []).append(mapping)
     done: list[MappingRule] = []
     seen: set[str] = set()
 
@@ -78,7 +84,9 @@ def ordered(mappings: Iterable[MappingRule]) -> list[MappingRule]:
         seen.add(mapping.id)
         for dependency in mapping.depends_on:
             if dependency in by_id:
-                visit(by_id[dependency])
+                for same_links in by_pair[pair_of(by_id[dependency])]:
+                    if same_links.id != mapping.id:
+                        visit(same_links)
         done.append(mapping)
 
     for mapping in by_id.values():

@@ -20,7 +20,9 @@ TIGHT = "scale=20,minute=40,batch=4"
 FAST_WORKER = ("--busy-wait", "0.5", "--lease-ttl", "3")
 
 
-def _wait_for(coordinator: RedisCoordinator, firm: str, statuses: set[str], within: float) -> FirmRun:
+def _wait_for(
+    coordinator: RedisCoordinator, firm: str, statuses: set[str], within: float
+) -> FirmRun:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         found = {r.firm: r for r in coordinator.runs()}.get(firm)

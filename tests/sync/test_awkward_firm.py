@@ -266,3 +266,27 @@ def test_reconcile_takes_qbo_s_side_from_its_own_report_when_it_answers(
     answer = {"Header": {}}
     with pytest.raises(ar_report.UnreadableReport):
         session.reconcile()
+
+
+def test_a_pack_can_bring_walk_in_customers_into_tps_instead(tmp_path: Path) -> None:
+    from tpsqbo_engine.resources import data_root
+
+    pack = data_root() / "examples" / "awkward-firm" / "rules"
+    with demo_firm(tmp_path, qbo_seed="starter", tps_seed="empty", rules=str(pack)) as (
+        session,
+        _,
+        tps,
+    ):
+        books = build_books(session.tps, session.qbo)
+        for record, reason in books.ignored.items():
+            session.state.ignore(record, reason)
+        session.backup()
+        session.sync()
+        round_one(session.tps, session.qbo, books)
+        second = session.sync()
+        assert second.counts["Failed"] == 0 and second.counts["Excluded"] == 0
+        (walk_in,) = [c for c in tps.firm.table("clients").values() if "walk-in" in c["name"]]
+        (invoice,) = [i for i in tps.firm.table("invoices").values() if i["doc_number"] == "W-0001"]
+        assert invoice["client_id"] == walk_in["id"] and invoice["balance"] == "75.00"
+        assert not [r for r in session.reconcile() if r.difference]
+        assert session.plan()[0].writes() == []
