@@ -253,7 +253,13 @@ class Planner:
                 self.owner[record_key(mapping.target, target_id)] = mapping.id
             inactive = self._inactive(mapping, target_id)
             if inactive and mapping.on_inactive == "review":
-                return note("review", "Warning", f"{inactive} (on_inactive: review)", mapping.where)
+                return note(
+                    "review",
+                    "Warning",
+                    f"{inactive} is inactive in QBO (on_inactive: review): reactivate it in QBO, "
+                    "or pin another record",
+                    mapping.where,
+                )
             self.resolver.writing(mapping.target, target_id)
             want = desired(mapping, record, self.resolver)
             if inactive:
@@ -266,6 +272,8 @@ class Planner:
         except ExpressionError as failure:
             return note("fail", "Failed", failure.message, mapping.where)
         writes = self._writes(mapping, record, source_id, target_id, want, link)
+        if inactive and mapping.on_inactive == "reactivate":
+            carried = f"reactivates {inactive}, which is inactive in QBO, before anything uses it"
         return [replace(op, message=carried) for op in writes] if carried else writes
 
     def _voids(
@@ -388,13 +396,13 @@ class Planner:
         return self.rows.get(pair, {}).get(tps_id or "") if tps_id else None
 
     def _inactive(self, mapping: MappingRule, target_id: str | None) -> str:
-        """What to say when the partner is an inactive QBO record, or ''."""
+        """The partner, when it is an inactive QBO record (named for messages), or ''."""
         if target_id is None or system_of(mapping.target) != "qbo":
             return ""
         target = self.given.snapshot.find(mapping.target, target_id)
         if target is None or target.get("Active") is not False:
             return ""
-        return f"{mapping.target}:{target_id} ({_display_of(target)}) is inactive in QBO"
+        return f"{mapping.target}:{target_id} ({_display_of(target)})"
 
     def _excluded(self, qualified: str, record: Record) -> _Exclusion | None:
         phase = self.given.phase
@@ -528,10 +536,13 @@ class Planner:
 
         if link is None:
             return write("link")
+        source_changed = link.content_hash != digest
+        if REACTIVATE in want:  # made inactive in QBO since: made active again, alone
+            (op,) = write("update")
+            return [op if source_changed else replace(op, body={REACTIVATE: True})]
         linked_version = (
             link.qbo_version if system_of(mapping.target) == "qbo" else link.tps_version
         )
-        source_changed = link.content_hash != digest
         if mapping.direction == "both" and version != linked_version:
             return self._both_ways(
                 mapping, record, key, target, current, want, changes, source_changed
