@@ -17,7 +17,7 @@ from tpsqbo_engine.connectors.qbo.tokens import TokenStore
 from tpsqbo_engine.connectors.qbo.wire import quote
 from tpsqbo_engine.connectors.tps.client import TpsClient, TpsSource
 from tpsqbo_engine.connectors.tps.contract import API_PREFIX, RESOURCES, TpsContract
-from tpsqbo_engine.connectors.tps.filesource import FileTps
+from tpsqbo_engine.connectors.tps.filebooks import FileBooks
 from tpsqbo_engine.errors import EngineError, UsageError
 from tpsqbo_engine.ruleset.model import RuleSet, load_ruleset
 from tpsqbo_engine.ruleset.source import load_file
@@ -109,7 +109,7 @@ class Session:
                     "tps.connection is files, but tps.folder is not a folder",
                     hint="set tps.folder to the folder of TPS export sheets",
                 )
-            return FileTps(settings.folder, self.config.firm)
+            return FileBooks(settings.folder, self.config.firm)
         token = os.environ.get(settings.token_env, "")
         if not token:
             raise UsageError(
