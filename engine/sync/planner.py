@@ -12,11 +12,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from tpsqbo_engine.expr import ExpressionError, normalize_email, normalize_name
 from tpsqbo_engine.ruleset.model import Action, MappingRule, MatchKey, RuleSet
+from tpsqbo_engine.sync.compare import changed_part as _changed_part
+from tpsqbo_engine.sync.compare import diff
+from tpsqbo_engine.sync.compare import flatten as _flatten
+from tpsqbo_engine.sync.compare import get_path as _get
+from tpsqbo_engine.sync.compare import merged as _merged
+from tpsqbo_engine.sync.compare import put_path as _put
+from tpsqbo_engine.sync.compare import same as _same
 from tpsqbo_engine.sync.credits import open_part
 from tpsqbo_engine.sync.plan import Operation, Plan
 from tpsqbo_engine.sync.runtime import (
@@ -104,68 +110,6 @@ def version_of(qualified: str, record: Record | None) -> str:
     return str(
         record.get("version") if system_of(qualified) == "tps" else record.get("SyncToken", "")
     )
-
-
-def _get(record: Mapping[str, Any], dotted: str) -> Any:
-    value: Any = record
-    for part in dotted.split("."):
-        value = value.get(part) if isinstance(value, Mapping) else None
-    return value
-
-
-def _flatten(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in record.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(_flatten(value, f"{path}."))
-        else:
-            flat[path] = value
-    return flat
-
-
-def _typed(value: str) -> str:
-    """A value as people type it, compared: spaces at the ends and inside collapsed, case
-    ignored. "  Alder Creek Dental " is "Alder Creek Dental"; "birch lane llc" is "Birch Lane
-    LLC"; "Billing@X.example " is "billing@x.example"."""
-    return " ".join(value.split()).casefold()
-
-
-def _same(a: Any, b: Any, exact: bool = False) -> bool:
-    if not exact and isinstance(a, str) and isinstance(b, str):
-        return _typed(a) == _typed(b)
-    if (
-        isinstance(a, Decimal | int | float)
-        and isinstance(b, Decimal | int | float)
-        and not isinstance(a, bool)
-        and not isinstance(b, bool)
-    ):
-        return Decimal(str(a)) == Decimal(str(b))
-    if isinstance(a, list) and isinstance(b, list):
-        # QBO adds a SubTotal line of its own to every sales transaction.
-        b = [
-            y
-            for y in b
-            if not (isinstance(y, Mapping) and y.get("DetailType") == "SubTotalLineDetail")
-        ]
-        return len(a) == len(b) and all(
-            all(_same(v, _get(y, k), exact) for k, v in _flatten(x).items())
-            for x, y in zip(a, b, strict=True)
-            if isinstance(x, Mapping) and isinstance(y, Mapping)
-        )
-    return bool(a == b)
-
-
-def diff(want: Record, have: Record | None, exact: bool = False) -> dict[str, list[Any]]:
-    """Field -> [now, wanted], for the fields the rules set and the target has otherwise.
-    Text that differs only as people type it (spaces, case) is not a change unless `exact`:
-    a tidy record is not overwritten with a worse-formatted copy."""
-    changes: dict[str, list[Any]] = {}
-    for path, value in _flatten(want).items():
-        current = _get(have or {}, path)
-        if have is None or not _same(value, current, exact):
-            changes[path] = [current, value]
-    return changes
 
 
 class Planner:
@@ -637,22 +581,8 @@ def _newer(mapping: MappingRule, record: Record, current: Record) -> str:
     return "source" if tps_newer == source_is_tps else "target"
 
 
-def _changed_part(want: Record, changes: Mapping[str, Any]) -> Record:
-    """The top-level fields with a change, whole (a sparse update): what is already right
-    in the target, as it is typed there, is left alone."""
-    top = {path.split(".", 1)[0] for path in changes}
-    return {key: value for key, value in want.items() if key in top}
-
-
 def _display_of(record: Record) -> str:
     return str(record.get("DisplayName") or record.get("Name") or record.get("Id"))
-
-
-def _merged(record: Record, changes: Record) -> Record:
-    merged = dict(record)
-    for key, value in changes.items():
-        merged[key] = _merged(merged.get(key) or {}, value) if isinstance(value, dict) else value
-    return merged
 
 
 @dataclass(frozen=True)
@@ -714,13 +644,6 @@ def _reverse(mapping: MappingRule, target: Record, source: Record) -> Record:
         if value is not None and not _same(value, _get(source, path)):
             _put(back, path, value)
     return back
-
-
-def _put(target: Record, dotted: str, value: Any) -> None:
-    *parents, last = dotted.split(".")
-    for part in parents:
-        target = target.setdefault(part, {})
-    target[last] = value
 
 
 def _matches(key: MatchKey, record: Record, targets: list[Record], qualified: str) -> list[str]:

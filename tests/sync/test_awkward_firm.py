@@ -19,9 +19,8 @@ from tpsqbo_engine.sync.awkward import (
     WALK_INS,
     Books,
     build_books,
-    round_one,
-    round_two,
 )
+from tpsqbo_engine.sync.awkward_weeks import round_one, round_two
 from tpsqbo_engine.sync.demo import demo_firm
 from tpsqbo_engine.sync.session import RunSummary, Session
 
