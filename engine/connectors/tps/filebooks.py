@@ -113,10 +113,9 @@ def _void_problem(record: Record) -> str | None:
 class FileBooks(FileTps):
     """`FileTps` with adjustments, finance charges, voids and deletions."""
 
-    def _load(self) -> dict[str, dict[str, Record]]:
-        if self._records is not None:
-            return self._records
-        records = super()._load()
+    def _read(self) -> dict[str, dict[str, Record]]:
+        # Inside FileTps._load: the sheets here are decoded as the firm's sheets are.
+        records = super()._read()
         extra = {
             "adjustments": self._sheet_rows("adjustments", _adjustment_problem),
             "finance-charges": self._sheet_rows("finance-charges"),
