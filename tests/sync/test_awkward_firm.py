@@ -235,10 +235,26 @@ def test_reconcile_takes_qbo_s_side_from_its_own_report_when_it_answers(
 ) -> None:
     from tpsqbo_engine.sync import ar_report
 
+    from tpsqbo_engine.errors import RetriableConnectorError
+    from tpsqbo_engine.sync.reconcile import reconcile
+
     session = synced.session
-    session.reconcile()
-    assert "transactions" in session.reconciled_from  # the emulator serves no reports
+    from_report = session.reconcile()
+    assert session.reconciled_from == "QBO's CustomerBalance report"
+    # QBO's own report and the engine's arithmetic over QBO's transactions agree here.
+    links = {r["tps_id"]: r["qbo_id"] for r in session.state.links("Client|Customer")}
+    assert from_report == reconcile(session.snapshot(whole=True), links)
+    real = session.qbo.call
+
+    def no_reports(method: str, path: str, **kwargs: Any) -> Any:
+        if path.startswith("reports/"):
+            raise RetriableConnectorError("QBO 10000 Unsupported entity or resource path")
+        return real(method, path, **kwargs)
+
+    monkeypatch.setattr(session.qbo, "call", no_reports)
     rows = {r.client: r for r in session.reconcile()}
+    assert "transactions" in session.reconciled_from
+    assert list(rows.values()) == from_report
     customer = next(c["Id"] for c in synced.customers() if c["DisplayName"] == "Hawthorn Legal")
     answer = {
         "Header": {"ReportName": "CustomerBalance"},
@@ -251,7 +267,6 @@ def test_reconcile_takes_qbo_s_side_from_its_own_report_when_it_answers(
             ]
         },
     }
-    real = session.qbo.call
 
     def reports(method: str, path: str, **kwargs: Any) -> Any:
         return answer if path.startswith("reports/") else real(method, path, **kwargs)
