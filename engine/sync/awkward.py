@@ -289,6 +289,84 @@ class Builder:
         self.books.ignored[f"qbo.JournalEntry:{entry['Id']}"] = (
             "2024 year-end accrual: books only, never A/R in TPS"
         )
+        self._unrecognised()
+
+    def _unrecognised(self) -> None:
+        """What else a bookkeeper puts in QBO that TPS has no screen for: a sales receipt and
+        a refund receipt, a bill and a vendor credit posted to A/R by mistake, a transfer
+        into A/R; and a bank transfer, which has nothing to do with A/R and blocks nothing."""
+        accounts = {a["Name"]: {"value": a["Id"]} for a in self.qbo.query_all("Account")}
+        receivable = accounts["Accounts Receivable (A/R)"]
+        payable = self.qbo.create(
+            "Account",
+            {"Name": "Accounts Payable (A/P)", "AccountType": "Accounts Payable"},
+            key=self._key("ap"),
+        )
+        vendor = self.qbo.create("Vendor", {"DisplayName": "Harbour Property Mgmt"}, key="v")
+        partner = {"value": self.books.customers["Former Partners LLP"]["Id"]}
+        sale = [self._sale_line("120.00")]
+        made: dict[str, Record] = {
+            "SalesReceipt": {"CustomerRef": partner, "TxnDate": "2024-05-02", "Line": sale},
+            "RefundReceipt": {
+                "CustomerRef": partner,
+                "TxnDate": "2025-01-10",
+                "Line": sale,
+                "DepositToAccountRef": accounts["Chequing"],
+            },
+            "Bill": {
+                "VendorRef": {"value": vendor["Id"]},
+                "APAccountRef": {"value": payable["Id"]},
+                "TxnDate": "2025-02-01",
+                "Line": [self._expense_line(receivable)],
+            },
+            "VendorCredit": {
+                "VendorRef": {"value": vendor["Id"]},
+                "APAccountRef": {"value": payable["Id"]},
+                "TxnDate": "2025-02-15",
+                "Line": [self._expense_line(receivable)],
+            },
+            "Transfer": {
+                "FromAccountRef": accounts["Chequing"],
+                "ToAccountRef": receivable,
+                "Amount": Decimal("75.00"),
+                "TxnDate": "2024-09-30",
+            },
+        }
+        for entity, body in made.items():
+            record = self.qbo.create(entity, body, key=self._key(entity))
+            self.books.ignored[f"qbo.{entity}:{record['Id']}"] = (
+                f"{entity} from before TPS, settled in QBO"
+            )
+        self.qbo.create(
+            "Transfer",
+            {
+                "FromAccountRef": accounts["Chequing"],
+                "ToAccountRef": accounts["Trust Account"],
+                "Amount": Decimal("500.00"),
+                "TxnDate": "2025-03-01",
+            },
+            key=self._key("bank-transfer"),
+        )
+
+    def _sale_line(self, amount: str) -> Record:
+        return {
+            "Amount": Decimal(amount),
+            "DetailType": "SalesItemLineDetail",
+            "SalesItemLineDetail": {
+                "ItemRef": self.item,
+                "Qty": 1,
+                "UnitPrice": Decimal(amount),
+                "TaxCodeRef": {"value": "NON"},
+            },
+        }
+
+    @staticmethod
+    def _expense_line(account: Record) -> Record:
+        return {
+            "Amount": Decimal("40.00"),
+            "DetailType": "AccountBasedExpenseLineDetail",
+            "AccountBasedExpenseLineDetail": {"AccountRef": account},
+        }
 
     def _journal_lines(self) -> list[Record]:
         accounts = {a["Name"]: a["Id"] for a in self.qbo.query_all("Account")}

@@ -306,7 +306,20 @@ class Planner:
                 key = record_key(entity, ident_of(entity, record))
                 if key in self.owner or key in self.given.reported:
                     continue
-                excluded = self._excluded(entity, record)
+                try:
+                    excluded = self._excluded(entity, record)
+                except ExpressionError as failure:  # one record's rule failing stops no run
+                    self.operations.append(
+                        Operation(
+                            "exclusions",
+                            key,
+                            "fail",
+                            entity,
+                            level="Failed",
+                            message=failure.message,
+                        )
+                    )
+                    continue
                 if excluded is not None and key in self.given.ignored:
                     self.operations.append(
                         Operation(

@@ -33,6 +33,7 @@ class Synced:
     books: Books
     runs: list[RunSummary]
     checklist: list[Any]
+    blocked: dict[str, str]  # what blocked the initial sync before the firm ignored it
 
     def items(self, run: int | None = None) -> list[dict[str, Any]]:
         runs = [run] if run is not None else [r.run_id for r in self.runs]
@@ -50,6 +51,7 @@ def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synced]:
     workdir: Path = tmp_path_factory.mktemp("awkward")
     with demo_firm(workdir, qbo_seed="starter", tps_seed="empty") as (session, qbo, tps):
         books = build_books(session.tps, session.qbo)
+        blocked = {o.record: o.message for o in session.plan()[0].operations if o.action == "block"}
         for record, reason in books.ignored.items():
             session.state.ignore(record, reason)
         session.backup()
@@ -59,7 +61,7 @@ def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synced]:
         runs.append(session.sync())
         round_two(session.tps, session.qbo, books)
         runs.append(session.sync())
-        yield Synced(session, qbo, tps, books, runs, checklist)
+        yield Synced(session, qbo, tps, books, runs, checklist, blocked)
 
 
 def test_every_run_finishes_without_a_failure(synced: Synced) -> None:
@@ -67,11 +69,27 @@ def test_every_run_finishes_without_a_failure(synced: Synced) -> None:
     assert synced.runs[0].counts["Successful"] > 100
 
 
-def test_the_checklist_passes_naming_the_ignored_journal_entry(synced: Synced) -> None:
+def test_the_checklist_passes_naming_every_ignored_transaction(synced: Synced) -> None:
     check = next(c for c in synced.checklist if c.id == "no-blocking-transactions")
     assert check.passed
-    (ignored,) = synced.books.ignored
-    assert any(ignored in detail and "year-end accrual" in detail for detail in check.details)
+    kinds = {record.split(":")[0] for record in synced.books.ignored}
+    assert kinds == {
+        "qbo.JournalEntry",
+        "qbo.SalesReceipt",
+        "qbo.RefundReceipt",
+        "qbo.Bill",
+        "qbo.VendorCredit",
+        "qbo.Transfer",
+    }
+    for record, reason in synced.books.ignored.items():
+        assert any(record in detail and reason in detail for detail in check.details), record
+    assert len(check.details) == len(synced.books.ignored)  # the bank transfer blocks nothing
+
+
+def test_each_unrecognised_transaction_blocks_until_it_is_ignored(synced: Synced) -> None:
+    assert set(synced.blocked) == set(synced.books.ignored)
+    bill = next(message for record, message in synced.blocked.items() if ".Bill:" in record)
+    assert "Accounts Receivable" in bill
 
 
 def test_no_duplicate_qbo_customers(synced: Synced) -> None:
@@ -233,9 +251,8 @@ def test_demo_firm_awkward_shows_the_documented_differences_only(tmp_path: Path)
 def test_reconcile_takes_qbo_s_side_from_its_own_report_when_it_answers(
     synced: Synced, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tpsqbo_engine.sync import ar_report
-
     from tpsqbo_engine.errors import RetriableConnectorError
+    from tpsqbo_engine.sync import ar_report
     from tpsqbo_engine.sync.reconcile import reconcile
 
     session = synced.session

@@ -82,3 +82,18 @@ def test_text_differing_only_in_spaces_or_case_is_no_change_unless_tps_wins(
     assert ("CompanyName" in op.diff) is (conflict == "source_wins")
     if conflict == "source_wins":
         assert op.body["CompanyName"] == "cedar point  marina"  # as TPS has it, since TPS wins
+
+
+def test_an_exclusion_rule_failing_on_one_record_fails_that_record_only() -> None:
+    rules = load_ruleset(rules_dir())
+    lookups = {k: v for k, v in rules.lookups.items() if k != "receivables-account"}
+    broken = dataclasses.replace(rules, lookups=lookups)
+    transfer = {"Id": "9", "FromAccountRef": {"value": "1", "name": "Chequing"}}
+    snapshot = Snapshot(
+        tps={"Client": {"c-1": dict(CLIENT)}},
+        qbo={"Customer": {"7": dict(INACTIVE)}, "Transfer": {"9": transfer}},
+    )
+    plan = Planner(PlanInput(broken, snapshot, {}, phase="initial")).plan()
+    (failed,) = [op for op in plan.operations if op.record == "qbo.Transfer:9"]
+    assert failed.level == "Failed" and "receivables-account" in failed.message
+    assert any(op.mapping == "clients" and op.writes for op in plan.operations)
