@@ -77,6 +77,12 @@ def round_two(tps: TpsSource, qbo: QboClient, books: Books) -> list[str]:
         qbo.delete("Payment", payment["Id"])
     larch = _linked_invoice(qbo, books.invoices["LAR01"][0])
     qbo.delete("Invoice", larch["Id"])
+    # Q-7001 was a mistake: its payment is deleted, then the invoice (QBO asks that order).
+    fir = _customer(qbo, books.clients["FIR01"])
+    for payment in qbo.query_all("Payment", f"CustomerRef = '{fir['Id']}'"):
+        qbo.delete("Payment", payment["Id"])
+    mistake = qbo.query("SELECT * FROM Invoice WHERE DocNumber = 'Q-7001'")[0]
+    qbo.delete("Invoice", mistake["Id"])
     kauri = _customer(qbo, books.clients["KAU01"])
     item = qbo.query("SELECT * FROM Item WHERE Name = 'Bookkeeping'")[0]
     qbo.create(
@@ -118,7 +124,7 @@ def round_two(tps: TpsSource, qbo: QboClient, books: Books) -> list[str]:
     builder.pay("TAM01", [(tamarack, Decimal("120.00"))], when=TODAY)
     return [
         "QBO: Maple Ridge Motors' payment deleted; a Larch Pediatrics invoice deleted; "
-        "an 80.00 credit memo for Kauri Yacht Club",
+        "Q-7001 and Fir & Spruce's payment deleted; an 80.00 credit memo for Kauri Yacht Club",
         "TPS: a Pine Hollow Camp invoice voided, a 55.00 write-off for Nutmeg Catering, "
         "a payment from Tamarack Ski Shop",
     ]

@@ -226,6 +226,8 @@ class Planner:
         """A void on either side of a link is carried to the other side, once."""
         target_id = link.qbo_id if system_of(mapping.target) == "qbo" else link.tps_id
         target = self.given.snapshot.find(mapping.target, target_id)
+        if target is None and key in self.given.reported:
+            return []  # its partner was deleted in QBO and that was reported
         source_void, target_void = is_void(record), target is not None and is_void(target)
         if source_void == target_void:
             return [] if source_void else None
@@ -256,7 +258,8 @@ class Planner:
         """QBO deletes transactions for good. A deleted record that came from QBO voids its
         TPS copy; one the engine wrote from TPS is not re-created behind the firm's back:
         it is listed, for the firm to void or re-enter in TPS."""
-        for mapping in self.given.rules.mappings:
+        # Dependents first: a payment's TPS copy is voided before the invoice it paid.
+        for mapping in reversed(ordered(self.given.rules.mappings)):
             qbo_side = mapping.source if system_of(mapping.source) == "qbo" else mapping.target
             tps_side = mapping.target if qbo_side == mapping.source else mapping.source
             for key in sorted(self.given.snapshot.deleted):
@@ -269,6 +272,8 @@ class Planner:
                 if tps_record is None or is_void(tps_record):
                     continue
                 tps_key = record_key(tps_side, row.tps_id)
+                if tps_key in self.given.reported:
+                    continue  # listed once already
                 if mapping.source == qbo_side:
                     self.operations.append(
                         Operation(
@@ -287,7 +292,7 @@ class Planner:
                         Operation(
                             mapping.id,
                             tps_key,
-                            "review",
+                            "exclude",  # from now on out of the sync, quietly
                             key,
                             level="Warning",
                             rule=mapping.where,
@@ -306,6 +311,8 @@ class Planner:
                 key = record_key(entity, ident_of(entity, record))
                 if key in self.owner or key in self.given.reported:
                     continue
+                if key in self.given.ignored and self.given.phase != "initial":
+                    continue  # the firm looked at it and took it out: nothing to say nightly
                 try:
                     excluded = self._excluded(entity, record)
                 except ExpressionError as failure:  # one record's rule failing stops no run
@@ -457,8 +464,10 @@ class Planner:
             ]
         current = self.given.snapshot.find(mapping.target, target_id)
         target = f"{mapping.target}:{target_id}"
-        if current is None and target in self.given.snapshot.deleted:
-            return []  # reported by _deletions
+        if current is None and (
+            target in self.given.snapshot.deleted or key in self.given.reported
+        ):
+            return []  # deleted in QBO: reported once by _deletions
         if current is None:
             return [
                 Operation(

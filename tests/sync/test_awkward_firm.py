@@ -154,6 +154,7 @@ def test_a_further_plan_writes_nothing_and_two_more_syncs_create_nothing(synced:
     for _ in range(2):
         again = session.sync()
         assert again.counts["Successful"] == 0 and again.counts["Failed"] == 0
+        assert session.state.items(again.run_id) == []  # a quiet night: nothing to say
     after = (
         {e: len(synced.qbo.company.table(e)) for e in ("Customer", "Invoice", "Payment")},
         {r: len(synced.tps_rows(r)) for r in ("clients", "invoices", "payments", "adjustments")},
@@ -192,7 +193,11 @@ def test_one_qbo_payment_pays_a_tps_invoice_and_a_qbo_made_one_in_the_same_run(
 ) -> None:
     fir = synced.books.clients["FIR01"]["id"]
     made = next(i for i in synced.tps_rows("invoices") if i["doc_number"] == "Q-7001")
-    assert made["client_id"] == fir and made["balance"] == "0.00"
+    assert made["client_id"] == fir  # paid in week one, deleted in QBO in week two
+    created = next(
+        i for i in synced.items(synced.runs[1].run_id) if i["target"].endswith(made["id"])
+    )
+    assert created["status"] == "Successful" and created["record"].startswith("qbo.Invoice:")
     paid = next(
         p for p in synced.tps_rows("payments") if p["client_id"] == fir and p.get("source") == "qbo"
     )
@@ -200,9 +205,8 @@ def test_one_qbo_payment_pays_a_tps_invoice_and_a_qbo_made_one_in_the_same_run(
         made["id"],
         synced.books.invoices["FIR01"][0]["id"],
     }
-    assert synced.tps.firm.get("invoices", synced.books.invoices["FIR01"][0]["id"])["balance"] == (
-        "0.00"
-    )
+    # Both paid in week one; the payment was deleted in QBO in week two, so it is void now.
+    assert paid["status"] == "void"
 
 
 def test_a_payment_of_a_paid_and_an_open_invoice_goes_across_with_its_open_part(
@@ -228,7 +232,10 @@ def test_walk_in_and_deleted_records_appear_once_with_their_outcome(synced: Sync
     deleted = [r for r in rows if r["message"].startswith("deleted in QBO")]
     assert [r["status"] for r in deleted] == ["Warning"]
     voided = [r for r in rows if "(deleted in QBO)" in r["message"]]
-    assert [r["status"] for r in voided] == ["Successful"]
+    assert [r["status"] for r in voided] == ["Successful"] * 3  # two payments, Q-7001
+    assert not [r for r in synced.items(synced.runs[2].run_id) if r["status"] == "Failed"]
+    q7001 = next(i for i in synced.tps_rows("invoices") if i["doc_number"] == "Q-7001")
+    assert q7001["status"] == "void"
     maple = synced.books.clients["MAP01"]["id"]
     from_qbo = [
         p for p in synced.tps_rows("payments") if p["client_id"] == maple and p["source"] == "qbo"
