@@ -123,3 +123,16 @@ def test_a_held_sigterm_is_raised_after_the_grace_period(
             os.kill(os.getpid(), signal.SIGTERM)
             time.sleep(5)  # a call that never returns
     assert time.monotonic() - started < 2
+
+
+def test_a_settled_sigterm_leaves_no_grace_timer_behind(tmp_path: Path) -> None:
+    store, run = _store(tmp_path)
+    with signals.installed():
+        journal = store.intend(run, "create:c1", "create", "qbo.Customer")
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert signals._grace is not None and signals._grace.is_alive()
+        timer = signals._grace
+        with pytest.raises(signals.Terminated), store.transaction():
+            store.conclude(journal, "written", "58")
+    timer.join(1)
+    assert not timer.is_alive()  # cancelled: it would terminate whatever runs next
