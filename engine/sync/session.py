@@ -18,7 +18,7 @@ from tpsqbo_engine.connectors.qbo.wire import quote
 from tpsqbo_engine.connectors.tps.client import TpsClient, TpsSource
 from tpsqbo_engine.connectors.tps.contract import API_PREFIX, RESOURCES, TpsContract
 from tpsqbo_engine.connectors.tps.filebooks import FileBooks
-from tpsqbo_engine.errors import EngineError, UsageError
+from tpsqbo_engine.errors import ConnectorError, EngineError, UsageError
 from tpsqbo_engine.ruleset.model import RuleSet, load_ruleset
 from tpsqbo_engine.ruleset.source import load_file
 from tpsqbo_engine.state import StateStore
@@ -97,7 +97,7 @@ class Session:
         try:
             self._tps_client()
             self._qbo_client()
-        except UsageError as missing:
+        except (UsageError, ConnectorError) as missing:  # no token, or never connected
             return missing.message
         return ""
 
