@@ -70,7 +70,7 @@ S = TypeVar("S", bound=_HasState)
 def locked(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P], R]:
     """Runs a Session method under the firm's run lock."""
 
-    def under_lock(self: S, *args: P.args, **kwargs: P.kwargs) -> R:
+    def under_lock(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
         with run_lock(self.state):
             return method(self, *args, **kwargs)
 
