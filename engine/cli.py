@@ -287,6 +287,9 @@ def connect(
 from tpsqbo_engine.cli_sync import register  # noqa: E402 - after the app exists
 
 register(app)
+from tpsqbo_engine.cli_watch import register as register_watch  # noqa: E402
+
+register_watch(app)
 
 
 def _crash_log(exc: BaseException) -> Path:
