@@ -43,13 +43,22 @@ def demo(
     workdir: Annotated[Path, typer.Option(help="Where everything the demo makes is kept.")] = Path(
         "demo-run"
     ),
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Show the watcher: an online payment reaching TPS.")
+    ] = False,
 ) -> None:
     """Run the whole job on local emulators: no credentials, no network.
 
     Starts both emulators, connects, runs checklist, backup, plan and sync, changes both
     sides, syncs again, and shows the history and the reconciliation (which must be zero).
+    With --watch: the initial sync, then the watcher, and a client paying online.
     """
     from tpsqbo_engine.sync.demo import run_demo
+
+    if watch:
+        from tpsqbo_engine.watch.demo import run_watch_demo
+
+        raise typer.Exit(run_watch_demo(workdir, typer.echo))
 
     raise typer.Exit(run_demo(workdir, typer.echo))
 

@@ -47,6 +47,7 @@ def watching(
             watcher.serve()
         except BaseException as error:  # handed to the caller's thread below
             failed.append(error)
+            watcher.stopping.set()  # it died: whoever waits on it stops waiting
             watcher.ready.set()
 
     thread = threading.Thread(target=serve, name="watcher", daemon=True)
@@ -61,7 +62,8 @@ def watching(
     try:
         yield watcher
     finally:
-        qbo.company.listeners.remove(sender)
+        if sender in qbo.company.listeners:
+            qbo.company.listeners.remove(sender)
         sender.stop()
         watcher.stop()
         thread.join(timeout=120)
@@ -69,15 +71,21 @@ def watching(
         raise failed[0]
 
 
-def payable_invoice(session: Session, folder: Path) -> tuple[str, str]:
-    """A rendered TPS invoice with a "Pay online" link and a balance: (its id, the link)."""
+def payable_invoices(session: Session, folder: Path) -> Iterator[tuple[str, str]]:
+    """Rendered TPS invoices with a "Pay online" link and a balance: (id, link)."""
     invoices = {i["id"]: i for i in session.tps.records("invoices")}
     for document in sorted(folder.glob("*.html")):
         found = re.search(r'<a href="([^"]+)">Pay online</a>', document.read_text())
         invoice = invoices.get(document.stem)
         if found and invoice and Decimal(str(invoice["balance"])) > 0:
-            return document.stem, html.unescape(found.group(1))
-    raise AssertionError("no rendered invoice carries a payment link")
+            yield document.stem, html.unescape(found.group(1))
+
+
+def payable_invoice(session: Session, folder: Path, skip: int = 0) -> tuple[str, str]:
+    for n, found in enumerate(payable_invoices(session, folder)):
+        if n == skip:
+            return found
+    raise LookupError(f"no rendered invoice with a payment link and a balance in {folder}")
 
 
 def wait_until_paid(session: Session, invoice_id: str, timeout: float = 60.0) -> float | None:
