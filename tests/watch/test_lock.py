@@ -21,9 +21,8 @@ def _held_by(state: StateStore, pid: int) -> None:
 def test_a_run_is_refused_while_a_live_process_holds_the_lock(tmp_path: Path) -> None:
     state = StateStore(tmp_path / "state.db")
     _held_by(state, os.getppid())  # another process on this host, alive
-    with pytest.raises(RunLocked, match="in progress") as refused:
-        with run_lock(state):
-            pass
+    with pytest.raises(RunLocked, match="in progress") as refused, run_lock(state):
+        pass
     assert str(os.getppid()) in refused.value.holder
 
 

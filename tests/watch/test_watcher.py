@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from tpsqbo_engine.emulators.qbo.server import QboEmulatorServer
+from tpsqbo_engine.emulators.qbo.webhooks import legacy_payload, sign
 from tpsqbo_engine.emulators.tps.server import TpsEmulatorServer
 from tpsqbo_engine.errors import UsageError
 from tpsqbo_engine.sync.demo import demo_firm
@@ -116,12 +117,11 @@ def test_a_watcher_that_dies_mid_run_misses_nothing_and_writes_nothing_twice(
     def die(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         raise _Crash  # the write reached TPS; its link and history did not
 
-    with pytest.raises(_Crash):
-        with watching(session, qbo, _options(session)) as watcher:
-            wait_idle(watcher, 1)
-            monkeypatch.setattr(Executor, "_commit", die)
-            paid = [_pay(session, tmp_path / "invoices", skip=n) for n in (0, 1)]
-            watcher.stopping.wait(30)  # the thread dies; `watching` hands the crash over
+    with pytest.raises(_Crash), watching(session, qbo, _options(session)) as watcher:
+        wait_idle(watcher, 1)
+        monkeypatch.setattr(Executor, "_commit", die)
+        paid = [_pay(session, tmp_path / "invoices", skip=n) for n in (0, 1)]
+        watcher.stopping.wait(30)  # the thread dies; `watching` hands the crash over
     monkeypatch.setattr(Executor, "_commit", real)
     assert _online_payments(tps)  # the crash came after TPS had the payment
     # Restarted: its run on start finds the payments by CDC; TPS's idempotency keys
@@ -137,9 +137,8 @@ def test_the_watcher_refuses_a_firm_with_no_sync_yet(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TPSQBO_WEBHOOK_VERIFIER", "test-verifier")
-    with demo_firm(tmp_path) as (session, _, _):
-        with pytest.raises(UsageError, match="no sync yet"):
-            Watcher(_options(session), open_session).serve()
+    with demo_firm(tmp_path) as (session, _, _), pytest.raises(UsageError, match="no sync yet"):
+        Watcher(_options(session), open_session).serve()
     monkeypatch.delenv("TPSQBO_WEBHOOK_VERIFIER")
     with pytest.raises(UsageError, match="TPSQBO_WEBHOOK_VERIFIER"):
         Watcher(_options(session), open_session)
@@ -176,8 +175,8 @@ def test_sigterm_finishes_the_run_in_flight_and_exits_0(firm: Firm, tmp_path: Pa
     env = {**os.environ, "TPSQBO_WEBHOOK_VERIFIER": "test-verifier"}
     watcher = subprocess.Popen(
         [sys.executable, "-m", "tpsqbo_engine", "watch", "-c", str(session.config.path),
-         "--port", "0", "--debounce", "0.2", "--poll", "off", "--tps-poll", "off", "--reconcile", "off",
-         "--log-format", "json"],
+         "--port", "0", "--debounce", "0.2", "--poll", "off", "--tps-poll", "off",
+         "--reconcile", "off", "--log-format", "json"],
         env=env, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -189,32 +188,14 @@ def test_sigterm_finishes_the_run_in_flight_and_exits_0(firm: Firm, tmp_path: Pa
                 break
         # A slow QBO keeps the next run in flight; SIGTERM arrives during it.
         requests.post(f"{qbo.base_url}/__emulator__/faults", json={"spec": "slow=0.3@1"}, timeout=5)
+        client = next(iter(session.tps.records("clients")))
         session.tps.update(
-            "clients", next(iter(session.tps.records("clients")))["id"], {"phone": "555-0100"},
-            version=next(iter(session.tps.records("clients")))["version"],
-        )  # fmt: skip
+            "clients", client["id"], {"phone": "555-0100"}, version=client["version"]
+        )
         port = next(e["port"] for e in events if e.get("event") == "watch.start")
         body = json.dumps(
-            {
-                "eventNotifications": [
-                    {
-                        "realmId": session.qbo.realm_id,
-                        "dataChangeEvent": {
-                            "entities": [
-                                {
-                                    "name": "Customer",
-                                    "id": "1",
-                                    "operation": "Update",
-                                    "lastUpdated": "x",
-                                }
-                            ]
-                        },
-                    }
-                ]
-            }  # fmt: skip
+            legacy_payload(session.qbo.realm_id, [("Customer", "1", "Update", "now")])
         ).encode()
-        from tpsqbo_engine.emulators.qbo.webhooks import sign
-
         requests.post(
             f"http://127.0.0.1:{port}/webhooks", data=body,
             headers={"intuit-signature": sign("test-verifier", body)}, timeout=5,
@@ -235,4 +216,5 @@ def test_sigterm_finishes_the_run_in_flight_and_exits_0(firm: Firm, tmp_path: Pa
             watcher.stderr.close()
     runs = session.state.runs(5)
     assert [r["status"] for r in runs[:3]] == ["completed"] * 3  # initial, start, webhook
-    assert runs[0]["finished_at"] and runs[0]["counts"] != "{}"
+    written = {i["record"] for i in session.state.items(runs[0]["id"], "Successful")}
+    assert f"tps.Client:{client['id']}" in written  # the run in flight was finished
