@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from tpsqbo_engine.errors import EngineError, UsageError
 from tpsqbo_engine.sync.lock import RunLocked
 from tpsqbo_engine.watch.debounce import Debouncer, Due
+from tpsqbo_engine.watch.listcache import ListCachingClient
 from tpsqbo_engine.watch.metrics import Metrics
 
 if TYPE_CHECKING:
@@ -98,6 +99,7 @@ class Watcher:
         from tpsqbo_engine.watch.app import WatchApp
 
         session = self.open_session(self.options.config)
+        session.qbo = ListCachingClient.wrapping(session.qbo)
         if session.phase == "initial":
             raise UsageError(
                 "the watcher runs incremental syncs; this firm has had no sync yet",
@@ -146,6 +148,11 @@ class Watcher:
         from tpsqbo_engine.watch.runs import run_trigger
 
         self.metrics.set(running=True)
+        if isinstance(session.qbo, ListCachingClient):
+            if trigger in ("start", "sweep", "reconcile"):
+                session.qbo.invalidate()  # whole now and then: the cache cannot drift for long
+            else:
+                session.qbo.new_run()
         try:
             outcome = run_trigger(session, trigger)
         except RunLocked as busy:

@@ -129,8 +129,10 @@ def test_undo_takes_back_creates_updates_and_a_payment_and_lists_a_record_change
     statuses = {i["record"]: i["status"] for i in session.state.items(summary.run_id)}
     assert statuses[f"qbo.Customer:{heron['Id']}"] == "Warning"
     assert statuses[f"qbo.Invoice:{invoice['Id']}"] == "Undone"
-    links = session.state.links("tps.Invoice<->qbo.Invoice")
-    assert all(link["qbo_id"] != invoice["Id"] for link in links)
+    links = session.state.links("Invoice|Invoice")
+    assert links and all(link["qbo_id"] != invoice["Id"] for link in links)
+    customers = {r["qbo_id"]: r for r in session.state.links("Client|Customer")}
+    assert customers[juniper["Id"]]["content_hash"] == ""  # the next run decides it again
 
     # The firm decides: Blue Heron Yoga is taken back too, with a reason.
     forced = plan_undo(session, run, frozenset({f"qbo.Customer:{heron['Id']}"}))
@@ -206,3 +208,26 @@ def test_unknown_runs_and_unknown_forced_records_are_refused(firm: Firm) -> None
     first = session.sync()
     with pytest.raises(UndoRefused, match="did not write"):
         plan_undo(session, first.run_id, frozenset({"qbo.Customer:99999"}))
+
+
+def test_the_undo_command_plans_applies_and_refuses(
+    firm: Firm, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tpsqbo_engine.cli import main
+
+    session, _, _ = firm
+    first = session.sync()
+    config = str(session.config.path)
+    assert main(["undo", "--run", str(first.run_id), "--plan", "-c", config]) == 0
+    text = capsys.readouterr().out
+    assert "This is the initial sync: undoing it brings QBO back to the backup" in text
+    assert "Plan for the undo sync:" in text and "void   tps.Invoice:" in text
+    assert (
+        main(["undo", "--run", str(first.run_id), "--force", "qbo.Customer:1", "-c", config]) == 2
+    )
+    assert "--force needs --reason" in capsys.readouterr().err
+    assert main(["undo", "--run", str(first.run_id), "-c", config, "--format", "json"]) == 0
+    out = capsys.readouterr().out
+    assert '"complete": true' in out and "QBO is back to the backup" in out
+    assert main(["undo", "--run", str(first.run_id + 1), "-c", config]) == 2
+    assert "is itself an undo" in capsys.readouterr().err
