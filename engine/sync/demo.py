@@ -28,6 +28,7 @@ from tpsqbo_engine.connectors.qbo.client import NaturalKey
 from tpsqbo_engine.connectors.qbo.connect import ConnectSettings, connect
 from tpsqbo_engine.emulators.qbo.server import QboEmulatorServer, QboOptions
 from tpsqbo_engine.emulators.tps.server import TpsEmulatorServer, TpsOptions
+from tpsqbo_engine.errors import UsageError
 from tpsqbo_engine.sync import render
 from tpsqbo_engine.sync.config import load_config
 from tpsqbo_engine.sync.report import write_report
@@ -48,14 +49,18 @@ def _visit(url: str) -> None:
 
 
 def _config(
-    workdir: Path, tps: TpsEmulatorServer, qbo: QboEmulatorServer, limits: str = "off"
+    workdir: Path,
+    tps: TpsEmulatorServer,
+    qbo: QboEmulatorServer,
+    limits: str = "off",
+    rules: str = "tps-qbo-standard",
 ) -> Path:
     path = workdir / "tpsqbo.yaml"
     path.write_text(
         "# The demo firm, written by `tpsqbo-engine demo`.\n"
         "kind: firm\n"
-        "firm: Harbor & Pine CPAs\n"
-        "rules: [tps-qbo-standard]\n"
+        f"firm: {json.dumps(tps.firm.firm['name'])}\n"
+        f"rules: [{json.dumps(rules)}]\n"
         f"tps: {{connection: http, base_url: '{tps.base_url}'}}\n"
         f"qbo: {{environment: '{qbo.discovery_url}', limits: '{limits}'}}\n",
         encoding="utf-8",
@@ -167,6 +172,7 @@ def demo_firm(
     faults: str = "",
     tps_seed: str = "demo",
     limits: str = "off",
+    rules: str = "tps-qbo-standard",
 ) -> Iterator[tuple[Session, QboEmulatorServer, TpsEmulatorServer]]:
     """Both emulators, connected through OAuth, with a firm config in `workdir`. `limits`
     throttles the QBO emulator and paces the client alike (`scale=N` for benchmarks)."""
@@ -178,7 +184,7 @@ def demo_firm(
     with QboEmulatorServer(qbo_options) as qbo, TpsEmulatorServer(tps_options) as tps:
         os.environ["TPSQBO_TPS_TOKEN"] = tps.app.token
         os.environ["TPSQBO_QBO_CLIENT_SECRET"] = qbo.oauth.client_secret
-        config = load_config(_config(workdir, tps, qbo, limits))
+        config = load_config(_config(workdir, tps, qbo, limits, rules))
         connect(
             ConnectSettings(
                 qbo.oauth.client_id,
@@ -217,14 +223,25 @@ def _start_afresh(workdir: Path) -> None:
             path.unlink(missing_ok=True)
 
 
-def run_demo(workdir: Path, echo: Echo) -> int:
+FIRMS = ("demo", "awkward")
+
+
+def run_demo(workdir: Path, echo: Echo, firm: str = "demo") -> int:
+    """The demo firm, or the awkward firm (`awkward`): books as a real practice has them."""
+    if firm not in FIRMS:
+        raise UsageError(f"--firm is demo or awkward, not {firm!r}")
     _start_afresh(workdir)
-    with demo_firm(workdir) as (session, qbo, tps):
+    seeds = {"tps_seed": "empty"} if firm == "awkward" else {}
+    with demo_firm(workdir, **seeds) as (session, qbo, tps):
         echo(f"TPS emulator at {tps.base_url}, QBO emulator at {qbo.base_url}")
         echo(
             f"Connected to QBO company {qbo.company.realm_id} through OAuth (tokens in "
             f"{session.config.qbo.token_file}, 0600)"
         )
+        if firm == "awkward":
+            from tpsqbo_engine.sync.demo_awkward import walk_through_awkward
+
+            return walk_through_awkward(session, workdir, echo)
         return _walk_through(session, workdir, echo)
 
 

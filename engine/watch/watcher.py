@@ -192,8 +192,9 @@ class Watcher:
                 now + self.options.tps_poll if self.options.tps_poll else math.inf
             )
         stats = session.qbo.stats
-        limiter = session.qbo.limiter
-        self.metrics.calls(stats.calls, limiter.waited if limiter is not None else 0.0)
+        # A Limiter counts the seconds it waited; other budgets (a fleet's) may not.
+        waited = float(getattr(session.qbo.limiter, "waited", 0.0))
+        self.metrics.calls(stats.calls, waited)
         if outcome.run_id:
             self.metrics.run_finished(trigger, outcome.status, outcome.counts, time.time())
         if webhook is not None:
