@@ -38,7 +38,7 @@ def watch(
     GET /healthz and GET /metrics (Prometheus). SIGTERM or Ctrl-C finishes the run in
     flight and exits 0.
     """
-    from tpsqbo_engine.watch.logs import configure
+    from tpsqbo_engine.watch.logs import configure, unconfigure
     from tpsqbo_engine.watch.schedule import interval
     from tpsqbo_engine.watch.watcher import Watcher, WatchOptions
 
@@ -46,10 +46,6 @@ def watch(
         raise UsageError("--debounce is between 0 and 600 seconds")
     if not 0 <= port <= 65535:
         raise UsageError(f"--port {port} is not a port")
-    try:
-        configure(log_format)
-    except ValueError as error:
-        raise UsageError(str(error)) from None
     options = WatchOptions(
         config,
         host,
@@ -60,6 +56,10 @@ def watch(
         interval(reconcile, "--reconcile"),
     )
     watcher = Watcher(options, _open_session)
+    try:
+        logs = configure(log_format)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     previous = {
         number: signal.signal(number, lambda *_: watcher.stop())
         for number in (signal.SIGTERM, signal.SIGINT)
@@ -69,6 +69,7 @@ def watch(
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+        unconfigure(logs)
     raise typer.Exit(code)
 
 

@@ -42,3 +42,8 @@ def configure(log_format: str, stream: TextIO | None = None) -> logging.Handler:
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
     return handler
+
+
+def unconfigure(handler: logging.Handler) -> None:
+    for name in ("tpsqbo_engine", "waitress"):
+        logging.getLogger(name).removeHandler(handler)
