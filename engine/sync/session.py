@@ -138,7 +138,7 @@ class Session:
         done = [
             r
             for r in self.state.runs(100)
-            if r["status"] in ("completed", "partial") and r["phase"] != "undo"
+            if r["status"] in ("completed", "partial") and r["phase"] not in ("undo", "reconcile")
         ]
         return "ongoing" if done else "initial"
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from tpsqbo_engine.errors import EngineError
 from tpsqbo_engine.sync.lock import run_lock
 from tpsqbo_engine.sync.snapshot import ALWAYS_WHOLE, TPS_RESOURCES, entities_used
 
@@ -21,7 +22,18 @@ class Outcome:
     counts: dict[str, int] = field(default_factory=dict)
 
 
+class BackToInitial(EngineError):
+    def __init__(self) -> None:
+        super().__init__(
+            "this firm has no completed sync any more (its initial sync was undone); the "
+            "watcher runs incremental syncs only",
+            hint="run the initial sync by hand (checklist, backup, plan, sync), then the watcher",
+        )
+
+
 def run_trigger(session: Session, trigger: str) -> Outcome:
+    if session.phase == "initial":  # an initial sync is reviewed by a person, never unattended
+        raise BackToInitial()
     if trigger == "reconcile":
         return reconcile_run(session)
     if trigger == "tps-poll" and not tps_changed(session):

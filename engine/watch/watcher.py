@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from tpsqbo_engine.errors import EngineError, UsageError
 from tpsqbo_engine.sync.lock import RunLocked
+from tpsqbo_engine.watch.app import MAX_BODY
 from tpsqbo_engine.watch.debounce import Debouncer, Due
 from tpsqbo_engine.watch.listcache import ListCachingClient
 from tpsqbo_engine.watch.metrics import Metrics
@@ -108,7 +109,13 @@ class Watcher:
         app = WatchApp(
             self.verifier, self.debouncer, self.metrics, session.qbo.realm_id, self.health
         )
-        server = create_server(app, host=self.options.host, port=self.options.port, threads=4)
+        server = create_server(
+            app,
+            host=self.options.host,
+            port=self.options.port,
+            threads=4,
+            max_request_body_size=MAX_BODY,
+        )
         self.port = int(getattr(server, "effective_port", self.options.port))
         thread = threading.Thread(target=server.run, name="watch-http", daemon=True)
         thread.start()

@@ -27,7 +27,6 @@ from tpsqbo_engine.sync.session import Session
 from tpsqbo_engine.watch.demo import (
     open_session,
     payable_invoice,
-    run_watch_demo,
     wait_idle,
     wait_until_paid,
     watching,
@@ -163,10 +162,15 @@ def test_tps_poll_runs_only_when_tps_changed_and_reconcile_is_a_run_with_a_repor
     assert (session.config.workdir / "reports" / f"reconcile-{outcome.run_id}.html").is_file()
 
 
-def test_demo_watch_prints_when_the_payment_lands(tmp_path: Path) -> None:
-    lines: list[str] = []
-    assert run_watch_demo(tmp_path, lines.append, debounce=1.0) == 0
+def test_demo_watch_prints_when_the_payment_lands(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tpsqbo_engine.cli import main
+
+    assert main(["demo", "--watch", "--workdir", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
     landed = next(line for line in lines if "TPS shows" in line)
+    assert "(debounce 3 s)" in landed
     assert float(landed.split(": ")[1].split(" s after")[0]) < 10
 
 
