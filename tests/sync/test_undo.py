@@ -71,6 +71,8 @@ def _week(session: Session, tps: TpsEmulatorServer, folder: Path) -> dict[str, s
         session.tps.update("clients", client["id"], {"email": email}, version=client["version"])
     paid, link = payable_invoice(session, folder)
     requests.post(link, params={"format": "json"}, timeout=10).raise_for_status()
+    diner = session.qbo.query("SELECT * FROM Customer WHERE DisplayName = 'Red Rock Diner'")[0]
+    session.qbo.update("Customer", diner["Id"], {"PrimaryPhone": {"FreeFormNumber": "555-0142"}})
     return {"invoice": invoice["doc_number"], "paid": paid}
 
 
@@ -111,6 +113,10 @@ def test_undo_takes_back_creates_updates_and_a_payment_and_lists_a_record_change
     assert restore.action == "update"
     assert restore.diff["PrimaryEmailAddr.Address"][1] != "accounts@juniperhill.example"
     assert ops[f"tps.Payment:{payment['id']}"].message.startswith("void")
+    diner = _client(tps, "Red Rock Diner")
+    assert diner["phone"] == "555-0142"  # run N wrote QBO's change back to TPS
+    back = ops[f"tps.Client:{diner['id']}"]
+    assert back.action == "update" and back.diff["phone"] == ["555-0142", back.body["phone"]]
     listed = ops[f"qbo.Customer:{heron['Id']}"]
     assert listed.action == "review" and "changed since" in listed.message
     assert undo.plan.phase == "undo"
@@ -122,6 +128,7 @@ def test_undo_takes_back_creates_updates_and_a_payment_and_lists_a_record_change
     assert Decimal(tps.firm.table("invoices")[made["paid"]]["balance"]) > 0
     restored = _customer(qbo, "Juniper Hill Farm")["PrimaryEmailAddr"]["Address"]
     assert restored == restore.diff["PrimaryEmailAddr.Address"][1]
+    assert _client(tps, "Red Rock Diner")["phone"] == back.body["phone"] != "555-0142"
     assert _customer(qbo, "Blue Heron Yoga")["Notes"] == "called on Monday"
     assert _customer(qbo, "Blue Heron Yoga")["PrimaryEmailAddr"]["Address"] == (
         "office@blueheron.example"
