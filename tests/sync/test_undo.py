@@ -14,6 +14,7 @@ import requests
 from tpsqbo_engine.emulators.qbo.server import QboEmulatorServer
 from tpsqbo_engine.emulators.tps.server import TpsEmulatorServer
 from tpsqbo_engine.sync.demo import demo_firm
+from tpsqbo_engine.sync.plan import Plan
 from tpsqbo_engine.sync.session import Session
 from tpsqbo_engine.sync.undo import UndoRefused, plan_undo
 from tpsqbo_engine.sync.undo_apply import apply_undo
@@ -218,7 +219,7 @@ def test_unknown_runs_and_unknown_forced_records_are_refused(firm: Firm) -> None
 
 
 def test_the_undo_command_plans_applies_and_refuses(
-    firm: Firm, capsys: pytest.CaptureFixture[str]
+    firm: Firm, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     from tpsqbo_engine.cli import main
 
@@ -229,9 +230,13 @@ def test_the_undo_command_plans_applies_and_refuses(
     text = capsys.readouterr().out
     assert "This is the initial sync: undoing it brings QBO back to the backup" in text
     assert "Plan for the undo sync:" in text and "void   tps.Invoice:" in text
-    assert (
-        main(["undo", "--run", str(first.run_id), "--force", "qbo.Customer:1", "-c", config]) == 2
-    )
+    assert main(["undo", "--run", str(first.run_id), "--plan", "-c", config, "-f", "json"]) == 0
+    planned = tmp_path / "undo-plan.json"
+    planned.write_text(capsys.readouterr().out, encoding="utf-8")
+    same = Plan.from_file(planned)  # the format `plan --out` writes and `sync --plan` reads
+    assert same.phase == "undo" and same.writes()
+    forced = ["--force", "qbo.Customer:1"]
+    assert main(["undo", "--run", str(first.run_id), *forced, "-c", config]) == 2
     assert "--force needs --reason" in capsys.readouterr().err
     assert main(["undo", "--run", str(first.run_id), "-c", config, "--format", "json"]) == 0
     out = capsys.readouterr().out

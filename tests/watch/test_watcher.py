@@ -210,6 +210,20 @@ def test_sigterm_finishes_the_run_in_flight_and_exits_0(firm: Firm, tmp_path: Pa
             in_flight = "tpsqbo_run_in_progress 1" in metrics.splitlines()
             time.sleep(0.02)
         assert in_flight
+        # A delivery during the run is answered at once: the work waits for the next run.
+        started = time.monotonic()
+        again = requests.post(
+            f"http://127.0.0.1:{port}/webhooks", data=body,
+            headers={"intuit-signature": sign("test-verifier", body + b" ")}, timeout=5,
+        )  # fmt: skip
+        assert again.status_code == 401 and time.monotonic() - started < 1.0
+        started = time.monotonic()
+        other = json.dumps(legacy_payload(session.qbo.realm_id, [("Item", "3", "Update", "t")]))
+        answered = requests.post(
+            f"http://127.0.0.1:{port}/webhooks", data=other.encode(),
+            headers={"intuit-signature": sign("test-verifier", other.encode())}, timeout=5,
+        )  # fmt: skip
+        assert answered.status_code == 200 and time.monotonic() - started < 1.0
         watcher.send_signal(signal.SIGTERM)
         assert watcher.wait(timeout=60) == 0
     finally:
