@@ -63,11 +63,14 @@ class Debouncer:
                     return Due(realm, count, first)
             return None
 
-    def requeue(self, due: Due) -> None:
-        """A run that could not happen: its changes wait for the next window."""
+    def requeue(self, due: Due, after: float) -> None:
+        """A run that could not happen: its changes are due again in `after` seconds (or
+        later, with a window already open), not at once, so a busy lock or a failing
+        service is not hammered."""
         with self._ready:
-            first, count = self._pending.get(due.realm_id, (due.first_at, 0))
-            self._pending[due.realm_id] = (min(first, due.first_at), count + due.changes)
+            retry = self.clock() + after - self.window
+            first, count = self._pending.get(due.realm_id, (retry, 0))
+            self._pending[due.realm_id] = (max(first, retry), count + due.changes)
 
     def wait(self, timeout: float) -> None:
         """Sleeps until something is added or `timeout` passes."""

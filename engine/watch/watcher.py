@@ -184,7 +184,7 @@ class Watcher:
 
     def _retry(self, trigger: str, webhook: Due | None, after: float) -> None:
         if webhook is not None:
-            self.debouncer.requeue(webhook)
+            self.debouncer.requeue(webhook, after)
         self.due[trigger if trigger != "webhook" else "sweep"] = time.monotonic() + after
 
     def _finished(self, session: Session, trigger: str, webhook: Due | None, outcome: Any) -> None:

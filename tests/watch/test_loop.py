@@ -40,7 +40,8 @@ def test_a_busy_lock_keeps_the_changes_and_tries_again_soon(
     watcher._run(_session(), "webhook", due)
     assert watcher.due["sweep"] <= time.monotonic() + LOCKED_RETRY
     assert watcher.health()["ok"] and not watcher.metrics.running
-    watcher.debouncer.window = 0
+    assert watcher.debouncer.take_due() is None  # not retried at once
+    watcher.debouncer.window = -LOCKED_RETRY  # as if the retry delay had passed
     again = watcher.debouncer.take_due()
     assert again is not None and again.changes == 4  # nothing lost
 

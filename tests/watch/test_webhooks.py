@@ -169,8 +169,10 @@ def test_changes_within_the_window_make_one_run_and_the_window_does_not_slide(
     assert debouncer.take_due() is None and debouncer.next_due() is None
     debouncer.add(REALM, ["d"])  # a new window
     assert debouncer.next_due() == clock.now + 3.0
-    debouncer.requeue(due)  # a run that could not happen keeps its place
+    debouncer.requeue(due, 2.0)  # a run that could not happen: again in 2 s, not at once
     clock.now += 0.1
+    assert debouncer.take_due() is None
+    clock.now += 2.9  # the open window (d) closes later than the retry: it decides
     again = debouncer.take_due()
     assert again is not None and again.changes == 4
 
