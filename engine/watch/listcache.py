@@ -16,9 +16,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tpsqbo_engine.connectors.qbo.client import QboClient
+from tpsqbo_engine.sync.snapshot import INACTIVE_LISTS
 
 Record = dict[str, Any]
 CACHED = ("Customer", "Item", "Account", "Term", "PaymentMethod")
+# The read the sync makes of each list: with inactive rows where matching needs them.
+WHOLE = {e: "Active IN (true, false)" if e in INACTIVE_LISTS else "" for e in CACHED}
 SKEW = timedelta(minutes=1)
 
 
@@ -44,7 +47,7 @@ class ListCachingClient(QboClient):
         self.fresh = False
 
     def query_all(self, entity: str, where: str = "", order_by: str = "Id") -> Iterator[Record]:
-        if entity not in CACHED or where or order_by != "Id":
+        if entity not in CACHED or where != WHOLE[entity] or order_by != "Id":
             return super().query_all(entity, where, order_by)
         if not self.fresh:
             self._refresh()
@@ -54,11 +57,12 @@ class ListCachingClient(QboClient):
         started = datetime.now(UTC)
         if self.looked_at is None or set(self.lists) != set(CACHED):
             whole = QboClient.query_all  # not super(): a comprehension is a scope of its own
-            self.lists = {e: {r["Id"]: r for r in whole(self, e)} for e in CACHED}
+            self.lists = {e: {r["Id"]: r for r in whole(self, e, WHOLE[e])} for e in CACHED}
         else:
             for entity, rows in self.cdc(list(CACHED), self.looked_at - SKEW).items():
                 for record in sorted(rows, key=_stamp):
-                    if record.get("status") == "Deleted" or record.get("Active") is False:
+                    inactive = record.get("Active") is False and not WHOLE[entity]
+                    if record.get("status") == "Deleted" or inactive:
                         self.lists[entity].pop(record["Id"], None)
                     else:
                         self.lists[entity][record["Id"]] = record
