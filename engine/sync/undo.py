@@ -204,12 +204,14 @@ def _decide(session: Any, step: Step, run_id: int, forced: bool) -> Operation:
         gone = "is gone" if current is None else "is already as it was before"
         message = f"{step.written} {gone}" if step.kind != "unlink" else "linked by the run"
         return _op(step, "unlink", level="Undone", message=f"{message}; the link is removed")
+    if current is None:
+        return listed(f"{step.written} is gone since run {run_id}: nothing to restore")
     if now != step.left_version and not forced:
         return listed(
             f"changed since run {run_id} (version {now}, the run left {step.left_version}): "
             f"not touched; to take it back anyway: --force {step.written} --reason '...'"
         )
-    return _write_op(step, current or {}, now, forced)
+    return _write_op(step, current, now, forced)
 
 
 def _op(step: Step, action: str, **values: Any) -> Operation:
