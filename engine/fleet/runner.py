@@ -151,6 +151,8 @@ def run_firm(
     throttled = ThrottleCount()
     session.qbo.session.hooks["response"].append(throttled)
     try:
+        # A fresh access token now, not between the budget's admission and the first call.
+        session.qbo.auth.access_token()
         limits = Limits.parse(config.qbo.limits)
         budget = coordinator.budget(realm, limits) if limits else None
         session.qbo.limiter = FencedBudget(budget, coordinator, lease)

@@ -30,6 +30,7 @@ class Limits:
     per_second: int = 10
     batch_per_minute: int = 40
     scale: float = 1.0
+    margin: float = 0.0  # seconds added to each window (see client_windows)
 
     @classmethod
     def parse(cls, spec: str) -> Limits | None:
@@ -54,11 +55,11 @@ class Limits:
 
     @property
     def minute(self) -> float:
-        return 60.0 / self.scale
+        return 60.0 / self.scale + self.margin
 
     @property
     def second(self) -> float:
-        return 1.0 / self.scale
+        return 1.0 / self.scale + self.margin
 
 
 @dataclass
@@ -87,13 +88,17 @@ class Throttle:
 
 
 # The client counts a call when it sends it, the service when it arrives: windows a little
-# longer than the service's keep the two counts from disagreeing at the edges.
+# longer than the service's keep the two counts from disagreeing at the edges. The margin is
+# a share of the window and at least CLIENT_SLACK seconds, since the delay between the two
+# counts (a busy machine, a slow connection) does not shrink when the windows are scaled.
 CLIENT_MARGIN = 1.1
+CLIENT_SLACK = 0.05
 
 
 def client_windows(limits: Limits) -> Limits:
-    """The windows a client paces itself by: the service's, stretched by CLIENT_MARGIN."""
-    return replace(limits, scale=limits.scale / CLIENT_MARGIN)
+    """The windows a client paces itself by: the service's, stretched by CLIENT_MARGIN and
+    at least CLIENT_SLACK."""
+    return replace(limits, scale=limits.scale / CLIENT_MARGIN, margin=CLIENT_SLACK)
 
 
 @dataclass
