@@ -52,6 +52,9 @@ class FencedBudget:
         if not self.coordinator.holds(self.lease):
             raise LeaseLost(self.lease.realm, self.lease.token)
 
+    def batch_room(self) -> bool:
+        return self.inner is None or self.inner.batch_room()
+
 
 class FencedTps:
     """TPS writes checked against the lease as QBO's are; reads pass through."""

@@ -28,6 +28,7 @@ from tpsqbo_engine.connectors.qbo.errors import (
     QboFatalError,
     QboFault,
     QboRetriableError,
+    QboSkippableError,
     StaleObjectError,
     error_for,
     fault_from,
@@ -382,6 +383,8 @@ class QboClient:
         return results
 
     def _batch_chunk(self, ops: list[BatchOp]) -> list[BatchResult]:
+        if self.limiter is not None and not self.limiter.batch_room():
+            return self._singly(ops)
         started = datetime.now().astimezone()
         done: dict[int, BatchResult] = {}
 
@@ -413,6 +416,29 @@ class QboClient:
                 done[index] = self._batch_result(ops[index], item)
             pending = [i for i in pending if i not in done]
         return [done[i] for i in range(len(ops))]
+
+    def _singly(self, ops: list[BatchOp]) -> list[BatchResult]:
+        """A realm may make 40 batch calls among its 500 requests a minute: while the batch
+        calls are spent, the rest of the budget carries these writes one by one, until a
+        batch call fits again (about 1,660 writes a minute instead of 1,200)."""
+        results: list[BatchResult] = []
+        for index, op in enumerate(ops):
+            if index and self.limiter is not None and self.limiter.batch_room():
+                return results + self._batch_chunk(ops[index:])
+            try:
+                results.append(BatchResult(op, self._single(op)))
+            except QboSkippableError as error:
+                results.append(BatchResult(op, error=error))
+        return results
+
+    def _single(self, op: BatchOp) -> Record:
+        if op.operation == "create":
+            return self.create(op.entity, op.body, key=op.key, guard=op.guard)
+        key = self.requestid(f"single:{op.key}:{op.body.get('SyncToken', '')}")
+        record: Record = self.call("POST", op.entity.lower(), body=op.body, requestid=key)[
+            op.entity
+        ]
+        return record
 
     def _batch_result(self, op: BatchOp, item: Record) -> BatchResult:
         if "Fault" in item:

@@ -19,9 +19,12 @@ from typing import Protocol
 
 
 class Budget(Protocol):
-    """Blocks until one more call (a batch call when `batch`) fits the realm's windows."""
+    """`acquire` blocks until one more call (a batch call when `batch`) fits the realm's
+    windows; `batch_room` says whether the batch window has room for one more batch call
+    now, so a client can spend the rest of the budget on single writes meanwhile."""
 
     def acquire(self, *, batch: bool) -> None: ...
+    def batch_room(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,12 @@ class Throttle:
                 self._batches.append(now)
             return True
 
+    def batch_room(self) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            _trim(self._batches, now - self.limits.minute)
+            return len(self._batches) < self.limits.batch_per_minute
+
 
 # The client counts a call when it sends it, the service when it arrives: windows a little
 # longer than the service's keep the two counts from disagreeing at the edges. The margin is
@@ -118,6 +127,10 @@ class Limiter:
         while not self._throttle.admit(batch=batch):
             time.sleep(pause)
             self.waited += pause
+
+    def batch_room(self) -> bool:
+        assert self._throttle is not None
+        return self._throttle.batch_room()
 
 
 def _trim(window: deque[float], before: float) -> None:
