@@ -17,7 +17,12 @@ from pathlib import Path
 from tpsqbo_engine import resources
 from tpsqbo_engine.problems import Problem
 from tpsqbo_engine.ruleset.schema_check import check_document
-from tpsqbo_engine.ruleset.source import SourceDocument, display_path, load_file
+from tpsqbo_engine.ruleset.source import (
+    SourceDocument,
+    display_path,
+    folders_linked_out,
+    load_file,
+)
 
 PACK_FILE = "pack.yaml"
 STANDARD_PACK = "tps-qbo-standard"
@@ -112,8 +117,9 @@ def _load_into(result: LoadedPacks, root: Path, chain: tuple[Path, ...]) -> None
 
 def _load_own(result: LoadedPacks, root: Path) -> tuple[list[RuleDocument], RuleDocument | None]:
     documents: list[RuleDocument] = []
+    result.problems.extend(folders_linked_out(root))
     for path in pack_files(root):
-        sources, problems = load_file(path)
+        sources, problems = load_file(path, root)
         result.problems.extend(problems)
         if problems:
             documents.extend(_declared_ids(path, root))

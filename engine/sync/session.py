@@ -108,7 +108,7 @@ class Session:
                     "tps.connection is files, but tps.folder is not a folder",
                     hint="set tps.folder to the folder of TPS export sheets",
                 )
-            return FileTps(settings.folder, self.config.firm)
+            return FileTps(settings.folder, self.config.firm, settings.encoding)
         token = os.environ.get(settings.token_env, "")
         if not token:
             raise UsageError(
@@ -371,6 +371,7 @@ class Session:
 
     def render_run(self, run_id: int, folder: Path) -> list[Path]:
         """Documents for every invoice the run wrote; a missing payment link is a Warning."""
+        from tpsqbo_engine.expr import ExpressionError
         from tpsqbo_engine.sync.documents import render_invoice, write_document
 
         written = []
@@ -378,11 +379,17 @@ class Session:
         for item in self.state.items(run_id, "Successful"):
             if not item["record"].startswith("tps.Invoice:") or item["mapping"] != "invoices":
                 continue
-            document = render_invoice(
-                self,
-                item["record"].split(":", 1)[1],
-                payments_on=bool(prefs.get("ETransactionPaymentEnabled")),
-            )
+            try:
+                document = render_invoice(
+                    self,
+                    item["record"].split(":", 1)[1],
+                    payments_on=bool(prefs.get("ETransactionPaymentEnabled")),
+                )
+            except ExpressionError as failed:  # the pack's template: this document fails
+                self.state.record_item(
+                    run_id, item["record"], "invoice-html", "render", "Failed", failed.message
+                )
+                continue
             written.append(write_document(document, folder))
             if document.warnings:
                 self.state.record_item(
