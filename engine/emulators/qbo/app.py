@@ -5,7 +5,6 @@ endpoints and the request size limit. A WSGI application served by werkzeug.
 
 from __future__ import annotations
 
-import json
 import secrets
 import threading
 import time
@@ -21,6 +20,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from tpsqbo_engine.connectors.qbo.limits import Limits, Throttle
+from tpsqbo_engine.emulators.bodies import BadBody, parse_json
 from tpsqbo_engine.emulators.injection import FaultPlan, drop_connection
 from tpsqbo_engine.emulators.qbo import api, faults, properties, query, reports, uploads, xmlwire
 from tpsqbo_engine.emulators.qbo.company import Company
@@ -247,6 +247,8 @@ class Emulator(OAuthEndpoints):
 
     def _route(self, request: Request, rest: str) -> dict[str, Any]:
         parts = rest.split("/")
+        if any(part in (".", "..") or "\x00" in part for part in parts):
+            raise Fault("2010", "Request has invalid or unsupported property", "the path")
         include = frozenset(request.args.get("include", "").lower().split(","))
         if parts[0] == "query":
             text = (
@@ -261,6 +263,8 @@ class Emulator(OAuthEndpoints):
             )
         if parts[0] == "reports" and len(parts) == 2 and request.method == "GET":
             return reports.run(self.company, parts[1], request.args)
+        if parts[0] == "download" and len(parts) == 2:
+            raise uploads.download(self.company, parts[1])
         if parts[0] == "upload" and request.method == "POST":
             return uploads.upload(
                 self.company, request.content_type or "", request.get_data(as_text=True)
@@ -286,14 +290,10 @@ class Emulator(OAuthEndpoints):
 
 
 def _body(request: Request) -> Any:
-    try:
-        return json.loads(request.get_data(as_text=True) or "null", parse_float=Decimal)
-    except json.JSONDecodeError as exc:
-        raise Fault(
-            "2010",
-            "Request has invalid or unsupported property",
-            f"The request body is not valid JSON (line {exc.lineno}, column {exc.colno})",
-        ) from None
+    try:  # nesting, NaN/Infinity and bad UTF-8 refused (emulators/bodies.py)
+        return parse_json(request.get_data() or b"null", parse_float=Decimal)
+    except BadBody as bad:
+        raise Fault("2010", "Request has invalid or unsupported property", bad.message) from None
 
 
 def _minor_version(request: Request) -> int:
