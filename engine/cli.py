@@ -287,6 +287,9 @@ def connect(
 from tpsqbo_engine.cli_sync import register  # noqa: E402 - after the app exists
 
 register(app)
+from tpsqbo_engine.cli_pack import register as register_pack  # noqa: E402
+
+register_pack(app)
 
 
 def _crash_log(exc: BaseException) -> Path:

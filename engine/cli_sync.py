@@ -242,13 +242,20 @@ def explain(
     session = _session(config)
     made, _ = session.plan()
     upcoming = [op for op in made.operations if op.record == record]
+    disabled = [d.describe() for d in session.rules.disabled_for(record.split(":", 1)[0])]
     if _format(output) == "json":
         typer.echo(
             render.as_json(
-                {"history": session.explain(record), "next": [vars(op) for op in upcoming]}
+                {
+                    "history": session.explain(record),
+                    "next": [vars(op) for op in upcoming],
+                    "disabled": disabled,
+                }
             )
         )
         return
+    for line in disabled:
+        typer.echo(f"rules: {line}")
     for item in session.explain(record):
         typer.echo(
             f"run {item['run_id']}: {item['status']} ({item['action']}) "

@@ -17,7 +17,8 @@ from typing import Any
 from tpsqbo_engine.errors import RuleError
 from tpsqbo_engine.expr import CompiledValue, compile_value
 from tpsqbo_engine.problems import has_errors
-from tpsqbo_engine.ruleset.packs import RuleDocument
+from tpsqbo_engine.ruleset.packs import Disabled, RuleDocument
+from tpsqbo_engine.ruleset.patches import where
 from tpsqbo_engine.ruleset.semantics import template_path
 from tpsqbo_engine.ruleset.source import pointer_join
 from tpsqbo_engine.ruleset.validate import validate_pack
@@ -118,6 +119,12 @@ class RuleSet:
     exclusions: tuple[ExclusionRule, ...]
     checks: tuple[Check, ...]
     templates: Mapping[str, TemplateRule]
+    # Inherited documents this pack took out with `disable:`; `explain` names them.
+    disabled: tuple[Disabled, ...] = ()
+
+    def disabled_for(self, qualified: str) -> list[Disabled]:
+        """Disabled mappings that read or wrote records of this entity (`tps.FinanceCharge`)."""
+        return [d for d in self.disabled if qualified in d.entities]
 
     @property
     def uses_payment_links(self) -> bool:
@@ -125,12 +132,18 @@ class RuleSet:
 
 
 def _where(doc: RuleDocument, pointer: str) -> str:
-    at = doc.source.locate(pointer)
-    return f"{doc.source.display}:{at.line}"
+    display, at = where(doc.source, pointer)
+    return f"{display}:{at.line}"
+
+
+def _where_exactly(doc: RuleDocument, pointer: str) -> str:
+    """file:line:column of an expression, so a run-time failure points at it."""
+    display, at = where(doc.source, pointer)
+    return f"{display}:{at.line}:{at.column}"
 
 
 def _compiled(doc: RuleDocument, pointer: str, value: Any) -> CompiledValue:
-    return compile_value(value, _where(doc, pointer))
+    return compile_value(value, _where_exactly(doc, pointer))
 
 
 def _field(doc: RuleDocument, pointer: str, path: str, value: Any) -> FieldRule:
@@ -241,7 +254,11 @@ def _lookup(doc: RuleDocument) -> LookupTable:
     )
 
 
-def build_ruleset(pack: RuleDocument | None, documents: list[RuleDocument]) -> RuleSet:
+def build_ruleset(
+    pack: RuleDocument | None,
+    documents: list[RuleDocument],
+    disabled: tuple[Disabled, ...] = (),
+) -> RuleSet:
     of_kind = {
         k: [d for d in documents if d.kind == k]
         for k in ("mapping", "lookup", "exclusions", "checklist", "template")
@@ -254,6 +271,7 @@ def build_ruleset(pack: RuleDocument | None, documents: list[RuleDocument]) -> R
         exclusions=tuple(r for d in of_kind["exclusions"] for r in _exclusions(d)),
         checks=tuple(c for d in of_kind["checklist"] for c in _checks(d)),
         templates=MappingProxyType({d.id: _template(d) for d in of_kind["template"]}),
+        disabled=disabled,
     )
 
 
@@ -262,4 +280,4 @@ def load_ruleset(root: Path) -> RuleSet:
     loaded = validate_pack(root)
     if has_errors(loaded.problems):
         raise RuleError(sorted(loaded.problems))
-    return build_ruleset(loaded.pack, loaded.documents)
+    return build_ruleset(loaded.pack, loaded.documents, tuple(loaded.disabled))

@@ -8,16 +8,20 @@ this pack: rule packs are shared between firms, so a pack can never point outsid
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
+from typing import Any
 
-from tpsqbo_engine import resources
-from tpsqbo_engine.problems import Problem
+from tpsqbo_engine import __version__, resources
+from tpsqbo_engine.problems import Level, Problem
+from tpsqbo_engine.ruleset.patches import Patch, apply_patch, where
 from tpsqbo_engine.ruleset.schema_check import check_document
 from tpsqbo_engine.ruleset.source import SourceDocument, display_path, load_file
+from tpsqbo_engine.ruleset.versions import BadVersion, satisfies
 
 PACK_FILE = "pack.yaml"
 STANDARD_PACK = "tps-qbo-standard"
@@ -48,6 +52,32 @@ class RuleDocument:
         return data
 
 
+@dataclass(frozen=True)
+class PackInfo:
+    """One pack of the resolved chain: what `pack info` shows."""
+
+    id: str
+    version: str
+    root: Path
+    source: str  # how it was found: the pack itself, a folder, an installed pack
+    depth: int
+    changelog: Path | None = None
+
+
+@dataclass(frozen=True)
+class Disabled:
+    """An inherited document a pack took out with `disable:`."""
+
+    kind: str
+    id: str
+    by: str  # the pack that disabled it
+    where: str  # file:line of the disable entry
+    entities: tuple[str, ...] = ()  # a mapping's source and target
+
+    def describe(self) -> str:
+        return f"{self.kind} '{self.id}' is disabled by pack {self.by} ({self.where})"
+
+
 @dataclass
 class LoadedPacks:
     """The effective documents of a pack after `extends`, and every problem met on the way."""
@@ -57,13 +87,50 @@ class LoadedPacks:
     problems: list[Problem] = field(default_factory=list)
     pack: RuleDocument | None = None
     loaded: set[Path] = field(default_factory=set)
+    chain: list[PackInfo] = field(default_factory=list)
+    disabled: list[Disabled] = field(default_factory=list)
+
+
+def _entry_point_folder(entry: EntryPoint) -> Path | None:
+    """`package` is that package's folder; `package:sub/folder` a folder inside it. Found
+    through the import system, so it works from any working directory."""
+    module, _, inner = entry.value.partition(":")
+    try:
+        spec = importlib.util.find_spec(module.strip())
+    except (ImportError, ValueError):
+        return None
+    if spec is None:
+        return None
+    if spec.submodule_search_locations:
+        base = Path(next(iter(spec.submodule_search_locations)))
+    elif spec.origin:
+        base = Path(spec.origin).parent
+    else:
+        return None
+    return (base / inner.strip()).resolve() if inner.strip() else base.resolve()
 
 
 def installed_packs() -> dict[str, Path]:
-    packs = {STANDARD_PACK: resources.rules_dir()}
+    """Pack name → folder, for every installed pack."""
+    return {name: folder for name, (folder, _) in installed_pack_sources().items()}
+
+
+def installed_pack_sources() -> dict[str, tuple[Path, str]]:
+    """Pack name → (folder, where it came from)."""
+    packs = {STANDARD_PACK: (resources.rules_dir(), "shipped with the engine")}
     for entry in entry_points(group=ENTRY_POINT_GROUP):
-        packs.setdefault(entry.name, Path(entry.value))
+        folder = _entry_point_folder(entry)
+        if folder is not None:
+            dist = entry.dist.name if entry.dist is not None else "?"
+            packs.setdefault(entry.name, (folder, f"installed ({dist}, entry point {entry.value})"))
     return packs
+
+
+def changelog_of(root: Path) -> Path | None:
+    for name in ("CHANGELOG.md", "CHANGELOG.txt", "CHANGELOG"):
+        if (root / name).is_file():
+            return root / name
+    return None
 
 
 def find_pack_root(path: Path) -> Path | None:
@@ -93,11 +160,11 @@ def _folders_between(root: Path, path: Path) -> Iterable[Path]:
 
 def load_pack(root: Path) -> LoadedPacks:
     result = LoadedPacks(root)
-    _load_into(result, root.resolve(), chain=())
+    _load_into(result, root.resolve(), chain=(), source="this pack")
     return result
 
 
-def _load_into(result: LoadedPacks, root: Path, chain: tuple[Path, ...]) -> None:
+def _load_into(result: LoadedPacks, root: Path, chain: tuple[Path, ...], source: str) -> None:
     if root in result.loaded:
         return  # reached twice through extends (a diamond): its documents are already in
     result.loaded.add(root)
@@ -105,9 +172,66 @@ def _load_into(result: LoadedPacks, root: Path, chain: tuple[Path, ...]) -> None
     if chain == ():
         result.pack = pack
     if pack is not None:
-        for base in _extends(result, pack, (*chain, root)):
-            _load_into(result, base, (*chain, root))
+        result.chain.append(
+            PackInfo(
+                pack.id,
+                str(pack.data.get("version", "")),
+                root,
+                source,
+                len(chain),
+                changelog_of(root),
+            )
+        )
+        _check_engine(result, pack)
+        _check_changelog(result, pack, changelog_of(root))
+        for base, how in _extends(result, pack, (*chain, root)):
+            _load_into(result, base, (*chain, root), how)
     _override(result, own)
+    if pack is not None and pack.schema_valid:
+        _patch(result, pack)
+        _disable(result, pack)
+
+
+def _check_changelog(result: LoadedPacks, pack: RuleDocument, changelog: Path | None) -> None:
+    """A pack that keeps a changelog says what changed in the version it declares."""
+    version = str(pack.data.get("version", ""))
+    if changelog is None or not version:
+        return
+    heading = re.compile(rf"(?m)^#+\s*\[?v?{re.escape(version)}\]?(\s|$)")
+    if not heading.search(changelog.read_text(encoding="utf-8", errors="replace")):
+        result.problems.append(
+            pack.source.problem(
+                "/version",
+                "pack.changelog",
+                f"{changelog.name} has no entry for version {version}",
+                level=Level.WARNING,
+                hint=f"add a heading '## {version}' saying what changed since the last version",
+            )
+        )
+
+
+def _check_engine(result: LoadedPacks, pack: RuleDocument) -> None:
+    requires: dict[str, Any] = pack.data.get("requires") or {}  # type: ignore[assignment]
+    wanted = requires.get("engine")
+    if not isinstance(wanted, str):
+        return
+    try:
+        fits = satisfies(__version__, wanted)
+    except BadVersion as exc:
+        result.problems.append(
+            pack.source.problem("/requires/engine", "pack.bad-version", str(exc))
+        )
+        return
+    if not fits:
+        result.problems.append(
+            pack.source.problem(
+                "/requires/engine",
+                "pack.engine-version",
+                f"pack '{pack.id}' needs engine {wanted}; this is tpsqbo-engine {__version__}",
+                hint="install an engine version the pack supports, or use a version of the pack "
+                "made for this engine",
+            )
+        )
 
 
 def _load_own(result: LoadedPacks, root: Path) -> tuple[list[RuleDocument], RuleDocument | None]:
@@ -194,11 +318,22 @@ def _report_duplicate_ids(result: LoadedPacks, documents: list[RuleDocument]) ->
             )
 
 
-def _extends(result: LoadedPacks, pack: RuleDocument, chain: tuple[Path, ...]) -> Iterator[Path]:
-    for index, name in enumerate(pack.source.data.get("extends", [])):
+def _extends(
+    result: LoadedPacks, pack: RuleDocument, chain: tuple[Path, ...]
+) -> Iterator[tuple[Path, str]]:
+    for index, entry in enumerate(pack.source.data.get("extends", [])):
         pointer = f"/extends/{index}"
-        base = _resolve_extends(result, pack, str(name), pointer)
-        if base is None:
+        name = str(entry["pack"] if isinstance(entry, dict) else entry)
+        if isinstance(entry, dict):
+            pointer = f"{pointer}/pack"
+        found = _resolve_extends(result, pack, name, pointer)
+        if found is None:
+            continue
+        base, how = found
+        constraint = entry.get("version") if isinstance(entry, dict) else None
+        if constraint is not None and not _version_fits(
+            result, pack, base, str(constraint), f"/extends/{index}"
+        ):
             continue
         if base in chain:
             cycle = " → ".join(p.name for p in (*chain[chain.index(base) :], base))
@@ -211,12 +346,42 @@ def _extends(result: LoadedPacks, pack: RuleDocument, chain: tuple[Path, ...]) -
                 )
             )
             continue
-        yield base
+        yield base, how
+
+
+def _version_fits(
+    result: LoadedPacks, pack: RuleDocument, base: Path, constraint: str, pointer: str
+) -> bool:
+    version = _pack_version(base)
+    try:
+        fits = satisfies(version, constraint)
+    except BadVersion as exc:
+        result.problems.append(
+            pack.source.problem(f"{pointer}/version", "pack.bad-version", str(exc))
+        )
+        return False
+    if not fits:
+        result.problems.append(
+            pack.source.problem(
+                f"{pointer}/version",
+                "pack.version-mismatch",
+                f"'{base.name}' is version {version}, which does not satisfy {constraint}",
+                hint="install a version of that pack in the range, or widen the constraint "
+                "(see its changelog for what changed)",
+            )
+        )
+    return fits
+
+
+def _pack_version(root: Path) -> str:
+    sources, _ = load_file(root / PACK_FILE)
+    data = sources[0].data if sources else {}
+    return str(data.get("version", "0.0.0")) if isinstance(data, dict) else "0.0.0"
 
 
 def _resolve_extends(
     result: LoadedPacks, pack: RuleDocument, name: str, pointer: str
-) -> Path | None:
+) -> tuple[Path, str] | None:
     if name.startswith(".") or "/" in name or "\\" in name:
         base = (pack.pack_root / name).resolve()
         if not base.is_relative_to(pack.pack_root):
@@ -229,8 +394,9 @@ def _resolve_extends(
                 )
             )
             return None
+        how = f"folder {name}"
     else:
-        known = installed_packs()
+        known = installed_pack_sources()
         if name not in known:
             result.problems.append(
                 pack.source.problem(
@@ -241,7 +407,7 @@ def _resolve_extends(
                 )
             )
             return None
-        base = known[name].resolve()
+        base, how = known[name][0].resolve(), known[name][1]
     if not (base / PACK_FILE).is_file():
         result.problems.append(
             pack.source.problem(
@@ -252,9 +418,73 @@ def _resolve_extends(
             )
         )
         return None
-    return base
+    return base, how
 
 
 def _override(result: LoadedPacks, own: list[RuleDocument]) -> None:
     replaced = {(d.kind, d.id) for d in own}
     result.documents = [d for d in result.documents if (d.kind, d.id) not in replaced] + own
+
+
+def _named(result: LoadedPacks, pack: RuleDocument, name: str, pointer: str) -> RuleDocument | None:
+    """The effective document a patch or disable entry names: `id` or `kind/id`."""
+    kind, _, ident = name.rpartition("/")
+    found = [d for d in result.documents if d.id == ident and (not kind or d.kind == kind)]
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        known = sorted({f"{d.kind}/{d.id}" for d in result.documents})
+        from tpsqbo_engine.ruleset.typecheck import did_you_mean
+
+        by_id = did_you_mean(ident, [d.id for d in result.documents])
+        result.problems.append(
+            pack.source.problem(
+                pointer,
+                "pack.patch-unmatched",
+                f"no inherited document '{name}'",
+                hint=by_id or f"documents: {', '.join(known[:12])}",
+            )
+        )
+        return None
+    kinds = ", ".join(f"{d.kind}/{d.id}" for d in found)
+    result.problems.append(
+        pack.source.problem(
+            pointer,
+            "pack.patch-ambiguous",
+            f"'{name}' names several documents ({kinds})",
+            hint="write kind/id, e.g. mapping/clients",
+        )
+    )
+    return None
+
+
+def _patch(result: LoadedPacks, pack: RuleDocument) -> None:
+    patches: list[dict[str, Any]] = pack.data.get("patches", [])  # type: ignore[assignment]
+    for index, entry in enumerate(patches):
+        pointer = f"/patches/{index}"
+        target = _named(result, pack, str(entry["document"]), f"{pointer}/document")
+        if target is None:
+            continue
+        patched, problems = apply_patch(target.source, Patch(pack.source, pointer, entry))
+        result.problems.extend(problems)
+        schema_problems = check_document(patched)
+        result.problems.extend(schema_problems)
+        replacement = RuleDocument(patched, target.pack_root, schema_valid=not schema_problems)
+        result.documents = [replacement if d is target else d for d in result.documents]
+
+
+def _disable(result: LoadedPacks, pack: RuleDocument) -> None:
+    names: list[str] = pack.data.get("disable", [])  # type: ignore[assignment]
+    for index, name in enumerate(names):
+        pointer = f"/disable/{index}"
+        target = _named(result, pack, str(name), pointer)
+        if target is None:
+            continue
+        display, at = where(pack.source, pointer)
+        entities = tuple(
+            str(target.data[k]) for k in ("source", "target", "entity") if k in target.data
+        )
+        result.disabled.append(
+            Disabled(target.kind, target.id, pack.id, f"{display}:{at.line}", entities)
+        )
+        result.documents = [d for d in result.documents if d is not target]

@@ -14,7 +14,9 @@ from jinja2.exceptions import TemplateSyntaxError
 
 from tpsqbo_engine import expr, resources
 from tpsqbo_engine.problems import Problem
+from tpsqbo_engine.ruleset.overlap import disjoint
 from tpsqbo_engine.ruleset.packs import RuleDocument
+from tpsqbo_engine.ruleset.patches import where
 from tpsqbo_engine.ruleset.shapes import ANY, EntityCatalog, Shape, scalar_shape
 from tpsqbo_engine.ruleset.source import MAX_FILE_BYTES, display_path, pointer_join
 from tpsqbo_engine.ruleset.typecheck import (
@@ -39,6 +41,7 @@ def check_semantics(documents: list[RuleDocument], catalog: EntityCatalog) -> li
         if check is not None and doc.schema_valid:
             check(doc)
     checker.check_dependency_cycles()
+    checker.check_double_writes()
     return checker.problems
 
 
@@ -125,12 +128,12 @@ class _Semantics:
         return shape
 
     def findings(self, doc: RuleDocument, pointer: str, findings: tuple[Finding, ...]) -> None:
-        at = doc.source.locate(pointer)
+        display, at = where(doc.source, pointer)
         for f in findings:
             column = at.column if f.lineno == 1 else 1
             self.problems.append(
                 Problem(
-                    doc.source.display,
+                    display,
                     at.line + f.lineno - 1,
                     column,
                     f.code,
@@ -304,6 +307,26 @@ class _Semantics:
 
         for mid in mappings:
             visit(mid, ())
+
+    def check_double_writes(self) -> None:
+        mappings = [d for d in self.by_kind.get("mapping", {}).values() if d.schema_valid]
+        for i, first in enumerate(mappings):
+            for second in mappings[i + 1 :]:
+                same = all(first.data[k] == second.data[k] for k in ("source", "target"))
+                whens = [str(d.data["when"]) if "when" in d.data else None for d in (first, second)]
+                if not same or disjoint(*whens):
+                    continue
+                display, at = where(first.source, "")
+                self.report(
+                    second,
+                    "/target",
+                    "mapping.double-write",
+                    f"mappings '{first.id}' and '{second.id}' both write {second.data['target']} "
+                    f"from {second.data['source']}: every record would be posted twice",
+                    f"'{first.id}' is at {Path(display).name}:{at.line}. Give both a `when:` that "
+                    "cannot hold together (office == 'A' / office == 'B'), patch the inherited one "
+                    f"instead of adding a copy, or `disable: [{first.id}]`",
+                )
 
     # Exclusions and checklists ------------------------------------------------------------
     def check_exclusions(self, doc: RuleDocument) -> None:

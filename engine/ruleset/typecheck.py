@@ -371,8 +371,12 @@ def plain_path(ast: nodes.Template) -> str | None:
     outputs = ast.body[0].nodes
     if len(outputs) != 1:
         return None
+    return plain_path_of(outputs[0])
+
+
+def plain_path_of(node: nodes.Node) -> str | None:
+    """`a.b.c` when the expression node is a plain attribute path, else None."""
     parts: list[str] = []
-    node = outputs[0]
     while isinstance(node, nodes.Getattr):
         parts.append(node.attr)
         node = node.node
