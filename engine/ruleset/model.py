@@ -14,8 +14,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from jinja2 import nodes
+from jinja2.exceptions import TemplateSyntaxError
+
 from tpsqbo_engine.errors import RuleError
-from tpsqbo_engine.expr import CompiledValue, compile_value
+from tpsqbo_engine.expr import CompiledValue, compile_value, is_template, parse
 from tpsqbo_engine.problems import has_errors
 from tpsqbo_engine.ruleset.packs import Disabled, RuleDocument
 from tpsqbo_engine.ruleset.patches import where
@@ -121,6 +124,8 @@ class RuleSet:
     templates: Mapping[str, TemplateRule]
     # Inherited documents this pack took out with `disable:`; `explain` names them.
     disabled: tuple[Disabled, ...] = ()
+    # Entities rules read through functions (wip() reads tps.WipEntry): the snapshot has them.
+    reads: frozenset[str] = frozenset()
 
     def disabled_for(self, qualified: str) -> list[Disabled]:
         """Disabled mappings that read or wrote records of this entity (`tps.FinanceCharge`)."""
@@ -272,7 +277,38 @@ def build_ruleset(
         checks=tuple(c for d in of_kind["checklist"] for c in _checks(d)),
         templates=MappingProxyType({d.id: _template(d) for d in of_kind["template"]}),
         disabled=disabled,
+        reads=_reads(documents),
     )
+
+
+# Functions that read an entity no mapping names.
+_FUNCTION_READS = {"wip": "tps.WipEntry"}
+
+
+def _reads(documents: list[RuleDocument]) -> frozenset[str]:
+    found: set[str] = set()
+    for doc in documents:
+        for value in _strings(doc.data):
+            if not is_template(value):
+                continue
+            try:
+                ast = parse(value)
+            except TemplateSyntaxError:
+                continue
+            for call in ast.find_all(nodes.Call):
+                if isinstance(call.node, nodes.Name) and call.node.name in _FUNCTION_READS:
+                    found.add(_FUNCTION_READS[call.node.name])
+    return frozenset(found)
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
 
 
 def load_ruleset(root: Path) -> RuleSet:

@@ -331,10 +331,10 @@ def _extends(
             continue
         base, how = found
         constraint = entry.get("version") if isinstance(entry, dict) else None
-        if constraint is not None and not _version_fits(
-            result, pack, base, str(constraint), f"/extends/{index}"
-        ):
-            continue
+        if constraint is not None:
+            # Reported, and loaded all the same: the rest of the pack is still checked
+            # against what is installed rather than drowning in "no document" problems.
+            _version_fits(result, pack, base, str(constraint), f"/extends/{index}")
         if base in chain:
             cycle = " → ".join(p.name for p in (*chain[chain.index(base) :], base))
             result.problems.append(
@@ -442,7 +442,7 @@ def _named(result: LoadedPacks, pack: RuleDocument, name: str, pointer: str) -> 
                 pointer,
                 "pack.patch-unmatched",
                 f"no inherited document '{name}'",
-                hint=by_id or f"documents: {', '.join(known[:12])}",
+                hint=by_id or (f"documents: {', '.join(known[:12])}" if known else ""),
             )
         )
         return None

@@ -101,7 +101,7 @@ class _Tree:
             ]
         return node
 
-    def walk(self, segments: list[str], *, create: bool) -> tuple[Any, Any, str | int]:
+    def walk(self, segments: list[str], *, create: Origin | None) -> tuple[Any, Any, str | int]:
         """(container, its origin node, key) for the last segment."""
         container, node = self.data, self.origin
         for depth, segment in enumerate(segments):
@@ -109,10 +109,10 @@ class _Tree:
             if depth == len(segments) - 1:
                 return container, node, key
             if isinstance(container, dict) and key not in container:
-                if not create:
+                if create is None:
                     raise PatchError("", "pack.patch-unmatched", f"no '{segment}' to change")
                 container[key] = {}
-                node["#"][key] = {"@": node["@"], "#": {}}
+                node["#"][key] = {"@": create, "#": {}}
             container, node = container[key], node["#"][key]
         raise PatchError("", "pack.patch-unmatched", "an empty path changes nothing")
 
@@ -205,7 +205,7 @@ def _apply_step(
 ) -> None:
     if segments[:1] in (["kind"], ["id"]):
         raise PatchError("", "pack.patch-invalid", "a patch cannot change a document's kind or id")
-    container, node, key = tree.walk(segments, create=op != "remove")
+    container, node, key = tree.walk(segments, create=None if op == "remove" else (pack, at))
     children = node["#"]
     if op == "remove":
         if isinstance(container, dict) and key not in container:

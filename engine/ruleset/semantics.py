@@ -13,10 +13,12 @@ from typing import Any
 from jinja2.exceptions import TemplateSyntaxError
 
 from tpsqbo_engine import expr, resources
-from tpsqbo_engine.problems import Problem
+from tpsqbo_engine.problems import Level, Problem
+from tpsqbo_engine.ruleset.literals import literal_hint, literal_mismatch
 from tpsqbo_engine.ruleset.overlap import disjoint
 from tpsqbo_engine.ruleset.packs import RuleDocument
 from tpsqbo_engine.ruleset.patches import where
+from tpsqbo_engine.ruleset.schema_check import indentation_hint
 from tpsqbo_engine.ruleset.shapes import ANY, EntityCatalog, Shape, scalar_shape
 from tpsqbo_engine.ruleset.source import MAX_FILE_BYTES, display_path, pointer_join
 from tpsqbo_engine.ruleset.typecheck import (
@@ -79,6 +81,7 @@ class _Semantics:
     catalog: EntityCatalog
     by_kind: Mapping[str, Mapping[str, RuleDocument]]
     problems: list[Problem] = field(default_factory=list)
+    _lookup_keys: dict[str, tuple[frozenset[str], bool]] | None = None
 
     # Helpers ------------------------------------------------------------------------------
     def ids(self, kind: str) -> list[str]:
@@ -99,7 +102,17 @@ class _Semantics:
             entity.split(".")[0],
             frozenset(self.ids("lookup")),
             self.mapping_entities(),
+            self.lookup_keys(),
         )
+
+    def lookup_keys(self) -> dict[str, tuple[frozenset[str], bool]]:
+        if self._lookup_keys is None:
+            self._lookup_keys = {
+                lid: (frozenset(str(k) for k in d.data["entries"]), "default" in d.data)  # type: ignore[attr-defined]
+                for lid, d in self.by_kind.get("lookup", {}).items()
+                if d.schema_valid
+            }
+        return self._lookup_keys
 
     def report(
         self,
@@ -140,6 +153,7 @@ class _Semantics:
                     f.message,
                     pointer=pointer,
                     hint=f.hint,
+                    level=Level(f.level),
                 )
             )
 
@@ -206,6 +220,8 @@ class _Semantics:
         both: bool,
     ) -> None:
         field_shape = self.field_path(doc, pointer, target, name, at_key=True)
+        if field_shape is None:
+            self.misplaced_option(doc, pointer, name)
         if isinstance(value, dict) and "each" in value:
             self.each_field(doc, pointer, value, field_shape or ANY, scope, both)
             return
@@ -215,6 +231,7 @@ class _Semantics:
         one_way = isinstance(value, dict) and bool(value.get("one_way"))
         value_pointer = f"{pointer}/value" if isinstance(value, dict) else pointer
         self.expression(doc, value_pointer, scope)
+        self.literal(doc, value_pointer, name, field_shape)
         if both and not one_way and not _invertible(doc.source.data_at(value_pointer)):
             self.report(
                 doc,
@@ -254,8 +271,9 @@ class _Semantics:
         item_shape = target.item()
         for name in value["fields"]:
             item_pointer = pointer_join(f"{pointer}/fields", name)
-            self.field_path(doc, item_pointer, item_shape, name, at_key=True)
+            found = self.field_path(doc, item_pointer, item_shape, name, at_key=True)
             self.expression(doc, item_pointer, inner)
+            self.literal(doc, item_pointer, name, found)
 
     def fixed_items(
         self,
@@ -278,8 +296,36 @@ class _Semantics:
         for i, item in enumerate(items):
             for field_name in item:
                 item_pointer = pointer_join(f"{pointer}/{i}", field_name)
-                self.field_path(doc, item_pointer, target.item(), field_name, at_key=True)
+                found = self.field_path(doc, item_pointer, target.item(), field_name, at_key=True)
                 self.expression(doc, item_pointer, scope)
+                self.literal(doc, item_pointer, field_name, found)
+
+    def misplaced_option(self, doc: RuleDocument, pointer: str, name: str) -> None:
+        """`when:` indented under `fields:` is valid YAML and a field named 'when'."""
+        hint = indentation_hint(doc.source, "/fields", name)
+        if hint and self.problems and self.problems[-1].pointer == pointer:
+            last = self.problems[-1]
+            self.problems[-1] = Problem(
+                last.file,
+                last.line,
+                last.column,
+                last.code,
+                last.message,
+                level=last.level,
+                pointer=last.pointer,
+                hint=hint,
+            )
+
+    def literal(self, doc: RuleDocument, pointer: str, name: str, shape: Shape | None) -> None:
+        """A literal value (no {{ }}) must fit the target field: `Qty: one` cannot."""
+        value = doc.source.data_at(pointer)
+        if shape is None or (isinstance(value, str) and expr.is_template(value)):
+            return
+        wrong = literal_mismatch(value, shape)
+        if wrong:
+            self.report(
+                doc, pointer, "mapping.wrong-type", f"'{name}' {wrong}", literal_hint(value, shape)
+            )
 
     def check_dependency_cycles(self) -> None:
         mappings = self.by_kind.get("mapping", {})
@@ -410,12 +456,18 @@ class _Semantics:
             )
             return
         scope = Scope(
-            self.catalog, variables, "tps", frozenset(self.ids("lookup")), self.mapping_entities()
+            self.catalog,
+            variables,
+            "tps",
+            frozenset(self.ids("lookup")),
+            self.mapping_entities(),
+            self.lookup_keys(),
         )
         findings = check_template_source(
             path.read_text(encoding="utf-8"), scope, autoescape=doc.data["format"] == "html"
         )
         shown = display_path(path)
         self.problems.extend(
-            Problem(shown, f.lineno, 1, f.code, f.message, hint=f.hint) for f in findings
+            Problem(shown, f.lineno, 1, f.code, f.message, hint=f.hint, level=Level(f.level))
+            for f in findings
         )

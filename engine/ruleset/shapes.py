@@ -96,6 +96,13 @@ class Shape:
     def is_array(self) -> bool:
         return "array" in self.json_types()
 
+    def resolved_node(self) -> Mapping[str, Any] | None:
+        return self._resolved().node
+
+    def is_date(self) -> bool:
+        node = self._resolved().node
+        return node is not None and node.get("format") in ("date", "date-time")
+
 
 ANY = Shape(None)
 
@@ -104,9 +111,12 @@ def scalar_shape(type_name: str) -> Shape:
     """A shape for a context variable declared by name (`string`, `number?`, ...)."""
     nullable = type_name.endswith("?")
     base = type_name.rstrip("?")
-    json_type = {"money": "string", "date": "string"}.get(base, base)
+    json_type = {"money": "string", "date": "string", "ref": "object"}.get(base, base)
     types: list[str] = [json_type, "null"] if nullable else [json_type]
-    return Shape({"type": types}, label=type_name)
+    node: dict[str, Any] = {"type": types}
+    if base == "date":
+        node["format"] = "date"
+    return Shape(node, label=type_name)
 
 
 @dataclass(frozen=True)

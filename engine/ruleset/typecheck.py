@@ -16,9 +16,10 @@ from jinja2 import nodes
 from jinja2.exceptions import TemplateSyntaxError
 
 from tpsqbo_engine import expr
+from tpsqbo_engine.functions import REGISTRY
 from tpsqbo_engine.ruleset.shapes import ANY, EntityCatalog, Shape, scalar_shape
 
-FUNCTIONS = ("lookup", "ref", "linked", "record", "unique", "today")
+FUNCTIONS = tuple(REGISTRY)
 QBO_REF_ENTITIES = (
     "Account",
     "Item",
@@ -49,6 +50,7 @@ class Finding:
     message: str
     hint: str = ""
     lineno: int = 1
+    level: str = "error"
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,8 @@ class Scope:
     system: str = "tps"
     lookups: frozenset[str] = frozenset()
     mapping_entities: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    # lookup id → (its keys, whether it has a default), so constant keys can be checked
+    lookup_keys: Mapping[str, tuple[frozenset[str], bool]] = field(default_factory=dict)
 
     def with_variables(self, extra: Mapping[str, Shape]) -> Scope:
         return replace(self, variables={**self.variables, **extra})
@@ -210,7 +214,8 @@ class _Checker:
                 node,
                 "expr.unsafe-call",
                 "only the engine's functions can be called",
-                f"use one of {', '.join(FUNCTIONS)}, or a filter (value | upper)",
+                "call an engine function (lookup, ref, linked, add_days, ...: see "
+                "docs/rules.md), or use a filter (value | upper)",
             )
         name = node.node.name
         if name not in FUNCTIONS:
@@ -224,7 +229,25 @@ class _Checker:
                     _choices_hint(name, FUNCTIONS),
                 )
             )
-        checker = getattr(self, f"_call_{name}")
+        spec = REGISTRY[name]
+        given = len(node.args)
+        unknown = [kw.key for kw in node.kwargs if kw.key not in spec.keywords]
+        if not spec.min_args <= given <= spec.max_args or unknown:
+            wanted = (
+                f"{spec.min_args}"
+                if spec.min_args == spec.max_args
+                else f"{spec.min_args} to {spec.max_args}"
+            )
+            extra = f"; unknown keyword {unknown[0]!r}" if unknown else ""
+            return self.report(
+                node,
+                "expr.bad-call",
+                f"{name}() takes {wanted} argument(s), not {given}{extra}",
+                f"{name}: {spec.summary}",
+            )
+        checker = getattr(self, f"_call_{name}", None)
+        if checker is None:
+            return scalar_shape(spec.returns) if spec.returns not in ("any", "list") else ANY
         shape: Shape = checker(node)
         return shape
 
@@ -244,7 +267,40 @@ class _Checker:
                 f"no lookup table with id '{table}'",
                 _choices_hint(table, self.scope.lookups),
             )
+        elif table is not None and table in self.scope.lookup_keys and len(node.args) > 1:
+            self._lookup_keys(node, table, node.args[1])
         return ANY
+
+    def _lookup_keys(self, node: nodes.Call, table: str, key: nodes.Node) -> None:
+        """A key written in the rule must be in the table: a typo would fail every record
+        (or quietly take the default) only at run time."""
+        keys, has_default = self.scope.lookup_keys[table]
+        defaulted = has_default or any(kw.key == "default" for kw in node.kwargs)
+        candidates = [key.expr1, key.expr2] if isinstance(key, nodes.CondExpr) else [key]
+        for candidate in candidates:
+            if not isinstance(candidate, nodes.Const) or candidate.value is None:
+                continue
+            wanted = str(candidate.value)
+            if wanted in keys:
+                continue
+            hint = did_you_mean(wanted, keys) or f"keys: {', '.join(sorted(keys)[:12])}"
+            if defaulted:
+                self.findings.append(
+                    Finding(
+                        "expr.unknown-lookup-key",
+                        f"the lookup '{table}' has no key '{wanted}': the default is always used",
+                        hint,
+                        getattr(node, "lineno", 1) or 1,
+                        level="warning",
+                    )
+                )
+            else:
+                self.report(
+                    node,
+                    "expr.unknown-lookup-key",
+                    f"the lookup '{table}' has no key '{wanted}'",
+                    hint,
+                )
 
     def _call_ref(self, node: nodes.Call) -> Shape:
         entity = self._first_constant(node, "QBO entity name")
@@ -302,14 +358,19 @@ class _Checker:
             )
         return scalar_shape("string")
 
-    def _call_today(self, node: nodes.Call) -> Shape:
-        return scalar_shape("date")
-
     def _visit_BinExpr(self, node: nodes.BinExpr, variables: Mapping[str, Shape]) -> Shape:
         if isinstance(node, nodes.Pow):
             self.report(node, "expr.unsafe", "the ** operator is not allowed in rules")
-        self.shape_of(node.left, variables)
-        self.shape_of(node.right, variables)
+        left = self.shape_of(node.left, variables)
+        right = self.shape_of(node.right, variables)
+        if isinstance(node, nodes.Add | nodes.Sub) and (left.is_date() or right.is_date()):
+            sign = "-" if isinstance(node, nodes.Sub) else ""
+            return self.report(
+                node,
+                "expr.date-arithmetic",
+                f"dates cannot be {'subtracted' if sign else 'added'} with {'-' if sign else '+'}",
+                f"use add_days(date, {sign}N), end_of_month(date) or due_by_terms(date, terms)",
+            )
         return ANY
 
     _visit_Add = _visit_Sub = _visit_Mul = _visit_Div = _visit_FloorDiv = _visit_Mod = (
