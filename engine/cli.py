@@ -288,8 +288,10 @@ from tpsqbo_engine.cli_sync import register  # noqa: E402 - after the app exists
 
 register(app)
 from tpsqbo_engine.cli_pack import register as register_pack  # noqa: E402
+from tpsqbo_engine.cli_test import register as register_test  # noqa: E402
 
 register_pack(app)
+register_test(app)
 
 
 def _crash_log(exc: BaseException) -> Path:

@@ -24,6 +24,8 @@ from tpsqbo_engine.ruleset.source import SourceDocument, display_path, load_file
 from tpsqbo_engine.ruleset.versions import BadVersion, satisfies
 
 PACK_FILE = "pack.yaml"
+# A pack's own test cases (`tpsqbo-engine test`) live here; they are not rule documents.
+TESTS_FOLDER = "tests"
 STANDARD_PACK = "tps-qbo-standard"
 ENTRY_POINT_GROUP = "tpsqbo_engine.packs"
 
@@ -143,8 +145,11 @@ def find_pack_root(path: Path) -> Path | None:
 
 
 def pack_files(root: Path) -> Iterator[Path]:
+    tests = root / TESTS_FOLDER
     for path in sorted(root.rglob("*")):
         if path.suffix not in (".yaml", ".yml") or not path.is_file():
+            continue
+        if path.is_relative_to(tests):
             continue
         if any((parent / PACK_FILE).is_file() for parent in _folders_between(root, path)):
             continue  # belongs to a vendored pack inside this one

@@ -9,7 +9,7 @@ want is computed and compared with what is there, field by field.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -63,6 +63,8 @@ class PlanInput:
     left_out: Mapping[str, str] = field(default_factory=dict)
     # Records already reported as excluded in an earlier run.
     reported: frozenset[str] = frozenset()
+    # The run's clock: the plan's time and `today()` in rules (pack tests fix it).
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
 def ordered(mappings: Iterable[MappingRule]) -> list[MappingRule]:
@@ -163,7 +165,9 @@ class Planner:
             for row in rows:
                 self.owner[record_key(f"tps.{tps_entity}", row.tps_id)] = row.mapping
                 self.owner[record_key(f"qbo.{qbo_entity}", row.qbo_id)] = row.mapping
-        self.resolver = Resolver(given.rules, given.snapshot, self.links)
+        self.resolver = Resolver(
+            given.rules, given.snapshot, self.links, today_is=lambda: given.clock().date()
+        )
         self.operations: list[Operation] = []
 
     def plan(self) -> Plan:
@@ -173,7 +177,7 @@ class Planner:
         self._deletions()
         self._unmapped_exclusions()
         return Plan(
-            self.given.phase, self.operations, datetime.now(UTC).isoformat(timespec="seconds")
+            self.given.phase, self.operations, self.given.clock().isoformat(timespec="seconds")
         )
 
     # One record -----------------------------------------------------------------------------
@@ -398,7 +402,7 @@ class Planner:
             key,
             "review",
             mapping.target,
-            level="Warning",
+            level="Warning" if mapping.on_ambiguous == "review" else "Excluded",
             rule=mapping.where,
             message=f"{len(found)} records match by {match.target} "
             f"({', '.join(found[:5])}); pin one in the pins file",
