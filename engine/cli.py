@@ -287,11 +287,13 @@ def connect(
 from tpsqbo_engine.cli_sync import register  # noqa: E402 - after the app exists
 
 register(app)
+from tpsqbo_engine.cli_init import register as register_init  # noqa: E402
 from tpsqbo_engine.cli_pack import register as register_pack  # noqa: E402
 from tpsqbo_engine.cli_test import register as register_test  # noqa: E402
 
 register_pack(app)
 register_test(app)
+register_init(app)
 
 
 def _crash_log(exc: BaseException) -> Path:

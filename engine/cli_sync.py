@@ -43,6 +43,9 @@ def demo(
     workdir: Annotated[Path, typer.Option(help="Where everything the demo makes is kept.")] = Path(
         "demo-run"
     ),
+    rules: Annotated[
+        Path | None, typer.Option(help="Run the demo with this rule pack instead of the standard.")
+    ] = None,
 ) -> None:
     """Run the whole job on local emulators: no credentials, no network.
 
@@ -51,7 +54,9 @@ def demo(
     """
     from tpsqbo_engine.sync.demo import run_demo
 
-    raise typer.Exit(run_demo(workdir, typer.echo))
+    if rules is not None and not (rules / "pack.yaml").is_file():
+        raise UsageError(f"--rules {rules} is not a rule pack folder (no pack.yaml)")
+    raise typer.Exit(run_demo(workdir, typer.echo, rules))
 
 
 def checklist(config: ConfigOption = Path(CONFIG_FILE), output: FormatOption = "text") -> None:

@@ -48,14 +48,18 @@ def _visit(url: str) -> None:
 
 
 def _config(
-    workdir: Path, tps: TpsEmulatorServer, qbo: QboEmulatorServer, limits: str = "off"
+    workdir: Path,
+    tps: TpsEmulatorServer,
+    qbo: QboEmulatorServer,
+    limits: str = "off",
+    rules: str = "tps-qbo-standard",
 ) -> Path:
     path = workdir / "tpsqbo.yaml"
     path.write_text(
         "# The demo firm, written by `tpsqbo-engine demo`.\n"
         "kind: firm\n"
         "firm: Harbor & Pine CPAs\n"
-        "rules: [tps-qbo-standard]\n"
+        f"rules: [{json.dumps(rules)}]\n"
         f"tps: {{connection: http, base_url: '{tps.base_url}'}}\n"
         f"qbo: {{environment: '{qbo.discovery_url}', limits: '{limits}'}}\n",
         encoding="utf-8",
@@ -167,6 +171,7 @@ def demo_firm(
     faults: str = "",
     tps_seed: str = "demo",
     limits: str = "off",
+    rules: str = "tps-qbo-standard",
 ) -> Iterator[tuple[Session, QboEmulatorServer, TpsEmulatorServer]]:
     """Both emulators, connected through OAuth, with a firm config in `workdir`. `limits`
     throttles the QBO emulator and paces the client alike (`scale=N` for benchmarks)."""
@@ -178,7 +183,7 @@ def demo_firm(
     with QboEmulatorServer(qbo_options) as qbo, TpsEmulatorServer(tps_options) as tps:
         os.environ["TPSQBO_TPS_TOKEN"] = tps.app.token
         os.environ["TPSQBO_QBO_CLIENT_SECRET"] = qbo.oauth.client_secret
-        config = load_config(_config(workdir, tps, qbo, limits))
+        config = load_config(_config(workdir, tps, qbo, limits, rules))
         connect(
             ConnectSettings(
                 qbo.oauth.client_id,
@@ -217,9 +222,11 @@ def _start_afresh(workdir: Path) -> None:
             path.unlink(missing_ok=True)
 
 
-def run_demo(workdir: Path, echo: Echo) -> int:
+def run_demo(workdir: Path, echo: Echo, rules: Path | None = None) -> int:
+    """The demo with the standard pack, or with `rules` (a pack folder) to watch its effect."""
     _start_afresh(workdir)
-    with demo_firm(workdir) as (session, qbo, tps):
+    pack = str(rules.resolve()) if rules is not None else "tps-qbo-standard"
+    with demo_firm(workdir, rules=pack) as (session, qbo, tps):
         echo(f"TPS emulator at {tps.base_url}, QBO emulator at {qbo.base_url}")
         echo(
             f"Connected to QBO company {qbo.company.realm_id} through OAuth (tokens in "
