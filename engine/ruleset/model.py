@@ -8,7 +8,7 @@ Expressions are compiled here, once.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
@@ -108,9 +108,12 @@ class TemplateRule:
     file: Path
     format: str
     for_entity: str
-    context: Mapping[str, str]
+    context: Mapping[str, str]  # variable → type
     payment_link: bool
     where: str
+    # Variables computed per document from the record it is for (context `{type, value}`).
+    values: Mapping[str, CompiledValue] = field(default_factory=dict)
+    pack_root: Path = field(default_factory=Path)
 
 
 @dataclass(frozen=True)
@@ -237,14 +240,25 @@ def _checks(doc: RuleDocument) -> list[Check]:
 
 def _template(doc: RuleDocument) -> TemplateRule:
     d: dict[str, Any] = doc.data
+    context: dict[str, Any] = d["context"]
     return TemplateRule(
         id=doc.id,
         file=template_path(doc)[0],
         format=d["format"],
         for_entity=d["for"],
-        context=MappingProxyType(dict(d["context"])),
+        context=MappingProxyType(
+            {k: v["type"] if isinstance(v, dict) else v for k, v in context.items()}
+        ),
         payment_link=bool(d.get("payment_link", False)),
         where=_where(doc, ""),
+        values=MappingProxyType(
+            {
+                k: _compiled(doc, pointer_join(pointer_join("/context", k), "value"), v["value"])
+                for k, v in context.items()
+                if isinstance(v, dict)
+            }
+        ),
+        pack_root=template_path(doc)[1],
     )
 
 

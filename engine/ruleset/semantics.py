@@ -12,25 +12,23 @@ from typing import Any
 
 from jinja2.exceptions import TemplateSyntaxError
 
-from tpsqbo_engine import expr, resources
+from tpsqbo_engine import expr
 from tpsqbo_engine.problems import Level, Problem
+from tpsqbo_engine.ruleset.documents import template_root
 from tpsqbo_engine.ruleset.literals import literal_hint, literal_mismatch
 from tpsqbo_engine.ruleset.overlap import disjoint
 from tpsqbo_engine.ruleset.packs import RuleDocument
 from tpsqbo_engine.ruleset.patches import where
 from tpsqbo_engine.ruleset.schema_check import indentation_hint
-from tpsqbo_engine.ruleset.shapes import ANY, EntityCatalog, Shape, scalar_shape
-from tpsqbo_engine.ruleset.source import MAX_FILE_BYTES, display_path, pointer_join
+from tpsqbo_engine.ruleset.shapes import ANY, EntityCatalog, Shape
+from tpsqbo_engine.ruleset.source import pointer_join
 from tpsqbo_engine.ruleset.typecheck import (
     Finding,
     Scope,
-    check_template_source,
     check_value,
     did_you_mean,
     plain_path,
 )
-
-ENGINE_TEMPLATES = "@templates/"
 
 
 def check_semantics(documents: list[RuleDocument], catalog: EntityCatalog) -> list[Problem]:
@@ -49,11 +47,7 @@ def check_semantics(documents: list[RuleDocument], catalog: EntityCatalog) -> li
 
 def template_path(doc: RuleDocument) -> tuple[Path, Path]:
     """(the file, the folder it must stay inside) for a template document."""
-    name = str(doc.data["file"])
-    if name.startswith(ENGINE_TEMPLATES):
-        root = resources.templates_dir().resolve()
-        return (root / name.removeprefix(ENGINE_TEMPLATES)).resolve(), root
-    return (doc.pack_root / name).resolve(), doc.pack_root
+    return template_root(str(doc.data["file"]), doc.pack_root)
 
 
 def _path_shape(shape: Shape, path: str) -> tuple[Shape | None, Shape, str]:
@@ -419,55 +413,7 @@ class _Semantics:
 
     # Templates ----------------------------------------------------------------------------
     def check_template(self, doc: RuleDocument) -> None:
-        self.entity(doc, "/for")
-        variables: dict[str, Shape] = {}
-        context: dict[str, str] = doc.data["context"]  # type: ignore[assignment]
-        for name, type_name in context.items():
-            if "." in type_name:
-                variables[name] = self.entity(doc, pointer_join("/context", name)) or ANY
-            else:
-                variables[name] = scalar_shape(type_name)
-        path, root = template_path(doc)
-        if not path.is_relative_to(root):
-            self.report(
-                doc,
-                "/file",
-                "template.path-escape",
-                "the template file is outside the pack's folder",
-                "keep templates inside the pack's folder, or use @templates/<name>",
-            )
-            return
-        if not path.is_file():
-            self.report(
-                doc,
-                "/file",
-                "template.missing-file",
-                f"no template file at {display_path(path)}",
-                "create the file, or fix the path (relative to the pack's folder)",
-            )
-            return
-        if path.stat().st_size > MAX_FILE_BYTES:
-            self.report(
-                doc,
-                "/file",
-                "template.too-large",
-                f"the template is over {MAX_FILE_BYTES:,} bytes",
-                "split it into smaller templates",
-            )
-            return
-        scope = Scope(
-            self.catalog,
-            variables,
-            "tps",
-            frozenset(self.ids("lookup")),
-            self.mapping_entities(),
-            self.lookup_keys(),
-        )
-        findings = check_template_source(
-            path.read_text(encoding="utf-8"), scope, autoescape=doc.data["format"] == "html"
-        )
-        shown = display_path(path)
-        self.problems.extend(
-            Problem(shown, f.lineno, 1, f.code, f.message, hint=f.hint, level=Level(f.level))
-            for f in findings
-        )
+        check_template(self, doc)
+
+
+from tpsqbo_engine.ruleset.template_check import check_template  # noqa: E402 - uses _Semantics

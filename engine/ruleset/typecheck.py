@@ -33,15 +33,9 @@ QBO_REF_ENTITIES = (
 )
 # What an escape attempt evaluates to: one problem is reported, nothing after it.
 _REFUSED = Shape(None, label="refused")
-_TEMPLATE_ONLY = (
-    nodes.Extends,
-    nodes.Include,
-    nodes.Import,
-    nodes.FromImport,
-    nodes.Macro,
-    nodes.CallBlock,
-    nodes.Block,
-)
+# Templates may extend and include other templates of their pack (by a quoted name); macros
+# and imports stay out: they would make templates a programming language.
+_TEMPLATE_ONLY = (nodes.Import, nodes.FromImport, nodes.Macro, nodes.CallBlock)
 
 
 @dataclass(frozen=True)
@@ -90,6 +84,7 @@ class _Checker:
     def __init__(self, scope: Scope) -> None:
         self.scope = scope
         self.findings: list[Finding] = []
+        self.references: list[tuple[str, int]] = []  # templates extended or included
 
     def report(self, node: nodes.Node, code: str, message: str, hint: str = "") -> Shape:
         self.findings.append(Finding(code, message, hint, getattr(node, "lineno", 1) or 1))
@@ -388,8 +383,12 @@ class _Checker:
                 node,
                 "template.unsupported-tag",
                 f"{type(node).__name__.lower()} tags are not allowed in rule templates",
-                "templates are self-contained: no extends, include, import or macros",
+                "no import or macros; extends and include of the pack's templates are fine",
             )
+        elif isinstance(node, nodes.Extends | nodes.Include):
+            self._reference(node)
+        elif isinstance(node, nodes.Block):
+            self.check_body(node.body, dict(variables))
         elif isinstance(node, nodes.For):
             self._check_for(node, variables)
         elif isinstance(node, nodes.Assign):
@@ -409,6 +408,18 @@ class _Checker:
                     self.shape_of(child, variables)
         else:
             self.shape_of(node, variables)
+
+    def _reference(self, node: nodes.Extends | nodes.Include) -> None:
+        name = node.template
+        if isinstance(name, nodes.Const) and isinstance(name.value, str):
+            self.references.append((name.value, node.lineno))
+            return
+        self.report(
+            node,
+            "template.unsupported-tag",
+            "extends and include take a quoted template name",
+            "e.g. {% include 'footer.html' %}",
+        )
 
     def _check_for(self, node: nodes.For, variables: dict[str, Shape]) -> None:
         items = self.shape_of(node.iter, variables).item()
@@ -486,6 +497,13 @@ def check_value(source: str, scope: Scope) -> Checked:
 
 
 def check_template_source(source: str, scope: Scope, *, autoescape: bool) -> tuple[Finding, ...]:
+    return check_template_parts(source, scope, autoescape=autoescape)[0]
+
+
+def check_template_parts(
+    source: str, scope: Scope, *, autoescape: bool
+) -> tuple[tuple[Finding, ...], list[tuple[str, int]]]:
+    """The findings of a template, and the templates it extends or includes (name, line)."""
     try:
         ast = expr.environment(autoescape=autoescape).parse(source)
     except TemplateSyntaxError as exc:
@@ -496,7 +514,7 @@ def check_template_source(source: str, scope: Scope, *, autoescape: bool) -> tup
                 "check the {% %} and {{ }} tags around this line",
                 exc.lineno,
             ),
-        )
+        ), []
     checker = _Checker(scope)
     checker.check_body(ast.body, dict(scope.variables))
-    return tuple(checker.findings)
+    return tuple(checker.findings), checker.references

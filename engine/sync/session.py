@@ -331,16 +331,28 @@ class Session:
 
     def render_run(self, run_id: int, folder: Path) -> list[Path]:
         """Documents for every invoice the run wrote; a missing payment link is a Warning."""
-        from tpsqbo_engine.sync.documents import render_invoice, write_document
+        from tpsqbo_engine.sync.bindings import render_record, templates_for
+        from tpsqbo_engine.sync.documents import Document, render_invoice, write_document
 
         written = []
         prefs = self.qbo.preferences().get("SalesFormsPrefs", {})
         for item in self.state.items(run_id, "Successful"):
-            if not item["record"].startswith("tps.Invoice:") or item["mapping"] != "invoices":
+            # Documents are bound by their template's `for:`, not by a mapping's name.
+            qualified, _, ident = item["record"].partition(":")
+            html = [t for t in templates_for(self, qualified) if t.format == "html"]
+            if not html or item["mapping"] in ("render", "exclusions"):
+                continue
+            if qualified != "tps.Invoice":
+                written.append(
+                    write_document(
+                        Document(ident, render_record(self, html[0], ident), None, ()), folder
+                    )
+                )
                 continue
             document = render_invoice(
                 self,
-                item["record"].split(":", 1)[1],
+                ident,
+                html[0].id,
                 payments_on=bool(prefs.get("ETransactionPaymentEnabled")),
             )
             written.append(write_document(document, folder))
