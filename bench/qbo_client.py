@@ -11,22 +11,34 @@ For each it prints API calls per invoice and wall time against the floor the lim
 (the earliest moment the last call may be sent). Targets for the engine: at most 0.04 calls
 per invoice and at most 1.2x the floor.
 
-    python bench/qbo_client.py [--invoices 3000] [--scale 7]
+Then what the emulator's own strictness costs it, measured in the same run:
+
+- property checks: the same batches of 30 invoices with the schema checks on and off,
+  alternating, over HTTP and in-process (target: at most 1.2x);
+- lookups: DocNumber queries over 13,000 invoices from the index against a full scan.
+
+    python bench/qbo_client.py [--invoices 3000] [--scale 7] [--strict-invoices 3000]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
 
+import requests
+
 from tpsqbo_engine.connectors.qbo.auth import QboAuth
 from tpsqbo_engine.connectors.qbo.client import BatchOp, NaturalKey, QboClient, RetryPolicy
 from tpsqbo_engine.connectors.qbo.limits import Limiter, Limits
 from tpsqbo_engine.connectors.qbo.tokens import Tokens, TokenStore
+from tpsqbo_engine.emulators.qbo import api, properties, query, select
+from tpsqbo_engine.emulators.qbo.company import Company
+from tpsqbo_engine.emulators.qbo.seed import seeded_company
 from tpsqbo_engine.emulators.qbo.server import QboEmulatorServer, QboOptions
 
 
@@ -40,8 +52,6 @@ def floor_seconds(calls: int, limits: Limits, *, batch: bool) -> float:
 
 
 def connect(server: QboEmulatorServer, folder: Path, limits: Limits) -> QboClient:
-    import requests
-
     grant = requests.post(
         f"{server.base_url}/oauth2/v1/tokens/bearer",
         timeout=10,
@@ -83,10 +93,134 @@ def invoice(customer: str, item: str, number: str) -> dict[str, object]:
     }
 
 
+def _batches(customer: str, item: str, n: int, tag: str) -> list[dict[str, object]]:
+    return [
+        {
+            "BatchItemRequest": [
+                {
+                    "bId": str(i),
+                    "operation": "create",
+                    "Invoice": invoice(customer, item, f"{tag}-{i}"),
+                }
+                for i in range(start, min(start + 30, n))
+            ]
+        }
+        for start in range(0, n, 30)
+    ]
+
+
+def check_cost_in_process(n: int) -> tuple[float, float]:
+    """CPU seconds the emulator itself spends on n invoices in batches of 30, checks off
+    and on, alternating batches so both see the same company size."""
+    company = seeded_company("sandbox-us")
+    customer = company.find_by("Customer", "DisplayName", "Red Rock Diner")
+    item = company.find_by("Item", "Name", "Bookkeeping")
+    assert customer is not None and item is not None
+    spent = {False: 0.0, True: 0.0}
+    pairs = zip(
+        _batches(customer["Id"], item["Id"], n, "WOFF"),
+        _batches(customer["Id"], item["Id"], n, "WON"),
+        strict=True,
+    )
+    for number, (off, on) in enumerate(pairs):
+        for strict, body in _alternate(number, off, on):
+            parsed = json.loads(json.dumps(body, default=float), parse_float=Decimal)
+            token = properties.STRICT.set(strict)
+            try:
+                started = time.process_time()  # CPU time: other processes' load stays out
+                api.batch(company, parsed)
+                spent[strict] += time.process_time() - started
+            finally:
+                properties.STRICT.reset(token)
+    return spent[False], spent[True]
+
+
+def _alternate(number: int, off: object, on: object) -> list[tuple[bool, object]]:
+    """Which of a pair runs first changes every pair, so neither side always meets the
+    slightly bigger company."""
+    pair = [(False, off), (True, on)]
+    return pair if number % 2 == 0 else pair[::-1]
+
+
+def check_cost_over_http(server: QboEmulatorServer, token: str, n: int) -> tuple[float, float]:
+    """CPU seconds to post n invoices in batches of 30, checks off and on, alternating
+    batches so both see the same company size."""
+    company = server.company
+    customer = company.find_by("Customer", "DisplayName", "Red Rock Diner")
+    item = company.find_by("Item", "Name", "Bookkeeping")
+    assert customer is not None and item is not None
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    spent = {False: 0.0, True: 0.0}
+    pairs = zip(
+        _batches(customer["Id"], item["Id"], n, "OFF"),
+        _batches(customer["Id"], item["Id"], n, "ON"),
+        strict=True,
+    )
+    with requests.Session() as session:
+        for number, (off, on) in enumerate(pairs):
+            for strict, body in _alternate(number, off, on):
+                server.emulator.strict_properties = strict
+                started = time.process_time()  # client and server threads: this process
+                answer = session.post(
+                    f"{server.api_base}/batch",
+                    data=json.dumps(body, default=float),
+                    headers={**headers, "Content-Type": "application/json"},
+                )
+                spent[strict] += time.process_time() - started
+                answer.raise_for_status()
+    server.emulator.strict_properties = True
+    return spent[False], spent[True]
+
+
+def lookup_cost(invoices: int, sample: int) -> tuple[float, float]:
+    """Seconds per DocNumber lookup over `invoices` invoices: from the index, by full scan."""
+    company = Company("1")
+    table = company.table("Invoice")
+    for n in range(invoices):
+        record = {"Id": str(n), "DocNumber": f"D-{n}", "CustomerRef": {"value": "1"}}
+        table[record["Id"]] = record
+        company.index.replace("Invoice", None, record)
+    numbers = [f"D-{n * (invoices // sample)}" for n in range(sample)]
+    started = time.perf_counter()
+    for number in numbers:
+        select.answer(company, f"SELECT * FROM Invoice WHERE DocNumber = '{number}'")
+    indexed = (time.perf_counter() - started) / sample
+    started = time.perf_counter()
+    for number in numbers:
+        parsed = query.parse(f"SELECT * FROM Invoice WHERE DocNumber = '{number}'")
+        query.run(parsed, table.values())
+    scanned = (time.perf_counter() - started) / sample
+    return indexed, scanned
+
+
+def strictness(n: int) -> None:
+    with QboEmulatorServer(QboOptions(port=0, seed="sandbox-us")) as server:
+        grant = requests.post(
+            f"{server.base_url}/oauth2/v1/tokens/bearer",
+            timeout=10,
+            data={"grant_type": "refresh_token", "refresh_token": server.refresh_token},
+            auth=(server.oauth.client_id, server.oauth.client_secret),
+        ).json()
+        http_off, http_on = check_cost_over_http(server, grant["access_token"], n)
+    work_off, work_on = check_cost_in_process(n)
+    indexed, scanned = lookup_cost(13_000, 200)
+    print(
+        f"property checks, {n:,} invoices in batches of 30: over HTTP {http_on:5.2f} CPU s on vs "
+        f"{http_off:5.2f} s off = {http_on / http_off:4.2f}x; the emulator's own work "
+        f"{work_on:5.2f} s vs {work_off:5.2f} s = {work_on / work_off:4.2f}x (target <= 1.2x)"
+    )
+    print(
+        f"DocNumber lookup over 13,000 invoices: {indexed * 1e6:7.1f} us from the index vs "
+        f"{scanned * 1e3:6.2f} ms by scan = {scanned / indexed:,.0f}x faster; 13,000 lookups "
+        f"{indexed * 13_000:5.2f} s vs {scanned * 13_000:6.1f} s"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--invoices", type=int, default=3000)
     parser.add_argument("--scale", type=float, default=7.0)
+    parser.add_argument("--strict-invoices", type=int, default=3000)
     args = parser.parse_args()
     spec = f"scale={args.scale}"
     limits = Limits.parse(spec)
@@ -149,6 +283,8 @@ def main() -> None:
         f"{base_calls / batch_calls:.0f}x fewer calls; {failed} failed items, "
         f"{created:,} invoices in QBO (expected {2 * n:,})"
     )
+
+    strictness(args.strict_invoices)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import sys
 import tempfile
 import traceback
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -123,13 +124,40 @@ emulate_app = typer.Typer(
 app.add_typer(emulate_app, name="emulate")
 
 
+def _limits_spec(value: str) -> str:
+    from tpsqbo_engine.connectors.qbo.limits import Limits
+
+    try:
+        Limits.parse(value)
+    except ValueError as exc:  # checked while the command line is parsed, not after start
+        raise typer.BadParameter(str(exc)) from None
+    return value
+
+
+def _qbo_seeds() -> type[StrEnum]:
+    from tpsqbo_engine.emulators.qbo.seed import SEEDS
+
+    # Built from the seed list, so a new seed is a new choice without touching the CLI.
+    return StrEnum("QboSeed", {name: name for name in SEEDS})  # type: ignore[return-value]
+
+
+QboSeed = _qbo_seeds()
+DEFAULT_QBO_SEED = QboSeed("sandbox-us")
+
+
+class WebhookFormat(StrEnum):
+    legacy = "legacy"
+    cloudevents = "cloudevents"
+
+
 @emulate_app.command("qbo")
 def emulate_qbo(
     host: Annotated[str, typer.Option(help="Loopback address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port; 0 picks a free one.")] = 0,
     seed: Annotated[
-        str, typer.Option(help="Company to start with: sandbox-us, sandbox-ca, empty or starter.")
-    ] = "sandbox-us",
+        QboSeed,  # type: ignore[valid-type]
+        typer.Option(help="Company to start with."),
+    ] = DEFAULT_QBO_SEED,
     state: Annotated[
         Path | None, typer.Option(help="Keep the company in this file across restarts.")
     ] = None,
@@ -141,9 +169,28 @@ def emulate_qbo(
         ),
     ] = "",
     limits: Annotated[
-        str, typer.Option(help="Throttling: real (500/min, 10/s, 40 batch/min), off, or scale=N.")
+        str,
+        typer.Option(
+            parser=_limits_spec,
+            help="Throttling: real (500/min, 10/s, 40 batch/min), off, or scale=N.",
+        ),
     ] = "off",
     access_ttl: Annotated[float, typer.Option(help="Access-token lifetime in seconds.")] = 3600,
+    refresh_rotation: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="Seconds a refresh token keeps its value before a refresh rotates it "
+            "(Intuit: about a day).",
+        ),
+    ] = 86_400,
+    redirect_uri: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A redirect URI registered for the app (repeatable); http loopback "
+            "addresses are always allowed."
+        ),
+    ] = None,
     webhook_url: Annotated[
         str, typer.Option(help="POST change notifications here (loopback only).")
     ] = "",
@@ -151,15 +198,22 @@ def emulate_qbo(
         str,
         typer.Option(envvar="TPSQBO_WEBHOOK_VERIFIER", help="Verifier token that signs webhooks."),
     ] = "",
-    webhook_format: Annotated[str, typer.Option(help="legacy or cloudevents.")] = "legacy",
+    webhook_format: Annotated[
+        WebhookFormat, typer.Option(help="Webhook payload format.")
+    ] = WebhookFormat.legacy,
     print_json: Annotated[
-        bool, typer.Option("--print-json", help="Print one JSON line with the connection details.")
+        bool,
+        typer.Option(
+            "--print-json",
+            help="Print one JSON line with the connection details and the admin token.",
+        ),
     ] = False,
 ) -> int:
     """Serve the QuickBooks Online API, OAuth and webhooks on loopback, for tests and demos.
 
     Prints the base URL, realm id, OAuth discovery URL, client id and secret, and a ready
-    refresh token. Stops cleanly on Ctrl-C or SIGTERM.
+    refresh token. --print-json adds the admin token of the /__emulator__ endpoints.
+    Stops cleanly on Ctrl-C or SIGTERM.
     """
     from tpsqbo_engine.emulators.qbo.server import QboEmulatorServer, QboOptions
     from tpsqbo_engine.emulators.run import require_loopback, serve
@@ -170,14 +224,16 @@ def emulate_qbo(
             QboOptions(
                 host,
                 port,
-                seed,
+                str(seed),
                 state,
                 faults,
                 limits,
                 access_ttl,
                 webhook_url,
                 webhook_verifier,
-                webhook_format,
+                webhook_format.value,
+                refresh_rotation,
+                tuple(redirect_uri or ()),
             )
         )
     except ValueError as exc:
@@ -190,7 +246,11 @@ def emulate_tps(
     host: Annotated[str, typer.Option(help="Loopback address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port; 0 picks a free one.")] = 0,
     seed: Annotated[
-        str, typer.Option(help="Firm to start with: demo, or large:N for N clients.")
+        str,
+        typer.Option(
+            help="Firm to start with: demo, empty (settings only), large:N (N clients), "
+            "or a firm file (.yaml/.json: clients, work_codes, invoices, payments, ...)."
+        ),
     ] = "demo",
     state: Annotated[
         Path | None, typer.Option(help="Keep the firm in this file across restarts.")
@@ -287,6 +347,9 @@ def connect(
 from tpsqbo_engine.cli_sync import register  # noqa: E402 - after the app exists
 
 register(app)
+from tpsqbo_engine.cli_fleet import register as register_fleet  # noqa: E402
+
+register_fleet(app)
 from tpsqbo_engine.cli_init import register as register_init  # noqa: E402
 from tpsqbo_engine.cli_pack import register as register_pack  # noqa: E402
 from tpsqbo_engine.cli_test import register as register_test  # noqa: E402

@@ -43,6 +43,13 @@ def demo(
     workdir: Annotated[Path, typer.Option(help="Where everything the demo makes is kept.")] = Path(
         "demo-run"
     ),
+    firm: Annotated[
+        str,
+        typer.Option(
+            help="demo (the tidy demo firm) or awkward (books as a real practice has "
+            "them: typing, inactive customers, credits, years of QBO history)."
+        ),
+    ] = "demo",
     rules: Annotated[
         Path | None, typer.Option(help="Run the demo with this rule pack instead of the standard.")
     ] = None,
@@ -50,19 +57,23 @@ def demo(
     """Run the whole job on local emulators: no credentials, no network.
 
     Starts both emulators, connects, runs checklist, backup, plan and sync, changes both
-    sides, syncs again, and shows the history and the reconciliation (which must be zero).
+    sides, syncs again, and shows the history and the reconciliation (zero for the demo
+    firm; exactly the documented differences for the awkward one).
     """
-    from tpsqbo_engine.sync.demo import run_demo
+    from tpsqbo_engine.sync.demo import FIRMS, run_demo
 
+    if firm not in FIRMS:
+        raise UsageError(f"--firm is {' or '.join(FIRMS)}, not {firm!r}")
     if rules is not None and not (rules / "pack.yaml").is_file():
         raise UsageError(f"--rules {rules} is not a rule pack folder (no pack.yaml)")
-    raise typer.Exit(run_demo(workdir, typer.echo, rules))
+    raise typer.Exit(run_demo(workdir, typer.echo, firm, rules))
 
 
 def checklist(config: ConfigOption = Path(CONFIG_FILE), output: FormatOption = "text") -> None:
     """Run the pack's pre-flight checks; exit 1 if one that must pass fails."""
+    output = _format(output)
     results = _session(config).checklist()
-    if _format(output) == "json":
+    if output == "json":
         typer.echo(render.as_json(results))
     else:
         _echo_lines(render.checklist_text(results))
@@ -82,10 +93,11 @@ def plan(
     ] = None,
 ) -> None:
     """Show every write the next sync would make, with field-level differences."""
+    output = _format(output)
     made, _ = _session(config).plan()
     if out is not None:
         out.write_text(made.to_json(), encoding="utf-8")
-    if _format(output) == "json":
+    if output == "json":
         typer.echo(made.to_json())
     else:
         _echo_lines(render.plan_text(made))
@@ -105,10 +117,21 @@ def sync(
         Path | None,
         typer.Option("--render", help="Render every invoice the run wrote into this folder."),
     ] = None,
+    fail_on: Annotated[
+        str,
+        typer.Option(
+            "--fail-on",
+            help="Exit 1 on: new (failures not already reported, unchanged, by an earlier "
+            "run; the default), any failure, or never.",
+        ),
+    ] = "new",
 ) -> None:
     """Apply the plan: write to QBO and TPS, record every record's outcome."""
     from tpsqbo_engine.sync.plan import Plan
 
+    output = _format(output)
+    if fail_on not in FAIL_ON:
+        raise UsageError(f"--fail-on is new, any or never, not {fail_on!r}")
     if force and not reason.strip():
         raise UsageError("--force needs --reason", hint="say why; it is kept in the history")
     session = _session(config)
@@ -120,7 +143,19 @@ def sync(
         render_to=render_dir,
     )
     _print_summary(summary, output)
-    raise typer.Exit(1 if summary.counts.get("Failed") else 0)
+    raise typer.Exit(_exit_code(summary, fail_on))
+
+
+FAIL_ON = ("new", "any", "never")
+
+
+def _exit_code(summary: RunSummary, fail_on: str) -> int:
+    """A scheduler's view: with `new`, a run whose only failures were already reported,
+    unchanged, exits 0 and raises no alarm."""
+    if fail_on == "never":
+        return 0
+    failures = summary.new_failures if fail_on == "new" else summary.counts.get("Failed", 0)
+    return 1 if failures else 0
 
 
 def _progress(show: bool) -> Callable[[int, int], None]:
@@ -154,6 +189,7 @@ def retry(
     output: FormatOption = "text",
 ) -> None:
     """Sync only some records again, after fixing what made them fail."""
+    output = _format(output)
     session = _session(config)
     wanted = set(records or [])
     if all_failed:
@@ -166,14 +202,22 @@ def retry(
 
 
 def _print_summary(summary: RunSummary, output: str) -> None:
-    if _format(output) == "json":
+    if output == "json":
         typer.echo(
             render.as_json(
-                {"run": summary.run_id, "phase": summary.phase, "counts": summary.counts}
+                {
+                    "run": summary.run_id,
+                    "phase": summary.phase,
+                    "counts": summary.counts,
+                    "new_failures": summary.new_failures,
+                }
             )
         )
     else:
-        typer.echo(f"run {summary.run_id} ({summary.phase}): {render.counts_text(summary.counts)}")
+        typer.echo(
+            f"run {summary.run_id} ({summary.phase}): {render.counts_text(summary.counts)}"
+            f" ({summary.new_failures} new)"
+        )
 
 
 def report(
@@ -197,9 +241,10 @@ def history(
     output: FormatOption = "text",
 ) -> None:
     """Past runs, or one run's records with their status, message and rule."""
+    output = _format(output)
     state = _session(config).state
     rows = state.items(run, status) if run is not None or status else state.runs()
-    if _format(output) == "json":
+    if output == "json":
         typer.echo(render.as_json(rows))
         return
     for row in rows:
@@ -243,17 +288,24 @@ def explain(
     config: ConfigOption = Path(CONFIG_FILE),
     output: FormatOption = "text",
 ) -> None:
-    """Which rule decided what about a record, run by run, and what the next sync would do."""
+    """Which rule decided what about a record, run by run, and what the next sync would do
+    (that part needs the connections; without them the history is shown alone)."""
+    output = _format(output)
     session = _session(config)
-    made, _ = session.plan()
-    upcoming = [op for op in made.operations if op.record == record]
+    unconnected = session.unconnected()
+    upcoming = (
+        [op for op in session.plan()[0].operations if op.record == record]
+        if not unconnected
+        else []
+    )
     disabled = [d.describe() for d in session.rules.disabled_for(record.split(":", 1)[0])]
-    if _format(output) == "json":
+    if output == "json":
         typer.echo(
             render.as_json(
                 {
                     "history": session.explain(record),
-                    "next": [vars(op) for op in upcoming],
+                    "next": [vars(op) for op in upcoming] if not unconnected else None,
+                    "next_unknown": unconnected,
                     "disabled": disabled,
                 }
             )
@@ -270,14 +322,18 @@ def explain(
         typer.echo(f"next: {op.action} {op.target} by {op.mapping} [{op.rule}] {op.message}")
         for field, (old, new) in op.diff.items():
             typer.echo(f"      {field}: {old!r} -> {new!r}")
-    if not upcoming:
+    if unconnected:
+        typer.echo(f"next: not known without the connections ({unconnected})")
+    elif not upcoming:
         typer.echo("next: nothing to do for it")
 
 
 def reconcile(config: ConfigOption = Path(CONFIG_FILE), output: FormatOption = "text") -> None:
-    """Open A/R per client in TPS and QBO side by side; exit 1 on any difference."""
+    """Open A/R per client in TPS and QBO, net of unapplied credits, side by side; exit 1 on
+    any difference."""
+    output = _format(output)
     rows = _session(config).reconcile()
-    if _format(output) == "json":
+    if output == "json":
         typer.echo(render.as_json(rows))
     else:
         _echo_lines(render.reconcile_text(rows))

@@ -154,7 +154,7 @@ def join_nonempty(separator: Any, *parts: Any) -> str:
 REGISTRY: Mapping[str, FunctionSpec] = {
     spec.name: spec
     for spec in (
-        FunctionSpec("lookup", 2, 2, "any", "the table's value for a key", keywords=("default",)),
+        FunctionSpec("lookup", 2, 3, "any", "the table's value for a key", keywords=("default",)),
         FunctionSpec("ref", 2, 2, "ref", "a QBO reference {value, name} found by name"),
         FunctionSpec("linked", 2, 2, "any", "the linked record's id in the other system"),
         FunctionSpec("record", 2, 2, "any", "the linked record itself, on the caller's side"),

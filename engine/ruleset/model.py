@@ -69,6 +69,7 @@ class MappingRule:
     depends_on: tuple[str, ...]
     fields: tuple[FieldRule, ...]
     where: str
+    on_inactive: str = "reactivate"
 
 
 @dataclass(frozen=True)
@@ -200,6 +201,7 @@ def _mapping(doc: RuleDocument) -> MappingRule:
             for name, value in d["fields"].items()
         ),
         where=_where(doc, ""),
+        on_inactive=d.get("on_inactive", "reactivate"),
     )
 
 

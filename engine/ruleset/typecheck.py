@@ -270,7 +270,9 @@ class _Checker:
         """A key written in the rule must be in the table: a typo would fail every record
         (or quietly take the default) only at run time."""
         keys, has_default = self.scope.lookup_keys[table]
-        defaulted = has_default or any(kw.key == "default" for kw in node.kwargs)
+        defaulted = (
+            has_default or len(node.args) > 2 or any(kw.key == "default" for kw in node.kwargs)
+        )
         candidates = [key.expr1, key.expr2] if isinstance(key, nodes.CondExpr) else [key]
         for candidate in candidates:
             if not isinstance(candidate, nodes.Const) or candidate.value is None:

@@ -74,7 +74,12 @@ def _evaluate(
         return not missing, missing
     if check.type == "no-blocking-transactions":
         blocking = [f"{op.record}: {op.message}" for op in plan.operations if op.action == "block"]
-        return not blocking, blocking
+        ignored = [
+            f"{op.record}: {op.message}"
+            for op in plan.operations
+            if op.action == "ignore" and op.mapping == "exclusions"
+        ]
+        return not blocking, blocking + ignored
     if check.type == "qbo-preference":
         if options.get("only_if") == "payment-links-used" and not rules.uses_payment_links:
             return True, ["not needed: no template shows the payment link"]

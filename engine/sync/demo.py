@@ -28,6 +28,7 @@ from tpsqbo_engine.connectors.qbo.client import NaturalKey
 from tpsqbo_engine.connectors.qbo.connect import ConnectSettings, connect
 from tpsqbo_engine.emulators.qbo.server import QboEmulatorServer, QboOptions
 from tpsqbo_engine.emulators.tps.server import TpsEmulatorServer, TpsOptions
+from tpsqbo_engine.errors import UsageError
 from tpsqbo_engine.sync import render
 from tpsqbo_engine.sync.config import load_config
 from tpsqbo_engine.sync.report import write_report
@@ -58,7 +59,7 @@ def _config(
     path.write_text(
         "# The demo firm, written by `tpsqbo-engine demo`.\n"
         "kind: firm\n"
-        "firm: Harbor & Pine CPAs\n"
+        f"firm: {json.dumps(tps.firm.firm['name'])}\n"
         f"rules: [{json.dumps(rules)}]\n"
         f"tps: {{connection: http, base_url: '{tps.base_url}'}}\n"
         f"qbo: {{environment: '{qbo.discovery_url}', limits: '{limits}'}}\n",
@@ -222,16 +223,27 @@ def _start_afresh(workdir: Path) -> None:
             path.unlink(missing_ok=True)
 
 
-def run_demo(workdir: Path, echo: Echo, rules: Path | None = None) -> int:
-    """The demo with the standard pack, or with `rules` (a pack folder) to watch its effect."""
+FIRMS = ("demo", "awkward")
+
+
+def run_demo(workdir: Path, echo: Echo, firm: str = "demo", rules: Path | None = None) -> int:
+    """The demo firm, or the awkward firm (`awkward`): books as a real practice has them;
+    with the standard pack, or with `rules` (a pack folder) to watch its effect."""
+    if firm not in FIRMS:
+        raise UsageError(f"--firm is demo or awkward, not {firm!r}")
     _start_afresh(workdir)
+    seeds = {"tps_seed": "empty"} if firm == "awkward" else {}
     pack = str(rules.resolve()) if rules is not None else "tps-qbo-standard"
-    with demo_firm(workdir, rules=pack) as (session, qbo, tps):
+    with demo_firm(workdir, rules=pack, **seeds) as (session, qbo, tps):
         echo(f"TPS emulator at {tps.base_url}, QBO emulator at {qbo.base_url}")
         echo(
             f"Connected to QBO company {qbo.company.realm_id} through OAuth (tokens in "
             f"{session.config.qbo.token_file}, 0600)"
         )
+        if firm == "awkward":
+            from tpsqbo_engine.sync.demo_awkward import walk_through_awkward
+
+            return walk_through_awkward(session, workdir, echo)
         return _walk_through(session, workdir, echo)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from tpsqbo_engine.connectors.qbo.client import BATCH_SIZE, BatchOp, NaturalKey, QboClient
@@ -111,7 +112,7 @@ class Executor:
             except Unresolved as missing:
                 self._fail(op, journal, f"depends on {missing}, which was not written")
                 continue
-            found = self._written_before(entity, body) if interrupted else None
+            found = self._written_before(entity, body, intent) if interrupted else None
             if found is not None:
                 self._commit(
                     op,
@@ -119,7 +120,7 @@ class Executor:
                     journal,
                     found["Id"],
                     str(found.get("SyncToken", "")),
-                    content_hash(body),
+                    _digest(op, body),
                 )
                 continue
             ready.append((op, journal, body))
@@ -155,7 +156,7 @@ class Executor:
                 journal,
                 result.record["Id"],
                 str(result.record.get("SyncToken", "")),
-                content_hash(body),
+                _digest(op, body),
             )
 
     def _write(self, op: Operation) -> None:
@@ -166,7 +167,7 @@ class Executor:
         if interrupted and op.action == "create" and op.target.startswith("qbo."):
             entity = op.target.split(".", 1)[1]
             try:
-                found = self._written_before(entity, _resolve(op.body, self.created))
+                found = self._written_before(entity, _resolve(op.body, self.created), intent)
             except (Unresolved, ConnectorError):
                 found = None
             if found is not None:
@@ -176,7 +177,7 @@ class Executor:
                     journal,
                     found["Id"],
                     str(found.get("SyncToken", "")),
-                    content_hash(_resolve(op.body, self.created)),
+                    _digest(op, _resolve(op.body, self.created)),
                 )
                 return
         try:
@@ -192,14 +193,24 @@ class Executor:
             self._fail(op, journal, error.message)
             return
         # The hash of what was written, placeholders resolved: the next run compares to it.
-        digest = content_hash(body) if op.body and not op.reverse else op.content_hash
+        digest = _digest(op, body)
         self._commit(op, mapping, journal, target_id, target_version, digest)
 
-    def _written_before(self, entity: str, body: Record) -> Record | None:
+    def _written_before(self, entity: str, body: Record, intent: str) -> Record | None:
         """An earlier run started this create and never recorded its outcome: look for the
-        record by its natural key before creating it again."""
+        record by its natural key before creating it again, as far back as that first
+        attempt (a run resumed a day later looks back a day)."""
         guard = _guard(entity, body)
-        return self.qbo.find(entity, guard) if guard is not None else None
+        if guard is None:
+            return None
+        return self.qbo.find(entity, guard, since=self._first_attempt(intent))
+
+    def _first_attempt(self, intent: str) -> datetime | None:
+        rows = self.state.db.query(
+            "select min(started_at) as started from journal where intent = ?", [intent]
+        )
+        started = next(iter(rows), {}).get("started")
+        return datetime.fromisoformat(str(started)) if started else None
 
     def _send(
         self, op: Operation, mapping: MappingRule, body: Record, intent: str
@@ -317,6 +328,15 @@ def _batch_op(entity: str, op: Operation, body: Record) -> BatchOp:
     )
 
 
+def _digest(op: Operation, body: Record) -> str:
+    """The hash the next run compares with. A create sends the whole record, so the hash of
+    what was sent (placeholders resolved) is it; an update sends only the changed fields,
+    so the planner's hash of the whole record stands."""
+    if op.action == "create" and not op.reverse:
+        return content_hash(body)
+    return op.content_hash
+
+
 def _writes_last(operations: list[Operation]) -> list[Operation]:
     """Within each mapping's stretch of the plan, the records left alone go first, so that
     the writes stand together and fill whole batches; the order between mappings (their
@@ -345,13 +365,20 @@ def _describe(op: Operation) -> str:
     if op.action == "void":
         return f"voided {op.record if op.reverse else op.target} ({op.message})"
     if op.action == "create":
-        return f"created {op.target}"
+        return f"created {op.target}" + (f"; {op.message}" if op.message else "")
+    reactivated = (
+        ", reactivated (it was inactive in QBO)"
+        if op.diff.get("Active", [None, None])[1] is True
+        else ""
+    )
     if op.action == "link":
-        return f"linked to the existing {op.target}" + (
-            f", {len(op.diff)} field(s) updated" if op.diff else ""
+        return (
+            f"linked to the existing {op.target}"
+            + (f", {len(op.diff)} field(s) updated" if op.diff else "")
+            + reactivated
         )
     side = "TPS" if op.reverse else "the target"
-    return f"updated {side}: {', '.join(op.diff) or 'no field changes'}"
+    return f"updated {side}: {', '.join(op.diff) or 'no field changes'}{reactivated}"
 
 
 def _guard(entity: str, body: Record) -> NaturalKey | None:

@@ -10,13 +10,14 @@ want is computed and compared with what is there, field by field.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from tpsqbo_engine.expr import ExpressionError, normalize_email, normalize_name
 from tpsqbo_engine.ruleset.model import Action, MappingRule, MatchKey, RuleSet
+from tpsqbo_engine.sync.credits import open_part
 from tpsqbo_engine.sync.plan import Operation, Plan
 from tpsqbo_engine.sync.runtime import (
     ExcludedReference,
@@ -33,6 +34,7 @@ from tpsqbo_engine.sync.runtime import (
 from tpsqbo_engine.sync.snapshot import Snapshot
 
 Record = dict[str, Any]
+REACTIVATE = "Active"
 NORMALIZERS = {
     "exact": lambda v: str(v).strip(),
     "email": normalize_email,
@@ -116,7 +118,16 @@ def _flatten(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _same(a: Any, b: Any) -> bool:
+def _typed(value: str) -> str:
+    """A value as people type it, compared: spaces at the ends and inside collapsed, case
+    ignored. "  Alder Creek Dental " is "Alder Creek Dental"; "birch lane llc" is "Birch Lane
+    LLC"; "Billing@X.example " is "billing@x.example"."""
+    return " ".join(value.split()).casefold()
+
+
+def _same(a: Any, b: Any, exact: bool = False) -> bool:
+    if not exact and isinstance(a, str) and isinstance(b, str):
+        return _typed(a) == _typed(b)
     if (
         isinstance(a, Decimal | int | float)
         and isinstance(b, Decimal | int | float)
@@ -132,19 +143,21 @@ def _same(a: Any, b: Any) -> bool:
             if not (isinstance(y, Mapping) and y.get("DetailType") == "SubTotalLineDetail")
         ]
         return len(a) == len(b) and all(
-            all(_same(v, _get(y, k)) for k, v in _flatten(x).items())
+            all(_same(v, _get(y, k), exact) for k, v in _flatten(x).items())
             for x, y in zip(a, b, strict=True)
             if isinstance(x, Mapping) and isinstance(y, Mapping)
         )
     return bool(a == b)
 
 
-def diff(want: Record, have: Record | None) -> dict[str, list[Any]]:
-    """Field -> [now, wanted], for the fields the rules set and the target has otherwise."""
+def diff(want: Record, have: Record | None, exact: bool = False) -> dict[str, list[Any]]:
+    """Field -> [now, wanted], for the fields the rules set and the target has otherwise.
+    Text that differs only as people type it (spaces, case) is not a change unless `exact`:
+    a tidy record is not overwritten with a worse-formatted copy."""
     changes: dict[str, list[Any]] = {}
     for path, value in _flatten(want).items():
         current = _get(have or {}, path)
-        if have is None or not _same(value, current):
+        if have is None or not _same(value, current, exact):
             changes[path] = [current, value]
     return changes
 
@@ -206,12 +219,19 @@ class Planner:
             voids = self._voids(mapping, key, record, link)
             if voids is not None:
                 return voids
+        carried = ""
+        if mapping.source == "tps.Payment":
+            part = open_part(record, _Either(self.links.excluded, self.given.left_out))
+            if part is not None:
+                record, carried = part
         try:
             if not wanted(mapping, record, self.resolver):
                 return []
             excluded = self._excluded(mapping.source, record) if link is None else None
             if excluded is not None:
                 self.links.excluded[key] = excluded.message
+                if key in self.given.reported and excluded.action is not Action.BLOCK:
+                    return []  # said once, in the run that first met it
                 action, level = excluded.outcome()
                 return note(action, level, excluded.message, excluded.rule)
             target_id = self._partner(mapping, record, source_id, link)
@@ -227,14 +247,22 @@ class Planner:
                 )
                 self.links.add(pair_of(mapping), *pair_ids)
                 self.owner[record_key(mapping.target, target_id)] = mapping.id
+            inactive = self._inactive(mapping, target_id)
+            if inactive and mapping.on_inactive == "review":
+                return note("review", "Warning", f"{inactive} (on_inactive: review)", mapping.where)
             self.resolver.writing(mapping.target, target_id)
             want = desired(mapping, record, self.resolver)
+            if inactive:
+                want[REACTIVATE] = True
         except ExcludedReference as excluded_reference:
             self.links.excluded[key] = excluded_reference.reason
+            if key in self.given.reported:
+                return []  # said once, in the run that first met it
             return note("exclude", "Excluded", str(excluded_reference))
         except ExpressionError as failure:
             return note("fail", "Failed", failure.message, mapping.where)
-        return self._writes(mapping, record, source_id, target_id, want, link)
+        writes = self._writes(mapping, record, source_id, target_id, want, link)
+        return [replace(op, message=carried) for op in writes] if carried else writes
 
     def _voids(
         self, mapping: MappingRule, key: str, record: Record, link: LinkRow
@@ -323,7 +351,19 @@ class Planner:
                 if key in self.owner or key in self.given.reported:
                     continue
                 excluded = self._excluded(entity, record)
-                if excluded is not None:
+                if excluded is not None and key in self.given.ignored:
+                    self.operations.append(
+                        Operation(
+                            "exclusions",
+                            key,
+                            "ignore",
+                            entity,
+                            level="Ignored",
+                            message=f"ignored by hand: {self.given.ignored[key]}",
+                            rule=excluded.rule,
+                        )
+                    )
+                elif excluded is not None:
                     action, level = excluded.outcome()
                     self.operations.append(
                         Operation(
@@ -342,6 +382,15 @@ class Planner:
             return self.rows.get(pair, {}).get(source_id)
         tps_id = self.links.other(pair, "qbo", source_id)
         return self.rows.get(pair, {}).get(tps_id or "") if tps_id else None
+
+    def _inactive(self, mapping: MappingRule, target_id: str | None) -> str:
+        """What to say when the partner is an inactive QBO record, or ''."""
+        if target_id is None or system_of(mapping.target) != "qbo":
+            return ""
+        target = self.given.snapshot.find(mapping.target, target_id)
+        if target is None or target.get("Active") is not False:
+            return ""
+        return f"{mapping.target}:{target_id} ({_display_of(target)}) is inactive in QBO"
 
     def _excluded(self, qualified: str, record: Record) -> _Exclusion | None:
         phase = self.given.phase
@@ -374,6 +423,7 @@ class Planner:
             r
             for r in self.given.snapshot.records(mapping.target).values()
             if ident_of(mapping.target, r) not in claimed
+            and not (mapping.on_inactive == "create" and r.get("Active") is False)
         ]
         for key in mapping.match:
             found = _matches(key, record, targets, mapping.target)
@@ -419,7 +469,8 @@ class Planner:
         link: LinkRow | None,
     ) -> list[Operation]:
         key = record_key(mapping.source, source_id)
-        digest = content_hash(want)
+        # Reactivating is a one-time repair, not part of what the source says.
+        digest = content_hash({k: v for k, v in want.items() if k != REACTIVATE})
         source_version = version_of(mapping.source, record)
         if target_id is None:
             return [
@@ -452,7 +503,7 @@ class Planner:
                     "record out with `tpsqbo-engine ignore`",
                 )
             ]
-        changes = diff(want, current)
+        changes = diff(want, current, exact=mapping.conflict == "source_wins")
         version = version_of(mapping.target, current)
 
         def write(action: str) -> list[Operation]:
@@ -462,7 +513,7 @@ class Planner:
                     key,
                     action,
                     target,
-                    body=want if changes and action != "refresh" else {},
+                    body=_changed_part(want, changes) if action != "refresh" else {},
                     diff=changes if action != "refresh" else {},
                     target_version=version,
                     content_hash=digest,
@@ -571,11 +622,33 @@ def _newer(mapping: MappingRule, record: Record, current: Record) -> str:
     return "source" if tps_newer == source_is_tps else "target"
 
 
+def _changed_part(want: Record, changes: Mapping[str, Any]) -> Record:
+    """The top-level fields with a change, whole (a sparse update): what is already right
+    in the target, as it is typed there, is left alone."""
+    top = {path.split(".", 1)[0] for path in changes}
+    return {key: value for key, value in want.items() if key in top}
+
+
+def _display_of(record: Record) -> str:
+    return str(record.get("DisplayName") or record.get("Name") or record.get("Id"))
+
+
 def _merged(record: Record, changes: Record) -> Record:
     merged = dict(record)
     for key, value in changes.items():
         merged[key] = _merged(merged.get(key) or {}, value) if isinstance(value, dict) else value
     return merged
+
+
+@dataclass(frozen=True)
+class _Either:
+    """Membership in either of two mappings, without merging them."""
+
+    first: Mapping[str, str]
+    second: Mapping[str, str]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.first or key in self.second
 
 
 @dataclass(frozen=True)

@@ -1,65 +1,127 @@
-"""Open A/R per client in TPS and in QBO, side by side, every difference listed."""
+"""Open A/R per client in TPS and in QBO, net of unapplied credits, every difference listed.
+
+A client's position is what it owes (open invoices, finance charges, increases) less the
+credits it holds (unapplied payments and retainers, decreases on no invoice in TPS;
+unapplied payments and unapplied credit memos in QBO). The credits are shown in their own
+columns so that a credit on one side only is plain to see; the difference is of the nets.
+QBO's side comes from QBO's own A/R report per customer when the company answers it, so a
+difference that report would show is never hidden by our own arithmetic.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from tpsqbo_engine.sync.snapshot import Snapshot
 
 ZERO = Decimal("0.00")
+Record = dict[str, Any]
 
 
 @dataclass(frozen=True)
 class Balance:
     client: str
     name: str
-    tps: Decimal
+    tps: Decimal  # net: owed less credits
     qbo: Decimal
+    tps_credits: Decimal = ZERO
+    qbo_credits: Decimal = ZERO
 
     @property
     def difference(self) -> Decimal:
         return self.tps - self.qbo
 
 
-def tps_receivable(snapshot: Snapshot) -> dict[str, Decimal]:
-    """Open invoices and finance charges, plus increases, less decreases not on an invoice."""
-    owed: dict[str, Decimal] = {}
+@dataclass
+class Ledger:
+    """Per client (or customer): what is owed, and the credits held."""
 
-    def add(client: str, amount: Decimal) -> None:
-        owed[client] = owed.get(client, ZERO) + amount
+    owed: dict[str, Decimal]
+    credits: dict[str, Decimal]
 
+    def add(self, who: str, amount: Decimal, *, credit: bool = False) -> None:
+        book = self.credits if credit else self.owed
+        book[who] = book.get(who, ZERO) + amount
+
+    def net(self, who: str) -> Decimal:
+        return self.owed.get(who, ZERO) - self.credits.get(who, ZERO)
+
+
+def _money(value: Any) -> Decimal:
+    return Decimal(str(value or 0))
+
+
+def tps_ledger(snapshot: Snapshot) -> Ledger:
+    ledger = Ledger({}, {})
     for invoice in snapshot.records("tps.Invoice").values():
         if invoice.get("status") != "void":
-            add(invoice["client_id"], Decimal(invoice.get("balance") or 0))
+            ledger.add(invoice["client_id"], _money(invoice.get("balance")))
     for charge in snapshot.records("tps.FinanceCharge").values():
-        add(charge["client_id"], Decimal(charge.get("balance") or 0))
+        ledger.add(charge["client_id"], _money(charge.get("balance")))
     for adjustment in snapshot.records("tps.Adjustment").values():
         if adjustment["direction"] == "increase":
-            add(adjustment["client_id"], Decimal(adjustment["amount"]))
+            ledger.add(adjustment["client_id"], _money(adjustment["amount"]))
         elif not adjustment.get("invoice_id"):
-            add(adjustment["client_id"], -Decimal(adjustment["amount"]))
-    return owed
+            ledger.add(adjustment["client_id"], _money(adjustment["amount"]), credit=True)
+    for payment in snapshot.records("tps.Payment").values():
+        if payment.get("status", "active") != "void":
+            ledger.add(payment["client_id"], _money(payment.get("unapplied_amount")), credit=True)
+    return ledger
 
 
-def reconcile(snapshot: Snapshot, client_links: dict[str, str]) -> list[Balance]:
-    """One row per client that has A/R on either side; `client_links` is TPS id -> QBO id."""
-    owed = tps_receivable(snapshot)
+def qbo_ledger(snapshot: Snapshot, report: Mapping[str, Decimal] | None = None) -> Ledger:
+    """From QBO's transactions; `report` (customer id -> open balance, from QBO's own
+    report) replaces the arithmetic for what is owed when the company answers it."""
+    ledger = Ledger({}, {})
+    for invoice in snapshot.records("qbo.Invoice").values():
+        ledger.add(invoice["CustomerRef"]["value"], _money(invoice.get("Balance")))
+    for memo in snapshot.records("qbo.CreditMemo").values():
+        remaining = memo.get("RemainingCredit", memo.get("Balance"))
+        ledger.add(memo["CustomerRef"]["value"], _money(remaining), credit=True)
+    for payment in snapshot.records("qbo.Payment").values():
+        ledger.add(
+            payment["CustomerRef"]["value"], _money(payment.get("UnappliedAmt")), credit=True
+        )
+    if report is not None:
+        # The report's open balance is already net of the credits it knows.
+        ledger.owed = {
+            who: amount + ledger.credits.get(who, ZERO) for who, amount in report.items()
+        }
+    return ledger
+
+
+def reconcile(
+    snapshot: Snapshot,
+    client_links: dict[str, str],
+    report: Mapping[str, Decimal] | None = None,
+) -> list[Balance]:
+    """One row per client with A/R or credits on either side; `client_links` is TPS id ->
+    QBO id."""
+    tps, qbo = tps_ledger(snapshot), qbo_ledger(snapshot, report)
     customers = snapshot.records("qbo.Customer")
     rows = []
     for client in snapshot.records("tps.Client").values():
-        customer = customers.get(client_links.get(client["id"], ""))
-        qbo = Decimal(str(customer.get("Balance", 0))) if customer else ZERO
-        tps = owed.get(client["id"], ZERO)
-        if tps or qbo:
-            rows.append(
-                Balance(client["code"], client["name"], tps.quantize(ZERO), qbo.quantize(ZERO))
-            )
+        ident, customer_id = client["id"], client_links.get(client["id"], "")
+        row = Balance(
+            client["code"],
+            client["name"],
+            tps.net(ident).quantize(ZERO),
+            qbo.net(customer_id).quantize(ZERO) if customer_id else ZERO,
+            tps.credits.get(ident, ZERO).quantize(ZERO),
+            qbo.credits.get(customer_id, ZERO).quantize(ZERO) if customer_id else ZERO,
+        )
+        if row.tps or row.qbo or row.tps_credits or row.qbo_credits:
+            rows.append(row)
     linked = set(client_links.values())
-    for customer in customers.values():
-        balance = Decimal(str(customer.get("Balance", 0)))
-        if customer["Id"] not in linked and balance:
-            rows.append(
-                Balance("(not in TPS)", customer["DisplayName"], ZERO, balance.quantize(ZERO))
-            )
-    return sorted(rows, key=lambda r: r.name.casefold())
+    for customer_id in sorted(set(qbo.owed) | set(qbo.credits)):
+        if customer_id in linked or not (qbo.net(customer_id) or qbo.credits.get(customer_id)):
+            continue
+        name = str(customers.get(customer_id, {}).get("DisplayName", customer_id))
+        credits = qbo.credits.get(customer_id, ZERO).quantize(ZERO)
+        rows.append(
+            Balance("(not in TPS)", name, ZERO, qbo.net(customer_id).quantize(ZERO), ZERO, credits)
+        )
+    return sorted(rows, key=lambda r: r.name.strip().casefold())

@@ -67,17 +67,24 @@ def counts_text(counts: dict[str, int]) -> str:
 
 
 def reconcile_text(rows: Iterable[Balance]) -> list[str]:
+    """Nets (owed less credits) side by side; the credits in their own columns."""
     rows = list(rows)
-    lines = [f"{'client':12} {'name':40} {'TPS A/R':>12} {'QBO A/R':>12} {'difference':>12}"]
+    lines = [
+        f"{'client':12} {'name':32} {'TPS credits':>11} {'TPS net A/R':>12} "
+        f"{'QBO credits':>11} {'QBO net A/R':>12} {'difference':>11}"
+    ]
     for row in rows:
         lines.append(
-            f"{row.client[:12]:12} {row.name[:40]:40} {row.tps:>12} {row.qbo:>12} "
-            f"{row.difference:>12}"
+            f"{row.client[:12]:12} {row.name.strip()[:32]:32} {row.tps_credits:>11} "
+            f"{row.tps:>12} {row.qbo_credits:>11} {row.qbo:>12} {row.difference:>11}"
         )
     total_tps = sum((r.tps for r in rows), Decimal(0))
     total_qbo = sum((r.qbo for r in rows), Decimal(0))
     differences = [r for r in rows if r.difference]
-    lines.append(f"{'total':53} {total_tps:>12} {total_qbo:>12} {total_tps - total_qbo:>12}")
+    lines.append(
+        f"{'total':45} {'':>11} {total_tps:>12} {'':>11} {total_qbo:>12} "
+        f"{total_tps - total_qbo:>11}"
+    )
     lines.append(f"{len(differences)} client(s) with a difference")
     return lines
 

@@ -22,7 +22,9 @@ def write_report(session: Session, run_id: int | None, out: Path) -> Path:
             f"no run {run_id}" if run_id else "no run yet", hint="see `tpsqbo-engine history`"
         )
     items = session.state.items(run["id"])
-    balances = session.reconcile()
+    # The page reads the state; only the reconciliation needs both systems.
+    unreconciled = session.unconnected()
+    balances = session.reconcile() if not unreconciled else []
     template = environment(autoescape=True).from_string(
         (resources.templates_dir() / "report.html").read_text(encoding="utf-8")
     )
@@ -39,6 +41,7 @@ def write_report(session: Session, run_id: int | None, out: Path) -> Path:
             and i["action"] in ("exclude", "block")
         ],
         balances=balances,
+        unreconciled=unreconciled,
         differences=sum(1 for b in balances if b.difference),
     )
     out.parent.mkdir(parents=True, exist_ok=True)

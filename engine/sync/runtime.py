@@ -225,12 +225,31 @@ class Resolver:
             return self._as_reference(mapping.target, target)
         ident = self.links.other(pair, system, str(key))
         if ident is None:
-            raise ExpressionError(
-                f"{mapping.target} {key} has no partner in {mapping.source}",
-                hint=f"sync mapping {mapping.id} first, or pin the record",
-            )
+            return self._unlinked(mapping, str(key))
         record = self.snapshot.find(mapping.source, ident)
         return record.get(mapping.key) if record is not None else ident
+
+    def _unlinked(self, mapping: MappingRule, key: str) -> Any:
+        """A record of this side that `mapping` has not linked: written this same run by a
+        mapping of the other direction (a QBO-made invoice a QBO payment also pays), left
+        out, a customer only QBO knows, or a real gap."""
+        referred = record_key(mapping.target, key)
+        if referred in self.links.planned:
+            return f"{PENDING}{referred}"
+        if referred in self.links.excluded:
+            raise ExcludedReference(referred, self.links.excluded[referred])
+        found = self.snapshot.find(mapping.target, key)
+        if found is not None and mapping.source == "tps.Client":
+            raise ExcludedReference(
+                referred,
+                f"the QBO customer '{_display(found)}' is not linked to a TPS client (a "
+                "customer only QBO knows, such as a walk-in); add the client in TPS and pin "
+                "it, or add a mapping from qbo.Customer to tps.Client to create such clients",
+            )
+        raise ExpressionError(
+            f"{mapping.target} {key} has no partner in {mapping.source}",
+            hint=f"sync mapping {mapping.id} first, or pin the record",
+        )
 
     def _as_reference(self, qualified: str, ident: str) -> Any:
         if system_of(qualified) == "tps":
@@ -291,6 +310,8 @@ def _apply_fields(fields: tuple[FieldRule, ...], scope: dict[str, Any]) -> Recor
             _set_path(out, rule.path, [_apply_fields(item, scope) for item in rule.items])
         elif rule.value is not None:
             value = rule.value.evaluate(scope)
+            if isinstance(value, str):
+                value = value.strip()  # stray spaces as people type them never travel
             if value is not None:
                 _set_path(out, rule.path, value.isoformat() if isinstance(value, date) else value)
     return out

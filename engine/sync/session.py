@@ -4,7 +4,9 @@ command is one method here."""
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +65,12 @@ class RunSummary:
     phase: str
     counts: dict[str, int]
     forced_reason: str = ""
+    new_failures: int = 0  # Failed records not already failing, the same way, before
+
+
+def _same_failure(message: str) -> str:
+    """A failure's message without what differs on every call (QBO's intuit_tid)."""
+    return re.sub(r"\s*\(intuit_tid [^)]*\)", "", message).strip()
 
 
 class Session:
@@ -72,8 +80,25 @@ class Session:
         self.config = config
         self.rules: RuleSet = load_ruleset(config.rules[0])
         self.state = StateStore(config.state)
-        self.tps = self._tps_client()
-        self.qbo = self._qbo_client()
+
+    # Connections are made when first used: commands that read only the state (history,
+    # explain's past, ignore, unignore, report) need no credentials.
+    @cached_property
+    def tps(self) -> TpsSource:
+        return self._tps_client()
+
+    @cached_property
+    def qbo(self) -> QboClient:
+        return self._qbo_client()
+
+    def unconnected(self) -> str:
+        """Why the connections cannot be made (a missing credential), or ''."""
+        try:
+            self._tps_client()
+            self._qbo_client()
+        except UsageError as missing:
+            return missing.message
+        return ""
 
     def _tps_client(self) -> TpsSource:
         settings = self.config.tps
@@ -302,7 +327,22 @@ class Session:
                 if not any(item["status"] == "Failed" for item in self.state.items(run_id))
                 else "partial",
             )
-        return RunSummary(run_id, plan.phase, counts, force_reason)
+        return RunSummary(run_id, plan.phase, counts, force_reason, self.new_failures(run_id))
+
+    def new_failures(self, run_id: int) -> int:
+        """Failures of this run that are not the record's previous outcome repeated: a
+        nightly run that meets only known, unchanged failures has nothing new to say."""
+        new = 0
+        for item in self.state.items(run_id, "Failed"):
+            earlier = [i for i in self.state.items(record=item["record"]) if i["run_id"] < run_id]
+            last = earlier[-1] if earlier else None
+            if (
+                last is None
+                or last["status"] != "Failed"
+                or (_same_failure(last["message"]) != _same_failure(item["message"]))
+            ):
+                new += 1
+        return new
 
     @staticmethod
     def _check_still_current(given: Plan, snapshot: Snapshot) -> None:

@@ -16,6 +16,7 @@ from tpsqbo_engine.ruleset.model import RuleSet
 Record = dict[str, Any]
 TPS_RESOURCES = {entity: resource for resource, entity in RESOURCES.items()}
 QBO_LISTS = ("Account", "Item", "TaxCode", "Term", "PaymentMethod")
+INACTIVE_LISTS = frozenset({"Customer", "Item"})
 
 
 @dataclass
@@ -75,7 +76,10 @@ def read_snapshot(
             previous = "" if cursors is None else cursors.tps.get(entity, "")
             snapshot.tps_marks[entity] = max([previous, *(r["updated_at"] for r in records)])
         elif whole or cursors is None or not cursors.qbo:
-            snapshot.qbo[entity] = {r["Id"]: r for r in qbo.query_all(entity)}
+            # QBO hides inactive name-list rows unless the query names Active; an inactive
+            # customer still owns its name, so matching must see it.
+            where = "Active IN (true, false)" if entity in INACTIVE_LISTS else ""
+            snapshot.qbo[entity] = {r["Id"]: r for r in qbo.query_all(entity, where)}
         else:
             changed_qbo.append(entity)
             snapshot.qbo.setdefault(entity, {})

@@ -56,7 +56,10 @@ class Api:
 
     def faults(self, spec: str) -> None:
         requests.post(
-            f"{self.server.base_url}/__emulator__/faults", json={"spec": spec}, timeout=5
+            f"{self.server.base_url}/__emulator__/faults",
+            json={"spec": spec},
+            headers={"Authorization": f"Bearer {self.server.emulator.admin_token}"},
+            timeout=5,
         ).raise_for_status()
 
 

@@ -29,8 +29,13 @@ def test_emulate_prints_one_json_line_serves_and_stops_on_sigterm() -> None:
             "client_id",
             "client_secret",
             "refresh_token",
+            "admin_token",
         }
         assert info["base_url"].startswith("http://127.0.0.1:")
+        control = f"{info['base_url']}/__emulator__/expire-tokens"
+        assert requests.post(control, timeout=5).status_code == 401
+        admin = {"Authorization": f"Bearer {info['admin_token']}"}
+        assert requests.post(control, headers=admin, timeout=5).status_code == 200
         discovery = requests.get(info["discovery_url"], timeout=5).json()
         assert discovery["token_endpoint"].startswith(info["base_url"])
     finally:

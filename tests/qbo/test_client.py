@@ -150,6 +150,7 @@ def test_stale_too_often_gives_up(client: QboClient, api: Api) -> None:
         client.update("Customer", customer["Id"], {"Notes": "mine"})
 
 
+@pytest.mark.qbo(refresh_rotation=0)
 def test_an_expired_access_token_is_refreshed_and_the_rotation_saved(
     client: QboClient, api: Api, tmp_path: Path
 ) -> None:
@@ -163,6 +164,7 @@ def test_an_expired_access_token_is_refreshed_and_the_rotation_saved(
     assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
 
 
+@pytest.mark.qbo(refresh_rotation=0)
 def test_a_superseded_refresh_token_asks_to_reconnect_and_writes_nothing(
     client: QboClient, api: Api, qbo_server: QboEmulatorServer, tmp_path: Path
 ) -> None:

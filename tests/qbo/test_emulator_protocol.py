@@ -184,7 +184,10 @@ class TestFaults:
 
     def test_a_bad_spec_is_refused(self, api: Api) -> None:
         response = requests.post(
-            f"{api.server.base_url}/__emulator__/faults", json={"spec": "explode@2"}, timeout=5
+            f"{api.server.base_url}/__emulator__/faults",
+            json={"spec": "explode@2"},
+            headers={"Authorization": f"Bearer {api.server.emulator.admin_token}"},
+            timeout=5,
         )
         assert response.status_code == 400
 
@@ -225,6 +228,7 @@ class TestOAuth:
         assert first.status_code == 200 and first.json()["token_type"] == "bearer"
         assert requests.post(url, data=grant, auth=credentials, timeout=5).status_code == 400
 
+    @pytest.mark.qbo(refresh_rotation=0)
     def test_refresh_rotates_and_the_old_token_is_invalid_grant(
         self, qbo_server: QboEmulatorServer
     ) -> None:

@@ -72,3 +72,52 @@ def test_progress_is_a_bar_on_a_terminal_and_lines_otherwise(monkeypatch, capsys
     for done in range(1, 121):
         lines(done, 120)
     assert capsys.readouterr().err.split() == ["50/120", "100/120", "120/120"]
+
+
+def test_state_commands_need_no_credentials_and_options_are_checked_first(
+    tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    with demo_firm(tmp_path) as (session, _, _):
+        config = str(session.config.path)
+        session.backup()
+        session.sync()
+        # A bad option is refused before anything is read or written.
+        runs = len(session.state.runs())
+        assert cli.main(["sync", "-c", config, "--format", "xml"]) == 2
+        assert cli.main(["sync", "-c", config, "--fail-on", "sometimes"]) == 2
+        assert len(session.state.runs()) == runs
+        monkeypatch.delenv("TPSQBO_TPS_TOKEN")
+        monkeypatch.delenv("TPSQBO_QBO_CLIENT_SECRET")
+        code, out = _run("history", "-c", config, "--format", "json")
+        assert code == 0 and json.loads(out)[0]["phase"] == "initial"
+        code, out = _run("explain", "-c", config, "tps.Client:c-1001")
+        assert code == 0 and "created qbo.Customer" in out
+        assert "not known without the connections (no TPS token" in out
+        code, out = _run("ignore", "-c", config, "tps.Invoice:inv-1002", "--reason", "disputed")
+        assert code == 0
+        assert _run("unignore", "-c", config, "tps.Invoice:inv-1002")[0] == 0
+        code, out = _run("report", "-c", config, "--out", str(tmp_path / "run.html"))
+        page = (tmp_path / "run.html").read_text()
+        assert code == 0 and "Not included: no TPS token" in page
+        assert cli.main(["plan", "-c", config]) == 2  # planning does need them
+
+
+def test_a_nightly_run_fails_only_on_new_failures(tmp_path: Path) -> None:
+    with demo_firm(tmp_path) as (session, qbo, tps):
+        config = str(session.config.path)
+        session.backup()
+        session.sync()
+        # A client whose QBO customer was deleted behind the engine's back fails every run.
+        client = tps.firm.table("clients")["c-1001"]
+        session.tps.update("clients", "c-1001", {"phone": "555-0100"}, version=client["version"])
+        link = session.state.links("Client|Customer")
+        customer_id = next(r["qbo_id"] for r in link if r["tps_id"] == "c-1001")
+        del qbo.company.table("Customer")[customer_id]
+        code, out = _run("sync", "-c", config)
+        assert code == 1 and "1 Failed" in out and "(1 new)" in out
+        code, out = _run("sync", "-c", config)
+        assert code == 0 and "1 Failed" in out and "(0 new)" in out
+        assert _run("sync", "-c", config, "--fail-on", "any")[0] == 1
+        assert _run("sync", "-c", config, "--fail-on", "never")[0] == 0
+        code, out = _run("sync", "-c", config, "--format", "json")
+        assert code == 0 and json.loads(out)["new_failures"] == 0

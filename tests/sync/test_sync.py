@@ -143,10 +143,8 @@ def test_the_initial_sync_is_refused_when_qbo_holds_transactions_tps_cannot_read
         forced = session.sync(force_reason="consultant approved: legacy memos stay in QBO")
         assert forced.forced_reason.startswith("consultant approved")
         blocked = session.state.items(forced.run_id, "Failed")
-        assert {i["record"].split(":")[0] for i in blocked} >= {
-            "qbo.CreditMemo",
-            "qbo.JournalEntry",
-        }
+        # The sandbox's credit memo is unapplied: it is a credit, and goes to TPS as one.
+        assert {i["record"].split(":")[0] for i in blocked} >= {"qbo.Deposit", "qbo.JournalEntry"}
 
 
 def test_a_reviewed_plan_is_refused_if_its_targets_changed(firm: Firm, tmp_path: Path) -> None:
@@ -322,3 +320,26 @@ def test_a_clients_new_email_reaches_its_open_invoices(firm: Firm) -> None:
     ]
     assert open_invoices
     assert {i["BillEmail"]["Address"] for i in open_invoices} == {"new-ap@lakeside.example"}
+
+
+def test_a_run_resumed_a_day_later_without_requestids_creates_nothing_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lost-response lookup looks back to the journal's first attempt, not 10 minutes."""
+    from datetime import UTC, datetime, timedelta
+
+    with demo_firm(tmp_path, faults="ignore-requestid") as (session, qbo, _):
+        session.backup()
+        _sync_crashing_at(session, monkeypatch, 160)  # a payment reached QBO; its state did not
+        day = timedelta(days=1)
+        for table in ("Invoice", "Payment", "Customer"):
+            for record in qbo.company.table(table).values():
+                meta = record["MetaData"]
+                for stamp in ("CreateTime", "LastUpdatedTime"):
+                    meta[stamp] = (datetime.fromisoformat(meta[stamp]) - day).isoformat()
+        earlier = (datetime.now(UTC) - day).isoformat(timespec="seconds")
+        session.state.db.execute("update journal set started_at = ?", [earlier])
+        session.state.db.conn.commit()
+        session.sync()
+        notes = Counter(str(p.get("PrivateNote")) for p in qbo.company.table("Payment").values())
+        assert notes and max(notes.values()) == 1

@@ -32,12 +32,14 @@ from tpsqbo_engine.connectors.qbo.errors import (
     error_for,
     fault_from,
 )
-from tpsqbo_engine.connectors.qbo.limits import Limiter
+from tpsqbo_engine.connectors.qbo.limits import Budget
 
 MINOR_VERSION = "75"
 PAGE_SIZE = 1000
 BATCH_SIZE = 30
 CDC_CAP = 1000
+# QBO leaves some fields out of query answers unless the SELECT names them (Item.Sku).
+EXTRA_FIELDS = {"Item": ("Sku",)}
 REQUEST_NAMESPACE = uuid.UUID("6f1d7c1e-8a53-4c1b-9d0e-2f3b7a9c4e21")
 Record = dict[str, Any]
 
@@ -90,7 +92,7 @@ class _LostResponse(Exception):
 @dataclass
 class QboClient:
     auth: QboAuth
-    limiter: Limiter | None = None
+    limiter: Budget | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     session: requests.Session = field(default_factory=requests.Session)
     sleep: Callable[[float], None] = time.sleep
@@ -228,7 +230,7 @@ class QboClient:
         clause = f" WHERE {where}" if where else ""
         while True:
             page = self.query(
-                f"SELECT * FROM {entity}{clause} ORDERBY {order_by} "
+                f"SELECT {_fields(entity)} FROM {entity}{clause} ORDERBY {order_by} "
                 f"STARTPOSITION {start} MAXRESULTS {PAGE_SIZE}"
             )
             yield from page
@@ -240,13 +242,18 @@ class QboClient:
         """Records by id, a hundred to a query."""
         for start in range(0, len(ids), 100):
             chunk = ", ".join(wire.quote(i) for i in ids[start : start + 100])
-            yield from self.query(f"SELECT * FROM {entity} WHERE Id IN ({chunk}) MAXRESULTS 1000")
+            yield from self.query(
+                f"SELECT {_fields(entity)} FROM {entity} WHERE Id IN ({chunk}) MAXRESULTS 1000"
+            )
 
     def find(self, entity: str, key: NaturalKey, since: datetime | None = None) -> Record | None:
         """The record a natural key names, if it exists (PrivateNote cannot be filtered on in
         QBO, so markers are looked for among recent changes)."""
         if key.field != "PrivateNote":
-            rows = self.query(f"SELECT * FROM {entity} WHERE {key.field} = {wire.quote(key.value)}")
+            rows = self.query(
+                f"SELECT {_fields(entity)} FROM {entity} "
+                f"WHERE {key.field} = {wire.quote(key.value)}"
+            )
             return rows[0] if rows else None
         moment = (since or datetime.now().astimezone()) - timedelta(minutes=10)
         where = f"MetaData.LastUpdatedTime >= {wire.quote(moment.isoformat(timespec='seconds'))}"
@@ -413,6 +420,10 @@ class QboClient:
             assert fault is not None
             return BatchResult(op, error=error_for(fault))
         return BatchResult(op, item.get(op.entity))
+
+
+def _fields(entity: str) -> str:
+    return ", ".join(("*", *EXTRA_FIELDS.get(entity, ())))
 
 
 def _parse(response: requests.Response) -> Any:

@@ -1,8 +1,12 @@
 """Intuit's per-realm throttles: 500 requests a minute, 10 a second, 40 batch calls a minute.
 
-One definition serves both sides: the client paces itself with `Limiter`, the emulator
+One definition serves both sides: the client paces itself with a `Budget`, the emulator
 enforces the same numbers with `Throttle`. `scale=N` keeps the counts and shortens the
 windows N times, so a benchmark can run the same shape of traffic N times faster.
+
+`Budget` is all the client needs: `Limiter` keeps the windows in this process; the fleet
+(`tpsqbo_engine.fleet`) keeps them in Redis or SQLite so every worker on a realm draws from
+one budget, since QBO counts per realm and app, not per process.
 """
 
 from __future__ import annotations
@@ -11,6 +15,13 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+
+class Budget(Protocol):
+    """Blocks until one more call (a batch call when `batch`) fits the realm's windows."""
+
+    def acquire(self, *, batch: bool) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -80,6 +91,11 @@ class Throttle:
 CLIENT_MARGIN = 1.1
 
 
+def client_windows(limits: Limits) -> Limits:
+    """The windows a client paces itself by: the service's, stretched by CLIENT_MARGIN."""
+    return replace(limits, scale=limits.scale / CLIENT_MARGIN)
+
+
 @dataclass
 class Limiter:
     """Client side: waits until one more call fits within every window."""
@@ -89,7 +105,7 @@ class Limiter:
     waited: float = 0.0
 
     def __post_init__(self) -> None:
-        self._throttle = Throttle(replace(self.limits, scale=self.limits.scale / CLIENT_MARGIN))
+        self._throttle = Throttle(client_windows(self.limits))
 
     def acquire(self, *, batch: bool) -> None:
         assert self._throttle is not None

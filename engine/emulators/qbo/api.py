@@ -7,15 +7,11 @@ a `Fault`. app.py puts HTTP, OAuth, throttling and fault injection around it.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tpsqbo_engine.emulators.qbo import faults, query
+from tpsqbo_engine.emulators.qbo import faults, properties, query, select
 from tpsqbo_engine.emulators.qbo.company import (
-    NAME_LISTS,
-    SINGLETONS,
-    TRANSACTIONS,
     Company,
     entity_for_path,
 )
@@ -67,6 +63,7 @@ def write(
         return envelope(entity, copy.deepcopy(company.void(entity, body)))
     if operation not in ("", "create", "update"):
         raise faults.unsupported(f"Operation {operation} is not supported")
+    body = properties.check_write(entity, body, create="Id" not in body)
     if "Id" in body:
         sparse = body.get("sparse") in (True, "true")
         record = company.update(entity, body, sparse=sparse, allow_duplicate_docnumber=allow_dup)
@@ -76,27 +73,7 @@ def write(
 
 
 def run_query(company: Company, text: str) -> Record:
-    parsed = query.parse(text)
-    entity = next(
-        (e for e in NAME_LISTS | TRANSACTIONS | SINGLETONS if e.lower() == parsed.entity.lower()),
-        None,
-    )
-    if entity is None:
-        raise query.QueryError(f"QueryValidationError: Entity {parsed.entity} is not supported")
-    mentions_active = any(c.field.lower() == "active" for c in parsed.where)
-    with company.lock:
-        rows: list[Mapping[str, Any]] = list(company.table(entity).values())
-        if entity in NAME_LISTS and not mentions_active:
-            rows = [r for r in rows if r.get("Active", True)]  # active rows only by default
-        page, total = query.run(parsed, rows)
-        page = copy.deepcopy(page)
-    if parsed.count:
-        return envelope("QueryResponse", {"totalCount": total})
-    if not page:
-        return envelope("QueryResponse", {})
-    return envelope(
-        "QueryResponse", {entity: page, "startPosition": parsed.start, "maxResults": len(page)}
-    )
+    return select.answer(company, text)
 
 
 def query_fault(error: query.QueryError) -> Fault:

@@ -1,5 +1,6 @@
 """HTTP around the emulated API: routing, OAuth, the gateway's auth check, throttling,
-requestid replay and injected faults. A WSGI application served by werkzeug.
+requestid replay, injected faults, JSON or XML answers, the admin token of the control
+endpoints and the request size limit. A WSGI application served by werkzeug.
 """
 
 from __future__ import annotations
@@ -15,15 +16,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from html import escape
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote_plus, urlencode
 
-from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from tpsqbo_engine.connectors.qbo.limits import Limits, Throttle
 from tpsqbo_engine.emulators.injection import FaultPlan, drop_connection
-from tpsqbo_engine.emulators.qbo import api, faults, query
+from tpsqbo_engine.emulators.qbo import api, faults, properties, query, xmlwire
 from tpsqbo_engine.emulators.qbo.company import Company
 from tpsqbo_engine.emulators.qbo.faults import Fault
 from tpsqbo_engine.emulators.qbo.oauth import OAuthServer, discovery_document
@@ -32,6 +33,7 @@ MINOR_VERSION = 75
 MAX_REQUESTID = 50
 MAX_BATCH_REQUESTID = 36
 REPLAY_MEMORY = 50_000
+MAX_BODY = 10 * 1024 * 1024  # the emulator's own limit: a batch of 30 invoices is far below
 
 _URLS = Map(
     [
@@ -64,6 +66,17 @@ def json_response(body: Any, status: int = 200) -> Response:
     return response
 
 
+def api_response(request: Request, body: Any, status: int = 200) -> Response:
+    """An API answer in the format the request's Accept header asks for."""
+    if not xmlwire.wanted(request.headers.get("Accept", "")):
+        return json_response(body, status)
+    response = Response(
+        xmlwire.render(body), status=status, content_type=f"{xmlwire.MEDIA_TYPE};charset=UTF-8"
+    )
+    response.headers["intuit_tid"] = secrets.token_hex(12)
+    return response
+
+
 @dataclass
 class Emulator:
     company: Company
@@ -73,6 +86,9 @@ class Emulator:
     honour_requestid: bool = True
     on_write: Callable[[], None] | None = None
     base_url: str = ""
+    admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    max_body: int = MAX_BODY
+    strict_properties: bool = True
     _throttle: Throttle | None = None
     _replies: OrderedDict[str, tuple[int, bytes, str]] = field(default_factory=OrderedDict)
     _replies_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -85,15 +101,23 @@ class Emulator:
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         request = Request(environ)
+        request.max_content_length = self.max_body  # a longer chunked body stops at the limit
+        strict = properties.STRICT.set(self.strict_properties)
         try:
+            if (request.content_length or 0) > self.max_body:
+                raise RequestEntityTooLarge()  # refused on its header, before a byte is read
             endpoint, args = _URLS.bind_to_environ(environ).match()
             response = getattr(self, f"on_{endpoint}")(request, **args)
         except Fault as fault:
-            response = json_response(fault.body(), fault.status)
+            response = api_response(request, fault.body(), fault.status)
         except NotFound:
-            response = json_response(faults.system_fault("Resource not found").body(), 404)
+            response = api_response(request, faults.system_fault("Resource not found").body(), 404)
+        except RequestEntityTooLarge:
+            response = api_response(request, faults.too_large(self.max_body).body(), 413)
         except HTTPException as exc:
             response = exc.get_response(environ)
+        finally:
+            properties.STRICT.reset(strict)
         result: Iterable[bytes] = response(environ, start_response)
         return result
 
@@ -103,8 +127,16 @@ class Emulator:
 
     def on_authorize(self, request: Request) -> Response:
         redirect_uri = request.args.get("redirect_uri", "")
-        if request.args.get("client_id") != self.oauth.client_id or not redirect_uri:
+        if request.args.get("client_id") != self.oauth.client_id:
             return json_response({"error": "invalid_client"}, 400)
+        if not self.oauth.redirect_allowed(redirect_uri):  # shown to the user, never followed
+            return json_response(
+                {
+                    "error": "invalid_request",
+                    "error_description": "The redirect_uri is not registered for this app",
+                },
+                400,
+            )
         params = {
             "code": self.oauth.authorize(redirect_uri),
             "state": request.args.get("state", ""),
@@ -113,14 +145,18 @@ class Emulator:
         return Response(status=302, headers={"Location": f"{redirect_uri}?{urlencode(params)}"})
 
     def _client_credentials(self, request: Request) -> bool:
+        """client_secret_basic (an Authorization header) or client_secret_post (the form)."""
         header = request.headers.get("Authorization", "")
         if not header.startswith("Basic "):
-            return False
+            client_id = request.form.get("client_id", "")
+            secret = request.form.get("client_secret", "")
+            return bool(client_id and secret) and self.oauth.client_ok(client_id, secret)
         try:
-            client_id, _, secret = base64.b64decode(header[6:]).decode().partition(":")
+            decoded = base64.b64decode(header[6:], validate=True).decode()
         except (ValueError, UnicodeDecodeError):
             return False
-        return self.oauth.client_ok(client_id, secret)
+        client_id, _, secret = decoded.partition(":")
+        return self.oauth.client_ok(unquote_plus(client_id), unquote_plus(secret))
 
     def on_token(self, request: Request) -> Response:
         if not self._client_credentials(request):
@@ -152,7 +188,8 @@ class Emulator:
         if not self._client_credentials(request):
             return json_response({"error": "invalid_client"}, 401)
         body = request.get_json(silent=True) or {}
-        self.oauth.revoke(str(body.get("token", "")))
+        token = str(body.get("token", "") if isinstance(body, dict) else "")
+        self.oauth.revoke(token or request.form.get("token", ""))
         return Response(status=200)
 
     def on_jwks(self, request: Request) -> Response:
@@ -179,7 +216,20 @@ class Emulator:
         return Response(_pay_page(invoice, token), content_type="text/html")
 
     # Test controls ------------------------------------------------------------------------
+    def _admin(self, request: Request) -> None:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not secrets.compare_digest(given, self.admin_token):
+            raise Fault(
+                "3200",
+                "AuthenticationFailed",
+                "The control endpoints need the emulator's admin token "
+                "(admin_token in --print-json) as a Bearer token",
+                status=401,
+                type="AUTHENTICATION",
+            )
+
     def on_admin_faults(self, request: Request) -> Response:
+        self._admin(request)
         if request.method == "DELETE":
             self.plan.clear()
         else:
@@ -190,6 +240,7 @@ class Emulator:
         return json_response({"ok": True})
 
     def on_admin_expire(self, request: Request) -> Response:
+        self._admin(request)
         self.oauth.expire_access_tokens()
         return json_response({"ok": True})
 
@@ -270,7 +321,7 @@ class Emulator:
             body = self._route(request, rest)
         except query.QueryError as error:
             raise api.query_fault(error) from None
-        return json_response(body)
+        return api_response(request, body)
 
     def _route(self, request: Request, rest: str) -> dict[str, Any]:
         parts = rest.split("/")

@@ -101,6 +101,16 @@ def unsupported(detail: str) -> Fault:
     return Fault("500", "Unsupported Operation", detail)
 
 
+def too_large(limit: int) -> Fault:
+    return Fault(
+        "413",
+        "Request Entity Too Large",
+        f"The request body is larger than {limit} bytes",
+        status=413,
+        type="SystemFault",
+    )
+
+
 def system_fault(
     detail: str = "An application error has occurred while processing your request",
 ) -> Fault:

@@ -1,5 +1,6 @@
 """Lookups a company keeps up to date on every write, so that no write has to scan the
-company: name uniqueness, doc numbers, which payments apply to what, open balance per customer.
+company: name uniqueness, doc numbers, which payments apply to what, open balance per customer,
+and the fields clients look records up by in queries.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from tpsqbo_engine.emulators.qbo.lookups import FieldIndexes
 from tpsqbo_engine.emulators.qbo.money import ZERO, cents
 
 PEOPLE = ("Customer", "Vendor", "Employee")
@@ -40,6 +42,7 @@ class Indexes:
     shares: dict[str, dict[str, Decimal]] = field(default_factory=dict)
     share_owner: dict[str, str] = field(default_factory=dict)
     totals: dict[str, Decimal] = field(default_factory=dict)
+    fields: FieldIndexes = field(default_factory=FieldIndexes)
 
     # Names and numbers ----------------------------------------------------------------------
     def named(self, entity: str, name: str) -> str | None:
@@ -52,7 +55,9 @@ class Indexes:
         return self.doc_numbers.get(entity, {}).get(number, set())
 
     def replace(self, entity: str, old: Record | None, new: Record | None) -> None:
-        """Moves a record's name and doc number from its old version to its new one."""
+        """Moves a record's name, doc number and looked-up fields from its old version to
+        its new one."""
+        self.fields.replace(entity, old, new)
         field_name = NAMED.get(entity)
         group = self.names.setdefault(name_group(entity), {})
         numbers = self.doc_numbers.setdefault(entity, {})

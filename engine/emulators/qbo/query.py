@@ -1,4 +1,4 @@
-"""The QBO query language: SELECT * | COUNT(*) FROM Entity [WHERE a op v AND ...]
+"""The QBO query language: SELECT * [, Extra...] | COUNT(*) FROM Entity [WHERE a op v AND ...]
 [ORDERBY f [ASC|DESC], ...] [STARTPOSITION n] [MAXRESULTS m].
 
 AND only, operators = < > <= >= IN LIKE ('%' wildcard), values in single quotes with \\'
@@ -50,6 +50,7 @@ class Condition:
 class Query:
     entity: str
     count: bool = False
+    extra: tuple[str, ...] = ()  # SELECT *, Sku: fields returned only when named
     where: list[Condition] = field(default_factory=list)
     order: list[tuple[str, bool]] = field(default_factory=list)
     start: int = 1
@@ -112,9 +113,12 @@ class _Parser:
 
     def parse(self) -> Query:
         self.expect_keyword("SELECT")
-        count = False
+        count, extra = False, []
         if self.peek() == ("punct", "*"):
             self.take()
+            while self.peek() == ("punct", ","):
+                self.take()
+                extra.append(self.expect("word"))
         elif self.keyword("COUNT"):
             self.expect("punct", "(")
             self.expect("punct", "*")
@@ -123,7 +127,7 @@ class _Parser:
         else:
             self.fail('"*" or "COUNT(*)"')
         self.expect_keyword("FROM")
-        query = Query(self.expect("word"), count)
+        query = Query(self.expect("word"), count, tuple(extra))
         if self.keyword("WHERE"):
             query.where.append(self.condition())
             while self.keyword("AND"):
@@ -207,13 +211,15 @@ def field_value(record: Mapping[str, Any], path: str) -> Any:
         value = value.get(key) if key is not None else None
     if isinstance(value, Mapping) and "value" in value:
         return value["value"]  # a reference compares by its id: CustomerRef = '58'
+    if isinstance(value, Mapping) and "Address" in value:
+        return value["Address"]  # an email compares by its address: PrimaryEmailAddr = 'a@b.c'
     return value
 
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
-def _moment(text: str) -> datetime | None:
+def moment(text: str) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -227,11 +233,11 @@ def _comparable(value: Any, other: Any) -> tuple[Any, Any]:
     if (
         isinstance(value, str)
         and isinstance(other, str)
-        and _DATE.match(value)
-        and _DATE.match(other)
+        and DATE.match(value)
+        and DATE.match(other)
         and ("T" in value or "T" in other)
     ):
-        left, right = _moment(value), _moment(other)
+        left, right = moment(value), moment(other)
         if left is not None and right is not None:
             return left, right  # instants compare across UTC offsets
     for convert in (Decimal,):
@@ -242,9 +248,23 @@ def _comparable(value: Any, other: Any) -> tuple[Any, Any]:
     return str(value).casefold(), str(other).casefold()
 
 
-def _like(value: Any, pattern: str) -> bool:
-    regex = "^" + ".*".join(re.escape(p) for p in pattern.casefold().split("%")) + "$"
-    return re.match(regex, str(value).casefold(), re.S) is not None
+def like(value: Any, pattern: str) -> bool:
+    """`%` matches any run of characters. Greedy leftmost search for each piece between
+    wildcards is exact for this pattern language and linear in the text, where a regex
+    of many `.*` backtracks polynomially."""
+    text, parts = str(value).casefold(), pattern.casefold().split("%")
+    if len(parts) == 1:
+        return text == parts[0]
+    first, *middle, last = parts
+    if not text.startswith(first) or len(text) < len(first) + len(last):
+        return False
+    position, end = len(first), len(text) - len(last)
+    for piece in middle:
+        found = text.find(piece, position, end)
+        if found < 0:
+            return False
+        position = found + len(piece)
+    return text.endswith(last)
 
 
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
@@ -261,7 +281,7 @@ def matches(record: Mapping[str, Any], condition: Condition) -> bool:
     if value is None:
         return False
     if condition.op == "LIKE":
-        return _like(value, str(condition.values[0]))
+        return like(value, str(condition.values[0]))
     if condition.op == "IN":
         return any(_equal(value, v) for v in condition.values)
     left, right = _comparable(value, condition.values[0])

@@ -17,7 +17,7 @@ from tpsqbo_engine.connectors.qbo.limits import Limits
 from tpsqbo_engine.emulators.injection import FaultPlan, parse_spec
 from tpsqbo_engine.emulators.qbo.app import Emulator, _json_default
 from tpsqbo_engine.emulators.qbo.company import Company
-from tpsqbo_engine.emulators.qbo.oauth import REFRESH_TTL, Grant, OAuthServer
+from tpsqbo_engine.emulators.qbo.oauth import REFRESH_ROTATION, REFRESH_TTL, Grant, OAuthServer
 from tpsqbo_engine.emulators.qbo.seed import seeded_company
 from tpsqbo_engine.emulators.qbo.webhooks import WebhookSender
 from tpsqbo_engine.emulators.serving import LoopbackServer, write_private
@@ -35,6 +35,8 @@ class QboOptions:
     webhook_url: str = ""
     webhook_verifier: str = ""
     webhook_format: str = "legacy"
+    refresh_rotation: float = REFRESH_ROTATION
+    redirect_uris: tuple[str, ...] = ()
 
 
 def _save(path: Path, company: Company, oauth: OAuthServer) -> None:
@@ -48,7 +50,9 @@ def _save(path: Path, company: Company, oauth: OAuthServer) -> None:
             "payment_links": company.payment_links,
             "client_id": oauth.client_id,
             "client_secret": oauth.client_secret,
-            "refresh_tokens": {t: g.expires for t, g in oauth.refresh_tokens.items()},
+            "refresh_tokens": {
+                t: [g.expires, g.connection, g.issued] for t, g in oauth.refresh_tokens.items()
+            },
         }
         text = json.dumps(state, default=_json_default)
     write_private(path, text)
@@ -67,7 +71,8 @@ def _load(path: Path) -> tuple[Company, OAuthServer]:
     company.rebuild_indexes()
     oauth = OAuthServer(state["client_id"], state["client_secret"], company.realm_id)
     oauth.refresh_tokens = {
-        t: Grant(company.realm_id, e) for t, e in state["refresh_tokens"].items()
+        t: Grant(company.realm_id, *(g if isinstance(g, list) else [g]))
+        for t, g in state["refresh_tokens"].items()
     }
     return company, oauth
 
@@ -86,6 +91,8 @@ class QboEmulatorServer:
                 f"emulator-{secrets.token_hex(8)}", secrets.token_urlsafe(24), company.realm_id
             )
         oauth.access_ttl = options.access_ttl
+        oauth.refresh_rotation = options.refresh_rotation
+        oauth.redirect_uris = options.redirect_uris
         self.options = options
         self.company, self.oauth = company, oauth
         self.emulator = Emulator(company, oauth, limits, FaultPlan())
@@ -121,6 +128,7 @@ class QboEmulatorServer:
             "client_id": self.oauth.client_id,
             "client_secret": self.oauth.client_secret,
             "refresh_token": self.refresh_token,
+            "admin_token": self.emulator.admin_token,
         }
 
     def start(self) -> QboEmulatorServer:
@@ -145,4 +153,4 @@ class QboEmulatorServer:
         self.stop()
 
 
-__all__ = ["REFRESH_TTL", "QboEmulatorServer", "QboOptions"]
+__all__ = ["REFRESH_ROTATION", "REFRESH_TTL", "QboEmulatorServer", "QboOptions"]

@@ -3,7 +3,9 @@
 Both of Intuit's payload formats are available: the legacy `eventNotifications` shape and
 the CloudEvents array that replaces it. The body is signed the way Intuit signs it:
 header `intuit-signature` = base64(HMAC-SHA256(verifier token, raw body)). Deliveries go
-only to loopback addresses, and run on a background thread so writes never wait for them.
+only to loopback addresses, never follow a redirect (it could lead off loopback), need a
+verifier token (an empty key signs nothing), and run on a background thread so writes never
+wait for them.
 """
 
 from __future__ import annotations
@@ -81,6 +83,11 @@ class WebhookSender:
             raise ValueError(f"webhooks are sent only to loopback addresses, not {host!r}")
         if self.format not in ("legacy", "cloudevents"):
             raise ValueError("webhook format is legacy or cloudevents")
+        if not self.verifier:
+            raise ValueError(
+                "webhooks need a verifier token to sign with: --webhook-verifier "
+                "or TPSQBO_WEBHOOK_VERIFIER"
+            )
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="qbo-webhooks", daemon=True)
@@ -124,7 +131,10 @@ class WebhookSender:
             "intuit-notification-schema-version": "0.1",
         }
         try:
-            requests.post(self.url, data=body, headers=headers, timeout=3)
-            self.delivered += 1
+            answer = requests.post(
+                self.url, data=body, headers=headers, timeout=3, allow_redirects=False
+            )
+            if 200 <= answer.status_code < 300:  # a redirect is not a delivery
+                self.delivered += 1
         except requests.RequestException:
             pass  # Intuit retries later; the emulator drops it (CDC remains the source of truth)

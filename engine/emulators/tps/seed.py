@@ -14,6 +14,7 @@ import random
 import unicodedata
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from tpsqbo_engine.emulators.tps.firm import Firm, money, text
@@ -433,8 +434,16 @@ def large_firm(clients: int) -> Firm:
 
 
 def seeded_firm(seed: str) -> Firm:
+    """`demo`, `empty` (the firm's settings and nothing else), `large:N`, or a path to a
+    YAML/JSON file describing a firm (see `seedfile`)."""
     if seed == "demo":
         return demo_firm()
+    if seed == "empty":
+        return Firm(dict(FIRM))
     if seed.startswith("large:") and seed[6:].isdigit() and int(seed[6:]) > 0:
         return large_firm(int(seed[6:]))
-    raise ValueError(f"unknown seed {seed!r}: use demo or large:N")
+    if seed.endswith((".yaml", ".yml", ".json")):
+        from tpsqbo_engine.emulators.tps.seedfile import firm_from_file
+
+        return firm_from_file(Path(seed), dict(FIRM))
+    raise ValueError(f"unknown seed {seed!r}: use demo, empty, large:N or a .yaml/.json file")

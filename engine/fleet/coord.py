@@ -1,0 +1,94 @@
+"""What every fleet worker shares, whatever keeps it: realm leases, realm budgets, the last
+run of every firm, and the schedule.
+
+A lease is held by one run of one realm at a time and expires unless renewed, so a worker
+that dies frees its realms. Each lease carries a fencing token that only grows for a realm:
+before every write a run checks that its token is still the realm's current one
+(`Coordinator.holds`), and the run records refuse a token older than the one they hold. A
+worker that stalled past its lease (a long GC pause, a frozen VM) and wakes up after another
+worker took the realm over is refused at its next write instead of writing beside it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from tpsqbo_engine.connectors.qbo.limits import Budget, Limits
+from tpsqbo_engine.errors import FatalConnectorError
+
+# A run renews its lease every LEASE_TTL / 3; a worker silent for LEASE_TTL loses it.
+LEASE_TTL = 60.0
+
+
+class LeaseLost(FatalConnectorError):
+    def __init__(self, realm: str, token: int) -> None:
+        super().__init__(
+            f"the lease on realm {realm} (token {token}) was lost: another worker holds it now",
+            hint="nothing more was written by this run; the realm's current run carries on",
+        )
+
+
+@dataclass(frozen=True)
+class Lease:
+    realm: str
+    owner: str
+    token: int
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class FirmRun:
+    """The latest word on one firm: running, retrying, waiting (its realm was busy),
+    completed, partial (some records failed) or failed (the run itself failed)."""
+
+    firm: str
+    config: str
+    status: str
+    realm: str = ""
+    counts: dict[str, int] = field(default_factory=dict)
+    started: str = ""
+    finished: str = ""
+    attempt: int = 1
+    error: str = ""
+    worker: str = ""
+    token: int = 0
+    run_id: int = 0
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> FirmRun:
+        data: dict[str, Any] = json.loads(text)
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    firm: str
+    config: str
+    every: float  # seconds
+    last: float = 0.0  # epoch seconds of the last enqueue
+
+    def due(self, at: float) -> bool:
+        return at - self.last >= self.every
+
+
+class Coordinator(Protocol):
+    def try_lease(self, realm: str, owner: str, ttl: float) -> Lease | None: ...
+    def renew(self, lease: Lease, ttl: float) -> bool: ...
+    def holds(self, lease: Lease) -> bool: ...
+    def release(self, lease: Lease) -> None: ...
+    def budget(self, realm: str, limits: Limits) -> Budget: ...
+    def record(self, run: FirmRun) -> bool: ...
+    def runs(self) -> list[FirmRun]: ...
+    def set_schedule(self, schedule: Schedule) -> None: ...
+    def remove_schedule(self, firm: str) -> bool: ...
+    def schedules(self) -> list[Schedule]: ...
+    def mark_enqueued(self, firm: str, at: float) -> None: ...

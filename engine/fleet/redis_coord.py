@@ -1,0 +1,204 @@
+"""The Coordinator in Redis, for workers on any number of machines sharing one broker.
+
+Every check-and-change is one Lua script, so it is atomic across workers, and every clock
+reading is Redis's own (`TIME`), so workers whose clocks disagree still share one window.
+
+The realm budget is a sliding-window log (a sorted set of call times per realm, and one of
+batch calls) rather than a token bucket: QBO counts the requests in the last minute and the
+last second, and a bucket that admits every window's worth exactly would let a full bucket
+plus a minute's refill through in one minute (about 1,000 requests where 500 are allowed),
+while one that never can would leave most of the budget unused. The log admits exactly what
+the windows admit, with the client's margin (`limits.client_windows`).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any, cast
+
+import redis
+
+from tpsqbo_engine.connectors.qbo.limits import Limits, client_windows
+from tpsqbo_engine.errors import RetriableConnectorError
+from tpsqbo_engine.fleet.coord import FirmRun, Lease, Schedule
+
+PREFIX = "tpsqbo:fleet:"
+# A call that cannot be admitted within this long is an error, not an endless wait.
+MAX_BUDGET_WAIT = 600.0
+
+_ADMIT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local minute, second = tonumber(ARGV[1]), tonumber(ARGV[2])
+local per_minute, per_second = tonumber(ARGV[3]), tonumber(ARGV[4])
+local batch_per_minute, is_batch = tonumber(ARGV[5]), ARGV[6] == '1'
+local function fmt(x) return string.format('%.0f', x) end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', fmt(now - minute))
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', fmt(now - minute))
+local wait = 0
+local function until_free(key, low, skip, span)
+  local found = redis.call('ZRANGEBYSCORE', key, low, '+inf', 'WITHSCORES', 'LIMIT', skip, 1)
+  if found[2] then
+    local w = tonumber(found[2]) + span - now
+    if w > wait then wait = w end
+  end
+end
+local calls = redis.call('ZCARD', KEYS[1])
+if calls >= per_minute then until_free(KEYS[1], '-inf', calls - per_minute, minute) end
+local low = '(' .. fmt(now - second)
+local recent = redis.call('ZCOUNT', KEYS[1], low, '+inf')
+if recent >= per_second then until_free(KEYS[1], low, recent - per_second, second) end
+if is_batch then
+  local batches = redis.call('ZCARD', KEYS[2])
+  if batches >= batch_per_minute then
+    until_free(KEYS[2], '-inf', batches - batch_per_minute, minute)
+  end
+end
+if wait > 0 then return fmt(math.max(wait, 1)) end
+redis.call('ZADD', KEYS[1], fmt(now), ARGV[7])
+if is_batch then redis.call('ZADD', KEYS[2], fmt(now), ARGV[7]) end
+local keep = math.floor(minute / 1000) + 1000
+redis.call('PEXPIRE', KEYS[1], keep)
+redis.call('PEXPIRE', KEYS[2], keep)
+return '0'
+"""
+
+_LEASE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local token = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], ARGV[1] .. '|' .. token, 'PX', ARGV[2])
+return token
+"""
+
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+# A record carrying a fencing token older than the newest one seen for the firm's realm is
+# refused: it comes from a run that lost its lease. Records made outside a lease (token 0:
+# waiting, or failed before the realm was known) never replace a running one.
+_RECORD = """
+local held = tonumber(redis.call('HGET', KEYS[2], ARGV[2]) or '0')
+local token = tonumber(ARGV[3])
+if token > 0 and token < held then return 0 end
+if token == 0 then
+  local current = redis.call('HGET', KEYS[1], ARGV[1])
+  if current and cjson.decode(current)['status'] == 'running' then return 0 end
+end
+if token > held then redis.call('HSET', KEYS[2], ARGV[2], ARGV[3]) end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[4])
+return 1
+"""
+
+
+def _lease_value(lease: Lease) -> str:
+    return f"{lease.owner}|{lease.token}"
+
+
+class RedisCoordinator:
+    def __init__(self, url: str, *, prefix: str = PREFIX) -> None:
+        self.url = url
+        self.prefix = prefix
+        self.redis: redis.Redis = redis.Redis.from_url(url)
+        self._admit = self.redis.register_script(_ADMIT)
+        self._lease = self.redis.register_script(_LEASE)
+        self._renew = self.redis.register_script(_RENEW)
+        self._release = self.redis.register_script(_RELEASE)
+        self._record = self.redis.register_script(_RECORD)
+
+    def _key(self, *parts: str) -> str:
+        return self.prefix + ":".join(parts)
+
+    # Leases ---------------------------------------------------------------------------------
+    def try_lease(self, realm: str, owner: str, ttl: float) -> Lease | None:
+        keys = [self._key("lease", realm), self._key("fence", realm)]
+        token = int(cast(Any, self._lease(keys=keys, args=[owner, int(ttl * 1000)])))
+        return Lease(realm, owner, token) if token else None
+
+    def renew(self, lease: Lease, ttl: float) -> bool:
+        key = self._key("lease", lease.realm)
+        return bool(self._renew(keys=[key], args=[_lease_value(lease), int(ttl * 1000)]))
+
+    def holds(self, lease: Lease) -> bool:
+        value = cast(Any, self.redis.get(self._key("lease", lease.realm)))
+        return value is not None and value.decode() == _lease_value(lease)
+
+    def release(self, lease: Lease) -> None:
+        self._release(keys=[self._key("lease", lease.realm)], args=[_lease_value(lease)])
+
+    # Budget ---------------------------------------------------------------------------------
+    def budget(self, realm: str, limits: Limits) -> RedisBudget:
+        return RedisBudget(self, realm, limits)
+
+    # Runs and schedules ---------------------------------------------------------------------
+    def record(self, run: FirmRun) -> bool:
+        keys = [self._key("runs"), self._key("tokens")]
+        args: list[str | int] = [run.firm, f"{run.firm}|{run.realm}", run.token, run.to_json()]
+        return bool(self._record(keys=keys, args=args))
+
+    def runs(self) -> list[FirmRun]:
+        found = cast(dict[bytes, bytes], self.redis.hgetall(self._key("runs")))
+        return sorted((FirmRun.from_json(v) for v in found.values()), key=lambda r: r.firm)
+
+    def set_schedule(self, schedule: Schedule) -> None:
+        text = f"{schedule.config}\n{schedule.every}\n{schedule.last}"
+        self.redis.hset(self._key("schedules"), schedule.firm, text)
+
+    def remove_schedule(self, firm: str) -> bool:
+        return bool(self.redis.hdel(self._key("schedules"), firm))
+
+    def schedules(self) -> list[Schedule]:
+        found = cast(dict[bytes, bytes], self.redis.hgetall(self._key("schedules")))
+        result = []
+        for firm, text in sorted(found.items()):
+            config, every, last = text.decode().split("\n")
+            result.append(Schedule(firm.decode(), config, float(every), float(last)))
+        return result
+
+    def mark_enqueued(self, firm: str, at: float) -> None:
+        for schedule in self.schedules():
+            if schedule.firm == firm:
+                self.set_schedule(Schedule(firm, schedule.config, schedule.every, at))
+
+
+class RedisBudget:
+    """The realm's one budget, drawn on by every worker: `acquire` waits until Redis admits
+    the call into the realm's windows."""
+
+    def __init__(self, coordinator: RedisCoordinator, realm: str, limits: Limits) -> None:
+        windows = client_windows(limits)
+        self._script = coordinator._admit
+        self._keys = [coordinator._key("calls", realm), coordinator._key("batches", realm)]
+        self._args: list[Any] = [
+            int(windows.minute * 1_000_000),
+            int(windows.second * 1_000_000),
+            limits.per_minute,
+            limits.per_second,
+            limits.batch_per_minute,
+        ]
+        self.waited = 0.0
+
+    def acquire(self, *, batch: bool) -> None:
+        deadline = time.monotonic() + MAX_BUDGET_WAIT
+        while True:
+            args = [*self._args, int(batch), uuid.uuid4().hex]
+            wait = int(cast(Any, self._script(keys=self._keys, args=args))) / 1_000_000
+            if wait <= 0:
+                return
+            if time.monotonic() + wait > deadline:
+                raise RetriableConnectorError(
+                    f"the realm's budget had no room for {MAX_BUDGET_WAIT:.0f} s",
+                    hint="other runs on this realm are using it all; try again later",
+                )
+            time.sleep(wait)
+            self.waited += wait

@@ -1,0 +1,155 @@
+"""The fleet on Celery, with Redis as broker, result store and Coordinator.
+
+Celery because it is the most used task queue for Python, runs workers on any machine that
+reaches the broker, and brings what a fleet needs without our writing it: late
+acknowledgement (a message leaves the queue only after its run ended, so a worker that dies
+mid-run loses nothing: Redis gives the message to another worker once its visibility timeout
+passes), retries with a countdown, a beat scheduler, and task events that Flower shows.
+
+Tasks carry only a firm's name and config path: the firm's secrets stay in the worker's
+environment (the variables its config names), its state in its own folder.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from celery import Celery
+
+from tpsqbo_engine.fleet.coord import LEASE_TTL, FirmRun, now_iso
+from tpsqbo_engine.fleet.firms import Firm
+from tpsqbo_engine.fleet.redis_coord import RedisCoordinator
+from tpsqbo_engine.fleet.runner import RealmBusy, run_firm
+
+SYNC = "tpsqbo.fleet.sync_firm"
+TICK = "tpsqbo.fleet.tick"
+BUSY_WAIT_TOTAL = 3600.0  # a realm busy this long: the firm is reported failed
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """How a worker (and the broker's clients) behave; `fleet worker` options."""
+
+    visibility_timeout: float = 3600.0  # a message unacknowledged this long goes back
+    restore_interval: float = 10.0  # how often a worker looks for such messages
+    lease_ttl: float = LEASE_TTL
+    tick: float = 30.0  # how often beat looks for firms whose schedule is due
+    busy_wait: float = 5.0  # before asking again for a realm another run holds
+
+    @property
+    def busy_waits(self) -> int:
+        return max(int(BUSY_WAIT_TOTAL / self.busy_wait), 1)
+
+
+_coordinators: dict[tuple[int, str], RedisCoordinator] = {}
+
+
+def coordinator_for(url: str) -> RedisCoordinator:
+    """One per process: a connection pool does not survive the prefork pool's fork."""
+    key = (os.getpid(), url)
+    if key not in _coordinators:
+        _coordinators[key] = RedisCoordinator(url)
+    return _coordinators[key]
+
+
+def make_app(broker: str, settings: WorkerSettings = WorkerSettings()) -> Celery:
+    app = Celery("tpsqbo_fleet", broker=broker, backend=broker, set_as_current=False)
+    transport = {
+        "visibility_timeout": settings.visibility_timeout,
+        "unacked_restore_interval": settings.restore_interval,
+        "unacked_restore_throttle": 1,
+    }
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        broker_transport_options=transport,
+        result_expires=7 * 24 * 3600,
+        worker_send_task_events=True,  # what Flower shows
+        task_send_sent_event=True,
+        task_track_started=True,
+        broker_connection_retry_on_startup=True,
+        beat_schedule={"tpsqbo-fleet-tick": {"task": TICK, "schedule": settings.tick}},
+    )
+    _register(app, settings)
+    return app
+
+
+def _register(app: Celery, settings: WorkerSettings) -> None:
+    @app.task(  # type: ignore[untyped-decorator]
+        bind=True, name=SYNC, acks_late=True, reject_on_worker_lost=True, max_retries=None
+    )
+    def sync_firm(
+        task: Any,
+        name: str,
+        config: str,
+        attempt: int = 1,
+        waits: int = 0,
+        attempts: int = 3,
+        backoff: float = 30.0,
+        backup_first: bool = False,
+    ) -> dict[str, Any]:
+        coordinator = coordinator_for(str(app.conf.broker_url))
+        kwargs = {
+            "name": name,
+            "config": config,
+            "attempts": attempts,
+            "backoff": backoff,
+            "backup_first": backup_first,
+        }
+        try:
+            run = run_firm(
+                Firm(name, Path(config)),
+                coordinator,
+                attempt=attempt,
+                owner=f"{task.request.hostname}:{os.getpid()}",
+                ttl=settings.lease_ttl,
+                backup_first=backup_first,
+            )
+        except RealmBusy as busy:
+            waiting = FirmRun(name, config, "waiting", busy.realm, attempt=attempt)
+            if waits >= settings.busy_waits:
+                failed = replace(
+                    waiting, status="failed", finished=now_iso(), error=f"{busy} for too long"
+                )
+                coordinator.record(failed)
+                return asdict(failed)
+            coordinator.record(waiting)
+            again = {**kwargs, "attempt": attempt, "waits": waits + 1}
+            raise task.retry(kwargs=again, countdown=settings.busy_wait) from None
+        if run.status == "failed" and attempt < attempts:
+            coordinator.record(replace(run, status="retrying"))
+            again = {**kwargs, "attempt": attempt + 1, "waits": waits}
+            raise task.retry(kwargs=again, countdown=backoff * 2 ** (attempt - 1))
+        coordinator.record(run)
+        return asdict(run)
+
+    @app.task(name=TICK)  # type: ignore[untyped-decorator]
+    def tick() -> int:
+        """Enqueues every firm whose schedule is due; beat calls it every `settings.tick`."""
+        coordinator = coordinator_for(str(app.conf.broker_url))
+        now = time.time()
+        due = [s for s in coordinator.schedules() if s.due(now)]
+        for schedule in due:
+            coordinator.mark_enqueued(schedule.firm, now)
+            app.send_task(SYNC, kwargs={"name": schedule.firm, "config": schedule.config})
+        return len(due)
+
+
+def enqueue(
+    app: Celery, firms: list[Firm], *, attempts: int, backoff: float, backup_first: bool = False
+) -> list[str]:
+    ids = []
+    for firm in firms:
+        kwargs = {"name": firm.name, "config": str(firm.config), "attempts": attempts}
+        kwargs |= {"backoff": backoff, "backup_first": backup_first}
+        result = app.send_task(SYNC, kwargs=kwargs)
+        ids.append(str(result.id))
+    return ids

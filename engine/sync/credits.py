@@ -1,0 +1,35 @@
+"""What of a TPS payment goes across when part of it paid invoices that stay out.
+
+The initial sync leaves fully paid invoices out. A cheque that paid one of those and an
+open invoice, or that paid more than was owed, still carries A/R the other system must see:
+the open invoice's part, and the unapplied rest (a credit). Those go across as one payment
+of that amount; the part that paid left-out invoices stays out with them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container
+from decimal import Decimal
+from typing import Any
+
+Record = dict[str, Any]
+
+
+def open_part(payment: Record, left_out: Container[str]) -> tuple[Record, str] | None:
+    """(the payment as it goes across, what was taken off), or None when nothing was, or
+    when nothing open is left (the whole payment stays out with its invoices)."""
+    applications = payment.get("applications") or []
+    kept = [a for a in applications if f"tps.Invoice:{a.get('invoice_id')}" not in left_out]
+    if len(kept) == len(applications):
+        return None
+    dropped = [a for a in applications if a not in kept]
+    taken = sum((Decimal(str(a.get("amount") or 0)) for a in dropped), Decimal(0))
+    amount = Decimal(str(payment.get("amount") or 0)) - taken
+    if amount <= 0:
+        return None
+    names = ", ".join(str(a.get("invoice_id")) for a in dropped)
+    carried = {**payment, "applications": kept, "amount": str(amount.quantize(Decimal("0.01")))}
+    return carried, (
+        f"carried with its open part, {carried['amount']} of {payment.get('amount')}: "
+        f"{taken:.2f} paid {names}, fully paid and left out of the initial sync"
+    )

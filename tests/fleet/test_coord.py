@@ -1,0 +1,111 @@
+"""Leases, fencing, budgets and run records, in Redis and in SQLite alike."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tpsqbo_engine.connectors.qbo.limits import Limits, Throttle
+from tpsqbo_engine.fleet.coord import Coordinator, FirmRun, Lease, LeaseLost, Schedule
+from tpsqbo_engine.fleet.local_coord import LocalCoordinator
+from tpsqbo_engine.fleet.redis_coord import RedisCoordinator
+from tpsqbo_engine.fleet.runner import FencedBudget
+
+
+@pytest.fixture(params=["redis", "sqlite"])
+def coordinator(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Coordinator]:
+    if request.param == "redis":
+        yield RedisCoordinator(request.getfixturevalue("fresh_redis"))
+    else:
+        yield LocalCoordinator(tmp_path / "fleet.db")
+
+
+def test_one_lease_per_realm_and_a_growing_token(coordinator: Coordinator) -> None:
+    first = coordinator.try_lease("realm-1", "w1", 30)
+    assert first is not None and coordinator.holds(first)
+    assert coordinator.try_lease("realm-1", "w2", 30) is None
+    other = coordinator.try_lease("realm-2", "w2", 30)
+    assert other is not None
+    coordinator.release(first)
+    assert not coordinator.holds(first)
+    again = coordinator.try_lease("realm-1", "w2", 30)
+    assert again is not None and again.token > first.token
+
+
+def test_a_stalled_run_is_fenced_off_after_its_lease_is_taken_over(
+    coordinator: Coordinator,
+) -> None:
+    stalled = coordinator.try_lease("realm-1", "w1", 0.3)
+    assert stalled is not None
+    time.sleep(0.4)  # the worker stalled: no renewal, the lease expired
+    assert not coordinator.renew(stalled, 0.3)
+    taker = coordinator.try_lease("realm-1", "w2", 30)
+    assert taker is not None and taker.token > stalled.token
+    # The stalled run wakes up: its next request is refused before it is sent.
+    with pytest.raises(LeaseLost):
+        FencedBudget(None, coordinator, stalled).acquire(batch=False)
+    FencedBudget(None, coordinator, taker).acquire(batch=True)
+    # And what it records is refused too, since a newer token has written.
+    fresh = FirmRun("f", "c", "running", "realm-1", token=taker.token)
+    assert coordinator.record(fresh)
+    assert not coordinator.record(FirmRun("f", "c", "completed", "realm-1", token=stalled.token))
+    assert [r.status for r in coordinator.runs()] == ["running"]
+    # A record outside any lease (waiting) never hides a running one.
+    assert not coordinator.record(FirmRun("f", "c", "waiting", "realm-1"))
+    assert coordinator.record(FirmRun("f", "c", "completed", "realm-1", token=taker.token))
+    assert coordinator.record(FirmRun("f", "c", "waiting", "realm-1"))
+
+
+def test_renewal_keeps_a_live_run_s_lease(coordinator: Coordinator) -> None:
+    lease = coordinator.try_lease("realm-1", "w1", 0.4)
+    assert lease is not None
+    for _ in range(4):
+        time.sleep(0.2)
+        assert coordinator.renew(lease, 0.4)
+    assert coordinator.holds(lease)
+    assert coordinator.try_lease("realm-1", "w2", 0.4) is None
+    assert not coordinator.renew(Lease("realm-1", "w2", lease.token), 0.4)
+
+
+def test_schedules(coordinator: Coordinator) -> None:
+    coordinator.set_schedule(Schedule("a", "/a/tpsqbo.yaml", 60))
+    coordinator.set_schedule(Schedule("b", "/b/tpsqbo.yaml", 3600))
+    [a, b] = coordinator.schedules()
+    assert a.due(time.time()) and b.every == 3600
+    coordinator.mark_enqueued("a", time.time())
+    assert not coordinator.schedules()[0].due(time.time())
+    assert coordinator.remove_schedule("b") and not coordinator.remove_schedule("b")
+    assert [s.firm for s in coordinator.schedules()] == ["a"]
+
+
+def test_one_budget_shared_by_many_callers_holds_the_realm_s_windows(
+    coordinator: Coordinator,
+) -> None:
+    """Eight callers (threads here, workers in production) draw on one realm's budget while
+    a throttle with the service's windows judges every call: none is refused."""
+    limits = Limits(per_minute=60, per_second=10, batch_per_minute=8, scale=20)  # 3 s minute
+    service = Throttle(limits)
+    refused: list[int] = []
+    lock = threading.Lock()
+
+    def caller(n: int) -> None:
+        budget = coordinator.budget("realm-1", limits)
+        for i in range(12):
+            budget.acquire(batch=i % 4 == 0)
+            if not service.admit(batch=i % 4 == 0):
+                with lock:
+                    refused.append(n)
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=caller, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert refused == []
+    # 96 calls with 24 batch calls at 8 per (scaled) minute: at least two minutes of waiting.
+    assert time.monotonic() - started >= 2 * limits.minute

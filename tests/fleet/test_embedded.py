@@ -1,0 +1,48 @@
+"""The embedded fleet: no broker, a pool of threads, leases and budgets in SQLite."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tpsqbo_engine.cli import main
+from tpsqbo_engine.fleet.coord import FirmRun
+
+from .conftest import Firms, overlaps
+
+
+def test_fleet_run_syncs_every_firm_one_run_per_realm_and_reports_the_poisoned(
+    firms: Firms, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shared = firms.qbo(limits="scale=20")
+    firms.make("alpha", qbo=shared, limits="scale=20")
+    firms.make("bravo", qbo=shared, limits="scale=20")
+    firms.make("charlie")
+    # Its TPS token is wrong: every run of it fails.
+    firms.make("poisoned", tps_token="not-the-token")
+    coord = tmp_path / "fleet.db"
+    argv = ["fleet", "run", str(firms.root), "--coord", str(coord), "--backup-first"]
+    code = main([*argv, "--attempts", "2", "--backoff", "0.2", "--format", "json"])
+    runs = {r["firm"]: FirmRun(**r) for r in json.loads(capsys.readouterr().out)}
+    assert code == 1  # one firm failed
+    assert {n: r.status for n, r in runs.items()} == {
+        "alpha": "completed",
+        "bravo": "completed",
+        "charlie": "completed",
+        "poisoned": "failed",
+    }
+    assert runs["poisoned"].attempt == 2 and "TPS" in runs["poisoned"].error
+    assert runs["alpha"].counts["Successful"] > 0
+    assert runs["alpha"].realm == runs["bravo"].realm != runs["charlie"].realm
+    assert overlaps([runs["alpha"], runs["bravo"]]) == []
+    assert runs["bravo"].token != runs["alpha"].token
+    assert shared.emulator._throttle.refused == 0  # type: ignore[union-attr]
+
+    assert main(["fleet", "status", "--coord", str(coord), "--format", "json"]) == 0
+    shown = {r["firm"]: r["status"] for r in json.loads(capsys.readouterr().out)}
+    assert shown == {n: r.status for n, r in runs.items()}
+    assert main(["fleet", "status", "--coord", str(coord)]) == 0
+    text = capsys.readouterr().out
+    assert "poisoned" in text and "failed" in text and "ago]" in text

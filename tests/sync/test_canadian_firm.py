@@ -1,0 +1,33 @@
+"""The shipped Canadian example against a Canadian QBO company: nothing fails."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tpsqbo_engine.resources import data_root
+from tpsqbo_engine.sync.demo import demo_firm
+
+PACK = data_root() / "examples" / "canadian-firm" / "rules"
+
+
+def test_the_canadian_example_syncs_the_demo_firm_with_nothing_failed(tmp_path: Path) -> None:
+    with demo_firm(tmp_path, qbo_seed="sandbox-ca", rules=str(PACK)) as (session, qbo, _):
+        session.backup()
+        blocked = [op for op in session.plan()[0].operations if op.action == "block"]
+        assert blocked  # the sandbox's own history: the firm looks at each and ignores it
+        for op in blocked:
+            session.state.ignore(op.record, "sandbox history, settled in QBO")
+        first = session.sync()
+        assert first.counts["Failed"] == 0 and first.counts["Successful"] > 100
+        adjustments = [
+            i
+            for i in qbo.company.table("Invoice").values()
+            if str(i.get("PrivateNote", "")).startswith(("sync:tps:adjustment", "sync:tps:finance"))
+        ]
+        assert adjustments and all(
+            line["SalesItemLineDetail"]["TaxCodeRef"]["value"]
+            for i in adjustments
+            for line in i["Line"]
+            if line["DetailType"] == "SalesItemLineDetail"
+        )
+        assert session.sync().counts["Failed"] == 0
