@@ -285,6 +285,12 @@ class CompiledValue:
     def evaluate(self, context: Mapping[str, Any]) -> Any:
         try:
             result = self._render(context)
+        except ExpressionError as exc:
+            # A function the rule called failed (a missing lookup entry...): say which
+            # expression, at its line and column, called it.
+            if exc.message.startswith(f"{self.where}:"):
+                raise
+            raise ExpressionError(f"{self.where}: {exc.message}", hint=exc.hint) from None
         except (TemplateError, ArithmeticError, TypeError, ValueError, LookupError) as exc:
             raise ExpressionError(
                 f"{self.where}: `{self.source}` failed: {type(exc).__name__}{_safe_reason(exc)}"

@@ -123,3 +123,18 @@ def test_the_planner_runs_in_memory_with_a_fixed_clock() -> None:
     plan = Planner(PlanInput(rules, Snapshot(), {}, clock=lambda: moment)).plan()
     assert plan.created_at == "2030-05-06T07:08:09+00:00"
     assert plan.operations == []
+
+
+def test_run_time_failures_name_the_expression_and_the_key(tmp_path: Path) -> None:
+    root = _firm(
+        tmp_path,
+        extra="patches:\n  - document: clients\n"
+        "    set: {fields/Notes: {value: \"{{ lookup('tax-codes', office) }}\", one_way: true}}\n",
+    )
+    case = CASE.replace("active: true}", "active: true, office: Ottawa}")
+    (root / "tests" / "new-client.yaml").write_text(case)
+    (result,) = run_pack_tests(root, load_ruleset(root))
+    (failure,) = result.actual["other"]
+    assert failure["action"] == "fail" and failure["record"] == "tps.Client:c-1"
+    assert "pack.yaml:7:33:" in failure["message"]  # the expression's line and column
+    assert "no entry for 'Ottawa'" in failure["message"]
