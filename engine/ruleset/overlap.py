@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from jinja2 import nodes
@@ -72,6 +73,7 @@ def _learn(facts: Facts, node: nodes.Node) -> None:
         facts.unequal.setdefault(path, set()).update(values)
 
 
+@lru_cache(maxsize=4096)  # every pair of mappings asks; callers only read the facts
 def facts_of(when: str | None) -> Facts:
     facts = Facts()
     if not when or not expr.is_template(when) or expr.single_expression(when) is None:
