@@ -40,6 +40,9 @@ class FunctionSpec:
     summary: str
     pure: Callable[..., Any] | None = None  # None: provided by the run's resolver
     keywords: tuple[str, ...] = ()
+    # Where it may be called: "rules" (mappings, exclusions, templates), "checks" (checklist
+    # expressions over the company), or "any" (pure functions).
+    scope: str = "rules"
 
 
 def as_date(value: Any, what: str = "a date") -> date:
@@ -164,6 +167,15 @@ REGISTRY: Mapping[str, FunctionSpec] = {
         FunctionSpec("add_days", 2, 2, "date", "a date moved by a number of days", add_days),
         FunctionSpec("end_of_month", 1, 1, "date", "the month's last day", end_of_month),
         FunctionSpec("due_by_terms", 2, 2, "date", "a due date by terms", due_by_terms),
+        FunctionSpec(
+            "count", 1, 2, "number", "how many QBO records of an entity match", scope="checks"
+        ),
+        FunctionSpec(
+            "exists", 1, 2, "boolean", "whether any QBO record of an entity matches", scope="checks"
+        ),
+        FunctionSpec(
+            "query", 1, 2, "list", "the matching QBO records (at most 1,000)", scope="checks"
+        ),
         FunctionSpec("left", 2, 2, "string", "the first n characters (n ≤ 10,000)", left),
         FunctionSpec("right", 2, 2, "string", "the last n characters (n ≤ 10,000)", right),
         FunctionSpec("words", 2, 2, "string", "the first n words (n ≤ 10,000)", words),
@@ -180,13 +192,25 @@ REGISTRY: Mapping[str, FunctionSpec] = {
 }
 
 
+def names_for(scope: str) -> frozenset[str]:
+    """The functions callable in `scope` ("rules" or "checks"): its own and the pure ones."""
+    return frozenset(
+        name for name, spec in REGISTRY.items() if spec.scope == scope or spec.pure is not None
+    )
+
+
+RULE_FUNCTIONS = names_for("rules")
+CHECK_FUNCTIONS = names_for("checks")
+
+
 def bound_functions(
-    resolver: Bound, system: str, record: Mapping[str, Any]
+    resolver: Bound, system: str, record: Mapping[str, Any], scope: str = "rules"
 ) -> dict[str, RuleFunction]:
-    """Every registered function, ready to be called by rules evaluated for `record`."""
+    """Every function of `scope`, ready to be called by rules evaluated for `record`."""
     return {
         name: rule_function(
             spec.pure if spec.pure is not None else resolver.bound_function(name, system, record)
         )
         for name, spec in REGISTRY.items()
+        if name in names_for(scope)
     }

@@ -11,7 +11,9 @@ import pytest
 from tpsqbo_engine import expr
 from tpsqbo_engine.expr import ExpressionError
 from tpsqbo_engine.functions import (
+    CHECK_FUNCTIONS,
     REGISTRY,
+    RULE_FUNCTIONS,
     add_days,
     digits,
     due_by_terms,
@@ -36,7 +38,8 @@ def _resolver() -> Resolver:
 
 def test_checker_and_runtime_read_the_same_function_registry() -> None:
     runtime = set(_resolver().functions("tps"))
-    assert set(FUNCTIONS) == set(REGISTRY) == runtime
+    assert set(FUNCTIONS) == set(RULE_FUNCTIONS) == runtime
+    assert set(REGISTRY) == RULE_FUNCTIONS | CHECK_FUNCTIONS
 
 
 def test_checker_and_runtime_allow_the_same_filters_and_tests() -> None:

@@ -101,6 +101,7 @@ class Check:
     level: str
     options: Mapping[str, Any]
     where: str
+    expect: CompiledValue | None = None  # an `expression` check's condition
 
 
 @dataclass(frozen=True)
@@ -235,6 +236,7 @@ def _checks(doc: RuleDocument) -> list[Check]:
             level=c.get("level", "error"),
             options=MappingProxyType({k: v for k, v in c.items() if k not in _CHECK_COMMON}),
             where=_where(doc, f"/checks/{i}"),
+            expect=_compiled(doc, f"/checks/{i}/expect", c["expect"]) if "expect" in c else None,
         )
         for i, c in enumerate(checks)
     ]

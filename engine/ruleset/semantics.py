@@ -13,6 +13,7 @@ from typing import Any
 from jinja2.exceptions import TemplateSyntaxError
 
 from tpsqbo_engine import expr
+from tpsqbo_engine.functions import CHECK_FUNCTIONS
 from tpsqbo_engine.problems import Level, Problem
 from tpsqbo_engine.ruleset.documents import template_root
 from tpsqbo_engine.ruleset.literals import literal_hint, literal_mismatch
@@ -20,7 +21,7 @@ from tpsqbo_engine.ruleset.overlap import disjoint
 from tpsqbo_engine.ruleset.packs import RuleDocument
 from tpsqbo_engine.ruleset.patches import where
 from tpsqbo_engine.ruleset.schema_check import indentation_hint
-from tpsqbo_engine.ruleset.shapes import ANY, EntityCatalog, Shape
+from tpsqbo_engine.ruleset.shapes import ANY, EntityCatalog, Shape, scalar_shape
 from tpsqbo_engine.ruleset.source import pointer_join
 from tpsqbo_engine.ruleset.typecheck import (
     Finding,
@@ -97,6 +98,21 @@ class _Semantics:
             frozenset(self.ids("lookup")),
             self.mapping_entities(),
             self.lookup_keys(),
+        )
+
+    def check_scope(self) -> Scope:
+        """What a checklist expression sees: the company, its preferences, the phase, and
+        the checklist functions (count, exists, query of any QBO entity)."""
+        names = {"company": "qbo.CompanyInfo", "preferences": "qbo.Preferences"}
+        variables = {k: self.catalog.get(v) or ANY for k, v in names.items()}
+        return Scope(
+            self.catalog,
+            {**variables, "phase": scalar_shape("string")},
+            "qbo",
+            frozenset(self.ids("lookup")),
+            self.mapping_entities(),
+            self.lookup_keys(),
+            CHECK_FUNCTIONS,
         )
 
     def lookup_keys(self) -> dict[str, tuple[frozenset[str], bool]]:
@@ -399,6 +415,8 @@ class _Semantics:
                 preferences = self.catalog.get("qbo.Preferences")
                 if preferences is not None:
                     self.field_path(doc, f"{pointer}/preference", preferences, check["preference"])
+            elif check["type"] == "expression":
+                self.expression(doc, f"{pointer}/expect", self.check_scope())
 
     def reference(self, doc: RuleDocument, pointer: str, kind: str) -> None:
         wanted = str(doc.source.data_at(pointer))

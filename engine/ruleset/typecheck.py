@@ -16,10 +16,10 @@ from jinja2 import nodes
 from jinja2.exceptions import TemplateSyntaxError
 
 from tpsqbo_engine import expr
-from tpsqbo_engine.functions import REGISTRY
+from tpsqbo_engine.functions import REGISTRY, RULE_FUNCTIONS
 from tpsqbo_engine.ruleset.shapes import ANY, EntityCatalog, Shape, scalar_shape
 
-FUNCTIONS = tuple(REGISTRY)
+FUNCTIONS = tuple(sorted(RULE_FUNCTIONS))
 QBO_REF_ENTITIES = (
     "Account",
     "Item",
@@ -61,6 +61,8 @@ class Scope:
     mapping_entities: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     # lookup id → (its keys, whether it has a default), so constant keys can be checked
     lookup_keys: Mapping[str, tuple[frozenset[str], bool]] = field(default_factory=dict)
+    # the functions callable here: rule functions, or checklist functions (functions.py)
+    functions: frozenset[str] = RULE_FUNCTIONS
 
     def with_variables(self, extra: Mapping[str, Shape]) -> Scope:
         return replace(self, variables={**self.variables, **extra})
@@ -112,7 +114,7 @@ class _Checker:
                 f"'{node.name}' is not available in rules",
                 "rules see only the record's fields and the engine's functions",
             )
-        if node.name in FUNCTIONS:
+        if node.name in self.scope.functions:
             return self.report(
                 node,
                 "expr.not-called",
@@ -213,7 +215,7 @@ class _Checker:
                 "docs/rules.md), or use a filter (value | upper)",
             )
         name = node.node.name
-        if name not in FUNCTIONS:
+        if name not in self.scope.functions:
             return (
                 self._visit_Name(node.node, variables)
                 if name in expr.FORBIDDEN_NAMES
@@ -221,7 +223,7 @@ class _Checker:
                     node,
                     "expr.unknown-function",
                     f"unknown function '{name}'",
-                    _choices_hint(name, FUNCTIONS),
+                    _choices_hint(name, self.scope.functions),
                 )
             )
         spec = REGISTRY[name]
@@ -344,6 +346,32 @@ class _Checker:
             return ANY
         same_side = next((e for e in entities if e.startswith(f"{self.scope.system}.")), None)
         return self.scope.catalog.get(same_side or entities[0]) or ANY
+
+    def _qbo_entity(self, node: nodes.Call) -> Shape:
+        """count/exists/query name a QBO entity the catalog knows: 'qbo.Bill'."""
+        entity = self._first_constant(node, "entity name like 'qbo.Bill'")
+        shape = self.scope.catalog.get(entity or "")
+        if entity is not None and (shape is None or not entity.startswith("qbo.")):
+            self.report(
+                node,
+                "rules.unknown-entity",
+                f"no QBO entity '{entity}'",
+                _choices_hint(entity, self.scope.catalog.names("qbo")),
+            )
+            return ANY
+        return shape or ANY
+
+    def _call_count(self, node: nodes.Call) -> Shape:
+        self._qbo_entity(node)
+        return scalar_shape("number")
+
+    def _call_exists(self, node: nodes.Call) -> Shape:
+        self._qbo_entity(node)
+        return scalar_shape("boolean")
+
+    def _call_query(self, node: nodes.Call) -> Shape:
+        entity = self._qbo_entity(node)
+        return Shape({"type": "array", "items": entity.node}, entity.resolver, "records")
 
     def _call_unique(self, node: nodes.Call) -> Shape:
         if len(node.args) < 2:
