@@ -11,6 +11,7 @@ from tpsqbo_engine.errors import UsageError
 from tpsqbo_engine.packtest import as_json, as_junit, case_files, run_pack_tests
 from tpsqbo_engine.problems import REPORTERS
 from tpsqbo_engine.ruleset.model import build_ruleset
+from tpsqbo_engine.ruleset.shapes import schema_folders
 from tpsqbo_engine.ruleset.validate import default_pack_root, pack_roots, validate_pack
 
 OUTPUTS = ("text", "json", "junit")
@@ -46,7 +47,9 @@ def test(
             hint="add tests/<case>.yaml (see docs/rules.md#testing-a-pack), or run "
             "`tpsqbo-engine init` for a first one",
         )
-    rules = build_ruleset(loaded.pack, loaded.documents, tuple(loaded.disabled))
+    rules = build_ruleset(
+        loaded.pack, loaded.documents, tuple(loaded.disabled), schema_folders(loaded.loaded)
+    )
     results = run_pack_tests(root, rules, update=update)
     if output == "json":
         typer.echo(as_json(results))

@@ -23,6 +23,7 @@ from tpsqbo_engine.problems import has_errors
 from tpsqbo_engine.ruleset.packs import Disabled, RuleDocument
 from tpsqbo_engine.ruleset.patches import where
 from tpsqbo_engine.ruleset.semantics import template_path
+from tpsqbo_engine.ruleset.shapes import EntityCatalog, entity_catalog, schema_folders
 from tpsqbo_engine.ruleset.source import pointer_join
 from tpsqbo_engine.ruleset.validate import validate_pack
 
@@ -131,6 +132,11 @@ class RuleSet:
     disabled: tuple[Disabled, ...] = ()
     # Entities rules read through functions (wip() reads tps.WipEntry): the snapshot has them.
     reads: frozenset[str] = frozenset()
+    # The packs' own entity schemas (`schemas/` folders): custom fields rules may read.
+    entity_schemas: tuple[Path, ...] = ()
+
+    def catalog(self) -> EntityCatalog:
+        return entity_catalog(None, self.entity_schemas)
 
     def disabled_for(self, qualified: str) -> list[Disabled]:
         """Disabled mappings that read or wrote records of this entity (`tps.FinanceCharge`)."""
@@ -281,6 +287,7 @@ def build_ruleset(
     pack: RuleDocument | None,
     documents: list[RuleDocument],
     disabled: tuple[Disabled, ...] = (),
+    entity_schemas: tuple[Path, ...] = (),
 ) -> RuleSet:
     of_kind = {
         k: [d for d in documents if d.kind == k]
@@ -296,6 +303,7 @@ def build_ruleset(
         templates=MappingProxyType({d.id: _template(d) for d in of_kind["template"]}),
         disabled=disabled,
         reads=_reads(documents),
+        entity_schemas=entity_schemas,
     )
 
 
@@ -334,4 +342,6 @@ def load_ruleset(root: Path) -> RuleSet:
     loaded = validate_pack(root)
     if has_errors(loaded.problems):
         raise RuleError(sorted(loaded.problems))
-    return build_ruleset(loaded.pack, loaded.documents, tuple(loaded.disabled))
+    return build_ruleset(
+        loaded.pack, loaded.documents, tuple(loaded.disabled), schema_folders(loaded.loaded)
+    )

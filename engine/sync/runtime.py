@@ -285,7 +285,7 @@ def filled(value: Any, shape: Shape, depth: int = 0) -> Any:
 
 
 def context(qualified: str, record: Record, resolver: Resolver) -> dict[str, Any]:
-    shape = entity_catalog().get(qualified)
+    shape = resolver.rules.catalog().get(qualified)
     base = filled(record, shape) if shape is not None else dict(record)
     return {**base, **resolver.functions(system_of(qualified), record)}
 
