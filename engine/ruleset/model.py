@@ -53,6 +53,7 @@ class FieldRule:
     each: CompiledValue | None = None
     alias: str = ""
     items: tuple[tuple[FieldRule, ...], ...] = ()
+    conflict: str = ""  # this field's own policy in a `both` mapping; "" = the mapping's
 
 
 @dataclass(frozen=True)
@@ -182,7 +183,9 @@ def _field(doc: RuleDocument, pointer: str, path: str, value: Any) -> FieldRule:
         return FieldRule(path, None, True, where, items=items)
     if isinstance(value, dict):
         compiled = _compiled(doc, f"{pointer}/value", value["value"])
-        return FieldRule(path, compiled, bool(value.get("one_way")), where)
+        return FieldRule(
+            path, compiled, bool(value.get("one_way")), where, conflict=value.get("conflict", "")
+        )
     return FieldRule(path, _compiled(doc, pointer, value), False, where)
 
 

@@ -240,6 +240,16 @@ class _Semantics:
             return
         one_way = isinstance(value, dict) and bool(value.get("one_way"))
         value_pointer = f"{pointer}/value" if isinstance(value, dict) else pointer
+        if isinstance(value, dict) and "conflict" in value and not both:
+            self.report(
+                doc,
+                f"{pointer}/conflict",
+                "mapping.conflict-one-way",
+                f"'{name}' has a conflict policy, but the mapping is one-way: nothing flows "
+                "back, so there is never a conflict",
+                "remove it, or make the mapping `direction: both`",
+                at_key=True,
+            )
         self.expression(doc, value_pointer, scope)
         self.literal(doc, value_pointer, name, field_shape)
         if both and not one_way and not _invertible(doc.source.data_at(value_pointer)):

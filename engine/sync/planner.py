@@ -17,6 +17,7 @@ from typing import Any
 
 from tpsqbo_engine.expr import ExpressionError, normalize_email, normalize_name
 from tpsqbo_engine.ruleset.model import Action, MappingRule, MatchKey, RuleSet
+from tpsqbo_engine.sync.conflicts import winner as conflict_winner
 from tpsqbo_engine.sync.credits import open_part
 from tpsqbo_engine.sync.plan import Operation, Plan
 from tpsqbo_engine.sync.runtime import (
@@ -552,14 +553,11 @@ class Planner:
         """The target changed since the last sync. Alone, its change flows back; with the
         source changed too, the mapping's conflict policy decides."""
         version = version_of(mapping.target, current)
-        winner = "target"
+        winner, why = "target", f"conflict: {mapping.conflict}"
         if source_changed and changes:
-            winner = {
-                "source_wins": "source",
-                "target_wins": "target",
-                "flag": "flag",
-                "newest": _newer(mapping, record, current),
-            }[mapping.conflict]
+            winner, why = conflict_winner(
+                mapping, changes, lambda: _newer(mapping, record, current)
+            )
         if winner == "flag":
             return [
                 Operation(
@@ -570,8 +568,7 @@ class Planner:
                     level="Warning",
                     diff=changes,
                     rule=mapping.where,
-                    message="changed in both systems since the "
-                    "last sync; nothing written (conflict: flag)",
+                    message=f"changed in both systems since the last sync; nothing written ({why})",
                 )
             ]
         if winner == "source":
