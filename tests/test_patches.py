@@ -153,3 +153,14 @@ def test_disjoint_when_conditions_make_two_mappings_fine(
     root = _pack(tmp_path, "disable: [finance-charges]\n", a=a, b=b)
     codes = [c for _, _, c in _codes(root) if c == "mapping.double-write"]
     assert (codes == []) is clean, codes
+
+
+def test_a_lookup_key_names_an_entity_field(tmp_path: Path) -> None:
+    root = _pack(
+        tmp_path,
+        lookup="kind: lookup\nid: offices\nkey: tps.Client.ofice\nentries: {Toronto: T}\n",
+    )
+    (problem,) = validate_pack(root).problems
+    assert problem.code == "rules.unknown-field" and "did you mean 'office'?" in problem.hint
+    (root / "lookup.yaml").write_text("kind: lookup\nid: offices\nkey: office\nentries: {a: b}\n")
+    assert [p.code for p in validate_pack(root).problems] == ["schema.pattern"]

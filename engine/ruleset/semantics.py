@@ -394,6 +394,26 @@ class _Semantics:
                     f"instead of adding a copy, or `disable: [{first.id}]`",
                 )
 
+    def check_lookup(self, doc: RuleDocument) -> None:
+        """`key: tps.WorkCode.work_type` says where the keys come from: it must exist."""
+        key = doc.data.get("key")
+        if not isinstance(key, str):
+            return
+        system, _, rest = key.partition(".")
+        entity, _, path = rest.partition(".")
+        shape = self.catalog.get(f"{system}.{entity}")
+        if shape is None or not path:
+            self.report(
+                doc,
+                "/key",
+                "rules.unknown-entity",
+                f"'{key}' is not an entity field",
+                did_you_mean(f"{system}.{entity}", self.catalog.names())
+                or "write it as tps.<Entity>.<field>, e.g. tps.WorkCode.work_type",
+            )
+            return
+        self.field_path(doc, "/key", shape, path)
+
     # Exclusions and checklists ------------------------------------------------------------
     def check_exclusions(self, doc: RuleDocument) -> None:
         seen: set[str] = set()
