@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install dev demo test lint bench check clean
+.PHONY: install dev demo test lint bench check clean compat
 
 # A regular (non-editable) install: what users get, rules/schemas/templates inside the wheel.
 install:
@@ -35,6 +35,15 @@ bench: install
 	$(BIN)/python bench/sync.py
 
 check: test lint
+
+# Third-party QBO clients, unchanged but for their URLs, against the emulator. Not part of
+# `make test`: it installs them from PyPI into a scratch virtualenv.
+COMPAT_VENV ?= $(or $(TMPDIR),/tmp)/tpsqbo-compat-venv
+compat:
+	@test -x $(BIN)/tpsqbo-engine || $(MAKE) dev
+	@test -x $(COMPAT_VENV)/bin/python || $(PYTHON) -m venv $(COMPAT_VENV)
+	$(COMPAT_VENV)/bin/python -m pip install --quiet python-quickbooks==0.9.12 qbosdk==1.6.1
+	$(COMPAT_VENV)/bin/python examples/compat/run.py $(abspath $(BIN))/tpsqbo-engine
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

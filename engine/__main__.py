@@ -1,3 +1,3 @@
-from tpsqbo_engine.cli import run
+from tpsqbo_engine.entry import run
 
 run()

@@ -1,22 +1,20 @@
 """The command line. Each command is a thin shell over a library call and returns an exit
 code; `main` is the one error boundary that turns exceptions into exit codes:
 
-    0 ok · 1 problems found · 2 usage · 3 unexpected (traceback logged) · 130 interrupted
+    0 ok · 1 problems found · 2 usage · 3 unexpected (where, logged) · 130 interrupted (Ctrl-C)
+    · 143 terminated (SIGTERM, after the write in flight is committed)
 """
 
 from __future__ import annotations
 
-import sys
-import tempfile
-import traceback
-from datetime import UTC, datetime
+import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from tpsqbo_engine import __version__
+from tpsqbo_engine import __version__, private, signals
 from tpsqbo_engine.errors import EngineError, UsageError
 from tpsqbo_engine.problems import REPORTERS, Problem, has_errors
 from tpsqbo_engine.ruleset.validate import Validation, validate_paths
@@ -55,8 +53,21 @@ def _root(
             "--version", callback=_version, is_eager=True, help="Print the version and exit."
         ),
     ] = False,
+    encoding: Annotated[
+        str,
+        typer.Option(
+            "--encoding",
+            help="Encoding of CSV sheets (files connection), e.g. cp1252; default: detected.",
+        ),
+    ] = "",
 ) -> None:
     """Keep TPS Cloud Axis and QuickBooks Online in sync, with the rules kept as code."""
+    from tpsqbo_engine.connectors.tps import sheetio
+
+    try:
+        sheetio.from_command_line(encoding)
+    except ValueError as exc:
+        raise UsageError(str(exc), hint="e.g. utf-8, utf-16, cp1252, latin-1") from None
 
 
 @app.command()
@@ -363,17 +374,24 @@ register_test(app)
 register_init(app)
 
 
-def _crash_log(exc: BaseException) -> Path:
-    folder = Path(tempfile.gettempdir()) / "tpsqbo-engine"
-    folder.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-    path = folder / f"crash-{stamp}.log"
-    path.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
-    return path
-
-
 def main(argv: list[str] | None = None) -> int:
     """Runs the CLI and maps every outcome onto an exit code. Nothing else exits."""
+    previous = os.umask(private.UMASK)  # whatever the engine or a library creates is private
+    private.set_crash_folder(None)  # until a firm config names the state folder
+    try:
+        with signals.installed():
+            return _outcome(argv)
+    except signals.Terminated:  # held until the write in flight was committed
+        typer.echo("terminated", err=True)
+        return signals.EXIT_TERMINATED
+    except KeyboardInterrupt:  # Ctrl-C before or after the command proper
+        typer.echo("interrupted", err=True)
+        return EXIT_INTERRUPTED
+    finally:
+        os.umask(previous)
+
+
+def _outcome(argv: list[str] | None) -> int:
     try:
         result = app(args=argv, prog_name="tpsqbo-engine", standalone_mode=False)
     except typer.TyperException as exc:  # usage errors raised by typer's own click
@@ -392,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
             typer.echo(f"hint: {exc.hint}", err=True)
         return exc.exit_code
     except Exception as exc:
-        log = _crash_log(exc)
+        log = private.crash_log(exc)
         typer.echo(
             f"unexpected error: {type(exc).__name__}. This is a bug in tpsqbo-engine; "
             f"the details are in {log}",
@@ -403,5 +421,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> None:
-    """Console-script entry point."""
-    sys.exit(main())
+    """The console script of earlier installs; `entry.run` is the one to use."""
+    from tpsqbo_engine.entry import run as entry_run
+
+    entry_run()

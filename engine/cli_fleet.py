@@ -66,6 +66,8 @@ def _coordinator(broker: str, coord: Path) -> Coordinator:
 
 def _line(run: FirmRun) -> str:
     counts = ", ".join(f"{n} {k}" for k, n in run.counts.items() if n)
+    if run.calls:
+        counts += f"; {run.calls} QBO calls, {run.throttled} throttled"
     extra = f": {run.error}" if run.error else (f" ({counts})" if counts else "")
     return f"{run.firm:24} {run.status:9} attempt {run.attempt}{extra}"
 

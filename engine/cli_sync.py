@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from tpsqbo_engine.errors import UsageError
+from tpsqbo_engine.private import write_private
 from tpsqbo_engine.sync import render
 from tpsqbo_engine.sync.config import CONFIG_FILE
 
@@ -96,7 +97,7 @@ def plan(
     output = _format(output)
     made, _ = _session(config).plan()
     if out is not None:
-        out.write_text(made.to_json(), encoding="utf-8")
+        write_private(out, made.to_json())
     if output == "json":
         typer.echo(made.to_json())
     else:
@@ -376,9 +377,10 @@ def render_invoice_command(
         typer.echo(document.text)
         return
     if out.suffix.lower() == ".pdf":
-        write_pdf(document.text, out)
+        for refused in write_pdf(document, out)[1]:
+            typer.echo(f"warning: refused to read {refused}", err=True)
     else:
-        out.write_text(document.text, encoding="utf-8")
+        write_private(out, document.text)
     typer.echo(f"{invoice} rendered to {out}", err=True)
 
 

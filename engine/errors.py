@@ -3,6 +3,7 @@
     EngineError                     anything the engine reports on purpose (exit 1)
     ├── RuleError                   rules that cannot be used; carries the Problems found
     ├── UsageError                  a command was asked for something it cannot do (exit 2)
+    │   └── ConfigError             the firm config cannot be used; carries its Problems
     ├── ConnectorError              a call to TPS or QBO failed
     │   ├── FatalConnectorError     stop the run (bad credentials, company closed)
     │   ├── RetriableConnectorError try again later (throttle, 5xx, timeout)
@@ -42,6 +43,27 @@ class RuleError(EngineError):
 
 class UsageError(EngineError):
     exit_code = 2
+
+
+class ConfigError(UsageError):
+    """Every problem of the firm config, each located and naming its field."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        shown = [_config_line(p) for p in problems if p.is_error] or [
+            _config_line(p) for p in problems
+        ]
+        super().__init__(
+            f"the firm config cannot be used ({len(shown)} problem(s)):\n  " + "\n  ".join(shown),
+            hint="fix these fields; schemas/firm.schema.json describes each one",
+        )
+        self.problems = tuple(problems)
+
+
+def _config_line(problem: Problem) -> str:
+    field = problem.pointer.strip("/").replace("/", ".")
+    named = f" {field}:" if field and field not in problem.message else ""
+    hint = f"\n      {problem.hint}" if problem.hint else ""
+    return f"{problem.file}:{problem.line}:{problem.column}:{named} {problem.message}{hint}"
 
 
 class ConnectorError(EngineError):

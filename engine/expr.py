@@ -8,7 +8,9 @@ Safety, in layers:
 - `ImmutableSandboxedEnvironment`: no attribute starting with `_`, no mutation of values;
 - Jinja's default globals (`range`, `dict`, `lipsum`, `cycler`, `joiner`, `namespace`) are
   removed; filters and tests come from the allow-lists below; functions are injected per run;
-- `**` is refused and `*` on strings and lists is capped, so a rule cannot exhaust memory;
+- `**` is refused, and every evaluation runs under the budget of engine/budget.py (sizes of
+  values, loop iterations, wall-clock time, nesting depth), so a rule cannot exhaust memory
+  or time;
 - an `Undefined` result is an error, never a silent empty value;
 - error messages quote the rule's expression, never the values of the record.
 The static checker (ruleset/typecheck.py) rejects the same things at validate time.
@@ -16,6 +18,7 @@ The static checker (ruleset/typecheck.py) rejects the same things at validate ti
 
 from __future__ import annotations
 
+import copy
 import operator
 import re
 import unicodedata
@@ -27,9 +30,11 @@ from functools import cache
 from typing import Any
 
 from jinja2 import StrictUndefined, Undefined, nodes
-from jinja2.exceptions import SecurityError, TemplateError
+from jinja2.compiler import CodeGenerator, Frame
+from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from tpsqbo_engine import budget as limits
 from tpsqbo_engine.errors import EngineError
 
 MAX_REPEAT = 10_000
@@ -211,23 +216,6 @@ FORBIDDEN_NAMES = frozenset(
 )
 
 
-class RuleEnvironment(ImmutableSandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: Any, op: str, left: Any, right: Any) -> Any:
-        if op == "**":
-            raise SecurityError("the ** operator is not allowed in rules")
-        for seq, count in ((left, right), (right, left)):
-            repeated = isinstance(seq, str | list | tuple) and isinstance(count, int)
-            if repeated and count > MAX_REPEAT:
-                raise SecurityError(f"repeating a value more than {MAX_REPEAT:,} times")
-        return operator.mul(left, right)
-
-    def is_safe_callable(self, obj: Any) -> bool:
-        # Only the engine's own functions may be called; no methods of values.
-        return isinstance(obj, RuleFunction)
-
-
 class RuleFunction:
     """A function rules may call (lookup, ref, linked, record, today)."""
 
@@ -240,6 +228,86 @@ class RuleFunction:
         return self._func(*args, **kwargs)
 
 
+class _BudgetedCode(CodeGenerator):
+    """Jinja's code generator, with `~` (which no sandbox hook sees) sized like `+`."""
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        self.write("environment.sized(")
+        super().visit_Concat(node, frame)
+        self.write(")")
+
+
+class RuleEnvironment(ImmutableSandboxedEnvironment):
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
+    code_generator_class = _BudgetedCode
+    sized = staticmethod(limits.sized)
+    budget_loop = RuleFunction(limits.counted)
+
+    def call_binop(self, context: Any, op: str, left: Any, right: Any) -> Any:
+        if op == "**":
+            raise SecurityError("the ** operator is not allowed in rules")
+        if op == "*":
+            for seq, count in ((left, right), (right, left)):
+                repeated = isinstance(seq, str | list | tuple) and isinstance(count, int)
+                if repeated and count > MAX_REPEAT:
+                    raise SecurityError(f"repeating a value more than {MAX_REPEAT:,} times")
+                if repeated:
+                    limit = limits.MAX_SIZE if isinstance(seq, str) else limits.MAX_ITEMS
+                    limits.fits(len(seq) * count, "a repeated value", limit)
+        if op == "%":
+            limits.check_format(left)
+        return limits.sized(_BINOPS[op](left, right))
+
+    def is_safe_callable(self, obj: Any) -> bool:
+        # Only the engine's own functions may be called; no methods of values.
+        return isinstance(obj, RuleFunction)
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        try:
+            template = super()._parse(source, name, filename)
+        except RecursionError:
+            raise _too_deep(name, filename) from None
+        _check_depth(template, name, filename)
+        return template
+
+    def _generate(
+        self,
+        source: nodes.Template,
+        name: str | None,
+        filename: str | None,
+        defer_init: bool = False,
+    ) -> str:
+        _check_depth(source, name, filename)
+        for loop in source.find_all(nodes.For):  # every iteration spends a step of the budget
+            loop.iter = nodes.Call(
+                nodes.EnvironmentAttribute("budget_loop"), [loop.iter], [], None, None
+            ).set_lineno(loop.lineno)
+        return super()._generate(source, name, filename, defer_init)
+
+
+_BINOPS: dict[str, Callable[[Any, Any], Any]] = {
+    "*": operator.mul,
+    "+": operator.add,
+    "%": operator.mod,
+}
+
+
+def _too_deep(name: str | None, filename: str | None) -> TemplateSyntaxError:
+    return TemplateSyntaxError(
+        f"the expression is nested more than {limits.MAX_DEPTH} levels deep", 1, name, filename
+    )
+
+
+def _check_depth(tree: nodes.Node, name: str | None, filename: str | None) -> None:
+    """Refuses trees nested past MAX_DEPTH (walked without recursion, so it cannot overflow)."""
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limits.MAX_DEPTH:
+            raise _too_deep(name, filename)
+        stack.extend((child, depth + 1) for child in node.iter_child_nodes())
+
+
 def rule_function(func: Callable[..., Any]) -> RuleFunction:
     return RuleFunction(func)
 
@@ -248,8 +316,10 @@ def rule_function(func: Callable[..., Any]) -> RuleFunction:
 def environment(*, autoescape: bool = False) -> RuleEnvironment:
     env = RuleEnvironment(undefined=StrictUndefined, autoescape=autoescape)
     env.globals.clear()
-    env.filters = {name: f for name, f in env.filters.items() if name in JINJA_FILTERS}
-    env.filters.update(ENGINE_FILTERS)
+    allowed = {name: f for name, f in env.filters.items() if name in JINJA_FILTERS}
+    env.filters = {
+        name: limits.guarded(name, f) for name, f in {**allowed, **ENGINE_FILTERS}.items()
+    }
     env.tests = {name: t for name, t in env.tests.items() if name in ALLOWED_TESTS}
     return env
 
@@ -271,7 +341,10 @@ def parse(source: str) -> nodes.Template:
     """Parses a rule value (already known to be a template) into Jinja's AST."""
     body = single_expression(source)
     env = environment()
-    return env.parse(f"{{{{ {body} }}}}" if body is not None else source)
+    try:
+        return env.parse(f"{{{{ {body} }}}}" if body is not None else source)
+    except RecursionError:
+        raise _too_deep(None, None) from None
 
 
 @dataclass(frozen=True)
@@ -284,27 +357,67 @@ class CompiledValue:
 
     def evaluate(self, context: Mapping[str, Any]) -> Any:
         try:
-            result = self._render(context)
+            with limits.budget():
+                result = self._render(context)
         except ExpressionError as exc:
             # A function the rule called failed (a missing lookup entry...): say which
             # expression, at its line and column, called it.
             if exc.message.startswith(f"{self.where}:"):
                 raise
             raise ExpressionError(f"{self.where}: {exc.message}", hint=exc.hint) from None
-        except (TemplateError, ArithmeticError, TypeError, ValueError, LookupError) as exc:
+        except EVALUATION_ERRORS as exc:
             raise ExpressionError(
                 f"{self.where}: `{self.source}` failed: {type(exc).__name__}{_safe_reason(exc)}"
             ) from None
-        if isinstance(result, Undefined):
+        if _undefined_inside(result):
             raise ExpressionError(f"{self.where}: `{self.source}` has no value for this record")
         return result
 
 
-def _safe_reason(exc: Exception) -> str:
+# What a rule can make Jinja or a filter raise; each is the rule's failure, not the engine's.
+EVALUATION_ERRORS = (
+    TemplateError,
+    ArithmeticError,
+    TypeError,
+    ValueError,
+    LookupError,
+    RecursionError,
+    MemoryError,
+)
+
+
+def _undefined_inside(value: Any) -> bool:
+    """An Undefined, or one inside a list or mapping (`map(attribute='__class__')` makes those)."""
+    if isinstance(value, Undefined):
+        return True
+    if isinstance(value, list | tuple):
+        return any(_undefined_inside(v) for v in value)
+    if isinstance(value, Mapping):
+        return any(_undefined_inside(v) for v in value.values())
+    return False
+
+
+def _safe_reason(exc: BaseException) -> str:
     # Jinja's undefined/security messages name attributes, never values; others may quote data.
     if isinstance(exc, TemplateError | ExpressionError):
         return f" ({exc.message})" if getattr(exc, "message", None) else ""
+    if isinstance(exc, RecursionError):
+        return " (nested or recursive too deeply)"
+    if isinstance(exc, MemoryError):
+        return " (ran out of memory)"
     return ""
+
+
+def render_text(template: Any, context: Mapping[str, Any]) -> str:
+    """A template rendered under the budget, its output counted as it is made."""
+    parts: list[str] = []
+    made = 0
+    with limits.budget():
+        for part in template.generate(**context):
+            made += len(part)
+            limits.fits(made, "the rendered text's length")
+            parts.append(part)
+    return "".join(parts)
 
 
 def compile_value(value: Any, where: str) -> CompiledValue:
@@ -313,8 +426,29 @@ def compile_value(value: Any, where: str) -> CompiledValue:
         return CompiledValue(repr(value), where, lambda _context: value)
     env = environment()
     body = single_expression(value)
-    if body is not None:
-        expression = env.compile_expression(body, undefined_to_none=False)
-        return CompiledValue(value, where, lambda context: expression(**context))
-    template = env.from_string(value)
-    return CompiledValue(value, where, lambda context: template.render(**context))
+    try:
+        if body is not None:
+            expression = env.compile_expression(body, undefined_to_none=False)
+            return CompiledValue(value, where, lambda context: expression(**context))
+        template = env.from_string(value)
+    except (RecursionError, TemplateSyntaxError) as exc:
+        reason = exc.message if isinstance(exc, TemplateSyntaxError) else "nested too deeply"
+        raise ExpressionError(f"{where}: `{value[:80]}` cannot be compiled: {reason}") from None
+    return CompiledValue(value, where, lambda context: render_text(template, context))
+
+
+def over_budget(tree: nodes.Template, *, autoescape: bool = False) -> str | None:
+    """For `validate`: when a parsed value reads nothing from the record (it is constant),
+    runs it under the budget and says which limit it goes over, if any."""
+    loaded = {n.name for n in tree.find_all(nodes.Name) if n.ctx == "load"}
+    stored = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    if not loaded <= stored or any(True for _ in tree.find_all(nodes.Call)):
+        return None
+    try:
+        template = environment(autoescape=autoescape).from_string(copy.deepcopy(tree))
+        render_text(template, {})
+    except limits.BudgetExceeded as exc:
+        return exc.message
+    except EVALUATION_ERRORS:
+        return None
+    return None

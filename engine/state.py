@@ -10,11 +10,17 @@
     backups    QBO snapshots taken by `tpsqbo-engine backup`
 
 A cursor moves only in the transaction that records the work it covers.
+
+Opening checks the file before trusting it: an empty file, a file that is not SQLite, a
+database failing SQLite's quick check, or one without the engine's tables is refused with
+how to restore the copy kept beside it (`state.db.1`, rotated before every run). The file,
+its WAL and SHM, and the copy are 0600.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -24,7 +30,10 @@ from typing import Any
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from tpsqbo_engine import signals
 from tpsqbo_engine.errors import StateError
+from tpsqbo_engine.private import private_dir, private_file
+from tpsqbo_engine.state_check import check_database, check_file, check_tables, refuse, rotated
 
 STATUSES = ("Successful", "Warning", "Failed", "Ignored", "Excluded")
 migrations = Migrations("tpsqbo-engine")
@@ -102,32 +111,60 @@ def m002_reconsider(db: Database) -> None:
     db.table("reconsider").create({"record": str}, pk="record")
 
 
+def _companions(path: Path) -> tuple[Path, Path]:
+    return path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
+
+
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class StateStore:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         self.path = path
+        existed = path.exists()
+        if existed:
+            check_file(path)
         try:
+            for file in (path, *_companions(path)):
+                if file == path or file.exists():
+                    private_file(file)
             self.db = Database(path)
             self.db.enable_wal()
             # With WAL, NORMAL survives a crash of the process (what the journal guards
             # against) and spares an fsync per record; only a power cut can lose the last
             # transactions, which the journal and the natural-key guards then recover.
             self.db.execute("PRAGMA synchronous=NORMAL")
+            check_database(self.db, path, existed)
             migrations.apply(self.db)
-        except Exception as exc:  # sqlite3 errors come in several classes
-            raise StateError(
-                f"the state file {path} cannot be opened: {exc}",
-                hint="restore it from a copy, or move it away to start afresh "
-                "(links to QBO records would then be rebuilt by matching)",
-            ) from None
+            check_tables(self.db, path)
+            for file in _companions(path):
+                if file.exists():
+                    private_file(file)
+        except StateError:
+            raise
+        except (sqlite3.Error, OSError) as exc:
+            raise refuse(path, f"cannot be opened: {exc}") from None
+
+    def keep_copy(self) -> Path:
+        """Rotates the copy kept beside the state (one generation): a consistent snapshot
+        through SQLite's backup API, written 0600 and then put in place."""
+        copy = rotated(self.path)
+        partial = copy.with_name(copy.name + ".partial")
+        partial.unlink(missing_ok=True)
+        private_file(partial)
+        target = sqlite3.connect(partial)
+        try:
+            self.db.conn.backup(target)
+        finally:
+            target.close()
+        partial.replace(copy)
+        return copy
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        with self.db.atomic():
+        with signals.transaction(), self.db.atomic():  # a held SIGTERM waits for the commit
             yield
 
     # Links --------------------------------------------------------------------------------
@@ -161,6 +198,7 @@ class StateStore:
 
     # Runs ---------------------------------------------------------------------------------
     def start_run(self, phase: str, forced_reason: str = "") -> int:
+        self.keep_copy()  # the last good state, for the hint a damaged file gets
         table = self.db.table("runs")
         table.insert(
             {
@@ -267,12 +305,15 @@ class StateStore:
                 "outcome": "",
             }
         )
-        return int(table.last_pk or 0)
+        journal = int(table.last_pk or 0)
+        signals.write_started(journal)
+        return journal
 
     def conclude(self, journal_id: int, outcome: str, result_id: str = "") -> None:
         self.db.table("journal").update(
             journal_id, {"outcome": outcome, "result_id": result_id, "finished_at": now()}
         )
+        signals.write_concluded(journal_id)
 
     def unfinished(self, intent: str) -> bool:
         """True when a write with this intent was started and its outcome never recorded."""

@@ -63,7 +63,7 @@ def test_extends_with_a_version_range(tmp_path: Path) -> None:
     (problem,) = loaded.problems
     assert len(loaded.documents) > 10  # still loaded, so the rest is checked against it
     assert problem.code == "pack.version-mismatch" and problem.line == 4
-    assert "1.0.0" in problem.message and "^2.0" in problem.message
+    assert "1.1.0" in problem.message and "^2.0" in problem.message
 
 
 def test_requires_engine_is_enforced(tmp_path: Path) -> None:
@@ -104,7 +104,7 @@ def test_an_installed_pack_is_found_through_its_entry_point_from_anywhere(
     assert [(p.id, p.version, p.depth) for p in loaded.chain] == [
         ("firm", "1.0.0", 0),
         ("acme", "1.3.0", 1),
-        ("tps-qbo-standard", "1.0.0", 2),
+        ("tps-qbo-standard", "1.1.0", 2),
     ]
     assert "entry point acme_rules:pack" in loaded.chain[1].source
     sys.modules.pop("acme_rules", None)
@@ -114,7 +114,7 @@ def test_pack_info_shows_the_chain(tmp_path: Path, capsys: pytest.CaptureFixture
     root = _pack(tmp_path / "p", "extends: [tps-qbo-standard]\ndisable: [finance-charges]\n")
     assert main(["pack", "info", str(root)]) == 0
     out = capsys.readouterr().out
-    assert "firm 1.0.0" in out and "  tps-qbo-standard 1.0.0" in out
+    assert "firm 1.0.0" in out and "  tps-qbo-standard 1.1.0" in out
     assert "shipped with the engine" in out and "changelog: CHANGELOG.md" in out
     assert "disabled: mapping 'finance-charges' is disabled by pack firm" in out
     assert main(["pack", "info", str(root), "--format", "json"]) == 0

@@ -59,6 +59,8 @@ class FirmRun:
     worker: str = ""
     token: int = 0
     run_id: int = 0
+    calls: int = 0  # QBO requests sent
+    throttled: int = 0  # of which QBO answered 429
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

@@ -14,6 +14,8 @@ import threading
 from collections.abc import Iterator
 from dataclasses import replace
 
+import requests
+
 from tpsqbo_engine.connectors.qbo.limits import Budget, Limits
 from tpsqbo_engine.connectors.tps.client import Record, TpsSource
 from tpsqbo_engine.errors import EngineError
@@ -103,6 +105,17 @@ class LeaseKeeper:
         self._thread.join()
 
 
+class ThrottleCount:
+    """Counts QBO's 429 answers, as a response hook on the client's HTTP session: with one
+    budget per realm there should be none."""
+
+    def __init__(self) -> None:
+        self.seen = 0
+
+    def __call__(self, response: requests.Response, *args: object, **kwargs: object) -> None:
+        self.seen += response.status_code == 429
+
+
 def _describe(error: BaseException) -> str:
     if isinstance(error, EngineError):
         return error.message + (f" ({error.hint})" if error.hint else "")
@@ -135,6 +148,8 @@ def run_firm(
     running = replace(base, realm=realm, started=now_iso(), token=lease.token)
     coordinator.record(running)
     keeper = LeaseKeeper(coordinator, lease, ttl)
+    throttled = ThrottleCount()
+    session.qbo.session.hooks["response"].append(throttled)
     try:
         limits = Limits.parse(config.qbo.limits)
         budget = coordinator.budget(realm, limits) if limits else None
@@ -144,11 +159,13 @@ def run_firm(
             session.backup()
         summary = session.sync()
     except Exception as error:
-        return replace(running, status="failed", error=_describe(error), finished=now_iso())
+        failed = replace(running, status="failed", error=_describe(error), finished=now_iso())
+        return replace(failed, calls=session.qbo.stats.calls, throttled=throttled.seen)
     finally:
         keeper.stop()
         coordinator.release(lease)
     status = "partial" if summary.counts.get("Failed") else "completed"
+    done = replace(running, status=status, counts=summary.counts, finished=now_iso())
     return replace(
-        running, status=status, counts=summary.counts, finished=now_iso(), run_id=summary.run_id
+        done, run_id=summary.run_id, calls=session.qbo.stats.calls, throttled=throttled.seen
     )

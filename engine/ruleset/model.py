@@ -71,6 +71,8 @@ class MappingRule:
     depends_on: tuple[str, ...]
     fields: tuple[FieldRule, ...]
     where: str
+    marker: str = ""  # natural_key {marker: name}: the engine writes sync:tps:<name>:<id>
+    natural_key_field: str = ""  # natural_key {field: DocNumber}
     on_inactive: str = "reactivate"
 
 
@@ -211,6 +213,8 @@ def _mapping(doc: RuleDocument) -> MappingRule:
             for name, value in d["fields"].items()
         ),
         where=_where(doc, ""),
+        marker=str((d.get("natural_key") or {}).get("marker", "")),
+        natural_key_field=str((d.get("natural_key") or {}).get("field", "")),
         on_inactive=d.get("on_inactive", "reactivate"),
     )
 

@@ -20,7 +20,12 @@ from tpsqbo_engine import __version__, resources
 from tpsqbo_engine.problems import Level, Problem
 from tpsqbo_engine.ruleset.patches import Patch, apply_patch, where
 from tpsqbo_engine.ruleset.schema_check import check_document
-from tpsqbo_engine.ruleset.source import SourceDocument, display_path, load_file
+from tpsqbo_engine.ruleset.source import (
+    SourceDocument,
+    display_path,
+    folders_linked_out,
+    load_file,
+)
 from tpsqbo_engine.ruleset.versions import BadVersion, satisfies
 
 PACK_FILE = "pack.yaml"
@@ -241,8 +246,9 @@ def _check_engine(result: LoadedPacks, pack: RuleDocument) -> None:
 
 def _load_own(result: LoadedPacks, root: Path) -> tuple[list[RuleDocument], RuleDocument | None]:
     documents: list[RuleDocument] = []
+    result.problems.extend(folders_linked_out(root))
     for path in pack_files(root):
-        sources, problems = load_file(path)
+        sources, problems = load_file(path, root)
         result.problems.extend(problems)
         if problems:
             documents.extend(_declared_ids(path, root))

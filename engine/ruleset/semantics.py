@@ -215,6 +215,7 @@ class _Semantics:
                     f"no mapping '{other}'",
                     did_you_mean(other, self.ids("mapping")),
                 )
+        check_natural_key(self, doc, target)
         both = data["direction"] == "both"
         for name, value in data["fields"].items():
             self.mapped_field(doc, pointer_join("/fields", name), name, value, target, scope, both)
@@ -464,4 +465,5 @@ class _Semantics:
         check_template(self, doc)
 
 
+from tpsqbo_engine.ruleset.natural_keys import check_natural_key  # noqa: E402 - uses _Semantics
 from tpsqbo_engine.ruleset.template_check import check_template  # noqa: E402 - uses _Semantics

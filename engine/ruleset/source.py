@@ -12,6 +12,7 @@ Floats become `Decimal`: rule files carry money.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -241,9 +242,44 @@ def _compose_all(text: str) -> Iterator[Node]:
         loader.dispose()
 
 
-def load_file(path: Path) -> tuple[list[SourceDocument], list[Problem]]:
-    """Every document of a YAML file, or the problems that stop it from loading."""
+def folders_linked_out(root: Path) -> list[Problem]:
+    """Symlinked folders inside a pack that lead outside it: never read, always reported
+    (files are checked as they are loaded)."""
+    inside = root.resolve()
+    found = []
+    for folder, subfolders, _ in os.walk(root):
+        for name in subfolders:
+            link = Path(folder) / name
+            if link.is_symlink() and not link.resolve().is_relative_to(inside):
+                found.append(
+                    Problem(
+                        display_path(link),
+                        1,
+                        1,
+                        "pack.symlink-escape",
+                        "this folder is a link to somewhere outside the pack's folder",
+                        hint="copy what it holds into the pack instead of linking to it",
+                    )
+                )
+    return sorted(found)
+
+
+def load_file(path: Path, root: Path | None = None) -> tuple[list[SourceDocument], list[Problem]]:
+    """Every document of a YAML file, or the problems that stop it from loading. A file of a
+    pack (`root`) must really be inside it: a symlink, or a file in a symlinked folder, that
+    leads outside is refused like an `extends` or template path that does."""
     shown = display_path(path)
+    if root is not None and not path.resolve().is_relative_to(root.resolve()):
+        return [], [
+            Problem(
+                shown,
+                1,
+                1,
+                "pack.symlink-escape",
+                "this file is a link to somewhere outside the pack's folder",
+                hint="copy the file into the pack instead of linking to it",
+            )
+        ]
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
         return [], [

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from jinja2 import nodes
 from jinja2.exceptions import TemplateSyntaxError
 
-from tpsqbo_engine import expr
+from tpsqbo_engine import assets, expr
 from tpsqbo_engine.functions import REGISTRY, RULE_FUNCTIONS
 from tpsqbo_engine.ruleset.shapes import ANY, EntityCatalog, Shape, scalar_shape
 
@@ -523,7 +523,18 @@ def check_value(source: str, scope: Scope) -> Checked:
         shape = checker.shape_of(output.nodes[0], variables)
     else:
         checker.check_body(body, variables)
+    _check_budget(checker, ast, autoescape=False)
     return Checked(tuple(checker.findings), shape, plain_path(ast))
+
+
+def _check_budget(checker: _Checker, ast: nodes.Template, *, autoescape: bool) -> None:
+    if not checker.findings and (limit := expr.over_budget(ast, autoescape=autoescape)):
+        checker.report(
+            ast,
+            "expr.budget",
+            f"this value goes over the evaluation budget: {limit}",
+            "rules may not build values this big or loop this long; see docs/security.md",
+        )
 
 
 def check_template_source(source: str, scope: Scope, *, autoescape: bool) -> tuple[Finding, ...]:
@@ -547,4 +558,15 @@ def check_template_parts(
         ), []
     checker = _Checker(scope)
     checker.check_body(ast.body, dict(scope.variables))
+    _check_budget(checker, ast, autoescape=autoescape)
+    refused = assets.references(source) if autoescape else []
+    checker.findings.extend(
+        Finding(
+            "template.external-reference",
+            f"the document would read {url}: {why}",
+            "put the file in the pack's assets/ folder, or inline it as a data: URL",
+            line,
+        )
+        for line, url, why in refused
+    )
     return tuple(checker.findings), checker.references

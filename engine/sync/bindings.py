@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import BaseLoader, Environment, Template, TemplateNotFound
 
 from tpsqbo_engine.errors import UsageError
-from tpsqbo_engine.expr import environment
+from tpsqbo_engine.expr import EVALUATION_ERRORS, ExpressionError, environment, render_text
 from tpsqbo_engine.ruleset.documents import assets, binding, template_root
 from tpsqbo_engine.ruleset.model import TemplateRule
 from tpsqbo_engine.ruleset.shapes import entity_catalog
@@ -127,4 +127,11 @@ def render_record(session: Session, template: TemplateRule, ident: str) -> str:
     if system != "tps":
         raise UsageError(f"template {template.id} is for {template.for_entity}: only TPS records")
     record = session.tps.get(TPS_RESOURCES[entity], ident)
-    return compile_template(template).render(**document_context(session, template, record, {}))
+    context = document_context(session, template, record, {})
+    try:
+        return render_text(compile_template(template), context)
+    except EVALUATION_ERRORS as exc:
+        reason = getattr(exc, "message", "") or type(exc).__name__
+        raise ExpressionError(
+            f"{template.where}: template '{template.id}' failed for {ident}: {reason}"
+        ) from None

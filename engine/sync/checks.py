@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tpsqbo_engine.connectors.qbo.client import QboClient
+from tpsqbo_engine.private import open_private
 from tpsqbo_engine.ruleset.model import Check, RuleSet
 from tpsqbo_engine.state import StateStore
 from tpsqbo_engine.sync.company_checks import expression_check
@@ -133,12 +135,12 @@ def qbo_entities(names: Iterable[str]) -> list[str]:
 
 def take_backup(qbo: QboClient, entities: list[str], folder: Path, state: StateStore) -> Path:
     """Every record of every QBO entity the rules touch, as gzip'd JSON lines."""
-    folder.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     path = folder / f"qbo-{qbo.realm_id}-{stamp}.jsonl.gz"
     partial = path.with_suffix(".partial")
     counts: dict[str, int] = {}
-    with gzip.open(partial, "wt", encoding="utf-8") as handle:
+    raw = os.fdopen(open_private(partial), "wb")  # 0600 from the first byte
+    with raw, gzip.open(raw, "wt", encoding="utf-8") as handle:
         for entity in entities:
             where = (
                 "Active IN (true, false)"

@@ -14,8 +14,10 @@ from jsonschema import Draft202012Validator
 
 from tpsqbo_engine import resources
 from tpsqbo_engine.connectors.qbo.connect import CLIENT_SECRET_ENV
+from tpsqbo_engine.connectors.tps import sheetio
 from tpsqbo_engine.connectors.tps.client import TOKEN_ENV
-from tpsqbo_engine.errors import RuleError, UsageError
+from tpsqbo_engine.errors import ConfigError, UsageError
+from tpsqbo_engine.private import set_crash_folder
 from tpsqbo_engine.ruleset.schema_check import check_with
 from tpsqbo_engine.ruleset.source import load_file
 
@@ -30,6 +32,7 @@ class TpsSettings:
     paths: Mapping[str, str] = field(default_factory=dict)
     fields: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     folder: Path | None = None
+    encoding: str = ""  # of the sheets (files); "" detects
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,16 @@ def _rule_path(base: Path, name: str) -> Path:
     return packs[name] if name in packs and not (base / name).exists() else base / name
 
 
+def _encoding(path: Path, name: str) -> str:
+    try:
+        return sheetio.known(name)
+    except ValueError:
+        raise UsageError(
+            f"{path.name}: tps.encoding: Python knows no encoding {name!r}",
+            hint="use utf-8, utf-16, cp1252 (Windows) or latin-1; leave it out to detect",
+        ) from None
+
+
 def load_config(path: Path) -> FirmConfig:
     if not path.is_file():
         raise UsageError(
@@ -76,11 +89,13 @@ def load_config(path: Path) -> FirmConfig:
     if not problems:
         problems = check_with(documents[0], _validator())
     if problems:
-        raise RuleError(problems)
+        raise ConfigError(problems)
     data: dict[str, Any] = documents[0].data
     base = path.resolve().parent
     tps, qbo = data["tps"], data["qbo"]
     workdir = base / data.get("workdir", ".tpsqbo")
+    state = base / data.get("state", ".tpsqbo/state.db")
+    set_crash_folder(state.parent)
     return FirmConfig(
         path=path.resolve(),
         firm=data["firm"],
@@ -92,6 +107,7 @@ def load_config(path: Path) -> FirmConfig:
             MappingProxyType(dict(tps.get("paths", {}))),
             MappingProxyType(dict(tps.get("fields", {}))),
             base / tps["folder"] if "folder" in tps else None,
+            _encoding(path, tps.get("encoding", "")),
         ),
         qbo=QboSettings(
             qbo["environment"],
@@ -99,7 +115,7 @@ def load_config(path: Path) -> FirmConfig:
             qbo.get("client_secret_env", CLIENT_SECRET_ENV),
             qbo.get("limits", "real"),
         ),
-        state=base / data.get("state", ".tpsqbo/state.db"),
+        state=state,
         pins=base / data.get("pins", "pins.yaml"),
         workdir=workdir,
     )

@@ -19,6 +19,7 @@ from tpsqbo_engine.expr import ExpressionError, normalize_email, normalize_name
 from tpsqbo_engine.ruleset.model import Action, MappingRule, MatchKey, RuleSet
 from tpsqbo_engine.sync.conflicts import winner as conflict_winner
 from tpsqbo_engine.sync.credits import open_part
+from tpsqbo_engine.sync.markers import marker_of
 from tpsqbo_engine.sync.plan import Operation, Plan
 from tpsqbo_engine.sync.runtime import (
     ExcludedReference,
@@ -677,7 +678,7 @@ def _engine_marked(mapping: MappingRule, record: Record, owner: str | None) -> b
     return (
         system_of(mapping.source) == "qbo"
         and owner is None
-        and str(record.get("PrivateNote", "")).startswith("sync:tps:")
+        and bool(marker_of(record.get("PrivateNote")))
     )
 
 

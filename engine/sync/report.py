@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from tpsqbo_engine import resources
 from tpsqbo_engine.errors import UsageError
 from tpsqbo_engine.expr import environment
+from tpsqbo_engine.private import write_private
 
 if TYPE_CHECKING:
     from tpsqbo_engine.sync.session import Session
@@ -44,6 +45,4 @@ def write_report(session: Session, run_id: int | None, out: Path) -> Path:
         unreconciled=unreconciled,
         differences=sum(1 for b in balances if b.difference),
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(page, encoding="utf-8")
-    return out
+    return write_private(out, page)

@@ -20,6 +20,7 @@ from tpsqbo_engine.expr import ExpressionError
 from tpsqbo_engine.functions import bound_functions
 from tpsqbo_engine.ruleset.model import FieldRule, MappingRule, RuleSet
 from tpsqbo_engine.ruleset.shapes import Shape, entity_catalog
+from tpsqbo_engine.sync.markers import engine_note
 from tpsqbo_engine.sync.snapshot import Snapshot
 
 PENDING = "@pending:"
@@ -319,7 +320,10 @@ def _apply_fields(fields: tuple[FieldRule, ...], scope: dict[str, Any]) -> Recor
 
 def desired(mapping: MappingRule, record: Record, resolver: Resolver) -> Record:
     """The target record a source record should become under `mapping`."""
-    return _apply_fields(mapping.fields, context(mapping.source, record, resolver))
+    out = _apply_fields(mapping.fields, context(mapping.source, record, resolver))
+    if mapping.marker:  # the engine's own bookkeeping, whatever note the rules write
+        out["PrivateNote"] = engine_note(mapping.marker, str(record["id"]), out.get("PrivateNote"))
+    return out
 
 
 def wanted(mapping: MappingRule, record: Record, resolver: Resolver) -> bool:

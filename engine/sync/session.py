@@ -108,7 +108,7 @@ class Session:
                     "tps.connection is files, but tps.folder is not a folder",
                     hint="set tps.folder to the folder of TPS export sheets",
                 )
-            return FileTps(settings.folder, self.config.firm)
+            return FileTps(settings.folder, self.config.firm, settings.encoding)
         token = os.environ.get(settings.token_env, "")
         if not token:
             raise UsageError(
@@ -371,6 +371,7 @@ class Session:
 
     def render_run(self, run_id: int, folder: Path) -> list[Path]:
         """Documents for every invoice the run wrote; a missing payment link is a Warning."""
+        from tpsqbo_engine.expr import ExpressionError
         from tpsqbo_engine.sync.bindings import render_record, templates_for
         from tpsqbo_engine.sync.documents import Document, render_invoice, write_document
 
@@ -382,19 +383,22 @@ class Session:
             html = [t for t in templates_for(self, qualified) if t.format == "html"]
             if not html or item["mapping"] in ("render", "exclusions"):
                 continue
-            if qualified != "tps.Invoice":
-                written.append(
-                    write_document(
-                        Document(ident, render_record(self, html[0], ident), None, ()), folder
+            try:
+                document = (
+                    render_invoice(
+                        self,
+                        ident,
+                        html[0].id,
+                        payments_on=bool(prefs.get("ETransactionPaymentEnabled")),
                     )
+                    if qualified == "tps.Invoice"
+                    else Document(ident, render_record(self, html[0], ident), None, ())
+                )
+            except ExpressionError as failed:  # the pack's template: this document fails
+                self.state.record_item(
+                    run_id, item["record"], html[0].id, "render", "Failed", failed.message
                 )
                 continue
-            document = render_invoice(
-                self,
-                ident,
-                html[0].id,
-                payments_on=bool(prefs.get("ETransactionPaymentEnabled")),
-            )
             written.append(write_document(document, folder))
             if document.warnings:
                 self.state.record_item(

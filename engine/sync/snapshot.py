@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tpsqbo_engine.connectors.qbo.client import QboClient
-from tpsqbo_engine.connectors.tps.client import TpsSource
+from tpsqbo_engine.connectors.tps.client import TpsRejected, TpsSource
 from tpsqbo_engine.connectors.tps.contract import RESOURCES
 from tpsqbo_engine.ruleset.model import RuleSet
 
@@ -103,7 +103,12 @@ def add_partners(
         system, entity = qualified.split(".", 1)
         if system == "tps":
             for ident in missing:
-                record = tps.get(TPS_RESOURCES[entity], ident)
+                try:
+                    record = tps.get(TPS_RESOURCES[entity], ident)
+                except TpsRejected as refused:
+                    if refused.status == 404:  # gone since (a failed sheet row removed)
+                        continue
+                    raise
                 snapshot.records(qualified)[ident] = record
             continue
         for record in qbo.read_many(entity, missing):

@@ -8,17 +8,15 @@ this project, naming the engine's command:
 
 It starts the emulator on a free loopback port, points the library at it by base URL and
 OAuth discovery URL only, then creates, reads, updates, queries, voids and deletes
-customers, items, invoices and payments, printing one line per check.
+customers, items, invoices and payments, and (python_quickbooks_breadth.py) every other
+entity the emulator serves, Preferences, the reports, CDC and the token refresh, printing
+one line per check.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from collections.abc import Callable
-
+import python_quickbooks_breadth as breadth
+from harness import Tally, emulator, expect, expect_refused
 from intuitlib.client import AuthClient
 from quickbooks import QuickBooks
 from quickbooks.objects.account import Account
@@ -29,19 +27,8 @@ from quickbooks.objects.invoice import Invoice
 from quickbooks.objects.item import Item
 from quickbooks.objects.payment import Payment, PaymentLine
 
-# The emulator speaks plain http on loopback; requests-oauthlib refuses that unless told.
-os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
-RESULTS: list[tuple[str, bool, str]] = []
-
-
-def check(name: str, action: Callable[[], object]) -> object:
-    try:
-        value = action()
-        RESULTS.append((name, True, ""))
-        return value
-    except Exception as exc:
-        RESULTS.append((name, False, f"{type(exc).__name__}: {exc}"))
-        return None
+T = Tally()
+check = T.check
 
 
 def ref(obj: object) -> Ref:
@@ -109,12 +96,12 @@ def run(info: dict[str, str]) -> None:
     check("payment create (applied to the invoice)", lambda: payment.save(qb=qb))
     check(
         "invoice balance is 0 after the payment",
-        lambda: _expect(Invoice.get(invoice.Id, qb=qb).Balance == 0),
+        lambda: expect(Invoice.get(invoice.Id, qb=qb).Balance == 0),
     )  # type: ignore[union-attr]
     check("payment void", lambda: payment.void(qb=qb))
     check(
         "invoice balance is back after the void",
-        lambda: _expect(Invoice.get(invoice.Id, qb=qb).Balance == 300),
+        lambda: expect(Invoice.get(invoice.Id, qb=qb).Balance == 300),
     )  # type: ignore[union-attr]
     other = check("second invoice create", lambda: new_invoice(50.0))
     check("invoice void", lambda: other.void(qb=qb))  # type: ignore[union-attr]
@@ -122,7 +109,7 @@ def run(info: dict[str, str]) -> None:
     check("invoice delete", lambda: third.delete(qb=qb))  # type: ignore[union-attr]
     check(
         "a customer with a balance cannot be deactivated",
-        lambda: _expect_refused(lambda: _deactivate(customer, qb)),
+        lambda: expect_refused(lambda: _deactivate(customer, qb)),
     )
     idle = Customer()
     idle.DisplayName = "Compat Idle Customer"
@@ -132,19 +119,19 @@ def run(info: dict[str, str]) -> None:
     )
     check("batch create", lambda: _batch(qb))
 
+    def sales_line(amount: float) -> SalesItemLine:
+        line = SalesItemLine()
+        line.Amount = amount
+        line.SalesItemLineDetail = SalesItemLineDetail()
+        line.SalesItemLineDetail.ItemRef = ref(item)
+        return line
 
-def _expect(condition: bool) -> bool:
-    if not condition:
-        raise AssertionError("unexpected value")
-    return condition
-
-
-def _expect_refused(action: Callable[[], object]) -> None:
-    try:
-        action()
-    except Exception:
-        return
-    raise AssertionError("QBO would refuse this")
+    breadth.buying(T, qb)
+    breadth.selling(T, qb, sales_line, customer)
+    breadth.lists(T, qb)
+    breadth.settings_reports_cdc(T, qb)
+    check("token refresh", lambda: auth.refresh())
+    check("reads with the refreshed token", lambda: Customer.get(customer.Id, qb=qb))
 
 
 def _deactivate(customer: Customer, qb: QuickBooks) -> None:
@@ -162,30 +149,16 @@ def _batch(qb: QuickBooks) -> None:
         person.DisplayName = f"Compat Batch {n}"
         people.append(person)
     result = batch_create(people, qb=qb)
-    _expect(len(result.successes) == 3 and not result.faults)
+    expect(len(result.successes) == 3 and not result.faults)
 
 
 def main() -> int:
-    engine = sys.argv[1] if len(sys.argv) > 1 else "tpsqbo-engine"
-    process = subprocess.Popen(
-        [engine, "emulate", "qbo", "--port", "0", "--print-json"], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert process.stdout is not None
-        run(json.loads(process.stdout.readline()))
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-    report()
-    return 1 if any(not ok for _, ok, _ in RESULTS) else 0
-
-
-def report() -> None:
-    for name, ok, detail in RESULTS:
-        print(f"{'ok  ' if ok else 'FAIL'} {name}{' - ' + detail if detail else ''}")
-    failed = sum(not ok for _, ok, _ in RESULTS)
-    print(f"{len(RESULTS) - failed} passed, {failed} failed")
+    with emulator() as info:
+        # A step that fails leaves later steps without what they need: count that as one
+        # failure and still report every check.
+        T.check("the checks ran to the end", lambda: run(info))
+    return T.report()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -62,6 +62,7 @@ def test_two_workers_share_realms_one_run_at_a_time_one_budget_and_skip_the_pois
     assert {r.worker.split("@")[0] for r in runs.values()} == {"w1", "w2"}
     # 3 runs of ~28 calls in 3 s windows of 40: only the shared budget keeps them all in.
     assert shared.emulator._throttle.refused == 0  # type: ignore[union-attr]
+    assert all(r.throttled == 0 for r in runs.values()) and runs["alpha"].calls > 20
 
     assert main(["fleet", "status", "--broker", workers.broker, "--format", "json"]) == 0
     shown = {r["firm"]: r["status"] for r in json.loads(capsys.readouterr().out)}
@@ -93,3 +94,24 @@ def test_a_killed_worker_s_firm_completes_on_another_worker(
     invoices = session.qbo.query("SELECT * FROM Invoice MAXRESULTS 1000")
     numbers = [i["DocNumber"] for i in invoices]
     assert numbers and len(numbers) == len(set(numbers))
+
+
+def test_beat_enqueues_the_scheduled_firms(
+    firms: Firms, workers: Workers, capsys: pytest.CaptureFixture[str]
+) -> None:
+    firm = firms.make("regular")
+    Session(load_config(firm.config)).backup()  # what `tpsqbo-engine backup` does
+    argv = ["fleet", "schedule", str(firm.config), "--every", "2s", "--broker", workers.broker]
+    assert main(argv) == 0
+    workers.start("w1", *FAST_WORKER, "--beat", "--tick", "0.5")
+    coordinator = RedisCoordinator(workers.broker)
+    first = _wait_for(coordinator, "regular", {"completed"}, 45)
+    assert first.counts["Successful"] > 0
+    # Every 2 s again: the next runs are ongoing syncs with nothing to write.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        latest = {r.firm: r for r in coordinator.runs()}["regular"]
+        if latest.run_id > first.run_id and latest.status == "completed":
+            break
+        time.sleep(0.3)
+    assert latest.run_id > first.run_id and latest.counts["Successful"] == 0

@@ -16,9 +16,7 @@ from tpsqbo_engine.connectors.qbo.client import QboClient, RetryPolicy
 from tpsqbo_engine.connectors.qbo.tokens import Tokens, TokenStore
 from tpsqbo_engine.emulators.qbo.server import QboEmulatorServer, QboOptions
 
-FAST = RetryPolicy(
-    attempts=6, backoff=0.01, max_backoff=0.05, throttle_wait=0.05, timeout=(2.0, 2.0)
-)
+FAST = RetryPolicy(attempts=6, backoff=0.01, max_backoff=0.05, timeout=(2.0, 2.0))
 
 
 @dataclass

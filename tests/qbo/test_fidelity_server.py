@@ -147,3 +147,24 @@ def test_the_webhook_sender_refuses_an_empty_verifier() -> None:
 def test_choices_are_checked_while_parsing(capsys: Any, option: str, value: str) -> None:
     assert cli.main(["emulate", "qbo", option, value]) == 2
     assert f"Invalid value for '{option}'" in capsys.readouterr().err
+
+
+def test_batch_and_cdc_in_xml(api: Api) -> None:
+    body = {"BatchItemRequest": [{"bId": "q1", "Query": "SELECT * FROM Term"}]}
+    root = _xml(api, "POST", "batch", json=body)
+    item = root.find("q:BatchItemResponse", NS)
+    assert item is not None and item.get("bId") == "q1"
+    assert item.find("q:QueryResponse/q:Term", NS) is not None
+    api.create("Customer", {"DisplayName": "Changed Lately"})
+    since = api.server.company.timestamp()[:10]  # today, in the company's offset
+    cdc = _xml(api, "GET", "cdc", params={"entities": "Customer", "changedSince": since})
+    names = cdc.findall("q:CDCResponse/q:QueryResponse/q:Customer/q:DisplayName", NS)
+    assert "Changed Lately" in [n.text for n in names]
+
+
+def test_the_checks_can_be_measured_off(api: Api) -> None:
+    # bench/qbo_client.py compares the emulator with its checks on and off: off must be off.
+    api.server.emulator.strict_properties = False
+    assert api.post("customer", {"DisplayName": "Lenient", "NoSuchField": 1}).status_code == 200
+    api.server.emulator.strict_properties = True
+    assert api.post("customer", {"DisplayName": "Strict", "NoSuchField": 1}).status_code == 400

@@ -52,8 +52,9 @@ def test_a_missing_config_is_a_usage_error(tmp_path: Path, capsys) -> None:  # t
 def test_a_broken_config_is_located(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     config = tmp_path / "tpsqbo.yaml"
     config.write_text("kind: firm\nfirm: X\ntps: {connection: carrier-pigeon}\nqbo: {}\n")
-    assert cli.main(["plan", "-c", str(config)]) == 1
-    assert "error" in capsys.readouterr().err
+    assert cli.main(["plan", "-c", str(config)]) == 2  # a usage error, located
+    err = capsys.readouterr().err
+    assert "tpsqbo.yaml:3:" in err and "connection" in err and "validate" not in err
 
 
 def test_progress_is_a_bar_on_a_terminal_and_lines_otherwise(monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]

@@ -129,7 +129,7 @@ def test_a_pdf_keeps_the_payment_link(synced: Firm, tmp_path: Path) -> None:
     session, _, tps = synced
     ident = _invoice(tps, lambda i: i["status"] == "outstanding" and i["taxes"])
     document = render_invoice(session, ident)
-    pdf = write_pdf(document.text, tmp_path / "invoice.pdf").read_bytes()
+    pdf = write_pdf(document, tmp_path / "invoice.pdf")[0].read_bytes()
     assert pdf.startswith(b"%PDF") and document.payment_link is not None
     assert document.payment_link.encode() in _pdf_text(pdf)  # the link annotation's URI
 

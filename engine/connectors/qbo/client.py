@@ -10,13 +10,13 @@ after a lost response the record is looked up before anything is sent again.
 
 from __future__ import annotations
 
-import random
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import requests
@@ -33,24 +33,18 @@ from tpsqbo_engine.connectors.qbo.errors import (
     fault_from,
 )
 from tpsqbo_engine.connectors.qbo.limits import Budget
+from tpsqbo_engine.connectors.retry import Again, RetryPolicy, retry_after
 
 MINOR_VERSION = "75"
 PAGE_SIZE = 1000
 BATCH_SIZE = 30
 CDC_CAP = 1000
+MAX_PAGES = 10_000  # ten million records of one entity: past that, paging is going in circles
+BATCH_ROUNDS = 3  # a batch answer that leaves items out is sent again this many times at most
 # QBO leaves some fields out of query answers unless the SELECT names them (Item.Sku).
 EXTRA_FIELDS = {"Item": ("Sku",)}
 REQUEST_NAMESPACE = uuid.UUID("6f1d7c1e-8a53-4c1b-9d0e-2f3b7a9c4e21")
 Record = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    attempts: int = 6
-    backoff: float = 0.5
-    max_backoff: float = 30.0
-    throttle_wait: float = 60.0  # Intuit: wait a minute after a 429
-    timeout: tuple[float, float] = (5.0, 60.0)
 
 
 @dataclass(frozen=True)
@@ -120,43 +114,33 @@ class QboClient:
         requestid: str | None = None,
         batch: bool = False,
         on_lost: Callable[[], Record | None] | None = None,
+        expect: tuple[str, type] | None = None,
     ) -> Record:
+        """One request under the retry policy. `expect` names the envelope the answer must
+        have (`("QueryResponse", dict)`): a 200 without it is not an empty answer but a
+        retriable error, and after the last attempt the call fails."""
         query = {"minorversion": MINOR_VERSION, **(params or {})}
         if requestid:
             query["requestid"] = requestid
         refreshed = False
-        for attempt in range(1, self.retry.attempts + 1):
-            try:
-                response = self._send(method, path, query, body, text, batch)
-            except _LostResponse:
-                found = on_lost() if on_lost is not None else None
-                if found is not None:
-                    return found
-                self._pause(attempt, throttled=False)
-                continue
-            parsed = _parse(response)
-            fault = fault_from(
-                response.status_code, parsed, response.text, response.headers.get("intuit_tid", "")
-            )
-            if fault is None and response.ok:
-                return parsed if isinstance(parsed, dict) else {}
-            assert fault is not None
-            if response.status_code == 401 and not refreshed:
-                self.auth.refresh(self._last_token)
-                refreshed = True
-                continue
-            error = error_for(fault)
-            if not isinstance(error, QboRetriableError) or attempt == self.retry.attempts:
-                raise error
-            self._pause(attempt, throttled=response.status_code == 429 or fault.code == "3001")
-        raise QboRetriableError(
-            QboFault(
-                0,
-                "lost",
-                "no response",
-                f"{method} {path} got no answer after {self.retry.attempts} attempts",
-            )
-        )
+
+        def attempt() -> Record:
+            nonlocal refreshed
+            while True:  # at most twice: a 401 refreshes the access token once per call
+                try:
+                    response = self._send(method, path, query, body, text, batch)
+                except _LostResponse:
+                    found = on_lost() if on_lost is not None else None
+                    if found is not None:
+                        return found
+                    raise Again(_lost(method, path)) from None
+                if response.status_code == 401 and not refreshed:
+                    self.auth.refresh(self._last_token)
+                    refreshed = True
+                    continue
+                return _understood(response, f"{method} {path.split('/')[0]}", expect)
+
+        return self.retry.run(attempt, sleep=self.sleep, on_retry=self._count_retry)
 
     _last_token: str = ""
 
@@ -194,41 +178,45 @@ class QboClient:
         except (requests.ConnectionError, requests.Timeout):
             raise _LostResponse from None
 
-    def _pause(self, attempt: int, *, throttled: bool) -> None:
+    def _count_retry(self) -> None:
         self.stats.retries += 1
-        if throttled:
-            self.sleep(self.retry.throttle_wait)
-            return
-        delay = min(self.retry.max_backoff, self.retry.backoff * 2 ** (attempt - 1))
-        self.sleep(delay * (0.5 + random.random() / 2))  # noqa: S311 - jitter, not security
 
     # Reads --------------------------------------------------------------------------------
     def read(self, entity: str, ident: str, *, include: str = "") -> Record:
         params = {"include": include} if include else None
-        record: Record = self.call("GET", f"{entity.lower()}/{ident}", params=params)[entity]
+        answer = self.call("GET", f"{entity.lower()}/{ident}", params=params, expect=(entity, dict))
+        record: Record = answer[entity]
         return record
 
     def company_info(self) -> Record:
-        info: Record = self.call("GET", f"companyinfo/{self.realm_id}")["CompanyInfo"]
+        answer = self.call("GET", f"companyinfo/{self.realm_id}", expect=("CompanyInfo", dict))
+        info: Record = answer["CompanyInfo"]
         return info
 
     def preferences(self) -> Record:
-        prefs: Record = self.call("GET", "preferences")["Preferences"]
+        prefs: Record = self.call("GET", "preferences", expect=("Preferences", dict))["Preferences"]
         return prefs
 
     def query(self, statement: str) -> list[Record]:
-        response = self.call("POST", "query", text=statement).get("QueryResponse", {})
-        return next((v for v in response.values() if isinstance(v, list)), [])
+        answer = self.call("POST", "query", text=statement, expect=("QueryResponse", dict))
+        rows = next((v for v in answer["QueryResponse"].values() if isinstance(v, list)), [])
+        if not all(isinstance(row, dict) for row in rows):
+            raise _not_understood(200, "POST query", "rows that are not objects")
+        return rows
 
     def count(self, entity: str, where: str = "") -> int:
         statement = f"SELECT COUNT(*) FROM {entity}{' WHERE ' + where if where else ''}"
-        return int(self.call("POST", "query", text=statement)["QueryResponse"]["totalCount"])
+        answer = self.call("POST", "query", text=statement, expect=("QueryResponse", dict))
+        total = answer["QueryResponse"].get("totalCount")
+        if isinstance(total, bool) or not isinstance(total, int | Decimal):
+            raise _not_understood(200, "POST query", "a count that is not a number")
+        return int(total)
 
     def query_all(self, entity: str, where: str = "", order_by: str = "Id") -> Iterator[Record]:
         """Every matching record, a page of 1,000 at a time (STARTPOSITION is 1-based)."""
         start = 1
         clause = f" WHERE {where}" if where else ""
-        while True:
+        for _ in range(MAX_PAGES):
             page = self.query(
                 f"SELECT {_fields(entity)} FROM {entity}{clause} ORDERBY {order_by} "
                 f"STARTPOSITION {start} MAXRESULTS {PAGE_SIZE}"
@@ -237,6 +225,7 @@ class QboClient:
             if len(page) < PAGE_SIZE:
                 return
             start += PAGE_SIZE
+        raise _not_understood(200, "POST query", f"more than {MAX_PAGES:,} pages of {entity}")
 
     def read_many(self, entity: str, ids: list[str]) -> Iterator[Record]:
         """Records by id, a hundred to a query."""
@@ -277,6 +266,7 @@ class QboClient:
                 "GET",
                 "cdc",
                 params={"entities": ",".join(entities), "changedSince": cursor.isoformat()},
+                expect=("CDCResponse", list),
             )
             returned = list(_cdc_objects(body))
             for entity, record in returned:
@@ -314,6 +304,7 @@ class QboClient:
             body=body,
             requestid=self.requestid(f"create:{entity}:{key}"),
             on_lost=look_again,
+            expect=(entity, dict),
         )
         record: Record = result[entity]
         return record
@@ -333,6 +324,7 @@ class QboClient:
                     requestid=self.requestid(
                         f"update:{entity}:{ident}:{current['SyncToken']}:{wire.dumps(changes)}"
                     ),
+                    expect=(entity, dict),
                 )
                 record: Record = result[entity]
                 return record
@@ -353,6 +345,7 @@ class QboClient:
             params=params,
             body=body,
             requestid=self.requestid(f"{kind}:{entity}:{ident}:{current['SyncToken']}"),
+            expect=(entity, dict),
         )
         return result
 
@@ -386,15 +379,18 @@ class QboClient:
         done: dict[int, BatchResult] = {}
 
         def look_again() -> Record | None:
-            for index, op in enumerate(ops):
-                found = self.find(op.entity, op.guard, started) if op.guard else None
-                if found is not None and index not in done:
-                    done[index] = BatchResult(op, found)
-                    self.stats.guard_hits += 1
+            self._find_guarded(ops, done, started)
             return {"BatchItemResponse": []} if done else None
 
         pending = list(range(len(ops)))
-        while pending:
+        for round_ in range(BATCH_ROUNDS):
+            if round_:  # items left out may have been written all the same: look first
+                self._find_guarded(
+                    [ops[i] if i in pending else None for i in range(len(ops))], done, started
+                )
+                pending = [i for i in pending if i not in done]
+            if not pending:
+                break
             items = [
                 {"bId": f"b{i}", "operation": ops[i].operation, ops[i].entity: ops[i].body}
                 for i in pending
@@ -407,19 +403,96 @@ class QboClient:
                 batch=True,
                 requestid=self.requestid(f"batch:{key}"),
                 on_lost=look_again,
+                expect=("BatchItemResponse", list),
             )
-            for item in body.get("BatchItemResponse", []):
-                index = int(str(item.get("bId", "b-1"))[1:])
-                done[index] = self._batch_result(ops[index], item)
+            for item in body["BatchItemResponse"]:
+                index = _batch_index(item, pending)
+                result = None if index is None else self._batch_result(ops[index], item)
+                if index is not None and result is not None:
+                    done[index] = result
             pending = [i for i in pending if i not in done]
+        for index in pending:
+            done[index] = BatchResult(ops[index], error=_left_out(ops[index]))
         return [done[i] for i in range(len(ops))]
 
-    def _batch_result(self, op: BatchOp, item: Record) -> BatchResult:
+    def _find_guarded(
+        self, ops: Sequence[BatchOp | None], done: dict[int, BatchResult], since: datetime
+    ) -> None:
+        for index, op in enumerate(ops):
+            if op is None or op.guard is None or index in done:
+                continue
+            found = self.find(op.entity, op.guard, since)
+            if found is not None:
+                done[index] = BatchResult(op, found)
+                self.stats.guard_hits += 1
+
+    def _batch_result(self, op: BatchOp, item: Record) -> BatchResult | None:
+        """The item's outcome, or None when the answer says nothing usable about it."""
         if "Fault" in item:
             fault = fault_from(200, item, "", "")
             assert fault is not None
             return BatchResult(op, error=error_for(fault))
-        return BatchResult(op, item.get(op.entity))
+        record = item.get(op.entity)
+        return BatchResult(op, record) if isinstance(record, dict) else None
+
+
+def _batch_index(item: Any, pending: list[int]) -> int | None:
+    """Which pending op a batch answer item is about; None for an item that names none."""
+    ident = str(item.get("bId", "")) if isinstance(item, dict) else ""
+    if not (ident.startswith("b") and ident[1:].isdigit()):
+        return None
+    index = int(ident[1:])
+    return index if index in pending else None
+
+
+def _left_out(op: BatchOp) -> QboRetriableError:
+    return QboRetriableError(
+        QboFault(
+            200,
+            "left-out",
+            "no answer for this item",
+            f"QBO's batch answer left out {op.entity} {op.key} {BATCH_ROUNDS} times",
+        )
+    )
+
+
+def _lost(method: str, path: str) -> QboRetriableError:
+    where = path.split("/")[0]
+    return QboRetriableError(QboFault(0, "lost", "no response", f"{method} {where} got no answer"))
+
+
+def _not_understood(status: int, what: str, found: str, tid: str = "") -> QboRetriableError:
+    return QboRetriableError(
+        QboFault(
+            status, "answer", "answer not understood", f"{what} answered with {found}", "", tid
+        ),
+        hint="QBO or something between it and this machine answered garbage; "
+        "try again later, and if it lasts check proxies and the api_base in the token file",
+    )
+
+
+def _understood(response: requests.Response, what: str, expect: tuple[str, type] | None) -> Record:
+    """The answer as a record, once it is one: QBO's faults raised (retriable ones as
+    `Again`), anything that is not the JSON object asked for is a retriable error."""
+    tid = response.headers.get("intuit_tid", "")
+    parsed = _parse(response)
+    fault = fault_from(response.status_code, parsed, response.text, tid)
+    if fault is not None or not response.ok:
+        fault = fault or QboFault(response.status_code, str(response.status_code), "HTTP", "")
+        error = error_for(fault)
+        if isinstance(error, QboRetriableError):
+            raise Again(error, retry_after(response.headers))
+        raise error
+    kind = response.headers.get("Content-Type", "") or "no content type"
+    if not isinstance(parsed, dict):
+        found = f"a JSON {type(parsed).__name__}" if parsed is not None else f"{kind} (not JSON)"
+        raise Again(_not_understood(response.status_code, what, found, tid))
+    if expect is not None:
+        key, kind_of = expect
+        if not isinstance(parsed.get(key), kind_of):
+            found = f"no {key} {'object' if kind_of is dict else 'list'}"
+            raise Again(_not_understood(response.status_code, what, found, tid))
+    return parsed
 
 
 def _fields(entity: str) -> str:

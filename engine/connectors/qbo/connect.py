@@ -99,7 +99,16 @@ class _Callback:
             def log_message(self, *args: object) -> None:
                 return  # the query string carries the authorization code: never logged
 
-        self.server = ThreadingHTTPServer((parsed.hostname or "127.0.0.1", parsed.port), Handler)
+        try:
+            self.server = ThreadingHTTPServer(
+                (parsed.hostname or "127.0.0.1", parsed.port), Handler
+            )
+        except OSError as exc:  # the port is taken (or not ours to take)
+            raise UsageError(
+                f"cannot listen for the redirect on {parsed.hostname}:{parsed.port}: "
+                f"{exc.strerror or exc}",
+                hint="stop what uses that port, or register and pass another --redirect-uri",
+            ) from None
         # Listening before the URL is announced: the redirect may come back at once.
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

@@ -7,7 +7,6 @@ Errors name the resource and the record, never the record's contents.
 from __future__ import annotations
 
 import os
-import random
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -18,6 +17,7 @@ from typing import Any, Protocol
 import requests
 
 from tpsqbo_engine import __version__
+from tpsqbo_engine.connectors.retry import Again, RetryPolicy, retry_after
 from tpsqbo_engine.connectors.tps.contract import MAX_PAGE_SIZE, RESOURCES, TpsContract
 from tpsqbo_engine.errors import (
     ConnectorError,
@@ -76,6 +76,25 @@ class TpsSource(Protocol):
     def update(self, resource: str, ident: str, changes: Record, *, version: int) -> Record: ...
 
 
+def _not_understood(body: Any, page: bool) -> str:
+    """What is wrong with a 200's body, or "" when it is what was asked for."""
+    if not isinstance(body, dict):
+        return (
+            "something that is not a JSON object"
+            if body is None
+            else "a JSON " + (type(body).__name__)
+        )
+    if page:
+        if not isinstance(body.get("data"), list):
+            return "a page without its data list"
+        if not all(isinstance(row, dict) for row in body["data"]):
+            return "a page whose records are not objects"
+        token = body.get("next_page_token")
+        if token is not None and not isinstance(token, str):
+            return "a page token that is not text"
+    return ""
+
+
 def token_from_environment() -> str:
     token = os.environ.get(TOKEN_ENV, "")
     if not token:
@@ -114,12 +133,8 @@ def convert_money(value: Any, shape: Shape, to_decimal: bool) -> Any:
     return value
 
 
-@dataclass(frozen=True)
-class Retry:
-    attempts: int = 5
-    backoff: float = 0.5
-    max_backoff: float = 20.0
-    timeout: tuple[float, float] = (5.0, 30.0)
+Retry = RetryPolicy  # the one policy both clients share
+MAX_PAGES = 100_000  # past this many pages of one list, paging is going in circles
 
 
 @dataclass
@@ -127,7 +142,7 @@ class TpsClient:
     base_url: str
     token: str
     contract: TpsContract = field(default_factory=TpsContract)
-    retry: Retry = field(default_factory=Retry)
+    retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(5, 0.5, 20.0, (5.0, 30.0)))
     session: requests.Session = field(default_factory=requests.Session)
     sleep: Callable[[float], None] = time.sleep
     calls: int = 0
@@ -148,11 +163,15 @@ class TpsClient:
         body: Any = None,
         what: str,
         key: str = "",
-    ) -> Any:
+        page: bool = False,
+    ) -> Record:
+        """One request under the retry policy; the answer is a JSON object (a page: with a
+        `data` list) or a retriable error, never an empty answer made up from garbage."""
         headers = {"Authorization": f"Bearer {self.token}"}
         if key:
             headers["Idempotency-Key"] = key
-        for attempt in range(1, self.retry.attempts + 1):
+
+        def attempt() -> Record:
             self.calls += 1
             try:
                 response = self.session.request(
@@ -168,41 +187,48 @@ class TpsClient:
                     raise TpsRetriableError(
                         f"no answer from TPS for {what}; it may or may not have been written"
                     ) from None
-                self._pause(attempt, what)
-                continue
+                raise Again(
+                    TpsRetriableError(f"TPS did not answer {what}", hint="try again later")
+                ) from None
             if response.status_code in (429, 500, 502, 503, 504):
-                self._pause(attempt, what, response.status_code)
-                continue
-            return self._result(response, what)
-        raise TpsRetriableError(
-            f"TPS did not answer {what} after {self.retry.attempts} attempts",
-            hint="try again later",
-        )
+                error = TpsRetriableError(
+                    f"TPS kept failing for {what} (HTTP {response.status_code})",
+                    status=response.status_code,
+                    hint="try again later",
+                )
+                raise Again(error, retry_after(response.headers))
+            return self._result(response, what, page)
 
-    def _pause(self, attempt: int, what: str, status: int = 0) -> None:
-        if attempt == self.retry.attempts:
-            raise TpsRetriableError(
-                f"TPS kept failing for {what}{f' (HTTP {status})' if status else ''}",
-                status=status,
-                hint="try again later",
-            )
-        delay = min(self.retry.max_backoff, self.retry.backoff * 2 ** (attempt - 1))
-        self.sleep(delay * (0.5 + random.random() / 2))  # noqa: S311 - jitter
+        return self.retry.run(attempt, sleep=self.sleep)
 
     @staticmethod
-    def _result(response: requests.Response, what: str) -> Any:
+    def _result(response: requests.Response, what: str, page: bool) -> Record:
         try:
             body = response.json()
         except ValueError:
             body = None
         if response.ok:
+            problem = _not_understood(body, page)
+            if problem:
+                raise Again(
+                    TpsRetriableError(
+                        f"TPS answered {what} with {problem}",
+                        status=response.status_code,
+                        code="answer",
+                        hint="TPS or something between it and this machine answered garbage; "
+                        "try again later, and check the base_url in the firm config",
+                    )
+                )
+            assert isinstance(body, dict)
             return body
         error = (body or {}).get("error", {}) if isinstance(body, dict) else {}
+        error = error if isinstance(error, dict) else {}
         detail = error.get("message") or f"HTTP {response.status_code}"
         code = str(error.get("code", ""))
         message = f"TPS refused {what}: {detail}"
         if response.status_code == 409:
-            raise TpsConflict(message, error.get("current_version"))
+            version = error.get("current_version")
+            raise TpsConflict(message, version if isinstance(version, int) else None)
         if response.status_code in (401, 403):
             raise TpsFatalError(
                 message, status=response.status_code, code=code, hint=f"check {TOKEN_ENV}"
@@ -241,16 +267,29 @@ class TpsClient:
         params = {"page_size": str(page_size)}
         if updated_since:
             params["updated_since"] = updated_since
-        while True:
+        seen: set[str] = set()
+        for _ in range(MAX_PAGES):
             page = self._call(
-                "GET", self.contract.path(resource), params=params, what=f"the {resource} list"
+                "GET",
+                self.contract.path(resource),
+                params=params,
+                what=f"the {resource} list",
+                page=True,
             )
-            for remote in page.get("data", []):
+            for remote in page["data"]:
                 yield self._read(resource, remote)
             token = page.get("next_page_token")
             if not token:
                 return
+            if token in seen:
+                raise TpsFatalError(
+                    f"TPS sent the {resource} list's page token {token[:40]!r} a second time",
+                    code="paging-cycle",
+                    hint="the endpoint's paging goes in circles; report it to whoever runs it",
+                )
+            seen.add(token)
             params["page_token"] = token
+        raise TpsFatalError(f"the {resource} list did not end after {MAX_PAGES:,} pages")
 
     def changes(self, resource: str, cursor: str = "") -> tuple[list[Record], str]:
         """What changed after `cursor`, and the cursor to pass next time."""

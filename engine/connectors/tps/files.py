@@ -20,6 +20,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from tpsqbo_engine.connectors.tps import sheetio
 from tpsqbo_engine.errors import EngineError
 from tpsqbo_engine.problems import Problem
 from tpsqbo_engine.ruleset.source import display_path
@@ -44,9 +45,26 @@ class _Bad(ValueError):
     """A cell that cannot be read; the message says what was expected."""
 
 
+# Formula injection (OWASP, CSV injection): a cell starting with = + - @ tab or CR is a
+# formula to Excel and LibreOffice. Such cells are written with a leading ', and any run of
+# quotes before one of those characters gains one more, so reading takes exactly one off and
+# every value comes back as it was. Plain numbers (a negative amount) are left alone.
+_FORMULA = re.compile(r"^'*[=+\-@\t\r\n]")  # LF too: XLSX turns a CR into one
+_NEUTRALISED = re.compile(r"^'+[=+\-@\t\r\n]")
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+
+
+def neutralise(text: str) -> str:
+    return "'" + text if _FORMULA.match(text) and not _NUMBER.match(text) else text
+
+
+def _restored(text: str) -> str:
+    return text[1:] if _NEUTRALISED.match(text) and not _NUMBER.match(text[1:]) else text
+
+
 # Cell types ------------------------------------------------------------------------------------
 def _text(value: Any) -> str | None:
-    text = "" if value is None else str(value).strip()
+    text = "" if value is None else _restored(str(value).strip())
     return text or None
 
 
@@ -130,7 +148,7 @@ def _cell(kind: str, value: Any) -> str:
         return {v: k for k, v in _NODE_TYPES.items()}[value]
     if kind == "class":
         return {v: k for k, v in _CLASSES.items()}[value]
-    return str(value)
+    return neutralise(str(value))
 
 
 # Layouts ---------------------------------------------------------------------------------------
@@ -226,17 +244,7 @@ SHEETS: dict[str, Sheet] = {
 
 # Reading ---------------------------------------------------------------------------------------
 def _rows(path: Path) -> Iterator[list[Any]]:
-    if path.suffix.lower() == ".xlsx":
-        from openpyxl import load_workbook
-
-        book = load_workbook(path, read_only=True, data_only=True)
-        try:
-            yield from ([*row] for row in book.worksheets[0].iter_rows(values_only=True))
-        finally:
-            book.close()
-        return
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        yield from csv.reader(handle)
+    return sheetio.rows(path)  # encodings, size limits, damaged files: see sheetio
 
 
 def _set(record: Record, dotted: str, value: Any) -> None:
@@ -247,6 +255,13 @@ def _set(record: Record, dotted: str, value: Any) -> None:
 
 
 def read_sheet(path: Path, sheet: Sheet) -> tuple[list[Record], list[Problem]]:
+    try:
+        return _read_sheet(path, sheet)
+    except sheetio.SheetUnreadable as unreadable:
+        return [], [unreadable.problem]
+
+
+def _read_sheet(path: Path, sheet: Sheet) -> tuple[list[Record], list[Problem]]:
     shown = display_path(path)
     rows = _rows(path)
     header = [str(h or "").strip() for h in next(rows, [])]
@@ -517,14 +532,19 @@ def write_sheet(path: Path, sheet: Sheet, rows: Iterable[Mapping[str, Any]]) -> 
     def write(target: Path) -> None:
         if path.suffix.lower() == ".xlsx":
             from openpyxl import Workbook
+            from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
             book = Workbook()
-            for row in table:
-                book.worksheets[0].append(row)
+            for row in table:  # control characters XLSX cannot hold become U+FFFD
+                book.worksheets[0].append([ILLEGAL_CHARACTERS_RE.sub("\ufffd", c) for c in row])
             book.save(target)
             return
         buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="\n").writerows(table)
+        plain = csv.writer(buffer, lineterminator="\n")
+        # A bare CR ends a row to CSV readers unless quoted, and QUOTE_MINIMAL does not.
+        quoted = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL)
+        for row in table:
+            (quoted if any("\r" in cell for cell in row) else plain).writerow(row)
         target.write_text(buffer.getvalue(), encoding="utf-8")
 
     _atomic(path, write)

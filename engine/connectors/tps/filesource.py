@@ -19,7 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tpsqbo_engine.connectors.tps import files
+from tpsqbo_engine.connectors.tps import files, sheetio
 from tpsqbo_engine.connectors.tps.client import TpsRejected
 from tpsqbo_engine.connectors.tps.contract import RESOURCES
 
@@ -46,8 +46,8 @@ def _versioned(record: Record, stamp: str) -> Record:
 class FileTps:
     """The part of `TpsClient` the sync uses, over export and import sheets."""
 
-    def __init__(self, folder: Path, firm_name: str) -> None:
-        self.folder, self.firm_name = folder, firm_name
+    def __init__(self, folder: Path, firm_name: str, encoding: str = "") -> None:
+        self.folder, self.firm_name, self.encoding = folder, firm_name, encoding
         self.outbox = folder / "outbox"
         self._records: dict[str, dict[str, Record]] | None = None
 
@@ -57,6 +57,10 @@ class FileTps:
     def _load(self) -> dict[str, dict[str, Record]]:
         if self._records is not None:
             return self._records
+        with sheetio.encoding(self.encoding):
+            return self._read()
+
+    def _read(self) -> dict[str, dict[str, Record]]:
         loaded: dict[str, list[Record]] = {resource: [] for resource in RESOURCES}
         stamps = []
         for name, reader in (

@@ -10,7 +10,7 @@ import copy
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tpsqbo_engine.emulators.qbo import faults, properties, query, select
+from tpsqbo_engine.emulators.qbo import catalog, faults, properties, query, select
 from tpsqbo_engine.emulators.qbo.company import (
     Company,
     entity_for_path,
@@ -20,7 +20,6 @@ from tpsqbo_engine.emulators.qbo.faults import Fault, now_text
 MAX_BATCH_ITEMS = 30
 CDC_MAX_OBJECTS = 1000
 CDC_LOOKBACK = timedelta(days=30)
-CDC_UNSUPPORTED = frozenset({"TaxCode", "TaxRate", "JournalCode", "TaxAgency", "TimeActivity"})
 
 Record = dict[str, Any]
 
@@ -105,10 +104,9 @@ def cdc(company: Company, entities: str, changed_since: str) -> Record:
             "changedSince must be within the last 30 days",
             element="changedSince",
         )
-    names = [entity_name(part.strip().lower()) for part in entities.split(",") if part.strip()]
-    for name in names:
-        if name in CDC_UNSUPPORTED:
-            raise faults.unsupported(f"CDC is not supported for {name}")
+    asked = [part.strip() for part in entities.split(",") if part.strip()]
+    names = [n for n in (_cdc_entity(part) for part in asked) if n is not None]
+    refused = [_cdc_refusal(part) for part in asked if _cdc_entity(part) is None]
     # Stamps are written in the company's one offset, so as text they sort as times do.
     threshold = since.astimezone(company.offset).isoformat(timespec="seconds")
     changed: list[tuple[str, bool, str, Record]] = []
@@ -124,8 +122,26 @@ def cdc(company: Company, entities: str, changed_since: str) -> Record:
             grouped.setdefault(name, []).append(copy.deepcopy(record))
     responses = [
         {name: rows, "startPosition": 1, "maxResults": len(rows)} for name, rows in grouped.items()
-    ] or [{}]
+    ] + refused or [{}]
     return envelope("CDCResponse", [{"QueryResponse": responses}])
+
+
+def _cdc_entity(segment: str) -> str | None:
+    """The entity a CDC list names, when QBO tracks its changes."""
+    entity = entity_for_path(segment.lower())
+    return entity if entity is not None and catalog.info(entity).cdc else None
+
+
+def _cdc_refusal(segment: str) -> Record:
+    # One entity QBO does not track answers a fault in its place; the others still answer.
+    known = entity_for_path(segment.lower()) is not None or segment == "JournalCode"
+    detail = (
+        f"Change data capture is not supported for {segment}"
+        if known
+        else f"Unsupported entity for change data capture: {segment}"
+    )
+    fault = Fault("4000" if not known else "500", "Unsupported Operation", detail, element=segment)
+    return {"Fault": {"Error": [fault.error()], "type": "ValidationFault"}}
 
 
 def batch(company: Company, body: Record) -> Record:

@@ -24,7 +24,7 @@ from werkzeug.wrappers import Request, Response
 
 from tpsqbo_engine.connectors.qbo.limits import Limits, Throttle
 from tpsqbo_engine.emulators.injection import FaultPlan, drop_connection
-from tpsqbo_engine.emulators.qbo import api, faults, properties, query, xmlwire
+from tpsqbo_engine.emulators.qbo import api, faults, properties, query, reports, uploads, xmlwire
 from tpsqbo_engine.emulators.qbo.company import Company
 from tpsqbo_engine.emulators.qbo.faults import Fault
 from tpsqbo_engine.emulators.qbo.oauth import OAuthServer, discovery_document
@@ -336,6 +336,12 @@ class Emulator:
         if parts[0] == "cdc":
             return api.cdc(
                 self.company, request.args.get("entities", ""), request.args.get("changedSince", "")
+            )
+        if parts[0] == "reports" and len(parts) == 2 and request.method == "GET":
+            return reports.run(self.company, parts[1], request.args)
+        if parts[0] == "upload" and request.method == "POST":
+            return uploads.upload(
+                self.company, request.content_type or "", request.get_data(as_text=True)
             )
         if parts[0] == "batch" and request.method == "POST":
             return api.batch(self.company, _body(request))

@@ -14,37 +14,28 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from tpsqbo_engine.emulators.qbo import faults, sales
+from tpsqbo_engine.emulators.qbo import catalog, faults, purchases, sales
 from tpsqbo_engine.emulators.qbo.indexes import Indexes
 from tpsqbo_engine.emulators.qbo.money import ZERO, amount, cents
 
-NAME_LISTS = frozenset(
-    {
-        "Customer",
-        "Vendor",
-        "Employee",
-        "Item",
-        "Account",
-        "Term",
-        "PaymentMethod",
-        "TaxCode",
-        "TaxRate",
-        "Class",
-        "Department",
-    }
-)
-TRANSACTIONS = frozenset(
-    {"Invoice", "Payment", "CreditMemo", "JournalEntry", "Deposit", "Purchase", "SalesReceipt"}
-)
-SINGLETONS = frozenset({"CompanyInfo", "Preferences"})
+NAME_LISTS = catalog.names_of("name-list")
+TRANSACTIONS = catalog.names_of("transaction")
+SINGLETONS = catalog.names_of("singleton")
 ENTITIES = NAME_LISTS | TRANSACTIONS | SINGLETONS
-READ_ONLY = frozenset({"TaxCode", "TaxRate"}) | SINGLETONS
 PEOPLE = ("Customer", "Vendor", "Employee")
-SALES = frozenset({"Invoice", "CreditMemo", "SalesReceipt"})
+SALES = frozenset({"Invoice", "CreditMemo", "SalesReceipt", "Estimate", "RefundReceipt"})
+# What is owed and by whom: (the party's reference, the sign of its balance in the party's).
+OWED = {
+    "Invoice": ("CustomerRef", 1),
+    "CreditMemo": ("CustomerRef", -1),
+    "Bill": ("VendorRef", 1),
+    "VendorCredit": ("VendorRef", -1),
+}
+PAYMENTS = {"Payment": ("Invoice", "CreditMemo"), "BillPayment": ("Bill", "VendorCredit")}
 COMPUTED = frozenset(
     {
         "Id",
@@ -65,8 +56,8 @@ COMPUTED = frozenset(
         "Classification",
     }
 )
-COMPUTED_TOTAL = SALES | {"Deposit", "Purchase", "JournalEntry"}
 _NAME_FIELDS = ("DisplayName", "GivenName", "MiddleName", "FamilyName", "Title", "Suffix", "Name")
+_DATES = ("TxnDate", "DueDate", "ShipDate", "ExpirationDate", "AcceptedDate", "InvStartDate")
 OFFSETS = {"US": timezone(timedelta(hours=-8)), "CA": timezone(timedelta(hours=-5))}
 
 Record = dict[str, Any]
@@ -91,6 +82,7 @@ class Company:
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     index: Indexes = field(default_factory=Indexes, repr=False)
     _hidden: set[str] | None = field(default=None, repr=False)
+    jobs: dict[str, set[str]] = field(default_factory=dict, repr=False)
 
     # Basics ---------------------------------------------------------------------------
     @property
@@ -126,6 +118,12 @@ class Company:
             ),
             None,
         )
+
+    def visible(self, entity: str, ident: str) -> Record | None:
+        """A record this write may see (inside a batch, not one a sibling item made)."""
+        if self._hidden is not None and ident in self._hidden:
+            return None
+        return self.table(entity).get(ident)
 
     def _new_id(self) -> str:
         ident = str(self.next_id)
@@ -170,7 +168,7 @@ class Company:
         self, entity: str, body: Record, *, allow_duplicate_docnumber: bool = False
     ) -> Record:
         with self.lock:
-            self._writable(entity)
+            self._writable(entity, "create")
             record = {k: v for k, v in body.items() if k not in COMPUTED and v is not None}
             if entity in NAME_LISTS:
                 record.setdefault("Active", True)
@@ -196,10 +194,14 @@ class Company:
         self, entity: str, body: Record, *, sparse: bool, allow_duplicate_docnumber: bool = False
     ) -> Record:
         with self.lock:
-            self._writable(entity)
+            self._writable(entity, "update")
             current = self._current(entity, body)
             changes = {k: v for k, v in body.items() if k not in COMPUTED and v is not None}
-            if sparse:
+            if entity in SINGLETONS:
+                # Settings merge section by section, whatever `sparse` says: QBO ignores
+                # what a client leaves out of Preferences rather than resetting it.
+                record = _merged(copy.deepcopy(current), changes)
+            elif sparse:
                 record = {**copy.deepcopy(current), **changes}
             else:
                 kept = {k: v for k, v in current.items() if k in COMPUTED}
@@ -211,22 +213,22 @@ class Company:
 
     def delete(self, entity: str, body: Record) -> Record:
         with self.lock:
-            if entity not in TRANSACTIONS:
+            if not catalog.info(entity).allows("delete"):
                 raise faults.unsupported(
-                    f"Operation Delete is not supported for {entity}; "
-                    "make it inactive instead (Active = false)."
+                    f"Operation Delete is not supported for {entity}"
+                    + (
+                        "; make it inactive instead (Active = false)."
+                        if entity in NAME_LISTS
+                        else ""
+                    )
                 )
             current = self._current(entity, body)
-            if entity in SALES and self.index.payments_of(current["Id"]):
-                raise faults.business(
-                    "This transaction is linked to other transactions "
-                    "(payments). Unlink them before deleting it."
-                )
+            self._refuse_if_paid(current["Id"], "deleting")
             del self.table(entity)[current["Id"]]
             self.index.replace(entity, current, None)
-            if entity == "Payment":
+            if entity in PAYMENTS:
                 self._apply_payment(current["Id"], {})
-            if entity in SALES:
+            if entity in SALES or entity in OWED:
                 self._release_share(current["Id"])
             stamp = {
                 "Id": current["Id"],
@@ -240,9 +242,11 @@ class Company:
 
     def void(self, entity: str, body: Record) -> Record:
         with self.lock:
-            if entity not in ("Invoice", "Payment", "SalesReceipt"):
+            if not catalog.info(entity).allows("void"):
                 raise faults.unsupported(f"Operation Void is not supported for {entity}")
             current = self._current(entity, body)
+            if entity == "CreditMemo":
+                self._refuse_if_paid(current["Id"], "voiding")
             record = copy.deepcopy(current)
             for line in record.get("Line") or []:
                 line["Amount"] = ZERO
@@ -250,13 +254,23 @@ class Company:
             record["PrivateNote"] = (
                 f"Voided{' - ' + current['PrivateNote'] if current.get('PrivateNote') else ''}"
             )
-            if entity == "Payment":
+            if entity in PAYMENTS:
                 record["TxnStatus"] = "Voided"
+                record["UnappliedAmt"] = ZERO
                 self._apply_payment(current["Id"], {})
             else:
                 record["Balance"] = ZERO
+                if entity == "CreditMemo":
+                    record["RemainingCredit"] = ZERO
                 record.setdefault("TxnTaxDetail", {})["TotalTax"] = ZERO
             return self._commit(entity, current, record, "Void")
+
+    def _refuse_if_paid(self, ident: str, doing: str) -> None:
+        if self.index.payments_of(ident):
+            raise faults.business(
+                "This transaction is linked to other transactions "
+                f"(payments). Unlink them before {doing} it."
+            )
 
     def _current(self, entity: str, body: Record) -> Record:
         if "Id" not in body:
@@ -275,15 +289,25 @@ class Company:
         self._notify(entity, current["Id"], operation)
         return record
 
-    def _writable(self, entity: str) -> None:
-        if entity in READ_ONLY:
-            raise faults.unsupported(f"Operation Create/Update is not supported for {entity}")
+    def _writable(self, entity: str, operation: str) -> None:
+        if not catalog.info(entity).allows(operation):
+            raise faults.unsupported(
+                f"Operation {operation.capitalize()} is not supported for {entity}"
+            )
 
     # Entity rules ---------------------------------------------------------------------
     def _prepare(self, entity: str, record: Record, ident: str, allow_dup: bool) -> None:
+        for name in _DATES:  # clients send "" for a date they leave to QBO (python-quickbooks)
+            if record.get(name) == "":
+                del record[name]
+        for name in _DATES:
+            if name in record:
+                _check_date(name, record[name])
         prepare = getattr(self, f"_prepare_{entity.lower()}", None)
         if entity in PEOPLE:
             self._prepare_person(entity, record, ident)
+        elif entity in purchases.PREPARE:
+            purchases.PREPARE[entity](self, record, ident)
         elif prepare is not None:
             prepare(record, ident)
         if entity in SALES:
@@ -316,11 +340,38 @@ class Company:
             raise faults.business("Email Address does not conform to the syntax rules of RFC 822.")
         record["FullyQualifiedName"] = name
         if entity == "Customer":
+            self._job(record, ident)
             record.setdefault("Balance", ZERO)
             record.setdefault("BalanceWithJobs", record["Balance"])
-            record.setdefault("Job", False)
+        elif entity == "Vendor":
+            record.setdefault("Balance", ZERO)
 
-    def _unique_name(self, entity: str, record: Record, ident: str, limit: int) -> None:
+    def _job(self, record: Record, ident: str) -> None:
+        """A sub-customer (job): `Parent:Child` names, Level, and its place among the jobs."""
+        for jobs in self.jobs.values():
+            jobs.discard(ident)
+        if not record.get("ParentRef"):
+            record["Job"], record["Level"] = False, 0
+            record.pop("ParentRef", None)
+            return
+        parent = self.check_ref("Customer", record["ParentRef"], "ParentRef")
+        if parent["Id"] == ident or ident in self._ancestors(parent["Id"]):
+            raise faults.business("A customer cannot be its own parent.")
+        record["ParentRef"] = {"value": parent["Id"], "name": parent["DisplayName"]}
+        record.setdefault("Job", True)
+        record["Level"] = int(parent.get("Level", 0)) + 1
+        record["FullyQualifiedName"] = f"{parent['FullyQualifiedName']}:{record['DisplayName']}"
+        self.jobs.setdefault(parent["Id"], set()).add(ident)
+
+    def _ancestors(self, ident: str) -> list[str]:
+        found: list[str] = []
+        customer = self.table("Customer").get(ident)
+        while customer is not None and customer.get("ParentRef") and len(found) < 10:
+            found.append(str(customer["ParentRef"]["value"]))
+            customer = self.table("Customer").get(found[-1])
+        return found
+
+    def unique_name(self, entity: str, record: Record, ident: str, limit: int) -> None:
         self._refuse_colons(record)
         name = record.get("Name")
         if not name:
@@ -333,16 +384,25 @@ class Company:
         record["FullyQualifiedName"] = name
 
     def _prepare_item(self, record: Record, ident: str) -> None:
-        self._unique_name("Item", record, ident, 100)
+        self.unique_name("Item", record, ident, 100)
         if record.get("Type") not in ("Service", "NonInventory", "Inventory", "Category", "Group"):
             raise faults.required("Type")
-        if record["Type"] in ("Service", "Inventory"):
-            if "IncomeAccountRef" not in record:
-                raise faults.required("IncomeAccountRef")
-            self.check_ref("Account", record["IncomeAccountRef"], "IncomeAccountRef")
+        if record["Type"] in ("Service", "Inventory") and "IncomeAccountRef" not in record:
+            raise faults.required("IncomeAccountRef")
+        if len(str(record.get("Sku", ""))) > 100:
+            raise faults.business("Sku is longer than 100 characters.")
+        if record["Type"] == "Inventory":
+            # QBO tracks quantity for inventory items: it needs the asset and cost accounts.
+            for name in ("AssetAccountRef", "ExpenseAccountRef", "QtyOnHand", "InvStartDate"):
+                if record.get(name) is None:
+                    raise faults.required(name)
+            record["TrackQtyOnHand"] = True
+        for name in ("IncomeAccountRef", "ExpenseAccountRef", "AssetAccountRef"):
+            if name in record:
+                self.check_ref("Account", record[name], name)
 
     def _prepare_account(self, record: Record, ident: str) -> None:
-        self._unique_name("Account", record, ident, 100)
+        self.unique_name("Account", record, ident, 100)
         if '"' in str(record["Name"]):
             raise faults.business('Account names cannot contain a double quote (").')
         if not (record.get("AccountType") or record.get("AccountSubType")):
@@ -350,10 +410,10 @@ class Company:
         record.setdefault("CurrentBalance", ZERO)
 
     def _prepare_term(self, record: Record, ident: str) -> None:
-        self._unique_name("Term", record, ident, 31)
+        self.unique_name("Term", record, ident, 31)
 
     def _prepare_paymentmethod(self, record: Record, ident: str) -> None:
-        self._unique_name("PaymentMethod", record, ident, 31)
+        self.unique_name("PaymentMethod", record, ident, 31)
 
     def _prepare_sale(self, entity: str, record: Record, ident: str, allow_dup: bool) -> None:
         if "CustomerRef" not in record:
@@ -363,13 +423,55 @@ class Company:
         sales.compute_sales(record, self.check_ref, self.tax_rate, self.us)
         self._doc_number(entity, record, ident, allow_dup)
         record.setdefault("TxnDate", self.timestamp()[:10])
+        if entity in ("SalesReceipt", "RefundReceipt"):
+            self._deposit_account(entity, record)
+        if entity == "Estimate":
+            record.setdefault("TxnStatus", "Pending")
+            record.setdefault("LinkedTxn", [])
         if entity == "Invoice":
+            self._check_estimates(record, customer["Id"])
             record.setdefault("DueDate", record["TxnDate"])
             record.setdefault("Deposit", ZERO)
             record.setdefault("EmailStatus", "NotSet")
             record.setdefault("LinkedTxn", [])
             record.setdefault("PrintStatus", "NotSet")
         self._set_balance(entity, record, ident)
+
+    def _deposit_account(self, entity: str, record: Record) -> None:
+        if "DepositToAccountRef" in record:
+            self.check_ref("Account", record["DepositToAccountRef"], "DepositToAccountRef")
+        elif entity == "RefundReceipt":
+            raise faults.required("DepositToAccountRef")
+        else:
+            undeposited = self.find_by("Account", "AccountSubType", "UndepositedFunds")
+            if undeposited is not None:
+                record["DepositToAccountRef"] = {"value": undeposited["Id"]}
+        record["Balance"] = ZERO
+
+    def _check_estimates(self, record: Record, customer_id: str) -> None:
+        for link in record.get("LinkedTxn") or []:
+            if link.get("TxnType") != "Estimate":
+                continue
+            estimate = self.visible("Estimate", str(link.get("TxnId")))
+            if estimate is None:
+                raise faults.invalid_reference(f"LinkedTxn Estimate {link.get('TxnId')}")
+            if estimate["CustomerRef"]["value"] != customer_id:
+                raise faults.business(f"The Estimate {estimate['Id']} belongs to another customer.")
+
+    def _close_estimates(self, invoice: Record) -> None:
+        """An invoice made from an estimate closes it and is linked from it, as QBO does."""
+        for link in invoice.get("LinkedTxn") or []:
+            if link.get("TxnType") != "Estimate":
+                continue
+            estimate = self.table("Estimate").get(str(link.get("TxnId")))
+            if estimate is None:
+                continue
+            links = [x for x in estimate.get("LinkedTxn") or [] if x.get("TxnId") != invoice["Id"]]
+            estimate["LinkedTxn"] = [*links, {"TxnId": invoice["Id"], "TxnType": "Invoice"}]
+            estimate["TxnStatus"] = "Closed"
+            estimate["SyncToken"] = str(int(estimate["SyncToken"]) + 1)
+            estimate["MetaData"] = {**estimate["MetaData"], "LastUpdatedTime": self.timestamp()}
+            self._notify("Estimate", estimate["Id"], "Update")
 
     def _doc_number(self, entity: str, record: Record, ident: str, allow_dup: bool) -> None:
         number = record.get("DocNumber")
@@ -460,13 +562,15 @@ class Company:
 
     # Derived state --------------------------------------------------------------------
     def _after_write(self, entity: str, record: Record) -> None:
-        if entity == "Payment":
+        if entity in PAYMENTS:
             voided = record.get("TxnStatus") == "Voided"
-            applied = sales.payment_applications(record)
+            applied = sales.payment_applications(record, PAYMENTS[entity])
             self._apply_payment(
                 record["Id"], {} if voided else {txn: value for txn, (_, value) in applied.items()}
             )
-        if entity in SALES:
+        if entity == "Invoice":
+            self._close_estimates(record)
+        if entity in SALES or entity in OWED:
             self._refresh_share(entity, record)
 
     def _apply_payment(self, payment_id: str, applied: dict[str, Decimal]) -> None:
@@ -474,32 +578,55 @@ class Company:
             self._refresh_sale(txn)
 
     def _refresh_sale(self, txn_id: str) -> None:
-        for entity in ("Invoice", "CreditMemo"):
+        for entity in OWED:
             record = self.table(entity).get(txn_id)
             if record is None:
                 continue
-            self._set_balance(entity, record, txn_id)
-            record["LinkedTxn"] = [
-                {"TxnId": p, "TxnType": "Payment"} for p in self.index.payments_of(txn_id)
+            if entity in SALES:
+                self._set_balance(entity, record, txn_id)
+            else:
+                record["Balance"] = cents(record["TotalAmt"] - self.index.applied_to(txn_id))
+            paid_by = "Payment" if entity in SALES else "BillPayment"
+            kept = [
+                link
+                for link in record.get("LinkedTxn") or []
+                if link.get("TxnType") not in ("Payment", "BillPayment")
+            ]
+            record["LinkedTxn"] = kept + [
+                {"TxnId": p, "TxnType": paid_by} for p in self.index.payments_of(txn_id)
             ]
             self._refresh_share(entity, record)
 
     def _refresh_share(self, entity: str, record: Record) -> None:
-        sign = -1 if entity == "CreditMemo" else 1
-        balance = record.get("Balance", ZERO) if entity != "SalesReceipt" else ZERO
-        customers = self.index.set_share(
-            record["Id"], record["CustomerRef"]["value"], sign * balance
-        )
-        self._show_balances(customers)
+        party, sign = OWED.get(entity, ("CustomerRef", 0))
+        if party not in record:
+            return
+        balance = sign * record.get("Balance", ZERO)
+        self._show_balances(self.index.set_share(record["Id"], record[party]["value"], balance))
 
     def _release_share(self, txn_id: str) -> None:
         self._show_balances(self.index.set_share(txn_id, None, ZERO))
 
-    def _show_balances(self, customer_ids: set[str]) -> None:
-        for customer_id in customer_ids:
-            customer = self.table("Customer").get(customer_id)
+    def _show_balances(self, party_ids: set[str]) -> None:
+        for party_id in party_ids:
+            vendor = self.table("Vendor").get(party_id)
+            if vendor is not None:
+                vendor["Balance"] = self.index.balance(party_id)
+            customer = self.table("Customer").get(party_id)
             if customer is not None:
-                customer["Balance"] = customer["BalanceWithJobs"] = self.index.balance(customer_id)
+                customer["Balance"] = self.index.balance(party_id)
+                for ident in [party_id, *self._ancestors(party_id)]:
+                    self._balance_with_jobs(ident)
+
+    def _balance_with_jobs(self, ident: str) -> None:
+        customer = self.table("Customer").get(ident)
+        if customer is None:
+            return
+        jobs = [self.table("Customer").get(j) for j in self.jobs.get(ident, ())]
+        customer["BalanceWithJobs"] = cents(
+            customer.get("Balance", ZERO)
+            + sum((j.get("BalanceWithJobs", ZERO) for j in jobs if j is not None), ZERO)
+        )
 
     def rebuild_indexes(self) -> None:
         """After loading saved state: indexes are derived, never stored."""
@@ -507,13 +634,17 @@ class Company:
         for entity, table in self.records.items():
             for record in table.values():
                 self.index.replace(entity, None, record)
-        for payment in self.table("Payment").values():
-            if payment.get("TxnStatus") != "Voided":
-                self.index.apply(
-                    payment["Id"],
-                    {txn: value for txn, (_, value) in sales.payment_applications(payment).items()},
-                )
-        for entity in SALES:
+        self.jobs = {}
+        for customer in self.table("Customer").values():
+            if customer.get("ParentRef"):
+                parent = str(customer["ParentRef"]["value"])
+                self.jobs.setdefault(parent, set()).add(customer["Id"])
+        for entity, kinds in PAYMENTS.items():
+            for payment in self.table(entity).values():
+                if payment.get("TxnStatus") != "Voided":
+                    applied = sales.payment_applications(payment, kinds)
+                    self.index.apply(payment["Id"], {t: v for t, (_, v) in applied.items()})
+        for entity in SALES | OWED.keys():
             for record in self.table(entity).values():
                 self._refresh_share(entity, record)
 
@@ -554,3 +685,25 @@ class Company:
                     ],
                 },
             )
+
+
+def _merged(current: Record, changes: Record) -> Record:
+    """`changes` laid over `current`, section by section (a settings object's sparse update)."""
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(current.get(key), dict):
+            current[key] = _merged(current[key], value)
+        else:
+            current[key] = value
+    return current
+
+
+def _check_date(name: str, value: Any) -> None:
+    try:
+        date.fromisoformat(str(value)[:10])
+    except ValueError:
+        raise faults.Fault(
+            "2010",
+            "Request has invalid or unsupported property",
+            f"{name} must be a date as YYYY-MM-DD, not {value!r}",
+            element=name,
+        ) from None

@@ -212,7 +212,7 @@ def _scalar_ok(kind: str, value: Any) -> bool:
 
 
 def _check(entity: str, prop: Prop, value: Any, where: str) -> None:
-    if value is None:
+    if value is None or value == "":  # QBO's reader takes an empty string as no value
         return
     if prop.kind == "object":
         if not isinstance(value, dict):

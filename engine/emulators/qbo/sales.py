@@ -143,8 +143,11 @@ def journal_total(record: Record) -> Decimal:
     return cents(debits)
 
 
-def payment_applications(record: Record) -> dict[str, tuple[str, Decimal]]:
-    """What a payment applies: transaction id -> (type, amount)."""
+def payment_applications(
+    record: Record, kinds: tuple[str, str] = ("Invoice", "CreditMemo")
+) -> dict[str, tuple[str, Decimal]]:
+    """What a payment applies: transaction id -> (type, amount). `kinds` are what it may
+    pay and what it may use as a credit (a BillPayment's are Bill and VendorCredit)."""
     applied: dict[str, tuple[str, Decimal]] = {}
     for index, line in enumerate(record.get("Line") or []):
         links = line.get("LinkedTxn") or []
@@ -152,7 +155,7 @@ def payment_applications(record: Record) -> dict[str, tuple[str, Decimal]]:
             continue
         link = links[0]
         kind = link.get("TxnType")
-        if kind not in ("Invoice", "CreditMemo"):
+        if kind not in kinds:
             raise faults.Fault(
                 "2170",
                 "Invalid Enumeration",
@@ -165,11 +168,14 @@ def payment_applications(record: Record) -> dict[str, tuple[str, Decimal]]:
     return applied
 
 
-def unapplied(total: Decimal, applied: Mapping[str, tuple[str, Decimal]]) -> Decimal:
-    used = sum((v if k == "Invoice" else -v for k, v in applied.values()), ZERO)
+def unapplied(
+    total: Decimal, applied: Mapping[str, tuple[str, Decimal]], owed: str = "Invoice"
+) -> Decimal:
+    used = sum((v if k == owed else -v for k, v in applied.values()), ZERO)
     left = total - used
     if left < 0:
         raise faults.business(
-            "The payment amount must be at least the amount applied to invoices, less credits."
+            f"The payment amount must be at least the amount applied to {owed.lower()}s, "
+            "less credits."
         )
     return cents(left)

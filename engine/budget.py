@@ -1,0 +1,181 @@
+"""The evaluation budget: what one rule expression or template may spend.
+
+Rule packs come from third parties, so every evaluation runs under a budget enforced inside
+the sandbox, in three parts:
+
+- size: no value made during an evaluation (by `*`, `+`, `%`, `~`, or a filter) may hold
+  more than `MAX_SIZE` characters or `MAX_ITEMS` items, and numeric arguments that say how
+  big to make something (widths, lengths, counts, format widths) are refused past it
+  *before* the work;
+- steps: every `{% for %}` iteration counts, at most `MAX_STEPS` per evaluation;
+- time: an evaluation stops after `MAX_SECONDS` of wall-clock time, checked at every step.
+
+Going over raises `BudgetExceeded`, a Jinja `SecurityError`, so the caller reports it like any
+refused operation: at run time a located Failed record, at `validate` an error when the
+expression is constant. The budget of the evaluation in progress is held in a context
+variable; code that renders without opening one gets a fresh budget per loop.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+from jinja2.exceptions import SecurityError
+
+MAX_SIZE = 1_000_000  # characters of one text
+MAX_ITEMS = 100_000  # items of one list or mapping
+MAX_STEPS = 100_000
+MAX_SECONDS = 2.0
+MAX_DEPTH = 60  # nesting of one expression: brackets, operators, filters
+
+
+class BudgetExceeded(SecurityError):
+    """An evaluation went over its budget; the message names the limit, never the data."""
+
+
+@dataclass
+class Budget:
+    steps: int
+    seconds: float
+    deadline: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.deadline = time.monotonic() + self.seconds
+
+    def tick(self, count: int = 1) -> None:
+        self.steps -= count
+        if self.steps < 0:
+            raise BudgetExceeded(f"more than {MAX_STEPS:,} loop iterations in one evaluation")
+        if time.monotonic() > self.deadline:
+            raise BudgetExceeded(f"evaluation took longer than {self.seconds:g} s")
+
+
+_CURRENT: ContextVar[Budget | None] = ContextVar("tpsqbo_budget", default=None)
+
+
+@contextmanager
+def budget() -> Iterator[Budget]:
+    """Opens the budget of one evaluation (nested calls share the outer one)."""
+    outer = _CURRENT.get()
+    if outer is not None:
+        yield outer
+        return
+    fresh = Budget(MAX_STEPS, MAX_SECONDS)
+    token = _CURRENT.set(fresh)
+    try:
+        yield fresh
+    finally:
+        _CURRENT.reset(token)
+
+
+def counted(iterable: Iterable[Any]) -> Iterator[Any]:
+    """What a `{% for %}` loops over: each item spends a step."""
+    spend = _CURRENT.get() or Budget(MAX_STEPS, MAX_SECONDS)
+    for item in iterable:
+        spend.tick()
+        yield item
+
+
+def _text_inside(items: Iterable[Any]) -> int:
+    return sum(len(v) for v in items if isinstance(v, str | list | tuple))
+
+
+def sized(value: Any) -> Any:
+    """The value, once it is known to fit (a list of long strings is as big as its text);
+    also a point where the clock is checked."""
+    if isinstance(value, str | bytes):
+        fits(len(value), "a text's length")
+    elif isinstance(value, list | tuple | set | frozenset | Mapping):
+        fits(len(value), "a list's length", MAX_ITEMS)
+        fits(_text_inside(value.values() if isinstance(value, Mapping) else value), "a list's text")
+    spend = _CURRENT.get()
+    if spend is not None:
+        spend.tick(0)
+    return value
+
+
+def fits(amount: int, what: str, limit: int | None = None) -> None:
+    limit = MAX_SIZE if limit is None else limit
+    if amount > limit:
+        raise BudgetExceeded(f"{what} of {amount:,} is over the limit of {limit:,}")
+
+
+_FORMAT_WIDTH = re.compile(r"%[-+ #0]*(\d*)(?:\.(\d+))?")
+
+
+def check_format(text: Any) -> None:
+    """`'%3000000000d' % x`: a printf width or precision past the limit is refused."""
+    if isinstance(text, str):
+        for match in _FORMAT_WIDTH.finditer(text):
+            for number in match.groups():
+                if number:
+                    fits(int(number[:12]), "a format width")
+
+
+def _ints(args: Iterable[Any]) -> Iterator[int]:
+    return (a for a in args if isinstance(a, int) and not isinstance(a, bool))
+
+
+# Filters whose number arguments say how big to make something (a width, a length, a count).
+SIZING_FILTERS = frozenset({"center", "truncate", "wordwrap", "batch", "indent", "slice"})
+
+
+def _precheck(name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+    """Refuses, before any work, a filter call whose arguments ask for too much. `args`
+    start with the value filtered."""
+    if name in SIZING_FILTERS:
+        for number in _ints([*args[1:], *kwargs.values()]):
+            fits(abs(number), f"a {name} argument")
+    value = args[0] if args else None
+    if name == "format":
+        check_format(value)
+    elif name == "replace" and len(args) >= 3 and isinstance(value, str):
+        old, new = str(args[1]), str(args[2])
+        made = (value.count(old) if old else len(value) + 1) * len(new)
+        fits(len(value) + made, "a replace result")
+    elif name == "join" and isinstance(value, list | tuple) and len(args) >= 2:
+        fits(len(value) * len(str(args[1])), "a join separator times its items")
+
+
+def guarded(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    """A filter under the budget: arguments checked first, result sized after. Jinja's own
+    `assert`s (truncate's minimum length) become ordinary refusals."""
+
+    skip = 1 if hasattr(func, "jinja_pass_arg") else 0  # the context or environment first
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        _precheck(name, args[skip:], kwargs)
+        try:
+            result = func(*args, **kwargs)
+        except AssertionError as exc:
+            raise ValueError(f"{name}: {exc}") from None
+        return sized(result)
+
+    for attribute in ("jinja_pass_arg",):  # Jinja passes context/environment by this mark
+        if hasattr(func, attribute):
+            setattr(run, attribute, getattr(func, attribute))
+    run.__name__ = getattr(func, "__name__", name)
+    return run
+
+
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_ITEMS",
+    "MAX_SECONDS",
+    "MAX_SIZE",
+    "MAX_STEPS",
+    "Budget",
+    "BudgetExceeded",
+    "budget",
+    "check_format",
+    "counted",
+    "fits",
+    "guarded",
+    "sized",
+]

@@ -1,0 +1,183 @@
+"""Raw rows of a sheet as people save them, or one clear problem naming file, row and column.
+
+CSV comes in whatever encoding the spreadsheet used: a BOM says UTF-8 or UTF-16; without one,
+UTF-8 is tried, then Windows-1252 (what Excel writes on Windows), then Latin-1, which reads
+anything. A firm whose sheets are in another encoding names it (`tps.encoding` in the firm
+config, or `--encoding`), and then a byte that does not fit is an error, not a guess. XLSX is
+read with openpyxl; a file that is not a workbook is an error. A file over `MAX_BYTES`, an
+empty file, a cell over `MAX_CELL` characters or a NUL byte stop the read before anything is
+imported.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+from tpsqbo_engine.problems import Problem
+from tpsqbo_engine.ruleset.source import display_path
+
+MAX_BYTES = 64 * 1024 * 1024
+MAX_CELL = 32_767  # Excel's own limit for one cell
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_GUESSES = ("utf-8", "cp1252", "latin-1")
+
+_encoding: ContextVar[str] = ContextVar("tpsqbo_sheet_encoding", default="")
+_command_line: ContextVar[str] = ContextVar("tpsqbo_sheet_encoding_cli", default="")
+
+
+class SheetUnreadable(Exception):
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.message)
+        self.problem = problem
+
+
+def known(name: str) -> str:
+    """`name` when Python knows the encoding (else ValueError); "" stays "" (detect)."""
+    if name:
+        try:
+            codecs.lookup(name)
+        except LookupError:
+            raise ValueError(f"unknown encoding {name!r}") from None
+    return name
+
+
+def from_command_line(name: str) -> None:
+    """`--encoding`: wins over the firm config's `tps.encoding` for this command."""
+    _command_line.set(known(name))
+
+
+@contextmanager
+def encoding(name: str) -> Iterator[None]:
+    """Sheets read inside are decoded with `name` ("" detects)."""
+    token = _encoding.set(known(name))
+    try:
+        yield
+    finally:
+        _encoding.reset(token)
+
+
+def _refuse(path: Path, row: int, column: int, code: str, message: str, hint: str = "") -> None:
+    raise SheetUnreadable(Problem(display_path(path), row, column, code, message, hint=hint))
+
+
+def rows(path: Path) -> Iterator[list[Any]]:
+    size = path.stat().st_size
+    if size > MAX_BYTES:
+        _refuse(
+            path,
+            1,
+            1,
+            "file.too-large",
+            f"the file is {size:,} bytes; sheets may be at most {MAX_BYTES:,}",
+            "export a shorter period, or split the sheet",
+        )
+    if size == 0:
+        _refuse(path, 1, 1, "file.empty", "the file is empty", "export the sheet again from TPS")
+    reader = _xlsx_rows(path) if path.suffix.lower() == ".xlsx" else _csv_rows(path)
+    for number, row in enumerate(reader, start=1):
+        for index, cell in enumerate(row):
+            if isinstance(cell, str) and "\x00" in cell:
+                hint = "is this really a sheet? save it again from the spreadsheet"
+                _refuse(path, number, index + 1, "file.unreadable", "a cell holds a NUL byte", hint)
+            if isinstance(cell, str) and len(cell) > MAX_CELL:
+                _refuse(
+                    path,
+                    number,
+                    index + 1,
+                    "file.cell-too-large",
+                    f"the cell holds {len(cell):,} characters; at most {MAX_CELL:,} are read",
+                )
+        yield row
+
+
+def decode(path: Path, data: bytes) -> str:
+    named = _command_line.get() or _encoding.get()
+    if named:
+        return _strict(path, data, named)
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            return _strict(path, data, codec)
+    for codec in _GUESSES:
+        try:
+            return data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+    raise AssertionError("latin-1 decodes every byte")  # pragma: no cover
+
+
+def _strict(path: Path, data: bytes, codec: str) -> str:
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError as exc:
+        row = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        _refuse(
+            path,
+            row,
+            column,
+            "file.encoding",
+            f"byte {exc.start:,} is not valid {codec}",
+            "save the sheet as UTF-8, or name its encoding (tps.encoding, --encoding)",
+        )
+        raise  # pragma: no cover - _refuse raised
+
+
+def _csv_rows(path: Path) -> Iterator[list[Any]]:
+    reader = csv.reader(io.StringIO(decode(path, path.read_bytes()), newline=""))
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            if "field larger" in str(exc):
+                message = f"a cell holds over {csv.field_size_limit():,} characters"
+                _refuse(path, reader.line_num, 1, "file.cell-too-large", message)
+            reason = "a NUL byte" if "NUL" in str(exc) else "text CSV cannot read"
+            hint = "is this really a CSV file? save it again from the spreadsheet"
+            _refuse(path, reader.line_num, 1, "file.unreadable", f"the line holds {reason}", hint)
+        yield row
+
+
+def _xlsx_rows(path: Path) -> Iterator[list[Any]]:
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError) as exc:
+        _refuse(
+            path,
+            1,
+            1,
+            "file.unreadable",
+            f"this is not a readable XLSX workbook ({type(exc).__name__})",
+            "open it in the spreadsheet and save it again as .xlsx, or export CSV",
+        )
+    try:
+        yield from ([*row] for row in book.worksheets[0].iter_rows(values_only=True))
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError) as exc:
+        _refuse(
+            path,
+            1,
+            1,
+            "file.unreadable",
+            f"the workbook is damaged ({type(exc).__name__})",
+            "open it in the spreadsheet and save it again as .xlsx, or export CSV",
+        )
+    finally:
+        book.close()
+
+
+__all__ = ["MAX_BYTES", "MAX_CELL", "SheetUnreadable", "decode", "encoding", "rows"]

@@ -1,0 +1,89 @@
+"""Stopping well: SIGTERM finishes the write in flight and commits it before the engine exits.
+
+A write runs from its journal intent (`StateStore.intend`) to the commit of its outcome. A
+SIGTERM outside any write stops the engine at once (`Terminated`, exit 143); inside one it is
+held until the last open write is committed, then raised. If that takes longer than
+`GRACE_SECONDS` (a slow call, or a write never concluded), it is raised anyway: the journal
+makes any point safe, holding the signal only spares the next run a lookup. Ctrl-C stays
+Python's `KeyboardInterrupt` (exit 130).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+GRACE_SECONDS = 20.0
+EXIT_TERMINATED = 143
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived; raised where stopping leaves the state consistent."""
+
+
+_open_writes: set[int] = set()
+_depth = 0  # StateStore transactions in progress
+_pending = False
+
+
+def _handler(signum: int, frame: FrameType | None) -> None:
+    global _pending
+    if _pending or not _open_writes:
+        raise Terminated
+    _pending = True
+    main = threading.main_thread().ident or 0  # a real signal: it also wakes a blocked call
+    timer = threading.Timer(GRACE_SECONDS, signal.pthread_kill, (main, signal.SIGTERM))
+    timer.daemon = True
+    timer.start()
+
+
+@contextmanager
+def installed() -> Iterator[None]:
+    """SIGTERM handled as above while inside (main thread only; elsewhere a no-op)."""
+    global _pending
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        _pending = False
+        _open_writes.clear()
+
+
+def write_started(journal: int) -> None:
+    if _pending and not _open_writes and _depth == 0:
+        raise Terminated  # stopping was asked for: start nothing new
+    _open_writes.add(journal)
+
+
+def write_concluded(journal: int) -> None:
+    _open_writes.discard(journal)
+    if _depth == 0:
+        _settle()
+
+
+@contextmanager
+def transaction() -> Iterator[None]:
+    """Wraps a state transaction: a held SIGTERM is raised only after it commits."""
+    global _depth
+    _depth += 1
+    try:
+        yield
+    finally:
+        _depth -= 1
+    if _depth == 0:
+        _settle()
+
+
+def _settle() -> None:
+    if _pending and not _open_writes:
+        raise Terminated
+
+
+__all__ = ["EXIT_TERMINATED", "Terminated", "installed"]

@@ -1,0 +1,123 @@
+"""The new entities over HTTP: batch, query, CDC and the settings singleton."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import requests
+
+from tests.qbo.conftest import Api
+
+
+def _since() -> str:
+    return (datetime.now(UTC) - timedelta(minutes=5)).isoformat(timespec="seconds")
+
+
+def test_cdc_answers_for_the_entities_it_tracks_and_a_fault_for_each_it_does_not(api: Api) -> None:
+    vendor = api.create("Vendor", {"DisplayName": "Office Depot"})
+    api.create("Class", {"Name": "Audit"})
+    response = api.get("cdc", entities="Vendor,TaxCode,Class,NoSuchThing", changedSince=_since())
+    assert response.status_code == 200, response.text
+    answers = response.json()["CDCResponse"][0]["QueryResponse"]
+    vendors = next(a["Vendor"] for a in answers if "Vendor" in a)
+    assert vendor["Id"] in [v["Id"] for v in vendors]
+    assert any("Class" in a for a in answers)
+    faults = [a["Fault"]["Error"][0] for a in answers if "Fault" in a]
+    assert [(f["element"], f["code"]) for f in faults] == [
+        ("TaxCode", "500"),
+        ("NoSuchThing", "4000"),
+    ]
+
+
+def test_batch_writes_and_queries_the_new_entities(api: Api) -> None:
+    response = api.post(
+        "batch",
+        {
+            "BatchItemRequest": [
+                {"bId": "1", "operation": "create", "Vendor": {"DisplayName": "Staples"}},
+                {"bId": "2", "operation": "create", "Department": {"Name": "West"}},
+                {"bId": "4", "operation": "create", "TaxRate": {"Name": "x"}},
+            ]
+        },
+    )
+    assert response.status_code == 200
+    items = {i["bId"]: i for i in response.json()["BatchItemResponse"]}
+    assert items["1"]["Vendor"]["DisplayName"] == "Staples"
+    assert items["2"]["Department"]["FullyQualifiedName"] == "West"
+    assert items["4"]["Fault"]["Error"][0]["code"] == "500"
+    found = api.query("SELECT * FROM Vendor WHERE DisplayName = 'Staples'").json()
+    assert found["QueryResponse"]["Vendor"][0]["Id"] == items["1"]["Vendor"]["Id"]
+
+
+def test_preferences_are_updated_sparsely_over_http(api: Api) -> None:
+    prefs = api.get("preferences").json()["Preferences"]
+    response = api.post(
+        "preferences",
+        {
+            "Id": prefs["Id"],
+            "SyncToken": prefs["SyncToken"],
+            "sparse": True,
+            "SalesFormsPrefs": {"CustomTxnNumbers": False},
+        },
+    )
+    assert response.status_code == 200, response.text
+    updated = api.get("preferences").json()["Preferences"]
+    assert updated["SalesFormsPrefs"]["CustomTxnNumbers"] is False
+    assert updated["SalesFormsPrefs"]["AllowDiscount"] is True
+
+
+def test_a_credit_memo_is_voided_over_http(api: Api) -> None:
+    customer = api.query("SELECT * FROM Customer WHERE DisplayName = 'Red Rock Diner'").json()
+    who = customer["QueryResponse"]["Customer"][0]
+    item = api.query("SELECT * FROM Item WHERE Name = 'Consulting'").json()["QueryResponse"][
+        "Item"
+    ][0]
+    memo = api.create(
+        "CreditMemo",
+        {
+            "CustomerRef": {"value": who["Id"]},
+            "Line": [
+                {
+                    "Amount": 25,
+                    "DetailType": "SalesItemLineDetail",
+                    "SalesItemLineDetail": {"ItemRef": {"value": item["Id"]}},
+                }
+            ],
+        },
+    )
+    response = api.post(
+        "creditmemo", {"Id": memo["Id"], "SyncToken": memo["SyncToken"]}, operation="void"
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["CreditMemo"]["Balance"] == 0
+
+
+def test_an_upload_keeps_the_attachments_metadata_only(api: Api) -> None:
+    bill_id = api.query("SELECT * FROM Bill").json()["QueryResponse"]["Bill"][0]["Id"]
+    metadata = {"AttachableRef": [{"EntityRef": {"type": "Bill", "value": bill_id}}]}
+    # The bare-LF multipart body that clients written against QBO send.
+    body = (
+        '\n--XyZ\nContent-Disposition: form-data; name="file_metadata_01"\n'
+        f"Content-Type: application/json\n\n{json.dumps(metadata)}\n"
+        '--XyZ\nContent-Disposition: form-data; name="file_content_01"; filename="r.txt"\n'
+        "Content-Type: text/plain\nContent-Transfer-Encoding: base64\n\n"
+        "aGVsbG8gd29ybGQ=\n\n--XyZ--\n"
+    )
+    response = requests.post(
+        f"{api.base}/upload",
+        data=body,
+        headers=api.headers(**{"Content-Type": "multipart/form-data; boundary=XyZ"}),
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    made = response.json()["AttachableResponse"][0]["Attachable"]
+    assert (made["FileName"], made["ContentType"], made["Size"]) == ("r.txt", "text/plain", 11)
+    assert made["AttachableRef"][0]["EntityRef"]["value"] == bill_id
+    broken = requests.post(
+        f"{api.base}/upload",
+        data=body.replace("aGVsbG8gd29ybGQ=", "!!notbase64"),
+        headers=api.headers(**{"Content-Type": "multipart/form-data; boundary=XyZ"}),
+        timeout=10,
+    )
+    assert broken.status_code == 400

@@ -1,0 +1,213 @@
+"""Estimates, receipts, refunds, credit memo voids and sub-customers, as QBO keeps them."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from tpsqbo_engine.emulators.qbo.company import Company
+from tpsqbo_engine.emulators.qbo.faults import Fault
+from tpsqbo_engine.emulators.qbo.seed import seeded_company
+
+
+@pytest.fixture
+def company() -> Company:
+    return seeded_company("starter")
+
+
+def ref(record: dict[str, Any]) -> dict[str, str]:
+    return {"value": record["Id"]}
+
+
+def lines(company: Company, value: str) -> list[dict[str, Any]]:
+    item = company.find_by("Item", "Name", "Bookkeeping")
+    assert item is not None
+    return [
+        {
+            "Amount": Decimal(value),
+            "DetailType": "SalesItemLineDetail",
+            "SalesItemLineDetail": {"ItemRef": ref(item)},
+        }
+    ]
+
+
+def test_an_invoice_made_from_an_estimate_closes_it_and_both_link(company: Company) -> None:
+    customer = company.create("Customer", {"DisplayName": "Amy's Bird Sanctuary"})
+    estimate = company.create(
+        "Estimate", {"CustomerRef": ref(customer), "Line": lines(company, "300")}
+    )
+    assert estimate["TxnStatus"] == "Pending" and estimate["TotalAmt"] == Decimal("300.00")
+    assert company.get("Customer", customer["Id"])["Balance"] == 0  # an estimate is not owed
+    invoice = company.create(
+        "Invoice",
+        {
+            "CustomerRef": ref(customer),
+            "Line": lines(company, "300"),
+            "LinkedTxn": [{"TxnId": estimate["Id"], "TxnType": "Estimate"}],
+        },
+    )
+    closed = company.get("Estimate", estimate["Id"])
+    assert closed["TxnStatus"] == "Closed" and closed["SyncToken"] == "1"
+    assert closed["LinkedTxn"] == [{"TxnId": invoice["Id"], "TxnType": "Invoice"}]
+    assert invoice["LinkedTxn"] == [{"TxnId": estimate["Id"], "TxnType": "Estimate"}]
+
+
+def test_an_invoice_keeps_its_estimate_link_when_paid(company: Company) -> None:
+    customer = company.create("Customer", {"DisplayName": "Amy's Bird Sanctuary"})
+    estimate = company.create(
+        "Estimate", {"CustomerRef": ref(customer), "Line": lines(company, "80")}
+    )
+    invoice = company.create(
+        "Invoice",
+        {
+            "CustomerRef": ref(customer),
+            "Line": lines(company, "80"),
+            "LinkedTxn": [{"TxnId": estimate["Id"], "TxnType": "Estimate"}],
+        },
+    )
+    payment = company.create(
+        "Payment",
+        {
+            "CustomerRef": ref(customer),
+            "TotalAmt": 80,
+            "Line": [{"Amount": 80, "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}]}],
+        },
+    )
+    assert company.get("Invoice", invoice["Id"])["LinkedTxn"] == [
+        {"TxnId": estimate["Id"], "TxnType": "Estimate"},
+        {"TxnId": payment["Id"], "TxnType": "Payment"},
+    ]
+
+
+def test_an_estimate_of_another_customer_cannot_become_this_ones_invoice(company: Company) -> None:
+    amy = company.create("Customer", {"DisplayName": "Amy"})
+    bob = company.create("Customer", {"DisplayName": "Bob"})
+    estimate = company.create("Estimate", {"CustomerRef": ref(amy), "Line": lines(company, "10")})
+    with pytest.raises(Fault, match="another customer"):
+        company.create(
+            "Invoice",
+            {
+                "CustomerRef": ref(bob),
+                "Line": lines(company, "10"),
+                "LinkedTxn": [{"TxnId": estimate["Id"], "TxnType": "Estimate"}],
+            },
+        )
+
+
+def test_a_credit_memo_is_voided_as_qbo_voids_it(company: Company) -> None:
+    customer = company.create("Customer", {"DisplayName": "Amy"})
+    company.create("Invoice", {"CustomerRef": ref(customer), "Line": lines(company, "100")})
+    memo = company.create(
+        "CreditMemo", {"CustomerRef": ref(customer), "Line": lines(company, "40")}
+    )
+    assert company.get("Customer", customer["Id"])["Balance"] == Decimal("60.00")
+    voided = company.void("CreditMemo", {"Id": memo["Id"], "SyncToken": memo["SyncToken"]})
+    assert voided["TotalAmt"] == 0 and voided["Balance"] == 0 and voided["RemainingCredit"] == 0
+    assert voided["PrivateNote"].startswith("Voided")
+    assert company.get("Customer", customer["Id"])["Balance"] == Decimal("100.00")
+
+
+def test_a_credit_memo_used_by_a_payment_cannot_be_voided(company: Company) -> None:
+    customer = company.create("Customer", {"DisplayName": "Amy"})
+    invoice = company.create(
+        "Invoice", {"CustomerRef": ref(customer), "Line": lines(company, "100")}
+    )
+    memo = company.create(
+        "CreditMemo", {"CustomerRef": ref(customer), "Line": lines(company, "40")}
+    )
+    company.create(
+        "Payment",
+        {
+            "CustomerRef": ref(customer),
+            "TotalAmt": 0,
+            "Line": [
+                {"Amount": 40, "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}]},
+                {"Amount": 40, "LinkedTxn": [{"TxnId": memo["Id"], "TxnType": "CreditMemo"}]},
+            ],
+        },
+    )
+    with pytest.raises(Fault, match="linked to other transactions"):
+        company.void("CreditMemo", {"Id": memo["Id"], "SyncToken": memo["SyncToken"]})
+
+
+def test_receipts_go_to_undeposited_funds_and_refunds_need_an_account(company: Company) -> None:
+    customer = company.create("Customer", {"DisplayName": "Amy"})
+    receipt = company.create(
+        "SalesReceipt", {"CustomerRef": ref(customer), "Line": lines(company, "55")}
+    )
+    undeposited = company.find_by("Account", "AccountSubType", "UndepositedFunds")
+    assert undeposited is not None
+    assert receipt["DepositToAccountRef"]["value"] == undeposited["Id"]
+    assert receipt["Balance"] == 0 and receipt["TotalAmt"] == Decimal("55.00")
+    with pytest.raises(Fault) as missing:
+        company.create(
+            "RefundReceipt", {"CustomerRef": ref(customer), "Line": lines(company, "55")}
+        )
+    assert missing.value.code == "2020"
+    chequing = company.find_by("Account", "Name", "Chequing")
+    assert chequing is not None
+    refund = company.create(
+        "RefundReceipt",
+        {
+            "CustomerRef": ref(customer),
+            "Line": lines(company, "55"),
+            "DepositToAccountRef": ref(chequing),
+        },
+    )
+    assert refund["TotalAmt"] == Decimal("55.00")
+    assert company.get("Customer", customer["Id"])["Balance"] == 0
+
+
+def test_sub_customers_are_jobs_whose_balances_roll_up(company: Company) -> None:
+    parent = company.create("Customer", {"DisplayName": "Jeff's Jalopies"})
+    job = company.create("Customer", {"DisplayName": "Engine rebuild", "ParentRef": ref(parent)})
+    assert job["Job"] is True and job["Level"] == 1
+    assert job["FullyQualifiedName"] == "Jeff's Jalopies:Engine rebuild"
+    company.create("Invoice", {"CustomerRef": ref(job), "Line": lines(company, "120")})
+    company.create("Invoice", {"CustomerRef": ref(parent), "Line": lines(company, "30")})
+    top = company.get("Customer", parent["Id"])
+    assert top["Balance"] == Decimal("30.00") and top["BalanceWithJobs"] == Decimal("150.00")
+    assert company.get("Customer", job["Id"])["BalanceWithJobs"] == Decimal("120.00")
+    with pytest.raises(Fault, match="own parent"):
+        company.update(
+            "Customer",
+            {"Id": parent["Id"], "SyncToken": top["SyncToken"], "ParentRef": ref(job)},
+            sparse=True,
+        )
+
+
+def test_preferences_take_a_sparse_update_section_by_section(company: Company) -> None:
+    prefs = company.singleton("Preferences")
+    updated = company.update(
+        "Preferences",
+        {
+            "Id": prefs["Id"],
+            "SyncToken": prefs["SyncToken"],
+            "sparse": True,
+            "SalesFormsPrefs": {"AllowDiscount": False},
+        },
+        sparse=True,
+    )
+    assert updated["SalesFormsPrefs"]["AllowDiscount"] is False
+    assert updated["SalesFormsPrefs"]["CustomTxnNumbers"] is True  # left as it was
+    assert updated["CurrencyPrefs"] == prefs["CurrencyPrefs"]
+    assert updated["SyncToken"] == "1"
+    with pytest.raises(Fault) as stale:
+        company.update("Preferences", {"Id": prefs["Id"], "SyncToken": "0"}, sparse=True)
+    assert stale.value.code == "5010"
+
+
+def test_an_empty_date_is_left_to_qbo_and_a_bad_one_refused(company: Company) -> None:
+    customer = company.create("Customer", {"DisplayName": "Amy"})
+    made = company.create(
+        "SalesReceipt", {"CustomerRef": ref(customer), "TxnDate": "", "Line": lines(company, "5")}
+    )
+    assert made["TxnDate"] == company.timestamp()[:10]
+    with pytest.raises(Fault) as bad:
+        company.create(
+            "Invoice",
+            {"CustomerRef": ref(customer), "DueDate": "31/12/2026", "Line": lines(company, "5")},
+        )
+    assert bad.value.code == "2010" and bad.value.element == "DueDate"
