@@ -228,8 +228,10 @@ class Planner:
                 record, carried = part
         try:
             if not wanted(mapping, record, self.resolver):
-                return []
-            excluded = self._excluded(mapping.source, record) if link is None else None
+                return self._out_of_scope(mapping, key)
+            # Scope follows changes: linked records are held to the exclusions every run too
+            # (a client moved into an excluded office stops syncing, and says why).
+            excluded = self._excluded(mapping.source, record)
             if excluded is not None:
                 self.links.excluded[key] = excluded.message
                 if key in self.given.reported and excluded.action is not Action.BLOCK:
@@ -265,6 +267,22 @@ class Planner:
             return note("fail", "Failed", failure.message, mapping.where)
         writes = self._writes(mapping, record, source_id, target_id, want, link)
         return [replace(op, message=carried) for op in writes] if carried else writes
+
+    def _out_of_scope(self, mapping: MappingRule, key: str) -> list[Operation]:
+        """A record the mapping's `when:` leaves out: Excluded, with the rule's place, once."""
+        if key in self.given.reported or mapping.when is None:
+            return []
+        return [
+            Operation(
+                mapping.id,
+                key,
+                "exclude",
+                mapping.target,
+                level="Excluded",
+                message=f"left out by the mapping's when: {mapping.when.source}",
+                rule=mapping.when.where,
+            )
+        ]
 
     def _voids(
         self, mapping: MappingRule, key: str, record: Record, link: LinkRow

@@ -213,6 +213,9 @@ class Resolver:
                 )
             target = self.links.other(pair, system, ident)
             source_key = record_key(mapping.source, ident)
+            if target is not None and source_key in self.links.excluded:
+                # linked, but out of scope now (an excluded office): what refers to it waits
+                raise ExcludedReference(source_key, self.links.excluded[source_key])
             if target is None:
                 if source_key in self.links.excluded:
                     raise ExcludedReference(source_key, self.links.excluded[source_key])

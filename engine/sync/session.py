@@ -367,7 +367,9 @@ class Session:
             if clients
             else {}
         )
-        return reconcile(snapshot, links)
+        from tpsqbo_engine.sync.scope import out_of_scope
+
+        return reconcile(snapshot, links, scope=out_of_scope(self.rules, snapshot, self.phase))
 
     def render_run(self, run_id: int, folder: Path) -> list[Path]:
         """Documents for every invoice the run wrote; a missing payment link is a Warning."""
