@@ -14,11 +14,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
-from typing import Any
 
-from tpsqbo_engine import __version__, resources
-from tpsqbo_engine.problems import Level, Problem
-from tpsqbo_engine.ruleset.patches import Patch, apply_patch, where
+from tpsqbo_engine import resources
+from tpsqbo_engine.problems import Problem
 from tpsqbo_engine.ruleset.schema_check import check_document
 from tpsqbo_engine.ruleset.source import (
     SourceDocument,
@@ -26,7 +24,6 @@ from tpsqbo_engine.ruleset.source import (
     folders_linked_out,
     load_file,
 )
-from tpsqbo_engine.ruleset.versions import BadVersion, satisfies
 
 PACK_FILE = "pack.yaml"
 # A pack's own test cases (`tpsqbo-engine test`) live here; they are not rule documents.
@@ -175,6 +172,7 @@ def load_pack(root: Path) -> LoadedPacks:
 
 
 def _load_into(result: LoadedPacks, root: Path, chain: tuple[Path, ...], source: str) -> None:
+
     if root in result.loaded:
         return  # reached twice through extends (a diamond): its documents are already in
     result.loaded.add(root)
@@ -192,56 +190,14 @@ def _load_into(result: LoadedPacks, root: Path, chain: tuple[Path, ...], source:
                 changelog_of(root),
             )
         )
-        _check_engine(result, pack)
-        _check_changelog(result, pack, changelog_of(root))
+        inherit.check_engine(result, pack)
+        inherit.check_changelog(result, pack, changelog_of(root))
         for base, how in _extends(result, pack, (*chain, root)):
             _load_into(result, base, (*chain, root), how)
     _override(result, own)
     if pack is not None and pack.schema_valid:
-        _patch(result, pack)
-        _disable(result, pack)
-
-
-def _check_changelog(result: LoadedPacks, pack: RuleDocument, changelog: Path | None) -> None:
-    """A pack that keeps a changelog says what changed in the version it declares."""
-    version = str(pack.data.get("version", ""))
-    if changelog is None or not version:
-        return
-    heading = re.compile(rf"(?m)^#+\s*\[?v?{re.escape(version)}\]?(\s|$)")
-    if not heading.search(changelog.read_text(encoding="utf-8", errors="replace")):
-        result.problems.append(
-            pack.source.problem(
-                "/version",
-                "pack.changelog",
-                f"{changelog.name} has no entry for version {version}",
-                level=Level.WARNING,
-                hint=f"add a heading '## {version}' saying what changed since the last version",
-            )
-        )
-
-
-def _check_engine(result: LoadedPacks, pack: RuleDocument) -> None:
-    requires: dict[str, Any] = pack.data.get("requires") or {}  # type: ignore[assignment]
-    wanted = requires.get("engine")
-    if not isinstance(wanted, str):
-        return
-    try:
-        fits = satisfies(__version__, wanted)
-    except BadVersion as exc:
-        result.problems.append(
-            pack.source.problem("/requires/engine", "pack.bad-version", str(exc))
-        )
-        return
-    if not fits:
-        result.problems.append(
-            pack.source.problem(
-                "/requires/engine",
-                "pack.engine-version",
-                f"pack '{pack.id}' needs engine {wanted}; this is tpsqbo-engine {__version__}",
-                hint="install an engine version the pack supports, or use a version of the pack "
-                "made for this engine",
-            )
-        )
+        inherit.patch(result, pack)
+        inherit.disable(result, pack)
 
 
 def _load_own(result: LoadedPacks, root: Path) -> tuple[list[RuleDocument], RuleDocument | None]:
@@ -345,7 +301,7 @@ def _extends(
         if constraint is not None:
             # Reported, and loaded all the same: the rest of the pack is still checked
             # against what is installed rather than drowning in "no document" problems.
-            _version_fits(result, pack, base, str(constraint), f"/extends/{index}")
+            inherit.version_fits(result, pack, base, str(constraint), f"/extends/{index}")
         if base in chain:
             cycle = " → ".join(p.name for p in (*chain[chain.index(base) :], base))
             result.problems.append(
@@ -358,36 +314,6 @@ def _extends(
             )
             continue
         yield base, how
-
-
-def _version_fits(
-    result: LoadedPacks, pack: RuleDocument, base: Path, constraint: str, pointer: str
-) -> bool:
-    version = _pack_version(base)
-    try:
-        fits = satisfies(version, constraint)
-    except BadVersion as exc:
-        result.problems.append(
-            pack.source.problem(f"{pointer}/version", "pack.bad-version", str(exc))
-        )
-        return False
-    if not fits:
-        result.problems.append(
-            pack.source.problem(
-                f"{pointer}/version",
-                "pack.version-mismatch",
-                f"'{base.name}' is version {version}, which does not satisfy {constraint}",
-                hint="install a version of that pack in the range, or widen the constraint "
-                "(see its changelog for what changed)",
-            )
-        )
-    return fits
-
-
-def _pack_version(root: Path) -> str:
-    sources, _ = load_file(root / PACK_FILE)
-    data = sources[0].data if sources else {}
-    return str(data.get("version", "0.0.0")) if isinstance(data, dict) else "0.0.0"
 
 
 def _resolve_extends(
@@ -437,65 +363,4 @@ def _override(result: LoadedPacks, own: list[RuleDocument]) -> None:
     result.documents = [d for d in result.documents if (d.kind, d.id) not in replaced] + own
 
 
-def _named(result: LoadedPacks, pack: RuleDocument, name: str, pointer: str) -> RuleDocument | None:
-    """The effective document a patch or disable entry names: `id` or `kind/id`."""
-    kind, _, ident = name.rpartition("/")
-    found = [d for d in result.documents if d.id == ident and (not kind or d.kind == kind)]
-    if len(found) == 1:
-        return found[0]
-    if not found:
-        known = sorted({f"{d.kind}/{d.id}" for d in result.documents})
-        from tpsqbo_engine.ruleset.typecheck import did_you_mean
-
-        by_id = did_you_mean(ident, [d.id for d in result.documents])
-        result.problems.append(
-            pack.source.problem(
-                pointer,
-                "pack.patch-unmatched",
-                f"no inherited document '{name}'",
-                hint=by_id or (f"documents: {', '.join(known[:12])}" if known else ""),
-            )
-        )
-        return None
-    kinds = ", ".join(f"{d.kind}/{d.id}" for d in found)
-    result.problems.append(
-        pack.source.problem(
-            pointer,
-            "pack.patch-ambiguous",
-            f"'{name}' names several documents ({kinds})",
-            hint="write kind/id, e.g. mapping/clients",
-        )
-    )
-    return None
-
-
-def _patch(result: LoadedPacks, pack: RuleDocument) -> None:
-    patches: list[dict[str, Any]] = pack.data.get("patches", [])  # type: ignore[assignment]
-    for index, entry in enumerate(patches):
-        pointer = f"/patches/{index}"
-        target = _named(result, pack, str(entry["document"]), f"{pointer}/document")
-        if target is None:
-            continue
-        patched, problems = apply_patch(target.source, Patch(pack.source, pointer, entry))
-        result.problems.extend(problems)
-        schema_problems = check_document(patched)
-        result.problems.extend(schema_problems)
-        replacement = RuleDocument(patched, target.pack_root, schema_valid=not schema_problems)
-        result.documents = [replacement if d is target else d for d in result.documents]
-
-
-def _disable(result: LoadedPacks, pack: RuleDocument) -> None:
-    names: list[str] = pack.data.get("disable", [])  # type: ignore[assignment]
-    for index, name in enumerate(names):
-        pointer = f"/disable/{index}"
-        target = _named(result, pack, str(name), pointer)
-        if target is None:
-            continue
-        display, at = where(pack.source, pointer)
-        entities = tuple(
-            str(target.data[k]) for k in ("source", "target", "entity") if k in target.data
-        )
-        result.disabled.append(
-            Disabled(target.kind, target.id, pack.id, f"{display}:{at.line}", entities)
-        )
-        result.documents = [d for d in result.documents if d is not target]
+from tpsqbo_engine.ruleset import inherit  # noqa: E402 - it builds on this module's types

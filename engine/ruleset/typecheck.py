@@ -8,81 +8,34 @@ reach interpreter internals is reported as `expr.unsafe`.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 
 from jinja2 import nodes
 from jinja2.exceptions import TemplateSyntaxError
 
 from tpsqbo_engine import assets, expr
 from tpsqbo_engine.functions import REGISTRY, RULE_FUNCTIONS
-from tpsqbo_engine.ruleset.shapes import ANY, EntityCatalog, Shape, scalar_shape
+from tpsqbo_engine.ruleset.calls import CallChecks
+from tpsqbo_engine.ruleset.checking import (
+    QBO_REF_ENTITIES,
+    REFUSED,
+    Finding,
+    Scope,
+    choices_hint,
+    did_you_mean,
+)
+from tpsqbo_engine.ruleset.shapes import ANY, Shape, scalar_shape
+
+__all__ = ["QBO_REF_ENTITIES", "Finding", "Scope", "did_you_mean"]
 
 FUNCTIONS = tuple(sorted(RULE_FUNCTIONS))
-QBO_REF_ENTITIES = (
-    "Account",
-    "Item",
-    "TaxCode",
-    "Term",
-    "PaymentMethod",
-    "Class",
-    "Department",
-    "Customer",
-    "Vendor",
-)
-# What an escape attempt evaluates to: one problem is reported, nothing after it.
-_REFUSED = Shape(None, label="refused")
 # Templates may extend and include other templates of their pack (by a quoted name); macros
 # and imports stay out: they would make templates a programming language.
 _TEMPLATE_ONLY = (nodes.Import, nodes.FromImport, nodes.Macro, nodes.CallBlock)
 
 
-@dataclass(frozen=True)
-class Finding:
-    code: str
-    message: str
-    hint: str = ""
-    lineno: int = 1
-    level: str = "error"
-
-
-@dataclass(frozen=True)
-class Scope:
-    """What an expression may name: record fields, tables and mappings of the pack.
-
-    `mapping_entities` maps a mapping id to its (source, target) entity names.
-    """
-
-    catalog: EntityCatalog
-    variables: Mapping[str, Shape]
-    system: str = "tps"
-    lookups: frozenset[str] = frozenset()
-    mapping_entities: Mapping[str, tuple[str, str]] = field(default_factory=dict)
-    # lookup id → (its keys, whether it has a default), so constant keys can be checked
-    lookup_keys: Mapping[str, tuple[frozenset[str], bool]] = field(default_factory=dict)
-    # the functions callable here: rule functions, or checklist functions (functions.py)
-    functions: frozenset[str] = RULE_FUNCTIONS
-
-    def with_variables(self, extra: Mapping[str, Shape]) -> Scope:
-        return replace(self, variables={**self.variables, **extra})
-
-
-def did_you_mean(name: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
-    return f"did you mean '{close[0]}'?" if close else ""
-
-
-def _choices_hint(name: str, choices: Iterable[str]) -> str:
-    options = sorted(choices)
-    suggestion = did_you_mean(name, options)
-    if suggestion:
-        return suggestion
-    shown = ", ".join(options[:12]) + (", ..." if len(options) > 12 else "")
-    return f"available: {shown}" if options else ""
-
-
-class _Checker:
+class _Checker(CallChecks):
     def __init__(self, scope: Scope) -> None:
         self.scope = scope
         self.findings: list[Finding] = []
@@ -90,7 +43,7 @@ class _Checker:
 
     def report(self, node: nodes.Node, code: str, message: str, hint: str = "") -> Shape:
         self.findings.append(Finding(code, message, hint, getattr(node, "lineno", 1) or 1))
-        return _REFUSED if code.startswith("expr.unsafe") else ANY
+        return REFUSED if code.startswith("expr.unsafe") else ANY
 
     # Expressions -----------------------------------------------------------------------
     def shape_of(self, node: nodes.Node | None, variables: Mapping[str, Shape]) -> Shape:
@@ -125,12 +78,12 @@ class _Checker:
             node,
             "expr.unknown-variable",
             f"unknown name '{node.name}'",
-            _choices_hint(node.name, variables),
+            choices_hint(node.name, variables),
         )
 
     def _attribute(self, node: nodes.Node, owner: Shape, name: str) -> Shape:
-        if owner is _REFUSED:
-            return _REFUSED
+        if owner is REFUSED:
+            return REFUSED
         if name.startswith("_"):
             return self.report(
                 node,
@@ -145,7 +98,7 @@ class _Checker:
                 node,
                 "expr.unknown-field",
                 f"'{owner.label}' has no field '{name}'",
-                _choices_hint(name, owner.properties()),
+                choices_hint(name, owner.properties()),
             )
         return found
 
@@ -169,7 +122,7 @@ class _Checker:
                 node,
                 "expr.unknown-filter",
                 f"unknown filter '{node.name}'",
-                _choices_hint(node.name, self.allowed_filters()),
+                choices_hint(node.name, self.allowed_filters()),
             )
         if node.name in ("merge_by", "sort", "unique", "list", "selectattr", "rejectattr"):
             return subject
@@ -189,7 +142,7 @@ class _Checker:
                 node,
                 "expr.unknown-test",
                 f"unknown test '{node.name}'",
-                _choices_hint(node.name, expr.ALLOWED_TESTS),
+                choices_hint(node.name, expr.ALLOWED_TESTS),
             )
         return ANY
 
@@ -223,7 +176,7 @@ class _Checker:
                     node,
                     "expr.unknown-function",
                     f"unknown function '{name}'",
-                    _choices_hint(name, self.scope.functions),
+                    choices_hint(name, self.scope.functions),
                 )
             )
         spec = REGISTRY[name]
@@ -247,141 +200,6 @@ class _Checker:
             return scalar_shape(spec.returns) if spec.returns not in ("any", "list") else ANY
         shape: Shape = checker(node)
         return shape
-
-    def _first_constant(self, node: nodes.Call, what: str) -> str | None:
-        first = node.args[0] if node.args else None
-        if isinstance(first, nodes.Const) and isinstance(first.value, str):
-            return first.value
-        self.report(node, "expr.bad-call", f"the first argument must be a quoted {what}")
-        return None
-
-    def _call_lookup(self, node: nodes.Call) -> Shape:
-        table = self._first_constant(node, "lookup id")
-        if table is not None and table not in self.scope.lookups:
-            self.report(
-                node,
-                "expr.unknown-lookup",
-                f"no lookup table with id '{table}'",
-                _choices_hint(table, self.scope.lookups),
-            )
-        elif table is not None and table in self.scope.lookup_keys and len(node.args) > 1:
-            self._lookup_keys(node, table, node.args[1])
-        return ANY
-
-    def _lookup_keys(self, node: nodes.Call, table: str, key: nodes.Node) -> None:
-        """A key written in the rule must be in the table: a typo would fail every record
-        (or quietly take the default) only at run time."""
-        keys, has_default = self.scope.lookup_keys[table]
-        defaulted = (
-            has_default or len(node.args) > 2 or any(kw.key == "default" for kw in node.kwargs)
-        )
-        candidates = [key.expr1, key.expr2] if isinstance(key, nodes.CondExpr) else [key]
-        for candidate in candidates:
-            if not isinstance(candidate, nodes.Const) or candidate.value is None:
-                continue
-            wanted = str(candidate.value)
-            if wanted in keys:
-                continue
-            hint = did_you_mean(wanted, keys) or f"keys: {', '.join(sorted(keys)[:12])}"
-            if defaulted:
-                self.findings.append(
-                    Finding(
-                        "expr.unknown-lookup-key",
-                        f"the lookup '{table}' has no key '{wanted}': the default is always used",
-                        hint,
-                        getattr(node, "lineno", 1) or 1,
-                        level="warning",
-                    )
-                )
-            else:
-                self.report(
-                    node,
-                    "expr.unknown-lookup-key",
-                    f"the lookup '{table}' has no key '{wanted}'",
-                    hint,
-                )
-
-    def _call_ref(self, node: nodes.Call) -> Shape:
-        entity = self._first_constant(node, "QBO entity name")
-        if entity is not None and entity not in QBO_REF_ENTITIES:
-            self.report(
-                node,
-                "expr.bad-call",
-                f"ref() cannot look up '{entity}'",
-                _choices_hint(entity, QBO_REF_ENTITIES),
-            )
-        return self.scope.catalog.definitions.get("qbo.Ref", ANY)
-
-    def _call_linked(self, node: nodes.Call) -> Shape:
-        mapping = self._first_constant(node, "mapping id")
-        if mapping is None:
-            return ANY
-        entities = self.scope.mapping_entities.get(mapping)
-        if entities is None:
-            return self.report(
-                node,
-                "expr.unknown-mapping",
-                f"no mapping with id '{mapping}'",
-                _choices_hint(mapping, self.scope.mapping_entities),
-            )
-        source_system = entities[0].split(".")[0]
-        other = entities[1] if self.scope.system == source_system else entities[0]
-        return (
-            self.scope.catalog.definitions.get("qbo.Ref", ANY)
-            if other.startswith("qbo.")
-            else scalar_shape("string")
-        )
-
-    def _call_record(self, node: nodes.Call) -> Shape:
-        mapping = self._first_constant(node, "mapping id")
-        entities = self.scope.mapping_entities.get(mapping or "")
-        if mapping is not None and entities is None:
-            return self.report(
-                node,
-                "expr.unknown-mapping",
-                f"no mapping with id '{mapping}'",
-                _choices_hint(mapping, self.scope.mapping_entities),
-            )
-        if entities is None:
-            return ANY
-        same_side = next((e for e in entities if e.startswith(f"{self.scope.system}.")), None)
-        return self.scope.catalog.get(same_side or entities[0]) or ANY
-
-    def _qbo_entity(self, node: nodes.Call) -> Shape:
-        """count/exists/query name a QBO entity the catalog knows: 'qbo.Bill'."""
-        entity = self._first_constant(node, "entity name like 'qbo.Bill'")
-        shape = self.scope.catalog.get(entity or "")
-        if entity is not None and (shape is None or not entity.startswith("qbo.")):
-            self.report(
-                node,
-                "rules.unknown-entity",
-                f"no QBO entity '{entity}'",
-                _choices_hint(entity, self.scope.catalog.names("qbo")),
-            )
-            return ANY
-        return shape or ANY
-
-    def _call_count(self, node: nodes.Call) -> Shape:
-        self._qbo_entity(node)
-        return scalar_shape("number")
-
-    def _call_exists(self, node: nodes.Call) -> Shape:
-        self._qbo_entity(node)
-        return scalar_shape("boolean")
-
-    def _call_query(self, node: nodes.Call) -> Shape:
-        entity = self._qbo_entity(node)
-        return Shape({"type": "array", "items": entity.node}, entity.resolver, "records")
-
-    def _call_unique(self, node: nodes.Call) -> Shape:
-        if len(node.args) < 2:
-            self.report(
-                node,
-                "expr.bad-call",
-                "unique() takes the value and a suffix",
-                "e.g. unique(name, ' (' ~ code ~ ')')",
-            )
-        return scalar_shape("string")
 
     def _visit_BinExpr(self, node: nodes.BinExpr, variables: Mapping[str, Shape]) -> Shape:
         if isinstance(node, nodes.Pow):
