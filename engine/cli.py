@@ -365,6 +365,9 @@ register(app)
 from tpsqbo_engine.cli_fleet import register as register_fleet  # noqa: E402
 
 register_fleet(app)
+from tpsqbo_engine.cli_watch import register as register_watch  # noqa: E402
+
+register_watch(app)
 from tpsqbo_engine.cli_init import register as register_init  # noqa: E402
 from tpsqbo_engine.cli_pack import register as register_pack  # noqa: E402
 from tpsqbo_engine.cli_test import register as register_test  # noqa: E402

@@ -27,17 +27,28 @@ class Terminated(BaseException):
 _open_writes: set[int] = set()
 _depth = 0  # StateStore transactions in progress
 _pending = False
+_grace: threading.Timer | None = None  # re-sends SIGTERM if the held one is never settled
 
 
 def _handler(signum: int, frame: FrameType | None) -> None:
-    global _pending
+    global _pending, _grace
     if _pending or not _open_writes:
+        _cancel_grace()
         raise Terminated
     _pending = True
     main = threading.main_thread().ident or 0  # a real signal: it also wakes a blocked call
-    timer = threading.Timer(GRACE_SECONDS, signal.pthread_kill, (main, signal.SIGTERM))
-    timer.daemon = True
-    timer.start()
+    _grace = threading.Timer(GRACE_SECONDS, signal.pthread_kill, (main, signal.SIGTERM))
+    _grace.daemon = True
+    _grace.start()
+
+
+def _cancel_grace() -> None:
+    # Once the held SIGTERM is raised (or the handler is gone) the re-send must not fire: it
+    # would hit whatever runs next with the default action.
+    global _grace
+    if _grace is not None:
+        _grace.cancel()
+        _grace = None
 
 
 @contextmanager
@@ -51,6 +62,7 @@ def installed() -> Iterator[None]:
     try:
         yield
     finally:
+        _cancel_grace()
         signal.signal(signal.SIGTERM, previous)
         _pending = False
         _open_writes.clear()
@@ -83,6 +95,7 @@ def transaction() -> Iterator[None]:
 
 def _settle() -> None:
     if _pending and not _open_writes:
+        _cancel_grace()
         raise Terminated
 
 
