@@ -191,7 +191,12 @@ def test_sigterm_finishes_the_run_in_flight_and_exits_0(firm: Firm, tmp_path: Pa
             if events[-1].get("event") == "run.finished":
                 break
         # A slow QBO keeps the next run in flight; SIGTERM arrives during it.
-        requests.post(f"{qbo.base_url}/__emulator__/faults", json={"spec": "slow=0.3@1"}, timeout=5)
+        requests.post(
+            f"{qbo.base_url}/__emulator__/faults",
+            json={"spec": "slow=0.3@1"},
+            headers={"Authorization": f"Bearer {qbo.emulator.admin_token}"},
+            timeout=5,
+        ).raise_for_status()
         client = next(iter(session.tps.records("clients")))
         session.tps.update(
             "clients", client["id"], {"phone": "555-0100"}, version=client["version"]
