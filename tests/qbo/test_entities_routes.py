@@ -143,3 +143,17 @@ def test_a_download_says_only_metadata_is_kept(api: Api) -> None:
     assert response.status_code == 404
     assert "metadata only" in response.json()["Fault"]["Error"][0]["Detail"]
     assert api.get("download/99999").json()["Fault"]["Error"][0]["code"] == "610"
+
+
+def test_new_records_read_back_can_be_written_back_whole(api: Api) -> None:
+    made = {
+        "Vendor": api.create("Vendor", {"DisplayName": "Whole Vendor"}),
+        "Employee": api.create("Employee", {"GivenName": "Whole", "FamilyName": "Worker"}),
+        "PaymentMethod": api.create("PaymentMethod", {"Name": "Whole Cheque"}),
+        "Class": api.create("Class", {"Name": "Whole Class"}),
+    }
+    for entity, record in made.items():
+        read = api.get(f"{entity.lower()}/{record['Id']}").json()[entity]
+        again = api.post(entity.lower(), read)
+        assert again.status_code == 200, (entity, again.text)
+        assert again.json()[entity]["SyncToken"] == "1"
