@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from tpsqbo_engine.emulators.qbo import reports
+from tpsqbo_engine.emulators.qbo import catalog, properties, reports
 from tpsqbo_engine.emulators.qbo.seed import seeded_company
 
 
@@ -88,3 +89,14 @@ def test_the_canadian_sandbox_has_gst_hst_and_pst_codes_and_charges_them() -> No
     invoice = next(i for i in company.table("Invoice").values() if i["DocNumber"] == "1006")
     assert invoice["TxnTaxDetail"]["TotalTax"] == Decimal("42.90")  # 13% HST on 330.00
     assert company.singleton("Preferences")["CurrencyPrefs"]["HomeCurrency"]["value"] == "CAD"
+
+
+@pytest.mark.parametrize("seed", ["sandbox-us", "sandbox-ca"])
+def test_every_seeded_record_could_be_written_back_whole(seed: str) -> None:
+    company = seeded_company(seed)
+    for entity, table in company.records.items():
+        if not catalog.info(entity).allows("update"):
+            continue
+        for record in table.values():
+            as_sent = json.loads(json.dumps(record, default=str))
+            properties.check_write(entity, as_sent, create=False)  # raises a Fault if not
