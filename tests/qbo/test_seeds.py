@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.qbo.conftest import make_options
 from tpsqbo_engine.emulators.qbo import catalog, properties, reports
 from tpsqbo_engine.emulators.qbo.seed import seeded_company
+from tpsqbo_engine.emulators.qbo.server import QboEmulatorServer
 
 
 def _without_times(value: Any) -> Any:
@@ -100,3 +103,36 @@ def test_every_seeded_record_could_be_written_back_whole(seed: str) -> None:
         for record in table.values():
             as_sent = json.loads(json.dumps(record, default=str))
             properties.check_write(entity, as_sent, create=False)  # raises a Fault if not
+
+
+def test_a_saved_sandbox_comes_back_with_its_derived_state(tmp_path: Path) -> None:
+    state = tmp_path / "company.json"
+    with QboEmulatorServer(make_options(state=state)) as first:
+        first.save()
+        before = _balances(first.company)
+    with QboEmulatorServer(make_options(state=state)) as again:
+        company = again.company
+        assert _balances(company) == before
+        invoice = next(i for i in company.table("Invoice").values() if i["DocNumber"] == "1006")
+        company.void("Invoice", {"Id": invoice["Id"], "SyncToken": invoice["SyncToken"]})
+        parent = company.find_by("Customer", "DisplayName", "Freeman Sporting Goods")
+        pump = company.find_by("Item", "Name", "Pump")
+        assert parent is not None and pump is not None
+        assert parent["BalanceWithJobs"] == before["Customer"][parent["Id"]][1] - Decimal("330")
+        assert pump["QtyOnHand"] == 35  # the two pumps it sold are back
+
+
+def _balances(company: Any) -> dict[str, dict[str, tuple[Decimal, ...]]]:
+    return {
+        "Customer": {
+            c["Id"]: (Decimal(c["Balance"]), Decimal(c["BalanceWithJobs"]))
+            for c in company.table("Customer").values()
+        },
+        "Vendor": {v["Id"]: (Decimal(v["Balance"]),) for v in company.table("Vendor").values()},
+        "Item": {
+            i["Id"]: (Decimal(i["QtyOnHand"]),)
+            for i in company.table("Item").values()
+            if "QtyOnHand" in i
+        },
+        "Bill": {b["Id"]: (Decimal(b["Balance"]),) for b in company.table("Bill").values()},
+    }
