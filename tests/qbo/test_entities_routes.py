@@ -157,3 +157,21 @@ def test_new_records_read_back_can_be_written_back_whole(api: Api) -> None:
         again = api.post(entity.lower(), read)
         assert again.status_code == 200, (entity, again.text)
         assert again.json()[entity]["SyncToken"] == "1"
+
+
+def test_company_info_takes_a_sparse_update(api: Api) -> None:
+    info = api.get("companyinfo/1").json()["CompanyInfo"]
+    response = api.post(
+        "companyinfo",
+        {
+            "Id": info["Id"],
+            "SyncToken": info["SyncToken"],
+            "sparse": True,
+            "CompanyAddr": {"Line1": "1 Harbour Road"},
+        },
+    )
+    assert response.status_code == 200, response.text
+    again = api.get(f"companyinfo/{info['Id']}").json()["CompanyInfo"]
+    assert again["CompanyAddr"]["Line1"] == "1 Harbour Road"
+    assert again["CompanyAddr"]["City"] == info["CompanyAddr"]["City"]
+    assert again["CompanyName"] == info["CompanyName"] and again["SyncToken"] == "1"
