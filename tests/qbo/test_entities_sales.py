@@ -305,3 +305,36 @@ def test_receipt_money_goes_to_a_bank_or_other_current_asset_account(company: Co
                     "DepositToAccountRef": income,
                 },
             )
+
+
+def test_a_us_tax_code_taxes_the_taxable_lines_unless_the_total_tax_is_given() -> None:
+    company = seeded_company("sandbox-us")
+    customer = company.find_by("Customer", "DisplayName", "Cool Cars")
+    code = company.find_by("TaxCode", "Name", "California")  # 8%
+    item = company.find_by("Item", "Name", "Gardening")
+    assert customer is not None and code is not None and item is not None
+
+    def sale(tax_detail: dict[str, Any]) -> dict[str, Any]:
+        return company.create(
+            "SalesReceipt",
+            {
+                "CustomerRef": ref(customer),
+                "TxnTaxDetail": tax_detail,
+                "Line": [
+                    {
+                        "Amount": Decimal(value),
+                        "DetailType": "SalesItemLineDetail",
+                        "SalesItemLineDetail": {"ItemRef": ref(item), "TaxCodeRef": {"value": tax}},
+                    }
+                    for value, tax in (("100.00", "TAX"), ("50.00", "NON"))
+                ],
+            },
+        )
+
+    taxed = sale({"TxnTaxCodeRef": ref(code)})
+    assert taxed["TxnTaxDetail"]["TotalTax"] == Decimal("8.00")
+    assert taxed["TotalAmt"] == Decimal("158.00")
+    assert sale({"TxnTaxCodeRef": ref(code), "TotalTax": 3})["TotalAmt"] == Decimal("153.00")
+    with pytest.raises(Fault) as unknown:
+        sale({"TxnTaxCodeRef": {"value": "999"}})
+    assert unknown.value.code == "2500"
