@@ -5,6 +5,7 @@ refresh, each the way the library's own classes do it. Used by python_quickbooks
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from quickbooks.objects.base import AttachableRef, Ref
 from quickbooks.objects.bill import Bill
 from quickbooks.objects.billpayment import BillPayment, BillPaymentLine, CheckPayment
 from quickbooks.objects.budget import Budget
+from quickbooks.objects.creditmemo import CreditMemo
 from quickbooks.objects.customertype import CustomerType
 from quickbooks.objects.department import Department
 from quickbooks.objects.detailline import (
@@ -138,6 +140,22 @@ def selling(t: Tally, qb: QuickBooks, sales_line: Any, customer: Any) -> None:
     receipt.Line.append(sales_line(45.0))
     t.check("sales receipt create", lambda: receipt.save(qb=qb))
     t.check("sales receipt void", lambda: receipt.void(qb=qb))
+    memo = CreditMemo()
+    memo.CustomerRef = customer.to_ref()
+    memo.Line.append(sales_line(25.0))
+    t.check("credit memo create", lambda: memo.save(qb=qb))
+    # The library has no void for credit memos: its users post the operation themselves.
+    t.check(
+        "credit memo void (the library's own request)",
+        lambda: expect(
+            qb.post(
+                f"{qb.api_url}/company/{qb.company_id}/creditmemo",
+                json.dumps({"Id": memo.Id, "SyncToken": memo.SyncToken}),
+                params={"operation": "void"},
+            )["CreditMemo"]["Balance"]
+            == 0
+        ),
+    )
     refund = RefundReceipt()
     refund.CustomerRef = customer.to_ref()
     refund.DepositToAccountRef = account(qb, "Chequing").to_ref()
