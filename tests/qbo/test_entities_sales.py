@@ -338,3 +338,27 @@ def test_a_us_tax_code_taxes_the_taxable_lines_unless_the_total_tax_is_given() -
     with pytest.raises(Fault) as unknown:
         sale({"TxnTaxCodeRef": {"value": "999"}})
     assert unknown.value.code == "2500"
+
+
+def test_deleting_the_invoice_reopens_its_estimate(company: Company) -> None:
+    customer = company.create("Customer", {"DisplayName": "Amy"})
+    estimate = company.create(
+        "Estimate", {"CustomerRef": ref(customer), "Line": lines(company, "90")}
+    )
+    invoice = company.create(
+        "Invoice",
+        {
+            "CustomerRef": ref(customer),
+            "Line": lines(company, "90"),
+            "LinkedTxn": [{"TxnId": estimate["Id"], "TxnType": "Estimate"}],
+        },
+    )
+    company.update(
+        "Invoice",
+        {"Id": invoice["Id"], "SyncToken": invoice["SyncToken"], "PrivateNote": "x"},
+        sparse=True,
+    )
+    assert company.get("Estimate", estimate["Id"])["SyncToken"] == "1"  # moved once, not twice
+    company.delete("Invoice", {"Id": invoice["Id"], "SyncToken": "1"})
+    reopened = company.get("Estimate", estimate["Id"])
+    assert reopened["TxnStatus"] == "Pending" and reopened["LinkedTxn"] == []

@@ -74,17 +74,21 @@ def check_estimates(company: Company, record: Record, customer_id: str) -> None:
             raise faults.business(f"The Estimate {estimate['Id']} belongs to another customer.")
 
 
-def close_estimates(company: Company, invoice: Record) -> None:
-    """An invoice made from an estimate closes it and is linked from it, as QBO does."""
+def close_estimates(company: Company, invoice: Record, *, deleted: bool = False) -> None:
+    """An invoice made from an estimate closes it and is linked from it, as QBO does; when
+    the invoice is deleted the estimate loses the link and is open (Pending) again."""
     for link in invoice.get("LinkedTxn") or []:
-        if link.get("TxnType") != "Estimate":
-            continue
         estimate = company.table("Estimate").get(str(link.get("TxnId")))
-        if estimate is None:
+        if link.get("TxnType") != "Estimate" or estimate is None:
             continue
         links = [x for x in estimate.get("LinkedTxn") or [] if x.get("TxnId") != invoice["Id"]]
-        estimate["LinkedTxn"] = [*links, {"TxnId": invoice["Id"], "TxnType": "Invoice"}]
-        estimate["TxnStatus"] = "Closed"
+        if not deleted:
+            links.append({"TxnId": invoice["Id"], "TxnType": "Invoice"})
+        invoiced = any(x.get("TxnType") == "Invoice" for x in links)
+        status = "Closed" if invoiced else "Pending"
+        if links == estimate.get("LinkedTxn") and status == estimate.get("TxnStatus"):
+            continue  # nothing changed: the estimate keeps its SyncToken
+        estimate["LinkedTxn"], estimate["TxnStatus"] = links, status
         estimate["SyncToken"] = str(int(estimate["SyncToken"]) + 1)
         estimate["MetaData"] = {**estimate["MetaData"], "LastUpdatedTime": company.timestamp()}
         company.notify("Estimate", estimate["Id"], "Update")
