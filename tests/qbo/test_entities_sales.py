@@ -362,3 +362,28 @@ def test_deleting_the_invoice_reopens_its_estimate(company: Company) -> None:
     company.delete("Invoice", {"Id": invoice["Id"], "SyncToken": "1"})
     reopened = company.get("Estimate", estimate["Id"])
     assert reopened["TxnStatus"] == "Pending" and reopened["LinkedTxn"] == []
+
+
+def test_a_refund_links_only_the_customers_own_sales(company: Company) -> None:
+    amy = company.create("Customer", {"DisplayName": "Amy"})
+    bob = company.create("Customer", {"DisplayName": "Bob"})
+    receipt = company.create(
+        "SalesReceipt", {"CustomerRef": ref(amy), "Line": lines(company, "40")}
+    )
+    chequing = ref(company.find_by("Account", "Name", "Chequing") or {})
+
+    def refund(customer: dict[str, Any]) -> dict[str, Any]:
+        return company.create(
+            "RefundReceipt",
+            {
+                "CustomerRef": ref(customer),
+                "DepositToAccountRef": chequing,
+                "Line": lines(company, "40"),
+                "LinkedTxn": [{"TxnId": receipt["Id"], "TxnType": "SalesReceipt"}],
+            },
+        )
+
+    assert refund(amy)["LinkedTxn"] == [{"TxnId": receipt["Id"], "TxnType": "SalesReceipt"}]
+    with pytest.raises(Fault) as other:
+        refund(bob)
+    assert other.value.code == "2500"

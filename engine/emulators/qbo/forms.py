@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from tpsqbo_engine.emulators.qbo.company import Company
 
 Record = dict[str, Any]
+_LINKABLE = frozenset({"Invoice", "SalesReceipt", "CreditMemo", "Estimate", "RefundReceipt"})
 
 
 def prepare_sale(
@@ -32,6 +33,7 @@ def prepare_sale(
     record.setdefault("TxnDate", company.timestamp()[:10])
     if entity in ("SalesReceipt", "RefundReceipt"):
         deposit_account(company, entity, record)
+        check_links(company, record, customer["Id"])
     if entity == "Estimate":
         record.setdefault("TxnStatus", "Pending")
         record.setdefault("LinkedTxn", [])
@@ -61,6 +63,15 @@ def deposit_account(company: Company, entity: str, record: Record) -> None:
         if undeposited is not None:
             record["DepositToAccountRef"] = {"value": undeposited["Id"]}
     record["Balance"] = ZERO
+
+
+def check_links(company: Company, record: Record, customer_id: str) -> None:
+    """A receipt's or refund's `LinkedTxn` names the customer's own sales forms."""
+    for index, link in enumerate(record.get("LinkedTxn") or []):
+        kind, txn_id = str(link.get("TxnType")), str(link.get("TxnId"))
+        target = company.visible(kind, txn_id) if kind in _LINKABLE else None
+        if target is None or target.get("CustomerRef", {}).get("value") != customer_id:
+            raise faults.invalid_reference(f"LinkedTxn[{index}] {kind} {txn_id}")
 
 
 def check_estimates(company: Company, record: Record, customer_id: str) -> None:
