@@ -387,3 +387,11 @@ def test_a_refund_links_only_the_customers_own_sales(company: Company) -> None:
     with pytest.raises(Fault) as other:
         refund(bob)
     assert other.value.code == "2500"
+
+
+def test_a_cash_sale_may_name_no_customer(company: Company) -> None:
+    receipt = company.create("SalesReceipt", {"Line": lines(company, "12")})
+    assert "CustomerRef" not in receipt and receipt["TotalAmt"] == Decimal("12.00")
+    with pytest.raises(Fault) as missing:
+        company.create("Invoice", {"Line": lines(company, "12")})
+    assert missing.value.code == "2020"

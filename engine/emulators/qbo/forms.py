@@ -24,16 +24,20 @@ _LINKABLE = frozenset({"Invoice", "SalesReceipt", "CreditMemo", "Estimate", "Ref
 def prepare_sale(
     company: Company, entity: str, record: Record, ident: str, allow_dup: bool
 ) -> None:
-    if "CustomerRef" not in record:
+    customer: Record = {}
+    if record.get("CustomerRef"):
+        customer = company.check_ref("Customer", record["CustomerRef"], "CustomerRef")
+        record["CustomerRef"] = {"value": customer["Id"], "name": customer["DisplayName"]}
+    elif entity not in ("SalesReceipt", "RefundReceipt"):  # a cash sale may name no customer
         raise faults.required("CustomerRef")
-    customer = company.check_ref("Customer", record["CustomerRef"], "CustomerRef")
-    record["CustomerRef"] = {"value": customer["Id"], "name": customer["DisplayName"]}
+    else:
+        record.pop("CustomerRef", None)
     sales.compute_sales(record, company.check_ref, company.tax_rate, company.us)
     doc_number(company, entity, record, ident, allow_dup)
     record.setdefault("TxnDate", company.timestamp()[:10])
     if entity in ("SalesReceipt", "RefundReceipt"):
         deposit_account(company, entity, record)
-        check_links(company, record, customer["Id"])
+        check_links(company, record, customer.get("Id"))
     if entity == "Estimate":
         record.setdefault("TxnStatus", "Pending")
         record.setdefault("LinkedTxn", [])
@@ -65,7 +69,7 @@ def deposit_account(company: Company, entity: str, record: Record) -> None:
     record["Balance"] = ZERO
 
 
-def check_links(company: Company, record: Record, customer_id: str) -> None:
+def check_links(company: Company, record: Record, customer_id: str | None) -> None:
     """A receipt's or refund's `LinkedTxn` names the customer's own sales forms."""
     for index, link in enumerate(record.get("LinkedTxn") or []):
         kind, txn_id = str(link.get("TxnType")), str(link.get("TxnId"))
