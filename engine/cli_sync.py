@@ -335,11 +335,13 @@ def reconcile(config: ConfigOption = Path(CONFIG_FILE), output: FormatOption = "
     """Open A/R per client in TPS and QBO, net of unapplied credits, side by side; exit 1 on
     any difference."""
     output = _format(output)
-    rows = _session(config).reconcile()
+    session = _session(config)
+    rows = session.reconcile()
     if output == "json":
         typer.echo(render.as_json(rows))
     else:
         _echo_lines(render.reconcile_text(rows))
+        typer.echo(f"QBO's side from {session.reconciled_from}")
     raise typer.Exit(1 if any(r.difference for r in rows) else 0)
 
 

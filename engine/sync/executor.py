@@ -16,7 +16,7 @@ from typing import Any
 from tpsqbo_engine.connectors.qbo import wire
 from tpsqbo_engine.connectors.qbo.client import BATCH_SIZE, BatchOp, NaturalKey, QboClient
 from tpsqbo_engine.connectors.qbo.errors import StaleObjectError
-from tpsqbo_engine.connectors.tps.client import TpsSource
+from tpsqbo_engine.connectors.tps.client import TpsConflict, TpsSource
 from tpsqbo_engine.errors import ConnectorError, FatalConnectorError
 from tpsqbo_engine.ruleset.model import MappingRule, RuleSet
 from tpsqbo_engine.state import StateStore
@@ -241,9 +241,19 @@ class Executor:
         if system == "qbo":
             record = self.qbo.void(entity, ident)
             return record["Id"], str(record.get("SyncToken", ""))
-        record = self.tps.update(
-            TPS_RESOURCES[entity], ident, {"status": "void"}, version=int(op.target_version or 0)
-        )
+        resource = TPS_RESOURCES[entity]
+        try:
+            record = self.tps.update(
+                resource, ident, {"status": "void"}, version=int(op.target_version or 0)
+            )
+        except TpsConflict as stale:
+            # Voiding a payment earlier in this run moved its invoice's version on; a void
+            # overwrites nothing else, so it is applied to the version there is now.
+            if stale.current_version is None:
+                raise
+            record = self.tps.update(
+                resource, ident, {"status": "void"}, version=stale.current_version
+            )
         return str(record["id"]), str(record.get("version", ""))
 
     def _commit(
