@@ -119,7 +119,8 @@ def test_a_watcher_that_dies_mid_run_misses_nothing_and_writes_nothing_twice(
     def die(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         raise _Crash  # the write reached TPS; its link and history did not
 
-    with pytest.raises(_Crash), watching(session, qbo, _options(session)) as watcher:
+    cloud = "cloudevents"  # the format Intuit is moving to, end to end
+    with pytest.raises(_Crash), watching(session, qbo, _options(session), cloud) as watcher:
         wait_idle(watcher, 1)
         monkeypatch.setattr(Executor, "_commit", die)
         paid = [_pay(session, tmp_path / "invoices", skip=n) for n in (0, 1)]
