@@ -37,7 +37,8 @@ def plan_text(plan: Plan, *, detail: bool = True) -> list[str]:
         lines.append(f"  {mapping:22} " + ", ".join(f"{n} {a}" for a, n in sorted(counts.items())))
     if detail:
         for op in plan.writes():
-            lines.append(f"  {op.action:6} {op.record} -> {op.target}")
+            note = f"  ({op.message})" if op.message else ""
+            lines.append(f"  {op.action:6} {op.record} -> {op.target}{note}")
             for field, (old, new) in list(op.diff.items())[:MAX_DIFF_FIELDS]:
                 lines.append(f"           {field}: {_short(old)} -> {_short(new)}")
             if len(op.diff) > MAX_DIFF_FIELDS:

@@ -32,6 +32,7 @@ from tpsqbo_engine.connectors.qbo.errors import (
     QboFatalError,
     QboFault,
     QboRetriableError,
+    QboSkippableError,
     StaleObjectError,
     error_for,
     fault_from,
@@ -379,6 +380,8 @@ class QboClient:
         return results
 
     def _batch_chunk(self, ops: list[BatchOp]) -> list[BatchResult]:
+        if self.limiter is not None and not self.limiter.batch_room():
+            return self._singly(ops)
         started = datetime.now().astimezone()
         done: dict[int, BatchResult] = {}
 
@@ -418,6 +421,30 @@ class QboClient:
         for index in pending:
             done[index] = BatchResult(ops[index], error=_left_out(ops[index]))
         return [done[i] for i in range(len(ops))]
+
+    def _singly(self, ops: list[BatchOp]) -> list[BatchResult]:
+        """A realm may make 40 batch calls among its 500 requests a minute: while the batch
+        calls are spent, the rest of the budget carries these writes one by one, until a
+        batch call fits again (about 1,660 writes a minute instead of 1,200)."""
+        results: list[BatchResult] = []
+        for index, op in enumerate(ops):
+            if index and self.limiter is not None and self.limiter.batch_room():
+                return results + self._batch_chunk(ops[index:])
+            try:
+                results.append(BatchResult(op, self._single(op)))
+            except QboSkippableError as error:
+                results.append(BatchResult(op, error=error))
+        return results
+
+    def _single(self, op: BatchOp) -> Record:
+        if op.operation == "create":
+            return self.create(op.entity, op.body, key=op.key, guard=op.guard)
+        key = self.requestid(f"single:{op.key}:{op.body.get('SyncToken', '')}")
+        answer = self.call(
+            "POST", op.entity.lower(), body=op.body, requestid=key, expect=(op.entity, dict)
+        )
+        record: Record = answer[op.entity]
+        return record
 
     def _find_guarded(
         self, ops: Sequence[BatchOp | None], done: dict[int, BatchResult], since: datetime

@@ -207,7 +207,11 @@ def field_value(record: Mapping[str, Any], path: str) -> Any:
     for part in path.split("."):
         if not isinstance(value, Mapping):
             return None
-        key = next((k for k in value if k.lower() == part.lower()), None)
+        if part in value:  # the usual spelling first: a scan of the keys per lookup is slow
+            value = value[part]
+            continue
+        folded = part.lower()
+        key = next((k for k in value if k.lower() == folded), None)
         value = value.get(key) if key is not None else None
     if isinstance(value, Mapping) and "value" in value:
         return value["value"]  # a reference compares by its id: CustomerRef = '58'
