@@ -5,7 +5,6 @@ endpoints and the request size limit. A WSGI application served by werkzeug.
 
 from __future__ import annotations
 
-import json
 import secrets
 import threading
 import time
