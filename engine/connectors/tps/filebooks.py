@@ -16,6 +16,9 @@ A decrease applied to an invoice lowers its balance; a void takes a payment's ap
 off its invoices again. What TPS must enter goes to `outbox/`, one sheet per kind:
 `adjustments-to-enter.csv` (QBO credit memos, as TPS credits) and `voids-to-enter.csv`
 (voids made in QBO), beside the invoices, payments and client changes `FileTps` writes.
+A payment made in QBO goes out with its id (`QBO-` and ten hex digits) as the first word
+of its Description; entered so, the next export's row is known as that payment again, and
+`outbox/sent.json` gives back what a sheet cannot carry (where it came from).
 """
 
 from __future__ import annotations
