@@ -361,6 +361,9 @@ register(app)
 from tpsqbo_engine.cli_fleet import register as register_fleet  # noqa: E402
 
 register_fleet(app)
+from tpsqbo_engine.cli_watch import register as register_watch  # noqa: E402
+
+register_watch(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -51,17 +51,25 @@ def demo(
             "them: typing, inactive customers, credits, years of QBO history)."
         ),
     ] = "demo",
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Show the watcher: an online payment reaching TPS.")
+    ] = False,
 ) -> None:
     """Run the whole job on local emulators: no credentials, no network.
 
     Starts both emulators, connects, runs checklist, backup, plan and sync, changes both
     sides, syncs again, and shows the history and the reconciliation (zero for the demo
-    firm; exactly the documented differences for the awkward one).
+    firm; exactly the documented differences for the awkward one). With --watch: the
+    initial sync, then the watcher, and a client paying online.
     """
     from tpsqbo_engine.sync.demo import FIRMS, run_demo
 
     if firm not in FIRMS:
         raise UsageError(f"--firm is {' or '.join(FIRMS)}, not {firm!r}")
+    if watch:
+        from tpsqbo_engine.watch.demo import run_watch_demo
+
+        raise typer.Exit(run_watch_demo(workdir, typer.echo))
     raise typer.Exit(run_demo(workdir, typer.echo, firm))
 
 

@@ -133,6 +133,15 @@ class LocalCoordinator:
                 db.execute("INSERT INTO calls VALUES (?, ?, ?)", (realm, now, int(batch)))
         return max(wait, 0.0)
 
+    def batch_room(self, realm: str, windows: Limits, limits: Limits) -> bool:
+        since = time.time() - windows.minute
+        with self._write() as db:
+            row = db.execute(
+                "SELECT count(*) FROM calls WHERE realm = ? AND batch = 1 AND at > ?",
+                (realm, since),
+            ).fetchone()
+        return bool(row[0] < limits.batch_per_minute)
+
     # Runs and schedules ---------------------------------------------------------------------
     def record(self, run: FirmRun) -> bool:
         key = f"{run.firm}|{run.realm}"
@@ -183,6 +192,9 @@ class LocalBudget:
         self._limits = limits
         self._windows = client_windows(limits)
         self.waited = 0.0
+
+    def batch_room(self) -> bool:
+        return self._coordinator.batch_room(self._realm, self._windows, self._limits)
 
     def acquire(self, *, batch: bool) -> None:
         deadline = time.monotonic() + MAX_BUDGET_WAIT

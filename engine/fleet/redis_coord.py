@@ -64,6 +64,14 @@ redis.call('PEXPIRE', KEYS[2], keep)
 return '0'
 """
 
+_BATCH_ROOM = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.0f', now - tonumber(ARGV[1])))
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then return 1 end
+return 0
+"""
+
 _LEASE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local token = redis.call('INCR', KEYS[2])
@@ -111,6 +119,7 @@ class RedisCoordinator:
         self.prefix = prefix
         self.redis: redis.Redis = redis.Redis.from_url(url)
         self._admit = self.redis.register_script(_ADMIT)
+        self._batch_room = self.redis.register_script(_BATCH_ROOM)
         self._lease = self.redis.register_script(_LEASE)
         self._renew = self.redis.register_script(_RENEW)
         self._release = self.redis.register_script(_RELEASE)
@@ -178,6 +187,7 @@ class RedisBudget:
     def __init__(self, coordinator: RedisCoordinator, realm: str, limits: Limits) -> None:
         windows = client_windows(limits)
         self._script = coordinator._admit
+        self._room = coordinator._batch_room
         self._keys = [coordinator._key("calls", realm), coordinator._key("batches", realm)]
         self._args: list[Any] = [
             int(windows.minute * 1_000_000),
@@ -187,6 +197,10 @@ class RedisBudget:
             limits.batch_per_minute,
         ]
         self.waited = 0.0
+
+    def batch_room(self) -> bool:
+        args = [self._args[0], self._args[4]]
+        return bool(self._room(keys=[self._keys[1]], args=args))
 
     def acquire(self, *, batch: bool) -> None:
         deadline = time.monotonic() + MAX_BUDGET_WAIT

@@ -17,12 +17,12 @@ from dataclasses import replace
 import requests
 
 from tpsqbo_engine.connectors.qbo.limits import Budget, Limits
-from tpsqbo_engine.connectors.tps.client import Record, TpsSource
+from tpsqbo_engine.connectors.tps.client import Record, TpsClient, TpsSource
 from tpsqbo_engine.errors import EngineError
 from tpsqbo_engine.fleet.coord import LEASE_TTL, Coordinator, FirmRun, Lease, LeaseLost, now_iso
 from tpsqbo_engine.fleet.firms import Firm
 from tpsqbo_engine.sync.config import load_config
-from tpsqbo_engine.sync.session import Session
+from tpsqbo_engine.sync.session import RunSummary, Session
 
 FINAL = ("completed", "partial", "failed")
 
@@ -51,6 +51,9 @@ class FencedBudget:
             self.inner.acquire(batch=batch)
         if not self.coordinator.holds(self.lease):
             raise LeaseLost(self.lease.realm, self.lease.token)
+
+    def batch_room(self) -> bool:
+        return self.inner is None or self.inner.batch_room()
 
 
 class FencedTps:
@@ -116,6 +119,14 @@ class ThrottleCount:
         self.seen += response.status_code == 429
 
 
+def _close(session: Session, tps: TpsSource) -> None:
+    """A worker runs firm after firm: each run's connections go with it."""
+    session.state.db.conn.close()
+    session.qbo.session.close()
+    if isinstance(tps, TpsClient):
+        tps.session.close()
+
+
 def _describe(error: BaseException) -> str:
     if isinstance(error, EngineError):
         return error.message + (f" ({error.hint})" if error.hint else "")
@@ -137,13 +148,14 @@ def run_firm(
     owner = owner or worker_name()
     base = FirmRun(firm.name, str(firm.config), "running", attempt=attempt, worker=owner)
     try:
-        config = load_config(firm.config)
-        session = Session(config)
+        session = Session(load_config(firm.config))
     except Exception as error:
         return replace(base, status="failed", error=_describe(error), finished=now_iso())
+    tps = session.tps
     realm = session.qbo.realm_id
     lease = coordinator.try_lease(realm, owner, ttl)
     if lease is None:
+        _close(session, tps)
         raise RealmBusy(realm)
     running = replace(base, realm=realm, started=now_iso(), token=lease.token)
     coordinator.record(running)
@@ -151,21 +163,30 @@ def run_firm(
     throttled = ThrottleCount()
     session.qbo.session.hooks["response"].append(throttled)
     try:
-        limits = Limits.parse(config.qbo.limits)
-        budget = coordinator.budget(realm, limits) if limits else None
-        session.qbo.limiter = FencedBudget(budget, coordinator, lease)
-        session.tps = FencedTps(session.tps, coordinator, lease)
-        if backup_first and session.phase == "initial":
-            session.backup()
-        summary = session.sync()
+        summary = _fenced_sync(session, coordinator, lease, backup_first=backup_first)
     except Exception as error:
-        failed = replace(running, status="failed", error=_describe(error), finished=now_iso())
-        return replace(failed, calls=session.qbo.stats.calls, throttled=throttled.seen)
+        outcome = replace(running, status="failed", error=_describe(error))
+    else:
+        status = "partial" if summary.counts.get("Failed") else "completed"
+        outcome = replace(running, status=status, counts=summary.counts, run_id=summary.run_id)
     finally:
         keeper.stop()
         coordinator.release(lease)
-    status = "partial" if summary.counts.get("Failed") else "completed"
-    done = replace(running, status=status, counts=summary.counts, finished=now_iso())
+        _close(session, tps)
     return replace(
-        done, run_id=summary.run_id, calls=session.qbo.stats.calls, throttled=throttled.seen
+        outcome, finished=now_iso(), calls=session.qbo.stats.calls, throttled=throttled.seen
     )
+
+
+def _fenced_sync(
+    session: Session, coordinator: Coordinator, lease: Lease, *, backup_first: bool
+) -> RunSummary:
+    # A fresh access token now, not between the budget's admission and the first call.
+    session.qbo.auth.access_token()
+    limits = Limits.parse(session.config.qbo.limits)
+    budget = coordinator.budget(lease.realm, limits) if limits else None
+    session.qbo.limiter = FencedBudget(budget, coordinator, lease)
+    session.tps = FencedTps(session.tps, coordinator, lease)
+    if backup_first and session.phase == "initial":
+        session.backup()
+    return session.sync()

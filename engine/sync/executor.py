@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from tpsqbo_engine.connectors.qbo import wire
 from tpsqbo_engine.connectors.qbo.client import BATCH_SIZE, BatchOp, NaturalKey, QboClient
 from tpsqbo_engine.connectors.qbo.errors import StaleObjectError
 from tpsqbo_engine.connectors.tps.client import TpsConflict, TpsSource
@@ -106,7 +107,7 @@ class Executor:
         for op in group:
             intent = _intent(op)
             interrupted = self.state.unfinished(intent)
-            journal = self.state.intend(self.run_id, intent, op.action, op.target)
+            journal = self.state.intend(self.run_id, intent, op.action, op.target, _before(op))
             try:
                 body = _resolve(op.body, self.created)
             except Unresolved as missing:
@@ -163,7 +164,7 @@ class Executor:
         mapping = self.mapping(op.mapping)
         intent = _intent(op)
         interrupted = self.state.unfinished(intent)
-        journal = self.state.intend(self.run_id, intent, op.action, op.target)
+        journal = self.state.intend(self.run_id, intent, op.action, op.target, _before(op))
         if interrupted and op.action == "create" and op.target.startswith("qbo."):
             entity = op.target.split(".", 1)[1]
             try:
@@ -278,7 +279,7 @@ class Executor:
                 op.rule,
                 f"{op.target.split(':')[0]}:{target_id}",
             )
-            self.state.conclude(journal, "written", target_id)
+            self.state.conclude(journal, "written", target_id, version)
         if op.action == "create":
             self.created[op.record] = target_id
 
@@ -369,6 +370,14 @@ def _intent(op: Operation) -> str:
     if op.action == "create":
         return f"{op.mapping}:{op.record}:create"
     return f"{op.mapping}:{op.record}:{op.action}:{op.target}:{op.target_version}"
+
+
+def _before(op: Operation) -> str:
+    """What `undo` needs: the record written (the source side when writing back) and the
+    values its changed fields had before."""
+    written = op.record if op.reverse else op.target
+    fields = {path: change[0] for path, change in op.diff.items()} if op.action != "create" else {}
+    return wire.dumps({"written": written, "fields": fields})
 
 
 def _describe(op: Operation) -> str:

@@ -25,6 +25,7 @@ from tpsqbo_engine.state import StateStore
 from tpsqbo_engine.sync.checks import CheckResult, qbo_entities, run_checklist, take_backup
 from tpsqbo_engine.sync.config import FirmConfig
 from tpsqbo_engine.sync.executor import Executor, Progress
+from tpsqbo_engine.sync.lock import locked
 from tpsqbo_engine.sync.plan import Plan
 from tpsqbo_engine.sync.planner import LinkRow, PlanInput, Planner, version_of
 from tpsqbo_engine.sync.reconcile import Balance, reconcile
@@ -135,7 +136,11 @@ class Session:
     # Reading and planning -------------------------------------------------------------------
     @property
     def phase(self) -> str:
-        done = [r for r in self.state.runs(100) if r["status"] in ("completed", "partial")]
+        done = [
+            r
+            for r in self.state.runs(100)
+            if r["status"] in ("completed", "partial") and r["phase"] not in ("undo", "reconcile")
+        ]
         return "ongoing" if done else "initial"
 
     def snapshot(self, *, whole: bool = False) -> Snapshot:
@@ -283,6 +288,7 @@ class Session:
             self.state,
         )
 
+    @locked
     def sync(
         self,
         *,

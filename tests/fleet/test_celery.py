@@ -115,3 +115,12 @@ def test_beat_enqueues_the_scheduled_firms(
             break
         time.sleep(0.3)
     assert latest.run_id > first.run_id and latest.counts["Successful"] == 0
+
+
+def test_without_workers_fleet_run_gives_up_at_its_timeout(
+    firms: Firms, fresh_redis: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    firm = firms.make("lonely")
+    argv = ["fleet", "run", str(firm.config), "--broker", fresh_redis, "--timeout", "1"]
+    assert main(argv) == 2
+    assert "did not finish within 1 s" in capsys.readouterr().err

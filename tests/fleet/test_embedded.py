@@ -9,6 +9,9 @@ import pytest
 
 from tpsqbo_engine.cli import main
 from tpsqbo_engine.fleet.coord import FirmRun
+from tpsqbo_engine.fleet.embedded import EmbeddedFleet, RetryPolicy
+from tpsqbo_engine.fleet.firms import load_fleet
+from tpsqbo_engine.fleet.local_coord import LocalCoordinator
 
 from .conftest import Firms, overlaps
 
@@ -24,6 +27,7 @@ def test_fleet_run_syncs_every_firm_one_run_per_realm_and_reports_the_poisoned(
     firms.make("poisoned", tps_token="not-the-token")
     coord = tmp_path / "fleet.db"
     argv = ["fleet", "run", str(firms.root), "--coord", str(coord), "--backup-first"]
+    argv += ["--threads", "3"]
     code = main([*argv, "--attempts", "2", "--backoff", "0.2", "--format", "json"])
     runs = {r["firm"]: FirmRun(**r) for r in json.loads(capsys.readouterr().out)}
     assert code == 1  # one firm failed
@@ -46,3 +50,16 @@ def test_fleet_run_syncs_every_firm_one_run_per_realm_and_reports_the_poisoned(
     assert main(["fleet", "status", "--coord", str(coord)]) == 0
     text = capsys.readouterr().out
     assert "poisoned" in text and "failed" in text and "ago]" in text
+
+
+def test_a_realm_that_stays_busy_is_reported_not_waited_on_forever(
+    firms: Firms, tmp_path: Path
+) -> None:
+    firm = firms.make("stuck")
+    coordinator = LocalCoordinator(tmp_path / "fleet.db")
+    held = coordinator.try_lease(firm.qbo.company.realm_id, "elsewhere", 60)
+    assert held is not None
+    fleet = EmbeddedFleet(coordinator, policy=RetryPolicy(busy_wait=0.1, busy_waits=3))
+    [run] = fleet.run(load_fleet([firm.config]))
+    assert run.status == "failed" and "stayed busy through 3 waits" in run.error
+    assert coordinator.holds(held)  # nothing touched the other run's lease

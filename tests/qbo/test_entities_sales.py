@@ -211,3 +211,97 @@ def test_an_empty_date_is_left_to_qbo_and_a_bad_one_refused(company: Company) ->
             {"CustomerRef": ref(customer), "DueDate": "31/12/2026", "Line": lines(company, "5")},
         )
     assert bad.value.code == "2010" and bad.value.element == "DueDate"
+
+
+def test_selling_and_buying_inventory_moves_its_quantity_on_hand(company: Company) -> None:
+    for name, kind in (("Stock", "Other Current Asset"), ("COGS", "Cost of Goods Sold")):
+        company.create("Account", {"Name": name, "AccountType": kind})
+    accounts = {n: ref(company.find_by("Account", "Name", n) or {}) for n in ("Stock", "COGS")}
+    pump = company.create(
+        "Item",
+        {
+            "Name": "Pump",
+            "Type": "Inventory",
+            "QtyOnHand": 10,
+            "InvStartDate": "2026-01-01",
+            "IncomeAccountRef": ref(company.find_by("Account", "Name", "Fees Income") or {}),
+            "ExpenseAccountRef": accounts["COGS"],
+            "AssetAccountRef": accounts["Stock"],
+        },
+    )
+    customer = company.create("Customer", {"DisplayName": "Amy"})
+    sold = [
+        {
+            "Amount": Decimal("45"),
+            "DetailType": "SalesItemLineDetail",
+            "SalesItemLineDetail": {"ItemRef": ref(pump), "Qty": 3, "UnitPrice": 15},
+        }
+    ]
+    invoice = company.create("Invoice", {"CustomerRef": ref(customer), "Line": sold})
+    assert company.get("Item", pump["Id"])["QtyOnHand"] == 7
+    company.void("Invoice", {"Id": invoice["Id"], "SyncToken": invoice["SyncToken"]})
+    assert company.get("Item", pump["Id"])["QtyOnHand"] == 10
+    receipt = company.create("SalesReceipt", {"CustomerRef": ref(customer), "Line": sold})
+    assert company.get("Item", pump["Id"])["QtyOnHand"] == 7
+    company.delete("SalesReceipt", {"Id": receipt["Id"], "SyncToken": receipt["SyncToken"]})
+    assert company.get("Item", pump["Id"])["QtyOnHand"] == 10
+    vendor = company.create("Vendor", {"DisplayName": "Hicks Hardware"})
+    bought = {
+        "Amount": 40,
+        "DetailType": "ItemBasedExpenseLineDetail",
+        "ItemBasedExpenseLineDetail": {"ItemRef": ref(pump), "Qty": 4, "UnitPrice": 10},
+    }
+    company.create("Account", {"Name": "Accounts Payable", "AccountType": "Accounts Payable"})
+    company.create("Bill", {"VendorRef": ref(vendor), "Line": [bought]})
+    assert company.get("Item", pump["Id"])["QtyOnHand"] == 14
+
+
+def test_a_deposit_takes_payments_out_of_undeposited_funds_once(company: Company) -> None:
+    customer = company.create("Customer", {"DisplayName": "Amy"})
+    invoice = company.create(
+        "Invoice", {"CustomerRef": ref(customer), "Line": lines(company, "80")}
+    )
+    payment = company.create(
+        "Payment",
+        {
+            "CustomerRef": ref(customer),
+            "TotalAmt": 80,
+            "Line": [{"Amount": 80, "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}]}],
+        },
+    )
+    chequing = ref(company.find_by("Account", "Name", "Chequing") or {})
+
+    def deposit(value: str) -> dict[str, Any]:
+        return company.create(
+            "Deposit",
+            {
+                "DepositToAccountRef": chequing,
+                "Line": [
+                    {
+                        "Amount": Decimal(value),
+                        "LinkedTxn": [{"TxnId": payment["Id"], "TxnType": "Payment"}],
+                    }
+                ],
+            },
+        )
+
+    with pytest.raises(Fault, match="more than"):
+        deposit("80.01")
+    assert deposit("80.00")["TotalAmt"] == Decimal("80.00")
+    with pytest.raises(Fault, match="already in deposit"):
+        deposit("80.00")
+
+
+def test_receipt_money_goes_to_a_bank_or_other_current_asset_account(company: Company) -> None:
+    customer = company.create("Customer", {"DisplayName": "Amy"})
+    income = ref(company.find_by("Account", "Name", "Fees Income") or {})
+    for entity in ("SalesReceipt", "RefundReceipt"):
+        with pytest.raises(Fault, match="Bank or Other Current Asset"):
+            company.create(
+                entity,
+                {
+                    "CustomerRef": ref(customer),
+                    "Line": lines(company, "5"),
+                    "DepositToAccountRef": income,
+                },
+            )

@@ -116,3 +116,11 @@ def test_a_redirect_uri_can_be_registered(qbo_server: QboEmulatorServer) -> None
     assert answer.status_code == 302
     assert answer.headers["Location"].startswith("https://app.example/qbo/callback?code=")
     assert _authorize(qbo_server, "https://app.example/other").status_code == 400
+
+
+def test_userinfo_needs_an_access_token(api: Api) -> None:
+    url = f"{api.server.base_url}/v1/openid_connect/userinfo"
+    assert requests.get(url, timeout=5).status_code == 401
+    bearer = {"Authorization": f"Bearer {api.token}"}
+    answer = requests.get(url, headers=bearer, timeout=5)
+    assert answer.status_code == 200 and answer.json()["sub"] == api.server.company.realm_id

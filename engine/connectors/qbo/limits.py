@@ -19,9 +19,12 @@ from typing import Protocol
 
 
 class Budget(Protocol):
-    """Blocks until one more call (a batch call when `batch`) fits the realm's windows."""
+    """`acquire` blocks until one more call (a batch call when `batch`) fits the realm's
+    windows; `batch_room` says whether the batch window has room for one more batch call
+    now, so a client can spend the rest of the budget on single writes meanwhile."""
 
     def acquire(self, *, batch: bool) -> None: ...
+    def batch_room(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class Limits:
     per_second: int = 10
     batch_per_minute: int = 40
     scale: float = 1.0
+    margin: float = 0.0  # seconds added to each window (see client_windows)
 
     @classmethod
     def parse(cls, spec: str) -> Limits | None:
@@ -54,11 +58,11 @@ class Limits:
 
     @property
     def minute(self) -> float:
-        return 60.0 / self.scale
+        return 60.0 / self.scale + self.margin
 
     @property
     def second(self) -> float:
-        return 1.0 / self.scale
+        return 1.0 / self.scale + self.margin
 
 
 @dataclass
@@ -85,15 +89,25 @@ class Throttle:
                 self._batches.append(now)
             return True
 
+    def batch_room(self) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            _trim(self._batches, now - self.limits.minute)
+            return len(self._batches) < self.limits.batch_per_minute
+
 
 # The client counts a call when it sends it, the service when it arrives: windows a little
-# longer than the service's keep the two counts from disagreeing at the edges.
+# longer than the service's keep the two counts from disagreeing at the edges. The margin is
+# a share of the window and at least CLIENT_SLACK seconds, since the delay between the two
+# counts (a busy machine, a slow connection) does not shrink when the windows are scaled.
 CLIENT_MARGIN = 1.1
+CLIENT_SLACK = 0.05
 
 
 def client_windows(limits: Limits) -> Limits:
-    """The windows a client paces itself by: the service's, stretched by CLIENT_MARGIN."""
-    return replace(limits, scale=limits.scale / CLIENT_MARGIN)
+    """The windows a client paces itself by: the service's, stretched by CLIENT_MARGIN and
+    at least CLIENT_SLACK."""
+    return replace(limits, scale=limits.scale / CLIENT_MARGIN, margin=CLIENT_SLACK)
 
 
 @dataclass
@@ -113,6 +127,10 @@ class Limiter:
         while not self._throttle.admit(batch=batch):
             time.sleep(pause)
             self.waited += pause
+
+    def batch_room(self) -> bool:
+        assert self._throttle is not None
+        return self._throttle.batch_room()
 
 
 def _trim(window: deque[float], before: float) -> None:

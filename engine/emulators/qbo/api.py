@@ -157,18 +157,23 @@ def batch(company: Company, body: Record) -> Record:
     responses = []
     with company.independent_items():
         for item in items:
-            responses.append({"bId": item.get("bId"), **_batch_item(company, item)})
+            ident = item.get("bId") if isinstance(item, dict) else None
+            responses.append({"bId": ident, **_batch_item(company, item)})
     return envelope("BatchItemResponse", responses)
 
 
 def _batch_item(company: Company, item: Record) -> Record:
     try:
+        if not isinstance(item, dict):  # junk in the list: a fault for that item alone
+            raise Fault("2010", "Request has invalid or unsupported property", "a batch item")
         if "Query" in item:
             return {"QueryResponse": run_query(company, item["Query"])["QueryResponse"]}
         entity = next((k for k in item if k not in ("bId", "operation", "optionsData")), None)
         if entity is None:
             raise faults.required("entity")
         name = entity_name(entity.lower())
+        if not isinstance(item[entity], dict):
+            raise Fault("2010", "Request has invalid or unsupported property", entity)
         result = write(
             company,
             name,

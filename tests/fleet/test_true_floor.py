@@ -1,0 +1,49 @@
+"""Batch calls and single writes in one realm budget: when the batch window is spent, the
+rest of the minute's requests carry single writes instead of waiting."""
+
+from __future__ import annotations
+
+import time
+
+from tpsqbo_engine.connectors.qbo.client import BatchOp
+from tpsqbo_engine.connectors.qbo.limits import Limiter, Limits
+from tpsqbo_engine.sync.config import load_config
+from tpsqbo_engine.sync.session import Session
+
+from .conftest import Firms
+
+# A 3-second "minute" with room for 2 batch calls and 60 requests.
+SPEC = "scale=20,minute=60,batch=2"
+
+
+def test_writes_go_singly_while_the_batch_window_is_spent(firms: Firms) -> None:
+    firm = firms.make("busy", limits=SPEC)
+    qbo = Session(load_config(firm.config)).qbo
+    qbo.limiter = Limiter(Limits.parse(SPEC))  # type: ignore[arg-type]
+    ops = [BatchOp("Customer", {"DisplayName": f"Customer {n:03d}"}, f"c{n}") for n in range(90)]
+    started = time.monotonic()
+    results = qbo.batch(ops)
+    elapsed = time.monotonic() - started
+    assert [r.error for r in results] == [None] * 90
+    assert len({r.record["Id"] for r in results if r.record}) == 90
+    # Two batches of 30, then the last 30 one by one: no wait for the batch window.
+    assert qbo.stats.batch_calls == 2 and qbo.stats.calls == 32
+    assert elapsed < 3.0
+    assert firm.qbo.emulator._throttle.refused == 0  # type: ignore[union-attr]
+    names = [c["DisplayName"] for c in qbo.query("SELECT * FROM Customer MAXRESULTS 1000")]
+    assert sorted(n for n in names if n.startswith("Customer ")) == [
+        f"Customer {n:03d}" for n in range(90)
+    ]
+
+
+def test_a_batch_goes_again_as_soon_as_the_window_has_room(firms: Firms) -> None:
+    firm = firms.make("patient", limits=SPEC)
+    qbo = Session(load_config(firm.config)).qbo
+    limiter = Limiter(Limits.parse(SPEC))  # type: ignore[arg-type]
+    qbo.limiter = limiter
+    qbo.batch([BatchOp("Customer", {"DisplayName": f"A {n}"}, f"a{n}") for n in range(60)])
+    assert not limiter.batch_room()
+    time.sleep(3.5)  # the window moved on
+    assert limiter.batch_room()
+    qbo.batch([BatchOp("Customer", {"DisplayName": f"B {n}"}, f"b{n}") for n in range(30)])
+    assert qbo.stats.batch_calls == 3 and qbo.stats.calls == 3
