@@ -356,14 +356,16 @@ class CompiledValue:
     _render: Callable[[Mapping[str, Any]], Any]
 
     def evaluate(self, context: Mapping[str, Any]) -> Any:
+        token = limits.open_budget()
         try:
-            with limits.budget():
-                result = self._render(context)
+            result = self._render(context)
         except EVALUATION_ERRORS as exc:
             raise ExpressionError(
                 f"{self.where}: `{self.source}` failed: {type(exc).__name__}{_safe_reason(exc)}"
             ) from None
-        if _undefined_inside(result):
+        finally:
+            limits.close_budget(token)
+        if not isinstance(result, _PLAIN) and _undefined_inside(result):
             raise ExpressionError(f"{self.where}: `{self.source}` has no value for this record")
         return result
 
@@ -378,6 +380,9 @@ EVALUATION_ERRORS = (
     RecursionError,
     MemoryError,
 )
+
+
+_PLAIN = (str, int, Decimal, date, type(None))  # results that cannot hold an Undefined
 
 
 def _undefined_inside(value: Any) -> bool:
