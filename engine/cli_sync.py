@@ -54,6 +54,9 @@ def demo(
     watch: Annotated[
         bool, typer.Option("--watch", help="Show the watcher: an online payment reaching TPS.")
     ] = False,
+    rules: Annotated[
+        Path | None, typer.Option(help="Run the demo with this rule pack instead of the standard.")
+    ] = None,
 ) -> None:
     """Run the whole job on local emulators: no credentials, no network.
 
@@ -66,11 +69,16 @@ def demo(
 
     if firm not in FIRMS:
         raise UsageError(f"--firm is {' or '.join(FIRMS)}, not {firm!r}")
+    if rules is not None and not (rules / "pack.yaml").is_file():
+        raise UsageError(f"--rules {rules} is not a rule pack folder (no pack.yaml)")
     if watch:
         from tpsqbo_engine.watch.demo import run_watch_demo
 
+        if firm != "demo":
+            raise UsageError("--watch runs with the demo firm", hint="leave out --firm")
+
         raise typer.Exit(run_watch_demo(workdir, typer.echo))
-    raise typer.Exit(run_demo(workdir, typer.echo, firm))
+    raise typer.Exit(run_demo(workdir, typer.echo, firm, rules))
 
 
 def checklist(config: ConfigOption = Path(CONFIG_FILE), output: FormatOption = "text") -> None:
@@ -302,6 +310,7 @@ def explain(
         if not unconnected
         else []
     )
+    disabled = [d.describe() for d in session.rules.disabled_for(record.split(":", 1)[0])]
     if output == "json":
         typer.echo(
             render.as_json(
@@ -309,10 +318,13 @@ def explain(
                     "history": session.explain(record),
                     "next": [vars(op) for op in upcoming] if not unconnected else None,
                     "next_unknown": unconnected,
+                    "disabled": disabled,
                 }
             )
         )
         return
+    for line in disabled:
+        typer.echo(f"rules: {line}")
     for item in session.explain(record):
         typer.echo(
             f"run {item['run_id']}: {item['status']} ({item['action']}) "

@@ -20,6 +20,7 @@ from tpsqbo_engine.connectors.tps.client import TpsConflict, TpsSource
 from tpsqbo_engine.errors import ConnectorError, FatalConnectorError
 from tpsqbo_engine.ruleset.model import MappingRule, RuleSet
 from tpsqbo_engine.state import StateStore
+from tpsqbo_engine.sync.markers import marker_of
 from tpsqbo_engine.sync.plan import Operation, Plan
 from tpsqbo_engine.sync.runtime import PENDING, content_hash, pair_of, system_of
 from tpsqbo_engine.sync.snapshot import TPS_RESOURCES
@@ -408,8 +409,8 @@ def _guard(entity: str, body: Record) -> NaturalKey | None:
         return NaturalKey("DisplayName", str(body["DisplayName"]))
     if entity == "Item" and body.get("Name"):
         return NaturalKey("Name", str(body["Name"]))
-    if str(body.get("PrivateNote", "")).startswith("sync:"):
-        return NaturalKey("PrivateNote", str(body["PrivateNote"]))
+    if marker_of(body.get("PrivateNote")):  # the engine's marker, before any note of the rules
+        return NaturalKey("PrivateNote", marker_of(body["PrivateNote"]))
     return None
 
 

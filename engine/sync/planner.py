@@ -9,7 +9,7 @@ want is computed and compared with what is there, field by field.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -23,7 +23,9 @@ from tpsqbo_engine.sync.compare import get_path as _get
 from tpsqbo_engine.sync.compare import merged as _merged
 from tpsqbo_engine.sync.compare import put_path as _put
 from tpsqbo_engine.sync.compare import same as _same
+from tpsqbo_engine.sync.conflicts import winner as conflict_winner
 from tpsqbo_engine.sync.credits import open_part
+from tpsqbo_engine.sync.markers import marker_of
 from tpsqbo_engine.sync.plan import Operation, Plan
 from tpsqbo_engine.sync.runtime import (
     ExcludedReference,
@@ -71,6 +73,8 @@ class PlanInput:
     left_out: Mapping[str, str] = field(default_factory=dict)
     # Records already reported as excluded in an earlier run.
     reported: frozenset[str] = frozenset()
+    # The run's clock: the plan's time and `today()` in rules (pack tests fix it).
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
 def ordered(mappings: Iterable[MappingRule]) -> list[MappingRule]:
@@ -128,7 +132,9 @@ class Planner:
             for row in rows:
                 self.owner[record_key(f"tps.{tps_entity}", row.tps_id)] = row.mapping
                 self.owner[record_key(f"qbo.{qbo_entity}", row.qbo_id)] = row.mapping
-        self.resolver = Resolver(given.rules, given.snapshot, self.links)
+        self.resolver = Resolver(
+            given.rules, given.snapshot, self.links, today_is=lambda: given.clock().date()
+        )
         self.operations: list[Operation] = []
 
     def plan(self) -> Plan:
@@ -138,7 +144,7 @@ class Planner:
         self._deletions()
         self._unmapped_exclusions()
         return Plan(
-            self.given.phase, self.operations, datetime.now(UTC).isoformat(timespec="seconds")
+            self.given.phase, self.operations, self.given.clock().isoformat(timespec="seconds")
         )
 
     # One record -----------------------------------------------------------------------------
@@ -174,8 +180,10 @@ class Planner:
                 record, carried = part
         try:
             if not wanted(mapping, record, self.resolver):
-                return []
-            excluded = self._excluded(mapping.source, record) if link is None else None
+                return self._out_of_scope(mapping, key)
+            # Scope follows changes: linked records are held to the exclusions every run too
+            # (a client moved into an excluded office stops syncing, and says why).
+            excluded = self._excluded(mapping.source, record)
             if excluded is not None:
                 self.links.excluded[key] = excluded.message
                 if key in self.given.reported and excluded.action is not Action.BLOCK:
@@ -215,10 +223,27 @@ class Planner:
             return note("exclude", "Excluded", str(excluded_reference))
         except ExpressionError as failure:
             return note("fail", "Failed", failure.message, mapping.where)
-        writes = self._writes(mapping, record, source_id, target_id, want, link)
         if inactive and mapping.on_inactive == "reactivate":
             carried = f"reactivates {inactive}, which is inactive in QBO, before anything uses it"
-        return [replace(op, message=carried) for op in writes] if carried else writes
+        writes = self._writes(mapping, record, source_id, target_id, want, link)
+        # A write says what it does beyond the rules; anything else keeps its own message.
+        return [replace(op, message=carried) if op.writes and carried else op for op in writes]
+
+    def _out_of_scope(self, mapping: MappingRule, key: str) -> list[Operation]:
+        """A record the mapping's `when:` leaves out: Excluded, with the rule's place, once."""
+        if key in self.given.reported or mapping.when is None:
+            return []
+        return [
+            Operation(
+                mapping.id,
+                key,
+                "exclude",
+                mapping.target,
+                level="Excluded",
+                message=f"left out by the mapping's when: {mapping.when.source}",
+                rule=mapping.when.where,
+            )
+        ]
 
     def _voids(
         self, mapping: MappingRule, key: str, record: Record, link: LinkRow
@@ -428,7 +453,7 @@ class Planner:
             key,
             "review",
             mapping.target,
-            level="Warning",
+            level="Warning" if mapping.on_ambiguous == "review" else "Excluded",
             rule=mapping.where,
             message=f"{len(found)} records match by {match.target} "
             f"({', '.join(found[:5])}); pin one in the pins file",
@@ -533,14 +558,11 @@ class Planner:
         """The target changed since the last sync. Alone, its change flows back; with the
         source changed too, the mapping's conflict policy decides."""
         version = version_of(mapping.target, current)
-        winner = "target"
+        winner, why = "target", f"conflict: {mapping.conflict}"
         if source_changed and changes:
-            winner = {
-                "source_wins": "source",
-                "target_wins": "target",
-                "flag": "flag",
-                "newest": _newer(mapping, record, current),
-            }[mapping.conflict]
+            winner, why = conflict_winner(
+                mapping, changes, lambda: _newer(mapping, record, current)
+            )
         if winner == "flag":
             return [
                 Operation(
@@ -551,8 +573,7 @@ class Planner:
                     level="Warning",
                     diff=changes,
                     rule=mapping.where,
-                    message="changed in both systems since the "
-                    "last sync; nothing written (conflict: flag)",
+                    message=f"changed in both systems since the last sync; nothing written ({why})",
                 )
             ]
         if winner == "source":
@@ -647,7 +668,7 @@ def _engine_marked(mapping: MappingRule, record: Record, owner: str | None) -> b
     return (
         system_of(mapping.source) == "qbo"
         and owner is None
-        and str(record.get("PrivateNote", "")).startswith("sync:tps:")
+        and bool(marker_of(record.get("PrivateNote")))
     )
 
 

@@ -375,6 +375,7 @@ class Session:
             else {}
         )
         from tpsqbo_engine.sync.ar_report import REPORT, customer_balances
+        from tpsqbo_engine.sync.scope import out_of_scope
 
         report = customer_balances(self.qbo)
         self.reconciled_from = (
@@ -382,27 +383,36 @@ class Session:
             if report is not None
             else f"QBO's transactions (the company does not answer the {REPORT} report)"
         )
-        return reconcile(snapshot, links, report)
+        return reconcile(snapshot, links, report, out_of_scope(self.rules, snapshot, self.phase))
 
     def render_run(self, run_id: int, folder: Path) -> list[Path]:
         """Documents for every invoice the run wrote; a missing payment link is a Warning."""
         from tpsqbo_engine.expr import ExpressionError
-        from tpsqbo_engine.sync.documents import render_invoice, write_document
+        from tpsqbo_engine.sync.bindings import render_record, templates_for
+        from tpsqbo_engine.sync.documents import Document, render_invoice, write_document
 
         written = []
         prefs = self.qbo.preferences().get("SalesFormsPrefs", {})
         for item in self.state.items(run_id, "Successful"):
-            if not item["record"].startswith("tps.Invoice:") or item["mapping"] != "invoices":
+            # Documents are bound by their template's `for:`, not by a mapping's name.
+            qualified, _, ident = item["record"].partition(":")
+            html = [t for t in templates_for(self, qualified) if t.format == "html"]
+            if not html or item["mapping"] in ("render", "exclusions"):
                 continue
             try:
-                document = render_invoice(
-                    self,
-                    item["record"].split(":", 1)[1],
-                    payments_on=bool(prefs.get("ETransactionPaymentEnabled")),
+                document = (
+                    render_invoice(
+                        self,
+                        ident,
+                        html[0].id,
+                        payments_on=bool(prefs.get("ETransactionPaymentEnabled")),
+                    )
+                    if qualified == "tps.Invoice"
+                    else Document(ident, render_record(self, html[0], ident), None, ())
                 )
             except ExpressionError as failed:  # the pack's template: this document fails
                 self.state.record_item(
-                    run_id, item["record"], "invoice-html", "render", "Failed", failed.message
+                    run_id, item["record"], html[0].id, "render", "Failed", failed.message
                 )
                 continue
             written.append(write_document(document, folder))
