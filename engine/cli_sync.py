@@ -74,6 +74,9 @@ def demo(
     if watch:
         from tpsqbo_engine.watch.demo import run_watch_demo
 
+        if firm != "demo":
+            raise UsageError("--watch runs with the demo firm", hint="leave out --firm")
+
         raise typer.Exit(run_watch_demo(workdir, typer.echo))
     raise typer.Exit(run_demo(workdir, typer.echo, firm, rules))
 

@@ -14,6 +14,7 @@ from tpsqbo_engine.sync.config import CONFIG_FILE
 if TYPE_CHECKING:
     from tpsqbo_engine.sync.session import Session
     from tpsqbo_engine.sync.undo import UndoPlan
+    from tpsqbo_engine.sync.undo_apply import UndoSummary
 
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The firm config.")]
 
@@ -113,21 +114,26 @@ def undo(
             typer.echo(line)
         return
     summary = apply_undo(session, made, reason)
+    _print_undone(summary, output)
+    raise typer.Exit(0 if summary.complete else 1)
+
+
+def _print_undone(summary: UndoSummary, output: str) -> None:
+    from tpsqbo_engine.sync import render
+
     if output == "json":
         typer.echo(render.as_json(vars(summary)))
-    else:
+        return
+    typer.echo(
+        f"run {summary.run_id} (undo of run {summary.undone}): {render.counts_text(summary.counts)}"
+    )
+    for line in summary.backup_check:
+        typer.echo(line)
+    if not summary.complete:
         typer.echo(
-            f"run {summary.run_id} (undo of run {summary.undone}): "
-            f"{render.counts_text(summary.counts)}"
+            f"run {summary.undone} is not wholly taken back: see "
+            f"`tpsqbo-engine history --run {summary.run_id}`"
         )
-        for line in summary.backup_check:
-            typer.echo(line)
-        if not summary.complete:
-            typer.echo(
-                f"run {summary.undone} is not wholly taken back: see "
-                f"`tpsqbo-engine history --run {summary.run_id}`"
-            )
-    raise typer.Exit(0 if summary.complete else 1)
 
 
 def _undo_header(made: UndoPlan) -> list[str]:

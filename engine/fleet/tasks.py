@@ -82,54 +82,25 @@ def make_app(broker: str, settings: WorkerSettings = WorkerSettings()) -> Celery
     return app
 
 
+@dataclass(frozen=True)
+class Job:
+    """What a task message carries: the firm, and where its retries stand."""
+
+    name: str
+    config: str
+    attempt: int = 1
+    waits: int = 0
+    attempts: int = 3
+    backoff: float = 30.0
+    backup_first: bool = False
+
+
 def _register(app: Celery, settings: WorkerSettings) -> None:
     @app.task(  # type: ignore[untyped-decorator]
         bind=True, name=SYNC, acks_late=True, reject_on_worker_lost=True, max_retries=None
     )
-    def sync_firm(
-        task: Any,
-        name: str,
-        config: str,
-        attempt: int = 1,
-        waits: int = 0,
-        attempts: int = 3,
-        backoff: float = 30.0,
-        backup_first: bool = False,
-    ) -> dict[str, Any]:
-        coordinator = coordinator_for(str(app.conf.broker_url))
-        kwargs = {
-            "name": name,
-            "config": config,
-            "attempts": attempts,
-            "backoff": backoff,
-            "backup_first": backup_first,
-        }
-        try:
-            run = run_firm(
-                Firm(name, Path(config)),
-                coordinator,
-                attempt=attempt,
-                owner=f"{task.request.hostname}:{os.getpid()}",
-                ttl=settings.lease_ttl,
-                backup_first=backup_first,
-            )
-        except RealmBusy as busy:
-            waiting = FirmRun(name, config, "waiting", busy.realm, attempt=attempt)
-            if waits >= settings.busy_waits:
-                failed = replace(
-                    waiting, status="failed", finished=now_iso(), error=f"{busy} for too long"
-                )
-                coordinator.record(failed)
-                return asdict(failed)
-            coordinator.record(waiting)
-            again = {**kwargs, "attempt": attempt, "waits": waits + 1}
-            raise task.retry(kwargs=again, countdown=settings.busy_wait) from None
-        if run.status == "failed" and attempt < attempts:
-            coordinator.record(replace(run, status="retrying"))
-            again = {**kwargs, "attempt": attempt + 1, "waits": waits}
-            raise task.retry(kwargs=again, countdown=backoff * 2 ** (attempt - 1))
-        coordinator.record(run)
-        return asdict(run)
+    def sync_firm(task: Any, **kwargs: Any) -> dict[str, Any]:
+        return _sync_firm(task, settings, Job(**kwargs))
 
     @app.task(name=TICK)  # type: ignore[untyped-decorator]
     def tick() -> int:
@@ -139,8 +110,38 @@ def _register(app: Celery, settings: WorkerSettings) -> None:
         due = [s for s in coordinator.schedules() if s.due(now)]
         for schedule in due:
             coordinator.mark_enqueued(schedule.firm, now)
-            app.send_task(SYNC, kwargs={"name": schedule.firm, "config": schedule.config})
+            app.send_task(SYNC, kwargs=asdict(Job(schedule.firm, schedule.config)))
         return len(due)
+
+
+def _sync_firm(task: Any, settings: WorkerSettings, job: Job) -> dict[str, Any]:
+    """One attempt; a busy realm or a failure sends the job again later (`task.retry`),
+    with its own counters, so neither blocks the worker nor retries forever."""
+    coordinator = coordinator_for(str(task.app.conf.broker_url))
+    try:
+        run = run_firm(
+            Firm(job.name, Path(job.config)),
+            coordinator,
+            attempt=job.attempt,
+            owner=f"{task.request.hostname}:{os.getpid()}",
+            ttl=settings.lease_ttl,
+            backup_first=job.backup_first,
+        )
+    except RealmBusy as busy:
+        waiting = FirmRun(job.name, job.config, "waiting", busy.realm, attempt=job.attempt)
+        if job.waits >= settings.busy_waits:
+            error = f"{busy}, through {job.waits} waits"
+            run = replace(waiting, status="failed", finished=now_iso(), error=error)
+        else:
+            coordinator.record(waiting)
+            again = asdict(replace(job, waits=job.waits + 1))
+            raise task.retry(kwargs=again, countdown=settings.busy_wait) from None
+    if run.status == "failed" and job.attempt < job.attempts:
+        coordinator.record(replace(run, status="retrying"))
+        again = asdict(replace(job, attempt=job.attempt + 1))
+        raise task.retry(kwargs=again, countdown=job.backoff * 2 ** (job.attempt - 1))
+    coordinator.record(run)
+    return asdict(run)
 
 
 def enqueue(
@@ -148,8 +149,7 @@ def enqueue(
 ) -> list[str]:
     ids = []
     for firm in firms:
-        kwargs = {"name": firm.name, "config": str(firm.config), "attempts": attempts}
-        kwargs |= {"backoff": backoff, "backup_first": backup_first}
-        result = app.send_task(SYNC, kwargs=kwargs)
+        job = Job(firm.name, str(firm.config), attempts=attempts, backoff=backoff)
+        result = app.send_task(SYNC, kwargs=asdict(replace(job, backup_first=backup_first)))
         ids.append(str(result.id))
     return ids

@@ -223,10 +223,11 @@ class Planner:
             return note("exclude", "Excluded", str(excluded_reference))
         except ExpressionError as failure:
             return note("fail", "Failed", failure.message, mapping.where)
-        writes = self._writes(mapping, record, source_id, target_id, want, link)
         if inactive and mapping.on_inactive == "reactivate":
             carried = f"reactivates {inactive}, which is inactive in QBO, before anything uses it"
-        return [replace(op, message=carried) for op in writes] if carried else writes
+        writes = self._writes(mapping, record, source_id, target_id, want, link)
+        # A write says what it does beyond the rules; anything else keeps its own message.
+        return [replace(op, message=carried) if op.writes and carried else op for op in writes]
 
     def _out_of_scope(self, mapping: MappingRule, key: str) -> list[Operation]:
         """A record the mapping's `when:` leaves out: Excluded, with the rule's place, once."""

@@ -123,10 +123,10 @@ def run_watch_demo(workdir: Path, echo: Echo, debounce: float = 3.0) -> int:
             wait_idle(watcher, 1)
             invoice, link = payable_invoice(session, workdir / "invoices")
             paid_at = time.monotonic()
-            payment = requests.post(link, params={"format": "json"}, timeout=10).json()["Payment"]
+            answer = requests.post(link, params={"format": "json"}, timeout=10)
+            amount = Decimal(str(answer.json(parse_float=Decimal)["Payment"]["TotalAmt"]))
             echo(
-                f"{_clock()} the client paid {payment['TotalAmt']} online through the link "
-                f"in {invoice}.html"
+                f"{_clock()} the client paid {amount:.2f} online through the link in {invoice}.html"
             )
             landed = wait_until_paid(session, invoice)
             if landed is None:
@@ -136,7 +136,14 @@ def run_watch_demo(workdir: Path, echo: Echo, debounce: float = 3.0) -> int:
                 f"{_clock()} TPS shows {invoice} paid: {landed - paid_at:.1f} s after the "
                 f"payment (debounce {debounce:g} s)"
             )
-            echo(f"metrics: http://127.0.0.1:{watcher.port}/metrics")
+            wait_idle(watcher, 2)
+            metrics = requests.get(f"http://127.0.0.1:{watcher.port}/metrics", timeout=5).text
+            echo("from /metrics:")
+            for line in metrics.splitlines():
+                if line.startswith(
+                    ("tpsqbo_runs_total", "tpsqbo_qbo_api_calls", "tpsqbo_webhook_n")
+                ):
+                    echo(f"  {line}")
     return 0
 
 

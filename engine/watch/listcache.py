@@ -30,20 +30,26 @@ class ListCachingClient(QboClient):
 
     lists: dict[str, dict[str, Record]]
     looked_at: datetime | None
+    whole_at: datetime | None
     fresh: bool
+    max_age: timedelta
 
     @classmethod
-    def wrapping(cls, client: QboClient) -> ListCachingClient:
+    def wrapping(cls, client: QboClient, max_age: float = 900.0) -> ListCachingClient:
         made = cls(**{f.name: getattr(client, f.name) for f in fields(client)})
-        made.lists, made.looked_at, made.fresh = {}, None, False
+        made.max_age = timedelta(seconds=max_age)
+        made.invalidate()
         return made
 
     def invalidate(self) -> None:
         """The next run reads every list whole."""
-        self.lists, self.looked_at, self.fresh = {}, None, False
+        self.lists, self.looked_at, self.whole_at, self.fresh = {}, None, None, False
 
     def new_run(self) -> None:
-        """The next run asks CDC what changed in the lists (one call)."""
+        """The next run asks CDC what changed in the lists (one call), or reads them whole
+        if that was longer than `max_age` ago (runs back to back never sweep)."""
+        if self.whole_at is None or datetime.now(UTC) - self.whole_at > self.max_age:
+            self.invalidate()
         self.fresh = False
 
     def query_all(self, entity: str, where: str = "", order_by: str = "Id") -> Iterator[Record]:
@@ -58,6 +64,7 @@ class ListCachingClient(QboClient):
         if self.looked_at is None or set(self.lists) != set(CACHED):
             whole = QboClient.query_all  # not super(): a comprehension is a scope of its own
             self.lists = {e: {r["Id"]: r for r in whole(self, e, WHOLE[e])} for e in CACHED}
+            self.whole_at = started
         else:
             for entity, rows in self.cdc(list(CACHED), self.looked_at - SKEW).items():
                 for record in sorted(rows, key=_stamp):

@@ -100,7 +100,7 @@ class Watcher:
         from tpsqbo_engine.watch.app import WatchApp
 
         session = self.open_session(self.options.config)
-        session.qbo = ListCachingClient.wrapping(session.qbo)
+        session.qbo = ListCachingClient.wrapping(session.qbo, self.options.poll or 900.0)
         if session.phase == "initial":
             raise UsageError(
                 "the watcher runs incremental syncs; this firm has had no sync yet",

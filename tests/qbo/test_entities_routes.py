@@ -143,3 +143,35 @@ def test_a_download_says_only_metadata_is_kept(api: Api) -> None:
     assert response.status_code == 404
     assert "metadata only" in response.json()["Fault"]["Error"][0]["Detail"]
     assert api.get("download/99999").json()["Fault"]["Error"][0]["code"] == "610"
+
+
+def test_new_records_read_back_can_be_written_back_whole(api: Api) -> None:
+    made = {
+        "Vendor": api.create("Vendor", {"DisplayName": "Whole Vendor"}),
+        "Employee": api.create("Employee", {"GivenName": "Whole", "FamilyName": "Worker"}),
+        "PaymentMethod": api.create("PaymentMethod", {"Name": "Whole Cheque"}),
+        "Class": api.create("Class", {"Name": "Whole Class"}),
+    }
+    for entity, record in made.items():
+        read = api.get(f"{entity.lower()}/{record['Id']}").json()[entity]
+        again = api.post(entity.lower(), read)
+        assert again.status_code == 200, (entity, again.text)
+        assert again.json()[entity]["SyncToken"] == "1"
+
+
+def test_company_info_takes_a_sparse_update(api: Api) -> None:
+    info = api.get("companyinfo/1").json()["CompanyInfo"]
+    response = api.post(
+        "companyinfo",
+        {
+            "Id": info["Id"],
+            "SyncToken": info["SyncToken"],
+            "sparse": True,
+            "CompanyAddr": {"Line1": "1 Harbour Road"},
+        },
+    )
+    assert response.status_code == 200, response.text
+    again = api.get(f"companyinfo/{info['Id']}").json()["CompanyInfo"]
+    assert again["CompanyAddr"]["Line1"] == "1 Harbour Road"
+    assert again["CompanyAddr"]["City"] == info["CompanyAddr"]["City"]
+    assert again["CompanyName"] == info["CompanyName"] and again["SyncToken"] == "1"

@@ -291,3 +291,12 @@ def test_selling_inventory_posts_its_cost_and_a_voided_sale_posts_nothing(compan
         cogs = next(r for r in rows(report) if r.get("group") == "COGS")
         assert cogs["Summary"]["ColData"][1]["value"] == "30.00", method
     assert "-0.00" not in str(reports.run(company, "ProfitAndLoss", period))
+
+
+def test_profit_and_loss_for_one_customer(company: Company) -> None:
+    bob = company.find_by("Customer", "DisplayName", "Bob")
+    assert bob is not None
+    period = {"start_date": "2026-01-01", "end_date": "2026-09-30", "customer": bob["Id"]}
+    # Bob's invoice of 250.00 and his receipt of 45.00; none of Amy's sales
+    assert grand(reports.run(company, "ProfitAndLoss", period)) == ["Net Income", "295.00"]
+    assert reports.run(company, "ProfitAndLoss", period)["Header"]["Customer"] == bob["Id"]

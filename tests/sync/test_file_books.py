@@ -83,3 +83,43 @@ def test_a_bad_row_is_located(tmp_path: Path, sheet: str, text: str, said: str) 
         list(books.records("invoices"))
     first = refused.value.problems[0]
     assert first.line == 2 and said in first.message and first.file.endswith(f"{sheet}.csv")
+
+
+def test_a_payment_entered_from_the_outbox_comes_back_as_the_same_payment(
+    tmp_path: Path,
+) -> None:
+    folder = _folder(tmp_path)
+    books = FileBooks(folder, "Alder & Ash")
+    made = books.create(
+        "payments",
+        {
+            "client_id": "A1",
+            "date": "2026-11-02",
+            "amount": "300.00",
+            "reference": "CHQ 881",
+            "source": "qbo",
+            "applications": [{"invoice_id": "AA-1", "amount": "300.00"}],
+        },
+        key="qbo-payments:qbo.Payment:181:create",
+    )
+    out = (folder / "outbox" / "payments-to-enter.csv").read_text().splitlines()
+    assert made["id"].startswith("QBO-") and "CHQ 881" in out[1]
+    assert f",{made['id']}" in out[1]  # the Description starts with it
+    # The bookkeeper enters it in TPS as given; the next export carries it.
+    text = (
+        (folder / "payments.csv")
+        .read_text()
+        .replace(
+            "Client Code,Date,Amount,Applied To",
+            "Client Code,Date,Amount,Applied To,Reference,Description",
+            1,
+        )
+    )
+    text += f"A1,2026-11-02,300.00,AA-1=300.00,CHQ 881,{made['id']}\n"
+    (folder / "payments.csv").write_text(text)
+    again = FileBooks(folder, "Alder & Ash")
+    payments = {p["id"]: p for p in again.records("payments")}
+    assert sorted(payments) == sorted(["pay-2", made["id"]])
+    entered = payments[made["id"]]
+    assert entered["source"] == "qbo" and entered["reference"] == "CHQ 881"
+    assert again.get("invoices", "AA-1")["balance"] == "0.00"

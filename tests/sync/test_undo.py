@@ -243,3 +243,37 @@ def test_the_undo_command_plans_applies_and_refuses(
     assert '"complete": true' in out and "QBO is back to the backup" in out
     assert main(["undo", "--run", str(first.run_id + 1), "-c", config]) == 2
     assert "is itself an undo" in capsys.readouterr().err
+
+
+def test_a_transaction_qbo_will_not_delete_is_voided_and_name_lists_made_inactive() -> None:
+    from types import SimpleNamespace
+
+    from tpsqbo_engine.connectors.qbo.errors import QboError, QboFault
+    from tpsqbo_engine.sync.plan import Operation
+    from tpsqbo_engine.sync.undo import Step
+    from tpsqbo_engine.sync.undo_apply import _write
+
+    calls: list[tuple[str, str, str]] = []
+
+    def refuse(entity: str, ident: str) -> None:
+        calls.append(("delete", entity, ident))
+        raise QboError(QboFault(400, "6000", "linked", "has payments"))
+
+    def record(kind: str) -> Any:
+        def made(entity: str, ident: str) -> dict[str, str]:
+            calls.append((kind, entity, ident))
+            return {"Id": ident, "SyncToken": "7"}
+
+        return made
+
+    qbo = SimpleNamespace(delete=refuse, void=record("void"), deactivate=record("deactivate"))
+    session = SimpleNamespace(qbo=qbo)
+    invoice = Operation("invoices", "tps.Invoice:inv-1", "void", "qbo.Invoice:31")
+    assert _write(session, invoice, Step(1, "invoices", "tps.Invoice:inv-1", "", "delete")) == "7"
+    customer = Operation("clients", "tps.Client:c-1", "void", "qbo.Customer:58")
+    _write(session, customer, Step(2, "clients", "tps.Client:c-1", "", "deactivate"))
+    assert calls == [
+        ("delete", "Invoice", "31"),
+        ("void", "Invoice", "31"),
+        ("deactivate", "Customer", "58"),
+    ]

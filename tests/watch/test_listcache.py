@@ -3,6 +3,7 @@ serves is what reading the lists whole gives."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from tpsqbo_engine.sync.demo import demo_firm
@@ -57,3 +58,8 @@ def test_lists_are_kept_up_to_date_by_one_cdc_call(tmp_path: Path) -> None:
         before = stats.calls
         list(cached.query_all("Customer", "Active = true"))  # a filtered read is not cached
         assert stats.calls - before == 1
+        cached.max_age = timedelta(0)  # runs back to back: whole again once it is too old
+        cached.new_run()
+        before = stats.calls
+        _tokens(cached, "Term")
+        assert stats.calls - before == len(CACHED)

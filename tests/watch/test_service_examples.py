@@ -48,6 +48,8 @@ def test_bad_watch_options_are_usage_errors(
     assert main(["watch", "--log-format", "xml"]) == 2
     assert "text or json" in capsys.readouterr().err
     assert main(["watch", "--debounce", "-1"]) == 2
+    assert main(["demo", "--watch", "--firm", "awkward"]) == 2
+    assert "--watch runs with the demo firm" in capsys.readouterr().err
     monkeypatch.delenv("TPSQBO_WEBHOOK_VERIFIER")
     assert main(["watch"]) == 2
     assert "no webhook verifier token in TPSQBO_WEBHOOK_VERIFIER" in capsys.readouterr().err

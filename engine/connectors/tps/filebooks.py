@@ -16,10 +16,16 @@ A decrease applied to an invoice lowers its balance; a void takes a payment's ap
 off its invoices again. What TPS must enter goes to `outbox/`, one sheet per kind:
 `adjustments-to-enter.csv` (QBO credit memos, as TPS credits) and `voids-to-enter.csv`
 (voids made in QBO), beside the invoices, payments and client changes `FileTps` writes.
+A payment made in QBO goes out with its id (`QBO-` and ten hex digits) as the first word
+of its Description; entered so, the next export's row is known as that payment again, and
+`outbox/sent.json` gives back what a sheet cannot carry (where it came from).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -27,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from tpsqbo_engine.connectors.tps import files
+from tpsqbo_engine.connectors.tps.client import TpsRejected
 from tpsqbo_engine.connectors.tps.files import Column, FileBridgeError, Sheet
 from tpsqbo_engine.connectors.tps.filesource import FileTps, _sheet, _versioned
 from tpsqbo_engine.problems import Problem
@@ -123,7 +130,15 @@ class FileBooks(FileTps):
         for charge in extra["finance-charges"]:
             charge["balance"] = charge["amount"]
         invoices = {i: dict(r) for i, r in records["invoices"].items()}
-        payments = {i: dict(r) for i, r in records["payments"].items()}
+        sent = self._sent()
+        payments = {}
+        for ident, payment in records["payments"].items():
+            entered = entered_as(payment)
+            payments[entered or ident] = {
+                **payment,
+                "id": entered or ident,
+                **sent.get(entered or "", {}),
+            }
         for adjustment in extra["adjustments"]:
             invoice = invoices.get(adjustment.get("invoice_id") or "")
             if adjustment["direction"] == "decrease" and invoice is not None:
@@ -173,6 +188,15 @@ class FileBooks(FileTps):
         return {**current, "status": "void"}
 
     def create(self, resource: str, record: Record, *, key: str) -> Record:
+        if resource == "payments":
+            # A payment made in QBO goes out with its id at the start of its Description:
+            # entered in TPS that way, it comes back in the next export as the same payment
+            # (not a new one to send to QBO), and what the sheets cannot say (where it came
+            # from) is kept in outbox/sent.json to be read back with it.
+            ident = f"QBO-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
+            note = " ".join(filter(None, [ident, record.get("description")]))
+            self._remember(ident, {"source": record.get("source") or "qbo"})
+            return super().create(resource, {**record, "id": ident, "description": note}, key=key)
         if resource != "adjustments":
             return super().create(resource, record, key=key)
         written = {**record, "id": str(record.get("id") or key)}
@@ -180,12 +204,41 @@ class FileBooks(FileTps):
         self._load()["adjustments"][written["id"]] = _versioned(written, "")
         return written
 
+    def _sent(self) -> dict[str, Record]:
+        path = self.outbox / "sent.json"
+        if not path.is_file():
+            return {}
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as bad:
+            raise TpsRejected(
+                f"{path} cannot be read ({bad})", hint="restore it from a backup of the folder"
+            ) from None
+        return {str(k): dict(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+    def _remember(self, ident: str, fields: Record) -> None:
+        sent = {**self._sent(), ident: fields}
+        self.outbox.mkdir(parents=True, exist_ok=True)
+        partial = self.outbox / ".sent.json.partial"
+        partial.write_text(json.dumps(sent, indent=1, sort_keys=True), encoding="utf-8")
+        partial.replace(self.outbox / "sent.json")
+
     def _write_out(self, name: str, rows: Iterable[Record]) -> None:
         path = self.outbox / OUTBOX[name]
         sheet = SHEETS[name]
         kept = list(files.read_sheet(path, sheet)[0]) if path.is_file() else []
         self.outbox.mkdir(parents=True, exist_ok=True)
         files.write_sheet(path, sheet, [*kept, *rows])
+
+
+ENTERED_FROM_QBO = re.compile(r"QBO-[0-9a-f]{10}")
+
+
+def entered_as(payment: Record) -> str:
+    """The id a payment entered from the outbox went out with (its Description's first
+    word), or ''."""
+    words = str(payment.get("description") or "").split()
+    return words[0] if words and ENTERED_FROM_QBO.fullmatch(words[0]) else ""
 
 
 def _take(invoice: Record, amount: Decimal) -> None:

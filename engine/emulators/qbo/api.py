@@ -101,7 +101,9 @@ def cdc(company: Company, entities: str, changed_since: str) -> Record:
         raise Fault(
             "2010",
             "Request has invalid or unsupported property",
-            "changedSince must be within the last 30 days",
+            # QBO's own words (reported by QuickBooksSharp users, issue 19)
+            f"Operation cdc with changedSince date {changed_since} which is older than fixed "
+            "days is not supported.",
             element="changedSince",
         )
     asked = [part.strip() for part in entities.split(",") if part.strip()]

@@ -271,7 +271,7 @@ class Emulator(OAuthEndpoints):
             )
         if parts[0] == "batch" and request.method == "POST":
             return api.batch(self.company, _body(request))
-        if parts[0] == "companyinfo":
+        if parts[0] == "companyinfo" and request.method == "GET":  # a POST is an update
             return api.envelope("CompanyInfo", self.company.singleton("CompanyInfo"))
         if parts[0] == "preferences" and request.method == "GET":
             return api.envelope("Preferences", self.company.singleton("Preferences"))

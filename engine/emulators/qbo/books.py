@@ -196,11 +196,15 @@ def _split(books: Books, posting: Posting, by_txn: dict[tuple[str, str], list[Po
 
 
 def _ledger_section(
-    books: Books, account: str, start: str, end: str, by_txn: dict[tuple[str, str], list[Posting]]
+    books: Books,
+    account: str,
+    mine: list[Posting],
+    period: tuple[str, str],
+    by_txn: dict[tuple[str, str], list[Posting]],
 ) -> Record | None:
-    """One account's section: its balance before `start`, each posting, its total."""
+    """One account's section: its balance before the period, each posting, its total."""
+    start, end = period
     since = books.fiscal_start if books.is_pl(account) else ""  # income restarts each year
-    mine = [p for p in books.postings if p.account == account]
     opening = sum((p.amount for p in mine if since <= p.date < start), ZERO)
     moves = [p for p in mine if start <= p.date <= end]
     if not moves and opening == 0:
@@ -233,12 +237,14 @@ def general_ledger(company: Company, params: r.Params) -> Record:
     books = Books(company, params)
     start, end = params.start.isoformat(), params.end.isoformat()
     by_txn: dict[tuple[str, str], list[Posting]] = defaultdict(list)
+    by_account: dict[str, list[Posting]] = defaultdict(list)
     for posting in books.postings:
         by_txn[(posting.txn_type, posting.txn_id)].append(posting)
+        by_account[posting.account].append(posting)
     accounts = sorted(
         {p.account for p in books.postings if p.date <= end}, key=lambda a: books.name(a).casefold()
     )
-    sections = (_ledger_section(books, a, start, end, by_txn) for a in accounts)
+    sections = (_ledger_section(books, a, by_account[a], (start, end), by_txn) for a in accounts)
     rows = [section for section in sections if section is not None]
     titles = ("Date", "Transaction Type", "Num", "Name", "Memo/Description", "Split")
     return {

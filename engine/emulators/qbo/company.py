@@ -233,6 +233,8 @@ class Company:
                 self._release_share(current["Id"])
             if entity in stock.SIGNS:
                 stock.move(self, entity, current["Id"], None)
+            if entity == "Invoice":
+                forms.close_estimates(self, current, deleted=True)
             stamp = {
                 "Id": current["Id"],
                 "status": "Deleted",

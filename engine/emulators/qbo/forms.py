@@ -18,20 +18,26 @@ if TYPE_CHECKING:
     from tpsqbo_engine.emulators.qbo.company import Company
 
 Record = dict[str, Any]
+_LINKABLE = frozenset({"Invoice", "SalesReceipt", "CreditMemo", "Estimate", "RefundReceipt"})
 
 
 def prepare_sale(
     company: Company, entity: str, record: Record, ident: str, allow_dup: bool
 ) -> None:
-    if "CustomerRef" not in record:
+    customer: Record = {}
+    if record.get("CustomerRef"):
+        customer = company.check_ref("Customer", record["CustomerRef"], "CustomerRef")
+        record["CustomerRef"] = {"value": customer["Id"], "name": customer["DisplayName"]}
+    elif entity not in ("SalesReceipt", "RefundReceipt"):  # a cash sale may name no customer
         raise faults.required("CustomerRef")
-    customer = company.check_ref("Customer", record["CustomerRef"], "CustomerRef")
-    record["CustomerRef"] = {"value": customer["Id"], "name": customer["DisplayName"]}
+    else:
+        record.pop("CustomerRef", None)
     sales.compute_sales(record, company.check_ref, company.tax_rate, company.us)
     doc_number(company, entity, record, ident, allow_dup)
     record.setdefault("TxnDate", company.timestamp()[:10])
     if entity in ("SalesReceipt", "RefundReceipt"):
         deposit_account(company, entity, record)
+        check_links(company, record, customer.get("Id"))
     if entity == "Estimate":
         record.setdefault("TxnStatus", "Pending")
         record.setdefault("LinkedTxn", [])
@@ -63,6 +69,15 @@ def deposit_account(company: Company, entity: str, record: Record) -> None:
     record["Balance"] = ZERO
 
 
+def check_links(company: Company, record: Record, customer_id: str | None) -> None:
+    """A receipt's or refund's `LinkedTxn` names the customer's own sales forms."""
+    for index, link in enumerate(record.get("LinkedTxn") or []):
+        kind, txn_id = str(link.get("TxnType")), str(link.get("TxnId"))
+        target = company.visible(kind, txn_id) if kind in _LINKABLE else None
+        if target is None or target.get("CustomerRef", {}).get("value") != customer_id:
+            raise faults.invalid_reference(f"LinkedTxn[{index}] {kind} {txn_id}")
+
+
 def check_estimates(company: Company, record: Record, customer_id: str) -> None:
     for link in record.get("LinkedTxn") or []:
         if link.get("TxnType") != "Estimate":
@@ -74,17 +89,21 @@ def check_estimates(company: Company, record: Record, customer_id: str) -> None:
             raise faults.business(f"The Estimate {estimate['Id']} belongs to another customer.")
 
 
-def close_estimates(company: Company, invoice: Record) -> None:
-    """An invoice made from an estimate closes it and is linked from it, as QBO does."""
+def close_estimates(company: Company, invoice: Record, *, deleted: bool = False) -> None:
+    """An invoice made from an estimate closes it and is linked from it, as QBO does; when
+    the invoice is deleted the estimate loses the link and is open (Pending) again."""
     for link in invoice.get("LinkedTxn") or []:
-        if link.get("TxnType") != "Estimate":
-            continue
         estimate = company.table("Estimate").get(str(link.get("TxnId")))
-        if estimate is None:
+        if link.get("TxnType") != "Estimate" or estimate is None:
             continue
         links = [x for x in estimate.get("LinkedTxn") or [] if x.get("TxnId") != invoice["Id"]]
-        estimate["LinkedTxn"] = [*links, {"TxnId": invoice["Id"], "TxnType": "Invoice"}]
-        estimate["TxnStatus"] = "Closed"
+        if not deleted:
+            links.append({"TxnId": invoice["Id"], "TxnType": "Invoice"})
+        invoiced = any(x.get("TxnType") == "Invoice" for x in links)
+        status = "Closed" if invoiced else "Pending"
+        if links == estimate.get("LinkedTxn") and status == estimate.get("TxnStatus"):
+            continue  # nothing changed: the estimate keeps its SyncToken
+        estimate["LinkedTxn"], estimate["TxnStatus"] = links, status
         estimate["SyncToken"] = str(int(estimate["SyncToken"]) + 1)
         estimate["MetaData"] = {**estimate["MetaData"], "LastUpdatedTime": company.timestamp()}
         company.notify("Estimate", estimate["Id"], "Update")

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from tpsqbo_engine.emulators.qbo.company import Company
 
 Record = dict[str, Any]
+QUALIFIED = frozenset({"Item", "Account", "Class", "Department"})  # with Parent:Child names
 NAME_FIELDS = ("DisplayName", "GivenName", "MiddleName", "FamilyName", "Title", "Suffix", "Name")
 
 
@@ -44,12 +45,14 @@ def prepare_person(company: Company, entity: str, record: Record, ident: str) ->
     email = (record.get("PrimaryEmailAddr") or {}).get("Address")
     if email is not None and ("@" not in email or "." not in email):
         raise faults.business("Email Address does not conform to the syntax rules of RFC 822.")
-    record["FullyQualifiedName"] = name
-    if entity == "Customer":
+    if entity == "Customer":  # of the three, only customers have a qualified (Parent:Job) name
+        record["FullyQualifiedName"] = name
         job(company, record, ident)
         record.setdefault("Balance", ZERO)
         record.setdefault("BalanceWithJobs", record["Balance"])
-    elif entity == "Vendor":
+        return
+    record.pop("FullyQualifiedName", None)
+    if entity == "Vendor":
         record.setdefault("Balance", ZERO)
 
 
@@ -90,7 +93,10 @@ def unique_name(company: Company, entity: str, record: Record, ident: str, limit
     clash = company.index.named(entity, str(name))
     if clash is not None and clash != ident:
         raise faults.duplicate_name()
-    record["FullyQualifiedName"] = name
+    if entity in QUALIFIED:
+        record["FullyQualifiedName"] = name
+    else:  # QBO has no such property for the entity; a stored one would not survive a write-back
+        record.pop("FullyQualifiedName", None)
 
 
 def prepare_item(company: Company, record: Record, ident: str) -> None:

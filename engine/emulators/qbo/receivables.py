@@ -256,9 +256,11 @@ def _customer_section(name: str, mine: list[OpenItem]) -> Record:
 
 def customer_balance_detail(company: Company, params: r.Params) -> Record:
     items, names = _wanted(company, params)
-    customers = sorted({i.customer_id for i in items}, key=lambda c: names[c].casefold())
+    per: dict[str, list[OpenItem]] = {}
+    for item in items:
+        per.setdefault(item.customer_id, []).append(item)
     rows = [
-        _customer_section(names[c], [i for i in items if i.customer_id == c]) for c in customers
+        _customer_section(names[c], per[c]) for c in sorted(per, key=lambda c: names[c].casefold())
     ]
     grand = [r.total([i.amount for i in items]), r.total([i.open for i in items])]
     rows.append(r.summary_only(["TOTAL", "", "", "", *grand, ""], "GrandTotal"))

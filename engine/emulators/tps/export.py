@@ -13,6 +13,7 @@ from typing import Any
 
 from tpsqbo_engine.connectors.tps import files
 from tpsqbo_engine.connectors.tps.filebooks import SHEETS as MORE_SHEETS
+from tpsqbo_engine.connectors.tps.filebooks import entered_as
 from tpsqbo_engine.emulators.tps.firm import Firm
 
 Record = dict[str, Any]
@@ -103,7 +104,7 @@ def export_sheets(firm: Firm, folder: Path) -> None:
         [{**c, "client_id": codes[c["client_id"]]} for c in charges],
     )
     # A payment's number on the sheets is its row: the first data row is row 2.
-    paid_rows = {p["id"]: f"pay-{row}" for row, p in enumerate(payments, start=2)}
+    paid_rows = {p["id"]: entered_as(p) or f"pay-{row}" for row, p in enumerate(payments, start=2)}
     voids = [
         {"kind": "invoice", "number": numbers[i["id"]], "what": "void"}
         for i in invoices
