@@ -240,7 +240,9 @@ class Planner:
             Operation(
                 mapping.id,
                 key,
-                "exclude",
+                # not "exclude": the initial sync's exclusions stay out for good, while a
+                # record out of scope syncs as soon as its when: holds again
+                "out-of-scope",
                 mapping.target,
                 level="Excluded",
                 message=f"{OUT_OF_SCOPE}: {mapping.when.source}",
