@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install dev demo test lint bench check clean compat
+.PHONY: install dev demo test lint bench check clean compat floors
 
 # A regular (non-editable) install: what users get, rules/schemas/templates inside the wheel.
 install:
@@ -35,6 +35,10 @@ bench: install
 	$(BIN)/python bench/sync.py
 
 check: test lint
+
+# The dependency floors of pyproject.toml, installed exactly, in .venv-floors, then the suite.
+floors:
+	bash .ci/floors
 
 # Third-party QBO clients, unchanged but for their URLs, against the emulator. Not part of
 # `make test`: it installs them from PyPI into a scratch virtualenv.

@@ -5,7 +5,10 @@ benchmark script of each revision with that revision's engine on the import path
 turns, and prints the best wall time of each and their ratio (checkout / base). Turns and
 best-of keep a busy machine from deciding the answer.
 
-    python bench/compare.py [--base REV] [--runs N] bench/validate.py [ARGS...]
+    python bench/compare.py [--base REV] [--checkout REV] [--runs N] bench/validate.py [ARGS...]
+
+`--checkout REV` measures a revision instead of this working tree, so the cost of one merge
+is `--base M^1 --checkout M`.
 """
 
 from __future__ import annotations
@@ -43,23 +46,28 @@ def _run(checkout: Path, path: str, script: str, args: list[str]) -> tuple[float
     return time.perf_counter() - started, done.stdout
 
 
+def _git(*args: str) -> None:
+    subprocess.run(["git", *args], cwd=ROOT, check=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", default="main")
+    parser.add_argument("--checkout", default="", help="a revision; default: this working tree")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("script")
     parser.add_argument("args", nargs=argparse.REMAINDER)
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
-        base = Path(scratch) / "base"
-        subprocess.run(
-            ["git", "worktree", "add", "--detach", "--quiet", str(base), options.base],
-            cwd=ROOT,
-            check=True,
-        )
+        trees = {"base": (Path(scratch) / "base", options.base)}
+        if options.checkout:
+            trees["checkout"] = (Path(scratch) / "checkout", options.checkout)
+        for folder, revision in trees.values():
+            _git("worktree", "add", "--detach", "--quiet", str(folder), revision)
         try:
             paths = {}
-            for name, checkout in (("base", base), ("checkout", ROOT)):
+            for name in ("base", "checkout"):
+                checkout = trees[name][0] if name in trees else ROOT
                 folder = Path(scratch) / f"path-{name}"
                 folder.mkdir()
                 paths[name] = (checkout, _import_path(checkout, folder))
@@ -70,13 +78,11 @@ def main() -> None:
                     took, outputs[name] = _run(checkout, path, options.script, options.args)
                     best[name] = min(best[name], took)
         finally:
-            subprocess.run(
-                ["git", "worktree", "remove", "--force", str(base)],
-                cwd=ROOT,
-                check=True,
-            )
+            for folder, _ in trees.values():
+                _git("worktree", "remove", "--force", str(folder))
+    labels = {"base": options.base, "checkout": options.checkout or "this working tree"}
     for name in paths:
-        print(f"--- {name} ({options.base if name == 'base' else 'this checkout'})")
+        print(f"--- {name} ({labels[name]})")
         print(outputs[name].rstrip())
     print(
         f"{options.script}: best of {options.runs}: base {best['base']:.2f} s, "

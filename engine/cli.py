@@ -16,8 +16,8 @@ import typer
 
 from tpsqbo_engine import __version__, private, signals
 from tpsqbo_engine.errors import EngineError, UsageError
-from tpsqbo_engine.problems import REPORTERS, Level, Problem, has_errors
-from tpsqbo_engine.ruleset.validate import validate_paths
+from tpsqbo_engine.problems import REPORTERS, Problem, has_errors
+from tpsqbo_engine.ruleset.validate import Validation, validate_paths
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -94,6 +94,10 @@ def validate(
         bool,
         typer.Option("--online", help="Also check references against the connected QBO company."),
     ] = False,
+    config: Annotated[
+        Path,
+        typer.Option("--config", "-c", help="With --online: the firm config that connects."),
+    ] = Path("tpsqbo.yaml"),
     strict: Annotated[bool, typer.Option("--strict", help="Fail on warnings too.")] = False,
 ) -> int:
     """Check rule packs: YAML, schema, expressions, references and templates.
@@ -103,18 +107,7 @@ def validate(
     result = validate_paths(paths or [])
     problems = list(result.problems)
     if online:
-        problems.append(
-            Problem(
-                "<online>",
-                1,
-                1,
-                "online.not-connected",
-                "checking references against a connected QBO company is not "
-                "available in this version",
-                level=Level.ERROR,
-                hint="run without --online; the offline layers were checked",
-            )
-        )
+        problems.extend(_online_problems(result, config))
     rendered = REPORTERS[output](problems)
     if rendered:
         typer.echo(rendered)
@@ -127,6 +120,17 @@ def validate(
             )
     failed = has_errors(problems, strict=strict)
     raise typer.Exit(EXIT_PROBLEMS if failed else EXIT_OK)
+
+
+def _online_problems(result: Validation, config: Path) -> list[Problem]:
+    from tpsqbo_engine.online import check_online, company_names, not_connected
+
+    if not config.is_file():
+        return [not_connected(f"no firm config at {config}")]
+    try:
+        return check_online(result.packs, company_names(config))
+    except EngineError as exc:
+        return [not_connected(exc.message)]
 
 
 emulate_app = typer.Typer(
@@ -361,6 +365,16 @@ register(app)
 from tpsqbo_engine.cli_fleet import register as register_fleet  # noqa: E402
 
 register_fleet(app)
+from tpsqbo_engine.cli_watch import register as register_watch  # noqa: E402
+
+register_watch(app)
+from tpsqbo_engine.cli_init import register as register_init  # noqa: E402
+from tpsqbo_engine.cli_pack import register as register_pack  # noqa: E402
+from tpsqbo_engine.cli_test import register as register_test  # noqa: E402
+
+register_pack(app)
+register_test(app)
+register_init(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -51,18 +51,34 @@ def demo(
             "them: typing, inactive customers, credits, years of QBO history)."
         ),
     ] = "demo",
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Show the watcher: an online payment reaching TPS.")
+    ] = False,
+    rules: Annotated[
+        Path | None, typer.Option(help="Run the demo with this rule pack instead of the standard.")
+    ] = None,
 ) -> None:
     """Run the whole job on local emulators: no credentials, no network.
 
     Starts both emulators, connects, runs checklist, backup, plan and sync, changes both
     sides, syncs again, and shows the history and the reconciliation (zero for the demo
-    firm; exactly the documented differences for the awkward one).
+    firm; exactly the documented differences for the awkward one). With --watch: the
+    initial sync, then the watcher, and a client paying online.
     """
     from tpsqbo_engine.sync.demo import FIRMS, run_demo
 
     if firm not in FIRMS:
         raise UsageError(f"--firm is {' or '.join(FIRMS)}, not {firm!r}")
-    raise typer.Exit(run_demo(workdir, typer.echo, firm))
+    if rules is not None and not (rules / "pack.yaml").is_file():
+        raise UsageError(f"--rules {rules} is not a rule pack folder (no pack.yaml)")
+    if watch:
+        from tpsqbo_engine.watch.demo import run_watch_demo
+
+        if firm != "demo":
+            raise UsageError("--watch runs with the demo firm", hint="leave out --firm")
+
+        raise typer.Exit(run_watch_demo(workdir, typer.echo))
+    raise typer.Exit(run_demo(workdir, typer.echo, firm, rules))
 
 
 def checklist(config: ConfigOption = Path(CONFIG_FILE), output: FormatOption = "text") -> None:
@@ -294,6 +310,7 @@ def explain(
         if not unconnected
         else []
     )
+    disabled = [d.describe() for d in session.rules.disabled_for(record.split(":", 1)[0])]
     if output == "json":
         typer.echo(
             render.as_json(
@@ -301,10 +318,13 @@ def explain(
                     "history": session.explain(record),
                     "next": [vars(op) for op in upcoming] if not unconnected else None,
                     "next_unknown": unconnected,
+                    "disabled": disabled,
                 }
             )
         )
         return
+    for line in disabled:
+        typer.echo(f"rules: {line}")
     for item in session.explain(record):
         typer.echo(
             f"run {item['run_id']}: {item['status']} ({item['action']}) "
@@ -324,11 +344,13 @@ def reconcile(config: ConfigOption = Path(CONFIG_FILE), output: FormatOption = "
     """Open A/R per client in TPS and QBO, net of unapplied credits, side by side; exit 1 on
     any difference."""
     output = _format(output)
-    rows = _session(config).reconcile()
+    session = _session(config)
+    rows = session.reconcile()
     if output == "json":
         typer.echo(render.as_json(rows))
     else:
         _echo_lines(render.reconcile_text(rows))
+        typer.echo(f"QBO's side from {session.reconciled_from}")
     raise typer.Exit(1 if any(r.difference for r in rows) else 0)
 
 

@@ -359,6 +359,12 @@ class CompiledValue:
         try:
             with limits.budget():
                 result = self._render(context)
+        except ExpressionError as exc:
+            # A function the rule called failed (a missing lookup entry...): say which
+            # expression, at its line and column, called it.
+            if exc.message.startswith(f"{self.where}:"):
+                raise
+            raise ExpressionError(f"{self.where}: {exc.message}", hint=exc.hint) from None
         except EVALUATION_ERRORS as exc:
             raise ExpressionError(
                 f"{self.where}: `{self.source}` failed: {type(exc).__name__}{_safe_reason(exc)}"

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +35,7 @@ from tpsqbo_engine.errors import StateError
 from tpsqbo_engine.private import private_dir, private_file
 from tpsqbo_engine.state_check import check_database, check_file, check_tables, refuse, rotated
 
-STATUSES = ("Successful", "Warning", "Failed", "Ignored", "Excluded")
+STATUSES = ("Successful", "Warning", "Failed", "Ignored", "Excluded", "Undone")
 migrations = Migrations("tpsqbo-engine")
 
 
@@ -109,6 +109,16 @@ def m001_initial(db: Database) -> None:
 def m002_reconsider(db: Database) -> None:
     # Records the next incremental run must read even if they did not change (unignored).
     db.table("reconsider").create({"record": str}, pk="record")
+
+
+@migrations()
+def m003_undo_and_locks(db: Database) -> None:
+    # Each write's before-image and the version it left, so `undo` can restore and can tell
+    # whether anyone changed the record since; which run an undo run takes back; run locks.
+    db.table("journal").add_column("before", str)
+    db.table("journal").add_column("result_version", str)
+    db.table("runs").add_column("undoes", int)
+    db.table("locks").create({"name": str, "holder": str, "taken_at": str}, pk="name")
 
 
 def _companions(path: Path) -> tuple[Path, Path]:
@@ -293,7 +303,9 @@ class StateStore:
         return frozenset(row["record"] for row in rows if row["status"] == "Failed")
 
     # Journal ------------------------------------------------------------------------------
-    def intend(self, run_id: int, intent: str, operation: str, target: str) -> int:
+    def intend(
+        self, run_id: int, intent: str, operation: str, target: str, before: str = ""
+    ) -> int:
         table = self.db.table("journal")
         table.insert(
             {
@@ -303,22 +315,50 @@ class StateStore:
                 "target": target,
                 "started_at": now(),
                 "outcome": "",
+                "before": before,
             }
         )
         journal = int(table.last_pk or 0)
         signals.write_started(journal)
         return journal
 
-    def conclude(self, journal_id: int, outcome: str, result_id: str = "") -> None:
+    def conclude(
+        self, journal_id: int, outcome: str, result_id: str = "", version: str = ""
+    ) -> None:
         self.db.table("journal").update(
-            journal_id, {"outcome": outcome, "result_id": result_id, "finished_at": now()}
+            journal_id,
+            {
+                "outcome": outcome,
+                "result_id": result_id,
+                "result_version": version,
+                "finished_at": now(),
+            },
         )
         signals.write_concluded(journal_id)
+
+    def journal(self, run_id: int) -> list[dict[str, Any]]:
+        return list(self.db.table("journal").rows_where("run_id = ?", [run_id], order_by="id"))
 
     def unfinished(self, intent: str) -> bool:
         """True when a write with this intent was started and its outcome never recorded."""
         rows = self.db.table("journal").rows_where("intent = ? and outcome = ''", [intent], limit=1)
         return any(True for _ in rows)
+
+    # Locks --------------------------------------------------------------------------------
+    def take_lock(self, name: str, holder: str, alive: Callable[[str], bool]) -> str:
+        """Takes the lock for `holder`; answers "" or the live holder that has it. A holder
+        that is gone (`alive` says so: its process died) leaves no lock behind."""
+        with self.transaction():
+            row = next(self.db.table("locks").rows_where("name = ?", [name]), None)
+            if row is not None and row["holder"] != holder and alive(row["holder"]):
+                return f"{row['holder']} since {row['taken_at']}"
+            self.db.table("locks").upsert(
+                {"name": name, "holder": holder, "taken_at": now()}, pk="name"
+            )
+        return ""
+
+    def release_lock(self, name: str, holder: str) -> None:
+        self.db.table("locks").delete_where("name = ? and holder = ?", [name, holder])
 
     # Cursors, ignores, backups ----------------------------------------------------------------
     def cursor(self, name: str) -> str:

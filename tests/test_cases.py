@@ -56,7 +56,7 @@ def test_there_is_an_example_pack() -> None:
 
 
 def test_oversized_templates_are_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tpsqbo_engine.ruleset import semantics
+    from tpsqbo_engine.ruleset import template_check as semantics
 
     monkeypatch.setattr(semantics, "MAX_FILE_BYTES", 100)
     (tmp_path / "pack.yaml").write_text("kind: pack\nid: t\nversion: 1.0.0\n")

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 SAVE_EVERY_SECONDS = 0.5
 
@@ -24,13 +24,23 @@ def write_private(path: Path, text: str) -> None:
     temporary.replace(path)
 
 
+class _JsonErrors(WSGIRequestHandler):
+    """What the HTTP layer refuses before the application sees it (a request line over 64
+    KiB: 414; a malformed request line: 400) is answered in JSON too, never an HTML page."""
+
+    error_content_type = "application/json"
+    error_message_format = '{"error": {"code": "http_%(code)d", "message": "%(message)s"}}'
+
+
 class LoopbackServer:
     """Serves `app` from a background thread; `save` runs at most every half second after
     a write (saving per write would cost the whole company per write), and on stop."""
 
     def __init__(self, app: Any, host: str, port: int, save: Callable[[], None]) -> None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True)
+        self._server: BaseWSGIServer = make_server(
+            host, port, app, threaded=True, request_handler=_JsonErrors
+        )
         self.base_url = f"http://{host}:{self._server.server_port}"
         self._save = save
         self._dirty, self._stopping = threading.Event(), threading.Event()

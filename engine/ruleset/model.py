@@ -8,17 +8,22 @@ Expressions are compiled here, once.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from jinja2 import nodes
+from jinja2.exceptions import TemplateSyntaxError
+
 from tpsqbo_engine.errors import RuleError
-from tpsqbo_engine.expr import CompiledValue, compile_value
+from tpsqbo_engine.expr import CompiledValue, compile_value, is_template, parse
 from tpsqbo_engine.problems import has_errors
-from tpsqbo_engine.ruleset.packs import RuleDocument
+from tpsqbo_engine.ruleset.packs import Disabled, RuleDocument
+from tpsqbo_engine.ruleset.patches import where
 from tpsqbo_engine.ruleset.semantics import template_path
+from tpsqbo_engine.ruleset.shapes import EntityCatalog, entity_catalog, schema_folders
 from tpsqbo_engine.ruleset.source import pointer_join
 from tpsqbo_engine.ruleset.validate import validate_pack
 
@@ -48,6 +53,7 @@ class FieldRule:
     each: CompiledValue | None = None
     alias: str = ""
     items: tuple[tuple[FieldRule, ...], ...] = ()
+    conflict: str = ""  # this field's own policy in a `both` mapping; "" = the mapping's
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,8 @@ class MappingRule:
     depends_on: tuple[str, ...]
     fields: tuple[FieldRule, ...]
     where: str
+    marker: str = ""  # natural_key {marker: name}: the engine writes sync:tps:<name>:<id>
+    natural_key_field: str = ""  # natural_key {field: DocNumber}
     on_inactive: str = "reactivate"
 
 
@@ -97,6 +105,7 @@ class Check:
     level: str
     options: Mapping[str, Any]
     where: str
+    expect: CompiledValue | None = None  # an `expression` check's condition
 
 
 @dataclass(frozen=True)
@@ -105,9 +114,12 @@ class TemplateRule:
     file: Path
     format: str
     for_entity: str
-    context: Mapping[str, str]
+    context: Mapping[str, str]  # variable → type
     payment_link: bool
     where: str
+    # Variables computed per document from the record it is for (context `{type, value}`).
+    values: Mapping[str, CompiledValue] = field(default_factory=dict)
+    pack_root: Path = field(default_factory=Path)
 
 
 @dataclass(frozen=True)
@@ -119,6 +131,19 @@ class RuleSet:
     exclusions: tuple[ExclusionRule, ...]
     checks: tuple[Check, ...]
     templates: Mapping[str, TemplateRule]
+    # Inherited documents this pack took out with `disable:`; `explain` names them.
+    disabled: tuple[Disabled, ...] = ()
+    # Entities rules read through functions (wip() reads tps.WipEntry): the snapshot has them.
+    reads: frozenset[str] = frozenset()
+    # The packs' own entity schemas (`schemas/` folders): custom fields rules may read.
+    entity_schemas: tuple[Path, ...] = ()
+
+    def catalog(self) -> EntityCatalog:
+        return entity_catalog(None, self.entity_schemas)
+
+    def disabled_for(self, qualified: str) -> list[Disabled]:
+        """Disabled mappings that read or wrote records of this entity (`tps.FinanceCharge`)."""
+        return [d for d in self.disabled if qualified in d.entities]
 
     @property
     def uses_payment_links(self) -> bool:
@@ -126,12 +151,18 @@ class RuleSet:
 
 
 def _where(doc: RuleDocument, pointer: str) -> str:
-    at = doc.source.locate(pointer)
-    return f"{doc.source.display}:{at.line}"
+    display, at = where(doc.source, pointer)
+    return f"{display}:{at.line}"
+
+
+def _where_exactly(doc: RuleDocument, pointer: str) -> str:
+    """file:line:column of an expression, so a run-time failure points at it."""
+    display, at = where(doc.source, pointer)
+    return f"{display}:{at.line}:{at.column}"
 
 
 def _compiled(doc: RuleDocument, pointer: str, value: Any) -> CompiledValue:
-    return compile_value(value, _where(doc, pointer))
+    return compile_value(value, _where_exactly(doc, pointer))
 
 
 def _field(doc: RuleDocument, pointer: str, path: str, value: Any) -> FieldRule:
@@ -154,7 +185,9 @@ def _field(doc: RuleDocument, pointer: str, path: str, value: Any) -> FieldRule:
         return FieldRule(path, None, True, where, items=items)
     if isinstance(value, dict):
         compiled = _compiled(doc, f"{pointer}/value", value["value"])
-        return FieldRule(path, compiled, bool(value.get("one_way")), where)
+        return FieldRule(
+            path, compiled, bool(value.get("one_way")), where, conflict=value.get("conflict", "")
+        )
     return FieldRule(path, _compiled(doc, pointer, value), False, where)
 
 
@@ -180,6 +213,8 @@ def _mapping(doc: RuleDocument) -> MappingRule:
             for name, value in d["fields"].items()
         ),
         where=_where(doc, ""),
+        marker=str((d.get("natural_key") or {}).get("marker", "")),
+        natural_key_field=str((d.get("natural_key") or {}).get("field", "")),
         on_inactive=d.get("on_inactive", "reactivate"),
     )
 
@@ -214,6 +249,7 @@ def _checks(doc: RuleDocument) -> list[Check]:
             level=c.get("level", "error"),
             options=MappingProxyType({k: v for k, v in c.items() if k not in _CHECK_COMMON}),
             where=_where(doc, f"/checks/{i}"),
+            expect=_compiled(doc, f"/checks/{i}/expect", c["expect"]) if "expect" in c else None,
         )
         for i, c in enumerate(checks)
     ]
@@ -221,14 +257,25 @@ def _checks(doc: RuleDocument) -> list[Check]:
 
 def _template(doc: RuleDocument) -> TemplateRule:
     d: dict[str, Any] = doc.data
+    context: dict[str, Any] = d["context"]
     return TemplateRule(
         id=doc.id,
         file=template_path(doc)[0],
         format=d["format"],
         for_entity=d["for"],
-        context=MappingProxyType(dict(d["context"])),
+        context=MappingProxyType(
+            {k: v["type"] if isinstance(v, dict) else v for k, v in context.items()}
+        ),
         payment_link=bool(d.get("payment_link", False)),
         where=_where(doc, ""),
+        values=MappingProxyType(
+            {
+                k: _compiled(doc, pointer_join(pointer_join("/context", k), "value"), v["value"])
+                for k, v in context.items()
+                if isinstance(v, dict)
+            }
+        ),
+        pack_root=template_path(doc)[1],
     )
 
 
@@ -243,7 +290,12 @@ def _lookup(doc: RuleDocument) -> LookupTable:
     )
 
 
-def build_ruleset(pack: RuleDocument | None, documents: list[RuleDocument]) -> RuleSet:
+def build_ruleset(
+    pack: RuleDocument | None,
+    documents: list[RuleDocument],
+    disabled: tuple[Disabled, ...] = (),
+    entity_schemas: tuple[Path, ...] = (),
+) -> RuleSet:
     of_kind = {
         k: [d for d in documents if d.kind == k]
         for k in ("mapping", "lookup", "exclusions", "checklist", "template")
@@ -256,7 +308,40 @@ def build_ruleset(pack: RuleDocument | None, documents: list[RuleDocument]) -> R
         exclusions=tuple(r for d in of_kind["exclusions"] for r in _exclusions(d)),
         checks=tuple(c for d in of_kind["checklist"] for c in _checks(d)),
         templates=MappingProxyType({d.id: _template(d) for d in of_kind["template"]}),
+        disabled=disabled,
+        reads=_reads(documents),
+        entity_schemas=entity_schemas,
     )
+
+
+# Functions that read an entity no mapping names.
+_FUNCTION_READS = {"wip": "tps.WipEntry"}
+
+
+def _reads(documents: list[RuleDocument]) -> frozenset[str]:
+    found: set[str] = set()
+    for doc in documents:
+        for value in _strings(doc.data):
+            if not is_template(value):
+                continue
+            try:
+                ast = parse(value)
+            except TemplateSyntaxError:
+                continue
+            for call in ast.find_all(nodes.Call):
+                if isinstance(call.node, nodes.Name) and call.node.name in _FUNCTION_READS:
+                    found.add(_FUNCTION_READS[call.node.name])
+    return frozenset(found)
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
 
 
 def load_ruleset(root: Path) -> RuleSet:
@@ -264,4 +349,6 @@ def load_ruleset(root: Path) -> RuleSet:
     loaded = validate_pack(root)
     if has_errors(loaded.problems):
         raise RuleError(sorted(loaded.problems))
-    return build_ruleset(loaded.pack, loaded.documents)
+    return build_ruleset(
+        loaded.pack, loaded.documents, tuple(loaded.disabled), schema_folders(loaded.loaded)
+    )

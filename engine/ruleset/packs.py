@@ -8,10 +8,11 @@ this pack: rule packs are shared between firms, so a pack can never point outsid
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
 from tpsqbo_engine import resources
@@ -25,6 +26,8 @@ from tpsqbo_engine.ruleset.source import (
 )
 
 PACK_FILE = "pack.yaml"
+# A pack's own test cases (`tpsqbo-engine test`) live here; they are not rule documents.
+TESTS_FOLDER = "tests"
 STANDARD_PACK = "tps-qbo-standard"
 ENTRY_POINT_GROUP = "tpsqbo_engine.packs"
 
@@ -53,6 +56,32 @@ class RuleDocument:
         return data
 
 
+@dataclass(frozen=True)
+class PackInfo:
+    """One pack of the resolved chain: what `pack info` shows."""
+
+    id: str
+    version: str
+    root: Path
+    source: str  # how it was found: the pack itself, a folder, an installed pack
+    depth: int
+    changelog: Path | None = None
+
+
+@dataclass(frozen=True)
+class Disabled:
+    """An inherited document a pack took out with `disable:`."""
+
+    kind: str
+    id: str
+    by: str  # the pack that disabled it
+    where: str  # file:line of the disable entry
+    entities: tuple[str, ...] = ()  # a mapping's source and target
+
+    def describe(self) -> str:
+        return f"{self.kind} '{self.id}' is disabled by pack {self.by} ({self.where})"
+
+
 @dataclass
 class LoadedPacks:
     """The effective documents of a pack after `extends`, and every problem met on the way."""
@@ -62,13 +91,50 @@ class LoadedPacks:
     problems: list[Problem] = field(default_factory=list)
     pack: RuleDocument | None = None
     loaded: set[Path] = field(default_factory=set)
+    chain: list[PackInfo] = field(default_factory=list)
+    disabled: list[Disabled] = field(default_factory=list)
+
+
+def _entry_point_folder(entry: EntryPoint) -> Path | None:
+    """`package` is that package's folder; `package:sub/folder` a folder inside it. Found
+    through the import system, so it works from any working directory."""
+    module, _, inner = entry.value.partition(":")
+    try:
+        spec = importlib.util.find_spec(module.strip())
+    except (ImportError, ValueError):
+        return None
+    if spec is None:
+        return None
+    if spec.submodule_search_locations:
+        base = Path(next(iter(spec.submodule_search_locations)))
+    elif spec.origin:
+        base = Path(spec.origin).parent
+    else:
+        return None
+    return (base / inner.strip()).resolve() if inner.strip() else base.resolve()
 
 
 def installed_packs() -> dict[str, Path]:
-    packs = {STANDARD_PACK: resources.rules_dir()}
+    """Pack name → folder, for every installed pack."""
+    return {name: folder for name, (folder, _) in installed_pack_sources().items()}
+
+
+def installed_pack_sources() -> dict[str, tuple[Path, str]]:
+    """Pack name → (folder, where it came from)."""
+    packs = {STANDARD_PACK: (resources.rules_dir(), "shipped with the engine")}
     for entry in entry_points(group=ENTRY_POINT_GROUP):
-        packs.setdefault(entry.name, Path(entry.value))
+        folder = _entry_point_folder(entry)
+        if folder is not None:
+            dist = entry.dist.name if entry.dist is not None else "?"
+            packs.setdefault(entry.name, (folder, f"installed ({dist}, entry point {entry.value})"))
     return packs
+
+
+def changelog_of(root: Path) -> Path | None:
+    for name in ("CHANGELOG.md", "CHANGELOG.txt", "CHANGELOG"):
+        if (root / name).is_file():
+            return root / name
+    return None
 
 
 def find_pack_root(path: Path) -> Path | None:
@@ -81,8 +147,11 @@ def find_pack_root(path: Path) -> Path | None:
 
 
 def pack_files(root: Path) -> Iterator[Path]:
+    tests = root / TESTS_FOLDER
     for path in sorted(root.rglob("*")):
         if path.suffix not in (".yaml", ".yml") or not path.is_file():
+            continue
+        if path.is_relative_to(tests):
             continue
         if any((parent / PACK_FILE).is_file() for parent in _folders_between(root, path)):
             continue  # belongs to a vendored pack inside this one
@@ -98,11 +167,12 @@ def _folders_between(root: Path, path: Path) -> Iterable[Path]:
 
 def load_pack(root: Path) -> LoadedPacks:
     result = LoadedPacks(root)
-    _load_into(result, root.resolve(), chain=())
+    _load_into(result, root.resolve(), chain=(), source="this pack")
     return result
 
 
-def _load_into(result: LoadedPacks, root: Path, chain: tuple[Path, ...]) -> None:
+def _load_into(result: LoadedPacks, root: Path, chain: tuple[Path, ...], source: str) -> None:
+
     if root in result.loaded:
         return  # reached twice through extends (a diamond): its documents are already in
     result.loaded.add(root)
@@ -110,9 +180,24 @@ def _load_into(result: LoadedPacks, root: Path, chain: tuple[Path, ...]) -> None
     if chain == ():
         result.pack = pack
     if pack is not None:
-        for base in _extends(result, pack, (*chain, root)):
-            _load_into(result, base, (*chain, root))
+        result.chain.append(
+            PackInfo(
+                pack.id,
+                str(pack.data.get("version", "")),
+                root,
+                source,
+                len(chain),
+                changelog_of(root),
+            )
+        )
+        inherit.check_engine(result, pack)
+        inherit.check_changelog(result, pack, changelog_of(root))
+        for base, how in _extends(result, pack, (*chain, root)):
+            _load_into(result, base, (*chain, root), how)
     _override(result, own)
+    if pack is not None and pack.schema_valid:
+        inherit.patch(result, pack)
+        inherit.disable(result, pack)
 
 
 def _load_own(result: LoadedPacks, root: Path) -> tuple[list[RuleDocument], RuleDocument | None]:
@@ -200,12 +285,23 @@ def _report_duplicate_ids(result: LoadedPacks, documents: list[RuleDocument]) ->
             )
 
 
-def _extends(result: LoadedPacks, pack: RuleDocument, chain: tuple[Path, ...]) -> Iterator[Path]:
-    for index, name in enumerate(pack.source.data.get("extends", [])):
+def _extends(
+    result: LoadedPacks, pack: RuleDocument, chain: tuple[Path, ...]
+) -> Iterator[tuple[Path, str]]:
+    for index, entry in enumerate(pack.source.data.get("extends", [])):
         pointer = f"/extends/{index}"
-        base = _resolve_extends(result, pack, str(name), pointer)
-        if base is None:
+        name = str(entry["pack"] if isinstance(entry, dict) else entry)
+        if isinstance(entry, dict):
+            pointer = f"{pointer}/pack"
+        found = _resolve_extends(result, pack, name, pointer)
+        if found is None:
             continue
+        base, how = found
+        constraint = entry.get("version") if isinstance(entry, dict) else None
+        if constraint is not None:
+            # Reported, and loaded all the same: the rest of the pack is still checked
+            # against what is installed rather than drowning in "no document" problems.
+            inherit.version_fits(result, pack, base, str(constraint), f"/extends/{index}")
         if base in chain:
             cycle = " → ".join(p.name for p in (*chain[chain.index(base) :], base))
             result.problems.append(
@@ -217,12 +313,12 @@ def _extends(result: LoadedPacks, pack: RuleDocument, chain: tuple[Path, ...]) -
                 )
             )
             continue
-        yield base
+        yield base, how
 
 
 def _resolve_extends(
     result: LoadedPacks, pack: RuleDocument, name: str, pointer: str
-) -> Path | None:
+) -> tuple[Path, str] | None:
     if name.startswith(".") or "/" in name or "\\" in name:
         base = (pack.pack_root / name).resolve()
         if not base.is_relative_to(pack.pack_root):
@@ -235,8 +331,9 @@ def _resolve_extends(
                 )
             )
             return None
+        how = f"folder {name}"
     else:
-        known = installed_packs()
+        known = installed_pack_sources()
         if name not in known:
             result.problems.append(
                 pack.source.problem(
@@ -247,7 +344,7 @@ def _resolve_extends(
                 )
             )
             return None
-        base = known[name].resolve()
+        base, how = known[name][0].resolve(), known[name][1]
     if not (base / PACK_FILE).is_file():
         result.problems.append(
             pack.source.problem(
@@ -258,9 +355,12 @@ def _resolve_extends(
             )
         )
         return None
-    return base
+    return base, how
 
 
 def _override(result: LoadedPacks, own: list[RuleDocument]) -> None:
     replaced = {(d.kind, d.id) for d in own}
     result.documents = [d for d in result.documents if (d.kind, d.id) not in replaced] + own
+
+
+from tpsqbo_engine.ruleset import inherit  # noqa: E402 - it builds on this module's types

@@ -119,11 +119,30 @@ def _problems(doc: SourceDocument, error: ValidationError) -> Iterator[Problem]:
                 "schema.unknown-field",
                 f"unknown field '{extra}'",
                 at_key=True,
-                hint=did_you_mean(extra, allowed) or _allowed(allowed),
+                hint=did_you_mean(extra, allowed)
+                or indentation_hint(doc, pointer, extra)
+                or _allowed(allowed),
             )
         return
     code, message, hint, at_key = _describe(error, schema)
     yield doc.problem(pointer, code, message, hint=hint, at_key=at_key)
+
+
+def indentation_hint(doc: SourceDocument, pointer: str, key: str) -> str:
+    """Valid YAML with a key at the wrong level: say so, and where the key belongs."""
+    kind = doc.data.get("kind") if isinstance(doc.data, dict) else None
+    if kind not in KINDS:
+        return ""
+    root: dict[str, Any] = kind_validators()[kind].schema  # type: ignore[assignment]
+    if pointer and key in root.get("properties", {}):
+        return (
+            f"indentation: '{key}' is an option of the {kind} itself; move it left, "
+            "to the level of `kind:` and `id:`"
+        )
+    for name, definition in root.get("$defs", {}).items():
+        if key in definition.get("properties", {}):
+            return f"indentation: '{key}' belongs inside a {name} entry; indent it under one"
+    return ""
 
 
 def _describe(error: ValidationError, schema: dict[str, Any]) -> tuple[str, str, str, bool]:

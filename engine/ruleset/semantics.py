@@ -12,21 +12,24 @@ from typing import Any
 
 from jinja2.exceptions import TemplateSyntaxError
 
-from tpsqbo_engine import expr, resources
-from tpsqbo_engine.problems import Problem
+from tpsqbo_engine import expr
+from tpsqbo_engine.functions import CHECK_FUNCTIONS
+from tpsqbo_engine.problems import Level, Problem
+from tpsqbo_engine.ruleset.documents import template_root
+from tpsqbo_engine.ruleset.literals import literal_hint, literal_mismatch
+from tpsqbo_engine.ruleset.overlap import disjoint
 from tpsqbo_engine.ruleset.packs import RuleDocument
+from tpsqbo_engine.ruleset.patches import where
+from tpsqbo_engine.ruleset.schema_check import indentation_hint
 from tpsqbo_engine.ruleset.shapes import ANY, EntityCatalog, Shape, scalar_shape
-from tpsqbo_engine.ruleset.source import MAX_FILE_BYTES, display_path, pointer_join
+from tpsqbo_engine.ruleset.source import pointer_join
 from tpsqbo_engine.ruleset.typecheck import (
     Finding,
     Scope,
-    check_template_source,
     check_value,
     did_you_mean,
     plain_path,
 )
-
-ENGINE_TEMPLATES = "@templates/"
 
 
 def check_semantics(documents: list[RuleDocument], catalog: EntityCatalog) -> list[Problem]:
@@ -39,16 +42,13 @@ def check_semantics(documents: list[RuleDocument], catalog: EntityCatalog) -> li
         if check is not None and doc.schema_valid:
             check(doc)
     checker.check_dependency_cycles()
+    checker.check_double_writes()
     return checker.problems
 
 
 def template_path(doc: RuleDocument) -> tuple[Path, Path]:
     """(the file, the folder it must stay inside) for a template document."""
-    name = str(doc.data["file"])
-    if name.startswith(ENGINE_TEMPLATES):
-        root = resources.templates_dir().resolve()
-        return (root / name.removeprefix(ENGINE_TEMPLATES)).resolve(), root
-    return (doc.pack_root / name).resolve(), doc.pack_root
+    return template_root(str(doc.data["file"]), doc.pack_root)
 
 
 def _path_shape(shape: Shape, path: str) -> tuple[Shape | None, Shape, str]:
@@ -76,6 +76,7 @@ class _Semantics:
     catalog: EntityCatalog
     by_kind: Mapping[str, Mapping[str, RuleDocument]]
     problems: list[Problem] = field(default_factory=list)
+    _lookup_keys: dict[str, tuple[frozenset[str], bool]] | None = None
 
     # Helpers ------------------------------------------------------------------------------
     def ids(self, kind: str) -> list[str]:
@@ -96,7 +97,32 @@ class _Semantics:
             entity.split(".")[0],
             frozenset(self.ids("lookup")),
             self.mapping_entities(),
+            self.lookup_keys(),
         )
+
+    def check_scope(self) -> Scope:
+        """What a checklist expression sees: the company, its preferences, the phase, and
+        the checklist functions (count, exists, query of any QBO entity)."""
+        names = {"company": "qbo.CompanyInfo", "preferences": "qbo.Preferences"}
+        variables = {k: self.catalog.get(v) or ANY for k, v in names.items()}
+        return Scope(
+            self.catalog,
+            {**variables, "phase": scalar_shape("string")},
+            "qbo",
+            frozenset(self.ids("lookup")),
+            self.mapping_entities(),
+            self.lookup_keys(),
+            CHECK_FUNCTIONS,
+        )
+
+    def lookup_keys(self) -> dict[str, tuple[frozenset[str], bool]]:
+        if self._lookup_keys is None:
+            self._lookup_keys = {
+                lid: (frozenset(str(k) for k in d.data["entries"]), "default" in d.data)  # type: ignore[attr-defined]
+                for lid, d in self.by_kind.get("lookup", {}).items()
+                if d.schema_valid
+            }
+        return self._lookup_keys
 
     def report(
         self,
@@ -125,18 +151,19 @@ class _Semantics:
         return shape
 
     def findings(self, doc: RuleDocument, pointer: str, findings: tuple[Finding, ...]) -> None:
-        at = doc.source.locate(pointer)
+        display, at = where(doc.source, pointer)
         for f in findings:
             column = at.column if f.lineno == 1 else 1
             self.problems.append(
                 Problem(
-                    doc.source.display,
+                    display,
                     at.line + f.lineno - 1,
                     column,
                     f.code,
                     f.message,
                     pointer=pointer,
                     hint=f.hint,
+                    level=Level(f.level),
                 )
             )
 
@@ -188,6 +215,7 @@ class _Semantics:
                     f"no mapping '{other}'",
                     did_you_mean(other, self.ids("mapping")),
                 )
+        check_natural_key(self, doc, target)
         both = data["direction"] == "both"
         for name, value in data["fields"].items():
             self.mapped_field(doc, pointer_join("/fields", name), name, value, target, scope, both)
@@ -203,6 +231,8 @@ class _Semantics:
         both: bool,
     ) -> None:
         field_shape = self.field_path(doc, pointer, target, name, at_key=True)
+        if field_shape is None:
+            self.misplaced_option(doc, pointer, name)
         if isinstance(value, dict) and "each" in value:
             self.each_field(doc, pointer, value, field_shape or ANY, scope, both)
             return
@@ -211,7 +241,18 @@ class _Semantics:
             return
         one_way = isinstance(value, dict) and bool(value.get("one_way"))
         value_pointer = f"{pointer}/value" if isinstance(value, dict) else pointer
+        if isinstance(value, dict) and "conflict" in value and not both:
+            self.report(
+                doc,
+                f"{pointer}/conflict",
+                "mapping.conflict-one-way",
+                f"'{name}' has a conflict policy, but the mapping is one-way: nothing flows "
+                "back, so there is never a conflict",
+                "remove it, or make the mapping `direction: both`",
+                at_key=True,
+            )
         self.expression(doc, value_pointer, scope)
+        self.literal(doc, value_pointer, name, field_shape)
         if both and not one_way and not _invertible(doc.source.data_at(value_pointer)):
             self.report(
                 doc,
@@ -251,8 +292,9 @@ class _Semantics:
         item_shape = target.item()
         for name in value["fields"]:
             item_pointer = pointer_join(f"{pointer}/fields", name)
-            self.field_path(doc, item_pointer, item_shape, name, at_key=True)
+            found = self.field_path(doc, item_pointer, item_shape, name, at_key=True)
             self.expression(doc, item_pointer, inner)
+            self.literal(doc, item_pointer, name, found)
 
     def fixed_items(
         self,
@@ -275,8 +317,36 @@ class _Semantics:
         for i, item in enumerate(items):
             for field_name in item:
                 item_pointer = pointer_join(f"{pointer}/{i}", field_name)
-                self.field_path(doc, item_pointer, target.item(), field_name, at_key=True)
+                found = self.field_path(doc, item_pointer, target.item(), field_name, at_key=True)
                 self.expression(doc, item_pointer, scope)
+                self.literal(doc, item_pointer, field_name, found)
+
+    def misplaced_option(self, doc: RuleDocument, pointer: str, name: str) -> None:
+        """`when:` indented under `fields:` is valid YAML and a field named 'when'."""
+        hint = indentation_hint(doc.source, "/fields", name)
+        if hint and self.problems and self.problems[-1].pointer == pointer:
+            last = self.problems[-1]
+            self.problems[-1] = Problem(
+                last.file,
+                last.line,
+                last.column,
+                last.code,
+                last.message,
+                level=last.level,
+                pointer=last.pointer,
+                hint=hint,
+            )
+
+    def literal(self, doc: RuleDocument, pointer: str, name: str, shape: Shape | None) -> None:
+        """A literal value (no {{ }}) must fit the target field: `Qty: one` cannot."""
+        value = doc.source.data_at(pointer)
+        if shape is None or (isinstance(value, str) and expr.is_template(value)):
+            return
+        wrong = literal_mismatch(value, shape)
+        if wrong:
+            self.report(
+                doc, pointer, "mapping.wrong-type", f"'{name}' {wrong}", literal_hint(value, shape)
+            )
 
     def check_dependency_cycles(self) -> None:
         mappings = self.by_kind.get("mapping", {})
@@ -304,6 +374,46 @@ class _Semantics:
 
         for mid in mappings:
             visit(mid, ())
+
+    def check_double_writes(self) -> None:
+        mappings = [d for d in self.by_kind.get("mapping", {}).values() if d.schema_valid]
+        for i, first in enumerate(mappings):
+            for second in mappings[i + 1 :]:
+                same = all(first.data[k] == second.data[k] for k in ("source", "target"))
+                whens = [str(d.data["when"]) if "when" in d.data else None for d in (first, second)]
+                if not same or disjoint(*whens):
+                    continue
+                display, at = where(first.source, "")
+                self.report(
+                    second,
+                    "/target",
+                    "mapping.double-write",
+                    f"mappings '{first.id}' and '{second.id}' both write {second.data['target']} "
+                    f"from {second.data['source']}: every record would be posted twice",
+                    f"'{first.id}' is at {Path(display).name}:{at.line}. Give both a `when:` that "
+                    "cannot hold together (office == 'A' / office == 'B'), patch the inherited one "
+                    f"instead of adding a copy, or `disable: [{first.id}]`",
+                )
+
+    def check_lookup(self, doc: RuleDocument) -> None:
+        """`key: tps.WorkCode.work_type` says where the keys come from: it must exist."""
+        key = doc.data.get("key")
+        if not isinstance(key, str):
+            return
+        system, _, rest = key.partition(".")
+        entity, _, path = rest.partition(".")
+        shape = self.catalog.get(f"{system}.{entity}")
+        if shape is None or not path:
+            self.report(
+                doc,
+                "/key",
+                "rules.unknown-entity",
+                f"'{key}' is not an entity field",
+                did_you_mean(f"{system}.{entity}", self.catalog.names())
+                or "write it as tps.<Entity>.<field>, e.g. tps.WorkCode.work_type",
+            )
+            return
+        self.field_path(doc, "/key", shape, path)
 
     # Exclusions and checklists ------------------------------------------------------------
     def check_exclusions(self, doc: RuleDocument) -> None:
@@ -336,6 +446,8 @@ class _Semantics:
                 preferences = self.catalog.get("qbo.Preferences")
                 if preferences is not None:
                     self.field_path(doc, f"{pointer}/preference", preferences, check["preference"])
+            elif check["type"] == "expression":
+                self.expression(doc, f"{pointer}/expect", self.check_scope())
 
     def reference(self, doc: RuleDocument, pointer: str, kind: str) -> None:
         wanted = str(doc.source.data_at(pointer))
@@ -350,49 +462,8 @@ class _Semantics:
 
     # Templates ----------------------------------------------------------------------------
     def check_template(self, doc: RuleDocument) -> None:
-        self.entity(doc, "/for")
-        variables: dict[str, Shape] = {}
-        context: dict[str, str] = doc.data["context"]  # type: ignore[assignment]
-        for name, type_name in context.items():
-            if "." in type_name:
-                variables[name] = self.entity(doc, pointer_join("/context", name)) or ANY
-            else:
-                variables[name] = scalar_shape(type_name)
-        path, root = template_path(doc)
-        if not path.is_relative_to(root):
-            self.report(
-                doc,
-                "/file",
-                "template.path-escape",
-                "the template file is outside the pack's folder",
-                "keep templates inside the pack's folder, or use @templates/<name>",
-            )
-            return
-        if not path.is_file():
-            self.report(
-                doc,
-                "/file",
-                "template.missing-file",
-                f"no template file at {display_path(path)}",
-                "create the file, or fix the path (relative to the pack's folder)",
-            )
-            return
-        if path.stat().st_size > MAX_FILE_BYTES:
-            self.report(
-                doc,
-                "/file",
-                "template.too-large",
-                f"the template is over {MAX_FILE_BYTES:,} bytes",
-                "split it into smaller templates",
-            )
-            return
-        scope = Scope(
-            self.catalog, variables, "tps", frozenset(self.ids("lookup")), self.mapping_entities()
-        )
-        findings = check_template_source(
-            path.read_text(encoding="utf-8"), scope, autoescape=doc.data["format"] == "html"
-        )
-        shown = display_path(path)
-        self.problems.extend(
-            Problem(shown, f.lineno, 1, f.code, f.message, hint=f.hint) for f in findings
-        )
+        check_template(self, doc)
+
+
+from tpsqbo_engine.ruleset.natural_keys import check_natural_key  # noqa: E402 - uses _Semantics
+from tpsqbo_engine.ruleset.template_check import check_template  # noqa: E402 - uses _Semantics

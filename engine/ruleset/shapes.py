@@ -8,7 +8,7 @@ shape the checker cannot know (a filter result, a literal dict); nothing under i
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -96,6 +96,13 @@ class Shape:
     def is_array(self) -> bool:
         return "array" in self.json_types()
 
+    def resolved_node(self) -> Mapping[str, Any] | None:
+        return self._resolved().node
+
+    def is_date(self) -> bool:
+        node = self._resolved().node
+        return node is not None and node.get("format") in ("date", "date-time")
+
 
 ANY = Shape(None)
 
@@ -104,9 +111,12 @@ def scalar_shape(type_name: str) -> Shape:
     """A shape for a context variable declared by name (`string`, `number?`, ...)."""
     nullable = type_name.endswith("?")
     base = type_name.rstrip("?")
-    json_type = {"money": "string", "date": "string"}.get(base, base)
+    json_type = {"money": "string", "date": "string", "ref": "object"}.get(base, base)
     types: list[str] = [json_type, "null"] if nullable else [json_type]
-    return Shape({"type": types}, label=type_name)
+    node: dict[str, Any] = {"type": types}
+    if base == "date":
+        node["format"] = "date"
+    return Shape(node, label=type_name)
 
 
 @dataclass(frozen=True)
@@ -131,22 +141,35 @@ def _load_schema(path: Path) -> dict[str, Any]:
 
 
 @cache
-def entity_catalog(root: Path | None = None) -> EntityCatalog:
+def entity_catalog(root: Path | None = None, extra: tuple[Path, ...] = ()) -> EntityCatalog:
+    """The engine's entity schemas, plus those of packs (`extra`: their `schemas/` folders).
+
+    A pack's `schemas/tps/Client.json` adds its properties to the engine's tps.Client (a
+    firm's custom TPS fields); a name the engine does not have declares a new entity. Either
+    way `$ref`s resolve against the engine's schemas (`common.json#/$defs/Money`)."""
     root = root or resources.schemas_dir()
-    registry: Registry[Any] = Registry()
     documents: dict[str, tuple[str, dict[str, Any]]] = {}
     commons: dict[str, tuple[str, dict[str, Any]]] = {}
     for system in SYSTEMS:
         for path in sorted((root / system).glob("*.json")):
-            uri = path.resolve().as_uri()
-            contents = _load_schema(path)
-            registry = registry.with_resource(
-                uri, Resource.from_contents(contents, default_specification=DRAFT202012)
-            )
+            entry = (path.resolve().as_uri(), _load_schema(path))
             if path.stem == "common":
-                commons[system] = (uri, contents)
+                commons[system] = entry
             else:
-                documents[f"{system}.{path.stem}"] = (uri, contents)
+                documents[f"{system}.{path.stem}"] = entry
+    for folder in extra:
+        for system in SYSTEMS:
+            for path in sorted((folder / system).glob("*.json")):
+                name, added = f"{system}.{path.stem}", _load_schema(path)
+                uri, base = documents.get(
+                    name, ((root / system / f"{path.stem}.json").resolve().as_uri(), {})
+                )
+                properties = {**base.get("properties", {}), **added.get("properties", {})}
+                documents[name] = (uri, {**base, **added, "properties": properties})
+    registry: Registry[Any] = Registry().with_resources(
+        (uri, Resource.from_contents(contents, default_specification=DRAFT202012))
+        for uri, contents in [*documents.values(), *commons.values()]
+    )
     registry = registry.crawl()
     shapes = {
         name: Shape(contents, registry.resolver(uri), name)
@@ -159,6 +182,11 @@ def entity_catalog(root: Path | None = None) -> EntityCatalog:
     }
     uris = {name: uri for name, (uri, _) in documents.items()}
     return EntityCatalog(shapes, definitions, registry, uris)
+
+
+def schema_folders(roots: Iterable[Path]) -> tuple[Path, ...]:
+    """The `schemas/` folders of a pack chain, in a stable order."""
+    return tuple(sorted(r / "schemas" for r in roots if (r / "schemas").is_dir()))
 
 
 @cache

@@ -8,88 +8,42 @@ reach interpreter internals is reported as `expr.unsafe`.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 
 from jinja2 import nodes
 from jinja2.exceptions import TemplateSyntaxError
 
 from tpsqbo_engine import assets, expr
-from tpsqbo_engine.ruleset.shapes import ANY, EntityCatalog, Shape, scalar_shape
-
-FUNCTIONS = ("lookup", "ref", "linked", "record", "unique", "today")
-QBO_REF_ENTITIES = (
-    "Account",
-    "Item",
-    "TaxCode",
-    "Term",
-    "PaymentMethod",
-    "Class",
-    "Department",
-    "Customer",
-    "Vendor",
+from tpsqbo_engine.functions import REGISTRY, RULE_FUNCTIONS
+from tpsqbo_engine.ruleset.calls import CallChecks
+from tpsqbo_engine.ruleset.checking import (
+    QBO_REF_ENTITIES,
+    REFUSED,
+    Finding,
+    Scope,
+    choices_hint,
+    did_you_mean,
 )
-# What an escape attempt evaluates to: one problem is reported, nothing after it.
-_REFUSED = Shape(None, label="refused")
-_TEMPLATE_ONLY = (
-    nodes.Extends,
-    nodes.Include,
-    nodes.Import,
-    nodes.FromImport,
-    nodes.Macro,
-    nodes.CallBlock,
-    nodes.Block,
-)
+from tpsqbo_engine.ruleset.shapes import ANY, Shape, scalar_shape
+
+__all__ = ["QBO_REF_ENTITIES", "Finding", "Scope", "did_you_mean"]
+
+FUNCTIONS = tuple(sorted(RULE_FUNCTIONS))
+# Templates may extend and include other templates of their pack (by a quoted name); macros
+# and imports stay out: they would make templates a programming language.
+_TEMPLATE_ONLY = (nodes.Import, nodes.FromImport, nodes.Macro, nodes.CallBlock)
 
 
-@dataclass(frozen=True)
-class Finding:
-    code: str
-    message: str
-    hint: str = ""
-    lineno: int = 1
-
-
-@dataclass(frozen=True)
-class Scope:
-    """What an expression may name: record fields, tables and mappings of the pack.
-
-    `mapping_entities` maps a mapping id to its (source, target) entity names.
-    """
-
-    catalog: EntityCatalog
-    variables: Mapping[str, Shape]
-    system: str = "tps"
-    lookups: frozenset[str] = frozenset()
-    mapping_entities: Mapping[str, tuple[str, str]] = field(default_factory=dict)
-
-    def with_variables(self, extra: Mapping[str, Shape]) -> Scope:
-        return replace(self, variables={**self.variables, **extra})
-
-
-def did_you_mean(name: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
-    return f"did you mean '{close[0]}'?" if close else ""
-
-
-def _choices_hint(name: str, choices: Iterable[str]) -> str:
-    options = sorted(choices)
-    suggestion = did_you_mean(name, options)
-    if suggestion:
-        return suggestion
-    shown = ", ".join(options[:12]) + (", ..." if len(options) > 12 else "")
-    return f"available: {shown}" if options else ""
-
-
-class _Checker:
+class _Checker(CallChecks):
     def __init__(self, scope: Scope) -> None:
         self.scope = scope
         self.findings: list[Finding] = []
+        self.references: list[tuple[str, int]] = []  # templates extended or included
 
     def report(self, node: nodes.Node, code: str, message: str, hint: str = "") -> Shape:
         self.findings.append(Finding(code, message, hint, getattr(node, "lineno", 1) or 1))
-        return _REFUSED if code.startswith("expr.unsafe") else ANY
+        return REFUSED if code.startswith("expr.unsafe") else ANY
 
     # Expressions -----------------------------------------------------------------------
     def shape_of(self, node: nodes.Node | None, variables: Mapping[str, Shape]) -> Shape:
@@ -113,7 +67,7 @@ class _Checker:
                 f"'{node.name}' is not available in rules",
                 "rules see only the record's fields and the engine's functions",
             )
-        if node.name in FUNCTIONS:
+        if node.name in self.scope.functions:
             return self.report(
                 node,
                 "expr.not-called",
@@ -124,12 +78,12 @@ class _Checker:
             node,
             "expr.unknown-variable",
             f"unknown name '{node.name}'",
-            _choices_hint(node.name, variables),
+            choices_hint(node.name, variables),
         )
 
     def _attribute(self, node: nodes.Node, owner: Shape, name: str) -> Shape:
-        if owner is _REFUSED:
-            return _REFUSED
+        if owner is REFUSED:
+            return REFUSED
         if name.startswith("_"):
             return self.report(
                 node,
@@ -144,7 +98,7 @@ class _Checker:
                 node,
                 "expr.unknown-field",
                 f"'{owner.label}' has no field '{name}'",
-                _choices_hint(name, owner.properties()),
+                choices_hint(name, owner.properties()),
             )
         return found
 
@@ -168,7 +122,7 @@ class _Checker:
                 node,
                 "expr.unknown-filter",
                 f"unknown filter '{node.name}'",
-                _choices_hint(node.name, self.allowed_filters()),
+                choices_hint(node.name, self.allowed_filters()),
             )
         if node.name in ("merge_by", "sort", "unique", "list", "selectattr", "rejectattr"):
             return subject
@@ -188,7 +142,7 @@ class _Checker:
                 node,
                 "expr.unknown-test",
                 f"unknown test '{node.name}'",
-                _choices_hint(node.name, expr.ALLOWED_TESTS),
+                choices_hint(node.name, expr.ALLOWED_TESTS),
             )
         return ANY
 
@@ -210,10 +164,11 @@ class _Checker:
                 node,
                 "expr.unsafe-call",
                 "only the engine's functions can be called",
-                f"use one of {', '.join(FUNCTIONS)}, or a filter (value | upper)",
+                "call an engine function (lookup, ref, linked, add_days, ...: see "
+                "docs/rules.md), or use a filter (value | upper)",
             )
         name = node.node.name
-        if name not in FUNCTIONS:
+        if name not in self.scope.functions:
             return (
                 self._visit_Name(node.node, variables)
                 if name in expr.FORBIDDEN_NAMES
@@ -221,95 +176,44 @@ class _Checker:
                     node,
                     "expr.unknown-function",
                     f"unknown function '{name}'",
-                    _choices_hint(name, FUNCTIONS),
+                    choices_hint(name, self.scope.functions),
                 )
             )
-        checker = getattr(self, f"_call_{name}")
+        spec = REGISTRY[name]
+        given = len(node.args)
+        unknown = [kw.key for kw in node.kwargs if kw.key not in spec.keywords]
+        if not spec.min_args <= given <= spec.max_args or unknown:
+            wanted = (
+                f"{spec.min_args}"
+                if spec.min_args == spec.max_args
+                else f"{spec.min_args} to {spec.max_args}"
+            )
+            extra = f"; unknown keyword {unknown[0]!r}" if unknown else ""
+            return self.report(
+                node,
+                "expr.bad-call",
+                f"{name}() takes {wanted} argument(s), not {given}{extra}",
+                f"{name}: {spec.summary}",
+            )
+        checker = getattr(self, f"_call_{name}", None)
+        if checker is None:
+            return scalar_shape(spec.returns) if spec.returns not in ("any", "list") else ANY
         shape: Shape = checker(node)
         return shape
-
-    def _first_constant(self, node: nodes.Call, what: str) -> str | None:
-        first = node.args[0] if node.args else None
-        if isinstance(first, nodes.Const) and isinstance(first.value, str):
-            return first.value
-        self.report(node, "expr.bad-call", f"the first argument must be a quoted {what}")
-        return None
-
-    def _call_lookup(self, node: nodes.Call) -> Shape:
-        table = self._first_constant(node, "lookup id")
-        if table is not None and table not in self.scope.lookups:
-            self.report(
-                node,
-                "expr.unknown-lookup",
-                f"no lookup table with id '{table}'",
-                _choices_hint(table, self.scope.lookups),
-            )
-        return ANY
-
-    def _call_ref(self, node: nodes.Call) -> Shape:
-        entity = self._first_constant(node, "QBO entity name")
-        if entity is not None and entity not in QBO_REF_ENTITIES:
-            self.report(
-                node,
-                "expr.bad-call",
-                f"ref() cannot look up '{entity}'",
-                _choices_hint(entity, QBO_REF_ENTITIES),
-            )
-        return self.scope.catalog.definitions.get("qbo.Ref", ANY)
-
-    def _call_linked(self, node: nodes.Call) -> Shape:
-        mapping = self._first_constant(node, "mapping id")
-        if mapping is None:
-            return ANY
-        entities = self.scope.mapping_entities.get(mapping)
-        if entities is None:
-            return self.report(
-                node,
-                "expr.unknown-mapping",
-                f"no mapping with id '{mapping}'",
-                _choices_hint(mapping, self.scope.mapping_entities),
-            )
-        source_system = entities[0].split(".")[0]
-        other = entities[1] if self.scope.system == source_system else entities[0]
-        return (
-            self.scope.catalog.definitions.get("qbo.Ref", ANY)
-            if other.startswith("qbo.")
-            else scalar_shape("string")
-        )
-
-    def _call_record(self, node: nodes.Call) -> Shape:
-        mapping = self._first_constant(node, "mapping id")
-        entities = self.scope.mapping_entities.get(mapping or "")
-        if mapping is not None and entities is None:
-            return self.report(
-                node,
-                "expr.unknown-mapping",
-                f"no mapping with id '{mapping}'",
-                _choices_hint(mapping, self.scope.mapping_entities),
-            )
-        if entities is None:
-            return ANY
-        same_side = next((e for e in entities if e.startswith(f"{self.scope.system}.")), None)
-        return self.scope.catalog.get(same_side or entities[0]) or ANY
-
-    def _call_unique(self, node: nodes.Call) -> Shape:
-        if len(node.args) < 2:
-            self.report(
-                node,
-                "expr.bad-call",
-                "unique() takes the value and a suffix",
-                "e.g. unique(name, ' (' ~ code ~ ')')",
-            )
-        return scalar_shape("string")
-
-    def _call_today(self, node: nodes.Call) -> Shape:
-        return scalar_shape("date")
 
     def _visit_BinExpr(self, node: nodes.BinExpr, variables: Mapping[str, Shape]) -> Shape:
         if isinstance(node, nodes.Pow):
             self.report(node, "expr.unsafe", "the ** operator is not allowed in rules")
-        self.shape_of(node.left, variables)
-        self.shape_of(node.right, variables)
+        left = self.shape_of(node.left, variables)
+        right = self.shape_of(node.right, variables)
+        if isinstance(node, nodes.Add | nodes.Sub) and (left.is_date() or right.is_date()):
+            sign = "-" if isinstance(node, nodes.Sub) else ""
+            return self.report(
+                node,
+                "expr.date-arithmetic",
+                f"dates cannot be {'subtracted' if sign else 'added'} with {'-' if sign else '+'}",
+                f"use add_days(date, {sign}N), end_of_month(date) or due_by_terms(date, terms)",
+            )
         return ANY
 
     _visit_Add = _visit_Sub = _visit_Mul = _visit_Div = _visit_FloorDiv = _visit_Mod = (
@@ -327,8 +231,12 @@ class _Checker:
                 node,
                 "template.unsupported-tag",
                 f"{type(node).__name__.lower()} tags are not allowed in rule templates",
-                "templates are self-contained: no extends, include, import or macros",
+                "no import or macros; extends and include of the pack's templates are fine",
             )
+        elif isinstance(node, nodes.Extends | nodes.Include):
+            self._reference(node)
+        elif isinstance(node, nodes.Block):
+            self.check_body(node.body, dict(variables))
         elif isinstance(node, nodes.For):
             self._check_for(node, variables)
         elif isinstance(node, nodes.Assign):
@@ -348,6 +256,18 @@ class _Checker:
                     self.shape_of(child, variables)
         else:
             self.shape_of(node, variables)
+
+    def _reference(self, node: nodes.Extends | nodes.Include) -> None:
+        name = node.template
+        if isinstance(name, nodes.Const) and isinstance(name.value, str):
+            self.references.append((name.value, node.lineno))
+            return
+        self.report(
+            node,
+            "template.unsupported-tag",
+            "extends and include take a quoted template name",
+            "e.g. {% include 'footer.html' %}",
+        )
 
     def _check_for(self, node: nodes.For, variables: dict[str, Shape]) -> None:
         items = self.shape_of(node.iter, variables).item()
@@ -371,8 +291,12 @@ def plain_path(ast: nodes.Template) -> str | None:
     outputs = ast.body[0].nodes
     if len(outputs) != 1:
         return None
+    return plain_path_of(outputs[0])
+
+
+def plain_path_of(node: nodes.Node) -> str | None:
+    """`a.b.c` when the expression node is a plain attribute path, else None."""
     parts: list[str] = []
-    node = outputs[0]
     while isinstance(node, nodes.Getattr):
         parts.append(node.attr)
         node = node.node
@@ -432,6 +356,13 @@ def _check_budget(checker: _Checker, ast: nodes.Template, *, autoescape: bool) -
 
 
 def check_template_source(source: str, scope: Scope, *, autoescape: bool) -> tuple[Finding, ...]:
+    return check_template_parts(source, scope, autoescape=autoescape)[0]
+
+
+def check_template_parts(
+    source: str, scope: Scope, *, autoescape: bool
+) -> tuple[tuple[Finding, ...], list[tuple[str, int]]]:
+    """The findings of a template, and the templates it extends or includes (name, line)."""
     try:
         ast = expr.environment(autoescape=autoescape).parse(source)
     except TemplateSyntaxError as exc:
@@ -442,7 +373,7 @@ def check_template_source(source: str, scope: Scope, *, autoescape: bool) -> tup
                 "check the {% %} and {{ }} tags around this line",
                 exc.lineno,
             ),
-        )
+        ), []
     checker = _Checker(scope)
     checker.check_body(ast.body, dict(scope.variables))
     _check_budget(checker, ast, autoescape=autoescape)
@@ -456,4 +387,4 @@ def check_template_source(source: str, scope: Scope, *, autoescape: bool) -> tup
         )
         for line, url, why in refused
     )
-    return tuple(checker.findings)
+    return tuple(checker.findings), checker.references

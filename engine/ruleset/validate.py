@@ -9,9 +9,10 @@ from pathlib import Path
 from tpsqbo_engine import resources
 from tpsqbo_engine.errors import UsageError
 from tpsqbo_engine.problems import Problem
+from tpsqbo_engine.ruleset.pack_schemas import schema_problems
 from tpsqbo_engine.ruleset.packs import PACK_FILE, LoadedPacks, find_pack_root, load_pack
 from tpsqbo_engine.ruleset.semantics import check_semantics
-from tpsqbo_engine.ruleset.shapes import entity_catalog
+from tpsqbo_engine.ruleset.shapes import entity_catalog, schema_folders
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,11 @@ def pack_roots(paths: Iterable[Path]) -> list[Path]:
 
 def validate_pack(root: Path) -> LoadedPacks:
     loaded = load_pack(root)
-    loaded.problems.extend(check_semantics(loaded.documents, entity_catalog()))
+    folders = schema_folders(loaded.loaded)
+    problems = schema_problems(folders)
+    loaded.problems.extend(problems)
+    catalog = entity_catalog(None, () if problems else folders)
+    loaded.problems.extend(check_semantics(loaded.documents, catalog))
     return loaded
 
 

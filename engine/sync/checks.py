@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -16,6 +16,7 @@ from tpsqbo_engine.connectors.qbo.client import QboClient
 from tpsqbo_engine.private import open_private
 from tpsqbo_engine.ruleset.model import Check, RuleSet
 from tpsqbo_engine.state import StateStore
+from tpsqbo_engine.sync.company_checks import expression_check
 from tpsqbo_engine.sync.plan import Plan
 
 
@@ -55,39 +56,77 @@ def run_checklist(
     return results
 
 
+Evaluator = Callable[[Check, RuleSet, Plan, StateStore, QboClient], tuple[bool, list[str]]]
+
+
 def _evaluate(
     check: Check, rules: RuleSet, plan: Plan, state: StateStore, qbo: QboClient
 ) -> tuple[bool, list[str]]:
+    evaluator = CHECK_TYPES.get(check.type)
+    if evaluator is None:
+        return False, [f"unknown check type {check.type}"]
+    return evaluator(check, rules, plan, state, qbo)
+
+
+def _backup_recent(
+    check: Check, rules: RuleSet, plan: Plan, state: StateStore, qbo: QboClient
+) -> tuple[bool, list[str]]:
+    backup = state.latest_backup()
+    if backup is None:
+        return False, ["no backup has been taken"]
+    age = datetime.now(UTC) - datetime.fromisoformat(backup["taken_at"])
+    if age > timedelta(hours=int(check.options["max_age_hours"])):
+        return False, [f"the newest backup is {age.total_seconds() / 3600:.0f} hours old"]
+    return True, [f"{backup['path']} ({backup['taken_at']})"]
+
+
+def _all_mapped(
+    check: Check, rules: RuleSet, plan: Plan, state: StateStore, qbo: QboClient
+) -> tuple[bool, list[str]]:
+    missing = [
+        f"{op.record}: {op.message}"
+        for op in plan.operations
+        if op.mapping == check.options["mapping"] and op.action in ("fail", "review")
+    ]
+    return not missing, missing
+
+
+def _no_blocking(
+    check: Check, rules: RuleSet, plan: Plan, state: StateStore, qbo: QboClient
+) -> tuple[bool, list[str]]:
+    blocking = [f"{op.record}: {op.message}" for op in plan.operations if op.action == "block"]
+    ignored = [
+        f"{op.record}: {op.message}"
+        for op in plan.operations
+        if op.action == "ignore" and op.mapping == "exclusions"
+    ]
+    return not blocking, blocking + ignored
+
+
+def _qbo_preference(
+    check: Check, rules: RuleSet, plan: Plan, state: StateStore, qbo: QboClient
+) -> tuple[bool, list[str]]:
     options = check.options
-    if check.type == "backup-recent":
-        backup = state.latest_backup()
-        if backup is None:
-            return False, ["no backup has been taken"]
-        age = datetime.now(UTC) - datetime.fromisoformat(backup["taken_at"])
-        if age > timedelta(hours=int(options["max_age_hours"])):
-            return False, [f"the newest backup is {age.total_seconds() / 3600:.0f} hours old"]
-        return True, [f"{backup['path']} ({backup['taken_at']})"]
-    if check.type == "all-mapped":
-        missing = [
-            f"{op.record}: {op.message}"
-            for op in plan.operations
-            if op.mapping == options["mapping"] and op.action in ("fail", "review")
-        ]
-        return not missing, missing
-    if check.type == "no-blocking-transactions":
-        blocking = [f"{op.record}: {op.message}" for op in plan.operations if op.action == "block"]
-        ignored = [
-            f"{op.record}: {op.message}"
-            for op in plan.operations
-            if op.action == "ignore" and op.mapping == "exclusions"
-        ]
-        return not blocking, blocking + ignored
-    if check.type == "qbo-preference":
-        if options.get("only_if") == "payment-links-used" and not rules.uses_payment_links:
-            return True, ["not needed: no template shows the payment link"]
-        value = _preference(qbo.preferences(), str(options["preference"]))
-        return value == options["equals"], [f"{options['preference']} is {value!r}"]
-    return False, [f"unknown check type {check.type}"]
+    if options.get("only_if") == "payment-links-used" and not rules.uses_payment_links:
+        return True, ["not needed: no template shows the payment link"]
+    value = _preference(qbo.preferences(), str(options["preference"]))
+    return value == options["equals"], [f"{options['preference']} is {value!r}"]
+
+
+def _expression(
+    check: Check, rules: RuleSet, plan: Plan, state: StateStore, qbo: QboClient
+) -> tuple[bool, list[str]]:
+    return expression_check(check, qbo, plan.phase)
+
+
+# One registry of check types: the checklist schema's types and this dict agree (a test).
+CHECK_TYPES: dict[str, Evaluator] = {
+    "backup-recent": _backup_recent,
+    "all-mapped": _all_mapped,
+    "no-blocking-transactions": _no_blocking,
+    "qbo-preference": _qbo_preference,
+    "expression": _expression,
+}
 
 
 def qbo_entities(names: Iterable[str]) -> list[str]:

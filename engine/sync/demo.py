@@ -226,13 +226,15 @@ def _start_afresh(workdir: Path) -> None:
 FIRMS = ("demo", "awkward")
 
 
-def run_demo(workdir: Path, echo: Echo, firm: str = "demo") -> int:
-    """The demo firm, or the awkward firm (`awkward`): books as a real practice has them."""
+def run_demo(workdir: Path, echo: Echo, firm: str = "demo", rules: Path | None = None) -> int:
+    """The demo firm, or the awkward firm (`awkward`): books as a real practice has them;
+    with the standard pack, or with `rules` (a pack folder) to watch its effect."""
     if firm not in FIRMS:
         raise UsageError(f"--firm is demo or awkward, not {firm!r}")
     _start_afresh(workdir)
     seeds = {"tps_seed": "empty"} if firm == "awkward" else {}
-    with demo_firm(workdir, **seeds) as (session, qbo, tps):
+    pack = str(rules.resolve()) if rules is not None else "tps-qbo-standard"
+    with demo_firm(workdir, rules=pack, **seeds) as (session, qbo, tps):
         echo(f"TPS emulator at {tps.base_url}, QBO emulator at {qbo.base_url}")
         echo(
             f"Connected to QBO company {qbo.company.realm_id} through OAuth (tokens in "

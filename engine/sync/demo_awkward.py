@@ -13,9 +13,8 @@ from tpsqbo_engine.sync.awkward import (
     WALK_INS,
     Books,
     build_books,
-    round_one,
-    round_two,
 )
+from tpsqbo_engine.sync.awkward_weeks import round_one, round_two
 from tpsqbo_engine.sync.report import write_report
 from tpsqbo_engine.sync.session import Session
 

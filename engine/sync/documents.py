@@ -23,11 +23,11 @@ from urllib.parse import urlsplit
 
 from tpsqbo_engine.assets import AssetPolicy
 from tpsqbo_engine.errors import UsageError
-from tpsqbo_engine.expr import EVALUATION_ERRORS, ExpressionError, environment, render_text
+from tpsqbo_engine.expr import EVALUATION_ERRORS, ExpressionError, render_text
 from tpsqbo_engine.private import private_dir, write_private
 from tpsqbo_engine.ruleset.model import TemplateRule
-from tpsqbo_engine.ruleset.shapes import entity_catalog
-from tpsqbo_engine.sync.runtime import filled, pair_of
+from tpsqbo_engine.sync.bindings import compile_template, document_context
+from tpsqbo_engine.sync.runtime import pair_of
 
 if TYPE_CHECKING:
     from tpsqbo_engine.sync.session import Session
@@ -60,12 +60,6 @@ def link_problems(qbo_invoice: Record | None, payments_on: bool) -> list[str]:
     return problems
 
 
-def _shaped(qualified: str, record: Record | None) -> Record:
-    shape = entity_catalog().get(qualified)
-    shaped: Record = filled(record or {}, shape) if shape is not None else dict(record or {})
-    return shaped
-
-
 def _template(session: Session, template_id: str) -> TemplateRule:
     template = session.rules.templates.get(template_id)
     if template is None:
@@ -84,8 +78,6 @@ def render_invoice(
 ) -> Document:
     template = _template(session, template_id)
     invoice = session.tps.get("invoices", invoice_id)
-    client = session.tps.get("clients", invoice["client_id"])
-    firm = session.tps.firm()
     mapping = next(
         m for m in session.rules.mappings if m.source == "tps.Invoice" and m.target == "qbo.Invoice"
     )
@@ -100,16 +92,12 @@ def render_invoice(
         payments_on = bool(prefs.get("ETransactionPaymentEnabled"))
     link, unsafe = safe_link((qbo_invoice or {}).get("InvoiceLink"))
     warnings = [unsafe] if unsafe else [] if link else link_problems(qbo_invoice, payments_on)
-    context = {
-        "invoice": _shaped("tps.Invoice", invoice),
-        "client": _shaped("tps.Client", client),
-        "firm": _shaped("tps.Firm", firm),
+    engine = {
         "qbo_invoice_id": link_row["qbo_id"] if link_row else None,
         "payment_link": link if template.payment_link else None,
     }
-    compiled = environment(autoescape=template.format == "html").from_string(
-        template.file.read_text(encoding="utf-8")
-    )
+    context = document_context(session, template, invoice, engine)
+    compiled = compile_template(template)
     try:
         text = render_text(compiled, context)
     except EVALUATION_ERRORS as exc:

@@ -13,12 +13,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from tpsqbo_engine.connectors.qbo import wire
 from tpsqbo_engine.connectors.qbo.client import BATCH_SIZE, BatchOp, NaturalKey, QboClient
 from tpsqbo_engine.connectors.qbo.errors import StaleObjectError
-from tpsqbo_engine.connectors.tps.client import TpsSource
+from tpsqbo_engine.connectors.tps.client import TpsConflict, TpsSource
 from tpsqbo_engine.errors import ConnectorError, FatalConnectorError
 from tpsqbo_engine.ruleset.model import MappingRule, RuleSet
 from tpsqbo_engine.state import StateStore
+from tpsqbo_engine.sync.markers import marker_of
 from tpsqbo_engine.sync.plan import Operation, Plan
 from tpsqbo_engine.sync.runtime import PENDING, content_hash, pair_of, system_of
 from tpsqbo_engine.sync.snapshot import TPS_RESOURCES
@@ -106,7 +108,7 @@ class Executor:
         for op in group:
             intent = _intent(op)
             interrupted = self.state.unfinished(intent)
-            journal = self.state.intend(self.run_id, intent, op.action, op.target)
+            journal = self.state.intend(self.run_id, intent, op.action, op.target, _before(op))
             try:
                 body = _resolve(op.body, self.created)
             except Unresolved as missing:
@@ -163,7 +165,7 @@ class Executor:
         mapping = self.mapping(op.mapping)
         intent = _intent(op)
         interrupted = self.state.unfinished(intent)
-        journal = self.state.intend(self.run_id, intent, op.action, op.target)
+        journal = self.state.intend(self.run_id, intent, op.action, op.target, _before(op))
         if interrupted and op.action == "create" and op.target.startswith("qbo."):
             entity = op.target.split(".", 1)[1]
             try:
@@ -240,9 +242,19 @@ class Executor:
         if system == "qbo":
             record = self.qbo.void(entity, ident)
             return record["Id"], str(record.get("SyncToken", ""))
-        record = self.tps.update(
-            TPS_RESOURCES[entity], ident, {"status": "void"}, version=int(op.target_version or 0)
-        )
+        resource = TPS_RESOURCES[entity]
+        try:
+            record = self.tps.update(
+                resource, ident, {"status": "void"}, version=int(op.target_version or 0)
+            )
+        except TpsConflict as stale:
+            # Voiding a payment earlier in this run moved its invoice's version on; a void
+            # overwrites nothing else, so it is applied to the version there is now.
+            if stale.current_version is None:
+                raise
+            record = self.tps.update(
+                resource, ident, {"status": "void"}, version=stale.current_version
+            )
         return str(record["id"]), str(record.get("version", ""))
 
     def _commit(
@@ -268,7 +280,7 @@ class Executor:
                 op.rule,
                 f"{op.target.split(':')[0]}:{target_id}",
             )
-            self.state.conclude(journal, "written", target_id)
+            self.state.conclude(journal, "written", target_id, version)
         if op.action == "create":
             self.created[op.record] = target_id
 
@@ -361,6 +373,14 @@ def _intent(op: Operation) -> str:
     return f"{op.mapping}:{op.record}:{op.action}:{op.target}:{op.target_version}"
 
 
+def _before(op: Operation) -> str:
+    """What `undo` needs: the record written (the source side when writing back) and the
+    values its changed fields had before."""
+    written = op.record if op.reverse else op.target
+    fields = {path: change[0] for path, change in op.diff.items()} if op.action != "create" else {}
+    return wire.dumps({"written": written, "fields": fields})
+
+
 def _describe(op: Operation) -> str:
     if op.action == "void":
         return f"voided {op.record if op.reverse else op.target} ({op.message})"
@@ -389,8 +409,8 @@ def _guard(entity: str, body: Record) -> NaturalKey | None:
         return NaturalKey("DisplayName", str(body["DisplayName"]))
     if entity == "Item" and body.get("Name"):
         return NaturalKey("Name", str(body["Name"]))
-    if str(body.get("PrivateNote", "")).startswith("sync:"):
-        return NaturalKey("PrivateNote", str(body["PrivateNote"]))
+    if marker_of(body.get("PrivateNote")):  # the engine's marker, before any note of the rules
+        return NaturalKey("PrivateNote", marker_of(body["PrivateNote"]))
     return None
 
 

@@ -9,15 +9,23 @@ want is computed and compared with what is there, field by field.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from tpsqbo_engine.expr import ExpressionError, normalize_email, normalize_name
 from tpsqbo_engine.ruleset.model import Action, MappingRule, MatchKey, RuleSet
+from tpsqbo_engine.sync.compare import changed_part as _changed_part
+from tpsqbo_engine.sync.compare import diff
+from tpsqbo_engine.sync.compare import flatten as _flatten
+from tpsqbo_engine.sync.compare import get_path as _get
+from tpsqbo_engine.sync.compare import merged as _merged
+from tpsqbo_engine.sync.compare import put_path as _put
+from tpsqbo_engine.sync.compare import same as _same
+from tpsqbo_engine.sync.conflicts import winner as conflict_winner
 from tpsqbo_engine.sync.credits import open_part
+from tpsqbo_engine.sync.markers import marker_of
 from tpsqbo_engine.sync.plan import Operation, Plan
 from tpsqbo_engine.sync.runtime import (
     ExcludedReference,
@@ -65,10 +73,18 @@ class PlanInput:
     left_out: Mapping[str, str] = field(default_factory=dict)
     # Records already reported as excluded in an earlier run.
     reported: frozenset[str] = frozenset()
+    # The run's clock: the plan's time and `today()` in rules (pack tests fix it).
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
 def ordered(mappings: Iterable[MappingRule]) -> list[MappingRule]:
+    """Dependencies first. Depending on a mapping means depending on its links, so also on
+    every other mapping that writes links of the same pair (a pack's walk-in customers
+    mapping makes clients too, and invoices must see them)."""
     by_id = {m.id: m for m in mappings}
+    by_pair: dict[str, list[MappingRule]] = {}
+    for mapping in by_id.values():
+        by_pair.setdefault(pair_of(mapping), []).append(mapping)
     done: list[MappingRule] = []
     seen: set[str] = set()
 
@@ -78,7 +94,9 @@ def ordered(mappings: Iterable[MappingRule]) -> list[MappingRule]:
         seen.add(mapping.id)
         for dependency in mapping.depends_on:
             if dependency in by_id:
-                visit(by_id[dependency])
+                for same_links in by_pair[pair_of(by_id[dependency])]:
+                    if same_links.id != mapping.id:
+                        visit(same_links)
         done.append(mapping)
 
     for mapping in by_id.values():
@@ -98,68 +116,6 @@ def version_of(qualified: str, record: Record | None) -> str:
     )
 
 
-def _get(record: Mapping[str, Any], dotted: str) -> Any:
-    value: Any = record
-    for part in dotted.split("."):
-        value = value.get(part) if isinstance(value, Mapping) else None
-    return value
-
-
-def _flatten(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in record.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(_flatten(value, f"{path}."))
-        else:
-            flat[path] = value
-    return flat
-
-
-def _typed(value: str) -> str:
-    """A value as people type it, compared: spaces at the ends and inside collapsed, case
-    ignored. "  Alder Creek Dental " is "Alder Creek Dental"; "birch lane llc" is "Birch Lane
-    LLC"; "Billing@X.example " is "billing@x.example"."""
-    return " ".join(value.split()).casefold()
-
-
-def _same(a: Any, b: Any, exact: bool = False) -> bool:
-    if not exact and isinstance(a, str) and isinstance(b, str):
-        return _typed(a) == _typed(b)
-    if (
-        isinstance(a, Decimal | int | float)
-        and isinstance(b, Decimal | int | float)
-        and not isinstance(a, bool)
-        and not isinstance(b, bool)
-    ):
-        return Decimal(str(a)) == Decimal(str(b))
-    if isinstance(a, list) and isinstance(b, list):
-        # QBO adds a SubTotal line of its own to every sales transaction.
-        b = [
-            y
-            for y in b
-            if not (isinstance(y, Mapping) and y.get("DetailType") == "SubTotalLineDetail")
-        ]
-        return len(a) == len(b) and all(
-            all(_same(v, _get(y, k), exact) for k, v in _flatten(x).items())
-            for x, y in zip(a, b, strict=True)
-            if isinstance(x, Mapping) and isinstance(y, Mapping)
-        )
-    return bool(a == b)
-
-
-def diff(want: Record, have: Record | None, exact: bool = False) -> dict[str, list[Any]]:
-    """Field -> [now, wanted], for the fields the rules set and the target has otherwise.
-    Text that differs only as people type it (spaces, case) is not a change unless `exact`:
-    a tidy record is not overwritten with a worse-formatted copy."""
-    changes: dict[str, list[Any]] = {}
-    for path, value in _flatten(want).items():
-        current = _get(have or {}, path)
-        if have is None or not _same(value, current, exact):
-            changes[path] = [current, value]
-    return changes
-
-
 class Planner:
     def __init__(self, given: PlanInput) -> None:
         self.given = given
@@ -176,7 +132,9 @@ class Planner:
             for row in rows:
                 self.owner[record_key(f"tps.{tps_entity}", row.tps_id)] = row.mapping
                 self.owner[record_key(f"qbo.{qbo_entity}", row.qbo_id)] = row.mapping
-        self.resolver = Resolver(given.rules, given.snapshot, self.links)
+        self.resolver = Resolver(
+            given.rules, given.snapshot, self.links, today_is=lambda: given.clock().date()
+        )
         self.operations: list[Operation] = []
 
     def plan(self) -> Plan:
@@ -186,7 +144,7 @@ class Planner:
         self._deletions()
         self._unmapped_exclusions()
         return Plan(
-            self.given.phase, self.operations, datetime.now(UTC).isoformat(timespec="seconds")
+            self.given.phase, self.operations, self.given.clock().isoformat(timespec="seconds")
         )
 
     # One record -----------------------------------------------------------------------------
@@ -222,8 +180,10 @@ class Planner:
                 record, carried = part
         try:
             if not wanted(mapping, record, self.resolver):
-                return []
-            excluded = self._excluded(mapping.source, record) if link is None else None
+                return self._out_of_scope(mapping, key)
+            # Scope follows changes: linked records are held to the exclusions every run too
+            # (a client moved into an excluded office stops syncing, and says why).
+            excluded = self._excluded(mapping.source, record)
             if excluded is not None:
                 self.links.excluded[key] = excluded.message
                 if key in self.given.reported and excluded.action is not Action.BLOCK:
@@ -245,7 +205,13 @@ class Planner:
                 self.owner[record_key(mapping.target, target_id)] = mapping.id
             inactive = self._inactive(mapping, target_id)
             if inactive and mapping.on_inactive == "review":
-                return note("review", "Warning", f"{inactive} (on_inactive: review)", mapping.where)
+                return note(
+                    "review",
+                    "Warning",
+                    f"{inactive} is inactive in QBO (on_inactive: review): reactivate it in QBO, "
+                    "or pin another record",
+                    mapping.where,
+                )
             self.resolver.writing(mapping.target, target_id)
             want = desired(mapping, record, self.resolver)
             if inactive:
@@ -257,8 +223,27 @@ class Planner:
             return note("exclude", "Excluded", str(excluded_reference))
         except ExpressionError as failure:
             return note("fail", "Failed", failure.message, mapping.where)
+        if inactive and mapping.on_inactive == "reactivate":
+            carried = f"reactivates {inactive}, which is inactive in QBO, before anything uses it"
         writes = self._writes(mapping, record, source_id, target_id, want, link)
-        return [replace(op, message=carried) for op in writes] if carried else writes
+        # A write says what it does beyond the rules; anything else keeps its own message.
+        return [replace(op, message=carried) if op.writes and carried else op for op in writes]
+
+    def _out_of_scope(self, mapping: MappingRule, key: str) -> list[Operation]:
+        """A record the mapping's `when:` leaves out: Excluded, with the rule's place, once."""
+        if key in self.given.reported or mapping.when is None:
+            return []
+        return [
+            Operation(
+                mapping.id,
+                key,
+                "exclude",
+                mapping.target,
+                level="Excluded",
+                message=f"left out by the mapping's when: {mapping.when.source}",
+                rule=mapping.when.where,
+            )
+        ]
 
     def _voids(
         self, mapping: MappingRule, key: str, record: Record, link: LinkRow
@@ -266,6 +251,8 @@ class Planner:
         """A void on either side of a link is carried to the other side, once."""
         target_id = link.qbo_id if system_of(mapping.target) == "qbo" else link.tps_id
         target = self.given.snapshot.find(mapping.target, target_id)
+        if target is None and key in self.given.reported:
+            return []  # its partner was deleted in QBO and that was reported
         source_void, target_void = is_void(record), target is not None and is_void(target)
         if source_void == target_void:
             return [] if source_void else None
@@ -296,7 +283,8 @@ class Planner:
         """QBO deletes transactions for good. A deleted record that came from QBO voids its
         TPS copy; one the engine wrote from TPS is not re-created behind the firm's back:
         it is listed, for the firm to void or re-enter in TPS."""
-        for mapping in self.given.rules.mappings:
+        # Dependents first: a payment's TPS copy is voided before the invoice it paid.
+        for mapping in reversed(ordered(self.given.rules.mappings)):
             qbo_side = mapping.source if system_of(mapping.source) == "qbo" else mapping.target
             tps_side = mapping.target if qbo_side == mapping.source else mapping.source
             for key in sorted(self.given.snapshot.deleted):
@@ -309,6 +297,8 @@ class Planner:
                 if tps_record is None or is_void(tps_record):
                     continue
                 tps_key = record_key(tps_side, row.tps_id)
+                if tps_key in self.given.reported:
+                    continue  # listed once already
                 if mapping.source == qbo_side:
                     self.operations.append(
                         Operation(
@@ -327,7 +317,7 @@ class Planner:
                         Operation(
                             mapping.id,
                             tps_key,
-                            "review",
+                            "exclude",  # from now on out of the sync, quietly
                             key,
                             level="Warning",
                             rule=mapping.where,
@@ -346,7 +336,22 @@ class Planner:
                 key = record_key(entity, ident_of(entity, record))
                 if key in self.owner or key in self.given.reported:
                     continue
-                excluded = self._excluded(entity, record)
+                if key in self.given.ignored and self.given.phase != "initial":
+                    continue  # the firm looked at it and took it out: nothing to say nightly
+                try:
+                    excluded = self._excluded(entity, record)
+                except ExpressionError as failure:  # one record's rule failing stops no run
+                    self.operations.append(
+                        Operation(
+                            "exclusions",
+                            key,
+                            "fail",
+                            entity,
+                            level="Failed",
+                            message=failure.message,
+                        )
+                    )
+                    continue
                 if excluded is not None and key in self.given.ignored:
                     self.operations.append(
                         Operation(
@@ -380,13 +385,13 @@ class Planner:
         return self.rows.get(pair, {}).get(tps_id or "") if tps_id else None
 
     def _inactive(self, mapping: MappingRule, target_id: str | None) -> str:
-        """What to say when the partner is an inactive QBO record, or ''."""
+        """The partner, when it is an inactive QBO record (named for messages), or ''."""
         if target_id is None or system_of(mapping.target) != "qbo":
             return ""
         target = self.given.snapshot.find(mapping.target, target_id)
         if target is None or target.get("Active") is not False:
             return ""
-        return f"{mapping.target}:{target_id} ({_display_of(target)}) is inactive in QBO"
+        return f"{mapping.target}:{target_id} ({_display_of(target)})"
 
     def _excluded(self, qualified: str, record: Record) -> _Exclusion | None:
         phase = self.given.phase
@@ -448,7 +453,7 @@ class Planner:
             key,
             "review",
             mapping.target,
-            level="Warning",
+            level="Warning" if mapping.on_ambiguous == "review" else "Excluded",
             rule=mapping.where,
             message=f"{len(found)} records match by {match.target} "
             f"({', '.join(found[:5])}); pin one in the pins file",
@@ -484,8 +489,10 @@ class Planner:
             ]
         current = self.given.snapshot.find(mapping.target, target_id)
         target = f"{mapping.target}:{target_id}"
-        if current is None and target in self.given.snapshot.deleted:
-            return []  # reported by _deletions
+        if current is None and (
+            target in self.given.snapshot.deleted or key in self.given.reported
+        ):
+            return []  # deleted in QBO: reported once by _deletions
         if current is None:
             return [
                 Operation(
@@ -520,10 +527,13 @@ class Planner:
 
         if link is None:
             return write("link")
+        source_changed = link.content_hash != digest
+        if REACTIVATE in want:  # made inactive in QBO since: made active again, alone
+            (op,) = write("update")
+            return [op if source_changed else replace(op, body={REACTIVATE: True})]
         linked_version = (
             link.qbo_version if system_of(mapping.target) == "qbo" else link.tps_version
         )
-        source_changed = link.content_hash != digest
         if mapping.direction == "both" and version != linked_version:
             return self._both_ways(
                 mapping, record, key, target, current, want, changes, source_changed
@@ -548,14 +558,11 @@ class Planner:
         """The target changed since the last sync. Alone, its change flows back; with the
         source changed too, the mapping's conflict policy decides."""
         version = version_of(mapping.target, current)
-        winner = "target"
+        winner, why = "target", f"conflict: {mapping.conflict}"
         if source_changed and changes:
-            winner = {
-                "source_wins": "source",
-                "target_wins": "target",
-                "flag": "flag",
-                "newest": _newer(mapping, record, current),
-            }[mapping.conflict]
+            winner, why = conflict_winner(
+                mapping, changes, lambda: _newer(mapping, record, current)
+            )
         if winner == "flag":
             return [
                 Operation(
@@ -566,8 +573,7 @@ class Planner:
                     level="Warning",
                     diff=changes,
                     rule=mapping.where,
-                    message="changed in both systems since the "
-                    "last sync; nothing written (conflict: flag)",
+                    message=f"changed in both systems since the last sync; nothing written ({why})",
                 )
             ]
         if winner == "source":
@@ -618,22 +624,8 @@ def _newer(mapping: MappingRule, record: Record, current: Record) -> str:
     return "source" if tps_newer == source_is_tps else "target"
 
 
-def _changed_part(want: Record, changes: Mapping[str, Any]) -> Record:
-    """The top-level fields with a change, whole (a sparse update): what is already right
-    in the target, as it is typed there, is left alone."""
-    top = {path.split(".", 1)[0] for path in changes}
-    return {key: value for key, value in want.items() if key in top}
-
-
 def _display_of(record: Record) -> str:
     return str(record.get("DisplayName") or record.get("Name") or record.get("Id"))
-
-
-def _merged(record: Record, changes: Record) -> Record:
-    merged = dict(record)
-    for key, value in changes.items():
-        merged[key] = _merged(merged.get(key) or {}, value) if isinstance(value, dict) else value
-    return merged
 
 
 @dataclass(frozen=True)
@@ -676,7 +668,7 @@ def _engine_marked(mapping: MappingRule, record: Record, owner: str | None) -> b
     return (
         system_of(mapping.source) == "qbo"
         and owner is None
-        and str(record.get("PrivateNote", "")).startswith("sync:tps:")
+        and bool(marker_of(record.get("PrivateNote")))
     )
 
 
@@ -695,13 +687,6 @@ def _reverse(mapping: MappingRule, target: Record, source: Record) -> Record:
         if value is not None and not _same(value, _get(source, path)):
             _put(back, path, value)
     return back
-
-
-def _put(target: Record, dotted: str, value: Any) -> None:
-    *parents, last = dotted.split(".")
-    for part in parents:
-        target = target.setdefault(part, {})
-    target[last] = value
 
 
 def _matches(key: MatchKey, record: Record, targets: list[Record], qualified: str) -> list[str]:

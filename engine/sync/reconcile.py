@@ -29,10 +29,11 @@ class Balance:
     qbo: Decimal
     tps_credits: Decimal = ZERO
     qbo_credits: Decimal = ZERO
+    out_of_scope: str = ""  # why the sync leaves this client out: listed, not compared
 
     @property
     def difference(self) -> Decimal:
-        return self.tps - self.qbo
+        return ZERO if self.out_of_scope else self.tps - self.qbo
 
 
 @dataclass
@@ -97,9 +98,10 @@ def reconcile(
     snapshot: Snapshot,
     client_links: dict[str, str],
     report: Mapping[str, Decimal] | None = None,
+    scope: Mapping[str, str] | None = None,
 ) -> list[Balance]:
     """One row per client with A/R or credits on either side; `client_links` is TPS id ->
-    QBO id."""
+    QBO id; `scope` is TPS id -> why the client is out of the sync's scope."""
     tps, qbo = tps_ledger(snapshot), qbo_ledger(snapshot, report)
     customers = snapshot.records("qbo.Customer")
     rows = []
@@ -112,6 +114,7 @@ def reconcile(
             qbo.net(customer_id).quantize(ZERO) if customer_id else ZERO,
             tps.credits.get(ident, ZERO).quantize(ZERO),
             qbo.credits.get(customer_id, ZERO).quantize(ZERO) if customer_id else ZERO,
+            (scope or {}).get(ident, ""),
         )
         if row.tps or row.qbo or row.tps_credits or row.qbo_credits:
             rows.append(row)

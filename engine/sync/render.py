@@ -37,7 +37,8 @@ def plan_text(plan: Plan, *, detail: bool = True) -> list[str]:
         lines.append(f"  {mapping:22} " + ", ".join(f"{n} {a}" for a, n in sorted(counts.items())))
     if detail:
         for op in plan.writes():
-            lines.append(f"  {op.action:6} {op.record} -> {op.target}")
+            note = f"  ({op.message})" if op.message else ""
+            lines.append(f"  {op.action:6} {op.record} -> {op.target}{note}")
             for field, (old, new) in list(op.diff.items())[:MAX_DIFF_FIELDS]:
                 lines.append(f"           {field}: {_short(old)} -> {_short(new)}")
             if len(op.diff) > MAX_DIFF_FIELDS:
@@ -68,7 +69,8 @@ def counts_text(counts: dict[str, int]) -> str:
 
 def reconcile_text(rows: Iterable[Balance]) -> list[str]:
     """Nets (owed less credits) side by side; the credits in their own columns."""
-    rows = list(rows)
+    every = list(rows)
+    rows = [r for r in every if not r.out_of_scope]
     lines = [
         f"{'client':12} {'name':32} {'TPS credits':>11} {'TPS net A/R':>12} "
         f"{'QBO credits':>11} {'QBO net A/R':>12} {'difference':>11}"
@@ -86,6 +88,14 @@ def reconcile_text(rows: Iterable[Balance]) -> list[str]:
         f"{total_tps - total_qbo:>11}"
     )
     lines.append(f"{len(differences)} client(s) with a difference")
+    outside = [r for r in every if r.out_of_scope]
+    if outside:
+        lines.append(f"out of the sync's scope, not compared ({len(outside)}):")
+        lines.extend(
+            f"  {r.client[:12]:12} {r.name.strip()[:32]:32} TPS {r.tps} · QBO {r.qbo}: "
+            f"{r.out_of_scope}"
+            for r in outside
+        )
     return lines
 
 

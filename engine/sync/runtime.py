@@ -16,9 +16,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from tpsqbo_engine.expr import ExpressionError, rule_function
+from tpsqbo_engine.expr import ExpressionError
+from tpsqbo_engine.functions import bound_functions
 from tpsqbo_engine.ruleset.model import FieldRule, MappingRule, RuleSet
 from tpsqbo_engine.ruleset.shapes import Shape, entity_catalog
+from tpsqbo_engine.sync.markers import engine_note
 from tpsqbo_engine.sync.snapshot import Snapshot
 
 PENDING = "@pending:"
@@ -98,6 +100,8 @@ class Resolver:
     _keyed: dict[tuple[str, str], dict[str, Record]] = field(default_factory=dict)
     _target: tuple[str, str | None] = ("", None)
     _names: dict[str, dict[str, str | None]] = field(default_factory=dict)
+    # The run's clock: `today()` in rules; pack tests fix it.
+    today_is: Callable[[], date] = date.today
 
     def writing(self, qualified: str, ident: str | None) -> None:
         """Which target record the next evaluation is for (`unique` needs to know)."""
@@ -113,15 +117,35 @@ class Resolver:
             self._keyed[(qualified, key_field)] = index
         return index.get(str(key))
 
-    def functions(self, system: str) -> dict[str, Callable[..., Any]]:
-        return {
-            "lookup": rule_function(self.lookup),
-            "ref": rule_function(self.ref),
-            "linked": rule_function(lambda m, k: self.linked(m, k, system)),
-            "record": rule_function(lambda m, k: self.record(m, k, system)),
-            "unique": rule_function(self.unique),
-            "today": rule_function(date.today),
-        }
+    def functions(
+        self, system: str, record: Mapping[str, Any] | None = None
+    ) -> dict[str, Callable[..., Any]]:
+        return dict(bound_functions(self, system, record or {}))
+
+    def bound_function(
+        self, name: str, system: str, record: Mapping[str, Any]
+    ) -> Callable[..., Any]:
+        """The resolver's side of the function registry (engine/functions.py)."""
+        if name == "linked":
+            return lambda m, k: self.linked(m, k, system)
+        if name == "record":
+            return lambda m, k: self.record(m, k, system)
+        if name == "wip":
+            return lambda line: self.wip(record, line)
+        if name == "today":
+            return self.today_is
+        method: Callable[..., Any] = getattr(self, name)
+        return method
+
+    def wip(self, invoice: Mapping[str, Any], line: Any) -> list[Record]:
+        """The WIP entries billed on this invoice for the line's work code."""
+        code = line.get("work_code") if isinstance(line, Mapping) else None
+        return [
+            entry
+            for entry in self.snapshot.records("tps.WipEntry").values()
+            if entry.get("invoice_id") == invoice.get("id")
+            and (code is None or entry.get("work_code") == code)
+        ]
 
     def lookup(self, table: str, key: Any, default: Any = _MISSING) -> Any:
         lookup = self.rules.lookups[table]
@@ -132,7 +156,7 @@ class Resolver:
         if lookup.has_default:
             return lookup.default
         raise ExpressionError(
-            f"the lookup '{table}' has no entry for this record's key",
+            f"the lookup '{table}' has no entry for {str(key)[:100]!r}",
             hint=f"add the key to the lookup ({lookup.where}) or give it a default",
         )
 
@@ -189,6 +213,9 @@ class Resolver:
                 )
             target = self.links.other(pair, system, ident)
             source_key = record_key(mapping.source, ident)
+            if target is not None and source_key in self.links.excluded:
+                # linked, but out of scope now (an excluded office): what refers to it waits
+                raise ExcludedReference(source_key, self.links.excluded[source_key])
             if target is None:
                 if source_key in self.links.excluded:
                     raise ExcludedReference(source_key, self.links.excluded[source_key])
@@ -262,9 +289,9 @@ def filled(value: Any, shape: Shape, depth: int = 0) -> Any:
 
 
 def context(qualified: str, record: Record, resolver: Resolver) -> dict[str, Any]:
-    shape = entity_catalog().get(qualified)
+    shape = resolver.rules.catalog().get(qualified)
     base = filled(record, shape) if shape is not None else dict(record)
-    return {**base, **resolver.functions(system_of(qualified))}
+    return {**base, **resolver.functions(system_of(qualified), record)}
 
 
 def _set_path(target: Record, dotted: str, value: Any) -> None:
@@ -296,7 +323,10 @@ def _apply_fields(fields: tuple[FieldRule, ...], scope: dict[str, Any]) -> Recor
 
 def desired(mapping: MappingRule, record: Record, resolver: Resolver) -> Record:
     """The target record a source record should become under `mapping`."""
-    return _apply_fields(mapping.fields, context(mapping.source, record, resolver))
+    out = _apply_fields(mapping.fields, context(mapping.source, record, resolver))
+    if mapping.marker:  # the engine's own bookkeeping, whatever note the rules write
+        out["PrivateNote"] = engine_note(mapping.marker, str(record["id"]), out.get("PrivateNote"))
+    return out
 
 
 def wanted(mapping: MappingRule, record: Record, resolver: Resolver) -> bool:

@@ -17,14 +17,15 @@ from tpsqbo_engine.connectors.qbo.tokens import TokenStore
 from tpsqbo_engine.connectors.qbo.wire import quote
 from tpsqbo_engine.connectors.tps.client import TpsClient, TpsSource
 from tpsqbo_engine.connectors.tps.contract import API_PREFIX, RESOURCES, TpsContract
-from tpsqbo_engine.connectors.tps.filesource import FileTps
-from tpsqbo_engine.errors import EngineError, UsageError
+from tpsqbo_engine.connectors.tps.filebooks import FileBooks
+from tpsqbo_engine.errors import ConnectorError, EngineError, UsageError
 from tpsqbo_engine.ruleset.model import RuleSet, load_ruleset
 from tpsqbo_engine.ruleset.source import load_file
 from tpsqbo_engine.state import StateStore
 from tpsqbo_engine.sync.checks import CheckResult, qbo_entities, run_checklist, take_backup
 from tpsqbo_engine.sync.config import FirmConfig
 from tpsqbo_engine.sync.executor import Executor, Progress
+from tpsqbo_engine.sync.lock import locked
 from tpsqbo_engine.sync.plan import Plan
 from tpsqbo_engine.sync.planner import LinkRow, PlanInput, Planner, version_of
 from tpsqbo_engine.sync.reconcile import Balance, reconcile
@@ -80,6 +81,7 @@ class Session:
         self.config = config
         self.rules: RuleSet = load_ruleset(config.rules[0])
         self.state = StateStore(config.state)
+        self.reconciled_from = ""  # where the last reconcile took QBO's side from
 
     # Connections are made when first used: commands that read only the state (history,
     # explain's past, ignore, unignore, report) need no credentials.
@@ -96,7 +98,7 @@ class Session:
         try:
             self._tps_client()
             self._qbo_client()
-        except UsageError as missing:
+        except (UsageError, ConnectorError) as missing:  # no token, or never connected
             return missing.message
         return ""
 
@@ -108,7 +110,7 @@ class Session:
                     "tps.connection is files, but tps.folder is not a folder",
                     hint="set tps.folder to the folder of TPS export sheets",
                 )
-            return FileTps(settings.folder, self.config.firm, settings.encoding)
+            return FileBooks(settings.folder, self.config.firm, settings.encoding)
         token = os.environ.get(settings.token_env, "")
         if not token:
             raise UsageError(
@@ -134,7 +136,11 @@ class Session:
     # Reading and planning -------------------------------------------------------------------
     @property
     def phase(self) -> str:
-        done = [r for r in self.state.runs(100) if r["status"] in ("completed", "partial")]
+        done = [
+            r
+            for r in self.state.runs(100)
+            if r["status"] in ("completed", "partial") and r["phase"] not in ("undo", "reconcile")
+        ]
         return "ongoing" if done else "initial"
 
     def snapshot(self, *, whole: bool = False) -> Snapshot:
@@ -282,6 +288,7 @@ class Session:
             self.state,
         )
 
+    @locked
     def sync(
         self,
         *,
@@ -367,27 +374,45 @@ class Session:
             if clients
             else {}
         )
-        return reconcile(snapshot, links)
+        from tpsqbo_engine.sync.ar_report import REPORT, customer_balances
+        from tpsqbo_engine.sync.scope import out_of_scope
+
+        report = customer_balances(self.qbo)
+        self.reconciled_from = (
+            f"QBO's {REPORT} report"
+            if report is not None
+            else f"QBO's transactions (the company does not answer the {REPORT} report)"
+        )
+        return reconcile(snapshot, links, report, out_of_scope(self.rules, snapshot, self.phase))
 
     def render_run(self, run_id: int, folder: Path) -> list[Path]:
         """Documents for every invoice the run wrote; a missing payment link is a Warning."""
         from tpsqbo_engine.expr import ExpressionError
-        from tpsqbo_engine.sync.documents import render_invoice, write_document
+        from tpsqbo_engine.sync.bindings import render_record, templates_for
+        from tpsqbo_engine.sync.documents import Document, render_invoice, write_document
 
         written = []
         prefs = self.qbo.preferences().get("SalesFormsPrefs", {})
         for item in self.state.items(run_id, "Successful"):
-            if not item["record"].startswith("tps.Invoice:") or item["mapping"] != "invoices":
+            # Documents are bound by their template's `for:`, not by a mapping's name.
+            qualified, _, ident = item["record"].partition(":")
+            html = [t for t in templates_for(self, qualified) if t.format == "html"]
+            if not html or item["mapping"] in ("render", "exclusions"):
                 continue
             try:
-                document = render_invoice(
-                    self,
-                    item["record"].split(":", 1)[1],
-                    payments_on=bool(prefs.get("ETransactionPaymentEnabled")),
+                document = (
+                    render_invoice(
+                        self,
+                        ident,
+                        html[0].id,
+                        payments_on=bool(prefs.get("ETransactionPaymentEnabled")),
+                    )
+                    if qualified == "tps.Invoice"
+                    else Document(ident, render_record(self, html[0], ident), None, ())
                 )
             except ExpressionError as failed:  # the pack's template: this document fails
                 self.state.record_item(
-                    run_id, item["record"], "invoice-html", "render", "Failed", failed.message
+                    run_id, item["record"], html[0].id, "render", "Failed", failed.message
                 )
                 continue
             written.append(write_document(document, folder))

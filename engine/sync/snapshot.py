@@ -41,7 +41,7 @@ class Snapshot:
 
 def entities_used(rules: RuleSet) -> set[str]:
     names = {m.source for m in rules.mappings} | {m.target for m in rules.mappings}
-    names |= {r.entity for r in rules.exclusions}
+    names |= {r.entity for r in rules.exclusions} | set(rules.reads)
     return names | {f"qbo.{e}" for e in QBO_LISTS}
 
 

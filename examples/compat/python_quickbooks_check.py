@@ -130,6 +130,7 @@ def run(info: dict[str, str]) -> None:
     breadth.selling(T, qb, sales_line, customer)
     breadth.lists(T, qb)
     breadth.settings_reports_cdc(T, qb)
+    breadth.round_trips(T, qb)
     check("token refresh", lambda: auth.refresh())
     check("reads with the refreshed token", lambda: Customer.get(customer.Id, qb=qb))
 

@@ -49,6 +49,23 @@ def test_reads_check_their_own_envelope(tmp_path: Path) -> None:
         client.cdc(["Customer"], __import__("datetime").datetime(2026, 1, 1))
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"CDCResponse": ["junk"]}',
+        '{"CDCResponse": [{"QueryResponse": ["junk"]}]}',
+        '{"CDCResponse": [{"QueryResponse": [{"Customer": [{"DisplayName": "no id"}]}]}]}',
+        '{"CDCResponse": [{"QueryResponse": [{"Customer": [{"Id": "1", "MetaData": {}}]}]}]}',
+    ],
+)
+def test_a_cdc_answer_with_junk_inside_is_not_understood(tmp_path: Path, body: str) -> None:
+    from datetime import datetime
+
+    client, _, _ = qbo_client(tmp_path, Answer(body=body))
+    with pytest.raises(QboRetriableError, match="answered with"):
+        client.cdc(["Customer"], datetime(2026, 1, 1))
+
+
 def test_a_batch_answer_leaving_items_out_is_resent_a_bounded_number_of_times(
     tmp_path: Path,
 ) -> None:

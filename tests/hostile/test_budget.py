@@ -4,6 +4,7 @@ rule going over it is a located failure of that record, never a hang or a crash.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -79,3 +80,27 @@ def test_ordinary_values_are_untouched() -> None:
     text = "{% for i in items %}{{ i }}{% endfor %} {{ '%05.1f' | format(2.5) }}"
     assert compile_value(text, "r:1").evaluate(CONTEXT) == "12 002.5"
     assert compile_value("{{ 'ab' * 3 }}", "r:1").evaluate(CONTEXT) == "ababab"
+
+
+def test_a_rule_over_budget_fails_its_records_with_the_rule_located(tmp_path: Path) -> None:
+    from tpsqbo_engine import resources
+    from tpsqbo_engine.sync.demo import demo_firm
+
+    pack = tmp_path / "pack"
+    pack.mkdir()
+    (pack / "pack.yaml").write_text(
+        "kind: pack\nid: greedy\nversion: 0.1.0\nextends: [tps-qbo-standard]\n"
+    )
+    clients = (resources.rules_dir() / "clients.yaml").read_text()
+    original = '  Notes: {value: "TPS client {{ code }}", one_way: true}'
+    bomb = '  Notes: {value: "{{ (name * 5000) * 5000 }}", one_way: true}'
+    assert original in clients
+    (pack / "clients.yaml").write_text(clients.replace(original, bomb))
+    line = (pack / "clients.yaml").read_text().splitlines().index(bomb) + 1
+    started = time.monotonic()
+    with demo_firm(tmp_path / "firm", rules=str(pack)) as (session, _, _):
+        plan, _ = session.plan()
+    failed = [op for op in plan.operations if op.mapping == "clients" and op.action == "fail"]
+    assert failed and all("BudgetExceeded" in op.message for op in failed)
+    assert all(f"clients.yaml:{line}" in op.message for op in failed)
+    assert time.monotonic() - started < 60

@@ -136,3 +136,25 @@ def test_a_settled_sigterm_leaves_no_grace_timer_behind(tmp_path: Path) -> None:
             store.conclude(journal, "written", "58")
     timer.join(1)
     assert not timer.is_alive()  # cancelled: it would terminate whatever runs next
+
+
+def test_sigterm_during_a_long_command_exits_143(tmp_path: Path) -> None:
+    pack = tmp_path / "pack"
+    (pack / "templates").mkdir(parents=True)
+    (pack / "pack.yaml").write_text("kind: pack\nid: slow\nversion: 0.1.0\n")
+    loops = "{% for a in [0] * 10000 %}{% for b in [0] * 9 %}{% endfor %}{% endfor %}"
+    (pack / "templates" / "slow.txt").write_text(loops)
+    documents = [
+        f"kind: template\nid: slow-{n}\nfor: tps.Invoice\nformat: text\n"
+        f"file: templates/slow.txt\ncontext: {{invoice: tps.Invoice}}\n"
+        for n in range(60)
+    ]
+    (pack / "templates.yaml").write_text("---\n".join(documents))
+    engine = subprocess.Popen(
+        [*ENGINE, "validate", str(pack)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    time.sleep(1.5)
+    engine.send_signal(signal.SIGTERM)
+    _, err = engine.communicate(timeout=60)
+    assert engine.returncode == 143, err
+    assert b"terminated" in err and b"Traceback" not in err

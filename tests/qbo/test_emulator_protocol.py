@@ -89,6 +89,10 @@ class TestCdc:
         old = (datetime.now(UTC) - timedelta(days=31)).isoformat()
         response = api.get("cdc", entities="Customer", changedSince=old)
         assert response.status_code == 400
+        assert (
+            "older than fixed days is not supported"
+            in response.json()["Fault"]["Error"][0]["Detail"]
+        )
 
     def test_answers_hold_at_most_1000_objects_across_entities(self, api: Api) -> None:
         since = (datetime.now(UTC) - timedelta(seconds=2)).isoformat()

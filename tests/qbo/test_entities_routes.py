@@ -121,3 +121,57 @@ def test_an_upload_keeps_the_attachments_metadata_only(api: Api) -> None:
         timeout=10,
     )
     assert broken.status_code == 400
+
+
+def test_cdc_over_every_entity_qbo_tracks_answers(api: Api) -> None:
+    from tpsqbo_engine.emulators.qbo import catalog
+
+    tracked = sorted(name for name, info in catalog.entities().items() if info.cdc)
+    response = api.get("cdc", entities=",".join(tracked), changedSince=_since())
+    assert response.status_code == 200, response.text
+    answers = response.json()["CDCResponse"][0]["QueryResponse"]
+    assert not [a for a in answers if "Fault" in a]
+    returned = {name for answer in answers for name in answer if name in tracked}
+    assert {"Vendor", "Bill", "BillPayment", "Estimate", "Transfer", "Attachable"} <= returned
+
+
+def test_a_download_says_only_metadata_is_kept(api: Api) -> None:
+    note = api.create("Attachable", {"FileName": "scan.pdf", "ContentType": "application/pdf"})
+    response = requests.get(
+        f"{api.server.base_url}{note['FileAccessUri']}", headers=api.headers(), timeout=10
+    )
+    assert response.status_code == 404
+    assert "metadata only" in response.json()["Fault"]["Error"][0]["Detail"]
+    assert api.get("download/99999").json()["Fault"]["Error"][0]["code"] == "610"
+
+
+def test_new_records_read_back_can_be_written_back_whole(api: Api) -> None:
+    made = {
+        "Vendor": api.create("Vendor", {"DisplayName": "Whole Vendor"}),
+        "Employee": api.create("Employee", {"GivenName": "Whole", "FamilyName": "Worker"}),
+        "PaymentMethod": api.create("PaymentMethod", {"Name": "Whole Cheque"}),
+        "Class": api.create("Class", {"Name": "Whole Class"}),
+    }
+    for entity, record in made.items():
+        read = api.get(f"{entity.lower()}/{record['Id']}").json()[entity]
+        again = api.post(entity.lower(), read)
+        assert again.status_code == 200, (entity, again.text)
+        assert again.json()[entity]["SyncToken"] == "1"
+
+
+def test_company_info_takes_a_sparse_update(api: Api) -> None:
+    info = api.get("companyinfo/1").json()["CompanyInfo"]
+    response = api.post(
+        "companyinfo",
+        {
+            "Id": info["Id"],
+            "SyncToken": info["SyncToken"],
+            "sparse": True,
+            "CompanyAddr": {"Line1": "1 Harbour Road"},
+        },
+    )
+    assert response.status_code == 200, response.text
+    again = api.get(f"companyinfo/{info['Id']}").json()["CompanyInfo"]
+    assert again["CompanyAddr"]["Line1"] == "1 Harbour Road"
+    assert again["CompanyAddr"]["City"] == info["CompanyAddr"]["City"]
+    assert again["CompanyName"] == info["CompanyName"] and again["SyncToken"] == "1"

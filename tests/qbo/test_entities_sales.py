@@ -211,3 +211,187 @@ def test_an_empty_date_is_left_to_qbo_and_a_bad_one_refused(company: Company) ->
             {"CustomerRef": ref(customer), "DueDate": "31/12/2026", "Line": lines(company, "5")},
         )
     assert bad.value.code == "2010" and bad.value.element == "DueDate"
+
+
+def test_selling_and_buying_inventory_moves_its_quantity_on_hand(company: Company) -> None:
+    for name, kind in (("Stock", "Other Current Asset"), ("COGS", "Cost of Goods Sold")):
+        company.create("Account", {"Name": name, "AccountType": kind})
+    accounts = {n: ref(company.find_by("Account", "Name", n) or {}) for n in ("Stock", "COGS")}
+    pump = company.create(
+        "Item",
+        {
+            "Name": "Pump",
+            "Type": "Inventory",
+            "QtyOnHand": 10,
+            "InvStartDate": "2026-01-01",
+            "IncomeAccountRef": ref(company.find_by("Account", "Name", "Fees Income") or {}),
+            "ExpenseAccountRef": accounts["COGS"],
+            "AssetAccountRef": accounts["Stock"],
+        },
+    )
+    customer = company.create("Customer", {"DisplayName": "Amy"})
+    sold = [
+        {
+            "Amount": Decimal("45"),
+            "DetailType": "SalesItemLineDetail",
+            "SalesItemLineDetail": {"ItemRef": ref(pump), "Qty": 3, "UnitPrice": 15},
+        }
+    ]
+    invoice = company.create("Invoice", {"CustomerRef": ref(customer), "Line": sold})
+    assert company.get("Item", pump["Id"])["QtyOnHand"] == 7
+    company.void("Invoice", {"Id": invoice["Id"], "SyncToken": invoice["SyncToken"]})
+    assert company.get("Item", pump["Id"])["QtyOnHand"] == 10
+    receipt = company.create("SalesReceipt", {"CustomerRef": ref(customer), "Line": sold})
+    assert company.get("Item", pump["Id"])["QtyOnHand"] == 7
+    company.delete("SalesReceipt", {"Id": receipt["Id"], "SyncToken": receipt["SyncToken"]})
+    assert company.get("Item", pump["Id"])["QtyOnHand"] == 10
+    vendor = company.create("Vendor", {"DisplayName": "Hicks Hardware"})
+    bought = {
+        "Amount": 40,
+        "DetailType": "ItemBasedExpenseLineDetail",
+        "ItemBasedExpenseLineDetail": {"ItemRef": ref(pump), "Qty": 4, "UnitPrice": 10},
+    }
+    company.create("Account", {"Name": "Accounts Payable", "AccountType": "Accounts Payable"})
+    company.create("Bill", {"VendorRef": ref(vendor), "Line": [bought]})
+    assert company.get("Item", pump["Id"])["QtyOnHand"] == 14
+
+
+def test_a_deposit_takes_payments_out_of_undeposited_funds_once(company: Company) -> None:
+    customer = company.create("Customer", {"DisplayName": "Amy"})
+    invoice = company.create(
+        "Invoice", {"CustomerRef": ref(customer), "Line": lines(company, "80")}
+    )
+    payment = company.create(
+        "Payment",
+        {
+            "CustomerRef": ref(customer),
+            "TotalAmt": 80,
+            "Line": [{"Amount": 80, "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}]}],
+        },
+    )
+    chequing = ref(company.find_by("Account", "Name", "Chequing") or {})
+
+    def deposit(value: str) -> dict[str, Any]:
+        return company.create(
+            "Deposit",
+            {
+                "DepositToAccountRef": chequing,
+                "Line": [
+                    {
+                        "Amount": Decimal(value),
+                        "LinkedTxn": [{"TxnId": payment["Id"], "TxnType": "Payment"}],
+                    }
+                ],
+            },
+        )
+
+    with pytest.raises(Fault, match="more than"):
+        deposit("80.01")
+    assert deposit("80.00")["TotalAmt"] == Decimal("80.00")
+    with pytest.raises(Fault, match="already in deposit"):
+        deposit("80.00")
+
+
+def test_receipt_money_goes_to_a_bank_or_other_current_asset_account(company: Company) -> None:
+    customer = company.create("Customer", {"DisplayName": "Amy"})
+    income = ref(company.find_by("Account", "Name", "Fees Income") or {})
+    for entity in ("SalesReceipt", "RefundReceipt"):
+        with pytest.raises(Fault, match="Bank or Other Current Asset"):
+            company.create(
+                entity,
+                {
+                    "CustomerRef": ref(customer),
+                    "Line": lines(company, "5"),
+                    "DepositToAccountRef": income,
+                },
+            )
+
+
+def test_a_us_tax_code_taxes_the_taxable_lines_unless_the_total_tax_is_given() -> None:
+    company = seeded_company("sandbox-us")
+    customer = company.find_by("Customer", "DisplayName", "Cool Cars")
+    code = company.find_by("TaxCode", "Name", "California")  # 8%
+    item = company.find_by("Item", "Name", "Gardening")
+    assert customer is not None and code is not None and item is not None
+
+    def sale(tax_detail: dict[str, Any]) -> dict[str, Any]:
+        return company.create(
+            "SalesReceipt",
+            {
+                "CustomerRef": ref(customer),
+                "TxnTaxDetail": tax_detail,
+                "Line": [
+                    {
+                        "Amount": Decimal(value),
+                        "DetailType": "SalesItemLineDetail",
+                        "SalesItemLineDetail": {"ItemRef": ref(item), "TaxCodeRef": {"value": tax}},
+                    }
+                    for value, tax in (("100.00", "TAX"), ("50.00", "NON"))
+                ],
+            },
+        )
+
+    taxed = sale({"TxnTaxCodeRef": ref(code)})
+    assert taxed["TxnTaxDetail"]["TotalTax"] == Decimal("8.00")
+    assert taxed["TotalAmt"] == Decimal("158.00")
+    assert sale({"TxnTaxCodeRef": ref(code), "TotalTax": 3})["TotalAmt"] == Decimal("153.00")
+    with pytest.raises(Fault) as unknown:
+        sale({"TxnTaxCodeRef": {"value": "999"}})
+    assert unknown.value.code == "2500"
+
+
+def test_deleting_the_invoice_reopens_its_estimate(company: Company) -> None:
+    customer = company.create("Customer", {"DisplayName": "Amy"})
+    estimate = company.create(
+        "Estimate", {"CustomerRef": ref(customer), "Line": lines(company, "90")}
+    )
+    invoice = company.create(
+        "Invoice",
+        {
+            "CustomerRef": ref(customer),
+            "Line": lines(company, "90"),
+            "LinkedTxn": [{"TxnId": estimate["Id"], "TxnType": "Estimate"}],
+        },
+    )
+    company.update(
+        "Invoice",
+        {"Id": invoice["Id"], "SyncToken": invoice["SyncToken"], "PrivateNote": "x"},
+        sparse=True,
+    )
+    assert company.get("Estimate", estimate["Id"])["SyncToken"] == "1"  # moved once, not twice
+    company.delete("Invoice", {"Id": invoice["Id"], "SyncToken": "1"})
+    reopened = company.get("Estimate", estimate["Id"])
+    assert reopened["TxnStatus"] == "Pending" and reopened["LinkedTxn"] == []
+
+
+def test_a_refund_links_only_the_customers_own_sales(company: Company) -> None:
+    amy = company.create("Customer", {"DisplayName": "Amy"})
+    bob = company.create("Customer", {"DisplayName": "Bob"})
+    receipt = company.create(
+        "SalesReceipt", {"CustomerRef": ref(amy), "Line": lines(company, "40")}
+    )
+    chequing = ref(company.find_by("Account", "Name", "Chequing") or {})
+
+    def refund(customer: dict[str, Any]) -> dict[str, Any]:
+        return company.create(
+            "RefundReceipt",
+            {
+                "CustomerRef": ref(customer),
+                "DepositToAccountRef": chequing,
+                "Line": lines(company, "40"),
+                "LinkedTxn": [{"TxnId": receipt["Id"], "TxnType": "SalesReceipt"}],
+            },
+        )
+
+    assert refund(amy)["LinkedTxn"] == [{"TxnId": receipt["Id"], "TxnType": "SalesReceipt"}]
+    with pytest.raises(Fault) as other:
+        refund(bob)
+    assert other.value.code == "2500"
+
+
+def test_a_cash_sale_may_name_no_customer(company: Company) -> None:
+    receipt = company.create("SalesReceipt", {"Line": lines(company, "12")})
+    assert "CustomerRef" not in receipt and receipt["TotalAmt"] == Decimal("12.00")
+    with pytest.raises(Fault) as missing:
+        company.create("Invoice", {"Line": lines(company, "12")})
+    assert missing.value.code == "2020"

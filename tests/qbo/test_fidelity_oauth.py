@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import signal
+import subprocess
+import sys
 import time
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -116,3 +120,41 @@ def test_a_redirect_uri_can_be_registered(qbo_server: QboEmulatorServer) -> None
     assert answer.status_code == 302
     assert answer.headers["Location"].startswith("https://app.example/qbo/callback?code=")
     assert _authorize(qbo_server, "https://app.example/other").status_code == 400
+
+
+def test_userinfo_needs_an_access_token(api: Api) -> None:
+    url = f"{api.server.base_url}/v1/openid_connect/userinfo"
+    assert requests.get(url, timeout=5).status_code == 401
+    bearer = {"Authorization": f"Bearer {api.token}"}
+    answer = requests.get(url, headers=bearer, timeout=5)
+    assert answer.status_code == 200 and answer.json()["sub"] == api.server.company.realm_id
+
+
+def test_the_command_line_options_reach_the_emulator() -> None:
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "tpsqbo_engine", "emulate", "qbo", "--print-json"),
+            *("--refresh-rotation", "0", "--redirect-uri", "https://app.example/cb"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        info = json.loads(process.stdout.readline())
+        authorize = requests.get(
+            f"{info['base_url']}/connect/oauth2",
+            params={"client_id": info["client_id"], "redirect_uri": "https://app.example/cb"},
+            allow_redirects=False,
+            timeout=5,
+        )
+        assert authorize.status_code == 302
+        credentials = (info["client_id"], info["client_secret"])
+        grant = {"grant_type": "refresh_token", "refresh_token": info["refresh_token"]}
+        url = f"{info['base_url']}/oauth2/v1/tokens/bearer"
+        rotated = requests.post(url, data=grant, auth=credentials, timeout=5).json()
+        assert rotated["refresh_token"] != info["refresh_token"]  # rotation period 0
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=10)

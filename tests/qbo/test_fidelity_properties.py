@@ -165,3 +165,21 @@ def test_empty_strings_for_unset_values_are_accepted(api: Api) -> None:
     body["Line"][0]["SalesItemLineDetail"].update({"TaxInclusiveAmt": 0, "ServiceDate": ""})
     response = api.post("invoice", body)
     assert response.status_code == 200, response.text
+
+
+def test_text_longer_than_its_maximum_is_2050(api: Api) -> None:
+    error = _fault(api.post("invoice", _invoice(api, DocNumber="D" * 22)))
+    assert error["code"] == "2050"
+    assert error["Message"] == (
+        "String length is either shorter or longer than supported by specification"
+    )
+    assert "Max:21 supported. Supplied length:22" in error["Detail"]
+    assert error["element"] == "DocNumber"
+    assert api.post("invoice", _invoice(api, DocNumber="D" * 21)).status_code == 200
+
+
+def test_a_value_outside_its_enumeration_is_2170(api: Api) -> None:
+    error = _fault(api.post("invoice", _invoice(api, PrintStatus="Printed")))
+    assert error["code"] == "2170" and error["Message"] == "Invalid Enumeration"
+    assert error["element"] == "PrintStatus"
+    assert api.post("invoice", _invoice(api, PrintStatus="NeedToPrint")).status_code == 200

@@ -91,9 +91,9 @@ def test_inactive_rows_only_when_the_query_filters_on_active(api: Api) -> None:
     api.post("customer", {"Id": created["Id"], "SyncToken": "0", "sparse": True, "Active": False})
     where = "DisplayName = 'Gone Away'"
     assert _rows(api, f"SELECT * FROM Customer WHERE {where}", "Customer") == []
-    select = f"SELECT * FROM Customer WHERE {where}"
-    inactive = _rows(api, f"{select} AND Active = false", "Customer")
-    both = _rows(api, f"{select} AND Active IN (true, false)", "Customer")
+    statement = f"SELECT * FROM Customer WHERE {where}"
+    inactive = _rows(api, f"{statement} AND Active = false", "Customer")
+    both = _rows(api, f"{statement} AND Active IN (true, false)", "Customer")
     assert [r["Id"] for r in inactive] == [r["Id"] for r in both] == [created["Id"]]
 
 

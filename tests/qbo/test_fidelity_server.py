@@ -103,6 +103,21 @@ def test_a_body_over_the_limit_is_refused_unread(api: Api) -> None:
     assert answer.startswith("HTTP/1.1 413")
 
 
+def test_a_chunked_body_over_the_limit_is_413(api: Api) -> None:
+    api.server.emulator.max_body = 1000
+
+    def chunks(size: int) -> Iterator[bytes]:
+        yield b'{"DisplayName": "Chunked'
+        yield b" " * size
+        yield b'"}'
+
+    url = f"{api.base}/customer"
+    headers = api.headers(**{"Content-Type": "application/json"})
+    over = requests.post(url, data=chunks(5000), headers=headers, timeout=5)
+    assert over.status_code == 413
+    assert requests.post(url, data=chunks(10), headers=headers, timeout=5).status_code == 200
+
+
 class _Redirecting(http.server.BaseHTTPRequestHandler):
     hits: ClassVar[list[str]] = []
 

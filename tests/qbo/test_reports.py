@@ -255,3 +255,48 @@ def test_reports_over_http_in_qbos_shape(api: Api) -> None:
     customers = api.query("SELECT * FROM Customer").json()["QueryResponse"]["Customer"]
     assert total == sum((Decimal(str(c["Balance"])) for c in customers), Decimal(0))
     assert api.get("reports/NoSuchReport").status_code == 400
+
+
+def test_selling_inventory_posts_its_cost_and_a_voided_sale_posts_nothing(company: Company) -> None:
+    for name, kind in (("Stock", "Other Current Asset"), ("COGS", "Cost of Goods Sold")):
+        company.create("Account", {"Name": name, "AccountType": kind})
+    pump = company.create(
+        "Item",
+        {
+            "Name": "Pump",
+            "Type": "Inventory",
+            "PurchaseCost": Decimal("10.00"),
+            "QtyOnHand": 5,
+            "InvStartDate": "2026-01-01",
+            "IncomeAccountRef": ref(named(company, "Account", "Fees Income")),
+            "ExpenseAccountRef": ref(named(company, "Account", "COGS")),
+            "AssetAccountRef": ref(named(company, "Account", "Stock")),
+        },
+    )
+    amy = company.find_by("Customer", "DisplayName", "Amy")
+    assert amy is not None
+    line = {
+        "Amount": Decimal("45.00"),
+        "DetailType": "SalesItemLineDetail",
+        "SalesItemLineDetail": {"ItemRef": ref(pump), "Qty": 3, "UnitPrice": Decimal("15.00")},
+    }
+    company.create("Invoice", {"CustomerRef": ref(amy), "TxnDate": "2026-09-01", "Line": [line]})
+    voided = company.create(
+        "Invoice", {"CustomerRef": ref(amy), "TxnDate": "2026-09-02", "Line": [line]}
+    )
+    company.void("Invoice", {"Id": voided["Id"], "SyncToken": voided["SyncToken"]})
+    period = {"start_date": "2026-09-01", "end_date": "2026-09-30"}
+    for method in ("Accrual", "Cash"):
+        report = reports.run(company, "ProfitAndLoss", {**period, "accounting_method": method})
+        cogs = next(r for r in rows(report) if r.get("group") == "COGS")
+        assert cogs["Summary"]["ColData"][1]["value"] == "30.00", method
+    assert "-0.00" not in str(reports.run(company, "ProfitAndLoss", period))
+
+
+def test_profit_and_loss_for_one_customer(company: Company) -> None:
+    bob = company.find_by("Customer", "DisplayName", "Bob")
+    assert bob is not None
+    period = {"start_date": "2026-01-01", "end_date": "2026-09-30", "customer": bob["Id"]}
+    # Bob's invoice of 250.00 and his receipt of 45.00; none of Amy's sales
+    assert grand(reports.run(company, "ProfitAndLoss", period)) == ["Net Income", "295.00"]
+    assert reports.run(company, "ProfitAndLoss", period)["Header"]["Customer"] == bob["Id"]

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tpsqbo_engine.emulators.qbo import reports
+from tests.qbo.conftest import make_options
+from tpsqbo_engine.emulators.qbo import catalog, properties, reports
 from tpsqbo_engine.emulators.qbo.seed import seeded_company
+from tpsqbo_engine.emulators.qbo.server import QboEmulatorServer
 
 
 def _without_times(value: Any) -> Any:
@@ -51,7 +55,8 @@ def test_a_sandbox_holds_what_intuits_sample_company_holds(seed: str) -> None:
     items = company.table("Item").values()
     assert {i["Type"] for i in items} == {"Service", "NonInventory", "Inventory"}
     pump = company.find_by("Item", "Name", "Pump")
-    assert pump is not None and pump["Sku"] == "INV-PUMP" and pump["QtyOnHand"] == 25
+    assert pump is not None and pump["Sku"] == "INV-PUMP"
+    assert pump["QtyOnHand"] == 33  # 25 at the start, 2 sold on invoice 1006, 10 on a bill
     kinds = {a["AccountType"] for a in company.table("Account").values()}
     assert {"Bank", "Credit Card", "Cost of Goods Sold", "Accounts Payable"} <= kinds
     closed = [e for e in company.table("Estimate").values() if e["TxnStatus"] == "Closed"]
@@ -87,3 +92,47 @@ def test_the_canadian_sandbox_has_gst_hst_and_pst_codes_and_charges_them() -> No
     invoice = next(i for i in company.table("Invoice").values() if i["DocNumber"] == "1006")
     assert invoice["TxnTaxDetail"]["TotalTax"] == Decimal("42.90")  # 13% HST on 330.00
     assert company.singleton("Preferences")["CurrencyPrefs"]["HomeCurrency"]["value"] == "CAD"
+
+
+@pytest.mark.parametrize("seed", ["sandbox-us", "sandbox-ca"])
+def test_every_seeded_record_could_be_written_back_whole(seed: str) -> None:
+    company = seeded_company(seed)
+    for entity, table in company.records.items():
+        if not catalog.info(entity).allows("update"):
+            continue
+        for record in table.values():
+            as_sent = json.loads(json.dumps(record, default=str))
+            properties.check_write(entity, as_sent, create=False)  # raises a Fault if not
+
+
+def test_a_saved_sandbox_comes_back_with_its_derived_state(tmp_path: Path) -> None:
+    state = tmp_path / "company.json"
+    with QboEmulatorServer(make_options(state=state)) as first:
+        first.save()
+        before = _balances(first.company)
+    with QboEmulatorServer(make_options(state=state)) as again:
+        company = again.company
+        assert _balances(company) == before
+        invoice = next(i for i in company.table("Invoice").values() if i["DocNumber"] == "1006")
+        company.void("Invoice", {"Id": invoice["Id"], "SyncToken": invoice["SyncToken"]})
+        parent = company.find_by("Customer", "DisplayName", "Freeman Sporting Goods")
+        pump = company.find_by("Item", "Name", "Pump")
+        assert parent is not None and pump is not None
+        assert parent["BalanceWithJobs"] == before["Customer"][parent["Id"]][1] - Decimal("330")
+        assert pump["QtyOnHand"] == 35  # the two pumps it sold are back
+
+
+def _balances(company: Any) -> dict[str, dict[str, tuple[Decimal, ...]]]:
+    return {
+        "Customer": {
+            c["Id"]: (Decimal(c["Balance"]), Decimal(c["BalanceWithJobs"]))
+            for c in company.table("Customer").values()
+        },
+        "Vendor": {v["Id"]: (Decimal(v["Balance"]),) for v in company.table("Vendor").values()},
+        "Item": {
+            i["Id"]: (Decimal(i["QtyOnHand"]),)
+            for i in company.table("Item").values()
+            if "QtyOnHand" in i
+        },
+        "Bill": {b["Id"]: (Decimal(b["Balance"]),) for b in company.table("Bill").values()},
+    }

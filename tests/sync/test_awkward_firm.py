@@ -19,9 +19,8 @@ from tpsqbo_engine.sync.awkward import (
     WALK_INS,
     Books,
     build_books,
-    round_one,
-    round_two,
 )
+from tpsqbo_engine.sync.awkward_weeks import round_one, round_two
 from tpsqbo_engine.sync.demo import demo_firm
 from tpsqbo_engine.sync.session import RunSummary, Session
 
@@ -34,6 +33,7 @@ class Synced:
     books: Books
     runs: list[RunSummary]
     checklist: list[Any]
+    blocked: dict[str, str]  # what blocked the initial sync before the firm ignored it
 
     def items(self, run: int | None = None) -> list[dict[str, Any]]:
         runs = [run] if run is not None else [r.run_id for r in self.runs]
@@ -51,6 +51,7 @@ def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synced]:
     workdir: Path = tmp_path_factory.mktemp("awkward")
     with demo_firm(workdir, qbo_seed="starter", tps_seed="empty") as (session, qbo, tps):
         books = build_books(session.tps, session.qbo)
+        blocked = {o.record: o.message for o in session.plan()[0].operations if o.action == "block"}
         for record, reason in books.ignored.items():
             session.state.ignore(record, reason)
         session.backup()
@@ -60,7 +61,7 @@ def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synced]:
         runs.append(session.sync())
         round_two(session.tps, session.qbo, books)
         runs.append(session.sync())
-        yield Synced(session, qbo, tps, books, runs, checklist)
+        yield Synced(session, qbo, tps, books, runs, checklist, blocked)
 
 
 def test_every_run_finishes_without_a_failure(synced: Synced) -> None:
@@ -68,11 +69,27 @@ def test_every_run_finishes_without_a_failure(synced: Synced) -> None:
     assert synced.runs[0].counts["Successful"] > 100
 
 
-def test_the_checklist_passes_naming_the_ignored_journal_entry(synced: Synced) -> None:
+def test_the_checklist_passes_naming_every_ignored_transaction(synced: Synced) -> None:
     check = next(c for c in synced.checklist if c.id == "no-blocking-transactions")
     assert check.passed
-    (ignored,) = synced.books.ignored
-    assert any(ignored in detail and "year-end accrual" in detail for detail in check.details)
+    kinds = {record.split(":")[0] for record in synced.books.ignored}
+    assert kinds == {
+        "qbo.JournalEntry",
+        "qbo.SalesReceipt",
+        "qbo.RefundReceipt",
+        "qbo.Bill",
+        "qbo.VendorCredit",
+        "qbo.Transfer",
+    }
+    for record, reason in synced.books.ignored.items():
+        assert any(record in detail and reason in detail for detail in check.details), record
+    assert len(check.details) == len(synced.books.ignored)  # the bank transfer blocks nothing
+
+
+def test_each_unrecognised_transaction_blocks_until_it_is_ignored(synced: Synced) -> None:
+    assert set(synced.blocked) == set(synced.books.ignored)
+    bill = next(message for record, message in synced.blocked.items() if ".Bill:" in record)
+    assert "Accounts Receivable" in bill
 
 
 def test_no_duplicate_qbo_customers(synced: Synced) -> None:
@@ -137,6 +154,7 @@ def test_a_further_plan_writes_nothing_and_two_more_syncs_create_nothing(synced:
     for _ in range(2):
         again = session.sync()
         assert again.counts["Successful"] == 0 and again.counts["Failed"] == 0
+        assert session.state.items(again.run_id) == []  # a quiet night: nothing to say
     after = (
         {e: len(synced.qbo.company.table(e)) for e in ("Customer", "Invoice", "Payment")},
         {r: len(synced.tps_rows(r)) for r in ("clients", "invoices", "payments", "adjustments")},
@@ -175,7 +193,11 @@ def test_one_qbo_payment_pays_a_tps_invoice_and_a_qbo_made_one_in_the_same_run(
 ) -> None:
     fir = synced.books.clients["FIR01"]["id"]
     made = next(i for i in synced.tps_rows("invoices") if i["doc_number"] == "Q-7001")
-    assert made["client_id"] == fir and made["balance"] == "0.00"
+    assert made["client_id"] == fir  # paid in week one, deleted in QBO in week two
+    created = next(
+        i for i in synced.items(synced.runs[1].run_id) if i["target"].endswith(made["id"])
+    )
+    assert created["status"] == "Successful" and created["record"].startswith("qbo.Invoice:")
     paid = next(
         p for p in synced.tps_rows("payments") if p["client_id"] == fir and p.get("source") == "qbo"
     )
@@ -183,9 +205,8 @@ def test_one_qbo_payment_pays_a_tps_invoice_and_a_qbo_made_one_in_the_same_run(
         made["id"],
         synced.books.invoices["FIR01"][0]["id"],
     }
-    assert synced.tps.firm.get("invoices", synced.books.invoices["FIR01"][0]["id"])["balance"] == (
-        "0.00"
-    )
+    # Both paid in week one; the payment was deleted in QBO in week two, so it is void now.
+    assert paid["status"] == "void"
 
 
 def test_a_payment_of_a_paid_and_an_open_invoice_goes_across_with_its_open_part(
@@ -211,7 +232,10 @@ def test_walk_in_and_deleted_records_appear_once_with_their_outcome(synced: Sync
     deleted = [r for r in rows if r["message"].startswith("deleted in QBO")]
     assert [r["status"] for r in deleted] == ["Warning"]
     voided = [r for r in rows if "(deleted in QBO)" in r["message"]]
-    assert [r["status"] for r in voided] == ["Successful"]
+    assert [r["status"] for r in voided] == ["Successful"] * 3  # two payments, Q-7001
+    assert not [r for r in synced.items(synced.runs[2].run_id) if r["status"] == "Failed"]
+    q7001 = next(i for i in synced.tps_rows("invoices") if i["doc_number"] == "Q-7001")
+    assert q7001["status"] == "void"
     maple = synced.books.clients["MAP01"]["id"]
     from_qbo = [
         p for p in synced.tps_rows("payments") if p["client_id"] == maple and p["source"] == "qbo"
@@ -229,3 +253,78 @@ def test_demo_firm_awkward_shows_the_documented_differences_only(tmp_path: Path)
     assert "0 write(s) planned" in text and "2 client(s) with a difference" in text
     assert "NOT DOCUMENTED" not in text and "FAIL" not in text
     assert cli.main(["demo", "--workdir", str(tmp_path), "--firm", "tidy"]) == 2
+
+
+def test_reconcile_takes_qbo_s_side_from_its_own_report_when_it_answers(
+    synced: Synced, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tpsqbo_engine.errors import RetriableConnectorError
+    from tpsqbo_engine.sync import ar_report
+    from tpsqbo_engine.sync.reconcile import reconcile
+
+    session = synced.session
+    from_report = session.reconcile()
+    assert session.reconciled_from == "QBO's CustomerBalance report"
+    # QBO's own report and the engine's arithmetic over QBO's transactions agree here.
+    links = {r["tps_id"]: r["qbo_id"] for r in session.state.links("Client|Customer")}
+    assert from_report == reconcile(session.snapshot(whole=True), links)
+    real = session.qbo.call
+
+    def no_reports(method: str, path: str, **kwargs: Any) -> Any:
+        if path.startswith("reports/"):
+            raise RetriableConnectorError("QBO 10000 Unsupported entity or resource path")
+        return real(method, path, **kwargs)
+
+    monkeypatch.setattr(session.qbo, "call", no_reports)
+    rows = {r.client: r for r in session.reconcile()}
+    assert "transactions" in session.reconciled_from
+    assert list(rows.values()) == from_report
+    customer = next(c["Id"] for c in synced.customers() if c["DisplayName"] == "Hawthorn Legal")
+    answer = {
+        "Header": {"ReportName": "CustomerBalance"},
+        "Columns": {"Column": [{"ColTitle": ""}, {"ColTitle": "Total"}]},
+        "Rows": {
+            "Row": [
+                {"ColData": [{"value": "Hawthorn Legal", "id": customer}, {"value": "999.00"}]},
+                {"type": "Section", "Rows": {"Row": []}},
+                {"Summary": {}, "ColData": [{"value": "TOTAL"}, {"value": "999.00"}]},
+            ]
+        },
+    }
+
+    def reports(method: str, path: str, **kwargs: Any) -> Any:
+        return answer if path.startswith("reports/") else real(method, path, **kwargs)
+
+    monkeypatch.setattr(session.qbo, "call", reports)
+    reported = {r.client: r for r in session.reconcile()}
+    assert session.reconciled_from == "QBO's CustomerBalance report"
+    assert reported["HAW01"].qbo == Decimal("999.00")  # QBO's word, not our arithmetic
+    assert reported["HAW01"].qbo_credits == rows["HAW01"].qbo_credits
+    assert reported["HAW01"].difference == rows["HAW01"].tps - Decimal("999.00")
+    answer = {"Header": {}}
+    with pytest.raises(ar_report.UnreadableReport):
+        session.reconcile()
+
+
+def test_a_pack_can_bring_walk_in_customers_into_tps_instead(tmp_path: Path) -> None:
+    from tpsqbo_engine.resources import data_root
+
+    pack = data_root() / "examples" / "awkward-firm" / "rules"
+    with demo_firm(tmp_path, qbo_seed="starter", tps_seed="empty", rules=str(pack)) as (
+        session,
+        _,
+        tps,
+    ):
+        books = build_books(session.tps, session.qbo)
+        for record, reason in books.ignored.items():
+            session.state.ignore(record, reason)
+        session.backup()
+        session.sync()
+        round_one(session.tps, session.qbo, books)
+        second = session.sync()
+        assert second.counts["Failed"] == 0 and second.counts["Excluded"] == 0
+        (walk_in,) = [c for c in tps.firm.table("clients").values() if "walk-in" in c["name"]]
+        (invoice,) = [i for i in tps.firm.table("invoices").values() if i["doc_number"] == "W-0001"]
+        assert invoice["client_id"] == walk_in["id"] and invoice["balance"] == "75.00"
+        assert not [r for r in session.reconcile() if r.difference]
+        assert session.plan()[0].writes() == []

@@ -101,6 +101,13 @@ def test_state_commands_need_no_credentials_and_options_are_checked_first(
         page = (tmp_path / "run.html").read_text()
         assert code == 0 and "Not included: no TPS token" in page
         assert cli.main(["plan", "-c", config]) == 2  # planning does need them
+        monkeypatch.setenv("TPSQBO_TPS_TOKEN", "a-token")
+        monkeypatch.setenv("TPSQBO_QBO_CLIENT_SECRET", "a-secret")
+        session.config.qbo.token_file.rename(tmp_path / "elsewhere.json")
+        result = runner.invoke(cli.app, ["explain", "-c", config, "tps.Client:c-1001"])
+        assert result.exit_code == 0, repr(result.exception)
+        assert "not known without the connections (" in result.output
+        assert "no saved connection" in result.output
 
 
 def test_a_nightly_run_fails_only_on_new_failures(tmp_path: Path) -> None:

@@ -2,7 +2,11 @@
 
 One `call` does what every request needs: the per-realm limiter, a fresh access token
 (refreshed once on a 401), minorversion 75, timeouts, money as Decimal, QBO's faults mapped to
-fatal / retriable / skippable, and retries with backoff for 429, 5xx and lost connections.
+fatal / retriable / skippable, and the shared retry policy (connectors/retry.py) for 429,
+5xx, lost connections and answers that are not what was asked for: a 200 is data only once it
+is a JSON object with the expected envelope, never an empty answer made up from garbage.
+Every loop ends: retries, paging, CDC's cursor, a batch answer that leaves items out.
+
 Writes carry a deterministic `requestid`, so a retry is replayed by QBO rather than run
 twice; creates also carry a natural-key guard, because requestid is not always honoured:
 after a lost response the record is looked up before anything is sent again.
@@ -537,12 +541,33 @@ def _parse(response: requests.Response) -> Any:
 
 
 def _cdc_objects(body: Record) -> Iterator[tuple[str, Record]]:
-    for block in body.get("CDCResponse", []):
-        for response in block.get("QueryResponse", []):
-            for entity, rows in response.items():
+    """Every changed record of a CDC answer, each an object with an Id and a readable stamp;
+    anything else in the answer is not understood rather than skipped."""
+    for block in body["CDCResponse"]:
+        responses = block.get("QueryResponse", []) if isinstance(block, dict) else None
+        if not isinstance(responses, list):
+            raise _not_understood(200, "GET cdc", "a block without its QueryResponse list")
+        for response in responses:
+            rows_by_entity = response.items() if isinstance(response, dict) else [("", None)]
+            for entity, rows in rows_by_entity:
                 if isinstance(rows, list):
                     for record in rows:
-                        yield entity, record
+                        yield entity, _changed(record)
+                elif not entity:
+                    raise _not_understood(200, "GET cdc", "a QueryResponse that is no object")
+
+
+def _changed(record: Any) -> Record:
+    stamp = (
+        (record.get("MetaData") or {}).get("LastUpdatedTime") if isinstance(record, dict) else None
+    )
+    try:
+        datetime.fromisoformat(str(stamp))
+    except ValueError:
+        raise _not_understood(200, "GET cdc", "a change without an Id and a time") from None
+    if not isinstance(record, dict) or not record.get("Id"):
+        raise _not_understood(200, "GET cdc", "a change without an Id and a time")
+    return record
 
 
 __all__ = ["BatchOp", "BatchResult", "NaturalKey", "QboClient", "QboFatalError", "RetryPolicy"]

@@ -101,7 +101,9 @@ def cdc(company: Company, entities: str, changed_since: str) -> Record:
         raise Fault(
             "2010",
             "Request has invalid or unsupported property",
-            "changedSince must be within the last 30 days",
+            # QBO's own words (reported by QuickBooksSharp users, issue 19)
+            f"Operation cdc with changedSince date {changed_since} which is older than fixed "
+            "days is not supported.",
             element="changedSince",
         )
     asked = [part.strip() for part in entities.split(",") if part.strip()]
@@ -157,18 +159,23 @@ def batch(company: Company, body: Record) -> Record:
     responses = []
     with company.independent_items():
         for item in items:
-            responses.append({"bId": item.get("bId"), **_batch_item(company, item)})
+            ident = item.get("bId") if isinstance(item, dict) else None
+            responses.append({"bId": ident, **_batch_item(company, item)})
     return envelope("BatchItemResponse", responses)
 
 
 def _batch_item(company: Company, item: Record) -> Record:
     try:
+        if not isinstance(item, dict):  # junk in the list: a fault for that item alone
+            raise Fault("2010", "Request has invalid or unsupported property", "a batch item")
         if "Query" in item:
             return {"QueryResponse": run_query(company, item["Query"])["QueryResponse"]}
         entity = next((k for k in item if k not in ("bId", "operation", "optionsData")), None)
         if entity is None:
             raise faults.required("entity")
         name = entity_name(entity.lower())
+        if not isinstance(item[entity], dict):
+            raise Fault("2010", "Request has invalid or unsupported property", entity)
         result = write(
             company,
             name,

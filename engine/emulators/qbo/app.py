@@ -5,8 +5,6 @@ endpoints and the request size limit. A WSGI application served by werkzeug.
 
 from __future__ import annotations
 
-import base64
-import json
 import secrets
 import threading
 import time
@@ -16,18 +14,22 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from html import escape
 from typing import Any
-from urllib.parse import unquote_plus, urlencode
 
 from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from tpsqbo_engine.connectors.qbo.limits import Limits, Throttle
+from tpsqbo_engine.emulators.bodies import BadBody, parse_json
 from tpsqbo_engine.emulators.injection import FaultPlan, drop_connection
 from tpsqbo_engine.emulators.qbo import api, faults, properties, query, reports, uploads, xmlwire
 from tpsqbo_engine.emulators.qbo.company import Company
 from tpsqbo_engine.emulators.qbo.faults import Fault
-from tpsqbo_engine.emulators.qbo.oauth import OAuthServer, discovery_document
+from tpsqbo_engine.emulators.qbo.oauth import OAuthServer
+from tpsqbo_engine.emulators.qbo.oauth_endpoints import (
+    OAuthEndpoints,
+    json_response,
+)
 
 MINOR_VERSION = 75
 MAX_REQUESTID = 50
@@ -53,19 +55,6 @@ _URLS = Map(
 )
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return float(value)  # QBO sends doubles; two-decimal amounts survive the round trip
-    raise TypeError(type(value).__name__)
-
-
-def json_response(body: Any, status: int = 200) -> Response:
-    text = json.dumps(body, default=_json_default, ensure_ascii=False)
-    response = Response(text, status=status, content_type="application/json;charset=UTF-8")
-    response.headers["intuit_tid"] = secrets.token_hex(12)
-    return response
-
-
 def api_response(request: Request, body: Any, status: int = 200) -> Response:
     """An API answer in the format the request's Accept header asks for."""
     if not xmlwire.wanted(request.headers.get("Accept", "")):
@@ -78,7 +67,7 @@ def api_response(request: Request, body: Any, status: int = 200) -> Response:
 
 
 @dataclass
-class Emulator:
+class Emulator(OAuthEndpoints):
     company: Company
     oauth: OAuthServer
     limits: Limits | None = None
@@ -101,11 +90,9 @@ class Emulator:
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         request = Request(environ)
-        request.max_content_length = self.max_body  # a longer chunked body stops at the limit
         strict = properties.STRICT.set(self.strict_properties)
         try:
-            if (request.content_length or 0) > self.max_body:
-                raise RequestEntityTooLarge()  # refused on its header, before a byte is read
+            self._limit_body(request)
             endpoint, args = _URLS.bind_to_environ(environ).match()
             response = getattr(self, f"on_{endpoint}")(request, **args)
         except Fault as fault:
@@ -121,82 +108,17 @@ class Emulator:
         result: Iterable[bytes] = response(environ, start_response)
         return result
 
-    # OAuth --------------------------------------------------------------------------------
-    def on_discovery(self, request: Request) -> Response:
-        return json_response(discovery_document(self.base_url))
-
-    def on_authorize(self, request: Request) -> Response:
-        redirect_uri = request.args.get("redirect_uri", "")
-        if request.args.get("client_id") != self.oauth.client_id:
-            return json_response({"error": "invalid_client"}, 400)
-        if not self.oauth.redirect_allowed(redirect_uri):  # shown to the user, never followed
-            return json_response(
-                {
-                    "error": "invalid_request",
-                    "error_description": "The redirect_uri is not registered for this app",
-                },
-                400,
-            )
-        params = {
-            "code": self.oauth.authorize(redirect_uri),
-            "state": request.args.get("state", ""),
-            "realmId": self.company.realm_id,
-        }
-        return Response(status=302, headers={"Location": f"{redirect_uri}?{urlencode(params)}"})
-
-    def _client_credentials(self, request: Request) -> bool:
-        """client_secret_basic (an Authorization header) or client_secret_post (the form)."""
-        header = request.headers.get("Authorization", "")
-        if not header.startswith("Basic "):
-            client_id = request.form.get("client_id", "")
-            secret = request.form.get("client_secret", "")
-            return bool(client_id and secret) and self.oauth.client_ok(client_id, secret)
-        try:
-            decoded = base64.b64decode(header[6:], validate=True).decode()
-        except (ValueError, UnicodeDecodeError):
-            return False
-        client_id, _, secret = decoded.partition(":")
-        return self.oauth.client_ok(unquote_plus(client_id), unquote_plus(secret))
-
-    def on_token(self, request: Request) -> Response:
-        if not self._client_credentials(request):
-            return json_response({"error": "invalid_client"}, 401)
-        grant = request.form.get("grant_type")
-        if grant == "authorization_code":
-            tokens = self.oauth.exchange_code(
-                request.form.get("code", ""), request.form.get("redirect_uri", "")
-            )
-        elif grant == "refresh_token":
-            tokens = self.oauth.refresh(request.form.get("refresh_token", ""))
-        else:
-            return json_response({"error": "unsupported_grant_type"}, 400)
-        if tokens is None:
-            return json_response(
-                {
-                    "error": "invalid_grant",
-                    "error_description": "Incorrect or invalid refresh token"
-                    if grant == "refresh_token"
-                    else "Invalid authorization code",
-                },
-                400,
-            )
-        if request.headers.get("x-include-refresh-token-hard-expires-in") == "true":
-            tokens["x_refresh_token_hard_expires_in"] = 5 * 365 * 86400
-        return json_response(tokens)
-
-    def on_revoke(self, request: Request) -> Response:
-        if not self._client_credentials(request):
-            return json_response({"error": "invalid_client"}, 401)
-        body = request.get_json(silent=True) or {}
-        token = str(body.get("token", "") if isinstance(body, dict) else "")
-        self.oauth.revoke(token or request.form.get("token", ""))
-        return Response(status=200)
-
-    def on_jwks(self, request: Request) -> Response:
-        return json_response({"keys": []})
-
-    def on_userinfo(self, request: Request) -> Response:
-        return json_response({"sub": self.company.realm_id, "email": "owner@example.com"})
+    def _limit_body(self, request: Request) -> None:
+        """413 for a body over the limit: on its announced length before a byte is read; a
+        chunked one is read one byte past the limit at most."""
+        if (request.content_length or 0) > self.max_body:
+            raise RequestEntityTooLarge()
+        request.max_content_length = self.max_body + 1
+        request.max_form_memory_size = self.max_body
+        chunked = request.content_length is None and request.method == "POST"
+        form = request.mimetype == "application/x-www-form-urlencoded"  # parsed within limits
+        if chunked and not form and len(request.get_data(cache=True)) > self.max_body:
+            raise RequestEntityTooLarge()
 
     # Online payments --------------------------------------------------------------------
     def on_pay(self, request: Request, token: str) -> Response:
@@ -325,6 +247,8 @@ class Emulator:
 
     def _route(self, request: Request, rest: str) -> dict[str, Any]:
         parts = rest.split("/")
+        if any(part in (".", "..") or "\x00" in part for part in parts):
+            raise Fault("2010", "Request has invalid or unsupported property", "the path")
         include = frozenset(request.args.get("include", "").lower().split(","))
         if parts[0] == "query":
             text = (
@@ -339,13 +263,15 @@ class Emulator:
             )
         if parts[0] == "reports" and len(parts) == 2 and request.method == "GET":
             return reports.run(self.company, parts[1], request.args)
+        if parts[0] == "download" and len(parts) == 2:
+            raise uploads.download(self.company, parts[1])
         if parts[0] == "upload" and request.method == "POST":
             return uploads.upload(
                 self.company, request.content_type or "", request.get_data(as_text=True)
             )
         if parts[0] == "batch" and request.method == "POST":
             return api.batch(self.company, _body(request))
-        if parts[0] == "companyinfo":
+        if parts[0] == "companyinfo" and request.method == "GET":  # a POST is an update
             return api.envelope("CompanyInfo", self.company.singleton("CompanyInfo"))
         if parts[0] == "preferences" and request.method == "GET":
             return api.envelope("Preferences", self.company.singleton("Preferences"))
@@ -364,14 +290,10 @@ class Emulator:
 
 
 def _body(request: Request) -> Any:
-    try:
-        return json.loads(request.get_data(as_text=True) or "null", parse_float=Decimal)
-    except json.JSONDecodeError as exc:
-        raise Fault(
-            "2010",
-            "Request has invalid or unsupported property",
-            f"The request body is not valid JSON (line {exc.lineno}, column {exc.colno})",
-        ) from None
+    try:  # nesting, NaN/Infinity and bad UTF-8 refused (emulators/bodies.py)
+        return parse_json(request.get_data() or b"null", parse_float=Decimal)
+    except BadBody as bad:
+        raise Fault("2010", "Request has invalid or unsupported property", bad.message) from None
 
 
 def _minor_version(request: Request) -> int:

@@ -41,8 +41,7 @@ class Books:
             for p in self.ledger.postings()
             if not params.customers or p.party_id in params.customers
         ]
-        first = r.parse_params(company, {"date_macro": "This Fiscal Year"}).start.month
-        self.fiscal_start = r._fiscal_start(params.end, first).isoformat()
+        self.fiscal_start = r.fiscal_start(params.end, params.fiscal_month).isoformat()
 
     def is_pl(self, account: str) -> bool:
         return self.ledger.account_type(account) in PROFIT_AND_LOSS
@@ -196,65 +195,62 @@ def _split(books: Books, posting: Posting, by_txn: dict[tuple[str, str], list[Po
     return "-Split-"
 
 
+def _ledger_section(
+    books: Books,
+    account: str,
+    mine: list[Posting],
+    period: tuple[str, str],
+    by_txn: dict[tuple[str, str], list[Posting]],
+) -> Record | None:
+    """One account's section: its balance before the period, each posting, its total."""
+    start, end = period
+    since = books.fiscal_start if books.is_pl(account) else ""  # income restarts each year
+    opening = sum((p.amount for p in mine if since <= p.date < start), ZERO)
+    moves = [p for p in mine if start <= p.date <= end]
+    if not moves and opening == 0:
+        return None
+    running = opening
+    lines = [r.data_row(start, "Beginning Balance", "", "", "", "", "", opening)]
+    for p in moves:
+        running += p.amount
+        ids = {1: p.txn_id, 3: p.party_id} if p.party_id else {1: p.txn_id}
+        split = _split(books, p, by_txn)
+        lines.append(
+            r.data_row(
+                p.date,
+                p.txn_type,
+                p.doc_number,
+                p.party_name,
+                p.memo,
+                split,
+                p.amount,
+                running,
+                ids=ids,
+            )
+        )
+    moved = r.total([p.amount for p in moves])
+    name = books.name(account)
+    return r.section(name, lines, [f"Total for {name}", "", "", "", "", "", moved, running])
+
+
 def general_ledger(company: Company, params: r.Params) -> Record:
     books = Books(company, params)
     start, end = params.start.isoformat(), params.end.isoformat()
     by_txn: dict[tuple[str, str], list[Posting]] = defaultdict(list)
+    by_account: dict[str, list[Posting]] = defaultdict(list)
     for posting in books.postings:
         by_txn[(posting.txn_type, posting.txn_id)].append(posting)
-    rows = []
+        by_account[posting.account].append(posting)
     accounts = sorted(
         {p.account for p in books.postings if p.date <= end}, key=lambda a: books.name(a).casefold()
     )
-    for account in accounts:
-        opening_from = books.fiscal_start if books.is_pl(account) else None
-        opening = sum(
-            (
-                p.amount
-                for p in books.postings
-                if p.account == account
-                and p.date < start
-                and (opening_from is None or p.date >= opening_from)
-            ),
-            ZERO,
-        )
-        moves = [p for p in books.postings if p.account == account and start <= p.date <= end]
-        if not moves and opening == 0:
-            continue
-        running = opening
-        lines = [r.data_row(start, "Beginning Balance", "", "", "", "", "", opening)]
-        for p in moves:
-            running += p.amount
-            lines.append(
-                r.data_row(
-                    p.date,
-                    p.txn_type,
-                    p.doc_number,
-                    p.party_name,
-                    p.memo,
-                    _split(books, p, by_txn),
-                    p.amount,
-                    running,
-                    ids={1: p.txn_id, 3: p.party_id} if p.party_id else {1: p.txn_id},
-                )
-            )
-        moved = r.total([p.amount for p in moves])
-        rows.append(
-            r.section(
-                books.name(account),
-                lines,
-                [f"Total for {books.name(account)}", "", "", "", "", "", moved, running],
-            )
-        )
+    sections = (_ledger_section(books, a, by_account[a], (start, end), by_txn) for a in accounts)
+    rows = [section for section in sections if section is not None]
+    titles = ("Date", "Transaction Type", "Num", "Name", "Memo/Description", "Split")
     return {
         "Header": r.header(company, "GeneralLedger", params, as_of=False, empty=not rows),
         "Columns": r.columns(
-            ("Date", "Date"),
-            ("Transaction Type", "String"),
-            ("Num", "String"),
-            ("Name", "String"),
-            ("Memo/Description", "String"),
-            ("Split", "String"),
+            *((t, "Date" if t == "Date" else "String") for t in titles),
             ("Amount", "Money"),
             ("Balance", "Money"),
         ),

@@ -18,9 +18,9 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from tpsqbo_engine.emulators.qbo import catalog, faults, purchases, sales
+from tpsqbo_engine.emulators.qbo import catalog, faults, forms, people, purchases, sales, stock
 from tpsqbo_engine.emulators.qbo.indexes import Indexes
-from tpsqbo_engine.emulators.qbo.money import ZERO, amount, cents
+from tpsqbo_engine.emulators.qbo.money import ZERO, cents
 
 NAME_LISTS = catalog.names_of("name-list")
 TRANSACTIONS = catalog.names_of("transaction")
@@ -56,7 +56,7 @@ COMPUTED = frozenset(
         "Classification",
     }
 )
-_NAME_FIELDS = ("DisplayName", "GivenName", "MiddleName", "FamilyName", "Title", "Suffix", "Name")
+_PREPARE = {**people.PREPARE, **forms.PREPARE, **purchases.PREPARE}
 _DATES = ("TxnDate", "DueDate", "ShipDate", "ExpirationDate", "AcceptedDate", "InvStartDate")
 OFFSETS = {"US": timezone(timedelta(hours=-8)), "CA": timezone(timedelta(hours=-5))}
 
@@ -83,6 +83,7 @@ class Company:
     index: Indexes = field(default_factory=Indexes, repr=False)
     _hidden: set[str] | None = field(default=None, repr=False)
     jobs: dict[str, set[str]] = field(default_factory=dict, repr=False)
+    stock_moves: dict[str, dict[str, Decimal]] = field(default_factory=dict, repr=False)
 
     # Basics ---------------------------------------------------------------------------
     @property
@@ -142,7 +143,7 @@ class Company:
             finally:
                 self._hidden = None
 
-    def _notify(self, entity: str, ident: str, operation: str) -> None:
+    def notify(self, entity: str, ident: str, operation: str) -> None:
         for listener in self.listeners:
             listener(entity, ident, operation)
 
@@ -187,7 +188,7 @@ class Company:
             self.table(entity)[ident] = record
             self.index.replace(entity, None, record)
             self._after_write(entity, record)
-            self._notify(entity, ident, "Create")
+            self.notify(entity, ident, "Create")
             return record
 
     def update(
@@ -207,7 +208,7 @@ class Company:
                 kept = {k: v for k, v in current.items() if k in COMPUTED}
                 record = {**kept, **changes}  # a full update nulls every field left out
             if entity in NAME_LISTS and record.get("Active") is False:
-                self._check_can_deactivate(entity, current)
+                people.check_can_deactivate(self, entity, current)
             self._prepare(entity, record, current["Id"], allow_duplicate_docnumber)
             return self._commit(entity, current, record, "Update")
 
@@ -230,6 +231,10 @@ class Company:
                 self._apply_payment(current["Id"], {})
             if entity in SALES or entity in OWED:
                 self._release_share(current["Id"])
+            if entity in stock.SIGNS:
+                stock.move(self, entity, current["Id"], None)
+            if entity == "Invoice":
+                forms.close_estimates(self, current, deleted=True)
             stamp = {
                 "Id": current["Id"],
                 "status": "Deleted",
@@ -237,7 +242,7 @@ class Company:
                 "MetaData": {"LastUpdatedTime": self.timestamp()},
             }
             self.deleted.setdefault(entity, {})[current["Id"]] = stamp
-            self._notify(entity, current["Id"], "Delete")
+            self.notify(entity, current["Id"], "Delete")
             return {"status": "Deleted", "domain": "QBO", "Id": current["Id"]}
 
     def void(self, entity: str, body: Record) -> Record:
@@ -286,7 +291,7 @@ class Company:
         self.table(entity)[current["Id"]] = record
         self.index.replace(entity, current, record)
         self._after_write(entity, record)
-        self._notify(entity, current["Id"], operation)
+        self.notify(entity, current["Id"], operation)
         return record
 
     def _writable(self, entity: str, operation: str) -> None:
@@ -303,262 +308,12 @@ class Company:
         for name in _DATES:
             if name in record:
                 _check_date(name, record[name])
-        prepare = getattr(self, f"_prepare_{entity.lower()}", None)
         if entity in PEOPLE:
-            self._prepare_person(entity, record, ident)
-        elif entity in purchases.PREPARE:
-            purchases.PREPARE[entity](self, record, ident)
-        elif prepare is not None:
-            prepare(record, ident)
+            people.prepare_person(self, entity, record, ident)
+        elif entity in _PREPARE:
+            _PREPARE[entity](self, record, ident)
         if entity in SALES:
-            self._prepare_sale(entity, record, ident, allow_dup)
-
-    def _refuse_colons(self, record: Record) -> None:
-        for name in _NAME_FIELDS:
-            value = record.get(name)
-            if isinstance(value, str) and any(c in value for c in ":\t\n"):
-                raise faults.business(f"{name} cannot contain a colon (:), tab or new line.")
-
-    def _prepare_person(self, entity: str, record: Record, ident: str) -> None:
-        self._refuse_colons(record)
-        if not record.get("DisplayName"):
-            parts = [
-                record.get(p) for p in ("Title", "GivenName", "MiddleName", "FamilyName", "Suffix")
-            ]
-            composed = " ".join(p for p in parts if p)
-            if not composed:
-                raise faults.required("DisplayName")
-            record["DisplayName"] = composed
-        name = str(record["DisplayName"])
-        if len(name) > 500:
-            raise faults.business("DisplayName is longer than 500 characters.")
-        clash = self.index.named(entity, name)
-        if clash is not None and clash != ident:
-            raise faults.duplicate_name()
-        email = (record.get("PrimaryEmailAddr") or {}).get("Address")
-        if email is not None and ("@" not in email or "." not in email):
-            raise faults.business("Email Address does not conform to the syntax rules of RFC 822.")
-        record["FullyQualifiedName"] = name
-        if entity == "Customer":
-            self._job(record, ident)
-            record.setdefault("Balance", ZERO)
-            record.setdefault("BalanceWithJobs", record["Balance"])
-        elif entity == "Vendor":
-            record.setdefault("Balance", ZERO)
-
-    def _job(self, record: Record, ident: str) -> None:
-        """A sub-customer (job): `Parent:Child` names, Level, and its place among the jobs."""
-        for jobs in self.jobs.values():
-            jobs.discard(ident)
-        if not record.get("ParentRef"):
-            record["Job"], record["Level"] = False, 0
-            record.pop("ParentRef", None)
-            return
-        parent = self.check_ref("Customer", record["ParentRef"], "ParentRef")
-        if parent["Id"] == ident or ident in self._ancestors(parent["Id"]):
-            raise faults.business("A customer cannot be its own parent.")
-        record["ParentRef"] = {"value": parent["Id"], "name": parent["DisplayName"]}
-        record.setdefault("Job", True)
-        record["Level"] = int(parent.get("Level", 0)) + 1
-        record["FullyQualifiedName"] = f"{parent['FullyQualifiedName']}:{record['DisplayName']}"
-        self.jobs.setdefault(parent["Id"], set()).add(ident)
-
-    def _ancestors(self, ident: str) -> list[str]:
-        found: list[str] = []
-        customer = self.table("Customer").get(ident)
-        while customer is not None and customer.get("ParentRef") and len(found) < 10:
-            found.append(str(customer["ParentRef"]["value"]))
-            customer = self.table("Customer").get(found[-1])
-        return found
-
-    def unique_name(self, entity: str, record: Record, ident: str, limit: int) -> None:
-        self._refuse_colons(record)
-        name = record.get("Name")
-        if not name:
-            raise faults.required("Name")
-        if len(str(name)) > limit:
-            raise faults.business(f"Name is longer than {limit} characters.")
-        clash = self.index.named(entity, str(name))
-        if clash is not None and clash != ident:
-            raise faults.duplicate_name()
-        record["FullyQualifiedName"] = name
-
-    def _prepare_item(self, record: Record, ident: str) -> None:
-        self.unique_name("Item", record, ident, 100)
-        if record.get("Type") not in ("Service", "NonInventory", "Inventory", "Category", "Group"):
-            raise faults.required("Type")
-        if record["Type"] in ("Service", "Inventory") and "IncomeAccountRef" not in record:
-            raise faults.required("IncomeAccountRef")
-        if len(str(record.get("Sku", ""))) > 100:
-            raise faults.business("Sku is longer than 100 characters.")
-        if record["Type"] == "Inventory":
-            # QBO tracks quantity for inventory items: it needs the asset and cost accounts.
-            for name in ("AssetAccountRef", "ExpenseAccountRef", "QtyOnHand", "InvStartDate"):
-                if record.get(name) is None:
-                    raise faults.required(name)
-            record["TrackQtyOnHand"] = True
-        for name in ("IncomeAccountRef", "ExpenseAccountRef", "AssetAccountRef"):
-            if name in record:
-                self.check_ref("Account", record[name], name)
-
-    def _prepare_account(self, record: Record, ident: str) -> None:
-        self.unique_name("Account", record, ident, 100)
-        if '"' in str(record["Name"]):
-            raise faults.business('Account names cannot contain a double quote (").')
-        if not (record.get("AccountType") or record.get("AccountSubType")):
-            raise faults.required("AccountType")
-        record.setdefault("CurrentBalance", ZERO)
-
-    def _prepare_term(self, record: Record, ident: str) -> None:
-        self.unique_name("Term", record, ident, 31)
-
-    def _prepare_paymentmethod(self, record: Record, ident: str) -> None:
-        self.unique_name("PaymentMethod", record, ident, 31)
-
-    def _prepare_sale(self, entity: str, record: Record, ident: str, allow_dup: bool) -> None:
-        if "CustomerRef" not in record:
-            raise faults.required("CustomerRef")
-        customer = self.check_ref("Customer", record["CustomerRef"], "CustomerRef")
-        record["CustomerRef"] = {"value": customer["Id"], "name": customer["DisplayName"]}
-        sales.compute_sales(record, self.check_ref, self.tax_rate, self.us)
-        self._doc_number(entity, record, ident, allow_dup)
-        record.setdefault("TxnDate", self.timestamp()[:10])
-        if entity in ("SalesReceipt", "RefundReceipt"):
-            self._deposit_account(entity, record)
-        if entity == "Estimate":
-            record.setdefault("TxnStatus", "Pending")
-            record.setdefault("LinkedTxn", [])
-        if entity == "Invoice":
-            self._check_estimates(record, customer["Id"])
-            record.setdefault("DueDate", record["TxnDate"])
-            record.setdefault("Deposit", ZERO)
-            record.setdefault("EmailStatus", "NotSet")
-            record.setdefault("LinkedTxn", [])
-            record.setdefault("PrintStatus", "NotSet")
-        self._set_balance(entity, record, ident)
-
-    def _deposit_account(self, entity: str, record: Record) -> None:
-        if "DepositToAccountRef" in record:
-            self.check_ref("Account", record["DepositToAccountRef"], "DepositToAccountRef")
-        elif entity == "RefundReceipt":
-            raise faults.required("DepositToAccountRef")
-        else:
-            undeposited = self.find_by("Account", "AccountSubType", "UndepositedFunds")
-            if undeposited is not None:
-                record["DepositToAccountRef"] = {"value": undeposited["Id"]}
-        record["Balance"] = ZERO
-
-    def _check_estimates(self, record: Record, customer_id: str) -> None:
-        for link in record.get("LinkedTxn") or []:
-            if link.get("TxnType") != "Estimate":
-                continue
-            estimate = self.visible("Estimate", str(link.get("TxnId")))
-            if estimate is None:
-                raise faults.invalid_reference(f"LinkedTxn Estimate {link.get('TxnId')}")
-            if estimate["CustomerRef"]["value"] != customer_id:
-                raise faults.business(f"The Estimate {estimate['Id']} belongs to another customer.")
-
-    def _close_estimates(self, invoice: Record) -> None:
-        """An invoice made from an estimate closes it and is linked from it, as QBO does."""
-        for link in invoice.get("LinkedTxn") or []:
-            if link.get("TxnType") != "Estimate":
-                continue
-            estimate = self.table("Estimate").get(str(link.get("TxnId")))
-            if estimate is None:
-                continue
-            links = [x for x in estimate.get("LinkedTxn") or [] if x.get("TxnId") != invoice["Id"]]
-            estimate["LinkedTxn"] = [*links, {"TxnId": invoice["Id"], "TxnType": "Invoice"}]
-            estimate["TxnStatus"] = "Closed"
-            estimate["SyncToken"] = str(int(estimate["SyncToken"]) + 1)
-            estimate["MetaData"] = {**estimate["MetaData"], "LastUpdatedTime": self.timestamp()}
-            self._notify("Estimate", estimate["Id"], "Update")
-
-    def _doc_number(self, entity: str, record: Record, ident: str, allow_dup: bool) -> None:
-        number = record.get("DocNumber")
-        if not number:
-            record["DocNumber"] = self.index.next_number(entity)
-            return
-        if len(str(number)) > 21:
-            raise faults.business("DocNumber is longer than 21 characters.")
-        clash = self.index.with_number(entity, str(number)) - {ident}
-        if clash and not allow_dup:
-            raise faults.Fault(
-                "6140",
-                "Duplicate Document Number Error",
-                f"Duplicate Document Number Error : You must specify a different "
-                f"number. This number has already been used. DocNumber={number}",
-            )
-
-    def _set_balance(self, entity: str, record: Record, ident: str) -> None:
-        applied = self.index.applied_to(ident)
-        if entity == "Invoice":
-            record["Balance"] = cents(
-                record["TotalAmt"] - applied - amount(record.get("Deposit", 0), "Deposit")
-            )
-        elif entity == "CreditMemo":
-            record["RemainingCredit"] = record["Balance"] = cents(record["TotalAmt"] - applied)
-        if entity == "Invoice" and record["Balance"] < 0:
-            raise faults.business("The invoice total is less than the payments applied to it.")
-
-    def _prepare_payment(self, record: Record, ident: str) -> None:
-        for name in ("CustomerRef", "TotalAmt"):
-            if name not in record:
-                raise faults.required(name)
-        customer = self.check_ref("Customer", record["CustomerRef"], "CustomerRef")
-        record["CustomerRef"] = {"value": customer["Id"], "name": customer["DisplayName"]}
-        total = amount(record["TotalAmt"], "TotalAmt")
-        applied = sales.payment_applications(record)
-        for txn_id, (kind, value) in applied.items():
-            self._check_application(kind, txn_id, value, ident, customer["Id"])
-        record["TotalAmt"] = cents(total)
-        record["UnappliedAmt"] = sales.unapplied(total, applied)
-        record.setdefault("TxnDate", self.timestamp()[:10])
-        if "DepositToAccountRef" not in record:
-            undeposited = self.find_by("Account", "AccountSubType", "UndepositedFunds")
-            if undeposited is not None:
-                record["DepositToAccountRef"] = {
-                    "value": undeposited["Id"],
-                    "name": undeposited["Name"],
-                }
-        else:
-            self.check_ref("Account", record["DepositToAccountRef"], "DepositToAccountRef")
-
-    def _check_application(
-        self, kind: str, txn_id: str, value: Decimal, payment_id: str, customer_id: str
-    ) -> None:
-        target = self.table(kind).get(txn_id)
-        if target is None or (self._hidden is not None and txn_id in self._hidden):
-            raise faults.invalid_reference(f"LinkedTxn {kind} {txn_id}")
-        if target["CustomerRef"]["value"] != customer_id:
-            raise faults.business(f"The {kind} {txn_id} belongs to another customer.")
-        already = self.index.applications.get(txn_id, {}).get(payment_id, ZERO)
-        open_amount = target.get("Balance", ZERO) + already
-        if value > open_amount:
-            raise faults.business(
-                f"The amount applied to {kind} {txn_id} ({value}) is more "
-                f"than its open balance ({open_amount})."
-            )
-
-    def _prepare_journalentry(self, record: Record, ident: str) -> None:
-        record["TotalAmt"] = sales.journal_total(record)
-
-    def _prepare_deposit(self, record: Record, ident: str) -> None:
-        if "DepositToAccountRef" not in record:
-            raise faults.required("DepositToAccountRef")
-        record["TotalAmt"] = sales.sum_lines(record)
-
-    def _prepare_purchase(self, record: Record, ident: str) -> None:
-        for name in ("PaymentType", "AccountRef"):
-            if name not in record:
-                raise faults.required(name)
-        record["TotalAmt"] = sales.sum_lines(record)
-
-    def _check_can_deactivate(self, entity: str, current: Record) -> None:
-        if entity == "Customer" and current.get("Balance", ZERO) != 0:
-            raise faults.business(
-                "Delete List Has Balance Error : This customer cannot be "
-                "deleted because it has a non-zero balance."
-            )
+            forms.prepare_sale(self, entity, record, ident, allow_dup)
 
     # Derived state --------------------------------------------------------------------
     def _after_write(self, entity: str, record: Record) -> None:
@@ -568,8 +323,10 @@ class Company:
             self._apply_payment(
                 record["Id"], {} if voided else {txn: value for txn, (_, value) in applied.items()}
             )
+        if entity in stock.SIGNS:
+            stock.move(self, entity, record["Id"], record)
         if entity == "Invoice":
-            self._close_estimates(record)
+            forms.close_estimates(self, record)
         if entity in SALES or entity in OWED:
             self._refresh_share(entity, record)
 
@@ -583,7 +340,7 @@ class Company:
             if record is None:
                 continue
             if entity in SALES:
-                self._set_balance(entity, record, txn_id)
+                forms.set_balance(self, entity, record, txn_id)
             else:
                 record["Balance"] = cents(record["TotalAmt"] - self.index.applied_to(txn_id))
             paid_by = "Payment" if entity in SALES else "BillPayment"
@@ -615,7 +372,7 @@ class Company:
             customer = self.table("Customer").get(party_id)
             if customer is not None:
                 customer["Balance"] = self.index.balance(party_id)
-                for ident in [party_id, *self._ancestors(party_id)]:
+                for ident in [party_id, *people.ancestors(self, party_id)]:
                     self._balance_with_jobs(ident)
 
     def _balance_with_jobs(self, ident: str) -> None:
@@ -634,6 +391,7 @@ class Company:
         for entity, table in self.records.items():
             for record in table.values():
                 self.index.replace(entity, None, record)
+        stock.remember(self)
         self.jobs = {}
         for customer in self.table("Customer").values():
             if customer.get("ParentRef"):

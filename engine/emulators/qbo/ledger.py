@@ -102,6 +102,23 @@ class Ledger:
             out.append((self.special("tax"), tax))
         return out
 
+    def cost_lines(self, record: Record) -> list[tuple[str, Decimal]]:
+        """(account, debit amount) of the cost of inventory a sales form sells: its purchase
+        cost times the quantity, from inventory asset to cost of goods sold."""
+        out: list[tuple[str, Decimal]] = []
+        for line in record.get("Line") or []:
+            detail = line.get("SalesItemLineDetail") or {}
+            item_ref = detail.get("ItemRef") or {}
+            item = self.company.table("Item").get(str(item_ref.get("value")), {})
+            if item.get("Type") != "Inventory" or not Decimal(str(line.get("Amount", 0))):
+                continue  # a voided form's lines are 0 and sell nothing
+            cost = cents(
+                Decimal(str(item.get("PurchaseCost", 0))) * Decimal(str(detail.get("Qty") or 1))
+            )
+            out.append((str((item.get("ExpenseAccountRef") or {}).get("value") or "unknown"), cost))
+            out.append((str((item.get("AssetAccountRef") or {}).get("value") or "unknown"), -cost))
+        return out
+
     def expense_lines(self, record: Record) -> list[tuple[str, Decimal]]:
         """(account, debit amount) of each line of a bill, purchase or vendor credit."""
         out: list[tuple[str, Decimal]] = []
@@ -160,6 +177,8 @@ def _pro_rata(
 def _invoice(ledger: Ledger, record: Record, sign: int = 1) -> Iterator[Posting]:
     entity = "Invoice" if sign == 1 else "CreditMemo"
     post = ledger._post(record, entity, record.get("CustomerRef"))
+    for account, value in ledger.cost_lines(record):  # goods leave when sold, on either basis
+        yield post(account, sign * value)
     if ledger.cash:
         return
     yield post(ledger.special("ar"), sign * Decimal(str(record["TotalAmt"])))
@@ -185,6 +204,8 @@ def _receipt(ledger: Ledger, record: Record, sign: int = 1) -> Iterator[Posting]
     yield post(str(deposit), sign * Decimal(str(record["TotalAmt"])))
     for account, value in ledger.sale_lines(record):
         yield post(account, -sign * value)
+    for account, value in ledger.cost_lines(record):
+        yield post(account, sign * value)
 
 
 def _refund(ledger: Ledger, record: Record) -> Iterator[Posting]:

@@ -1,7 +1,8 @@
 """What QBO knows about each entity's properties, read from schemas/qbo/*.json, and the
-checks it makes with it: unknown or mistyped properties in a write (2010), required ones
-missing on create (2020), read-only ones dropped, and which properties a query may filter,
-sort or project on (4000).
+checks it makes with it: unknown or mistyped properties in a write (2010), text longer than
+its maximum (2050), a value outside its enumeration (2170), required ones missing on create
+(2020), read-only ones dropped, and which properties a query may filter, sort or project on
+(4000).
 
 Nothing here names an entity: a new schema file is a new entity with its own checks. The
 schemas are compiled once into frozen `Prop` trees, so a check costs a dictionary walk over
@@ -11,7 +12,7 @@ the request, not a JSON Schema evaluation.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -48,6 +49,8 @@ class Prop:
     name: str
     kind: str  # string, number, integer, boolean, object, array or any
     read_only: bool = False
+    max_length: int | None = None
+    enum: frozenset[str] = frozenset()  # the values QBO accepts, when it lists them
     filterable: bool = False
     sortable: bool = False
     operators: frozenset[str] = frozenset()
@@ -74,6 +77,7 @@ class EntitySpec:
     cdc: bool
     batch: bool
     root: Prop
+    required: tuple[str, ...] = ()
 
     def path(self, dotted: str) -> Prop | None:
         """The property a dotted query name points at (`MetaData.LastUpdatedTime`)."""
@@ -113,6 +117,8 @@ class _Compiler:
         node, doc = self.resolve(raw, doc)
         flags = node.get("x-qbo", {})
         declared = node.get("type")
+        if isinstance(declared, list):  # ["string", "null"]: null is no value anyway
+            declared = next((t for t in declared if t != "null"), None)
         kind = _JSON_KINDS.get(declared if isinstance(declared, str) else "", "any")
         children: dict[str, Prop] = {}
         if depth < 6 and isinstance(node.get("properties"), dict):
@@ -127,6 +133,10 @@ class _Compiler:
             name=name,
             kind=kind,
             read_only=bool(node.get("readOnly", False)),
+            max_length=node.get("maxLength") if isinstance(node.get("maxLength"), int) else None,
+            enum=frozenset(
+                str(v) for v in node.get("enum", [node["const"]] if "const" in node else [])
+            ),
             filterable=bool(flags.get("filterable", False)),
             sortable=bool(flags.get("sortable", False)),
             operators=frozenset(flags.get("operators", [])),
@@ -136,6 +146,11 @@ class _Compiler:
             closed=bool(children) and node.get("additionalProperties") is False,
             item=item,
         )
+
+
+def _choices(node: Mapping[str, Any]) -> frozenset[str]:
+    listed = node.get("enum", [node["const"]] if "const" in node else [])
+    return frozenset(str(v) for v in listed) if isinstance(listed, list) else frozenset()
 
 
 @cache
@@ -155,6 +170,7 @@ def entity_spec(entity: str, folder: Path | None = None) -> EntitySpec | None:
         cdc=bool(meta.get("cdc", False)),
         batch=bool(meta.get("batch", False)),
         root=root,
+        required=tuple(n for n, p in root.children.items() if p.required),
     )
 
 
@@ -169,6 +185,16 @@ def unrecognized(entity: str, name: str) -> Fault:
         f"com.intuit.schema.finance.v3.{entity}), not marked as ignorable "
         "specified is unsupported or invalid",
         element=name,
+    )
+
+
+def too_long(where: str, limit: int, length: int) -> Fault:
+    return Fault(
+        "2050",
+        "String length is either shorter or longer than supported by specification",
+        "String length specified does not match the supported length. "
+        f"Min:0 Max:{limit} supported. Supplied length:{length}",
+        element=where,
     )
 
 
@@ -204,6 +230,8 @@ def _scalar_ok(kind: str, value: Any) -> bool:
         return isinstance(value, bool) or value in ("true", "false")
     if isinstance(value, bool | dict | list):
         return False
+    if kind == "number" and isinstance(value, int | float | Decimal):
+        return True
     try:
         number = Decimal(str(value))
     except InvalidOperation:
@@ -211,27 +239,66 @@ def _scalar_ok(kind: str, value: Any) -> bool:
     return kind == "number" or number == number.to_integral_value()
 
 
-def _check(entity: str, prop: Prop, value: Any, where: str) -> None:
+class _Refused(Exception):
+    """A refusal found deep in a body; the path to it is collected on the way out, so the
+    walk over a good body builds no path strings."""
+
+    def __init__(self, fault: Callable[[str], Fault], part: str) -> None:
+        super().__init__(part)
+        self.fault, self.parts = fault, [part]
+
+    def at(self, part: str) -> _Refused:
+        self.parts.append(part)
+        return self
+
+    def where(self) -> str:
+        parts = self.parts[::-1]
+        return parts[0] + "".join(p if p.startswith("[") else f".{p}" for p in parts[1:])
+
+
+def _enumeration(value: Any, choices: frozenset[str]) -> Callable[[str], Fault]:
+    listed = ", ".join(sorted(choices))
+    return lambda where: Fault(
+        "2170",
+        "Invalid Enumeration",
+        f"Invalid Enumeration : {str(value)[:40]} is not one of {listed}",
+        element=where,
+    )
+
+
+def _check(entity: str, prop: Prop, value: Any) -> None:
+    """Raises `_Refused` (its path still to be completed by the callers) for a bad value."""
     if value is None or value == "":  # QBO's reader takes an empty string as no value
         return
     if prop.kind == "object":
         if not isinstance(value, dict):
-            raise _mistyped(where, "object", value)
+            raise _Refused(lambda where: _mistyped(where, "object", value), "")
         for name, sub in value.items():
             child = prop.children.get(name)
             if child is None:
                 if prop.closed:
-                    raise unrecognized(entity, f"{where}.{name}")
+                    raise _Refused(lambda where: unrecognized(entity, where), name)
                 continue
-            _check(entity, child, sub, f"{where}.{name}")
+            try:
+                _check(entity, child, sub)
+            except _Refused as refused:
+                raise refused.at(name) from None
     elif prop.kind == "array":
         if not isinstance(value, list):
-            raise _mistyped(where, "array", value)
+            raise _Refused(lambda where: _mistyped(where, "array", value), "")
         if prop.item is not None:
             for index, element in enumerate(value):
-                _check(entity, prop.item, element, f"{where}[{index}]")
+                try:
+                    _check(entity, prop.item, element)
+                except _Refused as refused:
+                    raise refused.at(f"[{index}]") from None
     elif not _scalar_ok(prop.kind, value):
-        raise _mistyped(where, prop.kind, value)
+        raise _Refused(lambda where: _mistyped(where, prop.kind, value), "")
+    elif prop.max_length is not None and isinstance(value, str) and len(value) > prop.max_length:
+        limit = prop.max_length
+        raise _Refused(lambda where: too_long(where, limit, len(value)), "")
+    elif prop.enum and str(value) not in prop.enum:
+        raise _Refused(_enumeration(value, prop.enum), "")
 
 
 def check_write(entity: str, body: dict[str, Any], *, create: bool) -> dict[str, Any]:
@@ -245,12 +312,16 @@ def check_write(entity: str, body: dict[str, Any], *, create: bool) -> dict[str,
         prop = spec.root.children.get(name)
         if prop is None:
             raise unrecognized(entity, name)
-        _check(entity, prop, value, name)
+        try:
+            _check(entity, prop, value)
+        except _Refused as refused:
+            where = refused.at(name).where()
+            raise refused.fault(where.removesuffix(".")) from None
         if not prop.read_only or name in KEPT_READ_ONLY:
             kept[name] = value
     if create:
-        for name, prop in spec.root.children.items():
-            if prop.required and kept.get(name) is None:
+        for name in spec.required:
+            if kept.get(name) is None:
                 raise Fault(
                     "2020",
                     "Required param missing, need to supply the required value for the API",

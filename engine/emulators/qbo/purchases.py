@@ -12,7 +12,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from tpsqbo_engine.emulators.qbo import faults, sales
+from tpsqbo_engine.emulators.qbo import faults, people, sales
 from tpsqbo_engine.emulators.qbo.money import ZERO, amount, cents
 
 if TYPE_CHECKING:
@@ -59,48 +59,46 @@ def _named_ref(company: Company, entity: str, record: Record, element: str) -> R
     return target
 
 
+def _expense_line(company: Company, line: Record, element: str) -> Decimal:
+    """Checks one expense line (its detail's account or item) and returns its amount."""
+    kind = line.get("DetailType")
+    if kind not in EXPENSE_DETAILS:
+        raise faults.Fault(
+            "2170",
+            "Invalid Enumeration",
+            f"Invalid DetailType: {kind}",
+            element=f"{element}.DetailType",
+        )
+    detail = line[kind] = line.get(kind) or {}
+    value = amount(line.get("Amount"), f"{element}.Amount")
+    target, element_name = (
+        ("Account", "AccountRef") if kind == EXPENSE_DETAILS[0] else ("Item", "ItemRef")
+    )
+    _require(detail, element_name)
+    _named_ref(company, target, detail, element_name)
+    qty, price = detail.get("Qty"), detail.get("UnitPrice")
+    if qty and price and cents(amount(qty, "Qty") * amount(price, "UnitPrice")) != cents(value):
+        raise faults.Fault(
+            "6070",
+            "Amount is not equal to UnitPrice * Qty",
+            f"Amount is not equal to UnitPrice * Qty. Supplied value:{value}",
+            element=f"{element}.Amount",
+        )
+    if "CustomerRef" in detail:
+        _named_ref(company, "Customer", detail, "CustomerRef")
+    return value
+
+
 def expense_lines(company: Company, record: Record) -> Decimal:
-    """Checks account- and item-based expense lines; returns their total."""
+    """Checks account- and item-based expense lines; returns their total with any tax."""
     lines = [line for line in record.get("Line") or [] if isinstance(line, dict)]
     if not lines:
         raise faults.required("Line")
     total = ZERO
     for index, line in enumerate(lines, start=1):
-        element = f"Line[{index - 1}]"
-        kind = line.get("DetailType")
-        if kind not in EXPENSE_DETAILS:
-            raise faults.Fault(
-                "2170",
-                "Invalid Enumeration",
-                f"Invalid DetailType: {kind}",
-                element=f"{element}.DetailType",
-            )
-        detail = line.get(kind) or {}
-        line[kind] = detail
-        value = amount(line.get("Amount"), f"{element}.Amount")
-        if kind == "AccountBasedExpenseLineDetail":
-            _require(detail, "AccountRef")
-            _named_ref(company, "Account", detail, "AccountRef")
-        else:
-            _require(detail, "ItemRef")
-            _named_ref(company, "Item", detail, "ItemRef")
-            qty, price = detail.get("Qty"), detail.get("UnitPrice")
-            if (
-                qty
-                and price
-                and cents(amount(qty, "Qty") * amount(price, "UnitPrice")) != cents(value)
-            ):
-                raise faults.Fault(
-                    "6070",
-                    "Amount is not equal to UnitPrice * Qty",
-                    f"Amount is not equal to UnitPrice * Qty. Supplied value:{value}",
-                    element=f"{element}.Amount",
-                )
-        if "CustomerRef" in detail:
-            _named_ref(company, "Customer", detail, "CustomerRef")
+        total += _expense_line(company, line, f"Line[{index - 1}]")
         line.setdefault("Id", str(index))
         line["LineNum"] = index
-        total += value
     record["Line"] = lines
     tax = (record.get("TxnTaxDetail") or {}).get("TotalTax")
     if tax is not None:
@@ -242,7 +240,7 @@ def prepare_taxagency(company: Company, record: Record, ident: str) -> None:
 
 def _hierarchy(entity: str, flag: str) -> Callable[[Company, Record, str], None]:
     def prepare(company: Company, record: Record, ident: str) -> None:
-        company.unique_name(entity, record, ident, 100)
+        people.unique_name(company, entity, record, ident, 100)
         name = str(record["Name"])
         if record.get("ParentRef"):
             parent = _named_ref(company, entity, record, "ParentRef")

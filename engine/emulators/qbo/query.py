@@ -207,7 +207,11 @@ def field_value(record: Mapping[str, Any], path: str) -> Any:
     for part in path.split("."):
         if not isinstance(value, Mapping):
             return None
-        key = next((k for k in value if k.lower() == part.lower()), None)
+        if part in value:  # the usual spelling first: a scan of the keys per lookup is slow
+            value = value[part]
+            continue
+        folded = part.lower()
+        key = next((k for k in value if k.lower() == folded), None)
         value = value.get(key) if key is not None else None
     if isinstance(value, Mapping) and "value" in value:
         return value["value"]  # a reference compares by its id: CustomerRef = '58'
@@ -240,11 +244,14 @@ def _comparable(value: Any, other: Any) -> tuple[Any, Any]:
         left, right = moment(value), moment(other)
         if left is not None and right is not None:
             return left, right  # instants compare across UTC offsets
-    for convert in (Decimal,):
-        try:
-            return convert(str(value)), convert(str(other))
-        except (InvalidOperation, ValueError):
-            pass
+    try:
+        amount, compared = Decimal(str(value)), Decimal(str(other))
+    except (InvalidOperation, ValueError):
+        return str(value).casefold(), str(other).casefold()
+    if amount.is_finite() and not compared.is_finite():  # an amount compared with 'NaN'
+        raise QueryError(f"{str(other)[:20]!r} is not a number a query can compare", "4002")
+    if amount.is_finite():
+        return amount, compared
     return str(value).casefold(), str(other).casefold()
 
 
@@ -287,7 +294,7 @@ def matches(record: Mapping[str, Any], condition: Condition) -> bool:
     left, right = _comparable(value, condition.values[0])
     try:
         return _COMPARE[condition.op](left, right)
-    except TypeError:
+    except (TypeError, ArithmeticError):  # ArithmeticError: a 'NaN' amount compared
         raise QueryError(f"cannot compare {condition.field} with that value", "4002") from None
 
 

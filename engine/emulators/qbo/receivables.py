@@ -233,36 +233,35 @@ def customer_balance(company: Company, params: r.Params) -> Record:
     }
 
 
-def customer_balance_detail(company: Company, params: r.Params) -> Record:
-    items, names = _wanted(company, params)
-    rows = []
-    for customer in sorted({i.customer_id for i in items}, key=lambda c: names[c].casefold()):
-        running = ZERO
-        lines = []
-        for item in (i for i in items if i.customer_id == customer):
-            running += item.open
-            lines.append(
-                r.data_row(
-                    item.date,
-                    item.txn_type,
-                    item.doc_number,
-                    item.due,
-                    item.amount,
-                    item.open,
-                    running,
-                    ids={1: item.txn_id},
-                )
-            )
-        mine = [i for i in items if i.customer_id == customer]
-        sums = [r.total([i.amount for i in mine]), r.total([i.open for i in mine])]
-        rows.append(
-            r.section(
-                names[customer],
-                lines,
-                [f"Total for {names[customer]}", "", "", "", *sums, ""],
-                group="Customer",
+def _customer_section(name: str, mine: list[OpenItem]) -> Record:
+    """One customer's open items with the running balance, and their totals."""
+    running, lines = ZERO, []
+    for item in mine:
+        running += item.open
+        lines.append(
+            r.data_row(
+                item.date,
+                item.txn_type,
+                item.doc_number,
+                item.due,
+                item.amount,
+                item.open,
+                running,
+                ids={1: item.txn_id},
             )
         )
+    sums = [r.total([i.amount for i in mine]), r.total([i.open for i in mine])]
+    return r.section(name, lines, [f"Total for {name}", "", "", "", *sums, ""], group="Customer")
+
+
+def customer_balance_detail(company: Company, params: r.Params) -> Record:
+    items, names = _wanted(company, params)
+    per: dict[str, list[OpenItem]] = {}
+    for item in items:
+        per.setdefault(item.customer_id, []).append(item)
+    rows = [
+        _customer_section(names[c], per[c]) for c in sorted(per, key=lambda c: names[c].casefold())
+    ]
     grand = [r.total([i.amount for i in items]), r.total([i.open for i in items])]
     rows.append(r.summary_only(["TOTAL", "", "", "", *grand, ""], "GrandTotal"))
     return {

@@ -34,6 +34,7 @@ class Params:
     customers: frozenset[str]
     macro: str | None
     today: date
+    fiscal_month: int  # the first month of the company's fiscal year
 
     @property
     def cash(self) -> bool:
@@ -50,7 +51,7 @@ def _parse_date(args: Mapping[str, str], name: str) -> date | None:
         raise invalid(name, f"{name} must be a date as YYYY-MM-DD, not {text!r}") from None
 
 
-def _fiscal_start(today: date, first_month: int) -> date:
+def fiscal_start(today: date, first_month: int) -> date:
     year = today.year if today.month >= first_month else today.year - 1
     return date(year, first_month, 1)
 
@@ -67,7 +68,7 @@ def _add_months(day: date, months: int) -> date:
 def macro_period(macro: str, today: date, first_month: int) -> tuple[date, date]:
     """The dates a `date_macro` names, as QBO reads it (case and spaces do not matter)."""
     key = macro.lower().replace(" ", "").replace("-", "")
-    fiscal = _fiscal_start(today, first_month)
+    fiscal = fiscal_start(today, first_month)
     quarter = _add_months(
         fiscal, ((today.year * 12 + today.month) - (fiscal.year * 12 + fiscal.month)) // 3 * 3
     )
@@ -105,7 +106,7 @@ def parse_params(company: Company, args: Mapping[str, str]) -> Params:
     months = list(calendar.month_name)
     info = company.singleton("CompanyInfo")
     first = months.index(info.get("FiscalYearStartMonth", "January")) or 1
-    start, end = _fiscal_start(today, first), today  # QBO's default: this fiscal year to date
+    start, end = fiscal_start(today, first), today  # QBO's default: this fiscal year to date
     macro = args.get("date_macro")
     if macro:
         start, end = macro_period(macro, today, first)
@@ -118,12 +119,12 @@ def parse_params(company: Company, args: Mapping[str, str]) -> Params:
         raise invalid("accounting_method", "accounting_method must be Accrual or Cash")
     customers = frozenset(c.strip() for c in args.get("customer", "").split(",") if c.strip())
     report_date = _parse_date(args, "report_date") or _parse_date(args, "end_date") or today
-    return Params(start, end, report_date, method, customers, macro, today)
+    return Params(start, end, report_date, method, customers, macro, today, first)
 
 
 # The report JSON -----------------------------------------------------------------------
 def money(value: Decimal) -> str:
-    return f"{value:.2f}"
+    return f"{value.copy_abs() if value == 0 else value:.2f}"  # never "-0.00"
 
 
 def cols(*values: Any, ids: Mapping[int, str] | None = None) -> list[Record]:

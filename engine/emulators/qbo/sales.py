@@ -46,10 +46,10 @@ def _item_line(
                 element=f"{element}.Amount",
             )
     code = (detail.get("TaxCodeRef") or {}).get("value")
-    if us:
+    if us:  # the line's tax is the taxable amount here: the transaction's tax code taxes it
         if code is not None and code not in US_TAX_CODES:
             raise faults.invalid_reference(f"{element}.TaxCodeRef")
-        return value, ZERO
+        return value, value if code == "TAX" else ZERO
     if code is None:
         raise faults.business(
             "Make sure all your transactions have a GST/HST rate before you save."
@@ -91,7 +91,7 @@ def compute_sales(
             )
         kept.append(line)
     if us:
-        tax = _us_tax(record)
+        tax = _us_tax(record, tax, tax_rate)
     elif record.get("GlobalTaxCalculation") == "NotApplicable":
         tax = ZERO
     record.setdefault("GlobalTaxCalculation", None if us else "TaxExcluded")
@@ -112,10 +112,19 @@ def compute_sales(
         raise faults.business("Enter a transaction amount that is 0 or greater.")
 
 
-def _us_tax(record: Record) -> Decimal:
-    # US companies without Automated Sales Tax take the caller's TotalTax override.
-    supplied = (record.get("TxnTaxDetail") or {}).get("TotalTax")
-    return amount(supplied, "TxnTaxDetail.TotalTax") if supplied is not None else ZERO
+def _us_tax(record: Record, taxable: Decimal, tax_rate: Callable[[Any], Decimal | None]) -> Decimal:
+    """US companies without Automated Sales Tax: the caller's TotalTax override, else the
+    rate of the transaction's tax code (`TxnTaxCodeRef`) on the lines marked TAX, else 0."""
+    detail = record.get("TxnTaxDetail") or {}
+    if detail.get("TotalTax") is not None:
+        return amount(detail["TotalTax"], "TxnTaxDetail.TotalTax")
+    code = (detail.get("TxnTaxCodeRef") or {}).get("value")
+    if code is None:
+        return ZERO
+    rate = tax_rate(code)
+    if rate is None:
+        raise faults.invalid_reference("TxnTaxDetail.TxnTaxCodeRef")
+    return taxable * rate / 100
 
 
 def sum_lines(record: Record) -> Decimal:

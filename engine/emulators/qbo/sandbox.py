@@ -8,7 +8,8 @@ Records a client can write go in through `Company.create`, so the emulator's own
 the seed; read-only lists (tax rates and codes, customer types, budgets) and the settings
 singletons are placed directly. In a file, `{"$ref": "Entity:name"}` is a reference by name
 (or by an entry's `key`), `{"$id": key}` the id of a keyed entry, `"$balance:key"` its open
-balance, and a string with a decimal point an amount. Same file, same company.
+balance, `"$total:key"` its total, and a string with a decimal point an amount. Same file,
+same company.
 """
 
 from __future__ import annotations
@@ -71,11 +72,10 @@ class _Builder:
             return {k: self.resolve(v) for k, v in value.items()}
         if isinstance(value, list):
             return [self.resolve(v) for v in value]
-        if isinstance(value, str) and value.startswith("$balance:"):
-            key = value.removeprefix("$balance:")
-            return self.company.get(self.keys[key].get("_entity", ""), self.keys[key]["Id"])[
-                "Balance"
-            ]
+        for prefix, field in (("$balance:", "Balance"), ("$total:", "TotalAmt")):
+            if isinstance(value, str) and value.startswith(prefix):
+                keyed = self.keys[value.removeprefix(prefix)]
+                return self.company.get(keyed["_entity"], keyed["Id"])[field]
         if isinstance(value, str) and _AMOUNT.match(value):
             return Decimal(value)
         return value

@@ -15,9 +15,10 @@ from typing import Any
 
 from tpsqbo_engine.connectors.qbo.limits import Limits
 from tpsqbo_engine.emulators.injection import FaultPlan, parse_spec
-from tpsqbo_engine.emulators.qbo.app import Emulator, _json_default
+from tpsqbo_engine.emulators.qbo.app import Emulator
 from tpsqbo_engine.emulators.qbo.company import Company
 from tpsqbo_engine.emulators.qbo.oauth import REFRESH_ROTATION, REFRESH_TTL, Grant, OAuthServer
+from tpsqbo_engine.emulators.qbo.oauth_endpoints import json_default
 from tpsqbo_engine.emulators.qbo.seed import seeded_company
 from tpsqbo_engine.emulators.qbo.webhooks import WebhookSender
 from tpsqbo_engine.emulators.serving import LoopbackServer, write_private
@@ -54,7 +55,7 @@ def _save(path: Path, company: Company, oauth: OAuthServer) -> None:
                 t: [g.expires, g.connection, g.issued] for t, g in oauth.refresh_tokens.items()
             },
         }
-        text = json.dumps(state, default=_json_default)
+        text = json.dumps(state, default=json_default)
     write_private(path, text)
 
 

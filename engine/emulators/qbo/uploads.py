@@ -81,3 +81,15 @@ def upload(company: Company, content_type: str, body: str) -> Record:
     if not responses:
         raise faults.required("file_content_01")
     return {"AttachableResponse": responses, "time": now_text()}
+
+
+def download(company: Company, ident: str) -> Fault:
+    """What `GET /download/<id>` answers: the attachment exists, its bytes were never kept."""
+    with company.lock:
+        company.get("Attachable", ident)  # 610 when there is no such attachment
+    return Fault(
+        "610",
+        "Object Not Found",
+        f"The emulator keeps attachment metadata only: Attachable {ident} has no file to download",
+        status=404,
+    )

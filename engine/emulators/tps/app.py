@@ -8,6 +8,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
@@ -15,6 +16,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from tpsqbo_engine.connectors.tps.contract import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, RESOURCES
+from tpsqbo_engine.emulators.bodies import BadBody, parse_json
 from tpsqbo_engine.emulators.injection import FaultPlan, drop_connection
 from tpsqbo_engine.emulators.tps.firm import Firm, TpsFault
 
@@ -42,12 +44,22 @@ def _page_token(record: dict[str, Any]) -> str:
 
 def _after_token(token: str) -> tuple[str, str]:
     try:
-        stamp, _, ident = base64.urlsafe_b64decode(token.encode()).decode().partition("|")
+        decoded = base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode()
+        stamp, bar, ident = decoded.partition("|")
+        if not (bar and ident) or _stamp(stamp) is None:
+            raise ValueError(token)
     except (ValueError, UnicodeDecodeError):
         raise TpsFault(
             400, "bad_page_token", "page_token is not one this server gave out", field="page_token"
         ) from None
     return stamp, ident
+
+
+def _stamp(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 @dataclass
@@ -153,7 +165,15 @@ class TpsEmulator:
             raise TpsFault(
                 400, "bad_page_size", f"page_size must be 1 to {MAX_PAGE_SIZE}", field="page_size"
             )
-        rows = self.firm.changed(resource, request.args.get("updated_since", ""))
+        since = request.args.get("updated_since", "")
+        if since and _stamp(since) is None:
+            raise TpsFault(
+                400,
+                "bad_updated_since",
+                "updated_since must be an ISO 8601 timestamp, e.g. 2026-11-30T09:00:00Z",
+                field="updated_since",
+            )
+        rows = self.firm.changed(resource, since)
         token = request.args.get("page_token")
         if token:
             key = _after_token(token)
@@ -177,14 +197,9 @@ class TpsEmulator:
     @staticmethod
     def _body(request: Request, resource: str) -> dict[str, Any]:
         try:
-            body = json.loads(request.get_data(as_text=True) or "null")
-        except json.JSONDecodeError as exc:
-            raise TpsFault(
-                400,
-                "bad_json",
-                f"the body is not JSON (line {exc.lineno}, column {exc.colno})",
-                resource=resource,
-            ) from None
+            body = parse_json(request.get_data() or b"null")
+        except BadBody as bad:
+            raise TpsFault(400, "bad_json", bad.message, resource=resource) from None
         if not isinstance(body, dict):
             raise TpsFault(400, "bad_json", "the body must be a JSON object", resource=resource)
         return body

@@ -157,7 +157,13 @@ class Firm:
 
     def _store(self, resource: str, record: Record, previous: Record | None) -> Record:
         """Checks everything first, then writes: a refused write changes nothing."""
-        self._derive(resource, record)
+        try:
+            self._derive(resource, record)
+        except (ArithmeticError, TypeError, ValueError, KeyError, AttributeError):
+            # Junk the schema refuses (an amount of NaN, lines that are not objects) breaks
+            # the arithmetic first: report it as the schema would, a 422 naming the field.
+            self._validate(resource, record)
+            raise TpsFault(422, "invalid", "the record cannot be read", resource=resource) from None
         record["updated_at"] = self._stamp()
         self._validate(resource, record)
         self._check_references(resource, record)

@@ -1,0 +1,154 @@
+"""`watch` (webhooks and a schedule drive the sync) and `undo` (take a run back)."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from tpsqbo_engine.errors import UsageError
+from tpsqbo_engine.sync.config import CONFIG_FILE
+
+if TYPE_CHECKING:
+    from tpsqbo_engine.sync.session import Session
+    from tpsqbo_engine.sync.undo import UndoPlan
+    from tpsqbo_engine.sync.undo_apply import UndoSummary
+
+ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The firm config.")]
+
+
+def watch(
+    config: ConfigOption = Path(CONFIG_FILE),
+    host: Annotated[str, typer.Option(help="Address to listen on for webhooks.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port for webhooks, /healthz and /metrics.")] = 8780,
+    debounce: Annotated[
+        float, typer.Option(help="Seconds of notifications that make one run.")
+    ] = 3.0,
+    poll: Annotated[str, typer.Option(help="CDC sweep for missed webhooks: 15m, 1h, off.")] = "15m",
+    tps_poll: Annotated[str, typer.Option(help="How often TPS is asked for changes.")] = "5m",
+    reconcile: Annotated[
+        str, typer.Option(help="Full check of open A/R: daily, hourly, 12h, off.")
+    ] = "daily",
+    log_format: Annotated[str, typer.Option(help="text or json (one object a line).")] = "text",
+) -> None:
+    """Keep the firm in sync: QBO webhooks and a schedule trigger incremental syncs.
+
+    Serves POST /webhooks (signed with the verifier token in TPSQBO_WEBHOOK_VERIFIER),
+    GET /healthz and GET /metrics (Prometheus). SIGTERM or Ctrl-C finishes the run in
+    flight and exits 0.
+    """
+    from tpsqbo_engine.watch.logs import configure, unconfigure
+    from tpsqbo_engine.watch.schedule import interval
+    from tpsqbo_engine.watch.watcher import Watcher, WatchOptions
+
+    if debounce < 0 or debounce > 600:
+        raise UsageError("--debounce is between 0 and 600 seconds")
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port {port} is not a port")
+    options = WatchOptions(
+        config,
+        host,
+        port,
+        debounce,
+        interval(poll, "--poll"),
+        interval(tps_poll, "--tps-poll"),
+        interval(reconcile, "--reconcile"),
+    )
+    watcher = Watcher(options, _open_session)
+    try:
+        logs = configure(log_format)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    previous = {
+        number: signal.signal(number, lambda *_: watcher.stop())
+        for number in (signal.SIGTERM, signal.SIGINT)
+    }
+    try:
+        code = watcher.serve()
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        unconfigure(logs)
+    raise typer.Exit(code)
+
+
+def _open_session(config: Path) -> Session:
+    from tpsqbo_engine.sync.config import load_config
+    from tpsqbo_engine.sync.session import Session
+
+    return Session(load_config(config))
+
+
+def undo(
+    run: Annotated[int, typer.Option("--run", help="The run to take back (see `history`).")],
+    config: ConfigOption = Path(CONFIG_FILE),
+    plan: Annotated[
+        bool, typer.Option("--plan", help="Only show what would be done, as `plan` does.")
+    ] = False,
+    force: Annotated[
+        list[str] | None,
+        typer.Option(help="Take back this record although it changed since (repeatable)."),
+    ] = None,
+    reason: Annotated[str, typer.Option(help="Why; kept in the history (with --force).")] = "",
+    output: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
+) -> None:
+    """Take back what run N wrote: created records deleted, voided or made inactive,
+    updated ones restored; records changed since are listed, not touched."""
+    from tpsqbo_engine.sync import render
+    from tpsqbo_engine.sync.undo import plan_undo
+    from tpsqbo_engine.sync.undo_apply import apply_undo
+
+    if output not in ("text", "json"):
+        raise UsageError(f"--format is text or json, not {output!r}")
+    if force and not reason.strip():
+        raise UsageError("--force needs --reason", hint="say why; it is kept in the history")
+    session = _open_session(config)
+    made = plan_undo(session, run, frozenset(force or []))
+    if plan:
+        if output == "json":
+            typer.echo(made.plan.to_json())
+            return
+        for line in _undo_header(made) + render.plan_text(made.plan):
+            typer.echo(line)
+        return
+    summary = apply_undo(session, made, reason)
+    _print_undone(summary, output)
+    raise typer.Exit(0 if summary.complete else 1)
+
+
+def _print_undone(summary: UndoSummary, output: str) -> None:
+    from tpsqbo_engine.sync import render
+
+    if output == "json":
+        typer.echo(render.as_json(vars(summary)))
+        return
+    typer.echo(
+        f"run {summary.run_id} (undo of run {summary.undone}): {render.counts_text(summary.counts)}"
+    )
+    for line in summary.backup_check:
+        typer.echo(line)
+    if not summary.complete:
+        typer.echo(
+            f"run {summary.undone} is not wholly taken back: see "
+            f"`tpsqbo-engine history --run {summary.run_id}`"
+        )
+
+
+def _undo_header(made: UndoPlan) -> list[str]:
+    run = made.run
+    lines = [f"Undo of run {run['id']} ({run['phase']}, {run['started_at']})"]
+    if made.initial:
+        backup = made.backup
+        lines.append(
+            "This is the initial sync: undoing it brings QBO back to the backup taken "
+            + (f"before it ({backup['taken_at']}, {backup['path']})" if backup else "before it")
+            + "; the next sync is then an initial sync again."
+        )
+    return lines
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(watch)
+    app.command()(undo)

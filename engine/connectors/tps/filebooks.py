@@ -1,0 +1,265 @@
+"""The rest of a firm's A/R on sheets: adjustments, finance charges, voids and deletions in;
+adjustments and voids out, each kind in its own outbox sheet.
+
+`FileBooks` is the files connection the sync uses. On top of the sheets `FileTps` reads
+(clients, work codes, invoices with their lines, payments) it reads, when present:
+
+- `adjustments.csv|xlsx`: Reference, Client Code, Direction (increase or decrease), Date,
+  Amount, Applied To (an invoice number, for a decrease on an invoice), Description;
+- `finance-charges.csv|xlsx`: Reference, Client Code, Date, Amount, Rate, Base Balance,
+  Description;
+- `voids.csv|xlsx`: Kind (invoice, payment, adjustment, finance-charge), Number (the
+  invoice number, the payment's `pay-ROW`, the adjustment's or charge's Reference), What
+  (void, or deleted: a record deleted in TPS is gone for TPS, so its copy in QBO is voided).
+
+A decrease applied to an invoice lowers its balance; a void takes a payment's applications
+off its invoices again. What TPS must enter goes to `outbox/`, one sheet per kind:
+`adjustments-to-enter.csv` (QBO credit memos, as TPS credits) and `voids-to-enter.csv`
+(voids made in QBO), beside the invoices, payments and client changes `FileTps` writes.
+A payment made in QBO goes out with its id (`QBO-` and ten hex digits) as the first word
+of its Description; entered so, the next export's row is known as that payment again, and
+`outbox/sent.json` gives back what a sheet cannot carry (where it came from).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from tpsqbo_engine.connectors.tps import files
+from tpsqbo_engine.connectors.tps.client import TpsRejected
+from tpsqbo_engine.connectors.tps.files import Column, FileBridgeError, Sheet
+from tpsqbo_engine.connectors.tps.filesource import FileTps, _sheet, _versioned
+from tpsqbo_engine.problems import Problem
+from tpsqbo_engine.ruleset.source import display_path
+
+Record = dict[str, Any]
+SHEETS: dict[str, Sheet] = {
+    "adjustments": Sheet(
+        "adjustments",
+        (
+            Column("Reference", "id"),
+            Column("Client Code", "client_id"),
+            Column("Direction", "direction"),
+            Column("Date", "date", "date"),
+            Column("Amount", "amount", "money"),
+            Column("Applied To", "invoice_id", required=False),
+            Column("Description", "description", required=False),
+        ),
+    ),
+    "finance-charges": Sheet(
+        "finance-charges",
+        (
+            Column("Reference", "id"),
+            Column("Client Code", "client_id"),
+            Column("Date", "date", "date"),
+            Column("Amount", "amount", "money"),
+            Column("Rate", "rate", required=False),
+            Column("Base Balance", "base_balance", "money", required=False),
+            Column("Description", "description", required=False),
+        ),
+    ),
+    "voids": Sheet(
+        "voids",
+        (
+            Column("Kind", "kind"),
+            Column("Number", "number"),
+            Column("What", "what", required=False),
+        ),
+    ),
+}
+KINDS = {
+    "invoice": "invoices",
+    "payment": "payments",
+    "adjustment": "adjustments",
+    "finance-charge": "finance-charges",
+}
+OUTBOX = {"adjustments": "adjustments-to-enter.csv", "voids": "voids-to-enter.csv"}
+
+
+def _read(path: Path, sheet: str, check: Any = None) -> list[Record]:
+    records, problems = files.read_sheet(path, SHEETS[sheet])
+    for record in records:
+        message = check(record) if check is not None else None
+        if message:
+            problems.append(
+                Problem(display_path(path), record["_row"], 1, "file.bad-value", message)
+            )
+    if problems:
+        raise FileBridgeError(sorted(problems))
+    for record in records:
+        record.pop("_row", None)
+    return records
+
+
+def _adjustment_problem(record: Record) -> str | None:
+    direction = str(record.get("direction", "")).lower()
+    if direction not in ("increase", "decrease"):
+        return "Direction: expected increase or decrease"
+    record["direction"] = direction
+    if direction == "increase" and record.get("invoice_id"):
+        return "Applied To: only a decrease is applied to an invoice"
+    return None
+
+
+def _void_problem(record: Record) -> str | None:
+    record["what"] = str(record.get("what") or "void").lower()
+    if str(record.get("kind", "")).lower() not in KINDS:
+        return f"Kind: expected one of {', '.join(KINDS)}"
+    if record["what"] not in ("void", "deleted"):
+        return "What: expected void or deleted"
+    return None
+
+
+class FileBooks(FileTps):
+    """`FileTps` with adjustments, finance charges, voids and deletions."""
+
+    def _read(self) -> dict[str, dict[str, Record]]:
+        # Inside FileTps._load: the sheets here are decoded as the firm's sheets are.
+        records = super()._read()
+        extra = {
+            "adjustments": self._sheet_rows("adjustments", _adjustment_problem),
+            "finance-charges": self._sheet_rows("finance-charges"),
+        }
+        for charge in extra["finance-charges"]:
+            charge["balance"] = charge["amount"]
+        invoices = {i: dict(r) for i, r in records["invoices"].items()}
+        sent = self._sent()
+        payments = {}
+        for ident, payment in records["payments"].items():
+            entered = entered_as(payment)
+            payments[entered or ident] = {
+                **payment,
+                "id": entered or ident,
+                **sent.get(entered or "", {}),
+            }
+        for adjustment in extra["adjustments"]:
+            invoice = invoices.get(adjustment.get("invoice_id") or "")
+            if adjustment["direction"] == "decrease" and invoice is not None:
+                _take(invoice, Decimal(adjustment["amount"]))
+        tables = {"invoices": invoices, "payments": payments} | {
+            name: {r["id"]: r for r in rows} for name, rows in extra.items()
+        }
+        _void(tables, self._sheet_rows("voids", _void_problem))
+        stamp = self._stamp()
+        for name, table in tables.items():
+            records[name] = {
+                i: _versioned(
+                    {k: v for k, v in r.items() if k not in ("version", "updated_at")}, stamp
+                )
+                for i, r in table.items()
+            }
+        for name in ("clients", "work-codes"):
+            records[name] = {
+                i: _versioned(
+                    {k: v for k, v in r.items() if k not in ("version", "updated_at")}, stamp
+                )
+                for i, r in records[name].items()
+            }
+        return records
+
+    def _sheet_rows(self, name: str, check: Any = None) -> list[Record]:
+        path = _sheet(self.folder, name)
+        return _read(path, name, check) if path is not None else []
+
+    def _stamp(self) -> str:
+        """One moment for every record: the newest sheet's, so a change in any sheet (a
+        decrease lowering an invoice's balance) is seen as a change of what it touches."""
+        names = ["clients", "work-codes", "invoices", "invoice-lines", "payments", *SHEETS]
+        times = [p.stat().st_mtime for n in names if (p := _sheet(self.folder, n)) is not None]
+        return (
+            datetime.fromtimestamp(max(times, default=0), UTC)
+            .isoformat(timespec="microseconds")
+            .replace("+00:00", "Z")
+        )
+
+    def update(self, resource: str, ident: str, changes: Record, *, version: int) -> Record:
+        if changes.get("status") != "void":
+            return super().update(resource, ident, changes, version=version)
+        current = self.get(resource, ident)
+        kind = next(k for k, r in KINDS.items() if r == resource)
+        self._write_out("voids", [{"kind": kind, "number": ident, "what": "void"}])
+        return {**current, "status": "void"}
+
+    def create(self, resource: str, record: Record, *, key: str) -> Record:
+        if resource == "payments":
+            # A payment made in QBO goes out with its id at the start of its Description:
+            # entered in TPS that way, it comes back in the next export as the same payment
+            # (not a new one to send to QBO), and what the sheets cannot say (where it came
+            # from) is kept in outbox/sent.json to be read back with it.
+            ident = f"QBO-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
+            note = " ".join(filter(None, [ident, record.get("description")]))
+            self._remember(ident, {"source": record.get("source") or "qbo"})
+            return super().create(resource, {**record, "id": ident, "description": note}, key=key)
+        if resource != "adjustments":
+            return super().create(resource, record, key=key)
+        written = {**record, "id": str(record.get("id") or key)}
+        self._write_out("adjustments", [written])
+        self._load()["adjustments"][written["id"]] = _versioned(written, "")
+        return written
+
+    def _sent(self) -> dict[str, Record]:
+        path = self.outbox / "sent.json"
+        if not path.is_file():
+            return {}
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as bad:
+            raise TpsRejected(
+                f"{path} cannot be read ({bad})", hint="restore it from a backup of the folder"
+            ) from None
+        return {str(k): dict(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+    def _remember(self, ident: str, fields: Record) -> None:
+        sent = {**self._sent(), ident: fields}
+        self.outbox.mkdir(parents=True, exist_ok=True)
+        partial = self.outbox / ".sent.json.partial"
+        partial.write_text(json.dumps(sent, indent=1, sort_keys=True), encoding="utf-8")
+        partial.replace(self.outbox / "sent.json")
+
+    def _write_out(self, name: str, rows: Iterable[Record]) -> None:
+        path = self.outbox / OUTBOX[name]
+        sheet = SHEETS[name]
+        kept = list(files.read_sheet(path, sheet)[0]) if path.is_file() else []
+        self.outbox.mkdir(parents=True, exist_ok=True)
+        files.write_sheet(path, sheet, [*kept, *rows])
+
+
+ENTERED_FROM_QBO = re.compile(r"QBO-[0-9a-f]{10}")
+
+
+def entered_as(payment: Record) -> str:
+    """The id a payment entered from the outbox went out with (its Description's first
+    word), or ''."""
+    words = str(payment.get("description") or "").split()
+    return words[0] if words and ENTERED_FROM_QBO.fullmatch(words[0]) else ""
+
+
+def _take(invoice: Record, amount: Decimal) -> None:
+    invoice["balance"] = str(Decimal(invoice["balance"]) - amount)
+    if Decimal(invoice["balance"]) <= 0:
+        invoice["status"] = "paid"
+
+
+def _void(tables: dict[str, dict[str, Record]], voids: list[Record]) -> None:
+    """Voided or deleted records read as void; a voided payment gives its invoices back
+    what it had paid."""
+    for row in voids:
+        record = tables[KINDS[row["kind"].lower()]].get(str(row["number"]))
+        if record is None or record.get("status") == "void":
+            continue
+        record["status"] = "void"
+        if row["kind"].lower() == "invoice":
+            record["balance"] = "0.00"
+        if row["kind"].lower() == "payment":
+            for application in record.get("applications") or []:
+                invoice = tables["invoices"].get(application["invoice_id"])
+                if invoice is not None and invoice.get("status") != "void":
+                    _take(invoice, -Decimal(application["amount"]))
+                    invoice["status"] = "outstanding"

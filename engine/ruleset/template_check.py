@@ -1,0 +1,176 @@
+"""Layer 3 for templates: every context variable has something that fills it, the file and
+every template it extends or includes exist inside the pack, and the text uses only the
+declared variables (and the pack's `assets`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tpsqbo_engine.problems import Level, Problem
+from tpsqbo_engine.ruleset.documents import (
+    ASSETS_FOLDER,
+    ENGINE_VARIABLES,
+    MAX_TEMPLATE_DEPTH,
+    asset_names,
+    asset_problem,
+    binding,
+    template_root,
+)
+from tpsqbo_engine.ruleset.packs import RuleDocument
+from tpsqbo_engine.ruleset.shapes import ANY, Shape, scalar_shape
+from tpsqbo_engine.ruleset.source import MAX_FILE_BYTES, display_path, pointer_join
+from tpsqbo_engine.ruleset.typecheck import Scope, check_template_parts
+
+if TYPE_CHECKING:
+    from tpsqbo_engine.ruleset.semantics import _Semantics
+
+
+def _variables(checker: _Semantics, doc: RuleDocument) -> dict[str, Shape]:
+    for_entity = str(doc.data["for"])
+    for_shape = checker.entity(doc, "/for")
+    fields = for_shape.properties() if for_shape is not None else {}
+    variables: dict[str, Shape] = {}
+    context: dict[str, Any] = doc.data["context"]  # type: ignore[assignment]
+    for name, entry in context.items():
+        pointer = pointer_join("/context", name)
+        type_name = str(entry["type"] if isinstance(entry, dict) else entry)
+        type_pointer = f"{pointer}/type" if isinstance(entry, dict) else pointer
+        if "." in type_name:
+            variables[name] = checker.entity(doc, type_pointer) or ANY
+        else:
+            variables[name] = scalar_shape(type_name)
+        if isinstance(entry, dict):
+            checker.expression(doc, f"{pointer}/value", checker.scope(for_entity))
+        elif for_shape is not None and binding(for_entity, name, type_name, fields) is None:
+            engine = ", ".join(ENGINE_VARIABLES.get(for_entity, {})) or "none"
+            checker.report(
+                doc,
+                pointer,
+                "template.unbound-variable",
+                f"nothing fills '{name}' in a document for {for_entity}",
+                "give it a value: {type: " + type_name + ", value: '{{ ... }}'}; the engine fills "
+                f"the {for_entity} itself, tps.Firm, records its *_id fields name, and: {engine}",
+                at_key=True,
+            )
+    return variables
+
+
+def _assets_shape(pack_root: Path) -> Shape:
+    names = asset_names(pack_root)
+    return Shape(
+        {"type": "object", "properties": {n: {"type": "string"} for n in names}},
+        label=f"{ASSETS_FOLDER}/",
+    )
+
+
+def check_template(checker: _Semantics, doc: RuleDocument) -> None:
+    variables = _variables(checker, doc)
+    path, root = template_root(str(doc.data["file"]), doc.pack_root)
+    if not _file_ok(checker, doc, path, root):
+        return
+    for name in asset_names(doc.pack_root):
+        wrong = asset_problem(doc.pack_root / ASSETS_FOLDER / name)
+        if wrong:
+            checker.problems.append(
+                Problem(
+                    display_path(doc.pack_root / ASSETS_FOLDER / name),
+                    1,
+                    1,
+                    "template.asset-too-large",
+                    f"the image is {wrong}; documents carry it inline",
+                    hint="use a smaller image",
+                )
+            )
+    variables.setdefault("assets", _assets_shape(doc.pack_root))
+    scope = Scope(
+        checker.catalog,
+        variables,
+        "tps",
+        frozenset(checker.ids("lookup")),
+        checker.mapping_entities(),
+        checker.lookup_keys(),
+    )
+    _check_file(checker, path, doc.pack_root, scope, doc.data["format"] == "html", (path,))
+
+
+def _file_ok(checker: _Semantics, doc: RuleDocument, path: Path, root: Path) -> bool:
+    if not path.is_relative_to(root):
+        checker.report(
+            doc,
+            "/file",
+            "template.path-escape",
+            "the template file is outside the pack's folder",
+            "keep templates inside the pack's folder, or use @templates/<name>",
+        )
+        return False
+    if not path.is_file():
+        checker.report(
+            doc,
+            "/file",
+            "template.missing-file",
+            f"no template file at {display_path(path)}",
+            "create the file, or fix the path (relative to the pack's folder)",
+        )
+        return False
+    if path.stat().st_size > MAX_FILE_BYTES:
+        checker.report(
+            doc,
+            "/file",
+            "template.too-large",
+            f"the template is over {MAX_FILE_BYTES:,} bytes",
+            "split it into smaller templates",
+        )
+        return False
+    return True
+
+
+def _check_file(
+    checker: _Semantics,
+    path: Path,
+    pack_root: Path,
+    scope: Scope,
+    autoescape: bool,
+    chain: tuple[Path, ...],
+) -> None:
+    findings, references = check_template_parts(
+        path.read_text(encoding="utf-8"), scope, autoescape=autoescape
+    )
+    shown = display_path(path)
+    checker.problems.extend(
+        Problem(shown, f.lineno, 1, f.code, f.message, hint=f.hint, level=Level(f.level))
+        for f in findings
+    )
+    for name, line in references:
+        target, root = template_root(name, pack_root)
+        problem = _reference_problem(target, root, chain, name)
+        if problem:
+            checker.problems.append(
+                Problem(shown, line, 1, problem[0], problem[1], hint=problem[2])
+            )
+            continue
+        _check_file(checker, target, pack_root, scope, autoescape, (*chain, target))
+
+
+def _reference_problem(
+    target: Path, root: Path, chain: tuple[Path, ...], name: str
+) -> tuple[str, str, str] | None:
+    if not target.is_relative_to(root):
+        return (
+            "template.path-escape",
+            f"'{name}' is outside the pack's folder",
+            "extend or include templates of this pack, or @templates/<name>",
+        )
+    if not target.is_file():
+        return (
+            "template.missing-file",
+            f"no template '{name}'",
+            "names are relative to the pack's folder",
+        )
+    if target in chain:
+        return ("template.cycle", f"'{name}' includes itself", "remove one of the includes")
+    if len(chain) > MAX_TEMPLATE_DEPTH:
+        return ("template.too-deep", f"templates nest more than {MAX_TEMPLATE_DEPTH} deep", "")
+    if target.stat().st_size > MAX_FILE_BYTES:
+        return ("template.too-large", f"'{name}' is over {MAX_FILE_BYTES:,} bytes", "")
+    return None

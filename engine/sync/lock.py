@@ -1,0 +1,77 @@
+"""One run at a time per firm: a lock row in the state, held by host and process id.
+
+`sync`, `retry`, `undo` and the watcher's runs all take it. A lock whose process is gone (it
+was killed) is taken over; one held on another host is respected, since its process cannot
+be seen from here.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Concatenate, ParamSpec, Protocol, TypeVar
+
+from tpsqbo_engine.errors import EngineError
+from tpsqbo_engine.state import StateStore
+
+RUN_LOCK = "run"
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class RunLocked(EngineError):
+    def __init__(self, holder: str) -> None:
+        super().__init__(
+            f"another run for this firm is in progress ({holder})",
+            hint="wait for it to finish (a watcher runs one at a time); a lock left by a "
+            "killed process on this host is taken over by the next run",
+        )
+        self.holder = holder
+
+
+def this_holder() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def holder_alive(holder: str) -> bool:
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process, alive
+    return True
+
+
+@contextmanager
+def run_lock(state: StateStore) -> Iterator[None]:
+    holder = this_holder()
+    busy = state.take_lock(RUN_LOCK, holder, holder_alive)
+    if busy:
+        raise RunLocked(busy)
+    try:
+        yield
+    finally:
+        state.release_lock(RUN_LOCK, holder)
+
+
+class _HasState(Protocol):
+    state: StateStore
+
+
+S = TypeVar("S", bound=_HasState)
+
+
+def locked(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P], R]:
+    """Runs a Session method under the firm's run lock."""
+
+    def under_lock(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with run_lock(self.state):
+            return method(self, *args, **kwargs)
+
+    return under_lock

@@ -1,0 +1,268 @@
+"""`tpsqbo-engine undo --run N`: what run N wrote, taken back, planned first.
+
+Each write of run N is in the journal with its before-image and the version it left
+(engine/sync/executor.py). From those, for every record run N wrote:
+
+    created in QBO       a transaction is deleted (voided where QBO refuses the delete),
+                         a customer or item is made inactive (QBO deletes no name-list record)
+    created in TPS       voided
+    updated              its fields are restored to the values they had before
+    linked               the link is removed (and any fields it changed are restored)
+    voided               listed: a void cannot be taken back
+
+A record whose version is no longer the one run N left was changed since, by someone or by
+a later run: it is not touched but listed, unless `--force` names it. Applying is done by
+engine/sync/undo_apply.py.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from tpsqbo_engine.connectors.qbo import wire
+from tpsqbo_engine.connectors.qbo.errors import QboError
+from tpsqbo_engine.errors import UsageError
+from tpsqbo_engine.state import StateStore
+from tpsqbo_engine.sync.plan import Operation, Plan
+from tpsqbo_engine.sync.planner import version_of
+from tpsqbo_engine.sync.snapshot import TPS_RESOURCES
+
+Record = dict[str, Any]
+# QBO deletes no name-list record: it makes it inactive.
+NAME_LISTS = frozenset(
+    {"Customer", "Vendor", "Employee", "Item", "Account", "Term", "PaymentMethod", "Class"}
+)
+TPS_VOIDABLE = frozenset({"Invoice", "Payment", "Adjustment", "FinanceCharge"})
+NOT_FOUND = "610"
+
+
+class UndoRefused(UsageError):
+    pass
+
+
+@dataclass(frozen=True)
+class Step:
+    """One write of run N and how to take it back."""
+
+    journal_id: int
+    mapping: str
+    source: str  # the record run N synced from
+    written: str  # the record run N wrote, "qbo.Invoice:238"
+    kind: str  # delete | deactivate | void | restore | unlink | final | manual
+    fields: dict[str, Any] = field(default_factory=dict)  # before-values by dotted path
+    left_version: str = ""
+    linked: bool = False  # run N made the link: it goes too
+
+    @property
+    def intent(self) -> str:
+        return f"undo:{self.journal_id}"
+
+
+@dataclass
+class UndoPlan:
+    run: dict[str, Any]
+    plan: Plan
+    steps: list[Step]  # one per operation of the plan
+    backup: dict[str, Any] | None = None  # for the initial sync: the backup taken before it
+
+    @property
+    def initial(self) -> bool:
+        return bool(self.run["phase"] == "initial")
+
+
+def target_run(state: StateStore, run_id: int) -> dict[str, Any]:
+    """Run N, if it can be undone; else a clear refusal."""
+    run = next(state.db.table("runs").rows_where("id = ?", [run_id]), None)
+    if run is None:
+        raise UndoRefused(f"there is no run {run_id}", hint="see `tpsqbo-engine history`")
+    if run["phase"] == "undo":
+        raise UndoRefused(
+            f"run {run_id} is itself an undo (of run {run['undoes']}); an undo is not undone",
+            hint="to write those records again, fix the rules and run `tpsqbo-engine sync`",
+        )
+    if run["phase"] == "reconcile":
+        raise UndoRefused(f"run {run_id} was a reconciliation: it wrote nothing")
+    if run["status"] == "undone":
+        raise UndoRefused(f"run {run_id} was already undone", hint="see `tpsqbo-engine history`")
+    if run["status"] == "running" and not run["finished_at"]:
+        raise UndoRefused(
+            f"run {run_id} has not finished", hint="let it finish (or run `sync` to complete it)"
+        )
+    return run
+
+
+def plan_undo(session: Any, run_id: int, force: frozenset[str] = frozenset()) -> UndoPlan:
+    run = target_run(session.state, run_id)
+    rows = [r for r in session.state.journal(run_id) if r["outcome"] == "written"]
+    if any(not r["before"] for r in rows):
+        raise UndoRefused(
+            f"run {run_id} was made before the journal kept before-images; it cannot be undone",
+            hint="restore from the backup taken before it (`tpsqbo-engine backup` files)",
+        )
+    done = undone_already(session.state, run_id)
+    steps = [_step(r) for r in reversed(rows) if r["id"] not in done]
+    unknown = force - {s.written for s in steps}
+    if unknown:
+        raise UndoRefused(
+            f"--force names {', '.join(sorted(unknown))}, which run {run_id} did not write",
+            hint=f"see `tpsqbo-engine undo --run {run_id} --plan` for the records it wrote",
+        )
+    operations = [_decide(session, step, run_id, step.written in force) for step in steps]
+    plan = Plan("undo", operations, "")
+    backup = _backup_before(session.state, run) if run["phase"] == "initial" else None
+    return UndoPlan(run, plan, steps, backup)
+
+
+def undone_already(state: StateStore, run_id: int) -> set[int]:
+    """Run N's journal rows an earlier undo (one that was interrupted, or that left
+    records for the firm to decide) already took back."""
+    rows = state.db.query(
+        "select j.intent from journal j join runs r on r.id = j.run_id "
+        "where r.phase = 'undo' and r.undoes = ? and j.outcome = 'written'",
+        [run_id],
+    )
+    return {int(row["intent"].split(":")[1]) for row in rows}
+
+
+def _step(row: dict[str, Any]) -> Step:
+    before = json.loads(row["before"], parse_float=Decimal)
+    written = str(before["written"])
+    if ":" not in written:  # a create: the id came back from the write
+        written = f"{written}:{row['result_id']}"
+    mapping, rest = row["intent"].split(":", 1)
+    source = ":".join(rest.split(":")[:2])
+    system, entity = written.split(":", 1)[0].split(".", 1)
+    fields = dict(before["fields"])
+    operation = row["operation"]
+    if operation == "create":
+        if system == "qbo":
+            kind = "deactivate" if entity in NAME_LISTS else "delete"
+        else:
+            kind = "void" if entity in TPS_VOIDABLE else "manual"
+    elif operation == "void":
+        kind = "final"
+    else:
+        kind = "restore" if fields else "unlink"
+    return Step(
+        row["id"],
+        mapping,
+        source,
+        written,
+        kind,
+        fields,
+        str(row["result_version"] or ""),
+        operation in ("create", "link"),
+    )
+
+
+def current_record(session: Any, written: str) -> Record | None:
+    """The record as it is now; None if it is gone."""
+    qualified, ident = written.split(":", 1)
+    system, entity = qualified.split(".", 1)
+    if system == "tps":
+        record: Record = session.tps.get(TPS_RESOURCES[entity], ident)
+        return record
+    try:
+        found: Record = session.qbo.read(entity, ident)
+    except QboError as error:
+        if error.fault.code == NOT_FOUND:
+            return None
+        raise
+    return found
+
+
+def is_taken_back(step: Step, current: Record | None) -> bool:
+    if step.kind == "delete":
+        return current is None or current.get("TxnStatus") == "Voided"
+    if current is None:
+        return step.kind not in ("restore",)
+    if step.kind == "deactivate":
+        return current.get("Active") is False
+    if step.kind == "void":
+        return current.get("status") == "void"
+    if step.kind == "restore":
+        return all(_equal(_get(current, path), value) for path, value in step.fields.items())
+    return False
+
+
+def _decide(session: Any, step: Step, run_id: int, forced: bool) -> Operation:
+    current = current_record(session, step.written)
+    qualified = step.written.split(":", 1)[0]
+    now = version_of(qualified, current)
+
+    def listed(message: str) -> Operation:
+        return _op(step, "review", level="Warning", message=message)
+
+    if step.kind == "final":
+        return listed(f"run {run_id} voided {step.written}: a void cannot be taken back")
+    if step.kind == "manual":
+        return listed(f"TPS has no void for {qualified}: remove {step.written} by hand")
+    if is_taken_back(step, current) or step.kind == "unlink":
+        gone = "is gone" if current is None else "is already as it was before"
+        message = f"{step.written} {gone}" if step.kind != "unlink" else "linked by the run"
+        return _op(step, "unlink", level="Undone", message=f"{message}; the link is removed")
+    if current is None:
+        return listed(f"{step.written} is gone since run {run_id}: nothing to restore")
+    if now != step.left_version and not forced:
+        return listed(
+            f"changed since run {run_id} (version {now}, the run left {step.left_version}): "
+            f"not touched; to take it back anyway: --force {step.written} --reason '...'"
+        )
+    return _write_op(step, current, now, forced)
+
+
+def _op(step: Step, action: str, **values: Any) -> Operation:
+    return Operation(step.mapping, step.source, action, step.written, **values)
+
+
+def _write_op(step: Step, current: Record, now: str, forced: bool) -> Operation:
+    note = " (forced: changed since)" if forced and now != step.left_version else ""
+    if step.kind == "restore":
+        body: Record = {}
+        for path, value in step.fields.items():
+            _put(body, path, value)
+        return _op(
+            step,
+            "update",
+            body=body,
+            diff={p: [_get(current, p), v] for p, v in step.fields.items()},
+            target_version=now,
+            message=f"restore {len(step.fields)} field(s) of {step.written}{note}",
+        )
+    verb = {"delete": "delete", "deactivate": "make inactive", "void": "void"}[step.kind]
+    return _op(step, "void", target_version=now, message=f"{verb} {step.written}{note}")
+
+
+def _backup_before(state: StateStore, run: dict[str, Any]) -> dict[str, Any] | None:
+    return next(
+        state.db.table("backups").rows_where(
+            "taken_at <= ?", [run["started_at"]], order_by="id desc", limit=1
+        ),
+        None,
+    )
+
+
+def _get(record: Record, dotted: str) -> Any:
+    value: Any = record
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _put(target: Record, dotted: str, value: Any) -> None:
+    *parents, last = dotted.split(".")
+    for part in parents:
+        target = target.setdefault(part, {})
+    target[last] = value
+
+
+def _equal(a: Any, b: Any) -> bool:
+    """Values as QBO and TPS give them back: numbers by value, the rest as JSON."""
+    if isinstance(a, int | float | Decimal) and isinstance(b, int | float | Decimal):
+        return Decimal(str(a)) == Decimal(str(b))
+    if a is None or b is None:
+        return a is b or (a in ("", None) and b in ("", None))
+    return bool(wire.dumps(a) == wire.dumps(b))

@@ -1,0 +1,1 @@
+"""`tpsqbo-engine watch`: webhooks and a schedule drive incremental syncs for one firm."""

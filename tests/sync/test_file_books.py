@@ -1,0 +1,125 @@
+"""Adjustments, finance charges, voids and deletions on TPS sheets, in and out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tpsqbo_engine.connectors.tps.filebooks import FileBooks
+from tpsqbo_engine.connectors.tps.files import FileBridgeError
+
+
+def _folder(tmp_path: Path, **sheets: str) -> Path:
+    base = {
+        "clients": "Client Code,Client Name\nA1,Alder\n",
+        "invoices": "Client Code,Invoice Number,Amount,Taxes,Date\n"
+        "A1,AA-1,300.00,0.00,2026-10-01\nA1,AA-2,200.00,0.00,2026-10-02\n",
+        "payments": "Client Code,Date,Amount,Applied To\nA1,2026-10-05,100.00,AA-2=100.00\n",
+    }
+    for name, text in {**base, **sheets}.items():
+        (tmp_path / f"{name}.csv").write_text(text)
+    return tmp_path
+
+
+def test_adjustments_charges_and_voids_come_in(tmp_path: Path) -> None:
+    folder = _folder(
+        tmp_path,
+        adjustments="Reference,Client Code,Direction,Date,Amount,Applied To\n"
+        "ADJ-1,A1,Decrease,2026-10-06,40.00,AA-1\nADJ-2,A1,increase,2026-10-07,15.00,\n",
+        **{
+            "finance-charges": "Reference,Client Code,Date,Amount\nFC-1,A1,2026-11-01,4.50\n",
+            "voids": "Kind,Number,What\npayment,pay-2,void\ninvoice,AA-1,deleted\n",
+        },
+    )
+    books = FileBooks(folder, "Alder & Ash")
+    invoices = {i["id"]: i for i in books.records("invoices")}
+    assert invoices["AA-1"]["status"] == "void" and invoices["AA-1"]["balance"] == "0.00"
+    assert invoices["AA-2"]["balance"] == "200.00"  # the voided payment gave it back
+    adjustments = {a["id"]: a for a in books.records("adjustments")}
+    assert adjustments["ADJ-1"]["direction"] == "decrease"
+    assert [c["balance"] for c in books.records("finance-charges")] == ["4.50"]
+    assert [p["status"] for p in books.records("payments")] == ["void"]
+
+
+def test_adjustments_and_voids_go_out_one_sheet_per_kind(tmp_path: Path) -> None:
+    books = FileBooks(_folder(tmp_path), "Alder & Ash")
+    books.create(
+        "adjustments",
+        {"client_id": "A1", "direction": "decrease", "date": "2026-11-01", "amount": "80.00"},
+        key="qbo-cm-9",
+    )
+    invoice = books.get("invoices", "AA-1")
+    books.update("invoices", "AA-1", {"status": "void"}, version=invoice["version"])
+    outbox = tmp_path / "outbox"
+    assert (outbox / "adjustments-to-enter.csv").read_text().splitlines() == [
+        "Reference,Client Code,Direction,Date,Amount,Applied To,Description",
+        "qbo-cm-9,A1,decrease,2026-11-01,80.00,,",
+    ]
+    assert (outbox / "voids-to-enter.csv").read_text().splitlines()[1] == "invoice,AA-1,void"
+
+
+@pytest.mark.parametrize(
+    ("sheet", "text", "said"),
+    [
+        (
+            "adjustments",
+            "Reference,Client Code,Direction,Date,Amount\nX,A1,sideways,2026-10-01,1\n",
+            "Direction: expected increase or decrease",
+        ),
+        (
+            "adjustments",
+            "Reference,Client Code,Direction,Date,Amount,Applied To\n"
+            "X,A1,increase,2026-10-01,1,AA-1\n",
+            "only a decrease is applied",
+        ),
+        ("voids", "Kind,Number\ncheque,7\n", "Kind: expected one of"),
+        ("voids", "Kind,Number,What\ninvoice,AA-1,shredded\n", "What: expected void or deleted"),
+    ],
+)
+def test_a_bad_row_is_located(tmp_path: Path, sheet: str, text: str, said: str) -> None:
+    books = FileBooks(_folder(tmp_path, **{sheet: text}), "Alder & Ash")
+    with pytest.raises(FileBridgeError) as refused:
+        list(books.records("invoices"))
+    first = refused.value.problems[0]
+    assert first.line == 2 and said in first.message and first.file.endswith(f"{sheet}.csv")
+
+
+def test_a_payment_entered_from_the_outbox_comes_back_as_the_same_payment(
+    tmp_path: Path,
+) -> None:
+    folder = _folder(tmp_path)
+    books = FileBooks(folder, "Alder & Ash")
+    made = books.create(
+        "payments",
+        {
+            "client_id": "A1",
+            "date": "2026-11-02",
+            "amount": "300.00",
+            "reference": "CHQ 881",
+            "source": "qbo",
+            "applications": [{"invoice_id": "AA-1", "amount": "300.00"}],
+        },
+        key="qbo-payments:qbo.Payment:181:create",
+    )
+    out = (folder / "outbox" / "payments-to-enter.csv").read_text().splitlines()
+    assert made["id"].startswith("QBO-") and "CHQ 881" in out[1]
+    assert f",{made['id']}" in out[1]  # the Description starts with it
+    # The bookkeeper enters it in TPS as given; the next export carries it.
+    text = (
+        (folder / "payments.csv")
+        .read_text()
+        .replace(
+            "Client Code,Date,Amount,Applied To",
+            "Client Code,Date,Amount,Applied To,Reference,Description",
+            1,
+        )
+    )
+    text += f"A1,2026-11-02,300.00,AA-1=300.00,CHQ 881,{made['id']}\n"
+    (folder / "payments.csv").write_text(text)
+    again = FileBooks(folder, "Alder & Ash")
+    payments = {p["id"]: p for p in again.records("payments")}
+    assert sorted(payments) == sorted(["pay-2", made["id"]])
+    entered = payments[made["id"]]
+    assert entered["source"] == "qbo" and entered["reference"] == "CHQ 881"
+    assert again.get("invoices", "AA-1")["balance"] == "0.00"
