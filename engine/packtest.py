@@ -35,6 +35,7 @@ from tpsqbo_engine.sync.snapshot import Snapshot
 
 CASE_KEYS = ("description", "phase", "today", "firm", "tps", "qbo", "links", "expect")
 _RULE_AT = re.compile(r"\s*\([^()]*:\d+(:\d+)?\)$")
+_LOCATION = re.compile(r"^([^\s()]+?)(:\d+(?::\d+)?)$")
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,10 @@ def _plain(value: Any) -> Any:
 
 
 def _rule_id(rule: str) -> str:
-    return _RULE_AT.sub("", rule)
+    """A rule as a case names it: its id, or its file name and position (the same from any
+    working directory)."""
+    located = _LOCATION.match(rule)
+    return f"{Path(located.group(1)).name}{located.group(2)}" if located else _RULE_AT.sub("", rule)
 
 
 def summarize(plan: Plan) -> dict[str, list[dict[str, Any]]]:

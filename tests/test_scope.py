@@ -127,3 +127,15 @@ def test_out_of_scope_in_the_initial_sync_is_not_left_out_for_good(tmp_path: Pat
     assert set(state.left_out_initially()) == {"tps.Invoice:p-1"}
     # both were said once: later runs do not repeat them
     assert state.reported_exclusions() == {"tps.Invoice:v-1", "tps.Invoice:p-1"}
+
+
+def test_a_record_another_mapping_takes_is_not_reported_out_of_scope() -> None:
+    from tpsqbo_engine import resources
+
+    root = resources.rules_dir()
+    results = {r.name: r for r in run_pack_tests(root, load_ruleset(root))}
+    plan = results["charges-and-voids"].actual
+    records = [e["record"] for e in plan["excluded"]]
+    # the increase is written by adjustment-increases; the decrease mappings stay quiet
+    assert "tps.Adjustment:adj-3" not in records
+    assert records == ["tps.Invoice:inv-2050"]

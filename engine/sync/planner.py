@@ -183,7 +183,7 @@ class Planner:
                 record, carried = part
         try:
             if not wanted(mapping, record, self.resolver):
-                return self._out_of_scope(mapping, key)
+                return self._out_of_scope(mapping, key, record)
             # Scope follows changes: linked records are held to the exclusions every run too
             # (a client moved into an excluded office stops syncing, and says why).
             excluded = self._excluded(mapping.source, record)
@@ -232,10 +232,20 @@ class Planner:
         # A write says what it does beyond the rules; anything else keeps its own message.
         return [replace(op, message=carried) if op.writes and carried else op for op in writes]
 
-    def _out_of_scope(self, mapping: MappingRule, key: str) -> list[Operation]:
-        """A record the mapping's `when:` leaves out: Excluded, with the rule's place, once."""
+    def _out_of_scope(self, mapping: MappingRule, key: str, record: Record) -> list[Operation]:
+        """A record the mapping's `when:` leaves out: Excluded, with the rule's place, once,
+        unless another mapping of the same records takes it (an adjustment increase is out
+        of the decreases' scope, not out of the sync)."""
         if key in self.given.reported or mapping.when is None:
             return []
+        for other in self.given.rules.mappings:
+            if other.source != mapping.source or other.id == mapping.id:
+                continue
+            try:
+                if wanted(other, record, self.resolver):
+                    return []
+            except ExpressionError:
+                return []  # that mapping reports its own failure
         return [
             Operation(
                 mapping.id,
