@@ -41,8 +41,10 @@ def _run(checkout: Path, path: str, script: str, args: list[str]) -> tuple[float
         env=env,
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
     )
+    if done.returncode != 0:
+        sys.exit(f"{checkout / script} failed ({done.returncode}):\n{done.stderr[-2000:]}")
     return time.perf_counter() - started, done.stdout
 
 

@@ -22,8 +22,9 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass, field
+from contextvars import ContextVar, Token
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from jinja2.exceptions import SecurityError
@@ -39,14 +40,13 @@ class BudgetExceeded(SecurityError):
     """An evaluation went over its budget; the message names the limit, never the data."""
 
 
-@dataclass
 class Budget:
-    steps: int
-    seconds: float
-    deadline: float = field(init=False)
+    # Opened once per evaluation of every rule value: kept as light as a class can be.
+    __slots__ = ("deadline", "seconds", "steps")
 
-    def __post_init__(self) -> None:
-        self.deadline = time.monotonic() + self.seconds
+    def __init__(self, steps: int, seconds: float) -> None:
+        self.steps, self.seconds = steps, seconds
+        self.deadline = time.monotonic() + seconds
 
     def tick(self, count: int = 1) -> None:
         self.steps -= count
@@ -59,19 +59,28 @@ class Budget:
 _CURRENT: ContextVar[Budget | None] = ContextVar("tpsqbo_budget", default=None)
 
 
-@contextmanager
-def budget() -> Iterator[Budget]:
-    """Opens the budget of one evaluation (nested calls share the outer one)."""
-    outer = _CURRENT.get()
-    if outer is not None:
-        yield outer
-        return
-    fresh = Budget(MAX_STEPS, MAX_SECONDS)
-    token = _CURRENT.set(fresh)
-    try:
-        yield fresh
-    finally:
+def open_budget() -> Token[Budget | None] | None:
+    """Opens the budget of one evaluation, unless one is open (nested evaluations share the
+    outer one); pass what it returns to `close_budget`. Plain calls, not a context manager:
+    this runs for every rule value of every record."""
+    if _CURRENT.get() is not None:
+        return None
+    return _CURRENT.set(Budget(MAX_STEPS, MAX_SECONDS))
+
+
+def close_budget(token: Token[Budget | None] | None) -> None:
+    if token is not None:
         _CURRENT.reset(token)
+
+
+@contextmanager
+def budget() -> Iterator[None]:
+    """`open_budget`/`close_budget` around a block."""
+    token = open_budget()
+    try:
+        yield
+    finally:
+        close_budget(token)
 
 
 def counted(iterable: Iterable[Any]) -> Iterator[Any]:
@@ -86,14 +95,23 @@ def _text_inside(items: Iterable[Any]) -> int:
     return sum(len(v) for v in items if isinstance(v, str | list | tuple))
 
 
+_SCALARS = frozenset({int, float, bool, type(None), Decimal, date, datetime})
+
+
 def sized(value: Any) -> Any:
     """The value, once it is known to fit (a list of long strings is as big as its text);
-    also a point where the clock is checked."""
-    if isinstance(value, str | bytes):
-        fits(len(value), "a text's length")
+    texts and lists are also points where the clock is checked."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return value  # a number, a date, None: nothing that grows
+    if kind is str or isinstance(value, str | bytes):
+        if len(value) > MAX_SIZE:
+            fits(len(value), "a text's length")
     elif isinstance(value, list | tuple | set | frozenset | Mapping):
         fits(len(value), "a list's length", MAX_ITEMS)
         fits(_text_inside(value.values() if isinstance(value, Mapping) else value), "a list's text")
+    else:
+        return value  # a number, a date, None: nothing that grows
     spend = _CURRENT.get()
     if spend is not None:
         spend.tick(0)
@@ -126,6 +144,9 @@ def _ints(args: Iterable[Any]) -> Iterator[int]:
 SIZING_FILTERS = frozenset({"center", "truncate", "wordwrap", "batch", "indent", "slice"})
 
 
+PRECHECKED = SIZING_FILTERS | {"format", "replace", "join"}
+
+
 def _precheck(name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
     """Refuses, before any work, a filter call whose arguments ask for too much. `args`
     start with the value filtered."""
@@ -148,9 +169,11 @@ def guarded(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     `assert`s (truncate's minimum length) become ordinary refusals."""
 
     skip = 1 if hasattr(func, "jinja_pass_arg") else 0  # the context or environment first
+    checked = name in PRECHECKED
 
     def run(*args: Any, **kwargs: Any) -> Any:
-        _precheck(name, args[skip:], kwargs)
+        if checked:
+            _precheck(name, args[skip:], kwargs)
         try:
             result = func(*args, **kwargs)
         except AssertionError as exc:
@@ -174,8 +197,10 @@ __all__ = [
     "BudgetExceeded",
     "budget",
     "check_format",
+    "close_budget",
     "counted",
     "fits",
     "guarded",
+    "open_budget",
     "sized",
 ]

@@ -356,9 +356,9 @@ class CompiledValue:
     _render: Callable[[Mapping[str, Any]], Any]
 
     def evaluate(self, context: Mapping[str, Any]) -> Any:
+        token = limits.open_budget()
         try:
-            with limits.budget():
-                result = self._render(context)
+            result = self._render(context)
         except ExpressionError as exc:
             # A function the rule called failed (a missing lookup entry...): say which
             # expression, at its line and column, called it.
@@ -369,7 +369,9 @@ class CompiledValue:
             raise ExpressionError(
                 f"{self.where}: `{self.source}` failed: {type(exc).__name__}{_safe_reason(exc)}"
             ) from None
-        if _undefined_inside(result):
+        finally:
+            limits.close_budget(token)
+        if not isinstance(result, _PLAIN) and _undefined_inside(result):
             raise ExpressionError(f"{self.where}: `{self.source}` has no value for this record")
         return result
 
@@ -384,6 +386,9 @@ EVALUATION_ERRORS = (
     RecursionError,
     MemoryError,
 )
+
+
+_PLAIN = (str, int, Decimal, date, type(None))  # results that cannot hold an Undefined
 
 
 def _undefined_inside(value: Any) -> bool:

@@ -110,3 +110,31 @@ def test_document_names_stay_inside_their_folder_and_apart(tmp_path: Path) -> No
 def test_an_ordinary_invoice_id_keeps_its_name() -> None:
     assert safe_file_name("inv-1001") == "inv-1001"
     assert safe_file_name("INV_2026.04") == "INV_2026.04"
+
+
+def test_a_template_over_budget_fails_its_documents_and_the_sync_goes_on(tmp_path: Path) -> None:
+    from tpsqbo_engine.sync.demo import demo_firm
+
+    pack = _pack(tmp_path)
+    (pack / "pack.yaml").write_text(
+        "kind: pack\nid: greedy-documents\nversion: 0.1.0\nextends: [tps-qbo-standard]\n"
+    )
+    (pack / "invoice.html").write_text(
+        "{% for a in [0] * 10000 %}{% for line in invoice.lines * 100 %}{% endfor %}{% endfor %}"
+    )
+    (pack / "templates.yaml").write_text(
+        "kind: template\nid: invoice-html\nfile: invoice.html\nformat: html\nfor: tps.Invoice\n"
+        "context: {invoice: tps.Invoice, client: tps.Client, firm: tps.Firm, "
+        "qbo_invoice_id: string?, payment_link: string?}\npayment_link: true\n"
+    )
+    with demo_firm(tmp_path / "firm", rules=str(pack)) as (session, _, _):
+        session.backup()
+        summary = session.sync(render_to=tmp_path / "documents")
+        failed = [
+            item
+            for item in session.state.items(summary.run_id, "Failed")
+            if item["action"] == "render"
+        ]
+    assert failed and all("templates.yaml:1" in item["message"] for item in failed)
+    assert all("loop iterations" in item["message"] for item in failed)
+    assert summary.counts["Successful"] > 0
