@@ -121,6 +121,8 @@ def run(
     if broker:
         policy = (attempts, backoff, backup_first)
         runs = _run_on_workers(broker, coordinator, firms, policy, wait, timeout)
+        if not wait:
+            return
     else:
         from tpsqbo_engine.fleet.embedded import EmbeddedFleet, RetryPolicy
 

@@ -170,11 +170,13 @@ def run_firm(
         status = "partial" if summary.counts.get("Failed") else "completed"
         outcome = replace(running, status=status, counts=summary.counts, run_id=summary.run_id)
     finally:
+        # The run ends while it still holds the realm: the next one starts after this.
+        finished = now_iso()
         keeper.stop()
         coordinator.release(lease)
         _close(session, tps)
     return replace(
-        outcome, finished=now_iso(), calls=session.qbo.stats.calls, throttled=throttled.seen
+        outcome, finished=finished, calls=session.qbo.stats.calls, throttled=throttled.seen
     )
 
 

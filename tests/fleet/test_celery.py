@@ -81,7 +81,7 @@ def test_a_killed_worker_s_firm_completes_on_another_worker(
     workers.start("w1", *options)
     argv = ["fleet", "run", str(firm.config), "--broker", workers.broker, "--backup-first"]
     assert main([*argv, "--no-wait"]) == 0
-    capsys.readouterr()
+    assert capsys.readouterr().out == "1 firm(s) queued; `tpsqbo-engine fleet status` shows them\n"
     first = _wait_for(coordinator, "slowpoke", {"running"}, 30)
     assert first.worker.startswith("w1@")
     time.sleep(1.5)  # well into the run
