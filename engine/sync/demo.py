@@ -114,7 +114,8 @@ def _week_in_qbo(session: Session, echo: Echo, workdir: Path) -> None:
     )
     document, link = _payable_document(session, workdir)
     (workdir / "paid-invoice.txt").write_text(document.stem, encoding="utf-8")
-    paid = requests.post(link, params={"format": "json"}, timeout=10).json()["Payment"]
+    answer = requests.post(link, params={"format": "json"}, timeout=10)
+    paid = answer.json(parse_float=Decimal)["Payment"]
     echo(
         f"  QBO: the client opened {document.name} and paid online through its link "
         f"({paid['TotalAmt']})"
