@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from tpsqbo_engine.emulators.bodies import json_default
-from tpsqbo_engine.emulators.serving import LoopbackServer, write_private
+from tpsqbo_engine.emulators.serving import LoopbackServer
 from tpsqbo_engine.emulators.tps.app import TpsEmulator
 from tpsqbo_engine.emulators.tps.firm import Firm
 from tpsqbo_engine.emulators.tps.seed import seeded_firm
+from tpsqbo_engine.private import write_private
 
 
 @dataclass(frozen=True)
