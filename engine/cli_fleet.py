@@ -5,7 +5,6 @@ coordinated through one SQLite file."""
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -47,11 +46,10 @@ def _format(value: str) -> str:
 
 
 def parse_duration(text: str) -> float:
-    """`90`, `90s`, `15m`, `2h` or `1d`, in seconds."""
-    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text)
-    if not found or float(found.group(1)) <= 0:
-        raise UsageError(f"not a duration: {text!r}", hint="write e.g. 90s, 15m, 2h or 1d")
-    return float(found.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[found.group(2)]
+    """`--every`, in seconds: the same intervals `watch` takes (90, 15m, 2h, daily...)."""
+    from tpsqbo_engine.durations import interval
+
+    return interval(text, "--every", allow_off=False)
 
 
 def _coordinator(broker: str, coord: Path) -> Coordinator:

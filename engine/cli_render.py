@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from tpsqbo_engine.errors import UsageError
+from tpsqbo_engine.private import write_private
 from tpsqbo_engine.sync.config import CONFIG_FILE
 
 
@@ -40,7 +41,7 @@ def render_record_command(
     if out is None:
         typer.echo(text)
         return
-    out.write_text(text, encoding="utf-8")
+    write_private(out, text)
     typer.echo(f"wrote {out}")
 
 

@@ -77,7 +77,7 @@ def demo(
         if firm != "demo":
             raise UsageError("--watch runs with the demo firm", hint="leave out --firm")
 
-        raise typer.Exit(run_watch_demo(workdir, typer.echo))
+        raise typer.Exit(run_watch_demo(workdir, typer.echo, rules=rules))
     raise typer.Exit(run_demo(workdir, typer.echo, firm, rules))
 
 

@@ -39,8 +39,8 @@ def watch(
     GET /healthz and GET /metrics (Prometheus). SIGTERM or Ctrl-C finishes the run in
     flight and exits 0.
     """
+    from tpsqbo_engine.durations import interval
     from tpsqbo_engine.watch.logs import configure, unconfigure
-    from tpsqbo_engine.watch.schedule import interval
     from tpsqbo_engine.watch.watcher import Watcher, WatchOptions
 
     if debounce < 0 or debounce > 600:

@@ -51,7 +51,7 @@ def private_file(path: Path) -> Path:
     return path
 
 
-def open_private(path: Path, binary: bool = False) -> int:
+def open_private(path: Path) -> int:
     """A new file descriptor for writing `path` from scratch, 0600 from its first byte."""
     private_dir(path.parent)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)

@@ -144,8 +144,11 @@ def test_render_record_from_the_command_line(
     client = next(iter(branded.tps.records("clients")))
     config = str(branded.config.workdir.parent / "tpsqbo.yaml")
     out = tmp_path / "letter.html"
+    out.write_text("an older letter")
+    out.chmod(0o644)  # a document at rest ends 0600 even over a readable file
     args = ["render", "record", f"tps.Client:{client['id']}", "--template", "client-letter"]
     assert main([*args, "--out", str(out), "--config", config]) == 0
     assert "Dear " in out.read_text()
+    assert out.stat().st_mode & 0o777 == 0o600
     assert main([*args[:3], "--template", "invoice-html", "--config", config]) == 2
     assert "templates for tps.Client: client-letter" in capsys.readouterr().err

@@ -4,24 +4,13 @@ up to date in the background."""
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 SAVE_EVERY_SECONDS = 0.5
-
-
-def write_private(path: Path, text: str) -> None:
-    """State files hold emulated secrets and tokens: owner-only, replaced whole."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    temporary.replace(path)
 
 
 class _JsonErrors(WSGIRequestHandler):

@@ -114,7 +114,8 @@ def _week_in_qbo(session: Session, echo: Echo, workdir: Path) -> None:
     )
     document, link = _payable_document(session, workdir)
     (workdir / "paid-invoice.txt").write_text(document.stem, encoding="utf-8")
-    paid = requests.post(link, params={"format": "json"}, timeout=10).json()["Payment"]
+    answer = requests.post(link, params={"format": "json"}, timeout=10)
+    paid = answer.json(parse_float=Decimal)["Payment"]
     echo(
         f"  QBO: the client opened {document.name} and paid online through its link "
         f"({paid['TotalAmt']})"
@@ -124,29 +125,30 @@ def _week_in_qbo(session: Session, echo: Echo, workdir: Path) -> None:
     echo("  QBO: Blue Heron Yoga's phone number changed to (503) 555-7777")
 
 
+def november_invoice(client_id: str) -> dict[str, Any]:
+    """The week's new TPS invoice: a month of bookkeeping for `client_id`."""
+    return {
+        "client_id": client_id,
+        "date": "2026-11-21",
+        "due_date": "2026-12-21",
+        "type": "detail",
+        "description": "November bookkeeping",
+        "lines": [
+            {
+                "line_no": 1,
+                "work_code": "BK-MONTH",
+                "description": "Monthly bookkeeping",
+                "amount": Decimal("380.00"),
+                "markup": Decimal("0.00"),
+            }
+        ],
+    }
+
+
 def _week_in_tps(session: Session, echo: Echo) -> None:
     tps = session.tps
     client = next(c for c in tps.records("clients") if c["name"] == "Garcia Landscaping")
-    invoice = tps.create(
-        "invoices",
-        {
-            "client_id": client["id"],
-            "date": "2026-11-21",
-            "due_date": "2026-12-21",
-            "type": "detail",
-            "description": "November bookkeeping",
-            "lines": [
-                {
-                    "line_no": 1,
-                    "work_code": "BK-MONTH",
-                    "description": "Monthly bookkeeping",
-                    "amount": Decimal("380.00"),
-                    "markup": Decimal("0.00"),
-                }
-            ],
-        },
-        key="demo-tps-inv",
-    )
+    invoice = tps.create("invoices", november_invoice(client["id"]), key="demo-tps-inv")
     echo(f"  TPS: invoice {invoice['doc_number']} billed to {client['name']} ({invoice['total']})")
     other = next(c for c in tps.records("clients") if c["name"] == "Juniper Hill Farm")
     tps.update(

@@ -108,11 +108,15 @@ def wait_idle(watcher: Watcher, runs: int, timeout: float = 60.0) -> None:
     raise TimeoutError(f"the watcher did not finish {runs} run(s) in {timeout} s")
 
 
-def run_watch_demo(workdir: Path, echo: Echo, debounce: float = 3.0) -> int:
+def run_watch_demo(
+    workdir: Path, echo: Echo, debounce: float = 3.0, rules: Path | None = None
+) -> int:
+    """The demo firm with the standard pack, or with `rules` (a pack folder)."""
     for name in (*DEMO_FILES, "reports"):
         path = workdir / name
         shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
-    with demo_firm(workdir) as (session, qbo, tps):
+    pack = str(rules.resolve()) if rules is not None else "tps-qbo-standard"
+    with demo_firm(workdir, rules=pack) as (session, qbo, tps):
         echo(f"TPS emulator at {tps.base_url}, QBO emulator at {qbo.base_url}")
         session.backup()
         first = session.sync(render_to=workdir / "invoices")

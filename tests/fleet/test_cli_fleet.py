@@ -24,7 +24,7 @@ def test_durations(text: str, seconds: float) -> None:
 
 @pytest.mark.parametrize("text", ["", "0", "-5m", "15 minutes", "m"])
 def test_bad_durations(text: str) -> None:
-    with pytest.raises(UsageError, match="not a duration"):
+    with pytest.raises(UsageError, match="not an interval"):
         parse_duration(text)
 
 

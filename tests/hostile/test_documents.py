@@ -25,7 +25,6 @@ def _pack(tmp_path: Path) -> Path:
 
 
 def test_a_pdf_reads_only_data_urls_and_the_packs_assets(tmp_path: Path) -> None:
-    pytest.importorskip("weasyprint")
     from tpsqbo_engine.sync.documents import write_pdf
 
     root = _pack(tmp_path)

@@ -123,7 +123,6 @@ def test_markup_in_data_is_escaped(synced: Firm, tmp_path: Path) -> None:
 
 
 def test_a_pdf_keeps_the_payment_link(synced: Firm, tmp_path: Path) -> None:
-    pytest.importorskip("weasyprint")
     from tpsqbo_engine.sync.documents import write_pdf
 
     session, _, tps = synced

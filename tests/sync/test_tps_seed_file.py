@@ -64,3 +64,38 @@ def test_a_bad_firm_file_is_located(tmp_path: Path, text: str, said: str) -> Non
 def test_the_cli_refuses_a_missing_seed_file(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     assert cli.main(["emulate", "tps", "--seed", str(tmp_path / "none.yaml")]) == 2
     assert "no such seed file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        (
+            "firm.yaml",
+            "clients: [{id: c-1, code: B1, name: Big}]\n"
+            "invoices: [{id: inv-1, client_id: c-1, date: '2026-01-01', lines: [\n"
+            "  {line_no: 1, work_code: BK, amount: 1234567890123.45},\n"
+            "  {line_no: 2, work_code: BK, amount: 12345678901234567.89}]}]\n",
+        ),
+        (
+            "firm.json",
+            '{"clients": [{"id": "c-1", "code": "B1", "name": "Big"}],'
+            ' "invoices": [{"id": "inv-1", "client_id": "c-1", "date": "2026-01-01", "lines": ['
+            '{"line_no": 1, "work_code": "BK", "amount": 1234567890123.45},'
+            ' {"line_no": 2, "work_code": "BK", "amount": 12345678901234567.89}]}]}',
+        ),
+    ],
+)
+def test_seed_amounts_stay_exact(tmp_path: Path, name: str, text: str) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    invoice = seeded_firm(str(path)).get("invoices", "inv-1")
+    amounts = [line["amount"] for line in invoice["lines"]]
+    assert amounts == ["1234567890123.45", "12345678901234567.89"]  # never through a float
+    assert invoice["total"] == "12346913469124691.34"
+
+
+def test_a_seed_amount_that_is_no_number_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "firm.yaml"
+    path.write_text("invoices: [{client_id: c-1, date: '2026-01-01', lines: [{amount: .inf}]}]")
+    with pytest.raises(ValueError, match=r"firm\.yaml: not valid YAML.*\.inf"):
+        seeded_firm(str(path))

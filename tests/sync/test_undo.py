@@ -13,7 +13,7 @@ import requests
 
 from tpsqbo_engine.emulators.qbo.server import QboEmulatorServer
 from tpsqbo_engine.emulators.tps.server import TpsEmulatorServer
-from tpsqbo_engine.sync.demo import demo_firm
+from tpsqbo_engine.sync.demo import demo_firm, november_invoice
 from tpsqbo_engine.sync.plan import Plan
 from tpsqbo_engine.sync.session import Session
 from tpsqbo_engine.sync.undo import UndoRefused, plan_undo
@@ -45,24 +45,7 @@ def _week(session: Session, tps: TpsEmulatorServer, folder: Path) -> dict[str, s
     payment in QBO (a TPS create)."""
     garcia = _client(tps, "Garcia Landscaping")
     invoice = session.tps.create(
-        "invoices",
-        {
-            "client_id": garcia["id"],
-            "date": "2026-11-21",
-            "due_date": "2026-12-21",
-            "type": "detail",
-            "description": "November bookkeeping",
-            "lines": [
-                {
-                    "line_no": 1,
-                    "work_code": "BK-MONTH",
-                    "description": "Monthly bookkeeping",
-                    "amount": Decimal("380.00"),
-                    "markup": Decimal("0.00"),
-                }
-            ],
-        },
-        key="undo-test-invoice",
+        "invoices", november_invoice(garcia["id"]), key="undo-test-invoice"
     )
     for name, email in (
         ("Juniper Hill Farm", "accounts@juniperhill.example"),

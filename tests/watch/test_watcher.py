@@ -171,7 +171,14 @@ def test_demo_watch_prints_when_the_payment_lands(
 ) -> None:
     from tpsqbo_engine.cli import main
 
-    assert main(["demo", "--watch", "--workdir", str(tmp_path)]) == 0
+    pack = tmp_path / "pack"  # --rules reaches the firm the watcher syncs
+    pack.mkdir()
+    (pack / "pack.yaml").write_text(
+        "kind: pack\nid: watched\nversion: 1.0.0\nextends: [tps-qbo-standard]\n"
+    )
+    run = tmp_path / "run"
+    assert main(["demo", "--watch", "--workdir", str(run), "--rules", str(pack)]) == 0
+    assert f"rules: [{json.dumps(str(pack.resolve()))}]" in (run / "tpsqbo.yaml").read_text()
     lines = capsys.readouterr().out.splitlines()
     landed = next(line for line in lines if "TPS shows" in line)
     assert "(debounce 3 s)" in landed

@@ -21,7 +21,8 @@ from tpsqbo_engine.emulators.qbo.oauth import REFRESH_ROTATION, REFRESH_TTL, Gra
 from tpsqbo_engine.emulators.qbo.oauth_endpoints import json_default
 from tpsqbo_engine.emulators.qbo.seed import seeded_company
 from tpsqbo_engine.emulators.qbo.webhooks import WebhookSender
-from tpsqbo_engine.emulators.serving import LoopbackServer, write_private
+from tpsqbo_engine.emulators.serving import LoopbackServer
+from tpsqbo_engine.private import write_private
 
 
 @dataclass(frozen=True)

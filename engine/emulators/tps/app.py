@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
@@ -16,7 +17,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from tpsqbo_engine.connectors.tps.contract import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, RESOURCES
-from tpsqbo_engine.emulators.bodies import BadBody, parse_json
+from tpsqbo_engine.emulators.bodies import BadBody, json_default, parse_json
 from tpsqbo_engine.emulators.injection import FaultPlan, drop_connection
 from tpsqbo_engine.emulators.tps.firm import Firm, TpsFault
 
@@ -32,7 +33,7 @@ _URLS = Map(
 
 def json_response(body: Any, status: int = 200) -> Response:
     return Response(
-        json.dumps(body, ensure_ascii=False),
+        json.dumps(body, default=json_default, ensure_ascii=False),
         status=status,
         content_type="application/json; charset=utf-8",
     )
@@ -197,7 +198,7 @@ class TpsEmulator:
     @staticmethod
     def _body(request: Request, resource: str) -> dict[str, Any]:
         try:
-            body = parse_json(request.get_data() or b"null")
+            body = parse_json(request.get_data() or b"null", parse_float=Decimal)
         except BadBody as bad:
             raise TpsFault(400, "bad_json", bad.message, resource=resource) from None
         if not isinstance(body, dict):

@@ -19,6 +19,7 @@ the list and the position, and no firm is made.
 from __future__ import annotations
 
 import json
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,27 @@ LISTS = {
 }
 
 
+class _ExactLoader(yaml.SafeLoader):
+    """Safe YAML whose numbers with a point stay the exact Decimal written: amounts are
+    money, and a float would round 12345678901234567.89."""
+
+
+def _exact_number(loader: yaml.SafeLoader, node: yaml.Node) -> Decimal:
+    text = str(loader.construct_scalar(node))  # type: ignore[arg-type]
+    try:
+        number = Decimal(text.replace("_", ""))
+    except InvalidOperation:
+        number = Decimal("NaN")
+    if not number.is_finite():
+        raise yaml.constructor.ConstructorError(
+            None, None, f"{text!r} is not an amount; write digits, e.g. 423.75", node.start_mark
+        )
+    return number
+
+
+_ExactLoader.add_constructor("tag:yaml.org,2002:float", _exact_number)
+
+
 def _read(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ValueError(f"{path}: no such seed file")
@@ -46,7 +68,11 @@ def _read(path: Path) -> dict[str, Any]:
         raise ValueError(f"{path}: over {MAX_BYTES} bytes; split the firm or trim it")
     text = path.read_text(encoding="utf-8")
     try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        data = (
+            json.loads(text, parse_float=Decimal)
+            if path.suffix == ".json"
+            else yaml.load(text, Loader=_ExactLoader)  # noqa: S506 - a SafeLoader
+        )
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise ValueError(f"{path}: not valid {path.suffix.lstrip('.').upper()}: {exc}") from None
     if not isinstance(data, dict):
@@ -87,5 +113,4 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if isinstance(value, bool) or value is None or isinstance(value, int | str):
         return value
-    # A float's shortest form is the literal as written (423.75), never a binary artefact.
-    return str(value)
+    return str(value)  # a Decimal as written (423.75), a date as ISO text

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tpsqbo_engine.emulators.serving import LoopbackServer, write_private
+from tpsqbo_engine.emulators.bodies import json_default
+from tpsqbo_engine.emulators.serving import LoopbackServer
 from tpsqbo_engine.emulators.tps.app import TpsEmulator
 from tpsqbo_engine.emulators.tps.firm import Firm
 from tpsqbo_engine.emulators.tps.seed import seeded_firm
+from tpsqbo_engine.private import write_private
 
 
 @dataclass(frozen=True)
@@ -25,13 +28,14 @@ class TpsOptions:
 def save_firm(path: Path, firm: Firm, token: str) -> None:
     with firm.lock:
         text = json.dumps(
-            {"firm": firm.firm, "records": firm.records, "counters": firm.counters, "token": token}
+            {"firm": firm.firm, "records": firm.records, "counters": firm.counters, "token": token},
+            default=json_default,
         )
     write_private(path, text)
 
 
 def load_firm(path: Path) -> tuple[Firm, str]:
-    state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
     firm = Firm(state["firm"], state["records"], state["counters"])
     firm.rebuild_index()
     return firm, str(state["token"])
