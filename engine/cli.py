@@ -375,6 +375,10 @@ from tpsqbo_engine.cli_test import register as register_test  # noqa: E402
 register_pack(app)
 register_test(app)
 register_init(app)
+from tpsqbo_engine.cli_render import register as register_render  # noqa: E402
+from tpsqbo_engine.cli_sync import render_app  # noqa: E402
+
+register_render(render_app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -112,7 +112,7 @@ def summarize(plan: Plan) -> dict[str, list[dict[str, Any]]]:
             if op.body:
                 entry["fields"] = _plain(op.body)
             writes.append(entry)
-        elif op.action in ("exclude", "block"):
+        elif op.action in ("exclude", "block", "out-of-scope"):
             excluded.append(_decision(op, reason=True))
         else:
             other.append(_decision(op))

@@ -281,7 +281,7 @@ class StateStore:
         rows = self.db.query(
             "select i.record, i.message from run_items i join runs r on "
             "r.id = i.run_id where r.phase = 'initial' and i.status = "
-            "'Excluded'"
+            "'Excluded' and i.action != 'out-of-scope'"
         )
         return {row["record"]: row["message"] for row in rows}
 
@@ -289,7 +289,7 @@ class StateStore:
         """Records an earlier completed run already reported as excluded or blocked."""
         rows = self.db.query(
             "select distinct i.record from run_items i join runs r on "
-            "r.id = i.run_id where i.action in ('exclude', 'block') and "
+            "r.id = i.run_id where i.action in ('exclude', 'block', 'out-of-scope') and "
             "r.status in ('completed', 'partial')"
         )
         return frozenset(row["record"] for row in rows)

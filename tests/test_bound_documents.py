@@ -134,3 +134,18 @@ def test_a_template_for_clients_renders_for_a_client(branded: Session) -> None:
     text = render_record(branded, template, client["id"])
     assert f"Dear {client['contact_name'] or ''}" in text.replace("&#39;", "'")
     assert 'src="data:image/png;base64,' in text
+
+
+def test_render_record_from_the_command_line(
+    branded: Session, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tpsqbo_engine.cli import main
+
+    client = next(iter(branded.tps.records("clients")))
+    config = str(branded.config.workdir.parent / "tpsqbo.yaml")
+    out = tmp_path / "letter.html"
+    args = ["render", "record", f"tps.Client:{client['id']}", "--template", "client-letter"]
+    assert main([*args, "--out", str(out), "--config", config]) == 0
+    assert "Dear " in out.read_text()
+    assert main([*args[:3], "--template", "invoice-html", "--config", config]) == 2
+    assert "templates for tps.Client: client-letter" in capsys.readouterr().err

@@ -28,6 +28,11 @@ checks:
     type: expression
     expect: >-
       {{ company.Country == 'US' and preferences.SalesFormsPrefs.ETransactionPaymentEnabled }}
+  - id: no-bills
+    type: expression
+    expect: "{{ count('qbo.Bill') == 0 and not exists('qbo.VendorCredit') }}"
+    level: warning
+    fix: Enter bills in TPS as disbursements, or leave them out with an exclusion.
   - id: customers-exist
     type: expression
     expect: "{{ exists('qbo.Customer', 'Active = true') and phase in ['initial', 'ongoing'] }}"
@@ -100,6 +105,9 @@ def test_expression_checks_run_against_the_company(tmp_path: Path) -> None:
         journal_entries = session.qbo.count("JournalEntry")
         assert passed is (journal_entries == 0)
         assert details == [f"{checks['no-journal-entries'].expect.source} is {str(passed).lower()}"]  # type: ignore[union-attr]
+        passed, _ = expression_check(checks["no-bills"], session.qbo, "initial")
+        bills = session.qbo.count("Bill") + session.qbo.count("VendorCredit")
+        assert passed is (bills == 0)
         passed, _ = expression_check(checks["customers-exist"], session.qbo, "initial")
         assert passed is (session.qbo.count("Customer", "Active = true") > 0)
         country = session.qbo.company_info().get("Country")

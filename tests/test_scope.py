@@ -112,3 +112,18 @@ def test_reconcile_compares_clients_in_scope_and_lists_the_others(tmp_path: Path
     assert "0 client(s) with a difference" in text
     assert "out of the sync's scope, not compared (1):" in text
     assert "The Ottawa office keeps its own books." in text
+
+
+def test_out_of_scope_in_the_initial_sync_is_not_left_out_for_good(tmp_path: Path) -> None:
+    from tpsqbo_engine.state import StateStore
+
+    state = StateStore(tmp_path / "state.db")
+    run = state.start_run("initial")
+    when = "left out by the mapping's when: {{ status != 'void' }}"
+    state.record_item(run, "tps.Invoice:v-1", "invoices", "out-of-scope", "Excluded", when, "x:1")
+    state.record_item(run, "tps.Invoice:p-1", "invoices", "exclude", "Excluded", "Fully paid", "")
+    state.finish_run(run, "completed")
+    # a paid invoice stays out for good; a void one is only out while its when: is false
+    assert set(state.left_out_initially()) == {"tps.Invoice:p-1"}
+    # both were said once: later runs do not repeat them
+    assert state.reported_exclusions() == {"tps.Invoice:v-1", "tps.Invoice:p-1"}

@@ -17,7 +17,6 @@ from tpsqbo_engine.functions import CHECK_FUNCTIONS
 from tpsqbo_engine.problems import Level, Problem
 from tpsqbo_engine.ruleset.documents import template_root
 from tpsqbo_engine.ruleset.literals import literal_hint, literal_mismatch
-from tpsqbo_engine.ruleset.overlap import disjoint
 from tpsqbo_engine.ruleset.packs import RuleDocument
 from tpsqbo_engine.ruleset.patches import where
 from tpsqbo_engine.ruleset.schema_check import indentation_hint
@@ -41,8 +40,8 @@ def check_semantics(documents: list[RuleDocument], catalog: EntityCatalog) -> li
         check = getattr(checker, f"check_{doc.kind}", None)
         if check is not None and doc.schema_valid:
             check(doc)
-    checker.check_dependency_cycles()
-    checker.check_double_writes()
+    check_dependency_cycles(checker)
+    check_double_writes(checker)
     return checker.problems
 
 
@@ -348,53 +347,6 @@ class _Semantics:
                 doc, pointer, "mapping.wrong-type", f"'{name}' {wrong}", literal_hint(value, shape)
             )
 
-    def check_dependency_cycles(self) -> None:
-        mappings = self.by_kind.get("mapping", {})
-        state: dict[str, int] = {}
-
-        def visit(mid: str, path: tuple[str, ...]) -> None:
-            if state.get(mid) == 2 or mid not in mappings:
-                return
-            if state.get(mid) == 1:
-                cycle = " → ".join((*path[path.index(mid) :], mid))
-                self.report(
-                    mappings[mid],
-                    "/depends_on",
-                    "mapping.dependency-cycle",
-                    f"mappings depend on each other: {cycle}",
-                    "remove one depends_on entry",
-                )
-                return
-            state[mid] = 1
-            depends = mappings[mid].data.get("depends_on", [])
-            depends = depends if mappings[mid].schema_valid and isinstance(depends, list) else []
-            for other in depends:
-                visit(other, (*path, mid))
-            state[mid] = 2
-
-        for mid in mappings:
-            visit(mid, ())
-
-    def check_double_writes(self) -> None:
-        mappings = [d for d in self.by_kind.get("mapping", {}).values() if d.schema_valid]
-        for i, first in enumerate(mappings):
-            for second in mappings[i + 1 :]:
-                same = all(first.data[k] == second.data[k] for k in ("source", "target"))
-                whens = [str(d.data["when"]) if "when" in d.data else None for d in (first, second)]
-                if not same or disjoint(*whens):
-                    continue
-                display, at = where(first.source, "")
-                self.report(
-                    second,
-                    "/target",
-                    "mapping.double-write",
-                    f"mappings '{first.id}' and '{second.id}' both write {second.data['target']} "
-                    f"from {second.data['source']}: every record would be posted twice",
-                    f"'{first.id}' is at {Path(display).name}:{at.line}. Give both a `when:` that "
-                    "cannot hold together (office == 'A' / office == 'B'), patch the inherited one "
-                    f"instead of adding a copy, or `disable: [{first.id}]`",
-                )
-
     def check_lookup(self, doc: RuleDocument) -> None:
         """`key: tps.WorkCode.work_type` says where the keys come from: it must exist."""
         key = doc.data.get("key")
@@ -465,5 +417,9 @@ class _Semantics:
         check_template(self, doc)
 
 
+from tpsqbo_engine.ruleset.across import (  # noqa: E402 - they use _Semantics
+    check_dependency_cycles,
+    check_double_writes,
+)
 from tpsqbo_engine.ruleset.natural_keys import check_natural_key  # noqa: E402 - uses _Semantics
 from tpsqbo_engine.ruleset.template_check import check_template  # noqa: E402 - uses _Semantics

@@ -2,7 +2,8 @@
 
 `sync`, `retry`, `undo` and the watcher's runs all take it. A lock whose process is gone (it
 was killed) is taken over; one held on another host is respected, since its process cannot
-be seen from here.
+be seen from here. A holder names host, process id and the process's start time, so a
+process id reused after a kill does not keep the lock.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
 from tpsqbo_engine.errors import EngineError
@@ -32,11 +34,23 @@ class RunLocked(EngineError):
 
 
 def this_holder() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return f"{socket.gethostname()}:{os.getpid()}:{_started(os.getpid())}"
+
+
+def _started(pid: int) -> str:
+    """When the process started (Linux: /proc), so that a pid reused by another process
+    after a kill is not taken for the lock's holder; empty where it cannot be told."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return ""
+    fields = stat.rpartition(")")[2].split()
+    return fields[19] if len(fields) > 19 else ""
 
 
 def holder_alive(holder: str) -> bool:
-    host, _, pid = holder.rpartition(":")
+    host, _, rest = holder.partition(":")
+    pid, _, started = rest.partition(":")
     if host != socket.gethostname() or not pid.isdigit():
         return True
     try:
@@ -44,8 +58,9 @@ def holder_alive(holder: str) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True  # someone else's process, alive
-    return True
+        pass  # someone else's process, alive
+    now = _started(int(pid))
+    return not (started and now and now != started)
 
 
 @contextmanager

@@ -43,6 +43,9 @@ from tpsqbo_engine.sync.snapshot import Snapshot
 
 Record = dict[str, Any]
 REACTIVATE = "Active"
+# A record a mapping's `when:` leaves out comes back when it qualifies; only what the
+# exclusions left out of the initial sync stays out for good.
+OUT_OF_SCOPE = "left out by the mapping's when"
 NORMALIZERS = {
     "exact": lambda v: str(v).strip(),
     "email": normalize_email,
@@ -237,10 +240,12 @@ class Planner:
             Operation(
                 mapping.id,
                 key,
-                "exclude",
+                # not "exclude": the initial sync's exclusions stay out for good, while a
+                # record out of scope syncs as soon as its when: holds again
+                "out-of-scope",
                 mapping.target,
                 level="Excluded",
-                message=f"left out by the mapping's when: {mapping.when.source}",
+                message=f"{OUT_OF_SCOPE}: {mapping.when.source}",
                 rule=mapping.when.where,
             )
         ]

@@ -27,7 +27,13 @@ from tpsqbo_engine.sync.config import FirmConfig
 from tpsqbo_engine.sync.executor import Executor, Progress
 from tpsqbo_engine.sync.lock import locked
 from tpsqbo_engine.sync.plan import Plan
-from tpsqbo_engine.sync.planner import LinkRow, PlanInput, Planner, version_of
+from tpsqbo_engine.sync.planner import (
+    OUT_OF_SCOPE,
+    LinkRow,
+    PlanInput,
+    Planner,
+    version_of,
+)
 from tpsqbo_engine.sync.reconcile import Balance, reconcile
 from tpsqbo_engine.sync.runtime import pair_of
 from tpsqbo_engine.sync.snapshot import (
@@ -270,7 +276,11 @@ class Session:
             self.phase,
             self.state.ignored(),
             self._pins(),
-            self.state.left_out_initially(),
+            {
+                record: why
+                for record, why in self.state.left_out_initially().items()
+                if not why.startswith(OUT_OF_SCOPE)
+            },
             self.state.reported_exclusions() if self.phase == "ongoing" else frozenset(),
         )
         return Planner(given).plan(), snapshot

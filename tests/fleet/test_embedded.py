@@ -19,9 +19,9 @@ from .conftest import Firms, overlaps
 def test_fleet_run_syncs_every_firm_one_run_per_realm_and_reports_the_poisoned(
     firms: Firms, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    shared = firms.qbo(limits="scale=20")
-    firms.make("alpha", qbo=shared, limits="scale=20")
-    firms.make("bravo", qbo=shared, limits="scale=20")
+    shared = firms.qbo(limits="scale=20,second=100")
+    firms.make("alpha", qbo=shared, limits="scale=20,second=100")
+    firms.make("bravo", qbo=shared, limits="scale=20,second=100")
     firms.make("charlie")
     # Its TPS token is wrong: every run of it fails.
     firms.make("poisoned", tps_token="not-the-token")

@@ -12,8 +12,9 @@ from tpsqbo_engine.sync.session import Session
 
 from .conftest import Firms
 
-# A 3-second "minute" with room for 2 batch calls and 60 requests.
-SPEC = "scale=20,minute=60,batch=2"
+# A 3-second "minute" with room for 2 batch calls and 60 requests (the per-second window
+# left wide, as a loaded machine's scheduling could break a 50 ms one).
+SPEC = "scale=20,minute=60,second=100,batch=2"
 
 
 def test_writes_go_singly_while_the_batch_window_is_spent(firms: Firms) -> None:

@@ -271,3 +271,47 @@ def test_every_entity_of_the_catalog_is_served() -> None:
         assert name in served, name
     assert served["BillPayment"].allows("void") and not served["Bill"].allows("void")
     assert not served["TimeActivity"].cdc and served["Bill"].cdc
+
+
+def test_a_bill_payment_can_use_a_vendor_credit(company: Company) -> None:
+    vendor = company.create("Vendor", {"DisplayName": "Office Depot"})
+    owed = bill(company, vendor, "100.00")
+    credit = company.create(
+        "VendorCredit",
+        {
+            "VendorRef": ref(vendor),
+            "Line": [
+                {
+                    "Amount": Decimal("30.00"),
+                    "DetailType": "AccountBasedExpenseLineDetail",
+                    "AccountBasedExpenseLineDetail": {
+                        "AccountRef": ref(account(company, "Supplies"))
+                    },
+                }
+            ],
+        },
+    )
+    payment = company.create(
+        "BillPayment",
+        {
+            "VendorRef": ref(vendor),
+            "PayType": "Check",
+            "TotalAmt": Decimal("70.00"),
+            "CheckPayment": {"BankAccountRef": ref(account(company, "Chequing"))},
+            "Line": [
+                {
+                    "Amount": Decimal("100.00"),
+                    "LinkedTxn": [{"TxnId": owed["Id"], "TxnType": "Bill"}],
+                },
+                {
+                    "Amount": Decimal("30.00"),
+                    "LinkedTxn": [{"TxnId": credit["Id"], "TxnType": "VendorCredit"}],
+                },
+            ],
+        },
+    )
+    assert company.get("Bill", owed["Id"])["Balance"] == 0
+    used = company.get("VendorCredit", credit["Id"])
+    assert used["Balance"] == 0
+    assert used["LinkedTxn"] == [{"TxnId": payment["Id"], "TxnType": "BillPayment"}]
+    assert company.get("Vendor", vendor["Id"])["Balance"] == 0

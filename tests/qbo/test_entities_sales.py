@@ -9,6 +9,7 @@ import pytest
 
 from tpsqbo_engine.emulators.qbo.company import Company
 from tpsqbo_engine.emulators.qbo.faults import Fault
+from tpsqbo_engine.emulators.qbo.ledger import Ledger
 from tpsqbo_engine.emulators.qbo.seed import seeded_company
 
 
@@ -395,3 +396,31 @@ def test_a_cash_sale_may_name_no_customer(company: Company) -> None:
     with pytest.raises(Fault) as missing:
         company.create("Invoice", {"Line": lines(company, "12")})
     assert missing.value.code == "2020"
+
+
+def test_tax_inclusive_amounts_hold_their_tax() -> None:
+    company = seeded_company("sandbox-ca")
+    customer = company.find_by("Customer", "DisplayName", "Cool Cars")
+    hst = company.find_by("TaxCode", "Name", "HST ON")  # 13%
+    item = company.find_by("Item", "Name", "Gardening")
+    assert customer is not None and hst is not None and item is not None
+    receipt = company.create(
+        "SalesReceipt",
+        {
+            "CustomerRef": ref(customer),
+            "GlobalTaxCalculation": "TaxInclusive",
+            "Line": [
+                {
+                    "Amount": Decimal("113.00"),
+                    "DetailType": "SalesItemLineDetail",
+                    "SalesItemLineDetail": {"ItemRef": ref(item), "TaxCodeRef": ref(hst)},
+                }
+            ],
+        },
+    )
+    assert receipt["TotalAmt"] == Decimal("113.00")
+    assert receipt["TxnTaxDetail"]["TotalTax"] == Decimal("13.00")
+    postings = [p for p in Ledger(company).postings() if p.txn_id == receipt["Id"]]
+    income = item["IncomeAccountRef"]["value"]
+    assert sum(p.amount for p in postings if p.account == income) == Decimal("-100.00")
+    assert sum(p.amount for p in postings) == 0

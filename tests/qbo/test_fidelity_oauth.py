@@ -75,13 +75,13 @@ def test_inside_the_rotation_period_a_refresh_returns_the_same_value(
     assert first["access_token"] != second["access_token"]
 
 
-@pytest.mark.qbo(refresh_rotation=0.3)
+@pytest.mark.qbo(refresh_rotation=1.5)
 def test_after_rotation_the_superseded_value_is_invalid_grant(
     qbo_server: QboEmulatorServer,
 ) -> None:
-    original = qbo_server.refresh_token
+    original = qbo_server.oauth.issue_refresh_token()  # its period starts now
     assert _refresh(qbo_server, original).json()["refresh_token"] == original
-    time.sleep(0.4)
+    time.sleep(1.6)
     rotated = _refresh(qbo_server, original).json()["refresh_token"]
     assert rotated != original
     refused = _refresh(qbo_server, original)

@@ -183,3 +183,11 @@ def test_the_checks_can_be_measured_off(api: Api) -> None:
     assert api.post("customer", {"DisplayName": "Lenient", "NoSuchField": 1}).status_code == 200
     api.server.emulator.strict_properties = True
     assert api.post("customer", {"DisplayName": "Strict", "NoSuchField": 1}).status_code == 400
+
+
+def test_a_report_in_xml(api: Api) -> None:
+    root = _xml(api, "GET", "reports/CustomerBalance")
+    assert root.tag == "{http://schema.intuit.com/finance/v3}Report"
+    assert root.findtext("q:Header/q:ReportName", namespaces=NS) == "CustomerBalance"
+    cells = root.findall("q:Rows/q:Row/q:ColData", NS)
+    assert cells and cells[0].get("value") and cells[0].text is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -300,3 +301,25 @@ def test_profit_and_loss_for_one_customer(company: Company) -> None:
     # Bob's invoice of 250.00 and his receipt of 45.00; none of Amy's sales
     assert grand(reports.run(company, "ProfitAndLoss", period)) == ["Net Income", "295.00"]
     assert reports.run(company, "ProfitAndLoss", period)["Header"]["Customer"] == bob["Id"]
+
+
+@pytest.mark.parametrize(
+    ("macro", "first_month", "period"),
+    [
+        ("Today", 1, ("2026-11-26", "2026-11-26")),
+        ("This Week", 1, ("2026-11-22", "2026-11-28")),
+        ("Last Month", 1, ("2026-10-01", "2026-10-31")),
+        ("Last Month-to-date", 1, ("2026-10-01", "2026-10-26")),
+        ("Next Month", 1, ("2026-12-01", "2026-12-31")),
+        ("This Fiscal Quarter", 4, ("2026-10-01", "2026-12-31")),
+        ("This Fiscal Year", 4, ("2026-04-01", "2027-03-31")),
+        ("Last Fiscal Year", 1, ("2025-01-01", "2025-12-31")),
+        ("This Calendar Year-to-date", 4, ("2026-01-01", "2026-11-26")),
+        ("Next 4 Weeks", 1, ("2026-11-29", "2026-12-26")),
+    ],
+)
+def test_date_macros_name_qbos_periods(
+    macro: str, first_month: int, period: tuple[str, str]
+) -> None:
+    start, end = reports.macro_period(macro, date(2026, 11, 26), first_month)
+    assert (start.isoformat(), end.isoformat()) == period

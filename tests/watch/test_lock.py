@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tpsqbo_engine.state import StateStore
-from tpsqbo_engine.sync.lock import RUN_LOCK, RunLocked, holder_alive, run_lock
+from tpsqbo_engine.sync.lock import RUN_LOCK, RunLocked, holder_alive, run_lock, this_holder
 
 
 def _held_by(state: StateStore, pid: int) -> None:
@@ -36,9 +36,16 @@ def test_a_lock_left_by_a_killed_process_is_taken_over_and_released_after(
     assert not holder_alive(f"{socket.gethostname()}:{gone.pid}")
     with run_lock(state):
         rows = list(state.db.table("locks").rows)
-        assert rows[0]["holder"].endswith(f":{os.getpid()}")
+        assert rows[0]["holder"] == this_holder()
     assert list(state.db.table("locks").rows) == []
 
 
 def test_a_lock_held_on_another_host_is_respected() -> None:
     assert holder_alive("some-other-host:1")
+
+
+def test_a_live_process_that_reused_the_holders_pid_does_not_keep_the_lock() -> None:
+    host, pid, started = this_holder().split(":")
+    assert started  # Linux tells when a process started
+    assert holder_alive(this_holder())
+    assert not holder_alive(f"{host}:{pid}:{int(started) + 1}")

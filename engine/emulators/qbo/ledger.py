@@ -98,7 +98,11 @@ class Ledger:
             elif kind == "DiscountLineDetail":
                 out.append((self.special("discount"), -value))
         tax = Decimal(str((record.get("TxnTaxDetail") or {}).get("TotalTax", 0)))
-        if tax and record.get("GlobalTaxCalculation") != "TaxInclusive":
+        if tax and record.get("GlobalTaxCalculation") == "TaxInclusive":
+            # the amounts hold the tax: income is what is left of them once it is taken out
+            gross = sum((value for _, value in out), Decimal(0))
+            out = list(_pro_rata(out, gross - tax, gross))
+        if tax:
             out.append((self.special("tax"), tax))
         return out
 

@@ -65,37 +65,44 @@ def _add_months(day: date, months: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-def macro_period(macro: str, today: date, first_month: int) -> tuple[date, date]:
-    """The dates a `date_macro` names, as QBO reads it (case and spaces do not matter)."""
-    key = macro.lower().replace(" ", "").replace("-", "")
+def _shift(start: date, unit: tuple[int, int], n: int) -> date:
+    """The start of the period `n` periods after the one starting at `start`."""
+    months, days = unit
+    return _add_months(start, n * months) if months else start + timedelta(days=n * days)
+
+
+def _spans(today: date, first_month: int) -> dict[str, tuple[date, tuple[int, int]]]:
+    """Each period kind: the start of the current one and its length (months, days)."""
     fiscal = fiscal_start(today, first_month)
-    quarter = _add_months(
-        fiscal, ((today.year * 12 + today.month) - (fiscal.year * 12 + fiscal.month)) // 3 * 3
-    )
-    week = today - timedelta(days=(today.weekday() + 1) % 7)  # weeks start on Sunday
-    month = today.replace(day=1)
-    periods = {
-        "today": (today, today),
-        "yesterday": (today - timedelta(days=1),) * 2,
-        "thisweek": (week, week + timedelta(days=6)),
-        "thisweektodate": (week, today),
-        "lastweek": (week - timedelta(days=7), week - timedelta(days=1)),
-        "thismonth": (month, _month_end(today)),
-        "thismonthtodate": (month, today),
-        "lastmonth": (_add_months(month, -1), month - timedelta(days=1)),
-        "thisfiscalquarter": (quarter, _add_months(quarter, 3) - timedelta(days=1)),
-        "thisfiscalquartertodate": (quarter, today),
-        "lastfiscalquarter": (_add_months(quarter, -3), quarter - timedelta(days=1)),
-        "thisfiscalyear": (fiscal, _add_months(fiscal, 12) - timedelta(days=1)),
-        "thisfiscalyeartodate": (fiscal, today),
-        "lastfiscalyear": (_add_months(fiscal, -12), fiscal - timedelta(days=1)),
-        "thiscalendaryear": (date(today.year, 1, 1), date(today.year, 12, 31)),
-        "thiscalendaryeartodate": (date(today.year, 1, 1), today),
-        "lastcalendaryear": (date(today.year - 1, 1, 1), date(today.year - 1, 12, 31)),
-        "thisyear": (date(today.year, 1, 1), date(today.year, 12, 31)),
-        "thisyeartodate": (date(today.year, 1, 1), today),
-        "lastyear": (date(today.year - 1, 1, 1), date(today.year - 1, 12, 31)),
+    into = (today.year * 12 + today.month) - (fiscal.year * 12 + fiscal.month)
+    return {
+        "week": (today - timedelta(days=(today.weekday() + 1) % 7), (0, 7)),  # from Sunday
+        "month": (today.replace(day=1), (1, 0)),
+        "fiscalquarter": (_add_months(fiscal, into // 3 * 3), (3, 0)),
+        "fiscalyear": (fiscal, (12, 0)),
+        "calendaryear": (date(today.year, 1, 1), (12, 0)),
+        "year": (date(today.year, 1, 1), (12, 0)),
     }
+
+
+def macro_period(macro: str, today: date, first_month: int) -> tuple[date, date]:
+    """The dates a `date_macro` names, as QBO reads it (case, spaces and dashes do not
+    matter): Today, Yesterday, and This/Last/Next Week, Month, Fiscal Quarter, Fiscal Year,
+    Calendar Year, each also `-to-date` (This and Last), and Next 4 Weeks."""
+    key = macro.lower().replace(" ", "").replace("-", "")
+    periods = {"today": (today, today), "yesterday": (today - timedelta(days=1),) * 2}
+    for name, (start, unit) in _spans(today, first_month).items():
+        last, following = _shift(start, unit, -1), _shift(start, unit, 1)
+        periods[f"this{name}"] = (start, following - timedelta(days=1))
+        periods[f"this{name}todate"] = (start, today)
+        periods[f"last{name}"] = (last, start - timedelta(days=1))
+        periods[f"last{name}todate"] = (
+            last,
+            min(last + (today - start), start - timedelta(days=1)),
+        )
+        periods[f"next{name}"] = (following, _shift(following, unit, 1) - timedelta(days=1))
+    week = _spans(today, first_month)["week"][0] + timedelta(days=7)
+    periods["next4weeks"] = (week, week + timedelta(days=27))
     if key not in periods:
         raise invalid("date_macro", f"date_macro {macro!r} is not one QBO knows")
     return periods[key]

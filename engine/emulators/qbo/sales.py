@@ -23,8 +23,10 @@ def _item_line(
     check_ref: Callable[[str, Any, str], Record],
     tax_rate: Callable[[Any], Decimal | None],
     us: bool,
+    inclusive: bool = False,
 ) -> tuple[Decimal, Decimal]:
-    """(amount, tax) of one SalesItemLineDetail line, after QBO's checks."""
+    """(amount, tax) of one SalesItemLineDetail line, after QBO's checks; with tax-inclusive
+    amounts the tax is the part of the amount the rate accounts for."""
     element = f"Line[{index}]"
     if "Amount" not in line:
         raise faults.required(f"{element}.Amount")
@@ -57,7 +59,7 @@ def _item_line(
     rate = tax_rate(code)
     if rate is None:
         raise faults.invalid_reference(f"{element}.TaxCodeRef")
-    return value, value * rate / 100
+    return value, value * rate / (100 + rate if inclusive else 100)
 
 
 def compute_sales(
@@ -72,12 +74,13 @@ def compute_sales(
         raise faults.required("Line")
     kept: list[Record] = []
     subtotal = discount = tax = ZERO
+    inclusive = record.get("GlobalTaxCalculation") == "TaxInclusive"
     for index, line in enumerate(lines):
         kind = line.get("DetailType")
         if kind == "SubTotalLineDetail":
             continue  # QBO adds its own
         if kind == "SalesItemLineDetail":
-            value, line_tax = _item_line(line, index, check_ref, tax_rate, us)
+            value, line_tax = _item_line(line, index, check_ref, tax_rate, us, inclusive)
             subtotal += value
             tax += line_tax
         elif kind == "DiscountLineDetail":
@@ -97,7 +100,6 @@ def compute_sales(
     record.setdefault("GlobalTaxCalculation", None if us else "TaxExcluded")
     if record["GlobalTaxCalculation"] is None:
         del record["GlobalTaxCalculation"]
-    inclusive = record.get("GlobalTaxCalculation") == "TaxInclusive"
     total = subtotal - discount + (ZERO if inclusive else tax)
     for number, line in enumerate(kept, start=1):
         line.setdefault("Id", str(number))

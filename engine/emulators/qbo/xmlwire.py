@@ -18,8 +18,9 @@ NAMESPACE = "http://schema.intuit.com/finance/v3"
 MEDIA_TYPE = "application/xml"
 ATTRIBUTES = frozenset(
     {"domain", "sparse", "status", "startPosition", "maxResults", "totalCount", "type", "code"}
-    | {"element", "bId", "time"}
+    | {"element", "bId", "time", "group"}
 )
+ATTRIBUTE_ONLY = frozenset({"ColData"})  # a report cell: <ColData value="750.00" id="56"/>
 _REF_KEYS = frozenset({"value", "name", "type"})
 
 
@@ -51,6 +52,11 @@ def _fill(element: ElementTree.Element, value: Any) -> None:
 
 def _child(parent: ElementTree.Element, key: str, value: Any) -> None:
     if value is None:
+        return
+    if key in ATTRIBUTE_ONLY:
+        for item in value if isinstance(value, list) else [value]:
+            cell = {k: _text(v) for k, v in item.items() if v is not None}
+            ElementTree.SubElement(parent, key, cell)
         return
     if key in ATTRIBUTES and not isinstance(value, Mapping | list):
         parent.set(key, _text(value))
@@ -93,8 +99,10 @@ def _batch(parent: ElementTree.Element, items: list[Any]) -> None:
 
 
 def render(body: Mapping[str, Any]) -> bytes:
-    """The XML document for a JSON-shaped answer (`{"Invoice": {...}, "time": ...}`)."""
-    root = ElementTree.Element("IntuitResponse", {"xmlns": NAMESPACE})
+    """The XML document for a JSON-shaped answer (`{"Invoice": {...}, "time": ...}`); a
+    report (Header, Columns, Rows) is its own root, `<Report>`, as QBO sends it."""
+    report = {"Header", "Columns", "Rows"} <= set(body)
+    root = ElementTree.Element("Report" if report else "IntuitResponse", {"xmlns": NAMESPACE})
     for key, value in body.items():
         if key == "time":
             root.set("time", _text(value))
