@@ -2,8 +2,9 @@
 
 Checks out the base revision (default: `main`) into a temporary git worktree, then runs the
 benchmark script of each revision with that revision's engine on the import path, taking
-turns, and prints the best wall time of each and their ratio (checkout / base). Turns and
-best-of keep a busy machine from deciding the answer.
+turns, and prints the best wall and CPU time of each and their ratios (checkout / base).
+Turns and best-of keep a busy machine from deciding the answer; CPU time is the steadier of
+the two when the machine is shared.
 
     python bench/compare.py [--base REV] [--checkout REV] [--runs N] bench/validate.py [ARGS...]
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -32,8 +34,10 @@ def _import_path(checkout: Path, folder: Path) -> str:
     return str(folder)
 
 
-def _run(checkout: Path, path: str, script: str, args: list[str]) -> tuple[float, str]:
+def _run(checkout: Path, path: str, script: str, args: list[str]) -> tuple[float, float, str]:
+    """Wall time, CPU time (user + system, which a busy shared machine disturbs less), output."""
     env = {**os.environ, "PYTHONPATH": path}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, str(checkout / script), *args],
@@ -45,7 +49,10 @@ def _run(checkout: Path, path: str, script: str, args: list[str]) -> tuple[float
     )
     if done.returncode != 0:
         sys.exit(f"{checkout / script} failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    return time.perf_counter() - started, done.stdout
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, done.stdout
 
 
 def _git(*args: str) -> None:
@@ -74,11 +81,12 @@ def main() -> None:
                 folder.mkdir()
                 paths[name] = (checkout, _import_path(checkout, folder))
             best = {name: float("inf") for name in paths}
+            cpu = {name: float("inf") for name in paths}
             outputs = {}
             for _ in range(options.runs):
                 for name, (checkout, path) in paths.items():
-                    took, outputs[name] = _run(checkout, path, options.script, options.args)
-                    best[name] = min(best[name], took)
+                    took, spent, outputs[name] = _run(checkout, path, options.script, options.args)
+                    best[name], cpu[name] = min(best[name], took), min(cpu[name], spent)
         finally:
             for folder, _ in trees.values():
                 _git("worktree", "remove", "--force", str(folder))
@@ -87,8 +95,10 @@ def main() -> None:
         print(f"--- {name} ({labels[name]})")
         print(outputs[name].rstrip())
     print(
-        f"{options.script}: best of {options.runs}: base {best['base']:.2f} s, "
-        f"checkout {best['checkout']:.2f} s, ratio {best['checkout'] / best['base']:.3f}"
+        f"{options.script}: best of {options.runs}: wall base {best['base']:.2f} s, "
+        f"checkout {best['checkout']:.2f} s, ratio {best['checkout'] / best['base']:.3f}; "
+        f"CPU base {cpu['base']:.2f} s, checkout {cpu['checkout']:.2f} s, "
+        f"ratio {cpu['checkout'] / cpu['base']:.3f}"
     )
 
 

@@ -53,8 +53,10 @@ def test_ctrl_c_in_the_first_second_exits_130(tmp_path: Path, after: float) -> N
         # The interpreter itself was still starting (before any of the engine's code runs,
         # SIGINT's default action applies; a shell reports that as 130 too).
         return
-    assert engine.returncode == 130, err
-    assert b"Traceback" not in err
+    # A Ctrl-C landing while the interpreter shuts down after the command can still end the
+    # process by the signal itself: a shell reports that as 130 as well, and nothing is lost.
+    assert engine.returncode in (130, -signal.SIGINT), err
+    assert b"interrupted" in err and b"Traceback" not in err
 
 
 def test_sigterm_exits_143(tmp_path: Path) -> None:
