@@ -121,6 +121,13 @@ def m003_undo_and_locks(db: Database) -> None:
     db.table("locks").create({"name": str, "holder": str, "taken_at": str}, pk="name")
 
 
+@migrations()
+def m004_journal_fingerprint(db: Database) -> None:
+    # What a QBO write left apart from QBO's own bookkeeping (engine/sync/fingerprint.py), so
+    # `undo` does not take a payment applied since for a change by someone.
+    db.table("journal").add_column("result_fingerprint", str)
+
+
 def _companions(path: Path) -> tuple[Path, Path]:
     return path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
 
@@ -323,7 +330,12 @@ class StateStore:
         return journal
 
     def conclude(
-        self, journal_id: int, outcome: str, result_id: str = "", version: str = ""
+        self,
+        journal_id: int,
+        outcome: str,
+        result_id: str = "",
+        version: str = "",
+        fingerprint: str = "",
     ) -> None:
         self.db.table("journal").update(
             journal_id,
@@ -331,6 +343,7 @@ class StateStore:
                 "outcome": outcome,
                 "result_id": result_id,
                 "result_version": version,
+                "result_fingerprint": fingerprint,
                 "finished_at": now(),
             },
         )

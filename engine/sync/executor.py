@@ -20,6 +20,7 @@ from tpsqbo_engine.connectors.tps.client import TpsConflict, TpsSource
 from tpsqbo_engine.errors import ConnectorError, FatalConnectorError
 from tpsqbo_engine.ruleset.model import MappingRule, RuleSet
 from tpsqbo_engine.state import StateStore
+from tpsqbo_engine.sync.fingerprint import fingerprint
 from tpsqbo_engine.sync.markers import marker_of
 from tpsqbo_engine.sync.plan import Operation, Plan
 from tpsqbo_engine.sync.runtime import PENDING, content_hash, pair_of, system_of
@@ -43,6 +44,8 @@ class Executor:
     run_id: int
     progress: Progress | None = None
     created: dict[str, str] = field(default_factory=dict)  # source record -> new target id
+    # "Invoice:238" -> fingerprint of the QBO record as this run's write left it (for undo)
+    left: dict[str, str] = field(default_factory=dict)
 
     def mapping(self, mapping_id: str) -> MappingRule:
         return next(m for m in self.rules.mappings if m.id == mapping_id)
@@ -152,6 +155,7 @@ class Executor:
                 )
                 self._fail(op, journal, message)
                 continue
+            self.left[f"{entity}:{result.record['Id']}"] = fingerprint(result.record)
             self._commit(
                 op,
                 self.mapping(op.mapping),
@@ -228,6 +232,7 @@ class Executor:
                 record = self.qbo.update(entity, ident, body)
             else:
                 record = self.qbo.read(entity, ident)
+            self.left[f"{entity}:{record['Id']}"] = fingerprint(record)
             return record["Id"], str(record.get("SyncToken", ""))
         resource = TPS_RESOURCES[entity]
         if op.action == "create":
@@ -280,7 +285,9 @@ class Executor:
                 op.rule,
                 f"{op.target.split(':')[0]}:{target_id}",
             )
-            self.state.conclude(journal, "written", target_id, version)
+            entity = op.target.split(":", 1)[0].split(".", 1)[-1]
+            left = self.left.pop(f"{entity}:{target_id}", "") if not op.reverse else ""
+            self.state.conclude(journal, "written", target_id, version, left)
         if op.action == "create":
             self.created[op.record] = target_id
 

@@ -45,6 +45,8 @@ from tpsqbo_engine.sync.snapshot import (
     read_snapshot,
 )
 
+PARTNER_PASSES = 4
+
 
 class ChecklistFailed(EngineError):
     def __init__(self, failed: list[CheckResult]) -> None:
@@ -167,7 +169,18 @@ class Session:
         self._drop_echoes(snapshot)
         add_partners(snapshot, self._again(), self.tps, self.qbo)
         add_partners(snapshot, self._open_invoices_of_changed_clients(snapshot), self.tps, self.qbo)
-        add_partners(snapshot, self._partners(snapshot), self.tps, self.qbo)
+        # A partner can bring its own partners under another mapping (a credit memo a payment
+        # now applies -> its adjustment -> that adjustment's application payment): a few
+        # passes, each loading only what is still missing.
+        for _ in range(PARTNER_PASSES):
+            wanted = {
+                q: missing
+                for q, ids in self._partners(snapshot).items()
+                if (missing := ids - set(snapshot.records(q)))
+            }
+            if not wanted:
+                break
+            add_partners(snapshot, wanted, self.tps, self.qbo)
         return snapshot
 
     def _drop_echoes(self, snapshot: Snapshot) -> None:

@@ -11,7 +11,10 @@ Each write of run N is in the journal with its before-image and the version it l
     voided               listed: a void cannot be taken back
 
 A record whose version is no longer the one run N left was changed since, by someone or by
-a later run: it is not touched but listed, unless `--force` names it. Applying is done by
+a later run: it is not touched but listed, unless `--force` names it. A QBO record moved on
+only by QBO's bookkeeping (a payment applied to it since: Balance, LinkedTxn, SyncToken) is
+not "changed" (engine/sync/fingerprint.py); but a transaction run N created that a payment
+now pays is listed for the firm to decide, never deleted under the payment. Applying is done by
 engine/sync/undo_apply.py.
 """
 
@@ -26,6 +29,7 @@ from tpsqbo_engine.connectors.qbo import wire
 from tpsqbo_engine.connectors.qbo.errors import QboError
 from tpsqbo_engine.errors import UsageError
 from tpsqbo_engine.state import StateStore
+from tpsqbo_engine.sync.fingerprint import PAYMENT_LINKS, fingerprint
 from tpsqbo_engine.sync.plan import Operation, Plan
 from tpsqbo_engine.sync.planner import version_of
 from tpsqbo_engine.sync.snapshot import TPS_RESOURCES
@@ -55,6 +59,7 @@ class Step:
     fields: dict[str, Any] = field(default_factory=dict)  # before-values by dotted path
     left_version: str = ""
     linked: bool = False  # run N made the link: it goes too
+    left_fingerprint: str = ""  # QBO writes: the record as left, QBO's bookkeeping aside
 
     @property
     def intent(self) -> str:
@@ -110,7 +115,9 @@ def plan_undo(session: Any, run_id: int, force: frozenset[str] = frozenset()) ->
             f"--force names {', '.join(sorted(unknown))}, which run {run_id} did not write",
             hint=f"see `tpsqbo-engine undo --run {run_id} --plan` for the records it wrote",
         )
-    operations = [_decide(session, step, run_id, step.written in force) for step in steps]
+    # Payments run N made itself are taken back before what they pay (steps run in reverse).
+    own = {s.written.split(".", 1)[1] for s in steps if s.kind == "delete"}
+    operations = [_decide(session, step, run_id, step.written in force, own) for step in steps]
     plan = Plan("undo", operations, "")
     backup = _backup_before(session.state, run) if run["phase"] == "initial" else None
     return UndoPlan(run, plan, steps, backup)
@@ -155,6 +162,7 @@ def _step(row: dict[str, Any]) -> Step:
         fields,
         str(row["result_version"] or ""),
         operation in ("create", "link"),
+        str(row.get("result_fingerprint") or ""),
     )
 
 
@@ -188,7 +196,9 @@ def is_taken_back(step: Step, current: Record | None) -> bool:
     return False
 
 
-def _decide(session: Any, step: Step, run_id: int, forced: bool) -> Operation:
+def _decide(
+    session: Any, step: Step, run_id: int, forced: bool, own: frozenset[str] | set[str] = frozenset()
+) -> Operation:
     current = current_record(session, step.written)
     qualified = step.written.split(":", 1)[0]
     now = version_of(qualified, current)
@@ -206,7 +216,15 @@ def _decide(session: Any, step: Step, run_id: int, forced: bool) -> Operation:
         return _op(step, "unlink", level="Undone", message=f"{message}; the link is removed")
     if current is None:
         return listed(f"{step.written} is gone since run {run_id}: nothing to restore")
-    if now != step.left_version and not forced:
+    payments = [p for p in _paid_by(step, current) if p.replace(" ", ":") not in own]
+    if payments:
+        # QBO refuses to delete a transaction a payment is applied to, and voiding it would
+        # leave the payment as an unapplied credit: that is the firm's call, not undo's.
+        return listed(
+            f"paid since run {run_id} by {', '.join(payments)}: deleting it would orphan the "
+            "payment; the firm decides (remove or re-apply the payment in QBO, then undo again)"
+        )
+    if _changed(step, current, now) and not forced:
         return listed(
             f"changed since run {run_id} (version {now}, the run left {step.left_version}): "
             f"not touched; to take it back anyway: --force {step.written} --reason '...'"
@@ -214,12 +232,31 @@ def _decide(session: Any, step: Step, run_id: int, forced: bool) -> Operation:
     return _write_op(step, current, now, forced)
 
 
+def _changed(step: Step, current: Record, now: str) -> bool:
+    """Changed since run N: a new version, unless only QBO's own bookkeeping (a payment
+    applied, changed or removed since) moved it on."""
+    if now == step.left_version:
+        return False
+    return not (step.left_fingerprint and fingerprint(current) == step.left_fingerprint)
+
+
+def _paid_by(step: Step, current: Record) -> list[str]:
+    """The QBO payments now applied to a transaction run N created."""
+    if step.kind != "delete" or not step.written.startswith("qbo."):
+        return []
+    return [
+        f"{link.get('TxnType')} {link.get('TxnId')}"
+        for link in current.get("LinkedTxn") or []
+        if isinstance(link, dict) and link.get("TxnType") in PAYMENT_LINKS
+    ]
+
+
 def _op(step: Step, action: str, **values: Any) -> Operation:
     return Operation(step.mapping, step.source, action, step.written, **values)
 
 
 def _write_op(step: Step, current: Record, now: str, forced: bool) -> Operation:
-    note = " (forced: changed since)" if forced and now != step.left_version else ""
+    note = " (forced: changed since)" if forced and _changed(step, current, now) else ""
     if step.kind == "restore":
         body: Record = {}
         for path, value in step.fields.items():

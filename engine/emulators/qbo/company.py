@@ -339,6 +339,7 @@ class Company:
             record = self.table(entity).get(txn_id)
             if record is None:
                 continue
+            before = (record.get("Balance"), record.get("LinkedTxn"))
             if entity in SALES:
                 forms.set_balance(self, entity, record, txn_id)
             else:
@@ -352,6 +353,10 @@ class Company:
             record["LinkedTxn"] = kept + [
                 {"TxnId": p, "TxnType": paid_by} for p in self.index.payments_of(txn_id)
             ]
+            if (record.get("Balance"), record.get("LinkedTxn")) != before:
+                # QBO versions the paid record too: a client holding the old SyncToken gets 5010.
+                record["SyncToken"] = str(int(record["SyncToken"]) + 1)
+                record["MetaData"] = {**record["MetaData"], "LastUpdatedTime": self.timestamp()}
             self._refresh_share(entity, record)
 
     def _refresh_share(self, entity: str, record: Record) -> None:
