@@ -197,7 +197,11 @@ def is_taken_back(step: Step, current: Record | None) -> bool:
 
 
 def _decide(
-    session: Any, step: Step, run_id: int, forced: bool, own: frozenset[str] | set[str] = frozenset()
+    session: Any,
+    step: Step,
+    run_id: int,
+    forced: bool,
+    own: frozenset[str] | set[str] = frozenset(),
 ) -> Operation:
     current = current_record(session, step.written)
     qualified = step.written.split(":", 1)[0]
