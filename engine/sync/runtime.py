@@ -192,11 +192,14 @@ class Resolver:
         )
 
     def _source_id(self, mapping: MappingRule, key: Any) -> str | None:
+        system = system_of(mapping.source)
         record = self.by_key(mapping.source, mapping.key, key)
+        if record is None and mapping.key == ("id" if system == "tps" else "Id"):
+            # Keyed by id and not read this run (an incremental run re-plans a record whose
+            # partner moved on, e.g. an invoice a payment paid): the link table knows it.
+            return str(key) if self.links.other(pair_of(mapping), system, str(key)) else None
         return (
-            str(record["id"] if system_of(mapping.source) == "tps" else record["Id"])
-            if record is not None
-            else None
+            str(record["id"] if system == "tps" else record["Id"]) if record is not None else None
         )
 
     def linked(self, mapping_id: str, key: Any, system: str) -> Any:
