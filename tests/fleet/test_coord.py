@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 
 from tpsqbo_engine.connectors.qbo.limits import Limits, Throttle
-from tpsqbo_engine.fleet.coord import Coordinator, FirmRun, Lease, LeaseLost, Schedule
+from tpsqbo_engine.errors import RetriableConnectorError
+from tpsqbo_engine.fleet.coord import (
+    Coordinator,
+    FirmRun,
+    Lease,
+    LeaseLost,
+    Schedule,
+    wait_for_room,
+)
 from tpsqbo_engine.fleet.local_coord import LocalCoordinator
 from tpsqbo_engine.fleet.redis_coord import RedisCoordinator
 from tpsqbo_engine.fleet.runner import FencedBudget
@@ -109,3 +117,11 @@ def test_one_budget_shared_by_many_callers_holds_the_realm_s_windows(
     assert refused == []
     # 96 calls with 16 batch calls at 8 per (scaled) minute: at least a minute of waiting.
     assert time.monotonic() - started >= limits.minute
+
+
+def test_a_budget_wait_sleeps_until_admitted_and_gives_up_at_its_limit() -> None:
+    answers = iter([0.01, 0.02, 0.0])
+    assert wait_for_room(lambda: next(answers), limit=5) == pytest.approx(0.03)
+    with pytest.raises(RetriableConnectorError, match="no room for 1 s") as raised:
+        wait_for_room(lambda: 0.4, limit=1)
+    assert "other runs on this realm" in raised.value.hint
