@@ -12,7 +12,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from tpsqbo_engine.emulators.qbo import faults, people, sales
+from tpsqbo_engine.emulators.qbo import faults, forms, people, sales
 from tpsqbo_engine.emulators.qbo.money import ZERO, amount, cents
 
 if TYPE_CHECKING:
@@ -164,7 +164,7 @@ def prepare_billpayment(company: Company, record: Record, ident: str) -> None:
     total = amount(record["TotalAmt"], "TotalAmt")
     applied = sales.payment_applications(record, kinds=("Bill", "VendorCredit"))
     for txn_id, (kind, value) in applied.items():
-        _check_bill_application(company, kind, txn_id, value, ident, vendor["Id"])
+        forms.check_application(company, kind, txn_id, value, ident, vendor["Id"], "VendorRef")
     record["TotalAmt"] = cents(total)
     sales.unapplied(total, applied, owed="Bill")
     record.setdefault("TxnDate", company.timestamp()[:10])
@@ -172,23 +172,6 @@ def prepare_billpayment(company: Company, record: Record, ident: str) -> None:
         payables = company.find_by("Account", "AccountType", "Accounts Payable")
         if payables is not None:
             record["APAccountRef"] = {"value": payables["Id"], "name": payables["Name"]}
-
-
-def _check_bill_application(
-    company: Company, kind: str, txn_id: str, value: Decimal, payment_id: str, vendor_id: str
-) -> None:
-    target = company.visible(kind, txn_id)
-    if target is None:
-        raise faults.invalid_reference(f"LinkedTxn {kind} {txn_id}")
-    if target["VendorRef"]["value"] != vendor_id:
-        raise faults.business(f"The {kind} {txn_id} belongs to another vendor.")
-    already = company.index.applications.get(txn_id, {}).get(payment_id, ZERO)
-    open_amount = target.get("Balance", ZERO) + already
-    if value > open_amount:
-        raise faults.business(
-            f"The amount applied to {kind} {txn_id} ({value}) is more "
-            f"than its open balance ({open_amount})."
-        )
 
 
 def prepare_transfer(company: Company, record: Record, ident: str) -> None:
