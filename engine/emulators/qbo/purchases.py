@@ -106,6 +106,16 @@ def expense_lines(company: Company, record: Record) -> Decimal:
     return cents(total)
 
 
+def _default_payables(company: Company, record: Record) -> bool:
+    """Name the company's A/P account on a record that names none; False if there is none."""
+    if "APAccountRef" not in record:
+        payables = company.find_by("Account", "AccountType", "Accounts Payable")
+        if payables is None:
+            return False
+        record["APAccountRef"] = {"value": payables["Id"], "name": payables["Name"]}
+    return True
+
+
 def _vendor_side(company: Company, record: Record, *, payable: bool) -> None:
     _require(record, "VendorRef")
     _named_ref(company, "Vendor", record, "VendorRef")
@@ -114,11 +124,8 @@ def _vendor_side(company: Company, record: Record, *, payable: bool) -> None:
     if payable:
         if "APAccountRef" in record:
             _named_ref(company, "Account", record, "APAccountRef")
-        else:
-            payables = company.find_by("Account", "AccountType", "Accounts Payable")
-            if payables is None:
-                raise faults.required("APAccountRef")
-            record["APAccountRef"] = {"value": payables["Id"], "name": payables["Name"]}
+        elif not _default_payables(company, record):
+            raise faults.required("APAccountRef")
     if "DepartmentRef" in record:
         _named_ref(company, "Department", record, "DepartmentRef")
 
@@ -141,10 +148,7 @@ def prepare_purchaseorder(company: Company, record: Record, ident: str) -> None:
     status = record.setdefault("POStatus", "Open")
     if status not in ("Open", "Closed"):
         raise faults.Fault("2170", "Invalid Enumeration", f"Invalid POStatus: {status}")
-    if "APAccountRef" not in record:  # a PO names the A/P account it will be billed to
-        payables = company.find_by("Account", "AccountType", "Accounts Payable")
-        if payables is not None:
-            record["APAccountRef"] = {"value": payables["Id"], "name": payables["Name"]}
+    _default_payables(company, record)  # a PO names the A/P account it will be billed to
 
 
 def prepare_billpayment(company: Company, record: Record, ident: str) -> None:
@@ -168,10 +172,7 @@ def prepare_billpayment(company: Company, record: Record, ident: str) -> None:
     record["TotalAmt"] = cents(total)
     sales.unapplied(total, applied, owed="Bill")
     record.setdefault("TxnDate", company.timestamp()[:10])
-    if "APAccountRef" not in record:
-        payables = company.find_by("Account", "AccountType", "Accounts Payable")
-        if payables is not None:
-            record["APAccountRef"] = {"value": payables["Id"], "name": payables["Name"]}
+    _default_payables(company, record)
 
 
 def prepare_transfer(company: Company, record: Record, ident: str) -> None:
