@@ -232,6 +232,38 @@ def test_cdc_keeps_reading_past_a_saturated_answer(
     assert len(tide) == 1500
 
 
+def test_cdc_that_is_always_saturated_ends_in_an_error(
+    client: QboClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that answers every CDC call with 1,000 ever newer changes is not followed
+    for ever: after a bounded number of answers the read stops with a clear error."""
+    from datetime import UTC, datetime, timedelta
+
+    from tpsqbo_engine.connectors.qbo import client as client_module
+    from tpsqbo_engine.connectors.qbo.errors import QboRetriableError
+
+    monkeypatch.setattr(client_module, "MAX_PAGES", 3)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    calls = []
+
+    def saturated(method: str, path: str, **kwargs: object) -> dict[str, object]:
+        calls.append(path)
+        base = start + timedelta(hours=len(calls))
+        rows = [
+            {
+                "Id": str(n),
+                "MetaData": {"LastUpdatedTime": (base + timedelta(seconds=n)).isoformat()},
+            }
+            for n in range(1000)
+        ]
+        return {"CDCResponse": [{"QueryResponse": [{"Customer": rows}]}]}
+
+    monkeypatch.setattr(client, "call", saturated)
+    with pytest.raises(QboRetriableError, match="saturated"):
+        client.cdc(["Customer"], start)
+    assert len(calls) == 3
+
+
 @pytest.mark.qbo(limits="scale=20")
 def test_the_client_limiter_keeps_under_the_service_limits(
     qbo_server: QboEmulatorServer, tmp_path: Path
