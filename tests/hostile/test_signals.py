@@ -65,12 +65,11 @@ def test_ctrl_c_in_the_first_second_exits_130(slow_pack: Path, after: float) -> 
     assert engine.returncode != 0, "validate finished before the signal: the pack is too small"
     if after < 0.1 and b"Fatal Python error: init" in err:
         return  # the interpreter itself was still starting: no engine code had run yet
-    # The engine answers 130; a Ctrl-C landing while the interpreter starts or shuts down
-    # ends the process by the signal's default action, which a shell reports as 130 too.
     assert engine.returncode in (130, -signal.SIGINT), err
-    assert b"Traceback" not in err
-    if engine.returncode == 130:
-        assert b"interrupted" in err
+    if after < 0.1 and engine.returncode == -signal.SIGINT:
+        return  # still importing: before the engine's handler, SIGINT's default action applies
+    # The engine said so and answered 130 (a shell reports a death by SIGINT as 130 too).
+    assert b"interrupted" in err and b"Traceback" not in err, err
 
 
 def test_sigterm_exits_143(tmp_path: Path) -> None:
