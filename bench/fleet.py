@@ -1,6 +1,7 @@
 """Many small firms on 1, 2 and 4 worker processes: firms a minute, 429s, and the speed-up.
 
     python bench/fleet.py [--firms 200] [--seed large:20] [--limits scale=10] [--workers 1,2,4]
+        [--timeout 1800]
 
 Each firm has its own QBO company (its own realm, with Intuit's limits scaled down) and
 reads a TPS firm of `--seed`; the QBO companies and the TPS firms are served by two emulator
@@ -107,12 +108,35 @@ def one_round(
         with worker(broker, processes, env, folder):
             started = time.perf_counter()
             enqueue(make_app(broker), firms, attempts=1, backoff=0, backup_first=True)
-            while True:
-                runs = coordinator.runs()
-                if len(runs) == len(firms) and all(r.status in FINAL for r in runs):
-                    break
-                time.sleep(0.2)
+            log = folder / f"worker-{processes}.log"
+            runs = wait_for_runs(coordinator, len(firms), args.timeout, log)
             return time.perf_counter() - started, runs
+
+
+def wait_for_runs(
+    coordinator: RedisCoordinator, count: int, timeout: float, log: Path
+) -> list[FirmRun]:
+    """The `count` firms' final runs; exits with a failure once `timeout` seconds pass
+    without them all (a worker that died or hangs must not hang the benchmark)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = coordinator.runs()
+        if len(runs) == count and all(r.status in FINAL for r in runs):
+            return runs
+        if time.monotonic() > deadline:
+            done = sum(r.status in FINAL for r in runs)
+            # The scratch folder goes with the exit: show the end of the worker's log now.
+            tail = log.read_text(errors="replace").splitlines()[-20:] if log.exists() else []
+            sys.exit(
+                "\n".join(
+                    [
+                        f"FAILED: {done} of {count} firms finished within {timeout:.0f} s "
+                        "(raise --timeout for a slower machine); the worker's log ends:",
+                        *tail,
+                    ]
+                )
+            )
+        time.sleep(0.2)
 
 
 def main() -> None:
@@ -122,6 +146,9 @@ def main() -> None:
     parser.add_argument("--limits", default="scale=10")
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--tps-servers", type=int, default=4)
+    parser.add_argument(
+        "--timeout", type=float, default=1800, help="seconds a round may take (default 1800)"
+    )
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
     results: dict[int, tuple[float, list[FirmRun]]] = {}

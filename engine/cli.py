@@ -424,6 +424,8 @@ def _outcome(argv: list[str] | None) -> int:
             err=True,
         )
         return EXIT_BUG
+    if result == EXIT_INTERRUPTED:  # typer turns a Ctrl-C inside a command into Exit(130)
+        typer.echo("interrupted", err=True)
     return result if isinstance(result, int) else EXIT_OK
 
 

@@ -175,7 +175,10 @@ def _run_on_workers(
 @fleet_app.command("schedule")
 def schedule(
     paths: Paths = None,
-    every: Annotated[str, typer.Option(help="How often: 90s, 15m, 2h, 1d.")] = "1h",
+    every: Annotated[
+        str,
+        typer.Option(help="How often: seconds (90) or 90s, 15m, 2h, 1d, hourly, daily."),
+    ] = "1h",
     remove: Annotated[bool, typer.Option(help="Take these firms off the schedule.")] = False,
     broker: Broker = "",
     coord: CoordFile = DEFAULT_COORD,

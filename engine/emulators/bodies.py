@@ -27,8 +27,9 @@ class BadBody(ValueError):
 
 
 def json_default(value: Any) -> Any:
-    """`json.dumps`'s fallback for the Decimals bodies are read as: a JSON number again (the
-    TPS contract's money is text, so only a client's own extra fields pass here)."""
+    """`json.dumps`'s fallback for the Decimals bodies are read as: a JSON number again. QBO
+    sends amounts as doubles and two-decimal amounts survive the round trip; the TPS
+    contract's money is text, so there only a client's own extra fields pass here."""
     if isinstance(value, Decimal):
         return float(value)
     raise TypeError(type(value).__name__)

@@ -12,15 +12,36 @@ worker took the realm over is refused at its next write instead of writing besid
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from tpsqbo_engine.connectors.qbo.limits import Budget, Limits
-from tpsqbo_engine.errors import FatalConnectorError
+from tpsqbo_engine.errors import FatalConnectorError, RetriableConnectorError
 
 # A run renews its lease every LEASE_TTL / 3; a worker silent for LEASE_TTL loses it.
 LEASE_TTL = 60.0
+# A call waits at most this long for room in its realm's budget before its run gives up.
+MAX_BUDGET_WAIT = 600.0
+
+
+def wait_for_room(admit: Callable[[], float], *, limit: float = MAX_BUDGET_WAIT) -> float:
+    """Asks `admit` (which takes a slot and returns 0, or returns the seconds until one may
+    be free) until it admits; returns the seconds slept. Raises once the wait would pass
+    `limit`, since other runs on the realm may keep the budget full for good."""
+    deadline = time.monotonic() + limit
+    waited = 0.0
+    while (wait := admit()) > 0:
+        if time.monotonic() + wait > deadline:
+            raise RetriableConnectorError(
+                f"the realm's budget had no room for {limit:.0f} s",
+                hint="other runs on this realm are using it all; try again later",
+            )
+        time.sleep(wait)
+        waited += wait
+    return waited
 
 
 class LeaseLost(FatalConnectorError):

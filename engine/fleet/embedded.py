@@ -7,6 +7,7 @@ backoff that doubles, up to `attempts`, and is then reported failed, while the o
 
 from __future__ import annotations
 
+import contextvars
 import heapq
 import time
 from collections.abc import Callable
@@ -67,7 +68,10 @@ class EmbeddedFleet:
             while queue or pending:
                 while queue and queue[0].ready <= time.monotonic() and len(pending) < self.threads:
                     turn = heapq.heappop(queue)
-                    pending[pool.submit(self._attempt, turn)] = turn
+                    # Pool threads do not inherit context variables (the root `--encoding`
+                    # among them): each attempt runs in a copy of the caller's context.
+                    run = contextvars.copy_context().run
+                    pending[pool.submit(run, self._attempt, turn)] = turn
                 timeout = max(queue[0].ready - time.monotonic(), 0.01) if queue else None
                 done, _ = wait(list(pending), timeout=timeout, return_when=FIRST_COMPLETED)
                 for future in done:

@@ -14,10 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tpsqbo_engine.connectors.qbo.limits import Limits, client_windows
-from tpsqbo_engine.errors import RetriableConnectorError
-from tpsqbo_engine.fleet.coord import FirmRun, Lease, Schedule
-
-MAX_BUDGET_WAIT = 600.0
+from tpsqbo_engine.fleet.coord import FirmRun, Lease, Schedule, wait_for_room
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS leases (realm TEXT PRIMARY KEY, owner TEXT, token INTEGER,
@@ -197,15 +194,6 @@ class LocalBudget:
         return self._coordinator.batch_room(self._realm, self._windows, self._limits)
 
     def acquire(self, *, batch: bool) -> None:
-        deadline = time.monotonic() + MAX_BUDGET_WAIT
-        while True:
-            wait = self._coordinator.admit(self._realm, self._windows, self._limits, batch)
-            if wait <= 0:
-                return
-            if time.monotonic() + wait > deadline:
-                raise RetriableConnectorError(
-                    f"the realm's budget had no room for {MAX_BUDGET_WAIT:.0f} s",
-                    hint="other runs on this realm are using it all; try again later",
-                )
-            time.sleep(wait)
-            self.waited += wait
+        self.waited += wait_for_room(
+            lambda: self._coordinator.admit(self._realm, self._windows, self._limits, batch)
+        )

@@ -13,19 +13,15 @@ the windows admit, with the client's margin (`limits.client_windows`).
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any, cast
 
 import redis
 
 from tpsqbo_engine.connectors.qbo.limits import Limits, client_windows
-from tpsqbo_engine.errors import RetriableConnectorError
-from tpsqbo_engine.fleet.coord import FirmRun, Lease, Schedule
+from tpsqbo_engine.fleet.coord import FirmRun, Lease, Schedule, wait_for_room
 
 PREFIX = "tpsqbo:fleet:"
-# A call that cannot be admitted within this long is an error, not an endless wait.
-MAX_BUDGET_WAIT = 600.0
 
 _ADMIT = """
 local t = redis.call('TIME')
@@ -203,16 +199,8 @@ class RedisBudget:
         return bool(self._room(keys=[self._keys[1]], args=args))
 
     def acquire(self, *, batch: bool) -> None:
-        deadline = time.monotonic() + MAX_BUDGET_WAIT
-        while True:
+        def admit() -> float:
             args = [*self._args, int(batch), uuid.uuid4().hex]
-            wait = int(cast(Any, self._script(keys=self._keys, args=args))) / 1_000_000
-            if wait <= 0:
-                return
-            if time.monotonic() + wait > deadline:
-                raise RetriableConnectorError(
-                    f"the realm's budget had no room for {MAX_BUDGET_WAIT:.0f} s",
-                    hint="other runs on this realm are using it all; try again later",
-                )
-            time.sleep(wait)
-            self.waited += wait
+            return int(cast(Any, self._script(keys=self._keys, args=args))) / 1_000_000
+
+        self.waited += wait_for_room(admit)

@@ -16,10 +16,29 @@ from .conftest import Firms
 
 
 @pytest.mark.parametrize(
-    ("text", "seconds"), [("90", 90), ("90s", 90), ("15m", 900), ("2h", 7200), ("1d", 86400)]
+    ("text", "seconds"),
+    [
+        ("90", 90),
+        ("90s", 90),
+        ("15m", 900),
+        ("2h", 7200),
+        ("1d", 86400),
+        ("hourly", 3600),
+        ("daily", 86400),
+    ],
 )
 def test_durations(text: str, seconds: float) -> None:
     assert parse_duration(text) == seconds
+
+
+def test_schedule_help_names_every_interval_it_takes(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "300")  # one line per option: the words are not wrapped
+    assert main(["fleet", "schedule", "--help"]) == 0
+    [line] = [line for line in capsys.readouterr().out.splitlines() if "--every" in line]
+    for form in ("seconds (90)", "90s", "15m", "2h", "1d", "hourly", "daily"):
+        assert form in line
 
 
 @pytest.mark.parametrize("text", ["", "0", "-5m", "15 minutes", "m"])

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextvars
 import json
 from pathlib import Path
 
 import pytest
 
 from tpsqbo_engine.cli import main
-from tpsqbo_engine.fleet.coord import FirmRun
+from tpsqbo_engine.connectors.tps import sheetio
+from tpsqbo_engine.fleet import embedded
+from tpsqbo_engine.fleet.coord import Coordinator, FirmRun
 from tpsqbo_engine.fleet.embedded import EmbeddedFleet, RetryPolicy
-from tpsqbo_engine.fleet.firms import load_fleet
+from tpsqbo_engine.fleet.firms import Firm, load_fleet
 from tpsqbo_engine.fleet.local_coord import LocalCoordinator
 
 from .conftest import Firms, overlaps
@@ -63,3 +66,23 @@ def test_a_realm_that_stays_busy_is_reported_not_waited_on_forever(
     [run] = fleet.run(load_fleet([firm.config]))
     assert run.status == "failed" and "stayed busy through 3 waits" in run.error
     assert coordinator.holds(held)  # nothing touched the other run's lease
+
+
+def test_the_root_encoding_reaches_the_fleet_s_pool_threads(
+    firms: Firms, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `tpsqbo-engine --encoding cp1252 fleet run ...`: the firms run in pool threads, which
+    # start with an empty context unless the fleet hands them the command's.
+    seen: list[str] = []
+
+    def recording_run(firm: Firm, coordinator: Coordinator, **_: object) -> FirmRun:
+        seen.append(sheetio._command_line.get())
+        return FirmRun(firm.name, str(firm.config), "completed")
+
+    monkeypatch.setattr(embedded, "run_firm", recording_run)
+    firms.make("alpha")
+    firms.make("bravo")
+    argv = ["--encoding", "cp1252", "fleet", "run", str(firms.root)]
+    argv += ["--coord", str(tmp_path / "fleet.db"), "--threads", "2"]
+    assert contextvars.copy_context().run(main, argv) == 0
+    assert seen == ["cp1252", "cp1252"]

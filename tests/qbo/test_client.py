@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from tests.qbo.conftest import FAST, Api, save_tokens
+from tests.windows import Spans, crowded
 from tpsqbo_engine.connectors.qbo.auth import QboAuth
 from tpsqbo_engine.connectors.qbo.client import BatchOp, NaturalKey, QboClient
 from tpsqbo_engine.connectors.qbo.connect import ConnectSettings, connect
@@ -232,19 +233,65 @@ def test_cdc_keeps_reading_past_a_saturated_answer(
     assert len(tide) == 1500
 
 
+def test_cdc_that_is_always_saturated_ends_in_an_error(
+    client: QboClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that answers every CDC call with 1,000 ever newer changes is not followed
+    for ever: after a bounded number of answers the read stops with a clear error."""
+    from datetime import UTC, datetime, timedelta
+
+    from tpsqbo_engine.connectors.qbo import client as client_module
+    from tpsqbo_engine.connectors.qbo.errors import QboRetriableError
+
+    monkeypatch.setattr(client_module, "MAX_PAGES", 3)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    calls = []
+
+    def saturated(method: str, path: str, **kwargs: object) -> dict[str, object]:
+        calls.append(path)
+        base = start + timedelta(hours=len(calls))
+        rows = [
+            {
+                "Id": str(n),
+                "MetaData": {"LastUpdatedTime": (base + timedelta(seconds=n)).isoformat()},
+            }
+            for n in range(1000)
+        ]
+        return {"CDCResponse": [{"QueryResponse": [{"Customer": rows}]}]}
+
+    monkeypatch.setattr(client, "call", saturated)
+    with pytest.raises(QboRetriableError, match="saturated"):
+        client.cdc(["Customer"], start)
+    assert len(calls) == 3
+
+
 @pytest.mark.qbo(limits="scale=20")
 def test_the_client_limiter_keeps_under_the_service_limits(
     qbo_server: QboEmulatorServer, tmp_path: Path
 ) -> None:
+    """Judged by when the limiter admitted each call against the service's windows: the
+    service counts a call when it arrives, which on a busy machine can be later than the
+    limiter let it go by more than the client's margin at these scaled (50 ms) seconds."""
     store = save_tokens(qbo_server, tmp_path / "tokens.json")
     limits = Limits.parse("scale=20")
     assert limits is not None
+    limiter, spans = Limiter(limits), Spans()
+
+    class Recorded:
+        def acquire(self, *, batch: bool) -> None:
+            spans.timed(limiter.acquire, batch=batch)
+
+        def batch_room(self) -> bool:
+            return limiter.batch_room()
+
     paced = QboClient(
-        QboAuth(store, qbo_server.oauth.client_secret), limiter=Limiter(limits), retry=FAST
+        QboAuth(store, qbo_server.oauth.client_secret), limiter=Recorded(), retry=FAST
     )
     for _ in range(30):
         paced.preferences()
-    assert paced.stats.retries == 0  # never throttled by the service
+    assert len(spans.calls) == paced.stats.calls == 30 + paced.stats.retries
+    assert limiter.waited > 0  # 30 calls at 10 a second: the second window had to hold them
+    assert not crowded(spans.calls, limits.per_second + 1, limits.second)
 
 
 def test_the_limiter_waits_when_a_window_is_full() -> None:

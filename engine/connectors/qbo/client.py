@@ -266,7 +266,7 @@ class QboClient:
         entities) is followed by another from the newest change returned, until one is not."""
         changes: dict[str, dict[tuple[str, str], Record]] = {}
         cursor = since
-        while True:
+        for _ in range(MAX_PAGES):
             body = self.call(
                 "GET",
                 "cdc",
@@ -290,6 +290,8 @@ class QboClient:
                         changes.setdefault(entity, {})[(record["Id"], "")] = record
                 break
             cursor = newest
+        else:
+            raise _not_understood(200, "GET cdc", f"more than {MAX_PAGES:,} saturated answers")
         return {entity: list(rows.values()) for entity, rows in changes.items()}
 
     # Writes -------------------------------------------------------------------------------

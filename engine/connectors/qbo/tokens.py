@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from tpsqbo_engine.connectors.qbo.errors import ReconnectRequired
+from tpsqbo_engine.private import private_dir, write_private
 
 EXPIRY_MARGIN = 60.0
 
@@ -66,18 +67,13 @@ class TokenStore:
             raise ReconnectRequired(f"the saved connection at {self.path} is unreadable") from None
 
     def save(self, tokens: Tokens) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            json.dump(asdict(tokens), handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        temporary.replace(self.path)
+        # 0600 from the first byte, fsynced, then renamed over the old file: a concurrent
+        # reader sees the old tokens or the new ones, never half a file.
+        write_private(self.path, json.dumps(asdict(tokens)))
 
     @contextmanager
     def lock(self) -> Iterator[None]:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(self.path.parent)
         lock_path = self.path.with_name(f"{self.path.name}.lock")
         descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:

@@ -175,6 +175,16 @@ class Company:
                 record.setdefault("Active", True)
             ident = self._new_id()
             self._prepare(entity, record, ident, allow_duplicate_docnumber)
+            self.place(entity, record, ident)
+            self.notify(entity, ident, "Create")
+            return record
+
+    def place(self, entity: str, record: Record, ident: str | None = None) -> Record:
+        """Store `record` as a new one the way QBO holds it (Id, SyncToken 0, MetaData), index
+        it and apply what it does to balances and stock. It checks nothing: `create` checks
+        first, and the sandbox places read-only lists and settings no client may write."""
+        with self.lock:
+            ident = self._new_id() if ident is None else ident
             now = self.timestamp()
             record.update(
                 {
@@ -188,7 +198,6 @@ class Company:
             self.table(entity)[ident] = record
             self.index.replace(entity, None, record)
             self._after_write(entity, record)
-            self.notify(entity, ident, "Create")
             return record
 
     def update(

@@ -147,7 +147,7 @@ def prepare_payment(company: Company, record: Record, ident: str) -> None:
     total = amount(record["TotalAmt"], "TotalAmt")
     applied = sales.payment_applications(record)
     for txn_id, (kind, value) in applied.items():
-        check_application(company, kind, txn_id, value, ident, customer["Id"])
+        check_application(company, kind, txn_id, value, ident, customer["Id"], "CustomerRef")
     record["TotalAmt"] = cents(total)
     record["UnappliedAmt"] = sales.unapplied(total, applied)
     record.setdefault("TxnDate", company.timestamp()[:10])
@@ -163,13 +163,23 @@ def prepare_payment(company: Company, record: Record, ident: str) -> None:
 
 
 def check_application(
-    company: Company, kind: str, txn_id: str, value: Decimal, payment_id: str, customer_id: str
+    company: Company,
+    kind: str,
+    txn_id: str,
+    value: Decimal,
+    payment_id: str,
+    party_id: str,
+    party_ref: str,
 ) -> None:
+    """Refuse applying `value` of a payment to a form of another party (`party_ref` is
+    CustomerRef for sales payments, VendorRef for bill payments) or beyond its open balance;
+    what this payment already applied to the form counts as still open."""
     target = company.visible(kind, txn_id)
     if target is None:
         raise faults.invalid_reference(f"LinkedTxn {kind} {txn_id}")
-    if target["CustomerRef"]["value"] != customer_id:
-        raise faults.business(f"The {kind} {txn_id} belongs to another customer.")
+    if target[party_ref]["value"] != party_id:
+        party = party_ref.removesuffix("Ref").lower()
+        raise faults.business(f"The {kind} {txn_id} belongs to another {party}.")
     already = company.index.applications.get(txn_id, {}).get(payment_id, ZERO)
     open_amount = target.get("Balance", ZERO) + already
     if value > open_amount:

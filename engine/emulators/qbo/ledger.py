@@ -9,7 +9,7 @@ applies to them (pro rata, the last line taking the cent left by rounding).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -178,6 +178,35 @@ def _pro_rata(
         yield account, part
 
 
+def _settled(
+    ledger: Ledger,
+    record: Record,
+    post: _Poster,
+    kinds: tuple[str, str],
+    lines: Callable[[Record], list[tuple[str, Decimal]]],
+    direction: int,
+) -> Generator[Posting, None, Decimal]:
+    """Cash basis: post what a payment settles to the settled forms' own lines, pro rata.
+
+    `kinds` is the form a payment settles and its credit (which counts negative); `direction`
+    is the side the form's `lines` go to (-1 credits income, 1 debits expense). Returns the
+    net amount the payment settled, so the caller posts only the rest to A/R or A/P.
+    """
+    settled = Decimal(0)
+    for line in record.get("Line") or []:
+        for link in line.get("LinkedTxn") or []:
+            kind, applied = link.get("TxnType"), Decimal(str(line.get("Amount", 0)))
+            form = ledger.company.table(str(kind)).get(str(link.get("TxnId")))
+            if form is None or kind not in kinds:
+                continue
+            sign = 1 if kind == kinds[0] else -1
+            total = Decimal(str(form["TotalAmt"]))
+            for account, part in _pro_rata(lines(form), applied, total):
+                yield post(account, direction * sign * part)
+            settled += sign * applied
+    return settled
+
+
 def _invoice(ledger: Ledger, record: Record, sign: int = 1) -> Iterator[Posting]:
     entity = "Invoice" if sign == 1 else "CreditMemo"
     post = ledger._post(record, entity, record.get("CustomerRef"))
@@ -227,19 +256,9 @@ def _payment(ledger: Ledger, record: Record) -> Iterator[Posting]:
         yield post(ledger.special("ar"), -total)
         return
     # Cash basis: what the payment settles is income now, in the settled forms' proportions.
-    rest = total
-    for line in record.get("Line") or []:
-        for link in line.get("LinkedTxn") or []:
-            kind, applied = link.get("TxnType"), Decimal(str(line.get("Amount", 0)))
-            form = ledger.company.table(str(kind)).get(str(link.get("TxnId")))
-            if form is None or kind not in ("Invoice", "CreditMemo"):
-                continue
-            sign = 1 if kind == "Invoice" else -1
-            lines = ledger.sale_lines(form)
-            for account, part in _pro_rata(lines, applied, Decimal(str(form["TotalAmt"]))):
-                yield post(account, -sign * part)
-            rest -= sign * applied
-    yield post(ledger.special("ar"), -rest)
+    kinds = ("Invoice", "CreditMemo")
+    settled = yield from _settled(ledger, record, post, kinds, ledger.sale_lines, -1)
+    yield post(ledger.special("ar"), -(total - settled))
 
 
 def _bill(ledger: Ledger, record: Record, sign: int = 1) -> Iterator[Posting]:
@@ -267,19 +286,9 @@ def _bill_payment(ledger: Ledger, record: Record) -> Iterator[Posting]:
     if not ledger.cash:
         yield post(str(payable), total)
         return
-    rest = total
-    for line in record.get("Line") or []:
-        for link in line.get("LinkedTxn") or []:
-            kind, applied = link.get("TxnType"), Decimal(str(line.get("Amount", 0)))
-            form = ledger.company.table(str(kind)).get(str(link.get("TxnId")))
-            if form is None or kind not in ("Bill", "VendorCredit"):
-                continue
-            sign = 1 if kind == "Bill" else -1
-            lines = ledger.expense_lines(form)
-            for account, part in _pro_rata(lines, applied, Decimal(str(form["TotalAmt"]))):
-                yield post(account, sign * part)
-            rest -= sign * applied
-    yield post(str(payable), rest)
+    kinds = ("Bill", "VendorCredit")
+    settled = yield from _settled(ledger, record, post, kinds, ledger.expense_lines, 1)
+    yield post(str(payable), total - settled)
 
 
 def _purchase(ledger: Ledger, record: Record) -> Iterator[Posting]:

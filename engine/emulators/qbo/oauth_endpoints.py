@@ -8,22 +8,16 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote_plus, urlencode
 
 from werkzeug.wrappers import Request, Response
 
+from tpsqbo_engine.emulators.bodies import json_default
 from tpsqbo_engine.emulators.qbo.company import Company
 from tpsqbo_engine.emulators.qbo.oauth import OAuthServer, discovery_document
 
 HARD_EXPIRY = 5 * 365 * 86400  # tokens issued since October 2023 end after five years
-
-
-def json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return float(value)  # QBO sends doubles; two-decimal amounts survive the round trip
-    raise TypeError(type(value).__name__)
 
 
 def json_response(body: Any, status: int = 200) -> Response:

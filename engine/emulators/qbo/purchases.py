@@ -12,7 +12,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from tpsqbo_engine.emulators.qbo import faults, people, sales
+from tpsqbo_engine.emulators.qbo import faults, forms, people, sales
 from tpsqbo_engine.emulators.qbo.money import ZERO, amount, cents
 
 if TYPE_CHECKING:
@@ -106,6 +106,16 @@ def expense_lines(company: Company, record: Record) -> Decimal:
     return cents(total)
 
 
+def _default_payables(company: Company, record: Record) -> bool:
+    """Name the company's A/P account on a record that names none; False if there is none."""
+    if "APAccountRef" not in record:
+        payables = company.find_by("Account", "AccountType", "Accounts Payable")
+        if payables is None:
+            return False
+        record["APAccountRef"] = {"value": payables["Id"], "name": payables["Name"]}
+    return True
+
+
 def _vendor_side(company: Company, record: Record, *, payable: bool) -> None:
     _require(record, "VendorRef")
     _named_ref(company, "Vendor", record, "VendorRef")
@@ -114,11 +124,8 @@ def _vendor_side(company: Company, record: Record, *, payable: bool) -> None:
     if payable:
         if "APAccountRef" in record:
             _named_ref(company, "Account", record, "APAccountRef")
-        else:
-            payables = company.find_by("Account", "AccountType", "Accounts Payable")
-            if payables is None:
-                raise faults.required("APAccountRef")
-            record["APAccountRef"] = {"value": payables["Id"], "name": payables["Name"]}
+        elif not _default_payables(company, record):
+            raise faults.required("APAccountRef")
     if "DepartmentRef" in record:
         _named_ref(company, "Department", record, "DepartmentRef")
 
@@ -141,10 +148,7 @@ def prepare_purchaseorder(company: Company, record: Record, ident: str) -> None:
     status = record.setdefault("POStatus", "Open")
     if status not in ("Open", "Closed"):
         raise faults.Fault("2170", "Invalid Enumeration", f"Invalid POStatus: {status}")
-    if "APAccountRef" not in record:  # a PO names the A/P account it will be billed to
-        payables = company.find_by("Account", "AccountType", "Accounts Payable")
-        if payables is not None:
-            record["APAccountRef"] = {"value": payables["Id"], "name": payables["Name"]}
+    _default_payables(company, record)  # a PO names the A/P account it will be billed to
 
 
 def prepare_billpayment(company: Company, record: Record, ident: str) -> None:
@@ -164,31 +168,11 @@ def prepare_billpayment(company: Company, record: Record, ident: str) -> None:
     total = amount(record["TotalAmt"], "TotalAmt")
     applied = sales.payment_applications(record, kinds=("Bill", "VendorCredit"))
     for txn_id, (kind, value) in applied.items():
-        _check_bill_application(company, kind, txn_id, value, ident, vendor["Id"])
+        forms.check_application(company, kind, txn_id, value, ident, vendor["Id"], "VendorRef")
     record["TotalAmt"] = cents(total)
     sales.unapplied(total, applied, owed="Bill")
     record.setdefault("TxnDate", company.timestamp()[:10])
-    if "APAccountRef" not in record:
-        payables = company.find_by("Account", "AccountType", "Accounts Payable")
-        if payables is not None:
-            record["APAccountRef"] = {"value": payables["Id"], "name": payables["Name"]}
-
-
-def _check_bill_application(
-    company: Company, kind: str, txn_id: str, value: Decimal, payment_id: str, vendor_id: str
-) -> None:
-    target = company.visible(kind, txn_id)
-    if target is None:
-        raise faults.invalid_reference(f"LinkedTxn {kind} {txn_id}")
-    if target["VendorRef"]["value"] != vendor_id:
-        raise faults.business(f"The {kind} {txn_id} belongs to another vendor.")
-    already = company.index.applications.get(txn_id, {}).get(payment_id, ZERO)
-    open_amount = target.get("Balance", ZERO) + already
-    if value > open_amount:
-        raise faults.business(
-            f"The amount applied to {kind} {txn_id} ({value}) is more "
-            f"than its open balance ({open_amount})."
-        )
+    _default_payables(company, record)
 
 
 def prepare_transfer(company: Company, record: Record, ident: str) -> None:

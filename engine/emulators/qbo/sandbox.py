@@ -30,20 +30,7 @@ _NAME_FIELD |= {"TaxAgency": "DisplayName"}
 
 def insert(company: Company, entity: str, record: dict[str, Any]) -> dict[str, Any]:
     """Places a record no client could write (read-only lists, singletons) as QBO holds it."""
-    now = company.timestamp()
-    ident = str(company.next_id)
-    company.next_id += 1
-    placed = {
-        "Id": ident,
-        "SyncToken": "0",
-        "domain": "QBO",
-        "sparse": False,
-        **record,
-        "MetaData": {"CreateTime": now, "LastUpdatedTime": now},
-    }
-    company.table(entity)[ident] = placed
-    company.index.replace(entity, None, placed)
-    return placed
+    return company.place(entity, dict(record))
 
 
 class _Builder:

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from tpsqbo_engine.connectors.qbo.limits import Limits
+from tpsqbo_engine.emulators.bodies import json_default
 from tpsqbo_engine.emulators.injection import FaultPlan, parse_spec
 from tpsqbo_engine.emulators.qbo.app import Emulator
 from tpsqbo_engine.emulators.qbo.company import Company
 from tpsqbo_engine.emulators.qbo.oauth import REFRESH_ROTATION, REFRESH_TTL, Grant, OAuthServer
-from tpsqbo_engine.emulators.qbo.oauth_endpoints import json_default
 from tpsqbo_engine.emulators.qbo.seed import seeded_company
 from tpsqbo_engine.emulators.qbo.webhooks import WebhookSender
 from tpsqbo_engine.emulators.serving import LoopbackServer

@@ -1,0 +1,1 @@
+"""The sandbox companies, as data files (see sandbox.py)."""
