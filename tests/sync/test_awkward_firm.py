@@ -307,9 +307,8 @@ def test_reconcile_takes_qbo_s_side_from_its_own_report_when_it_answers(
 
 
 def test_a_pack_can_bring_walk_in_customers_into_tps_instead(tmp_path: Path) -> None:
-    from tpsqbo_engine.resources import data_root
-
-    pack = data_root() / "examples" / "awkward-firm" / "rules"
+    # The examples live in the checkout, not in the installed wheel.
+    pack = Path(__file__).parents[2] / "examples" / "awkward-firm" / "rules"
     with demo_firm(tmp_path, qbo_seed="starter", tps_seed="empty", rules=str(pack)) as (
         session,
         _,

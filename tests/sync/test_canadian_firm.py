@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tpsqbo_engine.resources import data_root
 from tpsqbo_engine.sync.demo import demo_firm
 
-PACK = data_root() / "examples" / "canadian-firm" / "rules"
+# The examples live in the checkout, not in the installed wheel.
+PACK = Path(__file__).parents[2] / "examples" / "canadian-firm" / "rules"
 
 
 def test_the_canadian_example_syncs_the_demo_firm_with_nothing_failed(tmp_path: Path) -> None:

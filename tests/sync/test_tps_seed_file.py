@@ -10,9 +10,9 @@ import requests
 from tpsqbo_engine import cli
 from tpsqbo_engine.emulators.tps.seed import seeded_firm
 from tpsqbo_engine.emulators.tps.server import TpsEmulatorServer, TpsOptions
-from tpsqbo_engine.resources import data_root
 
-EXAMPLE = data_root() / "examples" / "awkward-firm" / "tps-firm.yaml"
+# The examples live in the checkout, not in the installed wheel.
+EXAMPLE = Path(__file__).parents[2] / "examples" / "awkward-firm" / "tps-firm.yaml"
 
 
 def test_empty_is_the_firm_s_settings_and_nothing_else() -> None:
