@@ -110,7 +110,7 @@ def _week_in_qbo(session: Session, echo: Echo, workdir: Path) -> None:
     )
     echo(
         f"  QBO: invoice {invoice['DocNumber']} raised for {customer['DisplayName']} "
-        f"({invoice['TotalAmt']})"
+        f"({Decimal(str(invoice['TotalAmt'])):.2f})"
     )
     document, link = _payable_document(session, workdir)
     (workdir / "paid-invoice.txt").write_text(document.stem, encoding="utf-8")
@@ -118,7 +118,7 @@ def _week_in_qbo(session: Session, echo: Echo, workdir: Path) -> None:
     paid = answer.json(parse_float=Decimal)["Payment"]
     echo(
         f"  QBO: the client opened {document.name} and paid online through its link "
-        f"({paid['TotalAmt']})"
+        f"({paid['TotalAmt']:.2f})"
     )
     edited = qbo.query("SELECT * FROM Customer WHERE DisplayName = 'Blue Heron Yoga'")[0]
     qbo.update("Customer", edited["Id"], {"PrimaryPhone": {"FreeFormNumber": "(503) 555-7777"}})
@@ -287,7 +287,7 @@ def _walk_through(session: Session, workdir: Path, echo: Echo) -> int:
     echo(
         f"  {paid['doc_number']} paid online: TPS balance {paid['balance']} ({paid['status']}, "
         f"payment {payments[-1]['id']} from QuickBooks Payments), QBO balance "
-        f"{in_qbo['Balance']}"
+        f"{Decimal(str(in_qbo['Balance'])):.2f}"
     )
     echo("\n7. Sync again: nothing left to do")
     third_plan, _ = session.plan()
