@@ -110,6 +110,23 @@ class Books:
     notes: list[str] = field(default_factory=list)
 
 
+def sale_line(item: Record, amount: str, description: str = "") -> Record:
+    """One non-taxable line of a QBO sales form: `item` once at `amount`."""
+    line: Record = {
+        "Amount": Decimal(amount),
+        "DetailType": "SalesItemLineDetail",
+        "SalesItemLineDetail": {
+            "ItemRef": item,
+            "Qty": 1,
+            "UnitPrice": Decimal(amount),
+            "TaxCodeRef": {"value": "NON"},
+        },
+    }
+    if description:
+        line["Description"] = description
+    return line
+
+
 def _text(value: Decimal) -> str:
     return str(value.quantize(CENT))
 
@@ -349,16 +366,7 @@ class Builder:
         )
 
     def _sale_line(self, amount: str) -> Record:
-        return {
-            "Amount": Decimal(amount),
-            "DetailType": "SalesItemLineDetail",
-            "SalesItemLineDetail": {
-                "ItemRef": self.item,
-                "Qty": 1,
-                "UnitPrice": Decimal(amount),
-                "TaxCodeRef": {"value": "NON"},
-            },
-        }
+        return sale_line(self.item, amount)
 
     @staticmethod
     def _expense_line(account: Record) -> Record:
@@ -389,19 +397,7 @@ class Builder:
                 "CustomerRef": {"value": customer["Id"]},
                 "DocNumber": doc,
                 "TxnDate": when.isoformat(),
-                "Line": [
-                    {
-                        "Amount": Decimal(amount),
-                        "DetailType": "SalesItemLineDetail",
-                        "Description": "Bookkeeping",
-                        "SalesItemLineDetail": {
-                            "ItemRef": self.item,
-                            "Qty": 1,
-                            "UnitPrice": Decimal(amount),
-                            "TaxCodeRef": {"value": "NON"},
-                        },
-                    }
-                ],
+                "Line": [sale_line(self.item, amount, "Bookkeeping")],
             },
             key=self._key("inv"),
         )

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from tpsqbo_engine.connectors.qbo.client import NaturalKey, QboClient
 from tpsqbo_engine.connectors.tps.client import TpsSource
-from tpsqbo_engine.sync.awkward import TODAY, Books, Builder, Record
+from tpsqbo_engine.sync.awkward import TODAY, Books, Builder, Record, sale_line
 
 
 def _customer(qbo: QboClient, client: Record) -> Record:
@@ -90,19 +90,7 @@ def round_two(tps: TpsSource, qbo: QboClient, books: Books) -> list[str]:
         {
             "CustomerRef": {"value": kauri["Id"]},
             "TxnDate": TODAY.isoformat(),
-            "Line": [
-                {
-                    "Amount": Decimal("80.00"),
-                    "DetailType": "SalesItemLineDetail",
-                    "Description": "Goodwill credit",
-                    "SalesItemLineDetail": {
-                        "ItemRef": {"value": item["Id"]},
-                        "Qty": 1,
-                        "UnitPrice": Decimal("80.00"),
-                        "TaxCodeRef": {"value": "NON"},
-                    },
-                }
-            ],
+            "Line": [sale_line({"value": item["Id"]}, "80.00", "Goodwill credit")],
         },
         key="awkward-cm-2001",
     )
