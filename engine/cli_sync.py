@@ -222,6 +222,7 @@ def _print_summary(summary: RunSummary, output: str) -> None:
                     "phase": summary.phase,
                     "counts": summary.counts,
                     "new_failures": summary.new_failures,
+                    "notes": list(summary.notes),
                 }
             )
         )
@@ -230,6 +231,8 @@ def _print_summary(summary: RunSummary, output: str) -> None:
             f"run {summary.run_id} ({summary.phase}): {render.counts_text(summary.counts)}"
             f" ({summary.new_failures} new)"
         )
+        for note in summary.notes:
+            typer.echo(f"  {note}")
 
 
 def report(
@@ -269,6 +272,7 @@ def history(
             typer.echo(
                 f"run {row['id']} {row['phase']:8} {row['status']:9} "
                 f"{row['started_at']}  {row['counts']}"
+                + (f"\n    {row['notes']}" if row.get("notes") else "")
             )
 
 

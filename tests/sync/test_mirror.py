@@ -1,0 +1,102 @@
+"""The mirror of QBO's lists and customers and of TPS's clients: an unchanged re-sync costs
+the same few QBO calls at any firm size, and a mirror that cannot be trusted is rebuilt."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from tpsqbo_engine.sync.demo import demo_firm
+from tpsqbo_engine.sync.mirror import Mirror, dumps, loads
+from tpsqbo_engine.sync.session import Session
+
+
+def _calls_of_an_unchanged_resync(folder: Path, seed: str) -> tuple[int, int, tuple[str, ...]]:
+    with demo_firm(folder, tps_seed=seed) as (session, _, _):
+        session.backup()
+        first = session.sync()
+        again = Session(session.config)  # a new process: nothing kept but the state
+        before = again.qbo.stats.calls
+        summary = again.sync()
+        assert sum(summary.counts.values()) == 0
+        return first.counts["Successful"], again.qbo.stats.calls - before, first.notes
+
+
+def test_an_unchanged_resync_makes_the_same_qbo_calls_at_two_firm_sizes(tmp_path: Path) -> None:
+    small_written, small, _ = _calls_of_an_unchanged_resync(tmp_path / "small", "large:20")
+    big_written, big, notes = _calls_of_an_unchanged_resync(tmp_path / "big", "large:160")
+    # The big firm's initial sync wrote more than one CDC answer (1,000 records) holds.
+    assert small_written < 1000 < big_written
+    assert any("starts after this run's" in note for note in notes)
+    assert small == big <= 3  # one CDC call and the tax codes
+
+
+def test_a_mirror_of_another_company_is_rebuilt_and_the_run_says_so(tmp_path: Path) -> None:
+    with demo_firm(tmp_path) as (session, _, _):
+        session.backup()
+        session.sync()
+        mirror = Mirror(session.state)
+        customers = mirror.count("qbo.Customer")
+        session.state.db.table("mirror_meta").upsert(
+            {"name": "realm", "value": "4620816365000000000"}, pk="name"
+        )
+        session.state.db.execute("delete from mirror where entity = 'Customer'")
+        summary = Session(session.config).sync()
+        assert any("of another QBO company" in note for note in summary.notes)
+        assert mirror.meta("realm") == session.qbo.realm_id
+        assert mirror.count("qbo.Customer") == customers
+        (run,) = [r for r in session.state.runs() if r["id"] == summary.run_id]
+        assert "of another QBO company" in run["notes"]
+
+
+def test_a_mirror_older_than_the_cdc_window_is_rebuilt_by_a_whole_read(tmp_path: Path) -> None:
+    with demo_firm(tmp_path) as (session, _, _):
+        session.backup()
+        run = session.sync().run_id
+        long_ago = (datetime.now(UTC) - timedelta(days=40)).isoformat(timespec="seconds")
+        session.state.move_cursor("qbo", long_ago, run)
+        session.state.db.execute("delete from mirror where entity = 'Account'")
+        summary = Session(session.config).sync()  # CDC would refuse a 40-day-old moment
+        assert any("older than the 30 days" in note for note in summary.notes)
+        assert Mirror(session.state).count("qbo.Account") > 0
+        assert session.state.cursor("qbo") > long_ago
+
+
+def test_a_customer_deleted_in_qbo_leaves_the_mirror(tmp_path: Path) -> None:
+    with demo_firm(tmp_path) as (session, qbo, _):
+        session.backup()
+        session.sync()
+        mirror = Mirror(session.state)
+        company = qbo.company
+        # QBO deletes a customer merged into another; CDC lists it as Deleted.
+        customer = company.find_by("Customer", "DisplayName", "Red Rock Diner")
+        assert customer["Id"] in mirror.records("qbo.Customer")
+        with company.lock:
+            del company.table("Customer")[customer["Id"]]
+            company.deleted.setdefault("Customer", {})[customer["Id"]] = {
+                "Id": customer["Id"],
+                "status": "Deleted",
+                "domain": "QBO",
+                "MetaData": {"LastUpdatedTime": company.timestamp()},
+            }
+        Session(session.config).sync()
+        assert customer["Id"] not in mirror.records("qbo.Customer")
+
+
+def test_a_customer_changed_in_qbo_is_changed_in_the_mirror(tmp_path: Path) -> None:
+    with demo_firm(tmp_path) as (session, qbo, _):
+        session.backup()
+        session.sync()
+        customer = qbo.company.find_by("Customer", "DisplayName", "Red Rock Diner")
+        session.qbo.update("Customer", customer["Id"], {"Notes": "moved to the coast"})
+        Session(session.config).sync()
+        mirrored = Mirror(session.state).records("qbo.Customer")[customer["Id"]]
+        assert mirrored["Notes"] == "moved to the coast"
+
+
+def test_money_keeps_its_exact_decimal_places_in_the_mirror() -> None:
+    from decimal import Decimal
+
+    record = {"id": "c-1", "balance": Decimal("100.00"), "rate": Decimal("0.075")}
+    again = loads(dumps(record))
+    assert again == record and str(again["balance"]) == "100.00"
