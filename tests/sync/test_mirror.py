@@ -100,3 +100,21 @@ def test_money_keeps_its_exact_decimal_places_in_the_mirror() -> None:
     record = {"id": "c-1", "balance": Decimal("100.00"), "rate": Decimal("0.075")}
     again = loads(dumps(record))
     assert again == record and str(again["balance"]) == "100.00"
+
+
+def test_paid_history_kept_short_is_planned_exactly_as_when_read_whole(tmp_path: Path) -> None:
+    from tpsqbo_engine.sync.planner import PlanInput, Planner
+    from tpsqbo_engine.sync.snapshot import entities_used, read_snapshot
+
+    with demo_firm(tmp_path, tps_seed="large:20") as (session, _, _):
+        short = session.snapshot()
+        whole = read_snapshot(session.tps, session.qbo, entities_used(session.rules))
+        slimmed = [i for i, r in short.records("tps.Invoice").items() if "lines" not in r]
+        assert slimmed and len(slimmed) < len(whole.records("tps.Invoice"))
+        assert all(whole.records("tps.Invoice")[i]["balance"] == 0 for i in slimmed)
+
+        def planned(snapshot: object) -> list[tuple[str, str, str, str]]:
+            made = Planner(PlanInput(session.rules, snapshot, {}, "initial")).plan()  # type: ignore[arg-type]
+            return [(o.record, o.action, o.level, o.message) for o in made.operations]
+
+        assert planned(short) == planned(whole)
