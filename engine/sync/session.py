@@ -363,6 +363,9 @@ class Session:
                 raise ChecklistFailed(failed)
             if self.state.latest_backup() is None:
                 self.backup()  # never write to the books without a restore point
+        # Planned: the records read are no longer needed, only where the reads reached.
+        snapshot.tps.clear()
+        snapshot.qbo.clear()
         run_id = self.state.start_run(plan.phase, force_reason)
         settle = Settle.begin(self.qbo, snapshot.qbo_mark, self._watched(), plan)
         executor = Executor(plan, self.rules, self.state, self.qbo, self.tps, run_id, progress)
@@ -385,9 +388,7 @@ class Session:
             self.state.reconsidered(self.state.to_reconsider())
             counts = self.state.finish_run(
                 run_id,
-                "completed"
-                if not any(item["status"] == "Failed" for item in self.state.items(run_id))
-                else "partial",
+                "completed" if not self.state.items(run_id, "Failed") else "partial",
             )
         return RunSummary(
             run_id, plan.phase, counts, force_reason, self.new_failures(run_id), tuple(notes)
