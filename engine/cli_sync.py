@@ -137,6 +137,12 @@ def sync(
             "run; the default), any failure, or never.",
         ),
     ] = "new",
+    whole: Annotated[
+        bool,
+        typer.Option(
+            "--whole", help="Read both systems whole, not only what changed since the last run."
+        ),
+    ] = False,
 ) -> None:
     """Apply the plan: write to QBO and TPS, record every record's outcome."""
     from tpsqbo_engine.sync.plan import Plan
@@ -153,6 +159,7 @@ def sync(
         force_reason=reason if force else "",
         progress=_progress(output == "text"),
         render_to=render_dir,
+        whole=whole,
     )
     _print_summary(summary, output)
     raise typer.Exit(_exit_code(summary, fail_on))

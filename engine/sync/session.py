@@ -346,10 +346,11 @@ class Session:
         progress: Progress | None = None,
         only: frozenset[str] | None = None,
         render_to: Path | None = None,
+        whole: bool = False,
     ) -> RunSummary:
         """Plans (or takes a reviewed plan) and applies it; `only` limits it to some records
-        (`retry`)."""
-        plan, snapshot = self.plan()
+        (`retry`); `whole` reads both systems whole instead of what changed."""
+        plan, snapshot = self.plan(self.snapshot(whole=True) if whole else None)
         if given is not None:
             self._check_still_current(given, snapshot)
             plan = given

@@ -118,3 +118,27 @@ def test_paid_history_kept_short_is_planned_exactly_as_when_read_whole(tmp_path:
             return [(o.record, o.action, o.level, o.message) for o in made.operations]
 
         assert planned(short) == planned(whole)
+
+
+def test_sync_whole_reads_everything_and_the_output_says_when_the_mirror_was_rebuilt(
+    tmp_path: Path,
+) -> None:
+    from typer.testing import CliRunner
+
+    from tpsqbo_engine import cli
+
+    with demo_firm(tmp_path) as (session, _, _):
+        config = str(session.config.path)
+        session.backup()
+        session.sync()
+        mirror = Mirror(session.state)
+        other = {"name": "realm", "value": "4620816365000000000"}
+        session.state.db.table("mirror_meta").upsert(other, pk="name")
+        result = CliRunner().invoke(cli.app, ["sync", "-c", config, "--whole"])
+        assert result.exit_code == 0 and "another QBO company" not in result.output
+        assert mirror.meta("realm") == session.qbo.realm_id  # the whole read made it afresh
+        session.state.db.table("mirror_meta").upsert(other, pk="name")
+        result = CliRunner().invoke(cli.app, ["sync", "-c", config])
+        assert result.exit_code == 0 and "of another QBO company" in result.output
+        history = CliRunner().invoke(cli.app, ["history", "-c", config])
+        assert "of another QBO company" in history.output
