@@ -54,8 +54,8 @@ def _pure(source: str) -> bool:
 
 
 def history_slimmer(rules: RuleSet) -> Slimmer:
-    """For the initial sync: a record an exclusion rule leaves out (paid history) keeps only
-    its scalar fields, not its lines, as it is read. The planner decides it the same way (the
+    """For the initial sync: a record an exclusion rule leaves out (paid history) keeps its
+    fields but not its lists (lines), as it is read. The planner decides it the same way (the
     same rules give the same answers on what is kept, checked record by record) and reports
     it; only open A/R is held whole, so memory follows what can be written, not the firm's
     history."""
@@ -86,7 +86,7 @@ def history_slimmer(rules: RuleSet) -> Slimmer:
             whole = decision(qualified, record)
             if not whole[1]:
                 return record  # not left out: the planner needs all of it
-            small = {k: v for k, v in record.items() if not isinstance(v, list | dict)}
+            small = {k: v for k, v in record.items() if not isinstance(v, list)}
             return small if decision(qualified, small) == whole else record
         except ExpressionError:
             return record  # the planner reports it, from the whole record

@@ -38,7 +38,7 @@ from tpsqbo_engine.sync.planner import (
 )
 from tpsqbo_engine.sync.reconcile import Balance, reconcile
 from tpsqbo_engine.sync.runtime import pair_of
-from tpsqbo_engine.sync.settle import Settle
+from tpsqbo_engine.sync.settle import Settle, qbo_writes
 from tpsqbo_engine.sync.snapshot import (
     ALWAYS_WHOLE,
     Cursors,
@@ -294,7 +294,7 @@ class Session:
             for pair in pairs
         }
 
-    def _pins(self) -> dict[tuple[str, str], str]:
+    def pins(self) -> dict[tuple[str, str], str]:
         path = self.config.pins
         if not path.is_file():
             return {}
@@ -314,7 +314,7 @@ class Session:
             self._links(),
             self.phase,
             self.state.ignored(),
-            self._pins(),
+            self.pins(),
             {
                 record: why
                 for record, why in self.state.left_out_initially().items()
@@ -350,7 +350,17 @@ class Session:
     ) -> RunSummary:
         """Plans (or takes a reviewed plan) and applies it; `only` limits it to some records
         (`retry`); `whole` reads both systems whole instead of what changed."""
-        plan, snapshot = self.plan(self.snapshot(whole=True) if whole else None)
+        read: Snapshot | None = self.snapshot(whole=True) if whole else None
+        if given is None and only is None and not whole and self.phase == "initial":
+            from tpsqbo_engine.sync.initial import initial_sync
+
+            outcome = initial_sync(self, force_reason, progress)
+            if not isinstance(outcome, Snapshot):  # a big firm, done a chunk at a time
+                return self._finish(
+                    outcome.run_id, "initial", outcome.read, outcome.qbo_mark, force_reason
+                )
+            read = outcome
+        plan, snapshot = self.plan(read)
         if given is not None:
             self._check_still_current(given, snapshot)
             plan = given
@@ -368,34 +378,46 @@ class Session:
         snapshot.tps.clear()
         snapshot.qbo.clear()
         run_id = self.state.start_run(plan.phase, force_reason)
-        settle = Settle.begin(self.qbo, snapshot.qbo_mark, self._watched(), plan)
+        settle = Settle.begin(self.qbo, snapshot.qbo_mark, self.watched(), qbo_writes(plan))
         executor = Executor(plan, self.rules, self.state, self.qbo, self.tps, run_id, progress)
-        executor.written = self._seeing_writes(settle)
+        executor.written = self.seeing_writes(settle)
         try:
             executor.apply()
         except EngineError:
             self.state.finish_run(run_id, "stopped")
             raise
         qbo_mark, settled = settle.end() if settle else (snapshot.qbo_mark, "")
-        notes = [*snapshot.notes, *([settled] if settled else [])]
+        if settled:
+            snapshot.notes.append(settled)
         if render_to is not None:
             self.render_run(run_id, render_to)
+        return self._finish(run_id, plan.phase, snapshot, qbo_mark, force_reason)
+
+    def _finish(
+        self, run_id: int, phase: str, read: Snapshot, qbo_mark: str, force_reason: str
+    ) -> RunSummary:
+        """Moves the cursors to where the run's reads reached, with its outcome."""
         with self.state.transaction():
-            for entity, mark in snapshot.tps_marks.items():
+            for entity, mark in read.tps_marks.items():
                 self.state.move_cursor(f"tps.{entity}", mark, run_id)
             self.state.move_cursor("qbo", qbo_mark, run_id)
-            if notes:
-                self.state.db.table("runs").update(run_id, {"notes": "; ".join(notes)})
+            if read.notes:
+                self.state.db.table("runs").update(run_id, {"notes": "; ".join(read.notes)})
             self.state.reconsidered(self.state.to_reconsider())
             counts = self.state.finish_run(
                 run_id,
                 "completed" if not self.state.items(run_id, "Failed") else "partial",
             )
         return RunSummary(
-            run_id, plan.phase, counts, force_reason, self.new_failures(run_id), tuple(notes)
+            run_id, phase, counts, force_reason, self.new_failures(run_id), tuple(read.notes)
         )
 
-    def _watched(self) -> list[str]:
+    def customers_linked(self) -> set[str]:
+        """QBO customers linked to a TPS client."""
+        pairs = {pair_of(m) for m in self.rules.mappings if pair_of(m) == "Client|Customer"}
+        return {row["qbo_id"] for pair in pairs for row in self.state.links(pair)}
+
+    def watched(self) -> list[str]:
         """The QBO entities incremental runs read through CDC."""
         return sorted(
             name.split(".", 1)[1]
@@ -403,7 +425,7 @@ class Session:
             if name.startswith("qbo.") and name not in ALWAYS_WHOLE
         )
 
-    def _seeing_writes(self, settle: Settle | None) -> Callable[[str, Record, str], None]:
+    def seeing_writes(self, settle: Settle | None) -> Callable[[str, Record, str], None]:
         """Each QBO record a write left: into the mirror when it is a mirrored one (its echo
         may never be read back), and counted for where the next run's read starts."""
         mirror = Mirror(self.state)

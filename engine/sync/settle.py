@@ -61,9 +61,11 @@ class Settle:
     quiet: bool = False
 
     @classmethod
-    def begin(cls, qbo: QboClient, started: str, watched: list[str], plan: Plan) -> Settle | None:
-        """Worth it only when the writes fill more than one CDC answer."""
-        writes = qbo_writes(plan)
+    def begin(
+        cls, qbo: QboClient, started: str, watched: list[str], writes: dict[str, int]
+    ) -> Settle | None:
+        """Worth it only when the writes (QBO entity -> how many) fill more than one CDC
+        answer."""
         if not started or sum(writes.values()) < CDC_CAP or not watched:
             return None
         settle = cls(qbo, started, sorted(set(watched) | set(writes)))
