@@ -80,6 +80,7 @@ def _in_chunks(
         for entity, count in qbo_writes(plan).items():
             writes[entity] = writes.get(entity, 0) + count
         checked += [op for op in once.new(plan.operations) if op.action in CHECKED]
+        del plan  # one chunk's plan at a time
     failed = [c for c in session.checklist(Plan("initial", checked)) if c.blocks]
     if failed and not force_reason:
         raise ChecklistFailed(failed)
@@ -102,6 +103,7 @@ def _in_chunks(
         except EngineError:
             session.state.finish_run(run_id, "stopped")
             raise
+        del plan, executor  # one chunk's plan at a time
     qbo_mark, settled = settle.end() if settle else (base.qbo_mark, "")
     base.notes.append(f"planned and applied in {len(chunks.clients)} chunks of clients")
     if settled:

@@ -356,6 +356,8 @@ class Session:
 
             outcome = initial_sync(self, force_reason, progress)
             if not isinstance(outcome, Snapshot):  # a big firm, done a chunk at a time
+                if render_to is not None:
+                    self.render_run(outcome.run_id, render_to)
                 return self._finish(
                     outcome.run_id, "initial", outcome.read, outcome.qbo_mark, force_reason
                 )

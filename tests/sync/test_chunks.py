@@ -54,24 +54,26 @@ def _initial(folder: Path, chunk: int, awkward: bool) -> tuple[Any, ...]:
             for record, reason in build_books(session.tps, session.qbo).ignored.items():
                 session.state.ignore(record, reason)
         session.backup()
-        first = session.sync(force_reason="the books as they are")
+        first = session.sync(force_reason="the books as they are", render_to=folder / "docs")
+        rendered = sorted(p.name for p in (folder / "docs").glob("*.html"))
         again = Session(session.config).sync()
         statuses = sorted(
             (i["record"], i["status"], i["message"][:90])
             for i in session.state.items(first.run_id)
             if i["status"] != "Successful"
         )
-        return first.counts, statuses, _books(qbo, tps), again.counts, first.notes
+        return first.counts, statuses, _books(qbo, tps), rendered, again.counts, first.notes
 
 
 @pytest.mark.parametrize("awkward", [False, True], ids=["demo firm", "awkward firm"])
 def test_chunks_of_clients_end_with_the_books_of_one_go(tmp_path: Path, awkward: bool) -> None:
     whole = _initial(tmp_path / "whole", 100_000, awkward)
     chunked = _initial(tmp_path / "chunked", 4, awkward)
-    assert not any("chunks of clients" in note for note in whole[4])
-    assert any("chunks of clients" in note for note in chunked[4])
-    assert chunked[:4] == whole[:4]
-    assert sum(chunked[3].values()) == 0  # and nothing left to write afterwards
+    assert not any("chunks of clients" in note for note in whole[5])
+    assert any("chunks of clients" in note for note in chunked[5])
+    assert chunked[:5] == whole[:5]
+    assert chunked[3]  # the invoice documents of every chunk
+    assert sum(chunked[4].values()) == 0  # and nothing left to write afterwards
 
 
 def test_a_spool_keeps_records_by_client_and_leaves_nothing_behind(tmp_path: Path) -> None:
@@ -98,3 +100,22 @@ def test_namesakes_share_a_chunk() -> None:
     }
     made = chunks.client_chunks(clients, 1)
     assert sorted(made[0]) == ["0", "1"] and sum(len(c) for c in made) == 6
+
+
+def test_in_chunks_the_checklist_still_refuses_before_any_write(tmp_path: Path) -> None:
+    from tpsqbo_engine.sync.session import ChecklistFailed
+
+    rules = str(Path(__file__).parents[2] / "examples" / "awkward-firm" / "rules")
+    with (
+        pytest.MonkeyPatch.context() as patch,
+        demo_firm(tmp_path, tps_seed="empty", rules=rules) as (session, qbo, _),
+    ):
+        patch.setattr(chunks, "CHUNK_CLIENTS", 4)
+        build_books(session.tps, session.qbo)  # QBO transactions TPS cannot read, not ignored
+        session.backup()
+        customers = len(qbo.company.table("Customer"))
+        with pytest.raises(ChecklistFailed) as refused:
+            session.sync()
+        assert "no-blocking-transactions" in refused.value.message
+        assert len(qbo.company.table("Customer")) == customers
+        assert session.state.runs() == []
