@@ -142,3 +142,24 @@ def test_sync_whole_reads_everything_and_the_output_says_when_the_mirror_was_reb
         assert result.exit_code == 0 and "of another QBO company" in result.output
         history = CliRunner().invoke(cli.app, ["history", "-c", config])
         assert "of another QBO company" in history.output
+
+
+def test_a_change_in_qbo_while_a_big_run_writes_keeps_the_next_read_at_its_start(
+    tmp_path: Path,
+) -> None:
+    with demo_firm(tmp_path, tps_seed="large:160") as (session, _, _):
+        session.backup()
+        made: list[str] = []
+
+        def meanwhile(done: int, total: int) -> None:
+            if not made and done > total // 2:  # someone adds a customer in QBO mid-run
+                made.append(
+                    session.qbo.create("Customer", {"DisplayName": "Walk In"}, key="w")["Id"]
+                )
+
+        first = session.sync(progress=meanwhile)
+        assert made and any("QBO changed while the run wrote" in n for n in first.notes)
+        assert session.state.cursor("qbo") <= session.state.runs()[0]["started_at"]
+        again = Session(session.config)
+        again.sync()
+        assert made[0] in Mirror(session.state).records("qbo.Customer")
