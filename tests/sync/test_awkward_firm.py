@@ -78,6 +78,7 @@ def test_the_checklist_passes_naming_every_ignored_transaction(synced: Synced) -
         "qbo.SalesReceipt",
         "qbo.RefundReceipt",
         "qbo.Bill",
+        "qbo.BillPayment",
         "qbo.VendorCredit",
         "qbo.Transfer",
     }
@@ -327,3 +328,26 @@ def test_a_pack_can_bring_walk_in_customers_into_tps_instead(tmp_path: Path) -> 
         assert invoice["client_id"] == walk_in["id"] and invoice["balance"] == "75.00"
         assert not [r for r in session.reconcile() if r.difference]
         assert session.plan()[0].writes() == []
+
+
+def test_a_bill_paid_from_a_renamed_a_r_account_blocks_and_once_ignored_is_named(
+    synced: Synced,
+) -> None:
+    accounts = synced.qbo.company.table("Account").values()
+    (receivable,) = [a for a in accounts if a["AccountType"] == "Accounts Receivable"]
+    assert receivable["Name"] == "Trade Receivables"  # judged by its type, not its name
+    (record,) = [r for r in synced.books.ignored if r.startswith("qbo.BillPayment:")]
+    assert "paid from Accounts Receivable" in synced.blocked[record]
+    (row,) = [r for r in synced.items(synced.runs[0].run_id) if r["record"] == record]
+    assert row["status"] == "Ignored" and synced.books.ignored[record] in row["message"]
+    assert row["rule"].startswith("qbo-bill-payments-on-receivables ")
+    # Week two: the rent bill paid from A/R. Not ignored: excluded, with the reason, once.
+    paid = f"qbo.BillPayment:{synced.books.notes[-1]}"
+    rows = [r for r in synced.items() if r["record"] == paid]
+    assert [(r["run_id"], r["status"]) for r in rows] == [(synced.runs[2].run_id, "Warning")]
+    assert "paid from Accounts Receivable" in rows[0]["message"]
+    assert rows[0]["rule"].startswith("qbo-bill-payments-on-receivables ")
+    # Its bill posts to an expense account: nothing to say about it.
+    assert not [
+        r for r in synced.items(synced.runs[2].run_id) if r["record"].startswith("qbo.Bill:")
+    ]
