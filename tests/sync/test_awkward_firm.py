@@ -34,6 +34,7 @@ class Synced:
     runs: list[RunSummary]
     checklist: list[Any]
     blocked: dict[str, str]  # what blocked the initial sync before the firm ignored it
+    checklist_calls: tuple[int, int]  # QBO calls, of them batch calls
 
     def items(self, run: int | None = None) -> list[dict[str, Any]]:
         runs = [run] if run is not None else [r.run_id for r in self.runs]
@@ -55,13 +56,16 @@ def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synced]:
         for record, reason in books.ignored.items():
             session.state.ignore(record, reason)
         session.backup()
+        stats = session.qbo.stats
+        calls, batches = stats.calls, stats.batch_calls
         checklist = session.checklist()
+        checklist_calls = (stats.calls - calls, stats.batch_calls - batches)
         runs = [session.sync()]
         round_one(session.tps, session.qbo, books)
         runs.append(session.sync())
         round_two(session.tps, session.qbo, books)
         runs.append(session.sync())
-        yield Synced(session, qbo, tps, books, runs, checklist, blocked)
+        yield Synced(session, qbo, tps, books, runs, checklist, blocked, checklist_calls)
 
 
 def test_every_run_finishes_without_a_failure(synced: Synced) -> None:
@@ -85,6 +89,13 @@ def test_the_checklist_passes_naming_every_ignored_transaction(synced: Synced) -
     for record, reason in synced.books.ignored.items():
         assert any(record in detail and reason in detail for detail in check.details), record
     assert len(check.details) == len(synced.books.ignored)  # the bank transfer blocks nothing
+
+
+def test_the_checklist_reads_every_qbo_type_it_judges_in_one_batch_call(synced: Synced) -> None:
+    kinds = {record.split(":")[0] for record in synced.blocked}
+    assert len(kinds) == 7  # and customers, invoices, payments, credit memos, the lists...
+    # one batch call of query items for all of them, and the preferences it checks
+    assert synced.checklist_calls == (2, 1)
 
 
 def test_each_unrecognised_transaction_blocks_until_it_is_ignored(synced: Synced) -> None:
