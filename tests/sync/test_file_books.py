@@ -173,3 +173,11 @@ def test_payments_to_enter_keep_their_applications_as_more_are_added(tmp_path: P
         )
     rows = (tmp_path / "outbox" / "payments-to-enter.csv").read_text().splitlines()[1:]
     assert [row.split(",")[5] for row in rows] == ["AA-1=10.00", "AA-2=10.00"]
+
+
+def test_an_invoice_is_due_by_its_client_s_terms(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, clients="Client Code,Client Name,Terms\nA1,Alder,15\n")
+    books = FileBooks(folder, "Alder & Ash")
+    assert books.get("invoices", "AA-1")["due_date"] == "2026-10-16"
+    (folder / "clients.csv").write_text("Client Code,Client Name\nA1,Alder\n")
+    assert "due_date" not in FileBooks(folder, "Alder & Ash").get("invoices", "AA-1")

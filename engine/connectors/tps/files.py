@@ -451,7 +451,8 @@ def read_invoices(path: Path, client_codes: Iterable[str] | None = None) -> list
     return _clean(records)
 
 
-def _applications(text: str) -> list[Record]:
+def applied_to(text: str) -> list[Record]:
+    """A payment's Applied To cell (`HP-1001=100.00; HP-1002=50.00`) as its applications."""
     applications = []
     for part in filter(None, (p.strip() for p in text.split(";"))):
         number, _, amount = part.rpartition("=")
@@ -466,7 +467,7 @@ def read_payments(path: Path) -> list[Record]:
     records, problems = read_sheet(path, SHEETS["payments"])
     for record in records:
         try:
-            record["applications"] = _applications(record.pop("applied_to", "") or "")
+            record["applications"] = applied_to(record.pop("applied_to", "") or "")
         except _Bad as bad:
             problems.append(
                 Problem(

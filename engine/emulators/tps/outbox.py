@@ -72,7 +72,7 @@ class _Entering:
     def payments(self, rows: list[Record]) -> None:
         invoices = self.invoices()
         for row in rows:
-            applications = files._applications(row.pop("applied_to", None) or "")
+            applications = files.applied_to(row.pop("applied_to", None) or "")
             self.firm.create(
                 "payments",
                 {
