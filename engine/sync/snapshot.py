@@ -83,8 +83,8 @@ def read_snapshot(
         else:
             changed_qbo.append(entity)
             snapshot.qbo.setdefault(entity, {})
-    for entity, rows in qbo.query_batch(whole_qbo).items():
-        snapshot.qbo[entity] = {r["Id"]: r for r in rows}
+    for entity, found in qbo.query_batch(whole_qbo).items():
+        snapshot.qbo[entity] = {r["Id"]: r for r in found}
     if changed_qbo and cursors is not None:
         moment = datetime.fromisoformat(cursors.qbo)
         for entity, rows in qbo.cdc(changed_qbo, moment).items():

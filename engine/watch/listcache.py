@@ -61,10 +61,10 @@ class ListCachingClient(QboClient):
             self._refresh()
         return iter([dict(r) for r in self.lists[entity].values()])
 
-    def query_batch(self, wanted: dict[str, str]) -> dict[str, list[Record]]:
+    def query_batch(self, wanted: dict[str, str]) -> dict[str, Iterator[Record]]:
         cached = {e: w for e, w in wanted.items() if e in CACHED and w == WHOLE[e]}
         found = super().query_batch({e: w for e, w in wanted.items() if e not in cached})
-        return found | {e: list(self.query_all(e, w)) for e, w in cached.items()}
+        return found | {e: self.query_all(e, w) for e, w in cached.items()}
 
     def _refresh(self) -> None:
         started = datetime.now(UTC)

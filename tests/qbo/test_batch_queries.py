@@ -86,7 +86,7 @@ def test_an_item_left_out_is_asked_again_and_a_fault_is_raised(
         return answer
 
     monkeypatch.setattr(client, "call", drops_the_first)
-    found = client.query_batch({"Account": "", "Item": ""})
+    found = {e: list(rows) for e, rows in client.query_batch({"Account": "", "Item": ""}).items()}
     assert found["Account"] and found["Item"]  # Account, left out, read on its own
     monkeypatch.setattr(client, "call", real)
     with pytest.raises(QboError) as refused:

@@ -35,6 +35,7 @@ class Synced:
     checklist: list[Any]
     blocked: dict[str, str]  # what blocked the initial sync before the firm ignored it
     checklist_calls: tuple[int, int]  # QBO calls, of them batch calls
+    backup_calls: tuple[int, int]
 
     def items(self, run: int | None = None) -> list[dict[str, Any]]:
         runs = [run] if run is not None else [r.run_id for r in self.runs]
@@ -55,8 +56,10 @@ def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synced]:
         blocked = {o.record: o.message for o in session.plan()[0].operations if o.action == "block"}
         for record, reason in books.ignored.items():
             session.state.ignore(record, reason)
-        session.backup()
         stats = session.qbo.stats
+        calls, batches = stats.calls, stats.batch_calls
+        session.backup()
+        backup_calls = (stats.calls - calls, stats.batch_calls - batches)
         calls, batches = stats.calls, stats.batch_calls
         checklist = session.checklist()
         checklist_calls = (stats.calls - calls, stats.batch_calls - batches)
@@ -65,7 +68,9 @@ def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synced]:
         runs.append(session.sync())
         round_two(session.tps, session.qbo, books)
         runs.append(session.sync())
-        yield Synced(session, qbo, tps, books, runs, checklist, blocked, checklist_calls)
+        yield Synced(
+            session, qbo, tps, books, runs, checklist, blocked, checklist_calls, backup_calls
+        )
 
 
 def test_every_run_finishes_without_a_failure(synced: Synced) -> None:
@@ -96,6 +101,7 @@ def test_the_checklist_reads_every_qbo_type_it_judges_in_one_batch_call(synced: 
     assert len(kinds) == 7  # and customers, invoices, payments, credit memos, the lists...
     # one batch call of query items for all of them, and the preferences it checks
     assert synced.checklist_calls == (2, 1)
+    assert synced.backup_calls == (1, 1)  # the backup reads them the same way
 
 
 def test_each_unrecognised_transaction_blocks_until_it_is_ignored(synced: Synced) -> None:

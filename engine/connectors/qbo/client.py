@@ -14,6 +14,7 @@ after a lost response the record is looked up before anything is sent again.
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 import uuid
@@ -234,18 +235,19 @@ class QboClient:
             start += PAGE_SIZE
         raise _not_understood(200, "POST query", f"more than {MAX_PAGES:,} pages of {entity}")
 
-    def query_batch(self, wanted: dict[str, str]) -> dict[str, list[Record]]:
+    def query_batch(self, wanted: dict[str, str]) -> dict[str, Iterator[Record]]:
         """Every matching record of several entities (entity -> WHERE, or ''): their first
-        pages in one batch call of up to 30 `Query` items. A batch answer holds at most
-        1,000 objects, so each first page is 1,000 / the queries in the call; an entity
-        with more goes on by its own queries. An item QBO leaves out is asked again on its
-        own; an item's fault is raised as a plain query's would be."""
-        found: dict[str, list[Record]] = {}
+        pages in one batch call of up to 30 `Query` items, the rest read as it is iterated.
+        A batch answer holds at most 1,000 objects, so each first page is 1,000 / the
+        queries in the call; an entity with more goes on by its own queries. An item QBO
+        leaves out is asked again on its own; an item's fault is raised as a plain query's
+        would be."""
+        found: dict[str, Iterator[Record]] = {}
         names = sorted(wanted)
         for begin in range(0, len(names), BATCH_SIZE):
             chunk = names[begin : begin + BATCH_SIZE]
             if len(chunk) == 1 or (self.limiter is not None and not self.limiter.batch_room()):
-                found |= {e: list(self.query_all(e, wanted[e])) for e in chunk}
+                found |= {e: self.query_all(e, wanted[e]) for e in chunk}
                 continue
             size = BATCH_OBJECTS // len(chunk)
             items = [
@@ -263,13 +265,12 @@ class QboClient:
             for index, entity in enumerate(chunk):
                 page = pages.get(index)
                 if page is None:  # left out of the answer: asked again on its own
-                    found[entity] = list(self.query_all(entity, wanted[entity]))
+                    found[entity] = self.query_all(entity, wanted[entity])
                 elif len(page) < size:
-                    found[entity] = page
+                    found[entity] = iter(page)
                 else:
-                    found[entity] = page + list(
-                        self.query_all(entity, wanted[entity], start=size + 1)
-                    )
+                    rest = self.query_all(entity, wanted[entity], start=size + 1)
+                    found[entity] = itertools.chain(page, rest)
         return found
 
     def read_many(self, entity: str, ids: list[str]) -> Iterator[Record]:
