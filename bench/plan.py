@@ -1,7 +1,7 @@
 """The in-memory planner against a hand-written Python mapping of the same records, and the
 state statements the sync makes per record it writes.
 
-    python bench/plan.py [--firm large:5000] [--state-firm large:200]
+    python bench/plan.py [--firm large:5000] [--state-firm large:200] [--state-only]
 
 Both emulators run in this process with no limits; reading them is not timed. The planner
 (`Session.plan` on a snapshot already read) decides every TPS client, invoice and payment of
@@ -149,6 +149,51 @@ def planner_speed(seed: str) -> None:
     print(f"  planner / hand-written: {planner / by_hand:.1f}x (target <= 3x)")
 
 
+class StatementCount:
+    """Every SQL statement the state's connection runs, as SQLite's trace reports them: a
+    statement run many times (`executemany`) counts once per run, BEGIN and COMMIT count."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.all = 0
+        self.writes = 0
+
+    def __call__(self, statement: str) -> None:
+        self.all += 1
+        verb = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else ""
+        self.writes += verb in ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+    def sync(self) -> tuple[int, int]:
+        """Syncs; answers the records written and the bytes the run wrote to the WAL (no
+        checkpoint runs meanwhile, so the WAL holds every frame the run wrote)."""
+        db = self.session.state.db
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.execute("PRAGMA wal_autocheckpoint=0")
+        wal = self.session.state.path.with_name(self.session.state.path.name + "-wal")
+        db.conn.set_trace_callback(self)
+        try:
+            written = self.session.sync().counts["Successful"]
+        finally:
+            db.conn.set_trace_callback(None)
+            db.execute("PRAGMA wal_autocheckpoint=1000")
+        return written, wal.stat().st_size if wal.exists() else 0
+
+
+def change_some(session: Session, share: float) -> int:
+    """Edits `share` of the outstanding invoices' first line and of the clients' phones."""
+    invoices = [i for i in session.tps.records("invoices") if i["status"] == "outstanding"]
+    for invoice in invoices[:: max(int(1 / share), 1)]:
+        lines = [dict(line) for line in invoice["lines"]]
+        lines[0]["description"] = f"{lines[0].get('description') or ''} (revised)"
+        session.tps.update("invoices", invoice["id"], {"lines": lines}, version=invoice["version"])
+    clients = list(session.tps.records("clients"))
+    for client in clients[:: max(int(1 / share), 1)]:
+        session.tps.update(
+            "clients", client["id"], {"phone": "(503) 555-0199"}, version=client["version"]
+        )
+    return len(invoices[:: max(int(1 / share), 1)]) + len(clients[:: max(int(1 / share), 1)])
+
+
 def state_statements(seed: str) -> None:
     with (
         tempfile.TemporaryDirectory() as folder,
@@ -159,34 +204,30 @@ def state_statements(seed: str) -> None:
         ),
     ):
         session.backup()
-        counts = {"all": 0, "writes": 0}
-
-        def count(statement: str) -> None:
-            counts["all"] += 1
-            verb = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else ""
-            counts["writes"] += verb in ("INSERT", "UPDATE", "DELETE", "REPLACE")
-
-        session.state.db.conn.set_trace_callback(count)
-        summary = _sync(session)
-        session.state.db.conn.set_trace_callback(None)
-    written = max(summary, 1)
-    print(
-        f"{seed}, initial sync: {summary:,} records written; state statements per record "
-        f"written: {counts['all'] / written:.1f} in all, {counts['writes'] / written:.1f} "
-        "writes (target <= 5)"
-    )
-
-
-def _sync(session: Session) -> int:
-    return session.sync().counts["Successful"]
+        for run in ("initial sync", "re-sync, 10% changed"):
+            if run != "initial sync":
+                change_some(session, 0.1)
+            count = StatementCount(session)
+            started = time.perf_counter()
+            written, wal = count.sync()
+            took = time.perf_counter() - started
+            per = max(written, 1)
+            print(
+                f"{seed}, {run}: {written:,} records written in {took:.1f} s; state "
+                f"statements per record written: {count.all / per:.2f} in all, "
+                f"{count.writes / per:.2f} writes (target <= 5); WAL written "
+                f"{wal / 2**20:.1f} MB ({wal / per / 1024:.1f} KB a record)"
+            )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--firm", default="large:5000")
     parser.add_argument("--state-firm", default="large:200")
+    parser.add_argument("--state-only", action="store_true", help="only the state statements")
     args = parser.parse_args()
-    planner_speed(args.firm)
+    if not args.state_only:
+        planner_speed(args.firm)
     state_statements(args.state_firm)
 
 
