@@ -74,6 +74,11 @@ def write_started(journal: int) -> None:
     _open_writes.add(journal)
 
 
+def held() -> bool:
+    """A SIGTERM waits for the open writes to be committed: commit them before any other."""
+    return _pending
+
+
 def write_concluded(journal: int) -> None:
     _open_writes.discard(journal)
     if _depth == 0:

@@ -21,21 +21,19 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from tpsqbo_engine import signals
+from tpsqbo_engine import signals, state_rows
 from tpsqbo_engine.errors import StateError
 from tpsqbo_engine.private import private_dir, private_file
 from tpsqbo_engine.state_check import check_database, check_file, check_tables, refuse, rotated
-
-STATUSES = ("Successful", "Warning", "Failed", "Ignored", "Excluded", "Undone")
+from tpsqbo_engine.state_rows import STATUSES, Done, Intent, Item, Link, Outcome, now
 migrations = Migrations("tpsqbo-engine")
 
 
@@ -132,10 +130,6 @@ def _companions(path: Path) -> tuple[Path, Path]:
     return path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
 
 
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 class StateStore:
     def __init__(self, path: Path) -> None:
         private_dir(path.parent)
@@ -184,6 +178,17 @@ class StateStore:
         with signals.transaction(), self.db.atomic():  # a held SIGTERM waits for the commit
             yield
 
+    @contextmanager
+    def _joined(self) -> Iterator[None]:
+        """The caller's transaction when one is open (rows written with it, no savepoint),
+        else one of its own."""
+        if self.db.conn.in_transaction:
+            with signals.transaction():
+                yield
+        else:
+            with self.transaction():
+                yield
+
     # Links --------------------------------------------------------------------------------
     def link(
         self,
@@ -196,22 +201,19 @@ class StateStore:
         qbo_version: str = "",
         content_hash: str = "",
     ) -> None:
-        self.db.table("links").upsert(
-            {
-                "pair": pair,
-                "tps_id": tps_id,
-                "qbo_id": qbo_id,
-                "tps_version": tps_version,
-                "qbo_version": qbo_version,
-                "content_hash": content_hash,
-                "mapping": mapping,
-                "updated_at": now(),
-            },
-            pk=("pair", "tps_id"),
-        )
+        row = Link(pair, tps_id, qbo_id, mapping, tps_version, qbo_version, content_hash)
+        with self._joined():
+            state_rows.write(self.db.conn, 0, Done(links=[row]))
 
     def links(self, pair: str) -> list[dict[str, Any]]:
-        return list(self.db.table("links").rows_where("pair = ?", [pair]))
+        return self._rows("select * from links where pair = ?", [pair])
+
+    def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Rows as dicts, straight from the connection: sqlite-utils' table helpers look the
+        table up in sqlite_master first, a statement or two more per call."""
+        cursor = self.db.conn.execute(sql, args)
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor]
 
     # Runs ---------------------------------------------------------------------------------
     def start_run(self, phase: str, forced_reason: str = "") -> int:
@@ -250,24 +252,12 @@ class StateStore:
         rule: str = "",
         target: str = "",
     ) -> None:
-        if status not in STATUSES:
-            raise ValueError(status)
-        self.db.table("run_items").insert(
-            {
-                "run_id": run_id,
-                "record": record,
-                "mapping": mapping,
-                "action": action,
-                "status": status,
-                "message": message,
-                "rule": rule,
-                "target": target,
-                "at": now(),
-            }
-        )
+        item = Item(record, mapping, action, status, message, rule, target)
+        with self._joined():
+            state_rows.write(self.db.conn, run_id, Done(items=[item]))
 
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
-        return list(self.db.table("runs").rows_where(order_by="id desc", limit=limit))
+        return self._rows("select * from runs order by id desc limit ?", [limit])
 
     def items(
         self, run_id: int | None = None, status: str | None = None, record: str | None = None
@@ -310,24 +300,23 @@ class StateStore:
         return frozenset(row["record"] for row in rows if row["status"] == "Failed")
 
     # Journal ------------------------------------------------------------------------------
+    def write(self, run_id: int, done: Done, intents: list[Intent] | None = None) -> list[int]:
+        """One transaction: what writes already made left (their outcomes, links and history
+        rows), then the intents of the writes about to be made, committed before any of
+        them is sent. Answers the intents' journal ids."""
+        intents = intents or []
+        with self._joined():
+            ids = state_rows.write(self.db.conn, run_id, done, intents)
+            for outcome in done.outcomes:
+                signals.write_concluded(outcome.journal)  # a held SIGTERM waits for the commit
+        for journal in ids:
+            signals.write_started(journal)
+        return ids
+
     def intend(
         self, run_id: int, intent: str, operation: str, target: str, before: str = ""
     ) -> int:
-        table = self.db.table("journal")
-        table.insert(
-            {
-                "run_id": run_id,
-                "intent": intent,
-                "operation": operation,
-                "target": target,
-                "started_at": now(),
-                "outcome": "",
-                "before": before,
-            }
-        )
-        journal = int(table.last_pk or 0)
-        signals.write_started(journal)
-        return journal
+        return self.write(run_id, Done(), [Intent(intent, operation, target, before)])[0]
 
     def conclude(
         self,
@@ -337,17 +326,7 @@ class StateStore:
         version: str = "",
         fingerprint: str = "",
     ) -> None:
-        self.db.table("journal").update(
-            journal_id,
-            {
-                "outcome": outcome,
-                "result_id": result_id,
-                "result_version": version,
-                "result_fingerprint": fingerprint,
-                "finished_at": now(),
-            },
-        )
-        signals.write_concluded(journal_id)
+        self.write(0, Done([Outcome(journal_id, outcome, result_id, version, fingerprint)]))
 
     def journal(self, run_id: int) -> list[dict[str, Any]]:
         return list(self.db.table("journal").rows_where("run_id = ?", [run_id], order_by="id"))
@@ -356,6 +335,11 @@ class StateStore:
         """True when a write with this intent was started and its outcome never recorded."""
         rows = self.db.table("journal").rows_where("intent = ? and outcome = ''", [intent], limit=1)
         return any(True for _ in rows)
+
+    def unfinished_intents(self) -> dict[str, str]:
+        """Every intent started and never concluded, with its first attempt's time: read
+        once per run instead of once per write."""
+        return state_rows.unfinished(self.db.conn)
 
     # Locks --------------------------------------------------------------------------------
     def take_lock(self, name: str, holder: str, alive: Callable[[str], bool]) -> str:
@@ -375,11 +359,15 @@ class StateStore:
 
     # Cursors, ignores, backups ----------------------------------------------------------------
     def cursor(self, name: str) -> str:
-        row = next(self.db.table("cursors").rows_where("name = ?", [name]), None)
-        return str(row["value"]) if row else ""
+        rows = self._rows("select value from cursors where name = ?", [name])
+        return str(rows[0]["value"]) if rows else ""
 
     def move_cursor(self, name: str, value: str, run_id: int) -> None:
-        self.db.table("cursors").upsert({"name": name, "value": value, "run_id": run_id}, pk="name")
+        self.db.execute(  # in the caller's transaction when there is one
+            "insert into cursors (name, value, run_id) values (?, ?, ?) on conflict (name) "
+            "do update set value = excluded.value, run_id = excluded.run_id",
+            [name, value, run_id],
+        )
 
     def ignore(self, record: str, reason: str) -> None:
         self.db.table("ignores").upsert(
