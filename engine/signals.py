@@ -58,6 +58,9 @@ def installed() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    # Writes a run abandoned earlier in this process (an exception that ended it before its
+    # outcomes were recorded) are the journal's to recover, not writes in flight here.
+    _open_writes.clear()
     previous = signal.signal(signal.SIGTERM, _handler)
     try:
         yield

@@ -34,6 +34,7 @@ from tpsqbo_engine.errors import StateError
 from tpsqbo_engine.private import private_dir, private_file
 from tpsqbo_engine.state_check import check_database, check_file, check_tables, refuse, rotated
 from tpsqbo_engine.state_rows import STATUSES, Done, Intent, Item, Link, Outcome, now
+
 migrations = Migrations("tpsqbo-engine")
 
 
@@ -218,17 +219,12 @@ class StateStore:
     # Runs ---------------------------------------------------------------------------------
     def start_run(self, phase: str, forced_reason: str = "") -> int:
         self.keep_copy()  # the last good state, for the hint a damaged file gets
-        table = self.db.table("runs")
-        table.insert(
-            {
-                "started_at": now(),
-                "phase": phase,
-                "status": "running",
-                "forced_reason": forced_reason,
-                "counts": "{}",
-            }
+        cursor = self.db.execute(
+            "insert into runs (started_at, phase, status, forced_reason, counts) "
+            "values (?, ?, 'running', ?, '{}')",
+            [now(), phase, forced_reason],
         )
-        return int(table.last_pk or 0)
+        return int(cursor.lastrowid or 0)
 
     def finish_run(self, run_id: int, status: str) -> dict[str, int]:
         counts = dict.fromkeys(STATUSES, 0)
@@ -236,8 +232,9 @@ class StateStore:
             "select status, count(*) n from run_items where run_id = ? group by status", [run_id]
         ):
             counts[row["status"]] = row["n"]
-        self.db.table("runs").update(
-            run_id, {"finished_at": now(), "status": status, "counts": json.dumps(counts)}
+        self.db.execute(
+            "update runs set finished_at = ?, status = ?, counts = ? where id = ?",
+            [now(), status, json.dumps(counts), run_id],
         )
         return counts
 
@@ -346,16 +343,19 @@ class StateStore:
         """Takes the lock for `holder`; answers "" or the live holder that has it. A holder
         that is gone (`alive` says so: its process died) leaves no lock behind."""
         with self.transaction():
-            row = next(self.db.table("locks").rows_where("name = ?", [name]), None)
+            rows = self._rows("select holder, taken_at from locks where name = ?", [name])
+            row = rows[0] if rows else None
             if row is not None and row["holder"] != holder and alive(row["holder"]):
                 return f"{row['holder']} since {row['taken_at']}"
-            self.db.table("locks").upsert(
-                {"name": name, "holder": holder, "taken_at": now()}, pk="name"
+            self.db.execute(
+                "insert into locks (name, holder, taken_at) values (?, ?, ?) on conflict "
+                "(name) do update set holder = excluded.holder, taken_at = excluded.taken_at",
+                [name, holder, now()],
             )
         return ""
 
     def release_lock(self, name: str, holder: str) -> None:
-        self.db.table("locks").delete_where("name = ? and holder = ?", [name, holder])
+        self.db.execute("delete from locks where name = ? and holder = ?", [name, holder])
 
     # Cursors, ignores, backups ----------------------------------------------------------------
     def cursor(self, name: str) -> str:
@@ -383,14 +383,14 @@ class StateStore:
         return found
 
     def to_reconsider(self) -> set[str]:
-        return {r["record"] for r in self.db.table("reconsider").rows}
+        return {r["record"] for r in self._rows("select record from reconsider")}
 
     def reconsidered(self, records: set[str]) -> None:
         for record in records:
-            self.db.table("reconsider").delete_where("record = ?", [record])
+            self.db.execute("delete from reconsider where record = ?", [record])
 
     def ignored(self) -> dict[str, str]:
-        return {r["record"]: r["reason"] for r in self.db.table("ignores").rows}
+        return {r["record"]: r["reason"] for r in self._rows("select * from ignores")}
 
     def add_backup(self, path: Path, counts: dict[str, int]) -> None:
         self.db.table("backups").insert(
@@ -398,4 +398,5 @@ class StateStore:
         )
 
     def latest_backup(self) -> dict[str, Any] | None:
-        return next(self.db.table("backups").rows_where(order_by="id desc", limit=1), None)
+        rows = self._rows("select * from backups order by id desc limit 1")
+        return rows[0] if rows else None
