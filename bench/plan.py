@@ -21,6 +21,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from tpsqbo_engine.state import StateStore
+from tpsqbo_engine.state_rows import Done, Intent, Item, Link, Outcome
 from tpsqbo_engine.sync.demo import demo_firm
 from tpsqbo_engine.sync.session import Session
 from tpsqbo_engine.sync.snapshot import Snapshot
@@ -151,7 +153,8 @@ def planner_speed(seed: str) -> None:
 
 class StatementCount:
     """Every SQL statement the state's connection runs, as SQLite's trace reports them: a
-    statement run many times (`executemany`) counts once per run, BEGIN and COMMIT count."""
+    prepared statement run for many rows (`executemany`) counts once per row; BEGIN and
+    COMMIT count."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -194,6 +197,126 @@ def change_some(session: Session, share: float) -> int:
     return len(invoices[:: max(int(1 / share), 1)]) + len(clients[:: max(int(1 / share), 1)])
 
 
+def _run_rows(state: StateStore) -> tuple[list[Record], list[Record], list[Record]]:
+    """The journal rows, history rows and links the first run (the initial sync) wrote."""
+    run_id = int(state.runs(1000)[-1]["id"])
+    links = [dict(row) for row in state.db.query("select * from links")]
+    return state.journal(run_id), state.items(run_id), links
+
+
+def _per_record(state: StateStore, run_id: int, rows: tuple[list[Record], ...]) -> None:
+    """The state writes as the engine made them before: sqlite-utils' table helpers, the
+    unfinished-intent read and the intent on their own, then a transaction per record."""
+    journal, items, links = rows
+    table = state.db.table
+    written = [i for i in items if i["status"] in ("Successful", "Failed")]
+    for item in [i for i in items if i not in written]:
+        table("run_items").insert({k: v for k, v in item.items() if k != "id"} | {"run_id": run_id})
+    for entry, item, link in zip(journal, written, links, strict=False):
+        any(
+            True
+            for _ in table("journal").rows_where(
+                "intent = ? and outcome = ''", [entry["intent"]], limit=1
+            )
+        )
+        fields = ("intent", "operation", "target", "started_at", "before")
+        intents = table("journal")
+        intents.insert({k: entry[k] for k in fields} | {"run_id": run_id, "outcome": ""})
+        journal_id = int(intents.last_pk or 0)
+        with state.transaction():
+            table("links").upsert(link, pk=("pair", "tps_id"))
+            table("run_items").insert(
+                {k: v for k, v in item.items() if k != "id"} | {"run_id": run_id}
+            )
+            outcome = (
+                "outcome",
+                "result_id",
+                "result_version",
+                "result_fingerprint",
+                "finished_at",
+            )
+            table("journal").update(journal_id, {k: entry[k] for k in outcome})
+
+
+def _per_batch(state: StateStore, run_id: int, rows: tuple[list[Record], ...]) -> None:
+    """The same rows as the engine writes them now: per batch of 30, the batch's intents with
+    the outcomes, links and history rows of the batch before."""
+    journal, items, links = rows
+    written = [i for i in items if i["status"] in ("Successful", "Failed")]
+    done = Done(items=[_item(i) for i in items if i not in written])
+    for start in range(0, len(journal), 30):
+        batch = journal[start : start + 30]
+        intents = [Intent(e["intent"], e["operation"], e["target"], e["before"]) for e in batch]
+        ids = state.write(run_id, done, intents)
+        done = Done(
+            [
+                Outcome(
+                    j, e["outcome"], e["result_id"], e["result_version"], e["result_fingerprint"]
+                )
+                for j, e in zip(ids, batch, strict=True)
+            ],
+            [
+                Link(
+                    k["pair"],
+                    k["tps_id"],
+                    k["qbo_id"],
+                    k["mapping"],
+                    k["tps_version"],
+                    k["qbo_version"],
+                    k["content_hash"],
+                )
+                for k in links[start : start + 30]
+            ],
+            [_item(i) for i in written[start : start + 30]],
+        )
+    state.write(run_id, done)
+
+
+def _item(row: Record) -> Item:
+    fields = ("record", "mapping", "action", "status", "message", "rule", "target")
+    return Item(*(str(row[f] or "") for f in fields))
+
+
+class _Tally:
+    def __init__(self) -> None:
+        self.n = 0
+
+    def __call__(self, _statement: str) -> None:
+        self.n += 1
+
+
+def replay(rows: tuple[list[Record], ...], folder: Path) -> None:
+    """The state part alone: the rows an initial sync wrote, written again to a fresh state
+    the way the engine wrote them before (per record) and the way it writes them now (per
+    batch), in the same run."""
+    before = 0.0
+    for n, (name, write, synchronous) in enumerate(
+        (
+            ("per record, synchronous=NORMAL (before)", _per_record, "NORMAL"),
+            ("per batch, synchronous=NORMAL", _per_batch, "NORMAL"),
+            ("per batch, synchronous=FULL (now)", _per_batch, "FULL"),
+        )
+    ):
+        state = StateStore(folder / f"replay-{n}" / "state.db")
+        state.db.execute(f"PRAGMA synchronous={synchronous}")
+        state.db.execute("PRAGMA wal_autocheckpoint=0")
+        run_id = state.start_run("initial")
+        count = _Tally()
+        state.db.conn.set_trace_callback(count)
+        started = time.perf_counter()
+        write(state, run_id, rows)
+        took = time.perf_counter() - started
+        state.db.conn.set_trace_callback(None)
+        wal = state.path.with_name(state.path.name + "-wal").stat().st_size
+        before = before or took
+        per = max(len(rows[0]), 1)
+        print(
+            f"  state part replayed {name}: {took:.2f} s, {count.n / per:.2f} statements and "
+            f"{wal / per / 1024:.1f} KB of WAL per record written "
+            f"({took / before:.3f}x the time of the per-record writes)"
+        )
+
+
 def state_statements(seed: str) -> None:
     with (
         tempfile.TemporaryDirectory() as folder,
@@ -218,6 +341,8 @@ def state_statements(seed: str) -> None:
                 f"{count.writes / per:.2f} writes (target <= 5); WAL written "
                 f"{wal / 2**20:.1f} MB ({wal / per / 1024:.1f} KB a record)"
             )
+            if run == "initial sync":
+                replay(_run_rows(session.state), Path(folder))
 
 
 def main() -> None:
