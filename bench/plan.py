@@ -209,8 +209,8 @@ def _per_record(state: StateStore, run_id: int, rows: tuple[list[Record], ...]) 
     unfinished-intent read and the intent on their own, then a transaction per record."""
     journal, items, links = rows
     table = state.db.table
-    written = [i for i in items if i["status"] in ("Successful", "Failed")]
-    for item in [i for i in items if i not in written]:
+    written, alone = _split(items)
+    for item in alone:
         table("run_items").insert({k: v for k, v in item.items() if k != "id"} | {"run_id": run_id})
     for entry, item, link in zip(journal, written, links, strict=False):
         any(
@@ -242,8 +242,8 @@ def _per_batch(state: StateStore, run_id: int, rows: tuple[list[Record], ...]) -
     """The same rows as the engine writes them now: per batch of 30, the batch's intents with
     the outcomes, links and history rows of the batch before."""
     journal, items, links = rows
-    written = [i for i in items if i["status"] in ("Successful", "Failed")]
-    done = Done(items=[_item(i) for i in items if i not in written])
+    written, alone = _split(items)
+    done = Done(items=[_item(i) for i in alone])
     for start in range(0, len(journal), 30):
         batch = journal[start : start + 30]
         intents = [Intent(e["intent"], e["operation"], e["target"], e["before"]) for e in batch]
@@ -270,6 +270,12 @@ def _per_batch(state: StateStore, run_id: int, rows: tuple[list[Record], ...]) -
             [_item(i) for i in written[start : start + 30]],
         )
     state.write(run_id, done)
+
+
+def _split(items: list[Record]) -> tuple[list[Record], list[Record]]:
+    """The history rows of writes, and those of records left alone."""
+    written = [i for i in items if i["status"] in ("Successful", "Failed")]
+    return written, [i for i in items if i["status"] not in ("Successful", "Failed")]
 
 
 def _item(row: Record) -> Item:
