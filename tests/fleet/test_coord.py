@@ -132,6 +132,10 @@ def _budgets(coordinator: Coordinator, limits: Limits) -> list[Budget]:
     return [coordinator.budget("realm-1", limits), Limiter(limits)]
 
 
+def _one_call(budget: Budget) -> None:
+    budget.finished(budget.acquire(batch=False))
+
+
 def test_a_call_counts_until_its_answer_and_a_window_after(coordinator: Coordinator) -> None:
     """QBO counts a call when it arrives, which the client cannot see: the budget counts it
     from admission to answer, then as if it arrived with its answer. A slow call keeps its
@@ -140,7 +144,7 @@ def test_a_call_counts_until_its_answer_and_a_window_after(coordinator: Coordina
     for budget in _budgets(coordinator, limits):
         first, second = budget.acquire(batch=False), budget.acquire(batch=False)
         time.sleep(limits.second * 3)  # both still in flight, long past their second
-        third = threading.Thread(target=lambda: budget.finished(budget.acquire(batch=False)))
+        third = threading.Thread(target=_one_call, args=(budget,))
         third.start()
         third.join(limits.second * 2)
         assert third.is_alive()  # held: two calls in flight fill the second
