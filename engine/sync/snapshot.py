@@ -85,6 +85,7 @@ def read_snapshot(
     wanted = sorted(set(names))
     kept = {n for n in wanted if n in MIRRORED} if mirror and cursors and not rebuild else set()
     changed_qbo = []
+    whole_qbo: dict[str, str] = {}  # entity -> WHERE: read together, in one batch call
     for name in wanted:
         system, entity = name.split(".", 1)
         whole = cursors is None or name in ALWAYS_WHOLE or (rebuild and name in MIRRORED)
@@ -102,12 +103,12 @@ def read_snapshot(
             else:
                 snapshot.tps[entity] = records
         elif whole or cursors is None or not cursors.qbo:
-            snapshot.qbo[entity] = {
-                r["Id"]: keep(name, r) for r in qbo.query_all(entity, _whole_where(entity))
-            }
+            whole_qbo[entity] = _whole_where(entity)
         else:
             changed_qbo.append(entity)
             snapshot.qbo.setdefault(entity, {})
+    for entity, found in qbo.query_batch(whole_qbo).items():
+        snapshot.qbo[entity] = {r["Id"]: keep(f"qbo.{entity}", r) for r in found}
     if changed_qbo and cursors is not None:
         _read_changes(snapshot, qbo, changed_qbo, datetime.fromisoformat(cursors.qbo), kept, mirror)
     if mirror is not None and (cursors is None or rebuild):
