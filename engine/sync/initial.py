@@ -103,6 +103,7 @@ def _in_chunks(
         except EngineError:
             session.state.finish_run(run_id, "stopped")
             raise
+        seen.flush()  # the next chunk plans with what this one wrote
         del plan, executor  # one chunk's plan at a time
     qbo_mark, settled = settle.end() if settle else (base.qbo_mark, "")
     base.notes.append(f"planned and applied in {len(chunks.clients)} chunks of clients")

@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from tpsqbo_engine.state import StateStore
 
@@ -120,7 +120,7 @@ class Mirror:
         with self.state.transaction():
             self.db.execute("delete from mirror")
             for qualified, records in whole.items():
-                self._put(qualified, records)
+                self.put(qualified, records)
             self._set_meta("realm", realm)
             self._set_meta("entities", ",".join(sorted(whole)))
             self._set_meta("rebuilt_at", datetime.now(UTC).isoformat(timespec="seconds"))
@@ -129,18 +129,14 @@ class Mirror:
         """Changes since the last look: newer versions replace older ones, deleted ids go."""
         system, entity = qualified.split(".", 1)
         with self.state.transaction():
-            self._put(qualified, _newest(system, changed))
+            self.put(qualified, _newest(system, changed))
             for ident in deleted:
                 self.db.execute(
                     "delete from mirror where system = ? and entity = ? and id = ?",
                     [system, entity, ident],
                 )
 
-    def written(self, qualified: str, record: Record) -> None:
-        """A record as the engine's own write left it (its echo may not be read back)."""
-        self.apply(qualified, [record])
-
-    def _put(self, qualified: str, records: Iterable[Record]) -> None:
+    def put(self, qualified: str, records: Iterable[Record]) -> None:
         system, entity = qualified.split(".", 1)
         self.db.conn.executemany(
             "insert or replace into mirror (system, entity, id, version, json) "
@@ -170,3 +166,31 @@ def too_old(moment: str) -> bool:
         return True
     then = then if then.tzinfo else then.replace(tzinfo=UTC)
     return datetime.now(UTC) - then > CDC_WINDOW
+
+
+class Written:
+    """What the run's writes left of mirrored QBO records, put in the mirror together (one
+    transaction, not one per write): its echo may never be read back. Each write is also
+    told to `settle`, which decides where the next run's QBO read starts."""
+
+    def __init__(self, mirror: Mirror, settle: Seeing | None) -> None:
+        self.mirror, self.settle = mirror, settle
+        self.pending: dict[str, dict[str, Record]] = {}
+
+    def __call__(self, entity: str, record: Record, action: str) -> None:
+        if f"qbo.{entity}" in MIRRORED:
+            self.pending.setdefault(f"qbo.{entity}", {})[str(record.get("Id"))] = record
+        if self.settle is not None:
+            self.settle.written(entity, record, action)
+
+    def flush(self) -> None:
+        pending, self.pending = self.pending, {}
+        if not pending or not self.mirror.meta("realm"):
+            return  # no mirror yet: the next run builds it whole
+        with self.mirror.state.transaction():
+            for qualified, records in pending.items():
+                self.mirror.put(qualified, records.values())
+
+
+class Seeing(Protocol):
+    def written(self, entity: str, record: Record, action: str) -> None: ...

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -27,7 +26,7 @@ from tpsqbo_engine.sync.checks import CheckResult, qbo_entities, run_checklist, 
 from tpsqbo_engine.sync.config import FirmConfig
 from tpsqbo_engine.sync.executor import Executor, Progress
 from tpsqbo_engine.sync.lock import locked
-from tpsqbo_engine.sync.mirror import MIRRORED, Mirror, too_old
+from tpsqbo_engine.sync.mirror import MIRRORED, Mirror, Written, too_old
 from tpsqbo_engine.sync.plan import Plan
 from tpsqbo_engine.sync.planner import (
     OUT_OF_SCOPE,
@@ -42,7 +41,6 @@ from tpsqbo_engine.sync.settle import Settle, qbo_writes
 from tpsqbo_engine.sync.snapshot import (
     ALWAYS_WHOLE,
     Cursors,
-    Record,
     Snapshot,
     add_partners,
     entities_used,
@@ -382,12 +380,13 @@ class Session:
         run_id = self.state.start_run(plan.phase, force_reason)
         settle = Settle.begin(self.qbo, snapshot.qbo_mark, self.watched(), qbo_writes(plan))
         executor = Executor(plan, self.rules, self.state, self.qbo, self.tps, run_id, progress)
-        executor.written = self.seeing_writes(settle)
+        executor.written = written = self.seeing_writes(settle)
         try:
             executor.apply()
         except EngineError:
             self.state.finish_run(run_id, "stopped")
             raise
+        written.flush()
         qbo_mark, settled = settle.end() if settle else (snapshot.qbo_mark, "")
         if settled:
             snapshot.notes.append(settled)
@@ -427,18 +426,10 @@ class Session:
             if name.startswith("qbo.") and name not in ALWAYS_WHOLE
         )
 
-    def seeing_writes(self, settle: Settle | None) -> Callable[[str, Record, str], None]:
-        """Each QBO record a write left: into the mirror when it is a mirrored one (its echo
+    def seeing_writes(self, settle: Settle | None) -> Written:
+        """Each QBO record a write left: for the mirror when it is a mirrored one (its echo
         may never be read back), and counted for where the next run's read starts."""
-        mirror = Mirror(self.state)
-
-        def seen(entity: str, record: Record, action: str) -> None:
-            if f"qbo.{entity}" in MIRRORED and mirror.meta("realm"):
-                mirror.written(f"qbo.{entity}", record)
-            if settle is not None:
-                settle.written(entity, record, action)
-
-        return seen
+        return Written(Mirror(self.state), settle)
 
     def new_failures(self, run_id: int) -> int:
         """Failures of this run that are not the record's previous outcome repeated: a
