@@ -8,7 +8,6 @@
     cursors    where the next incremental read starts, per system and entity
     ignores    records taken out of the sync by hand (undoable)
     backups    QBO snapshots taken by `tpsqbo-engine backup`
-    mirror     the records every run needs whole, kept between runs (engine/sync/mirror.py)
 
 A cursor moves only in the transaction that records the work it covers.
 
@@ -129,15 +128,8 @@ def m004_journal_fingerprint(db: Database) -> None:
 
 
 @migrations()
-def m005_mirror(db: Database) -> None:
-    # The records every run needs whole (QBO customers and lists, TPS clients and work
-    # codes), kept up to date from CDC and TPS's cursors (engine/sync/mirror.py); what a
-    # run says about how it read (a mirror rebuilt, the QBO cursor moved past its writes).
-    db.table("mirror").create(
-        {"system": str, "entity": str, "id": str, "version": str, "json": str},
-        pk=("system", "entity", "id"),
-    )
-    db.table("mirror_meta").create({"name": str, "value": str}, pk="name")
+def m005_run_notes(db: Database) -> None:
+    # What a run says about how it read: a mirror rebuilt, chunks, where the next read starts.
     db.table("runs").add_column("notes", str)
 
 
