@@ -182,3 +182,35 @@ def test_a_damaged_mirror_is_rebuilt_by_a_whole_read(tmp_path: Path) -> None:
         summary = Session(session.config).sync()
         assert any("there is no mirror" in note for note in summary.notes)
         assert Mirror(session.state).count("qbo.Customer") > 0
+
+
+def test_a_customer_balance_follows_an_invoice_raised_in_qbo(tmp_path: Path) -> None:
+    import time
+    from decimal import Decimal
+
+    with demo_firm(tmp_path) as (session, qbo, _):
+        session.backup()
+        session.sync()
+        time.sleep(1.1)  # the next run's read starts after every record's time so far
+        Session(session.config).sync()
+        customer = qbo.company.find_by("Customer", "DisplayName", "Red Rock Diner")
+        item = qbo.company.find_by("Item", "Name", "Business advisory")
+        before = Mirror(session.state).records("qbo.Customer")[customer["Id"]]["Balance"]
+        qbo.company.create(
+            "Invoice",
+            {
+                "CustomerRef": {"value": customer["Id"]},
+                "DocNumber": "Q-78",
+                "Line": [
+                    {
+                        "Amount": Decimal("90.00"),
+                        "DetailType": "SalesItemLineDetail",
+                        "SalesItemLineDetail": {"ItemRef": {"value": item["Id"]}},
+                    }
+                ],
+            },
+        )
+        # QBO moves the customer's Balance, not its LastUpdatedTime: CDC does not bring it.
+        Session(session.config).sync()
+        mirrored = Mirror(session.state).records("qbo.Customer")[customer["Id"]]
+        assert Decimal(str(mirrored["Balance"])) == Decimal(str(before)) + Decimal("90.00")
