@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from tpsqbo_engine.connectors.qbo import wire
 from tpsqbo_engine.connectors.qbo.client import QboClient
 from tpsqbo_engine.connectors.tps.client import TpsRejected, TpsSource
 from tpsqbo_engine.connectors.tps.contract import RESOURCES
@@ -139,28 +138,9 @@ def _read_changes(
             mirror.apply(f"qbo.{entity}", alive, gone)
         else:
             snapshot.qbo[entity] = {r["Id"]: r for r in alive}
-    if "qbo.Customer" in kept and mirror is not None:
-        _rebalance(snapshot, qbo, mirror)
     for qualified in kept:
         if qualified.startswith("qbo."):
             snapshot.qbo[qualified.split(".", 1)[1]] = mirror.records(qualified) if mirror else {}
-
-
-def _rebalance(snapshot: Snapshot, qbo: QboClient, mirror: Mirror) -> None:
-    """A customer's Balance moves with its transactions while its own LastUpdatedTime does
-    not, so CDC does not bring it: customers whose transactions changed are read again, a
-    hundred to a query (none when nothing changed)."""
-    owners = {
-        str((record.get("CustomerRef") or {}).get("value", ""))
-        for entity, records in snapshot.qbo.items()
-        if entity != "Customer"
-        for record in records.values()
-    } - {""}
-    wanted = sorted(owners)
-    for start in range(0, len(wanted), 100):
-        ids = ", ".join(wire.quote(i) for i in wanted[start : start + 100])
-        where = f"Id IN ({ids}) AND {_whole_where('Customer')}"
-        mirror.apply("qbo.Customer", list(qbo.query_all("Customer", where)))
 
 
 def add_partners(
