@@ -23,15 +23,17 @@ import operator
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cache
 from typing import Any
 
-from jinja2 import StrictUndefined, Undefined, nodes
+from jinja2 import StrictUndefined, Template, Undefined, nodes
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError
+from jinja2.parser import Parser
+from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from tpsqbo_engine import budget as limits
@@ -262,6 +264,30 @@ class RuleEnvironment(ImmutableSandboxedEnvironment):
         # Only the engine's own functions may be called; no methods of values.
         return isinstance(obj, RuleFunction)
 
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        # What Jinja's Context.call does for a callable that takes no context, without the
+        # introspection it spends on every call: rules call the engine's functions per field.
+        if type(__obj) is RuleFunction:
+            kwargs.pop("_loop_vars", None)
+            kwargs.pop("_block_vars", None)
+            try:
+                return __obj(*args, **kwargs)
+            except StopIteration:
+                return __self.undefined(
+                    "value was undefined because a callable raised a StopIteration exception"
+                )
+        return super().call(__context, __obj, *args, **kwargs)
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # `record.field` on a plain dict: the item, as the sandbox gives it once Python's
+        # getattr has failed (a dict has no such attribute), without raising to find out.
+        if type(obj) is dict and type(attribute) is str and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
         try:
             template = super()._parse(source, name, filename)
@@ -285,6 +311,7 @@ class RuleEnvironment(ImmutableSandboxedEnvironment):
         return super()._generate(source, name, filename, defer_init)
 
 
+_DICT_ATTRIBUTES = frozenset(dir(dict))
 _BINOPS: dict[str, Callable[[Any, Any], Any]] = {
     "*": operator.mul,
     "+": operator.add,
@@ -347,18 +374,49 @@ def parse(source: str) -> nodes.Template:
         raise _too_deep(None, None) from None
 
 
+class Scope:
+    """The names rules see for one record, with the Jinja context made from them once and
+    reused by every value evaluated there (a context per evaluation used to cost more than
+    most rules do)."""
+
+    __slots__ = ("_context", "values")
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self.values: dict[str, Any] = values if type(values) is dict else dict(values)
+        self._context: Context | None = None
+
+    def context(self, env: RuleEnvironment) -> Context:
+        context = self._context
+        if context is None or context.environment is not env:
+            # shared: the names are read in place, never copied; rules cannot write them
+            context = self._context = Context(env, self.values, None, {})
+        return context
+
+
+_SLOW = object()  # a fast path's answer when the general path must decide
+
+
 @dataclass(frozen=True)
 class CompiledValue:
-    """One rule value, compiled once. `where` names the rule (file:line) for error messages."""
+    """One rule value, compiled once. `where` names the rule (file:line) for error messages.
+
+    `_fast` answers without Jinja where that gives the very same value (a literal, a plain
+    `{{ a.b }}` path through dicts), or `_SLOW`; `_render` is the general, budgeted path."""
 
     source: str
     where: str
-    _render: Callable[[Mapping[str, Any]], Any]
+    _render: Callable[[Scope], Any]
+    _fast: Callable[[dict[str, Any]], Any] | None = None
 
-    def evaluate(self, context: Mapping[str, Any]) -> Any:
+    def evaluate(self, context: Mapping[str, Any] | Scope) -> Any:
+        scope = context if isinstance(context, Scope) else Scope(context)
+        if self._fast is not None:
+            result = self._fast(scope.values)
+            if result is not _SLOW:
+                return self._checked(result)
         token = limits.open_budget()
         try:
-            result = self._render(context)
+            result = self._render(scope)
         except ExpressionError as exc:
             # A function the rule called failed (a missing lookup entry...): say which
             # expression, at its line and column, called it.
@@ -371,7 +429,14 @@ class CompiledValue:
             ) from None
         finally:
             limits.close_budget(token)
-        if not isinstance(result, _PLAIN) and _undefined_inside(result):
+        return self._checked(result)
+
+    def evaluate_slowly(self, context: Mapping[str, Any]) -> Any:
+        """The general path alone, for checking that the fast one gives the same."""
+        return replace(self, _fast=None).evaluate(context)
+
+    def _checked(self, result: Any) -> Any:
+        if type(result) not in _PLAIN and _undefined_inside(result):
             raise ExpressionError(f"{self.where}: `{self.source}` has no value for this record")
         return result
 
@@ -388,7 +453,7 @@ EVALUATION_ERRORS = (
 )
 
 
-_PLAIN = (str, int, Decimal, date, type(None))  # results that cannot hold an Undefined
+_PLAIN = frozenset({str, int, bool, Decimal, date, type(None)})  # cannot hold an Undefined
 
 
 def _undefined_inside(value: Any) -> bool:
@@ -428,18 +493,86 @@ def render_text(template: Any, context: Mapping[str, Any]) -> str:
 def compile_value(value: Any, where: str) -> CompiledValue:
     """A literal stays itself; `{{ x }}` evaluates natively; other templates render to text."""
     if not isinstance(value, str) or not is_template(value):
-        return CompiledValue(repr(value), where, lambda _context: value)
+        return CompiledValue(repr(value), where, lambda _scope: value, lambda _values: value)
     env = environment()
     body = single_expression(value)
     try:
         if body is not None:
-            expression = env.compile_expression(body, undefined_to_none=False)
-            return CompiledValue(value, where, lambda context: expression(**context))
+            expression = _parse_expression(env, body)
+            fast = _path_getter(expression)
+            template = env.from_string(
+                nodes.Template(
+                    [nodes.Assign(nodes.Name("result", "store"), expression, lineno=1)], lineno=1
+                )
+            )
+            return CompiledValue(value, where, _expression(template, env), fast)
         template = env.from_string(value)
     except (RecursionError, TemplateSyntaxError) as exc:
         reason = exc.message if isinstance(exc, TemplateSyntaxError) else "nested too deeply"
         raise ExpressionError(f"{where}: `{value[:80]}` cannot be compiled: {reason}") from None
-    return CompiledValue(value, where, lambda context: render_text(template, context))
+    return CompiledValue(value, where, lambda scope: render_text(template, scope.values))
+
+
+def _parse_expression(env: RuleEnvironment, body: str) -> nodes.Expr:
+    """`body` parsed as Jinja's `compile_expression` parses it."""
+    parser = Parser(env, body, state="variable")
+    expression = parser.parse_expression()
+    if not parser.stream.eos:
+        raise TemplateSyntaxError("chunk after expression", parser.stream.current.lineno)
+    expression.set_environment(env)
+    return expression
+
+
+def _expression(template: Template, env: RuleEnvironment) -> Callable[[Scope], Any]:
+    """Runs a compiled `result = expression` in the scope's reused context."""
+    root = template.root_render_func
+
+    def run(scope: Scope) -> Any:
+        context = scope.context(env)
+        try:
+            for _ in root(context):  # an expression yields nothing; this runs it
+                pass
+            return context.vars["result"]
+        finally:  # the context serves the next value: leave nothing of this one in it
+            context.vars.clear()
+            context.exported_vars.clear()
+
+    return run
+
+
+# Names the compiler treats specially rather than looking them up (`self` is the template).
+_SPECIAL_NAMES = frozenset({"self", "loop", "caller", "varargs", "kwargs", "super"})
+
+
+def _path_getter(expression: nodes.Expr) -> Callable[[dict[str, Any]], Any] | None:
+    """For an expression that is only a path (`email`, `address.line1`, `line['amount']`):
+    a getter that walks plain dicts the way the sandbox would, and says `_SLOW` for anything
+    else (a missing key, a value that is not a dict), where the general path decides."""
+    steps: list[str] = []
+    node: nodes.Node = expression
+    while isinstance(node, nodes.Getattr | nodes.Getitem):
+        if isinstance(node, nodes.Getattr):
+            if node.attr in _DICT_ATTRIBUTES:  # `x.items` is the method, not the key
+                return None
+            steps.append(node.attr)
+        elif isinstance(node.arg, nodes.Const) and type(node.arg.value) is str:
+            steps.append(node.arg.value)  # getitem tries the key first, like a dict does
+        else:
+            return None
+        node = node.node
+    if not isinstance(node, nodes.Name) or node.ctx != "load" or node.name in _SPECIAL_NAMES:
+        return None
+    first, path = node.name, tuple(reversed(steps))
+
+    def get(values: dict[str, Any]) -> Any:
+        value = values.get(first, _SLOW)
+        for step in path:
+            if type(value) is not dict:
+                return _SLOW
+            value = value.get(step, _SLOW)
+        return value
+
+    return get
 
 
 def over_budget(tree: nodes.Template, *, autoescape: bool = False) -> str | None:

@@ -32,7 +32,6 @@ from tpsqbo_engine.sync.runtime import (
     Links,
     Resolver,
     content_hash,
-    context,
     desired,
     pair_of,
     record_key,
@@ -416,7 +415,7 @@ class Planner:
             action = rule.initial if phase == "initial" else rule.ongoing
             if action is Action.ALLOW:
                 continue
-            if rule.when is None or rule.when.evaluate(context(qualified, record, self.resolver)):
+            if rule.when is None or rule.when.evaluate(self.resolver.scope(qualified, record)):
                 return _Exclusion(action, rule.reason, f"{rule.id} ({rule.where})")
         return None
 
