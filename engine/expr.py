@@ -458,13 +458,22 @@ _PLAIN = frozenset({str, int, bool, Decimal, date, type(None)})  # cannot hold a
 
 def _undefined_inside(value: Any) -> bool:
     """An Undefined, or one inside a list or mapping (`map(attribute='__class__')` makes those)."""
-    if isinstance(value, Undefined):
+    kind = type(value)
+    if kind in _PLAIN:
+        return False
+    if kind is dict:
+        inside: Iterable[Any] = value.values()
+    elif kind is list or kind is tuple:
+        inside = value
+    elif isinstance(value, Undefined):
         return True
-    if isinstance(value, list | tuple):
-        return any(_undefined_inside(v) for v in value)
-    if isinstance(value, Mapping):
-        return any(_undefined_inside(v) for v in value.values())
-    return False
+    elif isinstance(value, list | tuple):
+        inside = value
+    elif isinstance(value, Mapping):
+        inside = value.values()
+    else:
+        return False
+    return any(type(v) not in _PLAIN and _undefined_inside(v) for v in inside)
 
 
 def _safe_reason(exc: BaseException) -> str:

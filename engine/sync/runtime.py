@@ -49,14 +49,24 @@ def record_key(qualified: str, ident: str) -> str:
     return f"{qualified}:{ident}"
 
 
+# Values that are neither mappings, lists nor amounts: they stand for themselves.
+_AS_THEY_ARE = frozenset({str, int, float, bool, type(None)})
+
+
 def _canonical(value: Any) -> Any:
     # A reference is its id: the display name QBO echoes back is not part of the content.
-    if isinstance(value, Mapping):
+    kind = type(value)
+    if kind in _AS_THEY_ARE:
+        return value
+    if kind is dict or isinstance(value, Mapping):
+        reference = "value" in value
         return {
-            k: _canonical(v) for k, v in value.items() if not (k == "name" and "value" in value)
+            k: v if type(v) in _AS_THEY_ARE else _canonical(v)
+            for k, v in value.items()
+            if not (reference and k == "name")
         }
     if isinstance(value, list):
-        return [_canonical(v) for v in value]
+        return [v if type(v) in _AS_THEY_ARE else _canonical(v) for v in value]
     if isinstance(value, Decimal):
         return str(value.normalize())
     return value
@@ -351,15 +361,19 @@ def _make_filler(shape: Shape, depth: int) -> Fill:
     fields = [(name, filler(sub, depth + 1), not sub.properties()) for name, sub in props.items()]
 
     def fill(value: Any) -> Any:
-        if isinstance(value, list):
+        kind = type(value)
+        if kind is list or (kind is not dict and isinstance(value, list)):
             return [item(element) for element in value]
-        if not props or not (value is None or isinstance(value, Mapping)):
+        if not props or not (kind is dict or value is None or isinstance(value, Mapping)):
             return value
         current = value or {}
         out = {}
         for name, sub, flat in fields:
             found = current.get(name)
-            out[name] = found if flat and not isinstance(found, list) else sub(found)
+            if flat and type(found) in _AS_THEY_ARE:
+                out[name] = found
+            else:
+                out[name] = found if flat and not isinstance(found, list) else sub(found)
         for name, found in current.items():
             if name not in props:
                 out[name] = found
