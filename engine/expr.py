@@ -38,6 +38,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from tpsqbo_engine import budget as limits
 from tpsqbo_engine.errors import EngineError
+from tpsqbo_engine.exprfast import DICT_ATTRIBUTES, SLOW, SPECIAL_NAMES, compile_quick
 
 MAX_REPEAT = 10_000
 CENT = Decimal("0.01")
@@ -281,7 +282,7 @@ class RuleEnvironment(ImmutableSandboxedEnvironment):
     def getattr(self, obj: Any, attribute: str) -> Any:
         # `record.field` on a plain dict: the item, as the sandbox gives it once Python's
         # getattr has failed (a dict has no such attribute), without raising to find out.
-        if type(obj) is dict and type(attribute) is str and attribute not in _DICT_ATTRIBUTES:
+        if type(obj) is dict and type(attribute) is str and attribute not in DICT_ATTRIBUTES:
             try:
                 return obj[attribute]
             except KeyError:
@@ -311,7 +312,6 @@ class RuleEnvironment(ImmutableSandboxedEnvironment):
         return super()._generate(source, name, filename, defer_init)
 
 
-_DICT_ATTRIBUTES = frozenset(dir(dict))
 _BINOPS: dict[str, Callable[[Any, Any], Any]] = {
     "*": operator.mul,
     "+": operator.add,
@@ -393,30 +393,32 @@ class Scope:
         return context
 
 
-_SLOW = object()  # a fast path's answer when the general path must decide
-
-
 @dataclass(frozen=True)
 class CompiledValue:
     """One rule value, compiled once. `where` names the rule (file:line) for error messages.
 
-    `_fast` answers without Jinja where that gives the very same value (a literal, a plain
-    `{{ a.b }}` path through dicts), or `_SLOW`; `_render` is the general, budgeted path."""
+    Three ways to evaluate it, each giving the very same value, the first that applies:
+    `_fast` without Jinja and without a budget (a literal; a plain `{{ a.b }}` path through
+    dicts); `_quick`, closures doing what Jinja's code would do (engine/exprfast.py), under
+    the budget; `_render`, Jinja's own code. The first two answer `SLOW` to pass it on."""
 
     source: str
     where: str
     _render: Callable[[Scope], Any]
     _fast: Callable[[dict[str, Any]], Any] | None = None
+    _quick: Callable[[dict[str, Any]], Any] | None = None
 
     def evaluate(self, context: Mapping[str, Any] | Scope) -> Any:
         scope = context if isinstance(context, Scope) else Scope(context)
         if self._fast is not None:
             result = self._fast(scope.values)
-            if result is not _SLOW:
+            if result is not SLOW:
                 return self._checked(result)
         token = limits.open_budget()
         try:
-            result = self._render(scope)
+            result = SLOW if self._quick is None else self._quick(scope.values)
+            if result is SLOW:
+                result = self._render(scope)
         except ExpressionError as exc:
             # A function the rule called failed (a missing lookup entry...): say which
             # expression, at its line and column, called it.
@@ -432,8 +434,13 @@ class CompiledValue:
         return self._checked(result)
 
     def evaluate_slowly(self, context: Mapping[str, Any]) -> Any:
-        """The general path alone, for checking that the fast one gives the same."""
-        return replace(self, _fast=None).evaluate(context)
+        """Jinja's own code alone, for checking that the other ways give the same."""
+        return replace(self, _fast=None, _quick=None).evaluate(context)
+
+    @property
+    def compiled_ways(self) -> tuple[bool, bool]:
+        """Whether the value has a fast path, and closures (for tests)."""
+        return self._fast is not None, self._quick is not None
 
     def _checked(self, result: Any) -> Any:
         if type(result) not in _PLAIN and _undefined_inside(result):
@@ -509,12 +516,13 @@ def compile_value(value: Any, where: str) -> CompiledValue:
         if body is not None:
             expression = _parse_expression(env, body)
             fast = _path_getter(expression)
+            quick = compile_quick(expression, env, RuleFunction)
             template = env.from_string(
                 nodes.Template(
                     [nodes.Assign(nodes.Name("result", "store"), expression, lineno=1)], lineno=1
                 )
             )
-            return CompiledValue(value, where, _expression(template, env), fast)
+            return CompiledValue(value, where, _expression(template, env), fast, quick)
         template = env.from_string(value)
     except (RecursionError, TemplateSyntaxError) as exc:
         reason = exc.message if isinstance(exc, TemplateSyntaxError) else "nested too deeply"
@@ -549,19 +557,15 @@ def _expression(template: Template, env: RuleEnvironment) -> Callable[[Scope], A
     return run
 
 
-# Names the compiler treats specially rather than looking them up (`self` is the template).
-_SPECIAL_NAMES = frozenset({"self", "loop", "caller", "varargs", "kwargs", "super"})
-
-
 def _path_getter(expression: nodes.Expr) -> Callable[[dict[str, Any]], Any] | None:
     """For an expression that is only a path (`email`, `address.line1`, `line['amount']`):
-    a getter that walks plain dicts the way the sandbox would, and says `_SLOW` for anything
+    a getter that walks plain dicts the way the sandbox would, and says `SLOW` for anything
     else (a missing key, a value that is not a dict), where the general path decides."""
     steps: list[str] = []
     node: nodes.Node = expression
     while isinstance(node, nodes.Getattr | nodes.Getitem):
         if isinstance(node, nodes.Getattr):
-            if node.attr in _DICT_ATTRIBUTES:  # `x.items` is the method, not the key
+            if node.attr in DICT_ATTRIBUTES:  # `x.items` is the method, not the key
                 return None
             steps.append(node.attr)
         elif isinstance(node.arg, nodes.Const) and type(node.arg.value) is str:
@@ -569,16 +573,16 @@ def _path_getter(expression: nodes.Expr) -> Callable[[dict[str, Any]], Any] | No
         else:
             return None
         node = node.node
-    if not isinstance(node, nodes.Name) or node.ctx != "load" or node.name in _SPECIAL_NAMES:
+    if not isinstance(node, nodes.Name) or node.ctx != "load" or node.name in SPECIAL_NAMES:
         return None
     first, path = node.name, tuple(reversed(steps))
 
     def get(values: dict[str, Any]) -> Any:
-        value = values.get(first, _SLOW)
+        value = values.get(first, SLOW)
         for step in path:
             if type(value) is not dict:
-                return _SLOW
-            value = value.get(step, _SLOW)
+                return SLOW
+            value = value.get(step, SLOW)
         return value
 
     return get

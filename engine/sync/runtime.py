@@ -8,12 +8,14 @@ exclusions left out makes the referring record excluded too.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from tpsqbo_engine.expr import ExpressionError, RuleFunction, Scope, rule_function
@@ -35,13 +37,19 @@ class ExcludedReference(Exception):
         self.record, self.reason = record, reason
 
 
+@cache  # asked for every record and reference: a handful of entity names per run
 def system_of(qualified: str) -> str:
     return qualified.split(".", 1)[0]
 
 
 def pair_of(mapping: MappingRule) -> str:
     """Links are kept per TPS entity and QBO entity, whichever way a mapping flows."""
-    sides = {system_of(mapping.source): mapping.source, system_of(mapping.target): mapping.target}
+    return _pair(mapping.source, mapping.target)
+
+
+@cache
+def _pair(source: str, target: str) -> str:
+    sides = {system_of(source): source, system_of(target): target}
     return f"{sides['tps'].split('.')[1]}|{sides['qbo'].split('.')[1]}"
 
 
@@ -120,6 +128,7 @@ class Resolver:
     _wip: dict[Any, list[Record]] | None = None
     _steps: dict[int, tuple[Any, tuple[_Step, ...]]] = field(default_factory=dict)
     _last: tuple[str, Any, Scope] | None = None
+    _filled: dict[int, tuple[Record, Any]] = field(default_factory=dict)
 
     def writing(self, qualified: str, ident: str | None) -> None:
         """Which target record the next evaluation is for (`unique` needs to know)."""
@@ -323,7 +332,14 @@ class Resolver:
         else:
             qualified, found = mapping.target, self.snapshot.find(mapping.target, str(key))
         shape = entity_catalog().get(qualified)
-        return filled(found, shape) if found is not None and shape is not None else found
+        if found is None or shape is None:
+            return found
+        # Filled once per record and run: rules cannot change it (the sandbox is immutable),
+        # and a field rule that writes inside a copied value gets its own copy (_put).
+        known = self._filled.get(id(found))
+        if known is None or known[0] is not found:
+            known = self._filled[id(found)] = (found, filled(found, shape))
+        return known[1]
 
 
 # A record as rules see it -------------------------------------------------------------------
@@ -357,8 +373,12 @@ def _identity(value: Any) -> Any:
 def _make_filler(shape: Shape, depth: int) -> Fill:
     item = filler(shape.item(), depth + 1)
     props = shape.properties()
-    # (name, its filler, whether it only copies lists: then a scalar is taken as it is)
-    fields = [(name, filler(sub, depth + 1), not sub.properties()) for name, sub in props.items()]
+    names = tuple(props)
+    subs = {name: filler(sub, depth + 1) for name, sub in props.items()}
+    # Fields without properties of their own take a scalar as it is (a list is still copied);
+    # the others are filled even when missing (an absent address reads as empty lines).
+    flat = frozenset(name for name, sub in props.items() if not sub.properties())
+    nested = tuple(name for name in names if name not in flat)
 
     def fill(value: Any) -> Any:
         kind = type(value)
@@ -366,17 +386,16 @@ def _make_filler(shape: Shape, depth: int) -> Fill:
             return [item(element) for element in value]
         if not props or not (kind is dict or value is None or isinstance(value, Mapping)):
             return value
-        current = value or {}
-        out = {}
-        for name, sub, flat in fields:
-            found = current.get(name)
-            if flat and type(found) in _AS_THEY_ARE:
-                out[name] = found
+        out = dict.fromkeys(names)  # declared fields first, in the schema's order
+        for name, found in (value or {}).items():
+            sub = subs.get(name)
+            if sub is None or (name in flat and not isinstance(found, list)):
+                out[name] = found  # undeclared, or a scalar: as it is
             else:
-                out[name] = found if flat and not isinstance(found, list) else sub(found)
-        for name, found in current.items():
-            if name not in props:
-                out[name] = found
+                out[name] = sub(found)
+        for name in nested:
+            if value is None or name not in value:
+                out[name] = subs[name](None)
         return out
 
     return fill
@@ -390,27 +409,32 @@ def context(qualified: str, record: Record, resolver: Resolver) -> dict[str, Any
 
 @dataclass(frozen=True)
 class _Step:
-    """One field rule with its dotted path split: the parents to make, the key to set."""
+    """One field rule with its dotted path split: the parents to make, the key to set.
+    `copied`: a later rule of the same list writes inside this one's value, so the value
+    is put as a copy (it may be shared: a record another rule read, a lookup's entry)."""
 
     rule: FieldRule
     parents: tuple[str, ...]
     last: str
     items: tuple[tuple[_Step, ...], ...] = ()
+    copied: bool = False
 
 
 def _compile_steps(fields: tuple[FieldRule, ...]) -> tuple[_Step, ...]:
+    paths = [tuple(rule.path.split(".")) for rule in fields]
     steps = []
-    for rule in fields:
-        *parents, last = rule.path.split(".")
+    for index, rule in enumerate(fields):
+        path = paths[index]
+        inside = any(len(p) > len(path) and p[: len(path)] == path for p in paths[index + 1 :])
         items = tuple(_compile_steps(item) for item in rule.items)
-        steps.append(_Step(rule, tuple(parents), last, items))
+        steps.append(_Step(rule, path[:-1], path[-1], items, inside))
     return tuple(steps)
 
 
 def _put(target: Record, step: _Step, value: Any) -> None:
     for part in step.parents:
         target = target.setdefault(part, {})
-    target[step.last] = value
+    target[step.last] = copy.deepcopy(value) if step.copied else value
 
 
 def _apply_fields(steps: tuple[_Step, ...], scope: Scope) -> Record:
@@ -419,10 +443,13 @@ def _apply_fields(steps: tuple[_Step, ...], scope: Scope) -> Record:
         rule = step.rule
         if rule.each is not None:
             elements = rule.each.evaluate(scope) or []
-            items = [
-                _apply_fields(step.items[0], Scope({**scope.values, rule.alias: element}))
-                for element in elements
-            ]
+            # One scope serves every element, the alias set to each in turn: an element's
+            # values are all evaluated before the next one's, and nothing keeps the scope.
+            inner = Scope({**scope.values})
+            items = []
+            for element in elements:
+                inner.values[rule.alias] = element
+                items.append(_apply_fields(step.items[0], inner))
             _put(out, step, items)
         elif step.items:
             _put(out, step, [_apply_fields(item, scope) for item in step.items])
