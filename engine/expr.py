@@ -23,7 +23,7 @@ import operator
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cache
@@ -409,14 +409,20 @@ class CompiledValue:
     _quick: Callable[[dict[str, Any]], Any] | None = None
 
     def evaluate(self, context: Mapping[str, Any] | Scope) -> Any:
-        scope = context if isinstance(context, Scope) else Scope(context)
-        if self._fast is not None:
+        return self._evaluate(context if isinstance(context, Scope) else Scope(context), True)
+
+    def evaluate_slowly(self, context: Mapping[str, Any] | Scope) -> Any:
+        """Jinja's own code alone, for checking that the other ways give the same."""
+        return self._evaluate(context if isinstance(context, Scope) else Scope(context), False)
+
+    def _evaluate(self, scope: Scope, compiled: bool) -> Any:
+        if compiled and self._fast is not None:
             result = self._fast(scope.values)
             if result is not SLOW:
                 return self._checked(result)
         token = limits.open_budget()
         try:
-            result = SLOW if self._quick is None else self._quick(scope.values)
+            result = self._quick(scope.values) if compiled and self._quick else SLOW
             if result is SLOW:
                 result = self._render(scope)
         except ExpressionError as exc:
@@ -432,10 +438,6 @@ class CompiledValue:
         finally:
             limits.close_budget(token)
         return self._checked(result)
-
-    def evaluate_slowly(self, context: Mapping[str, Any]) -> Any:
-        """Jinja's own code alone, for checking that the other ways give the same."""
-        return replace(self, _fast=None, _quick=None).evaluate(context)
 
     @property
     def compiled_ways(self) -> tuple[bool, bool]:
