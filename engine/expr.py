@@ -222,13 +222,13 @@ FORBIDDEN_NAMES = frozenset(
 class RuleFunction:
     """A function rules may call (lookup, ref, linked, record, today)."""
 
-    __slots__ = ("_func",)
+    __slots__ = ("func",)
 
     def __init__(self, func: Callable[..., Any]) -> None:
-        self._func = func
+        self.func = func
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._func(*args, **kwargs)
+        return self.func(*args, **kwargs)
 
 
 class _BudgetedCode(CodeGenerator):
@@ -409,20 +409,14 @@ class CompiledValue:
     _quick: Callable[[dict[str, Any]], Any] | None = None
 
     def evaluate(self, context: Mapping[str, Any] | Scope) -> Any:
-        return self._evaluate(context if isinstance(context, Scope) else Scope(context), True)
-
-    def evaluate_slowly(self, context: Mapping[str, Any] | Scope) -> Any:
-        """Jinja's own code alone, for checking that the other ways give the same."""
-        return self._evaluate(context if isinstance(context, Scope) else Scope(context), False)
-
-    def _evaluate(self, scope: Scope, compiled: bool) -> Any:
-        if compiled and self._fast is not None:
+        scope = context if isinstance(context, Scope) else Scope(context)
+        if self._fast is not None:
             result = self._fast(scope.values)
             if result is not SLOW:
                 return self._checked(result)
         token = limits.open_budget()
         try:
-            result = self._quick(scope.values) if compiled and self._quick else SLOW
+            result = SLOW if self._quick is None else self._quick(scope.values)
             if result is SLOW:
                 result = self._render(scope)
         except ExpressionError as exc:
@@ -438,6 +432,13 @@ class CompiledValue:
         finally:
             limits.close_budget(token)
         return self._checked(result)
+
+    def evaluate_slowly(self, context: Mapping[str, Any] | Scope) -> Any:
+        """Jinja's own code alone, for checking that the other ways give the same."""
+        return self.jinja_only().evaluate(context)
+
+    def jinja_only(self) -> CompiledValue:
+        return CompiledValue(self.source, self.where, self._render)
 
     @property
     def compiled_ways(self) -> tuple[bool, bool]:

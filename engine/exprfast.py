@@ -87,6 +87,7 @@ class Environment(Protocol):
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any: ...
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any: ...
     def sized(self, value: Any) -> Any: ...
+    def undefined(self, hint: str) -> Any: ...
 
 
 class _Unsupported(Exception):
@@ -203,26 +204,34 @@ class _Compiler:
         return lambda leaves: env.getitem(inner(leaves), argument(leaves))
 
     def _Call(self, node: nodes.Call) -> Build:
-        if node.dyn_args is not None or node.dyn_kwargs is not None:
-            raise _Unsupported("*args or **kwargs")
         function = self.path(node.node, called=True)
         if function is None:
             raise _Unsupported("a call of something other than a function's name")
-        (args, kwargs), env = self.arguments(node), self.env
-        return lambda leaves: env.call(None, function(leaves), *args(leaves), **kwargs(leaves))
+        args, kwargs = self.arguments(node)
+        undefined = self.env.undefined
+
+        # What the environment's `call` does for one of the engine's functions (checked in
+        # the first phase): call what it wraps; a StopIteration out of it is an Undefined.
+        def call(leaves: Leaves) -> Any:
+            wrapped = function(leaves).func
+            try:
+                return wrapped(*args(leaves), **kwargs(leaves))
+            except StopIteration:
+                return undefined(
+                    "value was undefined because a callable raised a StopIteration exception"
+                )
+
+        return call
 
     def arguments(
         self, node: nodes.Call | nodes.Filter | nodes.Test
-    ) -> tuple[Callable[[Leaves], list[Any]], Callable[[Leaves], dict[str, Any]]]:
+    ) -> tuple[Callable[[Leaves], tuple[Any, ...]], Callable[[Leaves], dict[str, Any]]]:
         """Positional arguments first, then keywords, each in order, as Jinja writes them."""
         if node.dyn_args is not None or node.dyn_kwargs is not None:
             raise _Unsupported("*args or **kwargs")
         args = self.nodes_of(node.args)
         kwargs = tuple((str(k.key), self.node(k.value)) for k in node.kwargs)
-        return (
-            lambda leaves: [arg(leaves) for arg in args],
-            lambda leaves: {key: value(leaves) for key, value in kwargs},
-        )
+        return _positional(args), _keywords(kwargs)
 
     def _Filter(self, node: nodes.Filter) -> Build:
         return self.applied(node, self.env.filters)
@@ -295,6 +304,28 @@ class _Compiler:
             raise _Unsupported("an inline if without else")
         test, then, otherwise = self.node(node.test), self.node(node.expr1), self.node(node.expr2)
         return lambda leaves: then(leaves) if test(leaves) else otherwise(leaves)
+
+
+_NONE: tuple[Any, ...] = ()
+
+
+def _positional(args: tuple[Build, ...]) -> Callable[[Leaves], tuple[Any, ...]]:
+    # the usual counts spelled out: these run for every argument of every call
+    if not args:
+        return lambda _leaves: _NONE
+    if len(args) == 1:
+        (first,) = args
+        return lambda leaves: (first(leaves),)
+    if len(args) == 2:
+        first, second = args
+        return lambda leaves: (first(leaves), second(leaves))
+    return lambda leaves: tuple([arg(leaves) for arg in args])
+
+
+def _keywords(kwargs: tuple[tuple[str, Build], ...]) -> Callable[[Leaves], dict[str, Any]]:
+    if not kwargs:
+        return lambda _leaves: {}
+    return lambda leaves: {key: value(leaves) for key, value in kwargs}
 
 
 def _is_text(node: nodes.Node) -> bool:

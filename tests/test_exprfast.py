@@ -4,7 +4,9 @@ type, or the same error."""
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
+import threading
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -13,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tpsqbo_engine import budget
 from tpsqbo_engine.emulators.tps.seed import seeded_firm
 from tpsqbo_engine.expr import CompiledValue, ExpressionError, RuleFunction, Scope, compile_value
 from tpsqbo_engine.resources import rules_dir
@@ -207,7 +210,12 @@ def test_the_planner_plans_the_same_without_the_compiled_ways(
         return [dataclasses.astuple(op) for op in Planner(given).plan().operations]
 
     compiled = plan()
-    monkeypatch.setattr(CompiledValue, "evaluate", CompiledValue.evaluate_slowly)
+    compiled_evaluate = CompiledValue.evaluate
+
+    def slowly(value: CompiledValue, context: Any) -> Any:
+        return compiled_evaluate(value.jinja_only(), context)
+
+    monkeypatch.setattr(CompiledValue, "evaluate", slowly)
     assert plan() == compiled
     assert sum(1 for op in compiled if op[2] == "create") > 50
 
@@ -216,3 +224,18 @@ def test_a_scope_keeps_no_value_of_one_evaluation_for_the_next() -> None:
     scope = Scope({"result": "the record's own field", "x": 1})
     assert compile_value("{{ x + 1 }}", "x:1").evaluate_slowly(scope) == 2
     assert compile_value("{{ result }}", "x:2").evaluate_slowly(scope) == "the record's own field"
+
+
+def test_every_thread_spends_its_own_budget() -> None:
+    # The fleet runs firms in pool threads, each in a copy of the caller's context.
+    opened = budget.open_budget()
+    try:
+        seen: list[budget.Budget | None] = []
+        run = contextvars.copy_context().run
+        worker = threading.Thread(target=run, args=(lambda: seen.append(budget.open_budget()),))
+        worker.start()
+        worker.join()
+        assert seen[0] is not None and seen[0] is not opened
+        assert budget.open_budget() is None  # nested in this thread: the open one is shared
+    finally:
+        budget.close_budget(opened)

@@ -151,11 +151,19 @@ class Resolver:
     def functions(
         self, system: str, record: Mapping[str, Any] | None = None
     ) -> dict[str, Callable[..., Any]]:
+        return self.add_functions({}, system, record or {})
+
+    def add_functions(
+        self, names: dict[str, Any], system: str, record: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """`names` with the functions rules call added (over any field of the same name)."""
         shared = self._functions.get(system)
         if shared is None:
             shared = self._functions[system] = bound_functions(self, system, {})
+        names.update(shared)
         # `wip` is the one function bound to the record it is evaluated for
-        return {**shared, "wip": rule_function(self.bound_function("wip", system, record or {}))}
+        names["wip"] = rule_function(self.bound_function("wip", system, record))
+        return names
 
     def scope(self, qualified: str, record: Record) -> Scope:
         """What rules see for `record`: made once for the record being decided, whose `when`,
@@ -403,8 +411,10 @@ def _make_filler(shape: Shape, depth: int) -> Fill:
 
 def context(qualified: str, record: Record, resolver: Resolver) -> dict[str, Any]:
     shape = resolver.rules.catalog().get(qualified)
-    base = filler(shape)(record) if shape is not None else dict(record)
-    return {**base, **resolver.functions(system_of(qualified), record)}
+    base = filler(shape)(record) if shape is not None else record
+    if base is record:  # filled records are new dicts; the record itself is never changed
+        base = dict(record)
+    return resolver.add_functions(base, system_of(qualified), record)
 
 
 @dataclass(frozen=True)
