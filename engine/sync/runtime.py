@@ -81,8 +81,50 @@ def _canonical(value: Any) -> Any:
 
 
 def content_hash(value: Any) -> str:
-    text = json.dumps(_canonical(value), sort_keys=True, default=str, ensure_ascii=False)
+    try:
+        plain = _without_names(value)
+    except _Unusual:  # a tuple or another container of its own: the general way
+        text = json.dumps(_canonical(value), sort_keys=True, default=str, ensure_ascii=False)
+    else:
+        text = json.dumps(plain, sort_keys=True, default=_amount_text, ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+class _Unusual(Exception):
+    pass
+
+
+def _amount_text(value: Any) -> str:
+    # json.dumps asks for what it cannot write itself: amounts, as _canonical gives them
+    return str(value.normalize()) if type(value) is Decimal else str(value)
+
+
+def _without_names(value: Any) -> Any:
+    """What `_canonical` makes, as JSON sees it, copying only the containers it changes:
+    amounts are left to `_amount_text`, so only references lose their names."""
+    kind = type(value)
+    if kind in _AS_THEY_ARE or kind is Decimal:
+        return value
+    if kind is dict:
+        changed = None
+        for key, inner in value.items():
+            if type(inner) in _AS_THEY_ARE or type(inner) is Decimal:
+                continue
+            made = _without_names(inner)
+            if made is not inner:
+                changed = changed if changed is not None else dict(value)
+                changed[key] = made
+        if "name" in value and "value" in value:
+            changed = changed if changed is not None else dict(value)
+            del changed["name"]
+        return value if changed is None else changed
+    if kind is list:
+        made_items = [_without_names(inner) for inner in value]
+        same = all(made is inner for made, inner in zip(made_items, value, strict=True))
+        return value if same else made_items
+    if isinstance(value, Mapping | list | tuple | Decimal):
+        raise _Unusual  # _canonical treats these its own way
+    return value
 
 
 @dataclass
