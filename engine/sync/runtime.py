@@ -18,7 +18,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from tpsqbo_engine.expr import ExpressionError, RuleFunction, Scope, rule_function
+from tpsqbo_engine.expr import CompiledValue, ExpressionError, RuleFunction, Scope, rule_function
 from tpsqbo_engine.functions import bound_functions
 from tpsqbo_engine.ruleset.model import FieldRule, MappingRule, RuleSet
 from tpsqbo_engine.ruleset.shapes import Shape, entity_catalog
@@ -487,6 +487,14 @@ class _Step:
     last: str
     items: tuple[tuple[_Step, ...], ...] = ()
     copied: bool = False
+    value: CompiledValue | None = None  # a field set by one value (no `each`, no items)
+    direct: bool = False  # that value goes straight into the record's top level
+
+    @classmethod
+    def of(cls, rule: FieldRule, path: tuple[str, ...], items: Any, copied: bool) -> _Step:
+        single = rule.value if rule.each is None and not items else None
+        direct = single is not None and len(path) == 1 and not copied
+        return cls(rule, path[:-1], path[-1], items, copied, single, direct)
 
 
 def _compile_steps(fields: tuple[FieldRule, ...]) -> tuple[_Step, ...]:
@@ -496,7 +504,7 @@ def _compile_steps(fields: tuple[FieldRule, ...]) -> tuple[_Step, ...]:
         path = paths[index]
         inside = any(len(p) > len(path) and p[: len(path)] == path for p in paths[index + 1 :])
         items = tuple(_compile_steps(item) for item in rule.items)
-        steps.append(_Step(rule, path[:-1], path[-1], items, inside))
+        steps.append(_Step.of(rule, path, items, inside))
     return tuple(steps)
 
 
@@ -509,6 +517,19 @@ def _put(target: Record, step: _Step, value: Any) -> None:
 def _apply_fields(steps: tuple[_Step, ...], scope: Scope) -> Record:
     out: Record = {}
     for step in steps:
+        if step.value is not None:  # most fields: one value, set as it comes
+            value = step.value.evaluate(scope)
+            if value is None:
+                continue
+            if isinstance(value, str):
+                value = value.strip()  # stray spaces as people type them never travel
+            elif isinstance(value, date):
+                value = value.isoformat()
+            if step.direct:
+                out[step.last] = value
+            else:
+                _put(out, step, value)
+            continue
         rule = step.rule
         if rule.each is not None:
             elements = rule.each.evaluate(scope) or []
@@ -522,12 +543,6 @@ def _apply_fields(steps: tuple[_Step, ...], scope: Scope) -> Record:
             _put(out, step, items)
         elif step.items:
             _put(out, step, [_apply_fields(item, scope) for item in step.items])
-        elif rule.value is not None:
-            value = rule.value.evaluate(scope)
-            if isinstance(value, str):
-                value = value.strip()  # stray spaces as people type them never travel
-            if value is not None:
-                _put(out, step, value.isoformat() if isinstance(value, date) else value)
     return out
 
 
