@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from tpsqbo_engine.expr import ExpressionError, normalize_email, normalize_name
+from tpsqbo_engine.filters import ExpressionError, normalize_email, normalize_name
 from tpsqbo_engine.ruleset.model import Action, MappingRule, MatchKey, RuleSet
 from tpsqbo_engine.sync.compare import get_path as _get
 from tpsqbo_engine.sync.credits import open_part
