@@ -1,7 +1,7 @@
 """The in-memory planner against a hand-written Python mapping of the same records, and the
 state statements the sync makes per record it writes.
 
-    python bench/plan.py [--firm large:5000] [--state-firm large:200]
+    python bench/plan.py [--firm large:5000] [--state-firm large:200] [--state-only]
 
 Both emulators run in this process with no limits; reading them is not timed. The planner
 (`Session.plan` on a snapshot already read) decides every TPS client, invoice and payment of
@@ -9,11 +9,13 @@ Both emulators run in this process with no limits; reading them is not timed. Th
 pack for the same records (display names, addresses, invoice lines merged by work code with
 their item and tax code, payments applied to invoices) in plain Python. Targets: the planner
 within 3x of the hand-written mapping; at most 5 state statements per record written.
+Each side is timed after a full garbage collection, so neither pays for the other's garbage.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import tempfile
 import time
 from collections import defaultdict
@@ -21,6 +23,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from tpsqbo_engine.state import StateStore
+from tpsqbo_engine.state_rows import Done, Intent, Item, Link, Outcome
 from tpsqbo_engine.sync.demo import demo_firm
 from tpsqbo_engine.sync.session import Session
 from tpsqbo_engine.sync.snapshot import Snapshot
@@ -131,9 +135,11 @@ def planner_speed(seed: str) -> None:
     ):
         snapshot = session.snapshot()
         count = source_records(snapshot)
+        gc.collect()
         started = time.perf_counter()
         plan, _ = session.plan(snapshot)
         planner = time.perf_counter() - started
+        gc.collect()
         started = time.perf_counter()
         mapped = hand_written(snapshot)
         by_hand = time.perf_counter() - started
@@ -149,6 +155,178 @@ def planner_speed(seed: str) -> None:
     print(f"  planner / hand-written: {planner / by_hand:.1f}x (target <= 3x)")
 
 
+class StatementCount:
+    """Every SQL statement the state's connection runs, as SQLite's trace reports them: a
+    prepared statement run for many rows (`executemany`) counts once per row; BEGIN and
+    COMMIT count."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.all = 0
+        self.writes = 0
+
+    def __call__(self, statement: str) -> None:
+        self.all += 1
+        verb = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else ""
+        self.writes += verb in ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+    def sync(self) -> tuple[int, int]:
+        """Syncs; answers the records written and the bytes the run wrote to the WAL (no
+        checkpoint runs meanwhile, so the WAL holds every frame the run wrote)."""
+        db = self.session.state.db
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.execute("PRAGMA wal_autocheckpoint=0")
+        wal = self.session.state.path.with_name(self.session.state.path.name + "-wal")
+        db.conn.set_trace_callback(self)
+        try:
+            written = self.session.sync().counts["Successful"]
+        finally:
+            db.conn.set_trace_callback(None)
+            db.execute("PRAGMA wal_autocheckpoint=1000")
+        return written, wal.stat().st_size if wal.exists() else 0
+
+
+def change_some(session: Session, share: float) -> int:
+    """Edits `share` of the outstanding invoices' first line and of the clients' phones."""
+    invoices = [i for i in session.tps.records("invoices") if i["status"] == "outstanding"]
+    for invoice in invoices[:: max(int(1 / share), 1)]:
+        lines = [dict(line) for line in invoice["lines"]]
+        lines[0]["description"] = f"{lines[0].get('description') or ''} (revised)"
+        session.tps.update("invoices", invoice["id"], {"lines": lines}, version=invoice["version"])
+    clients = list(session.tps.records("clients"))
+    for client in clients[:: max(int(1 / share), 1)]:
+        session.tps.update(
+            "clients", client["id"], {"phone": "(503) 555-0199"}, version=client["version"]
+        )
+    return len(invoices[:: max(int(1 / share), 1)]) + len(clients[:: max(int(1 / share), 1)])
+
+
+def _run_rows(state: StateStore) -> tuple[list[Record], list[Record], list[Record]]:
+    """The journal rows, history rows and links the first run (the initial sync) wrote."""
+    run_id = int(state.runs(1000)[-1]["id"])
+    links = [dict(row) for row in state.db.query("select * from links")]
+    return state.journal(run_id), state.items(run_id), links
+
+
+def _per_record(state: StateStore, run_id: int, rows: tuple[list[Record], ...]) -> None:
+    """The state writes as the engine made them before: sqlite-utils' table helpers, the
+    unfinished-intent read and the intent on their own, then a transaction per record."""
+    journal, items, links = rows
+    table = state.db.table
+    written, alone = _split(items)
+    for item in alone:
+        table("run_items").insert({k: v for k, v in item.items() if k != "id"} | {"run_id": run_id})
+    for entry, item, link in zip(journal, written, links, strict=False):
+        any(
+            True
+            for _ in table("journal").rows_where(
+                "intent = ? and outcome = ''", [entry["intent"]], limit=1
+            )
+        )
+        fields = ("intent", "operation", "target", "started_at", "before")
+        intents = table("journal")
+        intents.insert({k: entry[k] for k in fields} | {"run_id": run_id, "outcome": ""})
+        journal_id = int(intents.last_pk or 0)
+        with state.transaction():
+            table("links").upsert(link, pk=("pair", "tps_id"))
+            table("run_items").insert(
+                {k: v for k, v in item.items() if k != "id"} | {"run_id": run_id}
+            )
+            outcome = (
+                "outcome",
+                "result_id",
+                "result_version",
+                "result_fingerprint",
+                "finished_at",
+            )
+            table("journal").update(journal_id, {k: entry[k] for k in outcome})
+
+
+def _per_batch(state: StateStore, run_id: int, rows: tuple[list[Record], ...]) -> None:
+    """The same rows as the engine writes them now: per batch of 30, the batch's intents with
+    the outcomes, links and history rows of the batch before."""
+    journal, items, links = rows
+    written, alone = _split(items)
+    done = Done(items=[_item(i) for i in alone])
+    for start in range(0, len(journal), 30):
+        batch = journal[start : start + 30]
+        intents = [Intent(e["intent"], e["operation"], e["target"], e["before"]) for e in batch]
+        ids = state.write(run_id, done, intents)
+        done = Done(
+            [
+                Outcome(
+                    j, e["outcome"], e["result_id"], e["result_version"], e["result_fingerprint"]
+                )
+                for j, e in zip(ids, batch, strict=True)
+            ],
+            [
+                Link(
+                    k["pair"],
+                    k["tps_id"],
+                    k["qbo_id"],
+                    k["mapping"],
+                    k["tps_version"],
+                    k["qbo_version"],
+                    k["content_hash"],
+                )
+                for k in links[start : start + 30]
+            ],
+            [_item(i) for i in written[start : start + 30]],
+        )
+    state.write(run_id, done)
+
+
+def _split(items: list[Record]) -> tuple[list[Record], list[Record]]:
+    """The history rows of writes, and those of records left alone."""
+    written = [i for i in items if i["status"] in ("Successful", "Failed")]
+    return written, [i for i in items if i["status"] not in ("Successful", "Failed")]
+
+
+def _item(row: Record) -> Item:
+    fields = ("record", "mapping", "action", "status", "message", "rule", "target")
+    return Item(*(str(row[f] or "") for f in fields))
+
+
+class _Tally:
+    def __init__(self) -> None:
+        self.n = 0
+
+    def __call__(self, _statement: str) -> None:
+        self.n += 1
+
+
+def replay(rows: tuple[list[Record], ...], folder: Path) -> None:
+    """The state part alone: the rows an initial sync wrote, written again to a fresh state
+    the way the engine wrote them before (per record) and the way it writes them now (per
+    batch), in the same run."""
+    before = 0.0
+    for n, (name, write, synchronous) in enumerate(
+        (
+            ("per record, synchronous=NORMAL (before)", _per_record, "NORMAL"),
+            ("per batch, synchronous=NORMAL", _per_batch, "NORMAL"),
+            ("per batch, synchronous=FULL (now)", _per_batch, "FULL"),
+        )
+    ):
+        state = StateStore(folder / f"replay-{n}" / "state.db")
+        state.db.execute(f"PRAGMA synchronous={synchronous}")
+        state.db.execute("PRAGMA wal_autocheckpoint=0")
+        run_id = state.start_run("initial")
+        count = _Tally()
+        state.db.conn.set_trace_callback(count)
+        started = time.perf_counter()
+        write(state, run_id, rows)
+        took = time.perf_counter() - started
+        state.db.conn.set_trace_callback(None)
+        wal = state.path.with_name(state.path.name + "-wal").stat().st_size
+        before = before or took
+        per = max(len(rows[0]), 1)
+        print(
+            f"  state part replayed {name}: {took:.2f} s, {count.n / per:.2f} statements and "
+            f"{wal / per / 1024:.1f} KB of WAL per record written "
+            f"({took / before:.3f}x the time of the per-record writes)"
+        )
+
+
 def state_statements(seed: str) -> None:
     with (
         tempfile.TemporaryDirectory() as folder,
@@ -159,34 +337,32 @@ def state_statements(seed: str) -> None:
         ),
     ):
         session.backup()
-        counts = {"all": 0, "writes": 0}
-
-        def count(statement: str) -> None:
-            counts["all"] += 1
-            verb = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else ""
-            counts["writes"] += verb in ("INSERT", "UPDATE", "DELETE", "REPLACE")
-
-        session.state.db.conn.set_trace_callback(count)
-        summary = _sync(session)
-        session.state.db.conn.set_trace_callback(None)
-    written = max(summary, 1)
-    print(
-        f"{seed}, initial sync: {summary:,} records written; state statements per record "
-        f"written: {counts['all'] / written:.1f} in all, {counts['writes'] / written:.1f} "
-        "writes (target <= 5)"
-    )
-
-
-def _sync(session: Session) -> int:
-    return session.sync().counts["Successful"]
+        for run in ("initial sync", "re-sync, 10% changed"):
+            if run != "initial sync":
+                change_some(session, 0.1)
+            count = StatementCount(session)
+            started = time.perf_counter()
+            written, wal = count.sync()
+            took = time.perf_counter() - started
+            per = max(written, 1)
+            print(
+                f"{seed}, {run}: {written:,} records written in {took:.1f} s; state "
+                f"statements per record written: {count.all / per:.2f} in all, "
+                f"{count.writes / per:.2f} writes (target <= 5); WAL written "
+                f"{wal / 2**20:.1f} MB ({wal / per / 1024:.1f} KB a record)"
+            )
+            if run == "initial sync":
+                replay(_run_rows(session.state), Path(folder))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--firm", default="large:5000")
     parser.add_argument("--state-firm", default="large:200")
+    parser.add_argument("--state-only", action="store_true", help="only the state statements")
     args = parser.parse_args()
-    planner_speed(args.firm)
+    if not args.state_only:
+        planner_speed(args.firm)
     state_statements(args.state_firm)
 
 

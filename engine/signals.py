@@ -58,6 +58,9 @@ def installed() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    # Writes a run abandoned earlier in this process (an exception that ended it before its
+    # outcomes were recorded) are the journal's to recover, not writes in flight here.
+    _open_writes.clear()
     previous = signal.signal(signal.SIGTERM, _handler)
     try:
         yield
@@ -72,6 +75,11 @@ def write_started(journal: int) -> None:
     if _pending and not _open_writes and _depth == 0:
         raise Terminated  # stopping was asked for: start nothing new
     _open_writes.add(journal)
+
+
+def held() -> bool:
+    """A SIGTERM waits for the open writes to be committed: commit them before any other."""
+    return _pending
 
 
 def write_concluded(journal: int) -> None:

@@ -8,6 +8,7 @@
     cursors    where the next incremental read starts, per system and entity
     ignores    records taken out of the sync by hand (undoable)
     backups    QBO snapshots taken by `tpsqbo-engine backup`
+    mirror     the records every run needs whole, kept between runs (engine/sync/mirror.py)
 
 A cursor moves only in the transaction that records the work it covers.
 
@@ -21,21 +22,20 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from tpsqbo_engine import signals
+from tpsqbo_engine import signals, state_rows
 from tpsqbo_engine.errors import StateError
 from tpsqbo_engine.private import private_dir, private_file
 from tpsqbo_engine.state_check import check_database, check_file, check_tables, refuse, rotated
+from tpsqbo_engine.state_rows import STATUSES, Done, Intent, Item, Link, Outcome, now
 
-STATUSES = ("Successful", "Warning", "Failed", "Ignored", "Excluded", "Undone")
 migrations = Migrations("tpsqbo-engine")
 
 
@@ -128,12 +128,21 @@ def m004_journal_fingerprint(db: Database) -> None:
     db.table("journal").add_column("result_fingerprint", str)
 
 
+@migrations()
+def m005_mirror(db: Database) -> None:
+    # The records every run needs whole (QBO customers and lists, TPS clients and work
+    # codes), kept up to date from CDC and TPS's cursors (engine/sync/mirror.py); what a
+    # run says about how it read (a mirror rebuilt, the QBO cursor moved past its writes).
+    db.table("mirror").create(
+        {"system": str, "entity": str, "id": str, "version": str, "json": str},
+        pk=("system", "entity", "id"),
+    )
+    db.table("mirror_meta").create({"name": str, "value": str}, pk="name")
+    db.table("runs").add_column("notes", str)
+
+
 def _companions(path: Path) -> tuple[Path, Path]:
     return path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
-
-
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class StateStore:
@@ -149,10 +158,13 @@ class StateStore:
                     private_file(file)
             self.db = Database(path)
             self.db.enable_wal()
-            # With WAL, NORMAL survives a crash of the process (what the journal guards
-            # against) and spares an fsync per record; only a power cut can lose the last
-            # transactions, which the journal and the natural-key guards then recover.
-            self.db.execute("PRAGMA synchronous=NORMAL")
+            # FULL: a commit is on disk before the next QBO call, so a write's intent
+            # survives a power cut or an OS crash too, not only the process dying (which
+            # NORMAL with WAL survives: it can take back the last commits after a power
+            # cut, an intent with them, leaving QBO's requestid window and the natural-key
+            # guards alone to prevent a duplicate). The sync commits once per QBO call (a
+            # batch of up to 30 writes), so this is one fsync per call, small beside the call.
+            self.db.execute("PRAGMA synchronous=FULL")
             check_database(self.db, path, existed)
             migrations.apply(self.db)
             check_tables(self.db, path)
@@ -184,6 +196,17 @@ class StateStore:
         with signals.transaction(), self.db.atomic():  # a held SIGTERM waits for the commit
             yield
 
+    @contextmanager
+    def _joined(self) -> Iterator[None]:
+        """The caller's transaction when one is open (rows written with it, no savepoint),
+        else one of its own."""
+        if self.db.conn.in_transaction:
+            with signals.transaction():
+                yield
+        else:
+            with self.transaction():
+                yield
+
     # Links --------------------------------------------------------------------------------
     def link(
         self,
@@ -196,37 +219,29 @@ class StateStore:
         qbo_version: str = "",
         content_hash: str = "",
     ) -> None:
-        self.db.table("links").upsert(
-            {
-                "pair": pair,
-                "tps_id": tps_id,
-                "qbo_id": qbo_id,
-                "tps_version": tps_version,
-                "qbo_version": qbo_version,
-                "content_hash": content_hash,
-                "mapping": mapping,
-                "updated_at": now(),
-            },
-            pk=("pair", "tps_id"),
-        )
+        row = Link(pair, tps_id, qbo_id, mapping, tps_version, qbo_version, content_hash)
+        with self._joined():
+            state_rows.write(self.db.conn, 0, Done(links=[row]))
 
     def links(self, pair: str) -> list[dict[str, Any]]:
-        return list(self.db.table("links").rows_where("pair = ?", [pair]))
+        return self._rows("select * from links where pair = ?", [pair])
+
+    def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Rows as dicts, straight from the connection: sqlite-utils' table helpers look the
+        table up in sqlite_master first, a statement or two more per call."""
+        cursor = self.db.conn.execute(sql, args)
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor]
 
     # Runs ---------------------------------------------------------------------------------
     def start_run(self, phase: str, forced_reason: str = "") -> int:
         self.keep_copy()  # the last good state, for the hint a damaged file gets
-        table = self.db.table("runs")
-        table.insert(
-            {
-                "started_at": now(),
-                "phase": phase,
-                "status": "running",
-                "forced_reason": forced_reason,
-                "counts": "{}",
-            }
+        cursor = self.db.execute(
+            "insert into runs (started_at, phase, status, forced_reason, counts) "
+            "values (?, ?, 'running', ?, '{}')",
+            [now(), phase, forced_reason],
         )
-        return int(table.last_pk or 0)
+        return int(cursor.lastrowid or 0)
 
     def finish_run(self, run_id: int, status: str) -> dict[str, int]:
         counts = dict.fromkeys(STATUSES, 0)
@@ -234,8 +249,9 @@ class StateStore:
             "select status, count(*) n from run_items where run_id = ? group by status", [run_id]
         ):
             counts[row["status"]] = row["n"]
-        self.db.table("runs").update(
-            run_id, {"finished_at": now(), "status": status, "counts": json.dumps(counts)}
+        self.db.execute(
+            "update runs set finished_at = ?, status = ?, counts = ? where id = ?",
+            [now(), status, json.dumps(counts), run_id],
         )
         return counts
 
@@ -250,24 +266,12 @@ class StateStore:
         rule: str = "",
         target: str = "",
     ) -> None:
-        if status not in STATUSES:
-            raise ValueError(status)
-        self.db.table("run_items").insert(
-            {
-                "run_id": run_id,
-                "record": record,
-                "mapping": mapping,
-                "action": action,
-                "status": status,
-                "message": message,
-                "rule": rule,
-                "target": target,
-                "at": now(),
-            }
-        )
+        item = Item(record, mapping, action, status, message, rule, target)
+        with self._joined():
+            state_rows.write(self.db.conn, run_id, Done(items=[item]))
 
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
-        return list(self.db.table("runs").rows_where(order_by="id desc", limit=limit))
+        return self._rows("select * from runs order by id desc limit ?", [limit])
 
     def items(
         self, run_id: int | None = None, status: str | None = None, record: str | None = None
@@ -310,24 +314,23 @@ class StateStore:
         return frozenset(row["record"] for row in rows if row["status"] == "Failed")
 
     # Journal ------------------------------------------------------------------------------
+    def write(self, run_id: int, done: Done, intents: list[Intent] | None = None) -> list[int]:
+        """One transaction: what writes already made left (their outcomes, links and history
+        rows), then the intents of the writes about to be made, committed before any of
+        them is sent. Answers the intents' journal ids."""
+        intents = intents or []
+        with self._joined():
+            ids = state_rows.write(self.db.conn, run_id, done, intents)
+            for outcome in done.outcomes:
+                signals.write_concluded(outcome.journal)  # a held SIGTERM waits for the commit
+        for journal in ids:
+            signals.write_started(journal)
+        return ids
+
     def intend(
         self, run_id: int, intent: str, operation: str, target: str, before: str = ""
     ) -> int:
-        table = self.db.table("journal")
-        table.insert(
-            {
-                "run_id": run_id,
-                "intent": intent,
-                "operation": operation,
-                "target": target,
-                "started_at": now(),
-                "outcome": "",
-                "before": before,
-            }
-        )
-        journal = int(table.last_pk or 0)
-        signals.write_started(journal)
-        return journal
+        return self.write(run_id, Done(), [Intent(intent, operation, target, before)])[0]
 
     def conclude(
         self,
@@ -337,17 +340,7 @@ class StateStore:
         version: str = "",
         fingerprint: str = "",
     ) -> None:
-        self.db.table("journal").update(
-            journal_id,
-            {
-                "outcome": outcome,
-                "result_id": result_id,
-                "result_version": version,
-                "result_fingerprint": fingerprint,
-                "finished_at": now(),
-            },
-        )
-        signals.write_concluded(journal_id)
+        self.write(0, Done([Outcome(journal_id, outcome, result_id, version, fingerprint)]))
 
     def journal(self, run_id: int) -> list[dict[str, Any]]:
         return list(self.db.table("journal").rows_where("run_id = ?", [run_id], order_by="id"))
@@ -357,29 +350,41 @@ class StateStore:
         rows = self.db.table("journal").rows_where("intent = ? and outcome = ''", [intent], limit=1)
         return any(True for _ in rows)
 
+    def unfinished_intents(self) -> dict[str, str]:
+        """Every intent started and never concluded, with its first attempt's time: read
+        once per run instead of once per write."""
+        return state_rows.unfinished(self.db.conn)
+
     # Locks --------------------------------------------------------------------------------
     def take_lock(self, name: str, holder: str, alive: Callable[[str], bool]) -> str:
         """Takes the lock for `holder`; answers "" or the live holder that has it. A holder
         that is gone (`alive` says so: its process died) leaves no lock behind."""
         with self.transaction():
-            row = next(self.db.table("locks").rows_where("name = ?", [name]), None)
+            rows = self._rows("select holder, taken_at from locks where name = ?", [name])
+            row = rows[0] if rows else None
             if row is not None and row["holder"] != holder and alive(row["holder"]):
                 return f"{row['holder']} since {row['taken_at']}"
-            self.db.table("locks").upsert(
-                {"name": name, "holder": holder, "taken_at": now()}, pk="name"
+            self.db.execute(
+                "insert into locks (name, holder, taken_at) values (?, ?, ?) on conflict "
+                "(name) do update set holder = excluded.holder, taken_at = excluded.taken_at",
+                [name, holder, now()],
             )
         return ""
 
     def release_lock(self, name: str, holder: str) -> None:
-        self.db.table("locks").delete_where("name = ? and holder = ?", [name, holder])
+        self.db.execute("delete from locks where name = ? and holder = ?", [name, holder])
 
     # Cursors, ignores, backups ----------------------------------------------------------------
     def cursor(self, name: str) -> str:
-        row = next(self.db.table("cursors").rows_where("name = ?", [name]), None)
-        return str(row["value"]) if row else ""
+        rows = self._rows("select value from cursors where name = ?", [name])
+        return str(rows[0]["value"]) if rows else ""
 
     def move_cursor(self, name: str, value: str, run_id: int) -> None:
-        self.db.table("cursors").upsert({"name": name, "value": value, "run_id": run_id}, pk="name")
+        self.db.execute(  # in the caller's transaction when there is one
+            "insert into cursors (name, value, run_id) values (?, ?, ?) on conflict (name) "
+            "do update set value = excluded.value, run_id = excluded.run_id",
+            [name, value, run_id],
+        )
 
     def ignore(self, record: str, reason: str) -> None:
         self.db.table("ignores").upsert(
@@ -395,14 +400,14 @@ class StateStore:
         return found
 
     def to_reconsider(self) -> set[str]:
-        return {r["record"] for r in self.db.table("reconsider").rows}
+        return {r["record"] for r in self._rows("select record from reconsider")}
 
     def reconsidered(self, records: set[str]) -> None:
         for record in records:
-            self.db.table("reconsider").delete_where("record = ?", [record])
+            self.db.execute("delete from reconsider where record = ?", [record])
 
     def ignored(self) -> dict[str, str]:
-        return {r["record"]: r["reason"] for r in self.db.table("ignores").rows}
+        return {r["record"]: r["reason"] for r in self._rows("select * from ignores")}
 
     def add_backup(self, path: Path, counts: dict[str, int]) -> None:
         self.db.table("backups").insert(
@@ -410,4 +415,5 @@ class StateStore:
         )
 
     def latest_backup(self) -> dict[str, Any] | None:
-        return next(self.db.table("backups").rows_where(order_by="id desc", limit=1), None)
+        rows = self._rows("select * from backups order by id desc limit 1")
+        return rows[0] if rows else None

@@ -1,9 +1,14 @@
 """Applying a plan: each write journaled before the call and concluded after, the link, the
 history row and the journal's outcome committed in one transaction.
 
+The state is written per batch, not per record: the intents of a batch are committed together
+before its call, and the outcomes, links and history rows of the writes made ride in the
+next transaction (the next batch's intents, or the end of the run) — one commit per call.
+
 A crash between a write and its state leaves an intent without an outcome. The next run plans
 the same write with the same intent key, so QBO sees the same requestid (and the natural-key
 guard looks the record up first) and TPS the same Idempotency-Key: nothing is written twice.
+The intents left unfinished by earlier runs are read once, when the run starts.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from tpsqbo_engine import signals
 from tpsqbo_engine.connectors.qbo import wire
 from tpsqbo_engine.connectors.qbo.client import BATCH_SIZE, BatchOp, NaturalKey, QboClient
 from tpsqbo_engine.connectors.qbo.errors import StaleObjectError
@@ -20,6 +26,7 @@ from tpsqbo_engine.connectors.tps.client import TpsConflict, TpsSource
 from tpsqbo_engine.errors import ConnectorError, FatalConnectorError
 from tpsqbo_engine.ruleset.model import MappingRule, RuleSet
 from tpsqbo_engine.state import StateStore
+from tpsqbo_engine.state_rows import Done, Intent, Item, Link, Outcome
 from tpsqbo_engine.sync.fingerprint import fingerprint
 from tpsqbo_engine.sync.markers import marker_of
 from tpsqbo_engine.sync.plan import Operation, Plan
@@ -46,22 +53,49 @@ class Executor:
     created: dict[str, str] = field(default_factory=dict)  # source record -> new target id
     # "Invoice:238" -> fingerprint of the QBO record as this run's write left it (for undo)
     left: dict[str, str] = field(default_factory=dict)
+    # Sees each QBO record as a write left it, with the action (the session's mirror).
+    written: Callable[[str, Record, str], None] | None = None
+    done: Done = field(default_factory=Done)  # what the writes made left, not yet committed
+    # Intents earlier runs started and never concluded -> their first attempt
+    earlier: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._mappings = {m.id: m for m in self.rules.mappings}
 
     def mapping(self, mapping_id: str) -> MappingRule:
-        return next(m for m in self.rules.mappings if m.id == mapping_id)
+        return self._mappings[mapping_id]
 
     def apply(self) -> None:
+        self.earlier = self.state.unfinished_intents()
         operations = _writes_last(self.plan.operations)
         done = 0
-        while done < len(operations):
-            group = self._batchable(operations, done)
-            if len(group) > 1:
-                self._write_batch(group)
-            else:
-                self._one(operations[done])
-            done += max(len(group), 1)
-            if self.progress is not None:
-                self.progress(done, len(operations))
+        try:
+            while done < len(operations):
+                group = self._batchable(operations, done)
+                if len(group) > 1:
+                    self._write_batch(group)
+                else:
+                    self._one(operations[done])
+                done += max(len(group), 1)
+                if self.progress is not None:
+                    self.progress(done, len(operations))
+        finally:
+            # Whatever stops the run, the writes it made are recorded (a crash that skips
+            # this leaves intents the next run looks up).
+            self._flush()
+
+    def _begin(self, intents: list[Intent]) -> list[int]:
+        """Commits the intents of the writes about to be sent, with what the writes before
+        them left."""
+        if signals.held():
+            self._flush()  # a SIGTERM waits: it is raised once these are committed
+        done, self.done = self.done, Done()
+        return self.state.write(self.run_id, done, intents)
+
+    def _flush(self) -> None:
+        done, self.done = self.done, Done()
+        if done:
+            self.state.write(self.run_id, done)
 
     def _one(self, op: Operation) -> None:
         if op.writes:
@@ -69,15 +103,16 @@ class Executor:
         elif op.action == "refresh":
             self._refresh(op)
         else:
-            self.state.record_item(
-                self.run_id,
-                op.record,
-                op.mapping,
-                op.action,
-                op.level or "Excluded",
-                op.message,
-                op.rule,
-                op.target,
+            self.done.items.append(
+                Item(
+                    op.record,
+                    op.mapping,
+                    op.action,
+                    op.level or "Excluded",
+                    op.message,
+                    op.rule,
+                    op.target,
+                )
             )
 
     @staticmethod
@@ -108,16 +143,15 @@ class Executor:
         """Creates sent 30 to a QBO call; each still journaled, linked and reported alone."""
         entity = group[0].target.split(":")[0].split(".", 1)[1]
         ready: list[tuple[Operation, int, Record]] = []
-        for op in group:
+        journals = self._begin([_intent_row(op) for op in group])
+        for op, journal in zip(group, journals, strict=True):
             intent = _intent(op)
-            interrupted = self.state.unfinished(intent)
-            journal = self.state.intend(self.run_id, intent, op.action, op.target, _before(op))
             try:
                 body = _resolve(op.body, self.created)
             except Unresolved as missing:
                 self._fail(op, journal, f"depends on {missing}, which was not written")
                 continue
-            found = self._written_before(entity, body, intent) if interrupted else None
+            found = self._written_before(entity, body, intent) if intent in self.earlier else None
             if found is not None:
                 self._commit(
                     op,
@@ -144,7 +178,7 @@ class Executor:
             return
         for (op, journal, body), result in zip(ready, results, strict=True):
             if isinstance(result.error, StaleObjectError):
-                self.state.conclude(journal, "stale")
+                self.done.outcomes.append(Outcome(journal, "stale"))
                 self._write(op)  # changed meanwhile: read it again and re-apply, alone
                 continue
             if result.record is None:
@@ -156,6 +190,8 @@ class Executor:
                 self._fail(op, journal, message)
                 continue
             self.left[f"{entity}:{result.record['Id']}"] = fingerprint(result.record)
+            if self.written is not None:
+                self.written(entity, result.record, op.action)
             self._commit(
                 op,
                 self.mapping(op.mapping),
@@ -168,9 +204,8 @@ class Executor:
     def _write(self, op: Operation) -> None:
         mapping = self.mapping(op.mapping)
         intent = _intent(op)
-        interrupted = self.state.unfinished(intent)
-        journal = self.state.intend(self.run_id, intent, op.action, op.target, _before(op))
-        if interrupted and op.action == "create" and op.target.startswith("qbo."):
+        [journal] = self._begin([_intent_row(op)])
+        if intent in self.earlier and op.action == "create" and op.target.startswith("qbo."):
             entity = op.target.split(".", 1)[1]
             try:
                 found = self._written_before(entity, _resolve(op.body, self.created), intent)
@@ -212,11 +247,8 @@ class Executor:
         return self.qbo.find(entity, guard, since=self._first_attempt(intent))
 
     def _first_attempt(self, intent: str) -> datetime | None:
-        rows = self.state.db.query(
-            "select min(started_at) as started from journal where intent = ?", [intent]
-        )
-        started = next(iter(rows), {}).get("started")
-        return datetime.fromisoformat(str(started)) if started else None
+        started = self.earlier.get(intent)
+        return datetime.fromisoformat(started) if started else None
 
     def _send(
         self, op: Operation, mapping: MappingRule, body: Record, intent: str
@@ -233,6 +265,8 @@ class Executor:
             else:
                 record = self.qbo.read(entity, ident)
             self.left[f"{entity}:{record['Id']}"] = fingerprint(record)
+            if self.written is not None:
+                self.written(entity, record, op.action)
             return record["Id"], str(record.get("SyncToken", ""))
         resource = TPS_RESOURCES[entity]
         if op.action == "create":
@@ -246,6 +280,8 @@ class Executor:
     def _void(self, system: str, entity: str, ident: str, op: Operation) -> tuple[str, str]:
         if system == "qbo":
             record = self.qbo.void(entity, ident)
+            if self.written is not None:
+                self.written(entity, record, op.action)
             return record["Id"], str(record.get("SyncToken", ""))
         resource = TPS_RESOURCES[entity]
         try:
@@ -273,10 +309,9 @@ class Executor:
     ) -> None:
         if op.reverse:  # a `both` mapping wrote back to its source side
             target_id = op.target.split(":", 1)[1] if ":" in op.target else target_id
-        with self.state.transaction():
-            self._link(op, mapping, target_id, version, digest)
-            self.state.record_item(
-                self.run_id,
+        self._link(op, mapping, target_id, version, digest)
+        self.done.items.append(
+            Item(
                 op.record,
                 op.mapping,
                 op.action,
@@ -285,9 +320,10 @@ class Executor:
                 op.rule,
                 f"{op.target.split(':')[0]}:{target_id}",
             )
-            entity = op.target.split(":", 1)[0].split(".", 1)[-1]
-            left = self.left.pop(f"{entity}:{target_id}", "") if not op.reverse else ""
-            self.state.conclude(journal, "written", target_id, version, left)
+        )
+        entity = op.target.split(":", 1)[0].split(".", 1)[-1]
+        left = self.left.pop(f"{entity}:{target_id}", "") if not op.reverse else ""
+        self.done.outcomes.append(Outcome(journal, "written", target_id, version, left))
         if op.action == "create":
             self.created[op.record] = target_id
 
@@ -316,22 +352,15 @@ class Executor:
             if system_of(written) == "tps"
             else (op.peer_version, version)
         )
-        self.state.link(
-            pair_of(mapping),
-            tps_id,
-            qbo_id,
-            mapping=mapping.id,
-            tps_version=tps_version,
-            qbo_version=qbo_version,
-            content_hash=digest,
+        self.done.links.append(
+            Link(pair_of(mapping), tps_id, qbo_id, mapping.id, tps_version, qbo_version, digest)
         )
 
     def _fail(self, op: Operation, journal: int, message: str) -> None:
-        with self.state.transaction():
-            self.state.record_item(
-                self.run_id, op.record, op.mapping, op.action, "Failed", message, op.rule, op.target
-            )
-            self.state.conclude(journal, "failed")
+        self.done.items.append(
+            Item(op.record, op.mapping, op.action, "Failed", message, op.rule, op.target)
+        )
+        self.done.outcomes.append(Outcome(journal, "failed"))
 
 
 def _batch_op(entity: str, op: Operation, body: Record) -> BatchOp:
@@ -378,6 +407,10 @@ def _intent(op: Operation) -> str:
     if op.action == "create":
         return f"{op.mapping}:{op.record}:create"
     return f"{op.mapping}:{op.record}:{op.action}:{op.target}:{op.target_version}"
+
+
+def _intent_row(op: Operation) -> Intent:
+    return Intent(_intent(op), op.action, op.target, _before(op))
 
 
 def _before(op: Operation) -> str:

@@ -14,6 +14,7 @@ after a lost response the record is looked up before anything is sent again.
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 import time
@@ -45,6 +46,7 @@ from tpsqbo_engine.connectors.retry import Again, RetryPolicy, retry_after
 MINOR_VERSION = "75"
 PAGE_SIZE = 1000
 BATCH_SIZE = 30
+BATCH_OBJECTS = 1000  # a batch answer holds at most this many objects in all
 CDC_CAP = 1000
 MAX_PAGES = 10_000  # ten million records of one entity: past that, paging is going in circles
 # Single writes in flight at once: QBO answers 429 past 10 concurrent requests per realm.
@@ -237,9 +239,10 @@ class QboClient:
             raise _not_understood(200, "POST query", "a count that is not a number")
         return int(total)
 
-    def query_all(self, entity: str, where: str = "", order_by: str = "Id") -> Iterator[Record]:
+    def query_all(
+        self, entity: str, where: str = "", order_by: str = "Id", start: int = 1
+    ) -> Iterator[Record]:
         """Every matching record, a page of 1,000 at a time (STARTPOSITION is 1-based)."""
-        start = 1
         clause = f" WHERE {where}" if where else ""
         for _ in range(MAX_PAGES):
             page = self.query(
@@ -251,6 +254,44 @@ class QboClient:
                 return
             start += PAGE_SIZE
         raise _not_understood(200, "POST query", f"more than {MAX_PAGES:,} pages of {entity}")
+
+    def query_batch(self, wanted: dict[str, str]) -> dict[str, Iterator[Record]]:
+        """Every matching record of several entities (entity -> WHERE, or ''): their first
+        pages in one batch call of up to 30 `Query` items, the rest read as it is iterated.
+        A batch answer holds at most 1,000 objects, so each first page is 1,000 / the
+        queries in the call; an entity with more goes on by its own queries. An item QBO
+        leaves out is asked again on its own; an item's fault is raised as a plain query's
+        would be."""
+        found: dict[str, Iterator[Record]] = {}
+        names = sorted(wanted)
+        for begin in range(0, len(names), BATCH_SIZE):
+            chunk = names[begin : begin + BATCH_SIZE]
+            if len(chunk) == 1 or (self.limiter is not None and not self.limiter.batch_room()):
+                found |= {e: self.query_all(e, wanted[e]) for e in chunk}
+                continue
+            size = BATCH_OBJECTS // len(chunk)
+            items = [
+                {"bId": f"q{i}", "Query": _select(e, wanted[e], 1, size)}
+                for i, e in enumerate(chunk)
+            ]
+            body = self.call(
+                "POST",
+                "batch",
+                body={"BatchItemRequest": items},
+                batch=True,
+                expect=("BatchItemResponse", list),
+            )
+            pages = _query_pages(body["BatchItemResponse"], len(chunk))
+            for index, entity in enumerate(chunk):
+                page = pages.get(index)
+                if page is None:  # left out of the answer: asked again on its own
+                    found[entity] = self.query_all(entity, wanted[entity])
+                elif len(page) < size:
+                    found[entity] = iter(page)
+                else:
+                    rest = self.query_all(entity, wanted[entity], start=size + 1)
+                    found[entity] = itertools.chain(page, rest)
+        return found
 
     def read_many(self, entity: str, ids: list[str]) -> Iterator[Record]:
         """Records by id, a hundred to a query."""
@@ -519,6 +560,38 @@ class QboClient:
             return BatchResult(op, error=error_for(fault))
         record = item.get(op.entity)
         return BatchResult(op, record) if isinstance(record, dict) else None
+
+
+def _select(entity: str, where: str, start: int, size: int) -> str:
+    clause = f" WHERE {where}" if where else ""
+    return (
+        f"SELECT {_fields(entity)} FROM {entity}{clause} ORDERBY Id "
+        f"STARTPOSITION {start} MAXRESULTS {size}"
+    )
+
+
+def _query_pages(answer: list[Any], asked: int) -> dict[int, list[Record]]:
+    """Query item index -> its rows, for the items the answer holds; a fault raised."""
+    pages: dict[int, list[Record]] = {}
+    for item in answer:
+        ident = str(item.get("bId", "")) if isinstance(item, dict) else ""
+        index = int(ident[1:]) if ident[:1] == "q" and ident[1:].isdigit() else -1
+        if not 0 <= index < asked or not isinstance(item, dict):
+            continue
+        if "Fault" in item:
+            fault = fault_from(200, item, "", "")
+            assert fault is not None
+            raise error_for(fault)
+        response = item.get("QueryResponse")
+        rows = (
+            next((v for v in response.values() if isinstance(v, list)), [])
+            if isinstance(response, dict)
+            else None
+        )
+        if rows is None or not all(isinstance(row, dict) for row in rows):
+            raise _not_understood(200, "POST batch", "a query item that is not a QueryResponse")
+        pages[index] = rows
+    return pages
 
 
 def _batch_index(item: Any, pending: list[int]) -> int | None:
