@@ -1,7 +1,7 @@
 """Many small firms on 1, 2 and 4 worker processes: firms a minute, 429s, and the speed-up.
 
-    python bench/fleet.py [--firms 200] [--seed large:20] [--limits real] [--workers 1,2,4]
-        [--timeout 1800]
+    python bench/fleet.py [--firms 200] [--seed large:20] [--limits real] [--latency 0.3]
+        [--workers 1,2,4] [--timeout 1800]
 
 Each firm has its own QBO company (its own realm) and reads a TPS firm of `--seed`; the QBO
 companies and the TPS firms are served by two emulator processes of their own. A real Redis
@@ -10,16 +10,19 @@ firms' initial syncs in N prefork processes. Every round starts from new QBO com
 Targets: no 429 at all; 4 workers at least 3x as fast as 1.
 
 What it measures: whether workers overlap the waits of different realms. A real firm's run
-is bound by QBO (its limits per realm, and its latency), not by this machine's CPU, so a
-worker spends most of a run waiting and more workers fill those waits with other realms'
-runs. The default keeps Intuit's real limits, so each `large:20` firm is bound by them: its
-~43 requests at 10 a second take at least 4.3 s, while its sync and the emulator's answers
-use about 1 s of CPU (printed per round). With limits scaled up (`--limits scale=10`) the
-waits vanish and a round measures only how fast this machine's cores plan and emulate:
-more worker processes than free cores cannot speed that up. So the speed-up is bounded by
-the cores left free: 4 workers need about 4x a firm's CPU share of a core each; on a busy
-2-core machine (the load average is printed) the 4-worker round is slowed by CPU, not by
-the realms' limits.
+is bound by QBO, not by this machine's CPU: by its realm's limits for a big firm, and for a
+small one by QBO's answer times (a few tenths of a second a request, seconds for a batch of
+writes), so a worker spends most of a run waiting and more workers fill those waits with
+other realms' runs. The emulator answers in milliseconds, and a `large:20` firm makes only
+about 9 requests, which Intuit's real limits (the default) never hold back: on its own
+emulator a firm's run is CPU work (about 0.6 s of it, printed per round), and on a 2-core
+machine more worker processes than free cores cannot speed CPU work up. So each QBO
+company answers every request after `--latency` seconds (default 0.3, the emulator's
+`slow` fault; the delay comes before the emulator counts the request against the realm's
+limits, as a slow network's would), which makes a firm's run about 4 s of mostly waiting, as a real one is.
+`--latency 0` measures the CPU alone. The speed-up is still bounded by the cores left
+free: 4 workers need about four times a firm's CPU share of a core, so on a busy machine
+(the load average is printed) the 4-worker round is slowed by CPU, not by QBO.
 """
 
 from __future__ import annotations
@@ -141,7 +144,8 @@ def one_round(
     coordinator.redis.flushdb()
     folder = root / f"round-{processes}"
     cpu = children_cpu()
-    with hosted("qbo", args.firms, args.limits) as companies:
+    latency = f"slow={args.latency}" if args.latency > 0 else ""
+    with hosted("qbo", args.firms, args.limits, latency) as companies:
         firms, env = [], {}
         for n, company in enumerate(companies):
             name = f"firm-{n:03d}"
@@ -192,6 +196,12 @@ def main() -> None:
     parser.add_argument("--firms", type=int, default=200)
     parser.add_argument("--seed", default="large:20")
     parser.add_argument("--limits", default="real", help="real (default) or scale=N,...")
+    parser.add_argument(
+        "--latency",
+        type=float,
+        default=0.3,
+        help="seconds QBO takes to answer each request (default 0.3; 0: the emulator's own)",
+    )
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--tps-servers", type=int, default=4)
     parser.add_argument(
@@ -212,8 +222,8 @@ def main() -> None:
 
 def report(args: argparse.Namespace, results: dict[int, Round]) -> None:
     print(
-        f"{args.firms} firms of {args.seed}, QBO limits {args.limits} per realm, "
-        f"{os.cpu_count()} cores"
+        f"{args.firms} firms of {args.seed}, QBO limits {args.limits} per realm, each request "
+        f"answered after {args.latency} s, {os.cpu_count()} cores"
     )
     for processes, done in results.items():
         failed = sum(r.status != "completed" for r in done.runs)
