@@ -19,10 +19,11 @@ emulator a firm's run is CPU work (about 0.6 s of it, printed per round), and on
 machine more worker processes than free cores cannot speed CPU work up. So each QBO
 company answers every request after `--latency` seconds (default 0.3, the emulator's
 `slow` fault; the delay comes before the emulator counts the request against the realm's
-limits, as a slow network's would), which makes a firm's run about 4 s of mostly waiting, as a real one is.
-`--latency 0` measures the CPU alone. The speed-up is still bounded by the cores left
-free: 4 workers need about four times a firm's CPU share of a core, so on a busy machine
-(the load average is printed) the 4-worker round is slowed by CPU, not by QBO.
+limits, as a slow network's would), which makes a firm's run about 4 s of mostly
+waiting, as a real one is. `--latency 0` measures the CPU alone. The speed-up is still
+bounded by the cores left free: 4 workers need about four times a firm's CPU share of a
+core, so on a busy machine (the load average is printed) the 4-worker round is slowed by
+CPU, not by QBO.
 """
 
 from __future__ import annotations
