@@ -67,12 +67,16 @@ def hosted(kind: str, count: int, arg: str, faults: str = "") -> Iterator[list[d
         infos.append(json.loads(line))
     if len(infos) != count:
         process.kill()
+        process.wait(60)
+        process.stdout.close()
+        process.stdin.close()
         raise RuntimeError(f"the {kind} emulator host did not start")
     try:
         yield infos
     finally:
         process.stdin.close()
         process.wait(60)
+        process.stdout.close()
 
 
 def write_firm(
