@@ -231,7 +231,7 @@ class StateStore:
 
     def finish_run(self, run_id: int, status: str) -> dict[str, int]:
         counts = dict.fromkeys(STATUSES, 0)
-        for row in self.db.query(
+        for row in self._rows(
             "select status, count(*) n from run_items where run_id = ? group by status", [run_id]
         ):
             counts[row["status"]] = row["n"]
@@ -275,7 +275,7 @@ class StateStore:
 
     def left_out_initially(self) -> dict[str, str]:
         """Records the initial sync excluded, with why."""
-        rows = self.db.query(
+        rows = self._rows(
             "select i.record, i.message from run_items i join runs r on "
             "r.id = i.run_id where r.phase = 'initial' and i.status = "
             "'Excluded' and i.action != 'out-of-scope'"
@@ -284,7 +284,7 @@ class StateStore:
 
     def reported_exclusions(self) -> frozenset[str]:
         """Records an earlier completed run already reported as excluded or blocked."""
-        rows = self.db.query(
+        rows = self._rows(
             "select distinct i.record from run_items i join runs r on "
             "r.id = i.run_id where i.action in ('exclude', 'block', 'out-of-scope') and "
             "r.status in ('completed', 'partial')"
@@ -293,7 +293,7 @@ class StateStore:
 
     def latest_failed(self) -> frozenset[str]:
         """Records whose latest outcome is Failed."""
-        rows = self.db.query(
+        rows = self._rows(
             "select record, status from run_items where id in "
             "(select max(id) from run_items group by record)"
         )
