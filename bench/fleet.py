@@ -27,6 +27,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import redis
+from celery import Celery
 from hosting import hosted, write_firm
 
 from tpsqbo_engine.fleet.coord import FirmRun
@@ -34,6 +36,8 @@ from tpsqbo_engine.fleet.firms import Firm
 from tpsqbo_engine.fleet.redis_coord import RedisCoordinator
 from tpsqbo_engine.fleet.runner import FINAL
 from tpsqbo_engine.fleet.tasks import enqueue, make_app
+
+WORKER_START = 60.0  # seconds a worker may take to answer its first ping
 
 
 def _free_port() -> int:
@@ -57,8 +61,10 @@ def redis_server(folder: Path) -> Iterator[str]:
             try:
                 coordinator.redis.ping()
                 break
-            except Exception:
+            except redis.ConnectionError:
                 time.sleep(0.1)
+        else:
+            sys.exit(f"FAILED: redis-server did not answer on port {port} within 10 s")
         yield url
     finally:
         process.terminate()
@@ -79,15 +85,28 @@ def worker(broker: str, processes: int, env: dict[str, str], folder: Path) -> It
         start_new_session=True,
     )
     try:
-        app = make_app(broker)
-        for _ in range(120):
-            if app.control.ping(timeout=0.5):
-                break
+        await_worker(make_app(broker), process, folder / f"worker-{processes}.log")
         yield
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(60)
         log.close()
+
+
+def await_worker(app: Celery, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Returns once the worker answers a ping; exits with its log's end when it died or
+    did not answer within WORKER_START seconds."""
+    deadline = time.monotonic() + WORKER_START
+    while time.monotonic() < deadline and process.poll() is None:
+        if app.control.ping(timeout=0.5):
+            return
+    why = (
+        f"exited with status {process.returncode}"
+        if process.poll() is not None
+        else f"did not answer a ping within {WORKER_START:.0f} s"
+    )
+    tail = log.read_text(errors="replace").splitlines()[-20:] if log.exists() else []
+    sys.exit("\n".join([f"FAILED: the fleet worker {why}; its log ends:", *tail]))
 
 
 def one_round(

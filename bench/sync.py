@@ -25,7 +25,7 @@ from pathlib import Path
 
 from hosting import hosted, write_firm
 
-from tpsqbo_engine.connectors.qbo.limits import Limits
+from tpsqbo_engine.connectors.qbo.limits import Budget, Limits
 from tpsqbo_engine.sync.config import load_config
 from tpsqbo_engine.sync.demo import demo_firm
 from tpsqbo_engine.sync.session import Session
@@ -46,6 +46,37 @@ def batch_only_floor_seconds(calls: int, batch_calls: int, limits: Limits) -> fl
         max(batch_calls - 1, 0) // limits.batch_per_minute * limits.minute,
     ]
     return max(waits)
+
+
+class Recorded:
+    """The client's budget, noting when it admitted each call: where the time goes."""
+
+    def __init__(self, inner: Budget) -> None:
+        self.inner = inner
+        self.admitted: list[tuple[float, bool]] = []
+
+    def acquire(self, *, batch: bool) -> str:
+        ticket = self.inner.acquire(batch=batch)
+        self.admitted.append((time.perf_counter(), batch))
+        return ticket
+
+    def finished(self, ticket: str) -> None:
+        self.inner.finished(ticket)
+
+    def batch_room(self) -> bool:
+        return self.inner.batch_room()
+
+
+def minutes(admitted: list[tuple[float, bool]], since: float, limits: Limits) -> str:
+    """Calls and batch calls admitted in each of the realm's minutes since `since`."""
+    counts: dict[int, list[int]] = {}
+    for at, batch in admitted:
+        if at >= since:
+            window = counts.setdefault(int((at - since) // limits.minute), [0, 0])
+            window[0] += 1
+            window[1] += batch
+    last = max(counts, default=-1)
+    return ", ".join("{}/{}".format(*counts.get(n, [0, 0])) for n in range(last + 1))
 
 
 def timed_sync(session: Session) -> tuple[float, int, int, int]:
@@ -97,7 +128,12 @@ def main() -> None:
     setup = separate if args.separate_processes else together
     with tempfile.TemporaryDirectory() as folder, setup(Path(folder), args.firm, args.limits) as s:
         s.backup()
+        assert s.qbo.limiter is not None
+        recorded = s.qbo.limiter = Recorded(s.qbo.limiter)
+        started = time.perf_counter()
         first_time, first_calls, first_batches, written = timed_sync(s)
+        first_write = next((at for at, batch in recorded.admitted if batch), started)
+        minutes_used = minutes(recorded.admitted, first_write, limits)
         time.sleep(limits.minute)  # each later run starts with empty windows, as the first
         same_time, same_calls, _, _ = timed_sync(s)
         changed = change_some_invoices(s, 0.01)
@@ -117,6 +153,12 @@ def main() -> None:
         f"of {floor:.1f} s (target <= 1.1x); {first_time / max(batch_floor, 1e-9):.2f}x the "
         f"floor of the calls it made ({batch_floor:.1f} s)"
     )
+    writing = first_time - (first_write - started)
+    print(
+        f"  of which reading and planning before the first batch call {first_write - started:.1f}"
+        f" s, then writing {writing:.1f} s = {writing / max(floor, 1e-9):.2f}x the true floor"
+    )
+    print(f"  calls/batch calls in each minute of the writes: {minutes_used}")
     print(
         f"unchanged re-sync: {same_calls} QBO calls in {same_time:.1f} s "
         "(target: a handful, the same at any size)"

@@ -159,6 +159,9 @@ REGISTRY: Mapping[str, FunctionSpec] = {
     for spec in (
         FunctionSpec("lookup", 2, 3, "any", "the table's value for a key", keywords=("default",)),
         FunctionSpec("ref", 2, 2, "ref", "a QBO reference {value, name} found by name"),
+        FunctionSpec(
+            "account_types", 1, 1, "list", "the AccountType of each QBO account referred to"
+        ),
         FunctionSpec("linked", 2, 2, "any", "the linked record's id in the other system"),
         FunctionSpec("record", 2, 2, "any", "the linked record itself, on the caller's side"),
         FunctionSpec("unique", 2, 3, "string", "the value, with a suffix when already taken"),

@@ -34,11 +34,13 @@ class Spans:
     batches: list[Span] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def timed(self, acquire: Callable[..., None], *, batch: bool) -> None:
+    def timed(self, acquire: Callable[..., str], *, batch: bool) -> str:
+        """The ticket `acquire` gave."""
         begin = time.monotonic()
-        acquire(batch=batch)
+        ticket = acquire(batch=batch)
         end = time.monotonic()
         with self._lock:
             self.calls.append((begin, end))
             if batch:
                 self.batches.append((begin, end))
+        return ticket

@@ -27,13 +27,17 @@ LEASE_TTL = 60.0
 MAX_BUDGET_WAIT = 600.0
 
 
-def wait_for_room(admit: Callable[[], float], *, limit: float = MAX_BUDGET_WAIT) -> float:
-    """Asks `admit` (which takes a slot and returns 0, or returns the seconds until one may
-    be free) until it admits; returns the seconds slept. Raises once the wait would pass
-    `limit`, since other runs on the realm may keep the budget full for good."""
+def wait_for_room(
+    admit: Callable[[], tuple[float, str]], *, limit: float = MAX_BUDGET_WAIT
+) -> tuple[float, str]:
+    """Asks `admit` (which takes a slot and returns 0 and its ticket, or returns the seconds
+    until one may be free) until it admits; returns the seconds slept and the ticket. Raises
+    once the wait would pass `limit`, since other runs on the realm may keep the budget full
+    for good."""
     deadline = time.monotonic() + limit
     waited = 0.0
-    while (wait := admit()) > 0:
+    while (answer := admit())[0] > 0:
+        wait = answer[0]
         if time.monotonic() + wait > deadline:
             raise RetriableConnectorError(
                 f"the realm's budget had no room for {limit:.0f} s",
@@ -41,7 +45,7 @@ def wait_for_room(admit: Callable[[], float], *, limit: float = MAX_BUDGET_WAIT)
             )
         time.sleep(wait)
         waited += wait
-    return waited
+    return waited, answer[1]
 
 
 class LeaseLost(FatalConnectorError):

@@ -13,8 +13,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tpsqbo_engine.connectors.qbo.limits import Limits, client_windows
+from tpsqbo_engine.connectors.qbo.limits import MAX_FLIGHT, Limits, client_windows
 from tpsqbo_engine.fleet.coord import FirmRun, Lease, Schedule, wait_for_room
+
+# How often to ask again while the call to leave a window is still in flight.
+POLL = 0.01
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS leases (realm TEXT PRIMARY KEY, owner TEXT, token INTEGER,
@@ -100,8 +103,10 @@ class LocalCoordinator:
     def budget(self, realm: str, limits: Limits) -> LocalBudget:
         return LocalBudget(self, realm, limits)
 
-    def admit(self, realm: str, windows: Limits, limits: Limits, batch: bool) -> float:
-        """0 when the call was admitted, else how long to wait before asking again."""
+    def admit(self, realm: str, windows: Limits, limits: Limits, batch: bool) -> tuple[float, str]:
+        """(0, its ticket) when the call was admitted, else how long to wait before asking
+        again. A call in flight is kept at the latest time it could finish (MAX_FLIGHT on)
+        until `finished` moves it to when it did."""
         now = time.time()
         with self._write() as db:
             db.execute(
@@ -120,15 +125,23 @@ class LocalCoordinator:
             recent = [t for t in times if t > now - windows.second]
             waits = [0.0]
             if len(times) >= limits.per_minute:
-                waits.append(times[len(times) - limits.per_minute] + windows.minute - now)
+                waits.append(_until(times[len(times) - limits.per_minute], windows.minute, now))
             if len(recent) >= limits.per_second:
-                waits.append(recent[len(recent) - limits.per_second] + windows.second - now)
+                waits.append(_until(recent[len(recent) - limits.per_second], windows.second, now))
             if batch and len(batches) >= limits.batch_per_minute:
-                waits.append(batches[len(batches) - limits.batch_per_minute] + windows.minute - now)
+                oldest = batches[len(batches) - limits.batch_per_minute]
+                waits.append(_until(oldest, windows.minute, now))
             wait = max(waits)
-            if wait <= 0:
-                db.execute("INSERT INTO calls VALUES (?, ?, ?)", (realm, now, int(batch)))
-        return max(wait, 0.0)
+            if wait > 0:
+                return wait, ""
+            row = db.execute(
+                "INSERT INTO calls VALUES (?, ?, ?)", (realm, now + MAX_FLIGHT, int(batch))
+            )
+        return 0.0, str(row.lastrowid)
+
+    def finished(self, ticket: str) -> None:
+        with self._write() as db:
+            db.execute("UPDATE calls SET at = ? WHERE rowid = ?", (time.time(), int(ticket)))
 
     def batch_room(self, realm: str, windows: Limits, limits: Limits) -> bool:
         since = time.time() - windows.minute
@@ -193,7 +206,18 @@ class LocalBudget:
     def batch_room(self) -> bool:
         return self._coordinator.batch_room(self._realm, self._windows, self._limits)
 
-    def acquire(self, *, batch: bool) -> None:
-        self.waited += wait_for_room(
+    def acquire(self, *, batch: bool) -> str:
+        waited, ticket = wait_for_room(
             lambda: self._coordinator.admit(self._realm, self._windows, self._limits, batch)
         )
+        self.waited += waited
+        return ticket
+
+    def finished(self, ticket: str) -> None:
+        self._coordinator.finished(ticket)
+
+
+def _until(at: float, span: float, now: float) -> float:
+    """When a call counted at `at` leaves a window of `span`; one in flight (counted at the
+    latest it could finish) is asked about again soon, since its answer may come any time."""
+    return POLL if at > now else at + span - now

@@ -8,7 +8,9 @@ batch calls) rather than a token bucket: QBO counts the requests in the last min
 last second, and a bucket that admits every window's worth exactly would let a full bucket
 plus a minute's refill through in one minute (about 1,000 requests where 500 are allowed),
 while one that never can would leave most of the budget unused. The log admits exactly what
-the windows admit, with the client's margin (`limits.client_windows`).
+the windows admit. A call is counted from its admission until its answer arrives
+(`limits.Budget.finished`): while in flight its score is the latest it could finish
+(`limits.MAX_FLIGHT` on), and its answer moves it to the time it came.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any, cast
 
 import redis
 
-from tpsqbo_engine.connectors.qbo.limits import Limits, client_windows
+from tpsqbo_engine.connectors.qbo.limits import MAX_FLIGHT, Limits, client_windows
 from tpsqbo_engine.fleet.coord import FirmRun, Lease, Schedule, wait_for_room
 
 PREFIX = "tpsqbo:fleet:"
@@ -33,10 +35,13 @@ local function fmt(x) return string.format('%.0f', x) end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', fmt(now - minute))
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', fmt(now - minute))
 local wait = 0
+local poll, flight = tonumber(ARGV[8]), tonumber(ARGV[9])
 local function until_free(key, low, skip, span)
   local found = redis.call('ZRANGEBYSCORE', key, low, '+inf', 'WITHSCORES', 'LIMIT', skip, 1)
   if found[2] then
-    local w = tonumber(found[2]) + span - now
+    local at = tonumber(found[2])
+    local w = at + span - now
+    if at > now then w = poll end  -- in flight: free once its answer comes and ages out
     if w > wait then wait = w end
   end
 end
@@ -52,12 +57,20 @@ if is_batch then
   end
 end
 if wait > 0 then return fmt(math.max(wait, 1)) end
-redis.call('ZADD', KEYS[1], fmt(now), ARGV[7])
-if is_batch then redis.call('ZADD', KEYS[2], fmt(now), ARGV[7]) end
-local keep = math.floor(minute / 1000) + 1000
+redis.call('ZADD', KEYS[1], fmt(now + flight), ARGV[7])
+if is_batch then redis.call('ZADD', KEYS[2], fmt(now + flight), ARGV[7]) end
+local keep = math.floor((minute + flight) / 1000) + 1000
 redis.call('PEXPIRE', KEYS[1], keep)
 redis.call('PEXPIRE', KEYS[2], keep)
 return '0'
+"""
+
+_FINISHED = """
+local t = redis.call('TIME')
+local now = string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2]))
+redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1])
+redis.call('ZADD', KEYS[2], 'XX', now, ARGV[1])
+return 1
 """
 
 _BATCH_ROOM = """
@@ -115,6 +128,7 @@ class RedisCoordinator:
         self.prefix = prefix
         self.redis: redis.Redis = redis.Redis.from_url(url)
         self._admit = self.redis.register_script(_ADMIT)
+        self._finished = self.redis.register_script(_FINISHED)
         self._batch_room = self.redis.register_script(_BATCH_ROOM)
         self._lease = self.redis.register_script(_LEASE)
         self._renew = self.redis.register_script(_RENEW)
@@ -183,6 +197,7 @@ class RedisBudget:
     def __init__(self, coordinator: RedisCoordinator, realm: str, limits: Limits) -> None:
         windows = client_windows(limits)
         self._script = coordinator._admit
+        self._done = coordinator._finished
         self._room = coordinator._batch_room
         self._keys = [coordinator._key("calls", realm), coordinator._key("batches", realm)]
         self._args: list[Any] = [
@@ -192,15 +207,25 @@ class RedisBudget:
             limits.per_second,
             limits.batch_per_minute,
         ]
+        # How often to ask again while the call to leave the window is still in flight.
+        self._poll = max(int(windows.second * 1_000_000 / 20), 1000)
         self.waited = 0.0
 
     def batch_room(self) -> bool:
         args = [self._args[0], self._args[4]]
         return bool(self._room(keys=[self._keys[1]], args=args))
 
-    def acquire(self, *, batch: bool) -> None:
-        def admit() -> float:
-            args = [*self._args, int(batch), uuid.uuid4().hex]
-            return int(cast(Any, self._script(keys=self._keys, args=args))) / 1_000_000
+    def acquire(self, *, batch: bool) -> str:
+        ticket = uuid.uuid4().hex
+        flight = int(MAX_FLIGHT * 1_000_000)
 
-        self.waited += wait_for_room(admit)
+        def admit() -> tuple[float, str]:
+            args = [*self._args, int(batch), ticket, self._poll, flight]
+            return int(cast(Any, self._script(keys=self._keys, args=args))) / 1_000_000, ticket
+
+        waited, _ = wait_for_room(admit)
+        self.waited += waited
+        return ticket
+
+    def finished(self, ticket: str) -> None:
+        self._done(keys=self._keys, args=[ticket])

@@ -46,11 +46,16 @@ class FencedBudget:
     def __init__(self, inner: Budget | None, coordinator: Coordinator, lease: Lease) -> None:
         self.inner, self.coordinator, self.lease = inner, coordinator, lease
 
-    def acquire(self, *, batch: bool) -> None:
-        if self.inner is not None:
-            self.inner.acquire(batch=batch)
+    def acquire(self, *, batch: bool) -> str:
+        ticket = self.inner.acquire(batch=batch) if self.inner is not None else ""
         if not self.coordinator.holds(self.lease):
+            self.finished(ticket)  # never sent
             raise LeaseLost(self.lease.realm, self.lease.token)
+        return ticket
+
+    def finished(self, ticket: str) -> None:
+        if self.inner is not None:
+            self.inner.finished(ticket)
 
     def batch_room(self) -> bool:
         return self.inner is None or self.inner.batch_room()

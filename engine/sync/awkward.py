@@ -310,10 +310,13 @@ class Builder:
 
     def _unrecognised(self) -> None:
         """What else a bookkeeper puts in QBO that TPS has no screen for: a sales receipt and
-        a refund receipt, a bill and a vendor credit posted to A/R by mistake, a transfer
-        into A/R; and a bank transfer, which has nothing to do with A/R and blocks nothing."""
+        a refund receipt, a bill and a vendor credit posted to A/R by mistake and the bill
+        paid from A/R, a transfer into A/R (an account the firm has renamed); and a bank
+        transfer, which has nothing to do with A/R and blocks nothing."""
         accounts = {a["Name"]: {"value": a["Id"]} for a in self.qbo.query_all("Account")}
         receivable = accounts["Accounts Receivable (A/R)"]
+        # The firm calls its A/R account by its own name; what it is is its AccountType.
+        self.qbo.update("Account", receivable["value"], {"Name": "Trade Receivables"})
         payable = self.qbo.create(
             "Account",
             {"Name": "Accounts Payable (A/P)", "AccountType": "Accounts Payable"},
@@ -350,7 +353,26 @@ class Builder:
             },
         }
         for entity, body in made.items():
-            record = self.qbo.create(entity, body, key=self._key(entity))
+            made[entity] = self.qbo.create(entity, body, key=self._key(entity))
+        # The bill, paid by cheque "from" the A/R account: a bill payment touching A/R.
+        made["BillPayment"] = self.qbo.create(
+            "BillPayment",
+            {
+                "VendorRef": {"value": vendor["Id"]},
+                "PayType": "Check",
+                "CheckPayment": {"BankAccountRef": receivable},
+                "TotalAmt": Decimal("40.00"),
+                "TxnDate": "2025-02-20",
+                "Line": [
+                    {
+                        "Amount": Decimal("40.00"),
+                        "LinkedTxn": [{"TxnId": made["Bill"]["Id"], "TxnType": "Bill"}],
+                    }
+                ],
+            },
+            key=self._key("BillPayment"),
+        )
+        for entity, record in made.items():
             self.books.ignored[f"qbo.{entity}:{record['Id']}"] = (
                 f"{entity} from before TPS, settled in QBO"
             )

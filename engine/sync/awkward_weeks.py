@@ -110,9 +110,50 @@ def round_two(tps: TpsSource, qbo: QboClient, books: Books) -> list[str]:
     )
     tamarack = books.invoices["TAM01"][0]
     builder.pay("TAM01", [(tamarack, Decimal("120.00"))], when=TODAY)
+    books.notes.append(_rent_paid_from_receivables(qbo)["Id"])
     return [
         "QBO: Maple Ridge Motors' payment deleted; a Larch Pediatrics invoice deleted; "
-        "Q-7001 and Fir & Spruce's payment deleted; an 80.00 credit memo for Kauri Yacht Club",
+        "Q-7001 and Fir & Spruce's payment deleted; an 80.00 credit memo for Kauri Yacht Club; "
+        "the rent bill paid from the A/R account by mistake",
         "TPS: a Pine Hollow Camp invoice voided, a 55.00 write-off for Nutmeg Catering, "
         "a payment from Tamarack Ski Shop",
     ]
+
+
+def _rent_paid_from_receivables(qbo: QboClient) -> Record:
+    """A rent bill (nothing to do with A/R) paid by cheque "from" the A/R account: the
+    bill payment alone touches A/R, and the sync leaves it out with a warning."""
+    accounts = list(qbo.query_all("Account"))
+    kinds = {a["AccountType"]: {"value": a["Id"]} for a in accounts}
+    expense = next({"value": a["Id"]} for a in accounts if a["AccountType"] == "Expense")
+    vendor = qbo.find("Vendor", NaturalKey("DisplayName", "Harbour Property Mgmt"))
+    assert vendor is not None
+    rent = Decimal("900.00")
+    bill = qbo.create(
+        "Bill",
+        {
+            "VendorRef": {"value": vendor["Id"]},
+            "APAccountRef": kinds["Accounts Payable"],
+            "TxnDate": TODAY.isoformat(),
+            "Line": [
+                {
+                    "Amount": rent,
+                    "DetailType": "AccountBasedExpenseLineDetail",
+                    "AccountBasedExpenseLineDetail": {"AccountRef": expense},
+                }
+            ],
+        },
+        key="awkward-rent-bill-2002",
+    )
+    return qbo.create(
+        "BillPayment",
+        {
+            "VendorRef": {"value": vendor["Id"]},
+            "PayType": "Check",
+            "CheckPayment": {"BankAccountRef": kinds["Accounts Receivable"]},
+            "TotalAmt": rent,
+            "TxnDate": TODAY.isoformat(),
+            "Line": [{"Amount": rent, "LinkedTxn": [{"TxnId": bill["Id"], "TxnType": "Bill"}]}],
+        },
+        key="awkward-rent-paid-2003",
+    )

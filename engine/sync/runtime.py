@@ -179,6 +179,23 @@ class Resolver:
         names[text.casefold()] = ident or f"new:{len(names)}"
         return text
 
+    def account_types(self, refs: Any) -> list[str]:
+        """The AccountType of each QBO account in `refs` (references or ids; empty ones
+        skipped): what an account is, whatever the firm has renamed it."""
+        if not isinstance(refs, list | tuple):
+            refs = [refs]
+        accounts = self.snapshot.records("qbo.Account")
+        found = []
+        for ref in refs[:1000]:
+            ident = ref.get("value") if isinstance(ref, Mapping) else ref
+            if ident in (None, ""):
+                continue
+            account = accounts.get(str(ident))
+            if account is None:
+                raise ExpressionError(f"QBO has no Account with Id {str(ident)[:40]!r}")
+            found.append(str(account.get("AccountType") or ""))
+        return found
+
     def ref(self, entity: str, name: Any) -> dict[str, str]:
         if entity == "TaxCode" and name in US_TAX_CODES:
             return {"value": str(name)}

@@ -66,6 +66,7 @@ def read_snapshot(
     snapshot = Snapshot(qbo_mark=datetime.now(UTC).isoformat(timespec="seconds"))
     snapshot.firm = tps.firm()
     changed_qbo = []
+    whole_qbo: dict[str, str] = {}  # entity -> WHERE: read together, in one batch call
     for name in sorted(set(names)):
         system, entity = name.split(".", 1)
         whole = cursors is None or name in ALWAYS_WHOLE
@@ -78,11 +79,12 @@ def read_snapshot(
         elif whole or cursors is None or not cursors.qbo:
             # QBO hides inactive name-list rows unless the query names Active; an inactive
             # customer still owns its name, so matching must see it.
-            where = "Active IN (true, false)" if entity in INACTIVE_LISTS else ""
-            snapshot.qbo[entity] = {r["Id"]: r for r in qbo.query_all(entity, where)}
+            whole_qbo[entity] = "Active IN (true, false)" if entity in INACTIVE_LISTS else ""
         else:
             changed_qbo.append(entity)
             snapshot.qbo.setdefault(entity, {})
+    for entity, found in qbo.query_batch(whole_qbo).items():
+        snapshot.qbo[entity] = {r["Id"]: r for r in found}
     if changed_qbo and cursors is not None:
         moment = datetime.fromisoformat(cursors.qbo)
         for entity, rows in qbo.cdc(changed_qbo, moment).items():

@@ -1,10 +1,10 @@
 """The QBO lists every run reads whole (customers, items, accounts, terms, payment
 methods), kept between the watcher's runs and brought up to date with one CDC call.
 
-An incremental sync reads each list whole, a call apiece. The watcher runs many small
-syncs, so it keeps the lists: a webhook run asks CDC once for what changed in all of them
-since the last look (with a margin for clock skew; merging a record twice is harmless),
-while the run on start and every sweep read them whole again, so nothing can drift for
+An incremental sync reads the lists whole (their queries in one batch call). The watcher
+runs many small syncs, so it keeps the lists: a webhook run asks CDC once for what changed
+in all of them since the last look (with a margin for clock skew; merging a record twice is
+harmless), while the run on start and every sweep read them whole again, so nothing can drift for
 longer than `--poll`. Tax codes are not covered by CDC and are always read whole.
 """
 
@@ -52,18 +52,25 @@ class ListCachingClient(QboClient):
             self.invalidate()
         self.fresh = False
 
-    def query_all(self, entity: str, where: str = "", order_by: str = "Id") -> Iterator[Record]:
-        if entity not in CACHED or where != WHOLE[entity] or order_by != "Id":
-            return super().query_all(entity, where, order_by)
+    def query_all(
+        self, entity: str, where: str = "", order_by: str = "Id", start: int = 1
+    ) -> Iterator[Record]:
+        if entity not in CACHED or where != WHOLE[entity] or order_by != "Id" or start != 1:
+            return super().query_all(entity, where, order_by, start)
         if not self.fresh:
             self._refresh()
         return iter([dict(r) for r in self.lists[entity].values()])
 
+    def query_batch(self, wanted: dict[str, str]) -> dict[str, Iterator[Record]]:
+        cached = {e: w for e, w in wanted.items() if e in CACHED and w == WHOLE[e]}
+        found = super().query_batch({e: w for e, w in wanted.items() if e not in cached})
+        return found | {e: self.query_all(e, w) for e, w in cached.items()}
+
     def _refresh(self) -> None:
         started = datetime.now(UTC)
         if self.looked_at is None or set(self.lists) != set(CACHED):
-            whole = QboClient.query_all  # not super(): a comprehension is a scope of its own
-            self.lists = {e: {r["Id"]: r for r in whole(self, e, WHOLE[e])} for e in CACHED}
+            whole = QboClient.query_batch(self, WHOLE)  # one batch call for them all
+            self.lists = {e: {r["Id"]: r for r in whole[e]} for e in CACHED}
             self.whole_at = started
         else:
             for entity, rows in self.cdc(list(CACHED), self.looked_at - SKEW).items():

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.windows import Spans, crowded
-from tpsqbo_engine.connectors.qbo.limits import Limits
+from tpsqbo_engine.connectors.qbo.limits import Budget, Limiter, Limits
 from tpsqbo_engine.errors import RetriableConnectorError
 from tpsqbo_engine.fleet.coord import (
     Coordinator,
@@ -103,7 +103,7 @@ def test_one_budget_shared_by_many_callers_holds_the_realm_s_windows(
     def caller(n: int) -> None:
         budget = coordinator.budget("realm-1", limits)
         for i in range(12):
-            spans.timed(budget.acquire, batch=i % 6 == 0)
+            budget.finished(spans.timed(budget.acquire, batch=i % 6 == 0))
 
     started = time.monotonic()
     threads = [threading.Thread(target=caller, args=(n,)) for n in range(8)]
@@ -120,8 +120,69 @@ def test_one_budget_shared_by_many_callers_holds_the_realm_s_windows(
 
 
 def test_a_budget_wait_sleeps_until_admitted_and_gives_up_at_its_limit() -> None:
-    answers = iter([0.01, 0.02, 0.0])
-    assert wait_for_room(lambda: next(answers), limit=5) == pytest.approx(0.03)
+    answers = iter([(0.01, ""), (0.02, ""), (0.0, "t1")])
+    waited, ticket = wait_for_room(lambda: next(answers), limit=5)
+    assert waited == pytest.approx(0.03) and ticket == "t1"
     with pytest.raises(RetriableConnectorError, match="no room for 1 s") as raised:
-        wait_for_room(lambda: 0.4, limit=1)
+        wait_for_room(lambda: (0.4, ""), limit=1)
     assert "other runs on this realm" in raised.value.hint
+
+
+def _budgets(coordinator: Coordinator, limits: Limits) -> list[Budget]:
+    return [coordinator.budget("realm-1", limits), Limiter(limits)]
+
+
+def _one_call(budget: Budget) -> None:
+    budget.finished(budget.acquire(batch=False))
+
+
+def test_a_call_counts_until_its_answer_and_a_window_after(coordinator: Coordinator) -> None:
+    """QBO counts a call when it arrives, which the client cannot see: the budget counts it
+    from admission to answer, then as if it arrived with its answer. A slow call keeps its
+    place in the second's window as long as it is in flight."""
+    limits = Limits(per_minute=100, per_second=2, batch_per_minute=100, scale=10)  # 0.1 s
+    for budget in _budgets(coordinator, limits):
+        first, second = budget.acquire(batch=False), budget.acquire(batch=False)
+        time.sleep(limits.second * 3)  # both still in flight, long past their second
+        third = threading.Thread(target=_one_call, args=(budget,))
+        third.start()
+        third.join(limits.second * 2)
+        assert third.is_alive()  # held: two calls in flight fill the second
+        budget.finished(first)
+        answered = time.monotonic()
+        third.join(5)
+        assert not third.is_alive()
+        # Admitted only once the first call's answer had aged a whole (client) second.
+        assert time.monotonic() - answered >= limits.second
+        budget.finished(second)
+
+
+def test_batch_calls_in_flight_fill_the_batch_window(coordinator: Coordinator) -> None:
+    limits = Limits(per_minute=100, per_second=100, batch_per_minute=2, scale=60)  # 1 s
+    for budget in _budgets(coordinator, limits):
+        tickets = [budget.acquire(batch=True), budget.acquire(batch=True)]
+        assert not budget.batch_room()
+        time.sleep(limits.minute * 1.5)
+        assert not budget.batch_room()  # still in flight: still counted
+        for ticket in tickets:
+            budget.finished(ticket)
+        assert not budget.batch_room()  # answered just now: counted a minute more
+        time.sleep(limits.minute * 1.2)
+        assert budget.batch_room()
+
+
+def test_a_fenced_budget_frees_its_ticket_when_the_lease_is_lost(
+    coordinator: Coordinator,
+) -> None:
+    limits = Limits(per_minute=100, per_second=1, batch_per_minute=10, scale=2)  # 0.5 s
+    lease = coordinator.try_lease("realm-1", "w1", 30)
+    assert lease is not None
+    fenced = FencedBudget(coordinator.budget("realm-1", limits), coordinator, lease)
+    coordinator.release(lease)
+    with pytest.raises(LeaseLost):
+        fenced.acquire(batch=False)
+    time.sleep(limits.second * 1.1)
+    started = time.monotonic()
+    # A call never finished would hold the second's one place for MAX_FLIGHT (minutes).
+    coordinator.budget("realm-1", limits).acquire(batch=False)
+    assert time.monotonic() - started < limits.second

@@ -4,9 +4,16 @@ rest of the minute's requests carry single writes instead of waiting."""
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
-from tpsqbo_engine.connectors.qbo.client import BatchOp
+import pytest
+
+from tpsqbo_engine.connectors.qbo.client import BatchOp, BatchResult
 from tpsqbo_engine.connectors.qbo.limits import Limiter, Limits
+from tpsqbo_engine.fleet.coord import Coordinator
+from tpsqbo_engine.fleet.local_coord import LocalCoordinator
+from tpsqbo_engine.fleet.redis_coord import RedisCoordinator
 from tpsqbo_engine.sync.config import load_config
 from tpsqbo_engine.sync.session import Session
 
@@ -48,3 +55,38 @@ def test_a_batch_goes_again_as_soon_as_the_window_has_room(firms: Firms) -> None
     assert limiter.batch_room()
     qbo.batch([BatchOp("Customer", {"DisplayName": f"B {n}"}, f"b{n}") for n in range(30)])
     assert qbo.stats.batch_calls == 3 and qbo.stats.calls == 3
+
+
+@pytest.mark.parametrize("kept_in", ["process", "redis", "sqlite"])
+def test_no_429_when_requests_arrive_late(
+    firms: Firms, kept_in: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """QBO counts a call when it arrives; half of these arrive 150 ms after they were sent,
+    three of the emulator's (scaled, 50 ms) seconds late, while two clients on the realm's
+    one budget send ten at a time each. Counted until their answers came, none is refused."""
+    spec = "scale=20,batch=0"  # the batch window closed: every write goes singly
+    limits = Limits.parse(spec)
+    assert limits is not None
+    server = firms.qbo(spec, faults="slow=0.15%50")
+    firm = firms.make("late", qbo=server, limits=spec)
+    if kept_in == "redis":
+        coordinator: Coordinator = RedisCoordinator(request.getfixturevalue("fresh_redis"))
+    else:
+        coordinator = LocalCoordinator(tmp_path / "fleet.db")
+    shared = Limiter(limits)
+    clients = [Session(load_config(firm.config)).qbo for _ in range(2)]
+    for qbo in clients:
+        qbo.limiter = shared if kept_in == "process" else coordinator.budget("r", limits)
+
+    def write(n: int) -> list[BatchResult]:
+        ops = [
+            BatchOp("Customer", {"DisplayName": f"Late {n}-{i}"}, f"l{n}-{i}") for i in range(60)
+        ]
+        return clients[n].batch(ops)
+
+    with ThreadPoolExecutor(2) as pool:
+        results = [r for rs in pool.map(write, range(2)) for r in rs]
+    assert [r.error for r in results] == [None] * 120
+    assert sum(q.stats.calls for q in clients) == 120
+    assert sum(q.stats.retries for q in clients) == 0
+    assert server.emulator._throttle.refused == 0  # type: ignore[union-attr]

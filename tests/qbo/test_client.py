@@ -278,8 +278,11 @@ def test_the_client_limiter_keeps_under_the_service_limits(
     limiter, spans = Limiter(limits), Spans()
 
     class Recorded:
-        def acquire(self, *, batch: bool) -> None:
-            spans.timed(limiter.acquire, batch=batch)
+        def acquire(self, *, batch: bool) -> str:
+            return spans.timed(limiter.acquire, batch=batch)
+
+        def finished(self, ticket: str) -> None:
+            limiter.finished(ticket)
 
         def batch_room(self) -> bool:
             return limiter.batch_room()
@@ -297,7 +300,7 @@ def test_the_client_limiter_keeps_under_the_service_limits(
 def test_the_limiter_waits_when_a_window_is_full() -> None:
     limiter = Limiter(Limits(per_minute=3, per_second=100, batch_per_minute=100, scale=60))
     for _ in range(3):
-        limiter.acquire(batch=False)
+        limiter.finished(limiter.acquire(batch=False))
     assert limiter.waited == 0
     limiter.acquire(batch=False)  # the fourth call of the (one-second) minute must wait
     assert limiter.waited > 0

@@ -34,6 +34,8 @@ class Synced:
     runs: list[RunSummary]
     checklist: list[Any]
     blocked: dict[str, str]  # what blocked the initial sync before the firm ignored it
+    checklist_calls: tuple[int, int]  # QBO calls, of them batch calls
+    backup_calls: tuple[int, int]
 
     def items(self, run: int | None = None) -> list[dict[str, Any]]:
         runs = [run] if run is not None else [r.run_id for r in self.runs]
@@ -54,14 +56,21 @@ def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synced]:
         blocked = {o.record: o.message for o in session.plan()[0].operations if o.action == "block"}
         for record, reason in books.ignored.items():
             session.state.ignore(record, reason)
+        stats = session.qbo.stats
+        calls, batches = stats.calls, stats.batch_calls
         session.backup()
+        backup_calls = (stats.calls - calls, stats.batch_calls - batches)
+        calls, batches = stats.calls, stats.batch_calls
         checklist = session.checklist()
+        checklist_calls = (stats.calls - calls, stats.batch_calls - batches)
         runs = [session.sync()]
         round_one(session.tps, session.qbo, books)
         runs.append(session.sync())
         round_two(session.tps, session.qbo, books)
         runs.append(session.sync())
-        yield Synced(session, qbo, tps, books, runs, checklist, blocked)
+        yield Synced(
+            session, qbo, tps, books, runs, checklist, blocked, checklist_calls, backup_calls
+        )
 
 
 def test_every_run_finishes_without_a_failure(synced: Synced) -> None:
@@ -78,12 +87,21 @@ def test_the_checklist_passes_naming_every_ignored_transaction(synced: Synced) -
         "qbo.SalesReceipt",
         "qbo.RefundReceipt",
         "qbo.Bill",
+        "qbo.BillPayment",
         "qbo.VendorCredit",
         "qbo.Transfer",
     }
     for record, reason in synced.books.ignored.items():
         assert any(record in detail and reason in detail for detail in check.details), record
     assert len(check.details) == len(synced.books.ignored)  # the bank transfer blocks nothing
+
+
+def test_the_checklist_reads_every_qbo_type_it_judges_in_one_batch_call(synced: Synced) -> None:
+    kinds = {record.split(":")[0] for record in synced.blocked}
+    assert len(kinds) == 7  # and customers, invoices, payments, credit memos, the lists...
+    # one batch call of query items for all of them, and the preferences it checks
+    assert synced.checklist_calls == (2, 1)
+    assert synced.backup_calls == (1, 1)  # the backup reads them the same way
 
 
 def test_each_unrecognised_transaction_blocks_until_it_is_ignored(synced: Synced) -> None:
@@ -327,3 +345,26 @@ def test_a_pack_can_bring_walk_in_customers_into_tps_instead(tmp_path: Path) -> 
         assert invoice["client_id"] == walk_in["id"] and invoice["balance"] == "75.00"
         assert not [r for r in session.reconcile() if r.difference]
         assert session.plan()[0].writes() == []
+
+
+def test_a_bill_paid_from_a_renamed_a_r_account_blocks_and_once_ignored_is_named(
+    synced: Synced,
+) -> None:
+    accounts = synced.qbo.company.table("Account").values()
+    (receivable,) = [a for a in accounts if a["AccountType"] == "Accounts Receivable"]
+    assert receivable["Name"] == "Trade Receivables"  # judged by its type, not its name
+    (record,) = [r for r in synced.books.ignored if r.startswith("qbo.BillPayment:")]
+    assert "paid from Accounts Receivable" in synced.blocked[record]
+    (row,) = [r for r in synced.items(synced.runs[0].run_id) if r["record"] == record]
+    assert row["status"] == "Ignored" and synced.books.ignored[record] in row["message"]
+    assert row["rule"].startswith("qbo-bill-payments-on-receivables ")
+    # Week two: the rent bill paid from A/R. Not ignored: excluded, with the reason, once.
+    paid = f"qbo.BillPayment:{synced.books.notes[-1]}"
+    rows = [r for r in synced.items() if r["record"] == paid]
+    assert [(r["run_id"], r["status"]) for r in rows] == [(synced.runs[2].run_id, "Warning")]
+    assert "paid from Accounts Receivable" in rows[0]["message"]
+    assert rows[0]["rule"].startswith("qbo-bill-payments-on-receivables ")
+    # Its bill posts to an expense account: nothing to say about it.
+    assert not [
+        r for r in synced.items(synced.runs[2].run_id) if r["record"].startswith("qbo.Bill:")
+    ]

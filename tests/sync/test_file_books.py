@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -29,16 +30,17 @@ def test_adjustments_charges_and_voids_come_in(tmp_path: Path) -> None:
         "ADJ-1,A1,Decrease,2026-10-06,40.00,AA-1\nADJ-2,A1,increase,2026-10-07,15.00,\n",
         **{
             "finance-charges": "Reference,Client Code,Date,Amount\nFC-1,A1,2026-11-01,4.50\n",
-            "voids": "Kind,Number,What\npayment,pay-2,void\ninvoice,AA-1,deleted\n",
+            "voids": "Kind,Number,What\npayment,pay-A1-2026-10-05-100.00,void\n"
+            "invoice,AA-1,deleted\n",
         },
     )
     books = FileBooks(folder, "Alder & Ash")
     invoices = {i["id"]: i for i in books.records("invoices")}
-    assert invoices["AA-1"]["status"] == "void" and invoices["AA-1"]["balance"] == "0.00"
-    assert invoices["AA-2"]["balance"] == "200.00"  # the voided payment gave it back
+    assert invoices["AA-1"]["status"] == "void" and invoices["AA-1"]["balance"] == Decimal(0)
+    assert invoices["AA-2"]["balance"] == Decimal("200.00")  # the voided payment gave it back
     adjustments = {a["id"]: a for a in books.records("adjustments")}
     assert adjustments["ADJ-1"]["direction"] == "decrease"
-    assert [c["balance"] for c in books.records("finance-charges")] == ["4.50"]
+    assert [c["balance"] for c in books.records("finance-charges")] == [Decimal("4.50")]
     assert [p["status"] for p in books.records("payments")] == ["void"]
 
 
@@ -52,9 +54,11 @@ def test_adjustments_and_voids_go_out_one_sheet_per_kind(tmp_path: Path) -> None
     invoice = books.get("invoices", "AA-1")
     books.update("invoices", "AA-1", {"status": "void"}, version=invoice["version"])
     outbox = tmp_path / "outbox"
+    (sent,) = [a["id"] for a in books.records("adjustments")]
+    assert sent.startswith("QBO-")  # TPS numbers it; the Description's first word is ours
     assert (outbox / "adjustments-to-enter.csv").read_text().splitlines() == [
         "Reference,Client Code,Direction,Date,Amount,Applied To,Description",
-        "qbo-cm-9,A1,decrease,2026-11-01,80.00,,",
+        f"{sent},A1,decrease,2026-11-01,80.00,,{sent}",
     ]
     assert (outbox / "voids-to-enter.csv").read_text().splitlines()[1] == "invoice,AA-1,void"
 
@@ -119,7 +123,61 @@ def test_a_payment_entered_from_the_outbox_comes_back_as_the_same_payment(
     (folder / "payments.csv").write_text(text)
     again = FileBooks(folder, "Alder & Ash")
     payments = {p["id"]: p for p in again.records("payments")}
-    assert sorted(payments) == sorted(["pay-2", made["id"]])
+    assert sorted(payments) == sorted(["pay-A1-2026-10-05-100.00", made["id"]])
     entered = payments[made["id"]]
     assert entered["source"] == "qbo" and entered["reference"] == "CHQ 881"
-    assert again.get("invoices", "AA-1")["balance"] == "0.00"
+    assert again.get("invoices", "AA-1")["balance"] == Decimal(0)
+    assert entered["description"] is None  # the id in front is ours, not the firm's text
+
+
+def test_a_payment_s_id_is_what_it_is_not_where_its_row_sits(tmp_path: Path) -> None:
+    rows = [
+        "A1,2026-10-05,100.00,AA-2=100.00,CHQ 1,",
+        "A1,2026-10-06,50.00,AA-1=50.00,,cash",
+        "A1,2026-10-06,50.00,AA-1=50.00,,cash",  # the same payment twice: told apart by order
+        "A1,2026-10-06,50.00,AA-2=50.00,,cash",  # same client, day and amount: by the rest
+    ]
+    header = "Client Code,Date,Amount,Applied To,Reference,Description\n"
+    ids = []
+    for order in (rows, list(reversed(rows))):
+        (tmp_path / str(len(ids))).mkdir()
+        folder = _folder(tmp_path / str(len(ids)), payments=header + "\n".join(order) + "\n")
+        ids.append(
+            sorted(
+                (p["id"], tuple(a["invoice_id"] for a in p["applications"]))
+                for p in FileBooks(folder, "Alder & Ash").records("payments")
+            )
+        )
+    assert ids[0] == ids[1]
+    assert [i for i, _ in ids[0]] == [
+        "pay-A1-2026-10-05-100.00-CHQ1",
+        "pay-A1-2026-10-06-50.00",
+        "pay-A1-2026-10-06-50.00~2",
+        "pay-A1-2026-10-06-50.00~3",
+    ]
+    assert dict(ids[0])["pay-A1-2026-10-06-50.00~3"] == ("AA-2",)
+
+
+def test_payments_to_enter_keep_their_applications_as_more_are_added(tmp_path: Path) -> None:
+    books = FileBooks(_folder(tmp_path), "Alder & Ash")
+    for number, invoice in enumerate(("AA-1", "AA-2")):
+        books.create(
+            "payments",
+            {
+                "client_id": "A1",
+                "date": "2026-11-02",
+                "amount": "10.00",
+                "applications": [{"invoice_id": invoice, "amount": "10.00"}],
+            },
+            key=f"qbo-payments:qbo.Payment:{number}:create",
+        )
+    rows = (tmp_path / "outbox" / "payments-to-enter.csv").read_text().splitlines()[1:]
+    assert [row.split(",")[5] for row in rows] == ["AA-1=10.00", "AA-2=10.00"]
+
+
+def test_an_invoice_is_due_by_its_client_s_terms(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, clients="Client Code,Client Name,Terms\nA1,Alder,15\n")
+    books = FileBooks(folder, "Alder & Ash")
+    assert books.get("invoices", "AA-1")["due_date"] == "2026-10-16"
+    (folder / "clients.csv").write_text("Client Code,Client Name\nA1,Alder\n")
+    assert "due_date" not in FileBooks(folder, "Alder & Ash").get("invoices", "AA-1")

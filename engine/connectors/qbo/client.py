@@ -14,10 +14,13 @@ after a lost response the record is looked up before anything is sent again.
 
 from __future__ import annotations
 
+import itertools
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -43,8 +46,11 @@ from tpsqbo_engine.connectors.retry import Again, RetryPolicy, retry_after
 MINOR_VERSION = "75"
 PAGE_SIZE = 1000
 BATCH_SIZE = 30
+BATCH_OBJECTS = 1000  # a batch answer holds at most this many objects in all
 CDC_CAP = 1000
 MAX_PAGES = 10_000  # ten million records of one entity: past that, paging is going in circles
+# Single writes in flight at once: QBO answers 429 past 10 concurrent requests per realm.
+SINGLE_THREADS = 10
 BATCH_ROUNDS = 3  # a batch answer that leaves items out is sent again this many times at most
 # QBO leaves some fields out of query answers unless the SELECT names them (Item.Sku).
 EXTRA_FIELDS = {"Item": ("Sku",)}
@@ -96,6 +102,8 @@ class QboClient:
     session: requests.Session = field(default_factory=requests.Session)
     sleep: Callable[[float], None] = time.sleep
     stats: CallStats = field(default_factory=CallStats)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _auth_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         tokens = self.auth.tokens
@@ -133,21 +141,19 @@ class QboClient:
             nonlocal refreshed
             while True:  # at most twice: a 401 refreshes the access token once per call
                 try:
-                    response = self._send(method, path, query, body, text, batch)
+                    response, token = self._send(method, path, query, body, text, batch)
                 except _LostResponse:
                     found = on_lost() if on_lost is not None else None
                     if found is not None:
                         return found
                     raise Again(_lost(method, path)) from None
                 if response.status_code == 401 and not refreshed:
-                    self.auth.refresh(self._last_token)
+                    self._refresh_token(token)
                     refreshed = True
                     continue
                 return _understood(response, f"{method} {path.split('/')[0]}", expect)
 
         return self.retry.run(attempt, sleep=self.sleep, on_retry=self._count_retry)
-
-    _last_token: str = ""
 
     def _send(
         self,
@@ -157,11 +163,9 @@ class QboClient:
         body: Any,
         text: str | None,
         batch: bool,
-    ) -> requests.Response:
-        if self.limiter is not None:
-            self.limiter.acquire(batch=batch)
-        self._last_token = self.auth.access_token()
-        headers = {"Authorization": f"Bearer {self._last_token}"}
+    ) -> tuple[requests.Response, str]:
+        """The answer and the access token it was sent with (a 401 refreshes that one)."""
+        headers: dict[str, str] = {}
         data: str | bytes | None = None
         if text is not None:
             headers["Content-Type"] = "application/text"
@@ -169,10 +173,14 @@ class QboClient:
         elif body is not None:
             headers["Content-Type"] = "application/json"
             data = wire.dumps(body).encode()
-        self.stats.calls += 1
-        self.stats.batch_calls += int(batch)
+        ticket = self.limiter.acquire(batch=batch) if self.limiter is not None else ""
         try:
-            return self.session.request(
+            token = self._access_token()  # after the wait for the budget, which may be long
+            headers["Authorization"] = f"Bearer {token}"
+            with self._lock:
+                self.stats.calls += 1
+                self.stats.batch_calls += int(batch)
+            response = self.session.request(
                 method,
                 f"{self.api_base}/v3/company/{self.realm_id}/{path}",
                 params=query,
@@ -182,9 +190,23 @@ class QboClient:
             )
         except (requests.ConnectionError, requests.Timeout):
             raise _LostResponse from None
+        finally:  # the answer came (or never will): the call counts from now, as QBO's did
+            if self.limiter is not None:
+                self.limiter.finished(ticket)
+        return response, token
+
+    def _access_token(self) -> str:
+        # Writes go out from several threads: one refreshes, the others take its token.
+        with self._auth_lock:
+            return self.auth.access_token()
+
+    def _refresh_token(self, rejected: str) -> None:
+        with self._auth_lock:
+            self.auth.refresh(rejected)
 
     def _count_retry(self) -> None:
-        self.stats.retries += 1
+        with self._lock:
+            self.stats.retries += 1
 
     # Reads --------------------------------------------------------------------------------
     def read(self, entity: str, ident: str, *, include: str = "") -> Record:
@@ -217,9 +239,10 @@ class QboClient:
             raise _not_understood(200, "POST query", "a count that is not a number")
         return int(total)
 
-    def query_all(self, entity: str, where: str = "", order_by: str = "Id") -> Iterator[Record]:
+    def query_all(
+        self, entity: str, where: str = "", order_by: str = "Id", start: int = 1
+    ) -> Iterator[Record]:
         """Every matching record, a page of 1,000 at a time (STARTPOSITION is 1-based)."""
-        start = 1
         clause = f" WHERE {where}" if where else ""
         for _ in range(MAX_PAGES):
             page = self.query(
@@ -231,6 +254,44 @@ class QboClient:
                 return
             start += PAGE_SIZE
         raise _not_understood(200, "POST query", f"more than {MAX_PAGES:,} pages of {entity}")
+
+    def query_batch(self, wanted: dict[str, str]) -> dict[str, Iterator[Record]]:
+        """Every matching record of several entities (entity -> WHERE, or ''): their first
+        pages in one batch call of up to 30 `Query` items, the rest read as it is iterated.
+        A batch answer holds at most 1,000 objects, so each first page is 1,000 / the
+        queries in the call; an entity with more goes on by its own queries. An item QBO
+        leaves out is asked again on its own; an item's fault is raised as a plain query's
+        would be."""
+        found: dict[str, Iterator[Record]] = {}
+        names = sorted(wanted)
+        for begin in range(0, len(names), BATCH_SIZE):
+            chunk = names[begin : begin + BATCH_SIZE]
+            if len(chunk) == 1 or (self.limiter is not None and not self.limiter.batch_room()):
+                found |= {e: self.query_all(e, wanted[e]) for e in chunk}
+                continue
+            size = BATCH_OBJECTS // len(chunk)
+            items = [
+                {"bId": f"q{i}", "Query": _select(e, wanted[e], 1, size)}
+                for i, e in enumerate(chunk)
+            ]
+            body = self.call(
+                "POST",
+                "batch",
+                body={"BatchItemRequest": items},
+                batch=True,
+                expect=("BatchItemResponse", list),
+            )
+            pages = _query_pages(body["BatchItemResponse"], len(chunk))
+            for index, entity in enumerate(chunk):
+                page = pages.get(index)
+                if page is None:  # left out of the answer: asked again on its own
+                    found[entity] = self.query_all(entity, wanted[entity])
+                elif len(page) < size:
+                    found[entity] = iter(page)
+                else:
+                    rest = self.query_all(entity, wanted[entity], start=size + 1)
+                    found[entity] = itertools.chain(page, rest)
+        return found
 
     def read_many(self, entity: str, ids: list[str]) -> Iterator[Record]:
         """Records by id, a hundred to a query."""
@@ -302,7 +363,8 @@ class QboClient:
 
         def look_again() -> Record | None:
             found = self.find(entity, guard, started) if guard else None
-            self.stats.guard_hits += int(found is not None)
+            with self._lock:
+                self.stats.guard_hits += int(found is not None)
             return {entity: found} if found else None
 
         result = self.call(
@@ -382,7 +444,7 @@ class QboClient:
         return results
 
     def _batch_chunk(self, ops: list[BatchOp]) -> list[BatchResult]:
-        if self.limiter is not None and not self.limiter.batch_room():
+        if not self._batch_room():
             return self._singly(ops)
         started = datetime.now().astimezone()
         done: dict[int, BatchResult] = {}
@@ -427,16 +489,45 @@ class QboClient:
     def _singly(self, ops: list[BatchOp]) -> list[BatchResult]:
         """A realm may make 40 batch calls among its 500 requests a minute: while the batch
         calls are spent, the rest of the budget carries these writes one by one, until a
-        batch call fits again (about 1,660 writes a minute instead of 1,200)."""
-        results: list[BatchResult] = []
-        for index, op in enumerate(ops):
-            if index and self.limiter is not None and self.limiter.batch_room():
-                return results + self._batch_chunk(ops[index:])
+        batch call fits again (about 1,660 writes a minute instead of 1,200). They go several
+        at a time, since one at a time a request's round trip, not the realm's 10 a second,
+        would set the pace; the budget counts those in flight, so at most 10 are. The writes
+        of one batch are independent (a batch item cannot refer to another), so their order
+        does not matter."""
+        results: dict[int, BatchResult] = {}
+        flying: dict[Future[BatchResult], int] = {}
+        rest = len(ops)
+        with ThreadPoolExecutor(SINGLE_THREADS, thread_name_prefix="qbo-single") as pool:
             try:
-                results.append(BatchResult(op, self._single(op)))
-            except QboSkippableError as error:
-                results.append(BatchResult(op, error=error))
-        return results
+                for index, op in enumerate(ops):
+                    if len(flying) >= SINGLE_THREADS:
+                        self._settle(flying, results, FIRST_COMPLETED)
+                    if len(ops) - index >= BATCH_SIZE // 2 and self._batch_room():
+                        rest = index  # worth a batch call again: the rest goes in one
+                        break
+                    flying[pool.submit(self._single_result, op)] = index
+                self._settle(flying, results, ALL_COMPLETED)
+            finally:  # on an error, the writes already sent still get their answers
+                wait(flying)
+        ordered = [results[i] for i in range(rest)]
+        return ordered + (self._batch_chunk(ops[rest:]) if rest < len(ops) else [])
+
+    def _batch_room(self) -> bool:
+        return self.limiter is None or self.limiter.batch_room()
+
+    @staticmethod
+    def _settle(
+        flying: dict[Future[BatchResult], int], results: dict[int, BatchResult], until: str
+    ) -> None:
+        done, _ = wait(flying, return_when=until)
+        for future in done:
+            results[flying.pop(future)] = future.result()  # raises what the write raised
+
+    def _single_result(self, op: BatchOp) -> BatchResult:
+        try:
+            return BatchResult(op, self._single(op))
+        except QboSkippableError as error:
+            return BatchResult(op, error=error)
 
     def _single(self, op: BatchOp) -> Record:
         if op.operation == "create":
@@ -467,6 +558,38 @@ class QboClient:
             return BatchResult(op, error=error_for(fault))
         record = item.get(op.entity)
         return BatchResult(op, record) if isinstance(record, dict) else None
+
+
+def _select(entity: str, where: str, start: int, size: int) -> str:
+    clause = f" WHERE {where}" if where else ""
+    return (
+        f"SELECT {_fields(entity)} FROM {entity}{clause} ORDERBY Id "
+        f"STARTPOSITION {start} MAXRESULTS {size}"
+    )
+
+
+def _query_pages(answer: list[Any], asked: int) -> dict[int, list[Record]]:
+    """Query item index -> its rows, for the items the answer holds; a fault raised."""
+    pages: dict[int, list[Record]] = {}
+    for item in answer:
+        ident = str(item.get("bId", "")) if isinstance(item, dict) else ""
+        index = int(ident[1:]) if ident[:1] == "q" and ident[1:].isdigit() else -1
+        if not 0 <= index < asked or not isinstance(item, dict):
+            continue
+        if "Fault" in item:
+            fault = fault_from(200, item, "", "")
+            assert fault is not None
+            raise error_for(fault)
+        response = item.get("QueryResponse")
+        rows = (
+            next((v for v in response.values() if isinstance(v, list)), [])
+            if isinstance(response, dict)
+            else None
+        )
+        if rows is None or not all(isinstance(row, dict) for row in rows):
+            raise _not_understood(200, "POST batch", "a query item that is not a QueryResponse")
+        pages[index] = rows
+    return pages
 
 
 def _batch_index(item: Any, pending: list[int]) -> int | None:

@@ -7,10 +7,19 @@ windows N times, so a benchmark can run the same shape of traffic N times faster
 `Budget` is all the client needs: `Limiter` keeps the windows in this process; the fleet
 (`tpsqbo_engine.fleet`) keeps them in Redis or SQLite so every worker on a realm draws from
 one budget, since QBO counts per realm and app, not per process.
+
+A client cannot see when QBO counted a call, only that it happened between sending it and
+its answer arriving. So a budget counts a call in every window from the moment it admits it
+until its answer arrives (`finished`), and from then on as if QBO had counted it at that
+last possible moment. Counted so, the client's windows never hold fewer calls than QBO's
+do, however late a request arrives on a busy machine, and they need no margin of their own:
+the time a call spends in flight is the only slack. Calls in flight also count against the
+second's 10, which keeps at most 10 requests in flight, QBO's older concurrency limit.
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import deque
@@ -20,11 +29,19 @@ from typing import Protocol
 
 class Budget(Protocol):
     """`acquire` blocks until one more call (a batch call when `batch`) fits the realm's
-    windows; `batch_room` says whether the batch window has room for one more batch call
-    now, so a client can spend the rest of the budget on single writes meanwhile."""
+    windows and returns its ticket; `finished(ticket)` says its answer arrived (or it was
+    given up on), from when it counts as QBO counted it; `batch_room` says whether the batch
+    window has room for one more batch call now, so a client can spend the rest of the
+    budget on single writes meanwhile."""
 
-    def acquire(self, *, batch: bool) -> None: ...
+    def acquire(self, *, batch: bool) -> str: ...
+    def finished(self, ticket: str) -> None: ...
     def batch_room(self) -> bool: ...
+
+
+# The longest a call can be in flight: QBO ends requests running past 120 s, and the client
+# gives up sooner. A ticket never finished (its thread died) stops counting as in flight then.
+MAX_FLIGHT = 180.0
 
 
 @dataclass(frozen=True)
@@ -67,7 +84,8 @@ class Limits:
 
 @dataclass
 class Throttle:
-    """Sliding windows of recent calls; `admit` says whether one more call is allowed."""
+    """The service's side: sliding windows of the calls that arrived; `admit` says whether
+    one more is allowed now."""
 
     limits: Limits
     _calls: deque[float] = field(default_factory=deque)
@@ -80,34 +98,81 @@ class Throttle:
             _trim(self._calls, now - self.limits.minute)
             _trim(self._batches, now - self.limits.minute)
             last_second = sum(1 for t in self._calls if t > now - self.limits.second)
-            if len(self._calls) >= self.limits.per_minute or last_second >= self.limits.per_second:
-                return False
-            if batch and len(self._batches) >= self.limits.batch_per_minute:
+            full = len(self._calls) >= self.limits.per_minute
+            full = full or last_second >= self.limits.per_second
+            if full or (batch and len(self._batches) >= self.limits.batch_per_minute):
                 return False
             self._calls.append(now)
             if batch:
                 self._batches.append(now)
             return True
 
-    def batch_room(self) -> bool:
+
+@dataclass
+class Flights:
+    """The client's side of the windows: each call counted from its admission, in flight
+    until `finish`, then at its finish time (see the module's docstring)."""
+
+    limits: Limits
+    _calls: deque[float] = field(default_factory=deque)  # finish times, oldest first
+    _batches: deque[float] = field(default_factory=deque)
+    _flying: dict[str, tuple[float, bool]] = field(default_factory=dict)  # sent, batch
+    _tickets: itertools.count[int] = field(default_factory=itertools.count)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take(self, *, batch: bool) -> str | None:
+        """A ticket when one more call fits every window now, else None."""
         now = time.monotonic()
         with self._lock:
-            _trim(self._batches, now - self.limits.minute)
-            return len(self._batches) < self.limits.batch_per_minute
+            self._expire(now)
+            flying = len(self._flying)
+            last_second = flying + sum(1 for t in self._calls if t > now - self.limits.second)
+            if len(self._calls) + flying >= self.limits.per_minute:
+                return None
+            if last_second >= self.limits.per_second:
+                return None
+            if batch and not self._batch_room():
+                return None
+            ticket = str(next(self._tickets))
+            self._flying[ticket] = (now, batch)
+            return ticket
+
+    def finish(self, ticket: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            flight = self._flying.pop(ticket, None)
+            if flight is not None:
+                self._calls.append(now)
+                if flight[1]:
+                    self._batches.append(now)
+
+    def batch_room(self) -> bool:
+        with self._lock:
+            self._expire(time.monotonic())
+            return self._batch_room()
+
+    def _batch_room(self) -> bool:
+        flying = sum(1 for _, batch in self._flying.values() if batch)
+        return len(self._batches) + flying < self.limits.batch_per_minute
+
+    def _expire(self, now: float) -> None:
+        _trim(self._calls, now - self.limits.minute)
+        _trim(self._batches, now - self.limits.minute)
+        lost = [t for t, (sent, _) in self._flying.items() if sent < now - MAX_FLIGHT]
+        for ticket in lost:
+            self._flying.pop(ticket)
+            self._calls.append(now)
 
 
-# The client counts a call when it sends it, the service when it arrives: windows a little
-# longer than the service's keep the two counts from disagreeing at the edges. The margin is
-# a share of the window and at least CLIENT_SLACK seconds, since the delay between the two
-# counts (a busy machine, a slow connection) does not shrink when the windows are scaled.
-CLIENT_MARGIN = 1.1
-CLIENT_SLACK = 0.05
+# Counted from admission until the answer, a call is never out of the client's windows while
+# it is in QBO's (see the module's docstring): the margin only covers the two clocks'
+# rounding at the windows' edges.
+CLIENT_SLACK = 0.002
 
 
 def client_windows(limits: Limits) -> Limits:
-    """The windows a client paces itself by: the service's, stretched by CLIENT_MARGIN and
-    at least CLIENT_SLACK."""
-    return replace(limits, scale=limits.scale / CLIENT_MARGIN, margin=CLIENT_SLACK)
+    """The windows a client paces itself by: the service's, and CLIENT_SLACK."""
+    return replace(limits, margin=CLIENT_SLACK)
 
 
 @dataclass
@@ -115,22 +180,27 @@ class Limiter:
     """Client side: waits until one more call fits within every window."""
 
     limits: Limits
-    _throttle: Throttle | None = None
+    _flights: Flights | None = None
     waited: float = 0.0
 
     def __post_init__(self) -> None:
-        self._throttle = Throttle(client_windows(self.limits))
+        self._flights = Flights(client_windows(self.limits))
 
-    def acquire(self, *, batch: bool) -> None:
-        assert self._throttle is not None
+    def acquire(self, *, batch: bool) -> str:
+        assert self._flights is not None
         pause = self.limits.second / max(self.limits.per_second, 1) / 4
-        while not self._throttle.admit(batch=batch):
+        while (ticket := self._flights.take(batch=batch)) is None:
             time.sleep(pause)
             self.waited += pause
+        return ticket
+
+    def finished(self, ticket: str) -> None:
+        assert self._flights is not None
+        self._flights.finish(ticket)
 
     def batch_room(self) -> bool:
-        assert self._throttle is not None
-        return self._throttle.batch_room()
+        assert self._flights is not None
+        return self._flights.batch_room()
 
 
 def _trim(window: deque[float], before: float) -> None:

@@ -9,16 +9,22 @@ adjustments and voids out, each kind in its own outbox sheet.
 - `finance-charges.csv|xlsx`: Reference, Client Code, Date, Amount, Rate, Base Balance,
   Description;
 - `voids.csv|xlsx`: Kind (invoice, payment, adjustment, finance-charge), Number (the
-  invoice number, the payment's `pay-ROW`, the adjustment's or charge's Reference), What
-  (void, or deleted: a record deleted in TPS is gone for TPS, so its copy in QBO is voided).
+  invoice number, the payment's id as `files.payment_ids` gives it, e.g.
+  `pay-A1-2026-10-05-100.00-CHQ881`, or its `QBO-…` id, the adjustment's or charge's
+  Reference), What (void, or deleted: a record deleted in TPS is gone for TPS, so its copy
+  in QBO is voided).
 
 A decrease applied to an invoice lowers its balance; a void takes a payment's applications
 off its invoices again. What TPS must enter goes to `outbox/`, one sheet per kind:
 `adjustments-to-enter.csv` (QBO credit memos, as TPS credits) and `voids-to-enter.csv`
 (voids made in QBO), beside the invoices, payments and client changes `FileTps` writes.
-A payment made in QBO goes out with its id (`QBO-` and ten hex digits) as the first word
-of its Description; entered so, the next export's row is known as that payment again, and
-`outbox/sent.json` gives back what a sheet cannot carry (where it came from).
+A payment or credit made in QBO goes out with its id (`QBO-` and ten hex digits) as the
+first word of its Description (and, for an adjustment, as its Reference); entered so, the
+next export's row is known as that record again (the id taken off its Description), and
+`outbox/sent.json` gives back what a sheet cannot carry: where a payment came from, and an
+imported invoice's due date and lines (Import Invoices has neither). Once the outbox
+sheets are entered, move them out of `outbox/` (keep `sent.json`): the engine appends to
+what is there.
 """
 
 from __future__ import annotations
@@ -129,16 +135,20 @@ class FileBooks(FileTps):
         }
         for charge in extra["finance-charges"]:
             charge["balance"] = charge["amount"]
-        invoices = {i: dict(r) for i, r in records["invoices"].items()}
         sent = self._sent()
+        invoices = {
+            i: _as_sent(dict(r), sent.get(f"invoices:{i}")) for i, r in records["invoices"].items()
+        }
         payments = {}
         for ident, payment in records["payments"].items():
-            entered = entered_as(payment)
+            entered = _as_entered(payment)
             payments[entered or ident] = {
                 **payment,
                 "id": entered or ident,
-                **sent.get(entered or "", {}),
+                **sent.get(entered, {}),
             }
+        for adjustment in extra["adjustments"]:
+            adjustment["id"] = _as_entered(adjustment) or adjustment["id"]
         for adjustment in extra["adjustments"]:
             invoice = invoices.get(adjustment.get("invoice_id") or "")
             if adjustment["direction"] == "decrease" and invoice is not None:
@@ -193,13 +203,22 @@ class FileBooks(FileTps):
             # entered in TPS that way, it comes back in the next export as the same payment
             # (not a new one to send to QBO), and what the sheets cannot say (where it came
             # from) is kept in outbox/sent.json to be read back with it.
-            ident = f"QBO-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
+            ident = _outgoing_id(key)
             note = " ".join(filter(None, [ident, record.get("description")]))
             self._remember(ident, {"source": record.get("source") or "qbo"})
             return super().create(resource, {**record, "id": ident, "description": note}, key=key)
+        if resource == "invoices":
+            # Import Invoices carries no due date and no lines: kept, to be read back with
+            # the invoice while TPS's sheets say nothing of them.
+            kept = {k: record[k] for k in _NOT_IMPORTED if record.get(k)}
+            self._remember(f"invoices:{record.get('doc_number')}", _plain(kept))
         if resource != "adjustments":
             return super().create(resource, record, key=key)
-        written = {**record, "id": str(record.get("id") or key)}
+        # TPS numbers an adjustment it is given itself, so, as for payments, the id goes out
+        # as the Description's first word to bring the entered adjustment back as this one.
+        ident = _outgoing_id(key)
+        note = " ".join(filter(None, [ident, record.get("description")]))
+        written = {**record, "id": ident, "description": note}
         self._write_out("adjustments", [written])
         self._load()["adjustments"][written["id"]] = _versioned(written, "")
         return written
@@ -234,11 +253,47 @@ class FileBooks(FileTps):
 ENTERED_FROM_QBO = re.compile(r"QBO-[0-9a-f]{10}")
 
 
-def entered_as(payment: Record) -> str:
-    """The id a payment entered from the outbox went out with (its Description's first
-    word), or ''."""
-    words = str(payment.get("description") or "").split()
+def _outgoing_id(key: str) -> str:
+    return f"QBO-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
+
+
+def entered_as(record: Record) -> str:
+    """The id a payment or adjustment entered from the outbox went out with (its
+    Description's first word), or ''."""
+    words = str(record.get("description") or "").split()
     return words[0] if words and ENTERED_FROM_QBO.fullmatch(words[0]) else ""
+
+
+_NOT_IMPORTED = ("due_date", "lines")
+
+
+def _plain(value: Any) -> Any:
+    """JSON's types: amounts as text."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return str(value) if isinstance(value, Decimal) else value
+
+
+def _as_sent(invoice: Record, sent: Record | None) -> Record:
+    """An invoice the engine sent through Import Invoices, with what the import could not
+    carry, unless TPS's sheets now say otherwise (lines entered since)."""
+    for name, value in (sent or {}).items():
+        # A sheet never carries a due date (the one read is the client's terms, a guess).
+        if name == "due_date" or (name in _NOT_IMPORTED and not invoice.get(name)):
+            invoice[name] = value
+    return invoice
+
+
+def _as_entered(record: Record) -> str:
+    """The id `record` went out with from the outbox, or ''; its Description is then what
+    it was before the id was put in front of it."""
+    entered = entered_as(record)
+    if entered:
+        rest = str(record["description"]).split(maxsplit=1)[1:]
+        record["description"] = rest[0] if rest else None
+    return entered
 
 
 def _take(invoice: Record, amount: Decimal) -> None:

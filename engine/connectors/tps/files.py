@@ -185,6 +185,7 @@ SHEETS: dict[str, Sheet] = {
                 Column("Country", "address.country", required=False),
                 Column("Office", "office", required=False),
                 Column("Active", "active", "bool", required=False),
+                Column("Terms", "terms_days", "int", required=False),
             ),
         ),
         # TPS's Work Code import, column for column.
@@ -236,6 +237,7 @@ SHEETS: dict[str, Sheet] = {
                 Column("Reference", "reference", required=False),
                 Column("Applied To", "applied_to", required=False),
                 Column("Description", "description", required=False),
+                Column("Bank Account", "bank_account", required=False),
             ),
         ),
     )
@@ -449,7 +451,8 @@ def read_invoices(path: Path, client_codes: Iterable[str] | None = None) -> list
     return _clean(records)
 
 
-def _applications(text: str) -> list[Record]:
+def applied_to(text: str) -> list[Record]:
+    """A payment's Applied To cell (`HP-1001=100.00; HP-1002=50.00`) as its applications."""
     applications = []
     for part in filter(None, (p.strip() for p in text.split(";"))):
         number, _, amount = part.rpartition("=")
@@ -464,7 +467,7 @@ def read_payments(path: Path) -> list[Record]:
     records, problems = read_sheet(path, SHEETS["payments"])
     for record in records:
         try:
-            record["applications"] = _applications(record.pop("applied_to", "") or "")
+            record["applications"] = applied_to(record.pop("applied_to", "") or "")
         except _Bad as bad:
             problems.append(
                 Problem(
@@ -490,10 +493,50 @@ def read_payments(path: Path) -> list[Record]:
         else:
             record["unapplied_amount"] = str(Decimal(record.get("amount", "0")) - applied)
     _require(problems)
-    for record in records:
-        record["id"] = f"pay-{record['_row']}"
+    for record, ident in zip(records, payment_ids(records), strict=True):
+        record["id"] = ident
         record.update(source="tps", status="active")
     return _clean(records)
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9.\-]+")
+
+
+def _id_part(value: Any, limit: int = 24) -> str:
+    return _UNSAFE.sub("", str(value or "").strip())[:limit]
+
+
+def payment_ids(payments: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Each payment row's id, by what it is rather than where it sits: TPS's export has no
+    payment number, and a row number changes whenever an export sorts differently.
+
+    The id is `pay-CLIENT-DATE-AMOUNT[-REFERENCE]`, e.g. `pay-A1-2026-10-05-100.00-CHQ881`.
+    Payments sharing all four are told apart by the rest of the row (method, applications,
+    description), then by order only when the rows are the same in every column, where
+    which is which makes no difference. `payments` are rows as read (or as exported):
+    client code, ISO date, amount, applications by invoice number.
+    """
+    keyed = []
+    for position, payment in enumerate(payments):
+        amount = Decimal(str(payment.get("amount") or 0)).quantize(Decimal("0.01"))
+        parts = [payment.get("client_id"), payment.get("date"), amount, payment.get("reference")]
+        base = "-".join(p for p in (_id_part(v) for v in parts) if p)
+        rest = (
+            str(payment.get("method") or "").strip(),
+            "; ".join(
+                f"{a['invoice_id']}={Decimal(str(a['amount'])):.2f}"
+                for a in payment.get("applications") or []
+            ),
+            str(payment.get("description") or "").strip(),
+            str(payment.get("bank_account") or "").strip(),
+        )
+        keyed.append((base, rest, position))
+    ids = [""] * len(keyed)
+    seen: dict[str, int] = {}
+    for base, _, position in sorted(keyed):
+        seen[base] = seen.get(base, 0) + 1
+        ids[position] = f"pay-{base}" + (f"~{seen[base]}" if seen[base] > 1 else "")
+    return ids
 
 
 def _clean(records: list[Record]) -> list[Record]:
@@ -574,6 +617,9 @@ def work_code_import_rows(codes: Sequence[Mapping[str, Any]]) -> Iterator[Record
 
 def payment_rows(payments: Iterable[Mapping[str, Any]]) -> Iterator[Record]:
     for payment in payments:
+        if "applications" not in payment:  # a row read back from a sheet carries its own
+            yield dict(payment)
+            continue
         applied = "; ".join(
             f"{a['invoice_id']}={a['amount']}" for a in payment.get("applications") or []
         )

@@ -14,14 +14,15 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from tpsqbo_engine.connectors.tps import files, sheetio
-from tpsqbo_engine.connectors.tps.client import TpsRejected
+from tpsqbo_engine.connectors.tps.client import TpsRejected, convert_money
 from tpsqbo_engine.connectors.tps.contract import RESOURCES
+from tpsqbo_engine.ruleset.shapes import entity_catalog
 
 Record = dict[str, Any]
 OUTBOX = {
@@ -83,6 +84,7 @@ class FileTps:
                 for invoice in loaded["invoices"]:
                     invoice["lines"] = lines.get(invoice["id"], [])
         _apply_payments(loaded["invoices"], loaded["payments"])
+        _due_by_terms(loaded["invoices"], loaded["clients"])
         stamp = (
             datetime.fromtimestamp(max(stamps, default=0), UTC)
             .isoformat(timespec="microseconds")
@@ -99,13 +101,13 @@ class FileTps:
     ) -> Iterator[Record]:
         for record in self._load()[resource].values():
             if not updated_since or record["updated_at"] > updated_since:
-                yield dict(record)
+                yield _typed(resource, record)
 
     def get(self, resource: str, ident: str) -> Record:
         record = self._load()[resource].get(ident)
         if record is None:
             raise TpsRejected(f"TPS sheets hold no {resource} record {ident}", status=404)
-        return dict(record)
+        return _typed(resource, record)
 
     def create(self, resource: str, record: Record, *, key: str) -> Record:
         ident = str(record.get("doc_number") or record.get("id") or key)
@@ -144,6 +146,16 @@ class FileTps:
             files.write_sheet(path, sheet, rows)
 
 
+def _typed(resource: str, record: Record) -> Record:
+    """Amounts as Decimal, as the TPS API client gives them: "0.00" on a sheet is the same
+    amount as the rules' Decimal("0.00")."""
+    shape = entity_catalog().get(f"tps.{RESOURCES[resource]}")
+    if shape is None:
+        return dict(record)
+    typed: Record = convert_money(dict(record), shape, to_decimal=True)
+    return typed
+
+
 def _outbox_row(resource: str, record: Record) -> Record:
     if resource == "invoices":
         total = Decimal(str(record.get("total") or 0))
@@ -158,6 +170,17 @@ def _outbox_row(resource: str, record: Record) -> Record:
             ],
         }
     return record
+
+
+def _due_by_terms(invoices: list[Record], clients: list[Record]) -> None:
+    """Import Invoices has no due date: TPS gives an invoice its client's terms."""
+    terms = {c["id"]: c.get("terms_days") for c in clients}
+    for invoice in invoices:
+        days = terms.get(invoice["client_id"])
+        if not invoice.get("due_date") and days is not None:
+            invoice["due_date"] = (
+                date.fromisoformat(invoice["date"]) + timedelta(days)
+            ).isoformat()
 
 
 def _apply_payments(invoices: list[Record], payments: list[Record]) -> None:

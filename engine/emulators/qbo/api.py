@@ -18,6 +18,7 @@ from tpsqbo_engine.emulators.qbo.company import (
 from tpsqbo_engine.emulators.qbo.faults import Fault, now_text
 
 MAX_BATCH_ITEMS = 30
+MAX_BATCH_OBJECTS = 1000
 CDC_MAX_OBJECTS = 1000
 CDC_LOOKBACK = timedelta(days=30)
 
@@ -157,11 +158,35 @@ def batch(company: Company, body: Record) -> Record:
             f"Batch size limit exceeded: at most {MAX_BATCH_ITEMS} items per batch",
         )
     responses = []
+    objects = 0
     with company.independent_items():
         for item in items:
             ident = item.get("bId") if isinstance(item, dict) else None
-            responses.append({"bId": ident, **_batch_item(company, item)})
+            answer = _batch_item(company, item)
+            count = _objects(answer)
+            if "QueryResponse" in answer and objects + count > MAX_BATCH_OBJECTS:
+                # BATCH: "at most 1000 objects in a response". How QBO answers past that is
+                # not documented: the item is refused, never cut short in silence.
+                fault = Fault(
+                    "2010",
+                    "Request has invalid or unsupported property",
+                    f"Batch response limit exceeded: at most {MAX_BATCH_OBJECTS} objects "
+                    "in a batch response; ask for fewer rows (MAXRESULTS)",
+                )
+                answer, count = {"Fault": {"Error": [fault.error()], "type": fault.type}}, 0
+            objects += count
+            responses.append({"bId": ident, **answer})
     return envelope("BatchItemResponse", responses)
+
+
+def _objects(answer: Record) -> int:
+    """How many objects an item's answer holds: a query's rows, or the one record."""
+    if "Fault" in answer:
+        return 0
+    found = answer.get("QueryResponse")
+    if isinstance(found, dict):
+        return sum(len(v) for v in found.values() if isinstance(v, list))
+    return 1
 
 
 def _batch_item(company: Company, item: Record) -> Record:

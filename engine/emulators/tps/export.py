@@ -2,8 +2,9 @@
 bookkeeper would export from TPS each night for the files connection (`FileBooks`).
 
 Clients are known by their code and invoices by their number, as on TPS's own sheets;
-payments by their row; adjustments and finance charges by their record id (Reference).
-Voided invoices, payments, adjustments and charges are listed in `voids.csv`.
+payments by what they are (client, date, amount, reference: `files.payment_ids`) or the
+`QBO-…` id they were entered with; adjustments and finance charges by their record id
+(Reference). Voided invoices, payments and adjustments are listed in `voids.csv`.
 """
 
 from __future__ import annotations
@@ -53,6 +54,46 @@ def _work_codes(firm: Firm) -> list[Record]:
     return list(files.work_code_import_rows(rows))
 
 
+def _payment_rows(
+    payments: list[Record], codes: dict[str, str], numbers: dict[str, str]
+) -> list[Record]:
+    return [
+        {
+            **p,
+            "client_id": codes[p["client_id"]],
+            "applications": [
+                {**a, "invoice_id": numbers[a["invoice_id"]]} for a in p.get("applications") or []
+            ],
+        }
+        for p in payments
+    ]
+
+
+def _payment_numbers(payments: list[Record], rows: list[Record]) -> dict[str, str]:
+    """Payment id -> its number on the sheets: the one the files connection gives the row
+    (or the one it went out with from the outbox)."""
+    return {
+        p["id"]: entered_as(p) or ident
+        for p, ident in zip(payments, files.payment_ids(rows), strict=True)
+    }
+
+
+def sheet_numbers(firm: Firm) -> dict[str, dict[str, str]]:
+    """By kind (as voids.csv names kinds), each record's number on the sheets -> its id."""
+    codes, numbers = _codes(firm), _numbers(firm)
+    with firm.lock:
+        payments = sorted(firm.table("payments").values(), key=lambda p: p["id"])
+        adjustments = list(firm.table("adjustments").values())
+        charges = list(firm.table("finance-charges").values())
+    paid = _payment_numbers(payments, _payment_rows(payments, codes, numbers))
+    return {
+        "invoice": {number: ident for ident, number in numbers.items()},
+        "payment": {number: ident for ident, number in paid.items()},
+        "adjustment": {entered_as(a) or a["id"]: a["id"] for a in adjustments},
+        "finance-charge": {c["id"]: c["id"] for c in charges},
+    }
+
+
 def export_sheets(firm: Firm, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     codes, numbers = _codes(firm), _numbers(firm)
@@ -73,18 +114,13 @@ def export_sheets(firm: Firm, folder: Path) -> None:
     files.write_sheet(
         folder / "invoice-lines.csv",
         sheets["invoice-lines"],
-        [{**line, "invoice_id": i["doc_number"]} for i in invoices for line in i["lines"]],
+        [
+            {**line, "invoice_id": i["doc_number"]}
+            for i in invoices
+            for line in i.get("lines") or []
+        ],
     )
-    rows = [
-        {
-            **p,
-            "client_id": codes[p["client_id"]],
-            "applications": [
-                {**a, "invoice_id": numbers[a["invoice_id"]]} for a in p.get("applications") or []
-            ],
-        }
-        for p in payments
-    ]
+    rows = _payment_rows(payments, codes, numbers)
     files.write_sheet(folder / "payments.csv", sheets["payments"], files.payment_rows(rows))
     files.write_sheet(
         folder / "adjustments.csv",
@@ -103,15 +139,22 @@ def export_sheets(firm: Firm, folder: Path) -> None:
         MORE_SHEETS["finance-charges"],
         [{**c, "client_id": codes[c["client_id"]]} for c in charges],
     )
-    # A payment's number on the sheets is its row: the first data row is row 2.
-    paid_rows = {p["id"]: entered_as(p) or f"pay-{row}" for row, p in enumerate(payments, start=2)}
-    voids = [
-        {"kind": "invoice", "number": numbers[i["id"]], "what": "void"}
-        for i in invoices
-        if i.get("status") == "void"
-    ] + [
-        {"kind": "payment", "number": paid_rows[p["id"]], "what": "void"}
-        for p in payments
-        if p.get("status") == "void"
-    ]
+    paid_rows = _payment_numbers(payments, rows)
+    voids = (
+        [
+            {"kind": "invoice", "number": numbers[i["id"]], "what": "void"}
+            for i in invoices
+            if i.get("status") == "void"
+        ]
+        + [
+            {"kind": "payment", "number": paid_rows[p["id"]], "what": "void"}
+            for p in payments
+            if p.get("status") == "void"
+        ]
+        + [
+            {"kind": "adjustment", "number": entered_as(a) or a["id"], "what": "void"}
+            for a in adjustments
+            if a.get("status") == "void"
+        ]
+    )
     files.write_sheet(folder / "voids.csv", MORE_SHEETS["voids"], voids)
