@@ -35,6 +35,7 @@ from tpsqbo_engine.sync.snapshot import TPS_RESOURCES
 
 Record = dict[str, Any]
 Progress = Callable[[int, int], None]
+FLUSH_ROWS = 1000  # rows of records left alone held at most before a commit
 
 
 class Unresolved(Exception):
@@ -112,6 +113,8 @@ class Executor:
                     op.target,
                 )
             )
+        if len(self.done.items) + len(self.done.links) >= FLUSH_ROWS:
+            self._flush()  # a long stretch of records left alone: memory stays bounded
 
     @staticmethod
     def _batchable(operations: list[Operation], start: int) -> list[Operation]:

@@ -153,3 +153,25 @@ def test_sigterm_during_a_batch_call_commits_that_batch_and_starts_no_other(
         journal = _journal(session.state.path)
     assert calls["batches"] == 2
     assert len(journal) == calls["ops"] and all(outcome == "written" for _, outcome in journal)
+
+
+def test_records_left_alone_are_committed_in_bounded_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tpsqbo_engine.sync import executor
+
+    real = StateStore.write
+    held: list[int] = []
+
+    def write(self: StateStore, run_id: int, done: Any, *args: Any) -> Any:
+        held.append(sum(1 for item in done.items if item.status == "Excluded"))
+        return real(self, run_id, done, *args)
+
+    monkeypatch.setattr(executor, "FLUSH_ROWS", 10)
+    monkeypatch.setattr(StateStore, "write", write)
+    with demo_firm(tmp_path) as (session, _, _):
+        session.backup()
+        summary = session.sync()
+        left_alone = summary.counts["Excluded"]
+    assert left_alone > 50  # the paid history, a long stretch of records left alone
+    assert max(held) <= 10, held
