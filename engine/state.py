@@ -9,7 +9,8 @@
     ignores    records taken out of the sync by hand (undoable)
     backups    QBO snapshots taken by `tpsqbo-engine backup`
 
-A cursor moves only in the transaction that records the work it covers.
+A cursor moves only in the transaction that records the work it covers. The sync writes its
+journal, link and history rows a batch at a time (`write`, engine/state_rows.py).
 
 Opening checks the file before trusting it: an empty file, a file that is not SQLite, a
 database failing SQLite's quick check, or one without the engine's tables is refused with
