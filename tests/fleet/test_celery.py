@@ -62,9 +62,11 @@ def test_two_workers_share_realms_one_run_at_a_time_one_budget_and_skip_the_pois
     assert overlaps(on_shared) == []
     assert len({r.token for r in on_shared}) == 3
     assert {r.worker.split("@")[0] for r in runs.values()} == {"w1", "w2"}
-    # 3 runs of ~28 calls in 3 s windows of 40: only the shared budget keeps them all in.
+    # The three runs make more calls than a 3 s window of 40 allows: only the shared budget
+    # keeps them all in.
     assert shared.emulator._throttle.refused == 0  # type: ignore[union-attr]
-    assert all(r.throttled == 0 for r in runs.values()) and runs["alpha"].calls > 20
+    assert all(r.throttled == 0 for r in runs.values())
+    assert sum(r.calls for r in on_shared) > 40
 
     assert main(["fleet", "status", "--broker", workers.broker, "--format", "json"]) == 0
     shown = {r["firm"]: r["status"] for r in json.loads(capsys.readouterr().out)}
@@ -74,7 +76,7 @@ def test_two_workers_share_realms_one_run_at_a_time_one_budget_and_skip_the_pois
 def test_a_killed_worker_s_firm_completes_on_another_worker(
     firms: Firms, workers: Workers, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    slow = firms.qbo(faults="slow=1@4")  # every 4th request takes a second: a long run
+    slow = firms.qbo(faults="slow=2@2")  # every 2nd request takes two seconds: a long run
     firm = firms.make("slowpoke", qbo=slow)
     coordinator = RedisCoordinator(workers.broker)
     options = (*FAST_WORKER, "--visibility-timeout", "4", "--restore-interval", "1")
