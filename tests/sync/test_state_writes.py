@@ -175,3 +175,58 @@ def test_records_left_alone_are_committed_in_bounded_chunks(
         left_alone = summary.counts["Excluded"]
     assert left_alone > 50  # the paid history, a long stretch of records left alone
     assert max(held) <= 10, held
+
+
+def test_a_sync_killed_while_qbo_answers_a_batch_finds_it_on_the_next_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real kill (SIGKILL) of a `sync` process whose batch of payments QBO has written and
+    is answering: the next run finds every payment from the journal and writes none twice,
+    though the emulator ignores requestids."""
+    import subprocess
+
+    from tpsqbo_engine.emulators.qbo import api
+
+    real = api.batch
+    engine: dict[str, subprocess.Popen[bytes]] = {}
+    sent: list[str] = []
+
+    def batch(company: Any, body: Any) -> Any:
+        answer = real(company, body)
+        notes = [
+            str(item.get("Payment", {}).get("PrivateNote", ""))
+            for item in body.get("BatchItemRequest", [])
+        ]
+        if "sync" in engine and any(n.startswith("sync:tps:payment:") for n in notes):
+            sent.extend(notes)
+            engine.pop("sync").kill()  # written in QBO; its answer never arrives
+        return answer
+
+    with demo_firm(tmp_path, faults="ignore-requestid") as (session, qbo, _):
+        session.backup()
+        monkeypatch.setattr(api, "batch", batch)
+        config = str(tmp_path / "tpsqbo.yaml")
+        child = subprocess.Popen(
+            [sys.executable, "-m", "tpsqbo_engine", "sync", "--config", config],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        engine["sync"] = child
+        _, err = child.communicate(timeout=120)
+        assert child.returncode == -signal.SIGKILL, err[-500:]
+        lost = [i for i, outcome in _journal(session.state.path) if outcome == ""]
+        assert len(lost) == len(sent) > 1
+        real_find = QboClient.find
+        looked_up: list[str] = []
+
+        def find(self: QboClient, entity: str, *args: Any, **kwargs: Any) -> Any:
+            looked_up.append(entity)
+            return real_find(self, entity, *args, **kwargs)
+
+        monkeypatch.setattr(QboClient, "find", find)
+        summary = session.sync()
+        assert summary.counts["Failed"] == 0
+        assert looked_up == ["Payment"] * len(lost)
+        notes = Counter(str(p.get("PrivateNote")) for p in qbo.company.table("Payment").values())
+        assert max(notes.values()) == 1
+        assert session.plan()[0].writes() == []
