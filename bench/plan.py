@@ -9,11 +9,13 @@ Both emulators run in this process with no limits; reading them is not timed. Th
 pack for the same records (display names, addresses, invoice lines merged by work code with
 their item and tax code, payments applied to invoices) in plain Python. Targets: the planner
 within 3x of the hand-written mapping; at most 5 state statements per record written.
+Each side is timed after a full garbage collection, so neither pays for the other's garbage.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import tempfile
 import time
 from collections import defaultdict
@@ -133,9 +135,11 @@ def planner_speed(seed: str) -> None:
     ):
         snapshot = session.snapshot()
         count = source_records(snapshot)
+        gc.collect()
         started = time.perf_counter()
         plan, _ = session.plan(snapshot)
         planner = time.perf_counter() - started
+        gc.collect()
         started = time.perf_counter()
         mapped = hand_written(snapshot)
         by_hand = time.perf_counter() - started

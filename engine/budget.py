@@ -12,17 +12,17 @@ the sandbox, in three parts:
 
 Going over raises `BudgetExceeded`, a Jinja `SecurityError`, so the caller reports it like any
 refused operation: at run time a located Failed record, at `validate` an error when the
-expression is constant. The budget of the evaluation in progress is held in a context
-variable; code that renders without opening one gets a fresh budget per loop.
+expression is constant. The budget of the evaluation in progress is held per thread; code
+that renders without opening one gets a fresh budget per loop.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from contextvars import ContextVar, Token
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -41,11 +41,15 @@ class BudgetExceeded(SecurityError):
 
 
 class Budget:
-    # Opened once per evaluation of every rule value: kept as light as a class can be.
-    __slots__ = ("deadline", "seconds", "steps")
+    # Opened once per evaluation of every rule value: kept as light as a class can be, and
+    # one object per thread is refilled for each evaluation rather than made anew.
+    __slots__ = ("deadline", "open", "seconds", "steps")
 
     def __init__(self, steps: int, seconds: float) -> None:
-        self.steps, self.seconds = steps, seconds
+        self.refill(steps, seconds)
+
+    def refill(self, steps: int, seconds: float) -> None:
+        self.steps, self.seconds, self.open = steps, seconds, True
         self.deadline = time.monotonic() + seconds
 
     def tick(self, count: int = 1) -> None:
@@ -56,21 +60,38 @@ class Budget:
             raise BudgetExceeded(f"evaluation took longer than {self.seconds:g} s")
 
 
-_CURRENT: ContextVar[Budget | None] = ContextVar("tpsqbo_budget", default=None)
+class _PerThread(threading.local):
+    # Per thread, not per context: a context copied into several pool threads (the fleet's)
+    # would otherwise hand them one budget object to share.
+    budget: Budget | None = None
 
 
-def open_budget() -> Token[Budget | None] | None:
+_THREAD = _PerThread()
+
+
+def open_budget() -> Budget | None:
     """Opens the budget of one evaluation, unless one is open (nested evaluations share the
     outer one); pass what it returns to `close_budget`. Plain calls, not a context manager:
     this runs for every rule value of every record."""
-    if _CURRENT.get() is not None:
+    spend = _THREAD.budget
+    if spend is None:
+        spend = _THREAD.budget = Budget(MAX_STEPS, MAX_SECONDS)  # this thread's from now on
+        return spend
+    if spend.open:
         return None
-    return _CURRENT.set(Budget(MAX_STEPS, MAX_SECONDS))
+    spend.refill(MAX_STEPS, MAX_SECONDS)
+    return spend
 
 
-def close_budget(token: Token[Budget | None] | None) -> None:
+def _open() -> Budget | None:
+    """The budget of the evaluation in progress, if one is."""
+    spend = _THREAD.budget
+    return spend if spend is not None and spend.open else None
+
+
+def close_budget(token: Budget | None) -> None:
     if token is not None:
-        _CURRENT.reset(token)
+        token.open = False
 
 
 @contextmanager
@@ -85,7 +106,7 @@ def budget() -> Iterator[None]:
 
 def counted(iterable: Iterable[Any]) -> Iterator[Any]:
     """What a `{% for %}` loops over: each item spends a step."""
-    spend = _CURRENT.get() or Budget(MAX_STEPS, MAX_SECONDS)
+    spend = _open() or Budget(MAX_STEPS, MAX_SECONDS)
     for item in iterable:
         spend.tick()
         yield item
@@ -112,7 +133,7 @@ def sized(value: Any) -> Any:
         fits(_text_inside(value.values() if isinstance(value, Mapping) else value), "a list's text")
     else:
         return value  # a number, a date, None: nothing that grows
-    spend = _CURRENT.get()
+    spend = _open()
     if spend is not None:
         spend.tick(0)
     return value

@@ -29,13 +29,16 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cache
 from typing import Any
 
-from jinja2 import StrictUndefined, Undefined, nodes
+from jinja2 import StrictUndefined, Template, Undefined, nodes
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError
+from jinja2.parser import Parser
+from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from tpsqbo_engine import budget as limits
 from tpsqbo_engine.errors import EngineError
+from tpsqbo_engine.exprfast import DICT_ATTRIBUTES, SLOW, SPECIAL_NAMES, compile_quick
 
 MAX_REPEAT = 10_000
 CENT = Decimal("0.01")
@@ -219,13 +222,13 @@ FORBIDDEN_NAMES = frozenset(
 class RuleFunction:
     """A function rules may call (lookup, ref, linked, record, today)."""
 
-    __slots__ = ("_func",)
+    __slots__ = ("func",)
 
     def __init__(self, func: Callable[..., Any]) -> None:
-        self._func = func
+        self.func = func
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._func(*args, **kwargs)
+        return self.func(*args, **kwargs)
 
 
 class _BudgetedCode(CodeGenerator):
@@ -261,6 +264,30 @@ class RuleEnvironment(ImmutableSandboxedEnvironment):
     def is_safe_callable(self, obj: Any) -> bool:
         # Only the engine's own functions may be called; no methods of values.
         return isinstance(obj, RuleFunction)
+
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        # What Jinja's Context.call does for a callable that takes no context, without the
+        # introspection it spends on every call: rules call the engine's functions per field.
+        if type(__obj) is RuleFunction:
+            kwargs.pop("_loop_vars", None)
+            kwargs.pop("_block_vars", None)
+            try:
+                return __obj(*args, **kwargs)
+            except StopIteration:
+                return __self.undefined(
+                    "value was undefined because a callable raised a StopIteration exception"
+                )
+        return super().call(__context, __obj, *args, **kwargs)
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # `record.field` on a plain dict: the item, as the sandbox gives it once Python's
+        # getattr has failed (a dict has no such attribute), without raising to find out.
+        if type(obj) is dict and type(attribute) is str and attribute not in DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
         try:
@@ -347,18 +374,51 @@ def parse(source: str) -> nodes.Template:
         raise _too_deep(None, None) from None
 
 
+class Scope:
+    """The names rules see for one record, with the Jinja context made from them once and
+    reused by every value evaluated there (a context per evaluation used to cost more than
+    most rules do)."""
+
+    __slots__ = ("_context", "values")
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self.values: dict[str, Any] = values if type(values) is dict else dict(values)
+        self._context: Context | None = None
+
+    def context(self, env: RuleEnvironment) -> Context:
+        context = self._context
+        if context is None or context.environment is not env:
+            # shared: the names are read in place, never copied; rules cannot write them
+            context = self._context = Context(env, self.values, None, {})
+        return context
+
+
 @dataclass(frozen=True)
 class CompiledValue:
-    """One rule value, compiled once. `where` names the rule (file:line) for error messages."""
+    """One rule value, compiled once. `where` names the rule (file:line) for error messages.
+
+    Three ways to evaluate it, each giving the very same value, the first that applies:
+    `_fast` without Jinja and without a budget (a literal; a plain `{{ a.b }}` path through
+    dicts); `_quick`, closures doing what Jinja's code would do (engine/exprfast.py), under
+    the budget; `_render`, Jinja's own code. The first two answer `SLOW` to pass it on."""
 
     source: str
     where: str
-    _render: Callable[[Mapping[str, Any]], Any]
+    _render: Callable[[Scope], Any]
+    _fast: Callable[[dict[str, Any]], Any] | None = None
+    _quick: Callable[[dict[str, Any]], Any] | None = None
 
-    def evaluate(self, context: Mapping[str, Any]) -> Any:
+    def evaluate(self, context: Mapping[str, Any] | Scope) -> Any:
+        scope = context if isinstance(context, Scope) else Scope(context)
+        if self._fast is not None:
+            result = self._fast(scope.values)
+            if result is not SLOW:
+                return self._checked(result)
         token = limits.open_budget()
         try:
-            result = self._render(context)
+            result = SLOW if self._quick is None else self._quick(scope.values)
+            if result is SLOW:
+                result = self._render(scope)
         except ExpressionError as exc:
             # A function the rule called failed (a missing lookup entry...): say which
             # expression, at its line and column, called it.
@@ -371,7 +431,22 @@ class CompiledValue:
             ) from None
         finally:
             limits.close_budget(token)
-        if not isinstance(result, _PLAIN) and _undefined_inside(result):
+        return self._checked(result)
+
+    def evaluate_slowly(self, context: Mapping[str, Any] | Scope) -> Any:
+        """Jinja's own code alone, for checking that the other ways give the same."""
+        return self.jinja_only().evaluate(context)
+
+    def jinja_only(self) -> CompiledValue:
+        return CompiledValue(self.source, self.where, self._render)
+
+    @property
+    def compiled_ways(self) -> tuple[bool, bool]:
+        """Whether the value has a fast path, and closures (for tests)."""
+        return self._fast is not None, self._quick is not None
+
+    def _checked(self, result: Any) -> Any:
+        if type(result) not in _PLAIN and _undefined_inside(result):
             raise ExpressionError(f"{self.where}: `{self.source}` has no value for this record")
         return result
 
@@ -388,18 +463,27 @@ EVALUATION_ERRORS = (
 )
 
 
-_PLAIN = (str, int, Decimal, date, type(None))  # results that cannot hold an Undefined
+_PLAIN = frozenset({str, int, bool, Decimal, date, type(None)})  # cannot hold an Undefined
 
 
 def _undefined_inside(value: Any) -> bool:
     """An Undefined, or one inside a list or mapping (`map(attribute='__class__')` makes those)."""
-    if isinstance(value, Undefined):
+    kind = type(value)
+    if kind in _PLAIN:
+        return False
+    if kind is dict:
+        inside: Iterable[Any] = value.values()
+    elif kind is list or kind is tuple:
+        inside = value
+    elif isinstance(value, Undefined):
         return True
-    if isinstance(value, list | tuple):
-        return any(_undefined_inside(v) for v in value)
-    if isinstance(value, Mapping):
-        return any(_undefined_inside(v) for v in value.values())
-    return False
+    elif isinstance(value, list | tuple):
+        inside = value
+    elif isinstance(value, Mapping):
+        inside = value.values()
+    else:
+        return False
+    return any(type(v) not in _PLAIN and _undefined_inside(v) for v in inside)
 
 
 def _safe_reason(exc: BaseException) -> str:
@@ -428,18 +512,83 @@ def render_text(template: Any, context: Mapping[str, Any]) -> str:
 def compile_value(value: Any, where: str) -> CompiledValue:
     """A literal stays itself; `{{ x }}` evaluates natively; other templates render to text."""
     if not isinstance(value, str) or not is_template(value):
-        return CompiledValue(repr(value), where, lambda _context: value)
+        return CompiledValue(repr(value), where, lambda _scope: value, lambda _values: value)
     env = environment()
     body = single_expression(value)
     try:
         if body is not None:
-            expression = env.compile_expression(body, undefined_to_none=False)
-            return CompiledValue(value, where, lambda context: expression(**context))
+            expression = _parse_expression(env, body)
+            fast = _path_getter(expression)
+            quick = compile_quick(expression, env, RuleFunction)
+            template = env.from_string(
+                nodes.Template(
+                    [nodes.Assign(nodes.Name("result", "store"), expression, lineno=1)], lineno=1
+                )
+            )
+            return CompiledValue(value, where, _expression(template, env), fast, quick)
         template = env.from_string(value)
     except (RecursionError, TemplateSyntaxError) as exc:
         reason = exc.message if isinstance(exc, TemplateSyntaxError) else "nested too deeply"
         raise ExpressionError(f"{where}: `{value[:80]}` cannot be compiled: {reason}") from None
-    return CompiledValue(value, where, lambda context: render_text(template, context))
+    return CompiledValue(value, where, lambda scope: render_text(template, scope.values))
+
+
+def _parse_expression(env: RuleEnvironment, body: str) -> nodes.Expr:
+    """`body` parsed as Jinja's `compile_expression` parses it."""
+    parser = Parser(env, body, state="variable")
+    expression = parser.parse_expression()
+    if not parser.stream.eos:
+        raise TemplateSyntaxError("chunk after expression", parser.stream.current.lineno)
+    expression.set_environment(env)
+    return expression
+
+
+def _expression(template: Template, env: RuleEnvironment) -> Callable[[Scope], Any]:
+    """Runs a compiled `result = expression` in the scope's reused context."""
+    root = template.root_render_func
+
+    def run(scope: Scope) -> Any:
+        context = scope.context(env)
+        try:
+            for _ in root(context):  # an expression yields nothing; this runs it
+                pass
+            return context.vars["result"]
+        finally:  # the context serves the next value: leave nothing of this one in it
+            context.vars.clear()
+            context.exported_vars.clear()
+
+    return run
+
+
+def _path_getter(expression: nodes.Expr) -> Callable[[dict[str, Any]], Any] | None:
+    """For an expression that is only a path (`email`, `address.line1`, `line['amount']`):
+    a getter that walks plain dicts the way the sandbox would, and says `SLOW` for anything
+    else (a missing key, a value that is not a dict), where the general path decides."""
+    steps: list[str] = []
+    node: nodes.Node = expression
+    while isinstance(node, nodes.Getattr | nodes.Getitem):
+        if isinstance(node, nodes.Getattr):
+            if node.attr in DICT_ATTRIBUTES:  # `x.items` is the method, not the key
+                return None
+            steps.append(node.attr)
+        elif isinstance(node.arg, nodes.Const) and type(node.arg.value) is str:
+            steps.append(node.arg.value)  # getitem tries the key first, like a dict does
+        else:
+            return None
+        node = node.node
+    if not isinstance(node, nodes.Name) or node.ctx != "load" or node.name in SPECIAL_NAMES:
+        return None
+    first, path = node.name, tuple(reversed(steps))
+
+    def get(values: dict[str, Any]) -> Any:
+        value = values.get(first, SLOW)
+        for step in path:
+            if type(value) is not dict:
+                return SLOW
+            value = value.get(step, SLOW)
+        return value
+
+    return get
 
 
 def over_budget(tree: nodes.Template, *, autoescape: bool = False) -> str | None:

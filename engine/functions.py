@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Any, Protocol
 
 from tpsqbo_engine.expr import ExpressionError, RuleFunction, rule_function
@@ -195,6 +196,7 @@ REGISTRY: Mapping[str, FunctionSpec] = {
 }
 
 
+@cache
 def names_for(scope: str) -> frozenset[str]:
     """The functions callable in `scope` ("rules" or "checks"): its own and the pure ones."""
     return frozenset(
@@ -210,10 +212,11 @@ def bound_functions(
     resolver: Bound, system: str, record: Mapping[str, Any], scope: str = "rules"
 ) -> dict[str, RuleFunction]:
     """Every function of `scope`, ready to be called by rules evaluated for `record`."""
+    callable_here = names_for(scope)
     return {
         name: rule_function(
             spec.pure if spec.pure is not None else resolver.bound_function(name, system, record)
         )
         for name, spec in REGISTRY.items()
-        if name in names_for(scope)
+        if name in callable_here
     }

@@ -22,7 +22,7 @@ def flatten(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in record.items():
         path = f"{prefix}{key}"
-        if isinstance(value, Mapping):
+        if type(value) is dict or isinstance(value, Mapping):
             flat.update(flatten(value, f"{path}."))
         else:
             flat[path] = value
@@ -65,6 +65,8 @@ def diff(want: Record, have: Record | None, exact: bool = False) -> dict[str, li
     """Field -> [now, wanted], for the fields the rules set and the target has otherwise.
     Text that differs only as people type it (spaces, case) is not a change unless `exact`:
     a tidy record is not overwritten with a worse-formatted copy."""
+    if have is None:  # a new record: every field is a change
+        return {path: [None, value] for path, value in flatten(want).items()}
     changes: dict[str, list[Any]] = {}
     for path, value in flatten(want).items():
         current = get_path(have or {}, path)

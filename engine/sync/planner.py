@@ -32,7 +32,6 @@ from tpsqbo_engine.sync.runtime import (
     Links,
     Resolver,
     content_hash,
-    context,
     desired,
     pair_of,
     record_key,
@@ -139,6 +138,7 @@ class Planner:
             given.rules, given.snapshot, self.links, today_is=lambda: given.clock().date()
         )
         self.operations: list[Operation] = []
+        self._match_index: dict[tuple[str, str, str], dict[Any, list[tuple[str, Record]]]] = {}
 
     def plan(self) -> Plan:
         for mapping in ordered(self.given.rules.mappings):
@@ -416,7 +416,7 @@ class Planner:
             action = rule.initial if phase == "initial" else rule.ongoing
             if action is Action.ALLOW:
                 continue
-            if rule.when is None or rule.when.evaluate(context(qualified, record, self.resolver)):
+            if rule.when is None or rule.when.evaluate(self.resolver.scope(qualified, record)):
                 return _Exclusion(action, rule.reason, f"{rule.id} ({rule.where})")
         return None
 
@@ -431,18 +431,17 @@ class Planner:
         if pinned is not None:
             return None if pinned == "new" else pinned
         claimed = (
-            set(self.links.to_tps.get(pair_of(mapping), {}))
+            self.links.to_tps.get(pair_of(mapping), {})
             if system_of(mapping.target) == "qbo"
-            else set(self.links.to_qbo.get(pair_of(mapping), {}))
+            else self.links.to_qbo.get(pair_of(mapping), {})
         )
-        targets = [
-            r
-            for r in self.given.snapshot.records(mapping.target).values()
-            if ident_of(mapping.target, r) not in claimed
-            and not (mapping.on_inactive == "create" and r.get("Active") is False)
-        ]
         for key in mapping.match:
-            found = _matches(key, record, targets, mapping.target)
+            found = [
+                ident
+                for ident, target in self._candidates(mapping.target, key, record)
+                if ident not in claimed
+                and not (mapping.on_inactive == "create" and target.get("Active") is False)
+            ]
             if len(found) == 1:
                 return found[0]
             if len(found) > 1:
@@ -459,6 +458,26 @@ class Planner:
             rule=mapping.where,
             message="no matching record; the mapping does not create one",
         )
+
+    def _candidates(
+        self, qualified: str, key: MatchKey, record: Record
+    ) -> list[tuple[str, Record]]:
+        """The target records whose `key.target` equals the record's `key.source` once both are
+        normalized, in the snapshot's order; the targets are indexed once per plan."""
+        value = _get(record, key.source)
+        if value in (None, ""):
+            return []
+        normalize = NORMALIZERS[key.normalize]
+        index = self._match_index.get((qualified, key.target, key.normalize))
+        if index is None:
+            index = self._match_index[(qualified, key.target, key.normalize)] = {}
+            for target in self.given.snapshot.records(qualified).values():
+                found = _get(target, key.target)
+                if found not in (None, ""):
+                    index.setdefault(normalize(found), []).append(
+                        (ident_of(qualified, target), target)
+                    )
+        return index.get(normalize(value), [])
 
     def _ambiguous(
         self, mapping: MappingRule, key: str, match: MatchKey, found: list[str]
@@ -702,16 +721,3 @@ def _reverse(mapping: MappingRule, target: Record, source: Record) -> Record:
         if value is not None and not _same(value, _get(source, path)):
             _put(back, path, value)
     return back
-
-
-def _matches(key: MatchKey, record: Record, targets: list[Record], qualified: str) -> list[str]:
-    normalize = NORMALIZERS[key.normalize]
-    value = _get(record, key.source)
-    if value in (None, ""):
-        return []
-    wanted_value = normalize(value)
-    return [
-        ident_of(qualified, t)
-        for t in targets
-        if _get(t, key.target) not in (None, "") and normalize(_get(t, key.target)) == wanted_value
-    ]

@@ -8,15 +8,17 @@ exclusions left out makes the referring record excluded too.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
-from tpsqbo_engine.expr import ExpressionError
+from tpsqbo_engine.expr import ExpressionError, RuleFunction, Scope, rule_function
 from tpsqbo_engine.functions import bound_functions
 from tpsqbo_engine.ruleset.model import FieldRule, MappingRule, RuleSet
 from tpsqbo_engine.ruleset.shapes import Shape, entity_catalog
@@ -35,13 +37,19 @@ class ExcludedReference(Exception):
         self.record, self.reason = record, reason
 
 
+@cache  # asked for every record and reference: a handful of entity names per run
 def system_of(qualified: str) -> str:
     return qualified.split(".", 1)[0]
 
 
 def pair_of(mapping: MappingRule) -> str:
     """Links are kept per TPS entity and QBO entity, whichever way a mapping flows."""
-    sides = {system_of(mapping.source): mapping.source, system_of(mapping.target): mapping.target}
+    return _pair(mapping.source, mapping.target)
+
+
+@cache
+def _pair(source: str, target: str) -> str:
+    sides = {system_of(source): source, system_of(target): target}
     return f"{sides['tps'].split('.')[1]}|{sides['qbo'].split('.')[1]}"
 
 
@@ -49,14 +57,24 @@ def record_key(qualified: str, ident: str) -> str:
     return f"{qualified}:{ident}"
 
 
+# Values that are neither mappings, lists nor amounts: they stand for themselves.
+_AS_THEY_ARE = frozenset({str, int, float, bool, type(None)})
+
+
 def _canonical(value: Any) -> Any:
     # A reference is its id: the display name QBO echoes back is not part of the content.
-    if isinstance(value, Mapping):
+    kind = type(value)
+    if kind in _AS_THEY_ARE:
+        return value
+    if kind is dict or isinstance(value, Mapping):
+        reference = "value" in value
         return {
-            k: _canonical(v) for k, v in value.items() if not (k == "name" and "value" in value)
+            k: v if type(v) in _AS_THEY_ARE else _canonical(v)
+            for k, v in value.items()
+            if not (reference and k == "name")
         }
     if isinstance(value, list):
-        return [_canonical(v) for v in value]
+        return [v if type(v) in _AS_THEY_ARE else _canonical(v) for v in value]
     if isinstance(value, Decimal):
         return str(value.normalize())
     return value
@@ -102,13 +120,26 @@ class Resolver:
     _names: dict[str, dict[str, str | None]] = field(default_factory=dict)
     # The run's clock: `today()` in rules; pack tests fix it.
     today_is: Callable[[], date] = date.today
+    # Made once per run rather than per record: functions, mappings by id, name indexes,
+    # compiled field lists, and the scope of the record being decided.
+    _functions: dict[str, dict[str, RuleFunction]] = field(default_factory=dict)
+    _mappings: dict[str, MappingRule] = field(default_factory=dict)
+    _by_name: dict[str, dict[str, Record]] = field(default_factory=dict)
+    _wip: dict[Any, list[Record]] | None = None
+    _steps: dict[int, tuple[Any, tuple[_Step, ...]]] = field(default_factory=dict)
+    _last: tuple[str, Any, Scope] | None = None
+    _filled: dict[int, tuple[Record, Any]] = field(default_factory=dict)
 
     def writing(self, qualified: str, ident: str | None) -> None:
         """Which target record the next evaluation is for (`unique` needs to know)."""
         self._target = (qualified, ident)
 
     def mapping(self, mapping_id: str) -> MappingRule:
-        return next(m for m in self.rules.mappings if m.id == mapping_id)
+        if not self._mappings:
+            self._mappings = {}
+            for mapping in self.rules.mappings:
+                self._mappings.setdefault(mapping.id, mapping)  # the first, as a scan finds
+        return self._mappings[mapping_id]
 
     def by_key(self, qualified: str, key_field: str, key: Any) -> Record | None:
         index = self._keyed.get((qualified, key_field))
@@ -120,7 +151,38 @@ class Resolver:
     def functions(
         self, system: str, record: Mapping[str, Any] | None = None
     ) -> dict[str, Callable[..., Any]]:
-        return dict(bound_functions(self, system, record or {}))
+        return self.add_functions({}, system, record or {})
+
+    def add_functions(
+        self, names: dict[str, Any], system: str, record: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """`names` with the functions rules call added (over any field of the same name)."""
+        shared = self._functions.get(system)
+        if shared is None:
+            shared = self._functions[system] = bound_functions(self, system, {})
+        names.update(shared)
+        # `wip` is the one function bound to the record it is evaluated for
+        names["wip"] = rule_function(self.bound_function("wip", system, record))
+        return names
+
+    def scope(self, qualified: str, record: Record) -> Scope:
+        """What rules see for `record`: made once for the record being decided, whose `when`,
+        exclusions and fields all read it."""
+        last = self._last
+        if last is not None and last[1] is record and last[0] == qualified:
+            return last[2]
+        made = Scope(context(qualified, record, self))
+        self._last = (qualified, record, made)
+        return made
+
+    def steps(self, fields: tuple[FieldRule, ...]) -> tuple[_Step, ...]:
+        """A mapping's field rules with their paths split, compiled once per run."""
+        known = self._steps.get(id(fields))
+        if known is not None and known[0] is fields:
+            return known[1]
+        compiled = _compile_steps(fields)
+        self._steps[id(fields)] = (fields, compiled)  # holding `fields` keeps its id unique
+        return compiled
 
     def bound_function(
         self, name: str, system: str, record: Mapping[str, Any]
@@ -140,11 +202,14 @@ class Resolver:
     def wip(self, invoice: Mapping[str, Any], line: Any) -> list[Record]:
         """The WIP entries billed on this invoice for the line's work code."""
         code = line.get("work_code") if isinstance(line, Mapping) else None
+        if self._wip is None:
+            self._wip = {}
+            for entry in self.snapshot.records("tps.WipEntry").values():
+                self._wip.setdefault(entry.get("invoice_id"), []).append(entry)
         return [
             entry
-            for entry in self.snapshot.records("tps.WipEntry").values()
-            if entry.get("invoice_id") == invoice.get("id")
-            and (code is None or entry.get("work_code") == code)
+            for entry in self._wip.get(invoice.get("id"), ())
+            if code is None or entry.get("work_code") == code
         ]
 
     def lookup(self, table: str, key: Any, default: Any = _MISSING) -> Any:
@@ -199,10 +264,14 @@ class Resolver:
     def ref(self, entity: str, name: Any) -> dict[str, str]:
         if entity == "TaxCode" and name in US_TAX_CODES:
             return {"value": str(name)}
-        wanted = str(name).casefold()
-        for record in self.snapshot.records(f"qbo.{entity}").values():
-            if _display(record).casefold() == wanted:
-                return {"value": record["Id"], "name": _display(record)}
+        named = self._by_name.get(entity)
+        if named is None:
+            named = self._by_name[entity] = {}
+            for candidate in self.snapshot.records(f"qbo.{entity}").values():
+                named.setdefault(_display(candidate).casefold(), candidate)  # the first wins
+        record = named.get(str(name).casefold())
+        if record is not None:
+            return {"value": record["Id"], "name": _display(record)}
         raise ExpressionError(
             f"QBO has no {entity} named '{name}'",
             hint="create it in QBO, or change the rule that names it",
@@ -288,62 +357,142 @@ class Resolver:
         else:
             qualified, found = mapping.target, self.snapshot.find(mapping.target, str(key))
         shape = entity_catalog().get(qualified)
-        return filled(found, shape) if found is not None and shape is not None else found
+        if found is None or shape is None:
+            return found
+        # Filled once per record and run: rules cannot change it (the sandbox is immutable),
+        # and a field rule that writes inside a copied value gets its own copy (_put).
+        known = self._filled.get(id(found))
+        if known is None or known[0] is not found:
+            known = self._filled[id(found)] = (found, filled(found, shape))
+        return known[1]
 
 
 # A record as rules see it -------------------------------------------------------------------
+MAX_FILL_DEPTH = 6
+Fill = Callable[[Any], Any]
+_FILLERS: dict[tuple[int, int], tuple[Any, Fill]] = {}
+
+
 def filled(value: Any, shape: Shape, depth: int = 0) -> Any:
     """Declared fields that a record leaves out read as empty (None), nested ones and those
     of list elements too (a QBO line without a Description)."""
-    if depth > 6:
-        return value
-    if isinstance(value, list):
-        return [filled(item, shape.item(), depth + 1) for item in value]
+    return filler(shape, depth)(value)
+
+
+def filler(shape: Shape, depth: int = 0) -> Fill:
+    """`filled` for one shape, compiled once: its properties and their own fillers are
+    resolved here, not for every record."""
+    key = (id(shape.node), depth)
+    known = _FILLERS.get(key)
+    if known is not None and known[0] is shape.node:
+        return known[1]
+    made = _identity if depth > MAX_FILL_DEPTH else _make_filler(shape, depth)
+    _FILLERS[key] = (shape.node, made)  # holding the node keeps its id unique
+    return made
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _make_filler(shape: Shape, depth: int) -> Fill:
+    item = filler(shape.item(), depth + 1)
     props = shape.properties()
-    if not props or not (value is None or isinstance(value, Mapping)):
-        return value
-    current = dict(value or {})
-    return {name: filled(current.get(name), sub, depth + 1) for name, sub in props.items()} | {
-        k: v for k, v in current.items() if k not in props
-    }
+    names = tuple(props)
+    subs = {name: filler(sub, depth + 1) for name, sub in props.items()}
+    # Fields without properties of their own take a scalar as it is (a list is still copied);
+    # the others are filled even when missing (an absent address reads as empty lines).
+    flat = frozenset(name for name, sub in props.items() if not sub.properties())
+    nested = tuple(name for name in names if name not in flat)
+
+    def fill(value: Any) -> Any:
+        kind = type(value)
+        if kind is list or (kind is not dict and isinstance(value, list)):
+            return [item(element) for element in value]
+        if not props or not (kind is dict or value is None or isinstance(value, Mapping)):
+            return value
+        out = dict.fromkeys(names)  # declared fields first, in the schema's order
+        for name, found in (value or {}).items():
+            sub = subs.get(name)
+            if sub is None or (name in flat and not isinstance(found, list)):
+                out[name] = found  # undeclared, or a scalar: as it is
+            else:
+                out[name] = sub(found)
+        for name in nested:
+            if value is None or name not in value:
+                out[name] = subs[name](None)
+        return out
+
+    return fill
 
 
 def context(qualified: str, record: Record, resolver: Resolver) -> dict[str, Any]:
     shape = resolver.rules.catalog().get(qualified)
-    base = filled(record, shape) if shape is not None else dict(record)
-    return {**base, **resolver.functions(system_of(qualified), record)}
+    base = filler(shape)(record) if shape is not None else record
+    if base is record:  # filled records are new dicts; the record itself is never changed
+        base = dict(record)
+    return resolver.add_functions(base, system_of(qualified), record)
 
 
-def _set_path(target: Record, dotted: str, value: Any) -> None:
-    *parents, last = dotted.split(".")
-    for part in parents:
+@dataclass(frozen=True)
+class _Step:
+    """One field rule with its dotted path split: the parents to make, the key to set.
+    `copied`: a later rule of the same list writes inside this one's value, so the value
+    is put as a copy (it may be shared: a record another rule read, a lookup's entry)."""
+
+    rule: FieldRule
+    parents: tuple[str, ...]
+    last: str
+    items: tuple[tuple[_Step, ...], ...] = ()
+    copied: bool = False
+
+
+def _compile_steps(fields: tuple[FieldRule, ...]) -> tuple[_Step, ...]:
+    paths = [tuple(rule.path.split(".")) for rule in fields]
+    steps = []
+    for index, rule in enumerate(fields):
+        path = paths[index]
+        inside = any(len(p) > len(path) and p[: len(path)] == path for p in paths[index + 1 :])
+        items = tuple(_compile_steps(item) for item in rule.items)
+        steps.append(_Step(rule, path[:-1], path[-1], items, inside))
+    return tuple(steps)
+
+
+def _put(target: Record, step: _Step, value: Any) -> None:
+    for part in step.parents:
         target = target.setdefault(part, {})
-    target[last] = value
+    target[step.last] = copy.deepcopy(value) if step.copied else value
 
 
-def _apply_fields(fields: tuple[FieldRule, ...], scope: dict[str, Any]) -> Record:
+def _apply_fields(steps: tuple[_Step, ...], scope: Scope) -> Record:
     out: Record = {}
-    for rule in fields:
+    for step in steps:
+        rule = step.rule
         if rule.each is not None:
             elements = rule.each.evaluate(scope) or []
-            items = [
-                _apply_fields(rule.items[0], {**scope, rule.alias: element}) for element in elements
-            ]
-            _set_path(out, rule.path, items)
-        elif rule.items:
-            _set_path(out, rule.path, [_apply_fields(item, scope) for item in rule.items])
+            # One scope serves every element, the alias set to each in turn: an element's
+            # values are all evaluated before the next one's, and nothing keeps the scope.
+            inner = Scope({**scope.values})
+            items = []
+            for element in elements:
+                inner.values[rule.alias] = element
+                items.append(_apply_fields(step.items[0], inner))
+            _put(out, step, items)
+        elif step.items:
+            _put(out, step, [_apply_fields(item, scope) for item in step.items])
         elif rule.value is not None:
             value = rule.value.evaluate(scope)
             if isinstance(value, str):
                 value = value.strip()  # stray spaces as people type them never travel
             if value is not None:
-                _set_path(out, rule.path, value.isoformat() if isinstance(value, date) else value)
+                _put(out, step, value.isoformat() if isinstance(value, date) else value)
     return out
 
 
 def desired(mapping: MappingRule, record: Record, resolver: Resolver) -> Record:
     """The target record a source record should become under `mapping`."""
-    out = _apply_fields(mapping.fields, context(mapping.source, record, resolver))
+    scope = resolver.scope(mapping.source, record)
+    out = _apply_fields(resolver.steps(mapping.fields), scope)
     if mapping.marker:  # the engine's own bookkeeping, whatever note the rules write
         out["PrivateNote"] = engine_note(mapping.marker, str(record["id"]), out.get("PrivateNote"))
     return out
@@ -352,4 +501,4 @@ def desired(mapping: MappingRule, record: Record, resolver: Resolver) -> Record:
 def wanted(mapping: MappingRule, record: Record, resolver: Resolver) -> bool:
     if mapping.when is None:
         return True
-    return bool(mapping.when.evaluate(context(mapping.source, record, resolver)))
+    return bool(mapping.when.evaluate(resolver.scope(mapping.source, record)))

@@ -1,0 +1,338 @@
+"""Rule expressions of the common shapes, run as Python closures instead of through a Jinja
+context per evaluation.
+
+Jinja compiles an expression to Python that looks each name up in a context, then reads
+attributes, calls functions, filters and compares through the sandboxed environment. For
+the shapes rules mostly take (paths, calls of the engine's functions, filters, tests,
+comparisons, `and`/`or`/`not`, arithmetic, `~`, `if ... else`, literals) `compile_quick`
+builds closures doing those same operations through the same environment (its `getattr`,
+`getitem`, `call`, `call_binop`, `sized`, filters and tests), in the same order, so the
+values, the sandbox's refusals and the budget's limits are the same. What goes is the
+context, the generator and the name lookups of every evaluation.
+
+Two phases keep it exact. First every name path the expression reads (`client_id`,
+`line.work_code`) is looked up in the scope: pure reads of plain dicts. If one is missing,
+crosses something that is not a plain dict, or a called name is not one of the engine's
+functions, the closure answers `SLOW` before anything has run, and Jinja's own code decides
+(an Undefined, an error). Otherwise the operations run, once. Anything this module does not
+know (a loop, a macro, a filter that needs the context) is not compiled at all.
+"""
+
+from __future__ import annotations
+
+import copy
+import operator
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, Protocol
+
+from jinja2 import nodes
+from jinja2.nodes import EvalContext
+from jinja2.optimizer import Optimizer
+from jinja2.utils import _PassArg
+
+SLOW = object()  # "Jinja decides": nothing has run yet
+Leaves = list[Any]
+Build = Callable[[Leaves], Any]
+
+# Names Jinja's compiler gives a meaning of its own instead of looking them up.
+SPECIAL_NAMES = frozenset({"self", "loop", "caller", "varargs", "kwargs", "super"})
+DICT_ATTRIBUTES = frozenset(dir(dict))
+# Constants that can be handed out again and again: nothing can change them.
+_IMMUTABLE = (str, int, float, bool, type(None), Decimal)
+
+_COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "gt": operator.gt,
+    "gteq": operator.ge,
+    "lt": operator.lt,
+    "lteq": operator.le,
+    "in": lambda left, right: left in right,
+    "notin": lambda left, right: left not in right,
+}
+# The binary operators the sandbox intercepts go through it; the others are Python's.
+_BINARY: dict[type[nodes.BinExpr], str] = {
+    nodes.Add: "+",
+    nodes.Sub: "-",
+    nodes.Mul: "*",
+    nodes.Div: "/",
+    nodes.FloorDiv: "//",
+    nodes.Mod: "%",
+    nodes.Pow: "**",
+}
+_PYTHON_BINARY: dict[str, Callable[[Any, Any], Any]] = {
+    "-": operator.sub,
+    "/": operator.truediv,
+    "//": operator.floordiv,
+}
+_UNARY: dict[type[nodes.UnaryExpr], Callable[[Any], Any]] = {
+    nodes.Not: operator.not_,
+    nodes.Neg: operator.neg,
+    nodes.Pos: operator.pos,
+}
+
+
+class Environment(Protocol):
+    """What the closures use of the rule environment (expr.RuleEnvironment)."""
+
+    filters: dict[str, Any]
+    tests: dict[str, Any]
+    intercepted_binops: frozenset[str]
+    intercepted_unops: frozenset[str]
+    autoescape: Any
+
+    def getattr(self, obj: Any, attribute: str) -> Any: ...
+    def getitem(self, obj: Any, argument: Any) -> Any: ...
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any: ...
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any: ...
+    def sized(self, value: Any) -> Any: ...
+    def undefined(self, hint: str) -> Any: ...
+
+
+class _Unsupported(Exception):
+    """The expression has a part this module does not compile."""
+
+
+def compile_quick(
+    expression: nodes.Expr, env: Environment, function_type: type
+) -> Callable[[dict[str, Any]], Any] | None:
+    """Closures for `expression` (as Jinja parsed it), or None when it has a part they do not
+    cover. The result takes the scope's names and gives the value, or `SLOW`."""
+    # Folded as Jinja's compiler folds constant parts (`'a' ~ 'b'`, `'x' | upper`); a copy,
+    # with the environment itself shared, not copied.
+    tree = copy.deepcopy(expression, {id(env): env})
+    tree = Optimizer(env).visit(tree, EvalContext(env))  # type: ignore[arg-type]
+    compiler = _Compiler(env, function_type)
+    try:
+        build = compiler.node(tree)
+    except _Unsupported:
+        return None
+    return _reader(tuple(compiler.paths), build, function_type)
+
+
+def _reader(
+    paths: tuple[tuple[str, tuple[str, ...], bool], ...], build: Build, function_type: type
+) -> Callable[[dict[str, Any]], Any]:
+    def run(values: dict[str, Any]) -> Any:
+        leaves: Leaves = []
+        for name, steps, called in paths:
+            value = values.get(name, SLOW)
+            for step in steps:
+                if type(value) is not dict:
+                    return SLOW
+                value = value.get(step, SLOW)
+            if value is SLOW or (called and type(value) is not function_type):
+                return SLOW
+            leaves.append(value)
+        return build(leaves)
+
+    return run
+
+
+class _Compiler:
+    def __init__(self, env: Environment, function_type: type) -> None:
+        self.env = env
+        self.function_type = function_type
+        self.paths: list[tuple[str, tuple[str, ...], bool]] = []
+
+    def path(self, node: nodes.Node, called: bool = False) -> Build | None:
+        """A name and the keys read under it, taken in the first phase; None if `node` is not
+        one (`.items` is the method of a dict, never its key)."""
+        steps: list[str] = []
+        while isinstance(node, nodes.Getattr | nodes.Getitem):
+            if isinstance(node, nodes.Getattr) and node.attr not in DICT_ATTRIBUTES:
+                steps.append(node.attr)
+            elif isinstance(node, nodes.Getitem) and _is_text(node.arg):
+                steps.append(str(node.arg.as_const()))  # getitem tries the key first, as dicts do
+            else:
+                return None
+            node = node.node
+        if not isinstance(node, nodes.Name) or node.ctx != "load" or node.name in SPECIAL_NAMES:
+            return None
+        self.paths.append((node.name, tuple(reversed(steps)), called))
+        return operator.itemgetter(len(self.paths) - 1)
+
+    def node(self, node: nodes.Node) -> Build:
+        read = self.path(node)
+        if read is not None:
+            return read
+        method = getattr(self, f"_{type(node).__name__}", None)
+        if method is None:
+            raise _Unsupported(type(node).__name__)
+        build: Build = method(node)
+        return build
+
+    def nodes_of(self, items: list[nodes.Expr]) -> tuple[Build, ...]:
+        return tuple(self.node(item) for item in items)
+
+    def _Const(self, node: nodes.Const) -> Build:
+        value = node.value
+        if not _frozen(value):
+            raise _Unsupported("a mutable constant")  # Jinja makes a new one each time
+        return lambda _leaves: value
+
+    def _List(self, node: nodes.List) -> Build:
+        items = self.nodes_of(node.items)
+        return lambda leaves: [item(leaves) for item in items]
+
+    def _Tuple(self, node: nodes.Tuple) -> Build:
+        if node.ctx != "load":
+            raise _Unsupported("an assignment")
+        items = self.nodes_of(node.items)
+        return lambda leaves: tuple([item(leaves) for item in items])
+
+    def _Dict(self, node: nodes.Dict) -> Build:
+        pairs = tuple((self.node(p.key), self.node(p.value)) for p in node.items)
+        return lambda leaves: {key(leaves): value(leaves) for key, value in pairs}
+
+    def _Getattr(self, node: nodes.Getattr) -> Build:
+        inner, attribute, env = self.node(node.node), node.attr, self.env
+        return lambda leaves: env.getattr(inner(leaves), attribute)
+
+    def _Getitem(self, node: nodes.Getitem) -> Build:
+        inner, env = self.node(node.node), self.env
+        if isinstance(node.arg, nodes.Slice):  # Jinja slices in Python, past the sandbox
+            bounds = tuple(
+                None if part is None else self.node(part)
+                for part in (node.arg.start, node.arg.stop, node.arg.step)
+            )
+            return lambda leaves: inner(leaves)[
+                slice(*(None if part is None else part(leaves) for part in bounds))
+            ]
+        argument = self.node(node.arg)
+        return lambda leaves: env.getitem(inner(leaves), argument(leaves))
+
+    def _Call(self, node: nodes.Call) -> Build:
+        function = self.path(node.node, called=True)
+        if function is None:
+            raise _Unsupported("a call of something other than a function's name")
+        args, kwargs = self.arguments(node)
+        undefined = self.env.undefined
+
+        # What the environment's `call` does for one of the engine's functions (checked in
+        # the first phase): call what it wraps; a StopIteration out of it is an Undefined.
+        def call(leaves: Leaves) -> Any:
+            wrapped = function(leaves).func
+            try:
+                return wrapped(*args(leaves), **kwargs(leaves))
+            except StopIteration:
+                return undefined(
+                    "value was undefined because a callable raised a StopIteration exception"
+                )
+
+        return call
+
+    def arguments(
+        self, node: nodes.Call | nodes.Filter | nodes.Test
+    ) -> tuple[Callable[[Leaves], tuple[Any, ...]], Callable[[Leaves], dict[str, Any]]]:
+        """Positional arguments first, then keywords, each in order, as Jinja writes them."""
+        if node.dyn_args is not None or node.dyn_kwargs is not None:
+            raise _Unsupported("*args or **kwargs")
+        args = self.nodes_of(node.args)
+        kwargs = tuple((str(k.key), self.node(k.value)) for k in node.kwargs)
+        return _positional(args), _keywords(kwargs)
+
+    def _Filter(self, node: nodes.Filter) -> Build:
+        return self.applied(node, self.env.filters)
+
+    def _Test(self, node: nodes.Test) -> Build:
+        return self.applied(node, self.env.tests)
+
+    def applied(self, node: nodes.Filter | nodes.Test, table: dict[str, Any]) -> Build:
+        """`value | name(args)` or `value is name(args)`: the function gets the environment
+        first when it asks for it (truncate...); one that wants the context is not compiled."""
+        func = table.get(node.name)
+        if func is None or node.node is None:
+            raise _Unsupported("an unknown filter or test")
+        passed = _PassArg.from_obj(func)
+        if passed not in (None, _PassArg.environment):
+            raise _Unsupported("a filter that needs the template context")
+        value = self.node(node.node)
+        args, kwargs = self.arguments(node)
+        if passed is _PassArg.environment:
+            env = self.env
+            return lambda leaves: func(env, value(leaves), *args(leaves), **kwargs(leaves))
+        return lambda leaves: func(value(leaves), *args(leaves), **kwargs(leaves))
+
+    def _Compare(self, node: nodes.Compare) -> Build:
+        if len(node.ops) != 1 or node.ops[0].op not in _COMPARE:
+            raise _Unsupported("a chained comparison")
+        left, right, compare = (
+            self.node(node.expr),
+            self.node(node.ops[0].expr),
+            _COMPARE[node.ops[0].op],
+        )
+        return lambda leaves: compare(left(leaves), right(leaves))
+
+    def _And(self, node: nodes.And) -> Build:
+        left, right = self.node(node.left), self.node(node.right)
+        return lambda leaves: left(leaves) and right(leaves)
+
+    def _Or(self, node: nodes.Or) -> Build:
+        left, right = self.node(node.left), self.node(node.right)
+        return lambda leaves: left(leaves) or right(leaves)
+
+    def _binary(self, node: nodes.BinExpr) -> Build:
+        symbol, env = _BINARY[type(node)], self.env
+        left, right = self.node(node.left), self.node(node.right)
+        if symbol in env.intercepted_binops:
+            return lambda leaves: env.call_binop(None, symbol, left(leaves), right(leaves))
+        python = _PYTHON_BINARY.get(symbol)
+        if python is None:
+            raise _Unsupported(symbol)
+        return lambda leaves: python(left(leaves), right(leaves))
+
+    _Add = _Sub = _Mul = _Div = _FloorDiv = _Mod = _Pow = _binary
+
+    def _unary(self, node: nodes.UnaryExpr) -> Build:
+        if self.env.intercepted_unops:
+            raise _Unsupported("an intercepted unary operator")
+        inner, apply = self.node(node.node), _UNARY[type(node)]
+        return lambda leaves: apply(inner(leaves))
+
+    _Not = _Neg = _Pos = _unary
+
+    def _Concat(self, node: nodes.Concat) -> Build:
+        if self.env.autoescape is not False:
+            raise _Unsupported("`~` with autoescaping")
+        parts, env = self.nodes_of(node.nodes), self.env
+        return lambda leaves: env.sized("".join(map(str, [part(leaves) for part in parts])))
+
+    def _CondExpr(self, node: nodes.CondExpr) -> Build:
+        if node.expr2 is None:
+            raise _Unsupported("an inline if without else")
+        test, then, otherwise = self.node(node.test), self.node(node.expr1), self.node(node.expr2)
+        return lambda leaves: then(leaves) if test(leaves) else otherwise(leaves)
+
+
+_NONE: tuple[Any, ...] = ()
+
+
+def _positional(args: tuple[Build, ...]) -> Callable[[Leaves], tuple[Any, ...]]:
+    # the usual counts spelled out: these run for every argument of every call
+    if not args:
+        return lambda _leaves: _NONE
+    if len(args) == 1:
+        (first,) = args
+        return lambda leaves: (first(leaves),)
+    if len(args) == 2:
+        first, second = args
+        return lambda leaves: (first(leaves), second(leaves))
+    return lambda leaves: tuple([arg(leaves) for arg in args])
+
+
+def _keywords(kwargs: tuple[tuple[str, Build], ...]) -> Callable[[Leaves], dict[str, Any]]:
+    if not kwargs:
+        return lambda _leaves: {}
+    return lambda leaves: {key: value(leaves) for key, value in kwargs}
+
+
+def _is_text(node: nodes.Node) -> bool:
+    return isinstance(node, nodes.Const) and type(node.value) is str
+
+
+def _frozen(value: Any) -> bool:
+    if isinstance(value, tuple):
+        return all(_frozen(item) for item in value)
+    return isinstance(value, _IMMUTABLE)

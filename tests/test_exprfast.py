@@ -1,0 +1,241 @@
+"""The compiled ways of evaluating a rule value (a plain path read directly, closures doing
+Jinja's operations) give exactly what Jinja's own code gives: the same value of the same
+type, or the same error."""
+
+from __future__ import annotations
+
+import contextvars
+import dataclasses
+import threading
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tpsqbo_engine import budget
+from tpsqbo_engine.emulators.tps.seed import seeded_firm
+from tpsqbo_engine.expr import CompiledValue, ExpressionError, RuleFunction, Scope, compile_value
+from tpsqbo_engine.resources import rules_dir
+from tpsqbo_engine.ruleset.model import FieldRule, RuleSet, load_ruleset
+from tpsqbo_engine.sync.planner import PlanInput, Planner
+from tpsqbo_engine.sync.runtime import Links, Resolver
+from tpsqbo_engine.sync.snapshot import TPS_RESOURCES, Snapshot
+
+ROOT = Path(__file__).parent.parent
+
+
+def _stop(*_args: Any) -> Any:
+    raise StopIteration
+
+
+SCOPES: list[dict[str, Any]] = [
+    {
+        "name": "Acme: Co",
+        "code": "A1",
+        "amount": Decimal("12.345"),
+        "count": 3,
+        "none": None,
+        "items": {"items": "key, not method", "x": 1},
+        "address": {"line1": "1 Main", "city": None, "nested": {"deep": "d"}},
+        "lines": [{"work_code": "W1", "amount": "2.50"}, {"work_code": "W1", "amount": "1"}],
+        "flag": True,
+        "text": "  spaced  ",
+        "pick": RuleFunction(lambda table, key, default=None: f"{table}:{key}:{default}"),
+        "stop": RuleFunction(_stop),
+        "fail": RuleFunction(lambda: 1 / 0),
+    },
+    {"name": None, "address": None, "lines": [], "amount": "not a number", "count": "3"},
+    {"name": 7, "address": "a text, not a record", "lines": None, "flag": 0},
+    {},
+]
+EXPRESSIONS = [
+    "{{ name }}",
+    "{{ address.line1 }}",
+    "{{ address.city }}",
+    "{{ address.nested.deep }}",
+    "{{ address['line1'] }}",
+    "{{ items.items }}",
+    "{{ items['items'] }}",
+    "{{ items.x }}",
+    "{{ missing }}",
+    "{{ missing.deeper }}",
+    "{{ name[:3] }}",
+    "{{ name[1:] ~ '|' ~ code }}",
+    "{{ amount | money }}",
+    "{{ amount | decimal > 10 }}",
+    "{{ (amount | money) * 2 }}",
+    "{{ count + 1 }}",
+    "{{ count - 1 }}",
+    "{{ count / 2 }}",
+    "{{ count // 2 }}",
+    "{{ count % 2 }}",
+    "{{ count ** 2 }}",
+    "{{ -count }}",
+    "{{ name * 3 }}",
+    "{{ name * 100000 }}",
+    "{{ 'ab' ~ 'cd' }}",
+    "{{ [1, 2] }}",
+    "{{ (1, 'a') }}",
+    "{{ {'TxnId': code, 'TxnType': 'Invoice'} }}",
+    "{{ [{'value': code}] }}",
+    "{{ name if flag else code }}",
+    "{{ name if flag }}",
+    "{{ flag and name }}",
+    "{{ none or code }}",
+    "{{ not flag }}",
+    "{{ name == 'Acme: Co' }}",
+    "{{ name != 'x' }}",
+    "{{ 'A1' in code }}",
+    "{{ 'zz' not in name }}",
+    "{{ 1 < count < 5 }}",
+    "{{ name is none }}",
+    "{{ name is string }}",
+    "{{ missing is defined }}",
+    "{{ name | qbo_display_name }}",
+    "{{ name | truncate(5) }}",
+    "{{ name | truncate(3000000) }}",
+    "{{ text | trim | upper }}",
+    "{{ lines | merge_by('work_code') }}",
+    "{{ lines | map(attribute='amount') | list }}",
+    "{{ lines | length }}",
+    "{{ lines[0].work_code }}",
+    "{{ pick('t', code) }}",
+    "{{ pick('t', code, default=name) }}",
+    "{{ pick('t', missing) }}",
+    "{{ stop() }}",
+    "{{ fail() }}",
+    "{{ name.upper() }}",
+    "{{ name.__class__ }}",
+    "{{ address.__class__ }}",
+    "TPS client {{ code }}",
+]
+
+
+def _outcome(value: CompiledValue, scope: dict[str, Any], compiled: bool) -> tuple[str, Any]:
+    try:
+        result = value.evaluate(scope) if compiled else value.evaluate_slowly(scope)
+    except ExpressionError as failure:
+        return "error", failure.message
+    return type(result).__name__, result
+
+
+def _same(value: CompiledValue, scope: dict[str, Any]) -> None:
+    slow = _outcome(value, scope, compiled=False)
+    assert _outcome(value, scope, compiled=True) == slow, value.source
+
+
+@pytest.mark.parametrize("source", EXPRESSIONS)
+def test_compiled_ways_agree_with_jinja(source: str) -> None:
+    value = compile_value(source, "rules/x.yaml:3")
+    for scope in SCOPES:
+        _same(value, scope)
+
+
+def test_the_common_shapes_are_compiled_and_the_rest_left_to_jinja() -> None:
+    def ways(source: str) -> tuple[bool, bool]:
+        return compile_value(source, "x:1").compiled_ways
+
+    assert ways("{{ address.line1 }}") == (True, True)
+    assert ways("{{ ref('TaxCode', lookup('t', 'a' if flag else 'b')) }}") == (False, True)
+    assert ways("{{ amount | money }}") == (False, True)
+    assert ways("{{ lines | map(attribute='amount') | list }}") == (False, False)  # context
+    assert ways("{{ [1, 2] }}") == (False, False)  # Jinja makes a new list every time
+    assert ways("{{ items.items }}") == (False, True)  # the sandbox's getattr: the method
+    assert ways("Service") == (True, False)
+
+
+def _packs() -> Iterator[RuleSet]:
+    yield load_ruleset(rules_dir())
+    for pack in sorted(ROOT.glob("examples/*/rules")):
+        yield load_ruleset(pack)
+
+
+def _agree(fields: tuple[FieldRule, ...], quick: Scope, jinja: Scope) -> int:
+    """Every value of `fields` evaluated both ways, each `each` element in its own scope."""
+    checked = 0
+    for rule in fields:
+        for value in (rule.value, rule.each):
+            if value is not None:
+                outcome = _outcome(value, quick.values, True)
+                assert outcome == _outcome(value, jinja.values, False), value.where
+                checked += 1
+        if rule.each is not None and rule.items:
+            try:
+                elements = rule.each.evaluate(quick) or []
+            except ExpressionError:
+                continue
+            for element in elements:
+                inner = [Scope({**s.values, rule.alias: element}) for s in (quick, jinja)]
+                checked += _agree(rule.items[0], *inner)
+    return checked
+
+
+def _snapshot() -> Snapshot:
+    firm = seeded_firm("demo")
+    return Snapshot(tps={e: dict(firm.table(r)) for e, r in TPS_RESOURCES.items()})
+
+
+def test_every_pack_value_agrees_on_the_demo_firm() -> None:
+    snapshot = _snapshot()
+    checked = 0
+    for rules in _packs():
+        # Two resolvers, so that functions keeping state (unique) see the same history.
+        fast = Resolver(rules, snapshot, Links(), today_is=lambda: date(2026, 3, 1))
+        slow = Resolver(rules, snapshot, Links(), today_is=lambda: date(2026, 3, 1))
+        for mapping in rules.mappings:
+            for record in list(snapshot.records(mapping.source).values())[:60]:
+                quick, jinja = (
+                    fast.scope(mapping.source, record),
+                    slow.scope(mapping.source, record),
+                )
+                if mapping.when is not None:
+                    assert _outcome(mapping.when, quick.values, True) == _outcome(
+                        mapping.when, jinja.values, False
+                    )
+                checked += _agree(mapping.fields, quick, jinja)
+    assert checked > 1000
+
+
+def test_the_planner_plans_the_same_without_the_compiled_ways(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    snapshot = _snapshot()
+    rules = load_ruleset(rules_dir())
+
+    def plan() -> list[Any]:
+        given = PlanInput(rules, snapshot, {}, phase="initial")
+        return [dataclasses.astuple(op) for op in Planner(given).plan().operations]
+
+    compiled = plan()
+    compiled_evaluate = CompiledValue.evaluate
+
+    def slowly(value: CompiledValue, context: Any) -> Any:
+        return compiled_evaluate(value.jinja_only(), context)
+
+    monkeypatch.setattr(CompiledValue, "evaluate", slowly)
+    assert plan() == compiled
+    assert sum(1 for op in compiled if op[2] == "create") > 50
+
+
+def test_a_scope_keeps_no_value_of_one_evaluation_for_the_next() -> None:
+    scope = Scope({"result": "the record's own field", "x": 1})
+    assert compile_value("{{ x + 1 }}", "x:1").evaluate_slowly(scope) == 2
+    assert compile_value("{{ result }}", "x:2").evaluate_slowly(scope) == "the record's own field"
+
+
+def test_every_thread_spends_its_own_budget() -> None:
+    # The fleet runs firms in pool threads, each in a copy of the caller's context.
+    opened = budget.open_budget()
+    try:
+        seen: list[budget.Budget | None] = []
+        run = contextvars.copy_context().run
+        worker = threading.Thread(target=run, args=(lambda: seen.append(budget.open_budget()),))
+        worker.start()
+        worker.join()
+        assert seen[0] is not None and seen[0] is not opened
+        assert budget.open_budget() is None  # nested in this thread: the open one is shared
+    finally:
+        budget.close_budget(opened)
