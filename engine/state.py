@@ -308,8 +308,10 @@ class StateStore:
         intents = intents or []
         with self._joined():
             ids = state_rows.write(self.db.conn, run_id, done, intents)
-            for outcome in done.outcomes:
-                signals.write_concluded(outcome.journal)  # a held SIGTERM waits for the commit
+        # Concluded once committed: a SIGTERM meanwhile is held, not raised inside the
+        # transaction (which would take the outcomes back); a held one is raised here.
+        for outcome in done.outcomes:
+            signals.write_concluded(outcome.journal)
         for journal in ids:
             signals.write_started(journal)
         return ids
