@@ -137,6 +137,12 @@ def sync(
             "run; the default), any failure, or never.",
         ),
     ] = "new",
+    whole: Annotated[
+        bool,
+        typer.Option(
+            "--whole", help="Read both systems whole, not only what changed since the last run."
+        ),
+    ] = False,
 ) -> None:
     """Apply the plan: write to QBO and TPS, record every record's outcome."""
     from tpsqbo_engine.sync.plan import Plan
@@ -153,6 +159,7 @@ def sync(
         force_reason=reason if force else "",
         progress=_progress(output == "text"),
         render_to=render_dir,
+        whole=whole,
     )
     _print_summary(summary, output)
     raise typer.Exit(_exit_code(summary, fail_on))
@@ -222,6 +229,7 @@ def _print_summary(summary: RunSummary, output: str) -> None:
                     "phase": summary.phase,
                     "counts": summary.counts,
                     "new_failures": summary.new_failures,
+                    "notes": list(summary.notes),
                 }
             )
         )
@@ -230,6 +238,8 @@ def _print_summary(summary: RunSummary, output: str) -> None:
             f"run {summary.run_id} ({summary.phase}): {render.counts_text(summary.counts)}"
             f" ({summary.new_failures} new)"
         )
+        for note in summary.notes:
+            typer.echo(f"  {note}")
 
 
 def report(
@@ -269,6 +279,7 @@ def history(
             typer.echo(
                 f"run {row['id']} {row['phase']:8} {row['status']:9} "
                 f"{row['started_at']}  {row['counts']}"
+                + (f"\n    {row['notes']}" if row.get("notes") else "")
             )
 
 

@@ -12,6 +12,7 @@ from tpsqbo_engine.errors import StateError
 MIGRATIONS_TABLE = "_sqlite_migrations"
 TABLES = frozenset(
     {"links", "runs", "run_items", "journal", "cursors", "ignores", "backups", "reconsider"}
+    | {"mirror", "mirror_meta"}
 )
 SQLITE_HEADER = b"SQLite format 3\x00"
 

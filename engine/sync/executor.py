@@ -54,6 +54,8 @@ class Executor:
     created: dict[str, str] = field(default_factory=dict)  # source record -> new target id
     # "Invoice:238" -> fingerprint of the QBO record as this run's write left it (for undo)
     left: dict[str, str] = field(default_factory=dict)
+    # Sees each QBO record as a write left it, with the action (the session's mirror).
+    written: Callable[[str, Record, str], None] | None = None
     pending: Done = field(default_factory=Done)  # what the writes made left, not yet committed
     # Intents earlier runs started and never concluded -> their first attempt
     earlier: dict[str, str] = field(default_factory=dict)
@@ -191,6 +193,8 @@ class Executor:
                 self._fail(op, journal, message)
                 continue
             self.left[f"{entity}:{result.record['Id']}"] = fingerprint(result.record)
+            if self.written is not None:
+                self.written(entity, result.record, op.action)
             self._commit(
                 op,
                 self.mapping(op.mapping),
@@ -264,6 +268,8 @@ class Executor:
             else:
                 record = self.qbo.read(entity, ident)
             self.left[f"{entity}:{record['Id']}"] = fingerprint(record)
+            if self.written is not None:
+                self.written(entity, record, op.action)
             return record["Id"], str(record.get("SyncToken", ""))
         resource = TPS_RESOURCES[entity]
         if op.action == "create":
@@ -277,6 +283,8 @@ class Executor:
     def _void(self, system: str, entity: str, ident: str, op: Operation) -> tuple[str, str]:
         if system == "qbo":
             record = self.qbo.void(entity, ident)
+            if self.written is not None:
+                self.written(entity, record, op.action)
             return record["Id"], str(record.get("SyncToken", ""))
         resource = TPS_RESOURCES[entity]
         try:

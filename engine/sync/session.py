@@ -26,6 +26,7 @@ from tpsqbo_engine.sync.checks import CheckResult, qbo_entities, run_checklist, 
 from tpsqbo_engine.sync.config import FirmConfig
 from tpsqbo_engine.sync.executor import Executor, Progress
 from tpsqbo_engine.sync.lock import locked
+from tpsqbo_engine.sync.mirror import MIRRORED, Mirror, Written, too_old
 from tpsqbo_engine.sync.plan import Plan
 from tpsqbo_engine.sync.planner import (
     OUT_OF_SCOPE,
@@ -36,6 +37,7 @@ from tpsqbo_engine.sync.planner import (
 )
 from tpsqbo_engine.sync.reconcile import Balance, reconcile
 from tpsqbo_engine.sync.runtime import pair_of
+from tpsqbo_engine.sync.settle import Settle, qbo_writes
 from tpsqbo_engine.sync.snapshot import (
     ALWAYS_WHOLE,
     Cursors,
@@ -46,6 +48,7 @@ from tpsqbo_engine.sync.snapshot import (
 )
 
 PARTNER_PASSES = 4
+CUSTOMERS_PER_QUERY = 100
 
 
 class ChecklistFailed(EngineError):
@@ -75,6 +78,7 @@ class RunSummary:
     counts: dict[str, int]
     forced_reason: str = ""
     new_failures: int = 0  # Failed records not already failing, the same way, before
+    notes: tuple[str, ...] = ()  # how the run read and where the next one starts
 
 
 def _same_failure(message: str) -> str:
@@ -155,17 +159,32 @@ class Session:
         """What to plan from: everything on the initial run (or when asked), else the
         lists plus what changed since the cursors, with the partners of those changes."""
         names = entities_used(self.rules)
-        if whole or self.phase == "initial" or not self.state.cursor("qbo"):
-            return read_snapshot(self.tps, self.qbo, names)
+        mirror = Mirror(self.state)
+        since = self.state.cursor("qbo")
+        if whole or self.phase == "initial" or not since or too_old(since):
+            from tpsqbo_engine.sync.scope import history_slimmer
+
+            initial = self.phase == "initial" and not whole
+            slim = history_slimmer(self.rules) if initial else None
+            snapshot = read_snapshot(self.tps, self.qbo, names, mirror=mirror, slim=slim)
+            if not whole and self.phase != "initial" and since:
+                snapshot.notes.append(
+                    "read both systems whole: the last sync is older than the 30 days QBO's "
+                    "CDC looks back over (the mirror of the lists and customers was rebuilt)"
+                )
+            return snapshot
         cursors = Cursors(
             {
                 name.split(".", 1)[1]: self.state.cursor(name)
                 for name in names
                 if name.startswith("tps.")
             },
-            self.state.cursor("qbo"),
+            since,
         )
-        snapshot = read_snapshot(self.tps, self.qbo, names, cursors)
+        why = mirror.unusable(self.qbo.realm_id, since, names & MIRRORED)
+        snapshot = read_snapshot(self.tps, self.qbo, names, cursors, mirror, rebuild=bool(why))
+        if why:
+            snapshot.notes.append(f"{why}: read them whole and kept them for the next runs")
         self._drop_echoes(snapshot)
         add_partners(snapshot, self._again(), self.tps, self.qbo)
         add_partners(snapshot, self._open_invoices_of_changed_clients(snapshot), self.tps, self.qbo)
@@ -189,8 +208,8 @@ class Session:
         for mapping in self.rules.mappings:
             rows = self.state.links(pair_of(mapping))
             for qualified in (mapping.source, mapping.target):
-                if qualified in ALWAYS_WHOLE:
-                    continue
+                if qualified in ALWAYS_WHOLE or qualified in MIRRORED:
+                    continue  # whole lists, not what changed
                 system = qualified.split(".", 1)[0]
                 versions = {r[f"{system}_id"]: r[f"{system}_version"] for r in rows}
                 records = snapshot.records(qualified)
@@ -210,12 +229,17 @@ class Session:
             return {}
         client_links = {r["tps_id"]: r for r in self.state.links(pair_of(clients))}
         to_tps = {r["qbo_id"]: r["tps_id"] for r in self.state.links(pair_of(invoices))}
+        customers = sorted(
+            link["qbo_id"]
+            for ident, record in snapshot.records("tps.Client").items()
+            if (link := client_links.get(ident)) is not None
+            and link["tps_version"] != version_of("tps.Client", record)
+        )
         wanted: set[str] = set()
-        for ident, record in snapshot.records("tps.Client").items():
-            link = client_links.get(ident)
-            if link is None or link["tps_version"] == version_of("tps.Client", record):
-                continue
-            where = f"CustomerRef = {quote(link['qbo_id'])} AND Balance > '0'"
+        # A query per hundred changed clients, not one per client.
+        for start in range(0, len(customers), CUSTOMERS_PER_QUERY):
+            chunk = ", ".join(quote(c) for c in customers[start : start + CUSTOMERS_PER_QUERY])
+            where = f"CustomerRef IN ({chunk}) AND Balance > '0'"
             wanted |= {
                 to_tps[i["Id"]] for i in self.qbo.query_all("Invoice", where) if i["Id"] in to_tps
             }
@@ -268,7 +292,7 @@ class Session:
             for pair in pairs
         }
 
-    def _pins(self) -> dict[tuple[str, str], str]:
+    def pins(self) -> dict[tuple[str, str], str]:
         path = self.config.pins
         if not path.is_file():
             return {}
@@ -288,7 +312,7 @@ class Session:
             self._links(),
             self.phase,
             self.state.ignored(),
-            self._pins(),
+            self.pins(),
             {
                 record: why
                 for record, why in self.state.left_out_initially().items()
@@ -320,10 +344,23 @@ class Session:
         progress: Progress | None = None,
         only: frozenset[str] | None = None,
         render_to: Path | None = None,
+        whole: bool = False,
     ) -> RunSummary:
         """Plans (or takes a reviewed plan) and applies it; `only` limits it to some records
-        (`retry`)."""
-        plan, snapshot = self.plan()
+        (`retry`); `whole` reads both systems whole instead of what changed."""
+        read: Snapshot | None = self.snapshot(whole=True) if whole else None
+        if given is None and only is None and not whole and self.phase == "initial":
+            from tpsqbo_engine.sync.initial import initial_sync
+
+            outcome = initial_sync(self, force_reason, progress)
+            if not isinstance(outcome, Snapshot):  # a big firm, done a chunk at a time
+                if render_to is not None:
+                    self.render_run(outcome.run_id, render_to)
+                return self._finish(
+                    outcome.run_id, "initial", outcome.read, outcome.qbo_mark, force_reason
+                )
+            read = outcome
+        plan, snapshot = self.plan(read)
         if given is not None:
             self._check_still_current(given, snapshot)
             plan = given
@@ -337,27 +374,62 @@ class Session:
                 raise ChecklistFailed(failed)
             if self.state.latest_backup() is None:
                 self.backup()  # never write to the books without a restore point
+        # Planned: the records read are no longer needed, only where the reads reached.
+        snapshot.tps.clear()
+        snapshot.qbo.clear()
         run_id = self.state.start_run(plan.phase, force_reason)
+        settle = Settle.begin(self.qbo, snapshot.qbo_mark, self.watched(), qbo_writes(plan))
         executor = Executor(plan, self.rules, self.state, self.qbo, self.tps, run_id, progress)
+        executor.written = written = self.seeing_writes(settle)
         try:
             executor.apply()
         except EngineError:
             self.state.finish_run(run_id, "stopped")
             raise
+        written.flush()
+        qbo_mark, settled = settle.end() if settle else (snapshot.qbo_mark, "")
+        if settled:
+            snapshot.notes.append(settled)
         if render_to is not None:
             self.render_run(run_id, render_to)
+        return self._finish(run_id, plan.phase, snapshot, qbo_mark, force_reason)
+
+    def _finish(
+        self, run_id: int, phase: str, read: Snapshot, qbo_mark: str, force_reason: str
+    ) -> RunSummary:
+        """Moves the cursors to where the run's reads reached, with its outcome."""
         with self.state.transaction():
-            for entity, mark in snapshot.tps_marks.items():
+            for entity, mark in read.tps_marks.items():
                 self.state.move_cursor(f"tps.{entity}", mark, run_id)
-            self.state.move_cursor("qbo", snapshot.qbo_mark, run_id)
+            self.state.move_cursor("qbo", qbo_mark, run_id)
+            if read.notes:
+                self.state.db.table("runs").update(run_id, {"notes": "; ".join(read.notes)})
             self.state.reconsidered(self.state.to_reconsider())
             counts = self.state.finish_run(
                 run_id,
-                "completed"
-                if not any(item["status"] == "Failed" for item in self.state.items(run_id))
-                else "partial",
+                "completed" if not self.state.items(run_id, "Failed") else "partial",
             )
-        return RunSummary(run_id, plan.phase, counts, force_reason, self.new_failures(run_id))
+        return RunSummary(
+            run_id, phase, counts, force_reason, self.new_failures(run_id), tuple(read.notes)
+        )
+
+    def customers_linked(self) -> set[str]:
+        """QBO customers linked to a TPS client."""
+        pairs = {pair_of(m) for m in self.rules.mappings if pair_of(m) == "Client|Customer"}
+        return {row["qbo_id"] for pair in pairs for row in self.state.links(pair)}
+
+    def watched(self) -> list[str]:
+        """The QBO entities incremental runs read through CDC."""
+        return sorted(
+            name.split(".", 1)[1]
+            for name in entities_used(self.rules)
+            if name.startswith("qbo.") and name not in ALWAYS_WHOLE
+        )
+
+    def seeing_writes(self, settle: Settle | None) -> Written:
+        """Each QBO record a write left: for the mirror when it is a mirrored one (its echo
+        may never be read back), and counted for where the next run's read starts."""
+        return Written(Mirror(self.state), settle)
 
     def new_failures(self, run_id: int) -> int:
         """Failures of this run that are not the record's previous outcome repeated: a

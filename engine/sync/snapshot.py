@@ -3,7 +3,7 @@ lists that `ref()` resolves names against."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -12,6 +12,7 @@ from tpsqbo_engine.connectors.qbo.client import QboClient
 from tpsqbo_engine.connectors.tps.client import TpsRejected, TpsSource
 from tpsqbo_engine.connectors.tps.contract import RESOURCES
 from tpsqbo_engine.ruleset.model import RuleSet
+from tpsqbo_engine.sync.mirror import MIRRORED, Mirror
 
 Record = dict[str, Any]
 TPS_RESOURCES = {entity: resource for resource, entity in RESOURCES.items()}
@@ -27,6 +28,7 @@ class Snapshot:
     tps_marks: dict[str, str] = field(default_factory=dict)
     qbo_mark: str = ""
     deleted: set[str] = field(default_factory=set)  # "qbo.Invoice:238": deleted in QBO
+    notes: list[str] = field(default_factory=list)  # how it was read, for the run's output
 
     def side(self, system: str) -> dict[str, dict[str, Record]]:
         return self.tps if system == "tps" else self.qbo
@@ -45,10 +47,8 @@ def entities_used(rules: RuleSet) -> set[str]:
     return names | {f"qbo.{e}" for e in QBO_LISTS}
 
 
-# Read whole on every run: small lists the rules look things up in, and what matching needs.
-ALWAYS_WHOLE = frozenset(
-    {"tps.Client", "tps.WorkCode", "qbo.Customer"} | {f"qbo.{e}" for e in QBO_LISTS}
-)
+# Read whole on every run: QBO's CDC does not cover tax codes (a short list, one call).
+ALWAYS_WHOLE = frozenset({"qbo.TaxCode"})
 
 
 @dataclass(frozen=True)
@@ -59,40 +59,88 @@ class Cursors:
     qbo: str
 
 
+def _whole_where(entity: str) -> str:
+    # QBO hides inactive name-list rows unless the query names Active; an inactive
+    # customer still owns its name, so matching must see it.
+    return "Active IN (true, false)" if entity in INACTIVE_LISTS else ""
+
+
 def read_snapshot(
-    tps: TpsSource, qbo: QboClient, names: Iterable[str], cursors: Cursors | None = None
+    tps: TpsSource,
+    qbo: QboClient,
+    names: Iterable[str],
+    cursors: Cursors | None = None,
+    mirror: Mirror | None = None,
+    rebuild: bool = False,
+    slim: Callable[[str, Record], Record] | None = None,
 ) -> Snapshot:
-    """Everything (`cursors` None), or the lists plus what changed since the cursors."""
+    """Everything (`cursors` None), or what changed since the cursors. With a `mirror`, the
+    mirrored entities come from it, brought up to date by the same reads; after a whole
+    read, or with `rebuild` (the mirror cannot be used), they are read whole and the mirror
+    is made afresh from them. `slim` may shorten each record as it arrives (history the
+    initial sync leaves out), so no page is held longer than it is read."""
+    keep = slim or (lambda _qualified, record: record)
     snapshot = Snapshot(qbo_mark=datetime.now(UTC).isoformat(timespec="seconds"))
     snapshot.firm = tps.firm()
+    wanted = sorted(set(names))
+    kept = {n for n in wanted if n in MIRRORED} if mirror and cursors and not rebuild else set()
     changed_qbo = []
     whole_qbo: dict[str, str] = {}  # entity -> WHERE: read together, in one batch call
-    for name in sorted(set(names)):
+    for name in wanted:
         system, entity = name.split(".", 1)
-        whole = cursors is None or name in ALWAYS_WHOLE
+        whole = cursors is None or name in ALWAYS_WHOLE or (rebuild and name in MIRRORED)
         if system == "tps":
             since = "" if whole or cursors is None else cursors.tps.get(entity, "")
-            records = list(tps.records(TPS_RESOURCES[entity], since))
-            snapshot.tps[entity] = {r["id"]: r for r in records}
-            previous = "" if cursors is None else cursors.tps.get(entity, "")
-            snapshot.tps_marks[entity] = max([previous, *(r["updated_at"] for r in records)])
+            mark = "" if cursors is None else cursors.tps.get(entity, "")
+            records: dict[str, Record] = {}
+            for record in tps.records(TPS_RESOURCES[entity], since):
+                mark = max(mark, record["updated_at"])
+                records[record["id"]] = keep(name, record)
+            snapshot.tps_marks[entity] = mark
+            if name in kept and mirror is not None:
+                mirror.apply(name, records.values())
+                snapshot.tps[entity] = mirror.records(name)
+            else:
+                snapshot.tps[entity] = records
         elif whole or cursors is None or not cursors.qbo:
-            # QBO hides inactive name-list rows unless the query names Active; an inactive
-            # customer still owns its name, so matching must see it.
-            whole_qbo[entity] = "Active IN (true, false)" if entity in INACTIVE_LISTS else ""
+            whole_qbo[entity] = _whole_where(entity)
         else:
             changed_qbo.append(entity)
             snapshot.qbo.setdefault(entity, {})
     for entity, found in qbo.query_batch(whole_qbo).items():
-        snapshot.qbo[entity] = {r["Id"]: r for r in found}
+        snapshot.qbo[entity] = {r["Id"]: keep(f"qbo.{entity}", r) for r in found}
     if changed_qbo and cursors is not None:
-        moment = datetime.fromisoformat(cursors.qbo)
-        for entity, rows in qbo.cdc(changed_qbo, moment).items():
-            snapshot.qbo[entity] = {r["Id"]: r for r in rows if r.get("status") != "Deleted"}
-            snapshot.deleted |= {
-                f"qbo.{entity}:{r['Id']}" for r in rows if r.get("status") == "Deleted"
-            }
+        _read_changes(snapshot, qbo, changed_qbo, datetime.fromisoformat(cursors.qbo), kept, mirror)
+    if mirror is not None and (cursors is None or rebuild):
+        mirror.rebuild(
+            qbo.realm_id, {n: snapshot.records(n).values() for n in wanted if n in MIRRORED}
+        )
     return snapshot
+
+
+def _read_changes(
+    snapshot: Snapshot,
+    qbo: QboClient,
+    entities: list[str],
+    since: datetime,
+    kept: set[str],
+    mirror: Mirror | None,
+) -> None:
+    """One CDC read for every changed entity, the mirrored lists and customers included."""
+    for entity, rows in qbo.cdc(entities, since).items():
+        newest: dict[str, Record] = {}
+        for row in sorted(rows, key=lambda r: str(r.get("MetaData", {}).get("LastUpdatedTime"))):
+            newest[row["Id"]] = row  # a record that changed twice: its latest state
+        gone = {i for i, r in newest.items() if r.get("status") == "Deleted"}
+        alive = [r for i, r in newest.items() if i not in gone]
+        snapshot.deleted |= {f"qbo.{entity}:{ident}" for ident in gone}
+        if f"qbo.{entity}" in kept and mirror is not None:
+            mirror.apply(f"qbo.{entity}", alive, gone)
+        else:
+            snapshot.qbo[entity] = {r["Id"]: r for r in alive}
+    for qualified in kept:
+        if qualified.startswith("qbo."):
+            snapshot.qbo[qualified.split(".", 1)[1]] = mirror.records(qualified) if mirror else {}
 
 
 def add_partners(

@@ -1,0 +1,132 @@
+"""The initial sync, read through a spool and, for a big firm, planned and applied a chunk
+of clients at a time (engine/sync/chunks.py), so its memory follows the chunk, not the
+firm's history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from tpsqbo_engine.errors import EngineError
+from tpsqbo_engine.sync.chunks import (
+    CLIENT,
+    Chunks,
+    Spool,
+    assign,
+    chunk_snapshot,
+    read_spooled,
+    shared_records,
+)
+from tpsqbo_engine.sync.executor import Executor, Progress
+from tpsqbo_engine.sync.mirror import Mirror
+from tpsqbo_engine.sync.plan import Operation, Plan
+from tpsqbo_engine.sync.scope import history_slimmer
+from tpsqbo_engine.sync.settle import Settle, qbo_writes
+from tpsqbo_engine.sync.snapshot import Snapshot, entities_used
+
+if TYPE_CHECKING:
+    from tpsqbo_engine.sync.session import Session
+
+# What the checklist looks at in a plan (engine/sync/checks.py).
+CHECKED = frozenset({"fail", "review", "block", "ignore"})
+
+
+@dataclass(frozen=True)
+class Applied:
+    run_id: int
+    read: Snapshot  # where the reads reached (cursors), and what the run says
+    qbo_mark: str
+
+
+def initial_sync(
+    session: Session, force_reason: str, progress: Progress | None
+) -> Snapshot | Applied:
+    """Reads everything once. A firm that fits one chunk gets its whole snapshot back, to be
+    planned and applied as always; a bigger one is planned and applied here, by chunk."""
+    spool = Spool(session.config.state.with_name(session.config.state.name + ".spool"))
+    try:
+        names = entities_used(session.rules)
+        mirror = Mirror(session.state)
+        slim = history_slimmer(session.rules)
+        base = read_spooled(session.tps, session.qbo, names, mirror, slim, spool)
+        spool.known(base.records(CLIENT))
+        chunks = assign(session.rules, base, session.state, session.pins())
+        if len(chunks.clients) <= 1:
+            for qualified, records in spool.everything().items():
+                base.records(qualified).update(records)
+            return base
+        return _in_chunks(session, base, chunks, spool, force_reason, progress)
+    finally:
+        spool.close()
+
+
+def _in_chunks(
+    session: Session,
+    base: Snapshot,
+    chunks: Chunks,
+    spool: Spool,
+    force_reason: str,
+    progress: Progress | None,
+) -> Applied:
+    from tpsqbo_engine.sync.session import ChecklistFailed
+
+    mirror = Mirror(session.state)
+    shared = shared_records(base)
+    checked: list[Operation] = []
+    writes: dict[str, int] = {}
+    once = _Once(shared)
+    for n in range(chunks.rest + 1):  # before any write: the checklist sees every chunk
+        plan = session.plan(chunk_snapshot(base, chunks, n, spool, mirror, set()))[0]
+        for entity, count in qbo_writes(plan).items():
+            writes[entity] = writes.get(entity, 0) + count
+        checked += [op for op in once.new(plan.operations) if op.action in CHECKED]
+        del plan  # one chunk's plan at a time
+    failed = [c for c in session.checklist(Plan("initial", checked)) if c.blocks]
+    if failed and not force_reason:
+        raise ChecklistFailed(failed)
+    if session.state.latest_backup() is None:
+        session.backup()  # never write to the books without a restore point
+    run_id = session.state.start_run("initial", force_reason)
+    settle = Settle.begin(session.qbo, base.qbo_mark, session.watched(), writes)
+    seen = session.seeing_writes(settle)
+    once = _Once(shared)
+    for n in range(chunks.rest + 1):
+        linked = session.customers_linked() if n == chunks.rest else set()
+        plan = session.plan(chunk_snapshot(base, chunks, n, spool, mirror, linked))[0]
+        plan = Plan(plan.phase, once.new(plan.operations), plan.created_at)
+        executor = Executor(
+            plan, session.rules, session.state, session.qbo, session.tps, run_id, progress
+        )
+        executor.written = seen
+        try:
+            executor.apply()
+        except EngineError:
+            session.state.finish_run(run_id, "stopped")
+            raise
+        seen.flush()  # the next chunk plans with what this one wrote
+        del plan, executor  # one chunk's plan at a time
+    qbo_mark, settled = settle.end() if settle else (base.qbo_mark, "")
+    base.notes.append(f"planned and applied in {len(chunks.clients)} chunks of clients")
+    if settled:
+        base.notes.append(settled)
+    return Applied(run_id, base, qbo_mark)
+
+
+class _Once:
+    """Records every chunk holds (work codes, the QBO lists) are decided in each, and
+    reported from the first only."""
+
+    def __init__(self, shared: frozenset[str]) -> None:
+        self.shared = shared
+        self.done: set[str] = set()
+
+    def new(self, operations: list[Operation]) -> list[Operation]:
+        kept = []
+        for op in operations:
+            entity = op.record.split(":", 1)[0]
+            if entity in self.shared and op.record in self.done:
+                continue
+            if entity in self.shared:
+                self.done.add(op.record)
+            kept.append(op)
+        return kept

@@ -1,0 +1,196 @@
+"""The firm's copy of the records every run needs whole: TPS clients and work codes, QBO
+customers and the QBO lists rules name (accounts, items, terms, payment methods).
+
+Reading them whole on every run made an unchanged re-sync grow with the firm. After the
+first run they are kept here, in the firm's state, and brought up to date from what the run
+reads anyway: QBO's CDC (the same call that brings the changed transactions, deletions
+included) and TPS's `updated_at` cursors. A mirror that cannot be trusted is rebuilt from a
+whole read, and the run says why: none yet, another QBO company, or older than the window
+QBO's CDC looks back over.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Protocol
+
+from tpsqbo_engine.state import StateStore
+
+Record = dict[str, Any]
+# QBO's CDC looks back 30 days; a day's margin for clocks and runs that last.
+CDC_WINDOW = timedelta(days=29)
+MIRRORED = frozenset(
+    {"tps.Client", "tps.WorkCode"}
+    | {f"qbo.{e}" for e in ("Customer", "Account", "Item", "Term", "PaymentMethod")}
+)
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, Decimal):  # kept exactly: 100.00 stays 100.00, never a float
+        return {"$decimal": str(value)}
+    raise TypeError(f"{type(value).__name__} cannot be kept in the mirror")
+
+
+def _decode(value: dict[str, Any]) -> Any:
+    if len(value) == 1 and "$decimal" in value:
+        return Decimal(value["$decimal"])
+    return value
+
+
+def dumps(record: Record) -> str:
+    return json.dumps(record, default=_encode, ensure_ascii=False, sort_keys=True)
+
+
+def loads(text: str) -> Record:
+    loaded: Record = json.loads(text, object_hook=_decode)
+    return loaded
+
+
+def _ident(system: str, record: Record) -> str:
+    return str(record["id"] if system == "tps" else record["Id"])
+
+
+def _version(system: str, record: Record) -> str:
+    return str(record.get("version") if system == "tps" else record.get("SyncToken", ""))
+
+
+def _stamp(record: Record) -> str:
+    return str((record.get("MetaData") or {}).get("LastUpdatedTime", ""))
+
+
+class Mirror:
+    """Rows of `mirror` (one per record) and `mirror_meta` (the QBO company it copies and
+    when it was last brought up to date) in the firm's state."""
+
+    def __init__(self, state: StateStore) -> None:
+        self.state = state
+        self.db = state.db
+
+    # Whether it can be used ---------------------------------------------------------------
+    def meta(self, name: str) -> str:
+        row = next(self.db.table("mirror_meta").rows_where("name = ?", [name]), None)
+        return str(row["value"]) if row else ""
+
+    def _set_meta(self, name: str, value: str) -> None:
+        self.db.table("mirror_meta").upsert({"name": name, "value": value}, pk="name")
+
+    def unusable(self, realm: str, since: str, entities: Iterable[str]) -> str:
+        """Why the mirror must be rebuilt from a whole read, or '' when it can be used for
+        a run whose QBO changes are read from `since`."""
+        built = set(filter(None, self.meta("entities").split(",")))
+        if not self.meta("realm"):
+            return "there is no mirror of the lists and customers yet"
+        if self.meta("realm") != realm:
+            return (
+                f"the mirror of the lists and customers is of another QBO company "
+                f"({self.meta('realm')}, not {realm})"
+            )
+        missing = sorted(set(entities) - built)
+        if missing:
+            return f"the mirror does not hold {', '.join(missing)} yet"
+        if not since or too_old(since):
+            return (
+                "the mirror of the lists and customers is older than the 30 days QBO's CDC "
+                "looks back over"
+            )
+        return ""
+
+    # Reading ------------------------------------------------------------------------------
+    def records(self, qualified: str) -> dict[str, Record]:
+        system, entity = qualified.split(".", 1)
+        rows = self.db.execute(
+            "select json from mirror where system = ? and entity = ? order by id",
+            [system, entity],
+        )
+        return {_ident(system, r): r for r in (loads(text) for (text,) in rows)}
+
+    def count(self, qualified: str) -> int:
+        system, entity = qualified.split(".", 1)
+        (total,) = self.db.execute(
+            "select count(*) from mirror where system = ? and entity = ?", [system, entity]
+        ).fetchone()
+        return int(total)
+
+    # Writing ------------------------------------------------------------------------------
+    def rebuild(self, realm: str, whole: dict[str, Iterable[Record]]) -> None:
+        """Replaces the mirror with whole reads (`qualified` -> every record)."""
+        with self.state.transaction():
+            self.db.execute("delete from mirror")
+            for qualified, records in whole.items():
+                self.put(qualified, records)
+            self._set_meta("realm", realm)
+            self._set_meta("entities", ",".join(sorted(whole)))
+            self._set_meta("rebuilt_at", datetime.now(UTC).isoformat(timespec="seconds"))
+
+    def apply(self, qualified: str, changed: Iterable[Record], deleted: Iterable[str] = ()) -> None:
+        """Changes since the last look: newer versions replace older ones, deleted ids go."""
+        system, entity = qualified.split(".", 1)
+        with self.state.transaction():
+            self.put(qualified, _newest(system, changed))
+            for ident in deleted:
+                self.db.execute(
+                    "delete from mirror where system = ? and entity = ? and id = ?",
+                    [system, entity, ident],
+                )
+
+    def put(self, qualified: str, records: Iterable[Record]) -> None:
+        system, entity = qualified.split(".", 1)
+        self.db.conn.executemany(
+            "insert or replace into mirror (system, entity, id, version, json) "
+            "values (?, ?, ?, ?, ?)",
+            ((system, entity, _ident(system, r), _version(system, r), dumps(r)) for r in records),
+        )
+
+
+def _newest(system: str, records: Iterable[Record]) -> Iterator[Record]:
+    """One record per id: CDC may bring two versions of a record that changed twice."""
+    if system == "tps":
+        yield from records
+        return
+    latest: dict[str, Record] = {}
+    for record in records:
+        ident = _ident(system, record)
+        if ident not in latest or _stamp(record) >= _stamp(latest[ident]):
+            latest[ident] = record
+    yield from latest.values()
+
+
+def too_old(moment: str) -> bool:
+    """Whether QBO's CDC no longer reaches back to `moment`."""
+    try:
+        then = datetime.fromisoformat(moment)
+    except ValueError:
+        return True
+    then = then if then.tzinfo else then.replace(tzinfo=UTC)
+    return datetime.now(UTC) - then > CDC_WINDOW
+
+
+class Written:
+    """What the run's writes left of mirrored QBO records, put in the mirror together (one
+    transaction, not one per write): its echo may never be read back. Each write is also
+    told to `settle`, which decides where the next run's QBO read starts."""
+
+    def __init__(self, mirror: Mirror, settle: Seeing | None) -> None:
+        self.mirror, self.settle = mirror, settle
+        self.pending: dict[str, dict[str, Record]] = {}
+
+    def __call__(self, entity: str, record: Record, action: str) -> None:
+        if f"qbo.{entity}" in MIRRORED:
+            self.pending.setdefault(f"qbo.{entity}", {})[str(record.get("Id"))] = record
+        if self.settle is not None:
+            self.settle.written(entity, record, action)
+
+    def flush(self) -> None:
+        pending, self.pending = self.pending, {}
+        if not pending or not self.mirror.meta("realm"):
+            return  # no mirror yet: the next run builds it whole
+        with self.mirror.state.transaction():
+            for qualified, records in pending.items():
+                self.mirror.put(qualified, records.values())
+
+
+class Seeing(Protocol):
+    def written(self, entity: str, record: Record, action: str) -> None: ...

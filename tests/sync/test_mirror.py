@@ -1,0 +1,165 @@
+"""The mirror of QBO's lists and customers and of TPS's clients: an unchanged re-sync costs
+the same few QBO calls at any firm size, and a mirror that cannot be trusted is rebuilt."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from tpsqbo_engine.sync.demo import demo_firm
+from tpsqbo_engine.sync.mirror import Mirror, dumps, loads
+from tpsqbo_engine.sync.session import Session
+
+
+def _calls_of_an_unchanged_resync(folder: Path, seed: str) -> tuple[int, int, tuple[str, ...]]:
+    with demo_firm(folder, tps_seed=seed) as (session, _, _):
+        session.backup()
+        first = session.sync()
+        again = Session(session.config)  # a new process: nothing kept but the state
+        before = again.qbo.stats.calls
+        summary = again.sync()
+        assert sum(summary.counts.values()) == 0
+        return first.counts["Successful"], again.qbo.stats.calls - before, first.notes
+
+
+def test_an_unchanged_resync_makes_the_same_qbo_calls_at_two_firm_sizes(tmp_path: Path) -> None:
+    small_written, small, _ = _calls_of_an_unchanged_resync(tmp_path / "small", "large:20")
+    big_written, big, notes = _calls_of_an_unchanged_resync(tmp_path / "big", "large:160")
+    # The big firm's initial sync wrote more than one CDC answer (1,000 records) holds.
+    assert small_written < 1000 < big_written
+    assert any("starts after this run's" in note for note in notes)
+    assert small == big <= 3  # one CDC call and the tax codes
+
+
+def test_a_mirror_of_another_company_is_rebuilt_and_the_run_says_so(tmp_path: Path) -> None:
+    with demo_firm(tmp_path) as (session, _, _):
+        session.backup()
+        session.sync()
+        mirror = Mirror(session.state)
+        customers = mirror.count("qbo.Customer")
+        session.state.db.table("mirror_meta").upsert(
+            {"name": "realm", "value": "4620816365000000000"}, pk="name"
+        )
+        session.state.db.execute("delete from mirror where entity = 'Customer'")
+        summary = Session(session.config).sync()
+        assert any("of another QBO company" in note for note in summary.notes)
+        assert mirror.meta("realm") == session.qbo.realm_id
+        assert mirror.count("qbo.Customer") == customers
+        (run,) = [r for r in session.state.runs() if r["id"] == summary.run_id]
+        assert "of another QBO company" in run["notes"]
+
+
+def test_a_mirror_older_than_the_cdc_window_is_rebuilt_by_a_whole_read(tmp_path: Path) -> None:
+    with demo_firm(tmp_path) as (session, _, _):
+        session.backup()
+        run = session.sync().run_id
+        long_ago = (datetime.now(UTC) - timedelta(days=40)).isoformat(timespec="seconds")
+        session.state.move_cursor("qbo", long_ago, run)
+        session.state.db.execute("delete from mirror where entity = 'Account'")
+        summary = Session(session.config).sync()  # CDC would refuse a 40-day-old moment
+        assert any("older than the 30 days" in note for note in summary.notes)
+        assert Mirror(session.state).count("qbo.Account") > 0
+        assert session.state.cursor("qbo") > long_ago
+
+
+def test_a_customer_deleted_in_qbo_leaves_the_mirror(tmp_path: Path) -> None:
+    with demo_firm(tmp_path) as (session, qbo, _):
+        session.backup()
+        session.sync()
+        mirror = Mirror(session.state)
+        company = qbo.company
+        # QBO deletes a customer merged into another; CDC lists it as Deleted.
+        customer = company.find_by("Customer", "DisplayName", "Red Rock Diner")
+        assert customer["Id"] in mirror.records("qbo.Customer")
+        with company.lock:
+            del company.table("Customer")[customer["Id"]]
+            company.deleted.setdefault("Customer", {})[customer["Id"]] = {
+                "Id": customer["Id"],
+                "status": "Deleted",
+                "domain": "QBO",
+                "MetaData": {"LastUpdatedTime": company.timestamp()},
+            }
+        Session(session.config).sync()
+        assert customer["Id"] not in mirror.records("qbo.Customer")
+
+
+def test_a_customer_changed_in_qbo_is_changed_in_the_mirror(tmp_path: Path) -> None:
+    with demo_firm(tmp_path) as (session, qbo, _):
+        session.backup()
+        session.sync()
+        customer = qbo.company.find_by("Customer", "DisplayName", "Red Rock Diner")
+        session.qbo.update("Customer", customer["Id"], {"Notes": "moved to the coast"})
+        Session(session.config).sync()
+        mirrored = Mirror(session.state).records("qbo.Customer")[customer["Id"]]
+        assert mirrored["Notes"] == "moved to the coast"
+
+
+def test_money_keeps_its_exact_decimal_places_in_the_mirror() -> None:
+    from decimal import Decimal
+
+    record = {"id": "c-1", "balance": Decimal("100.00"), "rate": Decimal("0.075")}
+    again = loads(dumps(record))
+    assert again == record and str(again["balance"]) == "100.00"
+
+
+def test_paid_history_kept_short_is_planned_exactly_as_when_read_whole(tmp_path: Path) -> None:
+    from tpsqbo_engine.sync.planner import PlanInput, Planner
+    from tpsqbo_engine.sync.snapshot import entities_used, read_snapshot
+
+    with demo_firm(tmp_path, tps_seed="large:20") as (session, _, _):
+        short = session.snapshot()
+        whole = read_snapshot(session.tps, session.qbo, entities_used(session.rules))
+        slimmed = [i for i, r in short.records("tps.Invoice").items() if "lines" not in r]
+        assert slimmed and len(slimmed) < len(whole.records("tps.Invoice"))
+        assert all(whole.records("tps.Invoice")[i]["balance"] == 0 for i in slimmed)
+
+        def planned(snapshot: object) -> list[tuple[str, str, str, str]]:
+            made = Planner(PlanInput(session.rules, snapshot, {}, "initial")).plan()  # type: ignore[arg-type]
+            return [(o.record, o.action, o.level, o.message) for o in made.operations]
+
+        assert planned(short) == planned(whole)
+
+
+def test_sync_whole_reads_everything_and_the_output_says_when_the_mirror_was_rebuilt(
+    tmp_path: Path,
+) -> None:
+    from typer.testing import CliRunner
+
+    from tpsqbo_engine import cli
+
+    with demo_firm(tmp_path) as (session, _, _):
+        config = str(session.config.path)
+        session.backup()
+        session.sync()
+        mirror = Mirror(session.state)
+        other = {"name": "realm", "value": "4620816365000000000"}
+        session.state.db.table("mirror_meta").upsert(other, pk="name")
+        result = CliRunner().invoke(cli.app, ["sync", "-c", config, "--whole"])
+        assert result.exit_code == 0 and "another QBO company" not in result.output
+        assert mirror.meta("realm") == session.qbo.realm_id  # the whole read made it afresh
+        session.state.db.table("mirror_meta").upsert(other, pk="name")
+        result = CliRunner().invoke(cli.app, ["sync", "-c", config])
+        assert result.exit_code == 0 and "of another QBO company" in result.output
+        history = CliRunner().invoke(cli.app, ["history", "-c", config])
+        assert "of another QBO company" in history.output
+
+
+def test_a_change_in_qbo_while_a_big_run_writes_keeps_the_next_read_at_its_start(
+    tmp_path: Path,
+) -> None:
+    with demo_firm(tmp_path, tps_seed="large:160") as (session, _, _):
+        session.backup()
+        made: list[str] = []
+
+        def meanwhile(done: int, total: int) -> None:
+            if not made and done > total // 2:  # someone adds a customer in QBO mid-run
+                made.append(
+                    session.qbo.create("Customer", {"DisplayName": "Walk In"}, key="w")["Id"]
+                )
+
+        first = session.sync(progress=meanwhile)
+        assert made and any("QBO changed while the run wrote" in n for n in first.notes)
+        assert session.state.cursor("qbo") <= session.state.runs()[0]["started_at"]
+        again = Session(session.config)
+        again.sync()
+        assert made[0] in Mirror(session.state).records("qbo.Customer")
