@@ -285,14 +285,14 @@ def _split(items: list[Record]) -> tuple[list[Record], list[Record]]:
     return written, [i for i in items if i["status"] not in ("Successful", "Failed")]
 
 
-def _row_by_row(conn: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]]) -> list[Any]:
+def _row_by_row(conn: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]]) -> list[int]:
     """`state_rows._many` as a statement per row: executemany, or an execute per row where
-    the statement answers (the intents' ids)."""
+    the rows' ids are wanted (the intents)."""
     if not rows:
         return []
     one = sql.format(values="(" + ", ".join("?" * len(rows[0])) + ")")
-    if " returning " in one:
-        return [conn.execute(one, row).fetchone() for row in rows]
+    if one.startswith("insert into journal"):
+        return [int(conn.execute(one, row).lastrowid or 0) for row in rows]
     conn.executemany(one, rows)
     return []
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 STATUSES = ("Successful", "Warning", "Failed", "Ignored", "Excluded", "Undone")
+SQLITE_NEEDED = (3, 33, 0)  # UPDATE ... FROM
 
 
 def now() -> str:
@@ -102,11 +103,9 @@ _ITEM = (
     "insert into run_items (run_id, record, mapping, action, status, message, rule, target, "
     "at) values {values}"
 )
-# The ids come back in any order; one statement's new rows get increasing ids in the
-# order of its VALUES, so sorted they are the intents' ids in order.
 _INTENT = (
     "insert into journal (run_id, intent, operation, target, started_at, outcome, before) "
-    "values {values} returning id"
+    "values {values}"
 )
 _UNFINISHED = (
     "select intent, min(started_at) as first from journal where intent in "
@@ -131,20 +130,23 @@ def write(
     ]
     _many(conn, _ITEM, items)
     rows = [(run_id, i.intent, i.operation, i.target, stamp, "", i.before) for i in intents]
-    return sorted(int(row[0]) for row in _many(conn, _INTENT, rows))
+    return _many(conn, _INTENT, rows)
 
 
-def _many(conn: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]]) -> list[Any]:
-    """Runs `sql` with its VALUES list holding `rows`, CHUNK rows a statement; answers
-    what the statements return."""
-    answered: list[Any] = []
+def _many(conn: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]]) -> list[int]:
+    """Runs `sql` with its VALUES list holding `rows`, CHUNK rows a statement; answers the
+    rowids an INSERT gave them, in order (for other statements, nothing to use)."""
+    ids: list[int] = []
     for start in range(0, len(rows), CHUNK):
         chunk = rows[start : start + CHUNK]
         row = "(" + ", ".join("?" * len(chunk[0])) + ")"
         # Only placeholders are formatted in: the values are bound.
         statement = sql.format(values=", ".join([row] * len(chunk)))
-        answered += conn.execute(statement, [v for r in chunk for v in r]).fetchall()
-    return answered
+        last = conn.execute(statement, [v for r in chunk for v in r]).lastrowid or 0
+        # SQLite gives each new row the largest rowid plus one, so one statement's rows
+        # have consecutive ids in the order of its VALUES, the last one's answered.
+        ids += range(last - len(chunk) + 1, last + 1)
+    return ids
 
 
 def _link_values(k: Link) -> tuple[str, ...]:

@@ -232,3 +232,32 @@ def test_a_sync_killed_while_qbo_answers_a_batch_finds_it_on_the_next_run(
         notes = Counter(str(p.get("PrivateNote")) for p in qbo.company.table("Payment").values())
         assert max(notes.values()) == 1
         assert session.plan()[0].writes() == []
+
+
+def test_a_sqlite_too_old_for_the_state_is_refused_with_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tpsqbo_engine.errors import StateError
+
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 32, 3))
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.32.3")
+    with pytest.raises(StateError) as refused:
+        StateStore(tmp_path / "state.db")
+    assert "SQLite 3.33.0 or newer" in refused.value.message
+    assert "3.32.3" in refused.value.message and refused.value.hint
+    assert not (tmp_path / "state.db").exists()  # nothing half-written
+
+
+def test_a_batchs_intents_get_their_own_journal_ids_in_order(tmp_path: Path) -> None:
+    from tpsqbo_engine.state_rows import Done, Intent, Outcome
+
+    store = StateStore(tmp_path / "state.db")
+    run = store.start_run("initial")
+    store.intend(run, "earlier", "create", "qbo.Customer")
+    intents = [Intent(f"create:c{n}", "create", "qbo.Customer") for n in range(250)]
+    ids = store.write(run, Done(), intents)
+    rows = dict(store.db.execute("select id, intent from journal").fetchall())
+    assert [rows[i] for i in ids] == [i.intent for i in intents]  # across statements too
+    store.write(run, Done([Outcome(ids[7], "written", "58", "0")]))
+    assert not store.unfinished("create:c7") and store.unfinished("create:c8")
+    signals._open_writes.clear()  # no call follows in this test
