@@ -79,7 +79,8 @@ def open_budget() -> Budget | None:
         return spend
     if spend.open:
         return None
-    spend.refill(MAX_STEPS, MAX_SECONDS)
+    spend.steps, spend.seconds, spend.open = MAX_STEPS, MAX_SECONDS, True  # refill, inline
+    spend.deadline = time.monotonic() + MAX_SECONDS
     return spend
 
 

@@ -7,7 +7,8 @@ string without them is a literal.
 Safety, in layers:
 - `ImmutableSandboxedEnvironment`: no attribute starting with `_`, no mutation of values;
 - Jinja's default globals (`range`, `dict`, `lipsum`, `cycler`, `joiner`, `namespace`) are
-  removed; filters and tests come from the allow-lists below; functions are injected per run;
+  removed; filters and tests come from the allow-lists of filters.py; functions are
+  injected per run;
 - `**` is refused, and every evaluation runs under the budget of engine/budget.py (sizes of
   values, loop iterations, wall-clock time, nesting depth), so a rule cannot exhaust memory
   or time;
@@ -21,11 +22,10 @@ from __future__ import annotations
 import copy
 import operator
 import re
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 from functools import cache
 from typing import Any
 
@@ -37,186 +37,45 @@ from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from tpsqbo_engine import budget as limits
-from tpsqbo_engine.errors import EngineError
 from tpsqbo_engine.exprfast import DICT_ATTRIBUTES, SLOW, SPECIAL_NAMES, compile_quick
+from tpsqbo_engine.filters import (
+    ALLOWED_TESTS,
+    CENT,
+    ENGINE_FILTERS,
+    FORBIDDEN_NAMES,
+    JINJA_FILTERS,
+    ExpressionError,
+    as_date,
+    linked_types,
+    merge_by,
+    money,
+    normalize_email,
+    normalize_name,
+    qbo_display_name,
+    qbo_name,
+    to_decimal,
+)
+
+# The engine's filters live in filters.py; rules code has always found them here too.
+__all__ = [
+    "ALLOWED_TESTS",
+    "CENT",
+    "ENGINE_FILTERS",
+    "FORBIDDEN_NAMES",
+    "JINJA_FILTERS",
+    "ExpressionError",
+    "as_date",
+    "linked_types",
+    "merge_by",
+    "money",
+    "normalize_email",
+    "normalize_name",
+    "qbo_display_name",
+    "qbo_name",
+    "to_decimal",
+]
 
 MAX_REPEAT = 10_000
-CENT = Decimal("0.01")
-
-
-class ExpressionError(EngineError):
-    """A rule expression failed for one record; the message names the rule, not the data."""
-
-
-def to_decimal(value: Any) -> Decimal:
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, bool) or value is None:
-        raise ExpressionError(f"expected an amount, got {type(value).__name__}")
-    try:
-        return Decimal(str(value).strip().replace(",", ""))
-    except InvalidOperation:
-        raise ExpressionError("expected an amount, got text that is not a number") from None
-
-
-def money(value: Any) -> Decimal:
-    """Rounds to cents, half up, the way QBO stores amounts."""
-    return to_decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-_NAME_FORBIDDEN = re.compile(r"[:\t\n\r]")
-
-
-def qbo_name(value: Any, limit: int = 100) -> str:
-    """A QBO list name: no colon, tab or newline, at most `limit` characters."""
-    text = _NAME_FORBIDDEN.sub(" ", str(value))
-    return " ".join(text.split())[:limit].rstrip()
-
-
-def qbo_display_name(value: Any) -> str:
-    return qbo_name(value, limit=500)
-
-
-_COMPANY_SUFFIXES = re.compile(
-    r"\b(inc|incorporated|ltd|limited|llc|llp|corp|corporation|co|company|plc|pc)\b\.?", re.I
-)
-
-
-def normalize_name(value: Any) -> str:
-    """Folds case, accents, punctuation and company suffixes: 'ABC, Inc.' == 'abc inc' == 'ABC'."""
-    text = unicodedata.normalize("NFKD", str(value))
-    text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
-    text = text.replace("&", " and ")
-    text = _COMPANY_SUFFIXES.sub(" ", text)
-    text = re.sub(r"[^\w]+", " ", text)
-    return " ".join(text.split())
-
-
-def normalize_email(value: Any) -> str:
-    return str(value).strip().casefold()
-
-
-_MERGED_AMOUNTS = ("amount", "hours", "markup")
-
-
-def merge_by(items: Iterable[Mapping[str, Any]], key: str) -> list[dict[str, Any]]:
-    """Merges items sharing `key`: amounts summed, descriptions joined, first-seen order."""
-    merged: dict[Any, dict[str, Any]] = {}
-    for item in items:
-        group = merged.get(item.get(key))
-        if group is None:
-            merged[item.get(key)] = dict(item)
-            continue
-        for name in _MERGED_AMOUNTS:
-            if item.get(name) is not None:
-                group[name] = str(to_decimal(group.get(name) or 0) + to_decimal(item[name]))
-        descriptions = [group.get("description"), item.get("description")]
-        group["description"] = "; ".join(dict.fromkeys(d for d in descriptions if d)) or None
-    return list(merged.values())
-
-
-def linked_types(lines: Iterable[Mapping[str, Any]] | None) -> list[str]:
-    """The TxnTypes a QBO transaction's lines link to (e.g. a Payment using a CreditMemo)."""
-    found = {link.get("TxnType") for line in lines or () for link in line.get("LinkedTxn") or ()}
-    return sorted(t for t in found if t)
-
-
-def as_date(value: Any, fmt: str = "") -> Any:
-    parsed = value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
-    return parsed.strftime(fmt) if fmt else parsed
-
-
-ENGINE_FILTERS: dict[str, Callable[..., Any]] = {
-    "money": money,
-    "decimal": to_decimal,
-    "qbo_name": qbo_name,
-    "qbo_display_name": qbo_display_name,
-    "normalize_name": normalize_name,
-    "normalize_email": normalize_email,
-    "merge_by": merge_by,
-    "linked_types": linked_types,
-    "date": as_date,
-}
-JINJA_FILTERS = frozenset(
-    {
-        "abs",
-        "default",
-        "first",
-        "join",
-        "last",
-        "length",
-        "lower",
-        "max",
-        "min",
-        "replace",
-        "round",
-        "string",
-        "sum",
-        "title",
-        "trim",
-        "truncate",
-        "upper",
-        "int",
-        "capitalize",
-        "escape",
-        "e",
-        "center",
-        "wordwrap",
-        "batch",
-        "map",
-        "selectattr",
-        "rejectattr",
-        "unique",
-        "sort",
-        "list",
-        "format",
-    }
-)
-ALLOWED_TESTS = frozenset(
-    {
-        "none",
-        "string",
-        "number",
-        "true",
-        "false",
-        "eq",
-        "ne",
-        "lt",
-        "le",
-        "gt",
-        "ge",
-        "in",
-        "defined",
-        "undefined",
-        "odd",
-        "even",
-        "sameas",
-        "mapping",
-        "sequence",
-    }
-)
-# Names that were globals in plain Jinja, or reach interpreter internals: never available.
-FORBIDDEN_NAMES = frozenset(
-    {
-        "range",
-        "dict",
-        "lipsum",
-        "cycler",
-        "joiner",
-        "namespace",
-        "self",
-        "config",
-        "request",
-        "loop_controls",
-        "__builtins__",
-        "globals",
-        "locals",
-        "vars",
-        "getattr",
-        "eval",
-        "exec",
-    }
-)
 
 
 class RuleFunction:

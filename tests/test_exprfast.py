@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
+import hashlib
+import json
 import threading
 from collections.abc import Iterator
 from datetime import date
@@ -21,7 +23,7 @@ from tpsqbo_engine.expr import CompiledValue, ExpressionError, RuleFunction, Sco
 from tpsqbo_engine.resources import rules_dir
 from tpsqbo_engine.ruleset.model import FieldRule, RuleSet, load_ruleset
 from tpsqbo_engine.sync.planner import PlanInput, Planner
-from tpsqbo_engine.sync.runtime import Links, Resolver
+from tpsqbo_engine.sync.runtime import Links, Resolver, _canonical, content_hash
 from tpsqbo_engine.sync.snapshot import TPS_RESOURCES, Snapshot
 
 ROOT = Path(__file__).parent.parent
@@ -239,3 +241,33 @@ def test_every_thread_spends_its_own_budget() -> None:
         assert budget.open_budget() is None  # nested in this thread: the open one is shared
     finally:
         budget.close_budget(opened)
+
+
+def _hash_as_before(value: Any) -> str:
+    text = json.dumps(_canonical(value), sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"CustomerRef": {"value": "7", "name": "Acme"}, "Amount": Decimal("2.50")},
+        {"Line": [{"Amount": Decimal("1.10"), "Ref": {"value": "1", "name": "x"}}, 3, None]},
+        {"Line": [Decimal("1.00"), "a"], "When": date(2026, 1, 2), "F": 1.5, "B": True},
+        {"T": (Decimal("2.50"), {"value": "1", "name": "n"})},  # a tuple: the general way
+        {"name": "a name, not a reference", "Nested": {"name": "kept", "other": 1}},
+        [],
+        {},
+    ],
+)
+def test_content_hashes_are_what_they_were(value: Any) -> None:
+    assert content_hash(value) == _hash_as_before(value)
+
+
+def test_the_demo_firms_plan_hashes_are_what_they_were() -> None:
+    given = PlanInput(load_ruleset(rules_dir()), _snapshot(), {}, phase="initial")
+    writes = [op for op in Planner(given).plan().operations if op.body]
+    assert len(writes) > 50
+    for op in writes:
+        want = {k: v for k, v in op.body.items() if k != "Active"}
+        assert content_hash(want) == _hash_as_before(want)

@@ -18,7 +18,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from tpsqbo_engine.expr import ExpressionError, RuleFunction, Scope, rule_function
+from tpsqbo_engine.expr import CompiledValue, ExpressionError, RuleFunction, Scope, rule_function
 from tpsqbo_engine.functions import bound_functions
 from tpsqbo_engine.ruleset.model import FieldRule, MappingRule, RuleSet
 from tpsqbo_engine.ruleset.shapes import Shape, entity_catalog
@@ -81,8 +81,50 @@ def _canonical(value: Any) -> Any:
 
 
 def content_hash(value: Any) -> str:
-    text = json.dumps(_canonical(value), sort_keys=True, default=str, ensure_ascii=False)
+    try:
+        plain = _without_names(value)
+    except _Unusual:  # a tuple or another container of its own: the general way
+        text = json.dumps(_canonical(value), sort_keys=True, default=str, ensure_ascii=False)
+    else:
+        text = json.dumps(plain, sort_keys=True, default=_amount_text, ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+class _Unusual(Exception):
+    pass
+
+
+def _amount_text(value: Any) -> str:
+    # json.dumps asks for what it cannot write itself: amounts, as _canonical gives them
+    return str(value.normalize()) if type(value) is Decimal else str(value)
+
+
+def _without_names(value: Any) -> Any:
+    """What `_canonical` makes, as JSON sees it, copying only the containers it changes:
+    amounts are left to `_amount_text`, so only references lose their names."""
+    kind = type(value)
+    if kind in _AS_THEY_ARE or kind is Decimal:
+        return value
+    if kind is dict:
+        changed = None
+        for key, inner in value.items():
+            if type(inner) in _AS_THEY_ARE or type(inner) is Decimal:
+                continue
+            made = _without_names(inner)
+            if made is not inner:
+                changed = changed if changed is not None else dict(value)
+                changed[key] = made
+        if "name" in value and "value" in value:
+            changed = changed if changed is not None else dict(value)
+            del changed["name"]
+        return value if changed is None else changed
+    if kind is list:
+        made_items = [_without_names(inner) for inner in value]
+        same = all(made is inner for made, inner in zip(made_items, value, strict=True))
+        return value if same else made_items
+    if isinstance(value, Mapping | list | tuple | Decimal):
+        raise _Unusual  # _canonical treats these its own way
+    return value
 
 
 @dataclass
@@ -445,6 +487,14 @@ class _Step:
     last: str
     items: tuple[tuple[_Step, ...], ...] = ()
     copied: bool = False
+    value: CompiledValue | None = None  # a field set by one value (no `each`, no items)
+    direct: bool = False  # that value goes straight into the record's top level
+
+    @classmethod
+    def of(cls, rule: FieldRule, path: tuple[str, ...], items: Any, copied: bool) -> _Step:
+        single = rule.value if rule.each is None and not items else None
+        direct = single is not None and len(path) == 1 and not copied
+        return cls(rule, path[:-1], path[-1], items, copied, single, direct)
 
 
 def _compile_steps(fields: tuple[FieldRule, ...]) -> tuple[_Step, ...]:
@@ -454,7 +504,7 @@ def _compile_steps(fields: tuple[FieldRule, ...]) -> tuple[_Step, ...]:
         path = paths[index]
         inside = any(len(p) > len(path) and p[: len(path)] == path for p in paths[index + 1 :])
         items = tuple(_compile_steps(item) for item in rule.items)
-        steps.append(_Step(rule, path[:-1], path[-1], items, inside))
+        steps.append(_Step.of(rule, path, items, inside))
     return tuple(steps)
 
 
@@ -467,6 +517,19 @@ def _put(target: Record, step: _Step, value: Any) -> None:
 def _apply_fields(steps: tuple[_Step, ...], scope: Scope) -> Record:
     out: Record = {}
     for step in steps:
+        if step.value is not None:  # most fields: one value, set as it comes
+            value = step.value.evaluate(scope)
+            if value is None:
+                continue
+            if isinstance(value, str):
+                value = value.strip()  # stray spaces as people type them never travel
+            elif isinstance(value, date):
+                value = value.isoformat()
+            if step.direct:
+                out[step.last] = value
+            else:
+                _put(out, step, value)
+            continue
         rule = step.rule
         if rule.each is not None:
             elements = rule.each.evaluate(scope) or []
@@ -480,12 +543,6 @@ def _apply_fields(steps: tuple[_Step, ...], scope: Scope) -> Record:
             _put(out, step, items)
         elif step.items:
             _put(out, step, [_apply_fields(item, scope) for item in step.items])
-        elif rule.value is not None:
-            value = rule.value.evaluate(scope)
-            if isinstance(value, str):
-                value = value.strip()  # stray spaces as people type them never travel
-            if value is not None:
-                _put(out, step, value.isoformat() if isinstance(value, date) else value)
     return out
 
 

@@ -22,6 +22,7 @@ from tpsqbo_engine.errors import ConnectorError, EngineError, UsageError
 from tpsqbo_engine.ruleset.model import RuleSet, load_ruleset
 from tpsqbo_engine.ruleset.source import load_file
 from tpsqbo_engine.state import StateStore
+from tpsqbo_engine.sync.balances import refresh_balances
 from tpsqbo_engine.sync.checks import CheckResult, qbo_entities, run_checklist, take_backup
 from tpsqbo_engine.sync.config import FirmConfig
 from tpsqbo_engine.sync.executor import Executor, Progress
@@ -185,6 +186,8 @@ class Session:
         snapshot = read_snapshot(self.tps, self.qbo, names, cursors, mirror, rebuild=bool(why))
         if why:
             snapshot.notes.append(f"{why}: read them whole and kept them for the next runs")
+        else:
+            refresh_balances(snapshot, self.qbo, mirror)
         self._drop_echoes(snapshot)
         add_partners(snapshot, self._again(), self.tps, self.qbo)
         add_partners(snapshot, self._open_invoices_of_changed_clients(snapshot), self.tps, self.qbo)

@@ -92,3 +92,19 @@ def test_an_item_left_out_is_asked_again_and_a_fault_is_raised(
     with pytest.raises(QboError) as refused:
         client.query_batch({"Invoice": "Line.Amount > '5'", "Item": ""})
     assert "4000" in str(refused.value) or "queryable" in str(refused.value)
+
+
+def test_rows_of_another_entity_are_no_answer(
+    client: QboClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = client.call
+
+    def swapped(method: str, path: str, **kwargs: Any) -> Any:
+        answer = real(method, path, **kwargs)
+        first = answer["BatchItemResponse"][0]["QueryResponse"]
+        first["Customer"] = first.pop("Account")
+        return answer
+
+    monkeypatch.setattr(client, "call", swapped)
+    with pytest.raises(QboError, match="not its QueryResponse"):
+        client.query_batch({"Account": "", "Item": ""})

@@ -24,7 +24,7 @@ from tpsqbo_engine.emulators.tps.export import export_sheets
 from tpsqbo_engine.emulators.tps.firm import Firm
 from tpsqbo_engine.emulators.tps.outbox import enter_outbox
 from tpsqbo_engine.emulators.tps.server import TpsEmulatorServer
-from tpsqbo_engine.sync.awkward import Books, build_books
+from tpsqbo_engine.sync.awkward import Books, build_books, sale_line
 from tpsqbo_engine.sync.awkward_weeks import round_one, round_two
 from tpsqbo_engine.sync.demo import demo_firm
 from tpsqbo_engine.sync.session import Session
@@ -179,7 +179,11 @@ class Side:
 
 
 def _week_three(tps: TpsSource, qbo: QboClient, books: Books) -> None:
-    """In TPS: a payment voided."""
+    """In QBO: Q-3001, made in QBO and already in TPS, raised to 350.00. In TPS: a
+    payment voided."""
+    (made,) = qbo.query("SELECT * FROM Invoice WHERE DocNumber = 'Q-3001'")
+    item = made["Line"][0]["SalesItemLineDetail"]["ItemRef"]
+    qbo.update("Invoice", made["Id"], {"Line": [sale_line(item, "350.00", "Bookkeeping")]})
     paid = next(
         p
         for p in tps.records("payments")
@@ -246,13 +250,17 @@ def test_every_night_the_same_tps_books_once_the_outbox_is_entered(both: Both) -
         assert sheets[1] == api[1], f"TPS after night {night}"
     final = both.sheets.seen[-1][1]
     assert any(i[0] == "Q-7001" and i[5] == "void" for i in final["invoices"])
+    (q3001,) = [i for i in final["invoices"] if i[0] == "Q-3001"]
+    assert q3001[3] == Decimal("350.00")  # changed in QBO, then by hand in TPS
     assert any(a[3] == Decimal("80.00") and a[4] == "" for a in final["adjustments"])
 
 
 def test_what_qbo_changed_came_back_through_each_outbox_sheet(both: Both) -> None:
-    entered = [name.split("-", 1)[1] for night in both.entered for name in night]
+    entered = [name.split("-", 1)[1] for name in both.entered[-1]]  # all, by the last night
+    assert entered.count("import-invoices.csv") == 2  # Q-3001, then Q-7001: once each
     assert set(entered) == {
         "import-invoices.csv",  # Q-3001 on the first night, Q-7001 in week one
+        "invoice-changes.csv",  # Q-3001 changed in QBO in week three
         "payments-to-enter.csv",
         "client-changes.csv",
         "adjustments-to-enter.csv",  # Kauri's credit memo

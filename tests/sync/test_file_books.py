@@ -181,3 +181,15 @@ def test_an_invoice_is_due_by_its_client_s_terms(tmp_path: Path) -> None:
     assert books.get("invoices", "AA-1")["due_date"] == "2026-10-16"
     (folder / "clients.csv").write_text("Client Code,Client Name\nA1,Alder\n")
     assert "due_date" not in FileBooks(folder, "Alder & Ash").get("invoices", "AA-1")
+
+
+def test_a_change_to_an_invoice_tps_has_goes_to_be_made_by_hand_not_imported(
+    tmp_path: Path,
+) -> None:
+    books = FileBooks(_folder(tmp_path), "Alder & Ash")
+    invoice = books.get("invoices", "AA-1")
+    books.update("invoices", "AA-1", {"total": Decimal("320.00")}, version=invoice["version"])
+    outbox = tmp_path / "outbox"
+    assert not (outbox / "import-invoices.csv").exists()  # Import Invoices only adds
+    (row,) = (outbox / "invoice-changes.csv").read_text().splitlines()[1:]
+    assert row.startswith("A1,AA-1,320.00,")

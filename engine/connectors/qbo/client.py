@@ -281,7 +281,7 @@ class QboClient:
                 batch=True,
                 expect=("BatchItemResponse", list),
             )
-            pages = _query_pages(body["BatchItemResponse"], len(chunk))
+            pages = _query_pages(body["BatchItemResponse"], chunk)
             for index, entity in enumerate(chunk):
                 page = pages.get(index)
                 if page is None:  # left out of the answer: asked again on its own
@@ -570,26 +570,35 @@ def _select(entity: str, where: str, start: int, size: int) -> str:
     )
 
 
-def _query_pages(answer: list[Any], asked: int) -> dict[int, list[Record]]:
-    """Query item index -> its rows, for the items the answer holds; a fault raised."""
+def _query_pages(answer: list[Any], asked: list[str]) -> dict[int, list[Record]]:
+    """Query item index -> its rows, for the items the answer holds; a fault raised. A
+    QueryResponse without rows of the entity asked for has none (QBO leaves the key out);
+    rows of another entity are not an answer to the question."""
     pages: dict[int, list[Record]] = {}
     for item in answer:
         ident = str(item.get("bId", "")) if isinstance(item, dict) else ""
         index = int(ident[1:]) if ident[:1] == "q" and ident[1:].isdigit() else -1
-        if not 0 <= index < asked or not isinstance(item, dict):
+        if not 0 <= index < len(asked) or not isinstance(item, dict):
             continue
         if "Fault" in item:
             fault = fault_from(200, item, "", "")
             assert fault is not None
             raise error_for(fault)
         response = item.get("QueryResponse")
-        rows = (
-            next((v for v in response.values() if isinstance(v, list)), [])
+        lists = (
+            {k for k, v in response.items() if isinstance(v, list)}
             if isinstance(response, dict)
             else None
         )
-        if rows is None or not all(isinstance(row, dict) for row in rows):
-            raise _not_understood(200, "POST batch", "a query item that is not a QueryResponse")
+        rows = response.get(asked[index], []) if isinstance(response, dict) else None
+        if (
+            lists is None
+            or lists - {asked[index]}
+            or not isinstance(rows, list)
+            or not all(isinstance(row, dict) for row in rows)
+        ):
+            found = f"a query item for {asked[index]} that is not its QueryResponse"
+            raise _not_understood(200, "POST batch", found)
         pages[index] = rows
     return pages
 

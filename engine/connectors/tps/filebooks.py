@@ -17,7 +17,8 @@ adjustments and voids out, each kind in its own outbox sheet.
 A decrease applied to an invoice lowers its balance; a void takes a payment's applications
 off its invoices again. What TPS must enter goes to `outbox/`, one sheet per kind:
 `adjustments-to-enter.csv` (QBO credit memos, as TPS credits) and `voids-to-enter.csv`
-(voids made in QBO), beside the invoices, payments and client changes `FileTps` writes.
+(voids made in QBO), beside the invoices (new ones to import, changed ones to change by
+hand), payments and client changes `FileTps` writes.
 A payment or credit made in QBO goes out with its id (`QBO-` and ten hex digits) as the
 first word of its Description (and, for an adjustment, as its Reference); entered so, the
 next export's row is known as that record again (the id taken off its Description), and
@@ -191,6 +192,8 @@ class FileBooks(FileTps):
 
     def update(self, resource: str, ident: str, changes: Record, *, version: int) -> Record:
         if changes.get("status") != "void":
+            if resource == "invoices":
+                self._keep_unimported(ident, changes, merge=True)
             return super().update(resource, ident, changes, version=version)
         current = self.get(resource, ident)
         kind = next(k for k, r in KINDS.items() if r == resource)
@@ -208,10 +211,7 @@ class FileBooks(FileTps):
             self._remember(ident, {"source": record.get("source") or "qbo"})
             return super().create(resource, {**record, "id": ident, "description": note}, key=key)
         if resource == "invoices":
-            # Import Invoices carries no due date and no lines: kept, to be read back with
-            # the invoice while TPS's sheets say nothing of them.
-            kept = {k: record[k] for k in _NOT_IMPORTED if record.get(k)}
-            self._remember(f"invoices:{record.get('doc_number')}", _plain(kept))
+            self._keep_unimported(str(record.get("doc_number")), record)
         if resource != "adjustments":
             return super().create(resource, record, key=key)
         # TPS numbers an adjustment it is given itself, so, as for payments, the id goes out
@@ -222,6 +222,14 @@ class FileBooks(FileTps):
         self._write_out("adjustments", [written])
         self._load()["adjustments"][written["id"]] = _versioned(written, "")
         return written
+
+    def _keep_unimported(self, number: str, record: Record, merge: bool = False) -> None:
+        """Import Invoices carries no due date and no lines: kept, to be read back with the
+        invoice while TPS's sheets say nothing of them."""
+        kept = {k: record[k] for k in _NOT_IMPORTED if record.get(k)}
+        if merge:
+            kept = {**self._sent().get(f"invoices:{number}", {}), **_plain(kept)}
+        self._remember(f"invoices:{number}", _plain(kept))
 
     def _sent(self) -> dict[str, Record]:
         path = self.outbox / "sent.json"

@@ -5,8 +5,10 @@ Reads: clients.csv, work-codes.csv, invoices.csv (+ invoice-lines.csv) and payme
 (CSV or XLSX) from the folder. An invoice's balance is its total less the payments applied
 to it. A record's version is a digest of its content and its `updated_at` the file's time,
 so an unchanged sheet reads as unchanged. Writes: invoices go to `outbox/import-invoices.csv`
-(TPS's Import Invoices layout), payments to `outbox/payments-to-enter.csv` and client changes
-to `outbox/client-changes.csv`, for someone to enter in TPS; nothing else can be written.
+(TPS's Import Invoices layout; changes to invoices already in TPS to `invoice-changes.csv`,
+in the same layout, to be made by hand), payments to `outbox/payments-to-enter.csv` and
+client changes to `outbox/client-changes.csv`, for someone to enter in TPS; nothing else
+can be written.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from tpsqbo_engine.ruleset.shapes import entity_catalog
 Record = dict[str, Any]
 OUTBOX = {
     "invoices": ("import-invoices.csv", "invoices"),
+    # Import Invoices only adds invoices: a change to one already in TPS is made by hand.
+    "invoice-changes": ("invoice-changes.csv", "invoices"),
     "payments": ("payments-to-enter.csv", "payments"),
     "clients": ("client-changes.csv", "clients"),
 }
@@ -121,16 +125,16 @@ class FileTps:
         if current["version"] != version:
             raise TpsRejected(f"the {resource} sheet changed since {ident} was read")
         updated = {**current, **changes}
-        self._to_outbox(resource, updated)
+        self._to_outbox(resource, updated, change=True)
         return updated
 
-    def _to_outbox(self, resource: str, record: Record) -> None:
+    def _to_outbox(self, resource: str, record: Record, change: bool = False) -> None:
         if resource not in OUTBOX:
             raise TpsRejected(
                 f"TPS imports cannot take {resource} changes; make them in TPS",
                 hint="the record is listed as Failed until then",
             )
-        name, layout = OUTBOX[resource]
+        name, layout = OUTBOX["invoice-changes" if change and resource == "invoices" else resource]
         path = self.outbox / name
         rows = list(files.read_sheet(path, files.SHEETS[layout])[0]) if path.is_file() else []
         for row in rows:

@@ -1,6 +1,7 @@
 """A bookkeeper taking the engine's outbox into an emulated TPS firm, as a firm on sheets
 does between two runs: Tools → Import Invoices for `import-invoices`, and by hand, row by
-row as each sheet says, the client changes, payments, adjustments and voids to enter.
+row as each sheet says, the client changes, invoice changes, payments, adjustments and
+voids to enter.
 
 Only the outbox sheets are read, through their documented layouts (`files.SHEETS`,
 `filebooks.SHEETS`): what the engine meant is whatever those sheets carry. TPS numbers
@@ -69,6 +70,18 @@ class _Entering:
                 body["taxes"] = [{"name": "Taxes", "amount": str(taxes)}]
             self.firm.create("invoices", body)
 
+    def invoice_changes(self, rows: list[Record]) -> None:
+        invoices = self.invoices()
+        for row in rows:  # by hand, on the invoice: its date, amount and taxes
+            ident = invoices[row.pop("doc_number")]
+            current = self.firm.get("invoices", ident)
+            taxes = Decimal(row.pop("tax_total"))
+            body = {**row, "client_id": self.clients[row["client_id"]]}
+            body["taxes"] = [{"name": "Taxes", "amount": str(taxes)}] if taxes else []
+            self.firm.update(
+                "invoices", ident, {**body, "version": current["version"]}, partial=True
+            )
+
     def payments(self, rows: list[Record]) -> None:
         invoices = self.invoices()
         for row in rows:
@@ -114,6 +127,7 @@ def enter_outbox(firm: Firm, outbox: Path) -> dict[str, int]:
     steps: list[tuple[str, files.Sheet, Callable[[list[Record]], None]]] = [
         (OUTBOX["clients"][0], files.SHEETS["clients"], entering.client_changes),
         (OUTBOX["invoices"][0], files.SHEETS["invoices"], entering.invoice_imports),
+        (OUTBOX["invoice-changes"][0], files.SHEETS["invoices"], entering.invoice_changes),
         (OUTBOX["payments"][0], files.SHEETS["payments"], entering.payments),
         (MORE_OUTBOX["adjustments"], MORE_SHEETS["adjustments"], entering.adjustments),
         (MORE_OUTBOX["voids"], MORE_SHEETS["voids"], entering.voids),

@@ -1,0 +1,196 @@
+"""The engine's own filters for rule values (`money`, `qbo_display_name`, `merge_by`...), the
+allow-lists of Jinja's filters, tests and names, and the error a rule expression raises when
+it fails for one record.
+
+Each filter takes what rules give it (text, numbers, lists of lines) and either answers or
+raises ExpressionError, which the evaluation reports located at the rule's file and line.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from tpsqbo_engine.errors import EngineError
+
+CENT = Decimal("0.01")
+
+
+class ExpressionError(EngineError):
+    """A rule expression failed for one record; the message names the rule, not the data."""
+
+
+def to_decimal(value: Any) -> Decimal:
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, bool) or value is None:
+        raise ExpressionError(f"expected an amount, got {type(value).__name__}")
+    try:
+        return Decimal(str(value).strip().replace(",", ""))
+    except InvalidOperation:
+        raise ExpressionError("expected an amount, got text that is not a number") from None
+
+
+def money(value: Any) -> Decimal:
+    """Rounds to cents, half up, the way QBO stores amounts."""
+    return to_decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+_NAME_FORBIDDEN = re.compile(r"[:\t\n\r]")
+
+
+def qbo_name(value: Any, limit: int = 100) -> str:
+    """A QBO list name: no colon, tab or newline, at most `limit` characters."""
+    text = _NAME_FORBIDDEN.sub(" ", str(value))
+    return " ".join(text.split())[:limit].rstrip()
+
+
+def qbo_display_name(value: Any) -> str:
+    return qbo_name(value, limit=500)
+
+
+_COMPANY_SUFFIXES = re.compile(
+    r"\b(inc|incorporated|ltd|limited|llc|llp|corp|corporation|co|company|plc|pc)\b\.?", re.I
+)
+
+
+def normalize_name(value: Any) -> str:
+    """Folds case, accents, punctuation and company suffixes: 'ABC, Inc.' == 'abc inc' == 'ABC'."""
+    text = unicodedata.normalize("NFKD", str(value))
+    text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
+    text = text.replace("&", " and ")
+    text = _COMPANY_SUFFIXES.sub(" ", text)
+    text = re.sub(r"[^\w]+", " ", text)
+    return " ".join(text.split())
+
+
+def normalize_email(value: Any) -> str:
+    return str(value).strip().casefold()
+
+
+_MERGED_AMOUNTS = ("amount", "hours", "markup")
+
+
+def merge_by(items: Iterable[Mapping[str, Any]], key: str) -> list[dict[str, Any]]:
+    """Merges items sharing `key`: amounts summed, descriptions joined, first-seen order."""
+    merged: dict[Any, dict[str, Any]] = {}
+    for item in items:
+        group = merged.get(item.get(key))
+        if group is None:
+            merged[item.get(key)] = dict(item)
+            continue
+        for name in _MERGED_AMOUNTS:
+            if item.get(name) is not None:
+                group[name] = str(to_decimal(group.get(name) or 0) + to_decimal(item[name]))
+        descriptions = [group.get("description"), item.get("description")]
+        group["description"] = "; ".join(dict.fromkeys(d for d in descriptions if d)) or None
+    return list(merged.values())
+
+
+def linked_types(lines: Iterable[Mapping[str, Any]] | None) -> list[str]:
+    """The TxnTypes a QBO transaction's lines link to (e.g. a Payment using a CreditMemo)."""
+    found = {link.get("TxnType") for line in lines or () for link in line.get("LinkedTxn") or ()}
+    return sorted(t for t in found if t)
+
+
+def as_date(value: Any, fmt: str = "") -> Any:
+    parsed = value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+    return parsed.strftime(fmt) if fmt else parsed
+
+
+ENGINE_FILTERS: dict[str, Callable[..., Any]] = {
+    "money": money,
+    "decimal": to_decimal,
+    "qbo_name": qbo_name,
+    "qbo_display_name": qbo_display_name,
+    "normalize_name": normalize_name,
+    "normalize_email": normalize_email,
+    "merge_by": merge_by,
+    "linked_types": linked_types,
+    "date": as_date,
+}
+# The filters and tests of Jinja's own that rules may use; every other one is removed.
+JINJA_FILTERS = frozenset(
+    {
+        "abs",
+        "default",
+        "first",
+        "join",
+        "last",
+        "length",
+        "lower",
+        "max",
+        "min",
+        "replace",
+        "round",
+        "string",
+        "sum",
+        "title",
+        "trim",
+        "truncate",
+        "upper",
+        "int",
+        "capitalize",
+        "escape",
+        "e",
+        "center",
+        "wordwrap",
+        "batch",
+        "map",
+        "selectattr",
+        "rejectattr",
+        "unique",
+        "sort",
+        "list",
+        "format",
+    }
+)
+ALLOWED_TESTS = frozenset(
+    {
+        "none",
+        "string",
+        "number",
+        "true",
+        "false",
+        "eq",
+        "ne",
+        "lt",
+        "le",
+        "gt",
+        "ge",
+        "in",
+        "defined",
+        "undefined",
+        "odd",
+        "even",
+        "sameas",
+        "mapping",
+        "sequence",
+    }
+)
+# Names that were globals in plain Jinja, or reach interpreter internals: never available.
+FORBIDDEN_NAMES = frozenset(
+    {
+        "range",
+        "dict",
+        "lipsum",
+        "cycler",
+        "joiner",
+        "namespace",
+        "self",
+        "config",
+        "request",
+        "loop_controls",
+        "__builtins__",
+        "globals",
+        "locals",
+        "vars",
+        "getattr",
+        "eval",
+        "exec",
+    }
+)

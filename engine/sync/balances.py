@@ -1,0 +1,37 @@
+"""A customer's Balance moves when its invoices and payments do, and nothing says QBO's
+change feed lists the customer then: the mirror would keep the balance it last read. The
+customers of the transactions a run reads as changed are read again, so a rule that looks
+at `Balance` (a walk-in customer with something owing) sees it as it is now. An unchanged
+firm reads none; a changed one reads a hundred customers to a call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tpsqbo_engine.connectors.qbo.client import QboClient
+from tpsqbo_engine.sync.mirror import Mirror
+from tpsqbo_engine.sync.snapshot import Snapshot
+
+# The transactions that move a customer's open balance.
+BALANCE_MOVERS = ("Invoice", "Payment", "CreditMemo", "SalesReceipt", "RefundReceipt")
+
+
+def customers_of_changes(snapshot: Snapshot) -> list[str]:
+    """Mirrored customers whose transactions were read as changed."""
+    customers = snapshot.qbo.get("Customer", {})
+    wanted: set[str] = set()
+    for entity in BALANCE_MOVERS:
+        for record in snapshot.qbo.get(entity, {}).values():
+            ref: Any = (record.get("CustomerRef") or {}).get("value")
+            if isinstance(ref, str) and ref in customers:
+                wanted.add(ref)
+    return sorted(wanted)
+
+
+def refresh_balances(snapshot: Snapshot, qbo: QboClient, mirror: Mirror) -> None:
+    wanted = customers_of_changes(snapshot)
+    if not wanted:
+        return
+    fresh = list(qbo.read_many("Customer", wanted))
+    mirror.apply("qbo.Customer", fresh)
+    snapshot.qbo["Customer"].update({record["Id"]: record for record in fresh})
