@@ -1,6 +1,6 @@
 """Emulators in processes of their own, for the benchmarks, and firms that use them.
 
-    python bench/hosting.py qbo COUNT LIMITS   # COUNT QBO companies, each its own realm
+    python bench/hosting.py qbo COUNT LIMITS [FAULTS]  # COUNT QBO companies, each its own realm
     python bench/hosting.py tps COUNT SEED     # COUNT TPS firms of SEED (e.g. large:20)
 
 prints one JSON line of connection details per emulator, then `ready`, and serves until its
@@ -24,8 +24,11 @@ from tpsqbo_engine.emulators.qbo.server import QboEmulatorServer, QboOptions
 from tpsqbo_engine.emulators.tps.server import TpsEmulatorServer, TpsOptions
 
 
-def _qbo_servers(stack: ExitStack, count: int, limits: str, folder: Path) -> Iterator[Any]:
-    """Every seeded company has the same realm id: each gets its own through a state file."""
+def _qbo_servers(
+    stack: ExitStack, count: int, limits: str, folder: Path, faults: str
+) -> Iterator[Any]:
+    """Every seeded company has the same realm id: each gets its own through a state file.
+    `faults` (the emulator's fault spec, e.g. `slow=0.3`) applies to every company."""
     template = folder / "template.json"
     with QboEmulatorServer(QboOptions(seed="starter", state=template)) as seeded:
         seeded.save()
@@ -34,13 +37,14 @@ def _qbo_servers(stack: ExitStack, count: int, limits: str, folder: Path) -> Ite
         data["realm_id"] = f"{9200000000000000 + n}"
         state = folder / f"qbo-{n}.json"
         state.write_text(json.dumps(data), encoding="utf-8")
-        yield stack.enter_context(QboEmulatorServer(QboOptions(state=state, limits=limits)))
+        options = QboOptions(state=state, limits=limits, faults=faults)
+        yield stack.enter_context(QboEmulatorServer(options))
 
 
-def _host(kind: str, count: int, arg: str) -> None:
+def _host(kind: str, count: int, arg: str, faults: str) -> None:
     with tempfile.TemporaryDirectory() as folder, ExitStack() as stack:
         if kind == "qbo":
-            servers = list(_qbo_servers(stack, count, arg, Path(folder)))
+            servers = list(_qbo_servers(stack, count, arg, Path(folder), faults))
         else:
             servers = [
                 stack.enter_context(TpsEmulatorServer(TpsOptions(seed=arg))) for _ in range(count)
@@ -52,8 +56,8 @@ def _host(kind: str, count: int, arg: str) -> None:
 
 
 @contextmanager
-def hosted(kind: str, count: int, arg: str) -> Iterator[list[dict[str, str]]]:
-    command = [sys.executable, __file__, kind, str(count), arg]
+def hosted(kind: str, count: int, arg: str, faults: str = "") -> Iterator[list[dict[str, str]]]:
+    command = [sys.executable, __file__, kind, str(count), arg, faults]
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None and process.stdin is not None
     infos = []
@@ -63,12 +67,16 @@ def hosted(kind: str, count: int, arg: str) -> Iterator[list[dict[str, str]]]:
         infos.append(json.loads(line))
     if len(infos) != count:
         process.kill()
+        process.wait(60)
+        process.stdout.close()
+        process.stdin.close()
         raise RuntimeError(f"the {kind} emulator host did not start")
     try:
         yield infos
     finally:
         process.stdin.close()
         process.wait(60)
+        process.stdout.close()
 
 
 def write_firm(
@@ -101,4 +109,4 @@ def write_firm(
 
 
 if __name__ == "__main__":
-    _host(sys.argv[1], int(sys.argv[2]), sys.argv[3])
+    _host(sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4] if len(sys.argv) > 4 else "")

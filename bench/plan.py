@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import sqlite3
 import tempfile
 import time
 from collections import defaultdict
@@ -24,6 +25,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from tpsqbo_engine import state_rows
 from tpsqbo_engine.state import StateStore
 from tpsqbo_engine.state_rows import Done, Intent, Item, Link, Outcome
 from tpsqbo_engine.sync.demo import demo_firm
@@ -162,19 +164,18 @@ def planner_speed(seed: str) -> None:
 
 
 class StatementCount:
-    """Every SQL statement the state's connection runs, as SQLite's trace reports them: a
-    prepared statement run for many rows (`executemany`) counts once per row; BEGIN and
-    COMMIT count."""
+    """Every SQL statement the state's connection runs, as SQLite's trace reports them (a
+    prepared statement run for many rows with `executemany` counts once per row, one with
+    many rows in its VALUES once; BEGIN and COMMIT count), and the rows those statements
+    inserted, updated or deleted (SQLite's `total_changes`)."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
         self.all = 0
-        self.writes = 0
+        self.rows = 0
 
     def __call__(self, statement: str) -> None:
         self.all += 1
-        verb = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else ""
-        self.writes += verb in ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
     def sync(self) -> tuple[int, int]:
         """Syncs; answers the records written and the bytes the run wrote to the WAL (no
@@ -184,10 +185,12 @@ class StatementCount:
         db.execute("PRAGMA wal_autocheckpoint=0")
         wal = self.session.state.path.with_name(self.session.state.path.name + "-wal")
         db.conn.set_trace_callback(self)
+        changes = db.conn.total_changes
         try:
             written = self.session.sync().counts["Successful"]
         finally:
             db.conn.set_trace_callback(None)
+            self.rows = db.conn.total_changes - changes
             db.execute("PRAGMA wal_autocheckpoint=1000")
         return written, wal.stat().st_size if wal.exists() else 0
 
@@ -288,6 +291,18 @@ def _split(items: list[Record]) -> tuple[list[Record], list[Record]]:
     return written, [i for i in items if i["status"] not in ("Successful", "Failed")]
 
 
+def _row_by_row(conn: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]]) -> list[int]:
+    """`state_rows._many` as a statement per row: executemany, or an execute per row where
+    the rows' ids are wanted (the intents)."""
+    if not rows:
+        return []
+    one = sql.format(values="(" + ", ".join("?" * len(rows[0])) + ")")
+    if one.startswith("insert into journal"):
+        return [int(conn.execute(one, row).lastrowid or 0) for row in rows]
+    conn.executemany(one, rows)
+    return []
+
+
 def _item(row: Record) -> Item:
     fields = ("record", "mapping", "action", "status", "message", "rule", "target")
     return Item(*(str(row[f] or "") for f in fields))
@@ -309,26 +324,36 @@ def replay(rows: tuple[list[Record], ...], folder: Path) -> None:
     for n, (name, write, synchronous) in enumerate(
         (
             ("per record, synchronous=NORMAL (before)", _per_record, "NORMAL"),
+            ("per batch, a statement per row (executemany), synchronous=FULL", _per_batch, "FULL"),
             ("per batch, synchronous=NORMAL", _per_batch, "NORMAL"),
             ("per batch, synchronous=FULL (now)", _per_batch, "FULL"),
         )
     ):
+        many = state_rows._many
+        if "executemany" in name:
+            state_rows._many = _row_by_row
         state = StateStore(folder / f"replay-{n}" / "state.db")
         state.db.execute(f"PRAGMA synchronous={synchronous}")
         state.db.execute("PRAGMA wal_autocheckpoint=0")
         run_id = state.start_run("initial")
         count = _Tally()
         state.db.conn.set_trace_callback(count)
+        changes = state.db.conn.total_changes
         started = time.perf_counter()
-        write(state, run_id, rows)
+        try:
+            write(state, run_id, rows)
+        finally:
+            state_rows._many = many
         took = time.perf_counter() - started
+        changes = state.db.conn.total_changes - changes
         state.db.conn.set_trace_callback(None)
         wal = state.path.with_name(state.path.name + "-wal").stat().st_size
         before = before or took
         per = max(len(rows[0]), 1)
         print(
-            f"  state part replayed {name}: {took:.2f} s, {count.n / per:.2f} statements and "
-            f"{wal / per / 1024:.1f} KB of WAL per record written "
+            f"  state part replayed {name}: {took:.2f} s; per record written "
+            f"{count.n / per:.2f} statements, {changes / per:.2f} rows written, "
+            f"{wal / per / 1024:.1f} KB of WAL "
             f"({took / before:.3f}x the time of the per-record writes)"
         )
 
@@ -353,8 +378,8 @@ def state_statements(seed: str) -> None:
             per = max(written, 1)
             print(
                 f"{seed}, {run}: {written:,} records written in {took:.1f} s; state "
-                f"statements per record written: {count.all / per:.2f} in all, "
-                f"{count.writes / per:.2f} writes (target <= 5); WAL written "
+                f"statements per record written: {count.all / per:.2f} (target <= 5), "
+                f"rows written {count.rows / per:.2f}; WAL written "
                 f"{wal / 2**20:.1f} MB ({wal / per / 1024:.1f} KB a record)"
             )
             if run == "initial sync":

@@ -9,7 +9,8 @@
     ignores    records taken out of the sync by hand (undoable)
     backups    QBO snapshots taken by `tpsqbo-engine backup`
 
-A cursor moves only in the transaction that records the work it covers.
+A cursor moves only in the transaction that records the work it covers. The sync writes its
+journal, link and history rows a batch at a time (`write`, engine/state_rows.py).
 
 Opening checks the file before trusting it: an empty file, a file that is not SQLite, a
 database failing SQLite's quick check, or one without the engine's tables is refused with
@@ -139,6 +140,13 @@ def _companions(path: Path) -> tuple[Path, Path]:
 
 class StateStore:
     def __init__(self, path: Path) -> None:
+        if sqlite3.sqlite_version_info < state_rows.SQLITE_NEEDED:
+            needed = ".".join(map(str, state_rows.SQLITE_NEEDED))
+            raise StateError(
+                f"the state needs SQLite {needed} or newer; this Python has "
+                f"{sqlite3.sqlite_version}",
+                hint="use a Python built with a newer SQLite (python.org builds have one)",
+            )
         private_dir(path.parent)
         self.path = path
         existed = path.exists()
@@ -237,7 +245,7 @@ class StateStore:
 
     def finish_run(self, run_id: int, status: str) -> dict[str, int]:
         counts = dict.fromkeys(STATUSES, 0)
-        for row in self.db.query(
+        for row in self._rows(
             "select status, count(*) n from run_items where run_id = ? group by status", [run_id]
         ):
             counts[row["status"]] = row["n"]
@@ -281,7 +289,7 @@ class StateStore:
 
     def left_out_initially(self) -> dict[str, str]:
         """Records the initial sync excluded, with why."""
-        rows = self.db.query(
+        rows = self._rows(
             "select i.record, i.message from run_items i join runs r on "
             "r.id = i.run_id where r.phase = 'initial' and i.status = "
             "'Excluded' and i.action != 'out-of-scope'"
@@ -290,7 +298,7 @@ class StateStore:
 
     def reported_exclusions(self) -> frozenset[str]:
         """Records an earlier completed run already reported as excluded or blocked."""
-        rows = self.db.query(
+        rows = self._rows(
             "select distinct i.record from run_items i join runs r on "
             "r.id = i.run_id where i.action in ('exclude', 'block', 'out-of-scope') and "
             "r.status in ('completed', 'partial')"
@@ -299,7 +307,7 @@ class StateStore:
 
     def latest_failed(self) -> frozenset[str]:
         """Records whose latest outcome is Failed."""
-        rows = self.db.query(
+        rows = self._rows(
             "select record, status from run_items where id in "
             "(select max(id) from run_items group by record)"
         )
@@ -313,8 +321,10 @@ class StateStore:
         intents = intents or []
         with self._joined():
             ids = state_rows.write(self.db.conn, run_id, done, intents)
-            for outcome in done.outcomes:
-                signals.write_concluded(outcome.journal)  # a held SIGTERM waits for the commit
+        # Concluded once committed: a SIGTERM meanwhile is held, not raised inside the
+        # transaction (which would take the outcomes back); a held one is raised here.
+        for outcome in done.outcomes:
+            signals.write_concluded(outcome.journal)
         for journal in ids:
             signals.write_started(journal)
         return ids

@@ -35,6 +35,7 @@ from tpsqbo_engine.sync.snapshot import TPS_RESOURCES
 
 Record = dict[str, Any]
 Progress = Callable[[int, int], None]
+FLUSH_ROWS = 1000  # rows of records left alone held at most before a commit
 
 
 class Unresolved(Exception):
@@ -55,7 +56,7 @@ class Executor:
     left: dict[str, str] = field(default_factory=dict)
     # Sees each QBO record as a write left it, with the action (the session's mirror).
     written: Callable[[str, Record, str], None] | None = None
-    done: Done = field(default_factory=Done)  # what the writes made left, not yet committed
+    pending: Done = field(default_factory=Done)  # what the writes made left, not yet committed
     # Intents earlier runs started and never concluded -> their first attempt
     earlier: dict[str, str] = field(default_factory=dict)
 
@@ -89,13 +90,13 @@ class Executor:
         them left."""
         if signals.held():
             self._flush()  # a SIGTERM waits: it is raised once these are committed
-        done, self.done = self.done, Done()
-        return self.state.write(self.run_id, done, intents)
+        pending, self.pending = self.pending, Done()
+        return self.state.write(self.run_id, pending, intents)
 
     def _flush(self) -> None:
-        done, self.done = self.done, Done()
-        if done:
-            self.state.write(self.run_id, done)
+        pending, self.pending = self.pending, Done()
+        if pending:
+            self.state.write(self.run_id, pending)
 
     def _one(self, op: Operation) -> None:
         if op.writes:
@@ -103,7 +104,7 @@ class Executor:
         elif op.action == "refresh":
             self._refresh(op)
         else:
-            self.done.items.append(
+            self.pending.items.append(
                 Item(
                     op.record,
                     op.mapping,
@@ -114,6 +115,8 @@ class Executor:
                     op.target,
                 )
             )
+        if len(self.pending.items) + len(self.pending.links) >= FLUSH_ROWS:
+            self._flush()  # a long stretch of records left alone: memory stays bounded
 
     @staticmethod
     def _batchable(operations: list[Operation], start: int) -> list[Operation]:
@@ -178,7 +181,7 @@ class Executor:
             return
         for (op, journal, body), result in zip(ready, results, strict=True):
             if isinstance(result.error, StaleObjectError):
-                self.done.outcomes.append(Outcome(journal, "stale"))
+                self.pending.outcomes.append(Outcome(journal, "stale"))
                 self._write(op)  # changed meanwhile: read it again and re-apply, alone
                 continue
             if result.record is None:
@@ -310,7 +313,7 @@ class Executor:
         if op.reverse:  # a `both` mapping wrote back to its source side
             target_id = op.target.split(":", 1)[1] if ":" in op.target else target_id
         self._link(op, mapping, target_id, version, digest)
-        self.done.items.append(
+        self.pending.items.append(
             Item(
                 op.record,
                 op.mapping,
@@ -323,7 +326,7 @@ class Executor:
         )
         entity = op.target.split(":", 1)[0].split(".", 1)[-1]
         left = self.left.pop(f"{entity}:{target_id}", "") if not op.reverse else ""
-        self.done.outcomes.append(Outcome(journal, "written", target_id, version, left))
+        self.pending.outcomes.append(Outcome(journal, "written", target_id, version, left))
         if op.action == "create":
             self.created[op.record] = target_id
 
@@ -352,15 +355,15 @@ class Executor:
             if system_of(written) == "tps"
             else (op.peer_version, version)
         )
-        self.done.links.append(
+        self.pending.links.append(
             Link(pair_of(mapping), tps_id, qbo_id, mapping.id, tps_version, qbo_version, digest)
         )
 
     def _fail(self, op: Operation, journal: int, message: str) -> None:
-        self.done.items.append(
+        self.pending.items.append(
             Item(op.record, op.mapping, op.action, "Failed", message, op.rule, op.target)
         )
-        self.done.outcomes.append(Outcome(journal, "failed"))
+        self.pending.outcomes.append(Outcome(journal, "failed"))
 
 
 def _batch_op(entity: str, op: Operation, body: Record) -> BatchOp:

@@ -83,3 +83,29 @@ def test_a_worker_that_never_answers_fails_the_bench_in_bounded_time(
         silent.kill()
         silent.wait()
     assert time.monotonic() - started < 5
+
+
+def test_hosted_companies_answer_after_the_latency_asked_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bench/fleet.py's --latency: every request to a hosted QBO company waits that long."""
+    monkeypatch.syspath_prepend(str(BENCH))
+    monkeypatch.delitem(sys.modules, "hosting", raising=False)
+    import hosting  # bench/hosting.py
+
+    from tpsqbo_engine.sync.config import load_config
+    from tpsqbo_engine.sync.session import Session
+
+    tps = {"base_url": "http://127.0.0.1:9", "token": "unused"}
+    times = []
+    for faults in ("", "slow=0.4"):
+        with hosting.hosted("qbo", 1, "real", faults) as [company]:
+            config, env = hosting.write_firm(tmp_path / faults, "late", company, tps, "real")
+            for name, value in env.items():
+                monkeypatch.setenv(name, value)
+            qbo = Session(load_config(config)).qbo
+            qbo.company_info()  # the access token refreshed first
+            started = time.monotonic()
+            assert qbo.company_info()["CompanyName"]
+            times.append(time.monotonic() - started)
+    assert times[0] < 0.4 <= times[1]

@@ -90,3 +90,24 @@ def test_no_429_when_requests_arrive_late(
     assert sum(q.stats.calls for q in clients) == 120
     assert sum(q.stats.retries for q in clients) == 0
     assert server.emulator._throttle.refused == 0  # type: ignore[union-attr]
+
+
+def test_single_writes_go_ten_at_a_time(firms: Firms) -> None:
+    """Each answer takes 0.2 s: one at a time, 30 writes would take 6 s; ten at a time,
+    about 0.6 s, and never more than ten in flight (the emulator refuses none)."""
+    spec = "scale=20,batch=0"
+    limits = Limits.parse(spec)
+    assert limits is not None
+    server = firms.qbo(spec, faults="slow=0.2")
+    qbo = Session(load_config(firms.make("slow", qbo=server, limits=spec).config)).qbo
+    qbo.limiter = Limiter(limits)
+    ops = [BatchOp("Customer", {"DisplayName": f"Slow {n:02d}"}, f"s{n}") for n in range(30)]
+    started = time.monotonic()
+    results = qbo.batch(ops)
+    elapsed = time.monotonic() - started
+    assert [r.error for r in results] == [None] * 30
+    assert [r.record["DisplayName"] for r in results if r.record] == [
+        op.body["DisplayName"] for op in ops
+    ]
+    assert elapsed < 3.0
+    assert server.emulator._throttle.refused == 0  # type: ignore[union-attr]

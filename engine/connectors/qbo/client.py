@@ -502,8 +502,10 @@ class QboClient:
                 for index, op in enumerate(ops):
                     if len(flying) >= SINGLE_THREADS:
                         self._settle(flying, results, FIRST_COMPLETED)
-                    if len(ops) - index >= BATCH_SIZE // 2 and self._batch_room():
-                        rest = index  # worth a batch call again: the rest goes in one
+                    # A batch call is worth it again for half a batch or more (one is
+                    # worth 30 writes: a few would waste it); the first one we know has none.
+                    if index and len(ops) - index >= BATCH_SIZE // 2 and self._batch_room():
+                        rest = index
                         break
                     flying[pool.submit(self._single_result, op)] = index
                 self._settle(flying, results, ALL_COMPLETED)
