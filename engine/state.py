@@ -131,7 +131,9 @@ def m004_journal_fingerprint(db: Database) -> None:
 @migrations()
 def m005_run_notes(db: Database) -> None:
     # What a run says about how it read: a mirror rebuilt, chunks, where the next read starts.
-    db.table("runs").add_column("notes", str)
+    # (A state made while this migration was called m005_mirror has the column already.)
+    if "notes" not in db.table("runs").columns_dict:
+        db.table("runs").add_column("notes", str)
 
 
 def _companions(path: Path) -> tuple[Path, Path]:

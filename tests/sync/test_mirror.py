@@ -214,3 +214,14 @@ def test_a_customer_balance_follows_an_invoice_raised_in_qbo(tmp_path: Path) -> 
         Session(session.config).sync()
         mirrored = Mirror(session.state).records("qbo.Customer")[customer["Id"]]
         assert Decimal(str(mirrored["Balance"])) == Decimal(str(before)) + Decimal("90.00")
+
+
+def test_a_state_that_has_the_run_notes_column_already_opens(tmp_path: Path) -> None:
+    from tpsqbo_engine.state import StateStore
+
+    state = StateStore(tmp_path / "state.db")
+    # As a state made when this migration had another name: applied, but not by this name.
+    state.db.execute("delete from _sqlite_migrations where name = 'm005_run_notes'")
+    state.db.conn.commit()
+    again = StateStore(tmp_path / "state.db")
+    assert "notes" in again.db.table("runs").columns_dict
