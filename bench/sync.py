@@ -1,5 +1,6 @@
-"""A whole firm across, then the same firm unchanged, then 1% of it changed: QBO calls,
-wall time against the true floor, and memory, each with its target.
+"""A whole firm across, the run reading its writes back, then the same firm unchanged, then
+1% of it changed: QBO calls, wall time against the true floor, and memory, each with its
+target.
 
     python bench/sync.py [--firm large:2000] [--limits scale=40] [--separate-processes]
 
@@ -139,6 +140,8 @@ def main() -> None:
         first_write = written_at[0] if written_at else started
         minutes_used = minutes(recorded.admitted, first_write, limits)
         time.sleep(limits.minute)  # each later run starts with empty windows, as the first
+        back_time, back_calls, _, _ = timed_sync(s)  # reads the initial sync's writes back
+        time.sleep(limits.minute)
         same_time, same_calls, _, _ = timed_sync(s)
         changed = change_some_invoices(s, 0.01)
         time.sleep(limits.minute)
@@ -164,6 +167,10 @@ def main() -> None:
         f"{writing / max(floor, 1e-9):.2f}x the true floor"
     )
     print(f"  calls/batch calls in each minute of the writes: {minutes_used}")
+    print(
+        f"the run after it, reading the initial sync's writes back once: {back_calls} QBO "
+        f"calls in {back_time:.1f} s"
+    )
     print(
         f"unchanged re-sync: {same_calls} QBO calls in {same_time:.1f} s "
         "(target: a handful, the same at any size)"

@@ -9,11 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from tpsqbo_engine.connectors.qbo.client import QboClient
-from tpsqbo_engine.sync.mirror import Mirror
+from tpsqbo_engine.sync.mirror import BALANCE_MOVERS, Mirror
 from tpsqbo_engine.sync.snapshot import Snapshot
-
-# The transactions that move a customer's open balance.
-BALANCE_MOVERS = ("Invoice", "Payment", "CreditMemo", "SalesReceipt", "RefundReceipt")
 
 
 def customers_of_changes(snapshot: Snapshot) -> list[str]:

@@ -21,7 +21,6 @@ from tpsqbo_engine.sync.executor import Executor, Progress
 from tpsqbo_engine.sync.mirror import Mirror
 from tpsqbo_engine.sync.plan import Operation, Plan
 from tpsqbo_engine.sync.scope import history_slimmer
-from tpsqbo_engine.sync.settle import Settle, qbo_writes
 from tpsqbo_engine.sync.snapshot import Snapshot, entities_used
 
 if TYPE_CHECKING:
@@ -68,12 +67,11 @@ def _in_chunks(
     force_reason: str,
     progress: Progress | None,
 ) -> Applied:
-    writes = _planned(session, base, chunks, spool, force_reason)
+    _planned(session, base, chunks, spool, force_reason)
     if session.state.latest_backup() is None:
         session.backup()  # never write to the books without a restore point
     run_id = session.state.start_run("initial", force_reason)
-    settle = Settle.begin(session.qbo, base.qbo_mark, session.watched(), writes)
-    seen = session.seeing_writes(settle)
+    seen = session.seeing_writes()
     # A chunk's invoices name work codes an earlier chunk created: one map for all chunks.
     created: dict[str, str] = {}
     for n in range(chunks.rest + 1):
@@ -89,38 +87,31 @@ def _in_chunks(
             raise
         seen.flush()
         del plan, executor  # one chunk's plan at a time
-    qbo_mark, settled = settle.end() if settle else (base.qbo_mark, "")
     base.notes.append(f"planned and applied in {len(chunks.clients)} chunks of clients")
-    if settled:
-        base.notes.append(settled)
-    return Applied(run_id, base, qbo_mark)
+    return Applied(run_id, base, base.qbo_mark)
 
 
 def _planned(
     session: Session, base: Snapshot, chunks: Chunks, spool: Spool, force_reason: str
-) -> dict[str, int]:
+) -> None:
     """Before any write, every chunk planned, its plan kept in the spool; the checklist
-    refuses as for a firm planned whole. Returns the QBO writes to come, per entity."""
+    refuses as for a firm planned whole."""
     from tpsqbo_engine.sync.session import ChecklistFailed
 
     mirror = Mirror(session.state)
     linked = session.customers_linked()
     checked: list[Operation] = []
-    writes: dict[str, int] = {}
     once = _Once(shared_records(base))
     for n in range(chunks.rest + 1):
         part = chunk_snapshot(base, chunks, n, spool, mirror, linked)
         plan = Plan("initial", once.new(session.plan(part)[0].operations))
         del part
-        for entity, count in qbo_writes(plan).items():
-            writes[entity] = writes.get(entity, 0) + count
         checked += [op for op in plan.operations if op.action in CHECKED]
         spool.keep_plan(n, plan.operations)
         del plan  # one chunk's plan at a time
     failed = [c for c in session.checklist(Plan("initial", checked)) if c.blocks]
     if failed and not force_reason:
         raise ChecklistFailed(failed)
-    return writes
 
 
 class _Once:

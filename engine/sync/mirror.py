@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from tpsqbo_engine.private import private_file
 from tpsqbo_engine.state import StateStore
@@ -25,6 +25,8 @@ from tpsqbo_engine.state import StateStore
 Record = dict[str, Any]
 # QBO's CDC looks back 30 days; a day's margin for clocks and runs that last.
 CDC_WINDOW = timedelta(days=29)
+# The transactions that move a customer's open balance.
+BALANCE_MOVERS = ("Invoice", "Payment", "CreditMemo", "SalesReceipt", "RefundReceipt")
 MIRRORED = frozenset(
     {"tps.Client", "tps.WorkCode"}
     | {f"qbo.{e}" for e in ("Customer", "Account", "Item", "Term", "PaymentMethod")}
@@ -200,27 +202,30 @@ def too_old(moment: str) -> bool:
 
 class Written:
     """What the run's writes left of mirrored QBO records, put in the mirror together (one
-    transaction, not one per write): its echo may never be read back. Each write is also
-    told to `settle`, which decides where the next run's QBO read starts."""
+    transaction, not one per write): its echo may never be read back. A written invoice,
+    payment or credit moves its customer's Balance without QBO listing the customer as
+    changed, so those customers are read again (`reread`, by ids) when the writes are put."""
 
-    def __init__(self, mirror: Mirror, settle: Seeing | None) -> None:
-        self.mirror, self.settle = mirror, settle
+    def __init__(self, mirror: Mirror, reread: Callable[[list[str]], Iterable[Record]]) -> None:
+        self.mirror, self.reread = mirror, reread
         self.pending: dict[str, dict[str, Record]] = {}
+        self.moved: set[str] = set()  # customers whose balances the writes moved
 
     def __call__(self, entity: str, record: Record, action: str) -> None:
         if f"qbo.{entity}" in MIRRORED:
             self.pending.setdefault(f"qbo.{entity}", {})[str(record.get("Id"))] = record
-        if self.settle is not None:
-            self.settle.written(entity, record, action)
+        customer = (record.get("CustomerRef") or {}).get("value")
+        if entity in BALANCE_MOVERS and isinstance(customer, str):
+            self.moved.add(customer)
 
     def flush(self) -> None:
         pending, self.pending = self.pending, {}
-        if not pending or not self.mirror.meta("realm"):
+        moved, self.moved = self.moved, set()
+        if not self.mirror.meta("realm"):
             return  # no mirror yet: the next run builds it whole
+        if moved:
+            customers = pending.setdefault("qbo.Customer", {})
+            customers.update({str(r["Id"]): r for r in self.reread(sorted(moved))})
         with self.mirror.db:
             for qualified, records in pending.items():
                 self.mirror.put(qualified, records.values())
-
-
-class Seeing(Protocol):
-    def written(self, entity: str, record: Record, action: str) -> None: ...

@@ -38,7 +38,6 @@ from tpsqbo_engine.sync.planner import (
 )
 from tpsqbo_engine.sync.reconcile import Balance, reconcile
 from tpsqbo_engine.sync.runtime import pair_of
-from tpsqbo_engine.sync.settle import Settle, qbo_writes
 from tpsqbo_engine.sync.snapshot import (
     ALWAYS_WHOLE,
     Cursors,
@@ -383,21 +382,17 @@ class Session:
         snapshot.tps.clear()
         snapshot.qbo.clear()
         run_id = self.state.start_run(plan.phase, force_reason)
-        settle = Settle.begin(self.qbo, snapshot.qbo_mark, self.watched(), qbo_writes(plan))
         executor = Executor(plan, self.rules, self.state, self.qbo, self.tps, run_id, progress)
-        executor.written = written = self.seeing_writes(settle)
+        executor.written = written = self.seeing_writes()
         try:
             executor.apply()
         except EngineError:
             self.state.finish_run(run_id, "stopped")
             raise
         written.flush()
-        qbo_mark, settled = settle.end() if settle else (snapshot.qbo_mark, "")
-        if settled:
-            snapshot.notes.append(settled)
         if render_to is not None:
             self.render_run(run_id, render_to)
-        return self._finish(run_id, plan.phase, snapshot, qbo_mark, force_reason)
+        return self._finish(run_id, plan.phase, snapshot, snapshot.qbo_mark, force_reason)
 
     def _finish(
         self, run_id: int, phase: str, read: Snapshot, qbo_mark: str, force_reason: str
@@ -431,10 +426,10 @@ class Session:
             if name.startswith("qbo.") and name not in ALWAYS_WHOLE
         )
 
-    def seeing_writes(self, settle: Settle | None) -> Written:
-        """Each QBO record a write left: for the mirror when it is a mirrored one (its echo
-        may never be read back), and counted for where the next run's read starts."""
-        return Written(Mirror(self.state), settle)
+    def seeing_writes(self) -> Written:
+        """Each QBO record a write left, for the mirror: a mirrored one as written, and the
+        customers whose balances the written transactions moved, read again at the end."""
+        return Written(Mirror(self.state), lambda ids: self.qbo.read_many("Customer", ids))
 
     def new_failures(self, run_id: int) -> int:
         """Failures of this run that are not the record's previous outcome repeated: a
