@@ -1,0 +1,92 @@
+"""Writes made one by one while the batch budget is spent: one of them failing must not
+lose the others' results, and a write whose outcome is unknown is looked up, not repeated."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tpsqbo_engine.connectors.qbo.client import BatchOp, QboClient
+from tpsqbo_engine.errors import FatalConnectorError, RetriableConnectorError
+from tpsqbo_engine.sync.demo import demo_firm
+from tpsqbo_engine.sync.markers import marker_of
+from tpsqbo_engine.sync.session import Session
+
+
+class _NoRoom:
+    def batch_room(self) -> bool:
+        return False
+
+
+def _bare_client(fail: str, error: Exception) -> tuple[QboClient, list[str]]:
+    client = QboClient.__new__(QboClient)
+    client.limiter = _NoRoom()  # type: ignore[assignment]
+    client._lock = threading.Lock()  # type: ignore[attr-defined]
+    written: list[str] = []
+
+    def single(op: BatchOp) -> dict[str, str]:
+        if op.key == fail:
+            time.sleep(0.05)  # the others finish first
+            raise error
+        written.append(op.key)
+        return {"Id": op.key, "SyncToken": "0"}
+
+    client._single = single  # type: ignore[method-assign]
+    return client, written
+
+
+def test_a_failing_single_write_returns_its_neighbours_results() -> None:
+    client, written = _bare_client("k3", RetriableConnectorError("gave up after retries"))
+    ops = [BatchOp("Invoice", {}, f"k{i}") for i in range(8)]
+    results = client.batch(ops)
+    assert [r.op.key for r in results] == [op.key for op in ops]
+    assert sorted(r.record["Id"] for r in results if r.record) == sorted(written)
+    assert len(written) == 7
+    [failed] = [r for r in results if r.record is None]
+    assert failed.op.key == "k3" and isinstance(failed.error, RetriableConnectorError)
+
+
+def test_a_fatal_single_write_carries_the_results_made() -> None:
+    client, written = _bare_client("k3", FatalConnectorError("access revoked"))
+    ops = [BatchOp("Invoice", {}, f"k{i}") for i in range(8)]
+    with pytest.raises(FatalConnectorError) as stopped:
+        client.batch(ops)
+    assert sorted(r.record["Id"] for r in stopped.value.partial if r.record) == sorted(written)
+    assert written
+
+
+def test_one_single_write_failing_leaves_no_duplicate_after_the_next_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = QboClient._single
+    sent = {"n": 0, "done": 0}
+
+    def single(self: QboClient, op: Any) -> Any:
+        if op.entity == "Payment":
+            sent["n"] += 1
+            if sent["n"] == 8 and not sent["done"]:
+                sent["done"] = 1
+                real(self, op)  # it reached QBO; the answers to its retries were lost
+                raise RetriableConnectorError("QBO kept answering 503")
+        return real(self, op)
+
+    # QBO ignoring the requestid: only the engine's own records can prevent a duplicate.
+    with demo_firm(tmp_path, faults="ignore-requestid") as (session, _, _):
+        session.backup()
+        monkeypatch.setattr(QboClient, "_batch_room", lambda self: False)
+        monkeypatch.setattr(QboClient, "_single", single)
+        first = session.sync()
+        monkeypatch.undo()
+        assert sent["done"]
+        failed = [i for i in session.state.items(first.run_id) if i["status"] == "Failed"]
+        assert len(failed) == 1  # the one write that failed, not its whole group
+        again = Session(session.config)
+        again.sync()
+        markers = Counter(marker_of(p.get("PrivateNote")) for p in again.qbo.query_all("Payment"))
+        assert markers and all(markers)
+        assert {m: n for m, n in markers.items() if n > 1} == {}
