@@ -90,3 +90,54 @@ def test_one_single_write_failing_leaves_no_duplicate_after_the_next_run(
         markers = Counter(marker_of(p.get("PrivateNote")) for p in again.qbo.query_all("Payment"))
         assert markers and all(markers)
         assert {m: n for m, n in markers.items() if n > 1} == {}
+
+
+class _Flipping:
+    """A budget whose room for a batch call changes every time it is looked at."""
+
+    def __init__(self) -> None:
+        self.looks = 0
+
+    def batch_room(self) -> bool:
+        self.looks += 1
+        return self.looks % 2 == 0
+
+
+def test_a_flipping_batch_room_is_a_bounded_loop_not_a_recursion(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    client = QboClient.__new__(QboClient)
+    client.limiter = _Flipping()  # type: ignore[assignment]
+    client._lock = threading.Lock()  # type: ignore[attr-defined]
+    client.realm_id = "1"
+    sent: list[str] = []
+
+    def single(op: BatchOp) -> dict[str, str]:
+        sent.append(op.key)
+        return {"Id": op.key, "SyncToken": "0"}
+
+    def call(method: str, path: str, **kw: Any) -> dict[str, Any]:
+        items = kw["body"]["BatchItemRequest"]
+        sent.extend(item["Invoice"]["key"] for item in items)
+        answer = [{"bId": i["bId"], "Invoice": {"Id": i["Invoice"]["key"]}} for i in items]
+        return {"BatchItemResponse": answer}
+
+    client._single = single  # type: ignore[method-assign]
+    client.call = call  # type: ignore[method-assign]
+    depth = {"now": 0, "most": 0}
+    chunk = QboClient._batch_chunk
+
+    def counted(self: QboClient, ops: list[BatchOp]) -> Any:
+        depth["now"] += 1
+        depth["most"] = max(depth["most"], depth["now"])
+        try:
+            return chunk(self, ops)
+        finally:
+            depth["now"] -= 1
+
+    monkeypatch.setattr(QboClient, "_batch_chunk", counted)
+    ops = [BatchOp("Invoice", {"key": f"k{i}"}, f"k{i}") for i in range(30)]
+    results = client.batch(ops)
+    assert [r.record["Id"] for r in results if r.record] == [op.key for op in ops]
+    assert sorted(sent) == sorted(op.key for op in ops)  # each written once
+    assert depth["most"] == 1  # _singly never calls back into _batch_chunk
