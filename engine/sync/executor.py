@@ -378,6 +378,7 @@ class Executor:
             self.pending.items.append(
                 Item(op.record, op.mapping, op.action, "Failed", message, op.rule, op.target)
             )
+            signals.write_left_open(journal)
             return
         self._fail(op, journal, message)
 
