@@ -141,3 +141,31 @@ def test_a_flipping_batch_room_is_a_bounded_loop_not_a_recursion(
     assert [r.record["Id"] for r in results if r.record] == [op.key for op in ops]
     assert sorted(sent) == sorted(op.key for op in ops)  # each written once
     assert depth["most"] == 1  # _singly never calls back into _batch_chunk
+
+
+class _RoomAfterFirst:
+    def __init__(self) -> None:
+        self.looks = 0
+
+    def batch_room(self) -> bool:
+        self.looks += 1
+        return self.looks > 1
+
+
+def test_a_batch_call_failing_after_single_writes_keeps_theirs() -> None:
+    client = QboClient.__new__(QboClient)
+    client.limiter = _RoomAfterFirst()  # type: ignore[assignment]
+    client._lock = threading.Lock()  # type: ignore[attr-defined]
+    client.realm_id = "1"
+
+    def call(method: str, path: str, **kw: Any) -> dict[str, Any]:
+        raise RetriableConnectorError("QBO kept answering 503")
+
+    client._single = lambda op: {"Id": op.key, "SyncToken": "0"}  # type: ignore[method-assign]
+    client.call = call  # type: ignore[method-assign]
+    client.find = lambda *a, **k: None  # type: ignore[method-assign]
+    ops = [BatchOp("Invoice", {}, f"k{i}") for i in range(30)]
+    results = client.batch(ops)
+    assert [r.op.key for r in results] == [op.key for op in ops]
+    assert results[0].record == {"Id": "k0", "SyncToken": "0"}
+    assert all(isinstance(r.error, RetriableConnectorError) for r in results[1:])
