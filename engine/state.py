@@ -8,7 +8,6 @@
     cursors    where the next incremental read starts, per system and entity
     ignores    records taken out of the sync by hand (undoable)
     backups    QBO snapshots taken by `tpsqbo-engine backup`
-    mirror     the records every run needs whole, kept between runs (engine/sync/mirror.py)
 
 A cursor moves only in the transaction that records the work it covers. The sync writes its
 journal, link and history rows a batch at a time (`write`, engine/state_rows.py).
@@ -130,16 +129,11 @@ def m004_journal_fingerprint(db: Database) -> None:
 
 
 @migrations()
-def m005_mirror(db: Database) -> None:
-    # The records every run needs whole (QBO customers and lists, TPS clients and work
-    # codes), kept up to date from CDC and TPS's cursors (engine/sync/mirror.py); what a
-    # run says about how it read (a mirror rebuilt, the QBO cursor moved past its writes).
-    db.table("mirror").create(
-        {"system": str, "entity": str, "id": str, "version": str, "json": str},
-        pk=("system", "entity", "id"),
-    )
-    db.table("mirror_meta").create({"name": str, "value": str}, pk="name")
-    db.table("runs").add_column("notes", str)
+def m005_run_notes(db: Database) -> None:
+    # What a run says about how it read: a mirror rebuilt, chunks, where the next read starts.
+    # (A state made while this migration was called m005_mirror has the column already.)
+    if "notes" not in db.table("runs").columns_dict:
+        db.table("runs").add_column("notes", str)
 
 
 def _companions(path: Path) -> tuple[Path, Path]:

@@ -12,7 +12,6 @@ from tpsqbo_engine.errors import StateError
 MIGRATIONS_TABLE = "_sqlite_migrations"
 TABLES = frozenset(
     {"links", "runs", "run_items", "journal", "cursors", "ignores", "backups", "reconsider"}
-    | {"mirror", "mirror_meta"}
 )
 SQLITE_HEADER = b"SQLite format 3\x00"
 

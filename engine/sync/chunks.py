@@ -7,15 +7,17 @@ payments, adjustments and finance charges, the QBO customers that are theirs (li
 matching them by the clients mapping's keys) and those customers' QBO transactions. What
 belongs to no client (walk-in customers, journal entries, deposits...) is planned last, once
 the clients are linked. Namesakes fall in one chunk (clients go in name order), so unique
-display names hold. Before the first write, every chunk is planned once without writing, for
-the checklist.
+display names hold. Every chunk is planned before the first write (the checklist sees the
+whole plan), each plan kept in the spool, then applied a chunk at a time; a chunk's records
+refer to another's only through the records every chunk holds (work codes), which one
+executor map of created records resolves.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ from tpsqbo_engine.private import private_file
 from tpsqbo_engine.ruleset.model import MatchKey, RuleSet
 from tpsqbo_engine.state import StateStore
 from tpsqbo_engine.sync.mirror import MIRRORED, Mirror, dumps, loads
+from tpsqbo_engine.sync.plan import Operation
 from tpsqbo_engine.sync.planner import NORMALIZERS
 from tpsqbo_engine.sync.runtime import pair_of
 from tpsqbo_engine.sync.snapshot import TPS_RESOURCES, Snapshot, read_snapshot
@@ -49,6 +52,7 @@ class Spool:
         self.db.execute("create table spool (entity text, id text, client text, json text)")
         self.db.execute("create index by_client on spool (client)")
         self.db.execute("create table clients (id text primary key)")
+        self.db.execute("create table plans (chunk integer, json text)")
 
     def add(self, qualified: str, records: Iterable[Record]) -> None:
         self.db.executemany(
@@ -84,6 +88,16 @@ class Spool:
         for qualified, text in self.db.execute(sql, args):
             record = loads(text)
             found.setdefault(qualified, {})[str(record["id"])] = record
+
+    def keep_plan(self, chunk: int, operations: list[Operation]) -> None:
+        self.db.executemany(
+            "insert into plans values (?, ?)", ((chunk, dumps(asdict(op))) for op in operations)
+        )
+        self.db.commit()
+
+    def plan(self, chunk: int) -> list[Operation]:
+        rows = self.db.execute("select json from plans where chunk = ? order by rowid", [chunk])
+        return [Operation(**loads(text)) for (text,) in rows]
 
     def close(self) -> None:
         self.db.close()

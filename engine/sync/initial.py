@@ -1,6 +1,6 @@
-"""The initial sync, read through a spool and, for a big firm, planned and applied a chunk
-of clients at a time (engine/sync/chunks.py), so its memory follows the chunk, not the
-firm's history."""
+"""The initial sync, read through a spool and, for a big firm, planned a chunk of clients at
+a time (each chunk's plan kept in the spool), checked, then applied a chunk at a time
+(engine/sync/chunks.py): its memory follows the chunk, not the firm's history."""
 
 from __future__ import annotations
 
@@ -68,48 +68,59 @@ def _in_chunks(
     force_reason: str,
     progress: Progress | None,
 ) -> Applied:
-    from tpsqbo_engine.sync.session import ChecklistFailed
-
-    mirror = Mirror(session.state)
-    shared = shared_records(base)
-    checked: list[Operation] = []
-    writes: dict[str, int] = {}
-    once = _Once(shared)
-    for n in range(chunks.rest + 1):  # before any write: the checklist sees every chunk
-        plan = session.plan(chunk_snapshot(base, chunks, n, spool, mirror, set()))[0]
-        for entity, count in qbo_writes(plan).items():
-            writes[entity] = writes.get(entity, 0) + count
-        checked += [op for op in once.new(plan.operations) if op.action in CHECKED]
-        del plan  # one chunk's plan at a time
-    failed = [c for c in session.checklist(Plan("initial", checked)) if c.blocks]
-    if failed and not force_reason:
-        raise ChecklistFailed(failed)
+    writes = _planned(session, base, chunks, spool, force_reason)
     if session.state.latest_backup() is None:
         session.backup()  # never write to the books without a restore point
     run_id = session.state.start_run("initial", force_reason)
     settle = Settle.begin(session.qbo, base.qbo_mark, session.watched(), writes)
     seen = session.seeing_writes(settle)
-    once = _Once(shared)
+    # A chunk's invoices name work codes an earlier chunk created: one map for all chunks.
+    created: dict[str, str] = {}
     for n in range(chunks.rest + 1):
-        linked = session.customers_linked() if n == chunks.rest else set()
-        plan = session.plan(chunk_snapshot(base, chunks, n, spool, mirror, linked))[0]
-        plan = Plan(plan.phase, once.new(plan.operations), plan.created_at)
+        plan = Plan("initial", spool.plan(n))
         executor = Executor(
             plan, session.rules, session.state, session.qbo, session.tps, run_id, progress
         )
-        executor.written = seen
+        executor.created, executor.written = created, seen
         try:
             executor.apply()
         except EngineError:
             session.state.finish_run(run_id, "stopped")
             raise
-        seen.flush()  # the next chunk plans with what this one wrote
+        seen.flush()
         del plan, executor  # one chunk's plan at a time
     qbo_mark, settled = settle.end() if settle else (base.qbo_mark, "")
     base.notes.append(f"planned and applied in {len(chunks.clients)} chunks of clients")
     if settled:
         base.notes.append(settled)
     return Applied(run_id, base, qbo_mark)
+
+
+def _planned(
+    session: Session, base: Snapshot, chunks: Chunks, spool: Spool, force_reason: str
+) -> dict[str, int]:
+    """Before any write, every chunk planned, its plan kept in the spool; the checklist
+    refuses as for a firm planned whole. Returns the QBO writes to come, per entity."""
+    from tpsqbo_engine.sync.session import ChecklistFailed
+
+    mirror = Mirror(session.state)
+    linked = session.customers_linked()
+    checked: list[Operation] = []
+    writes: dict[str, int] = {}
+    once = _Once(shared_records(base))
+    for n in range(chunks.rest + 1):
+        part = chunk_snapshot(base, chunks, n, spool, mirror, linked)
+        plan = Plan("initial", once.new(session.plan(part)[0].operations))
+        del part
+        for entity, count in qbo_writes(plan).items():
+            writes[entity] = writes.get(entity, 0) + count
+        checked += [op for op in plan.operations if op.action in CHECKED]
+        spool.keep_plan(n, plan.operations)
+        del plan  # one chunk's plan at a time
+    failed = [c for c in session.checklist(Plan("initial", checked)) if c.blocks]
+    if failed and not force_reason:
+        raise ChecklistFailed(failed)
+    return writes
 
 
 class _Once:

@@ -2,7 +2,7 @@
 customers and the QBO lists rules name (accounts, items, terms, payment methods).
 
 Reading them whole on every run made an unchanged re-sync grow with the firm. After the
-first run they are kept here, in the firm's state, and brought up to date from what the run
+first run they are kept here, beside the firm's state, and brought up to date from what the run
 reads anyway: QBO's CDC (the same call that brings the changed transactions, deletions
 included) and TPS's `updated_at` cursors. A mirror that cannot be trusted is rebuilt from a
 whole read, and the run says why: none yet, another QBO company, or older than the window
@@ -12,11 +12,14 @@ QBO's CDC looks back over.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Protocol
 
+from tpsqbo_engine.private import private_file
 from tpsqbo_engine.state import StateStore
 
 Record = dict[str, Any]
@@ -49,6 +52,10 @@ def loads(text: str) -> Record:
     return loaded
 
 
+def _companions(path: Path) -> tuple[Path, Path]:
+    return path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
+
+
 def _ident(system: str, record: Record) -> str:
     return str(record["id"] if system == "tps" else record["Id"])
 
@@ -62,20 +69,43 @@ def _stamp(record: Record) -> str:
 
 
 class Mirror:
-    """Rows of `mirror` (one per record) and `mirror_meta` (the QBO company it copies and
-    when it was last brought up to date) in the firm's state."""
+    """A cache of reads beside the firm's state, in a file of its own (`state.db.mirror`):
+    rows of `mirror` (one per record) and `mirror_meta` (the QBO company it copies). Kept
+    out of the state, which is copied before every run; a file that cannot be read is a
+    missing mirror, rebuilt by the next run's whole read."""
 
     def __init__(self, state: StateStore) -> None:
-        self.state = state
-        self.db = state.db
+        self.path = state.path.with_name(state.path.name + ".mirror")
+        try:
+            self.db = self._open()
+        except sqlite3.DatabaseError:  # damaged: a cache, so made afresh
+            for file in (self.path, *_companions(self.path)):
+                file.unlink(missing_ok=True)
+            self.db = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        private_file(self.path)
+        db = sqlite3.connect(self.path)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute(
+            "create table if not exists mirror (system text, entity text, id text, "
+            "version text, json text, primary key (system, entity, id))"
+        )
+        db.execute("create table if not exists mirror_meta (name text primary key, value text)")
+        db.commit()
+        for file in _companions(self.path):
+            if file.exists():
+                private_file(file)
+        return db
 
     # Whether it can be used ---------------------------------------------------------------
     def meta(self, name: str) -> str:
-        row = next(self.db.table("mirror_meta").rows_where("name = ?", [name]), None)
-        return str(row["value"]) if row else ""
+        row = self.db.execute("select value from mirror_meta where name = ?", [name]).fetchone()
+        return str(row[0]) if row else ""
 
     def _set_meta(self, name: str, value: str) -> None:
-        self.db.table("mirror_meta").upsert({"name": name, "value": value}, pk="name")
+        self.db.execute("insert or replace into mirror_meta values (?, ?)", [name, value])
 
     def unusable(self, realm: str, since: str, entities: Iterable[str]) -> str:
         """Why the mirror must be rebuilt from a whole read, or '' when it can be used for
@@ -117,7 +147,7 @@ class Mirror:
     # Writing ------------------------------------------------------------------------------
     def rebuild(self, realm: str, whole: dict[str, Iterable[Record]]) -> None:
         """Replaces the mirror with whole reads (`qualified` -> every record)."""
-        with self.state.transaction():
+        with self.db:
             self.db.execute("delete from mirror")
             for qualified, records in whole.items():
                 self.put(qualified, records)
@@ -128,7 +158,7 @@ class Mirror:
     def apply(self, qualified: str, changed: Iterable[Record], deleted: Iterable[str] = ()) -> None:
         """Changes since the last look: newer versions replace older ones, deleted ids go."""
         system, entity = qualified.split(".", 1)
-        with self.state.transaction():
+        with self.db:
             self.put(qualified, _newest(system, changed))
             for ident in deleted:
                 self.db.execute(
@@ -138,7 +168,7 @@ class Mirror:
 
     def put(self, qualified: str, records: Iterable[Record]) -> None:
         system, entity = qualified.split(".", 1)
-        self.db.conn.executemany(
+        self.db.executemany(
             "insert or replace into mirror (system, entity, id, version, json) "
             "values (?, ?, ?, ?, ?)",
             ((system, entity, _ident(system, r), _version(system, r), dumps(r)) for r in records),
@@ -187,7 +217,7 @@ class Written:
         pending, self.pending = self.pending, {}
         if not pending or not self.mirror.meta("realm"):
             return  # no mirror yet: the next run builds it whole
-        with self.mirror.state.transaction():
+        with self.mirror.db:
             for qualified, records in pending.items():
                 self.mirror.put(qualified, records.values())
 

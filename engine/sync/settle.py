@@ -15,8 +15,10 @@ wrote earlier in that run. That edit is then read when the record next changes, 
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tpsqbo_engine.connectors.qbo import wire
@@ -59,6 +61,7 @@ class Settle:
     seen: dict[str, set[str]] = field(default_factory=dict)
     created: dict[str, int] = field(default_factory=dict)
     quiet: bool = False
+    sleep: Callable[[float], None] = time.sleep
 
     @classmethod
     def begin(
@@ -91,9 +94,14 @@ class Settle:
 
     def end(self) -> tuple[str, str]:
         """(where the next run's CDC starts, what to say about it)."""
-        now = datetime.now(UTC).isoformat(timespec="seconds")
         if not self.quiet:
             return self.started, ""
+        # QBO stamps to the second: the next read starts at the next whole second, after
+        # the last write's stamp, and the counts are made once that second has begun, so a
+        # change by anyone else before it is counted and one after it is read next run.
+        moment = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+        self.sleep(max((moment - datetime.now(UTC)).total_seconds(), 0.0) + 0.01)
+        now = moment.isoformat(timespec="seconds")
         try:
             other = self._others()
         except ConnectorError:
