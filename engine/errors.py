@@ -16,6 +16,7 @@ Anything else is a bug: the boundary logs its traceback and exits 3.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from tpsqbo_engine.problems import Problem
 
@@ -71,7 +72,8 @@ class ConnectorError(EngineError):
 
 
 class FatalConnectorError(ConnectorError):
-    pass
+    # What a batch of writes made before the error stopped it (BatchResults): recorded.
+    partial: tuple[Any, ...] = ()
 
 
 class RetriableConnectorError(ConnectorError):

@@ -88,6 +88,12 @@ def write_concluded(journal: int) -> None:
         _settle()
 
 
+def write_left_open(journal: int) -> None:
+    """A write whose outcome is unknown is left to the journal (the next run looks it up):
+    a held SIGTERM has nothing more to wait for from it, and is raised at the next commit."""
+    _open_writes.discard(journal)
+
+
 @contextmanager
 def transaction() -> Iterator[None]:
     """Wraps a state transaction: a held SIGTERM is raised only after it commits."""

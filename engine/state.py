@@ -142,13 +142,6 @@ def _companions(path: Path) -> tuple[Path, Path]:
 
 class StateStore:
     def __init__(self, path: Path) -> None:
-        if sqlite3.sqlite_version_info < state_rows.SQLITE_NEEDED:
-            needed = ".".join(map(str, state_rows.SQLITE_NEEDED))
-            raise StateError(
-                f"the state needs SQLite {needed} or newer; this Python has "
-                f"{sqlite3.sqlite_version}",
-                hint="use a Python built with a newer SQLite (python.org builds have one)",
-            )
         private_dir(path.parent)
         self.path = path
         existed = path.exists()

@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 STATUSES = ("Successful", "Warning", "Failed", "Ignored", "Excluded", "Undone")
-SQLITE_NEEDED = (3, 33, 0)  # UPDATE ... FROM
 
 
 def now() -> str:
@@ -86,11 +85,14 @@ class Done:
 # statement per row with executemany). At most CHUNK rows a statement keeps the host
 # parameters under 999, SQLite's limit before 3.32.
 CHUNK = 100
+# One statement for a batch's outcomes: a row-value UPDATE (SQLite 3.15) from a VALUES list,
+# not UPDATE ... FROM (3.33), so the SQLite of Ubuntu 20.04 (3.31) runs it.
 _CONCLUDE = (
     "with v (id, outcome, result_id, result_version, result_fingerprint, finished_at) as "
-    "(values {values}) update journal set outcome = v.outcome, result_id = v.result_id, "
-    "result_version = v.result_version, result_fingerprint = v.result_fingerprint, "
-    "finished_at = v.finished_at from v where journal.id = v.id"
+    "(values {values}) update journal set (outcome, result_id, result_version, "
+    "result_fingerprint, finished_at) = (select outcome, result_id, result_version, "
+    "result_fingerprint, finished_at from v where v.id = journal.id) "
+    "where journal.id in (select id from v)"
 )
 _LINK = (
     "insert into links (pair, tps_id, qbo_id, tps_version, qbo_version, content_hash, "

@@ -20,10 +20,16 @@ from typing import Any
 
 from tpsqbo_engine import signals
 from tpsqbo_engine.connectors.qbo import wire
-from tpsqbo_engine.connectors.qbo.client import BATCH_SIZE, BatchOp, NaturalKey, QboClient
+from tpsqbo_engine.connectors.qbo.client import (
+    BATCH_SIZE,
+    BatchOp,
+    BatchResult,
+    NaturalKey,
+    QboClient,
+)
 from tpsqbo_engine.connectors.qbo.errors import StaleObjectError
 from tpsqbo_engine.connectors.tps.client import TpsConflict, TpsSource
-from tpsqbo_engine.errors import ConnectorError, FatalConnectorError
+from tpsqbo_engine.errors import ConnectorError, FatalConnectorError, SkippableConnectorError
 from tpsqbo_engine.ruleset.model import MappingRule, RuleSet
 from tpsqbo_engine.state import StateStore
 from tpsqbo_engine.state_rows import Done, Intent, Item, Link, Outcome
@@ -172,25 +178,26 @@ class Executor:
         try:
             results = self.qbo.batch(ops)
         except FatalConnectorError as fatal:
-            for op, journal, _ in ready:
-                self._fail(op, journal, fatal.message)
+            made = {id(r.op): r for r in fatal.partial}
+            self._record_batch(
+                entity, ready, [made.get(id(o), BatchResult(o, error=fatal)) for o in ops]
+            )
             raise
         except ConnectorError as error:
-            for op, journal, _ in ready:
-                self._fail(op, journal, error.message)
+            self._record_batch(entity, ready, [BatchResult(op, error=error) for op in ops])
             return
+        self._record_batch(entity, ready, results)
+
+    def _record_batch(
+        self, entity: str, ready: list[tuple[Operation, int, Record]], results: list[BatchResult]
+    ) -> None:
         for (op, journal, body), result in zip(ready, results, strict=True):
             if isinstance(result.error, StaleObjectError):
                 self.pending.outcomes.append(Outcome(journal, "stale"))
                 self._write(op)  # changed meanwhile: read it again and re-apply, alone
                 continue
             if result.record is None:
-                message = (
-                    result.error.message
-                    if isinstance(result.error, ConnectorError)
-                    else str(result.error)
-                )
-                self._fail(op, journal, message)
+                self._give_up(op, journal, result.error)
                 continue
             self.left[f"{entity}:{result.record['Id']}"] = fingerprint(result.record)
             if self.written is not None:
@@ -234,7 +241,7 @@ class Executor:
             self._fail(op, journal, fatal.message)
             raise
         except ConnectorError as error:
-            self._fail(op, journal, error.message)
+            self._give_up(op, journal, error)
             return
         # The hash of what was written, placeholders resolved: the next run compares to it.
         digest = _digest(op, body)
@@ -358,6 +365,22 @@ class Executor:
         self.pending.links.append(
             Link(pair_of(mapping), tps_id, qbo_id, mapping.id, tps_version, qbo_version, digest)
         )
+
+    def _give_up(self, op: Operation, journal: int, error: Exception | None) -> None:
+        """A write that did not come back done. A create whose call may have reached QBO
+        (it gave up retrying, or lost the answer) is left unconcluded, not failed: the next
+        run then looks it up by its natural key before sending it again, which a failed
+        one would not, and would create it twice."""
+        message = error.message if isinstance(error, ConnectorError) else str(error)
+        refused = isinstance(error, (SkippableConnectorError, FatalConnectorError))
+        if op.action == "create" and op.target.startswith("qbo.") and not refused:
+            message += "; it may have been written: the next run looks for it first"
+            self.pending.items.append(
+                Item(op.record, op.mapping, op.action, "Failed", message, op.rule, op.target)
+            )
+            signals.write_left_open(journal)
+            return
+        self._fail(op, journal, message)
 
     def _fail(self, op: Operation, journal: int, message: str) -> None:
         self.pending.items.append(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tpsqbo_engine.connectors.tps.filebooks import FileBooks
-from tpsqbo_engine.connectors.tps.files import FileBridgeError
+from tpsqbo_engine.connectors.tps.files import FileBridgeError, payment_ids
 
 
 def _folder(tmp_path: Path, **sheets: str) -> Path:
@@ -151,11 +151,30 @@ def test_a_payment_s_id_is_what_it_is_not_where_its_row_sits(tmp_path: Path) -> 
     assert ids[0] == ids[1]
     assert [i for i, _ in ids[0]] == [
         "pay-A1-2026-10-05-100.00-CHQ1",
-        "pay-A1-2026-10-06-50.00",
-        "pay-A1-2026-10-06-50.00~2",
-        "pay-A1-2026-10-06-50.00~3",
+        "pay-A1-2026-10-06-50.00~6bc2fb",
+        "pay-A1-2026-10-06-50.00~740287",
+        "pay-A1-2026-10-06-50.00~740287~2",
     ]
-    assert dict(ids[0])["pay-A1-2026-10-06-50.00~3"] == ("AA-2",)
+    assert dict(ids[0])["pay-A1-2026-10-06-50.00~6bc2fb"] == ("AA-2",)
+
+
+def test_a_payment_like_others_appearing_keeps_every_existing_id() -> None:
+    def pay(method: str, description: str = "") -> dict[str, str]:
+        return {
+            "client_id": "A1",
+            "date": "2026-10-05",
+            "amount": "100.00",
+            "reference": "",
+            "method": method,
+            "description": description,
+        }
+
+    week = [pay("Cheque"), pay("Cheque", "second"), pay("Cheque", "second")]
+    before = payment_ids(week)
+    assert len(set(before)) == 3
+    for new in (pay("Cash"), pay("Amex"), pay("Cheque", "a"), pay("Zelle")):
+        assert payment_ids([*week, new])[:3] == before
+        assert payment_ids([new, *week])[1:] == before  # wherever the row sits
 
 
 def test_payments_to_enter_keep_their_applications_as_more_are_added(tmp_path: Path) -> None:

@@ -35,13 +35,13 @@ from tpsqbo_engine.connectors.qbo.errors import (
     QboFatalError,
     QboFault,
     QboRetriableError,
-    QboSkippableError,
     StaleObjectError,
     error_for,
     fault_from,
 )
 from tpsqbo_engine.connectors.qbo.limits import Budget
 from tpsqbo_engine.connectors.retry import Again, RetryPolicy, retry_after
+from tpsqbo_engine.errors import ConnectorError, FatalConnectorError
 
 MINOR_VERSION = "75"
 PAGE_SIZE = 1000
@@ -437,15 +437,47 @@ class QboClient:
     # Batch --------------------------------------------------------------------------------
     def batch(self, ops: list[BatchOp]) -> list[BatchResult]:
         """Writes packed 30 to a call. Items are independent in QBO: an item cannot refer to
-        what another item of the same call creates."""
+        what another item of the same call creates. A fatal error carries, in `partial`, the
+        results of the writes made before it, so they are recorded all the same."""
         results: list[BatchResult] = []
-        for start in range(0, len(ops), BATCH_SIZE):
-            results.extend(self._batch_chunk(ops[start : start + BATCH_SIZE]))
+        try:
+            for start in range(0, len(ops), BATCH_SIZE):
+                results.extend(self._batch_chunk(ops[start : start + BATCH_SIZE]))
+        except FatalConnectorError as fatal:
+            fatal.partial = (*results, *fatal.partial)
+            raise
         return results
 
     def _batch_chunk(self, ops: list[BatchOp]) -> list[BatchResult]:
-        if not self._batch_room():
-            return self._singly(ops)
+        """One batch call when the budget has room for it; else writes one by one until it
+        has. A loop, bounded since each pass writes at least one op singly or the rest in
+        one batch, however the budget's room flips between looks."""
+        results: list[BatchResult] = []
+        for _ in range(len(ops) + 1):
+            rest = ops[len(results) :]
+            if not rest:
+                break
+            if not self._batch_room():
+                try:
+                    results += self._singly(rest)
+                except FatalConnectorError as fatal:
+                    fatal.partial = (*results, *fatal.partial)
+                    raise
+                continue
+            try:
+                results += self._batched(rest)
+            except FatalConnectorError as fatal:
+                fatal.partial = (*results, *fatal.partial)
+                raise
+            except ConnectorError as error:
+                if not results:
+                    raise
+                # The writes made singly stand: only the ones of this call are in doubt.
+                results += [BatchResult(op, error=error) for op in rest]
+            break
+        return results
+
+    def _batched(self, ops: list[BatchOp]) -> list[BatchResult]:
         started = datetime.now().astimezone()
         done: dict[int, BatchResult] = {}
 
@@ -509,10 +541,14 @@ class QboClient:
                         break
                     flying[pool.submit(self._single_result, op)] = index
                 self._settle(flying, results, ALL_COMPLETED)
-            finally:  # on an error, the writes already sent still get their answers
+            except FatalConnectorError as fatal:
+                # The writes already sent get their answers, and those made are kept.
+                self._settle_quietly(flying, results)
+                fatal.partial = tuple(results[i] for i in sorted(results))
+                raise
+            finally:
                 wait(flying)
-        ordered = [results[i] for i in range(rest)]
-        return ordered + (self._batch_chunk(ops[rest:]) if rest < len(ops) else [])
+        return [results[i] for i in range(rest)]
 
     def _batch_room(self) -> bool:
         return self.limiter is None or self.limiter.batch_room()
@@ -523,12 +559,26 @@ class QboClient:
     ) -> None:
         done, _ = wait(flying, return_when=until)
         for future in done:
-            results[flying.pop(future)] = future.result()  # raises what the write raised
+            results[flying.pop(future)] = future.result()  # raises only a fatal error
+
+    @staticmethod
+    def _settle_quietly(
+        flying: dict[Future[BatchResult], int], results: dict[int, BatchResult]
+    ) -> None:
+        wait(flying)
+        for future, index in flying.items():
+            if future.exception() is None:
+                results[index] = future.result()
+        flying.clear()
 
     def _single_result(self, op: BatchOp) -> BatchResult:
+        """The write's outcome; an error fails this write alone (its neighbours' results
+        still come back), but a fatal one (the connection is gone) stops them all."""
         try:
             return BatchResult(op, self._single(op))
-        except QboSkippableError as error:
+        except FatalConnectorError:
+            raise
+        except ConnectorError as error:
             return BatchResult(op, error=error)
 
     def _single(self, op: BatchOp) -> Record:

@@ -10,9 +10,11 @@ In file-bridge records a client's id is its Client Code and an invoice's id is i
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import os
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -511,10 +513,11 @@ def payment_ids(payments: Sequence[Mapping[str, Any]]) -> list[str]:
     payment number, and a row number changes whenever an export sorts differently.
 
     The id is `pay-CLIENT-DATE-AMOUNT[-REFERENCE]`, e.g. `pay-A1-2026-10-05-100.00-CHQ881`.
-    Payments sharing all four are told apart by the rest of the row (method, applications,
-    description), then by order only when the rows are the same in every column, where
-    which is which makes no difference. `payments` are rows as read (or as exported):
-    client code, ISO date, amount, applications by invoice number.
+    Payments sharing all four are told apart by a short digest of the rest of the row
+    (method, applications, description, bank account), `~1a2b3c`, then by order (`~2`) only
+    when the rows are the same in every column, where which is which makes no difference.
+    `payments` are rows as read (or as exported): client code, ISO date, amount,
+    applications by invoice number.
     """
     keyed = []
     for position, payment in enumerate(payments):
@@ -531,11 +534,17 @@ def payment_ids(payments: Sequence[Mapping[str, Any]]) -> list[str]:
             str(payment.get("bank_account") or "").strip(),
         )
         keyed.append((base, rest, position))
+    # A suffix by the rest's own digest, not by its place among the others: a payment that
+    # appears later (sorting before or after) leaves every other id as it was.
+    bases = Counter(base for base, _, _ in keyed)
     ids = [""] * len(keyed)
     seen: dict[str, int] = {}
-    for base, _, position in sorted(keyed):
-        seen[base] = seen.get(base, 0) + 1
-        ids[position] = f"pay-{base}" + (f"~{seen[base]}" if seen[base] > 1 else "")
+    for base, rest, position in sorted(keyed):
+        ident = f"pay-{base}"
+        if bases[base] > 1:
+            ident += "~" + hashlib.sha256("\x1f".join(rest).encode()).hexdigest()[:6]
+        seen[ident] = seen.get(ident, 0) + 1
+        ids[position] = ident + (f"~{seen[ident]}" if seen[ident] > 1 else "")
     return ids
 
 

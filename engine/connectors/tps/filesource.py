@@ -139,9 +139,16 @@ class FileTps:
         rows = list(files.read_sheet(path, files.SHEETS[layout])[0]) if path.is_file() else []
         for row in rows:
             row.pop("_row", None)
-        rows.append(_outbox_row(resource, record))
-        self.outbox.mkdir(parents=True, exist_ok=True)
+        # The same write made again (a run resumed after a crash, the same key) replaces its
+        # row: TPS would import a row written twice as two records.
+        new = _outbox_row(resource, record)
         sheet = files.SHEETS[layout]
+        same = [i for i, row in enumerate(rows) if _identity(sheet, row) == _identity(sheet, new)]
+        if same:
+            rows[same[0]] = new
+        else:
+            rows.append(new)
+        self.outbox.mkdir(parents=True, exist_ok=True)
         if resource == "invoices":
             files.write_sheet(path, sheet, files.invoice_import_rows(rows))
         elif resource == "payments":
@@ -158,6 +165,24 @@ def _typed(resource: str, record: Record) -> Record:
         return dict(record)
     typed: Record = convert_money(dict(record), shape, to_decimal=True)
     return typed
+
+
+def _identity(sheet: files.Sheet, row: Record) -> tuple[str, ...]:
+    """What names an outbox row: an invoice's number, a client's code; a payment, which has
+    no number, by every column (two rows the same in every column are one payment to TPS's
+    import all the same)."""
+    if sheet.name == "invoices":
+        return ("doc", str(row.get("doc_number") or ""))
+    if sheet.name == "clients":
+        return ("id", str(row.get("code") or row.get("id") or ""))
+    if "applications" in row:
+        [row] = files.payment_rows([row])
+    return tuple(
+        str(Decimal(str(row.get(c.field) or 0)).quantize(Decimal("0.01")))
+        if c.kind == "money"
+        else str(row.get(c.field) or "").strip()
+        for c in sheet.columns
+    )
 
 
 def _outbox_row(resource: str, record: Record) -> Record:
