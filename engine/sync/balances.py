@@ -6,10 +6,8 @@ firm reads none; a changed one reads a hundred customers to a call."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from tpsqbo_engine.connectors.qbo.client import QboClient
-from tpsqbo_engine.sync.mirror import BALANCE_MOVERS, Mirror
+from tpsqbo_engine.sync.mirror import BALANCE_MOVERS, Mirror, moved_customer
 from tpsqbo_engine.sync.snapshot import Snapshot
 
 
@@ -19,9 +17,9 @@ def customers_of_changes(snapshot: Snapshot) -> list[str]:
     wanted: set[str] = set()
     for entity in BALANCE_MOVERS:
         for record in snapshot.qbo.get(entity, {}).values():
-            ref: Any = (record.get("CustomerRef") or {}).get("value")
-            if isinstance(ref, str) and ref in customers:
-                wanted.add(ref)
+            customer = moved_customer(entity, record)
+            if customer in customers:
+                wanted.add(customer)
     return sorted(wanted)
 
 

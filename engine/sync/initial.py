@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from tpsqbo_engine.errors import EngineError
 from tpsqbo_engine.sync.chunks import (
     CLIENT,
     Chunks,
@@ -34,7 +33,6 @@ CHECKED = frozenset({"fail", "review", "block", "ignore"})
 class Applied:
     run_id: int
     read: Snapshot  # where the reads reached (cursors), and what the run says
-    qbo_mark: str
 
 
 def initial_sync(
@@ -80,15 +78,11 @@ def _in_chunks(
             plan, session.rules, session.state, session.qbo, session.tps, run_id, progress
         )
         executor.created, executor.written = created, seen
-        try:
-            executor.apply()
-        except EngineError:
-            session.state.finish_run(run_id, "stopped")
-            raise
+        session.apply(executor, run_id)
         seen.flush()
         del plan, executor  # one chunk's plan at a time
     base.notes.append(f"planned and applied in {len(chunks.clients)} chunks of clients")
-    return Applied(run_id, base, base.qbo_mark)
+    return Applied(run_id, base)
 
 
 def _planned(

@@ -27,6 +27,14 @@ Record = dict[str, Any]
 CDC_WINDOW = timedelta(days=29)
 # The transactions that move a customer's open balance.
 BALANCE_MOVERS = ("Invoice", "Payment", "CreditMemo", "SalesReceipt", "RefundReceipt")
+
+
+def moved_customer(entity: str, record: Record) -> str | None:
+    """The customer whose Balance this QBO record moves, if it is such a transaction."""
+    customer = (record.get("CustomerRef") or {}).get("value")
+    return customer if entity in BALANCE_MOVERS and isinstance(customer, str) else None
+
+
 MIRRORED = frozenset(
     {"tps.Client", "tps.WorkCode"}
     | {f"qbo.{e}" for e in ("Customer", "Account", "Item", "Term", "PaymentMethod")}
@@ -214,8 +222,8 @@ class Written:
     def __call__(self, entity: str, record: Record, action: str) -> None:
         if f"qbo.{entity}" in MIRRORED:
             self.pending.setdefault(f"qbo.{entity}", {})[str(record.get("Id"))] = record
-        customer = (record.get("CustomerRef") or {}).get("value")
-        if entity in BALANCE_MOVERS and isinstance(customer, str):
+        customer = moved_customer(entity, record)
+        if customer is not None:
             self.moved.add(customer)
 
     def flush(self) -> None:

@@ -360,9 +360,7 @@ class Session:
             if not isinstance(outcome, Snapshot):  # a big firm, done a chunk at a time
                 if render_to is not None:
                     self.render_run(outcome.run_id, render_to)
-                return self._finish(
-                    outcome.run_id, "initial", outcome.read, outcome.qbo_mark, force_reason
-                )
+                return self._finish(outcome.run_id, "initial", outcome.read, force_reason)
             read = outcome
         plan, snapshot = self.plan(read)
         if given is not None:
@@ -384,24 +382,26 @@ class Session:
         run_id = self.state.start_run(plan.phase, force_reason)
         executor = Executor(plan, self.rules, self.state, self.qbo, self.tps, run_id, progress)
         executor.written = written = self.seeing_writes()
+        self.apply(executor, run_id)
+        written.flush()
+        if render_to is not None:
+            self.render_run(run_id, render_to)
+        return self._finish(run_id, plan.phase, snapshot, force_reason)
+
+    def apply(self, executor: Executor, run_id: int) -> None:
+        """Applies a plan; a run stopped by an error is recorded as stopped."""
         try:
             executor.apply()
         except EngineError:
             self.state.finish_run(run_id, "stopped")
             raise
-        written.flush()
-        if render_to is not None:
-            self.render_run(run_id, render_to)
-        return self._finish(run_id, plan.phase, snapshot, snapshot.qbo_mark, force_reason)
 
-    def _finish(
-        self, run_id: int, phase: str, read: Snapshot, qbo_mark: str, force_reason: str
-    ) -> RunSummary:
+    def _finish(self, run_id: int, phase: str, read: Snapshot, force_reason: str) -> RunSummary:
         """Moves the cursors to where the run's reads reached, with its outcome."""
         with self.state.transaction():
             for entity, mark in read.tps_marks.items():
                 self.state.move_cursor(f"tps.{entity}", mark, run_id)
-            self.state.move_cursor("qbo", qbo_mark, run_id)
+            self.state.move_cursor("qbo", read.qbo_mark, run_id)
             if read.notes:
                 self.state.db.table("runs").update(run_id, {"notes": "; ".join(read.notes)})
             self.state.reconsidered(self.state.to_reconsider())
