@@ -3,6 +3,7 @@ the same few QBO calls at any firm size, and a mirror that cannot be trusted is 
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,6 +25,10 @@ def _calls_of_an_unchanged_resync(folder: Path, seed: str) -> tuple[int, int, in
         first = session.sync()
         calls = []
         for _ in range(2):
+            # QBO stamps to the second and a read takes in its starting second whole (so as
+            # to miss nothing): a run starting in the second the last writes were made reads
+            # them again. Runs a second apart, as a scheduler's always are.
+            time.sleep(1.1)
             again = Session(session.config)  # a new process: nothing kept but the state
             before = again.qbo.stats.calls
             summary = again.sync()
