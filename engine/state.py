@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -221,6 +221,17 @@ class StateStore:
     def links(self, pair: str) -> list[dict[str, Any]]:
         return self._rows("select * from links where pair = ?", [pair])
 
+    def links_of(self, pair: str, ids: Iterable[str]) -> list[dict[str, Any]]:
+        """The pair's links whose TPS or QBO id is one of `ids`: looked up by index, so a
+        run holds the links of what it reads, not every link the firm has."""
+        wanted = json.dumps(sorted(set(ids)))
+        return self._rows(
+            "select * from links where pair = ? and tps_id in (select value from json_each(?)) "
+            "union select * from links where pair = ? and qbo_id in "
+            "(select value from json_each(?))",
+            [pair, wanted, pair, wanted],
+        )
+
     def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Rows as dicts, straight from the connection: sqlite-utils' table helpers look the
         table up in sqlite_master first, a statement or two more per call."""
@@ -282,31 +293,41 @@ class StateStore:
             )
         )
 
-    def left_out_initially(self) -> dict[str, str]:
-        """Records the initial sync excluded, with why."""
-        rows = self._rows(
+    def left_out_initially(self, ids: Iterable[str] | None = None) -> dict[str, str]:
+        """Records the initial sync excluded, with why; with `ids`, only records of those ids
+        (the part after `entity:`), read row by row: the paid history the initial sync left
+        out is most of a big firm's items."""
+        sql = (
             "select i.record, i.message from run_items i join runs r on "
             "r.id = i.run_id where r.phase = 'initial' and i.status = "
             "'Excluded' and i.action != 'out-of-scope'"
         )
-        return {row["record"]: row["message"] for row in rows}
+        return dict(self._of_ids(sql, ids))
 
-    def reported_exclusions(self) -> frozenset[str]:
-        """Records an earlier completed run already reported as excluded or blocked."""
-        rows = self._rows(
-            "select distinct i.record from run_items i join runs r on "
+    def reported_exclusions(self, ids: Iterable[str] | None = None) -> frozenset[str]:
+        """Records an earlier completed run already reported as excluded or blocked; with
+        `ids`, only records of those ids."""
+        sql = (
+            "select distinct i.record, '' from run_items i join runs r on "
             "r.id = i.run_id where i.action in ('exclude', 'block', 'out-of-scope') and "
             "r.status in ('completed', 'partial')"
         )
-        return frozenset(row["record"] for row in rows)
+        return frozenset(record for record, _ in self._of_ids(sql, ids))
+
+    def _of_ids(self, sql: str, ids: Iterable[str] | None) -> Iterator[tuple[str, str]]:
+        """(record, text) rows of `sql`, those whose record's id is in `ids` when given."""
+        wanted = None if ids is None else set(ids)
+        for record, text in self.db.conn.execute(sql):
+            if wanted is None or record.partition(":")[2] in wanted:
+                yield str(record), str(text)
 
     def latest_failed(self) -> frozenset[str]:
         """Records whose latest outcome is Failed."""
         rows = self._rows(
-            "select record, status from run_items where id in "
-            "(select max(id) from run_items group by record)"
+            "select record from run_items where id in "
+            "(select max(id) from run_items group by record) and status = 'Failed'"
         )
-        return frozenset(row["record"] for row in rows if row["status"] == "Failed")
+        return frozenset(row["record"] for row in rows)
 
     # Journal ------------------------------------------------------------------------------
     def write(self, run_id: int, done: Done, intents: list[Intent] | None = None) -> list[int]:

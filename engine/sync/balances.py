@@ -11,22 +11,22 @@ from tpsqbo_engine.sync.mirror import BALANCE_MOVERS, Mirror, moved_customer
 from tpsqbo_engine.sync.snapshot import Snapshot
 
 
-def customers_of_changes(snapshot: Snapshot) -> list[str]:
-    """Mirrored customers whose transactions were read as changed."""
-    customers = snapshot.qbo.get("Customer", {})
-    wanted: set[str] = set()
+def customers_of_changes(snapshot: Snapshot, mirror: Mirror) -> list[str]:
+    """Mirrored customers whose transactions were read as changed (looked up in the mirror
+    by id: the snapshot holds only the customers the run read or names)."""
+    moved: set[str] = set()
     for entity in BALANCE_MOVERS:
         for record in snapshot.qbo.get(entity, {}).values():
             customer = moved_customer(entity, record)
-            if customer in customers:
-                wanted.add(customer)
-    return sorted(wanted)
+            if customer is not None:
+                moved.add(customer)
+    return sorted(mirror.find("qbo.Customer", moved)) if moved else []
 
 
 def refresh_balances(snapshot: Snapshot, qbo: QboClient, mirror: Mirror) -> None:
-    wanted = customers_of_changes(snapshot)
+    wanted = customers_of_changes(snapshot, mirror)
     if not wanted:
         return
     fresh = list(qbo.read_many("Customer", wanted))
     mirror.apply("qbo.Customer", fresh)
-    snapshot.qbo["Customer"].update({record["Id"]: record for record in fresh})
+    snapshot.qbo.setdefault("Customer", {}).update({record["Id"]: record for record in fresh})

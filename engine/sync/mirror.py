@@ -39,6 +39,9 @@ MIRRORED = frozenset(
     {"tps.Client", "tps.WorkCode"}
     | {f"qbo.{e}" for e in ("Customer", "Account", "Item", "Term", "PaymentMethod")}
 )
+# Mirrored entities that grow with the firm: an incremental run holds those it reads as
+# changed and those its records name (engine/sync/referenced.py), not all of them.
+FIRM_SIZED = frozenset({"tps.Client", "qbo.Customer"})
 
 
 def _encode(value: Any) -> Any:
@@ -144,6 +147,26 @@ class Mirror:
         rows = self.db.execute(
             "select json from mirror where system = ? and entity = ? order by id",
             [system, entity],
+        )
+        return {_ident(system, r): r for r in (loads(text) for (text,) in rows)}
+
+    def scan(self, qualified: str) -> Iterator[Record]:
+        """Every record of an entity, one row at a time: for a search that keeps few."""
+        system, entity = qualified.split(".", 1)
+        rows = self.db.execute(
+            "select json from mirror where system = ? and entity = ? order by id",
+            [system, entity],
+        )
+        for (text,) in rows:
+            yield loads(text)
+
+    def find(self, qualified: str, ids: Iterable[str]) -> dict[str, Record]:
+        """The records of these ids the mirror holds, looked up by key."""
+        system, entity = qualified.split(".", 1)
+        rows = self.db.execute(
+            "select json from mirror where system = ? and entity = ? and id in "
+            "(select value from json_each(?)) order by id",
+            [system, entity, json.dumps(sorted(set(ids)))],
         )
         return {_ident(system, r): r for r in (loads(text) for (text,) in rows)}
 

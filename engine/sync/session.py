@@ -19,7 +19,7 @@ from tpsqbo_engine.connectors.tps.client import TpsClient, TpsSource
 from tpsqbo_engine.connectors.tps.contract import API_PREFIX, RESOURCES, TpsContract
 from tpsqbo_engine.connectors.tps.filebooks import FileBooks
 from tpsqbo_engine.errors import ConnectorError, EngineError, UsageError
-from tpsqbo_engine.ruleset.model import RuleSet, load_ruleset
+from tpsqbo_engine.ruleset.model import MappingRule, RuleSet, load_ruleset
 from tpsqbo_engine.ruleset.source import load_file
 from tpsqbo_engine.state import StateStore
 from tpsqbo_engine.sync.balances import refresh_balances
@@ -29,14 +29,9 @@ from tpsqbo_engine.sync.executor import Executor, Progress
 from tpsqbo_engine.sync.lock import locked
 from tpsqbo_engine.sync.mirror import MIRRORED, Mirror, Written, too_old
 from tpsqbo_engine.sync.plan import Plan
-from tpsqbo_engine.sync.planner import (
-    OUT_OF_SCOPE,
-    LinkRow,
-    PlanInput,
-    Planner,
-    version_of,
-)
+from tpsqbo_engine.sync.planner import OUT_OF_SCOPE, PlanInput, Planner, version_of
 from tpsqbo_engine.sync.reconcile import Balance, reconcile
+from tpsqbo_engine.sync.referenced import add_referenced, links_of, named
 from tpsqbo_engine.sync.runtime import pair_of
 from tpsqbo_engine.sync.snapshot import (
     ALWAYS_WHOLE,
@@ -190,8 +185,9 @@ class Session:
             # After the echoes: the engine's own writes go to linked customers, whose
             # Balance no rule of the other direction reads.
             refresh_balances(snapshot, self.qbo, mirror)
-        add_partners(snapshot, self._again(), self.tps, self.qbo)
-        add_partners(snapshot, self._open_invoices_of_changed_clients(snapshot), self.tps, self.qbo)
+        add_partners(snapshot, self._again(), self.tps, self.qbo, mirror)
+        changed_clients = self._open_invoices_of_changed_clients(snapshot)
+        add_partners(snapshot, changed_clients, self.tps, self.qbo, mirror)
         # A partner can bring its own partners under another mapping (a credit memo a payment
         # now applies -> its adjustment -> that adjustment's application payment): a few
         # passes, each loading only what is still missing.
@@ -203,14 +199,15 @@ class Session:
             }
             if not wanted:
                 break
-            add_partners(snapshot, wanted, self.tps, self.qbo)
+            add_partners(snapshot, wanted, self.tps, self.qbo, mirror)
+        add_referenced(self.rules, self.state, mirror, snapshot)
         return snapshot
 
     def _drop_echoes(self, snapshot: Snapshot) -> None:
         """A record read as changed whose version is the one the last sync left it at is
         the echo of the engine's own write: nothing to do for it or its partner."""
         for mapping in self.rules.mappings:
-            rows = self.state.links(pair_of(mapping))
+            rows = self.state.links_of(pair_of(mapping), self._ids(snapshot, mapping))
             for qualified in (mapping.source, mapping.target):
                 if qualified in ALWAYS_WHOLE or qualified in MIRRORED:
                     continue  # whole lists, not what changed
@@ -231,22 +228,22 @@ class Session:
         invoices = next((m for m in self.rules.mappings if m.source == "tps.Invoice"), None)
         if clients is None or invoices is None:
             return {}
-        client_links = {r["tps_id"]: r for r in self.state.links(pair_of(clients))}
-        to_tps = {r["qbo_id"]: r["tps_id"] for r in self.state.links(pair_of(invoices))}
+        read = set(snapshot.records("tps.Client"))
+        client_links = {r["tps_id"]: r for r in self.state.links_of(pair_of(clients), read)}
         customers = sorted(
             link["qbo_id"]
             for ident, record in snapshot.records("tps.Client").items()
             if (link := client_links.get(ident)) is not None
             and link["tps_version"] != version_of("tps.Client", record)
         )
-        wanted: set[str] = set()
+        found: set[str] = set()
         # A query per hundred changed clients, not one per client.
         for start in range(0, len(customers), CUSTOMERS_PER_QUERY):
             chunk = ", ".join(quote(c) for c in customers[start : start + CUSTOMERS_PER_QUERY])
             where = f"CustomerRef IN ({chunk}) AND Balance > '0'"
-            wanted |= {
-                to_tps[i["Id"]] for i in self.qbo.query_all("Invoice", where) if i["Id"] in to_tps
-            }
+            found |= {str(i["Id"]) for i in self.qbo.query_all("Invoice", where)}
+        to_tps = {r["qbo_id"]: r["tps_id"] for r in self.state.links_of(pair_of(invoices), found)}
+        wanted = {to_tps[i] for i in found if i in to_tps}
         return {"tps.Invoice": wanted} if wanted else {}
 
     def _again(self) -> dict[str, set[str]]:
@@ -265,36 +262,24 @@ class Session:
                 if mapping.source.startswith("tps.")
                 else (mapping.target, mapping.source)
             )
-            rows = self.state.links(pair_of(mapping))
+            gone = {
+                key.split(":", 1)[1] for key in snapshot.deleted if key.startswith(f"{qbo_side}:")
+            }
+            rows = self.state.links_of(pair_of(mapping), self._ids(snapshot, mapping) | gone)
             to_qbo = {r["tps_id"]: r["qbo_id"] for r in rows}
             to_tps = {r["qbo_id"]: r["tps_id"] for r in rows}
             for ident in snapshot.records(tps_side):
                 if ident in to_qbo:
                     wanted.setdefault(qbo_side, set()).add(to_qbo[ident])
-            gone = {
-                key.split(":", 1)[1] for key in snapshot.deleted if key.startswith(f"{qbo_side}:")
-            }
             for ident in [*snapshot.records(qbo_side), *gone]:
                 if ident in to_tps:
                     wanted.setdefault(tps_side, set()).add(to_tps[ident])
         return wanted
 
-    def _links(self) -> dict[str, list[LinkRow]]:
-        pairs = {pair_of(m) for m in self.rules.mappings}
-        return {
-            pair: [
-                LinkRow(
-                    r["tps_id"],
-                    r["qbo_id"],
-                    r["content_hash"],
-                    r["tps_version"],
-                    r["qbo_version"],
-                    r["mapping"],
-                )
-                for r in self.state.links(pair)
-            ]
-            for pair in pairs
-        }
+    @staticmethod
+    def _ids(snapshot: Snapshot, mapping: MappingRule) -> set[str]:
+        """The ids of the records the snapshot holds on either side of a mapping."""
+        return {str(i) for q in (mapping.source, mapping.target) for i in snapshot.records(q)}
 
     def pins(self) -> dict[tuple[str, str], str]:
         path = self.config.pins
@@ -310,19 +295,23 @@ class Session:
 
     def plan(self, snapshot: Snapshot | None = None) -> tuple[Plan, Snapshot]:
         snapshot = snapshot or self.snapshot()
+        # The links and history rows of what the records hold and name, not of every record
+        # the firm has (engine/sync/referenced.py).
+        ids = named(snapshot)
+        phase = self.phase
         given = PlanInput(
             self.rules,
             snapshot,
-            self._links(),
-            self.phase,
+            links_of(self.rules, self.state, ids),
+            phase,
             self.state.ignored(),
             self.pins(),
             {
                 record: why
-                for record, why in self.state.left_out_initially().items()
+                for record, why in self.state.left_out_initially(ids).items()
                 if not why.startswith(OUT_OF_SCOPE)
             },
-            self.state.reported_exclusions() if self.phase == "ongoing" else frozenset(),
+            self.state.reported_exclusions(ids) if phase == "ongoing" else frozenset(),
         )
         return Planner(given).plan(), snapshot
 

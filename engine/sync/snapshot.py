@@ -12,7 +12,7 @@ from tpsqbo_engine.connectors.qbo.client import QboClient
 from tpsqbo_engine.connectors.tps.client import TpsRejected, TpsSource
 from tpsqbo_engine.connectors.tps.contract import RESOURCES
 from tpsqbo_engine.ruleset.model import RuleSet
-from tpsqbo_engine.sync.mirror import MIRRORED, Mirror
+from tpsqbo_engine.sync.mirror import FIRM_SIZED, MIRRORED, Mirror
 
 Record = dict[str, Any]
 TPS_RESOURCES = {entity: resource for resource, entity in RESOURCES.items()}
@@ -99,7 +99,7 @@ def read_snapshot(
             snapshot.tps_marks[entity] = mark
             if name in kept and mirror is not None:
                 mirror.apply(name, records.values())
-                snapshot.tps[entity] = mirror.records(name)
+                snapshot.tps[entity] = records if name in FIRM_SIZED else mirror.records(name)
             else:
                 snapshot.tps[entity] = records
         elif whole or cursors is None or not cursors.qbo:
@@ -136,20 +136,29 @@ def _read_changes(
         snapshot.deleted |= {f"qbo.{entity}:{ident}" for ident in gone}
         if f"qbo.{entity}" in kept and mirror is not None:
             mirror.apply(f"qbo.{entity}", alive, gone)
-        else:
+        if f"qbo.{entity}" not in kept or f"qbo.{entity}" in FIRM_SIZED:
             snapshot.qbo[entity] = {r["Id"]: r for r in alive}
-    for qualified in kept:
+    for qualified in kept - FIRM_SIZED:
         if qualified.startswith("qbo."):
             snapshot.qbo[qualified.split(".", 1)[1]] = mirror.records(qualified) if mirror else {}
 
 
 def add_partners(
-    snapshot: Snapshot, wanted: dict[str, set[str]], tps: TpsSource, qbo: QboClient
+    snapshot: Snapshot,
+    wanted: dict[str, set[str]],
+    tps: TpsSource,
+    qbo: QboClient,
+    mirror: Mirror | None = None,
 ) -> None:
     """Loads the records linked to changed ones (`qualified entity` -> ids), so each change
-    is compared with its partner as it is now."""
+    is compared with its partner as it is now: a mirrored one from the `mirror`, which the
+    run's reads brought up to date, the others from their system."""
     for qualified, ids in wanted.items():
         missing = sorted(ids - set(snapshot.records(qualified)))
+        if mirror is not None and qualified in MIRRORED:
+            kept = mirror.find(qualified, missing)
+            snapshot.records(qualified).update(kept)
+            missing = [i for i in missing if i not in kept]
         system, entity = qualified.split(".", 1)
         if system == "tps":
             for ident in missing:

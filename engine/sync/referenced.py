@@ -1,0 +1,145 @@
+"""What an incremental run plans from besides its changes: the clients and customers its
+records name, and the links and history rows of what it holds, looked up by index.
+
+A firm's clients, customers and links grow with its history; a run after the first reads
+only what changed. Holding every one of them made each re-sync's memory follow the firm's
+size. The planner needs the records it decides, what those records name (an invoice's
+client and that client's customer), the records a new one could match or collide with by
+name, and the links and outcomes of all those: each is found here by the ids and names
+the run's records carry, with the mirror scanned row by row where no index answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from tpsqbo_engine.ruleset.model import RuleSet
+from tpsqbo_engine.state import StateStore
+from tpsqbo_engine.sync.mirror import FIRM_SIZED, Mirror
+from tpsqbo_engine.sync.planner import NORMALIZERS, LinkRow, ident_of
+from tpsqbo_engine.sync.runtime import pair_of, system_of
+from tpsqbo_engine.sync.snapshot import Record, Snapshot
+
+# Longer strings are text (descriptions, notes), never an id or a name a rule looks up.
+LONGEST_NAMED = 100
+
+
+def named(snapshot: Snapshot) -> set[str]:
+    """Every id and short text the snapshot's records carry, their own ids included, and
+    the ids of records QBO deleted: what the planner may look up."""
+    found: set[str] = set()
+    for side in (snapshot.tps, snapshot.qbo):
+        for records in side.values():
+            found.update(str(ident) for ident in records)
+            for record in records.values():
+                found.update(_texts(record))
+    found.update(key.partition(":")[2] for key in snapshot.deleted)
+    return found
+
+
+def _texts(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _texts(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _texts(item)
+    elif isinstance(value, str):
+        if len(value) <= LONGEST_NAMED:
+            yield value
+    elif isinstance(value, int) and not isinstance(value, bool):
+        yield str(value)
+
+
+def links_of(rules: RuleSet, state: StateStore, ids: set[str]) -> dict[str, list[LinkRow]]:
+    """Each pair's links that touch one of `ids`, as the planner takes them."""
+    return {
+        pair: [
+            LinkRow(
+                r["tps_id"],
+                r["qbo_id"],
+                r["content_hash"],
+                r["tps_version"],
+                r["qbo_version"],
+                r["mapping"],
+            )
+            for r in state.links_of(pair, ids)
+        ]
+        for pair in sorted({pair_of(m) for m in rules.mappings})
+    }
+
+
+def add_referenced(rules: RuleSet, state: StateStore, mirror: Mirror, snapshot: Snapshot) -> int:
+    """Adds to the snapshot the mirrored clients and customers its records name, are linked
+    to, could match (a new client and the unlinked customer of the same name) or would
+    collide with by name (`unique`). Answers how many were added."""
+    used = [q for q in sorted(FIRM_SIZED) if q.split(".", 1)[1] in snapshot.side(system_of(q))]
+    values = named(snapshot)
+    if not used or not values:
+        return 0
+    links = links_of(rules, state, values)
+    wanted = set(values)
+    for rows in links.values():
+        wanted.update(i for row in rows for i in (row.tps_id, row.qbo_id))
+    names = {v.casefold() for v in values}
+    added = 0
+    for qualified in used:
+        matches = _match_values(rules, snapshot, links, qualified)
+        keys = {m.key for m in rules.mappings if m.source == qualified}
+        records = snapshot.records(qualified)
+        for record in mirror.scan(qualified):
+            ident = ident_of(qualified, record)
+            if ident in records:
+                continue
+            if (
+                ident in wanted
+                or _display(record).casefold() in names
+                or any(str(record.get(key)) in values for key in keys)
+                or _matches(record, matches)
+            ):
+                records[ident] = record
+                added += 1
+    return added
+
+
+Matches = dict[tuple[str, str], set[str]]  # (target path, normalizer) -> normalized values
+
+
+def _match_values(
+    rules: RuleSet, snapshot: Snapshot, links: dict[str, list[LinkRow]], target: str
+) -> Matches:
+    """What the snapshot's unlinked records would match `target` records by."""
+    found: Matches = {}
+    for mapping in [m for m in rules.mappings if m.target == target and m.match]:
+        rows = links.get(pair_of(mapping), [])
+        side = system_of(mapping.source)
+        linked = {row.tps_id if side == "tps" else row.qbo_id for row in rows}
+        for record in snapshot.records(mapping.source).values():
+            if ident_of(mapping.source, record) in linked:
+                continue
+            for key in mapping.match:
+                value = _get(record, key.source)
+                if value not in (None, ""):
+                    normalized = NORMALIZERS[key.normalize](value)
+                    found.setdefault((key.target, key.normalize), set()).add(normalized)
+    return found
+
+
+def _matches(record: Record, matches: Matches) -> bool:
+    for (path, normalize), values in matches.items():
+        value = _get(record, path)
+        if value not in (None, "") and NORMALIZERS[normalize](value) in values:
+            return True
+    return False
+
+
+def _get(record: Record, path: str) -> Any:
+    value: Any = record
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _display(record: Record) -> str:
+    return str(record.get("DisplayName") or record.get("Name") or record.get("name") or "")
