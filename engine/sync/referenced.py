@@ -16,26 +16,36 @@ from typing import Any
 
 from tpsqbo_engine.ruleset.model import RuleSet
 from tpsqbo_engine.state import StateStore
-from tpsqbo_engine.sync.mirror import FIRM_SIZED, Mirror
+from tpsqbo_engine.sync.mirror import FIRM_SIZED, MIRRORED, Mirror
 from tpsqbo_engine.sync.planner import NORMALIZERS, LinkRow, ident_of
 from tpsqbo_engine.sync.runtime import pair_of, system_of
-from tpsqbo_engine.sync.snapshot import Record, Snapshot
+from tpsqbo_engine.sync.snapshot import ALWAYS_WHOLE, Record, Snapshot
 
 # Longer strings are text (descriptions, notes), never an id or a name a rule looks up.
 LONGEST_NAMED = 100
 
 
-def named(snapshot: Snapshot) -> set[str]:
-    """Every id and short text the snapshot's records carry, their own ids included, and
-    the ids of records QBO deleted: what the planner may look up."""
+def named(snapshot: Snapshot, *, lists: bool = True) -> set[str]:
+    """Every id and short text the snapshot's changed records (and the clients and customers
+    it holds) carry, their own ids included, the ids of records QBO deleted, and with
+    `lists` the ids of the list records it holds whole: what the planner may look up. The
+    lists' own fields name only other lists, held whole too."""
     found: set[str] = set()
-    for side in (snapshot.tps, snapshot.qbo):
-        for records in side.values():
+    for system, side in (("tps", snapshot.tps), ("qbo", snapshot.qbo)):
+        for entity, records in side.items():
+            whole = _whole(f"{system}.{entity}")
+            if whole and not lists:
+                continue
             found.update(str(ident) for ident in records)
-            for record in records.values():
+            for record in () if whole else records.values():
                 found.update(_texts(record))
     found.update(key.partition(":")[2] for key in snapshot.deleted)
     return found
+
+
+def _whole(qualified: str) -> bool:
+    """A list every run holds whole (accounts, items, work codes...)."""
+    return (qualified in MIRRORED and qualified not in FIRM_SIZED) or qualified in ALWAYS_WHOLE
 
 
 def _texts(value: Any) -> Iterator[str]:
@@ -75,7 +85,7 @@ def add_referenced(rules: RuleSet, state: StateStore, mirror: Mirror, snapshot: 
     to, could match (a new client and the unlinked customer of the same name) or would
     collide with by name (`unique`). Answers how many were added."""
     used = [q for q in sorted(FIRM_SIZED) if q.split(".", 1)[1] in snapshot.side(system_of(q))]
-    values = named(snapshot)
+    values = named(snapshot, lists=False)
     if not used or not values:
         return 0
     links = links_of(rules, state, values)
