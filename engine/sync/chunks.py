@@ -219,20 +219,21 @@ def chunk_snapshot(
     no client has (`linked`: customers linked to a client)."""
     part = Snapshot(firm=base.firm, qbo_mark=base.qbo_mark)
     ids = chunks.clients[n] if n < chunks.rest else []
-    clients = base.records(CLIENT)
-    part.tps["Client"] = {i: clients[i] for i in ids}
+    clients = mirror.find(CLIENT, ids)  # the firm's clients are not held between chunks
+    part.tps["Client"] = {i: clients[i] for i in ids if i in clients}  # in the chunk's order
     own = spool.chunk(ids) if n < chunks.rest else spool.orphans()
     for qualified, records in {**base_shared(base), **own}.items():
         part.records(qualified).update(records)
     for qualified in sorted(q for q in MIRRORED if q.startswith("qbo.") and q[4:] in base.qbo):
-        now = mirror.records(qualified)
         if qualified == "qbo.Customer":
             now = {
-                i: r
-                for i, r in now.items()
-                if chunks.customers.get(i, chunks.rest) == n
-                and (n < chunks.rest or i not in linked)
+                ident: r
+                for r in mirror.scan(qualified)
+                if chunks.customers.get(ident := str(r["Id"]), chunks.rest) == n
+                and (n < chunks.rest or ident not in linked)
             }
+        else:
+            now = mirror.records(qualified)
         part.records(qualified).update(now)
     for entity, records in base.qbo.items():
         if f"qbo.{entity}" in MIRRORED:

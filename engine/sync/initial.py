@@ -65,13 +65,19 @@ def _in_chunks(
     force_reason: str,
     progress: Progress | None,
 ) -> Applied:
+    # Each chunk takes its clients and customers from the mirror: the firm's are not held.
+    base.tps.pop("Client", None)
+    if "Customer" in base.qbo:
+        base.qbo["Customer"] = {}
     _planned(session, base, chunks, spool, force_reason)
     if session.state.latest_backup() is None:
         session.backup()  # never write to the books without a restore point
     run_id = session.state.start_run("initial", force_reason)
     seen = session.seeing_writes()
-    # A chunk's invoices name work codes an earlier chunk created: one map for all chunks.
+    # A chunk's invoices name work codes an earlier chunk created: one map for all chunks,
+    # keeping between chunks only what every chunk holds (engine/sync/chunks.py).
     created: dict[str, str] = {}
+    shared = shared_records(base)
     for n in range(chunks.rest + 1):
         plan = Plan("initial", spool.plan(n))
         executor = Executor(
@@ -81,6 +87,9 @@ def _in_chunks(
         session.apply(executor, run_id)
         seen.flush()
         del plan, executor  # one chunk's plan at a time
+        kept = {k: v for k, v in created.items() if k.split(":", 1)[0] in shared}
+        created.clear()  # a new table: the old one's room goes
+        created.update(kept)
     base.notes.append(f"planned and applied in {len(chunks.clients)} chunks of clients")
     return Applied(run_id, base)
 
