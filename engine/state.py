@@ -232,6 +232,13 @@ class StateStore:
             [pair, wanted, pair, wanted],
         )
 
+    def qbo_version(self, pair: str, qbo_id: str) -> str | None:
+        """The QBO version a link was last synced at, if the record is linked."""
+        row = self.db.conn.execute(
+            "select qbo_version from links where pair = ? and qbo_id = ?", [pair, qbo_id]
+        ).fetchone()
+        return None if row is None else str(row[0])
+
     def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Rows as dicts, straight from the connection: sqlite-utils' table helpers look the
         table up in sqlite_master first, a statement or two more per call."""

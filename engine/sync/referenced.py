@@ -19,7 +19,7 @@ from tpsqbo_engine.state import StateStore
 from tpsqbo_engine.sync.mirror import FIRM_SIZED, MIRRORED, Mirror
 from tpsqbo_engine.sync.planner import NORMALIZERS, LinkRow, ident_of
 from tpsqbo_engine.sync.runtime import pair_of, system_of
-from tpsqbo_engine.sync.snapshot import ALWAYS_WHOLE, Record, Snapshot
+from tpsqbo_engine.sync.snapshot import ALWAYS_WHOLE, Echo, Record, Snapshot
 
 # Longer strings are text (descriptions, notes), never an id or a name a rule looks up.
 LONGEST_NAMED = 100
@@ -153,3 +153,30 @@ def _get(record: Record, path: str) -> Any:
 
 def _display(record: Record) -> str:
     return str(record.get("DisplayName") or record.get("Name") or record.get("name") or "")
+
+
+def echoes(rules: RuleSet, state: StateStore) -> Echo:
+    """Whether a QBO record read as changed is the engine's own write, or older: its link
+    was last synced at that version or a later one. Looked up by index, record by record."""
+    pairs: dict[str, list[str]] = {}
+    for mapping in rules.mappings:
+        qbo_side = mapping.source if system_of(mapping.source) == "qbo" else mapping.target
+        if qbo_side not in ALWAYS_WHOLE:
+            pairs.setdefault(qbo_side.split(".", 1)[1], []).append(pair_of(mapping))
+
+    def echo(entity: str, record: Record) -> bool:
+        version = str(record.get("SyncToken", ""))
+        for pair in pairs.get(entity, ()):
+            synced = state.qbo_version(pair, str(record.get("Id")))
+            if synced and _not_newer(version, synced):
+                return True
+        return False
+
+    return echo
+
+
+def _not_newer(version: str, synced: str) -> bool:
+    """QBO's SyncToken counts up from 0 with each change."""
+    if version.isdigit() and synced.isdigit():
+        return int(version) <= int(synced)
+    return version == synced

@@ -31,7 +31,7 @@ from tpsqbo_engine.sync.mirror import MIRRORED, Mirror, Written, too_old
 from tpsqbo_engine.sync.plan import Plan
 from tpsqbo_engine.sync.planner import OUT_OF_SCOPE, PlanInput, Planner, version_of
 from tpsqbo_engine.sync.reconcile import Balance, reconcile
-from tpsqbo_engine.sync.referenced import add_referenced, links_of, named
+from tpsqbo_engine.sync.referenced import add_referenced, echoes, links_of, named
 from tpsqbo_engine.sync.runtime import pair_of
 from tpsqbo_engine.sync.snapshot import (
     ALWAYS_WHOLE,
@@ -177,7 +177,10 @@ class Session:
             since,
         )
         why = mirror.unusable(self.qbo.realm_id, since, names & MIRRORED)
-        snapshot = read_snapshot(self.tps, self.qbo, names, cursors, mirror, rebuild=bool(why))
+        echo = echoes(self.rules, self.state)
+        snapshot = read_snapshot(
+            self.tps, self.qbo, names, cursors, mirror, rebuild=bool(why), echo=echo
+        )
         self._drop_echoes(snapshot)
         if why:
             snapshot.notes.append(f"{why}: read them whole and kept them for the next runs")

@@ -15,6 +15,7 @@ from tpsqbo_engine.ruleset.model import RuleSet
 from tpsqbo_engine.sync.mirror import FIRM_SIZED, MIRRORED, Mirror
 
 Record = dict[str, Any]
+Echo = Callable[[str, Record], bool]  # (QBO entity, record) -> the engine's own write
 TPS_RESOURCES = {entity: resource for resource, entity in RESOURCES.items()}
 QBO_LISTS = ("Account", "Item", "TaxCode", "Term", "PaymentMethod")
 INACTIVE_LISTS = frozenset({"Customer", "Item"})
@@ -73,12 +74,14 @@ def read_snapshot(
     mirror: Mirror | None = None,
     rebuild: bool = False,
     slim: Callable[[str, Record], Record] | None = None,
+    echo: Echo | None = None,
 ) -> Snapshot:
     """Everything (`cursors` None), or what changed since the cursors. With a `mirror`, the
     mirrored entities come from it, brought up to date by the same reads; after a whole
     read, or with `rebuild` (the mirror cannot be used), they are read whole and the mirror
     is made afresh from them. `slim` may shorten each record as it arrives (history the
-    initial sync leaves out), so no page is held longer than it is read."""
+    initial sync leaves out), so no page is held longer than it is read. `echo` tells a QBO
+    change that is the engine's own last write (or older): not held, as CDC answers."""
     keep = slim or (lambda _qualified, record: record)
     snapshot = Snapshot(qbo_mark=datetime.now(UTC).isoformat(timespec="seconds"))
     snapshot.firm = tps.firm()
@@ -110,7 +113,8 @@ def read_snapshot(
     for entity, found in qbo.query_batch(whole_qbo).items():
         snapshot.qbo[entity] = {r["Id"]: keep(f"qbo.{entity}", r) for r in found}
     if changed_qbo and cursors is not None:
-        _read_changes(snapshot, qbo, changed_qbo, datetime.fromisoformat(cursors.qbo), kept, mirror)
+        moment = datetime.fromisoformat(cursors.qbo)
+        _read_changes(snapshot, qbo, changed_qbo, moment, kept, mirror, echo)
     if mirror is not None and (cursors is None or rebuild):
         mirror.rebuild(
             qbo.realm_id, {n: snapshot.records(n).values() for n in wanted if n in MIRRORED}
@@ -125,9 +129,19 @@ def _read_changes(
     since: datetime,
     kept: set[str],
     mirror: Mirror | None,
+    echo: Echo | None = None,
 ) -> None:
-    """One CDC read for every changed entity, the mirrored lists and customers included."""
-    for entity, rows in qbo.cdc(entities, since).items():
+    """One CDC read for every changed entity, the mirrored lists and customers included.
+    Echoes of the engine's writes are let go as each answer arrives (the run after a big one
+    reads all its writes back), but the mirror takes them."""
+
+    def new(entity: str, record: Record) -> bool:
+        return echo is None or record.get("status") == "Deleted" or not echo(entity, record)
+
+    def keep(entity: str, record: Record) -> bool:
+        return f"qbo.{entity}" in kept or new(entity, record)
+
+    for entity, rows in qbo.cdc(entities, since, keep).items():
         newest: dict[str, Record] = {}
         for row in sorted(rows, key=lambda r: str(r.get("MetaData", {}).get("LastUpdatedTime"))):
             newest[row["Id"]] = row  # a record that changed twice: its latest state
@@ -137,7 +151,7 @@ def _read_changes(
         if f"qbo.{entity}" in kept and mirror is not None:
             mirror.apply(f"qbo.{entity}", alive, gone)
         if f"qbo.{entity}" not in kept or f"qbo.{entity}" in FIRM_SIZED:
-            snapshot.qbo[entity] = {r["Id"]: r for r in alive}
+            snapshot.qbo[entity] = {r["Id"]: r for r in alive if new(entity, r)}
     for qualified in kept - FIRM_SIZED:
         if qualified.startswith("qbo."):
             snapshot.qbo[qualified.split(".", 1)[1]] = mirror.records(qualified) if mirror else {}

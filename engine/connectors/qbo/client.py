@@ -322,9 +322,15 @@ class QboClient:
             None,
         )
 
-    def cdc(self, entities: list[str], since: datetime) -> dict[str, list[Record]]:
-        """Everything changed since `since`. A saturated answer (1,000 objects, shared by all
-        entities) is followed by another from the newest change returned, until one is not."""
+    def cdc(
+        self,
+        entities: list[str],
+        since: datetime,
+        keep: Callable[[str, Record], bool] | None = None,
+    ) -> dict[str, list[Record]]:
+        """Everything changed since `since` that `keep` keeps, as each answer arrives. A
+        saturated answer (1,000 objects, shared by all entities) is followed by another from
+        the newest change returned, until one is not."""
         changes: dict[str, dict[tuple[str, str], Record]] = {}
         cursor = since
         for _ in range(MAX_PAGES):
@@ -337,7 +343,8 @@ class QboClient:
             returned = list(_cdc_objects(body))
             for entity, record in returned:
                 stamp = record.get("MetaData", {}).get("LastUpdatedTime", "")
-                changes.setdefault(entity, {})[(record["Id"], stamp)] = record
+                if keep is None or keep(entity, record):
+                    changes.setdefault(entity, {})[(record["Id"], stamp)] = record
             if len(returned) < CDC_CAP:
                 break
             newest = max(
@@ -348,7 +355,8 @@ class QboClient:
                 for entity in entities:
                     where = f"MetaData.LastUpdatedTime >= {wire.quote(cursor.isoformat())}"
                     for record in self.query_all(entity, where):
-                        changes.setdefault(entity, {})[(record["Id"], "")] = record
+                        if keep is None or keep(entity, record):
+                            changes.setdefault(entity, {})[(record["Id"], "")] = record
                 break
             cursor = newest
         else:
