@@ -20,14 +20,11 @@ from typing import Any
 
 from tpsqbo_engine import signals
 from tpsqbo_engine.connectors.qbo import wire
-from tpsqbo_engine.connectors.qbo.client import (
-    BATCH_SIZE,
-    BatchOp,
-    BatchResult,
-    NaturalKey,
-    QboClient,
-)
+from tpsqbo_engine.connectors.qbo.batch import BatchOp, BatchResult
+from tpsqbo_engine.connectors.qbo.client import QboClient
 from tpsqbo_engine.connectors.qbo.errors import StaleObjectError
+from tpsqbo_engine.connectors.qbo.queries import NaturalKey
+from tpsqbo_engine.connectors.qbo.transport import BATCH_SIZE
 from tpsqbo_engine.connectors.tps.client import TpsConflict, TpsSource
 from tpsqbo_engine.errors import ConnectorError, FatalConnectorError, SkippableConnectorError
 from tpsqbo_engine.ruleset.model import MappingRule, RuleSet
