@@ -35,9 +35,12 @@ from pathlib import Path
 import requests
 
 from tpsqbo_engine.connectors.qbo.auth import QboAuth
-from tpsqbo_engine.connectors.qbo.client import BatchOp, NaturalKey, QboClient, RetryPolicy
+from tpsqbo_engine.connectors.qbo.batch import BatchOp
+from tpsqbo_engine.connectors.qbo.client import QboClient
 from tpsqbo_engine.connectors.qbo.limits import Limiter, Limits
+from tpsqbo_engine.connectors.qbo.queries import NaturalKey
 from tpsqbo_engine.connectors.qbo.tokens import Tokens, TokenStore
+from tpsqbo_engine.connectors.retry import RetryPolicy
 from tpsqbo_engine.emulators.qbo import api, properties, query, select
 from tpsqbo_engine.emulators.qbo.company import Company
 from tpsqbo_engine.emulators.qbo.seed import seeded_company
