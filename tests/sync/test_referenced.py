@@ -12,7 +12,7 @@ from tpsqbo_engine.sync.demo import demo_firm
 from tpsqbo_engine.sync.mirror import FIRM_SIZED, Mirror
 from tpsqbo_engine.sync.plan import Operation, Plan
 from tpsqbo_engine.sync.planner import OUT_OF_SCOPE, LinkRow, PlanInput, Planner
-from tpsqbo_engine.sync.referenced import add_referenced, named
+from tpsqbo_engine.sync.referenced import _not_newer, add_referenced, named
 from tpsqbo_engine.sync.runtime import pair_of
 from tpsqbo_engine.sync.session import Session
 from tpsqbo_engine.sync.snapshot import Snapshot
@@ -151,3 +151,38 @@ def test_links_and_history_are_looked_up_by_the_ids_asked_for(tmp_path: Path) ->
         wanted = sorted(customers)[:2]
         assert mirror.find("qbo.Customer", [*wanted, "0"]) == {i: customers[i] for i in wanted}
         assert {r["Id"]: r for r in mirror.scan("qbo.Customer")} == customers
+
+
+def test_the_run_after_the_initial_sync_holds_none_of_its_echoes(tmp_path: Path) -> None:
+    with demo_firm(tmp_path, tps_seed="large:20") as (session, qbo, _):
+        session.backup()
+        session.sync()
+        invoices = list(qbo.company.table("Invoice").values())
+        edited = qbo.company.update(
+            "Invoice",
+            {
+                "Id": invoices[0]["Id"],
+                "SyncToken": invoices[0]["SyncToken"],
+                "CustomerMemo": {"value": "Edited in QBO"},
+            },
+            sparse=True,
+        )
+        time.sleep(1.1)
+        again = Session(session.config)
+        read = again.snapshot()
+        # Every invoice and customer CDC brought back was the initial sync's own write, but
+        # the invoice edited in QBO since
+        assert len(invoices) > 10
+        assert set(read.records("qbo.Invoice")) == {edited["Id"]}
+        # and the customer it names
+        assert set(read.records("qbo.Customer")) == {edited["CustomerRef"]["value"]}
+        # The mirror still took the customers as the writes left them.
+        mirrored = Mirror(again.state).records("qbo.Customer")
+        for customer in qbo.company.table("Customer").values():
+            assert mirrored[customer["Id"]]["SyncToken"] == customer["SyncToken"]
+
+
+def test_an_echo_is_a_version_the_link_was_synced_at_or_an_older_one() -> None:
+    assert _not_newer("3", "3") and _not_newer("2", "10")
+    assert not _not_newer("11", "10")
+    assert _not_newer("v1", "v1") and not _not_newer("v2", "v1")
