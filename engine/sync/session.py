@@ -14,36 +14,29 @@ from tpsqbo_engine.connectors.qbo.auth import QboAuth
 from tpsqbo_engine.connectors.qbo.client import QboClient
 from tpsqbo_engine.connectors.qbo.limits import Limiter, Limits
 from tpsqbo_engine.connectors.qbo.tokens import TokenStore
-from tpsqbo_engine.connectors.qbo.wire import quote
 from tpsqbo_engine.connectors.tps.client import TpsClient, TpsSource
 from tpsqbo_engine.connectors.tps.contract import API_PREFIX, RESOURCES, TpsContract
 from tpsqbo_engine.connectors.tps.filebooks import FileBooks
 from tpsqbo_engine.errors import ConnectorError, EngineError, UsageError
-from tpsqbo_engine.ruleset.model import MappingRule, RuleSet, load_ruleset
+from tpsqbo_engine.ruleset.model import RuleSet, load_ruleset
 from tpsqbo_engine.ruleset.source import load_file
 from tpsqbo_engine.state import StateStore
-from tpsqbo_engine.sync.balances import refresh_balances
 from tpsqbo_engine.sync.checks import CheckResult, qbo_entities, run_checklist, take_backup
 from tpsqbo_engine.sync.config import FirmConfig
 from tpsqbo_engine.sync.executor import Executor, Progress
+from tpsqbo_engine.sync.incremental import read_for_run
 from tpsqbo_engine.sync.lock import locked
-from tpsqbo_engine.sync.mirror import MIRRORED, Mirror, Written, too_old
+from tpsqbo_engine.sync.mirror import Mirror, Written
 from tpsqbo_engine.sync.plan import Plan
 from tpsqbo_engine.sync.planner import OUT_OF_SCOPE, PlanInput, Planner, version_of
 from tpsqbo_engine.sync.reconcile import Balance, reconcile
-from tpsqbo_engine.sync.referenced import add_referenced, echoes, links_of, named
+from tpsqbo_engine.sync.referenced import links_of, named
 from tpsqbo_engine.sync.runtime import pair_of
 from tpsqbo_engine.sync.snapshot import (
     ALWAYS_WHOLE,
-    Cursors,
     Snapshot,
-    add_partners,
     entities_used,
-    read_snapshot,
 )
-
-PARTNER_PASSES = 4
-CUSTOMERS_PER_QUERY = 100
 
 
 class ChecklistFailed(EngineError):
@@ -152,137 +145,9 @@ class Session:
 
     def snapshot(self, *, whole: bool = False) -> Snapshot:
         """What to plan from: everything on the initial run (or when asked), else the
-        lists plus what changed since the cursors, with the partners of those changes."""
-        names = entities_used(self.rules)
-        mirror = Mirror(self.state)
-        since = self.state.cursor("qbo")
-        if whole or self.phase == "initial" or not since or too_old(since):
-            from tpsqbo_engine.sync.scope import history_slimmer
-
-            initial = self.phase == "initial" and not whole
-            slim = history_slimmer(self.rules) if initial else None
-            snapshot = read_snapshot(self.tps, self.qbo, names, mirror=mirror, slim=slim)
-            if not whole and self.phase != "initial" and since:
-                snapshot.notes.append(
-                    "read both systems whole: the last sync is older than the 30 days QBO's "
-                    "CDC looks back over (the mirror of the lists and customers was rebuilt)"
-                )
-            return snapshot
-        cursors = Cursors(
-            {
-                name.split(".", 1)[1]: self.state.cursor(name)
-                for name in names
-                if name.startswith("tps.")
-            },
-            since,
-        )
-        why = mirror.unusable(self.qbo.realm_id, since, names & MIRRORED)
-        echo = echoes(self.rules, self.state)
-        snapshot = read_snapshot(
-            self.tps, self.qbo, names, cursors, mirror, rebuild=bool(why), echo=echo
-        )
-        self._drop_echoes(snapshot)
-        if why:
-            snapshot.notes.append(f"{why}: read them whole and kept them for the next runs")
-        else:
-            # After the echoes: the engine's own writes go to linked customers, whose
-            # Balance no rule of the other direction reads.
-            refresh_balances(snapshot, self.qbo, mirror)
-        add_partners(snapshot, self._again(), self.tps, self.qbo, mirror)
-        changed_clients = self._open_invoices_of_changed_clients(snapshot)
-        add_partners(snapshot, changed_clients, self.tps, self.qbo, mirror)
-        # A partner can bring its own partners under another mapping (a credit memo a payment
-        # now applies -> its adjustment -> that adjustment's application payment): a few
-        # passes, each loading only what is still missing.
-        for _ in range(PARTNER_PASSES):
-            wanted = {
-                q: missing
-                for q, ids in self._partners(snapshot).items()
-                if (missing := ids - set(snapshot.records(q)))
-            }
-            if not wanted:
-                break
-            add_partners(snapshot, wanted, self.tps, self.qbo, mirror)
-        add_referenced(self.rules, self.state, mirror, snapshot)
-        return snapshot
-
-    def _drop_echoes(self, snapshot: Snapshot) -> None:
-        """A record read as changed whose version is the one the last sync left it at is
-        the echo of the engine's own write: nothing to do for it or its partner."""
-        for mapping in self.rules.mappings:
-            rows = self.state.links_of(pair_of(mapping), self._ids(snapshot, mapping))
-            for qualified in (mapping.source, mapping.target):
-                if qualified in ALWAYS_WHOLE or qualified in MIRRORED:
-                    continue  # whole lists, not what changed
-                system = qualified.split(".", 1)[0]
-                versions = {r[f"{system}_id"]: r[f"{system}_version"] for r in rows}
-                records = snapshot.records(qualified)
-                for ident in [
-                    i
-                    for i, record in records.items()
-                    if versions.get(i) and versions[i] == version_of(qualified, record)
-                ]:
-                    del records[ident]
-
-    def _open_invoices_of_changed_clients(self, snapshot: Snapshot) -> dict[str, set[str]]:
-        """Invoice rules read their client (its email becomes the invoice's BillEmail): when a
-        client changed, its open invoices are looked at again too."""
-        clients = next((m for m in self.rules.mappings if m.source == "tps.Client"), None)
-        invoices = next((m for m in self.rules.mappings if m.source == "tps.Invoice"), None)
-        if clients is None or invoices is None:
-            return {}
-        read = set(snapshot.records("tps.Client"))
-        client_links = {r["tps_id"]: r for r in self.state.links_of(pair_of(clients), read)}
-        customers = sorted(
-            link["qbo_id"]
-            for ident, record in snapshot.records("tps.Client").items()
-            if (link := client_links.get(ident)) is not None
-            and link["tps_version"] != version_of("tps.Client", record)
-        )
-        found: set[str] = set()
-        # A query per hundred changed clients, not one per client.
-        for start in range(0, len(customers), CUSTOMERS_PER_QUERY):
-            chunk = ", ".join(quote(c) for c in customers[start : start + CUSTOMERS_PER_QUERY])
-            where = f"CustomerRef IN ({chunk}) AND Balance > '0'"
-            found |= {str(i["Id"]) for i in self.qbo.query_all("Invoice", where)}
-        to_tps = {r["qbo_id"]: r["tps_id"] for r in self.state.links_of(pair_of(invoices), found)}
-        wanted = {to_tps[i] for i in found if i in to_tps}
-        return {"tps.Invoice": wanted} if wanted else {}
-
-    def _again(self) -> dict[str, set[str]]:
-        """Unchanged records that still need a look: failed last time, or unignored."""
-        wanted: dict[str, set[str]] = {}
-        for record in self.failed_records() | self.state.to_reconsider():
-            qualified, _, ident = record.partition(":")
-            wanted.setdefault(qualified, set()).add(ident)
-        return wanted
-
-    def _partners(self, snapshot: Snapshot) -> dict[str, set[str]]:
-        wanted: dict[str, set[str]] = {}
-        for mapping in self.rules.mappings:
-            tps_side, qbo_side = (
-                (mapping.source, mapping.target)
-                if mapping.source.startswith("tps.")
-                else (mapping.target, mapping.source)
-            )
-            gone = {
-                key.split(":", 1)[1] for key in snapshot.deleted if key.startswith(f"{qbo_side}:")
-            }
-            rows = self.state.links_of(pair_of(mapping), self._ids(snapshot, mapping) | gone)
-            to_qbo = {r["tps_id"]: r["qbo_id"] for r in rows}
-            to_tps = {r["qbo_id"]: r["tps_id"] for r in rows}
-            for ident in snapshot.records(tps_side):
-                if ident in to_qbo:
-                    wanted.setdefault(qbo_side, set()).add(to_qbo[ident])
-            for ident in [*snapshot.records(qbo_side), *gone]:
-                if ident in to_tps:
-                    wanted.setdefault(tps_side, set()).add(to_tps[ident])
-        return wanted
-
-    @staticmethod
-    def _ids(snapshot: Snapshot, mapping: MappingRule) -> set[str]:
-        """The ids of the records the snapshot holds on either side of a mapping."""
-        return {str(i) for q in (mapping.source, mapping.target) for i in snapshot.records(q)}
+        lists plus what changed since the cursors, with the partners of those changes
+        (engine/sync/incremental.py)."""
+        return read_for_run(self, whole=whole)
 
     def pins(self) -> dict[tuple[str, str], str]:
         path = self.config.pins
