@@ -56,7 +56,7 @@ def _texts(value: Any) -> Iterator[str]:
         for item in value:
             yield from _texts(item)
     elif isinstance(value, str):
-        if len(value) <= LONGEST_NAMED:
+        if 0 < len(value) <= LONGEST_NAMED:  # an empty one names nothing
             yield value
     elif isinstance(value, int) and not isinstance(value, bool):
         yield str(value)

@@ -12,6 +12,8 @@ from tpsqbo_engine.sync.awkward import build_books
 from tpsqbo_engine.sync.demo import demo_firm
 from tpsqbo_engine.sync.session import Session
 
+LISTS = ("Account", "Item", "Term", "PaymentMethod", "TaxCode")
+
 
 def _books(qbo: Any, tps: Any) -> dict[str, list[tuple[str, ...]]]:
     company = qbo.company
@@ -119,3 +121,30 @@ def test_in_chunks_the_checklist_still_refuses_before_any_write(tmp_path: Path) 
         assert "no-blocking-transactions" in refused.value.message
         assert len(qbo.company.table("Customer")) == customers
         assert session.state.runs() == []
+
+
+def test_between_chunks_only_what_every_chunk_holds_is_kept(tmp_path: Path) -> None:
+    """The map of created records keeps the work codes and lists every chunk names, not the
+    clients and invoices of the chunks before: the initial sync's memory follows a chunk."""
+    from tpsqbo_engine.sync.session import Session as Kept
+
+    begun: list[set[str]] = []
+    with (
+        pytest.MonkeyPatch.context() as patch,
+        demo_firm(tmp_path, tps_seed="large:12") as (session, _, _),
+    ):
+        patch.setattr(chunks, "CHUNK_CLIENTS", 4)
+        apply = Kept.apply
+
+        def noting(self: Session, executor: Any, run_id: int) -> None:
+            begun.append({key.split(":", 1)[0] for key in executor.created})
+            apply(self, executor, run_id)
+
+        patch.setattr(Kept, "apply", noting)
+        session.backup()
+        summary = session.sync()
+        assert any("chunks of clients" in note for note in summary.notes)
+    assert len(begun) >= 4  # three chunks of clients and the rest
+    assert begun[0] == set()
+    assert "tps.WorkCode" in begun[1]  # made in the first chunk, named by every later one
+    assert all(entities <= {"tps.WorkCode"} | {f"qbo.{e}" for e in LISTS} for entities in begun)
