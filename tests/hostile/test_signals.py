@@ -95,6 +95,18 @@ def _first_line(engine: subprocess.Popen[bytes]) -> bytes:
     return line
 
 
+def _stderr_once_ended(engine: subprocess.Popen[bytes], within: float = 60) -> bytes:
+    """What the engine wrote on stderr, once it has ended; one that runs on after a signal
+    is killed, not left behind, and the test fails with what it said."""
+    try:
+        _, err = engine.communicate(timeout=within)
+    except subprocess.TimeoutExpired:
+        engine.kill()
+        _, err = engine.communicate()
+        pytest.fail(f"the engine ran on {within:g} s after the signal: {err[-800:]!r}")
+    return err
+
+
 needs_proc = pytest.mark.skipif(
     not Path("/proc/self/status").exists(), reason="tells when handlers are in place by /proc"
 )
@@ -117,7 +129,7 @@ def test_ctrl_c_in_the_first_second_exits_130(slow_pack: Path, after: float) -> 
     _handling(engine)
     time.sleep(after)
     engine.send_signal(signal.SIGINT)
-    _, err = engine.communicate(timeout=60)
+    err = _stderr_once_ended(engine)
     assert engine.returncode != 0, f"validate finished before the signal: {err[-300:]!r}"
     assert engine.returncode in (130, -signal.SIGINT), err
     # The engine said so and answered 130 (a shell reports a death by SIGINT as 130 too).
@@ -134,7 +146,7 @@ def test_sigterm_exits_143(tmp_path: Path) -> None:
     )
     _handling(engine)  # the engine's own handling, before the emulator is up
     engine.send_signal(signal.SIGTERM)
-    _, err = engine.communicate(timeout=30)
+    err = _stderr_once_ended(engine, 30)
     # Almost always still loading: 143; 0 if the emulator was already up (see below).
     assert engine.returncode in (0, 143), err
     assert engine.returncode == 0 or b"terminated" in err, err
@@ -150,7 +162,7 @@ def test_sigterm_stops_a_serving_emulator_cleanly(tmp_path: Path) -> None:
     )
     assert "base_url" in json.loads(_first_line(engine))  # up and serving
     engine.send_signal(signal.SIGTERM)
-    _, err = engine.communicate(timeout=30)
+    err = _stderr_once_ended(engine, 30)
     assert engine.returncode == 0, err  # the emulator stops cleanly on SIGTERM itself
     assert b"Traceback" not in err
 
@@ -241,6 +253,6 @@ def test_sigterm_during_a_long_command_exits_143(tmp_path: Path) -> None:
     _handling(engine)
     time.sleep(1.5)  # well into the command proper
     engine.send_signal(signal.SIGTERM)
-    _, err = engine.communicate(timeout=60)
+    err = _stderr_once_ended(engine)
     assert engine.returncode == 143, err
     assert b"terminated" in err and b"Traceback" not in err
