@@ -10,7 +10,9 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+import weakref
 from pathlib import Path
 
 import pytest
@@ -256,3 +258,41 @@ def test_sigterm_during_a_long_command_exits_143(tmp_path: Path) -> None:
     err = _stderr_once_ended(engine)
     assert engine.returncode == 143, err
     assert b"terminated" in err and b"Traceback" not in err
+
+
+class _Lost:
+    """What Python hands `sys.unraisablehook` for an exception it could not raise."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc_type, self.exc_value, self.exc_traceback = type(exc), exc, None
+        self.err_msg, self.object = "Exception ignored in", None
+
+
+def test_a_sigterm_lost_in_a_callback_is_sent_again(tmp_path: Path) -> None:
+    _store(tmp_path)
+
+    class Held:
+        pass
+
+    def callback(_gone: object) -> None:
+        time.sleep(1)  # the SIGTERM arrives in here, where Python cannot raise it
+
+    started = time.monotonic()
+    with signals.installed(), pytest.raises(signals.Terminated):
+        held = Held()
+        watch = weakref.ref(held, callback)
+        threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGTERM)).start()
+        del held  # runs the callback, which loses the Terminated
+        time.sleep(5)  # the engine running on: the signal sent again stops it
+    assert watch() is None and time.monotonic() - started < 3
+
+
+def test_other_lost_exceptions_go_to_the_hook_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[BaseException] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda lost: seen.append(lost.exc_value))
+    failure = ValueError("a callback's own failure")
+    with signals.installed():
+        sys.unraisablehook(_Lost(failure))  # type: ignore[arg-type]
+        time.sleep(2 * signals.RESEND_SECONDS)  # nothing is sent: nothing raises here
+    assert seen == [failure]
+    assert sys.unraisablehook is not None and not signals._resends
