@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
 from jinja2 import StrictUndefined, Template, Undefined, nodes
 from jinja2.compiler import CodeGenerator, Frame
@@ -233,16 +233,74 @@ def parse(source: str) -> nodes.Template:
         raise _too_deep(None, None) from None
 
 
+class FieldReader(Protocol):
+    """Reads a path of a record as rules see it (engine/sync/filling.py), or says `SLOW`."""
+
+    def read(self, record: Any, name: str, steps: tuple[str, ...]) -> Any: ...
+
+
 class Scope:
     """The names rules see for one record, with the Jinja context made from them once and
     reused by every value evaluated there (a context per evaluation used to cost more than
-    most rules do)."""
+    most rules do).
 
-    __slots__ = ("_context", "values")
+    A scope made with `record=` reads the record's fields through `fields` (declared fields
+    the record leaves out read as None), and `names` (functions, an `each` alias) over them;
+    the whole filled record is made by `fill` only when Jinja's own code needs it."""
 
-    def __init__(self, values: Mapping[str, Any]) -> None:
-        self.values: dict[str, Any] = values if type(values) is dict else dict(values)
+    __slots__ = ("_context", "_fill", "_values", "fields", "names", "record")
+
+    def __init__(
+        self,
+        values: Mapping[str, Any] | None = None,
+        *,
+        record: Any = None,
+        fields: FieldReader | None = None,
+        fill: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
+        names = {} if values is None else values if type(values) is dict else dict(values)
+        self.names: dict[str, Any] = names
+        self.record, self.fields, self._fill = record, fields, fill
+        self._values: dict[str, Any] | None = names if fill is None else None
         self._context: Context | None = None
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """Every name, as Jinja's code reads them: the record filled, the names over it."""
+        values = self._values
+        if values is None:
+            assert self._fill is not None
+            values = self._values = self._fill()
+            values.update(self.names)
+        return values
+
+    def bind(self, name: str, value: Any) -> None:
+        """Sets a name (an `each` alias) over everything else."""
+        self.names[name] = value
+        if self._values is not None and self._values is not self.names:
+            self._values[name] = value
+
+    def inner(self) -> Scope:
+        """A scope over the same record whose names are bound apart (an `each` element)."""
+        if self.fields is None:
+            return Scope({**self.values})
+        return Scope({**self.names}, record=self.record, fields=self.fields, fill=self._copy)
+
+    def _copy(self) -> dict[str, Any]:
+        return {**self.values}
+
+    def read(self, name: str, steps: tuple[str, ...]) -> Any:
+        """A name and the keys under it as Jinja would read them through plain dicts, or
+        `SLOW` (a key missing, something not a dict on the way)."""
+        value = self.names.get(name, SLOW)
+        if value is SLOW:
+            fields = self.fields
+            return SLOW if fields is None else fields.read(self.record, name, steps)
+        for step in steps:
+            if type(value) is not dict:
+                return SLOW
+            value = value.get(step, SLOW)
+        return value
 
     def context(self, env: RuleEnvironment) -> Context:
         context = self._context
@@ -264,18 +322,20 @@ class CompiledValue:
     source: str
     where: str
     _render: Callable[[Scope], Any]
-    _fast: Callable[[dict[str, Any]], Any] | None = None
-    _quick: Callable[[dict[str, Any]], Any] | None = None
+    _fast: Callable[[Scope], Any] | None = None
+    _quick: Callable[[Scope], Any] | None = None
+    literal: Any = SLOW  # the value itself, for a value that is not a template
 
     def evaluate(self, context: Mapping[str, Any] | Scope) -> Any:
-        scope = context if isinstance(context, Scope) else Scope(context)
-        if self._fast is not None:
-            result = self._fast(scope.values)
+        scope = context if type(context) is Scope else _scope_of(context)
+        fast = self._fast
+        if fast is not None:
+            result = fast(scope)
             if result is not SLOW:
-                return self._checked(result)
+                return result if type(result) in _PLAIN else self._checked(result)
         token = limits.open_budget()
         try:
-            result = SLOW if self._quick is None else self._quick(scope.values)
+            result = SLOW if self._quick is None else self._quick(scope)
             if result is SLOW:
                 result = self._render(scope)
         except ExpressionError as exc:
@@ -290,7 +350,7 @@ class CompiledValue:
             ) from None
         finally:
             limits.close_budget(token)
-        return self._checked(result)
+        return result if type(result) in _PLAIN else self._checked(result)
 
     def evaluate_slowly(self, context: Mapping[str, Any] | Scope) -> Any:
         """Jinja's own code alone, for checking that the other ways give the same."""
@@ -345,6 +405,10 @@ def _undefined_inside(value: Any) -> bool:
     return any(type(v) not in _PLAIN and _undefined_inside(v) for v in inside)
 
 
+def _scope_of(context: Mapping[str, Any] | Scope) -> Scope:
+    return context if isinstance(context, Scope) else Scope(context)
+
+
 def _safe_reason(exc: BaseException) -> str:
     # Jinja's undefined/security messages name attributes, never values; others may quote data.
     if isinstance(exc, TemplateError | ExpressionError):
@@ -371,7 +435,9 @@ def render_text(template: Any, context: Mapping[str, Any]) -> str:
 def compile_value(value: Any, where: str) -> CompiledValue:
     """A literal stays itself; `{{ x }}` evaluates natively; other templates render to text."""
     if not isinstance(value, str) or not is_template(value):
-        return CompiledValue(repr(value), where, lambda _scope: value, lambda _values: value)
+        return CompiledValue(
+            repr(value), where, lambda _scope: value, lambda _scope: value, literal=value
+        )
     env = environment()
     body = single_expression(value)
     try:
@@ -419,7 +485,7 @@ def _expression(template: Template, env: RuleEnvironment) -> Callable[[Scope], A
     return run
 
 
-def _path_getter(expression: nodes.Expr) -> Callable[[dict[str, Any]], Any] | None:
+def _path_getter(expression: nodes.Expr) -> Callable[[Scope], Any] | None:
     """For an expression that is only a path (`email`, `address.line1`, `line['amount']`):
     a getter that walks plain dicts the way the sandbox would, and says `SLOW` for anything
     else (a missing key, a value that is not a dict), where the general path decides."""
@@ -439,13 +505,8 @@ def _path_getter(expression: nodes.Expr) -> Callable[[dict[str, Any]], Any] | No
         return None
     first, path = node.name, tuple(reversed(steps))
 
-    def get(values: dict[str, Any]) -> Any:
-        value = values.get(first, SLOW)
-        for step in path:
-            if type(value) is not dict:
-                return SLOW
-            value = value.get(step, SLOW)
-        return value
+    def get(scope: Scope) -> Any:
+        return scope.read(first, path)
 
     return get
 

@@ -96,9 +96,9 @@ class _Unsupported(Exception):
 
 def compile_quick(
     expression: nodes.Expr, env: Environment, function_type: type
-) -> Callable[[dict[str, Any]], Any] | None:
+) -> Callable[[Reader], Any] | None:
     """Closures for `expression` (as Jinja parsed it), or None when it has a part they do not
-    cover. The result takes the scope's names and gives the value, or `SLOW`."""
+    cover. The result takes the scope and gives the value, or `SLOW`."""
     # Folded as Jinja's compiler folds constant parts (`'a' ~ 'b'`, `'x' | upper`); a copy,
     # with the environment itself shared, not copied.
     tree = copy.deepcopy(expression, {id(env): env})
@@ -111,17 +111,20 @@ def compile_quick(
     return _reader(tuple(compiler.paths), build, function_type)
 
 
+class Reader(Protocol):
+    """Where the names come from (expr.Scope): a name and keys under it, or `SLOW`."""
+
+    def read(self, name: str, steps: tuple[str, ...]) -> Any: ...
+
+
 def _reader(
     paths: tuple[tuple[str, tuple[str, ...], bool], ...], build: Build, function_type: type
-) -> Callable[[dict[str, Any]], Any]:
-    def run(values: dict[str, Any]) -> Any:
+) -> Callable[[Reader], Any]:
+    def run(scope: Reader) -> Any:
+        read = scope.read
         leaves: Leaves = []
         for name, steps, called in paths:
-            value = values.get(name, SLOW)
-            for step in steps:
-                if type(value) is not dict:
-                    return SLOW
-                value = value.get(step, SLOW)
+            value = read(name, steps)
             if value is SLOW or (called and type(value) is not function_type):
                 return SLOW
             leaves.append(value)

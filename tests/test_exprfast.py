@@ -22,8 +22,9 @@ from tpsqbo_engine.emulators.tps.seed import seeded_firm
 from tpsqbo_engine.expr import CompiledValue, ExpressionError, RuleFunction, Scope, compile_value
 from tpsqbo_engine.resources import rules_dir
 from tpsqbo_engine.ruleset.model import FieldRule, RuleSet, load_ruleset
+from tpsqbo_engine.sync.hashing import _canonical, content_hash
 from tpsqbo_engine.sync.planner import PlanInput, Planner
-from tpsqbo_engine.sync.runtime import Links, Resolver, _canonical, content_hash
+from tpsqbo_engine.sync.runtime import Links, Resolver
 from tpsqbo_engine.sync.snapshot import TPS_RESOURCES, Snapshot
 
 ROOT = Path(__file__).parent.parent
@@ -220,6 +221,49 @@ def test_the_planner_plans_the_same_without_the_compiled_ways(
     monkeypatch.setattr(CompiledValue, "evaluate", slowly)
     assert plan() == compiled
     assert sum(1 for op in compiled if op[2] == "create") > 50
+
+
+def _gappy_snapshot() -> Snapshot:
+    """The demo firm with declared fields left out or empty here and there, as real books
+    have them: a client without an address or email, a line without a description."""
+    firm = seeded_firm("demo")
+    tps = {e: {k: dict(r) for k, r in firm.table(t).items()} for e, t in TPS_RESOURCES.items()}
+    for n, client in enumerate(tps["Client"].values()):
+        for name in ("address", "email", "phone", "name")[: n % 5]:
+            if n % 2:
+                client.pop(name, None)
+            else:
+                client[name] = None
+    for n, invoice in enumerate(tps["Invoice"].values()):
+        invoice["lines"] = [
+            {k: v for k, v in line.items() if (n + i) % 3 or k not in ("description", "hours")}
+            for i, line in enumerate(invoice.get("lines") or [])
+        ]
+        if n % 4 == 0:
+            invoice.pop("due_date", None)
+    return Snapshot(tps=tps)
+
+
+def test_the_planner_plans_the_same_without_the_compiled_ways_for_gappy_records(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    snapshot = _gappy_snapshot()
+    rules = load_ruleset(rules_dir())
+
+    def plan() -> list[Any]:
+        given = PlanInput(rules, snapshot, {}, phase="initial")
+        return [dataclasses.astuple(op) for op in Planner(given).plan().operations]
+
+    compiled = plan()
+    compiled_evaluate = CompiledValue.evaluate
+    monkeypatch.setattr(
+        CompiledValue,
+        "evaluate",
+        lambda value, context: compiled_evaluate(value.jinja_only(), context),
+    )
+    assert plan() == compiled
+    assert sum(1 for op in compiled if op[2] == "create") > 50
+    assert sum(1 for op in compiled if op[2] == "fail") > 3  # a client without a name
 
 
 def test_a_scope_keeps_no_value_of_one_evaluation_for_the_next() -> None:
