@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from functools import cache
-from typing import Any, Protocol
+from typing import Any
 
 from jinja2 import StrictUndefined, Template, Undefined, nodes
 from jinja2.compiler import CodeGenerator, Frame
@@ -37,7 +37,15 @@ from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from tpsqbo_engine import budget as limits
-from tpsqbo_engine.exprfast import DICT_ATTRIBUTES, SLOW, SPECIAL_NAMES, compile_quick
+from tpsqbo_engine.exprfast import (
+    DICT_ATTRIBUTES,
+    SLOW,
+    SPECIAL_NAMES,
+    Plans,
+    compile_quick,
+    path_plans,
+    read_path,
+)
 from tpsqbo_engine.filters import (
     ALLOWED_TESTS,
     CENT,
@@ -79,12 +87,15 @@ MAX_REPEAT = 10_000
 
 
 class RuleFunction:
-    """A function rules may call (lookup, ref, linked, record, today)."""
+    """A function rules may call (lookup, ref, linked, record, today). `pure`: it gives the
+    same for the same arguments as long as it lives (for one plan), so its results can be
+    kept."""
 
-    __slots__ = ("func",)
+    __slots__ = ("func", "pure")
 
-    def __init__(self, func: Callable[..., Any]) -> None:
+    def __init__(self, func: Callable[..., Any], pure: bool = False) -> None:
         self.func = func
+        self.pure = pure
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.func(*args, **kwargs)
@@ -194,8 +205,8 @@ def _check_depth(tree: nodes.Node, name: str | None, filename: str | None) -> No
         stack.extend((child, depth + 1) for child in node.iter_child_nodes())
 
 
-def rule_function(func: Callable[..., Any]) -> RuleFunction:
-    return RuleFunction(func)
+def rule_function(func: Callable[..., Any], pure: bool = False) -> RuleFunction:
+    return RuleFunction(func, pure)
 
 
 @cache
@@ -233,12 +244,6 @@ def parse(source: str) -> nodes.Template:
         raise _too_deep(None, None) from None
 
 
-class FieldReader(Protocol):
-    """Reads a path of a record as rules see it (engine/sync/filling.py), or says `SLOW`."""
-
-    def read(self, record: Any, name: str, steps: tuple[str, ...]) -> Any: ...
-
-
 class Scope:
     """The names rules see for one record, with the Jinja context made from them once and
     reused by every value evaluated there (a context per evaluation used to cost more than
@@ -255,7 +260,7 @@ class Scope:
         values: Mapping[str, Any] | None = None,
         *,
         record: Any = None,
-        fields: FieldReader | None = None,
+        fields: Plans | None = None,
         fill: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         names = {} if values is None else values if type(values) is dict else dict(values)
@@ -290,17 +295,10 @@ class Scope:
         return {**self.values}
 
     def read(self, name: str, steps: tuple[str, ...]) -> Any:
-        """A name and the keys under it as Jinja would read them through plain dicts, or
-        `SLOW` (a key missing, something not a dict on the way)."""
-        value = self.names.get(name, SLOW)
-        if value is SLOW:
-            fields = self.fields
-            return SLOW if fields is None else fields.read(self.record, name, steps)
-        for step in steps:
-            if type(value) is not dict:
-                return SLOW
-            value = value.get(step, SLOW)
-        return value
+        """A name and the keys under it as Jinja would read them, or `SLOW`."""
+        fields = self.fields
+        plan = None if fields is None else fields.plan(name, steps)
+        return read_path(self, name, steps, plan)
 
     def context(self, env: RuleEnvironment) -> Context:
         context = self._context
@@ -325,19 +323,21 @@ class CompiledValue:
     _fast: Callable[[Scope], Any] | None = None
     _quick: Callable[[Scope], Any] | None = None
     literal: Any = SLOW  # the value itself, for a value that is not a template
+    _defined: bool = False  # what `_quick` gives holds no Undefined
 
     def evaluate(self, context: Mapping[str, Any] | Scope) -> Any:
         scope = context if type(context) is Scope else _scope_of(context)
         fast = self._fast
         if fast is not None:
             result = fast(scope)
-            if result is not SLOW:
-                return result if type(result) in _PLAIN else self._checked(result)
+            if result is not SLOW:  # a literal, or data read as it is: nothing Undefined in it
+                return result
         token = limits.open_budget()
+        defined = self._defined
         try:
             result = SLOW if self._quick is None else self._quick(scope)
             if result is SLOW:
-                result = self._render(scope)
+                result, defined = self._render(scope), False
         except ExpressionError as exc:
             # A function the rule called failed (a missing lookup entry...): say which
             # expression, at its line and column, called it.
@@ -350,7 +350,7 @@ class CompiledValue:
             ) from None
         finally:
             limits.close_budget(token)
-        return result if type(result) in _PLAIN else self._checked(result)
+        return result if defined or type(result) in _PLAIN else self._checked(result)
 
     def evaluate_slowly(self, context: Mapping[str, Any] | Scope) -> Any:
         """Jinja's own code alone, for checking that the other ways give the same."""
@@ -445,12 +445,15 @@ def compile_value(value: Any, where: str) -> CompiledValue:
             expression = _parse_expression(env, body)
             fast = _path_getter(expression)
             quick = compile_quick(expression, env, RuleFunction)
+            run, defined = quick if quick is not None else (None, False)
             template = env.from_string(
                 nodes.Template(
                     [nodes.Assign(nodes.Name("result", "store"), expression, lineno=1)], lineno=1
                 )
             )
-            return CompiledValue(value, where, _expression(template, env), fast, quick)
+            return CompiledValue(
+                value, where, _expression(template, env), fast, run, _defined=defined
+            )
         template = env.from_string(value)
     except (RecursionError, TemplateSyntaxError) as exc:
         reason = exc.message if isinstance(exc, TemplateSyntaxError) else "nested too deeply"
@@ -504,9 +507,10 @@ def _path_getter(expression: nodes.Expr) -> Callable[[Scope], Any] | None:
     if not isinstance(node, nodes.Name) or node.ctx != "load" or node.name in SPECIAL_NAMES:
         return None
     first, path = node.name, tuple(reversed(steps))
+    plans_for = path_plans(((first, path, False),))
 
     def get(scope: Scope) -> Any:
-        return scope.read(first, path)
+        return read_path(scope, first, path, plans_for(scope.fields)[0][0])
 
     return get
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import operator
 from collections.abc import Callable
+from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -96,9 +97,11 @@ class _Unsupported(Exception):
 
 def compile_quick(
     expression: nodes.Expr, env: Environment, function_type: type
-) -> Callable[[Reader], Any] | None:
+) -> tuple[Callable[[Reader], Any], bool] | None:
     """Closures for `expression` (as Jinja parsed it), or None when it has a part they do not
-    cover. The result takes the scope and gives the value, or `SLOW`."""
+    cover. The closures take the scope and give the value, or `SLOW`; the flag is True when
+    the value cannot hold an Undefined (only attributes read from computed values, calls
+    and some of Jinja's filters make one: data read by paths never holds one)."""
     # Folded as Jinja's compiler folds constant parts (`'a' ~ 'b'`, `'x' | upper`); a copy,
     # with the environment itself shared, not copied.
     tree = copy.deepcopy(expression, {id(env): env})
@@ -108,27 +111,160 @@ def compile_quick(
         build = compiler.node(tree)
     except _Unsupported:
         return None
-    return _reader(tuple(compiler.paths), build, function_type)
+    run = _reader(tuple(compiler.paths), build, function_type, compiler.calls)
+    return run, not compiler.undefined
+
+
+# A path as read from a record (engine/sync/filling.py makes them for a record's shape): each
+# key with whether the value it is read from is a filled one (a None there reads as empty
+# fields) and whether the key is declared there (missing, it reads as None); then the filler
+# of the value the path ends at (None: as it is), and whether it fills every value (a
+# declared object) or lists only.
+PathKey = tuple[str, bool, bool]
+PathPlan = tuple[tuple[PathKey, ...], Callable[[Any], Any] | None, bool]
+_MISSING = object()
+
+
+def walk(record: Any, plan: PathPlan) -> Any:
+    """A path of `record` as its filled copy would give it, or `SLOW`."""
+    keys, final, always = plan
+    value = record
+    for key, parent_filled, declared in keys:
+        if type(value) is dict:
+            value = value.get(key, _MISSING)
+        elif value is None and parent_filled:
+            value = _MISSING  # a filled None: every declared field empty
+        else:
+            return SLOW
+        if value is _MISSING:
+            if not declared:
+                return SLOW
+            value = None
+    if final is not None and (always or isinstance(value, list)):
+        return final(value)
+    return value
+
+
+class Plans(Protocol):
+    """The paths of one record shape (engine/sync/filling.Fields)."""
+
+    def plan(self, name: str, steps: tuple[str, ...]) -> PathPlan: ...
 
 
 class Reader(Protocol):
-    """Where the names come from (expr.Scope): a name and keys under it, or `SLOW`."""
+    """Where the names come from (expr.Scope): functions and aliases in `names`, over the
+    fields of `record`, read by the plans of `fields` (None: `names` is everything)."""
 
-    def read(self, name: str, steps: tuple[str, ...]) -> Any: ...
+    names: dict[str, Any]
+    record: Any
+    fields: Plans | None
+
+
+Path = tuple[str, tuple[str, ...], bool]
+_NO_FIELDS = object()
+
+
+# Results kept for the same inputs: values nothing can change, and references (copied out).
+_KEPT = frozenset({str, int, bool, float, Decimal, date, type(None)})
+MAX_KEPT = 20_000
+Kept = dict[tuple[Any, ...], Any]
+
+
+def path_plans(
+    paths: tuple[Path, ...],
+) -> Callable[[Plans | None], tuple[tuple[PathPlan | None, ...], Kept]]:
+    """The plans of `paths` for a record shape, made once for the shape last met (a value is
+    almost always read from records of one entity), and the results kept for it."""
+    last: list[tuple[Any, tuple[PathPlan | None, ...], Kept]] = [(_NO_FIELDS, (), {})]
+
+    def plans(fields: Plans | None) -> tuple[tuple[PathPlan | None, ...], Kept]:
+        known = last[0]  # read once: another thread may replace it meanwhile
+        if known[0] is not fields:
+            made = tuple(None if fields is None else fields.plan(n, s) for n, s, _ in paths)
+            known = last[0] = (fields, made, {})
+        return known[1], known[2]
+
+    return plans
+
+
+def read_path(scope: Reader, name: str, steps: tuple[str, ...], plan: PathPlan | None) -> Any:
+    """A name and the keys under it as Jinja would read them, or `SLOW` (a key missing,
+    something not a plain dict on the way)."""
+    value = scope.names.get(name, SLOW)
+    if value is SLOW:
+        return SLOW if plan is None else walk(scope.record, plan)
+    for step in steps:
+        if type(value) is not dict:
+            return SLOW
+        value = value.get(step, SLOW)
+    return value
+
+
+def _key(leaves: Leaves, function_type: type) -> tuple[Any, ...] | None:
+    """The leaves as a key that only equal leaves share, or None. Equal is not enough: 1,
+    1.0, True and Decimal('1.00') are equal in Python but not to `| string`, so a number is
+    keyed with what tells them apart; a float or anything that can change is not keyed."""
+    key = []
+    for value in leaves:
+        kind = type(value)
+        if kind is str or kind is int or kind is date or value is None or kind is function_type:
+            key.append(value)
+        elif kind is Decimal:
+            key.append(value.as_tuple())
+        elif kind is bool:
+            key.append((value,))
+        else:
+            return None
+    return tuple(key)
 
 
 def _reader(
-    paths: tuple[tuple[str, tuple[str, ...], bool], ...], build: Build, function_type: type
+    paths: tuple[Path, ...], build: Build, function_type: type, calls: bool
 ) -> Callable[[Reader], Any]:
+    """Reads the leaves, then builds the value. A value that calls functions, when every
+    leaf is a plain value or a pure function, is built once per set of leaves and record
+    shape (a new plan reads new records through new shapes' plans): `ref('TaxCode',
+    lookup('tax-codes', ...))` gives the same for the same inputs."""
+    plans_for = path_plans(paths)
+
     def run(scope: Reader) -> Any:
-        read = scope.read
+        names, record = scope.names, scope.record
+        plans, kept = plans_for(scope.fields)
         leaves: Leaves = []
-        for name, steps, called in paths:
-            value = read(name, steps)
-            if value is SLOW or (called and type(value) is not function_type):
-                return SLOW
+        keep = calls and scope.fields is not None
+        for (name, steps, called), plan in zip(paths, plans, strict=True):
+            value = names.get(name, SLOW)
+            if value is SLOW:
+                if plan is None:
+                    return SLOW
+                value = walk(record, plan)
+                if value is SLOW:
+                    return SLOW
+            else:
+                for step in steps:
+                    if type(value) is not dict:
+                        return SLOW
+                    value = value.get(step, SLOW)
+                if value is SLOW:
+                    return SLOW
+            if called:
+                if type(value) is not function_type:
+                    return SLOW
+                keep = keep and getattr(value, "pure", False) is True
             leaves.append(value)
-        return build(leaves)
+        key = _key(leaves, function_type) if keep else None
+        if key is None:
+            return build(leaves)
+        found = kept.get(key, SLOW)
+        if found is not SLOW:
+            return dict(found) if type(found) is dict else found
+        made = build(leaves)
+        kind = type(made)
+        if kind in _KEPT or (kind is dict and all(type(v) is str for v in made.values())):
+            if len(kept) >= MAX_KEPT:
+                kept.clear()
+            kept[key] = dict(made) if kind is dict else made  # its own copy: nobody changes it
+        return made
 
     return run
 
@@ -138,6 +274,8 @@ class _Compiler:
         self.env = env
         self.function_type = function_type
         self.paths: list[tuple[str, tuple[str, ...], bool]] = []
+        self.calls = False  # calls a function: worth keeping its results
+        self.undefined = False  # has a part that can make an Undefined
 
     def path(self, node: nodes.Node, called: bool = False) -> Build | None:
         """A name and the keys read under it, taken in the first phase; None if `node` is not
@@ -190,10 +328,12 @@ class _Compiler:
         return lambda leaves: {key(leaves): value(leaves) for key, value in pairs}
 
     def _Getattr(self, node: nodes.Getattr) -> Build:
+        self.undefined = True
         inner, attribute, env = self.node(node.node), node.attr, self.env
         return lambda leaves: env.getattr(inner(leaves), attribute)
 
     def _Getitem(self, node: nodes.Getitem) -> Build:
+        self.undefined = True
         inner, env = self.node(node.node), self.env
         if isinstance(node.arg, nodes.Slice):  # Jinja slices in Python, past the sandbox
             bounds = tuple(
@@ -208,6 +348,7 @@ class _Compiler:
 
     def _Call(self, node: nodes.Call) -> Build:
         function = self.path(node.node, called=True)
+        self.calls = self.undefined = True
         if function is None:
             raise _Unsupported("a call of something other than a function's name")
         args, kwargs = self.arguments(node)
@@ -246,6 +387,7 @@ class _Compiler:
         """`value | name(args)` or `value is name(args)`: the function gets the environment
         first when it asks for it (truncate...); one that wants the context is not compiled."""
         func = table.get(node.name)
+        self.undefined = self.undefined or node.name not in _DEFINED_OUT
         if func is None or node.node is None:
             raise _Unsupported("an unknown filter or test")
         passed = _PassArg.from_obj(func)
@@ -309,6 +451,49 @@ class _Compiler:
         return lambda leaves: then(leaves) if test(leaves) else otherwise(leaves)
 
 
+# Filters and tests that make no Undefined of their own (`first` of an empty list, `map` of
+# a missing attribute do): the engine's filters, and Jinja's that only transform their input.
+_DEFINED_OUT = frozenset(
+    {
+        "money",
+        "decimal",
+        "merge_by",
+        "qbo_name",
+        "qbo_display_name",
+        "abs",
+        "length",
+        "lower",
+        "upper",
+        "trim",
+        "title",
+        "capitalize",
+        "string",
+        "int",
+        "round",
+        "replace",
+        "truncate",
+        "list",
+        # tests answer True or False
+        "none",
+        "number",
+        "eq",
+        "ne",
+        "lt",
+        "le",
+        "gt",
+        "ge",
+        "in",
+        "defined",
+        "undefined",
+        "true",
+        "false",
+        "odd",
+        "even",
+        "sameas",
+        "mapping",
+        "sequence",
+    }
+)
 _NONE: tuple[Any, ...] = ()
 
 

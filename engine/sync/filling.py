@@ -13,13 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from tpsqbo_engine.exprfast import SLOW
+from tpsqbo_engine.exprfast import PathKey, PathPlan, walk
 from tpsqbo_engine.ruleset.shapes import Shape
 
 MAX_FILL_DEPTH = 6
 Fill = Callable[[Any], Any]
 _FILLERS: dict[tuple[int, int], tuple[Any, Fill]] = {}
-_MISSING = object()
 
 
 def filled(value: Any, shape: Shape, depth: int = 0) -> Any:
@@ -74,48 +73,28 @@ def _make_filler(shape: Shape, depth: int) -> Fill:
     return fill
 
 
-# One key of a path: the key, whether the value it is read from is a filled one (so that a
-# None there reads as empty fields), and whether the key is declared there.
-_Key = tuple[str, bool, bool]
-# A path's keys, the filler of the value it ends at (None: taken as it is), and whether that
-# filler applies to every value (a declared object) or to lists only (a declared scalar).
-_Plan = tuple[tuple[_Key, ...], Fill | None, bool]
-
-
 class Fields:
-    """Reads paths of records of one shape as `filled` would give them, or says `SLOW` where
-    only the filled record can tell (something that is not a plain dict on the way, a key
-    the shape does not declare and the record does not have)."""
+    """The path plans of records of one shape: how to read a path as `filled` would give it,
+    or say `SLOW` where only the filled record can tell (something that is not a plain dict
+    on the way, a key the shape does not declare and the record does not have)."""
 
     __slots__ = ("_plans", "shape")
 
     def __init__(self, shape: Shape | None) -> None:
         self.shape = shape
-        self._plans: dict[tuple[str, tuple[str, ...]], _Plan] = {}
+        self._plans: dict[tuple[str, tuple[str, ...]], PathPlan] = {}
 
     def read(self, record: Any, name: str, steps: tuple[str, ...]) -> Any:
+        return walk(record, self.plan(name, steps))
+
+    def plan(self, name: str, steps: tuple[str, ...]) -> PathPlan:
         plan = self._plans.get((name, steps))
         if plan is None:
             plan = self._plans[(name, steps)] = self._plan((name, *steps))
-        keys, final, always = plan
-        value = record
-        for key, parent_filled, declared in keys:
-            if type(value) is dict:
-                value = value.get(key, _MISSING)
-            elif value is None and parent_filled:
-                value = _MISSING  # a filled None: every declared field empty
-            else:
-                return SLOW
-            if value is _MISSING:
-                if not declared:
-                    return SLOW
-                value = None
-        if final is not None and (always or isinstance(value, list)):
-            return final(value)
-        return value
+        return plan
 
-    def _plan(self, path: tuple[str, ...]) -> _Plan:
-        keys: list[_Key] = []
+    def _plan(self, path: tuple[str, ...]) -> PathPlan:
+        keys: list[PathKey] = []
         shape, depth = self.shape, 0
         is_filled = shape is not None and bool(shape.properties())
         final: Fill | None = None

@@ -102,6 +102,7 @@ class Resolver:
     _last: tuple[str, Any, Scope] | None = None
     _filled: dict[int, tuple[Record, Any]] = field(default_factory=dict)
     _fields: dict[str, Fields] = field(default_factory=dict)
+    _linked: dict[tuple[str, str, str], tuple[str, Any]] = field(default_factory=dict)
 
     def writing(self, qualified: str, ident: str | None) -> None:
         """Which target record the next evaluation is for (`unique` needs to know)."""
@@ -269,6 +270,14 @@ class Resolver:
         )
 
     def linked(self, mapping_id: str, key: Any, system: str) -> Any:
+        # Asked for every line of every invoice; what a key links to does not change while
+        # a plan is made (a link, or a record this plan creates), only whether it is left out.
+        known = self._linked.get((mapping_id, key, system)) if type(key) is str else None
+        if known is not None:
+            source_key, reference = known
+            if source_key in self.links.excluded:
+                raise ExcludedReference(source_key, self.links.excluded[source_key])
+            return dict(reference) if type(reference) is dict else reference
         mapping = self.mapping(mapping_id)
         pair = pair_of(mapping)
         if key is None:
@@ -295,7 +304,11 @@ class Resolver:
                         f"{source_key} is not in {mapping.target} yet",
                         hint=f"sync mapping {mapping.id} first",
                     )
-            return self._as_reference(mapping.target, target)
+            reference = self._as_reference(mapping.target, target)
+            if type(key) is str:
+                kept = dict(reference) if type(reference) is dict else reference
+                self._linked[(mapping_id, key, system)] = (source_key, kept)
+            return reference
         ident = self.links.other(pair, system, str(key))
         if ident is None:
             return self._unlinked(mapping, str(key))
