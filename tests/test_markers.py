@@ -10,8 +10,8 @@ from tpsqbo_engine import resources
 from tpsqbo_engine.packtest import run_pack_tests
 from tpsqbo_engine.ruleset.model import load_ruleset
 from tpsqbo_engine.ruleset.validate import validate_pack
-from tpsqbo_engine.sync.executor import _guard
 from tpsqbo_engine.sync.markers import engine_note, marker_of
+from tpsqbo_engine.sync.single_writes import natural_key
 
 CASE = """tps:
   Client:
@@ -62,7 +62,7 @@ def test_a_note_of_the_firm_cannot_remove_the_marker(tmp_path: Path) -> None:
     note = _note(root)
     assert note == "sync:tps:finance-charge:fc-9 Charged by c-1"
     assert marker_of(note) == "sync:tps:finance-charge:fc-9"
-    guard = _guard("Invoice", {"PrivateNote": note})
+    guard = natural_key("Invoice", {"PrivateNote": note})
     assert guard is not None and guard.value == "sync:tps:finance-charge:fc-9"
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tpsqbo_engine.connectors.qbo.client import NaturalKey, QboClient
+from tpsqbo_engine.connectors.qbo.client import QboClient
+from tpsqbo_engine.connectors.qbo.queries import NaturalKey
 from tpsqbo_engine.connectors.tps.client import TpsSource
 from tpsqbo_engine.sync.awkward import TODAY, Books, Builder, Record, sale_line
 

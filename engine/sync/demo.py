@@ -24,8 +24,8 @@ from typing import Any
 
 import requests
 
-from tpsqbo_engine.connectors.qbo.client import NaturalKey
 from tpsqbo_engine.connectors.qbo.connect import ConnectSettings, connect
+from tpsqbo_engine.connectors.qbo.queries import NaturalKey
 from tpsqbo_engine.emulators.qbo.server import QboEmulatorServer, QboOptions
 from tpsqbo_engine.emulators.tps.server import TpsEmulatorServer, TpsOptions
 from tpsqbo_engine.errors import UsageError

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tpsqbo_engine.connectors.qbo.client import BatchOp, BatchResult
+from tpsqbo_engine.connectors.qbo.batch import BatchOp, BatchResult
 from tpsqbo_engine.connectors.qbo.limits import Limiter, Limits
 from tpsqbo_engine.fleet.coord import Coordinator
 from tpsqbo_engine.fleet.local_coord import LocalCoordinator

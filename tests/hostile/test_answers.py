@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.hostile.canned import HTML, POLICY, Answer, qbo_client, tps_client
-from tpsqbo_engine.connectors.qbo.client import BATCH_ROUNDS, BatchOp, NaturalKey
+from tpsqbo_engine.connectors.qbo.batch import BATCH_ROUNDS, BatchOp
 from tpsqbo_engine.connectors.qbo.errors import QboRetriableError, QboSkippableError
+from tpsqbo_engine.connectors.qbo.queries import NaturalKey
 from tpsqbo_engine.connectors.tps.client import TpsFatalError, TpsRetriableError
 
 GARBAGE = {

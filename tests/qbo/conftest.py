@@ -12,8 +12,9 @@ import pytest
 import requests
 
 from tpsqbo_engine.connectors.qbo.auth import QboAuth
-from tpsqbo_engine.connectors.qbo.client import QboClient, RetryPolicy
+from tpsqbo_engine.connectors.qbo.client import QboClient
 from tpsqbo_engine.connectors.qbo.tokens import Tokens, TokenStore
+from tpsqbo_engine.connectors.retry import RetryPolicy
 from tpsqbo_engine.emulators.qbo.server import QboEmulatorServer, QboOptions
 
 FAST = RetryPolicy(attempts=6, backoff=0.01, max_backoff=0.05, timeout=(2.0, 2.0))

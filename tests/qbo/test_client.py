@@ -13,7 +13,8 @@ import requests
 from tests.qbo.conftest import FAST, Api, save_tokens
 from tests.windows import Spans, crowded
 from tpsqbo_engine.connectors.qbo.auth import QboAuth
-from tpsqbo_engine.connectors.qbo.client import BatchOp, NaturalKey, QboClient
+from tpsqbo_engine.connectors.qbo.batch import BatchOp
+from tpsqbo_engine.connectors.qbo.client import QboClient
 from tpsqbo_engine.connectors.qbo.connect import ConnectSettings, connect
 from tpsqbo_engine.connectors.qbo.errors import (
     QboSkippableError,
@@ -21,6 +22,7 @@ from tpsqbo_engine.connectors.qbo.errors import (
     StaleObjectError,
 )
 from tpsqbo_engine.connectors.qbo.limits import Limiter, Limits
+from tpsqbo_engine.connectors.qbo.queries import NaturalKey
 from tpsqbo_engine.connectors.qbo.tokens import TokenStore
 from tpsqbo_engine.emulators.qbo.server import QboEmulatorServer
 

@@ -106,6 +106,8 @@ def test_ar_reports_agree_with_the_transactions_to_the_cent(company: Company) ->
     assert grand(reports.run(company, "CustomerBalanceDetail", args))[-2] == "13.37"
     amy = company.find_by("Customer", "DisplayName", "Amy")
     assert amy is not None and f"{amy['Balance']:.2f}" == "63.37"
+    bob = company.find_by("Customer", "DisplayName", "Bob")  # an unapplied payment is a credit
+    assert bob is not None and f"{bob['Balance']:.2f}" == "-50.00"
     sheet = reports.run(company, "BalanceSheet", {"end_date": "2026-09-30"})
     receivable = [
         row
@@ -323,3 +325,36 @@ def test_date_macros_name_qbos_periods(
 ) -> None:
     start, end = reports.macro_period(macro, date(2026, 11, 26), first_month)
     assert (start.isoformat(), end.isoformat()) == period
+
+
+def test_an_unapplied_payment_leaves_the_customers_balance_when_applied_or_voided(
+    company: Company,
+) -> None:
+    bob = company.find_by("Customer", "DisplayName", "Bob")
+    assert bob is not None
+    later = sale(company, "Invoice", bob, "50.00", "2026-10-01")
+    paid = next(
+        p for p in company.table("Payment").values() if p["CustomerRef"]["value"] == bob["Id"]
+    )
+    lines = [
+        *paid["Line"],
+        {"Amount": Decimal("50.00"), "LinkedTxn": [{"TxnId": later["Id"], "TxnType": "Invoice"}]},
+    ]
+    applied = company.update("Payment", {**paid, "Line": lines}, sparse=False)
+    assert applied["UnappliedAmt"] == 0 and f"{bob['Balance']:.2f}" == "0.00"
+    company.void("Payment", applied)
+    assert f"{bob['Balance']:.2f}" == "300.00"  # both invoices open again
+
+
+def test_a_payment_that_changes_an_invoice_tells_webhook_subscribers(company: Company) -> None:
+    amy = company.find_by("Customer", "DisplayName", "Amy")
+    assert amy is not None
+    invoice = sale(company, "Invoice", amy, "40.00", "2026-10-01")
+    heard: list[tuple[str, str, str]] = []
+    company.listeners.append(lambda *event: heard.append(event))
+    payment = pay(company, amy, "2026-10-02", "40.00", {invoice["Id"]: "40.00"})
+    assert ("Invoice", invoice["Id"], "Update") in heard
+    assert ("Payment", payment["Id"], "Create") in heard
+    heard.clear()
+    sale(company, "Invoice", amy, "5.00", "2026-10-03")  # nothing paid: no Update
+    assert [event[2] for event in heard] == ["Create"]

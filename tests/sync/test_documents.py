@@ -58,7 +58,7 @@ def test_the_link_in_the_document_is_the_one_qbo_returned(synced: Firm) -> None:
     assert parser.links == [document.payment_link]
     link = session.qbo.find(
         "Invoice",
-        __import__("tpsqbo_engine.connectors.qbo.client", fromlist=["NaturalKey"]).NaturalKey(
+        __import__("tpsqbo_engine.connectors.qbo.queries", fromlist=["NaturalKey"]).NaturalKey(
             "DocNumber", tps.firm.get("invoices", ident)["doc_number"]
         ),
     )

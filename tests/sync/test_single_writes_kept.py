@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from tpsqbo_engine.connectors.qbo.client import BatchOp, QboClient
+from tpsqbo_engine.connectors.qbo.batch import BatchOp
+from tpsqbo_engine.connectors.qbo.client import QboClient
 from tpsqbo_engine.errors import FatalConnectorError, RetriableConnectorError
 from tpsqbo_engine.sync.demo import demo_firm
 from tpsqbo_engine.sync.markers import marker_of

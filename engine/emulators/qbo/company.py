@@ -36,6 +36,10 @@ OWED = {
     "VendorCredit": ("VendorRef", -1),
 }
 PAYMENTS = {"Payment": ("Invoice", "CreditMemo"), "BillPayment": ("Bill", "VendorCredit")}
+# What a payment leaves unapplied is a credit in its customer's balance, as in QBO's A/R.
+UNAPPLIED = {"Payment": "CustomerRef"}
+# The entities whose records make up a party's balance.
+SHARED = SALES | OWED.keys() | UNAPPLIED.keys()
 COMPUTED = frozenset(
     {
         "Id",
@@ -238,7 +242,7 @@ class Company:
             self.index.replace(entity, current, None)
             if entity in PAYMENTS:
                 self._apply_payment(current["Id"], {})
-            if entity in SALES or entity in OWED:
+            if entity in SHARED:
                 self._release_share(current["Id"])
             if entity in stock.SIGNS:
                 stock.move(self, entity, current["Id"], None)
@@ -336,7 +340,7 @@ class Company:
             stock.move(self, entity, record["Id"], record)
         if entity == "Invoice":
             forms.close_estimates(self, record)
-        if entity in SALES or entity in OWED:
+        if entity in SHARED:
             self._refresh_share(entity, record)
 
     def _apply_payment(self, payment_id: str, applied: dict[str, Decimal]) -> None:
@@ -366,13 +370,18 @@ class Company:
                 # QBO versions the paid record too: a client holding the old SyncToken gets 5010.
                 record["SyncToken"] = str(int(record["SyncToken"]) + 1)
                 record["MetaData"] = {**record["MetaData"], "LastUpdatedTime": self.timestamp()}
+                # and tells webhook subscribers, as QBO sends Invoice/Update beside Payment/Create
+                self.notify(entity, txn_id, "Update")
             self._refresh_share(entity, record)
 
     def _refresh_share(self, entity: str, record: Record) -> None:
-        party, sign = OWED.get(entity, ("CustomerRef", 0))
+        if entity in UNAPPLIED:
+            party, balance = UNAPPLIED[entity], -record.get("UnappliedAmt", ZERO)
+        else:
+            party, sign = OWED.get(entity, ("CustomerRef", 0))
+            balance = sign * record.get("Balance", ZERO)
         if party not in record:
             return
-        balance = sign * record.get("Balance", ZERO)
         self._show_balances(self.index.set_share(record["Id"], record[party]["value"], balance))
 
     def _release_share(self, txn_id: str) -> None:

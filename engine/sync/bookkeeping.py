@@ -1,0 +1,206 @@
+"""What applying a plan records: each write's intent in the journal before its call, and
+after it the outcome, the link between the two records and the history row, held in
+`pending` until the next commit (see executor.py for when that is).
+
+A write gets the same intent key on every run, and so the same requestid and
+Idempotency-Key: the next run of a write whose outcome was never recorded is recognised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tpsqbo_engine import signals
+from tpsqbo_engine.connectors.qbo import wire
+from tpsqbo_engine.connectors.qbo.client import QboClient
+from tpsqbo_engine.connectors.tps.client import TpsSource
+from tpsqbo_engine.errors import ConnectorError, FatalConnectorError, SkippableConnectorError
+from tpsqbo_engine.ruleset.model import MappingRule, RuleSet
+from tpsqbo_engine.state import StateStore
+from tpsqbo_engine.state_rows import Done, Intent, Item, Link, Outcome
+from tpsqbo_engine.sync.plan import Operation, Plan
+from tpsqbo_engine.sync.runtime import content_hash, pair_of, system_of
+
+Record = dict[str, Any]
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Bookkeeping:
+    plan: Plan
+    rules: RuleSet
+    state: StateStore
+    qbo: QboClient
+    tps: TpsSource
+    run_id: int
+    progress: Progress | None = None
+    created: dict[str, str] = field(default_factory=dict)  # source record -> new target id
+    # "Invoice:238" -> fingerprint of the QBO record as this run's write left it (for undo)
+    left: dict[str, str] = field(default_factory=dict)
+    # Sees each QBO record as a write left it, with the action (the session's mirror).
+    written: Callable[[str, Record, str], None] | None = None
+    pending: Done = field(default_factory=Done)  # what the writes made left, not yet committed
+    # Intents earlier runs started and never concluded -> their first attempt
+    earlier: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._mappings = {m.id: m for m in self.rules.mappings}
+
+    def mapping(self, mapping_id: str) -> MappingRule:
+        return self._mappings[mapping_id]
+
+    def _begin(self, intents: list[Intent]) -> list[int]:
+        """Commits the intents of the writes about to be sent, with what the writes before
+        them left."""
+        if signals.held():
+            self._flush()  # a SIGTERM waits: it is raised once these are committed
+        pending, self.pending = self.pending, Done()
+        return self.state.write(self.run_id, pending, intents)
+
+    def _flush(self) -> None:
+        pending, self.pending = self.pending, Done()
+        if pending:
+            self.state.write(self.run_id, pending)
+
+    def _commit_record(self, op: Operation, journal: int, record: Record, body: Record) -> None:
+        """The write is done and `record` is the QBO record it left, sent as `body`."""
+        self._commit(
+            op,
+            self.mapping(op.mapping),
+            journal,
+            record["Id"],
+            str(record.get("SyncToken", "")),
+            written_digest(op, body),
+        )
+
+    def _commit(
+        self,
+        op: Operation,
+        mapping: MappingRule,
+        journal: int,
+        target_id: str,
+        version: str,
+        digest: str,
+    ) -> None:
+        if op.reverse:  # a `both` mapping wrote back to its source side
+            target_id = op.target.split(":", 1)[1] if ":" in op.target else target_id
+        self._link(op, mapping, target_id, version, digest)
+        self.pending.items.append(
+            Item(
+                op.record,
+                op.mapping,
+                op.action,
+                "Successful",
+                _describe(op),
+                op.rule,
+                f"{op.target.split(':')[0]}:{target_id}",
+            )
+        )
+        entity = op.target.split(":", 1)[0].split(".", 1)[-1]
+        left = self.left.pop(f"{entity}:{target_id}", "") if not op.reverse else ""
+        self.pending.outcomes.append(Outcome(journal, "written", target_id, version, left))
+        if op.action == "create":
+            self.created[op.record] = target_id
+
+    def _refresh(self, op: Operation) -> None:
+        """Remembers the target's new version; nothing is written and nothing to report."""
+        self._link(
+            op,
+            self.mapping(op.mapping),
+            op.target.split(":", 1)[1],
+            op.target_version,
+            op.content_hash,
+        )
+
+    def _link(
+        self, op: Operation, mapping: MappingRule, target_id: str, version: str, digest: str
+    ) -> None:
+        """The link between the two records, with the versions both have now, for the
+        next run to compare."""
+        source_id = op.record.split(":", 1)[1]
+        tps_id, qbo_id = (
+            (source_id, target_id) if system_of(mapping.source) == "tps" else (target_id, source_id)
+        )
+        written = mapping.source if op.reverse else mapping.target
+        tps_version, qbo_version = (
+            (version, op.peer_version)
+            if system_of(written) == "tps"
+            else (op.peer_version, version)
+        )
+        self.pending.links.append(
+            Link(pair_of(mapping), tps_id, qbo_id, mapping.id, tps_version, qbo_version, digest)
+        )
+
+    def _give_up(self, op: Operation, journal: int, error: Exception | None) -> None:
+        """A write that did not come back done. A create whose call may have reached QBO
+        (it gave up retrying, or lost the answer) is left unconcluded, not failed: the next
+        run then looks it up by its natural key before sending it again, which a failed
+        one would not, and would create it twice."""
+        message = error.message if isinstance(error, ConnectorError) else str(error)
+        refused = isinstance(error, (SkippableConnectorError, FatalConnectorError))
+        if op.action == "create" and op.target.startswith("qbo.") and not refused:
+            message += "; it may have been written: the next run looks for it first"
+            self.pending.items.append(
+                Item(op.record, op.mapping, op.action, "Failed", message, op.rule, op.target)
+            )
+            signals.write_left_open(journal)
+            return
+        self._fail(op, journal, message)
+
+    def _fail(self, op: Operation, journal: int, message: str) -> None:
+        self.pending.items.append(
+            Item(op.record, op.mapping, op.action, "Failed", message, op.rule, op.target)
+        )
+        self.pending.outcomes.append(Outcome(journal, "failed"))
+
+
+def written_digest(op: Operation, body: Record) -> str:
+    """The hash the next run compares with. A create sends the whole record, so the hash of
+    what was sent (placeholders resolved) is it; an update sends only the changed fields,
+    so the planner's hash of the whole record stands."""
+    if op.action == "create" and not op.reverse:
+        return content_hash(body)
+    return op.content_hash
+
+
+def intent_key(op: Operation) -> str:
+    """The same write gets the same intent on every run (and so the same requestid and
+    Idempotency-Key): a record is created once; an update is keyed by the version it
+    changes."""
+    if op.action == "create":
+        return f"{op.mapping}:{op.record}:create"
+    return f"{op.mapping}:{op.record}:{op.action}:{op.target}:{op.target_version}"
+
+
+def intent_row(op: Operation) -> Intent:
+    return Intent(intent_key(op), op.action, op.target, _before(op))
+
+
+def _before(op: Operation) -> str:
+    """What `undo` needs: the record written (the source side when writing back) and the
+    values its changed fields had before."""
+    written = op.record if op.reverse else op.target
+    fields = {path: change[0] for path, change in op.diff.items()} if op.action != "create" else {}
+    return wire.dumps({"written": written, "fields": fields})
+
+
+def _describe(op: Operation) -> str:
+    if op.action == "void":
+        return f"voided {op.record if op.reverse else op.target} ({op.message})"
+    if op.action == "create":
+        return f"created {op.target}" + (f"; {op.message}" if op.message else "")
+    reactivated = (
+        ", reactivated (it was inactive in QBO)"
+        if op.diff.get("Active", [None, None])[1] is True
+        else ""
+    )
+    if op.action == "link":
+        return (
+            f"linked to the existing {op.target}"
+            + (f", {len(op.diff)} field(s) updated" if op.diff else "")
+            + reactivated
+        )
+    side = "TPS" if op.reverse else "the target"
+    return f"updated {side}: {', '.join(op.diff) or 'no field changes'}{reactivated}"
