@@ -35,7 +35,7 @@ def _canonical(value: Any) -> Any:
 
 def content_hash(value: Any) -> str:
     try:
-        plain = _without_names(value)
+        plain = _json_ready(value)
     except _Unusual:  # a tuple or another container of its own: the general way
         text = json.dumps(_canonical(value), sort_keys=True, default=str, ensure_ascii=False)
     else:
@@ -48,33 +48,37 @@ class _Unusual(Exception):
 
 
 def _amount_text(value: Any) -> str:
-    # json.dumps asks for what it cannot write itself: amounts, as _canonical gives them
+    # json.dumps asks for what it cannot write itself (a date...), as _canonical gives it
     return str(value.normalize()) if type(value) is Decimal else str(value)
 
 
-def _without_names(value: Any) -> Any:
-    """What `_canonical` makes, as JSON sees it, copying only the containers it changes:
-    amounts are left to `_amount_text`, so only references lose their names."""
+_SIMPLE = frozenset({str, bool, int, float, type(None)})
+
+
+def _json_ready(value: Any) -> Any:
+    """What `_canonical` makes, for the dicts, lists and amounts payloads are made of: a
+    copy with amounts as their text (json.dumps then writes it without asking back for
+    every amount) and references without their names."""
     kind = type(value)
-    if kind in _AS_THEY_ARE or kind is Decimal:
-        return value
     if kind is dict:
-        changed = None
+        out = {}
         for key, inner in value.items():
-            if type(inner) in _AS_THEY_ARE or type(inner) is Decimal:
-                continue
-            made = _without_names(inner)
-            if made is not inner:
-                changed = changed if changed is not None else dict(value)
-                changed[key] = made
-        if "name" in value and "value" in value:
-            changed = changed if changed is not None else dict(value)
-            del changed["name"]
-        return value if changed is None else changed
+            inner_kind = type(inner)
+            if inner_kind in _SIMPLE:
+                out[key] = inner
+            elif inner_kind is Decimal:
+                out[key] = str(inner.normalize())
+            else:
+                out[key] = _json_ready(inner)
+        if "name" in out and "value" in out:
+            del out["name"]  # a reference is its id
+        return out
     if kind is list:
-        made_items = [_without_names(inner) for inner in value]
-        same = all(made is inner for made, inner in zip(made_items, value, strict=True))
-        return value if same else made_items
+        return [inner if type(inner) in _SIMPLE else _json_ready(inner) for inner in value]
+    if kind is Decimal:
+        return str(value.normalize())
+    if kind in _SIMPLE:
+        return value
     if isinstance(value, Mapping | list | tuple | Decimal):
         raise _Unusual  # _canonical treats these its own way
-    return value
+    return value  # a date...: json.dumps asks _amount_text

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tpsqbo_engine.filters import ExpressionError, normalize_email, normalize_name
-from tpsqbo_engine.ruleset.model import Action, MappingRule, MatchKey, RuleSet
+from tpsqbo_engine.ruleset.model import Action, ExclusionRule, MappingRule, MatchKey, RuleSet
 from tpsqbo_engine.sync.compare import get_path as _get
 from tpsqbo_engine.sync.credits import open_part
 from tpsqbo_engine.sync.markers import marker_of
@@ -124,6 +124,7 @@ class Planner:
         )
         self.operations: list[Operation] = []
         self._match_index: dict[tuple[str, str, str], dict[Any, list[tuple[str, Record]]]] = {}
+        self._exclusions: dict[str, list[ExclusionRule]] = {}
 
     def plan(self) -> Plan:
         for mapping in ordered(self.given.rules.mappings):
@@ -405,9 +406,11 @@ class Planner:
 
     def _excluded(self, qualified: str, record: Record) -> _Exclusion | None:
         phase = self.given.phase
-        for rule in self.given.rules.exclusions:
-            if rule.entity != qualified:
-                continue
+        rules = self._exclusions.get(qualified)
+        if rules is None:  # asked for every record: the rules of each entity found once
+            rules = [r for r in self.given.rules.exclusions if r.entity == qualified]
+            self._exclusions[qualified] = rules
+        for rule in rules:
             action = rule.initial if phase == "initial" else rule.ongoing
             if action is Action.ALLOW:
                 continue
