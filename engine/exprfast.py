@@ -218,6 +218,10 @@ def _key(leaves: Leaves, function_type: type) -> tuple[Any, ...] | None:
     return tuple(key)
 
 
+_Leaf = tuple[str, tuple[str, ...], bool, PathPlan | None, Any]
+_DEEP = object()  # a path that is not one top-level field
+
+
 def _reader(
     paths: tuple[Path, ...], build: Build, function_type: type, calls: bool
 ) -> Callable[[Reader], Any]:
@@ -225,22 +229,46 @@ def _reader(
     leaf is a plain value or a pure function, is built once per set of leaves and record
     shape (a new plan reads new records through new shapes' plans): `ref('TaxCode',
     lookup('tax-codes', ...))` gives the same for the same inputs."""
-    plans_for = path_plans(paths)
+    # Per record shape (the one last met): each path with its plan, and for a path that is
+    # one top-level field, what a record without it gives (None when declared).
+    last: list[tuple[Any, tuple[_Leaf, ...], Kept]] = [(_NO_FIELDS, (), {})]
+
+    def leaves_of(fields: Plans | None) -> tuple[Any, tuple[_Leaf, ...], Kept]:
+        made = []
+        for name, steps, called in paths:
+            plan = None if fields is None else fields.plan(name, steps)
+            top = plan is not None and len(plan[0]) == 1
+            absent = (None if plan[0][0][2] else SLOW) if plan is not None and top else _DEEP
+            made.append((name, steps, called, plan, absent))
+        known = last[0] = (fields, tuple(made), {})
+        return known
 
     def run(scope: Reader) -> Any:
+        fields = scope.fields
+        known = last[0]  # read once: another thread may replace it meanwhile
+        if known[0] is not fields:
+            known = leaves_of(fields)
         names, record = scope.names, scope.record
-        plans, kept = plans_for(scope.fields)
+        kept = known[2]
         leaves: Leaves = []
-        keep = calls and scope.fields is not None
-        for (name, steps, called), plan in zip(paths, plans, strict=True):
+        keep = calls and fields is not None
+        for name, steps, called, plan, absent in known[1]:
             value = names.get(name, SLOW)
             if value is SLOW:
                 if plan is None:
                     return SLOW
-                value = walk(record, plan)
-                if value is SLOW:
-                    return SLOW
-            else:
+                if absent is not _DEEP and type(record) is dict:  # a top-level field
+                    value = record.get(name, absent)
+                    if value is SLOW:
+                        return SLOW
+                    final = plan[1]
+                    if final is not None and (plan[2] or isinstance(value, list)):
+                        value = final(value)
+                else:
+                    value = walk(record, plan)
+                    if value is SLOW:
+                        return SLOW
+            elif steps:
                 for step in steps:
                     if type(value) is not dict:
                         return SLOW
