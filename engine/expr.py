@@ -42,9 +42,9 @@ from tpsqbo_engine.exprfast import (
     SLOW,
     SPECIAL_NAMES,
     Plans,
+    Reader,
     compile_quick,
-    path_plans,
-    read_path,
+    path_reader,
 )
 from tpsqbo_engine.filters import (
     ALLOWED_TESTS,
@@ -294,12 +294,6 @@ class Scope:
     def _copy(self) -> dict[str, Any]:
         return {**self.values}
 
-    def read(self, name: str, steps: tuple[str, ...]) -> Any:
-        """A name and the keys under it as Jinja would read them, or `SLOW`."""
-        fields = self.fields
-        plan = None if fields is None else fields.plan(name, steps)
-        return read_path(self, name, steps, plan)
-
     def context(self, env: RuleEnvironment) -> Context:
         context = self._context
         if context is None or context.environment is not env:
@@ -488,7 +482,7 @@ def _expression(template: Template, env: RuleEnvironment) -> Callable[[Scope], A
     return run
 
 
-def _path_getter(expression: nodes.Expr) -> Callable[[Scope], Any] | None:
+def _path_getter(expression: nodes.Expr) -> Callable[[Reader], Any] | None:
     """For an expression that is only a path (`email`, `address.line1`, `line['amount']`):
     a getter that walks plain dicts the way the sandbox would, and says `SLOW` for anything
     else (a missing key, a value that is not a dict), where the general path decides."""
@@ -506,13 +500,7 @@ def _path_getter(expression: nodes.Expr) -> Callable[[Scope], Any] | None:
         node = node.node
     if not isinstance(node, nodes.Name) or node.ctx != "load" or node.name in SPECIAL_NAMES:
         return None
-    first, path = node.name, tuple(reversed(steps))
-    plans_for = path_plans(((first, path, False),))
-
-    def get(scope: Scope) -> Any:
-        return read_path(scope, first, path, plans_for(scope.fields)[0][0])
-
-    return get
+    return path_reader(node.name, tuple(reversed(steps)))
 
 
 def over_budget(tree: nodes.Template, *, autoescape: bool = False) -> str | None:

@@ -170,36 +170,6 @@ MAX_KEPT = 20_000
 Kept = dict[tuple[Any, ...], Any]
 
 
-def path_plans(
-    paths: tuple[Path, ...],
-) -> Callable[[Plans | None], tuple[tuple[PathPlan | None, ...], Kept]]:
-    """The plans of `paths` for a record shape, made once for the shape last met (a value is
-    almost always read from records of one entity), and the results kept for it."""
-    last: list[tuple[Any, tuple[PathPlan | None, ...], Kept]] = [(_NO_FIELDS, (), {})]
-
-    def plans(fields: Plans | None) -> tuple[tuple[PathPlan | None, ...], Kept]:
-        known = last[0]  # read once: another thread may replace it meanwhile
-        if known[0] is not fields:
-            made = tuple(None if fields is None else fields.plan(n, s) for n, s, _ in paths)
-            known = last[0] = (fields, made, {})
-        return known[1], known[2]
-
-    return plans
-
-
-def read_path(scope: Reader, name: str, steps: tuple[str, ...], plan: PathPlan | None) -> Any:
-    """A name and the keys under it as Jinja would read them, or `SLOW` (a key missing,
-    something not a plain dict on the way)."""
-    value = scope.names.get(name, SLOW)
-    if value is SLOW:
-        return SLOW if plan is None else walk(scope.record, plan)
-    for step in steps:
-        if type(value) is not dict:
-            return SLOW
-        value = value.get(step, SLOW)
-    return value
-
-
 def _key(leaves: Leaves, function_type: type) -> tuple[Any, ...] | None:
     """The leaves as a key that only equal leaves share, or None. Equal is not enough: 1,
     1.0, True and Decimal('1.00') are equal in Python but not to `| string`, so a number is
@@ -216,6 +186,12 @@ def _key(leaves: Leaves, function_type: type) -> tuple[Any, ...] | None:
         else:
             return None
     return tuple(key)
+
+
+def path_reader(name: str, steps: tuple[str, ...]) -> Callable[[Reader], Any]:
+    """One path read as Jinja would read it, or `SLOW` (a key missing, something not a
+    plain dict on the way)."""
+    return _reader(((name, steps, False),), operator.itemgetter(0), object, False)
 
 
 _Leaf = tuple[str, tuple[str, ...], bool, PathPlan | None, Any]
