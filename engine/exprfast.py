@@ -190,8 +190,44 @@ def _key(leaves: Leaves, function_type: type) -> tuple[Any, ...] | None:
 
 def path_reader(name: str, steps: tuple[str, ...]) -> Callable[[Reader], Any]:
     """One path read as Jinja would read it, or `SLOW` (a key missing, something not a
-    plain dict on the way)."""
-    return _reader(((name, steps, False),), operator.itemgetter(0), object, False)
+    plain dict on the way): what `_reader` does for one leaf, spelled out for the most
+    common rule value of all."""
+    last: list[tuple[Any, PathPlan | None, Any]] = [(_NO_FIELDS, None, _DEEP)]
+
+    def get(scope: Reader) -> Any:
+        fields = scope.fields
+        known = last[0]  # read once: another thread may replace it meanwhile
+        if known[0] is not fields:
+            plan = None if fields is None else fields.plan(name, steps)
+            known = last[0] = (fields, plan, _absent(plan))
+        value = scope.names.get(name, SLOW)
+        if value is not SLOW:
+            for step in steps:
+                if type(value) is not dict:
+                    return SLOW
+                value = value.get(step, SLOW)
+            return value
+        plan, absent = known[1], known[2]
+        if plan is None:
+            return SLOW
+        record = scope.record
+        if absent is _DEEP or type(record) is not dict:
+            return walk(record, plan)
+        value = record.get(name, absent)  # a top-level field
+        final = plan[1]
+        if final is not None and value is not SLOW and (plan[2] or isinstance(value, list)):
+            return final(value)
+        return value
+
+    return get
+
+
+def _absent(plan: PathPlan | None) -> Any:
+    """What a record without the field gives, for a path that is one top-level field (None
+    when declared); `_DEEP` for any other."""
+    if plan is None or len(plan[0]) != 1:
+        return _DEEP
+    return None if plan[0][0][2] else SLOW
 
 
 _Leaf = tuple[str, tuple[str, ...], bool, PathPlan | None, Any]
@@ -213,9 +249,7 @@ def _reader(
         made = []
         for name, steps, called in paths:
             plan = None if fields is None else fields.plan(name, steps)
-            top = plan is not None and len(plan[0]) == 1
-            absent = (None if plan[0][0][2] else SLOW) if plan is not None and top else _DEEP
-            made.append((name, steps, called, plan, absent))
+            made.append((name, steps, called, plan, _absent(plan)))
         known = last[0] = (fields, tuple(made), {})
         return known
 
