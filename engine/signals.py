@@ -6,17 +6,28 @@ held until the last open write is committed, then raised. If that takes longer t
 `GRACE_SECONDS` (a slow call, or a write never concluded), it is raised anyway: the journal
 makes any point safe, holding the signal only spares the next run a lookup. Ctrl-C stays
 Python's `KeyboardInterrupt` (exit 130).
+
+Python cannot raise out of some callbacks (a weakref's, which imports run, a `__del__`): a
+signal's exception raised there is printed as "Exception ignored" and lost, and the engine
+would run on. While installed, such a lost stop is sent again a moment later, to land in the
+engine's own code.
 """
 
 from __future__ import annotations
 
 import signal
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sys import UnraisableHookArgs
 
 GRACE_SECONDS = 20.0
+RESEND_SECONDS = 0.05  # after a lost stop: long enough to be out of the callback that lost it
 EXIT_TERMINATED = 143
 
 
@@ -28,6 +39,7 @@ _open_writes: set[int] = set()
 _depth = 0  # StateStore transactions in progress
 _pending = False
 _grace: threading.Timer | None = None  # re-sends SIGTERM if the held one is never settled
+_resends: list[threading.Timer] = []  # re-send stops a callback lost
 
 
 def _handler(signum: int, frame: FrameType | None) -> None:
@@ -51,6 +63,23 @@ def _cancel_grace() -> None:
         _grace = None
 
 
+def _lost_stops(previous: Callable[[UnraisableHookArgs], Any]) -> Callable[..., None]:
+    def hook(unraisable: UnraisableHookArgs) -> None:
+        stop = {Terminated: signal.SIGTERM, KeyboardInterrupt: signal.SIGINT}.get(
+            type(unraisable.exc_value)  # type: ignore[arg-type]
+        )
+        if stop is None:
+            previous(unraisable)
+            return
+        main = threading.main_thread().ident or 0
+        resend = threading.Timer(RESEND_SECONDS, signal.pthread_kill, (main, stop))
+        resend.daemon = True
+        _resends.append(resend)
+        resend.start()
+
+    return hook
+
+
 @contextmanager
 def installed() -> Iterator[None]:
     """SIGTERM handled as above while inside (main thread only; elsewhere a no-op)."""
@@ -62,10 +91,15 @@ def installed() -> Iterator[None]:
     # outcomes were recorded) are the journal's to recover, not writes in flight here.
     _open_writes.clear()
     previous = signal.signal(signal.SIGTERM, _handler)
+    previous_hook, sys.unraisablehook = sys.unraisablehook, _lost_stops(sys.unraisablehook)
     try:
         yield
     finally:
         _cancel_grace()
+        for resend in _resends:  # the engine is ending anyway; the handler it needs is gone
+            resend.cancel()
+        _resends.clear()
+        sys.unraisablehook = previous_hook
         signal.signal(signal.SIGTERM, previous)
         _pending = False
         _open_writes.clear()

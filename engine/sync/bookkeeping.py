@@ -87,17 +87,7 @@ class Bookkeeping:
         if op.reverse:  # a `both` mapping wrote back to its source side
             target_id = op.target.split(":", 1)[1] if ":" in op.target else target_id
         self._link(op, mapping, target_id, version, digest)
-        self.pending.items.append(
-            Item(
-                op.record,
-                op.mapping,
-                op.action,
-                "Successful",
-                _describe(op),
-                op.rule,
-                f"{op.target.split(':')[0]}:{target_id}",
-            )
-        )
+        self._report(op, "Successful", _describe(op), f"{op.target.split(':')[0]}:{target_id}")
         entity = op.target.split(":", 1)[0].split(".", 1)[-1]
         left = self.left.pop(f"{entity}:{target_id}", "") if not op.reverse else ""
         self.pending.outcomes.append(Outcome(journal, "written", target_id, version, left))
@@ -142,18 +132,19 @@ class Bookkeeping:
         refused = isinstance(error, (SkippableConnectorError, FatalConnectorError))
         if op.action == "create" and op.target.startswith("qbo.") and not refused:
             message += "; it may have been written: the next run looks for it first"
-            self.pending.items.append(
-                Item(op.record, op.mapping, op.action, "Failed", message, op.rule, op.target)
-            )
+            self._report(op, "Failed", message)
             signals.write_left_open(journal)
             return
         self._fail(op, journal, message)
 
     def _fail(self, op: Operation, journal: int, message: str) -> None:
-        self.pending.items.append(
-            Item(op.record, op.mapping, op.action, "Failed", message, op.rule, op.target)
-        )
+        self._report(op, "Failed", message)
         self.pending.outcomes.append(Outcome(journal, "failed"))
+
+    def _report(self, op: Operation, status: str, message: str, target: str = "") -> None:
+        """The history row of the operation's record (its target unless another is named)."""
+        row = Item(op.record, op.mapping, op.action, status, message, op.rule, target or op.target)
+        self.pending.items.append(row)
 
 
 def written_digest(op: Operation, body: Record) -> str:

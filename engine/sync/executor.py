@@ -16,7 +16,6 @@ QBO or TPS), batch_writes.py (QBO writes 30 to a call); here, the order they run
 
 from __future__ import annotations
 
-from tpsqbo_engine.state_rows import Item
 from tpsqbo_engine.sync.batch_writes import BatchWrites
 from tpsqbo_engine.sync.bookkeeping import Progress
 from tpsqbo_engine.sync.plan import Operation
@@ -50,17 +49,7 @@ class Executor(BatchWrites):
         elif op.action == "refresh":
             self._refresh(op)
         else:
-            self.pending.items.append(
-                Item(
-                    op.record,
-                    op.mapping,
-                    op.action,
-                    op.level or "Excluded",
-                    op.message,
-                    op.rule,
-                    op.target,
-                )
-            )
+            self._report(op, op.level or "Excluded", op.message)
         if len(self.pending.items) + len(self.pending.links) >= FLUSH_ROWS:
             self._flush()  # a long stretch of records left alone: memory stays bounded
 

@@ -72,16 +72,10 @@ class QboBatch(QboWrites):
             for i in pending
         ]
         key = ",".join(ops[i].key for i in pending)
-        body = self.call(
-            "POST",
-            "batch",
-            body={"BatchItemRequest": items},
-            batch=True,
-            requestid=self.requestid(f"batch:{key}"),
-            on_lost=look_again,
-            expect=("BatchItemResponse", list),
+        answer = self.call_batch(
+            items, requestid=self.requestid(f"batch:{key}"), on_lost=look_again
         )
-        for item in body["BatchItemResponse"]:
+        for item in answer:
             index = _batch_index(item, pending)
             result = None if index is None else self._batch_result(ops[index], item)
             if index is not None and result is not None:

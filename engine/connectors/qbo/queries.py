@@ -106,14 +106,7 @@ class QboQueries(QboTransport):
         items = [
             {"bId": f"q{i}", "Query": select(e, wanted[e], 1, size)} for i, e in enumerate(chunk)
         ]
-        body = self.call(
-            "POST",
-            "batch",
-            body={"BatchItemRequest": items},
-            batch=True,
-            expect=("BatchItemResponse", list),
-        )
-        pages = _query_pages(body["BatchItemResponse"], chunk)
+        pages = _query_pages(self.call_batch(items), chunk)
         found: dict[str, Iterator[Record]] = {}
         for index, entity in enumerate(chunk):
             page = pages.get(index)

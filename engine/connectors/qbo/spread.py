@@ -8,7 +8,9 @@ recorded all the same."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 
 from tpsqbo_engine.connectors.qbo.batch import BatchOp, BatchResult, QboBatch
 from tpsqbo_engine.connectors.qbo.transport import BATCH_SIZE, Record
@@ -24,12 +26,9 @@ class QboSpreadWrites(QboBatch):
         what another item of the same call creates. A fatal error carries, in `partial`, the
         results of the writes made before it, so they are recorded all the same."""
         results: list[BatchResult] = []
-        try:
+        with _kept(results):
             for start in range(0, len(ops), BATCH_SIZE):
                 results.extend(self._batch_chunk(ops[start : start + BATCH_SIZE]))
-        except FatalConnectorError as fatal:
-            fatal.partial = (*results, *fatal.partial)
-            raise
         return results
 
     def _batch_chunk(self, ops: list[BatchOp]) -> list[BatchResult]:
@@ -37,7 +36,7 @@ class QboSpreadWrites(QboBatch):
         has. A loop, bounded since each pass writes at least one op singly or the rest in
         one batch, however the budget's room flips between looks."""
         results: list[BatchResult] = []
-        try:
+        with _kept(results):
             for _ in range(len(ops) + 1):
                 rest = ops[len(results) :]
                 if not rest:
@@ -55,9 +54,6 @@ class QboSpreadWrites(QboBatch):
                     # The writes made singly stand: only the ones of this call are in doubt.
                     results += [BatchResult(op, error=error) for op in rest]
                 break
-        except FatalConnectorError as fatal:
-            fatal.partial = (*results, *fatal.partial)
-            raise
         return results
 
     def _singly(self, ops: list[BatchOp]) -> list[BatchResult]:
@@ -130,3 +126,13 @@ class QboSpreadWrites(QboBatch):
         )
         record: Record = answer[op.entity]
         return record
+
+
+@contextmanager
+def _kept(results: list[BatchResult]) -> Iterator[None]:
+    """A fatal error raised inside carries the results made before it, so they are recorded."""
+    try:
+        yield
+    except FatalConnectorError as fatal:
+        fatal.partial = (*results, *fatal.partial)
+        raise

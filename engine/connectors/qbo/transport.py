@@ -103,6 +103,26 @@ class QboTransport:
 
         return self.retry.run(attempt, sleep=self.sleep, on_retry=self._count_retry)
 
+    def call_batch(
+        self,
+        items: list[Record],
+        *,
+        requestid: str | None = None,
+        on_lost: Callable[[], Record | None] | None = None,
+    ) -> list[Any]:
+        """One batch call of up to 30 items: the answer's BatchItemResponse list."""
+        body = self.call(
+            "POST",
+            "batch",
+            body={"BatchItemRequest": items},
+            batch=True,
+            requestid=requestid,
+            on_lost=on_lost,
+            expect=("BatchItemResponse", list),
+        )
+        answer: list[Any] = body["BatchItemResponse"]
+        return answer
+
     def _send(
         self,
         method: str,
