@@ -315,3 +315,40 @@ def test_the_demo_firms_plan_hashes_are_what_they_were() -> None:
     for op in writes:
         want = {k: v for k, v in op.body.items() if k != "Active"}
         assert content_hash(want) == _hash_as_before(want)
+
+
+def test_results_kept_for_equal_inputs_are_kept_apart_by_what_tells_them_apart() -> None:
+    """`f(x)` of a pure function is made once per input in a plan; 1, True, 1.0 and
+    Decimal('1.00') are equal in Python, but not to `| string`."""
+    from tpsqbo_engine.sync.filling import Fields
+
+    calls: list[Any] = []
+
+    def echo(value: Any) -> Any:
+        calls.append(value)
+        return value
+
+    names = {"f": RuleFunction(echo, pure=True)}
+    fields = Fields(None)
+    value = compile_value("{{ f(x) | string }}", "x:1")
+    inputs = [1, True, Decimal("1.0"), Decimal("1.00"), "1", 1.0, None, 1, Decimal("1.0")]
+    for x in inputs:
+        scope = Scope(dict(names), record={"x": x}, fields=fields, fill=lambda x=x: {"x": x})
+        expected = value.evaluate_slowly({"f": RuleFunction(lambda v: v), "x": x})
+        assert value.evaluate(scope) == expected, x
+    # every input once: the repeats (1 and Decimal('1.0')) come from what was kept
+    assert calls == inputs[:7]
+    assert type(calls[0]) is int and type(calls[1]) is bool
+
+
+def test_a_function_that_is_not_pure_is_called_every_time() -> None:
+    from tpsqbo_engine.sync.filling import Fields
+
+    calls: list[Any] = []
+    names = {"f": RuleFunction(lambda v: calls.append(v) or v)}
+    value = compile_value("{{ f(x) }}", "x:1")
+    fields = Fields(None)
+    for _ in range(3):
+        scope = Scope(dict(names), record={"x": "a"}, fields=fields, fill=lambda: {"x": "a"})
+        assert value.evaluate(scope) == "a"
+    assert calls == ["a", "a", "a"]
