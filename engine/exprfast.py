@@ -168,6 +168,7 @@ _NO_FIELDS = object()
 _KEPT = frozenset({str, int, bool, float, Decimal, date, type(None)})
 MAX_KEPT = 20_000
 Kept = dict[tuple[Any, ...], Any]
+_CALLED = object()  # a function's place in a key
 
 
 def _key(leaves: Leaves, function_type: type) -> tuple[Any, ...] | None:
@@ -177,8 +178,14 @@ def _key(leaves: Leaves, function_type: type) -> tuple[Any, ...] | None:
     key = []
     for value in leaves:
         kind = type(value)
-        if kind is str or kind is int or kind is date or value is None or kind is function_type:
+        if kind is str or kind is int or kind is date or value is None:
             key.append(value)
+        elif kind is function_type:
+            # Not the function itself: the kept results outlive the plan, and a plan's
+            # functions hold its resolver and snapshot. Its place in the key says which it
+            # is: the results are kept apart per `fields` (one plan's record kind), where a
+            # name gives one function.
+            key.append(_CALLED)
         elif kind is Decimal:
             key.append(value.as_tuple())
         elif kind is bool:

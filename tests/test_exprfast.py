@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
+import gc
 import hashlib
 import json
 import threading
+import weakref
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -352,3 +354,18 @@ def test_a_function_that_is_not_pure_is_called_every_time() -> None:
         scope = Scope(dict(names), record={"x": "a"}, fields=fields, fill=lambda: {"x": "a"})
         assert value.evaluate(scope) == "a"
     assert calls == ["a", "a", "a"]
+
+
+def test_a_finished_plan_leaves_its_snapshot_to_be_freed() -> None:
+    """Results kept for pure functions live in the rules' compiled values, which outlive
+    the plan: they must not hold the plan's functions, hence its resolver and snapshot."""
+    rules = load_ruleset(rules_dir())
+
+    def plan_once() -> weakref.ref[Snapshot]:
+        snapshot = _snapshot()
+        assert Planner(PlanInput(rules, snapshot, {}, phase="initial")).plan().writes()
+        return weakref.ref(snapshot)
+
+    gone = plan_once()
+    gc.collect()
+    assert gone() is None
