@@ -32,6 +32,8 @@ from jinja2.nodes import EvalContext
 from jinja2.optimizer import Optimizer
 from jinja2.utils import _PassArg
 
+from tpsqbo_engine.filters import ALLOWED_TESTS
+
 SLOW = object()  # "Jinja decides": nothing has run yet
 Leaves = list[Any]
 Build = Callable[[Leaves], Any]
@@ -497,47 +499,32 @@ class _Compiler:
 
 
 # Filters and tests that make no Undefined of their own (`first` of an empty list, `map` of
-# a missing attribute do): the engine's filters, and Jinja's that only transform their input.
-_DEFINED_OUT = frozenset(
-    {
-        "money",
-        "decimal",
-        "merge_by",
-        "qbo_name",
-        "qbo_display_name",
-        "abs",
-        "length",
-        "lower",
-        "upper",
-        "trim",
-        "title",
-        "capitalize",
-        "string",
-        "int",
-        "round",
-        "replace",
-        "truncate",
-        "list",
-        # tests answer True or False
-        "none",
-        "number",
-        "eq",
-        "ne",
-        "lt",
-        "le",
-        "gt",
-        "ge",
-        "in",
-        "defined",
-        "undefined",
-        "true",
-        "false",
-        "odd",
-        "even",
-        "sameas",
-        "mapping",
-        "sequence",
-    }
+# a missing attribute do): the engine's filters, Jinja's that only transform their input,
+# and every test rules may use, as a test answers True or False.
+_DEFINED_OUT = (
+    frozenset(
+        {
+            "money",
+            "decimal",
+            "merge_by",
+            "qbo_name",
+            "qbo_display_name",
+            "abs",
+            "length",
+            "lower",
+            "upper",
+            "trim",
+            "title",
+            "capitalize",
+            "string",
+            "int",
+            "round",
+            "replace",
+            "truncate",
+            "list",
+        }
+    )
+    | ALLOWED_TESTS
 )
 _NONE: tuple[Any, ...] = ()
 
