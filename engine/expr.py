@@ -37,15 +37,8 @@ from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from tpsqbo_engine import budget as limits
-from tpsqbo_engine.exprfast import (
-    DICT_ATTRIBUTES,
-    SLOW,
-    SPECIAL_NAMES,
-    Plans,
-    Reader,
-    compile_quick,
-    path_reader,
-)
+from tpsqbo_engine.exprfast import DICT_ATTRIBUTES, SPECIAL_NAMES, compile_quick
+from tpsqbo_engine.exprread import SLOW, Plans, Reader, path_reader
 from tpsqbo_engine.filters import (
     ALLOWED_TESTS,
     CENT,

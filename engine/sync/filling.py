@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from tpsqbo_engine.exprfast import PathKey, PathPlan, walk
+from tpsqbo_engine.exprread import PathKey, PathPlan, walk
 from tpsqbo_engine.ruleset.shapes import Shape
 
 MAX_FILL_DEPTH = 6

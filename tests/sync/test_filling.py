@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tpsqbo_engine.exprfast import SLOW
+from tpsqbo_engine.exprread import SLOW
 from tpsqbo_engine.ruleset.shapes import Shape, entity_catalog
 from tpsqbo_engine.sync.filling import MAX_FILL_DEPTH, Fields, filled
 
