@@ -5,23 +5,27 @@ state statements the sync makes per record it writes.
 
 Both emulators run in this process with no limits; reading them is not timed. The planner
 (`Session.plan` on a snapshot already read) decides every TPS client, invoice and payment of
-`--firm` for an initial sync; the hand-written mapping does the field work of the standard
-pack for the same records (display names, addresses, invoice lines merged by work code with
-their item and tax code, payments applied to invoices) in plain Python. Targets: the planner
-within 3x of the hand-written mapping; at most 5 state statements per record written.
-Each side is timed after a full garbage collection, so neither pays for the other's garbage;
-the CPU time of each is printed too, the steadier measure on a shared machine.
+`--firm` for an initial sync; the hand-written mapping makes, in plain Python, the very
+payloads the planner makes for the same records (unique display names, linked references,
+addresses, invoice lines merged by work code with their item and tax code, the open part of
+payments) and leaves out what the planner leaves out; the two are checked equal, record by
+record, after the timing. Targets: the planner within 3x of the hand-written mapping; at
+most 5 state statements per record written.
+Each side is timed after a full garbage collection, so neither pays for the other's garbage,
+with Python's cycle collector on and what was alive before set aside from its passes
+(`gc.freeze`), as the planner sets the snapshot aside while it plans; the CPU time of each
+is printed too, the steadier measure on a shared machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import re
 import sqlite3
 import tempfile
 import time
-from collections import defaultdict
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -29,102 +33,238 @@ from tpsqbo_engine import state_rows
 from tpsqbo_engine.state import StateStore
 from tpsqbo_engine.state_rows import Done, Intent, Item, Link, Outcome
 from tpsqbo_engine.sync.demo import demo_firm
+from tpsqbo_engine.sync.plan import Plan
 from tpsqbo_engine.sync.session import Session
 from tpsqbo_engine.sync.snapshot import Snapshot
 
 Record = dict[str, Any]
 CENT = Decimal("0.01")
+PENDING = "@pending:"
+_NAME_FORBIDDEN = re.compile(r"[:\t\n\r]")
+
+
+def amount(value: Any) -> Decimal:
+    return value if type(value) is Decimal else Decimal(str(value).strip().replace(",", ""))
 
 
 def money(value: Any) -> Decimal:
-    return Decimal(str(value or 0)).quantize(CENT)
+    return amount(value).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def customer(client: Record) -> Record:
-    address = client.get("address") or {}
-    return {
-        "DisplayName": f"{client['name'].replace(':', '-')[:500]} ({client['code']})",
-        "CompanyName": client["name"],
-        "PrimaryEmailAddr": {"Address": client.get("email")},
-        "PrimaryPhone": {"FreeFormNumber": client.get("phone")},
-        "BillAddr": {
-            "Line1": address.get("line1"),
-            "Line2": address.get("line2"),
-            "City": address.get("city"),
-            "CountrySubDivisionCode": address.get("region"),
-            "PostalCode": address.get("postal_code"),
-            "Country": address.get("country"),
-        },
-        "Notes": f"TPS client {client['code']}",
-    }
+def qbo_name(value: Any, limit: int = 100) -> str:
+    return " ".join(_NAME_FORBIDDEN.sub(" ", str(value)).split())[:limit].rstrip()
 
 
-def invoice(record: Record, clients: dict[str, Record], items: dict[str, str]) -> Record:
-    merged: dict[str, Decimal] = defaultdict(Decimal)
-    descriptions: dict[str, str] = {}
-    for line in record["lines"]:
-        merged[line["work_code"]] += money(line["amount"])
-        descriptions.setdefault(line["work_code"], line.get("description") or "")
-    return {
-        "DocNumber": record["doc_number"],
-        "TxnDate": record["date"],
-        "DueDate": record["due_date"],
-        "CustomerRef": {"value": record["client_id"]},
-        "BillEmail": {"Address": clients[record["client_id"]].get("email")},
-        "AllowOnlineCreditCardPayment": True,
-        "AllowOnlineACHPayment": True,
-        "TxnTaxDetail": {"TotalTax": money(record.get("tax_total"))},
-        "PrivateNote": f"sync:tps:invoice:{record['id']}",
-        "Line": [
+def text(value: Any) -> Any:
+    return value.strip() if type(value) is str else value
+
+
+def put(out: Record, key: str, value: Any) -> None:
+    """A field is written only when it has a value; text without stray spaces."""
+    if value is not None:
+        out[key] = value.strip() if type(value) is str else value
+
+
+def group(out: Record, key: str, fields: dict[str, Any]) -> None:
+    """A nested object, written when one of its fields has a value."""
+    inner: Record = {}
+    for name, value in fields.items():
+        put(inner, name, value)
+    if inner:
+        out[key] = inner
+
+
+class HandWritten:
+    """The standard pack's TPS-to-QBO mappings for an initial sync, written out in Python:
+    the same payloads the planner makes, for the same records, and nothing for the records
+    it leaves out (void, paid, payments of paid invoices, work-code headings)."""
+
+    def __init__(self, snapshot: Snapshot, lookups: dict[str, Any]) -> None:
+        self.snapshot = snapshot
+        self.lookups = lookups
+        accounts = snapshot.records("qbo.Account").values()
+        self.accounts: dict[str, Record] = {}
+        for account in accounts:
+            self.accounts.setdefault(str(account.get("Name") or "").casefold(), account)
+        # QBO display names are unique (case-insensitive); those already there count.
+        self.names = {
+            str(c.get("DisplayName") or "").casefold(): str(c["Id"])
+            for c in snapshot.records("qbo.Customer").values()
+        }
+        self.codes = {w["code"]: w for w in snapshot.records("tps.WorkCode").values()}
+        self.clients = snapshot.records("tps.Client")
+        self.left_out: set[str] = set()
+
+    def lookup(self, table: str, key: str) -> Any:
+        found = self.lookups[table]
+        return found.entries.get(key, found.default if found.has_default else None)
+
+    def account(self, name: str) -> Record:
+        found = self.accounts[name.casefold()]
+        return {"value": found["Id"], "name": found.get("Name")}
+
+    def tax_code(self, name: str) -> Record:
+        return {"value": name}  # QBO US: TAX and NON stand for themselves
+
+    def all(self) -> dict[str, Record]:
+        made: dict[str, Record] = {}
+        for code in self.codes.values():
+            if code.get("node_type") == "work_code" and code.get("active"):
+                made[f"tps.WorkCode:{code['id']}"] = self.item(code)
+        for client in self.clients.values():
+            made[f"tps.Client:{client['id']}"] = self.customer(client)
+        for record in self.snapshot.records("tps.Invoice").values():
+            if record["status"] == "void":
+                continue
+            if money(record.get("balance")) == 0:  # paid history stays out
+                self.left_out.add(record["id"])
+                continue
+            made[f"tps.Invoice:{record['id']}"] = self.invoice(record)
+        for record in self.snapshot.records("tps.Payment").values():
+            paid = self.payment(record)
+            if paid is not None:
+                made[f"tps.Payment:{record['id']}"] = paid
+        return made
+
+    def item(self, code: Record) -> Record:
+        out: Record = {"Type": "Service"}
+        put(out, "Name", qbo_name(code["name"]))
+        put(out, "Sku", code["code"])
+        put(out, "Description", code["name"])
+        out["UnitPrice"] = money(code.get("default_rate") or 0)
+        income = self.lookup("income-accounts", code.get("work_type"))
+        out["IncomeAccountRef"] = self.account(income)
+        put(out, "Taxable", code.get("tax1") or code.get("tax2") or code.get("tax3"))
+        return out
+
+    def unique(self, name: str, suffix: str, ident: str) -> str:
+        holder = self.names.get(name.casefold())
+        if holder is not None and holder != ident:
+            name = name[: 500 - len(suffix)].rstrip() + suffix
+        self.names[name.casefold()] = ident
+        return name
+
+    def customer(self, client: Record) -> Record:
+        out: Record = {}
+        ident = f"new:{len(self.names)}"
+        name = self.unique(qbo_name(client["name"], 500), f" ({client['code']})", ident)
+        put(out, "DisplayName", name)
+        put(out, "CompanyName", client["name"][:100])
+        group(out, "PrimaryEmailAddr", {"Address": client.get("email")})
+        group(out, "PrimaryPhone", {"FreeFormNumber": client.get("phone")})
+        address = client.get("address") or {}
+        group(
+            out,
+            "BillAddr",
             {
-                "DetailType": "SalesItemLineDetail",
-                "Amount": amount,
-                "Description": descriptions[code],
-                "SalesItemLineDetail": {
-                    "ItemRef": {"value": items.get(code, code)},
-                    "Qty": 1,
-                    "UnitPrice": amount,
-                    "TaxCodeRef": {"value": "TAX"},
-                },
-            }
-            for code, amount in merged.items()
-        ],
-    }
+                "Line1": address.get("line1"),
+                "Line2": address.get("line2"),
+                "City": address.get("city"),
+                "CountrySubDivisionCode": address.get("region"),
+                "PostalCode": address.get("postal_code"),
+                "Country": address.get("country"),
+            },
+        )
+        out["Notes"] = f"TPS client {client['code']}".strip()
+        return out
 
+    def invoice(self, record: Record) -> Record:
+        out: Record = {}
+        put(out, "DocNumber", record.get("doc_number"))
+        put(out, "TxnDate", record.get("date"))
+        put(out, "DueDate", record.get("due_date"))
+        out["CustomerRef"] = {"value": f"{PENDING}tps.Client:{record['client_id']}"}
+        group(out, "BillEmail", {"Address": self.clients[record["client_id"]].get("email")})
+        out["AllowOnlineCreditCardPayment"] = True
+        out["AllowOnlineACHPayment"] = True
+        put(out, "GlobalTaxCalculation", self.lookup("tax-settings", "global_tax_calculation"))
+        out["TxnTaxDetail"] = {"TotalTax": money(record.get("tax_total"))}
+        out["Line"] = [self.line(line) for line in merged(record["lines"])]
+        out["PrivateNote"] = f"sync:tps:invoice:{record['id']}"
+        return out
 
-def payment(record: Record) -> Record:
-    return {
-        "CustomerRef": {"value": record["client_id"]},
-        "TxnDate": record["date"],
-        "TotalAmt": money(record["amount"]),
-        "PaymentRefNum": record.get("reference"),
-        "DepositToAccountRef": {"value": record.get("bank_account")},
-        "PrivateNote": f"sync:tps:payment:{record['id']}",
-        "Line": [
+    def line(self, line: Record) -> Record:
+        code = self.codes[line["work_code"]]
+        amount = money(line["amount"])
+        out: Record = {"DetailType": "SalesItemLineDetail", "Amount": amount}
+        put(out, "Description", line.get("description"))
+        tax = self.lookup("tax-codes", "taxable" if code.get("tax1") else "exempt")
+        out["SalesItemLineDetail"] = {
+            "ItemRef": {"value": f"{PENDING}tps.WorkCode:{code['id']}"},
+            "Qty": 1,
+            "UnitPrice": amount,
+            "TaxCodeRef": self.tax_code(tax),
+        }
+        return out
+
+    def payment(self, record: Record) -> Record | None:
+        if record.get("source") != "tps" or record.get("status") != "active":
+            return None
+        applications = record.get("applications") or []
+        amount = record["amount"]
+        if any(a["invoice_id"] in self.left_out for a in applications):
+            # what paid left-out invoices stays out with them; the open rest goes across
+            paid_out = sum(
+                (money(a["amount"]) for a in applications if a["invoice_id"] in self.left_out),
+                Decimal(0),
+            )
+            amount = money(amount) - paid_out
+            if amount <= 0:
+                return None
+            applications = [a for a in applications if a["invoice_id"] not in self.left_out]
+        out: Record = {"CustomerRef": {"value": f"{PENDING}tps.Client:{record['client_id']}"}}
+        put(out, "TxnDate", record.get("date"))
+        out["TotalAmt"] = money(amount)
+        put(out, "PaymentRefNum", record.get("reference"))
+        bank = self.lookup("bank-accounts", record.get("bank_account"))
+        out["DepositToAccountRef"] = self.account(bank)
+        out["Line"] = [
             {
                 "Amount": money(a["amount"]),
-                "LinkedTxn": [{"TxnId": a["invoice_id"], "TxnType": "Invoice"}],
+                "LinkedTxn": [
+                    {"TxnId": f"{PENDING}tps.Invoice:{a['invoice_id']}", "TxnType": "Invoice"}
+                ],
             }
-            for a in record.get("applications", [])
-        ],
-    }
+            for a in applications
+        ]
+        out["PrivateNote"] = f"sync:tps:payment:{record['id']}"
+        return out
 
 
-def hand_written(snapshot: Snapshot) -> int:
-    clients = snapshot.records("tps.Client")
-    items = {code: code for code in snapshot.records("tps.WorkCode")}
-    made = [customer(c) for c in clients.values()]
-    made += [
-        invoice(i, clients, items)
-        for i in snapshot.records("tps.Invoice").values()
-        if i["status"] != "void" and money(i.get("balance")) != 0  # paid history stays out
-    ]
-    made += [payment(p) for p in snapshot.records("tps.Payment").values()]
-    return len(made)
+def merged(lines: list[Record]) -> list[Record]:
+    """Lines merged by work code, first-seen order: amounts summed, descriptions joined."""
+    by_code: dict[Any, Record] = {}
+    for line in lines:
+        known = by_code.get(line.get("work_code"))
+        if known is None:
+            by_code[line.get("work_code")] = dict(line)
+            continue
+        if line.get("amount") is not None:  # summed exactly, rounded once
+            known["amount"] = amount(known.get("amount") or 0) + amount(line["amount"])
+        parts = [known.get("description"), line.get("description")]
+        known["description"] = "; ".join(dict.fromkeys(d for d in parts if d)) or None
+    return list(by_code.values())
+
+
+SOURCES = ("WorkCode", "Client", "Invoice", "Payment")
 
 
 def source_records(snapshot: Snapshot) -> int:
-    return sum(len(snapshot.records(f"tps.{e}")) for e in ("Client", "Invoice", "Payment"))
+    return sum(len(snapshot.records(f"tps.{e}")) for e in SOURCES)
+
+
+def same_payloads(plan: Plan, made: dict[str, Record]) -> None:
+    """Record by record, the planner's writes of TPS records and the hand-written payloads
+    are equal: neither side leaves out a record, or a part of one, that the other makes."""
+    planned = {op.record: op.body for op in plan.writes() if op.record.startswith("tps.")}
+    if any(op.action != "create" for op in plan.writes()):
+        raise SystemExit("an initial sync into an empty QBO should only create")
+    only = sorted(planned.keys() ^ made.keys())
+    if only:
+        raise SystemExit(f"{len(only)} records written by one side only, e.g. {only[:3]}")
+    for key, body in planned.items():
+        if body != made[key]:
+            raise SystemExit(f"{key}: the planner writes {body!r}, by hand {made[key]!r}")
 
 
 def planner_speed(seed: str) -> None:
@@ -143,10 +283,19 @@ def planner_speed(seed: str) -> None:
         plan, _ = session.plan(snapshot)
         planner, planner_cpu = time.perf_counter() - started, time.process_time() - cpu
         gc.collect()
-        started, cpu = time.perf_counter(), time.process_time()
-        mapped = hand_written(snapshot)
-        by_hand, by_hand_cpu = time.perf_counter() - started, time.process_time() - cpu
-    print(f"{seed}: {count:,} TPS clients, invoices and payments; {len(plan.writes()):,} writes")
+        gc.freeze()
+        try:
+            started, cpu = time.perf_counter(), time.process_time()
+            made = HandWritten(snapshot, dict(session.rules.lookups)).all()
+            by_hand, by_hand_cpu = time.perf_counter() - started, time.process_time() - cpu
+        finally:
+            gc.unfreeze()
+        same_payloads(plan, made)  # not timed
+    mapped = len(made)
+    print(
+        f"{seed}: {count:,} TPS work codes, clients, invoices and payments; "
+        f"{len(plan.writes()):,} writes, each equal to the hand-written one"
+    )
     print(
         f"  planner: {planner:.2f} s, {count / planner:,.0f} records/s "
         f"({planner / count * 1000:.3f} ms a record)"

@@ -37,7 +37,8 @@ from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from tpsqbo_engine import budget as limits
-from tpsqbo_engine.exprfast import DICT_ATTRIBUTES, SLOW, SPECIAL_NAMES, compile_quick
+from tpsqbo_engine.exprfast import DICT_ATTRIBUTES, SPECIAL_NAMES, compile_quick
+from tpsqbo_engine.exprread import SLOW, Plans, Reader, path_reader
 from tpsqbo_engine.filters import (
     ALLOWED_TESTS,
     CENT,
@@ -79,12 +80,15 @@ MAX_REPEAT = 10_000
 
 
 class RuleFunction:
-    """A function rules may call (lookup, ref, linked, record, today)."""
+    """A function rules may call (lookup, ref, linked, record, today). `pure`: it gives the
+    same for the same arguments as long as it lives (for one plan), so its results can be
+    kept."""
 
-    __slots__ = ("func",)
+    __slots__ = ("func", "pure")
 
-    def __init__(self, func: Callable[..., Any]) -> None:
+    def __init__(self, func: Callable[..., Any], pure: bool = False) -> None:
         self.func = func
+        self.pure = pure
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.func(*args, **kwargs)
@@ -194,8 +198,8 @@ def _check_depth(tree: nodes.Node, name: str | None, filename: str | None) -> No
         stack.extend((child, depth + 1) for child in node.iter_child_nodes())
 
 
-def rule_function(func: Callable[..., Any]) -> RuleFunction:
-    return RuleFunction(func)
+def rule_function(func: Callable[..., Any], pure: bool = False) -> RuleFunction:
+    return RuleFunction(func, pure)
 
 
 @cache
@@ -236,13 +240,52 @@ def parse(source: str) -> nodes.Template:
 class Scope:
     """The names rules see for one record, with the Jinja context made from them once and
     reused by every value evaluated there (a context per evaluation used to cost more than
-    most rules do)."""
+    most rules do).
 
-    __slots__ = ("_context", "values")
+    A scope made with `record=` reads the record's fields through `fields` (declared fields
+    the record leaves out read as None), and `names` (functions, an `each` alias) over them;
+    the whole filled record is made by `fill` only when Jinja's own code needs it."""
 
-    def __init__(self, values: Mapping[str, Any]) -> None:
-        self.values: dict[str, Any] = values if type(values) is dict else dict(values)
+    __slots__ = ("_context", "_fill", "_values", "fields", "names", "record")
+
+    def __init__(
+        self,
+        values: Mapping[str, Any] | None = None,
+        *,
+        record: Any = None,
+        fields: Plans | None = None,
+        fill: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
+        names = {} if values is None else values if type(values) is dict else dict(values)
+        self.names: dict[str, Any] = names
+        self.record, self.fields, self._fill = record, fields, fill
+        self._values: dict[str, Any] | None = names if fill is None else None
         self._context: Context | None = None
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """Every name, as Jinja's code reads them: the record filled, the names over it."""
+        values = self._values
+        if values is None:
+            assert self._fill is not None
+            values = self._values = self._fill()
+            values.update(self.names)
+        return values
+
+    def bind(self, name: str, value: Any) -> None:
+        """Sets a name (an `each` alias) over everything else."""
+        self.names[name] = value
+        if self._values is not None and self._values is not self.names:
+            self._values[name] = value
+
+    def inner(self) -> Scope:
+        """A scope over the same record whose names are bound apart (an `each` element)."""
+        if self.fields is None:
+            return Scope({**self.values})
+        return Scope({**self.names}, record=self.record, fields=self.fields, fill=self._copy)
+
+    def _copy(self) -> dict[str, Any]:
+        return {**self.values}
 
     def context(self, env: RuleEnvironment) -> Context:
         context = self._context
@@ -264,20 +307,24 @@ class CompiledValue:
     source: str
     where: str
     _render: Callable[[Scope], Any]
-    _fast: Callable[[dict[str, Any]], Any] | None = None
-    _quick: Callable[[dict[str, Any]], Any] | None = None
+    _fast: Callable[[Scope], Any] | None = None
+    _quick: Callable[[Scope], Any] | None = None
+    literal: Any = SLOW  # the value itself, for a value that is not a template
+    _defined: bool = False  # what `_quick` gives holds no Undefined
 
     def evaluate(self, context: Mapping[str, Any] | Scope) -> Any:
-        scope = context if isinstance(context, Scope) else Scope(context)
-        if self._fast is not None:
-            result = self._fast(scope.values)
-            if result is not SLOW:
-                return self._checked(result)
+        scope = context if type(context) is Scope else _scope_of(context)
+        fast = self._fast
+        if fast is not None:
+            result = fast(scope)
+            if result is not SLOW:  # a literal, or data read as it is: nothing Undefined in it
+                return result
         token = limits.open_budget()
+        defined = self._defined
         try:
-            result = SLOW if self._quick is None else self._quick(scope.values)
+            result = SLOW if self._quick is None else self._quick(scope)
             if result is SLOW:
-                result = self._render(scope)
+                result, defined = self._render(scope), False
         except ExpressionError as exc:
             # A function the rule called failed (a missing lookup entry...): say which
             # expression, at its line and column, called it.
@@ -290,7 +337,7 @@ class CompiledValue:
             ) from None
         finally:
             limits.close_budget(token)
-        return self._checked(result)
+        return result if defined or type(result) in _PLAIN else self._checked(result)
 
     def evaluate_slowly(self, context: Mapping[str, Any] | Scope) -> Any:
         """Jinja's own code alone, for checking that the other ways give the same."""
@@ -345,6 +392,10 @@ def _undefined_inside(value: Any) -> bool:
     return any(type(v) not in _PLAIN and _undefined_inside(v) for v in inside)
 
 
+def _scope_of(context: Mapping[str, Any] | Scope) -> Scope:
+    return context if isinstance(context, Scope) else Scope(context)
+
+
 def _safe_reason(exc: BaseException) -> str:
     # Jinja's undefined/security messages name attributes, never values; others may quote data.
     if isinstance(exc, TemplateError | ExpressionError):
@@ -371,7 +422,9 @@ def render_text(template: Any, context: Mapping[str, Any]) -> str:
 def compile_value(value: Any, where: str) -> CompiledValue:
     """A literal stays itself; `{{ x }}` evaluates natively; other templates render to text."""
     if not isinstance(value, str) or not is_template(value):
-        return CompiledValue(repr(value), where, lambda _scope: value, lambda _values: value)
+        return CompiledValue(
+            repr(value), where, lambda _scope: value, lambda _scope: value, literal=value
+        )
     env = environment()
     body = single_expression(value)
     try:
@@ -379,12 +432,15 @@ def compile_value(value: Any, where: str) -> CompiledValue:
             expression = _parse_expression(env, body)
             fast = _path_getter(expression)
             quick = compile_quick(expression, env, RuleFunction)
+            run, defined = quick if quick is not None else (None, False)
             template = env.from_string(
                 nodes.Template(
                     [nodes.Assign(nodes.Name("result", "store"), expression, lineno=1)], lineno=1
                 )
             )
-            return CompiledValue(value, where, _expression(template, env), fast, quick)
+            return CompiledValue(
+                value, where, _expression(template, env), fast, run, _defined=defined
+            )
         template = env.from_string(value)
     except (RecursionError, TemplateSyntaxError) as exc:
         reason = exc.message if isinstance(exc, TemplateSyntaxError) else "nested too deeply"
@@ -419,7 +475,7 @@ def _expression(template: Template, env: RuleEnvironment) -> Callable[[Scope], A
     return run
 
 
-def _path_getter(expression: nodes.Expr) -> Callable[[dict[str, Any]], Any] | None:
+def _path_getter(expression: nodes.Expr) -> Callable[[Reader], Any] | None:
     """For an expression that is only a path (`email`, `address.line1`, `line['amount']`):
     a getter that walks plain dicts the way the sandbox would, and says `SLOW` for anything
     else (a missing key, a value that is not a dict), where the general path decides."""
@@ -437,17 +493,7 @@ def _path_getter(expression: nodes.Expr) -> Callable[[dict[str, Any]], Any] | No
         node = node.node
     if not isinstance(node, nodes.Name) or node.ctx != "load" or node.name in SPECIAL_NAMES:
         return None
-    first, path = node.name, tuple(reversed(steps))
-
-    def get(values: dict[str, Any]) -> Any:
-        value = values.get(first, SLOW)
-        for step in path:
-            if type(value) is not dict:
-                return SLOW
-            value = value.get(step, SLOW)
-        return value
-
-    return get
+    return path_reader(node.name, tuple(reversed(steps)))
 
 
 def over_budget(tree: nodes.Template, *, autoescape: bool = False) -> str | None:

@@ -14,7 +14,8 @@ Two phases keep it exact. First every name path the expression reads (`client_id
 `line.work_code`) is looked up in the scope: pure reads of plain dicts. If one is missing,
 crosses something that is not a plain dict, or a called name is not one of the engine's
 functions, the closure answers `SLOW` before anything has run, and Jinja's own code decides
-(an Undefined, an error). Otherwise the operations run, once. Anything this module does not
+(an Undefined, an error); engine/exprread.py does that reading. Otherwise the operations
+run, once. Anything this module does not
 know (a loop, a macro, a filter that needs the context) is not compiled at all.
 """
 
@@ -31,9 +32,8 @@ from jinja2.nodes import EvalContext
 from jinja2.optimizer import Optimizer
 from jinja2.utils import _PassArg
 
-SLOW = object()  # "Jinja decides": nothing has run yet
-Leaves = list[Any]
-Build = Callable[[Leaves], Any]
+from tpsqbo_engine.exprread import Build, Leaves, Reader, reader
+from tpsqbo_engine.filters import ALLOWED_TESTS
 
 # Names Jinja's compiler gives a meaning of its own instead of looking them up.
 SPECIAL_NAMES = frozenset({"self", "loop", "caller", "varargs", "kwargs", "super"})
@@ -96,9 +96,11 @@ class _Unsupported(Exception):
 
 def compile_quick(
     expression: nodes.Expr, env: Environment, function_type: type
-) -> Callable[[dict[str, Any]], Any] | None:
+) -> tuple[Callable[[Reader], Any], bool] | None:
     """Closures for `expression` (as Jinja parsed it), or None when it has a part they do not
-    cover. The result takes the scope's names and gives the value, or `SLOW`."""
+    cover. The closures take the scope and give the value, or `SLOW`; the flag is True when
+    the value cannot hold an Undefined (only attributes read from computed values, calls
+    and some of Jinja's filters make one: data read by paths never holds one)."""
     # Folded as Jinja's compiler folds constant parts (`'a' ~ 'b'`, `'x' | upper`); a copy,
     # with the environment itself shared, not copied.
     tree = copy.deepcopy(expression, {id(env): env})
@@ -108,26 +110,8 @@ def compile_quick(
         build = compiler.node(tree)
     except _Unsupported:
         return None
-    return _reader(tuple(compiler.paths), build, function_type)
-
-
-def _reader(
-    paths: tuple[tuple[str, tuple[str, ...], bool], ...], build: Build, function_type: type
-) -> Callable[[dict[str, Any]], Any]:
-    def run(values: dict[str, Any]) -> Any:
-        leaves: Leaves = []
-        for name, steps, called in paths:
-            value = values.get(name, SLOW)
-            for step in steps:
-                if type(value) is not dict:
-                    return SLOW
-                value = value.get(step, SLOW)
-            if value is SLOW or (called and type(value) is not function_type):
-                return SLOW
-            leaves.append(value)
-        return build(leaves)
-
-    return run
+    run = reader(tuple(compiler.paths), build, function_type, compiler.calls)
+    return run, not compiler.undefined
 
 
 class _Compiler:
@@ -135,6 +119,8 @@ class _Compiler:
         self.env = env
         self.function_type = function_type
         self.paths: list[tuple[str, tuple[str, ...], bool]] = []
+        self.calls = False  # calls a function: worth keeping its results
+        self.undefined = False  # has a part that can make an Undefined
 
     def path(self, node: nodes.Node, called: bool = False) -> Build | None:
         """A name and the keys read under it, taken in the first phase; None if `node` is not
@@ -187,10 +173,12 @@ class _Compiler:
         return lambda leaves: {key(leaves): value(leaves) for key, value in pairs}
 
     def _Getattr(self, node: nodes.Getattr) -> Build:
+        self.undefined = True
         inner, attribute, env = self.node(node.node), node.attr, self.env
         return lambda leaves: env.getattr(inner(leaves), attribute)
 
     def _Getitem(self, node: nodes.Getitem) -> Build:
+        self.undefined = True
         inner, env = self.node(node.node), self.env
         if isinstance(node.arg, nodes.Slice):  # Jinja slices in Python, past the sandbox
             bounds = tuple(
@@ -205,6 +193,7 @@ class _Compiler:
 
     def _Call(self, node: nodes.Call) -> Build:
         function = self.path(node.node, called=True)
+        self.calls = self.undefined = True
         if function is None:
             raise _Unsupported("a call of something other than a function's name")
         args, kwargs = self.arguments(node)
@@ -243,6 +232,7 @@ class _Compiler:
         """`value | name(args)` or `value is name(args)`: the function gets the environment
         first when it asks for it (truncate...); one that wants the context is not compiled."""
         func = table.get(node.name)
+        self.undefined = self.undefined or node.name not in _DEFINED_OUT
         if func is None or node.node is None:
             raise _Unsupported("an unknown filter or test")
         passed = _PassArg.from_obj(func)
@@ -306,6 +296,34 @@ class _Compiler:
         return lambda leaves: then(leaves) if test(leaves) else otherwise(leaves)
 
 
+# Filters and tests that make no Undefined of their own (`first` of an empty list, `map` of
+# a missing attribute do): the engine's filters, Jinja's that only transform their input,
+# and every test rules may use, as a test answers True or False.
+_DEFINED_OUT = (
+    frozenset(
+        {
+            "money",
+            "decimal",
+            "merge_by",
+            "qbo_name",
+            "qbo_display_name",
+            "abs",
+            "length",
+            "lower",
+            "upper",
+            "trim",
+            "title",
+            "capitalize",
+            "string",
+            "int",
+            "round",
+            "replace",
+            "truncate",
+            "list",
+        }
+    )
+    | ALLOWED_TESTS
+)
 _NONE: tuple[Any, ...] = ()
 
 

@@ -215,8 +215,15 @@ def bound_functions(
     callable_here = names_for(scope)
     return {
         name: rule_function(
-            spec.pure if spec.pure is not None else resolver.bound_function(name, system, record)
+            spec.pure if spec.pure is not None else resolver.bound_function(name, system, record),
+            pure=spec.pure is not None or name in SAME_FOR_A_PLAN,
         )
         for name, spec in REGISTRY.items()
         if name in callable_here
     }
+
+
+# The resolver's functions that answer from the run's snapshot and rules alone, so give the
+# same for the same arguments while a plan is made; `linked` depends on what the plan has
+# decided so far, `unique` on the names given so far, `today` on the clock.
+SAME_FOR_A_PLAN = frozenset({"lookup", "ref", "record", "account_types"})

@@ -18,14 +18,19 @@ def get_path(record: Mapping[str, Any], dotted: str) -> Any:
     return value
 
 
+# Values that are never mappings: asking whether they are one (an ABC check) costs more
+# than the rest of flattening them.
+_NOT_MAPPINGS = frozenset({str, int, float, bool, type(None), Decimal, list})
+
+
 def flatten(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in record.items():
-        path = f"{prefix}{key}"
-        if type(value) is dict or isinstance(value, Mapping):
-            flat.update(flatten(value, f"{path}."))
+        kind = type(value)
+        if kind is dict or (kind not in _NOT_MAPPINGS and isinstance(value, Mapping)):
+            flat.update(flatten(value, f"{prefix}{key}."))
         else:
-            flat[path] = value
+            flat[f"{prefix}{key}"] = value
     return flat
 
 

@@ -55,7 +55,9 @@ def writes_for(
     or none when the link says both sides are as the last sync left them."""
     key = record_key(mapping.source, source_id)
     # Reactivating is a one-time repair, not part of what the source says.
-    digest = content_hash({k: v for k, v in want.items() if k != REACTIVATE})
+    digest = content_hash(
+        want if REACTIVATE not in want else {k: v for k, v in want.items() if k != REACTIVATE}
+    )
     source_version = version_of(mapping.source, record)
     if target_id is None:
         return [

@@ -9,13 +9,15 @@ want is computed and compared with what is there, field by field.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import gc
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from tpsqbo_engine.filters import ExpressionError, normalize_email, normalize_name
-from tpsqbo_engine.ruleset.model import Action, MappingRule, MatchKey, RuleSet
+from tpsqbo_engine.ruleset.model import Action, ExclusionRule, MappingRule, MatchKey, RuleSet
 from tpsqbo_engine.sync.compare import get_path as _get
 from tpsqbo_engine.sync.credits import open_part
 from tpsqbo_engine.sync.markers import marker_of
@@ -72,6 +74,21 @@ class PlanInput:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
+@contextmanager
+def _snapshot_set_aside() -> Iterator[None]:
+    """Everything alive when planning starts (the snapshot, the rules) set aside from the
+    cycle collector's passes while a plan is made (`gc.freeze`): planning makes many small
+    objects and keeps most of them, so the collector ran again and again over the whole
+    snapshot for almost nothing (bench/plan.py). The collector stays on, as the process's
+    other threads need it, and collects the cycles a template failing per record leaves
+    behind as the plan goes. Set back after (`gc.unfreeze`), plan made or not."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def ordered(mappings: Iterable[MappingRule]) -> list[MappingRule]:
     """Dependencies first. Depending on a mapping means depending on its links, so also on
     every other mapping that writes links of the same pair (a pack's walk-in customers
@@ -124,13 +141,15 @@ class Planner:
         )
         self.operations: list[Operation] = []
         self._match_index: dict[tuple[str, str, str], dict[Any, list[tuple[str, Record]]]] = {}
+        self._exclusions: dict[str, list[ExclusionRule]] = {}
 
     def plan(self) -> Plan:
-        for mapping in ordered(self.given.rules.mappings):
-            for record in list(self.given.snapshot.records(mapping.source).values()):
-                self.operations.extend(self._decide(mapping, record))
-        self._deletions()
-        self._unmapped_exclusions()
+        with _snapshot_set_aside():
+            for mapping in ordered(self.given.rules.mappings):
+                for record in list(self.given.snapshot.records(mapping.source).values()):
+                    self.operations.extend(self._decide(mapping, record))
+            self._deletions()
+            self._unmapped_exclusions()
         return Plan(
             self.given.phase, self.operations, self.given.clock().isoformat(timespec="seconds")
         )
@@ -405,9 +424,11 @@ class Planner:
 
     def _excluded(self, qualified: str, record: Record) -> _Exclusion | None:
         phase = self.given.phase
-        for rule in self.given.rules.exclusions:
-            if rule.entity != qualified:
-                continue
+        rules = self._exclusions.get(qualified)
+        if rules is None:  # asked for every record: the rules of each entity found once
+            rules = [r for r in self.given.rules.exclusions if r.entity == qualified]
+            self._exclusions[qualified] = rules
+        for rule in rules:
             action = rule.initial if phase == "initial" else rule.ongoing
             if action is Action.ALLOW:
                 continue

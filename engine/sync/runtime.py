@@ -1,4 +1,4 @@
-"""Evaluating rules against live records: the functions rules call, and a mapping's output.
+"""Evaluating rules against live records: the functions rules call, and the scope they see.
 
 `lookup`, `ref`, `linked` and `record` resolve against the run's snapshot and links. A
 reference to a record this run will create becomes a placeholder (`@pending:...`) that the
@@ -8,21 +8,21 @@ exclusions left out makes the referring record excluded too.
 
 from __future__ import annotations
 
-import copy
-import hashlib
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from tpsqbo_engine.expr import CompiledValue, ExpressionError, RuleFunction, Scope, rule_function
+from tpsqbo_engine.expr import ExpressionError, RuleFunction, Scope, rule_function
 from tpsqbo_engine.functions import bound_functions
 from tpsqbo_engine.ruleset.model import FieldRule, MappingRule, RuleSet
-from tpsqbo_engine.ruleset.shapes import Shape, entity_catalog
-from tpsqbo_engine.sync.markers import engine_note
+from tpsqbo_engine.ruleset.shapes import entity_catalog
+from tpsqbo_engine.sync.applying import Step, compile_steps
+from tpsqbo_engine.sync.applying import desired as desired
+from tpsqbo_engine.sync.applying import wanted as wanted
+from tpsqbo_engine.sync.filling import Fields, filled, filler
+from tpsqbo_engine.sync.hashing import content_hash as content_hash
 from tpsqbo_engine.sync.snapshot import Snapshot
 
 PENDING = "@pending:"
@@ -55,76 +55,6 @@ def _pair(source: str, target: str) -> str:
 
 def record_key(qualified: str, ident: str) -> str:
     return f"{qualified}:{ident}"
-
-
-# Values that are neither mappings, lists nor amounts: they stand for themselves.
-_AS_THEY_ARE = frozenset({str, int, float, bool, type(None)})
-
-
-def _canonical(value: Any) -> Any:
-    # A reference is its id: the display name QBO echoes back is not part of the content.
-    kind = type(value)
-    if kind in _AS_THEY_ARE:
-        return value
-    if kind is dict or isinstance(value, Mapping):
-        reference = "value" in value
-        return {
-            k: v if type(v) in _AS_THEY_ARE else _canonical(v)
-            for k, v in value.items()
-            if not (reference and k == "name")
-        }
-    if isinstance(value, list):
-        return [v if type(v) in _AS_THEY_ARE else _canonical(v) for v in value]
-    if isinstance(value, Decimal):
-        return str(value.normalize())
-    return value
-
-
-def content_hash(value: Any) -> str:
-    try:
-        plain = _without_names(value)
-    except _Unusual:  # a tuple or another container of its own: the general way
-        text = json.dumps(_canonical(value), sort_keys=True, default=str, ensure_ascii=False)
-    else:
-        text = json.dumps(plain, sort_keys=True, default=_amount_text, ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
-class _Unusual(Exception):
-    pass
-
-
-def _amount_text(value: Any) -> str:
-    # json.dumps asks for what it cannot write itself: amounts, as _canonical gives them
-    return str(value.normalize()) if type(value) is Decimal else str(value)
-
-
-def _without_names(value: Any) -> Any:
-    """What `_canonical` makes, as JSON sees it, copying only the containers it changes:
-    amounts are left to `_amount_text`, so only references lose their names."""
-    kind = type(value)
-    if kind in _AS_THEY_ARE or kind is Decimal:
-        return value
-    if kind is dict:
-        changed = None
-        for key, inner in value.items():
-            if type(inner) in _AS_THEY_ARE or type(inner) is Decimal:
-                continue
-            made = _without_names(inner)
-            if made is not inner:
-                changed = changed if changed is not None else dict(value)
-                changed[key] = made
-        if "name" in value and "value" in value:
-            changed = changed if changed is not None else dict(value)
-            del changed["name"]
-        return value if changed is None else changed
-    if kind is list:
-        made_items = [_without_names(inner) for inner in value]
-        same = all(made is inner for made, inner in zip(made_items, value, strict=True))
-        return value if same else made_items
-    if isinstance(value, Mapping | list | tuple | Decimal):
-        raise _Unusual  # _canonical treats these its own way
-    return value
 
 
 @dataclass
@@ -168,9 +98,11 @@ class Resolver:
     _mappings: dict[str, MappingRule] = field(default_factory=dict)
     _by_name: dict[str, dict[str, Record]] = field(default_factory=dict)
     _wip: dict[Any, list[Record]] | None = None
-    _steps: dict[int, tuple[Any, tuple[_Step, ...]]] = field(default_factory=dict)
+    _steps: dict[int, tuple[Any, tuple[Step, ...]]] = field(default_factory=dict)
     _last: tuple[str, Any, Scope] | None = None
     _filled: dict[int, tuple[Record, Any]] = field(default_factory=dict)
+    _fields: dict[str, Fields] = field(default_factory=dict)
+    _linked: dict[tuple[str, str, str], tuple[str, Any]] = field(default_factory=dict)
 
     def writing(self, qualified: str, ident: str | None) -> None:
         """Which target record the next evaluation is for (`unique` needs to know)."""
@@ -213,16 +145,23 @@ class Resolver:
         last = self._last
         if last is not None and last[1] is record and last[0] == qualified:
             return last[2]
-        made = Scope(context(qualified, record, self))
+        fields = self._fields.get(qualified)
+        if fields is None:
+            fields = self._fields[qualified] = Fields(self.rules.catalog().get(qualified))
+        system = system_of(qualified)
+        names = self.add_functions({}, system, record)
+        made = Scope(
+            names, record=record, fields=fields, fill=lambda: _filled(qualified, record, self)
+        )
         self._last = (qualified, record, made)
         return made
 
-    def steps(self, fields: tuple[FieldRule, ...]) -> tuple[_Step, ...]:
+    def steps(self, fields: tuple[FieldRule, ...]) -> tuple[Step, ...]:
         """A mapping's field rules with their paths split, compiled once per run."""
         known = self._steps.get(id(fields))
         if known is not None and known[0] is fields:
             return known[1]
-        compiled = _compile_steps(fields)
+        compiled = compile_steps(fields)
         self._steps[id(fields)] = (fields, compiled)  # holding `fields` keeps its id unique
         return compiled
 
@@ -331,6 +270,14 @@ class Resolver:
         )
 
     def linked(self, mapping_id: str, key: Any, system: str) -> Any:
+        # Asked for every line of every invoice; what a key links to does not change while
+        # a plan is made (a link, or a record this plan creates), only whether it is left out.
+        known = self._linked.get((mapping_id, key, system)) if type(key) is str else None
+        if known is not None:
+            source_key, reference = known
+            if source_key in self.links.excluded:
+                raise ExcludedReference(source_key, self.links.excluded[source_key])
+            return dict(reference) if type(reference) is dict else reference
         mapping = self.mapping(mapping_id)
         pair = pair_of(mapping)
         if key is None:
@@ -357,7 +304,11 @@ class Resolver:
                         f"{source_key} is not in {mapping.target} yet",
                         hint=f"sync mapping {mapping.id} first",
                     )
-            return self._as_reference(mapping.target, target)
+            reference = self._as_reference(mapping.target, target)
+            if type(key) is str:
+                kept = dict(reference) if type(reference) is dict else reference
+                self._linked[(mapping_id, key, system)] = (source_key, kept)
+            return reference
         ident = self.links.other(pair, system, str(key))
         if ident is None:
             return self._unlinked(mapping, str(key))
@@ -409,153 +360,15 @@ class Resolver:
         return known[1]
 
 
-# A record as rules see it -------------------------------------------------------------------
-MAX_FILL_DEPTH = 6
-Fill = Callable[[Any], Any]
-_FILLERS: dict[tuple[int, int], tuple[Any, Fill]] = {}
-
-
-def filled(value: Any, shape: Shape, depth: int = 0) -> Any:
-    """Declared fields that a record leaves out read as empty (None), nested ones and those
-    of list elements too (a QBO line without a Description)."""
-    return filler(shape, depth)(value)
-
-
-def filler(shape: Shape, depth: int = 0) -> Fill:
-    """`filled` for one shape, compiled once: its properties and their own fillers are
-    resolved here, not for every record."""
-    key = (id(shape.node), depth)
-    known = _FILLERS.get(key)
-    if known is not None and known[0] is shape.node:
-        return known[1]
-    made = _identity if depth > MAX_FILL_DEPTH else _make_filler(shape, depth)
-    _FILLERS[key] = (shape.node, made)  # holding the node keeps its id unique
-    return made
-
-
-def _identity(value: Any) -> Any:
-    return value
-
-
-def _make_filler(shape: Shape, depth: int) -> Fill:
-    item = filler(shape.item(), depth + 1)
-    props = shape.properties()
-    names = tuple(props)
-    subs = {name: filler(sub, depth + 1) for name, sub in props.items()}
-    # Fields without properties of their own take a scalar as it is (a list is still copied);
-    # the others are filled even when missing (an absent address reads as empty lines).
-    flat = frozenset(name for name, sub in props.items() if not sub.properties())
-    nested = tuple(name for name in names if name not in flat)
-
-    def fill(value: Any) -> Any:
-        kind = type(value)
-        if kind is list or (kind is not dict and isinstance(value, list)):
-            return [item(element) for element in value]
-        if not props or not (kind is dict or value is None or isinstance(value, Mapping)):
-            return value
-        out = dict.fromkeys(names)  # declared fields first, in the schema's order
-        for name, found in (value or {}).items():
-            sub = subs.get(name)
-            if sub is None or (name in flat and not isinstance(found, list)):
-                out[name] = found  # undeclared, or a scalar: as it is
-            else:
-                out[name] = sub(found)
-        for name in nested:
-            if value is None or name not in value:
-                out[name] = subs[name](None)
-        return out
-
-    return fill
-
-
 def context(qualified: str, record: Record, resolver: Resolver) -> dict[str, Any]:
+    """Every name rules see for `record`: its fields filled, the functions over them."""
+    return resolver.add_functions(
+        _filled(qualified, record, resolver), system_of(qualified), record
+    )
+
+
+def _filled(qualified: str, record: Record, resolver: Resolver) -> dict[str, Any]:
     shape = resolver.rules.catalog().get(qualified)
     base = filler(shape)(record) if shape is not None else record
-    if base is record:  # filled records are new dicts; the record itself is never changed
-        base = dict(record)
-    return resolver.add_functions(base, system_of(qualified), record)
-
-
-@dataclass(frozen=True)
-class _Step:
-    """One field rule with its dotted path split: the parents to make, the key to set.
-    `copied`: a later rule of the same list writes inside this one's value, so the value
-    is put as a copy (it may be shared: a record another rule read, a lookup's entry)."""
-
-    rule: FieldRule
-    parents: tuple[str, ...]
-    last: str
-    items: tuple[tuple[_Step, ...], ...] = ()
-    copied: bool = False
-    value: CompiledValue | None = None  # a field set by one value (no `each`, no items)
-    direct: bool = False  # that value goes straight into the record's top level
-
-    @classmethod
-    def of(cls, rule: FieldRule, path: tuple[str, ...], items: Any, copied: bool) -> _Step:
-        single = rule.value if rule.each is None and not items else None
-        direct = single is not None and len(path) == 1 and not copied
-        return cls(rule, path[:-1], path[-1], items, copied, single, direct)
-
-
-def _compile_steps(fields: tuple[FieldRule, ...]) -> tuple[_Step, ...]:
-    paths = [tuple(rule.path.split(".")) for rule in fields]
-    steps = []
-    for index, rule in enumerate(fields):
-        path = paths[index]
-        inside = any(len(p) > len(path) and p[: len(path)] == path for p in paths[index + 1 :])
-        items = tuple(_compile_steps(item) for item in rule.items)
-        steps.append(_Step.of(rule, path, items, inside))
-    return tuple(steps)
-
-
-def _put(target: Record, step: _Step, value: Any) -> None:
-    for part in step.parents:
-        target = target.setdefault(part, {})
-    target[step.last] = copy.deepcopy(value) if step.copied else value
-
-
-def _apply_fields(steps: tuple[_Step, ...], scope: Scope) -> Record:
-    out: Record = {}
-    for step in steps:
-        if step.value is not None:  # most fields: one value, set as it comes
-            value = step.value.evaluate(scope)
-            if value is None:
-                continue
-            if isinstance(value, str):
-                value = value.strip()  # stray spaces as people type them never travel
-            elif isinstance(value, date):
-                value = value.isoformat()
-            if step.direct:
-                out[step.last] = value
-            else:
-                _put(out, step, value)
-            continue
-        rule = step.rule
-        if rule.each is not None:
-            elements = rule.each.evaluate(scope) or []
-            # One scope serves every element, the alias set to each in turn: an element's
-            # values are all evaluated before the next one's, and nothing keeps the scope.
-            inner = Scope({**scope.values})
-            items = []
-            for element in elements:
-                inner.values[rule.alias] = element
-                items.append(_apply_fields(step.items[0], inner))
-            _put(out, step, items)
-        elif step.items:
-            _put(out, step, [_apply_fields(item, scope) for item in step.items])
-    return out
-
-
-def desired(mapping: MappingRule, record: Record, resolver: Resolver) -> Record:
-    """The target record a source record should become under `mapping`."""
-    scope = resolver.scope(mapping.source, record)
-    out = _apply_fields(resolver.steps(mapping.fields), scope)
-    if mapping.marker:  # the engine's own bookkeeping, whatever note the rules write
-        out["PrivateNote"] = engine_note(mapping.marker, str(record["id"]), out.get("PrivateNote"))
-    return out
-
-
-def wanted(mapping: MappingRule, record: Record, resolver: Resolver) -> bool:
-    if mapping.when is None:
-        return True
-    return bool(mapping.when.evaluate(resolver.scope(mapping.source, record)))
+    # filled records are new dicts; the record itself is never changed
+    return dict(record) if base is record else base

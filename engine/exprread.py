@@ -1,0 +1,218 @@
+"""How a compiled expression (engine/exprfast.py) reads its leaves from a scope: each name
+path through the plan of the record's shape, the paths read once for the record shape last
+met, and the results of pure functions kept for the same leaves while one plan is made.
+
+A leaf that cannot be read as Jinja would read it (a key missing, something that is not a
+plain dict on the way, a called name that is not one of the engine's functions) makes the
+reader answer `SLOW` before anything has run, and Jinja's own code decides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
+from typing import Any, Protocol
+
+SLOW = object()  # "Jinja decides": nothing has run yet
+Leaves = list[Any]
+Build = Callable[[Leaves], Any]
+
+
+# A path as read from a record (engine/sync/filling.py makes them for a record's shape): each
+# key with whether the value it is read from is a filled one (a None there reads as empty
+# fields) and whether the key is declared there (missing, it reads as None); then the filler
+# of the value the path ends at (None: as it is), and whether it fills every value (a
+# declared object) or lists only.
+PathKey = tuple[str, bool, bool]
+PathPlan = tuple[tuple[PathKey, ...], Callable[[Any], Any] | None, bool]
+_MISSING = object()
+
+
+def walk(record: Any, plan: PathPlan) -> Any:
+    """A path of `record` as its filled copy would give it, or `SLOW`."""
+    keys, final, always = plan
+    value = record
+    for key, parent_filled, declared in keys:
+        if type(value) is dict:
+            value = value.get(key, _MISSING)
+        elif value is None and parent_filled:
+            value = _MISSING  # a filled None: every declared field empty
+        else:
+            return SLOW
+        if value is _MISSING:
+            if not declared:
+                return SLOW
+            value = None
+    if final is not None and (always or isinstance(value, list)):
+        return final(value)
+    return value
+
+
+class Plans(Protocol):
+    """The paths of one record shape (engine/sync/filling.Fields)."""
+
+    def plan(self, name: str, steps: tuple[str, ...]) -> PathPlan: ...
+
+
+class Reader(Protocol):
+    """Where the names come from (expr.Scope): functions and aliases in `names`, over the
+    fields of `record`, read by the plans of `fields` (None: `names` is everything)."""
+
+    names: dict[str, Any]
+    record: Any
+    fields: Plans | None
+
+
+Path = tuple[str, tuple[str, ...], bool]
+_NO_FIELDS = object()
+
+
+# Results kept for the same inputs: values nothing can change, and references (copied out).
+_KEPT = frozenset({str, int, bool, float, Decimal, date, type(None)})
+MAX_KEPT = 20_000
+Kept = dict[tuple[Any, ...], Any]
+_CALLED = object()  # a function's place in a key
+
+
+def _key(leaves: Leaves, function_type: type) -> tuple[Any, ...] | None:
+    """The leaves as a key that only equal leaves share, or None. Equal is not enough: 1,
+    1.0, True and Decimal('1.00') are equal in Python but not to `| string`, so a number is
+    keyed with what tells them apart; a float or anything that can change is not keyed."""
+    key = []
+    for value in leaves:
+        kind = type(value)
+        if kind is str or kind is int or kind is date or value is None:
+            key.append(value)
+        elif kind is function_type:
+            # Not the function itself: the kept results outlive the plan, and a plan's
+            # functions hold its resolver and snapshot. Its place in the key says which it
+            # is: the results are kept apart per `fields` (one plan's record kind), where a
+            # name gives one function.
+            key.append(_CALLED)
+        elif kind is Decimal:
+            key.append(value.as_tuple())
+        elif kind is bool:
+            key.append((value,))
+        else:
+            return None
+    return tuple(key)
+
+
+def path_reader(name: str, steps: tuple[str, ...]) -> Callable[[Reader], Any]:
+    """One path read as Jinja would read it, or `SLOW` (a key missing, something not a
+    plain dict on the way): what `_reader` does for one leaf, spelled out for the most
+    common rule value of all."""
+    last: list[tuple[Any, PathPlan | None, Any]] = [(_NO_FIELDS, None, _DEEP)]
+
+    def get(scope: Reader) -> Any:
+        fields = scope.fields
+        known = last[0]  # read once: another thread may replace it meanwhile
+        if known[0] is not fields:
+            plan = None if fields is None else fields.plan(name, steps)
+            known = last[0] = (fields, plan, _absent(plan))
+        value = scope.names.get(name, SLOW)
+        if value is not SLOW:
+            for step in steps:
+                if type(value) is not dict:
+                    return SLOW
+                value = value.get(step, SLOW)
+            return value
+        plan, absent = known[1], known[2]
+        if plan is None:
+            return SLOW
+        record = scope.record
+        if absent is _DEEP or type(record) is not dict:
+            return walk(record, plan)
+        value = record.get(name, absent)  # a top-level field
+        final = plan[1]
+        if final is not None and value is not SLOW and (plan[2] or isinstance(value, list)):
+            return final(value)
+        return value
+
+    return get
+
+
+def _absent(plan: PathPlan | None) -> Any:
+    """What a record without the field gives, for a path that is one top-level field (None
+    when declared); `_DEEP` for any other."""
+    if plan is None or len(plan[0]) != 1:
+        return _DEEP
+    return None if plan[0][0][2] else SLOW
+
+
+_Leaf = tuple[str, tuple[str, ...], bool, PathPlan | None, Any]
+_DEEP = object()  # a path that is not one top-level field
+
+
+def reader(
+    paths: tuple[Path, ...], build: Build, function_type: type, calls: bool
+) -> Callable[[Reader], Any]:
+    """Reads the leaves, then builds the value. A value that calls functions, when every
+    leaf is a plain value or a pure function, is built once per set of leaves and record
+    shape (a new plan reads new records through new shapes' plans): `ref('TaxCode',
+    lookup('tax-codes', ...))` gives the same for the same inputs."""
+    # Per record shape (the one last met): each path with its plan, and for a path that is
+    # one top-level field, what a record without it gives (None when declared).
+    last: list[tuple[Any, tuple[_Leaf, ...], Kept]] = [(_NO_FIELDS, (), {})]
+
+    def leaves_of(fields: Plans | None) -> tuple[Any, tuple[_Leaf, ...], Kept]:
+        made = []
+        for name, steps, called in paths:
+            plan = None if fields is None else fields.plan(name, steps)
+            made.append((name, steps, called, plan, _absent(plan)))
+        known = last[0] = (fields, tuple(made), {})
+        return known
+
+    def run(scope: Reader) -> Any:
+        fields = scope.fields
+        known = last[0]  # read once: another thread may replace it meanwhile
+        if known[0] is not fields:
+            known = leaves_of(fields)
+        names, record = scope.names, scope.record
+        kept = known[2]
+        leaves: Leaves = []
+        keep = calls and fields is not None
+        for name, steps, called, plan, absent in known[1]:
+            value = names.get(name, SLOW)
+            if value is SLOW:
+                if plan is None:
+                    return SLOW
+                if absent is not _DEEP and type(record) is dict:  # a top-level field
+                    value = record.get(name, absent)
+                    if value is SLOW:
+                        return SLOW
+                    final = plan[1]
+                    if final is not None and (plan[2] or isinstance(value, list)):
+                        value = final(value)
+                else:
+                    value = walk(record, plan)
+                    if value is SLOW:
+                        return SLOW
+            elif steps:
+                for step in steps:
+                    if type(value) is not dict:
+                        return SLOW
+                    value = value.get(step, SLOW)
+                if value is SLOW:
+                    return SLOW
+            if called:
+                if type(value) is not function_type:
+                    return SLOW
+                keep = keep and getattr(value, "pure", False) is True
+            leaves.append(value)
+        key = _key(leaves, function_type) if keep else None
+        if key is None:
+            return build(leaves)
+        found = kept.get(key, SLOW)
+        if found is not SLOW:
+            return dict(found) if type(found) is dict else found
+        made = build(leaves)
+        kind = type(made)
+        if kind in _KEPT or (kind is dict and all(type(v) is str for v in made.values())):
+            if len(kept) >= MAX_KEPT:
+                kept.clear()
+            kept[key] = dict(made) if kind is dict else made  # its own copy: nobody changes it
+        return made
+
+    return run

@@ -1,0 +1,122 @@
+"""A mapping's fields applied to a source record: the target record the rules want."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from tpsqbo_engine.expr import CompiledValue, Scope
+from tpsqbo_engine.ruleset.model import FieldRule, MappingRule
+from tpsqbo_engine.sync.markers import engine_note
+
+if TYPE_CHECKING:
+    from tpsqbo_engine.sync.runtime import Resolver
+
+Record = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One field rule with its dotted path split: the parents to make, the key to set.
+    `copied`: a later rule of the same list writes inside this one's value, so the value
+    is put as a copy (it may be shared: a record another rule read, a lookup's entry)."""
+
+    rule: FieldRule
+    parents: tuple[str, ...]
+    last: str
+    items: tuple[tuple[Step, ...], ...] = ()
+    copied: bool = False
+    value: CompiledValue | None = None  # a field set by one value (no `each`, no items)
+    direct: bool = False  # that value goes straight into the record's top level
+    constant: Any = None  # a literal scalar, as it goes into the record
+
+    @classmethod
+    def of(cls, rule: FieldRule, path: tuple[str, ...], items: Any, copied: bool) -> Step:
+        single = rule.value if rule.each is None and not items else None
+        direct = single is not None and len(path) == 1 and not copied
+        constant = None
+        if single is not None and type(single.literal) in _SCALARS:
+            constant = _as_written(single.literal)  # the same every record: made once
+        return cls(rule, path[:-1], path[-1], items, copied, single, direct, constant)
+
+
+# Literals that need no copy and hold nothing to check: set as they are, every record.
+_SCALARS = frozenset({str, int, bool, float, Decimal, date})
+
+
+def _as_written(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.strip()  # stray spaces as people type them never travel
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def compile_steps(fields: tuple[FieldRule, ...]) -> tuple[Step, ...]:
+    paths = [tuple(rule.path.split(".")) for rule in fields]
+    steps = []
+    for index, rule in enumerate(fields):
+        path = paths[index]
+        inside = any(len(p) > len(path) and p[: len(path)] == path for p in paths[index + 1 :])
+        items = tuple(compile_steps(item) for item in rule.items)
+        steps.append(Step.of(rule, path, items, inside))
+    return tuple(steps)
+
+
+def _put(target: Record, step: Step, value: Any) -> None:
+    for part in step.parents:
+        target = target.setdefault(part, {})
+    target[step.last] = copy.deepcopy(value) if step.copied else value
+
+
+def _apply_fields(steps: tuple[Step, ...], scope: Scope) -> Record:
+    out: Record = {}
+    for step in steps:
+        if step.value is not None:  # most fields: one value, set as it comes
+            value = step.constant
+            if value is None:
+                value = step.value.evaluate(scope)
+                if value is None:
+                    continue
+                kind = type(value)
+                if kind is str:
+                    value = value.strip()  # stray spaces as people type them never travel
+                elif kind is not Decimal and kind is not bool and kind is not int:
+                    value = _as_written(value)
+            if step.direct:
+                out[step.last] = value
+            else:
+                _put(out, step, value)
+            continue
+        rule = step.rule
+        if rule.each is not None:
+            elements = rule.each.evaluate(scope) or []
+            # One scope serves every element, the alias set to each in turn: an element's
+            # values are all evaluated before the next one's, and nothing keeps the scope.
+            inner = scope.inner()
+            items = []
+            for element in elements:
+                inner.bind(rule.alias, element)
+                items.append(_apply_fields(step.items[0], inner))
+            _put(out, step, items)
+        elif step.items:
+            _put(out, step, [_apply_fields(item, scope) for item in step.items])
+    return out
+
+
+def desired(mapping: MappingRule, record: Record, resolver: Resolver) -> Record:
+    """The target record a source record should become under `mapping`."""
+    scope = resolver.scope(mapping.source, record)
+    out = _apply_fields(resolver.steps(mapping.fields), scope)
+    if mapping.marker:  # the engine's own bookkeeping, whatever note the rules write
+        out["PrivateNote"] = engine_note(mapping.marker, str(record["id"]), out.get("PrivateNote"))
+    return out
+
+
+def wanted(mapping: MappingRule, record: Record, resolver: Resolver) -> bool:
+    if mapping.when is None:
+        return True
+    return bool(mapping.when.evaluate(resolver.scope(mapping.source, record)))

@@ -1,0 +1,74 @@
+"""The planner leaves Python's cycle collector on while it plans (other threads of the
+process rely on it, and a template failing per record leaves cycles behind), with what was
+there before the plan set aside from its collections, and sets nothing aside after."""
+
+from __future__ import annotations
+
+import gc
+from typing import Any
+
+import pytest
+
+from tpsqbo_engine.emulators.tps.seed import seeded_firm
+from tpsqbo_engine.resources import rules_dir
+from tpsqbo_engine.ruleset.model import load_ruleset
+from tpsqbo_engine.sync.planner import PlanInput, Planner
+from tpsqbo_engine.sync.snapshot import TPS_RESOURCES, Snapshot
+
+
+def _planner() -> Planner:
+    firm = seeded_firm("demo")
+    snapshot = Snapshot(tps={e: dict(firm.table(r)) for e, r in TPS_RESOURCES.items()})
+    return Planner(PlanInput(load_ruleset(rules_dir()), snapshot, {}, phase="initial"))
+
+
+def _watched(planner: Planner, seen: list[tuple[bool, int]]) -> None:
+    decide = planner._decide
+
+    def watched(*args: Any) -> Any:
+        seen.append((gc.isenabled(), gc.get_freeze_count()))
+        return decide(*args)
+
+    planner._decide = watched  # type: ignore[method-assign]
+
+
+def test_the_collector_runs_while_planning_over_what_came_after_the_snapshot() -> None:
+    planner = _planner()
+    seen: list[tuple[bool, int]] = []
+    _watched(planner, seen)
+    collections: list[str] = []
+
+    def count(phase: str, _info: dict[str, int]) -> None:
+        collections.append(phase)
+
+    gc.callbacks.append(count)
+    try:
+        assert gc.isenabled() and gc.get_freeze_count() == 0
+        assert planner.plan().writes()
+    finally:
+        gc.callbacks.remove(count)
+    assert seen and all(enabled for enabled, _ in seen)
+    assert all(frozen > 0 for _, frozen in seen)  # the snapshot is set aside
+    assert "start" in collections  # cycles made while planning are collected as it goes
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
+def test_nothing_stays_set_aside_when_a_plan_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    planner = _planner()
+
+    def broken(*_args: Any) -> Any:
+        raise RuntimeError("a broken rule")
+
+    monkeypatch.setattr(planner, "_decide", broken)
+    with pytest.raises(RuntimeError):
+        planner.plan()
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
+def test_a_collector_paused_by_the_caller_stays_paused() -> None:
+    gc.disable()
+    try:
+        assert _planner().plan().writes()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
