@@ -40,6 +40,12 @@ def true_floor_seconds(writes: int, limits: Limits) -> float:
     return writes / per_window * limits.minute
 
 
+def of_calls_floor(took: float, floor: float) -> str:
+    if floor <= 0:
+        return "the calls it made fit in one window: no floor of theirs to compare with"
+    return f"{took / floor:.2f}x the floor of the calls it made ({floor:.1f} s)"
+
+
 def batch_only_floor_seconds(calls: int, batch_calls: int, limits: Limits) -> float:
     """The earliest the last of these calls may be sent: the floor for the calls made."""
     waits = [
@@ -218,8 +224,7 @@ def main() -> None:
     )
     print(
         f"  wall time {first_time:.1f} s = {first_time / max(floor, 1e-9):.2f}x the true floor "
-        f"of {floor:.1f} s (target <= 1.1x); {first_time / max(batch_floor, 1e-9):.2f}x the "
-        f"floor of the calls it made ({batch_floor:.1f} s)"
+        f"of {floor:.1f} s (target <= 1.1x); {of_calls_floor(first_time, batch_floor)}"
     )
     writing = first_time - (first_write - started)
     print(
