@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from tpsqbo_engine.filters import qbo_display_name
 from tpsqbo_engine.ruleset.model import RuleSet
 from tpsqbo_engine.state import StateStore
 from tpsqbo_engine.sync.mirror import FIRM_SIZED, MIRRORED, Mirror
@@ -43,20 +44,39 @@ def named(snapshot: Snapshot, *, lists: bool = True) -> set[str]:
     return found
 
 
+def display_names(snapshot: Snapshot) -> set[str]:
+    """Every text of the snapshot's changed records (whatever its length) as a QBO display
+    name compares: what `unique` computes from a name (colons and tabs to spaces, whitespace
+    collapsed), folded as QBO folds names. A renamed client's new name may collide with an
+    unchanged customer only in this form."""
+    found: set[str] = set()
+    for system, side in (("tps", snapshot.tps), ("qbo", snapshot.qbo)):
+        for entity, records in side.items():
+            if not _whole(f"{system}.{entity}"):
+                for record in records.values():
+                    found.update(_display_key(text) for text in _texts(record, longest=None))
+    found.discard("")
+    return found
+
+
+def _display_key(value: Any) -> str:
+    return qbo_display_name(value).casefold()
+
+
 def _whole(qualified: str) -> bool:
     """A list every run holds whole (accounts, items, work codes...)."""
     return (qualified in MIRRORED and qualified not in FIRM_SIZED) or qualified in ALWAYS_WHOLE
 
 
-def _texts(value: Any) -> Iterator[str]:
+def _texts(value: Any, longest: int | None = LONGEST_NAMED) -> Iterator[str]:
     if isinstance(value, dict):
         for item in value.values():
-            yield from _texts(item)
+            yield from _texts(item, longest)
     elif isinstance(value, list):
         for item in value:
-            yield from _texts(item)
+            yield from _texts(item, longest)
     elif isinstance(value, str):
-        if 0 < len(value) <= LONGEST_NAMED:  # an empty one names nothing
+        if value and (longest is None or len(value) <= longest):  # an empty one names nothing
             yield value
     elif isinstance(value, int) and not isinstance(value, bool):
         yield str(value)
@@ -92,7 +112,7 @@ def add_referenced(rules: RuleSet, state: StateStore, mirror: Mirror, snapshot: 
     wanted = set(values)
     for rows in links.values():
         wanted.update(i for row in rows for i in (row.tps_id, row.qbo_id))
-    names = {v.casefold() for v in values}
+    names = display_names(snapshot) | {_display_key(v) for v in values}
     added = 0
     for qualified in used:
         matches = _match_values(rules, snapshot, links, qualified)
@@ -104,7 +124,7 @@ def add_referenced(rules: RuleSet, state: StateStore, mirror: Mirror, snapshot: 
                 continue
             if (
                 ident in wanted
-                or _display(record).casefold() in names
+                or _display_key(_display(record)) in names
                 or any(str(record.get(key)) in values for key in keys)
                 or _matches(record, matches)
             ):
