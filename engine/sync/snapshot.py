@@ -138,23 +138,50 @@ def _read_changes(
     def new(entity: str, record: Record) -> bool:
         return echo is None or record.get("status") == "Deleted" or not echo(entity, record)
 
+    echoed: dict[str, dict[str, str]] = {}  # entity -> Id -> when its newest echo was made
+
     def keep(entity: str, record: Record) -> bool:
-        return f"qbo.{entity}" in kept or new(entity, record)
+        if f"qbo.{entity}" in kept or new(entity, record):
+            return True
+        when, seen = _updated(record), echoed.setdefault(entity, {})
+        seen[str(record.get("Id"))] = max(when, seen.get(str(record.get("Id")), when))
+        return False
 
     for entity, rows in qbo.cdc(entities, since, keep).items():
         newest: dict[str, Record] = {}
-        for row in sorted(rows, key=lambda r: str(r.get("MetaData", {}).get("LastUpdatedTime"))):
+        for row in sorted(rows, key=_updated):
             newest[row["Id"]] = row  # a record that changed twice: its latest state
-        gone = {i for i, r in newest.items() if r.get("status") == "Deleted"}
-        alive = [r for i, r in newest.items() if i not in gone]
-        snapshot.deleted |= {f"qbo.{entity}:{ident}" for ident in gone}
-        if f"qbo.{entity}" in kept and mirror is not None:
-            mirror.apply(f"qbo.{entity}", alive, gone)
-        if f"qbo.{entity}" not in kept or f"qbo.{entity}" in FIRM_SIZED:
-            snapshot.qbo[entity] = {r["Id"]: r for r in alive if new(entity, r)}
+        for ident, when in echoed.get(entity, {}).items():
+            if ident in newest and when >= _updated(newest[ident]):
+                del newest[ident]  # its latest state is the engine's own write
+        _take(snapshot, f"qbo.{entity}", newest, kept, mirror, new)
     for qualified in kept - FIRM_SIZED:
         if qualified.startswith("qbo."):
             snapshot.qbo[qualified.split(".", 1)[1]] = mirror.records(qualified) if mirror else {}
+
+
+def _take(
+    snapshot: Snapshot,
+    qualified: str,
+    newest: dict[str, Record],
+    kept: set[str],
+    mirror: Mirror | None,
+    new: Echo,
+) -> None:
+    """One entity's changes, each record's latest state: the deletions noted, the mirror
+    updated, and what is not an echo taken into the snapshot."""
+    entity = qualified.split(".", 1)[1]
+    gone = {i for i, r in newest.items() if r.get("status") == "Deleted"}
+    alive = [r for i, r in newest.items() if i not in gone]
+    snapshot.deleted |= {f"{qualified}:{ident}" for ident in gone}
+    if qualified in kept and mirror is not None:
+        mirror.apply(qualified, alive, gone)
+    if qualified not in kept or qualified in FIRM_SIZED:
+        snapshot.qbo[entity] = {r["Id"]: r for r in alive if new(entity, r)}
+
+
+def _updated(record: Record) -> str:
+    return str(record.get("MetaData", {}).get("LastUpdatedTime"))
 
 
 def add_partners(
