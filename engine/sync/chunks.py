@@ -23,6 +23,7 @@ from typing import Any
 
 from tpsqbo_engine.connectors.qbo.client import QboClient
 from tpsqbo_engine.connectors.tps.client import TpsSource
+from tpsqbo_engine.errors import StateError
 from tpsqbo_engine.private import private_file
 from tpsqbo_engine.ruleset.model import MatchKey, RuleSet
 from tpsqbo_engine.state import StateStore
@@ -220,7 +221,14 @@ def chunk_snapshot(
     part = Snapshot(firm=base.firm, qbo_mark=base.qbo_mark)
     ids = chunks.clients[n] if n < chunks.rest else []
     clients = mirror.find(CLIENT, ids)  # the firm's clients are not held between chunks
-    part.tps["Client"] = {i: clients[i] for i in ids if i in clients}  # in the chunk's order
+    missing = [i for i in ids if i not in clients]
+    if missing:  # planning without them would leave their records unsynced, unsaid
+        raise StateError(
+            f"the mirror of this firm's TPS clients lacks {len(missing)} client(s) the"
+            f" sync planned in chunk {n + 1}: {', '.join(missing[:5])}",
+            hint="run `tpsqbo-engine sync --whole` to rebuild the mirror, then sync again",
+        )
+    part.tps["Client"] = {i: clients[i] for i in ids}  # in the chunk's order
     own = spool.chunk(ids) if n < chunks.rest else spool.orphans()
     for qualified, records in {**base_shared(base), **own}.items():
         part.records(qualified).update(records)

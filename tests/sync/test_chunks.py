@@ -7,10 +7,14 @@ from typing import Any
 
 import pytest
 
+from tpsqbo_engine.errors import StateError
+from tpsqbo_engine.state import StateStore
 from tpsqbo_engine.sync import chunks
 from tpsqbo_engine.sync.awkward import build_books
 from tpsqbo_engine.sync.demo import demo_firm
+from tpsqbo_engine.sync.mirror import Mirror
 from tpsqbo_engine.sync.session import Session
+from tpsqbo_engine.sync.snapshot import Snapshot
 
 LISTS = ("Account", "Item", "Term", "PaymentMethod", "TaxCode")
 
@@ -148,3 +152,17 @@ def test_between_chunks_only_what_every_chunk_holds_is_kept(tmp_path: Path) -> N
     assert begun[0] == set()
     assert "tps.WorkCode" in begun[1]  # made in the first chunk, named by every later one
     assert all(entities <= {"tps.WorkCode"} | {f"qbo.{e}" for e in LISTS} for entities in begun)
+
+
+def test_a_chunk_whose_client_the_mirror_lacks_is_a_clear_error(tmp_path: Path) -> None:
+    mirror = Mirror(StateStore(tmp_path / "state.db"))
+    mirror.put(chunks.CLIENT, [{"id": "c-1", "name": "Ann", "version": "1"}])
+    plan = chunks.Chunks(clients=[["c-1", "c-2"]])
+    spool = chunks.Spool(tmp_path / "state.db.spool")
+    with pytest.raises(StateError, match=r"lacks 1 client.*chunk 1: c-2") as raised:
+        chunks.chunk_snapshot(Snapshot(), plan, 0, spool, mirror, set())
+    assert "sync --whole" in raised.value.hint
+    mirror.put(chunks.CLIENT, [{"id": "c-2", "name": "Bob", "version": "1"}])
+    part = chunks.chunk_snapshot(Snapshot(), plan, 0, spool, mirror, set())
+    assert list(part.tps["Client"]) == ["c-1", "c-2"]
+    spool.close()
