@@ -11,7 +11,7 @@ the run's records carry, with the mirror scanned row by row where no index answe
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from tpsqbo_engine.filters import qbo_display_name
@@ -85,19 +85,21 @@ def _texts(value: Any, longest: int | None = LONGEST_NAMED) -> Iterator[str]:
 def links_of(rules: RuleSet, state: StateStore, ids: set[str]) -> dict[str, list[LinkRow]]:
     """Each pair's links that touch one of `ids`, as the planner takes them."""
     return {
-        pair: [
-            LinkRow(
-                r["tps_id"],
-                r["qbo_id"],
-                r["content_hash"],
-                r["tps_version"],
-                r["qbo_version"],
-                r["mapping"],
-            )
-            for r in state.links_of(pair, ids)
-        ]
+        pair: [link_row(r) for r in state.links_of(pair, ids)]
         for pair in sorted({pair_of(m) for m in rules.mappings})
     }
+
+
+def link_row(row: Mapping[str, Any]) -> LinkRow:
+    """A stored link as the planner takes it."""
+    return LinkRow(
+        row["tps_id"],
+        row["qbo_id"],
+        row["content_hash"],
+        row["tps_version"],
+        row["qbo_version"],
+        row["mapping"],
+    )
 
 
 def add_referenced(rules: RuleSet, state: StateStore, mirror: Mirror, snapshot: Snapshot) -> int:

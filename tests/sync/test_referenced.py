@@ -11,8 +11,8 @@ from pathlib import Path
 from tpsqbo_engine.sync.demo import demo_firm
 from tpsqbo_engine.sync.mirror import FIRM_SIZED, Mirror
 from tpsqbo_engine.sync.plan import Operation, Plan
-from tpsqbo_engine.sync.planner import OUT_OF_SCOPE, LinkRow, PlanInput, Planner
-from tpsqbo_engine.sync.referenced import _not_newer, add_referenced, named
+from tpsqbo_engine.sync.planner import OUT_OF_SCOPE, PlanInput, Planner
+from tpsqbo_engine.sync.referenced import _not_newer, add_referenced, link_row, named
 from tpsqbo_engine.sync.runtime import pair_of
 from tpsqbo_engine.sync.session import Session
 from tpsqbo_engine.sync.snapshot import Snapshot
@@ -28,20 +28,7 @@ def _whole_plan(session: Session, read: Snapshot) -> Plan:
         every.update(whole.records(qualified))
         whole.records(qualified).update(every)
     pairs = {pair_of(m) for m in session.rules.mappings}
-    links = {
-        pair: [
-            LinkRow(
-                r["tps_id"],
-                r["qbo_id"],
-                r["content_hash"],
-                r["tps_version"],
-                r["qbo_version"],
-                r["mapping"],
-            )
-            for r in session.state.links(pair)
-        ]
-        for pair in pairs
-    }
+    links = {pair: [link_row(r) for r in session.state.links(pair)] for pair in pairs}
     left_out = {
         record: why
         for record, why in session.state.left_out_initially().items()
