@@ -211,6 +211,16 @@ def _get(record: Record, path: str) -> Any:
     return value
 
 
+def _all_mirrored(ids: list[str], clients: dict[str, Record], n: int) -> None:
+    missing = [i for i in ids if i not in clients]
+    if missing:  # planning without them would leave their records unsynced, unsaid
+        raise StateError(
+            f"the mirror of this firm's TPS clients lacks {len(missing)} client(s) the"
+            f" sync planned in chunk {n + 1}: {', '.join(missing[:5])}",
+            hint="run `tpsqbo-engine sync --whole` to rebuild the mirror, then sync again",
+        )
+
+
 def chunk_snapshot(
     base: Snapshot, chunks: Chunks, n: int, spool: Spool, mirror: Mirror, linked: set[str]
 ) -> Snapshot:
@@ -221,13 +231,7 @@ def chunk_snapshot(
     part = Snapshot(firm=base.firm, qbo_mark=base.qbo_mark)
     ids = chunks.clients[n] if n < chunks.rest else []
     clients = mirror.find(CLIENT, ids)  # the firm's clients are not held between chunks
-    missing = [i for i in ids if i not in clients]
-    if missing:  # planning without them would leave their records unsynced, unsaid
-        raise StateError(
-            f"the mirror of this firm's TPS clients lacks {len(missing)} client(s) the"
-            f" sync planned in chunk {n + 1}: {', '.join(missing[:5])}",
-            hint="run `tpsqbo-engine sync --whole` to rebuild the mirror, then sync again",
-        )
+    _all_mirrored(ids, clients, n)
     part.tps["Client"] = {i: clients[i] for i in ids}  # in the chunk's order
     own = spool.chunk(ids) if n < chunks.rest else spool.orphans()
     for qualified, records in {**base_shared(base), **own}.items():

@@ -38,17 +38,31 @@ def read_for_run(session: Session, *, whole: bool = False) -> Snapshot:
     mirror = Mirror(session.state)
     since = session.state.cursor("qbo")
     if whole or session.phase == "initial" or not since or too_old(since):
-        from tpsqbo_engine.sync.scope import history_slimmer
+        return _read_whole(session, names, mirror, since, whole=whole)
+    snapshot = _read_changed(session, names, mirror, since)
+    _add_all_partners(session, snapshot, mirror)
+    add_referenced(session.rules, session.state, mirror, snapshot)
+    return snapshot
 
-        initial = session.phase == "initial" and not whole
-        slim = history_slimmer(session.rules) if initial else None
-        snapshot = read_snapshot(session.tps, session.qbo, names, mirror=mirror, slim=slim)
-        if not whole and session.phase != "initial" and since:
-            snapshot.notes.append(
-                "read both systems whole: the last sync is older than the 30 days QBO's "
-                "CDC looks back over (the mirror of the lists and customers was rebuilt)"
-            )
-        return snapshot
+
+def _read_whole(
+    session: Session, names: set[str], mirror: Mirror, since: str, *, whole: bool
+) -> Snapshot:
+    from tpsqbo_engine.sync.scope import history_slimmer
+
+    initial = session.phase == "initial" and not whole
+    slim = history_slimmer(session.rules) if initial else None
+    snapshot = read_snapshot(session.tps, session.qbo, names, mirror=mirror, slim=slim)
+    if not whole and session.phase != "initial" and since:
+        snapshot.notes.append(
+            "read both systems whole: the last sync is older than the 30 days QBO's "
+            "CDC looks back over (the mirror of the lists and customers was rebuilt)"
+        )
+    return snapshot
+
+
+def _read_changed(session: Session, names: set[str], mirror: Mirror, since: str) -> Snapshot:
+    """What changed since the cursors, less the echoes of the engine's own writes."""
     cursors = Cursors(
         {
             name.split(".", 1)[1]: session.state.cursor(name)
@@ -69,6 +83,10 @@ def read_for_run(session: Session, *, whole: bool = False) -> Snapshot:
         # After the echoes: the engine's own writes go to linked customers, whose
         # Balance no rule of the other direction reads.
         refresh_balances(snapshot, session.qbo, mirror)
+    return snapshot
+
+
+def _add_all_partners(session: Session, snapshot: Snapshot, mirror: Mirror) -> None:
     add_partners(snapshot, _again(session), session.tps, session.qbo, mirror)
     changed_clients = _open_invoices_of_changed_clients(session, snapshot)
     add_partners(snapshot, changed_clients, session.tps, session.qbo, mirror)
@@ -84,8 +102,6 @@ def read_for_run(session: Session, *, whole: bool = False) -> Snapshot:
         if not wanted:
             break
         add_partners(snapshot, wanted, session.tps, session.qbo, mirror)
-    add_referenced(session.rules, session.state, mirror, snapshot)
-    return snapshot
 
 
 def _drop_echoes(session: Session, snapshot: Snapshot) -> None:

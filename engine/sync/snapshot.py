@@ -93,18 +93,9 @@ def read_snapshot(
         system, entity = name.split(".", 1)
         whole = cursors is None or name in ALWAYS_WHOLE or (rebuild and name in MIRRORED)
         if system == "tps":
-            since = "" if whole or cursors is None else cursors.tps.get(entity, "")
             mark = "" if cursors is None else cursors.tps.get(entity, "")
-            records: dict[str, Record] = {}
-            for record in tps.records(TPS_RESOURCES[entity], since):
-                mark = max(mark, record["updated_at"])
-                records[record["id"]] = keep(name, record)
-            snapshot.tps_marks[entity] = mark
-            if name in kept and mirror is not None:
-                mirror.apply(name, records.values())
-                snapshot.tps[entity] = records if name in FIRM_SIZED else mirror.records(name)
-            else:
-                snapshot.tps[entity] = records
+            mirrored = mirror if name in kept else None
+            _read_tps(snapshot, tps, name, ("" if whole else mark, mark), keep, mirrored)
         elif whole or cursors is None or not cursors.qbo:
             whole_qbo[entity] = _whole_where(entity)
         else:
@@ -120,6 +111,31 @@ def read_snapshot(
             qbo.realm_id, {n: snapshot.records(n).values() for n in wanted if n in MIRRORED}
         )
     return snapshot
+
+
+def _read_tps(
+    snapshot: Snapshot,
+    tps: TpsSource,
+    name: str,
+    marks: tuple[str, str],
+    keep: Callable[[str, Record], Record],
+    mirror: Mirror | None,
+) -> None:
+    """A TPS entity's records changed since the first of `marks` (all with ""), and its new
+    cursor (the second, the old one, or later). With a `mirror` the changes update it, and
+    a list is then taken from it whole."""
+    entity = name.split(".", 1)[1]
+    since, mark = marks
+    records: dict[str, Record] = {}
+    for record in tps.records(TPS_RESOURCES[entity], since):
+        mark = max(mark, record["updated_at"])
+        records[record["id"]] = keep(name, record)
+    snapshot.tps_marks[entity] = mark
+    snapshot.tps[entity] = records
+    if mirror is not None:
+        mirror.apply(name, records.values())
+        if name not in FIRM_SIZED:
+            snapshot.tps[entity] = mirror.records(name)
 
 
 def _read_changes(
