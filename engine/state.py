@@ -232,12 +232,16 @@ class StateStore:
             [pair, wanted, pair, wanted],
         )
 
-    def qbo_version(self, pair: str, qbo_id: str) -> str | None:
-        """The QBO version a link was last synced at, if the record is linked."""
-        row = self.db.conn.execute(
-            "select qbo_version from links where pair = ? and qbo_id = ?", [pair, qbo_id]
-        ).fetchone()
-        return None if row is None else str(row[0])
+    def qbo_versions(self, pair: str, qbo_ids: Iterable[str]) -> dict[str, str]:
+        """The QBO version each linked record of `qbo_ids` was last synced at, in one
+        statement (by index)."""
+        wanted = json.dumps(sorted(set(qbo_ids)))
+        rows = self.db.conn.execute(
+            "select qbo_id, qbo_version from links where pair = ? and qbo_id in "
+            "(select value from json_each(?))",
+            [pair, wanted],
+        )
+        return {str(qbo_id): str(version) for qbo_id, version in rows}
 
     def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Rows as dicts, straight from the connection: sqlite-utils' table helpers look the

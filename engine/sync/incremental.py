@@ -13,7 +13,7 @@ from tpsqbo_engine.ruleset.model import MappingRule
 from tpsqbo_engine.sync.balances import refresh_balances
 from tpsqbo_engine.sync.mirror import MIRRORED, Mirror, too_old
 from tpsqbo_engine.sync.planner import version_of
-from tpsqbo_engine.sync.referenced import add_referenced, echoes
+from tpsqbo_engine.sync.referenced import Echoes, add_referenced
 from tpsqbo_engine.sync.runtime import pair_of
 from tpsqbo_engine.sync.snapshot import (
     ALWAYS_WHOLE,
@@ -72,7 +72,7 @@ def _read_changed(session: Session, names: set[str], mirror: Mirror, since: str)
         since,
     )
     why = mirror.unusable(session.qbo.realm_id, since, names & MIRRORED)
-    echo = echoes(session.rules, session.state)
+    echo = Echoes(session.rules, session.state)
     snapshot = read_snapshot(
         session.tps, session.qbo, names, cursors, mirror, rebuild=bool(why), echo=echo
     )

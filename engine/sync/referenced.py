@@ -11,7 +11,7 @@ the run's records carry, with the mirror scanned row by row where no index answe
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from tpsqbo_engine.filters import qbo_display_name
@@ -20,7 +20,7 @@ from tpsqbo_engine.state import StateStore
 from tpsqbo_engine.sync.mirror import FIRM_SIZED, MIRRORED, Mirror
 from tpsqbo_engine.sync.planner import NORMALIZERS, LinkRow, ident_of
 from tpsqbo_engine.sync.runtime import pair_of, system_of
-from tpsqbo_engine.sync.snapshot import ALWAYS_WHOLE, Echo, Record, Snapshot
+from tpsqbo_engine.sync.snapshot import ALWAYS_WHOLE, Record, Snapshot
 
 # Longer strings are text (descriptions, notes), never an id or a name a rule looks up.
 LONGEST_NAMED = 100
@@ -177,24 +177,42 @@ def _display(record: Record) -> str:
     return str(record.get("DisplayName") or record.get("Name") or record.get("name") or "")
 
 
-def echoes(rules: RuleSet, state: StateStore) -> Echo:
+class Echoes:
     """Whether a QBO record read as changed is the engine's own write, or older: its link
-    was last synced at that version or a later one. Looked up by index, record by record."""
-    pairs: dict[str, list[str]] = {}
-    for mapping in rules.mappings:
-        qbo_side = mapping.source if system_of(mapping.source) == "qbo" else mapping.target
-        if qbo_side not in ALWAYS_WHOLE:
-            pairs.setdefault(qbo_side.split(".", 1)[1], []).append(pair_of(mapping))
+    was last synced at that version or a later one. The versions of a CDC answer's records
+    are looked up together (`learn`), one statement per pair, and only that answer's are
+    held; a record asked about alone is looked up alone."""
 
-    def echo(entity: str, record: Record) -> bool:
-        version = str(record.get("SyncToken", ""))
-        for pair in pairs.get(entity, ()):
-            synced = state.qbo_version(pair, str(record.get("Id")))
+    def __init__(self, rules: RuleSet, state: StateStore) -> None:
+        self.state = state
+        self.pairs: dict[str, list[str]] = {}
+        for mapping in rules.mappings:
+            qbo_side = mapping.source if system_of(mapping.source) == "qbo" else mapping.target
+            if qbo_side not in ALWAYS_WHOLE:
+                self.pairs.setdefault(qbo_side.split(".", 1)[1], []).append(pair_of(mapping))
+        self.learned: dict[str, dict[str, str]] = {}  # pair -> QBO id -> synced version
+
+    def learn(self, rows: Iterable[tuple[str, Record]]) -> None:
+        wanted: dict[str, set[str]] = {}
+        for entity, record in rows:
+            for pair in self.pairs.get(entity, ()):
+                wanted.setdefault(pair, set()).add(str(record.get("Id")))
+        self.learned = {
+            pair: dict.fromkeys(ids, "") | self.state.qbo_versions(pair, ids)
+            for pair, ids in wanted.items()
+        }
+
+    def __call__(self, entity: str, record: Record) -> bool:
+        version, ident = str(record.get("SyncToken", "")), str(record.get("Id"))
+        for pair in self.pairs.get(entity, ()):
+            known = self.learned.get(pair, {})
+            synced = known[ident] if ident in known else self._alone(pair, ident)
             if synced and _not_newer(version, synced):
                 return True
         return False
 
-    return echo
+    def _alone(self, pair: str, ident: str) -> str:
+        return self.state.qbo_versions(pair, [ident]).get(ident, "")
 
 
 def _not_newer(version: str, synced: str) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from tpsqbo_engine.connectors.qbo.client import QboClient
 from tpsqbo_engine.connectors.tps.client import TpsRejected, TpsSource
@@ -15,7 +15,15 @@ from tpsqbo_engine.ruleset.model import RuleSet
 from tpsqbo_engine.sync.mirror import FIRM_SIZED, MIRRORED, Mirror
 
 Record = dict[str, Any]
-Echo = Callable[[str, Record], bool]  # (QBO entity, record) -> the engine's own write
+
+
+class Echo(Protocol):
+    """(QBO entity, record) -> the engine's own write; `learn` looks up many at once."""
+
+    def __call__(self, entity: str, record: Record) -> bool: ...
+    def learn(self, rows: Iterable[tuple[str, Record]]) -> None: ...
+
+
 TPS_RESOURCES = {entity: resource for resource, entity in RESOURCES.items()}
 QBO_LISTS = ("Account", "Item", "TaxCode", "Term", "PaymentMethod")
 INACTIVE_LISTS = frozenset({"Customer", "Item"})
@@ -156,12 +164,17 @@ def _read_changes(
 
     echoed: dict[str, dict[str, str]] = {}  # entity -> Id -> when its newest echo was made
 
-    def keep(entity: str, record: Record) -> bool:
+    def held(entity: str, record: Record) -> bool:
         if f"qbo.{entity}" in kept or new(entity, record):
             return True
         when, seen = _updated(record), echoed.setdefault(entity, {})
         seen[str(record.get("Id"))] = max(when, seen.get(str(record.get("Id")), when))
         return False
+
+    def keep(answer: list[tuple[str, Record]]) -> list[bool]:
+        if echo is not None:
+            echo.learn(answer)  # one lookup for the answer, not one per record
+        return [held(entity, record) for entity, record in answer]
 
     for entity, rows in qbo.cdc(entities, since, keep).items():
         newest: dict[str, Record] = {}
@@ -170,6 +183,8 @@ def _read_changes(
         for ident, when in echoed.get(entity, {}).items():
             if ident in newest and when >= _updated(newest[ident]):
                 del newest[ident]  # its latest state is the engine's own write
+        if echo is not None:
+            echo.learn((entity, r) for r in newest.values())
         _take(snapshot, f"qbo.{entity}", newest, kept, mirror, new)
     for qualified in kept - FIRM_SIZED:
         if qualified.startswith("qbo."):
@@ -182,7 +197,7 @@ def _take(
     newest: dict[str, Record],
     kept: set[str],
     mirror: Mirror | None,
-    new: Echo,
+    new: Callable[[str, Record], bool],
 ) -> None:
     """One entity's changes, each record's latest state: the deletions noted, the mirror
     updated, and what is not an echo taken into the snapshot."""

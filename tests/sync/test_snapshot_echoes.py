@@ -3,7 +3,7 @@ an older change to the same record must not survive as the record's state."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,9 +17,23 @@ class _Qbo:
         self.rows = rows
 
     def cdc(
-        self, entities: list[str], since: datetime, keep: Callable[[str, Record], bool]
+        self,
+        entities: list[str],
+        since: datetime,
+        keep: Callable[[list[tuple[str, Record]]], list[bool]],
     ) -> dict[str, list[Record]]:
-        return {"Invoice": [r for r in self.rows if keep("Invoice", r)]}
+        answer = [("Invoice", r) for r in self.rows]
+        return {"Invoice": [r for (_, r), held in zip(answer, keep(answer), strict=True) if held]}
+
+
+class _WroteVersionOne:
+    """The engine wrote version 1."""
+
+    def __call__(self, entity: str, record: Record) -> bool:
+        return bool(record["SyncToken"] == "1")
+
+    def learn(self, rows: Iterable[tuple[str, Record]]) -> None:
+        pass
 
 
 def _row(token: str, when: str) -> Record:
@@ -30,10 +44,7 @@ def _read(rows: list[Record]) -> dict[str, Record]:
     snapshot = Snapshot()
     qbo: Any = _Qbo(rows)
 
-    def echo(entity: str, record: Record) -> bool:
-        return record["SyncToken"] == "1"  # the engine wrote version 1
-
-    _read_changes(snapshot, qbo, ["Invoice"], datetime.now(UTC), set(), None, echo)
+    _read_changes(snapshot, qbo, ["Invoice"], datetime.now(UTC), set(), None, _WroteVersionOne())
     return snapshot.qbo["Invoice"]
 
 

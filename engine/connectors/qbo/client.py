@@ -23,7 +23,7 @@ from tpsqbo_engine.connectors.qbo.transport import Record, not_understood
 
 CDC_CAP = 1000
 Changes = dict[str, dict[tuple[str, str], Record]]
-Keep = Callable[[str, Record], bool]  # (entity, changed record) -> held
+Keep = Callable[[list[tuple[str, Record]]], list[bool]]  # an answer's (entity, record)s -> held
 
 
 class QboClient(QboSpreadWrites):
@@ -43,10 +43,9 @@ class QboClient(QboSpreadWrites):
                 expect=("CDCResponse", list),
             )
             returned = list(_cdc_objects(body))
-            for entity, record in returned:
+            for entity, record in _held(returned, keep):
                 stamp = record.get("MetaData", {}).get("LastUpdatedTime", "")
-                if keep is None or keep(entity, record):
-                    changes.setdefault(entity, {})[(record["Id"], stamp)] = record
+                changes.setdefault(entity, {})[(record["Id"], stamp)] = record
             if len(returned) < CDC_CAP:
                 break
             newest = max(
@@ -66,9 +65,15 @@ class QboClient(QboSpreadWrites):
     ) -> None:
         for entity in entities:
             where = f"MetaData.LastUpdatedTime >= {wire.quote(cursor.isoformat())}"
-            for record in self.query_all(entity, where):
-                if keep is None or keep(entity, record):
-                    changes.setdefault(entity, {})[(record["Id"], "")] = record
+            found = [(entity, record) for record in self.query_all(entity, where)]
+            for _, record in _held(found, keep):
+                changes.setdefault(entity, {})[(record["Id"], "")] = record
+
+
+def _held(answer: list[tuple[str, Record]], keep: Keep | None) -> list[tuple[str, Record]]:
+    if keep is None:
+        return answer
+    return [row for row, held in zip(answer, keep(answer), strict=True) if held]
 
 
 def _cdc_objects(body: Record) -> Iterator[tuple[str, Record]]:
