@@ -117,13 +117,17 @@ class Watcher:
             max_request_body_size=MAX_BODY,
         )
         self.port = int(getattr(server, "effective_port", self.options.port))
-        thread = threading.Thread(target=server.run, name="watch-http", daemon=True)
+        closing = threading.Event()
+        thread = threading.Thread(
+            target=_serve, args=(server, closing), name="watch-http", daemon=True
+        )
         thread.start()
         log.info("watching", extra={"event": "watch.start", "port": self.port})
         self.ready.set()
         try:
             self._loop(session)
         finally:
+            closing.set()
             server.close()
             thread.join(timeout=5)
             log.info("stopped", extra={"event": "watch.stop"})
@@ -213,3 +217,13 @@ class Watcher:
             extra={"event": "run.finished", "trigger": trigger, "run": outcome.run_id,
                    "counts": outcome.counts, "changes": changes},
         )  # fmt: skip
+
+
+def _serve(server: Any, closing: threading.Event) -> None:
+    """The HTTP server's loop. Closing the server from the watcher's thread closes the
+    sockets the loop may be waiting on (EBADF): expected then, a failure at any other time."""
+    try:
+        server.run()
+    except (OSError, ValueError):
+        if not closing.is_set():
+            raise

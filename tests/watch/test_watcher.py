@@ -252,3 +252,22 @@ def test_sigterm_finishes_the_run_in_flight_and_exits_0(firm: Firm, tmp_path: Pa
     assert [r["status"] for r in runs[:3]] == ["completed"] * 3  # initial, start, webhook
     written = {i["record"] for i in session.state.items(runs[0]["id"], "Successful")}
     assert f"tps.Client:{client['id']}" in written  # the run in flight was finished
+
+
+class _ClosedUnderIt:
+    """A server whose sockets were closed by another thread while its loop waited on them."""
+
+    def run(self) -> None:
+        raise OSError(9, "Bad file descriptor")
+
+
+def test_the_http_loop_ends_quietly_only_when_the_watcher_closed_it() -> None:
+    import threading
+
+    from tpsqbo_engine.watch.watcher import _serve
+
+    closing = threading.Event()
+    with pytest.raises(OSError):
+        _serve(_ClosedUnderIt(), closing)  # while serving: a failure, reported
+    closing.set()
+    _serve(_ClosedUnderIt(), closing)  # after the watcher closed it: expected
