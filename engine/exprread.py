@@ -66,6 +66,7 @@ class Reader(Protocol):
 
 Path = tuple[str, tuple[str, ...], bool]
 _NO_FIELDS = object()
+_DEEP = object()  # a path that is not one top-level field
 
 
 # Results kept for the same inputs: values nothing can change, and references (copied out).
@@ -101,8 +102,7 @@ def _key(leaves: Leaves, function_type: type) -> tuple[Any, ...] | None:
 
 def path_reader(name: str, steps: tuple[str, ...]) -> Callable[[Reader], Any]:
     """One path read as Jinja would read it, or `SLOW` (a key missing, something not a
-    plain dict on the way): what `_reader` does for one leaf, spelled out for the most
-    common rule value of all."""
+    plain dict on the way): a rule value that is a path, and each leaf of `reader`."""
     last: list[tuple[Any, PathPlan | None, Any]] = [(_NO_FIELDS, None, _DEEP)]
 
     def get(scope: Reader) -> Any:
@@ -141,61 +141,54 @@ def _absent(plan: PathPlan | None) -> Any:
     return None if plan[0][0][2] else SLOW
 
 
-_Leaf = tuple[str, tuple[str, ...], bool, PathPlan | None, Any]
-_DEEP = object()  # a path that is not one top-level field
-
-
-def reader(
-    paths: tuple[Path, ...], build: Build, function_type: type, calls: bool
-) -> Callable[[Reader], Any]:
+def reader(paths: tuple[Path, ...], build: Build, function_type: type) -> Callable[[Reader], Any]:
     """Reads the leaves, then builds the value. A value that calls functions, when every
     leaf is a plain value or a pure function, is built once per set of leaves and record
     shape (a new plan reads new records through new shapes' plans): `ref('TaxCode',
     lookup('tax-codes', ...))` gives the same for the same inputs."""
-    # Per record shape (the one last met): each path with its plan, and for a path that is
-    # one top-level field, what a record without it gives (None when declared).
-    last: list[tuple[Any, tuple[_Leaf, ...], Kept]] = [(_NO_FIELDS, (), {})]
+    if any(called for _name, _steps, called in paths):
+        return _calling(paths, build, function_type)
+    getters = tuple(path_reader(name, steps) for name, steps, _called in paths)
+    if len(getters) == 1:  # `amount | money`: its builds take the leaf as it is
+        (only,) = getters
 
-    def leaves_of(fields: Plans | None) -> tuple[Any, tuple[_Leaf, ...], Kept]:
-        made = []
-        for name, steps, called in paths:
-            plan = None if fields is None else fields.plan(name, steps)
-            made.append((name, steps, called, plan, _absent(plan)))
-        known = last[0] = (fields, tuple(made), {})
-        return known
+        def run_one(scope: Reader) -> Any:
+            value = only(scope)
+            return SLOW if value is SLOW else build(value)
+
+        return run_one
 
     def run(scope: Reader) -> Any:
-        fields = scope.fields
-        known = last[0]  # read once: another thread may replace it meanwhile
-        if known[0] is not fields:
-            known = leaves_of(fields)
-        names, record = scope.names, scope.record
-        kept = known[2]
-        leaves: Leaves = []
-        keep = calls and fields is not None
-        for name, steps, called, plan, absent in known[1]:
-            value = names.get(name, SLOW)
+        leaves = []
+        for get in getters:
+            value = get(scope)
             if value is SLOW:
-                if plan is None:
-                    return SLOW
-                if absent is not _DEEP and type(record) is dict:  # a top-level field
-                    value = record.get(name, absent)
-                    if value is SLOW:
-                        return SLOW
-                    final = plan[1]
-                    if final is not None and (plan[2] or isinstance(value, list)):
-                        value = final(value)
-                else:
-                    value = walk(record, plan)
-                    if value is SLOW:
-                        return SLOW
-            elif steps:
-                for step in steps:
-                    if type(value) is not dict:
-                        return SLOW
-                    value = value.get(step, SLOW)
-                if value is SLOW:
-                    return SLOW
+                return SLOW
+            leaves.append(value)
+        return build(leaves)
+
+    return run
+
+
+def _calling(paths: tuple[Path, ...], build: Build, function_type: type) -> Callable[[Reader], Any]:
+    """`reader` for a value that calls functions: each called name must be one of the
+    engine's functions, and the results of pure ones are kept."""
+    # A called name is read from the names alone: only they hold functions, never a field.
+    leaf_readers = tuple(
+        (name if called and not steps else None, path_reader(name, steps), called)
+        for name, steps, called in paths
+    )
+    # Per record shape (the one last met): the results kept for it.
+    last: list[tuple[Any, Kept]] = [(_NO_FIELDS, {})]
+
+    def run(scope: Reader) -> Any:
+        fields, names = scope.fields, scope.names
+        leaves: Leaves = []
+        keep = fields is not None  # plain names alone (a test's scope): nothing kept
+        for name, get, called in leaf_readers:
+            value = get(scope) if name is None else names.get(name)
+            if value is SLOW:
+                return SLOW
             if called:
                 if type(value) is not function_type:
                     return SLOW
@@ -204,6 +197,10 @@ def reader(
         key = _key(leaves, function_type) if keep else None
         if key is None:
             return build(leaves)
+        known = last[0]  # read once: another thread may replace it meanwhile
+        if known[0] is not fields:
+            known = last[0] = (fields, {})
+        kept = known[1]
         found = kept.get(key, SLOW)
         if found is not SLOW:
             return dict(found) if type(found) is dict else found
