@@ -313,6 +313,7 @@ class CompiledValue:
     literal: Any = SLOW  # the value itself, for a value that is not a template
     _defined: bool = False  # what `_quick` gives holds no Undefined
     _fast_defined: bool = True  # what `_fast` gives holds no Undefined
+    _fast_itself: bool = False  # what `_fast` gives is an Undefined or holds none
 
     def evaluate(self, context: Mapping[str, Any] | Scope) -> Any:
         scope = context if type(context) is Scope else _scope_of(context)
@@ -327,6 +328,8 @@ class CompiledValue:
             if result is not SLOW:
                 if self._fast_defined or type(result) in _PLAIN:
                     return result
+                if self._fast_itself and not isinstance(result, Undefined):
+                    return result  # a reference made by `linked` or `ref`: nothing to look into
                 return self._checked(result)
         return self._budgeted(scope)
 
@@ -476,7 +479,10 @@ def _compiled(
     if quick is None:
         return CompiledValue(value, where, render)
     if quick.bounded:  # the same closures would answer `SLOW` under the budget too
-        return CompiledValue(value, where, render, quick.run, _fast_defined=quick.defined)
+        defined, itself = quick.defined, quick.itself
+        return CompiledValue(
+            value, where, render, quick.run, _fast_defined=defined, _fast_itself=itself
+        )
     return CompiledValue(value, where, render, None, quick.run, _defined=quick.defined)
 
 

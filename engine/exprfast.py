@@ -100,11 +100,13 @@ class Quick(NamedTuple):
     """An expression compiled to closures: `run` takes the scope and gives the value, or
     `SLOW`; `defined`: the value cannot hold an Undefined (only attributes read from computed
     values, calls and some of Jinja's filters make one: data read by paths never holds one);
-    `bounded`: nothing in it needs the budget (see `_BOUNDED_FILTERS`)."""
+    `bounded`: nothing in it needs the budget (see `_BOUNDED_FILTERS`); `itself`: the value
+    is an Undefined or holds none (a call of the engine's functions on defined arguments)."""
 
     run: Callable[[Reader], Any]
     defined: bool
     bounded: bool
+    itself: bool = False
 
 
 def compile_quick(expression: nodes.Expr, env: Environment, function_type: type) -> Quick | None:
@@ -123,7 +125,9 @@ def compile_quick(expression: nodes.Expr, env: Environment, function_type: type)
     except _Unsupported:
         return None
     run = reader(tuple(compiler.paths), build, function_type)
-    return Quick(run, not compiler.undefined, compiler.bounded)
+    # `linked('clients', client_id)`: a call of defined arguments
+    itself = isinstance(tree, nodes.Call) and not compiler.handed_undefined
+    return Quick(run, not compiler.undefined, compiler.bounded, itself)
 
 
 class _Compiler:
@@ -136,6 +140,7 @@ class _Compiler:
         self.function_type = function_type
         self.paths: list[tuple[str, tuple[str, ...], bool]] = []
         self.undefined = False  # has a part that can make an Undefined
+        self.handed_undefined = False  # the last call compiled has such a part in its arguments
         self.bounded = True  # every part is one the budget cannot stop (see _BOUNDED_FILTERS)
         self.constants: dict[Build, Any] = {}  # the builds of constants, with their values
 
@@ -212,10 +217,14 @@ class _Compiler:
 
     def _Call(self, node: nodes.Call) -> Build:
         function = self.path(node.node, called=True)
-        self.undefined = True
         if function is None:
             raise _Unsupported("a call of something other than a function's name")
         args, kwargs = self.arguments(node)
+        # The engine's functions make no Undefined: a call gives one when a StopIteration
+        # came out of it (below), or holds one when it was handed one. For the last call
+        # compiled, the whole expression's when it is one, this says whether it could be.
+        self.handed_undefined = self.undefined
+        self.undefined = True
         # the function was checked to be one of the engine's in the first phase
         return exprcall.called(function, args, kwargs, self.constants, self.env.undefined)
 

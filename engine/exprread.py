@@ -100,9 +100,12 @@ def _key(leaves: Leaves, function_type: type) -> tuple[Any, ...] | None:
     return tuple(key)
 
 
-def path_reader(name: str, steps: tuple[str, ...]) -> Callable[[Reader], Any]:
+def path_reader(
+    name: str, steps: tuple[str, ...], then: Build | None = None
+) -> Callable[[Reader], Any]:
     """One path read as Jinja would read it, or `SLOW` (a key missing, something not a
-    plain dict on the way): a rule value that is a path, and each leaf of `reader`."""
+    plain dict on the way): a rule value that is a path, and each leaf of `reader`. With
+    `then`, what `then` builds of the value read (a value that reads one path)."""
     last: list[tuple[Any, PathPlan | None, Any]] = [(_NO_FIELDS, None, _DEEP)]
 
     def get(scope: Reader) -> Any:
@@ -117,18 +120,19 @@ def path_reader(name: str, steps: tuple[str, ...]) -> Callable[[Reader], Any]:
                 if type(value) is not dict:
                     return SLOW
                 value = value.get(step, SLOW)
-            return value
-        plan, absent = known[1], known[2]
-        if plan is None:
-            return SLOW
-        record = scope.record
-        if absent is _DEEP or type(record) is not dict:
-            return walk(record, plan)
-        value = record.get(name, absent)  # a top-level field
-        final = plan[1]
-        if final is not None and value is not SLOW and (plan[2] or isinstance(value, list)):
-            return final(value)
-        return value
+        else:
+            plan, absent = known[1], known[2]
+            if plan is None:
+                return SLOW
+            record = scope.record
+            if absent is _DEEP or type(record) is not dict:
+                value = walk(record, plan)
+            else:
+                value = record.get(name, absent)  # a top-level field
+                final = plan[1]
+                if final is not None and value is not SLOW and (plan[2] or isinstance(value, list)):
+                    value = final(value)
+        return value if then is None or value is SLOW else then(value)
 
     return get
 
@@ -148,15 +152,9 @@ def reader(paths: tuple[Path, ...], build: Build, function_type: type) -> Callab
     lookup('tax-codes', ...))` gives the same for the same inputs."""
     if any(called for _name, _steps, called in paths):
         return _calling(paths, build, function_type)
+    if len(paths) == 1:  # `amount | money`: its builds take the leaf as it is
+        return path_reader(paths[0][0], paths[0][1], build)
     getters = tuple(path_reader(name, steps) for name, steps, _called in paths)
-    if len(getters) == 1:  # `amount | money`: its builds take the leaf as it is
-        (only,) = getters
-
-        def run_one(scope: Reader) -> Any:
-            value = only(scope)
-            return SLOW if value is SLOW else build(value)
-
-        return run_one
 
     def run(scope: Reader) -> Any:
         leaves = []
