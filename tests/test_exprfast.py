@@ -59,6 +59,7 @@ SCOPES: list[dict[str, Any]] = [
     {"name": None, "address": None, "lines": [], "amount": "not a number", "count": "3"},
     {"name": 7, "address": "a text, not a record", "lines": None, "flag": 0, "price": 3},
     {"name": "", "count": True, "amount": 2.5, "price": None, "zero": 0, "status": " void"},
+    {"lines": [], "wrap": RuleFunction(lambda value: [value]), "pick": RuleFunction(str)},
     {"name": "  Two  Spaces ", "amount": Decimal("-0.005"), "price": "", "flag": "yes"},
     {},
 ]
