@@ -117,6 +117,10 @@ def _text_inside(items: Iterable[Any]) -> int:
     return sum(len(v) for v in items if isinstance(v, str | list | tuple))
 
 
+# Types that hold no text of their own to count (a list of records: merged invoice lines).
+_NO_TEXT = frozenset({dict, int, float, bool, type(None), Decimal, date, datetime})
+
+
 _SCALARS = frozenset({int, float, bool, type(None), Decimal, date, datetime})
 
 
@@ -131,7 +135,9 @@ def sized(value: Any) -> Any:
             fits(len(value), "a text's length")
     elif isinstance(value, list | tuple | set | frozenset | Mapping):
         fits(len(value), "a list's length", MAX_ITEMS)
-        fits(_text_inside(value.values() if isinstance(value, Mapping) else value), "a list's text")
+        items = value.values() if isinstance(value, Mapping) else value
+        if not _NO_TEXT.issuperset(map(type, items)):  # seen without a loop in Python
+            fits(_text_inside(items), "a list's text")
     else:
         return value  # a number, a date, None: nothing that grows
     spend = _open()

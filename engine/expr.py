@@ -321,16 +321,30 @@ class CompiledValue:
         if fast is not None:
             try:
                 result = fast(scope)
-            except ExpressionError as exc:
-                raise self._located(exc) from None
-            except EVALUATION_ERRORS as exc:
-                raise self._failed(exc) from None
+            except FAILURES as exc:
+                raise self.failure(exc) from None
             if result is not SLOW:
                 if self._fast_defined or type(result) in _PLAIN:
                     return result
                 if self._fast_itself and not isinstance(result, Undefined):
                     return result  # a reference made by `linked` or `ref`: nothing to look into
                 return self._checked(result)
+        return self._budgeted(scope)
+
+    @property
+    def unchecked_fast(self) -> Callable[[Scope], Any] | None:
+        """The way without the budget, when what it gives needs no check: for a caller that
+        runs it as `evaluate` would, its failures through `failure`, a `SLOW` answer
+        through `evaluate_past_fast` (engine/sync/applying.py, for every field of every
+        record)."""
+        return self._fast if self._fast_defined else None
+
+    def failure(self, exc: Exception) -> ExpressionError:
+        """The located error for what evaluating this value raised (one of FAILURES)."""
+        return self._located(exc) if isinstance(exc, ExpressionError) else self._failed(exc)
+
+    def evaluate_past_fast(self, scope: Scope) -> Any:
+        """`evaluate` once the way without the budget has answered `SLOW`."""
         return self._budgeted(scope)
 
     def _budgeted(self, scope: Scope) -> Any:
@@ -391,6 +405,9 @@ EVALUATION_ERRORS = (
 )
 
 
+# What evaluating a value can raise that is the rule's failure, located by `failure`.
+FAILURES = (ExpressionError, *EVALUATION_ERRORS)
+
 _PLAIN = frozenset({str, int, bool, Decimal, date, type(None)})  # cannot hold an Undefined
 
 
@@ -401,6 +418,8 @@ def _undefined_inside(value: Any) -> bool:
         return False
     if kind is dict:
         inside: Iterable[Any] = value.values()
+        if _PLAIN.issuperset(map(type, inside)):  # a reference: its text, seen without a loop
+            return False
     elif kind is list or kind is tuple:
         inside = value
     elif isinstance(value, Undefined):

@@ -72,32 +72,34 @@ _DEEP = object()  # a path that is not one top-level field
 # Results kept for the same inputs: values nothing can change, and references (copied out).
 _KEPT = frozenset({str, int, bool, float, Decimal, date, type(None)})
 MAX_KEPT = 20_000
-Kept = dict[tuple[Any, ...], Any]
-_CALLED = object()  # a function's place in a key
+Kept = dict[Any, Any]
+_UNKEYED = object()
 
 
-def _key(leaves: Leaves, function_type: type) -> tuple[Any, ...] | None:
-    """The leaves as a key that only equal leaves share, or None. Equal is not enough: 1,
-    1.0, True and Decimal('1.00') are equal in Python but not to `| string`, so a number is
-    keyed with what tells them apart; a float or anything that can change is not keyed."""
-    key = []
-    for value in leaves:
-        kind = type(value)
-        if kind is str or kind is int or kind is date or value is None:
-            key.append(value)
-        elif kind is function_type:
-            # Not the function itself: the kept results outlive the plan, and a plan's
-            # functions hold its resolver and snapshot. Its place in the key says which it
-            # is: the results are kept apart per `fields` (one plan's record kind), where a
-            # name gives one function.
-            key.append(_CALLED)
-        elif kind is Decimal:
-            key.append(value.as_tuple())
-        elif kind is bool:
-            key.append((value,))
-        else:
-            return None
-    return tuple(key)
+def _key_of(value: Any) -> Any:
+    """A value read as a key that only equal values share, or `_UNKEYED`. Equal is not
+    enough: 1, 1.0, True and Decimal('1.00') are equal in Python but not to `| string`, so
+    a number is keyed with what tells them apart; a float or anything that can change is
+    not keyed."""
+    kind = type(value)
+    if kind is str or kind is int or kind is date or value is None:
+        return value
+    if kind is Decimal:
+        return value.as_tuple()  # a tuple of three: no other key is one
+    if kind is bool:
+        return (value,)
+    return _UNKEYED
+
+
+def _key(leaves: Leaves, values_at: tuple[int, ...]) -> Any:
+    """The key of the values read (not of the functions called: the kept results outlive
+    the plan, and a plan's functions hold its resolver and snapshot; which function a
+    name gives is the same for every record of one plan's record kind, per `fields`, where
+    results are kept apart): the one value's own, or a tuple of them."""
+    if len(values_at) == 1:
+        return _key_of(leaves[values_at[0]])
+    key = tuple([_key_of(leaves[at]) for at in values_at])
+    return _UNKEYED if _UNKEYED in key else key
 
 
 def path_reader(
@@ -176,6 +178,7 @@ def _calling(paths: tuple[Path, ...], build: Build, function_type: type) -> Call
         (name if called and not steps else None, path_reader(name, steps), called)
         for name, steps, called in paths
     )
+    values_at = tuple(at for at, (_name, _steps, called) in enumerate(paths) if not called)
     # Per record shape (the one last met): the results kept for it.
     last: list[tuple[Any, Kept]] = [(_NO_FIELDS, {})]
 
@@ -192,8 +195,8 @@ def _calling(paths: tuple[Path, ...], build: Build, function_type: type) -> Call
                     return SLOW
                 keep = keep and getattr(value, "pure", False) is True
             leaves.append(value)
-        key = _key(leaves, function_type) if keep else None
-        if key is None:
+        key = _key(leaves, values_at) if keep else _UNKEYED
+        if key is _UNKEYED:
             return build(leaves)
         known = last[0]  # read once: another thread may replace it meanwhile
         if known[0] is not fields:

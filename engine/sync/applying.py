@@ -9,7 +9,8 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from tpsqbo_engine.expr import CompiledValue, Scope
+from tpsqbo_engine.expr import FAILURES, CompiledValue, Scope
+from tpsqbo_engine.exprread import SLOW
 from tpsqbo_engine.ruleset.model import FieldRule, MappingRule
 from tpsqbo_engine.sync.markers import engine_note
 
@@ -35,6 +36,7 @@ class Step:
     constant: Any = None  # a literal scalar, as it goes into the record
     parent: str | None = None  # the one object that value goes into, when it is not copied
     evaluate: Callable[[Scope], Any] | None = None  # the value's own, looked up once
+    fast: Callable[[Scope], Any] | None = None  # its way without the budget (see _evaluated)
 
     @classmethod
     def of(cls, rule: FieldRule, path: tuple[str, ...], items: Any, copied: bool) -> Step:
@@ -45,7 +47,8 @@ class Step:
             constant = _as_written(single.literal)  # the same every record: made once
         parent = path[0] if len(path) == 2 and not copied else None
         evaluate = None if single is None else single.evaluate
-        parts = (single, direct, constant, parent, evaluate)
+        fast = None if single is None else single.unchecked_fast
+        parts = (single, direct, constant, parent, evaluate, fast)
         return cls(rule, path[:-1], path[-1], items, copied, *parts)
 
 
@@ -87,7 +90,16 @@ def _apply_fields(steps: tuple[Step, ...], scope: Scope) -> Record:
             continue
         value = step.constant  # most fields: one value, set as it comes
         if value is None:
-            value = evaluate(scope)
+            fast = step.fast
+            if fast is None:
+                value = evaluate(scope)
+            else:  # what `evaluate` does, spelled out here: this runs for every field
+                try:
+                    value = fast(scope)
+                except FAILURES as exc:
+                    raise _failure(step, exc) from None
+                if value is SLOW:
+                    value = _past_fast(step, scope)
             if value is None:
                 continue
             kind = type(value)
@@ -102,6 +114,16 @@ def _apply_fields(steps: tuple[Step, ...], scope: Scope) -> Record:
         else:
             _put(out, step, value)
     return out
+
+
+def _failure(step: Step, exc: Exception) -> Exception:
+    assert step.value is not None
+    return step.value.failure(exc)
+
+
+def _past_fast(step: Step, scope: Scope) -> Any:
+    assert step.value is not None
+    return step.value.evaluate_past_fast(scope)
 
 
 def _apply_list(step: Step, scope: Scope, out: Record) -> None:
