@@ -130,7 +130,13 @@ def sized(value: Any) -> Any:
     kind = type(value)
     if kind in _SCALARS:
         return value  # a number, a date, None: nothing that grows
-    if kind is str or isinstance(value, str | bytes):
+    if kind is list or kind is dict:  # the usual ones, without the general checks below
+        items = value if kind is list else value.values()
+        if len(value) > MAX_ITEMS:
+            fits(len(value), "a list's length", MAX_ITEMS)
+        if not _NO_TEXT.issuperset(map(type, items)):  # seen without a loop in Python
+            fits(_text_inside(items), "a list's text")
+    elif kind is str or isinstance(value, str | bytes):
         if len(value) > MAX_SIZE:
             fits(len(value), "a text's length")
     elif isinstance(value, list | tuple | set | frozenset | Mapping):
@@ -140,8 +146,8 @@ def sized(value: Any) -> Any:
             fits(_text_inside(items), "a list's text")
     else:
         return value  # a number, a date, None: nothing that grows
-    spend = _open()
-    if spend is not None:
+    spend = _THREAD.budget  # `_open()`, inline
+    if spend is not None and spend.open:
         spend.tick(0)
     return value
 

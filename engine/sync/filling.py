@@ -57,6 +57,7 @@ def _make_filler(shape: Shape, depth: int) -> Fill:
     # the others are filled even when missing (an absent address reads as empty lines).
     flat = frozenset(name for name, sub in props.items() if not sub.properties())
     nested = tuple(name for name in names if name not in flat)
+    blank = dict.fromkeys(names)  # copied for each record: cheaper than made anew
 
     def fill(value: Any) -> Any:
         kind = type(value)
@@ -64,7 +65,7 @@ def _make_filler(shape: Shape, depth: int) -> Fill:
             return [item(element) for element in value]
         if not props or not (kind is dict or value is None or isinstance(value, Mapping)):
             return value
-        out = dict.fromkeys(names)  # declared fields first, in the schema's order
+        out = blank.copy()  # declared fields first, in the schema's order, all empty
         if kind is dict and _NO_LISTS.issuperset(map(type, value.values())):
             # no list to fill anywhere (checked without a loop in Python): every field as
             # it is, but the declared objects, filled even when missing
