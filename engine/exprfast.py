@@ -34,7 +34,7 @@ from jinja2.optimizer import Optimizer
 from jinja2.utils import _PassArg
 
 from tpsqbo_engine import exprcall
-from tpsqbo_engine.exprread import Build, Reader, reader
+from tpsqbo_engine.exprread import Build, Reader, call_reader, reader
 from tpsqbo_engine.filters import ALLOWED_TESTS, ENGINE_FILTERS, money, to_decimal
 
 # Names Jinja's compiler gives a meaning of its own instead of looking them up.
@@ -125,6 +125,10 @@ def compile_quick(expression: nodes.Expr, env: Environment, function_type: type)
     except _Unsupported:
         return None
     run = reader(tuple(compiler.paths), build, function_type)
+    call = _called_on_a_path(tree)
+    path = None if call is None else _path_of(call[2])
+    if call is not None and path is not None:
+        run = call_reader(call[0], call[1], path, function_type, compiler.stopped)
     # `linked('clients', client_id)`: a call of defined arguments
     itself = isinstance(tree, nodes.Call) and not compiler.handed_undefined
     return Quick(run, not compiler.undefined, compiler.bounded, itself)
@@ -144,21 +148,17 @@ class _Compiler:
         self.bounded = True  # every part is one the budget cannot stop (see _BOUNDED_FILTERS)
         self.constants: dict[Build, Any] = {}  # the builds of constants, with their values
 
+    def stopped(self) -> Any:
+        """What a call out of which a StopIteration came gives, as the environment's `call`."""
+        return self.env.undefined(exprcall.STOPPED)
+
     def path(self, node: nodes.Node, called: bool = False) -> Build | None:
         """A name and the keys read under it, taken in the first phase; None if `node` is not
-        one (`.items` is the method of a dict, never its key)."""
-        steps: list[str] = []
-        while isinstance(node, nodes.Getattr | nodes.Getitem):
-            if isinstance(node, nodes.Getattr) and node.attr not in DICT_ATTRIBUTES:
-                steps.append(node.attr)
-            elif isinstance(node, nodes.Getitem) and _is_text(node.arg):
-                steps.append(str(node.arg.as_const()))  # getitem tries the key first, as dicts do
-            else:
-                return None
-            node = node.node
-        if not isinstance(node, nodes.Name) or node.ctx != "load" or node.name in SPECIAL_NAMES:
+        one."""
+        path = _path_of(node)
+        if path is None:
             return None
-        self.paths.append((node.name, tuple(reversed(steps)), called))
+        self.paths.append((*path, called))
         return exprcall.same if self.single else operator.itemgetter(len(self.paths) - 1)
 
     def node(self, node: nodes.Node) -> Build:
@@ -372,6 +372,38 @@ _BOUNDED_FILTERS = frozenset(ENGINE_FILTERS) | {
 # The engine's filters that always give a Decimal, called as they are: the budget's wrapper
 # (engine/budget.guarded) would check nothing of their arguments and size a number.
 _UNWRAPPED: dict[str, Callable[..., Any]] = {"money": money, "decimal": to_decimal}
+
+
+def _path_of(node: nodes.Node) -> tuple[str, tuple[str, ...]] | None:
+    """A name and the keys read under it; None if `node` is not one (`.items` is the
+    method of a dict, never its key)."""
+    steps: list[str] = []
+    while isinstance(node, nodes.Getattr | nodes.Getitem):
+        if isinstance(node, nodes.Getattr) and node.attr not in DICT_ATTRIBUTES:
+            steps.append(node.attr)
+        elif isinstance(node, nodes.Getitem) and _is_text(node.arg):
+            steps.append(str(node.arg.as_const()))  # getitem tries the key first, as dicts do
+        else:
+            return None
+        node = node.node
+    if not isinstance(node, nodes.Name) or node.ctx != "load" or node.name in SPECIAL_NAMES:
+        return None
+    return node.name, tuple(reversed(steps))
+
+
+def _called_on_a_path(tree: nodes.Node) -> tuple[str, tuple[Any, ...], nodes.Node] | None:
+    """For `f('a', 'b', x.y)`: the function's name, the constants and the path's node."""
+    if not isinstance(tree, nodes.Call) or tree.kwargs or not tree.args:
+        return None
+    if tree.dyn_args is not None or tree.dyn_kwargs is not None:
+        return None
+    function = _path_of(tree.node)
+    if function is None or function[1]:
+        return None
+    *head, last = tree.args
+    if not all(isinstance(arg, nodes.Const) and _frozen(arg.value) for arg in head):
+        return None
+    return function[0], tuple(arg.as_const() for arg in head), last
 
 
 def _is_text(node: nodes.Node) -> bool:

@@ -179,8 +179,7 @@ def _calling(paths: tuple[Path, ...], build: Build, function_type: type) -> Call
         for name, steps, called in paths
     )
     values_at = tuple(at for at, (_name, _steps, called) in enumerate(paths) if not called)
-    # Per record shape (the one last met): the results kept for it.
-    last: list[tuple[Any, Kept]] = [(_NO_FIELDS, {})]
+    kept_for = _keeper()
 
     def run(scope: Reader) -> Any:
         fields, names = scope.fields, scope.names
@@ -198,19 +197,82 @@ def _calling(paths: tuple[Path, ...], build: Build, function_type: type) -> Call
         key = _key(leaves, values_at) if keep else _UNKEYED
         if key is _UNKEYED:
             return build(leaves)
-        known = last[0]  # read once: another thread may replace it meanwhile
-        if known[0] is not fields:
-            known = last[0] = (fields, {})
-        kept = known[1]
+        kept = kept_for(fields)
         found = kept.get(key, SLOW)
         if found is not SLOW:
             return dict(found) if type(found) is dict else found
-        made = build(leaves)
-        kind = type(made)
-        if kind in _KEPT or (kind is dict and all(type(v) is str for v in made.values())):
-            if len(kept) >= MAX_KEPT:
-                kept.clear()
-            kept[key] = dict(made) if kind is dict else made  # its own copy: nobody changes it
-        return made
+        return _kept(kept, key, build(leaves))
 
     return run
+
+
+def _keeper() -> Callable[[Any], Kept]:
+    """The results kept per record shape (the one last met)."""
+    last: list[tuple[Any, Kept]] = [(_NO_FIELDS, {})]
+
+    def kept_for(fields: Any) -> Kept:
+        known = last[0]  # read once: another thread may replace it meanwhile
+        if known[0] is not fields:
+            known = last[0] = (fields, {})
+        return known[1]
+
+    return kept_for
+
+
+def _kept(kept: Kept, key: Any, made: Any) -> Any:
+    """`made`, kept for `key` when nothing can change it (a reference is kept as a copy)."""
+    kind = type(made)
+    if kind in _KEPT or (kind is dict and all(type(v) is str for v in made.values())):
+        if len(kept) >= MAX_KEPT:
+            kept.clear()
+        kept[key] = dict(made) if kind is dict else made  # its own copy: nobody changes it
+    return made
+
+
+def call_reader(
+    function: str,
+    head: tuple[Any, ...],
+    path: tuple[str, tuple[str, ...]],
+    function_type: type[Any],
+    stopped: Callable[[], Any],
+) -> Callable[[Reader], Any]:
+    """`linked('clients', client_id)`, the call rules make most (a function's name called
+    with constants and then a path): `reader` and the call's closure (exprcall.called) in
+    one, reading and calling the same, in the same order. `stopped`: the Undefined a
+    StopIteration out of the call gives."""
+    read = path_reader(*path)
+    kept_for = _keeper()
+
+    def run(scope: Reader) -> Any:
+        called: Any = scope.names.get(function)
+        if type(called) is not function_type:
+            return SLOW
+        wrapped = called.func  # one of the engine's functions
+        value = read(scope)
+        if value is SLOW:
+            return SLOW
+        fields = scope.fields
+        if fields is None or getattr(called, "pure", False) is not True:
+            try:  # `_call`, spelled out for `linked`
+                return wrapped(*head, value)
+            except StopIteration:
+                return stopped()
+        key = _key_of(value)
+        if key is _UNKEYED:
+            return _call(wrapped, head, value, stopped)
+        kept = kept_for(fields)
+        found = kept.get(key, SLOW)
+        if found is not SLOW:
+            return dict(found) if type(found) is dict else found
+        return _kept(kept, key, _call(wrapped, head, value, stopped))
+
+    return run
+
+
+def _call(
+    wrapped: Callable[..., Any], head: tuple[Any, ...], value: Any, stopped: Callable[[], Any]
+) -> Any:
+    try:
+        return wrapped(*head, value)
+    except StopIteration:
+        return stopped()
