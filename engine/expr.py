@@ -328,6 +328,8 @@ class CompiledValue:
                     return result
                 if self._fast_itself and not isinstance(result, Undefined):
                     return result  # a reference made by `linked` or `ref`: nothing to look into
+                if type(result) is dict and _PLAIN.issuperset(map(type, result.values())):
+                    return result  # a reference, seen holding no Undefined without a loop
                 return self._checked(result)
         return self._budgeted(scope)
 

@@ -95,9 +95,7 @@ def _key(leaves: Leaves, values_at: tuple[int, ...]) -> Any:
     """The key of the values read (not of the functions called: the kept results outlive
     the plan, and a plan's functions hold its resolver and snapshot; which function a
     name gives is the same for every record of one plan's record kind, per `fields`, where
-    results are kept apart): the one value's own, or a tuple of them."""
-    if len(values_at) == 1:
-        return _key_of(leaves[values_at[0]])
+    results are kept apart): a tuple of their keys. One value is keyed by its own key."""
     key = tuple([_key_of(leaves[at]) for at in values_at])
     return _UNKEYED if _UNKEYED in key else key
 
@@ -179,6 +177,7 @@ def _calling(paths: tuple[Path, ...], build: Build, function_type: type) -> Call
         for name, steps, called in paths
     )
     values_at = tuple(at for at, (_name, _steps, called) in enumerate(paths) if not called)
+    only = values_at[0] if len(values_at) == 1 else -1  # `ref(..., line.work_code)`: one value
     kept_for = _keeper()
 
     def run(scope: Reader) -> Any:
@@ -194,7 +193,9 @@ def _calling(paths: tuple[Path, ...], build: Build, function_type: type) -> Call
                     return SLOW
                 keep = keep and getattr(value, "pure", False) is True
             leaves.append(value)
-        key = _key(leaves, values_at) if keep else _UNKEYED
+        if not keep:
+            return build(leaves)
+        key = _key_of(leaves[only]) if only >= 0 else _key(leaves, values_at)
         if key is _UNKEYED:
             return build(leaves)
         kept = kept_for(fields)
