@@ -22,23 +22,21 @@ from __future__ import annotations
 import copy
 import operator
 import re
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from datetime import date
-from decimal import Decimal
+from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any
 
-from jinja2 import StrictUndefined, Template, Undefined, nodes
+from jinja2 import StrictUndefined, Template, nodes
 from jinja2.compiler import CodeGenerator, Frame
-from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError
+from jinja2.exceptions import SecurityError, TemplateSyntaxError
 from jinja2.parser import Parser
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from tpsqbo_engine import budget as limits
 from tpsqbo_engine.exprfast import DICT_ATTRIBUTES, SPECIAL_NAMES, compile_quick
-from tpsqbo_engine.exprread import SLOW, Plans, Reader, path_reader
+from tpsqbo_engine.exprread import Reader, path_reader
+from tpsqbo_engine.exprvalue import EVALUATION_ERRORS, FAILURES, CompiledValue, Scope
 from tpsqbo_engine.filters import (
     ALLOWED_TESTS,
     CENT,
@@ -62,9 +60,13 @@ __all__ = [
     "ALLOWED_TESTS",
     "CENT",
     "ENGINE_FILTERS",
+    "EVALUATION_ERRORS",
+    "FAILURES",
     "FORBIDDEN_NAMES",
     "JINJA_FILTERS",
+    "CompiledValue",
     "ExpressionError",
+    "Scope",
     "as_date",
     "linked_types",
     "merge_by",
@@ -235,222 +237,6 @@ def parse(source: str) -> nodes.Template:
         return env.parse(f"{{{{ {body} }}}}" if body is not None else source)
     except RecursionError:
         raise _too_deep(None, None) from None
-
-
-class Scope:
-    """The names rules see for one record, with the Jinja context made from them once and
-    reused by every value evaluated there (a context per evaluation used to cost more than
-    most rules do).
-
-    A scope made with `record=` reads the record's fields through `fields` (declared fields
-    the record leaves out read as None), and `names` (functions, an `each` alias) over them;
-    the whole filled record is made by `fill` only when Jinja's own code needs it."""
-
-    __slots__ = ("_context", "_fill", "_values", "fields", "names", "record")
-
-    def __init__(
-        self,
-        values: Mapping[str, Any] | None = None,
-        *,
-        record: Any = None,
-        fields: Plans | None = None,
-        fill: Callable[[], dict[str, Any]] | None = None,
-    ) -> None:
-        names = {} if values is None else values if type(values) is dict else dict(values)
-        self.names: dict[str, Any] = names
-        self.record, self.fields, self._fill = record, fields, fill
-        self._values: dict[str, Any] | None = names if fill is None else None
-        self._context: Context | None = None
-
-    @property
-    def values(self) -> dict[str, Any]:
-        """Every name, as Jinja's code reads them: the record filled, the names over it."""
-        values = self._values
-        if values is None:
-            assert self._fill is not None
-            values = self._values = self._fill()
-            values.update(self.names)
-        return values
-
-    def bind(self, name: str, value: Any) -> None:
-        """Sets a name (an `each` alias) over everything else."""
-        self.names[name] = value
-        if self._values is not None and self._values is not self.names:
-            self._values[name] = value
-
-    def inner(self) -> Scope:
-        """A scope over the same record whose names are bound apart (an `each` element)."""
-        if self.fields is None:
-            return Scope({**self.values})
-        return Scope({**self.names}, record=self.record, fields=self.fields, fill=self._copy)
-
-    def _copy(self) -> dict[str, Any]:
-        return {**self.values}
-
-    def context(self, env: RuleEnvironment) -> Context:
-        context = self._context
-        if context is None or context.environment is not env:
-            # shared: the names are read in place, never copied; rules cannot write them
-            context = self._context = Context(env, self.values, None, {})
-        return context
-
-
-@dataclass(frozen=True)
-class CompiledValue:
-    """One rule value, compiled once. `where` names the rule (file:line) for error messages.
-
-    Three ways to evaluate it, each giving the very same value, the first that applies:
-    `_fast` without Jinja and without a budget (a literal; a plain `{{ a.b }}` path through
-    dicts; closures of engine/exprfast.py for an expression with nothing the budget could
-    stop); `_quick`, such closures under the budget; `_render`, Jinja's own code. The first
-    two answer `SLOW`, before anything has run, to pass it on."""
-
-    source: str
-    where: str
-    _render: Callable[[Scope], Any]
-    _fast: Callable[[Scope], Any] | None = None
-    _quick: Callable[[Scope], Any] | None = None
-    literal: Any = SLOW  # the value itself, for a value that is not a template
-    _defined: bool = False  # what `_quick` gives holds no Undefined
-    _fast_defined: bool = True  # what `_fast` gives holds no Undefined
-    _fast_itself: bool = False  # what `_fast` gives is an Undefined or holds none
-
-    def evaluate(self, context: Mapping[str, Any] | Scope) -> Any:
-        scope = context if type(context) is Scope else _scope_of(context)
-        fast = self._fast
-        if fast is not None:
-            try:
-                result = fast(scope)
-            except FAILURES as exc:
-                raise self.failure(exc) from None
-            if result is not SLOW:
-                if self._fast_defined or type(result) in _PLAIN:
-                    return result
-                if self._fast_itself and not isinstance(result, Undefined):
-                    return result  # a reference made by `linked` or `ref`: nothing to look into
-                if type(result) is dict and _PLAIN.issuperset(map(type, result.values())):
-                    return result  # a reference, seen holding no Undefined without a loop
-                return self._checked(result)
-        return self._budgeted(scope)
-
-    @property
-    def unchecked_fast(self) -> Callable[[Scope], Any] | None:
-        """The way without the budget, when what it gives needs no check: for a caller that
-        runs it as `evaluate` would, its failures through `failure`, a `SLOW` answer
-        through `evaluate_past_fast` (engine/sync/applying.py, for every field of every
-        record)."""
-        return self._fast if self._fast_defined else None
-
-    def failure(self, exc: Exception) -> ExpressionError:
-        """The located error for what evaluating this value raised (one of FAILURES)."""
-        return self._located(exc) if isinstance(exc, ExpressionError) else self._failed(exc)
-
-    def evaluate_past_fast(self, scope: Scope) -> Any:
-        """`evaluate` once the way without the budget has answered `SLOW`."""
-        return self._budgeted(scope)
-
-    def _budgeted(self, scope: Scope) -> Any:
-        token = limits.open_budget()
-        defined = self._defined
-        try:
-            result = SLOW if self._quick is None else self._quick(scope)
-            if result is SLOW:
-                result, defined = self._render(scope), False
-        except ExpressionError as exc:
-            raise self._located(exc) from None
-        except EVALUATION_ERRORS as exc:
-            raise self._failed(exc) from None
-        finally:
-            limits.close_budget(token)
-        return result if defined or type(result) in _PLAIN else self._checked(result)
-
-    def _located(self, exc: ExpressionError) -> ExpressionError:
-        # A function the rule called failed (a missing lookup entry...): say which
-        # expression, at its line and column, called it.
-        if exc.message.startswith(f"{self.where}:"):
-            return exc
-        return ExpressionError(f"{self.where}: {exc.message}", hint=exc.hint)
-
-    def _failed(self, exc: BaseException) -> ExpressionError:
-        return ExpressionError(
-            f"{self.where}: `{self.source}` failed: {type(exc).__name__}{_safe_reason(exc)}"
-        )
-
-    def evaluate_slowly(self, context: Mapping[str, Any] | Scope) -> Any:
-        """Jinja's own code alone, for checking that the other ways give the same."""
-        return self.jinja_only().evaluate(context)
-
-    def jinja_only(self) -> CompiledValue:
-        return CompiledValue(self.source, self.where, self._render)
-
-    @property
-    def compiled_ways(self) -> tuple[bool, bool]:
-        """Whether the value has a way without the budget, and closures under it (for
-        tests)."""
-        return self._fast is not None, self._quick is not None
-
-    def _checked(self, result: Any) -> Any:
-        if type(result) not in _PLAIN and _undefined_inside(result):
-            raise ExpressionError(f"{self.where}: `{self.source}` has no value for this record")
-        return result
-
-
-# What a rule can make Jinja or a filter raise; each is the rule's failure, not the engine's.
-EVALUATION_ERRORS = (
-    TemplateError,
-    ArithmeticError,
-    TypeError,
-    ValueError,
-    LookupError,
-    RecursionError,
-    MemoryError,
-)
-
-
-# What evaluating a value can raise that is the rule's failure, located by `failure`.
-FAILURES = (ExpressionError, *EVALUATION_ERRORS)
-
-_PLAIN = frozenset({str, int, bool, Decimal, date, type(None)})  # cannot hold an Undefined
-
-
-def _undefined_inside(value: Any) -> bool:
-    """An Undefined, or one inside a list or mapping (`map(attribute='__class__')` makes those)."""
-    kind = type(value)
-    if kind in _PLAIN:
-        return False
-    if kind is dict:
-        inside: Iterable[Any] = value.values()
-        if _PLAIN.issuperset(map(type, inside)):  # a reference: its text, seen without a loop
-            return False
-    elif kind is list or kind is tuple:
-        inside = value
-    elif isinstance(value, Undefined):
-        return True
-    elif isinstance(value, list | tuple):
-        inside = value
-    elif isinstance(value, Mapping):
-        inside = value.values()
-    else:
-        return False
-    for item in inside:  # noqa: SIM110 (a loop, not any(): this runs for every reference made)
-        if type(item) not in _PLAIN and _undefined_inside(item):
-            return True
-    return False
-
-
-def _scope_of(context: Mapping[str, Any] | Scope) -> Scope:
-    return context if isinstance(context, Scope) else Scope(context)
-
-
-def _safe_reason(exc: BaseException) -> str:
-    # Jinja's undefined/security messages name attributes, never values; others may quote data.
-    if isinstance(exc, TemplateError | ExpressionError):
-        return f" ({exc.message})" if getattr(exc, "message", None) else ""
-    if isinstance(exc, RecursionError):
-        return " (nested or recursive too deeply)"
-    if isinstance(exc, MemoryError):
-        return " (ran out of memory)"
-    return ""
 
 
 def render_text(template: Any, context: Mapping[str, Any]) -> str:

@@ -1,5 +1,5 @@
 """The calls a compiled expression makes (engine/exprfast.py), with their constant arguments
-bound once at compile time.
+bound once at compile time, and what is known of the filters they call.
 
 Rules mostly hand a filter or a function the value they read and a few constants:
 `amount | money`, `linked('clients', client_id)`, `lookup('tax-codes', 'exempt')`. Building
@@ -13,10 +13,66 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from tpsqbo_engine.filters import ALLOWED_TESTS, ENGINE_FILTERS, money, to_decimal
+
 Leaves = Any  # what the builds read their leaves from (a list or a tuple)
 Build = Callable[[Leaves], Any]
 _NONE: tuple[Any, ...] = ()
 STOPPED = "value was undefined because a callable raised a StopIteration exception"
+
+# Filters and tests that make no Undefined of their own (`first` of an empty list, `map` of
+# a missing attribute do): the engine's filters, Jinja's that only transform their input,
+# and every test rules may use, as a test answers True or False.
+DEFINED_OUT = (
+    frozenset(
+        {
+            "money",
+            "decimal",
+            "merge_by",
+            "qbo_name",
+            "qbo_display_name",
+            "abs",
+            "length",
+            "lower",
+            "upper",
+            "trim",
+            "title",
+            "capitalize",
+            "string",
+            "int",
+            "round",
+            "replace",
+            "truncate",
+            "list",
+        }
+    )
+    | ALLOWED_TESTS
+)
+# Filters that only read or transform the value they are given, in time and size in line
+# with it (the engine's own, and Jinja's that change case, pick, count or convert): an
+# expression made of those, paths, calls of the engine's functions, comparisons, `~` (sized
+# as ever) and literals has nothing the budget's clock could stop, so it runs without
+# opening one. The sizes checked on every value it makes stay the same. Filters that repeat
+# or pad (`center`, `replace`, `join`, `format`...) and `*`, `+`, `%` run under the budget.
+BOUNDED_FILTERS = frozenset(ENGINE_FILTERS) | {
+    "default",
+    "first",
+    "last",
+    "length",
+    "lower",
+    "upper",
+    "trim",
+    "title",
+    "capitalize",
+    "string",
+    "int",
+    "round",
+    "abs",
+    "list",
+}
+# The engine's filters that always give a Decimal, called as they are: the budget's wrapper
+# (engine/budget.guarded) would check nothing of their arguments and size a number.
+UNWRAPPED: dict[str, Callable[..., Any]] = {"money": money, "decimal": to_decimal}
 
 
 def same(value: Any) -> Any:

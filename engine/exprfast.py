@@ -8,7 +8,13 @@ comparisons, `and`/`or`/`not`, arithmetic, `~`, `if ... else`, literals) `compil
 builds closures doing those same operations through the same environment (its `getattr`,
 `getitem`, `call`, `call_binop`, `sized`, filters and tests), in the same order, so the
 values, the sandbox's refusals and the budget's limits are the same. What goes is the
-context, the generator and the name lookups of every evaluation.
+context, the generator and the name lookups of every evaluation. An expression with nothing
+the budget's clock could stop (`bounded`: no `*`, `+`, `%`, no filter that repeats or pads)
+is run without opening the budget; the sizes of what it makes are checked all the same.
+The engine's `money` and `decimal`, which always give a Decimal, are called as they are;
+constant arguments are bound once (engine/exprcall.py); an expression that reads one path
+is built from the path's value itself, and `f('const', path)` is read and called by one
+closure (engine/exprread.call_reader).
 
 Two phases keep it exact. First every name path the expression reads (`client_id`,
 `line.work_code`) is looked up in the scope: pure reads of plain dicts. If one is missing,
@@ -35,7 +41,6 @@ from jinja2.utils import _PassArg
 
 from tpsqbo_engine import exprcall
 from tpsqbo_engine.exprread import Build, Reader, call_reader, reader
-from tpsqbo_engine.filters import ALLOWED_TESTS, ENGINE_FILTERS, money, to_decimal
 
 # Names Jinja's compiler gives a meaning of its own instead of looking them up.
 SPECIAL_NAMES = frozenset({"self", "loop", "caller", "varargs", "kwargs", "super"})
@@ -100,8 +105,9 @@ class Quick(NamedTuple):
     """An expression compiled to closures: `run` takes the scope and gives the value, or
     `SLOW`; `defined`: the value cannot hold an Undefined (only attributes read from computed
     values, calls and some of Jinja's filters make one: data read by paths never holds one);
-    `bounded`: nothing in it needs the budget (see `_BOUNDED_FILTERS`); `itself`: the value
-    is an Undefined or holds none (a call of the engine's functions on defined arguments)."""
+    `bounded`: nothing in it needs the budget (see exprcall.BOUNDED_FILTERS); `itself`: the
+    value is an Undefined or holds none (a call of the engine's functions on defined
+    arguments)."""
 
     run: Callable[[Reader], Any]
     defined: bool
@@ -145,7 +151,7 @@ class _Compiler:
         self.paths: list[tuple[str, tuple[str, ...], bool]] = []
         self.undefined = False  # has a part that can make an Undefined
         self.handed_undefined = False  # the last call compiled has such a part in its arguments
-        self.bounded = True  # every part is one the budget cannot stop (see _BOUNDED_FILTERS)
+        self.bounded = True  # every part is one the budget cannot stop (exprcall.BOUNDED_FILTERS)
         self.constants: dict[Build, Any] = {}  # the builds of constants, with their values
 
     def stopped(self) -> Any:
@@ -247,15 +253,15 @@ class _Compiler:
         """`value | name(args)` or `value is name(args)`: the function gets the environment
         first when it asks for it (truncate...); one that wants the context is not compiled."""
         func = table.get(node.name)
-        self.undefined = self.undefined or node.name not in _DEFINED_OUT
+        self.undefined = self.undefined or node.name not in exprcall.DEFINED_OUT
         if func is None or node.node is None:
             raise _Unsupported("an unknown filter or test")
         passed = _PassArg.from_obj(func)
         if passed not in (None, _PassArg.environment):
             raise _Unsupported("a filter that needs the template context")
         if isinstance(node, nodes.Filter):
-            self.bounded = self.bounded and node.name in _BOUNDED_FILTERS
-            func = _UNWRAPPED.get(node.name, func)
+            self.bounded = self.bounded and node.name in exprcall.BOUNDED_FILTERS
+            func = exprcall.UNWRAPPED.get(node.name, func)
         value = self.node(node.node)
         args, kwargs = self.arguments(node)
         if passed is _PassArg.environment:
@@ -317,61 +323,6 @@ class _Compiler:
             raise _Unsupported("an inline if without else")
         test, then, otherwise = self.node(node.test), self.node(node.expr1), self.node(node.expr2)
         return lambda leaves: then(leaves) if test(leaves) else otherwise(leaves)
-
-
-# Filters and tests that make no Undefined of their own (`first` of an empty list, `map` of
-# a missing attribute do): the engine's filters, Jinja's that only transform their input,
-# and every test rules may use, as a test answers True or False.
-_DEFINED_OUT = (
-    frozenset(
-        {
-            "money",
-            "decimal",
-            "merge_by",
-            "qbo_name",
-            "qbo_display_name",
-            "abs",
-            "length",
-            "lower",
-            "upper",
-            "trim",
-            "title",
-            "capitalize",
-            "string",
-            "int",
-            "round",
-            "replace",
-            "truncate",
-            "list",
-        }
-    )
-    | ALLOWED_TESTS
-)
-# Filters that only read or transform the value they are given, in time and size in line
-# with it (the engine's own, and Jinja's that change case, pick, count or convert): an
-# expression made of those, paths, calls of the engine's functions, comparisons, `~` (sized
-# as ever) and literals has nothing the budget's clock could stop, so it runs without
-# opening one. The sizes checked on every value it makes stay the same. Filters that repeat
-# or pad (`center`, `replace`, `join`, `format`...) and `*`, `+`, `%` run under the budget.
-_BOUNDED_FILTERS = frozenset(ENGINE_FILTERS) | {
-    "default",
-    "first",
-    "last",
-    "length",
-    "lower",
-    "upper",
-    "trim",
-    "title",
-    "capitalize",
-    "string",
-    "int",
-    "round",
-    "abs",
-    "list",
-}
-# The engine's filters that always give a Decimal, called as they are: the budget's wrapper
-# (engine/budget.guarded) would check nothing of their arguments and size a number.
-_UNWRAPPED: dict[str, Callable[..., Any]] = {"money": money, "decimal": to_decimal}
 
 
 def _path_of(node: nodes.Node) -> tuple[str, tuple[str, ...]] | None:
