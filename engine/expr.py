@@ -35,7 +35,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from tpsqbo_engine import budget as limits
 from tpsqbo_engine.exprfast import DICT_ATTRIBUTES, SPECIAL_NAMES, compile_quick
-from tpsqbo_engine.exprread import Reader, path_reader
+from tpsqbo_engine.exprread import SLOW, Reader, path_reader
 from tpsqbo_engine.exprvalue import EVALUATION_ERRORS, FAILURES, CompiledValue, Scope
 from tpsqbo_engine.filters import (
     ALLOWED_TESTS,
@@ -268,11 +268,50 @@ def compile_value(value: Any, where: str) -> CompiledValue:
                 )
             )
             return _compiled(value, where, expression, _expression(template, env))
-        template = env.from_string(value)
+        tree = env.parse(value)
+        text = _text_getter(tree, env)  # before compiling: that changes the tree's loops
+        template = env.from_string(tree)
     except (RecursionError, TemplateSyntaxError) as exc:
         reason = exc.message if isinstance(exc, TemplateSyntaxError) else "nested too deeply"
         raise ExpressionError(f"{where}: `{value[:80]}` cannot be compiled: {reason}") from None
-    return CompiledValue(value, where, lambda scope: render_text(template, scope.values))
+    return CompiledValue(value, where, lambda scope: render_text(template, scope.values), text)
+
+
+def _text_getter(tree: nodes.Template, env: RuleEnvironment) -> Callable[[Scope], Any] | None:
+    """For a text of literal parts and expressions that only read (`TPS client {{ code }}`):
+    the text as `render_text` makes it, each expression's value through `str` and the
+    length counted part by part, or `SLOW` when a part cannot be read (Jinja decides). None
+    for any other template: statements, calls, constants Jinja folds into the text,
+    anything that needs the budget."""
+    if len(tree.body) != 1 or not isinstance(tree.body[0], nodes.Output):
+        return None
+    parts: list[str | Callable[[Reader], Any]] = []
+    for child in tree.body[0].nodes:
+        if isinstance(child, nodes.TemplateData):
+            parts.append(child.data)
+            continue
+        inside = [child, *child.find_all(nodes.Expr)]  # the child itself, and every part
+        reads = any(isinstance(node, nodes.Name) for node in inside)
+        calls = any(isinstance(node, nodes.Call) for node in inside)
+        quick = compile_quick(child, env, RuleFunction) if reads and not calls else None
+        if quick is None or not quick.bounded:
+            return None
+        parts.append(quick.run)  # reads and transforms: nothing runs that a SLOW would undo
+
+    def text(scope: Scope) -> Any:
+        made, chunks = 0, []
+        for part in parts:
+            if not isinstance(part, str):
+                value = part(scope)
+                if value is SLOW:
+                    return SLOW
+                part = str(value)
+            made += len(part)
+            limits.fits(made, "the rendered text's length")
+            chunks.append(part)
+        return "".join(chunks)
+
+    return text
 
 
 def _compiled(

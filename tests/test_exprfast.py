@@ -167,6 +167,19 @@ EXPRESSIONS = [
     "{{ stop(code) }}",
     "{{ fail(code) }}",
     "{{ wrap(lines) }}",
+    # texts
+    "{{ code }} and {{ name }}",
+    "a {{ amount | money }} b",
+    "x {{ missing }} y",
+    "{{ name }}-{{ lines | length }}",
+    "{{ 'lit' }} {{ code }}",
+    "n: {{ none }}, {{ flag }}, {{ zero }}, {{ address }}",
+    "{{ pick('t', code) }} x",
+    "{% if flag %}a{% endif %} {{ code }}",
+    "t {{ name | truncate(5) }}",
+    "t {{ lines | first }}",
+    "{{ name }}\n",
+    "{{ text }}",
 ]
 
 
@@ -414,3 +427,14 @@ def test_a_finished_plan_leaves_its_snapshot_to_be_freed() -> None:
     gone = plan_once()
     gc.collect()
     assert gone() is None
+
+
+@pytest.mark.parametrize("source", ["{{ big }}{{ big }}", "a{{ big }}b{{ big }}c", "{{ big }} x"])
+def test_a_text_over_the_limit_fails_at_the_same_part_as_jinja_says(source: str) -> None:
+    value = compile_value(source, "rules/x.yaml:4")
+    assert value.compiled_ways == (True, False)
+    for big in ("x" * 600_000, "y" * 999_999, "z"):
+        _same(value, {"big": big})
+    if source.count("big") == 2:
+        with pytest.raises(ExpressionError, match=r"rendered text's length of 1,200,00\d"):
+            value.evaluate({"big": "x" * 600_000})
