@@ -40,6 +40,38 @@ _depth = 0  # StateStore transactions in progress
 _pending = False
 _grace: threading.Timer | None = None  # re-sends SIGTERM if the held one is never settled
 _resends: list[threading.Timer] = []  # re-send stops a callback lost
+# The signals still to be sent later. A timer's own `cancel` comes too late once its wait is
+# over: a stop sent after the engine decided its exit code would land in whatever runs next
+# (the interpreter's shutdown) and end the process by the signal instead of its code. A
+# timer sends only while it is in here, and it is taken out under the same lock. Reentrant:
+# a signal handler may schedule a send while the main thread holds it.
+_sends_lock = threading.RLock()
+_scheduled: set[threading.Timer] = set()
+
+
+def _send_later(seconds: float, stop: int) -> threading.Timer:
+    """`stop` sent to the main thread in `seconds` (a real signal: it also wakes a blocked
+    call), unless cancelled by `_cancel` first."""
+    main = threading.main_thread().ident or 0
+
+    def send() -> None:
+        with _sends_lock:
+            if timer in _scheduled:
+                _scheduled.discard(timer)
+                signal.pthread_kill(main, stop)
+
+    timer = threading.Timer(seconds, send)
+    timer.daemon = True
+    with _sends_lock:
+        _scheduled.add(timer)
+    timer.start()
+    return timer
+
+
+def _cancel(timer: threading.Timer) -> None:
+    with _sends_lock:
+        _scheduled.discard(timer)
+    timer.cancel()
 
 
 def _handler(signum: int, frame: FrameType | None) -> None:
@@ -48,10 +80,7 @@ def _handler(signum: int, frame: FrameType | None) -> None:
         _cancel_grace()
         raise Terminated
     _pending = True
-    main = threading.main_thread().ident or 0  # a real signal: it also wakes a blocked call
-    _grace = threading.Timer(GRACE_SECONDS, signal.pthread_kill, (main, signal.SIGTERM))
-    _grace.daemon = True
-    _grace.start()
+    _grace = _send_later(GRACE_SECONDS, signal.SIGTERM)
 
 
 def _cancel_grace() -> None:
@@ -59,7 +88,7 @@ def _cancel_grace() -> None:
     # would hit whatever runs next with the default action.
     global _grace
     if _grace is not None:
-        _grace.cancel()
+        _cancel(_grace)
         _grace = None
 
 
@@ -71,11 +100,7 @@ def _lost_stops(previous: Callable[[UnraisableHookArgs], Any]) -> Callable[..., 
         if stop is None:
             previous(unraisable)
             return
-        main = threading.main_thread().ident or 0
-        resend = threading.Timer(RESEND_SECONDS, signal.pthread_kill, (main, stop))
-        resend.daemon = True
-        _resends.append(resend)
-        resend.start()
+        _resends.append(_send_later(RESEND_SECONDS, stop))
 
     return hook
 
@@ -97,7 +122,7 @@ def installed() -> Iterator[None]:
     finally:
         _cancel_grace()
         for resend in _resends:  # the engine is ending anyway; the handler it needs is gone
-            resend.cancel()
+            _cancel(resend)
         _resends.clear()
         sys.unraisablehook = previous_hook
         signal.signal(signal.SIGTERM, previous)

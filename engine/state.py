@@ -232,6 +232,33 @@ class StateStore:
             [pair, wanted, pair, wanted],
         )
 
+    def links_of_pairs(
+        self, pairs: Iterable[str], ids: Iterable[str]
+    ) -> dict[str, list[dict[str, Any]]]:
+        """`links_of` for several pairs in one statement: the ids are parsed once, not once
+        per pair and side (a run's ids are many: every id and short text it read)."""
+        found: dict[str, list[dict[str, Any]]] = {pair: [] for pair in pairs}
+        if not found:
+            return found
+        rows = self._rows(
+            "with wanted(id) as (select value from json_each(?)), "
+            "paired(pair) as (select value from json_each(?)) "
+            "select * from links where pair in paired and tps_id in wanted "
+            "union select * from links where pair in paired and qbo_id in wanted",
+            [json.dumps(sorted(set(ids))), json.dumps(sorted(found))],
+        )
+        for row in rows:
+            found[row["pair"]].append(row)
+        return found
+
+    def holds_history(self) -> bool:
+        """Whether any link or run item is stored: without either, a plan has nothing to look
+        up by the records' ids (a firm's first plan)."""
+        row = self.db.conn.execute(
+            "select exists(select 1 from links) or exists(select 1 from run_items)"
+        ).fetchone()
+        return bool(row[0])
+
     def qbo_versions(self, pair: str, qbo_ids: Iterable[str]) -> dict[str, str]:
         """The QBO version each linked record of `qbo_ids` was last synced at, in one
         statement (by index)."""

@@ -39,7 +39,7 @@ def content_hash(value: Any) -> str:
     except _Unusual:  # a tuple or another container of its own: the general way
         text = json.dumps(_canonical(value), sort_keys=True, default=str, ensure_ascii=False)
     else:
-        text = json.dumps(plain, sort_keys=True, default=_amount_text, ensure_ascii=False)
+        text = _ENCODER.encode(plain)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -50,6 +50,12 @@ class _Unusual(Exception):
 def _amount_text(value: Any) -> str:
     # json.dumps asks for what it cannot write itself (a date...), as _canonical gives it
     return str(value.normalize()) if type(value) is Decimal else str(value)
+
+
+# What json.dumps(..., sort_keys=True, default=_amount_text, ensure_ascii=False) makes, with the
+# encoder made once: json.dumps makes a new one per call when given options, a third of the
+# time of hashing a payload. An encoder keeps no state between calls.
+_ENCODER = json.JSONEncoder(sort_keys=True, default=_amount_text, ensure_ascii=False)
 
 
 _SIMPLE = frozenset({str, bool, int, float, type(None)})

@@ -84,10 +84,8 @@ def _texts(value: Any, longest: int | None = LONGEST_NAMED) -> Iterator[str]:
 
 def links_of(rules: RuleSet, state: StateStore, ids: set[str]) -> dict[str, list[LinkRow]]:
     """Each pair's links that touch one of `ids`, as the planner takes them."""
-    return {
-        pair: [link_row(r) for r in state.links_of(pair, ids)]
-        for pair in sorted({pair_of(m) for m in rules.mappings})
-    }
+    found = state.links_of_pairs(sorted({pair_of(m) for m in rules.mappings}), ids)
+    return {pair: [link_row(r) for r in rows] for pair, rows in found.items()}
 
 
 def link_row(row: Mapping[str, Any]) -> LinkRow:

@@ -164,8 +164,8 @@ class Session:
     def plan(self, snapshot: Snapshot | None = None) -> tuple[Plan, Snapshot]:
         snapshot = snapshot or self.snapshot()
         # The links and history rows of what the records hold and name, not of every record
-        # the firm has (engine/sync/referenced.py).
-        ids = named(snapshot)
+        # the firm has (engine/sync/referenced.py); a firm's first plan has none to look up.
+        ids = named(snapshot) if self.state.holds_history() else set()
         phase = self.phase
         given = PlanInput(
             self.rules,

@@ -27,6 +27,7 @@ from typing import Any
 
 from tpsqbo_engine.connectors.qbo import wire
 from tpsqbo_engine.connectors.qbo.errors import QboError
+from tpsqbo_engine.connectors.qbo.queries import NAME_LISTS
 from tpsqbo_engine.errors import UsageError
 from tpsqbo_engine.state import StateStore
 from tpsqbo_engine.sync.fingerprint import PAYMENT_LINKS, fingerprint
@@ -36,9 +37,6 @@ from tpsqbo_engine.sync.snapshot import TPS_RESOURCES
 
 Record = dict[str, Any]
 # QBO deletes no name-list record: it makes it inactive.
-NAME_LISTS = frozenset(
-    {"Customer", "Vendor", "Employee", "Item", "Account", "Term", "PaymentMethod", "Class"}
-)
 TPS_VOIDABLE = frozenset({"Invoice", "Payment", "Adjustment", "FinanceCharge"})
 NOT_FOUND = "610"
 

@@ -296,3 +296,23 @@ def test_other_lost_exceptions_go_to_the_hook_before(monkeypatch: pytest.MonkeyP
         time.sleep(2 * signals.RESEND_SECONDS)  # nothing is sent: nothing raises here
     assert seen == [failure]
     assert sys.unraisablehook is not None and not signals._resends
+
+
+def test_a_resend_whose_wait_is_over_sends_nothing_once_the_engine_has_stopped_handling(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A timer cancelled just after its wait ended still runs its function; a stop sent then
+    would end the process by the signal after its exit code was decided."""
+    sent: list[int] = []
+    monkeypatch.setattr(signal, "pthread_kill", lambda _thread, stop: sent.append(stop))
+    monkeypatch.setattr(threading.Timer, "cancel", lambda _timer: None)  # always too late
+    with signals.installed():
+        sys.unraisablehook(_Lost(KeyboardInterrupt()))  # type: ignore[arg-type]
+        timers = list(signals._resends)
+    for timer in timers:
+        timer.join(1)
+    assert timers and sent == []
+    with signals.installed():  # while handling, a lost stop is sent again
+        sys.unraisablehook(_Lost(KeyboardInterrupt()))  # type: ignore[arg-type]
+        signals._resends[0].join(1)
+    assert sent == [signal.SIGINT]

@@ -108,3 +108,16 @@ def test_rows_of_another_entity_are_no_answer(
     monkeypatch.setattr(client, "call", swapped)
     with pytest.raises(QboError, match="not its QueryResponse"):
         client.query_batch({"Account": "", "Item": ""})
+
+
+def test_records_read_by_id_include_inactive_ones_as_a_read_by_id_does(
+    client: QboClient, qbo_server: QboEmulatorServer
+) -> None:
+    gone = qbo_server.company.create("Customer", {"DisplayName": "Closed Practice LLC"})
+    kept = qbo_server.company.create("Customer", {"DisplayName": "Open Practice LLC"})
+    client.update("Customer", gone["Id"], {"Active": False})
+    assert list(client.query_all("Customer", f"Id = '{gone['Id']}'")) == []  # QBO hides it
+    found = {r["Id"]: r for r in client.read_many("Customer", [gone["Id"], kept["Id"]])}
+    assert set(found) == {gone["Id"], kept["Id"]}
+    assert found[gone["Id"]]["Active"] is False
+    assert client.read("Customer", gone["Id"])["Active"] is False

@@ -26,6 +26,11 @@ BATCH_OBJECTS = 1000  # a batch answer holds at most this many objects in all
 MAX_PAGES = 10_000  # ten million records of one entity: past that, paging is going in circles
 # QBO leaves some fields out of query answers unless the SELECT names them (Item.Sku).
 EXTRA_FIELDS = {"Item": ("Sku",)}
+# Entities QBO never deletes, only makes inactive; its queries leave inactive ones out unless
+# they filter on Active.
+NAME_LISTS = frozenset(
+    {"Customer", "Vendor", "Employee", "Item", "Account", "Term", "PaymentMethod", "Class"}
+)
 
 
 @dataclass(frozen=True)
@@ -120,11 +125,14 @@ class QboQueries(QboTransport):
         return found
 
     def read_many(self, entity: str, ids: list[str]) -> Iterator[Record]:
-        """Records by id, a hundred to a query."""
+        """Records by id, a hundred to a query; inactive ones too, as a read by id gives them
+        (a linked customer made inactive is still the one the link names)."""
+        active = "Active IN (true, false) AND " if entity in NAME_LISTS else ""
         for start in range(0, len(ids), 100):
             chunk = ", ".join(wire.quote(i) for i in ids[start : start + 100])
             yield from self.query(
-                f"SELECT {fields(entity)} FROM {entity} WHERE Id IN ({chunk}) MAXRESULTS 1000"
+                f"SELECT {fields(entity)} FROM {entity} WHERE {active}Id IN ({chunk}) "
+                "MAXRESULTS 1000"
             )
 
     def find(self, entity: str, key: NaturalKey, since: datetime | None = None) -> Record | None:
