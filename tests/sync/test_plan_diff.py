@@ -10,8 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from tpsqbo_engine import cli
 from tpsqbo_engine.sync import plan as plan_module
+from tpsqbo_engine.sync.demo import demo_firm
 from tpsqbo_engine.sync.plan import NewRecordDiff, Operation, Plan
 
 BODY: dict[str, Any] = {
@@ -80,3 +83,15 @@ def test_written_out_as_the_dict(tmp_path: Path) -> None:
     assert json.loads(path.read_text())["operations"][0]["diff"]["BillAddr.City"] == [None, "Bend"]
     (read,) = Plan.from_file(path).operations
     assert read.diff == FIELDS and read == op
+
+
+def test_explain_shows_a_planned_create_diff_as_fields(tmp_path: Path) -> None:
+    with demo_firm(tmp_path) as (session, _, _):
+        config = str(session.config.path)
+        result = CliRunner().invoke(
+            cli.app, ["explain", "-c", config, "tps.Client:c-1001", "--format", "json"]
+        )
+    assert result.exit_code == 0, result.output
+    (create,) = json.loads(result.output)["next"]
+    assert create["action"] == "create"
+    assert create["diff"]["DisplayName"] == [None, create["body"]["DisplayName"]]
