@@ -21,7 +21,7 @@ from tpsqbo_engine.sync.compare import merged as _merged
 from tpsqbo_engine.sync.compare import put_path as _put
 from tpsqbo_engine.sync.compare import same as _same
 from tpsqbo_engine.sync.conflicts import winner as conflict_winner
-from tpsqbo_engine.sync.plan import Operation
+from tpsqbo_engine.sync.plan import NewRecordDiff, Operation
 from tpsqbo_engine.sync.runtime import Resolver, content_hash, desired, record_key, system_of
 from tpsqbo_engine.sync.snapshot import Snapshot
 
@@ -67,7 +67,7 @@ def writes_for(
                 "create",
                 mapping.target,
                 body=want,
-                diff=diff(want, None),
+                diff=NewRecordDiff(want),
                 content_hash=digest,
                 rule=mapping.where,
                 peer_version=source_version,
