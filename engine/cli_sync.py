@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -327,7 +328,7 @@ def explain(
             render.as_json(
                 {
                     "history": session.explain(record),
-                    "next": [vars(op) for op in upcoming] if not unconnected else None,
+                    "next": [asdict(op) for op in upcoming] if not unconnected else None,
                     "next_unknown": unconnected,
                     "disabled": disabled,
                 }

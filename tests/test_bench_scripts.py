@@ -18,6 +18,10 @@ SMALL_RUNS = {
         ["--firm", "large:20", "--state-firm", "large:20"],
         ("planner / hand-written:", "state statements per record written:"),
     ),
+    "planner_work": (
+        ["--firm", "large:20", "--runs", "1"],
+        ("now / before:", "the rest: the planner"),
+    ),
     "sync": (
         ["--firm", "large:20", "--limits", "scale=1000", "--separate-processes"],
         ("initial sync:", "unchanged re-sync:", "peak memory"),

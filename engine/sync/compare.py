@@ -66,16 +66,15 @@ def same(a: Any, b: Any, exact: bool = False) -> bool:
     return bool(a == b)
 
 
-def diff(want: Record, have: Record | None, exact: bool = False) -> dict[str, list[Any]]:
+def diff(want: Record, have: Record, exact: bool = False) -> dict[str, list[Any]]:
     """Field -> [now, wanted], for the fields the rules set and the target has otherwise.
     Text that differs only as people type it (spaces, case) is not a change unless `exact`:
-    a tidy record is not overwritten with a worse-formatted copy."""
-    if have is None:  # a new record: every field is a change
-        return {path: [None, value] for path, value in flatten(want).items()}
+    a tidy record is not overwritten with a worse-formatted copy. (A new record's diff is
+    every field: plan.NewRecordDiff.)"""
     changes: dict[str, list[Any]] = {}
     for path, value in flatten(want).items():
-        current = get_path(have or {}, path)
-        if have is None or not same(value, current, exact):
+        current = get_path(have, path)
+        if not same(value, current, exact):
             changes[path] = [current, value]
     return changes
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import json
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from tpsqbo_engine.sync.compare import flatten
 
 ACTIONS = ("create", "update", "link", "void")
 
@@ -18,7 +22,7 @@ class Operation:
     action: str  # create | update | link | exclude | block | review | fail | ignore
     target: str  # "qbo.Invoice" or "qbo.Invoice:238"
     body: dict[str, Any] = field(default_factory=dict)
-    diff: dict[str, list[Any]] = field(default_factory=dict)
+    diff: Mapping[str, list[Any]] = field(default_factory=dict)  # field -> [now, wanted]
     message: str = ""
     rule: str = ""
     level: str = ""  # for non-writes: the history status they end with
@@ -30,6 +34,40 @@ class Operation:
     @property
     def writes(self) -> bool:
         return self.action in ACTIONS
+
+
+class NewRecordDiff(Mapping[str, list[Any]]):
+    """A create's diff: every field of its body, each [None, value]. Made when first read:
+    the executor never reads a create's diff, and making one per record planned cost as
+    much as deciding the record's partner (bench/plan.py). Equal to the same fields in a
+    dict, and copied (`asdict`: plan files, the chunks' plans) as that dict."""
+
+    __slots__ = ("_body", "_fields")
+
+    def __init__(self, body: Mapping[str, Any]) -> None:
+        self._body = body
+        self._fields: dict[str, list[Any]] | None = None
+
+    def _made(self) -> dict[str, list[Any]]:
+        fields = self._fields
+        if fields is None:
+            fields = self._fields = {path: [None, v] for path, v in flatten(self._body).items()}
+        return fields
+
+    def __getitem__(self, path: str) -> list[Any]:
+        return self._made()[path]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._made())
+
+    def __len__(self) -> int:
+        return len(self._made())
+
+    def __repr__(self) -> str:
+        return repr(self._made())
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, list[Any]]:
+        return copy.deepcopy(self._made(), memo)
 
 
 @dataclass

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
-from tpsqbo_engine.expr import ExpressionError, RuleFunction, Scope, rule_function
+from tpsqbo_engine.expr import ExpressionError, RuleFunction, Scope
 from tpsqbo_engine.functions import bound_functions
 from tpsqbo_engine.ruleset.model import FieldRule, MappingRule, RuleSet
 from tpsqbo_engine.ruleset.shapes import entity_catalog
@@ -135,8 +135,9 @@ class Resolver:
         if shared is None:
             shared = self._functions[system] = bound_functions(self, system, {})
         names.update(shared)
-        # `wip` is the one function bound to the record it is evaluated for
-        names["wip"] = rule_function(self.bound_function("wip", system, record))
+        # `wip` is the one function bound to the record it is evaluated for (a partial: made
+        # for every record decided, and called without a frame of its own)
+        names["wip"] = RuleFunction(partial(self.wip, record))
         return names
 
     def scope(self, qualified: str, record: Record) -> Scope:
@@ -169,12 +170,13 @@ class Resolver:
         self, name: str, system: str, record: Mapping[str, Any]
     ) -> Callable[..., Any]:
         """The resolver's side of the function registry (engine/functions.py)."""
+        # partials, not lambdas: `linked` is called for every line of every invoice
         if name == "linked":
-            return lambda m, k: self.linked(m, k, system)
+            return partial(self.linked, system=system)
         if name == "record":
-            return lambda m, k: self.record(m, k, system)
+            return partial(self.record, system=system)
         if name == "wip":
-            return lambda line: self.wip(record, line)
+            return partial(self.wip, record)
         if name == "today":
             return self.today_is
         method: Callable[..., Any] = getattr(self, name)

@@ -72,3 +72,16 @@ def test_a_collector_paused_by_the_caller_stays_paused() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_what_the_plan_keeps_is_set_aside_as_it_goes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("tpsqbo_engine.sync.planner.SET_ASIDE_EVERY", 5)
+    planner = _planner()
+    seen: list[tuple[bool, int]] = []
+    _watched(planner, seen)
+    plan = planner.plan()
+    frozen = [count for _, count in seen]
+    # the sixth record sees more set aside than the fifth: what the first five made
+    assert frozen[5] > frozen[4] + 5
+    assert frozen[-1] > frozen[0] + len(plan.operations)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
