@@ -178,7 +178,7 @@ def _calling(paths: tuple[Path, ...], build: Build, function_type: type) -> Call
     )
     values_at = tuple(at for at, (_name, _steps, called) in enumerate(paths) if not called)
     only = values_at[0] if len(values_at) == 1 else -1  # `ref(..., line.work_code)`: one value
-    kept_for = _keeper()
+    last: list[tuple[Any, Kept]] = [(_NO_FIELDS, {})]  # the results kept per record shape
 
     def run(scope: Reader) -> Any:
         fields, names = scope.fields, scope.names
@@ -195,29 +195,24 @@ def _calling(paths: tuple[Path, ...], build: Build, function_type: type) -> Call
             leaves.append(value)
         if not keep:
             return build(leaves)
-        key = _key_of(leaves[only]) if only >= 0 else _key(leaves, values_at)
+        if only < 0:
+            key = _key(leaves, values_at)
+        else:  # `_key_of`, a text spelled out
+            key = leaves[only]
+            if type(key) is not str:
+                key = _key_of(key)
         if key is _UNKEYED:
             return build(leaves)
-        kept = kept_for(fields)
+        known = last[0]  # read once: another thread may replace it meanwhile
+        if known[0] is not fields:
+            known = last[0] = (fields, {})
+        kept = known[1]
         found = kept.get(key, SLOW)
         if found is not SLOW:
             return dict(found) if type(found) is dict else found
         return _kept(kept, key, build(leaves))
 
     return run
-
-
-def _keeper() -> Callable[[Any], Kept]:
-    """The results kept per record shape (the one last met)."""
-    last: list[tuple[Any, Kept]] = [(_NO_FIELDS, {})]
-
-    def kept_for(fields: Any) -> Kept:
-        known = last[0]  # read once: another thread may replace it meanwhile
-        if known[0] is not fields:
-            known = last[0] = (fields, {})
-        return known[1]
-
-    return kept_for
 
 
 def _kept(kept: Kept, key: Any, made: Any) -> Any:
@@ -242,7 +237,7 @@ def call_reader(
     one, reading and calling the same, in the same order. `stopped`: the Undefined a
     StopIteration out of the call gives."""
     read = path_reader(*path)
-    kept_for = _keeper()
+    last: list[tuple[Any, Kept]] = [(_NO_FIELDS, {})]  # the results kept per record shape
 
     def run(scope: Reader) -> Any:
         called: Any = scope.names.get(function)
@@ -258,10 +253,13 @@ def call_reader(
                 return wrapped(*head, value)
             except StopIteration:
                 return stopped()
-        key = _key_of(value)
+        key = value if type(value) is str else _key_of(value)
         if key is _UNKEYED:
             return _call(wrapped, head, value, stopped)
-        kept = kept_for(fields)
+        known = last[0]  # read once: another thread may replace it meanwhile
+        if known[0] is not fields:
+            known = last[0] = (fields, {})
+        kept = known[1]
         found = kept.get(key, SLOW)
         if found is not SLOW:
             return dict(found) if type(found) is dict else found
