@@ -48,6 +48,11 @@ def _identity(value: Any) -> Any:
 _NO_LISTS = frozenset({str, int, float, bool, type(None), Decimal, dict, date, datetime})
 
 
+# The fillers of records whose declared fields hold no objects of their own, with the blank
+# record each copies: a list of them is filled without a call per item.
+_FLAT_BLANKS: dict[Fill, dict[str, Any]] = {}
+
+
 def _make_filler(shape: Shape, depth: int) -> Fill:
     item = filler(shape.item(), depth + 1)
     props = shape.properties()
@@ -59,10 +64,22 @@ def _make_filler(shape: Shape, depth: int) -> Fill:
     nested = tuple(name for name in names if name not in flat)
     blank = dict.fromkeys(names)  # copied for each record: cheaper than made anew
 
+    each_blank = _FLAT_BLANKS.get(item)  # a list's items: records without nested objects
+
     def fill(value: Any) -> Any:
         kind = type(value)
         if kind is list or (kind is not dict and isinstance(value, list)):
-            return [item(element) for element in value]
+            if each_blank is None:
+                return [item(element) for element in value]
+            made = []
+            for element in value:  # what `item` does for each, spelled out: invoice lines
+                if type(element) is dict and _NO_LISTS.issuperset(map(type, element.values())):
+                    filled_element = each_blank.copy()
+                    filled_element.update(element)
+                    made.append(filled_element)
+                else:
+                    made.append(item(element))
+            return made
         if not props or not (kind is dict or value is None or isinstance(value, Mapping)):
             return value
         out = blank.copy()  # declared fields first, in the schema's order, all empty
@@ -84,6 +101,8 @@ def _make_filler(shape: Shape, depth: int) -> Fill:
                 out[name] = subs[name](None)
         return out
 
+    if props and not nested:
+        _FLAT_BLANKS[fill] = blank
     return fill
 
 
