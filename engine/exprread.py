@@ -106,14 +106,16 @@ def path_reader(
     """One path read as Jinja would read it, or `SLOW` (a key missing, something not a
     plain dict on the way): a rule value that is a path, and each leaf of `reader`. With
     `then`, what `then` builds of the value read (a value that reads one path)."""
-    last: list[tuple[Any, PathPlan | None, Any]] = [(_NO_FIELDS, None, _DEEP)]
+    # Per record shape (the one last met): the path's plan, what a record without the field
+    # gives (`_DEEP`: not one top-level field), its filler, and whether it fills every value.
+    last: list[tuple[Any, PathPlan | None, Any, Any, bool]] = [
+        (_NO_FIELDS, None, _DEEP, None, False)
+    ]
 
     def get(scope: Reader) -> Any:
-        fields = scope.fields
         known = last[0]  # read once: another thread may replace it meanwhile
-        if known[0] is not fields:
-            plan = None if fields is None else fields.plan(name, steps)
-            known = last[0] = (fields, plan, _absent(plan))
+        if known[0] is not scope.fields:
+            known = last[0] = _known(scope.fields, name, steps)
         value = scope.names.get(name, SLOW)
         if value is not SLOW:
             for step in steps:
@@ -121,7 +123,7 @@ def path_reader(
                     return SLOW
                 value = value.get(step, SLOW)
         else:
-            plan, absent = known[1], known[2]
+            _fields, plan, absent, final, always = known
             if plan is None:
                 return SLOW
             record = scope.record
@@ -129,12 +131,19 @@ def path_reader(
                 value = walk(record, plan)
             else:
                 value = record.get(name, absent)  # a top-level field
-                final = plan[1]
-                if final is not None and value is not SLOW and (plan[2] or isinstance(value, list)):
+                if final is not None and value is not SLOW and (always or isinstance(value, list)):
                     value = final(value)
         return value if then is None or value is SLOW else then(value)
 
     return get
+
+
+def _known(
+    fields: Plans | None, name: str, steps: tuple[str, ...]
+) -> tuple[Any, PathPlan | None, Any, Any, bool]:
+    plan = None if fields is None else fields.plan(name, steps)
+    final, always = (None, False) if plan is None else (plan[1], plan[2])
+    return fields, plan, _absent(plan), final, always
 
 
 def _absent(plan: PathPlan | None) -> Any:
