@@ -34,7 +34,12 @@ from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from tpsqbo_engine import budget as limits
-from tpsqbo_engine.exprfast import DICT_ATTRIBUTES, SPECIAL_NAMES, compile_quick
+from tpsqbo_engine.exprfast import (
+    DICT_ATTRIBUTES,
+    SPECIAL_NAMES,
+    UNBUDGETED_OPERATIONS,
+    compile_quick,
+)
 from tpsqbo_engine.exprread import SLOW, Reader, path_reader
 from tpsqbo_engine.exprvalue import EVALUATION_ERRORS, FAILURES, CompiledValue, Scope
 from tpsqbo_engine.filters import (
@@ -282,10 +287,12 @@ def _text_getter(tree: nodes.Template, env: RuleEnvironment) -> Callable[[Scope]
     the text as `render_text` makes it, each expression's value through `str` and the
     length counted part by part, or `SLOW` when a part cannot be read (Jinja decides). None
     for any other template: statements, calls, constants Jinja folds into the text,
-    anything that needs the budget."""
+    anything that needs the budget (a filter that repeats or pads; more than
+    UNBUDGETED_OPERATIONS operations in all the parts together)."""
     if len(tree.body) != 1 or not isinstance(tree.body[0], nodes.Output):
         return None
     parts: list[str | Callable[[Reader], Any]] = []
+    operations = 0  # of all the parts together, each one's `str` too (see compile_quick)
     for child in tree.body[0].nodes:
         if isinstance(child, nodes.TemplateData):
             parts.append(child.data)
@@ -295,6 +302,9 @@ def _text_getter(tree: nodes.Template, env: RuleEnvironment) -> Callable[[Scope]
         calls = any(isinstance(node, nodes.Call) for node in inside)
         quick = compile_quick(child, env, RuleFunction) if reads and not calls else None
         if quick is None or not quick.bounded:
+            return None
+        operations += quick.operations + 1
+        if operations > UNBUDGETED_OPERATIONS:
             return None
         parts.append(quick.run)  # reads and transforms: nothing runs that a SLOW would undo
 

@@ -50,10 +50,11 @@ DEFINED_OUT = (
 )
 # Filters that only read or transform the value they are given, in time and size in line
 # with it (the engine's own, and Jinja's that change case, pick, count or convert): an
-# expression made of those, paths, calls of the engine's functions, comparisons, `~` (sized
-# as ever) and literals has nothing the budget's clock could stop, so it runs without
-# opening one. The sizes checked on every value it makes stay the same. Filters that repeat
-# or pad (`center`, `replace`, `join`, `format`...) and `*`, `+`, `%` run under the budget.
+# expression made of at most exprfast.UNBUDGETED_OPERATIONS of those, paths, calls of the
+# engine's functions, comparisons, `~` (sized as ever) and literals takes at most that many
+# such passes, so it runs without opening the budget. The sizes checked on every value it
+# makes stay the same. Filters that repeat or pad (`center`, `replace`, `join`,
+# `format`...), `*`, `+`, `%` and longer expressions run under the budget.
 BOUNDED_FILTERS = frozenset(ENGINE_FILTERS) | {
     "default",
     "first",

@@ -8,9 +8,11 @@ comparisons, `and`/`or`/`not`, arithmetic, `~`, `if ... else`, literals) `compil
 builds closures doing those same operations through the same environment (its `getattr`,
 `getitem`, `call`, `call_binop`, `sized`, filters and tests), in the same order, so the
 values, the sandbox's refusals and the budget's limits are the same. What goes is the
-context, the generator and the name lookups of every evaluation. An expression with nothing
-the budget's clock could stop (`bounded`: no `*`, `+`, `%`, no filter that repeats or pads)
-is run without opening the budget; the sizes of what it makes are checked all the same.
+context, the generator and the name lookups of every evaluation. An expression of at most
+`UNBUDGETED_OPERATIONS` operations, none of which repeats or pads (`bounded`: no `*`, `+`,
+`%`, no filter such as `center` or `replace`), is run without opening the budget: its worst
+case is that many passes, each in line with values whose sizes are checked as ever. Any
+longer one runs under the budget, whose clock the filters check.
 The engine's `money` and `decimal`, which always give a Decimal, are called as they are;
 constant arguments are bound once (engine/exprcall.py); an expression that reads one path
 is built from the path's value itself, and `f('const', path)` is read and called by one
@@ -45,6 +47,11 @@ from tpsqbo_engine.exprread import Build, Reader, call_reader, reader
 # Names Jinja's compiler gives a meaning of its own instead of looking them up.
 SPECIAL_NAMES = frozenset({"self", "loop", "caller", "varargs", "kwargs", "super"})
 DICT_ATTRIBUTES = frozenset(dir(dict))
+# The operations (filters, tests, calls, comparisons, `~` parts...) an expression may have
+# and still run without the budget's clock: every filter checks the clock only when a budget
+# is open, so a long chain of cheap passes (`notes|upper|length ~ ...` thousands of times)
+# must run under one, as Jinja's code does.
+UNBUDGETED_OPERATIONS = 16
 # Constants that can be handed out again and again: nothing can change them.
 _IMMUTABLE = (str, int, float, bool, type(None), Decimal)
 
@@ -105,14 +112,15 @@ class Quick(NamedTuple):
     """An expression compiled to closures: `run` takes the scope and gives the value, or
     `SLOW`; `defined`: the value cannot hold an Undefined (only attributes read from computed
     values, calls and some of Jinja's filters make one: data read by paths never holds one);
-    `bounded`: nothing in it needs the budget (see exprcall.BOUNDED_FILTERS); `itself`: the
-    value is an Undefined or holds none (a call of the engine's functions on defined
-    arguments)."""
+    `bounded`: it may run without the budget (at most UNBUDGETED_OPERATIONS operations, each
+    one of exprcall.BOUNDED_FILTERS...); `itself`: the value is an Undefined or holds none (a
+    call of the engine's functions on defined arguments); `operations`: how many it has."""
 
     run: Callable[[Reader], Any]
     defined: bool
     bounded: bool
     itself: bool = False
+    operations: int = 0
 
 
 def compile_quick(expression: nodes.Expr, env: Environment, function_type: type) -> Quick | None:
@@ -137,7 +145,9 @@ def compile_quick(expression: nodes.Expr, env: Environment, function_type: type)
         run = call_reader(call[0], call[1], path, function_type, compiler.stopped)
     # `linked('clients', client_id)`: a call of defined arguments
     itself = isinstance(tree, nodes.Call) and not compiler.handed_undefined
-    return Quick(run, not compiler.undefined, compiler.bounded, itself)
+    operations = compiler.operations
+    bounded = compiler.bounded and operations <= UNBUDGETED_OPERATIONS
+    return Quick(run, not compiler.undefined, bounded, itself, operations)
 
 
 class _Compiler:
@@ -152,6 +162,7 @@ class _Compiler:
         self.undefined = False  # has a part that can make an Undefined
         self.handed_undefined = False  # the last call compiled has such a part in its arguments
         self.bounded = True  # every part is one the budget cannot stop (exprcall.BOUNDED_FILTERS)
+        self.operations = 0  # every node but paths and constants, `~` once per part
         self.constants: dict[Build, Any] = {}  # the builds of constants, with their values
 
     def stopped(self) -> Any:
@@ -174,6 +185,8 @@ class _Compiler:
         method = getattr(self, f"_{type(node).__name__}", None)
         if method is None:
             raise _Unsupported(type(node).__name__)
+        if not isinstance(node, nodes.Const):
+            self.operations += len(node.nodes) if isinstance(node, nodes.Concat) else 1
         build: Build = method(node)
         return build
 

@@ -1,0 +1,53 @@
+"""The compiled ways of evaluating a rule value stay inside the same limits as Jinja's code:
+the budget's clock, the arguments a filter may take, what is kept between records."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tpsqbo_engine import budget
+from tpsqbo_engine.expr import ExpressionError, compile_value
+from tpsqbo_engine.exprfast import UNBUDGETED_OPERATIONS
+
+NOTES = "a" * 1_000_000
+
+
+def _chain(parts: int) -> str:
+    return " ~ ".join(["notes|upper|length"] * parts)
+
+
+@pytest.mark.parametrize("form", ["{{ %s }}", "text {{ %s }} end", "x{{ %s }}|{{ %s }}"])
+def test_a_long_chain_of_cheap_filters_is_stopped_by_the_clock(
+    form: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(budget, "MAX_SECONDS", 0.2)
+    value = compile_value(form.replace("%s", _chain(3_000)), "rules/t.yaml:1")
+    for way in (value, value.jinja_only()):
+        started = time.monotonic()
+        with pytest.raises(ExpressionError, match=r"rules/t.yaml:1: .*longer than 0.2 s"):
+            way.evaluate({"notes": NOTES})
+        assert time.monotonic() - started < 0.7
+
+
+def test_a_text_of_many_short_parts_runs_under_the_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(budget, "MAX_SECONDS", 0.2)
+    value = compile_value("{{ notes|upper|length }} " * 3_000, "rules/t.yaml:2")
+    started = time.monotonic()
+    with pytest.raises(ExpressionError, match="longer than 0.2 s"):
+        value.evaluate({"notes": NOTES})
+    assert time.monotonic() - started < 0.7
+
+
+def test_short_expressions_still_run_without_the_budget() -> None:
+    parts = UNBUDGETED_OPERATIONS // 3  # two filters and a `~` part each
+    short = compile_value("{{ " + _chain(parts) + " }}", "r:1")
+    longer = compile_value("{{ " + _chain(parts + 1) + " }}", "r:1")
+    assert short.compiled_ways == (True, False)
+    assert longer.compiled_ways == (False, True)
+    context = {"notes": "ab"}
+    assert short.evaluate(context) == short.evaluate_slowly(context) == "2" * parts
+    assert longer.evaluate(context) == longer.evaluate_slowly(context) == "2" * (parts + 1)
