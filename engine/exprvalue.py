@@ -84,8 +84,9 @@ class CompiledValue:
     Three ways to evaluate it, each giving the very same value, the first that applies:
     `_fast` without Jinja and without a budget (a literal; a plain `{{ a.b }}` path through
     dicts; closures of engine/exprfast.py for a short expression of passes in line with the
-    sizes of its values, see exprfast.UNBUDGETED_OPERATIONS); `_quick`, such closures under the budget; `_render`, Jinja's own code. The first
-    two answer `SLOW`, before anything has run, to pass it on."""
+    sizes of its values, see exprfast.UNBUDGETED_OPERATIONS); `_quick`, such closures under
+    the budget; `_render`, Jinja's own code. The first two answer `SLOW`, before anything
+    has run, to pass it on."""
 
     source: str
     where: str
