@@ -5,8 +5,8 @@ the sandbox, in three parts:
 
 - size: no value made during an evaluation (by `*`, `+`, `%`, `~`, or a filter) may hold
   more than `MAX_SIZE` characters or `MAX_ITEMS` items, and numeric arguments that say how
-  big to make something (widths, lengths, counts, format widths) are refused past it
-  *before* the work;
+  big to make something (widths, lengths, counts, format widths, `round`'s precision) are
+  refused past it *before* the work;
 - steps: every `{% for %}` iteration counts, at most `MAX_STEPS` per evaluation;
 - time: an evaluation stops after `MAX_SECONDS` of wall-clock time, checked at every step.
 
@@ -178,7 +178,10 @@ def _ints(args: Iterable[Any]) -> Iterator[int]:
 SIZING_FILTERS = frozenset({"center", "truncate", "wordwrap", "batch", "indent", "slice"})
 
 
-PRECHECKED = SIZING_FILTERS | {"format", "replace", "join"}
+PRECHECKED = SIZING_FILTERS | {"format", "replace", "join", "round"}
+# `round`'s precision makes a power of ten of that many digits (`x | round(-10000000)` spends
+# seconds in one call the clock cannot stop); no amount needs more than this many places.
+MAX_PRECISION = 100
 
 
 def _precheck(name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
@@ -196,6 +199,18 @@ def _precheck(name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> No
         fits(len(value) + made, "a replace result")
     elif name == "join" and isinstance(value, list | tuple) and len(args) >= 2:
         fits(len(value) * len(str(args[1])), "a join separator times its items")
+    elif name == "round":
+        _check_precision([*args[1:2], kwargs.get("precision")])
+
+
+def _check_precision(given: list[Any]) -> None:
+    for precision in _ints(given):
+        if not -MAX_PRECISION <= precision <= MAX_PRECISION:
+            shown = f"{precision:,}" if abs(precision) < 10**18 else "over 18 digits"
+            raise BudgetExceeded(
+                f"a round precision of {shown} is outside the allowed "
+                f"-{MAX_PRECISION} to {MAX_PRECISION}"
+            )
 
 
 def guarded(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
@@ -224,6 +239,7 @@ def guarded(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
 __all__ = [
     "MAX_DEPTH",
     "MAX_ITEMS",
+    "MAX_PRECISION",
     "MAX_SECONDS",
     "MAX_SIZE",
     "MAX_STEPS",

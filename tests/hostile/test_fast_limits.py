@@ -51,3 +51,31 @@ def test_short_expressions_still_run_without_the_budget() -> None:
     context = {"notes": "ab"}
     assert short.evaluate(context) == short.evaluate_slowly(context) == "2" * parts
     assert longer.evaluate(context) == longer.evaluate_slowly(context) == "2" * (parts + 1)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ days | round(-10000000) }}",
+        "{{ days | round(10000000, 'ceil') }}",
+        "{{ days | round(precision=-10000000) }}",
+        "{{ (days | round(-101)) ~ code }}",
+        "days: {{ days | round(-10000000) }}",
+    ],
+)
+def test_a_round_precision_past_the_limit_is_refused_before_the_work(source: str) -> None:
+    value = compile_value(source, "rules/r.yaml:4")
+    for way in (value, value.jinja_only()):
+        started = time.monotonic()
+        with pytest.raises(ExpressionError) as caught:
+            way.evaluate({"days": 30, "code": "x"})
+        assert time.monotonic() - started < 0.5
+        assert caught.value.message.startswith("rules/r.yaml:4: ")
+        assert "round precision of" in caught.value.message
+        assert "outside the allowed -100 to 100" in caught.value.message
+
+
+def test_a_round_precision_within_the_limit_rounds() -> None:
+    value = compile_value("{{ days | round(-100) }} {{ amount | round(2) }}", "r:1")
+    context = {"days": 30, "amount": 2.345}
+    assert value.evaluate(context) == value.evaluate_slowly(context) == "0 2.35"
