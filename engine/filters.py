@@ -77,19 +77,53 @@ _MERGED_AMOUNTS = ("amount", "hours", "markup")
 
 
 def merge_by(items: Iterable[Mapping[str, Any]], key: str) -> list[dict[str, Any]]:
-    """Merges items sharing `key`: amounts summed, descriptions joined, first-seen order."""
+    """Merges items sharing `key`: amounts summed, descriptions joined, first-seen order.
+
+    A description is left out when it is the whole text joined so far (two lines of the
+    same text make one). The texts of a group are kept as parts and joined once at the end:
+    joining the growing text at every line made thousands of lines quadratic."""
     merged: dict[Any, dict[str, Any]] = {}
+    texts: dict[Any, _Joined] = {}  # the groups merged, with their descriptions so far
     for item in items:
-        group = merged.get(item.get(key))
+        name = item.get(key)
+        group = merged.get(name)
         if group is None:
-            merged[item.get(key)] = dict(item)
+            merged[name] = dict(item)
             continue
-        for name in _MERGED_AMOUNTS:
-            if item.get(name) is not None:
-                group[name] = str(to_decimal(group.get(name) or 0) + to_decimal(item[name]))
-        descriptions = [group.get("description"), item.get("description")]
-        group["description"] = "; ".join(dict.fromkeys(d for d in descriptions if d)) or None
+        for amount in _MERGED_AMOUNTS:
+            if item.get(amount) is not None:
+                group[amount] = str(to_decimal(group.get(amount) or 0) + to_decimal(item[amount]))
+        joined = texts.get(name)
+        if joined is None:
+            joined = texts[name] = _Joined(group.get("description"))
+            group["description"] = None  # where the key goes, as when it is written each time
+        joined.add(item.get("description"))
+    for name, joined in texts.items():
+        merged[name]["description"] = "; ".join(joined.parts) or None
     return list(merged.values())
+
+
+class _Joined:
+    """The texts "; ".join would make of a group's descriptions, kept as parts; its `size`
+    is that text's length, so the text itself is made only to compare a description of the
+    same length with it."""
+
+    __slots__ = ("parts", "size")
+
+    def __init__(self, first: Any) -> None:
+        self.parts: list[str] = []
+        self.size = 0
+        self.add(first)
+
+    def add(self, text: Any) -> None:
+        if not text:
+            return
+        if not isinstance(text, str):
+            raise TypeError("a description that is not text")  # as the join would
+        if len(text) == self.size and text == "; ".join(self.parts):
+            return
+        self.size += len(text) + (2 if self.parts else 0)
+        self.parts.append(text)
 
 
 def linked_types(lines: Iterable[Mapping[str, Any]] | None) -> list[str]:

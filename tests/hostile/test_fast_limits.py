@@ -10,6 +10,7 @@ import pytest
 from tpsqbo_engine import budget
 from tpsqbo_engine.expr import ExpressionError, compile_value
 from tpsqbo_engine.exprfast import UNBUDGETED_OPERATIONS
+from tpsqbo_engine.filters import merge_by
 
 NOTES = "a" * 1_000_000
 
@@ -79,3 +80,33 @@ def test_a_round_precision_within_the_limit_rounds() -> None:
     value = compile_value("{{ days | round(-100) }} {{ amount | round(2) }}", "r:1")
     context = {"days": 30, "amount": 2.345}
     assert value.evaluate(context) == value.evaluate_slowly(context) == "0 2.35"
+
+
+def test_merging_many_lines_of_one_work_code_takes_time_in_line_with_them() -> None:
+    lines = [
+        {"work_code": "W", "description": f"work item number {i:06d}", "amount": "1"}
+        for i in range(20_000)
+    ]
+    lines[1]["description"] = lines[0]["description"]  # the whole text so far: left out
+    started = time.monotonic()
+    (merged,) = merge_by(lines, "work_code")
+    assert time.monotonic() - started < 0.5
+    expected = [f"work item number {i:06d}" for i in range(20_000) if i != 1]
+    assert merged["description"] == "; ".join(expected)
+    assert merged["amount"] == "20000"
+
+
+@pytest.mark.parametrize(
+    ("descriptions", "merged"),
+    [
+        (["a", "a", "b", "a"], "a; b; a"),
+        (["a", "b", "a; b", "c"], "a; b; c"),
+        (["", None, ""], None),
+        ([None, "x", None], "x"),
+    ],
+)
+def test_merged_descriptions_leave_out_a_repeat_of_the_whole_text(
+    descriptions: list[str | None], merged: str | None
+) -> None:
+    lines = [{"work_code": "W", "description": text} for text in descriptions]
+    assert merge_by(lines, "work_code")[0]["description"] == merged
