@@ -89,9 +89,9 @@ MAX_REPEAT = 10_000
 class RuleFunction:
     """A function rules may call (lookup, ref, linked, record, today). `pure`: it gives the
     same for the same arguments as long as it lives (for one plan), so its results can be
-    kept."""
+    kept (engine/exprread.py keeps them per function object, referred to weakly)."""
 
-    __slots__ = ("func", "pure")
+    __slots__ = ("__weakref__", "func", "pure")
 
     def __init__(self, func: Callable[..., Any], pure: bool = False) -> None:
         self.func = func

@@ -9,6 +9,8 @@ reader answer `SLOW` before anything has run, and Jinja's own code decides.
 
 from __future__ import annotations
 
+import sys
+import weakref
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
@@ -69,11 +71,20 @@ _NO_FIELDS = object()
 _DEEP = object()  # a path that is not one top-level field
 
 
-# Results kept for the same inputs: values nothing can change, and references (copied out).
+# Results kept for the same inputs: values nothing can change, and references (copied out),
+# when small: at most MAX_KEPT of at most MAX_KEPT_BYTES each (a text of about a thousand
+# characters, a reference), so what one value keeps stays a few megabytes however big the
+# texts its records hold.
 _KEPT = frozenset({str, int, bool, float, Decimal, date, type(None)})
 MAX_KEPT = 20_000
+MAX_KEPT_BYTES = 1_200
 Kept = dict[Any, Any]
 _UNKEYED = object()
+# The results kept for one record shape (`fields`) and the functions called (weakly, so as
+# not to hold a plan's resolver and snapshot alive): another shape or another function
+# object starts over, since the same leaves may give another result.
+Known = tuple[Any, tuple[weakref.ref[Any], ...], Kept]
+_NOTHING_KNOWN: Known = (_NO_FIELDS, (), {})
 
 
 def _key_of(value: Any) -> Any:
@@ -92,10 +103,9 @@ def _key_of(value: Any) -> Any:
 
 
 def _key(leaves: Leaves, values_at: tuple[int, ...]) -> Any:
-    """The key of the values read (not of the functions called: the kept results outlive
-    the plan, and a plan's functions hold its resolver and snapshot; which function a
-    name gives is the same for every record of one plan's record kind, per `fields`, where
-    results are kept apart): a tuple of their keys. One value is keyed by its own key."""
+    """The key of the values read (not of the functions called: the results are kept
+    apart per function object, see `Known`): a tuple of their keys. One value is keyed by
+    its own key."""
     key = tuple([_key_of(leaves[at]) for at in values_at])
     return _UNKEYED if _UNKEYED in key else key
 
@@ -186,8 +196,9 @@ def _calling(paths: tuple[Path, ...], build: Build, function_type: type) -> Call
         for name, steps, called in paths
     )
     values_at = tuple(at for at, (_name, _steps, called) in enumerate(paths) if not called)
+    functions_at = tuple(at for at, (_name, _steps, called) in enumerate(paths) if called)
     only = values_at[0] if len(values_at) == 1 else -1  # `ref(..., line.work_code)`: one value
-    last: list[tuple[Any, Kept]] = [(_NO_FIELDS, {})]  # the results kept per record shape
+    last: list[Known] = [_NOTHING_KNOWN]  # the results kept per record shape and functions
 
     def run(scope: Reader) -> Any:
         fields, names = scope.fields, scope.names
@@ -213,9 +224,10 @@ def _calling(paths: tuple[Path, ...], build: Build, function_type: type) -> Call
         if key is _UNKEYED:
             return build(leaves)
         known = last[0]  # read once: another thread may replace it meanwhile
-        if known[0] is not fields:
-            known = last[0] = (fields, {})
-        kept = known[1]
+        if known[0] is not fields or not _same_functions(known[1], leaves, functions_at):
+            refs = tuple(weakref.ref(leaves[at]) for at in functions_at)
+            known = last[0] = (fields, refs, {})
+        kept = known[2]
         found = kept.get(key, SLOW)
         if found is not SLOW:
             return dict(found) if type(found) is dict else found
@@ -224,10 +236,27 @@ def _calling(paths: tuple[Path, ...], build: Build, function_type: type) -> Call
     return run
 
 
+def _same_functions(
+    refs: tuple[weakref.ref[Any], ...], leaves: Leaves, functions_at: tuple[int, ...]
+) -> bool:
+    """Whether the functions called are the very objects the kept results came from."""
+    for ref, at in zip(refs, functions_at, strict=True):  # noqa: SIM110 (runs per value)
+        if ref() is not leaves[at]:
+            return False
+    return True
+
+
 def _kept(kept: Kept, key: Any, made: Any) -> Any:
-    """`made`, kept for `key` when nothing can change it (a reference is kept as a copy)."""
+    """`made`, kept for `key` when nothing can change it (a reference is kept as a copy)
+    and it is small."""
     kind = type(made)
-    if kind in _KEPT or (kind is dict and all(type(v) is str for v in made.values())):
+    if kind in _KEPT:
+        size = sys.getsizeof(made)  # the bytes it holds, its text's or its digits'
+    elif kind is dict and all(type(v) is str for v in made.values()):
+        size = sys.getsizeof(made) + sum(map(sys.getsizeof, [*made, *made.values()]))
+    else:
+        return made
+    if size <= MAX_KEPT_BYTES:
         if len(kept) >= MAX_KEPT:
             kept.clear()
         kept[key] = dict(made) if kind is dict else made  # its own copy: nobody changes it
@@ -246,7 +275,7 @@ def call_reader(
     one, reading and calling the same, in the same order. `stopped`: the Undefined a
     StopIteration out of the call gives."""
     read = path_reader(*path)
-    last: list[tuple[Any, Kept]] = [(_NO_FIELDS, {})]  # the results kept per record shape
+    last: list[Known] = [_NOTHING_KNOWN]  # the results kept per record shape and function
 
     def run(scope: Reader) -> Any:
         called: Any = scope.names.get(function)
@@ -266,9 +295,9 @@ def call_reader(
         if key is _UNKEYED:
             return _call(wrapped, head, value, stopped)
         known = last[0]  # read once: another thread may replace it meanwhile
-        if known[0] is not fields:
-            known = last[0] = (fields, {})
-        kept = known[1]
+        if known[0] is not fields or known[1][0]() is not called:
+            known = last[0] = (fields, (weakref.ref(called),), {})
+        kept = known[2]
         found = kept.get(key, SLOW)
         if found is not SLOW:
             return dict(found) if type(found) is dict else found

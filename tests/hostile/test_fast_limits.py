@@ -3,14 +3,18 @@ the budget's clock, the arguments a filter may take, what is kept between record
 
 from __future__ import annotations
 
+import gc
 import time
+import tracemalloc
+from typing import Any
 
 import pytest
 
 from tpsqbo_engine import budget
-from tpsqbo_engine.expr import ExpressionError, compile_value
+from tpsqbo_engine.expr import ExpressionError, RuleFunction, Scope, compile_value
 from tpsqbo_engine.exprfast import UNBUDGETED_OPERATIONS
 from tpsqbo_engine.filters import merge_by
+from tpsqbo_engine.sync.filling import Fields
 
 NOTES = "a" * 1_000_000
 
@@ -110,3 +114,48 @@ def test_merged_descriptions_leave_out_a_repeat_of_the_whole_text(
 ) -> None:
     lines = [{"work_code": "W", "description": text} for text in descriptions]
     assert merge_by(lines, "work_code")[0]["description"] == merged
+
+
+def _counted(calls: list[Any], answer: str = "yes") -> RuleFunction:
+    return RuleFunction(lambda _table, key: calls.append(key) or answer, pure=True)
+
+
+@pytest.mark.parametrize("source", ["{{ (notes | upper) if lookup('t', 'k') else '' }}"])
+def test_only_small_results_are_kept(source: str) -> None:
+    value = compile_value(source, "r:1")
+    fields, calls = Fields(None), []
+    names = {"lookup": _counted(calls)}
+    for notes in ("short", "short", "b" * 2_000, "b" * 2_000):
+        scope = Scope(dict(names), record={"notes": notes}, fields=fields, fill=lambda: {})
+        assert value.evaluate(scope) == notes.upper()
+    assert calls == ["k", "k", "k"]  # the short one made once, the long one each time
+
+
+def test_what_is_kept_of_big_results_is_bounded_in_bytes() -> None:
+    value = compile_value("{{ (notes | upper) if lookup('t', 'k') else '' }}", "r:1")
+    fields, names = Fields(None), {"lookup": _counted([])}
+    gc.collect()
+    tracemalloc.start()
+    try:
+        for i in range(40):
+            notes = f"{i:05d}" + "a" * 500_000
+            scope = Scope(dict(names), record={"notes": notes}, fields=fields, fill=lambda: {})
+            assert len(value.evaluate(scope)) == len(notes)
+        del notes, scope
+        gc.collect()
+        held, _peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert held < 2_000_000  # 20 MB when every result was kept
+
+
+@pytest.mark.parametrize("source", ["{{ fn('t', code) }}", "{{ fn('t', code) ~ fn('u', code) }}"])
+def test_results_are_kept_apart_for_another_function_object(source: str) -> None:
+    value = compile_value(source, "r:1")
+    fields = Fields(None)
+    for answer in ("A", "B", "A"):
+        fn = RuleFunction(lambda _table, code, answer=answer: f"{answer}:{code}", pure=True)
+        for _ in range(2):
+            scope = Scope({"fn": fn}, record={"code": "x"}, fields=fields, fill=lambda: {})
+            assert value.evaluate(scope) == value.evaluate_slowly({"fn": fn, "code": "x"})
+            assert value.evaluate(scope).startswith(f"{answer}:x")
