@@ -86,7 +86,7 @@ def end_of_month(day: Any) -> date | None:
     return start.replace(day=calendar.monthrange(start.year, start.month)[1])
 
 
-_NET = re.compile(r"^\s*net\s*(\d{1,5})\s*(days?)?\s*$", re.I)
+_NET = re.compile(r"^\s*net\s*(\d{1,5})\s*(?:days?\s*)?$", re.I)  # one way to match spaces
 _RECEIPT = re.compile(r"^\s*(due\s+(on|upon)\s+receipt|cod|immediate)\s*$", re.I)
 _EOM = re.compile(r"^\s*(net\s+)?(eom|end\s+of\s+(the\s+)?month)\s*$", re.I)
 

@@ -3,6 +3,7 @@ each function gives."""
 
 from __future__ import annotations
 
+import time
 from datetime import date
 from pathlib import Path
 
@@ -143,3 +144,25 @@ def test_date_plus_a_number_hints_at_add_days(tmp_path: Path) -> None:
     assert problem.code == "expr.date-arithmetic"
     assert "add_days(date, N)" in problem.hint
     assert (Path(problem.file).name, problem.line) == ("pack.yaml", 7)
+
+
+@pytest.mark.parametrize(
+    "terms",
+    [
+        "net 1" + " " * 40_000 + "x",
+        "net" + " " * 40_000 + "30" + " " * 40_000 + "x",
+        "due" + " " * 40_000 + "on" + " " * 40_000 + "x",
+        "end" + " " * 40_000 + "of" + " " * 40_000 + "x",
+        " " * 40_000 + "x",
+    ],
+)
+def test_terms_not_understood_are_refused_in_time_in_line_with_them(terms: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(ExpressionError, match="terms not understood"):
+        due_by_terms("2026-01-15", terms)
+    assert time.monotonic() - started < 0.2
+
+
+@pytest.mark.parametrize("terms", ["net 30 days" + " " * 40_000, "Net30day", " NET 30 "])
+def test_net_terms_with_spaces_and_days_are_understood(terms: str) -> None:
+    assert due_by_terms("2026-01-15", terms) == date(2026, 2, 14)
