@@ -28,7 +28,9 @@ from typing import Any
 
 from jinja2 import StrictUndefined, Template, nodes
 from jinja2.compiler import CodeGenerator, Frame
-from jinja2.exceptions import SecurityError, TemplateSyntaxError
+from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError
+from jinja2.nodes import EvalContext
+from jinja2.optimizer import Optimizer
 from jinja2.parser import Parser
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -279,6 +281,10 @@ def compile_value(value: Any, where: str) -> CompiledValue:
     except (RecursionError, TemplateSyntaxError) as exc:
         reason = exc.message if isinstance(exc, TemplateSyntaxError) else "nested too deeply"
         raise ExpressionError(f"{where}: `{value[:80]}` cannot be compiled: {reason}") from None
+    except EVALUATION_ERRORS as exc:  # raised by Jinja's compiler folding a constant part
+        raise ExpressionError(
+            f"{where}: `{value[:80]}` {ALWAYS_FAILS} ({_reason(exc)})", hint=ALWAYS_FAILS_HINT
+        ) from None
     return CompiledValue(value, where, lambda scope: render_text(template, scope.values), text)
 
 
@@ -388,6 +394,29 @@ def _path_getter(expression: nodes.Expr) -> Callable[[Reader], Any] | None:
     if not isinstance(node, nodes.Name) or node.ctx != "load" or node.name in SPECIAL_NAMES:
         return None
     return path_reader(node.name, tuple(reversed(steps)))
+
+
+ALWAYS_FAILS = "fails for every record: a part of it without fields has no value"
+ALWAYS_FAILS_HINT = "correct or take out the part that reads nothing from the record"
+
+
+def folding_failure(tree: nodes.Template) -> str | None:
+    """For `validate`: what folding the constant parts of a parsed value raises, as Jinja's
+    compiler folds them when the value is loaded (`none[0] and name`: `none[0]` has no
+    value, and `and` asks whether it is true); None when nothing does."""
+    env = environment()
+    try:
+        Optimizer(env).visit(copy.deepcopy(tree, {id(env): env}), EvalContext(env))
+    except EVALUATION_ERRORS as exc:
+        return _reason(exc)
+    return None
+
+
+def _reason(exc: BaseException) -> str:
+    # Jinja's messages name the parts (`None has no element 0`), never a record's values.
+    if isinstance(exc, TemplateError) and exc.message:
+        return exc.message
+    return type(exc).__name__
 
 
 def over_budget(tree: nodes.Template, *, autoescape: bool = False) -> str | None:

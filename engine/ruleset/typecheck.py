@@ -342,6 +342,13 @@ def check_value(source: str, scope: Scope) -> Checked:
     else:
         checker.check_body(body, variables)
     _check_budget(checker, ast, autoescape=False)
+    if not checker.findings and (failure := expr.folding_failure(ast)):
+        checker.report(
+            ast,
+            "expr.always-fails",
+            f"this value {expr.ALWAYS_FAILS} ({failure})",
+            expr.ALWAYS_FAILS_HINT,
+        )
     return Checked(tuple(checker.findings), shape, plain_path(ast))
 
 

@@ -159,3 +159,22 @@ def test_results_are_kept_apart_for_another_function_object(source: str) -> None
             scope = Scope({"fn": fn}, record={"code": "x"}, fields=fields, fill=lambda: {})
             assert value.evaluate(scope) == value.evaluate_slowly({"fn": fn, "code": "x"})
             assert value.evaluate(scope).startswith(f"{answer}:x")
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["{{ none[0] and name }}", "TPS {{ none[0] ~ name }}", "{{ 'a' if none[0] else name }}"],
+)
+def test_a_value_whose_constant_part_fails_is_a_located_error_when_loaded(source: str) -> None:
+    with pytest.raises(ExpressionError) as caught:
+        compile_value(source, "rules/c.yaml:7")
+    assert caught.value.message.startswith(f"rules/c.yaml:7: `{source}` fails for every record")
+    assert "(None has no element 0)" in caught.value.message
+    assert caught.value.hint
+
+
+def test_a_value_failing_only_for_some_records_still_loads() -> None:
+    value = compile_value("{{ name and none[0] }}", "rules/c.yaml:8")
+    assert value.evaluate({"name": ""}) == ""
+    with pytest.raises(ExpressionError, match="rules/c.yaml:8: "):
+        value.evaluate({"name": "x"})
