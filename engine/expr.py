@@ -29,6 +29,7 @@ from typing import Any
 from jinja2 import StrictUndefined, Template, nodes
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError, TemplateSyntaxError
+from jinja2.nodes import EvalContext
 from jinja2.parser import Parser
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -290,6 +291,8 @@ def _text_getter(tree: nodes.Template, env: RuleEnvironment) -> Callable[[Scope]
         if isinstance(child, nodes.TemplateData):
             parts.append(child.data)
             continue
+        if _folded(child, env):
+            return None  # Jinja's code makes it part of the text around it
         inside = [child, *child.find_all(nodes.Expr)]  # the child itself, and every part
         reads = any(isinstance(node, nodes.Name) for node in inside)
         calls = any(isinstance(node, nodes.Call) for node in inside)
@@ -312,6 +315,16 @@ def _text_getter(tree: nodes.Template, env: RuleEnvironment) -> Callable[[Scope]
         return "".join(chunks)
 
     return text
+
+
+def _folded(child: nodes.Expr, env: RuleEnvironment) -> bool:
+    """Whether Jinja's code generator makes a part of a text a constant (`{{ 'a' }}`, `{{ x
+    if false else 'b' }}`), as it does before writing it out."""
+    try:
+        child.as_const(EvalContext(env))
+    except nodes.Impossible:
+        return False
+    return True
 
 
 def _compiled(

@@ -194,6 +194,9 @@ EXPRESSIONS = [
     "t {{ lines | first }}",
     "{{ name }}\n",
     "{{ text }}",
+    "{{ code if false else 'x' }} y {{ name }}",
+    "a {{ 'b' ~ 'c' }} {{ code }}",
+    "{{ 'x' | upper }}{{ code }}",
 ]
 
 
