@@ -303,6 +303,8 @@ def _text_getter(tree: nodes.Template, env: RuleEnvironment) -> Callable[[Scope]
         if isinstance(child, nodes.TemplateData):
             parts.append(child.data)
             continue
+        if _folded(child, env):
+            return None  # Jinja's code makes it part of the text around it
         inside = [child, *child.find_all(nodes.Expr)]  # the child itself, and every part
         reads = any(isinstance(node, nodes.Name) for node in inside)
         calls = any(isinstance(node, nodes.Call) for node in inside)
@@ -328,6 +330,16 @@ def _text_getter(tree: nodes.Template, env: RuleEnvironment) -> Callable[[Scope]
         return "".join(chunks)
 
     return text
+
+
+def _folded(child: nodes.Expr, env: RuleEnvironment) -> bool:
+    """Whether Jinja's code generator makes a part of a text a constant (`{{ 'a' }}`, `{{ x
+    if false else 'b' }}`), as it does before writing it out."""
+    try:
+        child.as_const(EvalContext(env))
+    except nodes.Impossible:
+        return False
+    return True
 
 
 def _compiled(

@@ -228,6 +228,9 @@ class _Compiler:
                 None if part is None else self.node(part)
                 for part in (node.arg.start, node.arg.stop, node.arg.step)
             )
+            if all(part is None or part in self.constants for part in bounds):  # `name[:100]`
+                fixed = slice(*(None if part is None else self.constants[part] for part in bounds))
+                return lambda leaves: inner(leaves)[fixed]
             return lambda leaves: inner(leaves)[
                 slice(*(None if part is None else part(leaves) for part in bounds))
             ]

@@ -149,6 +149,11 @@ EXPRESSIONS = [
     "{{ (lines | first).amount | money }}",
     "{{ 'x' ~ name ~ count }}",
     "{{ name[:2] }}",
+    "{{ name[1:3] }}",
+    "{{ name[::-1] }}",
+    "{{ name[count:] }}",
+    "{{ lines[:1] }}",
+    "{{ address[:1] }}",
     # calls: constants first, last, or between; what they are handed
     "{{ pick(code, 't') }}",
     "{{ pick('t', code, 'd') }}",
@@ -194,6 +199,9 @@ EXPRESSIONS = [
     "t {{ lines | first }}",
     "{{ name }}\n",
     "{{ text }}",
+    "{{ code if false else 'x' }} y {{ name }}",
+    "a {{ 'b' ~ 'c' }} {{ code }}",
+    "{{ 'x' | upper }}{{ code }}",
 ]
 
 
