@@ -117,6 +117,10 @@ def _text_inside(items: Iterable[Any]) -> int:
     return sum(len(v) for v in items if isinstance(v, str | list | tuple))
 
 
+# Types that hold no text of their own to count (a list of records: merged invoice lines).
+_NO_TEXT = frozenset({dict, int, float, bool, type(None), Decimal, date, datetime})
+
+
 _SCALARS = frozenset({int, float, bool, type(None), Decimal, date, datetime})
 
 
@@ -126,16 +130,24 @@ def sized(value: Any) -> Any:
     kind = type(value)
     if kind in _SCALARS:
         return value  # a number, a date, None: nothing that grows
-    if kind is str or isinstance(value, str | bytes):
+    if kind is list or kind is dict:  # the usual ones, without the general checks below
+        items = value if kind is list else value.values()
+        if len(value) > MAX_ITEMS:
+            fits(len(value), "a list's length", MAX_ITEMS)
+        if not _NO_TEXT.issuperset(map(type, items)):  # seen without a loop in Python
+            fits(_text_inside(items), "a list's text")
+    elif kind is str or isinstance(value, str | bytes):
         if len(value) > MAX_SIZE:
             fits(len(value), "a text's length")
     elif isinstance(value, list | tuple | set | frozenset | Mapping):
         fits(len(value), "a list's length", MAX_ITEMS)
-        fits(_text_inside(value.values() if isinstance(value, Mapping) else value), "a list's text")
+        items = value.values() if isinstance(value, Mapping) else value
+        if not _NO_TEXT.issuperset(map(type, items)):  # seen without a loop in Python
+            fits(_text_inside(items), "a list's text")
     else:
         return value  # a number, a date, None: nothing that grows
-    spend = _open()
-    if spend is not None:
+    spend = _THREAD.budget  # `_open()`, inline
+    if spend is not None and spend.open:
         spend.tick(0)
     return value
 

@@ -301,8 +301,9 @@ class CompiledValue:
 
     Three ways to evaluate it, each giving the very same value, the first that applies:
     `_fast` without Jinja and without a budget (a literal; a plain `{{ a.b }}` path through
-    dicts); `_quick`, closures doing what Jinja's code would do (engine/exprfast.py), under
-    the budget; `_render`, Jinja's own code. The first two answer `SLOW` to pass it on."""
+    dicts; closures of engine/exprfast.py for an expression with nothing the budget could
+    stop); `_quick`, such closures under the budget; `_render`, Jinja's own code. The first
+    two answer `SLOW`, before anything has run, to pass it on."""
 
     source: str
     where: str
@@ -311,14 +312,44 @@ class CompiledValue:
     _quick: Callable[[Scope], Any] | None = None
     literal: Any = SLOW  # the value itself, for a value that is not a template
     _defined: bool = False  # what `_quick` gives holds no Undefined
+    _fast_defined: bool = True  # what `_fast` gives holds no Undefined
+    _fast_itself: bool = False  # what `_fast` gives is an Undefined or holds none
 
     def evaluate(self, context: Mapping[str, Any] | Scope) -> Any:
         scope = context if type(context) is Scope else _scope_of(context)
         fast = self._fast
         if fast is not None:
-            result = fast(scope)
-            if result is not SLOW:  # a literal, or data read as it is: nothing Undefined in it
-                return result
+            try:
+                result = fast(scope)
+            except FAILURES as exc:
+                raise self.failure(exc) from None
+            if result is not SLOW:
+                if self._fast_defined or type(result) in _PLAIN:
+                    return result
+                if self._fast_itself and not isinstance(result, Undefined):
+                    return result  # a reference made by `linked` or `ref`: nothing to look into
+                if type(result) is dict and _PLAIN.issuperset(map(type, result.values())):
+                    return result  # a reference, seen holding no Undefined without a loop
+                return self._checked(result)
+        return self._budgeted(scope)
+
+    @property
+    def unchecked_fast(self) -> Callable[[Scope], Any] | None:
+        """The way without the budget, when what it gives needs no check: for a caller that
+        runs it as `evaluate` would, its failures through `failure`, a `SLOW` answer
+        through `evaluate_past_fast` (engine/sync/applying.py, for every field of every
+        record)."""
+        return self._fast if self._fast_defined else None
+
+    def failure(self, exc: Exception) -> ExpressionError:
+        """The located error for what evaluating this value raised (one of FAILURES)."""
+        return self._located(exc) if isinstance(exc, ExpressionError) else self._failed(exc)
+
+    def evaluate_past_fast(self, scope: Scope) -> Any:
+        """`evaluate` once the way without the budget has answered `SLOW`."""
+        return self._budgeted(scope)
+
+    def _budgeted(self, scope: Scope) -> Any:
         token = limits.open_budget()
         defined = self._defined
         try:
@@ -326,18 +357,24 @@ class CompiledValue:
             if result is SLOW:
                 result, defined = self._render(scope), False
         except ExpressionError as exc:
-            # A function the rule called failed (a missing lookup entry...): say which
-            # expression, at its line and column, called it.
-            if exc.message.startswith(f"{self.where}:"):
-                raise
-            raise ExpressionError(f"{self.where}: {exc.message}", hint=exc.hint) from None
+            raise self._located(exc) from None
         except EVALUATION_ERRORS as exc:
-            raise ExpressionError(
-                f"{self.where}: `{self.source}` failed: {type(exc).__name__}{_safe_reason(exc)}"
-            ) from None
+            raise self._failed(exc) from None
         finally:
             limits.close_budget(token)
         return result if defined or type(result) in _PLAIN else self._checked(result)
+
+    def _located(self, exc: ExpressionError) -> ExpressionError:
+        # A function the rule called failed (a missing lookup entry...): say which
+        # expression, at its line and column, called it.
+        if exc.message.startswith(f"{self.where}:"):
+            return exc
+        return ExpressionError(f"{self.where}: {exc.message}", hint=exc.hint)
+
+    def _failed(self, exc: BaseException) -> ExpressionError:
+        return ExpressionError(
+            f"{self.where}: `{self.source}` failed: {type(exc).__name__}{_safe_reason(exc)}"
+        )
 
     def evaluate_slowly(self, context: Mapping[str, Any] | Scope) -> Any:
         """Jinja's own code alone, for checking that the other ways give the same."""
@@ -348,7 +385,8 @@ class CompiledValue:
 
     @property
     def compiled_ways(self) -> tuple[bool, bool]:
-        """Whether the value has a fast path, and closures (for tests)."""
+        """Whether the value has a way without the budget, and closures under it (for
+        tests)."""
         return self._fast is not None, self._quick is not None
 
     def _checked(self, result: Any) -> Any:
@@ -369,6 +407,9 @@ EVALUATION_ERRORS = (
 )
 
 
+# What evaluating a value can raise that is the rule's failure, located by `failure`.
+FAILURES = (ExpressionError, *EVALUATION_ERRORS)
+
 _PLAIN = frozenset({str, int, bool, Decimal, date, type(None)})  # cannot hold an Undefined
 
 
@@ -379,6 +420,8 @@ def _undefined_inside(value: Any) -> bool:
         return False
     if kind is dict:
         inside: Iterable[Any] = value.values()
+        if _PLAIN.issuperset(map(type, inside)):  # a reference: its text, seen without a loop
+            return False
     elif kind is list or kind is tuple:
         inside = value
     elif isinstance(value, Undefined):
@@ -389,7 +432,10 @@ def _undefined_inside(value: Any) -> bool:
         inside = value.values()
     else:
         return False
-    return any(type(v) not in _PLAIN and _undefined_inside(v) for v in inside)
+    for item in inside:  # noqa: SIM110 (a loop, not any(): this runs for every reference made)
+        if type(item) not in _PLAIN and _undefined_inside(item):
+            return True
+    return False
 
 
 def _scope_of(context: Mapping[str, Any] | Scope) -> Scope:
@@ -430,22 +476,35 @@ def compile_value(value: Any, where: str) -> CompiledValue:
     try:
         if body is not None:
             expression = _parse_expression(env, body)
-            fast = _path_getter(expression)
-            quick = compile_quick(expression, env, RuleFunction)
-            run, defined = quick if quick is not None else (None, False)
             template = env.from_string(
                 nodes.Template(
                     [nodes.Assign(nodes.Name("result", "store"), expression, lineno=1)], lineno=1
                 )
             )
-            return CompiledValue(
-                value, where, _expression(template, env), fast, run, _defined=defined
-            )
+            return _compiled(value, where, expression, _expression(template, env))
         template = env.from_string(value)
     except (RecursionError, TemplateSyntaxError) as exc:
         reason = exc.message if isinstance(exc, TemplateSyntaxError) else "nested too deeply"
         raise ExpressionError(f"{where}: `{value[:80]}` cannot be compiled: {reason}") from None
     return CompiledValue(value, where, lambda scope: render_text(template, scope.values))
+
+
+def _compiled(
+    value: str, where: str, expression: nodes.Expr, render: Callable[[Scope], Any]
+) -> CompiledValue:
+    """The fastest ways that apply to a single expression, Jinja's code behind them."""
+    path = _path_getter(expression)
+    if path is not None:  # closures would read the same path, and answer `SLOW` as it does
+        return CompiledValue(value, where, render, path)
+    quick = compile_quick(expression, environment(), RuleFunction)
+    if quick is None:
+        return CompiledValue(value, where, render)
+    if quick.bounded:  # the same closures would answer `SLOW` under the budget too
+        defined, itself = quick.defined, quick.itself
+        return CompiledValue(
+            value, where, render, quick.run, _fast_defined=defined, _fast_itself=itself
+        )
+    return CompiledValue(value, where, render, None, quick.run, _defined=quick.defined)
 
 
 def _parse_expression(env: RuleEnvironment, body: str) -> nodes.Expr:

@@ -22,18 +22,20 @@ know (a loop, a macro, a filter that needs the context) is not compiled at all.
 from __future__ import annotations
 
 import copy
+import functools
 import operator
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from jinja2 import nodes
 from jinja2.nodes import EvalContext
 from jinja2.optimizer import Optimizer
 from jinja2.utils import _PassArg
 
-from tpsqbo_engine.exprread import Build, Leaves, Reader, reader
-from tpsqbo_engine.filters import ALLOWED_TESTS
+from tpsqbo_engine import exprcall
+from tpsqbo_engine.exprread import Build, Reader, call_reader, reader
+from tpsqbo_engine.filters import ALLOWED_TESTS, ENGINE_FILTERS, money, to_decimal
 
 # Names Jinja's compiler gives a meaning of its own instead of looking them up.
 SPECIAL_NAMES = frozenset({"self", "loop", "caller", "varargs", "kwargs", "super"})
@@ -94,13 +96,22 @@ class _Unsupported(Exception):
     """The expression has a part this module does not compile."""
 
 
-def compile_quick(
-    expression: nodes.Expr, env: Environment, function_type: type
-) -> tuple[Callable[[Reader], Any], bool] | None:
+class Quick(NamedTuple):
+    """An expression compiled to closures: `run` takes the scope and gives the value, or
+    `SLOW`; `defined`: the value cannot hold an Undefined (only attributes read from computed
+    values, calls and some of Jinja's filters make one: data read by paths never holds one);
+    `bounded`: nothing in it needs the budget (see `_BOUNDED_FILTERS`); `itself`: the value
+    is an Undefined or holds none (a call of the engine's functions on defined arguments)."""
+
+    run: Callable[[Reader], Any]
+    defined: bool
+    bounded: bool
+    itself: bool = False
+
+
+def compile_quick(expression: nodes.Expr, env: Environment, function_type: type) -> Quick | None:
     """Closures for `expression` (as Jinja parsed it), or None when it has a part they do not
-    cover. The closures take the scope and give the value, or `SLOW`; the flag is True when
-    the value cannot hold an Undefined (only attributes read from computed values, calls
-    and some of Jinja's filters make one: data read by paths never holds one)."""
+    cover."""
     # Folded as Jinja's compiler folds constant parts (`'a' ~ 'b'`, `'x' | upper`); a copy,
     # with the environment itself shared, not copied.
     tree = copy.deepcopy(expression, {id(env): env})
@@ -108,36 +119,47 @@ def compile_quick(
     compiler = _Compiler(env, function_type)
     try:
         build = compiler.node(tree)
+        if len(compiler.paths) == 1 and not compiler.paths[0][2]:
+            compiler = _Compiler(env, function_type, single=True)
+            build = compiler.node(tree)
     except _Unsupported:
         return None
-    run = reader(tuple(compiler.paths), build, function_type, compiler.calls)
-    return run, not compiler.undefined
+    run = reader(tuple(compiler.paths), build, function_type)
+    call = _called_on_a_path(tree)
+    path = None if call is None else _path_of(call[2])
+    if call is not None and path is not None:
+        run = call_reader(call[0], call[1], path, function_type, compiler.stopped)
+    # `linked('clients', client_id)`: a call of defined arguments
+    itself = isinstance(tree, nodes.Call) and not compiler.handed_undefined
+    return Quick(run, not compiler.undefined, compiler.bounded, itself)
 
 
 class _Compiler:
-    def __init__(self, env: Environment, function_type: type) -> None:
+    """`single`: the expression reads one path (and calls nothing), which its builds are
+    given as it is, not in a list of leaves (see exprread.reader)."""
+
+    def __init__(self, env: Environment, function_type: type, single: bool = False) -> None:
         self.env = env
+        self.single = single
         self.function_type = function_type
         self.paths: list[tuple[str, tuple[str, ...], bool]] = []
-        self.calls = False  # calls a function: worth keeping its results
         self.undefined = False  # has a part that can make an Undefined
+        self.handed_undefined = False  # the last call compiled has such a part in its arguments
+        self.bounded = True  # every part is one the budget cannot stop (see _BOUNDED_FILTERS)
+        self.constants: dict[Build, Any] = {}  # the builds of constants, with their values
+
+    def stopped(self) -> Any:
+        """What a call out of which a StopIteration came gives, as the environment's `call`."""
+        return self.env.undefined(exprcall.STOPPED)
 
     def path(self, node: nodes.Node, called: bool = False) -> Build | None:
         """A name and the keys read under it, taken in the first phase; None if `node` is not
-        one (`.items` is the method of a dict, never its key)."""
-        steps: list[str] = []
-        while isinstance(node, nodes.Getattr | nodes.Getitem):
-            if isinstance(node, nodes.Getattr) and node.attr not in DICT_ATTRIBUTES:
-                steps.append(node.attr)
-            elif isinstance(node, nodes.Getitem) and _is_text(node.arg):
-                steps.append(str(node.arg.as_const()))  # getitem tries the key first, as dicts do
-            else:
-                return None
-            node = node.node
-        if not isinstance(node, nodes.Name) or node.ctx != "load" or node.name in SPECIAL_NAMES:
+        one."""
+        path = _path_of(node)
+        if path is None:
             return None
-        self.paths.append((node.name, tuple(reversed(steps)), called))
-        return operator.itemgetter(len(self.paths) - 1)
+        self.paths.append((*path, called))
+        return exprcall.same if self.single else operator.itemgetter(len(self.paths) - 1)
 
     def node(self, node: nodes.Node) -> Build:
         read = self.path(node)
@@ -156,7 +178,9 @@ class _Compiler:
         value = node.value
         if not _frozen(value):
             raise _Unsupported("a mutable constant")  # Jinja makes a new one each time
-        return lambda _leaves: value
+        build: Build = lambda _leaves: value  # noqa: E731
+        self.constants[build] = value
+        return build
 
     def _List(self, node: nodes.List) -> Build:
         items = self.nodes_of(node.items)
@@ -193,34 +217,25 @@ class _Compiler:
 
     def _Call(self, node: nodes.Call) -> Build:
         function = self.path(node.node, called=True)
-        self.calls = self.undefined = True
         if function is None:
             raise _Unsupported("a call of something other than a function's name")
         args, kwargs = self.arguments(node)
-        undefined = self.env.undefined
-
-        # What the environment's `call` does for one of the engine's functions (checked in
-        # the first phase): call what it wraps; a StopIteration out of it is an Undefined.
-        def call(leaves: Leaves) -> Any:
-            wrapped = function(leaves).func
-            try:
-                return wrapped(*args(leaves), **kwargs(leaves))
-            except StopIteration:
-                return undefined(
-                    "value was undefined because a callable raised a StopIteration exception"
-                )
-
-        return call
+        # The engine's functions make no Undefined: a call gives one when a StopIteration
+        # came out of it (below), or holds one when it was handed one. For the last call
+        # compiled, the whole expression's when it is one, this says whether it could be.
+        self.handed_undefined = self.undefined
+        self.undefined = True
+        # the function was checked to be one of the engine's in the first phase
+        return exprcall.called(function, args, kwargs, self.constants, self.env.undefined)
 
     def arguments(
         self, node: nodes.Call | nodes.Filter | nodes.Test
-    ) -> tuple[Callable[[Leaves], tuple[Any, ...]], Callable[[Leaves], dict[str, Any]]]:
+    ) -> tuple[tuple[Build, ...], tuple[tuple[str, Build], ...]]:
         """Positional arguments first, then keywords, each in order, as Jinja writes them."""
         if node.dyn_args is not None or node.dyn_kwargs is not None:
             raise _Unsupported("*args or **kwargs")
         args = self.nodes_of(node.args)
-        kwargs = tuple((str(k.key), self.node(k.value)) for k in node.kwargs)
-        return _positional(args), _keywords(kwargs)
+        return args, tuple((str(k.key), self.node(k.value)) for k in node.kwargs)
 
     def _Filter(self, node: nodes.Filter) -> Build:
         return self.applied(node, self.env.filters)
@@ -238,12 +253,14 @@ class _Compiler:
         passed = _PassArg.from_obj(func)
         if passed not in (None, _PassArg.environment):
             raise _Unsupported("a filter that needs the template context")
+        if isinstance(node, nodes.Filter):
+            self.bounded = self.bounded and node.name in _BOUNDED_FILTERS
+            func = _UNWRAPPED.get(node.name, func)
         value = self.node(node.node)
         args, kwargs = self.arguments(node)
         if passed is _PassArg.environment:
-            env = self.env
-            return lambda leaves: func(env, value(leaves), *args(leaves), **kwargs(leaves))
-        return lambda leaves: func(value(leaves), *args(leaves), **kwargs(leaves))
+            func = functools.partial(func, self.env)
+        return exprcall.fixed(func, (value, *args), kwargs, self.constants)
 
     def _Compare(self, node: nodes.Compare) -> Build:
         if len(node.ops) != 1 or node.ops[0].op not in _COMPARE:
@@ -253,6 +270,11 @@ class _Compiler:
             self.node(node.ops[0].expr),
             _COMPARE[node.ops[0].op],
         )
+        if right in self.constants:  # `status != 'void'`
+            constant = self.constants[right]
+            if left is exprcall.same:
+                return lambda value: compare(value, constant)
+            return lambda leaves: compare(left(leaves), constant)
         return lambda leaves: compare(left(leaves), right(leaves))
 
     def _And(self, node: nodes.And) -> Build:
@@ -267,6 +289,7 @@ class _Compiler:
         symbol, env = _BINARY[type(node)], self.env
         left, right = self.node(node.left), self.node(node.right)
         if symbol in env.intercepted_binops:
+            self.bounded = False  # `*` and `+` repeat and grow values: under the budget
             return lambda leaves: env.call_binop(None, symbol, left(leaves), right(leaves))
         python = _PYTHON_BINARY.get(symbol)
         if python is None:
@@ -324,26 +347,63 @@ _DEFINED_OUT = (
     )
     | ALLOWED_TESTS
 )
-_NONE: tuple[Any, ...] = ()
+# Filters that only read or transform the value they are given, in time and size in line
+# with it (the engine's own, and Jinja's that change case, pick, count or convert): an
+# expression made of those, paths, calls of the engine's functions, comparisons, `~` (sized
+# as ever) and literals has nothing the budget's clock could stop, so it runs without
+# opening one. The sizes checked on every value it makes stay the same. Filters that repeat
+# or pad (`center`, `replace`, `join`, `format`...) and `*`, `+`, `%` run under the budget.
+_BOUNDED_FILTERS = frozenset(ENGINE_FILTERS) | {
+    "default",
+    "first",
+    "last",
+    "length",
+    "lower",
+    "upper",
+    "trim",
+    "title",
+    "capitalize",
+    "string",
+    "int",
+    "round",
+    "abs",
+    "list",
+}
+# The engine's filters that always give a Decimal, called as they are: the budget's wrapper
+# (engine/budget.guarded) would check nothing of their arguments and size a number.
+_UNWRAPPED: dict[str, Callable[..., Any]] = {"money": money, "decimal": to_decimal}
 
 
-def _positional(args: tuple[Build, ...]) -> Callable[[Leaves], tuple[Any, ...]]:
-    # the usual counts spelled out: these run for every argument of every call
-    if not args:
-        return lambda _leaves: _NONE
-    if len(args) == 1:
-        (first,) = args
-        return lambda leaves: (first(leaves),)
-    if len(args) == 2:
-        first, second = args
-        return lambda leaves: (first(leaves), second(leaves))
-    return lambda leaves: tuple([arg(leaves) for arg in args])
+def _path_of(node: nodes.Node) -> tuple[str, tuple[str, ...]] | None:
+    """A name and the keys read under it; None if `node` is not one (`.items` is the
+    method of a dict, never its key)."""
+    steps: list[str] = []
+    while isinstance(node, nodes.Getattr | nodes.Getitem):
+        if isinstance(node, nodes.Getattr) and node.attr not in DICT_ATTRIBUTES:
+            steps.append(node.attr)
+        elif isinstance(node, nodes.Getitem) and _is_text(node.arg):
+            steps.append(str(node.arg.as_const()))  # getitem tries the key first, as dicts do
+        else:
+            return None
+        node = node.node
+    if not isinstance(node, nodes.Name) or node.ctx != "load" or node.name in SPECIAL_NAMES:
+        return None
+    return node.name, tuple(reversed(steps))
 
 
-def _keywords(kwargs: tuple[tuple[str, Build], ...]) -> Callable[[Leaves], dict[str, Any]]:
-    if not kwargs:
-        return lambda _leaves: {}
-    return lambda leaves: {key: value(leaves) for key, value in kwargs}
+def _called_on_a_path(tree: nodes.Node) -> tuple[str, tuple[Any, ...], nodes.Node] | None:
+    """For `f('a', 'b', x.y)`: the function's name, the constants and the path's node."""
+    if not isinstance(tree, nodes.Call) or tree.kwargs or not tree.args:
+        return None
+    if tree.dyn_args is not None or tree.dyn_kwargs is not None:
+        return None
+    function = _path_of(tree.node)
+    if function is None or function[1]:
+        return None
+    *head, last = tree.args
+    if not all(isinstance(arg, nodes.Const) and _frozen(arg.value) for arg in head):
+        return None
+    return function[0], tuple(arg.as_const() for arg in head), last
 
 
 def _is_text(node: nodes.Node) -> bool:

@@ -66,43 +66,46 @@ class Reader(Protocol):
 
 Path = tuple[str, tuple[str, ...], bool]
 _NO_FIELDS = object()
+_DEEP = object()  # a path that is not one top-level field
 
 
 # Results kept for the same inputs: values nothing can change, and references (copied out).
 _KEPT = frozenset({str, int, bool, float, Decimal, date, type(None)})
 MAX_KEPT = 20_000
-Kept = dict[tuple[Any, ...], Any]
-_CALLED = object()  # a function's place in a key
+Kept = dict[Any, Any]
+_UNKEYED = object()
 
 
-def _key(leaves: Leaves, function_type: type) -> tuple[Any, ...] | None:
-    """The leaves as a key that only equal leaves share, or None. Equal is not enough: 1,
-    1.0, True and Decimal('1.00') are equal in Python but not to `| string`, so a number is
-    keyed with what tells them apart; a float or anything that can change is not keyed."""
-    key = []
-    for value in leaves:
-        kind = type(value)
-        if kind is str or kind is int or kind is date or value is None:
-            key.append(value)
-        elif kind is function_type:
-            # Not the function itself: the kept results outlive the plan, and a plan's
-            # functions hold its resolver and snapshot. Its place in the key says which it
-            # is: the results are kept apart per `fields` (one plan's record kind), where a
-            # name gives one function.
-            key.append(_CALLED)
-        elif kind is Decimal:
-            key.append(value.as_tuple())
-        elif kind is bool:
-            key.append((value,))
-        else:
-            return None
-    return tuple(key)
+def _key_of(value: Any) -> Any:
+    """A value read as a key that only equal values share, or `_UNKEYED`. Equal is not
+    enough: 1, 1.0, True and Decimal('1.00') are equal in Python but not to `| string`, so
+    a number is keyed with what tells them apart; a float or anything that can change is
+    not keyed."""
+    kind = type(value)
+    if kind is str or kind is int or kind is date or value is None:
+        return value
+    if kind is Decimal:
+        return value.as_tuple()  # a tuple of three: no other key is one
+    if kind is bool:
+        return (value,)
+    return _UNKEYED
 
 
-def path_reader(name: str, steps: tuple[str, ...]) -> Callable[[Reader], Any]:
+def _key(leaves: Leaves, values_at: tuple[int, ...]) -> Any:
+    """The key of the values read (not of the functions called: the kept results outlive
+    the plan, and a plan's functions hold its resolver and snapshot; which function a
+    name gives is the same for every record of one plan's record kind, per `fields`, where
+    results are kept apart): a tuple of their keys. One value is keyed by its own key."""
+    key = tuple([_key_of(leaves[at]) for at in values_at])
+    return _UNKEYED if _UNKEYED in key else key
+
+
+def path_reader(
+    name: str, steps: tuple[str, ...], then: Build | None = None
+) -> Callable[[Reader], Any]:
     """One path read as Jinja would read it, or `SLOW` (a key missing, something not a
-    plain dict on the way): what `_reader` does for one leaf, spelled out for the most
-    common rule value of all."""
+    plain dict on the way): a rule value that is a path, and each leaf of `reader`. With
+    `then`, what `then` builds of the value read (a value that reads one path)."""
     last: list[tuple[Any, PathPlan | None, Any]] = [(_NO_FIELDS, None, _DEEP)]
 
     def get(scope: Reader) -> Any:
@@ -117,18 +120,19 @@ def path_reader(name: str, steps: tuple[str, ...]) -> Callable[[Reader], Any]:
                 if type(value) is not dict:
                     return SLOW
                 value = value.get(step, SLOW)
-            return value
-        plan, absent = known[1], known[2]
-        if plan is None:
-            return SLOW
-        record = scope.record
-        if absent is _DEEP or type(record) is not dict:
-            return walk(record, plan)
-        value = record.get(name, absent)  # a top-level field
-        final = plan[1]
-        if final is not None and value is not SLOW and (plan[2] or isinstance(value, list)):
-            return final(value)
-        return value
+        else:
+            plan, absent = known[1], known[2]
+            if plan is None:
+                return SLOW
+            record = scope.record
+            if absent is _DEEP or type(record) is not dict:
+                value = walk(record, plan)
+            else:
+                value = record.get(name, absent)  # a top-level field
+                final = plan[1]
+                if final is not None and value is not SLOW and (plan[2] or isinstance(value, list)):
+                    value = final(value)
+        return value if then is None or value is SLOW else then(value)
 
     return get
 
@@ -141,78 +145,135 @@ def _absent(plan: PathPlan | None) -> Any:
     return None if plan[0][0][2] else SLOW
 
 
-_Leaf = tuple[str, tuple[str, ...], bool, PathPlan | None, Any]
-_DEEP = object()  # a path that is not one top-level field
-
-
-def reader(
-    paths: tuple[Path, ...], build: Build, function_type: type, calls: bool
-) -> Callable[[Reader], Any]:
+def reader(paths: tuple[Path, ...], build: Build, function_type: type) -> Callable[[Reader], Any]:
     """Reads the leaves, then builds the value. A value that calls functions, when every
     leaf is a plain value or a pure function, is built once per set of leaves and record
     shape (a new plan reads new records through new shapes' plans): `ref('TaxCode',
     lookup('tax-codes', ...))` gives the same for the same inputs."""
-    # Per record shape (the one last met): each path with its plan, and for a path that is
-    # one top-level field, what a record without it gives (None when declared).
-    last: list[tuple[Any, tuple[_Leaf, ...], Kept]] = [(_NO_FIELDS, (), {})]
-
-    def leaves_of(fields: Plans | None) -> tuple[Any, tuple[_Leaf, ...], Kept]:
-        made = []
-        for name, steps, called in paths:
-            plan = None if fields is None else fields.plan(name, steps)
-            made.append((name, steps, called, plan, _absent(plan)))
-        known = last[0] = (fields, tuple(made), {})
-        return known
+    if any(called for _name, _steps, called in paths):
+        return _calling(paths, build, function_type)
+    if len(paths) == 1:  # `amount | money`: its builds take the leaf as it is
+        return path_reader(paths[0][0], paths[0][1], build)
+    getters = tuple(path_reader(name, steps) for name, steps, _called in paths)
 
     def run(scope: Reader) -> Any:
-        fields = scope.fields
-        known = last[0]  # read once: another thread may replace it meanwhile
-        if known[0] is not fields:
-            known = leaves_of(fields)
-        names, record = scope.names, scope.record
-        kept = known[2]
-        leaves: Leaves = []
-        keep = calls and fields is not None
-        for name, steps, called, plan, absent in known[1]:
-            value = names.get(name, SLOW)
+        leaves = []
+        for get in getters:
+            value = get(scope)
             if value is SLOW:
-                if plan is None:
-                    return SLOW
-                if absent is not _DEEP and type(record) is dict:  # a top-level field
-                    value = record.get(name, absent)
-                    if value is SLOW:
-                        return SLOW
-                    final = plan[1]
-                    if final is not None and (plan[2] or isinstance(value, list)):
-                        value = final(value)
-                else:
-                    value = walk(record, plan)
-                    if value is SLOW:
-                        return SLOW
-            elif steps:
-                for step in steps:
-                    if type(value) is not dict:
-                        return SLOW
-                    value = value.get(step, SLOW)
-                if value is SLOW:
-                    return SLOW
+                return SLOW
+            leaves.append(value)
+        return build(leaves)
+
+    return run
+
+
+def _calling(paths: tuple[Path, ...], build: Build, function_type: type) -> Callable[[Reader], Any]:
+    """`reader` for a value that calls functions: each called name must be one of the
+    engine's functions, and the results of pure ones are kept."""
+    # A called name is read from the names alone: only they hold functions, never a field.
+    leaf_readers = tuple(
+        (name if called and not steps else None, path_reader(name, steps), called)
+        for name, steps, called in paths
+    )
+    values_at = tuple(at for at, (_name, _steps, called) in enumerate(paths) if not called)
+    only = values_at[0] if len(values_at) == 1 else -1  # `ref(..., line.work_code)`: one value
+    kept_for = _keeper()
+
+    def run(scope: Reader) -> Any:
+        fields, names = scope.fields, scope.names
+        leaves: Leaves = []
+        keep = fields is not None  # plain names alone (a test's scope): nothing kept
+        for name, get, called in leaf_readers:
+            value = get(scope) if name is None else names.get(name)
+            if value is SLOW:
+                return SLOW
             if called:
                 if type(value) is not function_type:
                     return SLOW
                 keep = keep and getattr(value, "pure", False) is True
             leaves.append(value)
-        key = _key(leaves, function_type) if keep else None
-        if key is None:
+        if not keep:
             return build(leaves)
+        key = _key_of(leaves[only]) if only >= 0 else _key(leaves, values_at)
+        if key is _UNKEYED:
+            return build(leaves)
+        kept = kept_for(fields)
         found = kept.get(key, SLOW)
         if found is not SLOW:
             return dict(found) if type(found) is dict else found
-        made = build(leaves)
-        kind = type(made)
-        if kind in _KEPT or (kind is dict and all(type(v) is str for v in made.values())):
-            if len(kept) >= MAX_KEPT:
-                kept.clear()
-            kept[key] = dict(made) if kind is dict else made  # its own copy: nobody changes it
-        return made
+        return _kept(kept, key, build(leaves))
 
     return run
+
+
+def _keeper() -> Callable[[Any], Kept]:
+    """The results kept per record shape (the one last met)."""
+    last: list[tuple[Any, Kept]] = [(_NO_FIELDS, {})]
+
+    def kept_for(fields: Any) -> Kept:
+        known = last[0]  # read once: another thread may replace it meanwhile
+        if known[0] is not fields:
+            known = last[0] = (fields, {})
+        return known[1]
+
+    return kept_for
+
+
+def _kept(kept: Kept, key: Any, made: Any) -> Any:
+    """`made`, kept for `key` when nothing can change it (a reference is kept as a copy)."""
+    kind = type(made)
+    if kind in _KEPT or (kind is dict and all(type(v) is str for v in made.values())):
+        if len(kept) >= MAX_KEPT:
+            kept.clear()
+        kept[key] = dict(made) if kind is dict else made  # its own copy: nobody changes it
+    return made
+
+
+def call_reader(
+    function: str,
+    head: tuple[Any, ...],
+    path: tuple[str, tuple[str, ...]],
+    function_type: type[Any],
+    stopped: Callable[[], Any],
+) -> Callable[[Reader], Any]:
+    """`linked('clients', client_id)`, the call rules make most (a function's name called
+    with constants and then a path): `reader` and the call's closure (exprcall.called) in
+    one, reading and calling the same, in the same order. `stopped`: the Undefined a
+    StopIteration out of the call gives."""
+    read = path_reader(*path)
+    kept_for = _keeper()
+
+    def run(scope: Reader) -> Any:
+        called: Any = scope.names.get(function)
+        if type(called) is not function_type:
+            return SLOW
+        wrapped = called.func  # one of the engine's functions
+        value = read(scope)
+        if value is SLOW:
+            return SLOW
+        fields = scope.fields
+        if fields is None or getattr(called, "pure", False) is not True:
+            try:  # `_call`, spelled out for `linked`
+                return wrapped(*head, value)
+            except StopIteration:
+                return stopped()
+        key = _key_of(value)
+        if key is _UNKEYED:
+            return _call(wrapped, head, value, stopped)
+        kept = kept_for(fields)
+        found = kept.get(key, SLOW)
+        if found is not SLOW:
+            return dict(found) if type(found) is dict else found
+        return _kept(kept, key, _call(wrapped, head, value, stopped))
+
+    return run
+
+
+def _call(
+    wrapped: Callable[..., Any], head: tuple[Any, ...], value: Any, stopped: Callable[[], Any]
+) -> Any:
+    try:
+        return wrapped(*head, value)
+    except StopIteration:
+        return stopped()

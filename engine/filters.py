@@ -37,7 +37,8 @@ def to_decimal(value: Any) -> Decimal:
 
 def money(value: Any) -> Decimal:
     """Rounds to cents, half up, the way QBO stores amounts."""
-    return to_decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+    amount = value if type(value) is Decimal else to_decimal(value)  # most are Decimals
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 _NAME_FORBIDDEN = re.compile(r"[:\t\n\r]")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from tpsqbo_engine.expr import CompiledValue, Scope
+from tpsqbo_engine.expr import FAILURES, CompiledValue, Scope
+from tpsqbo_engine.exprread import SLOW
 from tpsqbo_engine.ruleset.model import FieldRule, MappingRule
 from tpsqbo_engine.sync.markers import engine_note
 
@@ -32,6 +34,9 @@ class Step:
     value: CompiledValue | None = None  # a field set by one value (no `each`, no items)
     direct: bool = False  # that value goes straight into the record's top level
     constant: Any = None  # a literal scalar, as it goes into the record
+    parent: str | None = None  # the one object that value goes into, when it is not copied
+    evaluate: Callable[[Scope], Any] | None = None  # the value's own, looked up once
+    fast: Callable[[Scope], Any] | None = None  # its way without the budget (see _evaluated)
 
     @classmethod
     def of(cls, rule: FieldRule, path: tuple[str, ...], items: Any, copied: bool) -> Step:
@@ -40,7 +45,11 @@ class Step:
         constant = None
         if single is not None and type(single.literal) in _SCALARS:
             constant = _as_written(single.literal)  # the same every record: made once
-        return cls(rule, path[:-1], path[-1], items, copied, single, direct, constant)
+        parent = path[0] if len(path) == 2 and not copied else None
+        evaluate = None if single is None else single.evaluate
+        fast = None if single is None else single.unchecked_fast
+        parts = (single, direct, constant, parent, evaluate, fast)
+        return cls(rule, path[:-1], path[-1], items, copied, *parts)
 
 
 # Literals that need no copy and hold nothing to check: set as they are, every record.
@@ -75,36 +84,63 @@ def _put(target: Record, step: Step, value: Any) -> None:
 def _apply_fields(steps: tuple[Step, ...], scope: Scope) -> Record:
     out: Record = {}
     for step in steps:
-        if step.value is not None:  # most fields: one value, set as it comes
-            value = step.constant
-            if value is None:
-                value = step.value.evaluate(scope)
-                if value is None:
-                    continue
-                kind = type(value)
-                if kind is str:
-                    value = value.strip()  # stray spaces as people type them never travel
-                elif kind is not Decimal and kind is not bool and kind is not int:
-                    value = _as_written(value)
-            if step.direct:
-                out[step.last] = value
-            else:
-                _put(out, step, value)
+        evaluate = step.evaluate
+        if evaluate is None:
+            _apply_list(step, scope, out)
             continue
-        rule = step.rule
-        if rule.each is not None:
-            elements = rule.each.evaluate(scope) or []
-            # One scope serves every element, the alias set to each in turn: an element's
-            # values are all evaluated before the next one's, and nothing keeps the scope.
-            inner = scope.inner()
-            items = []
-            for element in elements:
-                inner.bind(rule.alias, element)
-                items.append(_apply_fields(step.items[0], inner))
-            _put(out, step, items)
-        elif step.items:
-            _put(out, step, [_apply_fields(item, scope) for item in step.items])
+        value = step.constant  # most fields: one value, set as it comes
+        if value is None:
+            fast = step.fast
+            if fast is None:
+                value = evaluate(scope)
+            else:  # what `evaluate` does, spelled out here: this runs for every field
+                try:
+                    value = fast(scope)
+                except FAILURES as exc:
+                    raise _failure(step, exc) from None
+                if value is SLOW:
+                    value = _past_fast(step, scope)
+            if value is None:
+                continue
+            kind = type(value)
+            if kind is str:
+                value = value.strip()  # stray spaces as people type them never travel
+            elif kind is not dict and kind is not Decimal and kind is not bool and kind is not int:
+                value = _as_written(value)  # a date as ISO text, anything else as it is
+        if step.direct:
+            out[step.last] = value
+        elif step.parent is not None:  # `BillAddr.Line1`
+            out.setdefault(step.parent, {})[step.last] = value
+        else:
+            _put(out, step, value)
     return out
+
+
+def _failure(step: Step, exc: Exception) -> Exception:
+    assert step.value is not None
+    return step.value.failure(exc)
+
+
+def _past_fast(step: Step, scope: Scope) -> Any:
+    assert step.value is not None
+    return step.value.evaluate_past_fast(scope)
+
+
+def _apply_list(step: Step, scope: Scope, out: Record) -> None:
+    """A field made of items: one per element of `each`, or one per item listed."""
+    rule = step.rule
+    if rule.each is not None:
+        elements = rule.each.evaluate(scope) or []
+        # One scope serves every element, the alias set to each in turn: an element's
+        # values are all evaluated before the next one's, and nothing keeps the scope.
+        inner = scope.inner()
+        items = []
+        for element in elements:
+            inner.bind(rule.alias, element)
+            items.append(_apply_fields(step.items[0], inner))
+        _put(out, step, items)
+    elif step.items:
+        _put(out, step, [_apply_fields(item, scope) for item in step.items])
 
 
 def desired(mapping: MappingRule, record: Record, resolver: Resolver) -> Record:

@@ -11,6 +11,8 @@ of every record cost more than the rules themselves.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from tpsqbo_engine.exprread import PathKey, PathPlan, walk
@@ -42,6 +44,10 @@ def _identity(value: Any) -> Any:
     return value
 
 
+# The types of fields that are not lists (nor anything else `fill` could fill but a dict).
+_NO_LISTS = frozenset({str, int, float, bool, type(None), Decimal, dict, date, datetime})
+
+
 def _make_filler(shape: Shape, depth: int) -> Fill:
     item = filler(shape.item(), depth + 1)
     props = shape.properties()
@@ -51,6 +57,7 @@ def _make_filler(shape: Shape, depth: int) -> Fill:
     # the others are filled even when missing (an absent address reads as empty lines).
     flat = frozenset(name for name, sub in props.items() if not sub.properties())
     nested = tuple(name for name in names if name not in flat)
+    blank = dict.fromkeys(names)  # copied for each record: cheaper than made anew
 
     def fill(value: Any) -> Any:
         kind = type(value)
@@ -58,7 +65,14 @@ def _make_filler(shape: Shape, depth: int) -> Fill:
             return [item(element) for element in value]
         if not props or not (kind is dict or value is None or isinstance(value, Mapping)):
             return value
-        out = dict.fromkeys(names)  # declared fields first, in the schema's order
+        out = blank.copy()  # declared fields first, in the schema's order, all empty
+        if kind is dict and _NO_LISTS.issuperset(map(type, value.values())):
+            # no list to fill anywhere (checked without a loop in Python): every field as
+            # it is, but the declared objects, filled even when missing
+            out.update(value)
+            for name in nested:
+                out[name] = subs[name](value.get(name))
+            return out
         for name, found in (value or {}).items():
             sub = subs.get(name)
             if sub is None or (name in flat and not isinstance(found, list)):

@@ -54,12 +54,10 @@ def writes_for(
     """The write that makes the target (`target_id`, None for a new one) what the rules want,
     or none when the link says both sides are as the last sync left them."""
     key = record_key(mapping.source, source_id)
-    # Reactivating is a one-time repair, not part of what the source says.
-    digest = content_hash(
-        want if REACTIVATE not in want else {k: v for k, v in want.items() if k != REACTIVATE}
-    )
     source_version = version_of(mapping.source, record)
     if target_id is None:
+        # No hash: the link a create makes keeps the hash of what was sent, its references
+        # resolved (bookkeeping.written_digest), not of what was planned.
         return [
             Operation(
                 mapping.id,
@@ -68,11 +66,14 @@ def writes_for(
                 mapping.target,
                 body=want,
                 diff=NewRecordDiff(want),
-                content_hash=digest,
                 rule=mapping.where,
                 peer_version=source_version,
             )
         ]
+    # Reactivating is a one-time repair, not part of what the source says.
+    digest = content_hash(
+        want if REACTIVATE not in want else {k: v for k, v in want.items() if k != REACTIVATE}
+    )
     current = snapshot.find(mapping.target, target_id)
     target = f"{mapping.target}:{target_id}"
     if current is None and (target in snapshot.deleted or key in reported):

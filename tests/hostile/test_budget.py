@@ -104,3 +104,27 @@ def test_a_rule_over_budget_fails_its_records_with_the_rule_located(tmp_path: Pa
     assert failed and all("BudgetExceeded" in op.message for op in failed)
     assert all(f"clients.yaml:{line}" in op.message for op in failed)
     assert time.monotonic() - started < 60
+
+
+TOO_MUCH_TEXT = ["x" * 600_000, "y" * 600_000]
+SIZED = [
+    (TOO_MUCH_TEXT, "a list's text"),
+    (tuple(TOO_MUCH_TEXT), "a list's text"),
+    ({"a": TOO_MUCH_TEXT[0], "b": TOO_MUCH_TEXT[1]}, "a list's text"),
+    ([[*TOO_MUCH_TEXT]], None),  # text inside an inner list counts as its length, not its text
+    (list(range(budget.MAX_ITEMS + 1)), "a list's length"),
+    (dict.fromkeys(range(budget.MAX_ITEMS + 1)), "a list's length"),
+    ({1, 2}, None),
+    ([{"description": TOO_MUCH_TEXT[0]}, {"description": TOO_MUCH_TEXT[1]}], None),
+    ([1, None, 2.5, True], None),
+    ("z" * (budget.MAX_SIZE + 1), "a text's length"),
+]
+
+
+@pytest.mark.parametrize(("value", "limit"), SIZED)
+def test_what_a_value_holds_is_sized_whatever_its_kind(value: object, limit: str | None) -> None:
+    if limit is None:
+        assert budget.sized(value) is value
+    else:
+        with pytest.raises(budget.BudgetExceeded, match=limit):
+            budget.sized(value)
