@@ -458,15 +458,18 @@ class Planner:
         pinned = self.given.pins.get((mapping.id, source_id))
         if pinned is not None:
             return None if pinned == "new" else pinned
-        claimed = (
-            self.links.to_tps.get(pair_of(mapping), {})
-            if system_of(mapping.target) == "qbo"
-            else self.links.to_qbo.get(pair_of(mapping), {})
-        )
         for key in mapping.match:
+            candidates = self._candidates(mapping.target, key, record)
+            if not candidates:
+                continue
+            claimed = (
+                self.links.to_tps.get(pair_of(mapping), {})
+                if system_of(mapping.target) == "qbo"
+                else self.links.to_qbo.get(pair_of(mapping), {})
+            )
             found = [
                 ident
-                for ident, target in self._candidates(mapping.target, key, record)
+                for ident, target in candidates
                 if ident not in claimed
                 and not (mapping.on_inactive == "create" and target.get("Active") is False)
             ]

@@ -14,13 +14,14 @@ from typing import Any
 
 from tpsqbo_engine.connectors.qbo import wire
 from tpsqbo_engine.connectors.qbo.errors import QboError
+from tpsqbo_engine.connectors.qbo.queries import NAME_LISTS
 from tpsqbo_engine.errors import ConnectorError, FatalConnectorError
 from tpsqbo_engine.state import StateStore
 from tpsqbo_engine.sync.executor import Progress
 from tpsqbo_engine.sync.lock import run_lock
 from tpsqbo_engine.sync.plan import Operation
 from tpsqbo_engine.sync.snapshot import TPS_RESOURCES
-from tpsqbo_engine.sync.undo import NAME_LISTS, Step, UndoPlan
+from tpsqbo_engine.sync.undo import Step, UndoPlan
 
 Record = dict[str, Any]
 
