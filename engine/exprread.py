@@ -1,6 +1,7 @@
 """How a compiled expression (engine/exprfast.py) reads its leaves from a scope: each name
 path through the plan of the record's shape, the paths read once for the record shape last
-met, and the results of pure functions kept for the same leaves while one plan is made.
+met, and the small results of pure functions kept for the same leaves and the same
+function objects while one plan is made.
 
 A leaf that cannot be read as Jinja would read it (a key missing, something that is not a
 plain dict on the way, a called name that is not one of the engine's functions) makes the
