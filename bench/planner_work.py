@@ -9,10 +9,8 @@ input the session makes) decides every record of `--firm` for an initial sync, `
 times each way, the ways taking turns, and the least CPU time of each way is kept:
   now:    as the engine plans;
   before: what the plan keeps is set aside from the cycle collector only as each mapping
-          ends (not every SET_ASIDE_EVERY records), every create's diff is made as it is
-          planned (not when first read), and an operation's fields are set one call of
-          object.__setattr__ each, as a frozen dataclass's own __init__ does (not in one
-          update of its dict).
+          ends (not every SET_ASIDE_EVERY records), and every create's diff is made as it
+          is planned (not when first read).
 Both ways make the same plan (checked). Then one more run, each part timed on its own,
 splits the planner's time: the field values (`desired`), the content hash, the mappings'
 `when` and the exclusions (their expressions and the record's scope), the cycle collector,
@@ -22,7 +20,6 @@ and the rest, the planner's own work.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import gc
 import sys
 import tempfile
@@ -35,7 +32,7 @@ from typing import Any
 from tpsqbo_engine.sync import planned_writes, planner, session
 from tpsqbo_engine.sync.compare import flatten
 from tpsqbo_engine.sync.demo import demo_firm
-from tpsqbo_engine.sync.plan import Operation, Plan
+from tpsqbo_engine.sync.plan import Plan
 from tpsqbo_engine.sync.planner import PlanInput, Planner
 
 
@@ -67,31 +64,11 @@ def eager_diff(body: dict[str, Any]) -> dict[str, list[Any]]:
     return {path: [None, value] for path, value in flatten(body).items()}
 
 
-def generated_init() -> Callable[..., None]:
-    """The __init__ a frozen dataclass of Operation's fields gets from `dataclasses`: each
-    field set by its own call of object.__setattr__."""
-    twin = dataclasses.make_dataclass(
-        "Twin",
-        [
-            (f.name, f.type, dataclasses.field(default=f.default))
-            if f.default is not dataclasses.MISSING
-            else (f.name, f.type, dataclasses.field(default_factory=f.default_factory))
-            if f.default_factory is not dataclasses.MISSING
-            else (f.name, f.type)
-            for f in dataclasses.fields(Operation)
-        ],
-        frozen=True,
-    )
-    init: Callable[..., None] = twin.__init__
-    return init
-
-
 @contextmanager
 def before() -> Iterator[None]:
     with (
         patched(planner, "SET_ASIDE_EVERY", sys.maxsize),
         patched(planned_writes, "NewRecordDiff", eager_diff),
-        patched(Operation, "__init__", generated_init()),
     ):
         yield
 

@@ -31,42 +31,6 @@ class Operation:
     content_hash: str = ""
     reverse: bool = False  # a `both` mapping writing back to the source side
 
-    def __init__(  # the fields above, in their order
-        self,
-        mapping: str,
-        record: str,
-        action: str,
-        target: str,
-        body: dict[str, Any] | None = None,
-        diff: Mapping[str, list[Any]] | None = None,
-        message: str = "",
-        rule: str = "",
-        level: str = "",
-        target_version: str = "",
-        peer_version: str = "",
-        content_hash: str = "",
-        reverse: bool = False,
-    ) -> None:
-        # Written by hand, in one update of the instance's dict: the frozen dataclass's own
-        # __init__ sets each field through a call of object.__setattr__, and a plan makes
-        # an operation per record (bench/planner_work.py; tests/sync/test_operation.py holds
-        # this to the fields and their defaults).
-        self.__dict__.update(
-            mapping=mapping,
-            record=record,
-            action=action,
-            target=target,
-            body={} if body is None else body,
-            diff={} if diff is None else diff,
-            message=message,
-            rule=rule,
-            level=level,
-            target_version=target_version,
-            peer_version=peer_version,
-            content_hash=content_hash,
-            reverse=reverse,
-        )
-
     @property
     def writes(self) -> bool:
         return self.action in ACTIONS
