@@ -20,32 +20,30 @@ Build = Callable[[Leaves], Any]
 _NONE: tuple[Any, ...] = ()
 STOPPED = "value was undefined because a callable raised a StopIteration exception"
 
+# Jinja's filters that only change case, count or convert the value they are given: they
+# make no Undefined of their own, and take time and space in line with their input.
+_TRANSFORMING = frozenset(
+    [
+        "abs",
+        "length",
+        "lower",
+        "upper",
+        "trim",
+        "title",
+        "capitalize",
+        "string",
+        "int",
+        "round",
+        "list",
+    ]
+)
 # Filters and tests that make no Undefined of their own (`first` of an empty list, `map` of
 # a missing attribute do): the engine's filters, Jinja's that only transform their input,
 # and every test rules may use, as a test answers True or False.
 DEFINED_OUT = (
-    frozenset(
-        {
-            "money",
-            "decimal",
-            "merge_by",
-            "qbo_name",
-            "qbo_display_name",
-            "abs",
-            "length",
-            "lower",
-            "upper",
-            "trim",
-            "title",
-            "capitalize",
-            "string",
-            "int",
-            "round",
-            "replace",
-            "truncate",
-            "list",
-        }
-    )
+    frozenset({"money", "decimal", "merge_by", "qbo_name", "qbo_display_name"})
+    | _TRANSFORMING
+    | {"replace", "truncate"}
     | ALLOWED_TESTS
 )
 # Filters that only read or transform the value they are given, in time and size in line
@@ -55,22 +53,7 @@ DEFINED_OUT = (
 # such passes, so it runs without opening the budget. The sizes checked on every value it
 # makes stay the same. Filters that repeat or pad (`center`, `replace`, `join`,
 # `format`...), `*`, `+`, `%` and longer expressions run under the budget.
-BOUNDED_FILTERS = frozenset(ENGINE_FILTERS) | {
-    "default",
-    "first",
-    "last",
-    "length",
-    "lower",
-    "upper",
-    "trim",
-    "title",
-    "capitalize",
-    "string",
-    "int",
-    "round",
-    "abs",
-    "list",
-}
+BOUNDED_FILTERS = frozenset(ENGINE_FILTERS) | _TRANSFORMING | {"default", "first", "last"}
 # The engine's filters that always give a Decimal, called as they are: the budget's wrapper
 # (engine/budget.guarded) would check nothing of their arguments and size a number.
 UNWRAPPED: dict[str, Callable[..., Any]] = {"money": money, "decimal": to_decimal}
