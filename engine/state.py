@@ -224,13 +224,7 @@ class StateStore:
     def links_of(self, pair: str, ids: Iterable[str]) -> list[dict[str, Any]]:
         """The pair's links whose TPS or QBO id is one of `ids`: looked up by index, so a
         run holds the links of what it reads, not every link the firm has."""
-        wanted = json.dumps(sorted(set(ids)))
-        return self._rows(
-            "select * from links where pair = ? and tps_id in (select value from json_each(?)) "
-            "union select * from links where pair = ? and qbo_id in "
-            "(select value from json_each(?))",
-            [pair, wanted, pair, wanted],
-        )
+        return self.links_of_pairs([pair], ids)[pair]
 
     def links_of_pairs(
         self, pairs: Iterable[str], ids: Iterable[str]
