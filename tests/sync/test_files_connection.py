@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 from pathlib import Path
 
+import pytest
 import requests
 
 from tpsqbo_engine.connectors.qbo.connect import ConnectSettings, connect
@@ -28,13 +28,15 @@ def _visit(url: str) -> None:
     requests.get(url, timeout=10)
 
 
-def test_a_firm_without_an_endpoint_syncs_from_sheets(tmp_path: Path) -> None:
+def test_a_firm_without_an_endpoint_syncs_from_sheets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sheets = tmp_path / "tps-files"
     shutil.copytree(EXAMPLES, sheets)
     for spare in sheets.glob("*.xlsx"):
         spare.unlink()
     with QboEmulatorServer(QboOptions(seed="starter")) as qbo:
-        os.environ["TPSQBO_QBO_CLIENT_SECRET"] = qbo.oauth.client_secret
+        monkeypatch.setenv("TPSQBO_QBO_CLIENT_SECRET", qbo.oauth.client_secret)
         (tmp_path / "tpsqbo.yaml").write_text(
             "kind: firm\nfirm: Harbor & Pine CPAs\nrules: [tps-qbo-standard]\n"
             "tps: {connection: files, folder: tps-files}\n"
