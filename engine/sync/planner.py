@@ -19,7 +19,7 @@ from typing import Any
 from tpsqbo_engine.filters import ExpressionError, normalize_email, normalize_name
 from tpsqbo_engine.ruleset.model import Action, ExclusionRule, MappingRule, MatchKey, RuleSet
 from tpsqbo_engine.sync.compare import get_path as _get
-from tpsqbo_engine.sync.credits import open_part, paid_out
+from tpsqbo_engine.sync.credits import left_out_part
 from tpsqbo_engine.sync.markers import marker_of
 from tpsqbo_engine.sync.plan import Operation, Plan
 from tpsqbo_engine.sync.planned_writes import REACTIVATE, writes_for
@@ -192,12 +192,9 @@ class Planner:
         carried = ""
         paid: str | None = None  # a payment's invoice, when it paid only invoices left out
         if mapping.source == "tps.Payment":
-            left_out = _Either(self.links.excluded, self.given.left_out)
-            part = open_part(record, left_out)
+            part, paid = left_out_part(record, _Either(self.links.excluded, self.given.left_out))
             if part is not None:
                 record, carried = part
-            else:
-                paid = paid_out(record, left_out)
         try:
             if not wanted(mapping, record, self.resolver):
                 return self._out_of_scope(mapping, key, record)
