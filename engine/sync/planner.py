@@ -171,7 +171,7 @@ class Planner:
 
         def note(action: str, level: str, message: str, rule: str = "") -> list[Operation]:
             return [
-                Operation(
+                Operation.of(
                     mapping.id, key, action, mapping.target, level=level, message=message, rule=rule
                 )
             ]
