@@ -124,16 +124,16 @@ def path_reader(
     ]
 
     def get(scope: Reader) -> Any:
-        known = last[0]  # read once: another thread may replace it meanwhile
-        if known[0] is not scope.fields:
-            known = last[0] = _known(scope.fields, name, steps)
         value = scope.names.get(name, SLOW)
-        if value is not SLOW:
+        if value is not SLOW:  # a function, an `each` alias: the record's shape plays no part
             for step in steps:
                 if type(value) is not dict:
                     return SLOW
                 value = value.get(step, SLOW)
         else:
+            known = last[0]  # read once: another thread may replace it meanwhile
+            if known[0] is not scope.fields:
+                known = last[0] = _known(scope.fields, name, steps)
             _fields, plan, absent, final, always = known
             if plan is None:
                 return SLOW
