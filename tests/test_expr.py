@@ -83,7 +83,7 @@ def test_money_rounds_half_up_to_cents() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", [" 1.5 ", "\t2.345\n", "1,250.005", "1_000", "\u00a012.5\u2003", "１２.5", "-0"]
+    "text", [" 1.5 ", "\t2.345\n", "1,250.005", "1_000", "\u00a012.5\u2003", "\uff11\uff12.5", "-0"]
 )
 def test_money_reads_text_as_amounts_are_read_everywhere(text: str) -> None:
     assert money(text) == to_decimal(text).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
