@@ -147,8 +147,9 @@ class Planner:
         )
         self.operations: list[Operation] = []
         self._match_index: dict[tuple[str, str, str], dict[Any, list[tuple[str, Record]]]] = {}
-        # entity -> the exclusion rules that can leave its records out in this phase
-        self._exclusions: dict[str, list[tuple[Action, ExclusionRule]]] = {}
+        # entity -> the exclusion rules that can leave its records out in this phase, each
+        # with what it says of a record it leaves out
+        self._exclusions: dict[str, list[tuple[ExclusionRule, _Exclusion]]] = {}
 
     def plan(self) -> Plan:
         with _snapshot_set_aside():
@@ -442,14 +443,14 @@ class Planner:
         if rules is None:  # asked for every record: the rules of each entity found once
             initial = self.given.phase == "initial"
             rules = self._exclusions[qualified] = [
-                (action, rule)
+                (rule, _Exclusion(action, rule.reason, f"{rule.id} ({rule.where})"))
                 for rule in self.given.rules.exclusions
                 if rule.entity == qualified
                 and (action := rule.initial if initial else rule.ongoing) is not Action.ALLOW
             ]
-        for action, rule in rules:
+        for rule, exclusion in rules:
             if rule.when is None or rule.when.evaluate(self.resolver.scope(qualified, record)):
-                return _Exclusion(action, rule.reason, f"{rule.id} ({rule.where})")
+                return exclusion
         return None
 
     # Partners -------------------------------------------------------------------------------
