@@ -209,9 +209,10 @@ def _calling(paths: tuple[Path, ...], build: Build, function_type: type) -> Call
     count = len(paths)
 
     def again(scope: Reader, fields: Any, known: Known) -> Any:
-        """`run` for the record shape and the very functions of the results kept (pure
-        and of the engine's, as checked when they were first met): the values read, the
-        kept result, or `SLOW` to look at everything."""
+        """`run` when the record shape is the one the results were kept for: if the names
+        called are the very functions kept for (checked pure and the engine's when first
+        met), the result kept for the values read, or built and kept; else `SLOW`, and
+        `run` looks at everything."""
         names = scope.names
         leaves: Leaves = [None] * count
         for ref, name, at in zip(known[1], called_names, functions_at, strict=True):
