@@ -12,10 +12,10 @@ payments) and leaves out what the planner leaves out; the two are checked equal,
 record, after the timing. Targets: the planner within 3x of the hand-written mapping; at
 most 5 state statements per record written.
 The two sides take turns for `--rounds` rounds (3), and each keeps its best time, wall
-and CPU apart. Each side is timed after a full garbage collection, so neither pays for the other's garbage,
-with Python's cycle collector on and what was alive before set aside from its passes
-(`gc.freeze`), as the planner sets the snapshot aside while it plans; the CPU time of each
-is printed too, the steadier measure on a shared machine.
+and CPU apart. Each side is timed after a full garbage collection, so neither pays for the
+other's garbage, with Python's cycle collector on and what was alive before set aside from
+its passes (`gc.freeze`), as the planner sets the snapshot aside while it plans; the CPU
+time of each is printed too, the steadier measure on a shared machine.
 """
 
 from __future__ import annotations

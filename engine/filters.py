@@ -38,6 +38,7 @@ def to_decimal(value: Any) -> Decimal:
 def money(value: Any) -> Decimal:
     """Rounds to cents, half up, the way QBO stores amounts."""
     kind = type(value)
+    amount: Decimal
     if kind is Decimal:
         amount = value
     elif kind is str and "," not in value:  # most others: "1250.00" as TPS sends it
