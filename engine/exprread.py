@@ -124,16 +124,16 @@ def path_reader(
     ]
 
     def get(scope: Reader) -> Any:
-        known = last[0]  # read once: another thread may replace it meanwhile
-        if known[0] is not scope.fields:
-            known = last[0] = _known(scope.fields, name, steps)
         value = scope.names.get(name, SLOW)
-        if value is not SLOW:
+        if value is not SLOW:  # a function, an `each` alias: the record's shape plays no part
             for step in steps:
                 if type(value) is not dict:
                     return SLOW
                 value = value.get(step, SLOW)
         else:
+            known = last[0]  # read once: another thread may replace it meanwhile
+            if known[0] is not scope.fields:
+                known = last[0] = _known(scope.fields, name, steps)
             _fields, plan, absent, final, always = known
             if plan is None:
                 return SLOW
@@ -200,9 +200,55 @@ def _calling(paths: tuple[Path, ...], build: Build, function_type: type) -> Call
     functions_at = tuple(at for at, (_name, _steps, called) in enumerate(paths) if called)
     only = values_at[0] if len(values_at) == 1 else -1  # `ref(..., line.work_code)`: one value
     last: list[Known] = [_NOTHING_KNOWN]  # the results kept per record shape and functions
+    # For shapes and functions already met: the called names (each a plain name; `a.f(x)`
+    # is looked up in full every time), and the values' paths.
+    called_names = tuple(name for name, steps, called in paths if called and not steps)
+    if len(called_names) != len(functions_at):
+        called_names = ()
+    value_readers = tuple((at, leaf_readers[at][1]) for at in values_at)
+    count = len(paths)
+
+    def again(scope: Reader, fields: Any, known: Known) -> Any:
+        """`run` when the record shape is the one the results were kept for: if the names
+        called are the very functions kept for (checked pure and the engine's when first
+        met), the result kept for the values read, or built and kept; else `SLOW`, and
+        `run` looks at everything."""
+        names = scope.names
+        leaves: Leaves = [None] * count
+        for ref, name, at in zip(known[1], called_names, functions_at, strict=True):
+            function = names.get(name, SLOW)
+            if function is not ref():
+                return SLOW
+            leaves[at] = function
+        for at, get in value_readers:
+            value = get(scope)
+            if value is SLOW:
+                return SLOW
+            leaves[at] = value
+        return kept_or_built(known[2], leaves)
+
+    def kept_or_built(kept: Kept, leaves: Leaves) -> Any:
+        """The result kept for the values read, or the one built now (and kept)."""
+        if only < 0:
+            key = _key(leaves, values_at)
+        else:  # `_key_of`, a text spelled out
+            key = leaves[only]
+            if type(key) is not str:
+                key = _key_of(key)
+        if key is _UNKEYED:
+            return build(leaves)
+        found = kept.get(key, SLOW)
+        if found is not SLOW:
+            return dict(found) if type(found) is dict else found
+        return _kept(kept, key, build(leaves))
 
     def run(scope: Reader) -> Any:
         fields, names = scope.fields, scope.names
+        known = last[0]  # read once: another thread may replace it meanwhile
+        if known[0] is fields and called_names:
+            made = again(scope, fields, known)
+            if made is not SLOW:
+                return made
         leaves: Leaves = []
         keep = fields is not None  # plain names alone (a test's scope): nothing kept
         for name, get, called in leaf_readers:
@@ -216,23 +262,10 @@ def _calling(paths: tuple[Path, ...], build: Build, function_type: type) -> Call
             leaves.append(value)
         if not keep:
             return build(leaves)
-        if only < 0:
-            key = _key(leaves, values_at)
-        else:  # `_key_of`, a text spelled out
-            key = leaves[only]
-            if type(key) is not str:
-                key = _key_of(key)
-        if key is _UNKEYED:
-            return build(leaves)
-        known = last[0]  # read once: another thread may replace it meanwhile
         if known[0] is not fields or not _same_functions(known[1], leaves, functions_at):
             refs = tuple(weakref.ref(leaves[at]) for at in functions_at)
             known = last[0] = (fields, refs, {})
-        kept = known[2]
-        found = kept.get(key, SLOW)
-        if found is not SLOW:
-            return dict(found) if type(found) is dict else found
-        return _kept(kept, key, build(leaves))
+        return kept_or_built(known[2], leaves)
 
     return run
 

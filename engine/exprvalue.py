@@ -77,7 +77,7 @@ class Scope:
         return context
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CompiledValue:
     """One rule value, compiled once. `where` names the rule (file:line) for error messages.
 

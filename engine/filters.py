@@ -37,7 +37,17 @@ def to_decimal(value: Any) -> Decimal:
 
 def money(value: Any) -> Decimal:
     """Rounds to cents, half up, the way QBO stores amounts."""
-    amount = value if type(value) is Decimal else to_decimal(value)  # most are Decimals
+    kind = type(value)
+    amount: Decimal
+    if kind is Decimal:
+        amount = value
+    elif kind is str and "," not in value:  # most others: "1250.00" as TPS sends it
+        try:  # Decimal() takes the spaces around a number, as to_decimal's strip() does
+            amount = Decimal(value)
+        except InvalidOperation:
+            raise ExpressionError("expected an amount, got text that is not a number") from None
+    else:
+        amount = to_decimal(value)
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
@@ -15,6 +15,7 @@ from tpsqbo_engine.expr import (
     qbo_display_name,
     single_expression,
 )
+from tpsqbo_engine.filters import to_decimal
 
 ESCAPES = [
     "{{ ''.__class__.__mro__ }}",
@@ -79,6 +80,19 @@ def test_money_rounds_half_up_to_cents() -> None:
     assert money(Decimal("-0.005")) == Decimal("-0.01")
     with pytest.raises(ExpressionError):
         money(None)
+
+
+@pytest.mark.parametrize(
+    "text", [" 1.5 ", "\t2.345\n", "1,250.005", "1_000", "\u00a012.5\u2003", "\uff11\uff12.5", "-0"]
+)
+def test_money_reads_text_as_amounts_are_read_everywhere(text: str) -> None:
+    assert money(text) == to_decimal(text).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+@pytest.mark.parametrize("text", ["", "twelve", "1.2.3", "12 50"])
+def test_money_refuses_text_that_is_not_an_amount(text: str) -> None:
+    with pytest.raises(ExpressionError, match="not a number"):
+        money(text)
 
 
 def test_normalize_name_matches_what_people_consider_the_same() -> None:

@@ -35,14 +35,14 @@ class Action(StrEnum):
     ALLOW = "allow"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MatchKey:
     source: str
     target: str
     normalize: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FieldRule:
     """One target field. `items` is set for list fields (`each` or fixed items)."""
 
@@ -56,7 +56,7 @@ class FieldRule:
     conflict: str = ""  # this field's own policy in a `both` mapping; "" = the mapping's
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MappingRule:
     id: str
     source: str
@@ -76,7 +76,7 @@ class MappingRule:
     on_inactive: str = "reactivate"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LookupTable:
     id: str
     entries: Mapping[str, Any]
@@ -85,7 +85,7 @@ class LookupTable:
     where: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ExclusionRule:
     id: str
     entity: str
@@ -122,7 +122,7 @@ class TemplateRule:
     pack_root: Path = field(default_factory=Path)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RuleSet:
     pack_id: str
     version: str

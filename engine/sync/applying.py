@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 Record = dict[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Step:
     """One field rule with its dotted path split: the parents to make, the key to set.
     `copied`: a later rule of the same list writes inside this one's value, so the value

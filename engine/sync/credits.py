@@ -15,38 +15,29 @@ from typing import Any
 Record = dict[str, Any]
 
 
-def open_part(payment: Record, left_out: Container[str]) -> tuple[Record, str] | None:
-    """(the payment as it goes across, what was taken off), or None when nothing was, or
-    when nothing open is left (the whole payment stays out with its invoices)."""
-    kept, dropped, amount = _split(payment, left_out)
-    if not dropped or amount <= 0:
-        return None
+def left_out_part(
+    payment: Record, left_out: Container[str]
+) -> tuple[tuple[Record, str] | None, str | None]:
+    """What of `payment` stays out with invoices left out, as (the payment as it goes
+    across and what was taken off, or None when nothing was or nothing open is left; the
+    first invoice it paid, when it paid only invoices that stay out and left nothing
+    unapplied, so that the whole payment stays out with them, or None)."""
+    applications = payment.get("applications") or []
+    dropped = [a for a in applications if _invoice(a) in left_out]
+    if not dropped:  # most payments: nothing of theirs stays out
+        return None, None
+    kept = [a for a in applications if _invoice(a) not in left_out]
+    taken = sum((Decimal(str(a.get("amount") or 0)) for a in dropped), Decimal(0))
+    amount = Decimal(str(payment.get("amount") or 0)) - taken
+    if amount <= 0:
+        return None, None if kept else _invoice(dropped[0])
     names = ", ".join(str(a.get("invoice_id")) for a in dropped)
     carried = {**payment, "applications": kept, "amount": str(amount.quantize(Decimal("0.01")))}
-    taken = Decimal(str(payment.get("amount") or 0)) - amount
-    return carried, (
+    return (
+        carried,
         f"carried with its open part, {carried['amount']} of {payment.get('amount')}: "
-        f"{taken:.2f} paid {names}, fully paid and left out of the initial sync"
-    )
-
-
-def paid_out(payment: Record, left_out: Container[str]) -> str | None:
-    """The first invoice a payment paid, when it paid only invoices that stay out and left
-    nothing unapplied: the whole payment stays out with them (None otherwise)."""
-    kept, dropped, amount = _split(payment, left_out)
-    if kept or not dropped or amount > 0:
-        return None
-    return _invoice(dropped[0])
-
-
-def _split(payment: Record, left_out: Container[str]) -> tuple[list[Record], list[Record], Decimal]:
-    """The applications to invoices that go across, those to invoices left out, and the
-    amount left once the second are taken off."""
-    applications = payment.get("applications") or []
-    kept = [a for a in applications if _invoice(a) not in left_out]
-    dropped = [a for a in applications if _invoice(a) in left_out]
-    taken = sum((Decimal(str(a.get("amount") or 0)) for a in dropped), Decimal(0))
-    return kept, dropped, Decimal(str(payment.get("amount") or 0)) - taken
+        f"{taken:.2f} paid {names}, fully paid and left out of the initial sync",
+    ), None
 
 
 def _invoice(application: Record) -> str:

@@ -59,7 +59,7 @@ def writes_for(
         # No hash: the link a create makes keeps the hash of what was sent, its references
         # resolved (bookkeeping.written_digest), not of what was planned.
         return [
-            Operation(
+            Operation.of(
                 mapping.id,
                 key,
                 "create",

@@ -19,7 +19,7 @@ from typing import Any
 from tpsqbo_engine.filters import ExpressionError, normalize_email, normalize_name
 from tpsqbo_engine.ruleset.model import Action, ExclusionRule, MappingRule, MatchKey, RuleSet
 from tpsqbo_engine.sync.compare import get_path as _get
-from tpsqbo_engine.sync.credits import open_part, paid_out
+from tpsqbo_engine.sync.credits import left_out_part
 from tpsqbo_engine.sync.markers import marker_of
 from tpsqbo_engine.sync.plan import Operation, Plan
 from tpsqbo_engine.sync.planned_writes import REACTIVATE, writes_for
@@ -147,8 +147,9 @@ class Planner:
         )
         self.operations: list[Operation] = []
         self._match_index: dict[tuple[str, str, str], dict[Any, list[tuple[str, Record]]]] = {}
-        # entity -> the exclusion rules that can leave its records out in this phase
-        self._exclusions: dict[str, list[tuple[Action, ExclusionRule]]] = {}
+        # entity -> the exclusion rules that can leave its records out in this phase, each
+        # with what it says of a record it leaves out
+        self._exclusions: dict[str, list[tuple[ExclusionRule, _Exclusion]]] = {}
 
     def plan(self) -> Plan:
         with _snapshot_set_aside():
@@ -171,7 +172,7 @@ class Planner:
 
         def note(action: str, level: str, message: str, rule: str = "") -> list[Operation]:
             return [
-                Operation(
+                Operation.of(
                     mapping.id, key, action, mapping.target, level=level, message=message, rule=rule
                 )
             ]
@@ -192,12 +193,9 @@ class Planner:
         carried = ""
         paid: str | None = None  # a payment's invoice, when it paid only invoices left out
         if mapping.source == "tps.Payment":
-            left_out = _Either(self.links.excluded, self.given.left_out)
-            part = open_part(record, left_out)
+            part, paid = left_out_part(record, _Either(self.links.excluded, self.given.left_out))
             if part is not None:
                 record, carried = part
-            else:
-                paid = paid_out(record, left_out)
         try:
             if not wanted(mapping, record, self.resolver):
                 return self._out_of_scope(mapping, key, record)
@@ -445,14 +443,14 @@ class Planner:
         if rules is None:  # asked for every record: the rules of each entity found once
             initial = self.given.phase == "initial"
             rules = self._exclusions[qualified] = [
-                (action, rule)
+                (rule, _Exclusion(action, rule.reason, f"{rule.id} ({rule.where})"))
                 for rule in self.given.rules.exclusions
                 if rule.entity == qualified
                 and (action := rule.initial if initial else rule.ongoing) is not Action.ALLOW
             ]
-        for action, rule in rules:
+        for rule, exclusion in rules:
             if rule.when is None or rule.when.evaluate(self.resolver.scope(qualified, record)):
-                return _Exclusion(action, rule.reason, f"{rule.id} ({rule.where})")
+                return exclusion
         return None
 
     # Partners -------------------------------------------------------------------------------

@@ -82,6 +82,9 @@ def _display(record: Mapping[str, Any]) -> str:
     return str(record.get("DisplayName") or record.get("Name") or record.get("DocNumber") or "")
 
 
+_WIP_ENTRIES = "tps.WipEntry"  # what `wip()` reads
+
+
 @dataclass
 class Resolver:
     rules: RuleSet
@@ -131,14 +134,20 @@ class Resolver:
         self, names: dict[str, Any], system: str, record: Mapping[str, Any]
     ) -> dict[str, Any]:
         """`names` with the functions rules call added (over any field of the same name)."""
+        names.update(self._shared_functions(system))
+        names["wip"] = self._wip_of(record)
+        return names
+
+    def _shared_functions(self, system: str) -> dict[str, RuleFunction]:
         shared = self._functions.get(system)
         if shared is None:
             shared = self._functions[system] = bound_functions(self, system, {})
-        names.update(shared)
+        return shared
+
+    def _wip_of(self, record: Mapping[str, Any]) -> RuleFunction:
         # `wip` is the one function bound to the record it is evaluated for (a partial: made
         # for every record decided, and called without a frame of its own)
-        names["wip"] = RuleFunction(partial(self.wip, record))
-        return names
+        return RuleFunction(partial(self.wip, record))
 
     def scope(self, qualified: str, record: Record) -> Scope:
         """What rules see for `record`: made once for the record being decided, whose `when`,
@@ -149,8 +158,11 @@ class Resolver:
         fields = self._fields.get(qualified)
         if fields is None:
             fields = self._fields[qualified] = Fields(self.rules.catalog().get(qualified))
-        system = system_of(qualified)
-        names = self.add_functions({}, system, record)
+        names = dict(self._shared_functions(system_of(qualified)))
+        # The rules this scope is for call `wip` only when the pack reads WIP entries
+        # (RuleSet.reads); otherwise the shared one, for no invoice, is left.
+        if _WIP_ENTRIES in self.rules.reads:
+            names["wip"] = self._wip_of(record)
         made = Scope(
             names, record=record, fields=fields, fill=lambda: _filled(qualified, record, self)
         )
