@@ -24,7 +24,7 @@ demo: install
 # workers and servers, on runs a second apart) and the others fill those waits; work stealing
 # evens out tests that take from milliseconds to twenty seconds. TEST_WORKERS=0 runs it in
 # one process.
-TEST_WORKERS ?= $(shell echo $$((3 * $$(nproc))))
+TEST_WORKERS ?= $(shell $(PYTHON) .ci/workers.py)
 PARALLEL = $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist worksteal)
 
 test: install
