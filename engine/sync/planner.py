@@ -16,11 +16,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from tpsqbo_engine.filters import ExpressionError, normalize_email, normalize_name
-from tpsqbo_engine.ruleset.model import Action, ExclusionRule, MappingRule, MatchKey, RuleSet
-from tpsqbo_engine.sync.compare import get_path as _get
+from tpsqbo_engine.filters import ExpressionError
+from tpsqbo_engine.ruleset.model import Action, ExclusionRule, MappingRule, RuleSet
 from tpsqbo_engine.sync.credits import left_out_part
 from tpsqbo_engine.sync.markers import marker_of
+from tpsqbo_engine.sync.matching import Matcher, ident_of
 from tpsqbo_engine.sync.plan import Operation, Plan
 from tpsqbo_engine.sync.planned_writes import REACTIVATE, writes_for
 from tpsqbo_engine.sync.planned_writes import version_of as version_of  # session, undo
@@ -42,11 +42,6 @@ Record = dict[str, Any]
 OUT_OF_SCOPE = "left out by the mapping's when"
 # Records decided between two settings aside of what the plan keeps (see _snapshot_set_aside).
 SET_ASIDE_EVERY = 200
-NORMALIZERS = {
-    "exact": lambda v: str(v).strip(),
-    "email": normalize_email,
-    "company_name": normalize_name,
-}
 
 
 @dataclass(frozen=True)
@@ -122,10 +117,6 @@ def ordered(mappings: Iterable[MappingRule]) -> list[MappingRule]:
     return done
 
 
-def ident_of(qualified: str, record: Record) -> str:
-    return str(record["id"] if system_of(qualified) == "tps" else record["Id"])
-
-
 class Planner:
     def __init__(self, given: PlanInput) -> None:
         self.given = given
@@ -146,7 +137,7 @@ class Planner:
             given.rules, given.snapshot, self.links, today_is=lambda: given.clock().date()
         )
         self.operations: list[Operation] = []
-        self._match_index: dict[tuple[str, str, str], dict[Any, list[tuple[str, Record]]]] = {}
+        self.matcher = Matcher(given.snapshot, given.pins, self.links)
         # entity -> the exclusion rules that can leave its records out in this phase, each
         # with what it says of a record it leaves out
         self._exclusions: dict[str, list[tuple[ExclusionRule, _Exclusion]]] = {}
@@ -423,6 +414,14 @@ class Planner:
                         )
                     )
 
+    def _partner(
+        self, mapping: MappingRule, record: Record, source_id: str, link: LinkRow | None
+    ) -> str | Operation | None:
+        """The target record's id, None for a new one, or an Operation that stops here."""
+        if link is not None:
+            return link.qbo_id if system_of(mapping.target) == "qbo" else link.tps_id
+        return self.matcher.partner(mapping, record, source_id)
+
     def _link(self, pair: str, mapping: MappingRule, source_id: str) -> LinkRow | None:
         if system_of(mapping.source) == "tps":
             return self.rows.get(pair, {}).get(source_id)
@@ -452,84 +451,6 @@ class Planner:
             if rule.when is None or rule.when.evaluate(self.resolver.scope(qualified, record)):
                 return exclusion
         return None
-
-    # Partners -------------------------------------------------------------------------------
-    def _partner(
-        self, mapping: MappingRule, record: Record, source_id: str, link: LinkRow | None
-    ) -> str | Operation | None:
-        """The target record's id, None for a new one, or an Operation that stops here."""
-        if link is not None:
-            return link.qbo_id if system_of(mapping.target) == "qbo" else link.tps_id
-        pinned = self.given.pins.get((mapping.id, source_id))
-        if pinned is not None:
-            return None if pinned == "new" else pinned
-        for key in mapping.match:
-            candidates = self._candidates(mapping.target, key, record)
-            if not candidates:
-                continue
-            claimed = (
-                self.links.to_tps.get(pair_of(mapping), {})
-                if system_of(mapping.target) == "qbo"
-                else self.links.to_qbo.get(pair_of(mapping), {})
-            )
-            found = [
-                ident
-                for ident, target in candidates
-                if ident not in claimed
-                and not (mapping.on_inactive == "create" and target.get("Active") is False)
-            ]
-            if len(found) == 1:
-                return found[0]
-            if len(found) > 1:
-                return self._ambiguous(mapping, record_key(mapping.source, source_id), key, found)
-        if mapping.on_unmatched == "create":
-            return None
-        level = "Warning" if mapping.on_unmatched == "review" else "Excluded"
-        return Operation(
-            mapping.id,
-            record_key(mapping.source, source_id),
-            "review",
-            mapping.target,
-            level=level,
-            rule=mapping.where,
-            message="no matching record; the mapping does not create one",
-        )
-
-    def _candidates(
-        self, qualified: str, key: MatchKey, record: Record
-    ) -> list[tuple[str, Record]]:
-        """The target records whose `key.target` equals the record's `key.source` once both are
-        normalized, in the snapshot's order; the targets are indexed once per plan."""
-        normalize = NORMALIZERS[key.normalize]
-        index = self._match_index.get((qualified, key.target, key.normalize))
-        if index is None:
-            index = self._match_index[(qualified, key.target, key.normalize)] = {}
-            for target in self.given.snapshot.records(qualified).values():
-                found = _get(target, key.target)
-                if found not in (None, ""):
-                    index.setdefault(normalize(found), []).append(
-                        (ident_of(qualified, target), target)
-                    )
-        if not index:  # nothing to match (an initial sync into an empty company)
-            return []
-        value = _get(record, key.source)
-        if value in (None, ""):
-            return []
-        return index.get(normalize(value), [])
-
-    def _ambiguous(
-        self, mapping: MappingRule, key: str, match: MatchKey, found: list[str]
-    ) -> Operation:
-        return Operation(
-            mapping.id,
-            key,
-            "review",
-            mapping.target,
-            level="Warning" if mapping.on_ambiguous == "review" else "Excluded",
-            rule=mapping.where,
-            message=f"{len(found)} records match by {match.target} "
-            f"({', '.join(found[:5])}); pin one in the pins file",
-        )
 
 
 def _display_of(record: Record) -> str:
