@@ -150,35 +150,62 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server = shutil.which("redis-server")
     if server is None:
         pytest.fail("redis-server is not installed: `apt-get install redis-server` (.ci/run does)")
-    port = free_port()
     folder = tmp_path_factory.mktemp("redis")
-    process = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        cwd=folder,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        preexec_fn=_die_with_parent,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        _wait_for_redis(port)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
-def _wait_for_redis(port: int) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+    # A free port is free when asked, not necessarily when Redis binds it: the suite's
+    # other workers take ports too. A Redis that could not bind exits; another port is tried.
+    for _attempt in range(5):
+        port = free_port()
+        command = [server, "--port", str(port), "--bind", "127.0.0.1"]
+        process = subprocess.Popen(
+            [*command, "--save", "", "--appendonly", "no"],
+            cwd=folder,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
+        )
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-                sock.sendall(b"PING\r\n")
-                if sock.recv(16).startswith(b"+PONG"):
-                    return
+            if _started(process, port):
+                yield f"redis://127.0.0.1:{port}/0"
+                return
+        finally:
+            process.terminate()
+            process.wait(10)
+    raise RuntimeError("redis-server did not start on any of five free ports")
+
+
+def _started(process: subprocess.Popen[bytes], port: int) -> bool:
+    """Whether the Redis of `process` answers on `port` (False: it exited, its port taken);
+    the answer must come from that very process, not from another worker's Redis."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            info = _server_info(port)
         except OSError:
             time.sleep(0.05)
-    raise RuntimeError("redis-server did not start")
+            continue
+        return f"process_id:{process.pid}\r\n".encode() in info  # else another's Redis
+    if process.poll() is None:
+        raise RuntimeError("redis-server did not answer within 10 s")
+    return False
+
+
+def _server_info(port: int) -> bytes:
+    """`INFO server` of the Redis on `port`: its bulk reply, read whole."""
+    with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+        sock.sendall(b"INFO server\r\n")
+        reply = b""
+        while b"\r\n" not in reply or len(reply) < _bulk_end(reply):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+        return reply
+
+
+def _bulk_end(reply: bytes) -> int:
+    """Where a bulk reply (`$<length>\\r\\n<bytes>\\r\\n`) ends; 0 for any other reply."""
+    head, _, _ = reply.partition(b"\r\n")
+    return len(head) + 2 + int(head[1:]) + 2 if head[:1] == b"$" else 0
 
 
 @pytest.fixture
