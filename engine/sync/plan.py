@@ -41,13 +41,21 @@ class Operation:
         fields set in one step rather than by one frozen-dataclass `__setattr__` each, which
         cost more than deciding an excluded record. Equal to the same `Operation(...)` in
         every way; a name that is not a field is refused as there."""
-        if not _FIELD_NAMES.issuperset(given):
+        if not _FIELD_NAMES.issuperset(given):  # (one of the four above twice: Python says)
             unknown = sorted(set(given) - _FIELD_NAMES)
             raise TypeError(f"Operation has no field {unknown[0]!r}")
         made = object.__new__(cls)
-        values = made.__dict__
-        values.update(_DEFAULTS, body={}, diff={})  # a body and a diff of its own
-        values.update(mapping=mapping, record=record, action=action, target=target, **given)
+        values = {
+            **_DEFAULTS,
+            "body": {},  # a body and a diff of its own
+            "diff": {},
+            "mapping": mapping,
+            "record": record,
+            "action": action,
+            "target": target,
+            **given,
+        }
+        object.__setattr__(made, "__dict__", values)  # one dict, made at its size
         return made
 
 

@@ -104,7 +104,7 @@ class Resolver:
     _steps: dict[int, tuple[Any, tuple[Step, ...]]] = field(default_factory=dict)
     _last: tuple[str, Any, Scope] | None = None
     _filled: dict[int, tuple[Record, Any]] = field(default_factory=dict)
-    _fields: dict[str, Fields] = field(default_factory=dict)
+    _entities: dict[str, tuple[Fields, dict[str, RuleFunction], bool]] = field(default_factory=dict)
     _linked: dict[tuple[str, str, str], tuple[str, Any]] = field(default_factory=dict)
 
     def writing(self, qualified: str, ident: str | None) -> None:
@@ -155,19 +155,27 @@ class Resolver:
         last = self._last
         if last is not None and last[1] is record and last[0] == qualified:
             return last[2]
-        fields = self._fields.get(qualified)
-        if fields is None:
-            fields = self._fields[qualified] = Fields(self.rules.catalog().get(qualified))
-        names = dict(self._shared_functions(system_of(qualified)))
-        # The rules this scope is for call `wip` only when the pack reads WIP entries
-        # (RuleSet.reads); otherwise the shared one, for no invoice, is left.
-        if _WIP_ENTRIES in self.rules.reads:
+        entity = self._entities.get(qualified)
+        if entity is None:
+            entity = self._entities[qualified] = self._entity(qualified)
+        fields, shared, binds_wip = entity
+        names = shared.copy()
+        if binds_wip:
             names["wip"] = self._wip_of(record)
         made = Scope(
             names, record=record, fields=fields, fill=lambda: _filled(qualified, record, self)
         )
         self._last = (qualified, record, made)
         return made
+
+    def _entity(self, qualified: str) -> tuple[Fields, dict[str, RuleFunction], bool]:
+        """What every scope of the entity's records starts from: the plans of its fields,
+        the functions, and whether `wip` is bound to each record (the rules call it only
+        when the pack reads WIP entries, RuleSet.reads; otherwise the shared one, for no
+        invoice, is left)."""
+        fields = Fields(self.rules.catalog().get(qualified))
+        shared = self._shared_functions(system_of(qualified))
+        return fields, shared, _WIP_ENTRIES in self.rules.reads
 
     def steps(self, fields: tuple[FieldRule, ...]) -> tuple[Step, ...]:
         """A mapping's field rules with their paths split, compiled once per run."""

@@ -28,5 +28,7 @@ def test_it_stays_frozen_and_refuses_a_name_that_is_not_a_field() -> None:
     made = Operation.of("m", "tps.Client:1", "create", "qbo.Customer")
     with pytest.raises(FrozenInstanceError):
         made.action = "update"  # type: ignore[misc]
-    with pytest.raises(TypeError, match="messsage"):
+    with pytest.raises(TypeError, match="no field 'messsage'"):
         Operation.of("m", "tps.Client:1", "fail", "qbo.Customer", messsage="typo")
+    with pytest.raises(TypeError, match="multiple values for argument 'action'"):
+        Operation.of("m", "tps.Client:1", "fail", "qbo.Customer", action="create")
