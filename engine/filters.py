@@ -25,29 +25,23 @@ class ExpressionError(EngineError):
 
 
 def to_decimal(value: Any) -> Decimal:
-    if isinstance(value, Decimal):
+    if type(value) is str and "," not in value:  # most: "1250.00" as TPS sends it
+        text = value  # Decimal() takes the spaces around a number, as strip() would
+    elif isinstance(value, Decimal):
         return value
-    if isinstance(value, bool) or value is None:
+    elif isinstance(value, bool) or value is None:
         raise ExpressionError(f"expected an amount, got {type(value).__name__}")
+    else:
+        text = str(value).strip().replace(",", "")
     try:
-        return Decimal(str(value).strip().replace(",", ""))
+        return Decimal(text)
     except InvalidOperation:
         raise ExpressionError("expected an amount, got text that is not a number") from None
 
 
 def money(value: Any) -> Decimal:
     """Rounds to cents, half up, the way QBO stores amounts."""
-    kind = type(value)
-    amount: Decimal
-    if kind is Decimal:
-        amount = value
-    elif kind is str and "," not in value:  # most others: "1250.00" as TPS sends it
-        try:  # Decimal() takes the spaces around a number, as to_decimal's strip() does
-            amount = Decimal(value)
-        except InvalidOperation:
-            raise ExpressionError("expected an amount, got text that is not a number") from None
-    else:
-        amount = to_decimal(value)
+    amount = value if type(value) is Decimal else to_decimal(value)  # most are Decimals
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
