@@ -216,8 +216,8 @@ def _calling(paths: tuple[Path, ...], build: Build, function_type: type) -> Call
         names = scope.names
         leaves: Leaves = [None] * count
         for ref, name, at in zip(known[1], called_names, functions_at, strict=True):
-            function = names.get(name, SLOW)
-            if function is not ref():
+            function = names.get(name)
+            if function is None or function is not ref():  # (a dead ref gives None)
                 return SLOW
             leaves[at] = function
         for at, get in value_readers:

@@ -12,6 +12,8 @@ from collections.abc import Container
 from decimal import Decimal
 from typing import Any
 
+from tpsqbo_engine.filters import ExpressionError, to_decimal
+
 Record = dict[str, Any]
 
 
@@ -27,8 +29,8 @@ def left_out_part(
     if not dropped:  # most payments: nothing of theirs stays out
         return None, None
     kept = [a for a in applications if _invoice(a) not in left_out]
-    taken = sum((Decimal(str(a.get("amount") or 0)) for a in dropped), Decimal(0))
-    amount = Decimal(str(payment.get("amount") or 0)) - taken
+    taken = sum((_amount(a.get("amount"), "an application's") for a in dropped), Decimal(0))
+    amount = _amount(payment.get("amount"), "the payment's") - taken
     if amount <= 0:
         return None, None if kept else _invoice(dropped[0])
     names = ", ".join(str(a.get("invoice_id")) for a in dropped)
@@ -38,6 +40,13 @@ def left_out_part(
         f"carried with its open part, {carried['amount']} of {payment.get('amount')}: "
         f"{taken:.2f} paid {names}, fully paid and left out of the initial sync",
     ), None
+
+
+def _amount(value: Any, whose: str) -> Decimal:
+    try:
+        return to_decimal(value or 0)
+    except ExpressionError as exc:
+        raise ExpressionError(f"{whose} amount: {exc.message}") from None
 
 
 def _invoice(application: Record) -> str:

@@ -183,11 +183,12 @@ class Planner:
                 return voids
         carried = ""
         paid: str | None = None  # a payment's invoice, when it paid only invoices left out
-        if mapping.source == "tps.Payment":
-            part, paid = left_out_part(record, _Either(self.links.excluded, self.given.left_out))
-            if part is not None:
-                record, carried = part
         try:
+            if mapping.source == "tps.Payment":
+                left_out = _Either(self.links.excluded, self.given.left_out)
+                part, paid = left_out_part(record, left_out)
+                if part is not None:
+                    record, carried = part
             if not wanted(mapping, record, self.resolver):
                 return self._out_of_scope(mapping, key, record)
             # Scope follows changes: linked records are held to the exclusions every run too

@@ -161,6 +161,19 @@ def test_results_are_kept_apart_for_another_function_object(source: str) -> None
             assert value.evaluate(scope).startswith(f"{answer}:x")
 
 
+def test_a_name_bound_to_none_where_a_kept_function_was_gets_no_kept_result() -> None:
+    value = compile_value("{{ fn(code, 't') }}", "r:1")
+    fields = Fields(None)
+    fn = RuleFunction(lambda code, _table: f"A:{code}", pure=True)
+    scope = Scope({"fn": fn}, record={"code": "x"}, fields=fields, fill=lambda: {})
+    assert value.evaluate(scope) == "A:x"
+    del fn, scope
+    gc.collect()  # the function kept for is gone: its weak reference answers None
+    scope = Scope({"fn": None}, record={"code": "x"}, fields=fields, fill=lambda: {"code": "x"})
+    with pytest.raises(ExpressionError, match="r:1"):
+        value.evaluate(scope)  # as Jinja's code: None cannot be called
+
+
 @pytest.mark.parametrize(
     "source",
     ["{{ none[0] and name }}", "TPS {{ none[0] ~ name }}", "{{ 'a' if none[0] else name }}"],

@@ -83,3 +83,12 @@ def test_one_with_an_open_invoice_goes_across_with_its_open_part() -> None:
     assert op.action == "create", op.message
     assert op.body["TotalAmt"] == Decimal("200.00")
     assert [line["Amount"] for line in op.body["Line"]] == [Decimal("200.00")]
+
+
+def test_an_amount_that_is_not_one_fails_that_payment_not_the_plan() -> None:
+    op = _payment_op(_payment("n/a", ("i-1", "500.00")), _invoice("i-1", "0.00"))
+    assert (op.action, op.level) == ("fail", "Failed")
+    assert "the payment's amount: expected an amount" in op.message
+    paid = _payment("500.00", ("i-1", "five hundred"))
+    op = _payment_op(paid, _invoice("i-1", "0.00"))
+    assert "an application's amount: expected an amount" in op.message
