@@ -417,6 +417,9 @@ def _outcome(argv: list[str] | None) -> int:
             typer.echo(f"hint: {exc.hint}", err=True)
         return exc.exit_code
     except Exception as exc:
+        stop = signals.stop_within(exc)
+        if stop is not None:  # a stop that came wrapped, raised as itself for main()
+            raise stop from None
         log = private.crash_log(exc)
         typer.echo(
             f"unexpected error: {type(exc).__name__}. This is a bug in tpsqbo-engine; "

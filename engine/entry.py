@@ -6,16 +6,26 @@ from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Callable
 
 from tpsqbo_engine import signals
+
+
+def _cli_main() -> Callable[[], int]:
+    try:
+        from tpsqbo_engine.cli import main
+    except Exception as error:  # a stop while importing may come wrapped (signals.stop_within)
+        stop = signals.stop_within(error)
+        if stop is None:
+            raise
+        raise stop from None
+    return main
 
 
 def run() -> None:
     try:
         with signals.installed():
-            from tpsqbo_engine.cli import main
-
-            code = main()
+            code = _cli_main()()
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         code = 130

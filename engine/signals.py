@@ -130,6 +130,20 @@ def installed() -> Iterator[None]:
         _open_writes.clear()
 
 
+def stop_within(error: BaseException) -> BaseException | None:
+    """The Ctrl-C or SIGTERM an exception was raised from, if any. Python 3.11 wraps an
+    exception raised while a class body's descriptors are set up (`__set_name__`, run by
+    imports) in a RuntimeError: a stop landing there must still end as a stop."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:  # a chain may loop back
+        if isinstance(current, (KeyboardInterrupt, Terminated)):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def write_started(journal: int) -> None:
     if _pending and not _open_writes and _depth == 0:
         raise Terminated  # stopping was asked for: start nothing new
@@ -172,4 +186,4 @@ def _settle() -> None:
         raise Terminated
 
 
-__all__ = ["EXIT_TERMINATED", "Terminated", "installed"]
+__all__ = ["EXIT_TERMINATED", "Terminated", "installed", "stop_within"]

@@ -316,3 +316,83 @@ def test_a_resend_whose_wait_is_over_sends_nothing_once_the_engine_has_stopped_h
         sys.unraisablehook(_Lost(KeyboardInterrupt()))  # type: ignore[arg-type]
         signals._resends[0].join(1)
     assert sent == [signal.SIGINT]
+
+
+class _StopsWhenNamed:
+    """A descriptor whose `__set_name__` meets a stop, as a class body run by an import does
+    when Ctrl-C lands there (Python 3.11 wraps it in a RuntimeError)."""
+
+    def __init__(self, stop: BaseException) -> None:
+        self.stop = stop
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        raise self.stop
+
+
+def _raised_by_a_class_body(stop: BaseException) -> BaseException:
+    try:
+        type("Imported", (), {"address": _StopsWhenNamed(stop)})
+    except BaseException as error:  # whatever this Python makes of it
+        return error
+    raise AssertionError("the class body raised nothing")
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt(), signals.Terminated()])
+def test_a_stop_is_found_however_it_came_wrapped(stop: BaseException) -> None:
+    assert signals.stop_within(_raised_by_a_class_body(stop)) is stop
+    try:
+        try:
+            raise stop
+        except BaseException as inner:
+            raise ValueError("while handling it") from inner
+    except ValueError as outer:
+        assert signals.stop_within(outer) is stop
+
+
+def test_an_error_without_a_stop_is_left_as_it_is() -> None:
+    looping = RuntimeError("one")
+    looping.__context__ = ValueError("two")
+    looping.__context__.__context__ = looping
+    assert signals.stop_within(looping) is None
+    assert signals.stop_within(RuntimeError("plain")) is None
+
+
+def _wrapped_interrupt() -> RuntimeError:
+    error = RuntimeError("Error calling __set_name__")
+    error.__cause__ = KeyboardInterrupt()
+    return error
+
+
+def test_ctrl_c_wrapped_while_the_cli_is_imported_exits_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from types import ModuleType
+
+    from tpsqbo_engine import entry
+
+    def interrupted(name: str) -> object:
+        raise _wrapped_interrupt()
+
+    half_imported = ModuleType("tpsqbo_engine.cli")
+    half_imported.__getattr__ = interrupted  # type: ignore[method-assign]
+    monkeypatch.setitem(sys.modules, "tpsqbo_engine.cli", half_imported)
+    monkeypatch.setattr(signal, "signal", lambda *args: signal.SIG_DFL)  # leave pytest's
+    with pytest.raises(SystemExit) as ended:
+        entry.run()
+    assert ended.value.code == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "Traceback" not in err
+
+
+def test_ctrl_c_wrapped_inside_a_command_exits_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from tpsqbo_engine import cli
+
+    def interrupted(*args: object, **kwargs: object) -> object:
+        raise _wrapped_interrupt()
+
+    monkeypatch.setattr(cli, "validate_paths", interrupted)
+    assert cli.main(["validate", str(tmp_path)]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "bug" not in err
