@@ -23,6 +23,7 @@ import copy
 import operator
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from functools import cache
 from typing import Any
 
@@ -274,9 +275,11 @@ def compile_value(value: Any, where: str) -> CompiledValue:
                     [nodes.Assign(nodes.Name("result", "store"), expression, lineno=1)], lineno=1
                 )
             )
-            return _compiled(value, where, expression, _expression(template, env))
+            made = _compiled(value, where, expression, _expression(template, env))
+            return replace(made, reads_only=_calls_nothing(expression))
         tree = env.parse(value)
         text = _text_getter(tree, env)  # before compiling: that changes the tree's loops
+        reads_only = _calls_nothing(tree)
         template = env.from_string(tree)
     except (RecursionError, TemplateSyntaxError) as exc:
         reason = exc.message if isinstance(exc, TemplateSyntaxError) else "nested too deeply"
@@ -285,7 +288,15 @@ def compile_value(value: Any, where: str) -> CompiledValue:
         raise ExpressionError(
             f"{where}: `{value[:80]}` {ALWAYS_FAILS} ({_reason(exc)})", hint=ALWAYS_FAILS_HINT
         ) from None
-    return CompiledValue(value, where, lambda scope: render_text(template, scope.values), text)
+
+    def render(scope: Scope) -> Any:
+        return render_text(template, scope.values)
+
+    return CompiledValue(value, where, render, text, reads_only=reads_only)
+
+
+def _calls_nothing(tree: nodes.Node) -> bool:
+    return not isinstance(tree, nodes.Call) and next(tree.find_all(nodes.Call), None) is None
 
 
 def _text_getter(tree: nodes.Template, env: RuleEnvironment) -> Callable[[Scope], Any] | None:

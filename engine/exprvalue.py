@@ -114,6 +114,9 @@ class CompiledValue:
     _defined: bool = False  # what `_quick` gives holds no Undefined
     _fast_defined: bool = True  # what `_fast` gives holds no Undefined
     _fast_itself: bool = False  # what `_fast` gives is an Undefined or holds none
+    # It calls no function, so it gives the same whenever the names it reads are the same
+    # (filters and tests are the engine's and Jinja's plain ones).
+    reads_only: bool = False
 
     def evaluate(self, context: Mapping[str, Any] | Scope) -> Any:
         scope = context if type(context) is Scope else _scope_of(context)
@@ -124,22 +127,30 @@ class CompiledValue:
             except FAILURES as exc:
                 raise self.failure(exc) from None
             if result is not SLOW:
-                if self._fast_defined or type(result) in _PLAIN:
+                if self._fast_defined or type(result) in PLAIN:
                     return result
-                if self._fast_itself and not isinstance(result, Undefined):
-                    return result  # a reference made by `linked` or `ref`: nothing to look into
-                if type(result) is dict and _PLAIN.issuperset(map(type, result.values())):
-                    return result  # a reference, seen holding no Undefined without a loop
-                return self._checked(result)
+                return self.given(result)
         return self._budgeted(scope)
 
+    def given(self, result: Any) -> Any:
+        """What the way without the budget gave, as `evaluate` gives it: checked for an
+        Undefined inside, unless it cannot hold one."""
+        if self._fast_defined or type(result) in PLAIN:
+            return result
+        if self._fast_itself and not isinstance(result, Undefined):
+            return result  # a reference made by `linked` or `ref`: nothing to look into
+        if type(result) is dict and PLAIN.issuperset(map(type, result.values())):
+            return result  # a reference, seen holding no Undefined without a loop
+        return self._checked(result)
+
     @property
-    def unchecked_fast(self) -> Callable[[Scope], Any] | None:
-        """The way without the budget, when what it gives needs no check: for a caller that
-        runs it as `evaluate` would, its failures through `failure`, a `SLOW` answer
-        through `evaluate_past_fast` (engine/sync/applying.py, for every field of every
-        record)."""
-        return self._fast if self._fast_defined else None
+    def fast_way(self) -> tuple[Callable[[Scope], Any] | None, bool, bool]:
+        """The way without the budget, for a caller that runs it as `evaluate` would (its
+        failures through `failure`, a `SLOW` answer through `evaluate_past_fast`, what it
+        gives through `given` unless that needs no check): the way, whether what it gives
+        needs `given`, and whether that is an Undefined or holds none (engine/sync/
+        applying.py, for every field of every record)."""
+        return self._fast, not self._fast_defined, self._fast_itself
 
     def failure(self, exc: Exception) -> ExpressionError:
         """The located error for what evaluating this value raised (one of FAILURES)."""
@@ -162,7 +173,7 @@ class CompiledValue:
             raise self._failed(exc) from None
         finally:
             limits.close_budget(token)
-        return result if defined or type(result) in _PLAIN else self._checked(result)
+        return result if defined or type(result) in PLAIN else self._checked(result)
 
     def _located(self, exc: ExpressionError) -> ExpressionError:
         # A function the rule called failed (a missing lookup entry...): say which
@@ -190,7 +201,7 @@ class CompiledValue:
         return self._fast is not None, self._quick is not None
 
     def _checked(self, result: Any) -> Any:
-        if type(result) not in _PLAIN and _undefined_inside(result):
+        if type(result) not in PLAIN and _undefined_inside(result):
             raise ExpressionError(f"{self.where}: `{self.source}` has no value for this record")
         return result
 
@@ -210,17 +221,17 @@ EVALUATION_ERRORS = (
 # What evaluating a value can raise that is the rule's failure, located by `failure`.
 FAILURES = (ExpressionError, *EVALUATION_ERRORS)
 
-_PLAIN = frozenset({str, int, bool, Decimal, date, type(None)})  # cannot hold an Undefined
+PLAIN = frozenset({str, int, bool, Decimal, date, type(None)})  # cannot hold an Undefined
 
 
 def _undefined_inside(value: Any) -> bool:
     """An Undefined, or one inside a list or mapping (`map(attribute='__class__')` makes those)."""
     kind = type(value)
-    if kind in _PLAIN:
+    if kind in PLAIN:
         return False
     if kind is dict:
         inside: Iterable[Any] = value.values()
-        if _PLAIN.issuperset(map(type, inside)):  # a reference: its text, seen without a loop
+        if PLAIN.issuperset(map(type, inside)):  # a reference: its text, seen without a loop
             return False
     elif kind is list or kind is tuple:
         inside = value
@@ -233,7 +244,7 @@ def _undefined_inside(value: Any) -> bool:
     else:
         return False
     for item in inside:  # noqa: SIM110 (a loop, not any(): this runs for every reference made)
-        if type(item) not in _PLAIN and _undefined_inside(item):
+        if type(item) not in PLAIN and _undefined_inside(item):
             return True
     return False
 
