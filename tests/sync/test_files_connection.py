@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
 import requests
 
-from tpsqbo_engine.connectors.qbo.connect import ConnectSettings, connect
+from tests.ports import connect_on_a_free_port
+from tpsqbo_engine.connectors.qbo.connect import ConnectSettings
 from tpsqbo_engine.connectors.tps import files
 from tpsqbo_engine.emulators.qbo.server import QboEmulatorServer, QboOptions
 from tpsqbo_engine.sync.config import load_config
 from tpsqbo_engine.sync.session import Session
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "tps-files"
-
-
-def _port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _visit(url: str) -> None:
@@ -43,12 +37,12 @@ def test_a_firm_without_an_endpoint_syncs_from_sheets(
             f"qbo: {{environment: '{qbo.discovery_url}', limits: 'off'}}\n"
         )
         config = load_config(tmp_path / "tpsqbo.yaml")
-        connect(
-            ConnectSettings(
+        connect_on_a_free_port(
+            lambda redirect: ConnectSettings(
                 qbo.oauth.client_id,
                 qbo.oauth.client_secret,
                 qbo.discovery_url,
-                f"http://127.0.0.1:{_port()}/callback",
+                redirect,
                 config.qbo.token_file,
             ),
             announce=_visit,
