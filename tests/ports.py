@@ -10,19 +10,23 @@ the test's failure, as it was said.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import socket
 from collections.abc import Callable
+from urllib.parse import urlparse
 
 import pytest
 
-from tpsqbo_engine.connectors.qbo.connect import ConnectSettings, connect
+from tpsqbo_engine.connectors.qbo import connect as engine
+from tpsqbo_engine.connectors.qbo.connect import ConnectSettings
 from tpsqbo_engine.connectors.qbo.tokens import Tokens
 from tpsqbo_engine.errors import UsageError
 
 TRIES = 5  # five fresh ports all taken in the instant before each bind is not a race: a fault
 ADDRESS_IN_USE = os.strerror(errno.EADDRINUSE)
+CONNECT = engine.connect  # the engine's own, whatever a test puts in its place later
 
 
 def free_port() -> int:
@@ -36,29 +40,41 @@ def redirect_uri(port: int) -> str:
     return f"http://127.0.0.1:{port}/callback"
 
 
-def port_was_taken(error: UsageError, port: int) -> bool:
-    """Whether `connect` refused exactly because its redirect port was in use (the usage
+def port_was_taken(error: UsageError, redirect: str) -> bool:
+    """Whether `connect` refused `redirect` exactly because its port was in use (the usage
     error tests/hostile/test_signals.py pins), not for any other reason."""
-    said = f"cannot listen for the redirect on 127.0.0.1:{port}: {ADDRESS_IN_USE}"
+    url = urlparse(redirect)
+    said = f"cannot listen for the redirect on {url.hostname}:{url.port}: {ADDRESS_IN_USE}"
     return error.message == said
 
 
-def connect_on_a_free_port(
-    settings: Callable[[str], ConnectSettings],
+def connect(
+    settings: ConnectSettings,
     *,
     announce: Callable[[str], None],
-    timeout: float = 30.0,
+    auth_code: str = "",
+    realm_id: str = "",
+    timeout: float = 300.0,
 ) -> Tokens:
-    """`connect` with its redirect listener on a fresh loopback port; `settings` makes the
-    connection's settings for a redirect URI. A refusal because the port was taken tries
-    another port: `connect` binds its listener before it announces or writes anything."""
+    """The engine's `connect`, its redirect listener moved to a fresh loopback port (same
+    host and path) whenever its port proved taken. Nothing is lost by trying again: `connect`
+    binds the listener before it announces or writes anything."""
     taken: list[int] = []
-    for _ in range(TRIES):
-        port = free_port()
+    for attempt in range(TRIES):
+        if attempt:
+            url = urlparse(settings.redirect_uri)
+            moved = url._replace(netloc=f"{url.hostname}:{free_port()}").geturl()
+            settings = dataclasses.replace(settings, redirect_uri=moved)
         try:
-            return connect(settings(redirect_uri(port)), announce=announce, timeout=timeout)
+            return CONNECT(
+                settings,
+                announce=announce,
+                auth_code=auth_code,
+                realm_id=realm_id,
+                timeout=timeout,
+            )
         except UsageError as error:
-            if not port_was_taken(error, port):
+            if not port_was_taken(error, settings.redirect_uri):
                 raise
-            taken.append(port)
+            taken.append(urlparse(settings.redirect_uri).port or 0)
     pytest.fail(f"the redirect listener found each of {TRIES} free ports taken: {taken}")

@@ -20,6 +20,7 @@ from tpsqbo_engine.connectors.qbo.connect import ConnectSettings
 from tpsqbo_engine.connectors.qbo.tokens import TokenStore
 from tpsqbo_engine.emulators.qbo.server import QboEmulatorServer, QboOptions
 from tpsqbo_engine.errors import UsageError
+from tpsqbo_engine.sync import demo
 
 
 class Squatter:
@@ -49,6 +50,7 @@ def squat(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Squatter]]:
         def squatting(count: int, *, listen: bool = True) -> Squatter:
             squatter = Squatter(stack, count, listen=listen)
             monkeypatch.setattr(ports, "free_port", squatter)
+            monkeypatch.setattr(demo, "_free_port", squatter)  # the demo firm's first pick
             return squatter
 
         yield squatting
@@ -60,10 +62,11 @@ def qbo() -> Iterator[QboEmulatorServer]:
         yield server
 
 
-def _settings(qbo: QboEmulatorServer, token_file: Path) -> Callable[[str], ConnectSettings]:
+def _settings(qbo: QboEmulatorServer, token_file: Path, redirect: str = "") -> ConnectSettings:
+    redirect = redirect or ports.redirect_uri(ports.free_port())
     oauth = qbo.oauth
-    return lambda uri: ConnectSettings(
-        oauth.client_id, oauth.client_secret, qbo.discovery_url, uri, token_file
+    return ConnectSettings(
+        oauth.client_id, oauth.client_secret, qbo.discovery_url, redirect, token_file
     )
 
 
@@ -78,9 +81,7 @@ def test_connect_moves_to_another_port_when_its_port_is_taken(
         redirects.append(parse_qs(urlparse(url).query)["redirect_uri"][0])
         requests.get(url, timeout=10).raise_for_status()
 
-    tokens = ports.connect_on_a_free_port(
-        _settings(qbo, tmp_path / "tokens.json"), announce=browse, timeout=10
-    )
+    tokens = ports.connect(_settings(qbo, tmp_path / "tokens.json"), announce=browse, timeout=10)
     assert len(squatter.picked) == 3
     assert redirects == [ports.redirect_uri(squatter.picked[2])]  # the taken two: no announce
     assert tokens.realm_id == qbo.company.realm_id
@@ -92,9 +93,7 @@ def test_connect_gives_up_when_every_port_it_tries_is_taken(
 ) -> None:
     squatter = squat(ports.TRIES)
     with pytest.raises(pytest.fail.Exception, match="each of 5 free ports taken") as failed:
-        ports.connect_on_a_free_port(
-            _settings(qbo, tmp_path / "tokens.json"), announce=pytest.fail, timeout=10
-        )
+        ports.connect(_settings(qbo, tmp_path / "tokens.json"), announce=pytest.fail, timeout=10)
     assert len(squatter.picked) == ports.TRIES
     assert str(squatter.picked) in str(failed.value)
     assert not (tmp_path / "tokens.json").exists()
@@ -104,18 +103,30 @@ def test_connect_tries_no_other_port_for_any_other_usage_error(
     qbo: QboEmulatorServer, squat: Callable[..., Squatter], tmp_path: Path
 ) -> None:
     squatter = squat(0)
-    portless = _settings(qbo, tmp_path / "tokens.json")("http://127.0.0.1/callback")
+    portless = _settings(qbo, tmp_path / "tokens.json", "http://127.0.0.1/callback")
     with pytest.raises(UsageError, match="must be a loopback address with a port"):
-        ports.connect_on_a_free_port(lambda _: portless, announce=pytest.fail, timeout=10)
-    assert len(squatter.picked) == 1
+        ports.connect(portless, announce=pytest.fail, timeout=10)
+    assert squatter.picked == []
 
 
 def test_only_that_port_in_use_counts_as_taken() -> None:
     said = f"cannot listen for the redirect on 127.0.0.1:4000: {ports.ADDRESS_IN_USE}"
-    assert ports.port_was_taken(UsageError(said, hint="another --redirect-uri"), 4000)
-    assert not ports.port_was_taken(UsageError(said), 4001)
+    assert ports.port_was_taken(
+        UsageError(said, hint="another --redirect-uri"), ports.redirect_uri(4000)
+    )
+    assert not ports.port_was_taken(UsageError(said), ports.redirect_uri(4001))
     denied = "cannot listen for the redirect on 127.0.0.1:4000: Permission denied"
-    assert not ports.port_was_taken(UsageError(denied), 4000)
+    assert not ports.port_was_taken(UsageError(denied), ports.redirect_uri(4000))
+
+
+def test_the_demo_firm_moves_to_another_port_when_its_port_is_taken(
+    squat: Callable[..., Squatter], tmp_path: Path
+) -> None:
+    squatter = squat(2)
+    with demo.demo_firm(tmp_path, tps_seed="empty") as (session, qbo, _):
+        assert len(squatter.picked) == 3  # the demo's own pick, then two of tests/ports.py
+        tokens = TokenStore(session.config.qbo.token_file).load()
+        assert tokens.realm_id == qbo.company.realm_id
 
 
 def _redis_server() -> str:

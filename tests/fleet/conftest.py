@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests import ports
 from tests.fleet.local_redis import die_with_parent, running_redis
-from tests.ports import connect_on_a_free_port
 from tpsqbo_engine.connectors.qbo.connect import ConnectSettings
 from tpsqbo_engine.connectors.qbo.limits import Throttle
 from tpsqbo_engine.emulators.qbo.server import QboEmulatorServer, QboOptions
@@ -108,12 +108,12 @@ class Firms:
             f"client_secret_env: QBO_SECRET_{key}}}\n",
             encoding="utf-8",
         )
-        connect_on_a_free_port(
-            lambda redirect: ConnectSettings(
+        ports.connect(
+            ConnectSettings(
                 qbo.oauth.client_id,
                 qbo.oauth.client_secret,
                 qbo.discovery_url,
-                redirect,
+                ports.redirect_uri(ports.free_port()),
                 folder / ".tpsqbo" / "qbo-tokens.json",
             ),
             announce=lambda url: requests.get(url, timeout=10).raise_for_status(),

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.ports import connect_on_a_free_port
+from tests import ports
 from tests.qbo.conftest import FAST, Api, save_tokens
 from tests.windows import Spans, crowded
 from tpsqbo_engine.connectors.qbo.auth import QboAuth
@@ -314,12 +314,12 @@ def test_connect_runs_the_oauth_flow_through_a_loopback_redirect(
     qbo_server: QboEmulatorServer, tmp_path: Path
 ) -> None:
     token_file = tmp_path / "conn" / "tokens.json"
-    tokens = connect_on_a_free_port(
-        lambda redirect: ConnectSettings(
+    tokens = ports.connect(
+        ConnectSettings(
             qbo_server.oauth.client_id,
             qbo_server.oauth.client_secret,
             qbo_server.discovery_url,
-            redirect,
+            ports.redirect_uri(ports.free_port()),
             token_file,
         ),
         announce=lambda url: requests.get(url, timeout=10),

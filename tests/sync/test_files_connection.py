@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.ports import connect_on_a_free_port
+from tests import ports
 from tpsqbo_engine.connectors.qbo.connect import ConnectSettings
 from tpsqbo_engine.connectors.tps import files
 from tpsqbo_engine.emulators.qbo.server import QboEmulatorServer, QboOptions
@@ -37,12 +37,12 @@ def test_a_firm_without_an_endpoint_syncs_from_sheets(
             f"qbo: {{environment: '{qbo.discovery_url}', limits: 'off'}}\n"
         )
         config = load_config(tmp_path / "tpsqbo.yaml")
-        connect_on_a_free_port(
-            lambda redirect: ConnectSettings(
+        ports.connect(
+            ConnectSettings(
                 qbo.oauth.client_id,
                 qbo.oauth.client_secret,
                 qbo.discovery_url,
-                redirect,
+                ports.redirect_uri(ports.free_port()),
                 config.qbo.token_file,
             ),
             announce=_visit,
