@@ -50,11 +50,14 @@ def standard_pack() -> Path:
     return resources.rules_dir()
 
 
-@pytest.fixture(autouse=True)
-def _demo_redirect_moves_off_a_taken_port(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(scope="session", autouse=True)
+def _demo_redirect_moves_off_a_taken_port() -> Iterator[None]:
     """The demo firm names its redirect port before `connect` binds it; another worker may
-    take it in between. It moves to a fresh port then, as the suite's own connects do."""
-    monkeypatch.setattr(demo, "connect", ports.connect)
+    take it in between. It moves to a fresh port then, as the suite's own connects do.
+    Session-wide: module and session fixtures start demo firms too."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(demo, "connect", ports.connect)
+        yield
 
 
 @pytest.fixture(autouse=True)
