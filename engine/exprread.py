@@ -58,13 +58,27 @@ class Plans(Protocol):
     def plan(self, name: str, steps: tuple[str, ...]) -> PathPlan: ...
 
 
+class Functions:
+    """The functions a scope's names were made with (`by_name`), as long as no name bound
+    since has shadowed one (expr.Scope.bind forgets them then): a value that kept results
+    for these very functions finds them without looking each name up again."""
+
+    __slots__ = ("__weakref__", "by_name", "names")
+
+    def __init__(self, by_name: dict[str, Any]) -> None:
+        self.by_name = dict(by_name)
+        self.names = frozenset(by_name)
+
+
 class Reader(Protocol):
     """Where the names come from (expr.Scope): functions and aliases in `names`, over the
-    fields of `record`, read by the plans of `fields` (None: `names` is everything)."""
+    fields of `record`, read by the plans of `fields` (None: `names` is everything);
+    `functions`, what the functions among `names` are known to be (or None)."""
 
     names: dict[str, Any]
     record: Any
     fields: Plans | None
+    functions: Functions | None
 
 
 Path = tuple[str, tuple[str, ...], bool]
@@ -83,9 +97,30 @@ Kept = dict[Any, Any]
 _UNKEYED = object()
 # The results kept for one record shape (`fields`) and the functions called (weakly, so as
 # not to hold a plan's resolver and snapshot alive): another shape or another function
-# object starts over, since the same leaves may give another result.
-Known = tuple[Any, tuple[weakref.ref[Any], ...], Kept]
-_NOTHING_KNOWN: Known = (_NO_FIELDS, (), {})
+# object starts over, since the same leaves may give another result. Last, the scope's
+# `Functions` those very functions were found in (weakly), when they were.
+Known = tuple[Any, tuple[weakref.ref[Any], ...], Kept, weakref.ref[Functions] | None]
+_NOTHING_KNOWN: Known = (_NO_FIELDS, (), {}, None)
+
+
+def _functions_known(scope: Reader, found: dict[str, Any]) -> weakref.ref[Functions] | None:
+    """The scope's `Functions`, weakly, when the functions `found` by name are theirs."""
+    functions = scope.functions
+    if functions is None or not found:
+        return None
+    by_name = functions.by_name
+    for name, function in found.items():
+        if by_name.get(name) is not function:
+            return None
+    return weakref.ref(functions)
+
+
+def _known_here(scope: Reader, known: Known) -> Functions | None:
+    """The scope's `Functions`, when `known` was kept for them and the same record shape."""
+    functions = scope.functions
+    if functions is None or known[0] is not scope.fields or known[3] is None:
+        return None
+    return functions if functions is known[3]() else None
 
 
 def _key_of(value: Any) -> Any:
@@ -208,7 +243,7 @@ def _calling(paths: tuple[Path, ...], build: Build, function_type: type) -> Call
     value_readers = tuple((at, leaf_readers[at][1]) for at in values_at)
     count = len(paths)
 
-    def again(scope: Reader, fields: Any, known: Known) -> Any:
+    def again(scope: Reader, known: Known) -> Any:
         """`run` when the record shape is the one the results were kept for: if the names
         called are the very functions kept for (checked pure and the engine's when first
         met), the result kept for the values read, or built and kept; else `SLOW`, and
@@ -220,33 +255,48 @@ def _calling(paths: tuple[Path, ...], build: Build, function_type: type) -> Call
             if function is None or function is not ref():  # (a dead ref gives None)
                 return SLOW
             leaves[at] = function
+        return values_then_kept(scope, known[2], leaves, None)
+
+    def values_then_kept(
+        scope: Reader, kept: Kept, leaves: Leaves, functions: Functions | None
+    ) -> Any:
+        """The values read into `leaves`, then `kept_or_built`; `SLOW` if one cannot be."""
         for at, get in value_readers:
             value = get(scope)
             if value is SLOW:
                 return SLOW
             leaves[at] = value
-        return kept_or_built(known[2], leaves)
+        return kept_or_built(kept, leaves, functions)
 
-    def kept_or_built(kept: Kept, leaves: Leaves) -> Any:
-        """The result kept for the values read, or the one built now (and kept)."""
+    def kept_or_built(kept: Kept, leaves: Leaves, functions: Functions | None) -> Any:
+        """The result kept for the values read, or the one built now (and kept). With
+        `functions`, the functions' leaves are still to be put, from there, if it is built."""
         if only < 0:
             key = _key(leaves, values_at)
         else:  # `_key_of`, a text spelled out
             key = leaves[only]
             if type(key) is not str:
                 key = _key_of(key)
-        if key is _UNKEYED:
-            return build(leaves)
-        found = kept.get(key, SLOW)
-        if found is not SLOW:
-            return dict(found) if type(found) is dict else found
-        return _kept(kept, key, build(leaves))
+        if key is not _UNKEYED:
+            found = kept.get(key, SLOW)
+            if found is not SLOW:
+                return dict(found) if type(found) is dict else found
+        if functions is not None:
+            by_name = functions.by_name
+            for name, at in zip(called_names, functions_at, strict=True):
+                leaves[at] = by_name[name]
+        made = build(leaves)
+        return made if key is _UNKEYED else _kept(kept, key, made)
 
     def run(scope: Reader) -> Any:
         fields, names = scope.fields, scope.names
         known = last[0]  # read once: another thread may replace it meanwhile
         if known[0] is fields and called_names:
-            made = again(scope, fields, known)
+            functions = _known_here(scope, known)
+            if functions is not None:  # the functions kept for, without a look at each
+                made = values_then_kept(scope, known[2], [None] * count, functions)
+            else:
+                made = again(scope, known)
             if made is not SLOW:
                 return made
         leaves: Leaves = []
@@ -264,8 +314,13 @@ def _calling(paths: tuple[Path, ...], build: Build, function_type: type) -> Call
             return build(leaves)
         if known[0] is not fields or not _same_functions(known[1], leaves, functions_at):
             refs = tuple(weakref.ref(leaves[at]) for at in functions_at)
-            known = last[0] = (fields, refs, {})
-        return kept_or_built(known[2], leaves)
+            found = (
+                {}
+                if not called_names
+                else {n: leaves[at] for n, at in zip(called_names, functions_at, strict=True)}
+            )
+            known = last[0] = (fields, refs, {}, _functions_known(scope, found))
+        return kept_or_built(known[2], leaves, None)
 
     return run
 
@@ -312,15 +367,20 @@ def call_reader(
     last: list[Known] = [_NOTHING_KNOWN]  # the results kept per record shape and function
 
     def run(scope: Reader) -> Any:
-        called: Any = scope.names.get(function)
-        if type(called) is not function_type:
-            return SLOW
+        known = last[0]  # read once: another thread may replace it meanwhile
+        functions = _known_here(scope, known)
+        if functions is not None:  # the function kept for: pure, one of the engine's
+            called: Any = functions.by_name[function]
+        else:
+            called = scope.names.get(function)
+            if type(called) is not function_type:
+                return SLOW
         wrapped = called.func  # one of the engine's functions
         value = read(scope)
         if value is SLOW:
             return SLOW
         fields = scope.fields
-        if fields is None or getattr(called, "pure", False) is not True:
+        if functions is None and (fields is None or getattr(called, "pure", False) is not True):
             try:  # `_call`, spelled out for `linked`
                 return wrapped(*head, value)
             except StopIteration:
@@ -328,9 +388,9 @@ def call_reader(
         key = value if type(value) is str else _key_of(value)
         if key is _UNKEYED:
             return _call(wrapped, head, value, stopped)
-        known = last[0]  # read once: another thread may replace it meanwhile
-        if known[0] is not fields or known[1][0]() is not called:
-            known = last[0] = (fields, (weakref.ref(called),), {})
+        if functions is None and (known[0] is not fields or known[1][0]() is not called):
+            found = _functions_known(scope, {function: called})
+            known = last[0] = (fields, (weakref.ref(called),), {}, found)
         kept = known[2]
         found = kept.get(key, SLOW)
         if found is not SLOW:

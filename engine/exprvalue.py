@@ -15,7 +15,7 @@ from jinja2.exceptions import TemplateError
 from jinja2.runtime import Context
 
 from tpsqbo_engine import budget as limits
-from tpsqbo_engine.exprread import SLOW, Plans
+from tpsqbo_engine.exprread import SLOW, Functions, Plans
 from tpsqbo_engine.filters import ExpressionError
 
 
@@ -26,9 +26,14 @@ class Scope:
 
     A scope made with `record=` reads the record's fields through `fields` (declared fields
     the record leaves out read as None), and `names` (functions, an `each` alias) over them;
-    the whole filled record is made by `fill` only when Jinja's own code needs it."""
+    the whole filled record is made by `fill` only when Jinja's own code needs it.
 
-    __slots__ = ("_context", "_fill", "_values", "fields", "names", "record")
+    With `functions`, the names start from those functions, `values` over them; as long as
+    no name given or bound since shadows one of them, `functions` says what they are (and
+    values that kept results for them find those without looking each name up). `names`
+    change through `bind` only."""
+
+    __slots__ = ("_context", "_fill", "_values", "fields", "functions", "names", "record")
 
     def __init__(
         self,
@@ -37,10 +42,17 @@ class Scope:
         record: Any = None,
         fields: Plans | None = None,
         fill: Callable[[], dict[str, Any]] | None = None,
+        functions: Functions | None = None,
     ) -> None:
         names = {} if values is None else values if type(values) is dict else dict(values)
+        if functions is not None:
+            shadowed = not functions.names.isdisjoint(names)
+            names = {**functions.by_name, **names}
+            if shadowed:
+                functions = None  # none is known for certain
         self.names: dict[str, Any] = names
         self.record, self.fields, self._fill = record, fields, fill
+        self.functions = functions
         self._values: dict[str, Any] | None = names if fill is None else None
         self._context: Context | None = None
 
@@ -57,6 +69,9 @@ class Scope:
     def bind(self, name: str, value: Any) -> None:
         """Sets a name (an `each` alias) over everything else."""
         self.names[name] = value
+        functions = self.functions
+        if functions is not None and name in functions.names:
+            self.functions = None  # a function shadowed: every name is looked up again
         if self._values is not None and self._values is not self.names:
             self._values[name] = value
 
@@ -64,7 +79,9 @@ class Scope:
         """A scope over the same record whose names are bound apart (an `each` element)."""
         if self.fields is None:
             return Scope({**self.values})
-        return Scope({**self.names}, record=self.record, fields=self.fields, fill=self._copy)
+        made = Scope({**self.names}, record=self.record, fields=self.fields, fill=self._copy)
+        made.functions = self.functions  # the names copied are theirs as much as these are
+        return made
 
     def _copy(self) -> dict[str, Any]:
         return {**self.values}

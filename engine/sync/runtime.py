@@ -15,6 +15,7 @@ from functools import cache, partial
 from typing import Any
 
 from tpsqbo_engine.expr import ExpressionError, RuleFunction, Scope
+from tpsqbo_engine.exprread import Functions
 from tpsqbo_engine.functions import bound_functions
 from tpsqbo_engine.ruleset.model import FieldRule, MappingRule, RuleSet
 from tpsqbo_engine.ruleset.shapes import entity_catalog
@@ -83,6 +84,8 @@ def _display(record: Mapping[str, Any]) -> str:
 
 
 _WIP_ENTRIES = "tps.WipEntry"  # what `wip()` reads
+# what every scope of an entity starts from (Resolver._entity)
+_Entity = tuple[Fields, bool, Functions]
 
 
 @dataclass
@@ -104,7 +107,7 @@ class Resolver:
     _steps: dict[int, tuple[Any, tuple[Step, ...]]] = field(default_factory=dict)
     _last: tuple[str, Any, Scope] | None = None
     _filled: dict[int, tuple[Record, Any]] = field(default_factory=dict)
-    _entities: dict[str, tuple[Fields, dict[str, RuleFunction], bool]] = field(default_factory=dict)
+    _entities: dict[str, _Entity] = field(default_factory=dict)
     _linked: dict[tuple[str, str, str], tuple[str, Any]] = field(default_factory=dict)
 
     def writing(self, qualified: str, ident: str | None) -> None:
@@ -158,24 +161,27 @@ class Resolver:
         entity = self._entities.get(qualified)
         if entity is None:
             entity = self._entities[qualified] = self._entity(qualified)
-        fields, shared, binds_wip = entity
-        names = shared.copy()
-        if binds_wip:
-            names["wip"] = self._wip_of(record)
+        fields, binds_wip, functions = entity
         made = Scope(
-            names, record=record, fields=fields, fill=lambda: _filled(qualified, record, self)
+            {"wip": self._wip_of(record)} if binds_wip else None,
+            record=record,
+            fields=fields,
+            fill=lambda: _filled(qualified, record, self),
+            functions=functions,
         )
         self._last = (qualified, record, made)
         return made
 
-    def _entity(self, qualified: str) -> tuple[Fields, dict[str, RuleFunction], bool]:
+    def _entity(self, qualified: str) -> _Entity:
         """What every scope of the entity's records starts from: the plans of its fields,
-        the functions, and whether `wip` is bound to each record (the rules call it only
-        when the pack reads WIP entries, RuleSet.reads; otherwise the shared one, for no
-        invoice, is left)."""
+        whether `wip` is bound to each record (the rules call it only when the pack reads
+        WIP entries, RuleSet.reads; otherwise the shared one, for no invoice, is left), and
+        the functions every record's scope shares."""
         fields = Fields(self.rules.catalog().get(qualified))
         shared = self._shared_functions(system_of(qualified))
-        return fields, shared, _WIP_ENTRIES in self.rules.reads
+        binds_wip = _WIP_ENTRIES in self.rules.reads
+        same = {name: f for name, f in shared.items() if not (binds_wip and name == "wip")}
+        return fields, binds_wip, Functions(same)
 
     def steps(self, fields: tuple[FieldRule, ...]) -> tuple[Step, ...]:
         """A mapping's field rules with their paths split, compiled once per run."""

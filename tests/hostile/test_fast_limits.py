@@ -13,6 +13,7 @@ import pytest
 from tpsqbo_engine import budget
 from tpsqbo_engine.expr import ExpressionError, RuleFunction, Scope, compile_value
 from tpsqbo_engine.exprfast import UNBUDGETED_OPERATIONS
+from tpsqbo_engine.exprread import Functions
 from tpsqbo_engine.filters import merge_by
 from tpsqbo_engine.sync.filling import Fields
 
@@ -191,3 +192,56 @@ def test_a_value_failing_only_for_some_records_still_loads() -> None:
     assert value.evaluate({"name": ""}) == ""
     with pytest.raises(ExpressionError, match=r"rules/c\.yaml:8: "):
         value.evaluate({"name": "x"})
+
+
+def _answering(answer: str, calls: list[str] | None = None) -> RuleFunction:
+    def fn(table: str, code: str) -> str:
+        if calls is not None:
+            calls.append(code)
+        return f"{answer}:{table}:{code}"
+
+    return RuleFunction(fn, pure=True)
+
+
+TWO_SHAPES = ["{{ fn('t', code) }}", "{{ fn('t', code) ~ '/' ~ fn('u', code) }}"]
+
+
+@pytest.mark.parametrize("source", TWO_SHAPES)
+def test_results_are_kept_for_the_functions_every_scope_shares(source: str) -> None:
+    value = compile_value(source, "r:1")
+    fields, calls = Fields(None), []
+    shared = Functions({"fn": _answering("A", calls)})
+    for code in ("x", "x", "y", "x"):
+        scope = Scope(None, record={"code": code}, fields=fields, functions=shared)
+        assert value.evaluate(scope) == value.evaluate_slowly({**shared.by_name, "code": code})
+    calls.clear()
+    scope = Scope(None, record={"code": "x"}, fields=fields, functions=shared)
+    assert scope.functions is shared
+    value.evaluate(scope)
+    assert calls == []  # kept, and found without looking the function up
+
+
+@pytest.mark.parametrize("source", TWO_SHAPES)
+def test_a_name_bound_over_a_shared_function_is_the_one_called(source: str) -> None:
+    value = compile_value(source, "r:1")
+    fields = Fields(None)
+    shared = Functions({"fn": _answering("A")})
+    scope = Scope(None, record={"code": "x"}, fields=fields, functions=shared)
+    assert value.evaluate(scope).startswith("A:")  # kept for the shared function
+    inner = scope.inner()
+    inner.bind("fn", _answering("B"))  # an `each` alias named like the function
+    assert inner.functions is None
+    assert value.evaluate(inner).startswith("B:")
+    assert value.evaluate(inner) == value.evaluate_slowly({"fn": inner.names["fn"], "code": "x"})
+
+
+@pytest.mark.parametrize("source", TWO_SHAPES)
+def test_a_name_given_over_shared_functions_is_the_one_called(source: str) -> None:
+    value = compile_value(source, "r:1")
+    fields = Fields(None)
+    shared = Functions({"fn": _answering("A")})
+    for answer in ("B", "B", "A", "B", "A"):
+        given = {} if answer == "A" else {"fn": _answering("B")}
+        scope = Scope(given, record={"code": "x"}, fields=fields, functions=shared)
+        assert (scope.functions is shared) == (answer == "A")
+        assert value.evaluate(scope).startswith(f"{answer}:")
