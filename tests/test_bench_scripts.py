@@ -5,14 +5,11 @@ that each prints its measures and its targets is."""
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-
-from tests import ports
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 
@@ -41,35 +38,16 @@ SMALL_RUNS = {
 }
 
 
-# How a benchmark ends when the OAuth redirect port it picked was taken before its `connect`
-# bound it (by another worker of the suite): the engine's usage error, uncaught.
-TAKEN = re.compile(
-    r"tpsqbo_engine\.errors\.UsageError: cannot listen for the redirect on "
-    rf"127\.0\.0\.1:\d+: {re.escape(ports.ADDRESS_IN_USE)}"
-)
-
-
-def _bench(script: str, arguments: list[str]) -> subprocess.CompletedProcess[str]:
-    """A run of the benchmark; run again, at most `ports.TRIES` times, only when it ended
-    on its redirect port being taken, a race the benchmark cannot see coming."""
-    for _ in range(ports.TRIES):
-        finished = subprocess.run(
-            [sys.executable, str(BENCH / f"{script}.py"), *arguments],
-            capture_output=True,
-            text=True,
-            timeout=240,
-            check=False,
-        )
-        said = finished.stderr.strip().splitlines()[-1:]
-        if finished.returncode == 0 or not (said and TAKEN.fullmatch(said[0])):
-            return finished
-    pytest.fail(f"{script}: each of {ports.TRIES} runs found its redirect port taken")
-
-
 @pytest.mark.parametrize("script", sorted(SMALL_RUNS))
 def test_the_benchmark_runs_on_a_small_input(script: str) -> None:
     arguments, expected = SMALL_RUNS[script]
-    finished = _bench(script, arguments)
+    finished = subprocess.run(
+        [sys.executable, str(BENCH / f"{script}.py"), *arguments],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
     assert finished.returncode == 0, finished.stderr[-3000:]
     for measure in expected:
         assert measure in finished.stdout, finished.stdout[-3000:]
