@@ -75,7 +75,7 @@ def firm(folder: Path, tps: dict[str, Any], qbo: dict[str, Any]) -> Session:
             qbo["client_id"],
             qbo["client_secret"],
             qbo["discovery_url"],
-            f"http://127.0.0.1:{free_port()}/callback",
+            "http://127.0.0.1:0/callback",  # the listener binds a free port itself
             settings.qbo.token_file,
         ),
         announce=lambda url: requests.get(url, timeout=10),

@@ -6,9 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import ports
 from tpsqbo_engine import resources
-from tpsqbo_engine.sync import demo
 
 CASES = Path(__file__).parent / "cases"
 
@@ -48,16 +46,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture
 def standard_pack() -> Path:
     return resources.rules_dir()
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _demo_redirect_moves_off_a_taken_port() -> Iterator[None]:
-    """The demo firm names its redirect port before `connect` binds it; another worker may
-    take it in between. It moves to a fresh port then, as the suite's own connects do.
-    Session-wide: module and session fixtures start demo firms too."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(demo, "connect", ports.connect)
-        yield
 
 
 @pytest.fixture(autouse=True)

@@ -20,7 +20,7 @@ import requests
 
 from tests import ports
 from tests.fleet.local_redis import die_with_parent, running_redis
-from tpsqbo_engine.connectors.qbo.connect import ConnectSettings
+from tpsqbo_engine.connectors.qbo.connect import ConnectSettings, connect
 from tpsqbo_engine.connectors.qbo.limits import Throttle
 from tpsqbo_engine.emulators.qbo.server import QboEmulatorServer, QboOptions
 from tpsqbo_engine.emulators.tps.server import TpsEmulatorServer, TpsOptions
@@ -108,12 +108,12 @@ class Firms:
             f"client_secret_env: QBO_SECRET_{key}}}\n",
             encoding="utf-8",
         )
-        ports.connect(
+        connect(
             ConnectSettings(
                 qbo.oauth.client_id,
                 qbo.oauth.client_secret,
                 qbo.discovery_url,
-                ports.redirect_uri(ports.free_port()),
+                ports.REDIRECT,
                 folder / ".tpsqbo" / "qbo-tokens.json",
             ),
             announce=lambda url: requests.get(url, timeout=10).raise_for_status(),

@@ -15,7 +15,7 @@ from tests.windows import Spans, crowded
 from tpsqbo_engine.connectors.qbo.auth import QboAuth
 from tpsqbo_engine.connectors.qbo.batch import BatchOp
 from tpsqbo_engine.connectors.qbo.client import QboClient
-from tpsqbo_engine.connectors.qbo.connect import ConnectSettings
+from tpsqbo_engine.connectors.qbo.connect import ConnectSettings, connect
 from tpsqbo_engine.connectors.qbo.errors import (
     QboSkippableError,
     ReconnectRequired,
@@ -314,12 +314,12 @@ def test_connect_runs_the_oauth_flow_through_a_loopback_redirect(
     qbo_server: QboEmulatorServer, tmp_path: Path
 ) -> None:
     token_file = tmp_path / "conn" / "tokens.json"
-    tokens = ports.connect(
+    tokens = connect(
         ConnectSettings(
             qbo_server.oauth.client_id,
             qbo_server.oauth.client_secret,
             qbo_server.discovery_url,
-            ports.redirect_uri(ports.free_port()),
+            ports.REDIRECT,
             token_file,
         ),
         announce=lambda url: requests.get(url, timeout=10),

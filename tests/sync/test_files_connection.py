@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from tests import ports
-from tpsqbo_engine.connectors.qbo.connect import ConnectSettings
+from tpsqbo_engine.connectors.qbo.connect import ConnectSettings, connect
 from tpsqbo_engine.connectors.tps import files
 from tpsqbo_engine.emulators.qbo.server import QboEmulatorServer, QboOptions
 from tpsqbo_engine.sync.config import load_config
@@ -37,12 +37,12 @@ def test_a_firm_without_an_endpoint_syncs_from_sheets(
             f"qbo: {{environment: '{qbo.discovery_url}', limits: 'off'}}\n"
         )
         config = load_config(tmp_path / "tpsqbo.yaml")
-        ports.connect(
+        connect(
             ConnectSettings(
                 qbo.oauth.client_id,
                 qbo.oauth.client_secret,
                 qbo.discovery_url,
-                ports.redirect_uri(ports.free_port()),
+                ports.REDIRECT,
                 config.qbo.token_file,
             ),
             announce=_visit,
