@@ -147,6 +147,21 @@ def test_a_redirect_uri_connect_cannot_listen_on_is_refused_clearly(
     assert not (tmp_path / "tokens.json").exists()
 
 
+def test_the_cli_refuses_port_0_with_an_auth_code_before_asking_anyone(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from tpsqbo_engine import cli
+
+    monkeypatch.setenv("TPSQBO_QBO_CLIENT_ID", "app")
+    monkeypatch.setenv("TPSQBO_QBO_CLIENT_SECRET", "secret-never-shown")
+    monkeypatch.setattr(engine, "AuthClient", pytest.fail)  # refused before any discovery
+    arguments = ["connect", "--redirect-uri", ports.REDIRECT, "--auth-code", "c", "--realm-id", "1"]
+    code = cli.main([*arguments, "--token-file", str(tmp_path / "tokens.json")])
+    err = capsys.readouterr().err
+    assert code == 2 and "--redirect-uri" in err and "port 0 needs the redirect listener" in err
+    assert "secret-never-shown" not in err and not (tmp_path / "tokens.json").exists()
+
+
 def test_the_cli_says_where_it_listens_and_completes_on_port_0(
     qbo: QboEmulatorServer, tmp_path: Path
 ) -> None:
