@@ -6,6 +6,7 @@ taken (another worker of the suite took it first), and only for that."""
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import socket
@@ -192,6 +193,27 @@ def test_connect_help_says_port_0_is_for_loopback_testing() -> None:
         check=True,
     ).stdout
     assert "Port 0 (for the emulator and loopback testing" in " ".join(shown.split())
+
+
+def test_the_watch_benchmark_holds_the_watchers_port_for_the_watcher_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from waitress.server import create_server
+
+    monkeypatch.syspath_prepend(str(BENCH))
+    monkeypatch.delitem(sys.modules, "watch", raising=False)
+    import watch  # bench/watch.py
+
+    with watch.reserved_port() as held:
+        port = int(held.getsockname()[1])
+        with socket.socket() as other, pytest.raises(OSError) as taken:
+            other.bind(("127.0.0.1", port))  # as another process told that port would
+        assert taken.value.errno == errno.EADDRINUSE
+        server = create_server(lambda env, start: [], host="127.0.0.1", port=port)
+        try:
+            assert int(server.effective_port) == port  # the watcher's own server binds it
+        finally:
+            server.close()
 
 
 class Squatter:
