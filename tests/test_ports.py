@@ -1,8 +1,9 @@
-"""No test names a port before its server binds it, except for Redis, which cannot bind 0.
+"""No port is named before its server binds it, except Redis's, which cannot bind 0.
 
 The redirect listener of `connect` binds port 0 itself and the flow carries the port bound;
-Redis, told a port found free a moment earlier, moves to another only when that one proved
-taken (another worker of the suite took it first), and only for that."""
+the watch benchmark holds its watcher's port until the watcher binds it; Redis, told a port
+found free a moment earlier, moves to another only when that one proved taken (another
+worker of the suite took it first), and only for that."""
 
 from __future__ import annotations
 
