@@ -42,10 +42,16 @@ from tpsqbo_engine.sync.session import Session
 ENGINE = [sys.executable, "-m", "tpsqbo_engine"]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def reserved_port() -> socket.socket:
+    """A loopback port held for the watcher, which cannot bind port 0 here: the QBO
+    emulator is told its webhook URL when it starts, before the watcher can. The socket is
+    bound with SO_REUSEADDR and never listens, so on Linux the watcher (waitress sets
+    SO_REUSEADDR too) can bind the port while it is held, and nothing else can take it in
+    between, as it could a port found free and closed."""
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    holder.bind(("127.0.0.1", 0))
+    return holder
 
 
 def emulator(args: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str], dict[str, Any]]:
@@ -75,7 +81,7 @@ def firm(folder: Path, tps: dict[str, Any], qbo: dict[str, Any]) -> Session:
             qbo["client_id"],
             qbo["client_secret"],
             qbo["discovery_url"],
-            f"http://127.0.0.1:{free_port()}/callback",
+            "http://127.0.0.1:0/callback",  # the listener binds a free port itself
             settings.qbo.token_file,
         ),
         announce=lambda url: requests.get(url, timeout=10),
@@ -146,10 +152,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--clients", type=int, default=30)
     args = parser.parse_args()
-    verifier, port = secrets.token_urlsafe(24), free_port()
+    verifier = secrets.token_urlsafe(24)
     env = {**os.environ, "TPSQBO_WEBHOOK_VERIFIER": verifier}
     processes: list[subprocess.Popen[str]] = []
-    with tempfile.TemporaryDirectory() as name:
+    with tempfile.TemporaryDirectory() as name, reserved_port() as held:
+        port = int(held.getsockname()[1])
         folder = Path(name)
         try:
             tps_process, tps = emulator(["tps", "--seed", f"large:{args.clients}"], env)

@@ -318,7 +318,11 @@ def connect(
         str, typer.Option(help="sandbox, production, or the OAuth discovery URL of an emulator.")
     ] = "sandbox",
     redirect_uri: Annotated[
-        str, typer.Option(help="Loopback redirect URI registered for the app.")
+        str,
+        typer.Option(
+            help="Loopback redirect URI registered for the app. Port 0 (for the emulator "
+            "and loopback testing; Intuit needs the registered URI exactly): any free port."
+        ),
     ] = "http://127.0.0.1:8765/callback",
     token_file: Annotated[
         Path | None,
@@ -354,6 +358,7 @@ def connect(
         realm_id=realm_id,
         timeout=timeout,
         announce=lambda url: typer.echo(f"Open this URL to authorize:\n{url}"),
+        listening=lambda uri: typer.echo(f"listening for the redirect on {uri}"),
     )
     typer.echo(f"connected to company {tokens.realm_id}; tokens saved to {settings.token_file}")
     raise typer.Exit(EXIT_OK)

@@ -15,7 +15,6 @@ import json
 import os
 import re
 import shutil
-import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -35,12 +34,6 @@ from tpsqbo_engine.sync.report import write_report
 from tpsqbo_engine.sync.session import Session
 
 Echo = Callable[[str], None]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _visit(url: str) -> None:
@@ -192,7 +185,7 @@ def demo_firm(
                 qbo.oauth.client_id,
                 qbo.oauth.client_secret,
                 qbo.discovery_url,
-                f"http://127.0.0.1:{_free_port()}/callback",
+                "http://127.0.0.1:0/callback",  # the listener binds a free port itself
                 config.qbo.token_file,
             ),
             announce=_visit,

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import itertools
 import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -22,23 +18,13 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests import ports
+from tests.fleet.local_redis import die_with_parent, running_redis
 from tpsqbo_engine.connectors.qbo.connect import ConnectSettings, connect
 from tpsqbo_engine.connectors.qbo.limits import Throttle
 from tpsqbo_engine.emulators.qbo.server import QboEmulatorServer, QboOptions
 from tpsqbo_engine.emulators.tps.server import TpsEmulatorServer, TpsOptions
 from tpsqbo_engine.fleet.coord import FirmRun
-
-
-def _die_with_parent() -> None:
-    """A server a test starts goes when the test run goes, however it ends."""
-    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def overlaps(runs: list[FirmRun]) -> list[tuple[str, str]]:
@@ -127,7 +113,7 @@ class Firms:
                 qbo.oauth.client_id,
                 qbo.oauth.client_secret,
                 qbo.discovery_url,
-                f"http://127.0.0.1:{free_port()}/callback",
+                ports.REDIRECT,
                 folder / ".tpsqbo" / "qbo-tokens.json",
             ),
             announce=lambda url: requests.get(url, timeout=10).raise_for_status(),
@@ -150,62 +136,8 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server = shutil.which("redis-server")
     if server is None:
         pytest.fail("redis-server is not installed: `apt-get install redis-server` (.ci/run does)")
-    folder = tmp_path_factory.mktemp("redis")
-    # A free port is free when asked, not necessarily when Redis binds it: the suite's
-    # other workers take ports too. A Redis that could not bind exits; another port is tried.
-    for _attempt in range(5):
-        port = free_port()
-        command = [server, "--port", str(port), "--bind", "127.0.0.1"]
-        process = subprocess.Popen(
-            [*command, "--save", "", "--appendonly", "no"],
-            cwd=folder,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
-        )
-        try:
-            if _started(process, port):
-                yield f"redis://127.0.0.1:{port}/0"
-                return
-        finally:
-            process.terminate()
-            process.wait(10)
-    raise RuntimeError("redis-server did not start on any of five free ports")
-
-
-def _started(process: subprocess.Popen[bytes], port: int) -> bool:
-    """Whether the Redis of `process` answers on `port` (False: it exited, its port taken);
-    the answer must come from that very process, not from another worker's Redis."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            info = _server_info(port)
-        except OSError:
-            time.sleep(0.05)
-            continue
-        return f"process_id:{process.pid}\r\n".encode() in info  # else another's Redis
-    if process.poll() is None:
-        raise RuntimeError("redis-server did not answer within 10 s")
-    return False
-
-
-def _server_info(port: int) -> bytes:
-    """`INFO server` of the Redis on `port`: its bulk reply, read whole."""
-    with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-        sock.sendall(b"INFO server\r\n")
-        reply = b""
-        while b"\r\n" not in reply or len(reply) < _bulk_end(reply):
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            reply += chunk
-        return reply
-
-
-def _bulk_end(reply: bytes) -> int:
-    """Where a bulk reply (`$<length>\\r\\n<bytes>\\r\\n`) ends; 0 for any other reply."""
-    head, _, _ = reply.partition(b"\r\n")
-    return len(head) + 2 + int(head[1:]) + 2 if head[:1] == b"$" else 0
+    with running_redis(server, tmp_path_factory.mktemp("redis")) as url:
+        yield url
 
 
 @pytest.fixture
@@ -235,7 +167,7 @@ class Workers:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         log.close()
         self.processes[name] = process

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import stat
 from decimal import Decimal
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests import ports
 from tests.qbo.conftest import FAST, Api, save_tokens
 from tests.windows import Spans, crowded
 from tpsqbo_engine.connectors.qbo.auth import QboAuth
@@ -310,26 +310,22 @@ def test_the_limiter_waits_when_a_window_is_full() -> None:
     assert limiter.waited > 0
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_connect_runs_the_oauth_flow_through_a_loopback_redirect(
     qbo_server: QboEmulatorServer, tmp_path: Path
 ) -> None:
-    settings = ConnectSettings(
-        qbo_server.oauth.client_id,
-        qbo_server.oauth.client_secret,
-        qbo_server.discovery_url,
-        f"http://127.0.0.1:{_free_port()}/callback",
-        tmp_path / "conn" / "tokens.json",
+    token_file = tmp_path / "conn" / "tokens.json"
+    tokens = connect(
+        ConnectSettings(
+            qbo_server.oauth.client_id,
+            qbo_server.oauth.client_secret,
+            qbo_server.discovery_url,
+            ports.REDIRECT,
+            token_file,
+        ),
+        announce=lambda url: requests.get(url, timeout=10),
+        timeout=10,
     )
-    tokens = connect(settings, announce=lambda url: requests.get(url, timeout=10), timeout=10)
     assert tokens.realm_id == qbo_server.company.realm_id
-    assert stat.S_IMODE(settings.token_file.stat().st_mode) == 0o600
-    client = QboClient(
-        QboAuth(TokenStore(settings.token_file), qbo_server.oauth.client_secret), retry=FAST
-    )
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    client = QboClient(QboAuth(TokenStore(token_file), qbo_server.oauth.client_secret), retry=FAST)
     assert client.company_info()["CompanyName"] == "Sandbox Company US 1"

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
 import requests
 
+from tests import ports
 from tpsqbo_engine.connectors.qbo.connect import ConnectSettings, connect
 from tpsqbo_engine.connectors.tps import files
 from tpsqbo_engine.emulators.qbo.server import QboEmulatorServer, QboOptions
@@ -16,12 +16,6 @@ from tpsqbo_engine.sync.config import load_config
 from tpsqbo_engine.sync.session import Session
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "tps-files"
-
-
-def _port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _visit(url: str) -> None:
@@ -48,7 +42,7 @@ def test_a_firm_without_an_endpoint_syncs_from_sheets(
                 qbo.oauth.client_id,
                 qbo.oauth.client_secret,
                 qbo.discovery_url,
-                f"http://127.0.0.1:{_port()}/callback",
+                ports.REDIRECT,
                 config.qbo.token_file,
             ),
             announce=_visit,

@@ -3,7 +3,9 @@
 The user opens the authorize URL; Intuit (or the emulator) redirects to a loopback address
 where a one-shot listener takes the `code`, checks `state`, and the code is exchanged for
 tokens, which are saved 0600. Works against the emulator (a discovery URL as environment)
-and, by configuration only, against Intuit's sandbox and production.
+and, by configuration only, against Intuit's sandbox and production. A redirect URI with
+port 0 (for the emulator and loopback testing: Intuit only redirects to registered URIs)
+makes the listener bind a free port and the flow use the URI with that port.
 """
 
 from __future__ import annotations
@@ -68,61 +70,124 @@ def client_credentials() -> tuple[str, str]:
     return client_id, secret
 
 
+def _refuse_port_zero(redirect_uri: str, auth_code: str) -> None:
+    """Port 0 means "the listener binds a free port": only a loopback listener can."""
+    parsed = urlparse(redirect_uri)
+    if parsed.port != 0:
+        return
+    if parsed.hostname not in LOOPBACK:
+        raise UsageError(
+            f"--redirect-uri {redirect_uri}: port 0 is only for a loopback listener",
+            hint="use http://127.0.0.1:0/callback, or the exact URI registered for the app",
+        )
+    if auth_code:
+        raise UsageError(
+            f"--redirect-uri {redirect_uri}: port 0 needs the redirect listener, which "
+            "--auth-code skips",
+            hint="pass the redirect URI the code was issued for, or drop --auth-code",
+        )
+
+
 class _Callback:
-    """Receives the single redirect that carries the authorization code."""
+    """Receives the single redirect that carries the authorization code. Port 0 binds a
+    free port (for the emulator and loopback testing): `redirect_uri` names the one bound,
+    so no port is picked first and taken by someone else before the listener binds it."""
 
     def __init__(self, redirect_uri: str) -> None:
         parsed = urlparse(redirect_uri)
-        if parsed.hostname not in LOOPBACK or not parsed.port:
+        if parsed.hostname not in LOOPBACK or parsed.port is None:
             raise UsageError(
                 f"the redirect URI must be a loopback address with a port, not {redirect_uri}",
-                hint="e.g. http://127.0.0.1:8765/callback",
+                hint="e.g. http://127.0.0.1:8765/callback (port 0: any free port)",
             )
         self.path = parsed.path or "/"
         self.params: dict[str, str] = {}
         self.done = threading.Event()
-        callback = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                url = urlparse(self.path)
-                if url.path != callback.path:
-                    self.send_error(404)
-                    return
-                callback.params = {k: v[0] for k, v in parse_qs(url.query).items()}
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; charset=utf-8")
-                self.end_headers()
-                self.wfile.write(b"tpsqbo-engine is connected. You can close this window.")
-                callback.done.set()
-
-            def log_message(self, *args: object) -> None:
-                return  # the query string carries the authorization code: never logged
-
-        try:
-            self.server = ThreadingHTTPServer(
-                (parsed.hostname or "127.0.0.1", parsed.port), Handler
-            )
-        except OSError as exc:  # the port is taken (or not ours to take)
-            raise UsageError(
-                f"cannot listen for the redirect on {parsed.hostname}:{parsed.port}: "
-                f"{exc.strerror or exc}",
-                hint="stop what uses that port, or register and pass another --redirect-uri",
-            ) from None
+        self.server = _listen(parsed.hostname or "127.0.0.1", parsed.port, self)
+        # Any other URI stays as given, byte for byte: Intuit matches registered URIs exactly.
+        self.redirect_uri = redirect_uri
+        if parsed.port == 0:
+            bound = self.server.server_address[1]
+            self.redirect_uri = parsed._replace(netloc=f"{parsed.hostname}:{bound}").geturl()
         # Listening before the URL is announced: the redirect may come back at once.
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def wait(self, timeout: float) -> dict[str, str]:
-        try:
-            if not self.done.wait(timeout):
-                raise EngineError(
-                    "no answer from the authorization page",
-                    hint="open the URL above in a browser, or pass --auth-code",
-                )
-            return self.params
-        finally:
-            self.server.shutdown()
-            self.server.server_close()
+        if not self.done.wait(timeout):
+            raise EngineError(
+                "no answer from the authorization page",
+                hint="open the URL above in a browser, or pass --auth-code",
+            )
+        return self.params
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _listen(host: str, port: int, callback: _Callback) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            url = urlparse(self.path)
+            if url.path != callback.path:
+                self.send_error(404)
+                return
+            callback.params = {k: v[0] for k, v in parse_qs(url.query).items()}
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.end_headers()
+            self.wfile.write(b"tpsqbo-engine is connected. You can close this window.")
+            callback.done.set()
+
+        def log_message(self, *args: object) -> None:
+            return  # the query string carries the authorization code: never logged
+
+    try:
+        return ThreadingHTTPServer((host, port), Handler)
+    except OSError as exc:  # the port is taken (or not ours to take)
+        raise UsageError(
+            f"cannot listen for the redirect on {host}:{port}: {exc.strerror or exc}",
+            hint="stop what uses that port, or register and pass another --redirect-uri",
+        ) from None
+
+
+def _auth_client(settings: ConnectSettings, redirect_uri: str) -> AuthClient:
+    try:
+        return AuthClient(
+            settings.client_id, settings.client_secret, redirect_uri, settings.environment
+        )
+    except AuthClientError as exc:
+        raise EngineError(
+            f"cannot read the OAuth discovery document ({exc.status_code})",
+            hint="check --environment",
+        ) from None
+
+
+def _authorize(
+    settings: ConnectSettings,
+    announce: Callable[[str], None],
+    listening: Callable[[str], None],
+    timeout: float,
+) -> tuple[AuthClient, str, str]:
+    """The browser leg: the listener first (so its bound port is in the redirect URI the
+    authorization URL and the code exchange carry), closed however the leg ends."""
+    callback = _Callback(settings.redirect_uri)
+    try:
+        client = _auth_client(settings, callback.redirect_uri)
+        listening(callback.redirect_uri)
+        state = secrets.token_urlsafe(24)
+        announce(client.get_authorization_url([Scopes.ACCOUNTING], state_token=state))
+        params = callback.wait(timeout)
+    finally:
+        callback.close()
+    if params.get("state") != state:
+        raise EngineError(
+            "the authorization answer does not match this request (state)",
+            hint="run `tpsqbo-engine connect` again",
+        )
+    if "error" in params:
+        raise EngineError(f"authorization was refused: {params['error']}")
+    return client, params.get("code", ""), params.get("realmId", "")
 
 
 def connect(
@@ -132,30 +197,15 @@ def connect(
     auth_code: str = "",
     realm_id: str = "",
     timeout: float = 300.0,
+    listening: Callable[[str], None] = lambda redirect_uri: None,
 ) -> Tokens:
-    """Runs the authorization flow and saves the tokens; returns them."""
-    try:
-        client = AuthClient(
-            settings.client_id, settings.client_secret, settings.redirect_uri, settings.environment
-        )
-    except AuthClientError as exc:
-        raise EngineError(
-            f"cannot read the OAuth discovery document ({exc.status_code})",
-            hint="check --environment",
-        ) from None
-    state = secrets.token_urlsafe(24)
-    if not auth_code:
-        callback = _Callback(settings.redirect_uri)
-        announce(client.get_authorization_url([Scopes.ACCOUNTING], state_token=state))
-        params = callback.wait(timeout)
-        if params.get("state") != state:
-            raise EngineError(
-                "the authorization answer does not match this request (state)",
-                hint="run `tpsqbo-engine connect` again",
-            )
-        if "error" in params:
-            raise EngineError(f"authorization was refused: {params['error']}")
-        auth_code, realm_id = params.get("code", ""), params.get("realmId", "")
+    """Runs the authorization flow and saves the tokens; returns them. `listening` is told
+    the redirect URI the listener took (its port bound when the URI named port 0)."""
+    _refuse_port_zero(settings.redirect_uri, auth_code)
+    if auth_code:
+        client = _auth_client(settings, settings.redirect_uri)
+    else:
+        client, auth_code, realm_id = _authorize(settings, announce, listening, timeout)
     if not realm_id:
         raise UsageError("the company (realm) id is missing", hint="pass --realm-id")
     try:
