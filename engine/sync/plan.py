@@ -119,12 +119,28 @@ class Plan:
 
     @classmethod
     def from_file(cls, path: Path) -> Plan:
-        data = json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text, parse_float=Decimal, object_hook=_exact_amount)
         operations = [Operation(**op) for op in data["operations"]]
         return cls(data["phase"], operations, data.get("created_at", ""))
 
 
+# An amount is written as a JSON number when that number reads back as the very amount
+# (any amount in cents up to about 15 digits); any other as {"decimal": "its digits"}, so
+# that a reviewed plan applies the amounts planned, digit for digit.
+_EXACT = "decimal"
+
+
 def _json(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return float(value) if value == value.quantize(Decimal("0.01")) else str(value)
+        number = float(value)
+        if Decimal(repr(number)) == value:
+            return number
+        return {_EXACT: str(value)}
     return str(value)
+
+
+def _exact_amount(found: dict[str, Any]) -> Any:
+    if len(found) == 1 and type(found.get(_EXACT)) is str:
+        return Decimal(found[_EXACT])
+    return found

@@ -95,3 +95,32 @@ def test_explain_shows_a_planned_create_diff_as_fields(tmp_path: Path) -> None:
     (create,) = json.loads(result.output)["next"]
     assert create["action"] == "create"
     assert create["diff"]["DisplayName"] == [None, create["body"]["DisplayName"]]
+
+
+@pytest.mark.parametrize(
+    ("amount", "as_number"),
+    [
+        ("12.34", True),
+        ("0.125", True),
+        ("1234567890123.45", True),
+        ("-7", True),
+        ("12345678901234567.89", False),  # past what a JSON number holds exactly
+        ("0.1000000000000000055511", False),
+    ],
+)
+def test_amounts_read_back_from_a_plan_file_digit_for_digit(
+    tmp_path: Path, amount: str, as_number: bool
+) -> None:
+    exact = Decimal(amount)
+    body = {"Line": [{"Amount": exact, "Description": "Tax return"}], "TotalAmt": exact}
+    plan = Plan("initial", [_create(body)], "2026-01-01T00:00:00+00:00")
+    path = tmp_path / "plan.json"
+    path.write_text(plan.to_json(), encoding="utf-8")
+    written = json.loads(path.read_text())["operations"][0]["body"]["TotalAmt"]
+    assert written == (float(amount) if as_number else {"decimal": amount})
+    (read,) = Plan.from_file(path).operations
+    assert read.body == body and read.diff == _create(body).diff
+    total = read.body["TotalAmt"]
+    assert type(total) is Decimal and total == exact
+    if not as_number:
+        assert total.as_tuple() == exact.as_tuple()  # every digit, as planned
