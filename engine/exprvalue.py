@@ -31,9 +31,10 @@ class Scope:
     With `functions`, the names start from those functions, `values` over them; as long as
     no name given or bound since shadows one of them, `functions` says what they are (and
     values that kept results for them find those without looking each name up). `names`
-    change through `bind` only."""
+    change through `bind` only: given no other names, a scope reads the functions' own dict
+    until `bind` makes it a copy."""
 
-    __slots__ = ("_context", "_fill", "_values", "fields", "functions", "names", "record")
+    __slots__ = ("_context", "_fill", "_own", "_values", "fields", "functions", "names", "record")
 
     def __init__(
         self,
@@ -45,7 +46,10 @@ class Scope:
         functions: Functions | None = None,
     ) -> None:
         names = {} if values is None else values if type(values) is dict else dict(values)
-        if functions is not None:
+        self._own = True  # whether `names` is this scope's own dict
+        if functions is not None and not names:  # the functions' own names, until one is bound
+            names, self._own = functions.by_name, False
+        elif functions is not None:
             shadowed = not functions.names.isdisjoint(names)
             names = {**functions.by_name, **names}
             if shadowed:
@@ -68,6 +72,10 @@ class Scope:
 
     def bind(self, name: str, value: Any) -> None:
         """Sets a name (an `each` alias) over everything else."""
+        if not self._own:  # made a copy of first: those names are every record's
+            shared, self.names, self._own = self.names, {**self.names}, True
+            if self._values is shared:
+                self._values = self.names
         self.names[name] = value
         functions = self.functions
         if functions is not None and name in functions.names:

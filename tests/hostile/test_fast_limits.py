@@ -245,3 +245,18 @@ def test_a_name_given_over_shared_functions_is_the_one_called(source: str) -> No
         scope = Scope(given, record={"code": "x"}, fields=fields, functions=shared)
         assert (scope.functions is shared) == (answer == "A")
         assert value.evaluate(scope).startswith(f"{answer}:")
+
+
+def test_binding_a_name_in_one_scope_leaves_every_other_scope_as_it_was() -> None:
+    shared = Functions({"fn": _answering("A")})
+    first = Scope(None, record={"code": "x"}, fields=Fields(None), functions=shared)
+    second = Scope(None, record={"code": "y"}, fields=Fields(None), functions=shared)
+    first.bind("line", {"amount": "1"})
+    first.bind("fn", _answering("B"))
+    assert first.names["line"] == {"amount": "1"} and first.names["fn"].func("t", "x") == "B:t:x"
+    assert "line" not in second.names and "line" not in shared.by_name
+    assert second.names["fn"] is shared.by_name["fn"] and second.functions is shared
+    assert compile_value("{{ fn('t', code) }}", "r:1").evaluate(second) == "A:t:y"
+    unfilled = Scope(None, functions=shared)  # names are what Jinja's code reads as well
+    unfilled.bind("code", "z")
+    assert unfilled.values["code"] == "z" and "code" not in shared.by_name
