@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
@@ -138,7 +138,7 @@ def sized(value: Any) -> Any:
             fits(_text_inside(items), "a list's text")
     elif kind is str or isinstance(value, str | bytes):
         if len(value) > MAX_SIZE:
-            fits(len(value), "a text's length")
+            fits(len(value), _TEXT)
     elif isinstance(value, list | tuple | set | frozenset | Mapping):
         fits(len(value), "a list's length", MAX_ITEMS)
         items = value.values() if isinstance(value, Mapping) else value
@@ -150,6 +150,17 @@ def sized(value: Any) -> Any:
     if spend is not None and spend.open:
         spend.tick(0)
     return value
+
+
+def fitting_parts(parts: Sequence[Any]) -> Sequence[Any]:
+    """The parts of a `~`, once the text they join into is known to fit: counted before the
+    join, which would otherwise make the whole text (a rule joining one long field to itself
+    thousands of times) before `sized` could refuse it."""
+    fits(sum([len(part) if type(part) is str else len(str(part)) for part in parts]), _TEXT)
+    return parts
+
+
+_TEXT = "a text's length"
 
 
 def fits(amount: int, what: str, limit: int | None = None) -> None:

@@ -28,7 +28,7 @@ from functools import cache
 from typing import Any
 
 from jinja2 import StrictUndefined, Template, nodes
-from jinja2.compiler import CodeGenerator, Frame
+from jinja2.compiler import CodeGenerator, Frame, optimizeconst
 from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError
 from jinja2.nodes import EvalContext
 from jinja2.optimizer import Optimizer
@@ -105,18 +105,30 @@ class RuleFunction:
 
 
 class _BudgetedCode(CodeGenerator):
-    """Jinja's code generator, with `~` (which no sandbox hook sees) sized like `+`."""
+    """Jinja's code generator, with `~` (which no sandbox hook sees) sized like `+`: its
+    parts' text counted before they are joined (budget.fitting_parts), the text sized."""
 
+    @optimizeconst
     def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
-        self.write("environment.sized(")
-        super().visit_Concat(node, frame)
-        self.write(")")
+        # Jinja's own, but for the two calls around the join and its parts
+        if frame.eval_ctx.volatile:
+            join = "(markup_join if context.eval_ctx.volatile else str_join)"
+        elif frame.eval_ctx.autoescape:
+            join = "markup_join"
+        else:
+            join = "str_join"
+        self.write(f"environment.sized({join}(environment.fitting_parts((")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))))")
 
 
 class RuleEnvironment(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**", "+", "%"})
     code_generator_class = _BudgetedCode
     sized = staticmethod(limits.sized)
+    fitting_parts = staticmethod(limits.fitting_parts)
     budget_loop = RuleFunction(limits.counted)
 
     def call_binop(self, context: Any, op: str, left: Any, right: Any) -> Any:

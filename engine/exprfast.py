@@ -41,6 +41,7 @@ from jinja2.nodes import EvalContext
 from jinja2.optimizer import Optimizer
 from jinja2.utils import _PassArg
 
+from tpsqbo_engine import budget as limits
 from tpsqbo_engine import exprcall
 from tpsqbo_engine.exprread import Build, Reader, call_reader, reader
 
@@ -332,7 +333,8 @@ class _Compiler:
         if self.env.autoescape is not False:
             raise _Unsupported("`~` with autoescaping")
         parts, env = self.nodes_of(node.nodes), self.env
-        return lambda leaves: env.sized("".join(map(str, [part(leaves) for part in parts])))
+        fitting = limits.fitting_parts  # the text counted before it is joined, as Jinja's is
+        return lambda leaves: env.sized("".join(fitting([str(part(leaves)) for part in parts])))
 
     def _CondExpr(self, node: nodes.CondExpr) -> Build:
         if node.expr2 is None:

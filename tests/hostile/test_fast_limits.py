@@ -260,3 +260,21 @@ def test_binding_a_name_in_one_scope_leaves_every_other_scope_as_it_was() -> Non
     unfilled = Scope(None, functions=shared)  # names are what Jinja's code reads as well
     unfilled.bind("code", "z")
     assert unfilled.values["code"] == "z" and "code" not in shared.by_name
+
+
+@pytest.mark.parametrize("parts", [10, 40])  # compiled closures, and the budgeted ways
+@pytest.mark.parametrize("way", ["evaluate", "evaluate_slowly"])
+def test_a_join_of_long_parts_is_refused_before_it_is_made(parts: int, way: str) -> None:
+    value = compile_value("{{ " + " ~ ".join(["notes"] * parts) + " }}", "r:1")
+    notes = "n" * 900_000  # one field within the limit; the join of them is not
+    scope = Scope({"notes": notes})
+    gc.collect()
+    tracemalloc.start()
+    try:
+        with pytest.raises(ExpressionError, match="text's length"):
+            getattr(value, way)(scope)
+        _held, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2_000_000  # the joined text (9 MB and more) was never made
+
