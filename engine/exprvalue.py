@@ -75,7 +75,7 @@ class Scope:
         if not self._own:  # made a copy of first: those names are every record's
             shared, self.names, self._own = self.names, {**self.names}, True
             if self._values is shared:
-                self._values = self.names
+                self._values, self._context = self.names, None  # a context read the shared
         self.names[name] = value
         functions = self.functions
         if functions is not None and name in functions.names:

@@ -136,8 +136,10 @@ def test_the_listener_is_closed_when_the_discovery_document_is_unreadable(
         ("https://app.example:0/callback", "", "port 0 is only for a loopback listener"),
         ("http://127.0.0.1:0/callback", "code-1", "port 0 needs the redirect listener"),
         ("http://127.0.0.1/callback", "", "must be a loopback address with a port"),
+        ("http://127.0.0.1:99999/callback", "", "not a port number"),
+        ("http://127.0.0.1:abc/callback", "code-1", "not a port number"),
     ],
-    ids=["remote-host", "auth-code", "no-port"],
+    ids=["remote-host", "auth-code", "no-port", "port-too-big", "port-not-a-number"],
 )
 def test_a_redirect_uri_connect_cannot_listen_on_is_refused_clearly(
     qbo: QboEmulatorServer, tmp_path: Path, redirect: str, auth_code: str, said: str

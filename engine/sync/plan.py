@@ -6,10 +6,11 @@ import copy
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import MISSING, asdict, dataclass, field, fields
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from tpsqbo_engine.errors import UsageError
 from tpsqbo_engine.sync.compare import flatten
 
 ACTIONS = ("create", "update", "link", "void")
@@ -120,27 +121,41 @@ class Plan:
     @classmethod
     def from_file(cls, path: Path) -> Plan:
         text = path.read_text(encoding="utf-8")
-        data = json.loads(text, parse_float=Decimal, object_hook=_exact_amount)
+        data = json.loads(
+            text, parse_float=Decimal, parse_constant=_no_constant, object_hook=_exact_amount
+        )
         operations = [Operation(**op) for op in data["operations"]]
         return cls(data["phase"], operations, data.get("created_at", ""))
 
 
-# An amount is written as a JSON number when that number reads back as the very amount
-# (any amount in cents up to about 15 digits); any other as {"decimal": "its digits"}, so
-# that a reviewed plan applies the amounts planned, digit for digit.
-_EXACT = "decimal"
+# An amount is written as a JSON number when that number reads back as the same amount (any
+# amount in cents up to about 15 digits); any other (more digits, infinite, not a number)
+# as {"$decimal": "its digits"}, so that a reviewed plan applies the amounts planned.
+_EXACT = "$decimal"
 
 
 def _json(value: Any) -> Any:
     if isinstance(value, Decimal):
-        number = float(value)
-        if Decimal(repr(number)) == value:
-            return number
+        if value.is_finite() and Decimal(repr(float(value))) == value:
+            return float(value)
         return {_EXACT: str(value)}
     return str(value)
 
 
 def _exact_amount(found: dict[str, Any]) -> Any:
-    if len(found) == 1 and type(found.get(_EXACT)) is str:
-        return Decimal(found[_EXACT])
-    return found
+    if len(found) != 1 or _EXACT not in found:
+        return found
+    try:
+        return Decimal(str(found[_EXACT]).strip())
+    except InvalidOperation:
+        raise UsageError(
+            f"the plan file holds an amount that is not one: {str(found[_EXACT])[:40]!r}",
+            hint="make the plan again with `tpsqbo-engine plan --out`",
+        ) from None
+
+
+def _no_constant(name: str) -> Any:
+    raise UsageError(
+        f"the plan file holds {name}, which is not an amount",
+        hint="make the plan again with `tpsqbo-engine plan --out`",
+    )

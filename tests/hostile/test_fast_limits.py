@@ -278,3 +278,33 @@ def test_a_join_of_long_parts_is_refused_before_it_is_made(parts: int, way: str)
         tracemalloc.stop()
     assert peak < 2_000_000  # the joined text (9 MB and more) was never made
 
+
+def test_a_name_bound_after_jinja_read_the_shared_names_is_seen_by_jinja() -> None:
+    value = compile_value("{{ code if code is defined else 'unbound' }}", "r:1")
+    scope = Scope(None, functions=Functions({"fn": _answering("A")}))
+    assert value.evaluate_slowly(scope) == "unbound"  # Jinja's context made over them
+    scope.bind("code", "z")
+    assert value.evaluate_slowly(scope) == "z"
+
+
+def test_results_are_found_by_the_shared_functions_only_while_they_live() -> None:
+    import weakref
+
+    from tpsqbo_engine.exprread import _known_here
+
+    fields = Fields(None)
+    shared = Functions({"fn": _answering("A")})
+    scope = Scope(None, record={}, fields=fields, functions=shared)
+    kept_for = (fields, (), {}, weakref.ref(shared))
+    assert _known_here(scope, kept_for) is shared  # the kept results, no function looked up
+    other = Scope(None, record={}, fields=fields, functions=Functions(shared.by_name))
+    assert _known_here(other, kept_for) is None  # other functions (the same objects or not)
+    assert (
+        _known_here(Scope(None, record={}, fields=Fields(None), functions=shared), kept_for) is None
+    )
+    assert _known_here(scope, (fields, (), {}, None)) is None  # kept without knowing them
+    gone = Functions(shared.by_name)
+    dead = (fields, (), {}, weakref.ref(gone))
+    del gone
+    gc.collect()
+    assert _known_here(scope, dead) is None

@@ -106,6 +106,8 @@ def test_explain_shows_a_planned_create_diff_as_fields(tmp_path: Path) -> None:
         ("-7", True),
         ("12345678901234567.89", False),  # past what a JSON number holds exactly
         ("0.1000000000000000055511", False),
+        ("Infinity", False),  # `hours | decimal` of the text "inf": valid JSON all the same
+        ("-Infinity", False),
     ],
 )
 def test_amounts_read_back_from_a_plan_file_digit_for_digit(
@@ -117,10 +119,36 @@ def test_amounts_read_back_from_a_plan_file_digit_for_digit(
     path = tmp_path / "plan.json"
     path.write_text(plan.to_json(), encoding="utf-8")
     written = json.loads(path.read_text())["operations"][0]["body"]["TotalAmt"]
-    assert written == (float(amount) if as_number else {"decimal": amount})
+    assert written == (float(amount) if as_number else {"$decimal": amount})
     (read,) = Plan.from_file(path).operations
     assert read.body == body and read.diff == _create(body).diff
     total = read.body["TotalAmt"]
     assert type(total) is Decimal and total == exact
     if not as_number:
         assert total.as_tuple() == exact.as_tuple()  # every digit, as planned
+
+
+def test_a_body_object_that_only_looks_like_an_amount_stays_as_it_is(tmp_path: Path) -> None:
+    body = {"Custom": {"decimal": "12.5"}, "Other": {"$decimal": "1", "and": "more"}}
+    path = tmp_path / "plan.json"
+    path.write_text(Plan("initial", [_create(body)], "x").to_json(), encoding="utf-8")
+    (read,) = Plan.from_file(path).operations
+    assert read.body == body
+
+
+@pytest.mark.parametrize(
+    ("amount", "said"),
+    [('{"$decimal": "n/a"}', "'n/a'"), ("Infinity", "Infinity"), ("NaN", "NaN")],
+)
+def test_a_plan_file_with_an_amount_that_is_not_one_is_refused_clearly(
+    tmp_path: Path, amount: str, said: str
+) -> None:
+    from tpsqbo_engine.errors import UsageError
+
+    path = tmp_path / "plan.json"
+    path.write_text(Plan("initial", [_create({"TotalAmt": Decimal(1)})], "x").to_json())
+    path.write_text(path.read_text().replace('"TotalAmt": 1.0', f'"TotalAmt": {amount}'))
+    assert amount in path.read_text()
+    with pytest.raises(UsageError, match=said) as refused:
+        Plan.from_file(path)
+    assert "plan --out" in (refused.value.hint or "")

@@ -70,10 +70,21 @@ def client_credentials() -> tuple[str, str]:
     return client_id, secret
 
 
+def _port_of(redirect_uri: str) -> int | None:
+    """The redirect URI's port (None: it names none), or a usage error when it is no port."""
+    try:
+        return urlparse(redirect_uri).port
+    except ValueError:  # `:99999`, `:abc`
+        raise UsageError(
+            f"--redirect-uri {redirect_uri}: its port is not a port number (0 to 65535)",
+            hint="e.g. http://127.0.0.1:8765/callback (port 0: any free port)",
+        ) from None
+
+
 def _refuse_port_zero(redirect_uri: str, auth_code: str) -> None:
     """Port 0 means "the listener binds a free port": only a loopback listener can."""
     parsed = urlparse(redirect_uri)
-    if parsed.port != 0:
+    if _port_of(redirect_uri) != 0:
         return
     if parsed.hostname not in LOOPBACK:
         raise UsageError(
@@ -94,8 +105,8 @@ class _Callback:
     so no port is picked first and taken by someone else before the listener binds it."""
 
     def __init__(self, redirect_uri: str) -> None:
-        parsed = urlparse(redirect_uri)
-        if parsed.hostname not in LOOPBACK or parsed.port is None:
+        parsed, port = urlparse(redirect_uri), _port_of(redirect_uri)
+        if parsed.hostname not in LOOPBACK or port is None:
             raise UsageError(
                 f"the redirect URI must be a loopback address with a port, not {redirect_uri}",
                 hint="e.g. http://127.0.0.1:8765/callback (port 0: any free port)",
@@ -103,10 +114,10 @@ class _Callback:
         self.path = parsed.path or "/"
         self.params: dict[str, str] = {}
         self.done = threading.Event()
-        self.server = _listen(parsed.hostname or "127.0.0.1", parsed.port, self)
+        self.server = _listen(parsed.hostname or "127.0.0.1", port, self)
         # Any other URI stays as given, byte for byte: Intuit matches registered URIs exactly.
         self.redirect_uri = redirect_uri
-        if parsed.port == 0:
+        if port == 0:
             bound = self.server.server_address[1]
             self.redirect_uri = parsed._replace(netloc=f"{parsed.hostname}:{bound}").geturl()
         # Listening before the URL is announced: the redirect may come back at once.
