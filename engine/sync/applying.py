@@ -39,7 +39,7 @@ class Step:
     constant: Any = None  # a literal scalar, as it goes into the record
     parent: str | None = None  # the one object that value goes into, when it is not copied
     evaluate: Callable[[Scope], Any] | None = None  # the value's own, looked up once
-    fast: Callable[[Scope], Any] | None = None  # its way without the budget (see _evaluated)
+    fast: Callable[[Scope], Any] | None = None  # its way without the budget (_apply_fields)
     # A value written twice in one list (`Amount` and `UnitPrice`: `line.amount | money`)
     # and calling no function is evaluated once: the first keeps what it wrote under its
     # place in the list (`keep_at`), the other takes it from there (`same_as`); -1 else.
