@@ -33,21 +33,18 @@ import os
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import redis
+import local_redis
 from celery import Celery
 from hosting import hosted, write_firm
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from tpsqbo_engine.fleet.coord import FirmRun
 from tpsqbo_engine.fleet.firms import Firm
@@ -58,59 +55,19 @@ from tpsqbo_engine.fleet.tasks import enqueue, make_app
 WORKER_START = 60.0  # seconds a worker may take to answer its first ping
 
 
-REDIS_TRIES = 5  # five fresh ports all taken in the instant before each bind is a fault
-REDIS_START = 10.0  # seconds redis-server may take to answer
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextmanager
 def redis_server(folder: Path) -> Iterator[str]:
-    """A Redis of this run's own. Redis cannot bind port 0 (`--port 0` turns TCP off), so
-    a port is picked first; another is tried, at most REDIS_TRIES, only when that one proved
-    taken (Redis said the address is in use, or another process answered there)."""
+    """A Redis of this run's own (bench/local_redis.py: a port picked free, another tried
+    only when that one proved taken)."""
     binary = shutil.which("redis-server")
     if binary is None:
         sys.exit("redis-server is not installed (apt-get install redis-server)")
-    taken = []
-    for attempt in range(REDIS_TRIES):
-        port, log = _free_port(), folder / f"redis-{attempt}.log"
-        with log.open("wb") as out:
-            command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
-            process = subprocess.Popen([*command, "--appendonly", "no"], cwd=folder, stdout=out)
+    with ExitStack() as stack:
         try:
-            url = f"redis://127.0.0.1:{port}/0"
-            if _redis_started(process, port, log):
-                yield url
-                return
-        finally:
-            process.terminate()
-            process.wait(10)
-        taken.append(port)
-    sys.exit(f"FAILED: redis-server found each of {REDIS_TRIES} free ports taken: {taken}")
-
-
-def _redis_started(process: subprocess.Popen[bytes], port: int, log: Path) -> bool:
-    """Whether the Redis of `process` answers on `port`; False when the port proved taken."""
-    deadline = time.monotonic() + REDIS_START
-    # Tried once a poll: redis-py's own retries would keep asking a squatter that never answers.
-    once = Retry(NoBackoff(), 0)
-    with redis.Redis("127.0.0.1", port, socket_timeout=0.5, retry=once) as client:
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                return bool(client.info("server")["process_id"] == process.pid)
-            except redis.RedisError:  # not listening yet, or not a Redis that answers there
-                time.sleep(0.1)
-    said = log.read_text(errors="replace")
-    if process.poll() is None:
-        sys.exit(f"FAILED: redis-server did not answer within {REDIS_START:.0f} s:\n{said}")
-    if f"127.0.0.1:{port}: bind: Address already in use" in said:
-        return False
-    sys.exit(f"FAILED: redis-server ended ({process.returncode}):\n{said}")
+            url = stack.enter_context(local_redis.running_redis(binary, folder))
+        except local_redis.RedisNotStarted as failed:
+            sys.exit(f"FAILED: {failed}")
+        yield url
 
 
 @contextmanager

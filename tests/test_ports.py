@@ -23,6 +23,7 @@ import pytest
 import redis
 import requests
 
+from bench import local_redis
 from tests import ports
 from tests.fleet.local_redis import running_redis
 from tpsqbo_engine.connectors.qbo import connect as engine
@@ -243,10 +244,11 @@ def squat(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Squatter]]:
     """`squat(count, listen=..., where=module)`: that module's port picker squatted."""
     with ExitStack() as stack:
 
-        def squatting(count: int, *, listen: bool = True, where: ModuleType = ports) -> Squatter:
-            name = "free_port" if where is ports else "_free_port"
-            squatter = Squatter(stack, getattr(where, name), count, listen)
-            monkeypatch.setattr(where, name, squatter)
+        def squatting(
+            count: int, *, listen: bool = True, where: ModuleType = local_redis
+        ) -> Squatter:
+            squatter = Squatter(stack, where.free_port, count, listen)
+            monkeypatch.setattr(where, "free_port", squatter)
             return squatter
 
         yield squatting
@@ -266,7 +268,7 @@ def test_redis_moves_to_another_port_when_its_port_is_taken(
     with running_redis(_redis_server(), tmp_path) as url:
         assert url == f"redis://127.0.0.1:{squatter.picked[1]}/0"
         assert redis.Redis.from_url(url).ping()
-    assert ports.ADDRESS_IN_USE in (tmp_path / "redis-0.log").read_text()
+    assert local_redis.ADDRESS_IN_USE in (tmp_path / "redis-0.log").read_text()
 
 
 def test_redis_tries_no_other_port_when_it_fails_for_another_reason(
@@ -293,7 +295,7 @@ def bench_fleet(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
 def test_the_fleet_benchmarks_redis_moves_off_a_taken_port(
     bench_fleet: ModuleType, squat: Callable[..., Squatter], tmp_path: Path, listen: bool
 ) -> None:
-    squatter = squat(2, listen=listen, where=bench_fleet)
+    squatter = squat(2, listen=listen, where=bench_fleet.local_redis)
     with bench_fleet.redis_server(tmp_path) as url:
         assert url == f"redis://127.0.0.1:{squatter.picked[2]}/0"
         assert redis.Redis.from_url(url).ping()
@@ -303,7 +305,7 @@ def test_the_fleet_benchmarks_redis_moves_off_a_taken_port(
 def test_the_fleet_benchmark_gives_up_when_every_port_is_taken(
     bench_fleet: ModuleType, squat: Callable[..., Squatter], tmp_path: Path
 ) -> None:
-    squatter = squat(bench_fleet.REDIS_TRIES, where=bench_fleet)
+    squatter = squat(local_redis.TRIES, where=bench_fleet.local_redis)
     gave_up = pytest.raises(SystemExit, match="each of 5 free ports taken")
     with gave_up as exited, bench_fleet.redis_server(tmp_path):
         pytest.fail("no Redis ran")
