@@ -44,16 +44,26 @@ MIRRORED = frozenset(
 FIRM_SIZED = frozenset({"tps.Client", "qbo.Customer"})
 
 
-def _encode(value: Any) -> Any:
-    if isinstance(value, Decimal):  # kept exactly: 100.00 stays 100.00, never a float
-        return {"$decimal": str(value)}
-    raise TypeError(f"{type(value).__name__} cannot be kept in the mirror")
+_DECIMAL = "$decimal"
 
 
-def _decode(value: dict[str, Any]) -> Any:
-    if len(value) == 1 and "$decimal" in value:
-        return Decimal(value["$decimal"])
+def tagged(value: Decimal) -> dict[str, str]:
+    """An amount in JSON kept exactly: 100.00 stays 100.00, never a float (also plan files)."""
+    return {_DECIMAL: str(value)}
+
+
+def untagged(value: dict[str, Any]) -> Any:
+    """The amount `value` stands for when it is one `tagged` made, else `value` itself;
+    decimal.InvalidOperation when its text is not an amount."""
+    if len(value) == 1 and _DECIMAL in value:
+        return Decimal(str(value[_DECIMAL]))
     return value
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return tagged(value)
+    raise TypeError(f"{type(value).__name__} cannot be kept in the mirror")
 
 
 def dumps(record: Record) -> str:
@@ -61,7 +71,7 @@ def dumps(record: Record) -> str:
 
 
 def loads(text: str) -> Record:
-    loaded: Record = json.loads(text, object_hook=_decode)
+    loaded: Record = json.loads(text, object_hook=untagged)
     return loaded
 
 

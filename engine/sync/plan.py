@@ -12,6 +12,7 @@ from typing import Any
 
 from tpsqbo_engine.errors import UsageError
 from tpsqbo_engine.sync.compare import flatten
+from tpsqbo_engine.sync.mirror import tagged, untagged
 
 ACTIONS = ("create", "update", "link", "void")
 
@@ -129,27 +130,22 @@ class Plan:
 
 
 # An amount is written as a JSON number when that number reads back as the same amount (any
-# amount in cents up to about 15 digits); any other (more digits, infinite, not a number)
-# as {"$decimal": "its digits"}, so that a reviewed plan applies the amounts planned.
-_EXACT = "$decimal"
-
-
+# amount in cents up to about 15 digits), readable in a plan under review; any other (more
+# digits, infinite, not a number) as the mirror keeps amounts, {"$decimal": "its digits"}.
 def _json(value: Any) -> Any:
     if isinstance(value, Decimal):
         if value.is_finite() and Decimal(repr(float(value))) == value:
             return float(value)
-        return {_EXACT: str(value)}
+        return tagged(value)
     return str(value)
 
 
 def _exact_amount(found: dict[str, Any]) -> Any:
-    if len(found) != 1 or _EXACT not in found:
-        return found
     try:
-        return Decimal(str(found[_EXACT]).strip())
+        return untagged(found)
     except InvalidOperation:
         raise UsageError(
-            f"the plan file holds an amount that is not one: {str(found[_EXACT])[:40]!r}",
+            f"the plan file holds an amount that is not one: {str(found)[:60]}",
             hint="make the plan again with `tpsqbo-engine plan --out`",
         ) from None
 
