@@ -240,6 +240,7 @@ def _calling(paths: tuple[Path, ...], build: Build, function_type: type) -> Call
     called_names = tuple(name for name, steps, called in paths if called and not steps)
     if len(called_names) != len(functions_at):
         called_names = ()
+    called_at = tuple(zip(called_names, functions_at, strict=False))  # () as called_names
     value_readers = tuple((at, leaf_readers[at][1]) for at in values_at)
     count = len(paths)
 
@@ -283,7 +284,7 @@ def _calling(paths: tuple[Path, ...], build: Build, function_type: type) -> Call
                 return dict(found) if type(found) is dict else found
         if functions is not None:
             by_name = functions.by_name
-            for name, at in zip(called_names, functions_at, strict=True):
+            for name, at in called_at:
                 leaves[at] = by_name[name]
         made = build(leaves)
         return made if key is _UNKEYED else _kept(kept, key, made)
@@ -314,11 +315,7 @@ def _calling(paths: tuple[Path, ...], build: Build, function_type: type) -> Call
             return build(leaves)
         if known[0] is not fields or not _same_functions(known[1], leaves, functions_at):
             refs = tuple(weakref.ref(leaves[at]) for at in functions_at)
-            found = (
-                {}
-                if not called_names
-                else {n: leaves[at] for n, at in zip(called_names, functions_at, strict=True)}
-            )
+            found = {name: leaves[at] for name, at in called_at}
             known = last[0] = (fields, refs, {}, _functions_known(scope, found))
         return kept_or_built(known[2], leaves, None)
 
