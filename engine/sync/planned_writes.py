@@ -77,7 +77,7 @@ def writes_for(
     current = snapshot.find(mapping.target, target_id)
     target = f"{mapping.target}:{target_id}"
     if current is None and (target in snapshot.deleted or key in reported):
-        return []  # deleted in QBO: reported once by _deletions
+        return []  # deleted in QBO: reported once by voids.deletions
     if current is None:
         return [
             Operation(

@@ -35,6 +35,7 @@ from tpsqbo_engine.sync.runtime import (
     wanted,
 )
 from tpsqbo_engine.sync.snapshot import Snapshot
+from tpsqbo_engine.sync.voids import deletions, void_across
 
 Record = dict[str, Any]
 # A record a mapping's `when:` leaves out comes back when it qualifies; only what the
@@ -143,14 +144,15 @@ class Planner:
         self._exclusions: dict[str, list[tuple[ExclusionRule, _Exclusion]]] = {}
 
     def plan(self) -> Plan:
+        in_order = ordered(self.given.rules.mappings)
         with _snapshot_set_aside():
-            for mapping in ordered(self.given.rules.mappings):
+            for mapping in in_order:
                 records = list(self.given.snapshot.records(mapping.source).values())
                 for start in range(0, len(records), SET_ASIDE_EVERY):
                     for record in records[start : start + SET_ASIDE_EVERY]:
                         self.operations.extend(self._decide(mapping, record))
                     gc.freeze()  # what the plan keeps so far, set aside too
-            self._deletions()
+            self.operations.extend(deletions(self.given, in_order, self.links, self.rows))
             self._unmapped_exclusions()
         return Plan(
             self.given.phase, self.operations, self.given.clock().isoformat(timespec="seconds")
@@ -178,7 +180,7 @@ class Planner:
             return []  # another mapping wrote or linked it (e.g. the TPS invoice behind it)
         link = self._link(pair_of(mapping), mapping, source_id)
         if link is not None:
-            voids = self._voids(mapping, key, record, link)
+            voids = void_across(self.given, mapping, key, record, link)
             if voids is not None:
                 return voids
         carried = ""
@@ -281,87 +283,6 @@ class Planner:
                 rule=mapping.when.where,
             )
         ]
-
-    def _voids(
-        self, mapping: MappingRule, key: str, record: Record, link: LinkRow
-    ) -> list[Operation] | None:
-        """A void on either side of a link is carried to the other side, once."""
-        target_id = link.qbo_id if system_of(mapping.target) == "qbo" else link.tps_id
-        target = self.given.snapshot.find(mapping.target, target_id)
-        if target is None and key in self.given.reported:
-            return []  # its partner was deleted in QBO and that was reported
-        source_void, target_void = is_void(record), target is not None and is_void(target)
-        if source_void == target_void:
-            return [] if source_void else None
-        # The void is written on the side that is not void yet; the link keeps both versions.
-        written, other = (
-            (mapping.target, mapping.source) if source_void else (mapping.source, mapping.target)
-        )
-        versions = {
-            mapping.target: version_of(mapping.target, target),
-            mapping.source: version_of(mapping.source, record),
-        }
-        return [
-            Operation(
-                mapping.id,
-                key,
-                "void",
-                f"{mapping.target}:{target_id}",
-                target_version=versions[written],
-                peer_version=versions[other],
-                content_hash=link.content_hash,
-                rule=mapping.where,
-                reverse=not source_void,
-                message=f"voided in the {'source' if source_void else 'target'} system",
-            )
-        ]
-
-    def _deletions(self) -> None:
-        """QBO deletes transactions for good. A deleted record that came from QBO voids its
-        TPS copy; one the engine wrote from TPS is not re-created behind the firm's back:
-        it is listed, for the firm to void or re-enter in TPS."""
-        # Dependents first: a payment's TPS copy is voided before the invoice it paid.
-        for mapping in reversed(ordered(self.given.rules.mappings)):
-            qbo_side = mapping.source if system_of(mapping.source) == "qbo" else mapping.target
-            tps_side = mapping.target if qbo_side == mapping.source else mapping.source
-            for key in sorted(self.given.snapshot.deleted):
-                qualified, _, qbo_id = key.partition(":")
-                tps_id = self.links.other(pair_of(mapping), "qbo", qbo_id)
-                row = self.rows.get(pair_of(mapping), {}).get(tps_id or "")
-                if qualified != qbo_side or row is None or row.mapping != mapping.id:
-                    continue
-                tps_record = self.given.snapshot.find(tps_side, row.tps_id)
-                if tps_record is None or is_void(tps_record):
-                    continue
-                tps_key = record_key(tps_side, row.tps_id)
-                if tps_key in self.given.reported:
-                    continue  # listed once already
-                if mapping.source == qbo_side:
-                    self.operations.append(
-                        Operation(
-                            mapping.id,
-                            key,
-                            "void",
-                            tps_key,
-                            rule=mapping.where,
-                            target_version=version_of(tps_side, tps_record),
-                            content_hash=row.content_hash,
-                            message="deleted in QBO",
-                        )
-                    )
-                else:
-                    self.operations.append(
-                        Operation(
-                            mapping.id,
-                            tps_key,
-                            "exclude",  # from now on out of the sync, quietly
-                            key,
-                            level="Warning",
-                            rule=mapping.where,
-                            message="deleted in QBO; not created again. Void or re-enter it in "
-                            "TPS, or take it out with `tpsqbo-engine ignore`",
-                        )
-                    )
 
     def _unmapped_exclusions(self) -> None:
         """Records no mapping reads (QBO journal entries, deposits...) are still checked
@@ -480,16 +401,6 @@ class _Exclusion:
         if self.action is Action.BLOCK:
             return "block", "Failed"
         return "exclude", "Warning" if self.action is Action.SKIP_AND_WARN else "Excluded"
-
-
-def is_void(record: Record) -> bool:
-    """TPS says status void; QBO zeroes a voided transaction and says so in TxnStatus or
-    the start of its PrivateNote."""
-    if "status" in record and "id" in record:
-        return record.get("status") == "void"
-    return record.get("TxnStatus") == "Voided" or str(record.get("PrivateNote", "")).startswith(
-        "Voided"
-    )
 
 
 def _engine_marked(mapping: MappingRule, record: Record, owner: str | None) -> bool:
