@@ -1,0 +1,170 @@
+"""The sandboxed Jinja environment rules are evaluated in (engine/expr.py says how, in
+layers): only the engine's functions callable, `**` refused, `*` `+` `%` and `~` sized by the
+budget, loops counted, trees nested too deeply refused, Jinja's globals removed and its
+filters and tests allow-listed (filters.py)."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+from jinja2 import StrictUndefined, nodes
+from jinja2.compiler import CodeGenerator, Frame, optimizeconst
+from jinja2.exceptions import SecurityError, TemplateSyntaxError
+from jinja2.runtime import Context
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from tpsqbo_engine import budget as limits
+from tpsqbo_engine.exprfast import DICT_ATTRIBUTES
+from tpsqbo_engine.filters import ALLOWED_TESTS, ENGINE_FILTERS, JINJA_FILTERS
+
+MAX_REPEAT = 10_000
+
+
+class RuleFunction:
+    """A function rules may call (lookup, ref, linked, record, today). `pure`: it gives the
+    same for the same arguments as long as it lives (for one plan), so its results can be
+    kept (engine/exprread.py keeps them per function object, referred to weakly)."""
+
+    __slots__ = ("__weakref__", "func", "pure")
+
+    def __init__(self, func: Callable[..., Any], pure: bool = False) -> None:
+        self.func = func
+        self.pure = pure
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.func(*args, **kwargs)
+
+
+class _BudgetedCode(CodeGenerator):
+    """Jinja's code generator, with `~` (which no sandbox hook sees) sized like `+`: its
+    parts' text counted before they are joined (budget.fitting_parts), the text sized."""
+
+    @optimizeconst
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        # Jinja's own, but for the two calls around the join and its parts
+        if frame.eval_ctx.volatile:
+            join = "(markup_join if context.eval_ctx.volatile else str_join)"
+        elif frame.eval_ctx.autoescape:
+            join = "markup_join"
+        else:
+            join = "str_join"
+        self.write(f"environment.sized({join}(environment.fitting_parts((")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))))")
+
+
+class RuleEnvironment(ImmutableSandboxedEnvironment):
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
+    code_generator_class = _BudgetedCode
+    sized = staticmethod(limits.sized)
+    fitting_parts = staticmethod(limits.fitting_parts)
+    budget_loop = RuleFunction(limits.counted)
+
+    def call_binop(self, context: Any, op: str, left: Any, right: Any) -> Any:
+        if op == "**":
+            raise SecurityError("the ** operator is not allowed in rules")
+        if op == "*":
+            for seq, count in ((left, right), (right, left)):
+                repeated = isinstance(seq, str | list | tuple) and isinstance(count, int)
+                if repeated and count > MAX_REPEAT:
+                    raise SecurityError(f"repeating a value more than {MAX_REPEAT:,} times")
+                if repeated:
+                    limit = limits.MAX_SIZE if isinstance(seq, str) else limits.MAX_ITEMS
+                    limits.fits(len(seq) * count, "a repeated value", limit)
+        if op == "%":
+            limits.check_format(left)
+        return limits.sized(_BINOPS[op](left, right))
+
+    def is_safe_callable(self, obj: Any) -> bool:
+        # Only the engine's own functions may be called; no methods of values.
+        return isinstance(obj, RuleFunction)
+
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        # What Jinja's Context.call does for a callable that takes no context, without the
+        # introspection it spends on every call: rules call the engine's functions per field.
+        if type(__obj) is RuleFunction:
+            kwargs.pop("_loop_vars", None)
+            kwargs.pop("_block_vars", None)
+            try:
+                return __obj(*args, **kwargs)
+            except StopIteration:
+                return __self.undefined(
+                    "value was undefined because a callable raised a StopIteration exception"
+                )
+        return super().call(__context, __obj, *args, **kwargs)
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # `record.field` on a plain dict: the item, as the sandbox gives it once Python's
+        # getattr has failed (a dict has no such attribute), without raising to find out.
+        if type(obj) is dict and type(attribute) is str and attribute not in DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        try:
+            template = super()._parse(source, name, filename)
+        except RecursionError:
+            raise too_deep(name, filename) from None
+        _check_depth(template, name, filename)
+        return template
+
+    def _generate(
+        self,
+        source: nodes.Template,
+        name: str | None,
+        filename: str | None,
+        defer_init: bool = False,
+    ) -> str:
+        _check_depth(source, name, filename)
+        for loop in source.find_all(nodes.For):  # every iteration spends a step of the budget
+            loop.iter = nodes.Call(
+                nodes.EnvironmentAttribute("budget_loop"), [loop.iter], [], None, None
+            ).set_lineno(loop.lineno)
+        return super()._generate(source, name, filename, defer_init)
+
+
+_BINOPS: dict[str, Callable[[Any, Any], Any]] = {
+    "*": operator.mul,
+    "+": operator.add,
+    "%": operator.mod,
+}
+
+
+def too_deep(name: str | None, filename: str | None) -> TemplateSyntaxError:
+    return TemplateSyntaxError(
+        f"the expression is nested more than {limits.MAX_DEPTH} levels deep", 1, name, filename
+    )
+
+
+def _check_depth(tree: nodes.Node, name: str | None, filename: str | None) -> None:
+    """Refuses trees nested past MAX_DEPTH (walked without recursion, so it cannot overflow)."""
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limits.MAX_DEPTH:
+            raise too_deep(name, filename)
+        stack.extend((child, depth + 1) for child in node.iter_child_nodes())
+
+
+def rule_function(func: Callable[..., Any], pure: bool = False) -> RuleFunction:
+    return RuleFunction(func, pure)
+
+
+@cache
+def environment(*, autoescape: bool = False) -> RuleEnvironment:
+    env = RuleEnvironment(undefined=StrictUndefined, autoescape=autoescape)
+    env.globals.clear()
+    allowed = {name: f for name, f in env.filters.items() if name in JINJA_FILTERS}
+    env.filters = {
+        name: limits.guarded(name, f) for name, f in {**allowed, **ENGINE_FILTERS}.items()
+    }
+    env.tests = {name: t for name, t in env.tests.items() if name in ALLOWED_TESTS}
+    return env
