@@ -1,17 +1,23 @@
 """Which target record a source record no link names goes to: the one pinned to it, the one
 its mapping's match keys find among the target records (indexed once per plan), or a new
-one; a review when the keys find several, or none and the mapping does not create."""
+one; a review when the keys find several, or none and the mapping does not create.
+
+A key finds a record by a value people reuse (an invoice number repeats across years,
+offices, an earlier system), so what it finds is linked only when it is the same
+customer's and in this sync's scope: linking is rewriting, and linking another customer's
+paid 2021 invoice would move it, and its payment, to this one. Such a find is a review
+naming both records, never a link, and never a new record repeating the number."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from tpsqbo_engine.filters import normalize_email, normalize_name
-from tpsqbo_engine.ruleset.model import MappingRule, MatchKey
+from tpsqbo_engine.ruleset.model import FieldRule, MappingRule, MatchKey
 from tpsqbo_engine.sync.compare import get_path as _get
 from tpsqbo_engine.sync.plan import Operation
-from tpsqbo_engine.sync.runtime import Links, pair_of, record_key, system_of
+from tpsqbo_engine.sync.runtime import PENDING, Links, Resolver, pair_of, record_key, system_of
 from tpsqbo_engine.sync.snapshot import Snapshot
 
 Record = dict[str, Any]
@@ -20,6 +26,15 @@ NORMALIZERS = {
     "email": normalize_email,
     "company_name": normalize_name,
 }
+# How a record names its customer, per system: the field (as a mapping's fields write it)
+# and the entity it names. A QBO customer or a TPS client itself names none.
+OWNER_FIELDS = {"qbo": ("CustomerRef", "CustomerRef.value"), "tps": ("client_id",)}
+OWNER_PATHS = {"qbo": "CustomerRef.value", "tps": "client_id"}
+OWNERS = {"qbo": "qbo.Customer", "tps": "tps.Client"}
+SYSTEMS = {"qbo": "QBO", "tps": "TPS"}
+# (qualified entity, record) -> why this phase's exclusions leave the record out, or None
+LeftOut = Callable[[str, Record], str | None]
+_UNKNOWN = object()
 
 
 def ident_of(qualified: str, record: Record) -> str:
@@ -28,15 +43,24 @@ def ident_of(qualified: str, record: Record) -> str:
 
 class Matcher:
     """`pins`: (mapping, source id) -> target id, or "new"; `links`: what the plan has
-    linked so far (a target already claimed is not matched again)."""
+    linked so far (a target already claimed is not matched again); `resolver` computes the
+    customer a source record names, `left_out` says which targets the phase leaves out."""
 
     def __init__(
-        self, snapshot: Snapshot, pins: Mapping[tuple[str, str], str], links: Links
+        self,
+        snapshot: Snapshot,
+        pins: Mapping[tuple[str, str], str],
+        links: Links,
+        resolver: Resolver,
+        left_out: LeftOut,
     ) -> None:
         self.snapshot = snapshot
         self.pins = pins
         self.links = links
+        self.resolver = resolver
+        self.left_out = left_out
         self._index: dict[tuple[str, str, str], dict[Any, list[tuple[str, Record]]]] = {}
+        self._owner_rules: dict[str, FieldRule | None] = {}
 
     def partner(
         self, mapping: MappingRule, record: Record, source_id: str
@@ -45,8 +69,10 @@ class Matcher:
         pinned = self.pins.get((mapping.id, source_id))
         if pinned is not None:
             return None if pinned == "new" else pinned
-        for key in mapping.match:
-            candidates = self._candidates(mapping.target, key, record)
+        key = record_key(mapping.source, source_id)
+        refused = ""  # why the first record a key found may not be linked
+        for match in mapping.match:
+            candidates = self._candidates(mapping.target, match, record)
             if not candidates:
                 continue
             claimed = (
@@ -54,28 +80,115 @@ class Matcher:
                 if system_of(mapping.target) == "qbo"
                 else self.links.to_qbo.get(pair_of(mapping), {})
             )
-            found = [
-                ident
+            unclaimed = [
+                (ident, target)
                 for ident, target in candidates
                 if ident not in claimed
                 and not (mapping.on_inactive == "create" and target.get("Active") is False)
             ]
+            found, why = self._fitting(mapping, record, source_id, match, unclaimed)
+            refused = refused or why
             if len(found) == 1:
                 return found[0]
             if len(found) > 1:
-                return _ambiguous(mapping, record_key(mapping.source, source_id), key, found)
+                return _ambiguous(mapping, key, match, found)
+        if refused:
+            return _review(mapping, key, "Warning", refused)
         if mapping.on_unmatched == "create":
             return None
         level = "Warning" if mapping.on_unmatched == "review" else "Excluded"
-        return Operation(
-            mapping.id,
-            record_key(mapping.source, source_id),
-            "review",
-            mapping.target,
-            level=level,
-            rule=mapping.where,
-            message="no matching record; the mapping does not create one",
+        return _review(mapping, key, level, "no matching record; the mapping does not create one")
+
+    def _fitting(
+        self,
+        mapping: MappingRule,
+        record: Record,
+        source_id: str,
+        match: MatchKey,
+        candidates: list[tuple[str, Record]],
+    ) -> tuple[list[str], str]:
+        """The candidates the record may be linked to, and why the first other one may not:
+        the phase leaves it out, or it names another customer than the one the rules give
+        the record (computed once, when a candidate names one)."""
+        fitting: list[str] = []
+        why = ""
+        ours: Any = _UNKNOWN
+        side = system_of(mapping.target)
+        for ident, target in candidates:
+            theirs = _get(target, OWNER_PATHS[side])
+            left_out = self.left_out(mapping.target, target)
+            named = theirs not in (None, "")
+            if named and ours is _UNKNOWN:
+                ours = self._owner(mapping, record)
+            other = named and ours is not None and ours != str(theirs)
+            if left_out is None and not other:
+                fitting.append(ident)
+            elif not why:
+                not_for = self._name(side, ours, None) if other else ""
+                why = self._refusal(mapping, source_id, match, (ident, target), left_out, not_for)
+        return fitting, why
+
+    def _owner(self, mapping: MappingRule, record: Record) -> str | None:
+        """The id of the customer the mapping's fields give the record (as the target side
+        names it: an id, or the placeholder of one this plan creates), or None when they
+        give none. A failing rule fails the record here as it would a line later."""
+        rule = self._owner_rules.get(mapping.id, _UNKNOWN)
+        if rule is _UNKNOWN:
+            names = OWNER_FIELDS[system_of(mapping.target)]
+            rule = next((f for f in mapping.fields if f.path in names and f.value), None)
+            self._owner_rules[mapping.id] = rule
+        if not isinstance(rule, FieldRule) or rule.value is None:
+            return None
+        value = rule.value.evaluate(self.resolver.scope(mapping.source, record))
+        if isinstance(value, Mapping):
+            value = value.get("value")
+        return None if value in (None, "") else str(value)
+
+    def _refusal(
+        self,
+        mapping: MappingRule,
+        source_id: str,
+        match: MatchKey,
+        candidate: tuple[str, Record],
+        left_out: str | None,
+        not_for: str,
+    ) -> str:
+        """What the firm reads: the record found, whose it is, why it is not linked (the
+        phase leaves it out; it is not for `not_for`, the record's customer), and what to do."""
+        ident, target = candidate
+        side = system_of(mapping.target)
+        number = _get(target, match.target)
+        theirs = _get(target, OWNER_PATHS[side])
+        whose = f" for {self._name(side, theirs, target)}" if theirs not in (None, "") else ""
+        dated = target.get("TxnDate") or target.get("date")
+        why = f"{number} exists in {SYSTEMS[side]}{whose} ({mapping.target}:{ident}"
+        why += f", {dated})" if dated else ")"
+        harms = []
+        if not_for:
+            why += f", not for {not_for}"
+            harms.append("move it to another customer")
+        if left_out is not None:
+            why += f"{',' if not_for else ''} which this sync leaves out: {left_out.rstrip('.')}"
+            harms.append("rewrite it")
+        refused = ", which QBO refuses" if side == "qbo" else ""
+        return (
+            f"{why}. Not linked (that would {' and '.join(harms)}) nor created (that would "
+            f"repeat {number} in {SYSTEMS[side]}{refused}): renumber one of the two, or, if "
+            f"they are the same, pin {source_id} to {ident} in the pins file (mapping "
+            f"{mapping.id})"
         )
+
+    def _name(self, side: str, ident: Any, named_in: Record | None) -> str:
+        """A customer's name for messages: the one the reference carries, else the record's."""
+        if named_in is not None:
+            name = _get(named_in, "CustomerRef.name")
+            if name:
+                return str(name)
+        qualified, text = OWNERS[side], str(ident)
+        if text.startswith(PENDING):  # one this plan creates: "@pending:tps.Client:c-1"
+            qualified, _, text = text[len(PENDING) :].rpartition(":")
+        found = self.snapshot.find(qualified, text) or {}
+        return str(found.get("DisplayName") or found.get("name") or f"{qualified}:{text}")
 
     def _candidates(
         self, qualified: str, key: MatchKey, record: Record
@@ -100,14 +213,17 @@ class Matcher:
         return index.get(normalize(value), [])
 
 
-def _ambiguous(mapping: MappingRule, key: str, match: MatchKey, found: list[str]) -> Operation:
+def _review(mapping: MappingRule, key: str, level: str, message: str) -> Operation:
     return Operation(
-        mapping.id,
+        mapping.id, key, "review", mapping.target, level=level, rule=mapping.where, message=message
+    )
+
+
+def _ambiguous(mapping: MappingRule, key: str, match: MatchKey, found: list[str]) -> Operation:
+    return _review(
+        mapping,
         key,
-        "review",
-        mapping.target,
-        level="Warning" if mapping.on_ambiguous == "review" else "Excluded",
-        rule=mapping.where,
-        message=f"{len(found)} records match by {match.target} "
+        "Warning" if mapping.on_ambiguous == "review" else "Excluded",
+        f"{len(found)} records match by {match.target} "
         f"({', '.join(found[:5])}); pin one in the pins file",
     )

@@ -138,7 +138,9 @@ class Planner:
             given.rules, given.snapshot, self.links, today_is=lambda: given.clock().date()
         )
         self.operations: list[Operation] = []
-        self.matcher = Matcher(given.snapshot, given.pins, self.links)
+        self.matcher = Matcher(
+            given.snapshot, given.pins, self.links, self.resolver, self._left_out_target
+        )
         # entity -> the exclusion rules that can leave its records out in this phase, each
         # with what it says of a record it leaves out
         self._exclusions: dict[str, list[tuple[ExclusionRule, _Exclusion]]] = {}
@@ -343,6 +345,18 @@ class Planner:
         if link is not None:
             return link.qbo_id if system_of(mapping.target) == "qbo" else link.tps_id
         return self.matcher.partner(mapping, record, source_id)
+
+    def _left_out_target(self, qualified: str, record: Record) -> str | None:
+        """Why a record a match key found is out of this sync, or None: the exclusions for
+        the phase (paid QBO history in the initial sync), or the initial sync's for good."""
+        key = record_key(qualified, ident_of(qualified, record))
+        if key in self.given.left_out:
+            return self.given.left_out[key]
+        try:
+            excluded = self._excluded(qualified, record)
+        except ExpressionError as failure:  # its own mapping reports the failure
+            return f"its exclusions cannot be decided: {failure.message}"
+        return None if excluded is None else excluded.message
 
     def _link(self, pair: str, mapping: MappingRule, source_id: str) -> LinkRow | None:
         if system_of(mapping.source) == "tps":
