@@ -168,7 +168,7 @@ class Matcher:
             why += f", not for {not_for}"
             harms.append("move it to another customer")
         if left_out is not None:
-            why += f"{',' if not_for else ''} which this sync leaves out: {left_out.rstrip('.')}"
+            why += f", which this sync leaves out: {left_out.rstrip('.')}"
             harms.append("rewrite it")
         refused = ", which QBO refuses" if side == "qbo" else ""
         return (

@@ -206,6 +206,8 @@ class Planner:
                 return note(action, level, excluded.message, excluded.rule)
             target_id = self._partner(mapping, record, source_id, link)
             if isinstance(target_id, Operation):
+                if target_id.action == "review":  # what refers to it says why it waits
+                    self.links.held[key] = target_id.message.split(". ", 1)[0]
                 return [target_id]
             if target_id is None:
                 self.links.planned.add(key)

@@ -66,6 +66,9 @@ class Links:
     to_tps: dict[str, dict[str, str]] = field(default_factory=dict)
     planned: set[str] = field(default_factory=set)
     excluded: dict[str, str] = field(default_factory=dict)
+    # records whose match waits for the firm's review (record -> the review's first words):
+    # what refers to them says so, rather than "not synced yet"
+    held: dict[str, str] = field(default_factory=dict)
 
     def add(self, pair: str, tps_id: str, qbo_id: str) -> None:
         self.to_qbo.setdefault(pair, {})[tps_id] = qbo_id
@@ -327,6 +330,12 @@ class Resolver:
                     raise ExcludedReference(source_key, self.links.excluded[source_key])
                 if source_key in self.links.planned:
                     target = f"{PENDING}{source_key}"
+                elif source_key in self.links.held:
+                    raise ExpressionError(
+                        f"{source_key} waits for review, so it is not in {mapping.target}: "
+                        f"{self.links.held[source_key]}",
+                        hint=f"settle the review of {source_key} (its Warning) first",
+                    )
                 else:
                     raise ExpressionError(
                         f"{source_key} is not in {mapping.target} yet",

@@ -1,0 +1,240 @@
+"""A TPS invoice and a QBO invoice of the same number are linked only when they are the same
+customer's and the sync takes the QBO one in: numbers repeat across years, offices and
+earlier systems, and linking rewrites the record found. Books as firms have them: a walk-in
+customer only QBO knows whose paid 2021 invoice carries an open TPS invoice's number, an
+open invoice of another customer, a number the same client used years ago, and an open
+invoice already in QBO for the right client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tpsqbo_engine.emulators.qbo.server import QboEmulatorServer
+from tpsqbo_engine.sync.demo import demo_firm
+from tpsqbo_engine.sync.plan import Operation
+from tpsqbo_engine.sync.session import Session
+
+Record = dict[str, Any]
+WALK_INS = Path(__file__).parents[2] / "examples" / "awkward-firm" / "rules"
+
+
+def _customer(qbo: QboEmulatorServer, name: str, email: str | None = None) -> str:
+    body: Record = {"DisplayName": name}
+    if email:
+        body["PrimaryEmailAddr"] = {"Address": email}
+    return str(qbo.company.create("Customer", body)["Id"])
+
+
+def _invoice(
+    qbo: QboEmulatorServer, customer: str, number: str, day: str, amount: str, paid: bool = False
+) -> Record:
+    company = qbo.company
+    item = company.find_by("Item", "Name", "Consulting")
+    line = {
+        "Amount": Decimal(amount),
+        "DetailType": "SalesItemLineDetail",
+        "SalesItemLineDetail": {"ItemRef": {"value": item["Id"]}},
+    }
+    invoice = company.create(
+        "Invoice",
+        {"CustomerRef": {"value": customer}, "DocNumber": number, "TxnDate": day, "Line": [line]},
+    )
+    if paid:
+        bank = next(a for a in company.table("Account").values() if a["AccountType"] == "Bank")
+        company.create(
+            "Payment",
+            {
+                "CustomerRef": {"value": customer},
+                "TotalAmt": Decimal(amount),
+                "TxnDate": day,
+                "DepositToAccountRef": {"value": bank["Id"]},
+                "Line": [
+                    {
+                        "Amount": Decimal(amount),
+                        "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}],
+                    }
+                ],
+            },
+        )
+    return dict(company.get("Invoice", invoice["Id"]))
+
+
+class Books:
+    """The demo firm with QBO history of its own, synced once."""
+
+    def __init__(self, session: Session, qbo: QboEmulatorServer) -> None:
+        self.session, self.qbo = session, qbo
+        walk_in = _customer(qbo, "Old Walk-in")
+        # Côté & Fils Ltée's open TPS invoice HP-1002: the walk-in's paid 2021 invoice
+        self.history = _invoice(qbo, walk_in, "HP-1002", "2021-03-01", "99.00", paid=True)
+        # Müller GmbH's open TPS invoice HP-1008: the walk-in's open one
+        self.open_other = _invoice(qbo, walk_in, "HP-1008", "2025-12-01", "150.00")
+        # Paulsen Medical Supplies (matched by email) numbered an invoice HP-1006 in 2019
+        paulsen = _customer(qbo, "Paulsen Medical", "ap@paulsenmedic.example")
+        self.reused = _invoice(qbo, paulsen, "HP-1006", "2019-05-10", "300.00", paid=True)
+        # Red Rock Diner's open HP-1005 is in QBO already, with a line since corrected in TPS
+        red_rock = _customer(qbo, "Red Rock Diner", "ap@redrockdiner.example")
+        self.same = _invoice(qbo, red_rock, "HP-1005", "2026-06-25", "1800.00")
+        self.red_rock = red_rock
+        session.backup()
+        self.plan = {op.record: op for op in session.plan()[0].operations}
+        self.counts = session.sync().counts
+
+    def now(self, invoice: Record) -> Record:
+        return dict(self.qbo.company.get("Invoice", invoice["Id"]))
+
+    def linked(self, tps_id: str) -> str | None:
+        rows = self.session.state.links("Invoice|Invoice")
+        return next((r["qbo_id"] for r in rows if r["tps_id"] == tps_id), None)
+
+    def outcome(self, record: str) -> Record:
+        (item,) = self.session.state.items(record=record)
+        return item
+
+
+@pytest.fixture(scope="module")
+def books(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Books]:
+    with demo_firm(tmp_path_factory.mktemp("numbers")) as (session, qbo, _tps):
+        yield Books(session, qbo)
+
+
+def _unchanged(books: Books, before: Record) -> None:
+    now = books.now(before)
+    assert now["SyncToken"] == before["SyncToken"]  # nothing was written to it at all
+    for name in ("CustomerRef", "TxnDate", "TotalAmt", "Balance", "Line", "LinkedTxn"):
+        assert now.get(name) == before.get(name), name
+
+
+def test_another_customers_paid_history_is_neither_linked_nor_rewritten(books: Books) -> None:
+    history = books.history
+    _unchanged(books, history)
+    assert books.now(history)["CustomerRef"]["name"] == "Old Walk-in"
+    assert books.now(history)["TotalAmt"] == Decimal("99.00")
+    assert books.linked("inv-1002") is None
+    item = books.outcome("tps.Invoice:inv-1002")
+    assert (item["status"], item["action"]) == ("Warning", "review")
+    message = item["message"]
+    assert message.startswith(
+        f"HP-1002 exists in QBO for Old Walk-in (qbo.Invoice:{history['Id']}, 2021-03-01), "
+        "not for Côté & Fils Ltée, which this sync leaves out: Paid in full in QBO"
+    )
+    assert "that would move it to another customer and rewrite it" in message
+    assert message.endswith(
+        f"renumber one of the two, or, if they are the same, pin inv-1002 to {history['Id']} "
+        "in the pins file (mapping invoices)"
+    )
+    # no second HP-1002 either: QBO would refuse it (6140), and it is not the firm's intent
+    numbers = [i["DocNumber"] for i in books.qbo.company.table("Invoice").values()]
+    assert numbers.count("HP-1002") == 1
+
+
+def test_another_customers_open_invoice_is_a_review_naming_both(books: Books) -> None:
+    other = books.open_other
+    op = books.plan["tps.Invoice:inv-1008"]
+    assert (op.action, op.level, op.target) == ("review", "Warning", "qbo.Invoice")
+    assert op.message.startswith(
+        f"HP-1008 exists in QBO for Old Walk-in (qbo.Invoice:{other['Id']}, 2025-12-01), "
+        "not for Müller GmbH. Not linked (that would move it to another customer) nor "
+        "created (that would repeat HP-1008 in QBO, which QBO refuses)"
+    )
+    assert "leaves out" not in op.message  # open A/R: only the customer stands in the way
+    _unchanged(books, other)
+    assert books.linked("inv-1008") is None
+
+
+def test_a_number_the_same_client_used_years_ago_stays_history(books: Books) -> None:
+    reused = books.reused
+    _unchanged(books, reused)
+    assert books.linked("inv-1006") is None
+    message = books.outcome("tps.Invoice:inv-1006")["message"]
+    assert message.startswith(
+        f"HP-1006 exists in QBO for Paulsen Medical (qbo.Invoice:{reused['Id']}, 2019-05-10), "
+        "which this sync leaves out: Paid in full in QBO before the first sync"
+    )
+    assert "not for" not in message and "that would rewrite it)" in message
+
+
+def test_the_right_customers_open_invoice_is_still_linked_and_brought_up_to_date(
+    books: Books,
+) -> None:
+    same = books.same
+    op = books.plan["tps.Invoice:inv-1005"]
+    assert (op.action, op.target) == ("link", f"qbo.Invoice:{same['Id']}")
+    assert books.linked("inv-1005") == same["Id"]
+    now = books.now(same)
+    assert now["CustomerRef"]["value"] == books.red_rock
+    assert now["TotalAmt"] == Decimal("1874.47")  # TPS's lines now
+    item = books.outcome("tps.Invoice:inv-1005")
+    assert item["status"] == "Successful" and "linked to the existing" in item["message"]
+
+
+def test_what_refers_to_a_reviewed_invoice_says_it_waits_for_that_review(books: Books) -> None:
+    failed = {i["record"]: i["message"] for i in books.session.state.items(status="Failed")}
+    assert books.counts["Failed"] == len(failed) == 4
+    assert set(failed) == {
+        "tps.Payment:pay-1002",  # pays inv-1002
+        "tps.Adjustment:adj-1001",  # decreases inv-1002
+        "tps.Adjustment:adj-1004",  # decreases inv-1006
+        "tps.Adjustment:adj-1005",  # decreases inv-1008
+    }
+    assert failed["tps.Payment:pay-1002"].endswith(
+        "tps.Invoice:inv-1002 waits for review, so it is not in qbo.Invoice: HP-1002 exists "
+        f"in QBO for Old Walk-in (qbo.Invoice:{books.history['Id']}, 2021-03-01), not for "
+        "Côté & Fils Ltée, which this sync leaves out: Paid in full in QBO before the first "
+        "sync (history); only open A/R goes across"
+    )
+
+
+def test_the_next_run_leaves_them_alone_too(books: Books) -> None:
+    books.session.sync()
+    for invoice in (books.history, books.open_other, books.reused):
+        _unchanged(books, invoice)
+
+
+def test_a_pin_links_a_reviewed_record_as_the_firm_decides(tmp_path: Path) -> None:
+    with demo_firm(tmp_path) as (session, qbo, _tps):
+        paulsen = _customer(qbo, "Paulsen Medical", "ap@paulsenmedic.example")
+        reused = _invoice(qbo, paulsen, "HP-1006", "2019-05-10", "300.00", paid=True)
+        (tmp_path / "pins.yaml").write_text(
+            f"pins:\n  - {{mapping: invoices, source: inv-1006, target: '{reused['Id']}'}}\n",
+            encoding="utf-8",
+        )
+        plan = {op.record: op for op in session.plan()[0].operations}
+        op = plan["tps.Invoice:inv-1006"]
+        assert (op.action, op.target) == ("link", f"qbo.Invoice:{reused['Id']}")
+
+
+def _reviews(plan: list[Operation], record: str) -> Operation:
+    (op,) = [o for o in plan if o.record == record]
+    assert (op.action, op.level) == ("review", "Warning"), op.message
+    return op
+
+
+def test_a_pack_bringing_walk_ins_into_tps_matches_both_ways_by_customer(
+    tmp_path: Path,
+) -> None:
+    """With walk-in customers becoming TPS clients, a walk-in's open QBO invoice numbered
+    like another client's open TPS invoice is not linked from either side."""
+    with demo_firm(tmp_path, rules=str(WALK_INS)) as (session, qbo, _tps):
+        walk_in = _customer(qbo, "Jane Walk-in")
+        theirs = _invoice(qbo, walk_in, "HP-1011", "2026-10-30", "75.00")
+        plan = session.plan()[0].operations
+        to_qbo = _reviews(plan, "tps.Invoice:inv-1011")
+        assert to_qbo.message.startswith(
+            f"HP-1011 exists in QBO for Jane Walk-in (qbo.Invoice:{theirs['Id']}, 2026-10-30), "
+            "not for Cascade Plumbing & Heating."
+        )
+        to_tps = _reviews(plan, f"qbo.Invoice:{theirs['Id']}")
+        assert to_tps.message.startswith(
+            "HP-1011 exists in TPS for Cascade Plumbing & Heating (tps.Invoice:inv-1011, "
+            "2026-11-10), not for Jane Walk-in. Not linked (that would move it to another "
+            "customer) nor created (that would repeat HP-1011 in TPS):"
+        )
+        # the walk-in still becomes a TPS client: only its invoice waits
+        walk_in_op = next(o for o in plan if o.record == f"qbo.Customer:{walk_in}")
+        assert walk_in_op.action == "create"
