@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tpsqbo_engine.emulators.qbo.server import QboEmulatorServer
+from tpsqbo_engine.sync import chunks
 from tpsqbo_engine.sync.demo import demo_firm
 from tpsqbo_engine.sync.plan import Operation
 from tpsqbo_engine.sync.session import Session
@@ -83,7 +84,8 @@ class Books:
         self.red_rock = red_rock
         session.backup()
         self.plan = {op.record: op for op in session.plan()[0].operations}
-        self.counts = session.sync().counts
+        self.result = session.sync()
+        self.counts = self.result.counts
 
     def now(self, invoice: Record) -> Record:
         return dict(self.qbo.company.get("Invoice", invoice["Id"]))
@@ -93,7 +95,7 @@ class Books:
         return next((r["qbo_id"] for r in rows if r["tps_id"] == tps_id), None)
 
     def outcome(self, record: str) -> Record:
-        (item,) = self.session.state.items(record=record)
+        (item,) = self.session.state.items(self.result.run_id, record=record)
         return item
 
 
@@ -174,7 +176,8 @@ def test_the_right_customers_open_invoice_is_still_linked_and_brought_up_to_date
 
 
 def test_what_refers_to_a_reviewed_invoice_says_it_waits_for_that_review(books: Books) -> None:
-    failed = {i["record"]: i["message"] for i in books.session.state.items(status="Failed")}
+    items = books.session.state.items(books.result.run_id, "Failed")
+    failed = {i["record"]: i["message"] for i in items}
     assert books.counts["Failed"] == len(failed) == 4
     assert set(failed) == {
         "tps.Payment:pay-1002",  # pays inv-1002
@@ -194,6 +197,7 @@ def test_the_next_run_leaves_them_alone_too(books: Books) -> None:
     books.session.sync()
     for invoice in (books.history, books.open_other, books.reused):
         _unchanged(books, invoice)
+    assert [books.linked(i) for i in ("inv-1002", "inv-1006", "inv-1008")] == [None] * 3
 
 
 def test_a_pin_links_a_reviewed_record_as_the_firm_decides(tmp_path: Path) -> None:
@@ -238,3 +242,23 @@ def test_a_pack_bringing_walk_ins_into_tps_matches_both_ways_by_customer(
         # the walk-in still becomes a TPS client: only its invoice waits
         walk_in_op = next(o for o in plan if o.record == f"qbo.Customer:{walk_in}")
         assert walk_in_op.action == "create"
+
+
+def test_a_firm_synced_in_chunks_rewrites_no_other_customers_invoice_either(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big firm's initial sync plans a chunk of clients at a time, each with its own
+    customers' QBO invoices: another customer's is not even seen, so the create is tried and
+    QBO refuses the repeated number (6140); the same client's history is seen and held."""
+    monkeypatch.setattr(chunks, "CHUNK_CLIENTS", 10)
+    with demo_firm(tmp_path) as (session, qbo, _tps):
+        books = Books(session, qbo)
+        assert "planned and applied in 4 chunks" in " ".join(books.result.notes)
+        for invoice in (books.history, books.open_other, books.reused):
+            _unchanged(books, invoice)
+        refused = books.outcome("tps.Invoice:inv-1002")
+        assert refused["status"] == "Failed" and "QBO 6140" in refused["message"]
+        assert (
+            "exists in QBO for Paulsen Medical" in books.outcome("tps.Invoice:inv-1006")["message"]
+        )
+        assert books.linked("inv-1005") == books.same["Id"]
