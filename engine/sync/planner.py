@@ -349,9 +349,12 @@ class Planner:
         return self.matcher.partner(mapping, record, source_id)
 
     def _left_out_target(self, qualified: str, record: Record) -> str | None:
-        """Why a record a match key found is out of this sync, or None: the exclusions for
-        the phase (paid QBO history in the initial sync), or the initial sync's for good."""
+        """Why a record a match key found is out of this sync, or None: ignored by hand, the
+        exclusions for the phase (paid QBO history in the initial sync), or the initial
+        sync's for good."""
         key = record_key(qualified, ident_of(qualified, record))
+        if key in self.given.ignored:
+            return f"ignored by hand: {self.given.ignored[key]}"
         if key in self.given.left_out:
             return self.given.left_out[key]
         try:

@@ -200,10 +200,13 @@ def test_the_next_run_leaves_them_alone_too(books: Books) -> None:
     assert [books.linked(i) for i in ("inv-1002", "inv-1006", "inv-1008")] == [None] * 3
 
 
-def test_a_pin_links_a_reviewed_record_as_the_firm_decides(tmp_path: Path) -> None:
+def test_a_pin_links_a_reviewed_record_and_an_ignored_one_is_not_found(tmp_path: Path) -> None:
     with demo_firm(tmp_path) as (session, qbo, _tps):
         paulsen = _customer(qbo, "Paulsen Medical", "ap@paulsenmedic.example")
         reused = _invoice(qbo, paulsen, "HP-1006", "2019-05-10", "300.00", paid=True)
+        red_rock = _customer(qbo, "Red Rock Diner", "ap@redrockdiner.example")
+        same = _invoice(qbo, red_rock, "HP-1005", "2026-06-25", "1800.00")
+        session.state.ignore(f"qbo.Invoice:{same['Id']}", "entered twice by the bookkeeper")
         (tmp_path / "pins.yaml").write_text(
             f"pins:\n  - {{mapping: invoices, source: inv-1006, target: '{reused['Id']}'}}\n",
             encoding="utf-8",
@@ -211,6 +214,10 @@ def test_a_pin_links_a_reviewed_record_as_the_firm_decides(tmp_path: Path) -> No
         plan = {op.record: op for op in session.plan()[0].operations}
         op = plan["tps.Invoice:inv-1006"]
         assert (op.action, op.target) == ("link", f"qbo.Invoice:{reused['Id']}")
+        assert plan["tps.Invoice:inv-1005"].message.startswith(
+            f"HP-1005 exists in QBO for Red Rock Diner (qbo.Invoice:{same['Id']}, 2026-06-25), "
+            "which this sync leaves out: ignored by hand: entered twice by the bookkeeper."
+        )
 
 
 def _reviews(plan: list[Operation], record: str) -> Operation:
@@ -262,3 +269,38 @@ def test_a_firm_synced_in_chunks_rewrites_no_other_customers_invoice_either(
             "exists in QBO for Paulsen Medical" in books.outcome("tps.Invoice:inv-1006")["message"]
         )
         assert books.linked("inv-1005") == books.same["Id"]
+
+
+def test_a_pack_matching_payments_by_reference_keeps_to_the_customer_too(
+    tmp_path: Path,
+) -> None:
+    """The customer a record names is the `CustomerRef` its mapping computes, whatever the
+    mapping: a pack that matches payments by their cheque number gets the same guard."""
+    pack = tmp_path / "pack"
+    pack.mkdir()
+    (pack / "pack.yaml").write_text(
+        "kind: pack\nid: payments-by-reference\nversion: 1.0.0\n"
+        "extends: [tps-qbo-standard]\npatches:\n  - document: payments\n"
+        "    set: {match: [{source: reference, target: PaymentRefNum}]}\n",
+        encoding="utf-8",
+    )
+    with demo_firm(tmp_path / "firm", rules=str(pack)) as (session, qbo, _tps):
+        walk_in = _customer(qbo, "Old Walk-in")
+        theirs = qbo.company.create(
+            "Payment",
+            {
+                "CustomerRef": {"value": walk_in},
+                "TotalAmt": Decimal("40.00"),
+                "TxnDate": "2024-02-02",
+                "PaymentRefNum": "43567",  # Northwind Traders' cheque pay-1005 has it too
+            },
+        )
+        plan = session.plan()[0].operations
+        op = _reviews(plan, "tps.Payment:pay-1005")
+        assert op.message.startswith(
+            f"43567 exists in QBO for Old Walk-in (qbo.Payment:{theirs['Id']}, 2024-02-02), "
+            "not for Northwind Traders."
+        )
+        # the others, whose references QBO does not hold, are created as before
+        created = [o for o in plan if o.mapping == "payments" and o.action == "create"]
+        assert len(created) > 10
