@@ -34,6 +34,8 @@ def _customer(qbo: QboEmulatorServer, name: str, email: str | None = None) -> st
 def _invoice(
     qbo: QboEmulatorServer, customer: str, number: str, day: str, amount: str, paid: bool = False
 ) -> Record:
+    """An invoice of one line; QBO's duplicate-number check is the company's setting, and
+    books brought over from an earlier system hold repeated numbers: they are let in."""
     company = qbo.company
     item = company.find_by("Item", "Name", "Consulting")
     line = {
@@ -44,6 +46,7 @@ def _invoice(
     invoice = company.create(
         "Invoice",
         {"CustomerRef": {"value": customer}, "DocNumber": number, "TxnDate": day, "Line": [line]},
+        allow_duplicate_docnumber=True,
     )
     if paid:
         bank = next(a for a in company.table("Account").values() if a["AccountType"] == "Bank")
@@ -304,3 +307,16 @@ def test_a_pack_matching_payments_by_reference_keeps_to_the_customer_too(
         # the others, whose references QBO does not hold, are created as before
         created = [o for o in plan if o.mapping == "payments" and o.action == "create"]
         assert len(created) > 10
+
+
+def test_of_two_qbo_invoices_of_one_number_the_clients_own_is_linked(tmp_path: Path) -> None:
+    """A number used twice in QBO (a walk-in's 2021 invoice, and the client's open one):
+    not ambiguous, as only one is the client's and in the sync."""
+    with demo_firm(tmp_path) as (session, qbo, _tps):
+        walk_in = _customer(qbo, "Old Walk-in")
+        _invoice(qbo, walk_in, "HP-1003", "2021-03-01", "99.00", paid=True)
+        smith = _customer(qbo, "Smith Holdings Group", "ap@smithholding.example")
+        own = _invoice(qbo, smith, "HP-1003", "2026-11-14", "1991.80")
+        plan = {op.record: op for op in session.plan()[0].operations}
+        op = plan["tps.Invoice:inv-1003"]
+        assert (op.action, op.target) == ("link", f"qbo.Invoice:{own['Id']}")
