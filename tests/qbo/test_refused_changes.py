@@ -189,6 +189,24 @@ def test_a_deposited_sales_receipt_cannot_be_changed(api: Api) -> None:
     assert api.post("salesreceipt", {**current(), "PrivateNote": "banked"}).status_code == 200
 
 
+def test_a_deposit_takes_only_what_waits_in_undeposited_funds(api: Api) -> None:
+    customer = api.create("Customer", {"DisplayName": "Banked Co"})
+    banks = api.query("select * from Account where AccountType = 'Bank'").json()
+    bank = {"value": banks["QueryResponse"]["Account"][0]["Id"]}
+    banked = api.create(
+        "Payment",
+        {"CustomerRef": {"value": customer["Id"]}, "TotalAmt": 20, "DepositToAccountRef": bank},
+    )
+    line = {"Amount": 20, "LinkedTxn": [{"TxnId": banked["Id"], "TxnType": "Payment"}]}
+    before = api.query("select count(*) from Deposit").json()["QueryResponse"]["totalCount"]
+
+    error = _error(api.post("deposit", {"DepositToAccountRef": bank, "Line": [line]}))
+
+    assert error["code"] == "6000" and "not in Undeposited Funds" in error["Detail"]
+    after = api.query("select count(*) from Deposit").json()["QueryResponse"]["totalCount"]
+    assert after == before
+
+
 def test_a_restored_state_still_refreshes_its_tokens(tmp_path: Path) -> None:
     """A state file is read back with Decimal numbers; the saved grants' times are floats
     again, or every refresh after a restart would be a 500."""
