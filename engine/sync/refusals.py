@@ -21,6 +21,7 @@ from tpsqbo_engine.sync.plan import Operation
 DEPOSITED = "6540"
 BUSINESS_RULE = "6000"
 PAID_FORMS = ("Invoice", "CreditMemo")
+_NAMES = {"Payment": "payment", "SalesReceipt": "sales receipt", "RefundReceipt": "refund"}
 
 
 def explained(qbo: QboClient, op: Operation, error: Exception | None) -> Exception | None:
@@ -72,5 +73,5 @@ def _deposited(entity: str, ident: str, op: Operation) -> str:
     return (
         f"QBO keeps {entity} {ident} as it was deposited. To {change} it, remove it from its "
         f"bank deposit in QBO and sync again; if the deposit is right (the money reached the "
-        f"bank), correct the {entity.lower()} in TPS to match QBO instead"
+        f"bank), correct the {_NAMES.get(entity, entity)} in TPS to match QBO instead"
     )
