@@ -263,6 +263,15 @@ class StateStore:
         )
         return frozenset(row["record"] for row in rows)
 
+    def latest_reviews(self) -> frozenset[str]:
+        """Records whose latest outcome is a review the firm settles outside the record (a
+        pin, the other record renumbered): looked at again each run, so that takes effect."""
+        rows = self._rows(
+            "select record from run_items where id in "
+            "(select max(id) from run_items group by record) and action = 'review'"
+        )
+        return frozenset(row["record"] for row in rows)
+
     # Journal ------------------------------------------------------------------------------
     def write(self, run_id: int, done: Done, intents: list[Intent] | None = None) -> list[int]:
         """One transaction: what writes already made left (their outcomes, links and history

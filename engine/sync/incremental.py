@@ -150,9 +150,11 @@ def _open_invoices_of_changed_clients(session: Session, snapshot: Snapshot) -> d
 
 
 def _again(session: Session) -> dict[str, set[str]]:
-    """Unchanged records that still need a look: failed last time, or unignored."""
+    """Unchanged records that still need a look: failed or held for review last time, or
+    unignored."""
     wanted: dict[str, set[str]] = {}
-    for record in session.failed_records() | session.state.to_reconsider():
+    again = session.failed_records() | session.state.latest_reviews()
+    for record in again | session.state.to_reconsider():
         qualified, _, ident = record.partition(":")
         wanted.setdefault(qualified, set()).add(ident)
     return wanted

@@ -203,24 +203,35 @@ def test_the_next_run_leaves_them_alone_too(books: Books) -> None:
     assert [books.linked(i) for i in ("inv-1002", "inv-1006", "inv-1008")] == [None] * 3
 
 
-def test_a_pin_links_a_reviewed_record_and_an_ignored_one_is_not_found(tmp_path: Path) -> None:
+def test_a_pin_settles_a_review_on_the_next_run_and_an_ignored_record_is_not_found(
+    tmp_path: Path,
+) -> None:
     with demo_firm(tmp_path) as (session, qbo, _tps):
         paulsen = _customer(qbo, "Paulsen Medical", "ap@paulsenmedic.example")
         reused = _invoice(qbo, paulsen, "HP-1006", "2019-05-10", "300.00", paid=True)
         red_rock = _customer(qbo, "Red Rock Diner", "ap@redrockdiner.example")
         same = _invoice(qbo, red_rock, "HP-1005", "2026-06-25", "1800.00")
         session.state.ignore(f"qbo.Invoice:{same['Id']}", "entered twice by the bookkeeper")
+        session.backup()
+        first = session.sync().run_id
+        (ignored,) = session.state.items(first, record="tps.Invoice:inv-1005")
+        assert ignored["message"].startswith(
+            f"HP-1005 exists in QBO for Red Rock Diner (qbo.Invoice:{same['Id']}, 2026-06-25), "
+            "which this sync leaves out: ignored by hand: entered twice by the bookkeeper."
+        )
+        (held,) = session.state.items(first, record="tps.Invoice:inv-1006")
+        assert (held["action"], held["status"]) == ("review", "Warning")
+        # The firm looks: it is the same invoice, numbered in 2019 and billed again.
         (tmp_path / "pins.yaml").write_text(
             f"pins:\n  - {{mapping: invoices, source: inv-1006, target: '{reused['Id']}'}}\n",
             encoding="utf-8",
         )
-        plan = {op.record: op for op in session.plan()[0].operations}
-        op = plan["tps.Invoice:inv-1006"]
-        assert (op.action, op.target) == ("link", f"qbo.Invoice:{reused['Id']}")
-        assert plan["tps.Invoice:inv-1005"].message.startswith(
-            f"HP-1005 exists in QBO for Red Rock Diner (qbo.Invoice:{same['Id']}, 2026-06-25), "
-            "which this sync leaves out: ignored by hand: entered twice by the bookkeeper."
-        )
+        second = session.sync().run_id  # nothing changed in TPS: the review is looked at again
+        (settled,) = session.state.items(second, record="tps.Invoice:inv-1006")
+        assert settled["status"] == "Successful"
+        assert settled["message"].startswith(f"linked to the existing qbo.Invoice:{reused['Id']}")
+        (again,) = session.state.items(second, record="tps.Invoice:inv-1005")
+        assert again["action"] == "review"  # still ignored, still said
 
 
 def _reviews(plan: list[Operation], record: str) -> Operation:
