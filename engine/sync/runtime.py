@@ -359,6 +359,12 @@ class Resolver:
         referred = record_key(mapping.target, key)
         if referred in self.links.planned:
             return f"{PENDING}{referred}"
+        if referred in self.links.held:
+            raise ExpressionError(
+                f"{referred} waits for review, so it is not in {mapping.source}: "
+                f"{self.links.held[referred]}",
+                hint=f"settle the review of {referred} (its Warning) first",
+            )
         if referred in self.links.excluded:
             raise ExcludedReference(referred, self.links.excluded[referred])
         found = self.snapshot.find(mapping.target, key)

@@ -248,6 +248,19 @@ def test_a_pack_bringing_walk_ins_into_tps_matches_both_ways_by_customer(
     with demo_firm(tmp_path, rules=str(WALK_INS)) as (session, qbo, _tps):
         walk_in = _customer(qbo, "Jane Walk-in")
         theirs = _invoice(qbo, walk_in, "HP-1011", "2026-10-30", "75.00")
+        paid = qbo.company.create(
+            "Payment",
+            {
+                "CustomerRef": {"value": walk_in},
+                "TotalAmt": Decimal("25.00"),
+                "Line": [
+                    {
+                        "Amount": Decimal("25.00"),
+                        "LinkedTxn": [{"TxnId": theirs["Id"], "TxnType": "Invoice"}],
+                    }
+                ],
+            },
+        )
         plan = session.plan()[0].operations
         to_qbo = _reviews(plan, "tps.Invoice:inv-1011")
         assert to_qbo.message.startswith(
@@ -259,6 +272,12 @@ def test_a_pack_bringing_walk_ins_into_tps_matches_both_ways_by_customer(
             "HP-1011 exists in TPS for Cascade Plumbing & Heating (tps.Invoice:inv-1011, "
             "2026-11-10), not for Jane Walk-in. Not linked (that would move it to another "
             "customer) nor created (that would repeat HP-1011 in TPS):"
+        )
+        (waits,) = [o for o in plan if o.record == f"qbo.Payment:{paid['Id']}"]
+        assert waits.level == "Failed" and waits.message.endswith(
+            f"qbo.Invoice:{theirs['Id']} waits for review, so it is not in tps.Invoice: HP-1011 "
+            "exists in TPS for Cascade Plumbing & Heating (tps.Invoice:inv-1011, 2026-11-10), "
+            "not for Jane Walk-in"
         )
         # the walk-in still becomes a TPS client: only its invoice waits
         walk_in_op = next(o for o in plan if o.record == f"qbo.Customer:{walk_in}")
