@@ -27,8 +27,14 @@ from tpsqbo_engine.connectors.retry import Again, RetryPolicy, retry_after
 
 MINOR_VERSION = "75"
 BATCH_SIZE = 30  # items in one batch call, queries or writes
+THROTTLED = "3001"
 REQUEST_NAMESPACE = uuid.UUID("6f1d7c1e-8a53-4c1b-9d0e-2f3b7a9c4e21")
 Record = dict[str, Any]
+# QBO counts a realm's calls in a one-minute window shared by every app on the company, and
+# Intuit says to wait 60 s after a 429: a throttled call waits the window out (or what a
+# Retry-After asks, up to two windows), three windows at most in all before it fails.
+THROTTLE_WINDOW = 60.0
+QBO_RETRY = RetryPolicy(max_backoff=2 * THROTTLE_WINDOW, max_waited=3 * THROTTLE_WINDOW)
 
 
 @dataclass
@@ -47,7 +53,7 @@ class _LostResponse(Exception):
 class QboTransport:
     auth: QboAuth
     limiter: Budget | None = None
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    retry: RetryPolicy = QBO_RETRY
     session: requests.Session = field(default_factory=requests.Session)
     sleep: Callable[[float], None] = time.sleep
     stats: CallStats = field(default_factory=CallStats)
@@ -76,10 +82,13 @@ class QboTransport:
         batch: bool = False,
         on_lost: Callable[[], Record | None] | None = None,
         expect: tuple[str, type] | None = None,
+        check: Callable[[Record], None] | None = None,
     ) -> Record:
         """One request under the retry policy. `expect` names the envelope the answer must
         have (`("QueryResponse", dict)`): a 200 without it is not an empty answer but a
-        retriable error, and after the last attempt the call fails."""
+        retriable error, and after the last attempt the call fails. `check` looks inside
+        the envelope: a `QboRetriableError` it raises (an answer that is not what was
+        asked for) is tried again like a missing envelope; any other error ends the call."""
         query = {"minorversion": MINOR_VERSION, **(params or {})}
         if requestid:
             query["requestid"] = requestid
@@ -99,7 +108,13 @@ class QboTransport:
                     self._refresh_token(token)
                     refreshed = True
                     continue
-                return _understood(response, f"{method} {path.split('/')[0]}", expect)
+                answer = _understood(response, f"{method} {path.split('/')[0]}", expect)
+                if check is not None:
+                    try:
+                        check(answer)
+                    except QboRetriableError as garbled:
+                        raise Again(garbled) from None
+                return answer
 
         return self.retry.run(attempt, sleep=self.sleep, on_retry=self._count_retry)
 
@@ -204,7 +219,7 @@ def _understood(response: requests.Response, what: str, expect: tuple[str, type]
         fault = fault or QboFault(response.status_code, str(response.status_code), "HTTP", "")
         error = error_for(fault)
         if isinstance(error, QboRetriableError):
-            raise Again(error, retry_after(response.headers))
+            raise Again(error, _wait_asked(response, fault))
         raise error
     kind = response.headers.get("Content-Type", "") or "no content type"
     if not isinstance(parsed, dict):
@@ -216,6 +231,15 @@ def _understood(response: requests.Response, what: str, expect: tuple[str, type]
             found = f"no {key} {'object' if kind_of is dict else 'list'}"
             raise Again(not_understood(response.status_code, what, found, tid))
     return parsed
+
+
+def _wait_asked(response: requests.Response, fault: QboFault) -> float | None:
+    """What the answer asks to wait: its Retry-After, else the throttle's whole window for a
+    429 (QBO sends none), else nothing (the policy backs off)."""
+    asked = retry_after(response.headers)
+    if asked is None and (response.status_code == 429 or fault.code == THROTTLED):
+        return THROTTLE_WINDOW
+    return asked
 
 
 def _parse(response: requests.Response) -> Any:
