@@ -108,13 +108,7 @@ class QboTransport:
                     self._refresh_token(token)
                     refreshed = True
                     continue
-                answer = _understood(response, f"{method} {path.split('/')[0]}", expect)
-                if check is not None:
-                    try:
-                        check(answer)
-                    except QboRetriableError as garbled:
-                        raise Again(garbled) from None
-                return answer
+                return _understood(response, f"{method} {path.split('/')[0]}", expect, check)
 
         return self.retry.run(attempt, sleep=self.sleep, on_retry=self._count_retry)
 
@@ -209,7 +203,12 @@ def not_understood(status: int, what: str, found: str, tid: str = "") -> QboRetr
     )
 
 
-def _understood(response: requests.Response, what: str, expect: tuple[str, type] | None) -> Record:
+def _understood(
+    response: requests.Response,
+    what: str,
+    expect: tuple[str, type] | None,
+    check: Callable[[Record], None] | None = None,
+) -> Record:
     """The answer as a record, once it is one: QBO's faults raised (retriable ones as
     `Again`), anything that is not the JSON object asked for is a retriable error."""
     tid = response.headers.get("intuit_tid", "")
@@ -230,6 +229,11 @@ def _understood(response: requests.Response, what: str, expect: tuple[str, type]
         if not isinstance(parsed.get(key), kind_of):
             found = f"no {key} {'object' if kind_of is dict else 'list'}"
             raise Again(not_understood(response.status_code, what, found, tid))
+    if check is not None:
+        try:
+            check(parsed)
+        except QboRetriableError as garbled:
+            raise Again(garbled) from None
     return parsed
 
 
