@@ -12,6 +12,7 @@ from tests.qbo.conftest import save_tokens
 from tpsqbo_engine.connectors.qbo.auth import QboAuth
 from tpsqbo_engine.connectors.qbo.client import QboClient
 from tpsqbo_engine.connectors.qbo.errors import QboRetriableError
+from tpsqbo_engine.connectors.qbo.limits import Limiter, Limits
 from tpsqbo_engine.connectors.qbo.transport import QBO_RETRY, THROTTLE_WINDOW
 from tpsqbo_engine.emulators.qbo.server import QboEmulatorServer
 
@@ -76,3 +77,14 @@ def test_other_failures_still_back_off_briefly(tmp_path: Path) -> None:
         client.query("SELECT * FROM Customer")
     assert len(adapter.sent) == QBO_RETRY.attempts
     assert sum(sleeps) <= sum(QBO_RETRY.backoff * 2**n for n in range(len(sleeps)))
+
+
+def test_a_scaled_budget_waits_its_scaled_minute(tmp_path: Path) -> None:
+    """`limits: scale=N` (benchmarks, the emulator's scaled windows) shortens the minute."""
+    limits = Limits.parse("scale=20")
+    assert limits is not None
+    client, _, sleeps = qbo_client(tmp_path, THROTTLED_JSON, CUSTOMERS)
+    paced = QboClient(client.auth, limiter=Limiter(limits), sleep=sleeps.append)
+    paced.session = client.session
+    assert paced.query("SELECT * FROM Customer") == [{"Id": "1"}]
+    assert sleeps == [THROTTLE_WINDOW / 20]

@@ -22,7 +22,7 @@ from tpsqbo_engine import __version__
 from tpsqbo_engine.connectors.qbo import wire
 from tpsqbo_engine.connectors.qbo.auth import QboAuth
 from tpsqbo_engine.connectors.qbo.errors import QboFault, QboRetriableError, error_for, fault_from
-from tpsqbo_engine.connectors.qbo.limits import Budget
+from tpsqbo_engine.connectors.qbo.limits import Budget, Limiter
 from tpsqbo_engine.connectors.retry import Again, RetryPolicy, retry_after
 
 MINOR_VERSION = "75"
@@ -57,10 +57,13 @@ class QboTransport:
     session: requests.Session = field(default_factory=requests.Session)
     sleep: Callable[[float], None] = time.sleep
     stats: CallStats = field(default_factory=CallStats)
+    throttle_window: float = THROTTLE_WINDOW  # what a 429 without Retry-After waits
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _auth_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
+        if isinstance(self.limiter, Limiter):  # `scale=N` shortens QBO's minute N times
+            self.throttle_window = THROTTLE_WINDOW / self.limiter.limits.scale
         tokens = self.auth.tokens
         self.realm_id, self.api_base = tokens.realm_id, tokens.api_base.rstrip("/")
         self.session.headers.update(
@@ -108,7 +111,8 @@ class QboTransport:
                     self._refresh_token(token)
                     refreshed = True
                     continue
-                return _understood(response, f"{method} {path.split('/')[0]}", expect, check)
+                what = f"{method} {path.split('/')[0]}"
+                return _understood(response, what, expect, check, self.throttle_window)
 
         return self.retry.run(attempt, sleep=self.sleep, on_retry=self._count_retry)
 
@@ -208,6 +212,7 @@ def _understood(
     what: str,
     expect: tuple[str, type] | None,
     check: Callable[[Record], None] | None = None,
+    window: float = THROTTLE_WINDOW,
 ) -> Record:
     """The answer as a record, once it is one: QBO's faults raised (retriable ones as
     `Again`), anything that is not the JSON object asked for is a retriable error."""
@@ -218,7 +223,7 @@ def _understood(
         fault = fault or QboFault(response.status_code, str(response.status_code), "HTTP", "")
         error = error_for(fault)
         if isinstance(error, QboRetriableError):
-            raise Again(error, _wait_asked(response, fault))
+            raise Again(error, _wait_asked(response, fault, window))
         raise error
     kind = response.headers.get("Content-Type", "") or "no content type"
     if not isinstance(parsed, dict):
@@ -237,12 +242,12 @@ def _understood(
     return parsed
 
 
-def _wait_asked(response: requests.Response, fault: QboFault) -> float | None:
+def _wait_asked(response: requests.Response, fault: QboFault, window: float) -> float | None:
     """What the answer asks to wait: its Retry-After, else the throttle's whole window for a
     429 (QBO sends none), else nothing (the policy backs off)."""
     asked = retry_after(response.headers)
     if asked is None and (response.status_code == 429 or fault.code == THROTTLED):
-        return THROTTLE_WINDOW
+        return window
     return asked
 
 
