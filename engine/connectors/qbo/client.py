@@ -157,8 +157,9 @@ def _cdc_rows(response: Any, asked: list[str]) -> list[tuple[str, Record]]:
 def _refused(response: Record, asked: list[str]) -> QboError:
     fault = fault_from(200, response, "", "")
     assert fault is not None  # the response holds a Fault
-    if isinstance(error_for(fault), QboRetriableError):
-        return error_for(fault)  # QBO busy: asked again
+    error = error_for(fault)
+    if isinstance(error, QboRetriableError):
+        return error  # QBO busy or failing for now: asked again
     named = fault.element or " or ".join(asked)
     return QboFatalError(
         QboFault(

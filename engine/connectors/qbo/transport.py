@@ -1,8 +1,10 @@
 """One request to QBO as every call needs it: the per-realm limiter, a fresh access token
 (refreshed once on a 401), minorversion 75, timeouts, QBO's faults mapped to fatal /
-retriable / skippable, and the shared retry policy (connectors/retry.py) for 429, 5xx, lost
+retriable / skippable, and the shared retry policy (connectors/retry.py) for 429 (which
+waits out QBO's one-minute window unless a Retry-After says otherwise), 5xx, lost
 connections and answers that are not what was asked for: a 200 is data only once it is a
-JSON object with the expected envelope, never an empty answer made up from garbage.
+JSON object with the expected envelope and what the caller's `check` finds inside it is
+what was asked for, never an empty answer made up from garbage.
 
 Writes carry a deterministic `requestid`, so a retry is replayed by QBO rather than run twice.
 """
