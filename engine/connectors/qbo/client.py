@@ -101,7 +101,8 @@ class QboClient(QboSpreadWrites):
                     "cannot show which of them were deleted",
                 ),
                 hint="read both systems whole once with `tpsqbo-engine sync --whole` (it reads "
-                "past that second); then incremental syncs go on as before",
+                "past that second; a deletion made in QBO in that second is not seen by it "
+                "either: look for one in QBO's audit log); then incremental syncs go on",
             )
         stamp = wire.quote(cursor.isoformat())
         where = f"Active IN (true, false) AND MetaData.LastUpdatedTime >= {stamp}"
