@@ -192,7 +192,8 @@ def test_what_refers_to_a_reviewed_invoice_says_it_waits_for_that_review(books: 
         "tps.Invoice:inv-1002 waits for review, so it is not in qbo.Invoice: HP-1002 exists "
         f"in QBO for Old Walk-in (qbo.Invoice:{books.history['Id']}, 2021-03-01), not for "
         "Côté & Fils Ltée, which this sync leaves out: Paid in full in QBO before the first "
-        "sync (history); only open A/R goes across"
+        "sync (history); only open A/R goes across; settle the review of "
+        "tps.Invoice:inv-1002 (its Warning) first"
     )
 
 
@@ -277,7 +278,8 @@ def test_a_pack_bringing_walk_ins_into_tps_matches_both_ways_by_customer(
         assert waits.level == "Failed" and waits.message.endswith(
             f"qbo.Invoice:{theirs['Id']} waits for review, so it is not in tps.Invoice: HP-1011 "
             "exists in TPS for Cascade Plumbing & Heating (tps.Invoice:inv-1011, 2026-11-10), "
-            "not for Jane Walk-in"
+            f"not for Jane Walk-in; settle the review of qbo.Invoice:{theirs['Id']} (its "
+            "Warning) first"
         )
         # the walk-in still becomes a TPS client: only its invoice waits
         walk_in_op = next(o for o in plan if o.record == f"qbo.Customer:{walk_in}")
