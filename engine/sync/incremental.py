@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from tpsqbo_engine.connectors.qbo.wire import quote
 from tpsqbo_engine.ruleset.model import MappingRule
 from tpsqbo_engine.sync.balances import refresh_balances
+from tpsqbo_engine.sync.compare import get_path
 from tpsqbo_engine.sync.mirror import MIRRORED, Mirror, too_old
 from tpsqbo_engine.sync.planner import version_of
 from tpsqbo_engine.sync.referenced import Echoes, add_referenced
@@ -88,6 +89,8 @@ def _read_changed(session: Session, names: set[str], mirror: Mirror, since: str)
 
 def _add_all_partners(session: Session, snapshot: Snapshot, mirror: Mirror) -> None:
     add_partners(snapshot, _again(session), session.tps, session.qbo, mirror)
+    add_partners(snapshot, _pinned(session, snapshot), session.tps, session.qbo, mirror)
+    _add_numbered(session, snapshot)
     changed_clients = _open_invoices_of_changed_clients(session, snapshot)
     add_partners(snapshot, changed_clients, session.tps, session.qbo, mirror)
     # A partner can bring its own partners under another mapping (a credit memo a payment
@@ -157,6 +160,43 @@ def _again(session: Session) -> dict[str, set[str]]:
     for record in again | session.state.to_reconsider():
         qualified, _, ident = record.partition(":")
         wanted.setdefault(qualified, set()).add(ident)
+    return wanted
+
+
+def _add_numbered(session: Session, snapshot: Snapshot) -> None:
+    """The unlinked QBO records the snapshot's unlinked TPS records could match by an exact
+    key of their own field (an invoice's number): a new or reviewed TPS invoice meets the
+    QBO invoice of its number, unchanged and so unread, as in the initial sync (a review
+    naming it, or a link), not QBO's refusal of the number. A query per hundred values."""
+    for mapping in session.rules.mappings:
+        target = mapping.target
+        if not mapping.source.startswith("tps.") or target in MIRRORED | ALWAYS_WHOLE:
+            continue
+        records = snapshot.records(mapping.source)
+        pair = pair_of(mapping)
+        linked = {r["tps_id"] for r in session.state.links_of(pair, set(records))}
+        for key in [k for k in mapping.match if k.normalize == "exact" and "." not in k.target]:
+            given = (get_path(r, key.source) for i, r in records.items() if i not in linked)
+            values = sorted({str(v).strip() for v in given if v not in (None, "")} - {""})
+            for start in range(0, len(values), CUSTOMERS_PER_QUERY):
+                listed = ", ".join(quote(v) for v in values[start : start + CUSTOMERS_PER_QUERY])
+                where = f"{key.target} IN ({listed})"
+                found = {str(r["Id"]): r for r in session.qbo.query_all(target[4:], where)}
+                for row in session.state.links_of(pair, set(found)):
+                    found.pop(row["qbo_id"], None)  # another's partner: matched by none
+                for ident, record in found.items():
+                    snapshot.records(target).setdefault(ident, record)
+
+
+def _pinned(session: Session, snapshot: Snapshot) -> dict[str, set[str]]:
+    """The records pinned to the ones read: a pin settles a review (engine/sync/matching.py)
+    with a record nothing else brings in."""
+    mappings = {m.id: m for m in session.rules.mappings}
+    wanted: dict[str, set[str]] = {}
+    for (mapping_id, source), target in session.pins().items():
+        mapping = mappings.get(mapping_id)
+        if mapping is not None and target != "new" and source in snapshot.records(mapping.source):
+            wanted.setdefault(mapping.target, set()).add(target)
     return wanted
 
 

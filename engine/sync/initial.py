@@ -107,7 +107,8 @@ def _planned(
     once = _Once(shared_records(base))
     for n in range(chunks.rest + 1):
         part = chunk_snapshot(base, chunks, n, spool, mirror, linked)
-        plan = Plan("initial", once.new(session.plan(part)[0].operations))
+        # another chunk's QBO record of the same number is named, never linked
+        plan = Plan("initial", once.new(session.plan(part, elsewhere=base)[0].operations))
         del part
         checked += [op for op in plan.operations if op.action in CHECKED]
         spool.keep_plan(n, plan.operations)

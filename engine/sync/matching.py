@@ -44,7 +44,8 @@ def ident_of(qualified: str, record: Record) -> str:
 class Matcher:
     """`pins`: (mapping, source id) -> target id, or "new"; `links`: what the plan has
     linked so far (a target already claimed is not matched again); `resolver` computes the
-    customer a source record names, `left_out` says which targets the phase leaves out."""
+    customer a source record names, `left_out` says which targets the phase leaves out;
+    `elsewhere` holds what a chunk's plan does not decide, found to be named, never linked."""
 
     def __init__(
         self,
@@ -53,6 +54,7 @@ class Matcher:
         links: Links,
         resolver: Resolver,
         left_out: LeftOut,
+        elsewhere: Snapshot | None = None,
     ) -> None:
         self.snapshot = snapshot
         self.pins = pins
@@ -61,6 +63,9 @@ class Matcher:
         self.left_out = left_out
         self._index: dict[tuple[str, str, str], dict[Any, list[tuple[str, Record]]]] = {}
         self._owner_rules: dict[str, FieldRule | None] = {}
+        # Records outside the snapshot a key may find (another chunk's): named, never linked.
+        self.elsewhere = elsewhere
+        self._foreign: set[str] = set()  # the keys of the records found only there
 
     def partner(
         self, mapping: MappingRule, record: Record, source_id: str
@@ -122,7 +127,8 @@ class Matcher:
                 ours = self._owner(mapping, record)
             other = named and ours is not None and ours != str(theirs)
             if left_out is None and not other:
-                fitting.append(ident)
+                if record_key(mapping.target, ident) not in self._foreign:  # this plan's own
+                    fitting.append(ident)
             elif not why:
                 not_for = self._name(side, ours, None) if other else ""
                 why = self._refusal(mapping, source_id, match, (ident, target), left_out, not_for)
@@ -199,7 +205,7 @@ class Matcher:
         index = self._index.get((qualified, key.target, key.normalize))
         if index is None:
             index = self._index[(qualified, key.target, key.normalize)] = {}
-            for target in self.snapshot.records(qualified).values():
+            for target in self._targets(qualified):
                 found = _get(target, key.target)
                 if found not in (None, ""):
                     index.setdefault(normalize(found), []).append(
@@ -211,6 +217,18 @@ class Matcher:
         if value in (None, ""):
             return []
         return index.get(normalize(value), [])
+
+    def _targets(self, qualified: str) -> list[Record]:
+        """The snapshot's records of the entity, then those only `elsewhere` holds."""
+        own = self.snapshot.records(qualified)
+        targets = list(own.values())
+        if self.elsewhere is not None:
+            system, entity = qualified.split(".", 1)
+            for ident, target in self.elsewhere.side(system).get(entity, {}).items():
+                if ident not in own:
+                    self._foreign.add(record_key(qualified, ident))
+                    targets.append(target)
+        return targets
 
 
 def _review(mapping: MappingRule, key: str, level: str, message: str) -> Operation:

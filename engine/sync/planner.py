@@ -77,6 +77,9 @@ class PlanInput:
     failed: frozenset[str] = frozenset()
     # The run's clock: the plan's time and `today()` in rules (pack tests fix it).
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    # A chunk of a big firm's initial sync: the records of the whole read, which a match key
+    # may find to name in a review (another customer's invoice of the number), never link.
+    elsewhere: Snapshot | None = None
 
 
 @contextmanager
@@ -146,7 +149,12 @@ class Planner:
         )
         self.operations: list[Operation] = []
         self.matcher = Matcher(
-            given.snapshot, given.pins, self.links, self.resolver, self._left_out_target
+            given.snapshot,
+            given.pins,
+            self.links,
+            self.resolver,
+            self._left_out_target,
+            given.elsewhere,
         )
         # entity -> the exclusion rules that can leave its records out in this phase, each
         # with what it says of a record it leaves out

@@ -161,7 +161,11 @@ class Session:
         pins = documents[0].data.get("pins", []) if documents else []
         return {(str(p["mapping"]), str(p["source"])): str(p["target"]) for p in pins}
 
-    def plan(self, snapshot: Snapshot | None = None) -> tuple[Plan, Snapshot]:
+    def plan(
+        self, snapshot: Snapshot | None = None, elsewhere: Snapshot | None = None
+    ) -> tuple[Plan, Snapshot]:
+        """`elsewhere`: what a chunk's plan does not decide, for match keys to find and name
+        (engine/sync/planner.py, PlanInput)."""
         snapshot = snapshot or self.snapshot()
         # The links and history rows of what the records hold and name, not of every record
         # the firm has (engine/sync/referenced.py); a firm's first plan has none to look up.
@@ -181,6 +185,7 @@ class Session:
             },
             self.state.reported_exclusions(ids) if phase == "ongoing" else frozenset(),
             failed=self.state.latest_failed() if phase == "ongoing" else frozenset(),
+            elsewhere=elsewhere,
         )
         return Planner(given).plan(), snapshot
 

@@ -286,24 +286,34 @@ def test_a_pack_bringing_walk_ins_into_tps_matches_both_ways_by_customer(
         assert walk_in_op.action == "create"
 
 
-def test_a_firm_synced_in_chunks_rewrites_no_other_customers_invoice_either(
+def test_a_firm_synced_in_chunks_gets_the_same_reviews(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A big firm's initial sync plans a chunk of clients at a time, each with its own
-    customers' QBO invoices: another customer's is not even seen, so the create is tried and
-    QBO refuses the repeated number (6140); the same client's history is seen and held."""
+    customers' QBO invoices; another customer's invoice of the same number is in another
+    chunk (the walk-in's, in the rest), and is found there to be named, not linked."""
     monkeypatch.setattr(chunks, "CHUNK_CLIENTS", 10)
     with demo_firm(tmp_path) as (session, qbo, _tps):
         books = Books(session, qbo)
         assert "planned and applied in 4 chunks" in " ".join(books.result.notes)
         for invoice in (books.history, books.open_other, books.reused):
             _unchanged(books, invoice)
-        refused = books.outcome("tps.Invoice:inv-1002")
-        assert refused["status"] == "Failed" and "QBO 6140" in refused["message"]
-        assert (
-            "exists in QBO for Paulsen Medical" in books.outcome("tps.Invoice:inv-1006")["message"]
+        held = {
+            record: books.outcome(f"tps.Invoice:{record}")
+            for record in ("inv-1002", "inv-1006", "inv-1008")
+        }
+        assert {(i["status"], i["action"]) for i in held.values()} == {("Warning", "review")}
+        assert held["inv-1002"]["message"].startswith(
+            f"HP-1002 exists in QBO for Old Walk-in (qbo.Invoice:{books.history['Id']}, "
+            "2021-03-01), not for Côté & Fils Ltée, which this sync leaves out"
         )
+        assert held["inv-1008"]["message"].startswith(
+            f"HP-1008 exists in QBO for Old Walk-in (qbo.Invoice:{books.open_other['Id']}, "
+            "2025-12-01), not for Müller GmbH. Not linked"
+        )
+        assert "exists in QBO for Paulsen Medical" in held["inv-1006"]["message"]
         assert books.linked("inv-1005") == books.same["Id"]
+        assert [books.linked(i) for i in ("inv-1002", "inv-1006", "inv-1008")] == [None] * 3
 
 
 def test_a_pack_matching_payments_by_reference_keeps_to_the_customer_too(
@@ -352,3 +362,42 @@ def test_of_two_qbo_invoices_of_one_number_the_clients_own_is_linked(tmp_path: P
         plan = {op.record: op for op in session.plan()[0].operations}
         op = plan["tps.Invoice:inv-1003"]
         assert (op.action, op.target) == ("link", f"qbo.Invoice:{own['Id']}")
+
+
+def test_a_later_run_finds_the_qbo_invoice_of_a_new_invoices_number(tmp_path: Path) -> None:
+    """A run after the first reads what changed; a new TPS invoice whose number a QBO
+    invoice of years ago carries still meets it, unchanged as it is: a review, not QBO's
+    refusal of the number."""
+    with demo_firm(tmp_path) as (session, qbo, tps):
+        walk_in = _customer(qbo, "Old Walk-in")
+        history = _invoice(qbo, walk_in, "HP-2001", "2021-03-01", "99.00", paid=True)
+        long_ago = "2021-03-05T10:00:00-08:00"  # not among the changes a later run reads
+        for entity in ("Invoice", "Customer"):
+            for record in qbo.company.table(entity).values():
+                if record["Id"] in (history["Id"], walk_in):
+                    record["MetaData"] = {"CreateTime": long_ago, "LastUpdatedTime": long_ago}
+        session.backup()
+        session.sync()
+        base = tps.firm.table("invoices")["inv-1002"]
+        new = tps.firm.create(
+            "invoices",
+            {
+                "client_id": base["client_id"],
+                "date": "2026-11-20",
+                "due_date": "2026-12-20",
+                "invoice_code": "HP",
+                "number": 2001,
+                "doc_number": "HP-2001",
+                "lines": [{**base["lines"][0], "amount": "120.00"}],
+                "taxes": [],
+            },
+        )
+        run = session.sync().run_id
+        (item,) = session.state.items(run, record=f"tps.Invoice:{new['id']}")
+        assert (item["status"], item["action"]) == ("Warning", "review")
+        assert item["message"].startswith(
+            f"HP-2001 exists in QBO for Old Walk-in (qbo.Invoice:{history['Id']}, 2021-03-01), "
+            "not for Côté & Fils Ltée"
+        )
+        now = qbo.company.get("Invoice", history["Id"])
+        assert now["SyncToken"] == history["SyncToken"] and now["TotalAmt"] == Decimal("99.00")
