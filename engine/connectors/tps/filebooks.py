@@ -25,7 +25,8 @@ next export's row is known as that record again (the id taken off its Descriptio
 `outbox/sent.json` gives back what a sheet cannot carry: where a payment came from, and an
 imported invoice's due date and lines (Import Invoices has neither). Once the outbox
 sheets are entered, move them out of `outbox/` (keep `sent.json`): the engine appends to
-what is there.
+what is there, and refuses to write a sheet that no longer reads back as it wrote it (see
+`filesource.pending_rows`).
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -42,7 +42,7 @@ from typing import Any
 from tpsqbo_engine.connectors.tps import files
 from tpsqbo_engine.connectors.tps.client import TpsRejected
 from tpsqbo_engine.connectors.tps.files import Column, FileBridgeError, Sheet
-from tpsqbo_engine.connectors.tps.filesource import FileTps, _sheet, _versioned
+from tpsqbo_engine.connectors.tps.filesource import FileTps, _sheet, _versioned, pending_rows
 from tpsqbo_engine.problems import Problem
 from tpsqbo_engine.ruleset.source import display_path
 
@@ -192,12 +192,14 @@ class FileBooks(FileTps):
 
     def update(self, resource: str, ident: str, changes: Record, *, version: int) -> Record:
         if changes.get("status") != "void":
+            # The outbox first: a sheet refused leaves outbox/sent.json as it was too.
+            updated = super().update(resource, ident, changes, version=version)
             if resource == "invoices":
                 self._keep_unimported(ident, changes, merge=True)
-            return super().update(resource, ident, changes, version=version)
+            return updated
         current = self.get(resource, ident)
         kind = next(k for k, r in KINDS.items() if r == resource)
-        self._write_out("voids", [{"kind": kind, "number": ident, "what": "void"}])
+        self._write_out("voids", {"kind": kind, "number": ident, "what": "void"})
         return {**current, "status": "void"}
 
     def create(self, resource: str, record: Record, *, key: str) -> Record:
@@ -208,18 +210,20 @@ class FileBooks(FileTps):
             # from) is kept in outbox/sent.json to be read back with it.
             ident = _outgoing_id(key)
             note = " ".join(filter(None, [ident, record.get("description")]))
+            made = super().create(resource, {**record, "id": ident, "description": note}, key=key)
             self._remember(ident, {"source": record.get("source") or "qbo"})
-            return super().create(resource, {**record, "id": ident, "description": note}, key=key)
-        if resource == "invoices":
-            self._keep_unimported(str(record.get("doc_number")), record)
+            return made
         if resource != "adjustments":
-            return super().create(resource, record, key=key)
+            made = super().create(resource, record, key=key)
+            if resource == "invoices":
+                self._keep_unimported(str(record.get("doc_number")), record)
+            return made
         # TPS numbers an adjustment it is given itself, so, as for payments, the id goes out
         # as the Description's first word to bring the entered adjustment back as this one.
         ident = _outgoing_id(key)
         note = " ".join(filter(None, [ident, record.get("description")]))
         written = {**record, "id": ident, "description": note}
-        self._write_out("adjustments", [written])
+        self._write_out("adjustments", written)
         self._load()["adjustments"][written["id"]] = _versioned(written, "")
         return written
 
@@ -250,12 +254,26 @@ class FileBooks(FileTps):
         partial.write_text(json.dumps(sent, indent=1, sort_keys=True), encoding="utf-8")
         partial.replace(self.outbox / "sent.json")
 
-    def _write_out(self, name: str, rows: Iterable[Record]) -> None:
+    def _write_out(self, name: str, row: Record) -> None:
+        """`row` added to its outbox sheet; the same write made again (a run resumed after
+        a crash: the same adjustment Reference, the same record voided) replaces its row,
+        as TPS would enter a row written twice twice."""
         path = self.outbox / OUTBOX[name]
         sheet = SHEETS[name]
-        kept = list(files.read_sheet(path, sheet)[0]) if path.is_file() else []
+        rows = pending_rows(path, sheet)
+        same = [i for i, kept in enumerate(rows) if _identity(name, kept) == _identity(name, row)]
+        if same:
+            rows[same[0]] = row
+        else:
+            rows.append(row)
         self.outbox.mkdir(parents=True, exist_ok=True)
-        files.write_sheet(path, sheet, [*kept, *rows])
+        files.write_sheet(path, sheet, rows)
+
+
+def _identity(name: str, row: Record) -> tuple[str, ...]:
+    if name == "voids":
+        return (str(row.get("kind") or "").lower(), str(row.get("number") or ""))
+    return (str(row.get("id") or ""),)
 
 
 ENTERED_FROM_QBO = re.compile(r"QBO-[0-9a-f]{10}")

@@ -8,7 +8,8 @@ so an unchanged sheet reads as unchanged. Writes: invoices go to `outbox/import-
 (TPS's Import Invoices layout; changes to invoices already in TPS to `invoice-changes.csv`,
 in the same layout, to be made by hand), payments to `outbox/payments-to-enter.csv` and
 client changes to `outbox/client-changes.csv`, for someone to enter in TPS; nothing else
-can be written.
+can be written. A second change to a client or invoice whose first still waits in the outbox
+is made on its row; an outbox sheet changed by hand is refused, never rewritten.
 """
 
 from __future__ import annotations
@@ -124,27 +125,40 @@ class FileTps:
         current = self.get(resource, ident)
         if current["version"] != version:
             raise TpsRejected(f"the {resource} sheet changed since {ident} was read")
+        if resource == "payments":
+            # A row of payments-to-enter is a new payment to TPS: a changed payment written
+            # there would be entered as a second one.
+            raise TpsRejected(
+                f"payment {ident} is in TPS already and the outbox only adds payments;"
+                f" change its {', '.join(sorted(changes))} in TPS",
+                hint="the record is listed as Failed until then",
+            )
         updated = {**current, **changes}
-        self._to_outbox(resource, updated, change=True)
+        self._to_outbox(resource, updated, changes)
         return updated
 
-    def _to_outbox(self, resource: str, record: Record, change: bool = False) -> None:
+    def _to_outbox(self, resource: str, record: Record, changes: Record | None = None) -> None:
+        """`record` as a row of its outbox sheet. `changes`: what an update changed, for a
+        record whose earlier change is still waiting there."""
         if resource not in OUTBOX:
             raise TpsRejected(
                 f"TPS imports cannot take {resource} changes; make them in TPS",
                 hint="the record is listed as Failed until then",
             )
-        name, layout = OUTBOX["invoice-changes" if change and resource == "invoices" else resource]
+        change = changes is not None and resource == "invoices"
+        name, layout = OUTBOX["invoice-changes" if change else resource]
         path = self.outbox / name
-        rows = list(files.read_sheet(path, files.SHEETS[layout])[0]) if path.is_file() else []
-        for row in rows:
-            row.pop("_row", None)
-        # The same write made again (a run resumed after a crash, the same key) replaces its
-        # row: TPS would import a row written twice as two records.
-        new = _outbox_row(resource, record)
         sheet = files.SHEETS[layout]
+        rows = pending_rows(path, sheet)
+        new = _outbox_row(resource, record)
         same = [i for i, row in enumerate(rows) if _identity(sheet, row) == _identity(sheet, new)]
-        if same:
+        if same and changes is not None:
+            # A second change to a record while its first still waits to be entered: the
+            # pending row is what TPS will hold, the sheets' record is from before the first.
+            rows[same[0]] = _outbox_row(resource, {**_as_record(rows[same[0]]), **changes})
+        elif same:
+            # The same write made again (a run resumed after a crash, the same key) replaces
+            # its row: TPS would import a row written twice as two records.
             rows[same[0]] = new
         else:
             rows.append(new)
@@ -155,6 +169,39 @@ class FileTps:
             files.write_sheet(path, sheet, files.payment_rows(rows))
         else:
             files.write_sheet(path, sheet, rows)
+
+
+def pending_rows(path: Path, sheet: files.Sheet) -> list[Record]:
+    """The rows of an outbox sheet still waiting to be entered in TPS, to be written again
+    with one more. A sheet that does not read back whole (a column added to tick rows off,
+    a cell retyped) is refused rather than rewritten from what could be read of it: that
+    would drop or change rows nobody has entered yet."""
+    if not path.is_file():
+        return []
+    with sheetio.detected():  # written as UTF-8 by the engine, whatever the exports are in
+        records, problems = files.read_sheet(path, sheet)
+    if [p for p in problems if p.code != "file.empty"]:  # an emptied sheet holds nothing
+        first = sorted(problems)[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise TpsRejected(
+            f"{first.file} was changed by hand and is not rewritten, so that none of its rows"
+            f" is lost: row {first.line}, column {first.column}: {first.message}{more}",
+            code="outbox-changed",
+            hint=f"once its rows are entered in TPS, move it out of {path.parent.name}/"
+            " (or undo the change to it); the writes for it are Failed until then",
+        )
+    for record in records:
+        record.pop("_row", None)
+    return records
+
+
+def _as_record(row: Record) -> Record:
+    """An outbox row read back as the record it was written from: an invoice's total is
+    its Amount (before taxes) plus its Taxes."""
+    if "subtotal" in row:
+        subtotal, tax = Decimal(row["subtotal"]), Decimal(row.get("tax_total") or 0)
+        return {**row, "total": str(subtotal + tax)}
+    return row
 
 
 def _typed(resource: str, record: Record) -> Record:

@@ -68,6 +68,18 @@ def encoding(name: str) -> Iterator[None]:
         _encoding.reset(token)
 
 
+@contextmanager
+def detected() -> Iterator[None]:
+    """Sheets read inside are decoded by their BOM or by guessing, whatever the firm's
+    exports are in: the outbox the engine writes (UTF-8, or what a spreadsheet saved it as)."""
+    named, command_line = _encoding.set(""), _command_line.set("")
+    try:
+        yield
+    finally:
+        _command_line.reset(command_line)
+        _encoding.reset(named)
+
+
 def _refuse(path: Path, row: int, column: int, code: str, message: str, hint: str = "") -> None:
     raise SheetUnreadable(Problem(display_path(path), row, column, code, message, hint=hint))
 
@@ -180,4 +192,4 @@ def _xlsx_rows(path: Path) -> Iterator[list[Any]]:
         book.close()
 
 
-__all__ = ["MAX_BYTES", "MAX_CELL", "SheetUnreadable", "decode", "encoding", "rows"]
+__all__ = ["MAX_BYTES", "MAX_CELL", "SheetUnreadable", "decode", "detected", "encoding", "rows"]

@@ -1,0 +1,211 @@
+"""Outbox sheets hold rows nobody has entered in TPS yet: a write never drops or reverts one.
+A sheet changed by hand is refused (the write fails, the sheet is left as it was); a second
+change to a record whose first still waits is made on top of the first."""
+
+from __future__ import annotations
+
+import contextvars
+import csv
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tpsqbo_engine.connectors.tps import sheetio
+from tpsqbo_engine.connectors.tps.client import TpsRejected
+from tpsqbo_engine.connectors.tps.filebooks import FileBooks
+
+
+def _folder(tmp_path: Path) -> Path:
+    sheets = {
+        "clients": "Client Code,Client Name,Email,Phone\n"
+        "A1,Alder,a@alder.example,(503) 555-1001\n"
+        "B2,Côté & Fils Ltée,b@cote.example,(503) 555-1002\n",
+        "invoices": "Client Code,Invoice Number,Amount,Taxes,Date,Description\n"
+        "A1,AA-1,300.00,15.00,2026-10-01,Review\nB2,BB-1,200.00,0.00,2026-10-02,Audit\n",
+    }
+    for name, text in sheets.items():
+        (tmp_path / f"{name}.csv").write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _change(folder: Path, resource: str, ident: str, changes: dict[str, object]) -> None:
+    books = FileBooks(folder, "Alder & Ash")  # a new run: the sheets read again
+    books.update(resource, ident, changes, version=books.get(resource, ident)["version"])
+
+
+def test_a_second_change_to_a_client_keeps_the_first(tmp_path: Path) -> None:
+    folder = _folder(tmp_path)
+    _change(folder, "clients", "A1", {"phone": "(503) 555-9999"})
+    _change(folder, "clients", "B2", {"phone": "(503) 555-8888"})
+    _change(folder, "clients", "A1", {"email": "new@alder.example"})
+    rows = {r["Client Code"]: r for r in _rows(folder / "outbox" / "client-changes.csv")}
+    assert sorted(rows) == ["A1", "B2"]
+    assert (rows["A1"]["Phone"], rows["A1"]["Email"]) == ("(503) 555-9999", "new@alder.example")
+    assert rows["B2"]["Phone"] == "(503) 555-8888"
+    assert rows["B2"]["Client Name"] == "Côté & Fils Ltée"
+
+
+def test_a_second_change_to_an_invoice_keeps_the_first(tmp_path: Path) -> None:
+    folder = _folder(tmp_path)
+    _change(folder, "invoices", "AA-1", {"total": Decimal("415.00")})
+    _change(folder, "invoices", "AA-1", {"description": "Review and returns"})
+    (row,) = _rows(folder / "outbox" / "invoice-changes.csv")
+    assert (row["Amount"], row["Taxes"], row["Description"]) == (
+        "400.00",
+        "15.00",
+        "Review and returns",
+    )
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        pytest.param(lambda text: text.replace("\n", ",Entered\n", 1), id="a column added"),
+        pytest.param(lambda text: text.replace("(503) 555-9999", "x" * 40_000), id="a long cell"),
+    ],
+)
+def test_an_outbox_sheet_changed_by_hand_is_refused_and_left_as_it_is(
+    tmp_path: Path, edit: object
+) -> None:
+    folder = _folder(tmp_path)
+    _change(folder, "clients", "A1", {"phone": "(503) 555-9999"})
+    _change(folder, "clients", "B2", {"phone": "(503) 555-8888"})
+    sheet = folder / "outbox" / "client-changes.csv"
+    assert callable(edit)
+    sheet.write_text(edit(sheet.read_text(encoding="utf-8")), encoding="utf-8")
+    before = sheet.read_bytes()
+    with pytest.raises(TpsRejected) as refused:
+        _change(folder, "clients", "A1", {"email": "new@alder.example"})
+    assert "client-changes.csv was changed by hand" in refused.value.message
+    assert "row 1" in refused.value.message or "row 2" in refused.value.message
+    assert "move it out of outbox/" in refused.value.hint
+    assert sheet.read_bytes() == before  # nothing lost
+
+
+def test_every_outbox_sheet_changed_by_hand_is_refused(tmp_path: Path) -> None:
+    folder = _folder(tmp_path)
+    books = FileBooks(folder, "Alder & Ash")
+    adjustment = {"client_id": "A1", "direction": "decrease", "date": "2026-11-01"}
+    books.create("adjustments", {**adjustment, "amount": "80.00"}, key="cm-1")
+    books.update(
+        "invoices", "AA-1", {"status": "void"}, version=books.get("invoices", "AA-1")["version"]
+    )
+    books.create("payments", {"client_id": "A1", "date": "2026-11-02", "amount": "5"}, key="p-1")
+    books.create(
+        "invoices",
+        {"doc_number": "AA-9", "client_id": "A1", "date": "2026-11-03", "total": "9.00"},
+        key="i-9",
+    )
+    outbox = folder / "outbox"
+    names = [
+        "adjustments-to-enter.csv",
+        "voids-to-enter.csv",
+        "payments-to-enter.csv",
+        "import-invoices.csv",
+    ]
+    for name in names:
+        text = (outbox / name).read_text(encoding="utf-8")
+        (outbox / name).write_text(text.replace("\n", ",Entered\n", 1), encoding="utf-8")
+    before = {name: (outbox / name).read_bytes() for name in names}
+    sent = (outbox / "sent.json").read_bytes()
+    books = FileBooks(folder, "Alder & Ash")
+    writes = [
+        lambda: books.create("adjustments", {**adjustment, "amount": "7.00"}, key="cm-2"),
+        lambda: books.update(
+            "invoices", "BB-1", {"status": "void"}, version=books.get("invoices", "BB-1")["version"]
+        ),
+        lambda: books.create(
+            "payments", {"client_id": "B2", "date": "2026-11-04", "amount": "6"}, key="p-2"
+        ),
+        lambda: books.create(
+            "invoices",
+            {
+                "doc_number": "BB-9",
+                "client_id": "B2",
+                "date": "2026-11-05",
+                "total": "8.00",
+                "due_date": "2026-12-05",
+            },
+            key="i-8",
+        ),
+    ]
+    for name, write in zip(names, writes, strict=True):
+        with pytest.raises(TpsRejected, match=f"{name} was changed by hand"):
+            write()
+    assert {name: (outbox / name).read_bytes() for name in names} == before
+    assert (outbox / "sent.json").read_bytes() == sent  # nothing kept for a write refused
+
+
+def test_the_same_adjustment_or_void_written_again_is_one_row(tmp_path: Path) -> None:
+    folder = _folder(tmp_path)
+    adjustment = {"client_id": "A1", "direction": "decrease", "date": "2026-11-01"}
+    for _ in range(2):  # the second: a run resumed after a crash, the same keys
+        books = FileBooks(folder, "Alder & Ash")
+        books.create("adjustments", {**adjustment, "amount": "80.00"}, key="cm-1")
+        books.update(
+            "invoices", "AA-1", {"status": "void"}, version=books.get("invoices", "AA-1")["version"]
+        )
+    books.create("adjustments", {**adjustment, "amount": "7.00"}, key="cm-2")
+    books.update(
+        "invoices", "BB-1", {"status": "void"}, version=books.get("invoices", "BB-1")["version"]
+    )
+    outbox = folder / "outbox"
+    assert [r["Amount"] for r in _rows(outbox / "adjustments-to-enter.csv")] == ["80.00", "7.00"]
+    assert [r["Number"] for r in _rows(outbox / "voids-to-enter.csv")] == ["AA-1", "BB-1"]
+
+
+def test_an_emptied_outbox_sheet_is_written_again(tmp_path: Path) -> None:
+    folder = _folder(tmp_path)
+    _change(folder, "clients", "A1", {"phone": "(503) 555-9999"})
+    (folder / "outbox" / "client-changes.csv").write_text("")  # entered, then cleared
+    _change(folder, "clients", "B2", {"phone": "(503) 555-8888"})
+    rows = _rows(folder / "outbox" / "client-changes.csv")
+    assert [r["Client Code"] for r in rows] == ["B2"]
+
+
+def test_the_outbox_is_read_back_as_written_whatever_the_exports_encoding(
+    tmp_path: Path,
+) -> None:
+    folder = _folder(tmp_path)
+    (folder / "clients.csv").write_bytes((folder / "clients.csv").read_text().encode("cp1252"))
+
+    def two_runs() -> None:
+        sheetio.from_command_line("cp1252")  # --encoding: the firm's exports, not the outbox
+        _change(folder, "clients", "B2", {"phone": "(503) 555-8888"})
+        _change(folder, "clients", "A1", {"phone": "(503) 555-9999"})
+
+    contextvars.copy_context().run(two_runs)
+    rows = {r["Client Code"]: r for r in _rows(folder / "outbox" / "client-changes.csv")}
+    assert rows["B2"]["Client Name"] == "Côté & Fils Ltée"  # not read as cp1252 and garbled
+
+
+def test_sent_json_is_untouched_when_the_invoice_change_is_refused(tmp_path: Path) -> None:
+    folder = _folder(tmp_path)
+    _change(folder, "invoices", "AA-1", {"total": Decimal("415.00"), "due_date": "2026-11-01"})
+    sheet = folder / "outbox" / "invoice-changes.csv"
+    sheet.write_text(sheet.read_text().replace("\n", ",Entered\n", 1))
+    sent = json.loads((folder / "outbox" / "sent.json").read_text())
+    with pytest.raises(TpsRejected):
+        _change(folder, "invoices", "AA-1", {"due_date": "2026-12-01"})
+    assert json.loads((folder / "outbox" / "sent.json").read_text()) == sent
+
+
+def test_a_change_to_a_payment_is_refused_not_entered_as_a_second_payment(
+    tmp_path: Path,
+) -> None:
+    folder = _folder(tmp_path)
+    (folder / "payments.csv").write_text(
+        "Client Code,Date,Amount,Applied To\nA1,2026-10-05,100.00,AA-1=100.00\n"
+    )
+    books = FileBooks(folder, "Alder & Ash")
+    (paid,) = books.records("payments")
+    with pytest.raises(TpsRejected, match="change its amount in TPS"):
+        books.update("payments", paid["id"], {"amount": "90.00"}, version=paid["version"])
+    assert not (folder / "outbox" / "payments-to-enter.csv").exists()
