@@ -42,7 +42,13 @@ from typing import Any
 from tpsqbo_engine.connectors.tps import files
 from tpsqbo_engine.connectors.tps.client import TpsRejected
 from tpsqbo_engine.connectors.tps.files import Column, FileBridgeError, Sheet
-from tpsqbo_engine.connectors.tps.filesource import FileTps, _sheet, _versioned, pending_rows
+from tpsqbo_engine.connectors.tps.filesource import (
+    FileTps,
+    _sheet,
+    _versioned,
+    pending_rows,
+    waiting_rows,
+)
 from tpsqbo_engine.problems import Problem
 from tpsqbo_engine.ruleset.source import display_path
 
@@ -157,7 +163,10 @@ class FileBooks(FileTps):
         tables = {"invoices": invoices, "payments": payments} | {
             name: {r["id"]: r for r in rows} for name, rows in extra.items()
         }
-        _void(tables, self._sheet_rows("voids", _void_problem))
+        # A void waiting in the outbox is read as made, as FileTps reads client and
+        # invoice changes: TPS holds it once entered.
+        waiting = waiting_rows(self.outbox / OUTBOX["voids"], SHEETS["voids"], _void_problem)
+        _void(tables, [*self._sheet_rows("voids", _void_problem), *waiting])
         stamp = self._stamp()
         for name, table in tables.items():
             records[name] = {

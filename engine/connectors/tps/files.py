@@ -258,14 +258,20 @@ def _set(record: Record, dotted: str, value: Any) -> None:
     record[last] = value
 
 
-def read_sheet(path: Path, sheet: Sheet) -> tuple[list[Record], list[Problem]]:
+def read_sheet(
+    path: Path, sheet: Sheet, *, extra_columns: bool = False
+) -> tuple[list[Record], list[Problem]]:
+    """The sheet's records, or its problems. `extra_columns`: columns not in the layout are
+    passed over (a column a person added to an outbox sheet), not a problem."""
     try:
-        return _read_sheet(path, sheet)
+        return _read_sheet(path, sheet, extra_columns)
     except sheetio.SheetUnreadable as unreadable:
         return [], [unreadable.problem]
 
 
-def _read_sheet(path: Path, sheet: Sheet) -> tuple[list[Record], list[Problem]]:
+def _read_sheet(
+    path: Path, sheet: Sheet, extra_columns: bool = False
+) -> tuple[list[Record], list[Problem]]:
     shown = display_path(path)
     rows = _rows(path)
     header = [str(h or "").strip() for h in next(rows, [])]
@@ -291,7 +297,7 @@ def _read_sheet(path: Path, sheet: Sheet) -> tuple[list[Record], list[Problem]]:
             hint="remove it: TPS import layouts are fixed",
         )
         for i, h in enumerate(header)
-        if h and h not in {c.header for c in sheet.columns}
+        if h and h not in {c.header for c in sheet.columns} and not extra_columns
     ]
     if problems:
         return [], problems

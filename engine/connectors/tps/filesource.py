@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -25,7 +25,9 @@ from typing import Any
 from tpsqbo_engine.connectors.tps import files, sheetio
 from tpsqbo_engine.connectors.tps.client import TpsRejected, convert_money
 from tpsqbo_engine.connectors.tps.contract import RESOURCES
+from tpsqbo_engine.problems import Problem
 from tpsqbo_engine.ruleset.shapes import entity_catalog
+from tpsqbo_engine.ruleset.source import display_path
 
 Record = dict[str, Any]
 OUTBOX = {
@@ -88,6 +90,7 @@ class FileTps:
                 lines = files.read_invoice_lines(lines_path, [i["id"] for i in loaded["invoices"]])
                 for invoice in loaded["invoices"]:
                     invoice["lines"] = lines.get(invoice["id"], [])
+        self._as_changed(loaded)
         _apply_payments(loaded["invoices"], loaded["payments"])
         _due_by_terms(loaded["invoices"], loaded["clients"])
         stamp = (
@@ -100,6 +103,31 @@ class FileTps:
             for resource, rows in loaded.items()
         }
         return self._records
+
+    def _as_changed(self, loaded: dict[str, list[Record]]) -> None:
+        """Clients and invoices as the changes waiting in the outbox leave them: TPS holds
+        those once they are entered. Read as the export has them, a change written to
+        QBO's value would read as TPS changing back, to be sent to QBO (undoing it) or
+        flagged against QBO's next change; once its sheet leaves the outbox unentered, the
+        export's value is TPS's again."""
+        for row in self.waiting("clients"):
+            for index, client in enumerate(loaded["clients"]):
+                if client["id"] == row["code"]:
+                    loaded["clients"][index] = {"active": True, **row, "id": row["code"]}
+        invoices = {invoice["id"]: invoice for invoice in loaded["invoices"]}
+        for row in self.waiting("invoice-changes"):
+            invoice = invoices.get(row["doc_number"])
+            if invoice is None:
+                continue
+            for column in files.SHEETS["invoices"].columns:
+                invoice.pop(column.field, None)
+            total = str(Decimal(row["subtotal"]) + Decimal(row["tax_total"]))
+            invoice.update(row, total=total, balance=total)
+
+    def waiting(self, name: str) -> list[Record]:
+        """The rows of outbox sheet `name` (an OUTBOX key) still to be entered in TPS."""
+        sheet, layout = OUTBOX[name]
+        return waiting_rows(self.outbox / sheet, files.SHEETS[layout])
 
     def records(
         self, resource: str, updated_since: str = "", page_size: int = 0
@@ -190,6 +218,31 @@ def pending_rows(path: Path, sheet: files.Sheet) -> list[Record]:
             hint=f"once its rows are entered in TPS, move it out of {path.parent.name}/"
             " (or undo the change to it); the writes for it are Failed until then",
         )
+    for record in records:
+        record.pop("_row", None)
+    return records
+
+
+def waiting_rows(
+    path: Path, sheet: files.Sheet, check: Callable[[Record], str | None] | None = None
+) -> list[Record]:
+    """The rows of an outbox sheet still to be entered in TPS, as read with the exports:
+    a column added by hand is passed over here (writing to that sheet is refused, see
+    `pending_rows`); a row that cannot be read (or that `check` finds wrong) stops the
+    read, as in any sheet."""
+    if not path.is_file():
+        return []
+    with sheetio.detected():  # written as UTF-8 by the engine, whatever the exports are in
+        records, problems = files.read_sheet(path, sheet, extra_columns=True)
+    problems = [p for p in problems if p.code != "file.empty"]
+    for record in records:
+        message = check(record) if check is not None else None
+        if message:
+            problems.append(
+                Problem(display_path(path), record["_row"], 1, "file.bad-value", message)
+            )
+    if problems:
+        raise files.FileBridgeError(sorted(problems))
     for record in records:
         record.pop("_row", None)
     return records
