@@ -246,3 +246,17 @@ def test_changes_waiting_in_the_outbox_are_read_as_made(tmp_path: Path) -> None:
     assert books.get("clients", "A1")["phone"] == "(503) 555-1001"
     assert books.get("invoices", "AA-1")["total"] == Decimal("315.00")
     assert books.get("invoices", "BB-1")["status"] == "outstanding"
+
+
+def test_a_client_change_returns_the_version_the_next_read_gives(tmp_path: Path) -> None:
+    """The sync keeps it as TPS's version: another would read as a change made in TPS."""
+    folder = _folder(tmp_path)
+    books = FileBooks(folder, "Alder & Ash")
+    before = books.get("clients", "A1")
+    written = books.update("clients", "A1", {"phone": "(503) 555-9999"}, version=before["version"])
+    again = FileBooks(folder, "Alder & Ash").get("clients", "A1")
+    assert written["version"] != before["version"]
+    assert (written["version"], written["phone"]) == (again["version"], "(503) 555-9999")
+    assert books.get("clients", "A1") | {"updated_at": ""} == again | {"updated_at": ""}
+    # and the outbox written is a change to read: the record is newer than before it
+    assert again["updated_at"] > before["updated_at"]

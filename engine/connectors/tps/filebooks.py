@@ -193,6 +193,7 @@ class FileBooks(FileTps):
         decrease lowering an invoice's balance) is seen as a change of what it touches."""
         names = ["clients", "work-codes", "invoices", "invoice-lines", "payments", *SHEETS]
         times = [p.stat().st_mtime for n in names if (p := _sheet(self.folder, n)) is not None]
+        times += self.outbox_times()
         return (
             datetime.fromtimestamp(max(times, default=0), UTC)
             .isoformat(timespec="microseconds")

@@ -91,6 +91,7 @@ class FileTps:
                 for invoice in loaded["invoices"]:
                     invoice["lines"] = lines.get(invoice["id"], [])
         self._as_changed(loaded)
+        stamps += self.outbox_times()
         _apply_payments(loaded["invoices"], loaded["payments"])
         _due_by_terms(loaded["invoices"], loaded["clients"])
         stamp = (
@@ -113,7 +114,7 @@ class FileTps:
         for row in self.waiting("clients"):
             for index, client in enumerate(loaded["clients"]):
                 if client["id"] == row["code"]:
-                    loaded["clients"][index] = {"active": True, **row, "id": row["code"]}
+                    loaded["clients"][index] = _client_as_changed(row)
         invoices = {invoice["id"]: invoice for invoice in loaded["invoices"]}
         for row in self.waiting("invoice-changes"):
             invoice = invoices.get(row["doc_number"])
@@ -123,6 +124,14 @@ class FileTps:
                 invoice.pop(column.field, None)
             total = str(Decimal(row["subtotal"]) + Decimal(row["tax_total"]))
             invoice.update(row, total=total, balance=total)
+
+    def outbox_times(self) -> list[float]:
+        """What waits in the outbox is read as made (`_as_changed`): a row written there, or
+        a sheet moved out of it, is a change of the records it touches, as a new export is."""
+        if not self.outbox.is_dir():
+            return []
+        inside = [path.stat().st_mtime for path in self.outbox.iterdir() if path.is_file()]
+        return [self.outbox.stat().st_mtime, *inside]
 
     def waiting(self, name: str) -> list[Record]:
         """The rows of outbox sheet `name` (an OUTBOX key) still to be entered in TPS."""
@@ -163,7 +172,15 @@ class FileTps:
             )
         updated = {**current, **changes}
         self._to_outbox(resource, updated, changes)
-        return updated
+        if resource != "clients":
+            return updated
+        # The sync keeps the version a write returns as TPS's: it is the one the next read
+        # gives the client, its outbox row included, or that read would be taken for a
+        # change made in TPS (and QBO's next change flagged as a conflict with it).
+        (row,) = [r for r in self.waiting("clients") if r["code"] == ident]
+        stamp = self._load()["clients"][ident]["updated_at"]
+        self._load()["clients"][ident] = _versioned(_client_as_changed(row), stamp)
+        return _typed(resource, self._load()["clients"][ident])
 
     def _to_outbox(self, resource: str, record: Record, changes: Record | None = None) -> None:
         """`record` as a row of its outbox sheet. `changes`: what an update changed, for a
@@ -246,6 +263,12 @@ def waiting_rows(
     for record in records:
         record.pop("_row", None)
     return records
+
+
+def _client_as_changed(row: Record) -> Record:
+    """A client as its row in client-changes.csv will leave it: the whole row, as the
+    export will have it once entered (`files.read_clients`)."""
+    return {"active": True, **row, "id": row["code"]}
 
 
 def _as_record(row: Record) -> Record:
