@@ -260,3 +260,35 @@ def test_a_client_change_returns_the_version_the_next_read_gives(tmp_path: Path)
     assert books.get("clients", "A1") | {"updated_at": ""} == again | {"updated_at": ""}
     # and the outbox written is a change to read: the record is newer than before it
     assert again["updated_at"] > before["updated_at"]
+
+
+def test_a_change_to_an_invoice_waiting_to_be_imported_is_made_on_its_import_row(
+    tmp_path: Path,
+) -> None:
+    folder = _folder(tmp_path)
+    invoice = {"doc_number": "Q-9", "client_id": "A1", "date": "2026-11-03", "total": "80.00"}
+    FileBooks(folder, "Alder & Ash").create(
+        "invoices", {**invoice, "due_date": "2026-12-03"}, key="q-9"
+    )
+    books = FileBooks(folder, "Alder & Ash")  # the next run: read as TPS will hold it
+    waiting = books.get("invoices", "Q-9")
+    assert (waiting["total"], waiting["balance"], waiting["due_date"]) == (
+        Decimal("80.00"),
+        Decimal("80.00"),
+        "2026-12-03",
+    )
+    books.update("invoices", "Q-9", {"total": Decimal("95.00")}, version=waiting["version"])
+    outbox = folder / "outbox"
+    assert not (outbox / "invoice-changes.csv").exists()
+    (row,) = _rows(outbox / "import-invoices.csv")
+    assert (row["Invoice Number"], row["Amount"]) == ("Q-9", "95.00")
+    # Imported and exported, the sheet left in the outbox: the export's invoice is read,
+    # and a change to it is one to make by hand.
+    with (folder / "invoices.csv").open("a", encoding="utf-8") as sheet:
+        sheet.write("A1,Q-9,95.00,0.00,2026-11-03,\n")
+    books = FileBooks(folder, "Alder & Ash")
+    assert [i["id"] for i in books.records("invoices")].count("Q-9") == 1
+    current = books.get("invoices", "Q-9")
+    books.update("invoices", "Q-9", {"description": "Q"}, version=current["version"])
+    assert [r["Invoice Number"] for r in _rows(outbox / "invoice-changes.csv")] == ["Q-9"]
+    assert [r["Amount"] for r in _rows(outbox / "import-invoices.csv")] == ["95.00"]

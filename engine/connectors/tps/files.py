@@ -442,21 +442,26 @@ def read_invoices(path: Path, client_codes: Iterable[str] | None = None) -> list
             )
     _require(problems)
     for record in records:
-        total = Decimal(record["subtotal"]) + Decimal(record["tax_total"])
-        digits = re.sub(r"\D", "", record["doc_number"])
-        record.update(
-            id=record["doc_number"],
-            total=str(total),
-            balance=str(total),
-            type="quick",
-            status="outstanding",
-            lines=[],
-            number=int(digits) if digits else 0,
-            invoice_code=record["doc_number"].rsplit("-", 1)[0]
-            if "-" in record["doc_number"]
-            else "0",
-        )
+        as_invoice(record)
     return _clean(records)
+
+
+def as_invoice(record: Record) -> Record:
+    """A row of the Import Invoices layout as the invoice TPS holds: its total is its
+    Amount plus its Taxes, all of it still owed."""
+    total = Decimal(record["subtotal"]) + Decimal(record["tax_total"])
+    digits = re.sub(r"\D", "", record["doc_number"])
+    record.update(
+        id=record["doc_number"],
+        total=str(total),
+        balance=str(total),
+        type="quick",
+        status="outstanding",
+        lines=[],
+        number=int(digits) if digits else 0,
+        invoice_code=record["doc_number"].rsplit("-", 1)[0] if "-" in record["doc_number"] else "0",
+    )
+    return record
 
 
 def applied_to(text: str) -> list[Record]:

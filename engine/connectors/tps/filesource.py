@@ -58,6 +58,7 @@ class FileTps:
         self.folder, self.firm_name, self.encoding = folder, firm_name, encoding
         self.outbox = folder / "outbox"
         self._records: dict[str, dict[str, Record]] | None = None
+        self._importing: set[str] = set()  # invoice numbers waiting in import-invoices.csv
 
     def firm(self) -> Record:
         return {"name": self.firm_name}
@@ -106,15 +107,25 @@ class FileTps:
         return self._records
 
     def _as_changed(self, loaded: dict[str, list[Record]]) -> None:
-        """Clients and invoices as the changes waiting in the outbox leave them: TPS holds
-        those once they are entered. Read as the export has them, a change written to
-        QBO's value would read as TPS changing back, to be sent to QBO (undoing it) or
-        flagged against QBO's next change; once its sheet leaves the outbox unentered, the
-        export's value is TPS's again."""
+        """Clients and invoices as the changes waiting in the outbox leave them, and the
+        invoices waiting to be imported: TPS holds those once they are entered. Read as the
+        export has them, a change written to QBO's value would read as TPS changing back,
+        to be sent to QBO (undoing it) or flagged against QBO's next change, and a change
+        to an invoice not imported yet would find it gone; once its sheet leaves the outbox
+        unentered, the export's value is TPS's again."""
         for row in self.waiting("clients"):
             for index, client in enumerate(loaded["clients"]):
                 if client["id"] == row["code"]:
                     loaded["clients"][index] = _client_as_changed(row)
+        exported = {invoice["id"] for invoice in loaded["invoices"]}
+        # An invoice the export has is imported already: the export says all of it.
+        importing = [
+            files.as_invoice(row)
+            for row in self.waiting("invoices")
+            if row["doc_number"] not in exported
+        ]
+        loaded["invoices"] += importing
+        self._importing = {invoice["id"] for invoice in importing}
         invoices = {invoice["id"]: invoice for invoice in loaded["invoices"]}
         for row in self.waiting("invoice-changes"):
             invoice = invoices.get(row["doc_number"])
@@ -190,7 +201,9 @@ class FileTps:
                 f"TPS imports cannot take {resource} changes; make them in TPS",
                 hint="the record is listed as Failed until then",
             )
-        change = changes is not None and resource == "invoices"
+        # A change to an invoice still waiting to be imported is made on its import row.
+        importing = str(record.get("doc_number")) in self._importing
+        change = changes is not None and resource == "invoices" and not importing
         name, layout = OUTBOX["invoice-changes" if change else resource]
         path = self.outbox / name
         sheet = files.SHEETS[layout]
