@@ -273,7 +273,7 @@ class FileBooks(FileTps):
         rows = pending_rows(path, sheet)
         same = [i for i, kept in enumerate(rows) if _identity(name, kept) == _identity(name, row)]
         if same:
-            rows[same[0]] = row
+            rows[same[-1]] = row
         else:
             rows.append(row)
         self.outbox.mkdir(parents=True, exist_ok=True)

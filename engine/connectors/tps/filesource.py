@@ -188,7 +188,7 @@ class FileTps:
         # The sync keeps the version a write returns as TPS's: it is the one the next read
         # gives the client, its outbox row included, or that read would be taken for a
         # change made in TPS (and QBO's next change flagged as a conflict with it).
-        (row,) = [r for r in self.waiting("clients") if r["code"] == ident]
+        row = [r for r in self.waiting("clients") if r["code"] == ident][-1]  # as read
         stamp = self._load()["clients"][ident]["updated_at"]
         self._load()["clients"][ident] = _versioned(_client_as_changed(row), stamp)
         return _typed(resource, self._load()["clients"][ident])
@@ -212,12 +212,13 @@ class FileTps:
         same = [i for i, row in enumerate(rows) if _identity(sheet, row) == _identity(sheet, new)]
         if same and changes is not None:
             # A second change to a record while its first still waits to be entered: the
-            # pending row is what TPS will hold, the sheets' record is from before the first.
-            rows[same[0]] = _outbox_row(resource, {**_as_record(rows[same[0]]), **changes})
+            # pending row (the last, if a person doubled it) is what TPS will hold; the
+            # sheets' record is from before the first.
+            rows[same[-1]] = _outbox_row(resource, {**_as_record(rows[same[-1]]), **changes})
         elif same:
             # The same write made again (a run resumed after a crash, the same key) replaces
             # its row: TPS would import a row written twice as two records.
-            rows[same[0]] = new
+            rows[same[-1]] = new
         else:
             rows.append(new)
         self.outbox.mkdir(parents=True, exist_ok=True)
