@@ -292,3 +292,44 @@ def test_a_change_to_an_invoice_waiting_to_be_imported_is_made_on_its_import_row
     books.update("invoices", "Q-9", {"description": "Q"}, version=current["version"])
     assert [r["Invoice Number"] for r in _rows(outbox / "invoice-changes.csv")] == ["Q-9"]
     assert [r["Amount"] for r in _rows(outbox / "import-invoices.csv")] == ["95.00"]
+
+
+def test_payments_and_credits_waiting_to_be_entered_are_read_as_entered(
+    tmp_path: Path,
+) -> None:
+    folder = _folder(tmp_path)
+    books = FileBooks(folder, "Alder & Ash")
+    payment = books.create(
+        "payments",
+        {
+            "client_id": "A1",
+            "date": "2026-11-02",
+            "amount": Decimal("100.00"),
+            "applications": [{"invoice_id": "AA-1", "amount": Decimal("100.00")}],
+            "source": "qbo_online",
+        },
+        key="qbo-pay-1",
+    )
+    credit = books.create(
+        "adjustments",
+        {"client_id": "A1", "direction": "decrease", "date": "2026-11-03", "amount": "15.00"},
+        key="qbo-cm-1",
+    )
+    books = FileBooks(folder, "Alder & Ash")  # the next run, nothing entered yet
+    read = books.get("payments", payment["id"])
+    assert (read["amount"], read["unapplied_amount"], read["source"]) == (
+        Decimal("100.00"),
+        Decimal("0.00"),
+        "qbo_online",
+    )
+    assert read["applications"] == [{"invoice_id": "AA-1", "amount": Decimal("100.00")}]
+    assert books.get("adjustments", credit["id"])["amount"] == Decimal("15.00")
+    assert books.get("invoices", "AA-1")["balance"] == Decimal("215.00")  # 315 less 100
+    # Entered and exported with the outbox left in place: read once, not twice.
+    (folder / "payments.csv").write_text(
+        "Client Code,Date,Amount,Applied To,Description\n"
+        f"A1,2026-11-02,100.00,AA-1=100.00,{payment['id']}\n"
+    )
+    books = FileBooks(folder, "Alder & Ash")
+    assert [p["id"] for p in books.records("payments")] == [payment["id"]]
+    assert books.get("invoices", "AA-1")["balance"] == Decimal("215.00")

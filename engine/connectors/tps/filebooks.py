@@ -31,9 +31,7 @@ what is there, and refuses to write a sheet that no longer reads back as it wrot
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -42,11 +40,14 @@ from typing import Any
 from tpsqbo_engine.connectors.tps import files
 from tpsqbo_engine.connectors.tps.client import TpsRejected
 from tpsqbo_engine.connectors.tps.files import Column, FileBridgeError, Sheet
-from tpsqbo_engine.connectors.tps.filesource import (
-    FileTps,
-    _sheet,
-    _versioned,
+from tpsqbo_engine.connectors.tps.filesource import FileTps, _sheet, _versioned
+from tpsqbo_engine.connectors.tps.outboxrows import (
+    as_entered,
+    entered_as,
+    outgoing_id,
+    payment_problem,
     pending_rows,
+    waiting_entered,
     waiting_rows,
 )
 from tpsqbo_engine.problems import Problem
@@ -148,14 +149,34 @@ class FileBooks(FileTps):
         }
         payments = {}
         for ident, payment in records["payments"].items():
-            entered = _as_entered(payment)
+            entered = as_entered(payment)
             payments[entered or ident] = {
                 **payment,
                 "id": entered or ident,
                 **sent.get(entered, {}),
             }
         for adjustment in extra["adjustments"]:
-            adjustment["id"] = _as_entered(adjustment) or adjustment["id"]
+            adjustment["id"] = as_entered(adjustment) or adjustment["id"]
+        # What waits in the outbox is read as entered, as FileTps reads client and invoice
+        # changes (`_as_changed`): an edit made in QBO before then finds it, and balances
+        # agree. Once the export has it (by its id), the export's is read.
+        extra["adjustments"] += waiting_entered(
+            self.outbox / OUTBOX["adjustments"],
+            SHEETS["adjustments"],
+            {a["id"] for a in extra["adjustments"]},
+            _adjustment_problem,
+        )
+        for payment in waiting_entered(
+            self.outbox / "payments-to-enter.csv",
+            files.SHEETS["payments"],
+            set(payments),
+            payment_problem,
+        ):
+            payments[payment["id"]] = {**payment, **sent.get(payment["id"], {})}
+            for application in payment["applications"]:
+                invoice = invoices.get(application["invoice_id"])
+                if invoice is not None:
+                    _take(invoice, Decimal(application["amount"]))
         for adjustment in extra["adjustments"]:
             invoice = invoices.get(adjustment.get("invoice_id") or "")
             if adjustment["direction"] == "decrease" and invoice is not None:
@@ -163,8 +184,6 @@ class FileBooks(FileTps):
         tables = {"invoices": invoices, "payments": payments} | {
             name: {r["id"]: r for r in rows} for name, rows in extra.items()
         }
-        # A void waiting in the outbox is read as made, as FileTps reads client and
-        # invoice changes: TPS holds it once entered.
         waiting = waiting_rows(self.outbox / OUTBOX["voids"], SHEETS["voids"], _void_problem)
         _void(tables, [*self._sheet_rows("voids", _void_problem), *waiting])
         stamp = self._stamp()
@@ -218,7 +237,7 @@ class FileBooks(FileTps):
             # entered in TPS that way, it comes back in the next export as the same payment
             # (not a new one to send to QBO), and what the sheets cannot say (where it came
             # from) is kept in outbox/sent.json to be read back with it.
-            ident = _outgoing_id(key)
+            ident = outgoing_id(key)
             note = " ".join(filter(None, [ident, record.get("description")]))
             made = super().create(resource, {**record, "id": ident, "description": note}, key=key)
             self._remember(ident, {"source": record.get("source") or "qbo"})
@@ -230,7 +249,7 @@ class FileBooks(FileTps):
             return made
         # TPS numbers an adjustment it is given itself, so, as for payments, the id goes out
         # as the Description's first word to bring the entered adjustment back as this one.
-        ident = _outgoing_id(key)
+        ident = outgoing_id(key)
         note = " ".join(filter(None, [ident, record.get("description")]))
         written = {**record, "id": ident, "description": note}
         self._write_out("adjustments", written)
@@ -286,20 +305,6 @@ def _identity(name: str, row: Record) -> tuple[str, ...]:
     return (str(row.get("id") or ""),)
 
 
-ENTERED_FROM_QBO = re.compile(r"QBO-[0-9a-f]{10}")
-
-
-def _outgoing_id(key: str) -> str:
-    return f"QBO-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
-
-
-def entered_as(record: Record) -> str:
-    """The id a payment or adjustment entered from the outbox went out with (its
-    Description's first word), or ''."""
-    words = str(record.get("description") or "").split()
-    return words[0] if words and ENTERED_FROM_QBO.fullmatch(words[0]) else ""
-
-
 _NOT_IMPORTED = ("due_date", "lines")
 
 
@@ -320,16 +325,6 @@ def _as_sent(invoice: Record, sent: Record | None) -> Record:
         if name == "due_date" or (name in _NOT_IMPORTED and not invoice.get(name)):
             invoice[name] = value
     return invoice
-
-
-def _as_entered(record: Record) -> str:
-    """The id `record` went out with from the outbox, or ''; its Description is then what
-    it was before the id was put in front of it."""
-    entered = entered_as(record)
-    if entered:
-        rest = str(record["description"]).split(maxsplit=1)[1:]
-        record["description"] = rest[0] if rest else None
-    return entered
 
 
 def _take(invoice: Record, amount: Decimal) -> None:
@@ -354,3 +349,6 @@ def _void(tables: dict[str, dict[str, Record]], voids: list[Record]) -> None:
                 if invoice is not None and invoice.get("status") != "void":
                     _take(invoice, -Decimal(application["amount"]))
                     invoice["status"] = "outstanding"
+
+
+__all__ = ["FileBooks", "entered_as"]  # entered_as: for the TPS emulator's exports

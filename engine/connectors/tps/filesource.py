@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -25,9 +25,13 @@ from typing import Any
 from tpsqbo_engine.connectors.tps import files, sheetio
 from tpsqbo_engine.connectors.tps.client import TpsRejected, convert_money
 from tpsqbo_engine.connectors.tps.contract import RESOURCES
-from tpsqbo_engine.problems import Problem
+from tpsqbo_engine.connectors.tps.outboxrows import (
+    as_record,
+    client_as_changed,
+    pending_rows,
+    waiting_rows,
+)
 from tpsqbo_engine.ruleset.shapes import entity_catalog
-from tpsqbo_engine.ruleset.source import display_path
 
 Record = dict[str, Any]
 OUTBOX = {
@@ -116,7 +120,7 @@ class FileTps:
         for row in self.waiting("clients"):
             for index, client in enumerate(loaded["clients"]):
                 if client["id"] == row["code"]:
-                    loaded["clients"][index] = _client_as_changed(row)
+                    loaded["clients"][index] = client_as_changed(row)
         exported = {invoice["id"] for invoice in loaded["invoices"]}
         # An invoice the export has is imported already: the export says all of it.
         importing = [
@@ -190,7 +194,7 @@ class FileTps:
         # change made in TPS (and QBO's next change flagged as a conflict with it).
         row = [r for r in self.waiting("clients") if r["code"] == ident][-1]  # as read
         stamp = self._load()["clients"][ident]["updated_at"]
-        self._load()["clients"][ident] = _versioned(_client_as_changed(row), stamp)
+        self._load()["clients"][ident] = _versioned(client_as_changed(row), stamp)
         return _typed(resource, self._load()["clients"][ident])
 
     def _to_outbox(self, resource: str, record: Record, changes: Record | None = None) -> None:
@@ -214,7 +218,7 @@ class FileTps:
             # A second change to a record while its first still waits to be entered: the
             # pending row (the last, if a person doubled it) is what TPS will hold; the
             # sheets' record is from before the first.
-            rows[same[-1]] = _outbox_row(resource, {**_as_record(rows[same[-1]]), **changes})
+            rows[same[-1]] = _outbox_row(resource, {**as_record(rows[same[-1]]), **changes})
         elif same:
             # The same write made again (a run resumed after a crash, the same key) replaces
             # its row: TPS would import a row written twice as two records.
@@ -228,70 +232,6 @@ class FileTps:
             files.write_sheet(path, sheet, files.payment_rows(rows))
         else:
             files.write_sheet(path, sheet, rows)
-
-
-def pending_rows(path: Path, sheet: files.Sheet) -> list[Record]:
-    """The rows of an outbox sheet still waiting to be entered in TPS, to be written again
-    with one more. A sheet that does not read back whole (a column added to tick rows off,
-    a cell retyped) is refused rather than rewritten from what could be read of it: that
-    would drop or change rows nobody has entered yet."""
-    if not path.is_file():
-        return []
-    with sheetio.detected():  # written as UTF-8 by the engine, whatever the exports are in
-        records, problems = files.read_sheet(path, sheet)
-    if [p for p in problems if p.code != "file.empty"]:  # an emptied sheet holds nothing
-        first = sorted(problems)[0]
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise TpsRejected(
-            f"{first.file} was changed by hand and is not rewritten, so that none of its rows"
-            f" is lost: row {first.line}, column {first.column}: {first.message}{more}",
-            code="outbox-changed",
-            hint=f"once its rows are entered in TPS, move it out of {path.parent.name}/"
-            " (or undo the change to it); the writes for it are Failed until then",
-        )
-    for record in records:
-        record.pop("_row", None)
-    return records
-
-
-def waiting_rows(
-    path: Path, sheet: files.Sheet, check: Callable[[Record], str | None] | None = None
-) -> list[Record]:
-    """The rows of an outbox sheet still to be entered in TPS, as read with the exports:
-    a column added by hand is passed over here (writing to that sheet is refused, see
-    `pending_rows`); a row that cannot be read (or that `check` finds wrong) stops the
-    read, as in any sheet."""
-    if not path.is_file():
-        return []
-    with sheetio.detected():  # written as UTF-8 by the engine, whatever the exports are in
-        records, problems = files.read_sheet(path, sheet, extra_columns=True)
-    problems = [p for p in problems if p.code != "file.empty"]
-    for record in records:
-        message = check(record) if check is not None else None
-        if message:
-            problems.append(
-                Problem(display_path(path), record["_row"], 1, "file.bad-value", message)
-            )
-    if problems:
-        raise files.FileBridgeError(sorted(problems))
-    for record in records:
-        record.pop("_row", None)
-    return records
-
-
-def _client_as_changed(row: Record) -> Record:
-    """A client as its row in client-changes.csv will leave it: the whole row, as the
-    export will have it once entered (`files.read_clients`)."""
-    return {"active": True, **row, "id": row["code"]}
-
-
-def _as_record(row: Record) -> Record:
-    """An outbox row read back as the record it was written from: an invoice's total is
-    its Amount (before taxes) plus its Taxes."""
-    if "subtotal" in row:
-        subtotal, tax = Decimal(row["subtotal"]), Decimal(row.get("tax_total") or 0)
-        return {**row, "total": str(subtotal + tax)}
-    return row
 
 
 def _typed(resource: str, record: Record) -> Record:
