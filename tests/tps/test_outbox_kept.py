@@ -333,3 +333,36 @@ def test_payments_and_credits_waiting_to_be_entered_are_read_as_entered(
     books = FileBooks(folder, "Alder & Ash")
     assert [p["id"] for p in books.records("payments")] == [payment["id"]]
     assert books.get("invoices", "AA-1")["balance"] == Decimal("215.00")
+
+
+def test_a_payment_changed_in_qbo_before_it_is_entered_is_changed_on_its_row(
+    tmp_path: Path,
+) -> None:
+    folder = _folder(tmp_path)
+    made = FileBooks(folder, "Alder & Ash").create(
+        "payments",
+        {
+            "client_id": "A1",
+            "date": "2026-11-02",
+            "amount": Decimal("50.00"),
+            "applications": [{"invoice_id": "AA-1", "amount": Decimal("50.00")}],
+            "description": "cheque",
+        },
+        key="qbo-pay-1",
+    )
+    books = FileBooks(folder, "Alder & Ash")
+    waiting = books.get("payments", made["id"])
+    changes = {
+        "amount": Decimal("60.00"),
+        "applications": [{"invoice_id": "AA-1", "amount": Decimal("60.00")}],
+    }
+    books.update("payments", made["id"], changes, version=waiting["version"])
+    (row,) = _rows(folder / "outbox" / "payments-to-enter.csv")  # one payment, not two
+    assert (row["Amount"], row["Applied To"], row["Description"]) == (
+        "60.00",
+        "AA-1=60.00",
+        f"{made['id']} cheque",
+    )
+    again = FileBooks(folder, "Alder & Ash")
+    assert again.get("payments", made["id"])["amount"] == Decimal("60.00")
+    assert again.get("invoices", "AA-1")["balance"] == Decimal("255.00")

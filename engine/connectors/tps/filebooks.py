@@ -40,7 +40,7 @@ from typing import Any
 from tpsqbo_engine.connectors.tps import files
 from tpsqbo_engine.connectors.tps.client import TpsRejected
 from tpsqbo_engine.connectors.tps.files import Column, FileBridgeError, Sheet
-from tpsqbo_engine.connectors.tps.filesource import FileTps, _sheet, _versioned
+from tpsqbo_engine.connectors.tps.filesource import FileTps, _outbox_row, _sheet, _versioned
 from tpsqbo_engine.connectors.tps.outboxrows import (
     as_entered,
     entered_as,
@@ -220,6 +220,8 @@ class FileBooks(FileTps):
         )
 
     def update(self, resource: str, ident: str, changes: Record, *, version: int) -> Record:
+        if changes.get("status") != "void" and resource == "payments":
+            return self._change_payment(ident, changes, version)
         if changes.get("status") != "void":
             # The outbox first: a sheet refused leaves outbox/sent.json as it was too.
             updated = super().update(resource, ident, changes, version=version)
@@ -230,6 +232,26 @@ class FileBooks(FileTps):
         kind = next(k for k, r in KINDS.items() if r == resource)
         self._write_out("voids", {"kind": kind, "number": ident, "what": "void"})
         return {**current, "status": "void"}
+
+    def _change_payment(self, ident: str, changes: Record, version: int) -> Record:
+        """A payment made in QBO and not entered yet is changed on its row of
+        payments-to-enter.csv; one TPS has is refused (`FileTps.update`: another row would
+        be entered as another payment)."""
+        path = self.outbox / "payments-to-enter.csv"
+        rows = pending_rows(path, files.SHEETS["payments"])
+        mine = [i for i, row in enumerate(rows) if entered_as(row) == ident]
+        if not mine:
+            return super().update("payments", ident, changes, version=version)
+        current = self.get("payments", ident)
+        if current["version"] != version:
+            raise TpsRejected(f"the payments sheet changed since {ident} was read")
+        changed = {**current, **changes}
+        note = " ".join(filter(None, [ident, changed.get("description")]))
+        rows[mine[-1]] = _outbox_row("payments", {**changed, "description": note})
+        files.write_sheet(path, files.SHEETS["payments"], files.payment_rows(rows))
+        if changes.get("source"):
+            self._remember(ident, {"source": changes["source"]})
+        return changed
 
     def create(self, resource: str, record: Record, *, key: str) -> Record:
         if resource == "payments":
