@@ -24,6 +24,10 @@ CLIENTS = (
 )
 
 
+def _visit(url: str) -> None:
+    requests.get(url, timeout=10)
+
+
 @pytest.fixture
 def firm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, FirmConfig]]:
     sheets = tmp_path / "tps-files"
@@ -44,7 +48,7 @@ def firm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any,
             ports.REDIRECT,
             config.qbo.token_file,
         )
-        connect(settings, announce=lambda url: requests.get(url, timeout=10) and None)
+        connect(settings, announce=_visit)
         Session(config).backup()
         yield qbo, config
 
