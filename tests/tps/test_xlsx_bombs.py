@@ -86,7 +86,7 @@ def test_a_shared_strings_bomb_is_refused_at_once(tmp_path: Path) -> None:
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()
     message = _refused(path)
-    assert time.perf_counter() - started < 0.5
+    assert time.perf_counter() - started < 2  # openpyxl opening it: see bench/xlsx_bomb.py
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50_000  # kB
     assert "xl/sharedStrings.xml unpacks to 75," in message
 

@@ -228,10 +228,10 @@ def _unpacked_within_limits(path: Path) -> None:
 
 
 def _xlsx_rows(path: Path) -> Iterator[list[Any]]:
-    from openpyxl import load_workbook
-
     try:
         _unpacked_within_limits(path)
+        from openpyxl import load_workbook  # only for a workbook within the limits
+
         book = load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError) as exc:
         _refuse(
