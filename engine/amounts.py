@@ -28,6 +28,7 @@ EXAMPLE = "an amount like 1250.00 or 1,250.00"
 # data: the mirror and plan files keep it): `money` and `decimal` refuse it with the why, so
 # the records reading it fail alone, each with the reader's message.
 UNREADABLE = "$unreadable"
+NOT_FINITE = f"expected {EXAMPLE}, got NaN or Infinity, which is not a number"
 
 
 class NotAnAmount(ValueError):
@@ -55,7 +56,7 @@ def why_not(text: str) -> str:
             "only separates thousands (write 12.50, not 12,50; 1250.00, not 1.250,00)"
         )
     if _NOT_FINITE.fullmatch(text):
-        return f"expected {EXAMPLE}, got NaN or Infinity, which is not a number"
+        return NOT_FINITE
     if _EXPONENT.fullmatch(text):
         return f"expected {EXAMPLE}, got a number with an exponent (1e3): write it in full"
     if "," in text:

@@ -16,7 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from tpsqbo_engine.amounts import CENT as CENT  # expr.py exports it
-from tpsqbo_engine.amounts import EXAMPLE, UNREADABLE, NotAnAmount, read_amount
+from tpsqbo_engine.amounts import NOT_FINITE, UNREADABLE, NotAnAmount, read_amount
 from tpsqbo_engine.errors import EngineError
 
 
@@ -41,7 +41,7 @@ def to_decimal(value: Any) -> Decimal:
     else:
         raise ExpressionError(f"expected an amount, got {type(value).__name__}")
     if not amount.is_finite():
-        raise ExpressionError(f"expected {EXAMPLE}, not NaN or Infinity")
+        raise ExpressionError(NOT_FINITE)
     return amount
 
 

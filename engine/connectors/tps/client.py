@@ -19,6 +19,7 @@ import requests
 from tpsqbo_engine import __version__
 from tpsqbo_engine.amounts import (
     EXAMPLE,
+    NOT_FINITE,
     UNREADABLE,
     NotAnAmount,
     in_cents,
@@ -170,7 +171,7 @@ def _amount(value: Any) -> Decimal | str:
     else:
         return f"expected {EXAMPLE} as text, got {_kind(value)}"
     if not amount.is_finite():
-        return f"expected {EXAMPLE}, not NaN or Infinity"
+        return NOT_FINITE
     return amount if in_cents(amount) else f"expected {EXAMPLE}, with at most two decimals"
 
 
@@ -182,7 +183,7 @@ def _kind(value: Any) -> str:
 
 def _money_text(value: Any, where: str, path: str) -> Any:
     if isinstance(value, Decimal) and not value.is_finite():
-        raise TpsRejected(f"{path} of {where or 'a record'} for TPS is not an amount (NaN)")
+        raise TpsRejected(f"{path} of {where or 'a record'} for TPS is NaN or Infinity, not money")
     if isinstance(value, dict) and UNREADABLE in value:  # never read as money either
         raise TpsRejected(str(value[UNREADABLE]))
     return str(value) if isinstance(value, Decimal) else value
