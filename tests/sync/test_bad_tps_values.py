@@ -9,10 +9,14 @@ from typing import Any
 
 import pytest
 
+from tpsqbo_engine.amounts import unreadable
 from tpsqbo_engine.connectors.tps.client import TpsClient
+from tpsqbo_engine.filters import ExpressionError
 from tpsqbo_engine.sync.demo import demo_firm
 from tpsqbo_engine.sync.executor import Executor
 from tpsqbo_engine.sync.mirror import Written
+from tpsqbo_engine.sync.reconcile import tps_ledger
+from tpsqbo_engine.sync.snapshot import Snapshot
 
 
 def _failed(session: Any, run_id: int) -> dict[str, str]:
@@ -111,3 +115,12 @@ def test_whatever_stops_a_run_marks_it_stopped(
         assert run["status"] == "stopped" and run["finished_at"]
         monkeypatch.undo()
         assert session.sync().counts["Failed"] == 0  # the next run is a whole one again
+
+
+def test_reconcile_names_a_tps_amount_that_is_not_money() -> None:
+    kept = unreadable("TPS sent invoices inv-1 whose balance is not money: NaN; correct it")
+    invoice = {"id": "inv-1", "client_id": "c-1", "status": "outstanding", "balance": kept}
+    with pytest.raises(ExpressionError, match=r"^TPS sent invoices inv-1 whose balance"):
+        tps_ledger(Snapshot(tps={"Invoice": {"inv-1": invoice}}))
+    invoice["balance"] = Decimal("125.50")
+    assert tps_ledger(Snapshot(tps={"Invoice": {"inv-1": invoice}})).net("c-1") == Decimal("125.50")
