@@ -96,6 +96,14 @@ def test_a_decimal_comma_in_applied_to_is_located(tmp_path: Path) -> None:
     assert "Applied To" in problem.message and "decimal comma" in problem.message
 
 
+def test_applications_separated_by_commas_are_refused_not_misread(tmp_path: Path) -> None:
+    with pytest.raises(FileBridgeError) as failure:
+        files.read_payments(_payments(tmp_path, "150.00", "HP-1=1,000.00, HP-2=50.00"))
+    [problem] = failure.value.problems
+    assert (problem.line, problem.column) == (2, 6)
+    assert problem.message.endswith("separated by semicolons")
+
+
 @pytest.mark.parametrize(
     ("cell", "read"),
     [("1,250.00", "1250.00"), ("$1,250.00", "1250.00"), ("-$5", "-5.00"), ("12.5 $", "12.50")],

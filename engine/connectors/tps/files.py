@@ -466,8 +466,8 @@ def applied_to(text: str) -> list[Record]:
     for part in filter(None, (p.strip() for p in text.split(";"))):
         number, _, amount = part.rpartition("=")
         value = _money(amount)
-        if not number or value is None:
-            raise _Bad("expected INVOICE=AMOUNT; INVOICE=AMOUNT")
+        if not number or value is None or "=" in number:  # "=" left: a comma between two
+            raise _Bad("expected INVOICE=AMOUNT; INVOICE=AMOUNT, separated by semicolons")
         applications.append({"invoice_id": number.strip(), "amount": value})
     return applications
 
