@@ -10,7 +10,7 @@ alone would also take "NaN", "Infinity", "1e3", "1_000" and digits of other scri
 from __future__ import annotations
 
 import re
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
 
@@ -41,6 +41,14 @@ class NotAnAmount(ValueError):
 
 def read_amount(text: str) -> Decimal:
     """The amount `text` spells (spaces around it allowed), or NotAnAmount."""
+    if "_" not in text:  # Decimal() takes "_1" and "1_": those go the strict way
+        try:  # most: "1250.00"; past Decimal(), only NaN, Infinity and exponents to refuse
+            amount = Decimal(text)
+        except InvalidOperation:
+            pass  # thousands commas, or not an amount
+        else:
+            if amount.is_finite() and "e" not in text and "E" not in text:
+                return amount
     plain = text.strip()
     if _AMOUNT.fullmatch(plain):
         return Decimal(plain.replace(",", ""))

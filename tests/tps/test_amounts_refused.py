@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import random
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 import requests
 
+from tpsqbo_engine import amounts
 from tpsqbo_engine.amounts import NotAnAmount, in_cents, read_amount, unreadable
 from tpsqbo_engine.connectors.tps import files
 from tpsqbo_engine.connectors.tps.client import (
@@ -59,6 +61,22 @@ def test_anything_else_is_refused_with_what_to_write(text: str) -> None:
 def test_a_decimal_comma_is_named_as_such(text: str) -> None:
     with pytest.raises(NotAnAmount, match=r"decimal comma.*write 12\.50, not 12,50"):
         read_amount(text)
+
+
+def test_the_quick_way_reads_exactly_what_the_pattern_allows() -> None:
+    """read_amount tries Decimal() first; it must agree with the pattern on every text."""
+    pattern = amounts._AMOUNT
+    alphabet = "0123456789.,-+_eE naNIf\u00a0\u0661\t"
+    chosen = random.Random(20261127)
+    for _ in range(20_000):
+        text = "".join(chosen.choice(alphabet) for _ in range(chosen.randint(0, 8)))
+        plain = text.strip()
+        expected = Decimal(plain.replace(",", "")) if pattern.fullmatch(plain) else None
+        try:
+            read: Decimal | None = read_amount(text)
+        except NotAnAmount:
+            read = None
+        assert str(read) == str(expected), repr(text)
 
 
 def test_in_cents_means_finite_with_two_places_as_written() -> None:
