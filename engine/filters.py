@@ -27,9 +27,9 @@ class ExpressionError(EngineError):
 def to_decimal(value: Any) -> Decimal:
     """An amount exactly as written: a comma only between groups of three digits, never NaN,
     Infinity or an exponent (engine/amounts.py); refused with ExpressionError otherwise."""
-    if type(value) is str:  # most: "1250.00" as TPS sends it
+    if isinstance(value, str):  # most: "1250.00" as TPS sends it; Markup too
         try:
-            return read_amount(value)
+            return read_amount(str(value))
         except NotAnAmount as refused:
             raise ExpressionError(refused.why) from None
     if isinstance(value, Decimal):

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import requests
+from markupsafe import Markup
 
 from tpsqbo_engine import amounts
 from tpsqbo_engine.amounts import NotAnAmount, in_cents, read_amount, unreadable
@@ -156,6 +157,9 @@ def test_the_money_and_decimal_filters_refuse_what_is_not_an_amount(text: str) -
 
 def test_the_filters_still_read_thousands_and_refuse_non_finite_numbers() -> None:
     assert to_decimal("1,250.00") == Decimal("1250.00") == money("1,250.00")
+    assert to_decimal(Markup("1,250.00")) == Decimal("1250.00")  # what autoescaping gives
+    with pytest.raises(ExpressionError, match="decimal comma"):
+        to_decimal(Markup("12,50"))
     for value in (Decimal("NaN"), Decimal("-Infinity"), float("nan"), float("inf")):
         for read in (money, to_decimal):
             with pytest.raises(ExpressionError, match=r"NaN or Infinity"):
