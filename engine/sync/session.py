@@ -250,11 +250,6 @@ class Session:
                 self.render_run(run_id, render_to)
             return self._finish(run_id, plan.phase, snapshot, force_reason)
 
-    def apply(self, executor: Executor, run_id: int) -> None:
-        """Applies a plan; a run stopped by an error is recorded as stopped."""
-        with self.stopping(run_id):
-            executor.apply()
-
     @contextmanager
     def stopping(self, run_id: int) -> Iterator[None]:
         """Whatever stops the run inside (an error, a bug, Ctrl-C, SIGTERM) marks it stopped

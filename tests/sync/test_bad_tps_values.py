@@ -12,6 +12,7 @@ import pytest
 from tpsqbo_engine.amounts import unreadable
 from tpsqbo_engine.connectors.tps.client import TpsClient
 from tpsqbo_engine.filters import ExpressionError
+from tpsqbo_engine.sync import chunks
 from tpsqbo_engine.sync.demo import demo_firm
 from tpsqbo_engine.sync.executor import Executor
 from tpsqbo_engine.sync.mirror import Written
@@ -115,6 +116,27 @@ def test_whatever_stops_a_run_marks_it_stopped(
         assert run["status"] == "stopped" and run["finished_at"]
         monkeypatch.undo()
         assert session.sync().counts["Failed"] == 0  # the next run is a whole one again
+
+
+def test_a_chunked_initial_run_stopped_between_chunks_is_marked_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flushed: list[int] = []
+
+    def flush_once(self: Written) -> None:
+        flushed.append(1)
+        if len(flushed) > 1:
+            raise Unexpected("boom")
+
+    with demo_firm(tmp_path) as (session, _, _):
+        session.backup()
+        monkeypatch.setattr(chunks, "CHUNK_CLIENTS", 15)
+        monkeypatch.setattr(Written, "flush", flush_once)
+        with pytest.raises(Unexpected):
+            session.sync()
+        [run] = session.state.runs(1)
+        assert (run["phase"], run["status"], len(flushed)) == ("initial", "stopped", 2)
+        assert session.state.items(run["id"], "Successful")  # the first chunk was written
 
 
 def test_reconcile_names_a_tps_amount_that_is_not_money() -> None:
