@@ -244,11 +244,17 @@ class Session:
         with self.stopping(run_id):
             executor = Executor(plan, self.rules, self.state, self.qbo, self.tps, run_id, progress)
             executor.written = written = self.seeing_writes()
-            executor.apply()
+            self.apply(executor, run_id)
             written.flush()
             if render_to is not None:
                 self.render_run(run_id, render_to)
             return self._finish(run_id, plan.phase, snapshot, force_reason)
+
+    def apply(self, executor: Executor, run_id: int) -> None:
+        """Applies a plan (a chunk's, in a big firm's initial run); a run stopped by whatever
+        error is recorded as stopped."""
+        with self.stopping(run_id):
+            executor.apply()
 
     @contextmanager
     def stopping(self, run_id: int) -> Iterator[None]:
