@@ -133,6 +133,23 @@ def test_thousands_commas_and_dollar_signs_still_read(tmp_path: Path, cell: str,
     assert payment["applications"] == [{"invoice_id": "HP-1001", "amount": read}]
 
 
+def test_an_xlsx_number_reads_and_decimal_comma_text_is_refused(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.worksheets[0].append(PAYMENTS.strip().split(","))
+    book.worksheets[0].append(["A1", "2026-10-05", 12.5, "cheque", "CHQ1"])
+    book.worksheets[0].append(["A1", "2026-10-06", "12,50", "cheque", "CHQ2"])
+    book.save(tmp_path / "payments.xlsx")
+    with pytest.raises(FileBridgeError) as failure:
+        files.read_payments(tmp_path / "payments.xlsx")
+    assert [(p.line, p.column) for p in failure.value.problems] == [(3, 3)]
+    book.worksheets[0].delete_rows(3)
+    book.save(tmp_path / "payments.xlsx")
+    [payment] = files.read_payments(tmp_path / "payments.xlsx")
+    assert payment["amount"] == "12.50"
+
+
 def test_every_bad_amount_of_an_invoice_sheet_is_reported(tmp_path: Path) -> None:
     sheet = tmp_path / "invoices.csv"
     sheet.write_text(
