@@ -18,10 +18,11 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from tpsqbo_engine.amounts import CENT, NotAnAmount, in_cents, read_amount
 from tpsqbo_engine.connectors.tps import sheetio
 from tpsqbo_engine.errors import EngineError
 from tpsqbo_engine.problems import Problem
@@ -70,17 +71,23 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
+MAX_DIGITS = 20  # beyond any practice's amounts; Decimal's 28 digits hold these in cents
+_DOLLAR = re.compile(r"^([-+]?)\$\s*|\s*\$$")
+
+
 def _money(value: Any) -> str | None:
     text = _text(value)
     if text is None:
         return None
-    try:
-        amount = Decimal(text.replace(",", "").replace("$", ""))
-    except InvalidOperation:
-        raise _Bad("expected an amount like 1250.00") from None
-    if amount != amount.quantize(Decimal("0.01")):
-        raise _Bad("expected at most two decimals")
-    return str(amount.quantize(Decimal("0.01")))
+    try:  # a dollar sign before or after the digits, as currency-formatted cells show it
+        amount = read_amount(_DOLLAR.sub(r"\1", text, count=1))
+    except NotAnAmount as refused:
+        raise _Bad(refused.why) from None
+    if not in_cents(amount):
+        raise _Bad("expected at most two decimals (1.250 is refused: for 1250 write 1,250.00)")
+    if amount.adjusted() >= MAX_DIGITS:
+        raise _Bad(f"expected an amount of at most {MAX_DIGITS} digits before the point")
+    return str(amount.quantize(CENT))
 
 
 def _integer(value: Any) -> int | None:
@@ -470,8 +477,8 @@ def applied_to(text: str) -> list[Record]:
     for part in filter(None, (p.strip() for p in text.split(";"))):
         number, _, amount = part.rpartition("=")
         value = _money(amount)
-        if not number or value is None:
-            raise _Bad("expected INVOICE=AMOUNT; INVOICE=AMOUNT")
+        if not number or value is None or "=" in number:  # "=" left: a comma between two
+            raise _Bad("expected INVOICE=AMOUNT; INVOICE=AMOUNT, separated by semicolons")
         applications.append({"invoice_id": number.strip(), "amount": value})
     return applications
 
