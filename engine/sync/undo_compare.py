@@ -1,0 +1,194 @@
+"""Comparing records as `undo` must: the fields of a record still not as before run N, and
+QBO against the backup taken before the initial sync.
+
+The initial sync reads paid history without its lists (engine/sync/scope.py: a paid QBO
+invoice keeps its fields, not its `Line`), so a history record it linked and rewrote is
+journaled with those lists absent. The backup holds the whole record as it was: the lists
+are taken back from there, or the undo says it cannot restore them. Once applied, QBO is
+compared with the backup on the active records of each entity and on every field the run
+changed, so "back to the backup" is said only when it is true.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tpsqbo_engine.connectors.qbo import wire
+from tpsqbo_engine.connectors.qbo.queries import NAME_LISTS
+
+if TYPE_CHECKING:
+    from tpsqbo_engine.sync.undo import Step
+
+Record = dict[str, Any]
+
+
+def get(record: Record, dotted: str) -> Any:
+    value: Any = record
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def differing(fields: dict[str, Any], current: Record) -> list[str]:
+    """The paths of `fields` whose value in `current` is not the one given."""
+    return [path for path, value in fields.items() if not same(get(current, path), value)]
+
+
+def same(a: Any, b: Any) -> bool:
+    """Values as QBO, TPS and a backup give them back: numbers by value (a backup keeps
+    amounts as text), absent and empty alike, objects and lists part by part."""
+    if _empty(a) or _empty(b):
+        return _empty(a) and _empty(b)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return all(same(a.get(k), b.get(k)) for k in set(a) | set(b))
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    number_a, number_b = _number(a), _number(b)
+    if (
+        number_a is not None
+        and number_b is not None
+        and not (isinstance(a, str) and isinstance(b, str))
+    ):
+        return number_a == number_b
+    return bool(wire.dumps(a) == wire.dumps(b))
+
+
+def _empty(value: Any) -> bool:
+    return (
+        value is None
+        or value == ""
+        or (isinstance(value, dict) and not any(not _empty(v) for v in value.values()))
+    )
+
+
+def _number(value: Any) -> Decimal | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float | Decimal):
+        return Decimal(str(value))
+    if isinstance(value, str):
+        try:
+            return Decimal(value)
+        except InvalidOperation:
+            return None
+    return None
+
+
+def _entries(backup: dict[str, Any]) -> Iterator[tuple[str, Record]]:
+    with gzip.open(Path(backup["path"]), "rt", encoding="utf-8") as handle:
+        for line in handle:
+            entry = json.loads(line, parse_float=Decimal)
+            yield str(entry["entity"]), entry["record"]
+
+
+def _records(backup: dict[str, Any], wanted: set[str]) -> dict[str, Record]:
+    """The backup's records named in `wanted` ("qbo.Invoice:33"), and only those."""
+    found = {}
+    for entity, record in _entries(backup):
+        written = f"qbo.{entity}:{record.get('Id')}"
+        if written in wanted:
+            found[written] = record
+    return found
+
+
+def _unseen(step: Step, current: Record | None) -> list[str]:
+    """The lists the journal says were absent and that are there now: what a run reading
+    the record without its lists could not see."""
+    if step.kind != "restore" or not step.written.startswith("qbo.") or current is None:
+        return []
+    return [
+        path
+        for path, value in step.fields.items()
+        if value is None and "." not in path and isinstance(current.get(path), list)
+    ]
+
+
+def whole_lists(
+    steps: list[Step], backup: dict[str, Any] | None, current: dict[str, Record | None]
+) -> list[Step]:
+    """Each step of an initial sync's undo with the lists that sync could not see taken
+    from the backup; a list the backup does not hold either is named in `unknown`."""
+    unseen = {s.written: paths for s in steps if (paths := _unseen(s, current.get(s.written)))}
+    if not unseen:
+        return steps
+    before = _records(backup, set(unseen)) if backup else {}
+    taken = []
+    for step in steps:
+        paths = unseen.get(step.written, [])
+        record = before.get(step.written, {})
+        numbers = _number_keys(current.get(step.written) or {})
+        known = {p: _typed(record[p], numbers) for p in paths if isinstance(record.get(p), list)}
+        unknown = tuple(p for p in paths if p not in known)
+        taken.append(replace(step, fields={**step.fields, **known}, unknown=unknown))
+    return taken
+
+
+def _number_keys(record: Any) -> set[str]:
+    """The keys QBO answers with a number in this record (Amount, Qty, UnitPrice...)."""
+    found: set[str] = set()
+    items = record.items() if isinstance(record, dict) else enumerate(record)
+    for key, value in items:
+        if isinstance(value, dict | list):
+            found |= _number_keys(value)
+        elif isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+            found.add(str(key))
+    return found
+
+
+def _typed(value: Any, numbers: set[str], key: str = "") -> Any:
+    """A backup's value as QBO takes it: the backup keeps amounts as text, and a number
+    sent as text would be a different value to QBO."""
+    if isinstance(value, dict):
+        return {k: _typed(v, numbers, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_typed(v, numbers, key) for v in value]
+    if key in numbers and isinstance(value, str) and _number(value) is not None:
+        return _number(value)
+    return value
+
+
+def compare_with_backup(session: Any, backup: dict[str, Any], steps: Iterable[Step]) -> list[str]:
+    """After the initial sync is undone: does QBO hold the same active records as the
+    backup taken before it, with the fields the run changed (`steps`, all the run's
+    writes) as they were? Lines saying so, or naming each difference."""
+    changed = {s.written: s for s in steps if s.kind == "restore"}
+    kept: dict[str, dict[str, Record]] = {}
+    for entity, record in _entries(backup):
+        kept.setdefault(entity, {})
+        if _active(record):
+            kept[entity][str(record["Id"])] = record
+    differences = []
+    for entity, before in sorted(kept.items()):
+        where = "Active IN (true, false)" if entity in NAME_LISTS else ""
+        now = {str(r["Id"]): r for r in session.qbo.query_all(entity, where) if _active(r)}
+        if set(now) - set(before):
+            added = ", ".join(sorted(set(now) - set(before)))
+            differences.append(f"{entity}: not in the backup: {added}")
+        if set(before) - set(now):
+            gone = ", ".join(sorted(set(before) - set(now)))
+            differences.append(f"{entity}: in the backup, not now: {gone}")
+        for ident in sorted(set(now) & set(before)):
+            step = changed.get(f"qbo.{entity}:{ident}")
+            if step is None:
+                continue
+            was = {path: get(before[ident], path) for path in step.fields}
+            fields = differing(was, now[ident])
+            if fields:
+                differences.append(f"{entity} {ident}: {', '.join(fields)} not as in the backup")
+    if differences:
+        return [f"QBO differs from the backup of {backup['taken_at']}:", *differences]
+    return [
+        f"QBO is back to the backup taken before the initial sync ({backup['taken_at']}, "
+        f"{backup['path']}): the same active records in {len(kept)} entities, and the "
+        f"fields the run changed as they were in {len(changed)} records"
+    ]
+
+
+def _active(record: Record) -> bool:
+    return record.get("Active", True) is not False and record.get("TxnStatus") != "Voided"

@@ -1,0 +1,183 @@
+"""`undo` says a record is back only once QBO shows it back: fields the run added are
+cleared (a sparse update ignores a null), history whose lines the initial sync read without
+them gets those lines back from the backup, each write is read back, and the summary's
+"complete" and "back to the backup" compare the fields the run changed, not only Ids."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tpsqbo_engine.emulators.qbo.server import QboEmulatorServer
+from tpsqbo_engine.sync.demo import demo_firm, november_invoice
+from tpsqbo_engine.sync.session import Session
+from tpsqbo_engine.sync.undo import plan_undo
+from tpsqbo_engine.sync.undo_apply import apply_undo
+
+ADDED = ("CompanyName", "Notes", "PrimaryEmailAddr", "PrimaryPhone", "BillAddr")
+
+
+def _history(session: Session, run: int, record: str) -> list[tuple[str, str]]:
+    return [(i["status"], i["message"]) for i in session.state.items(run) if i["record"] == record]
+
+
+def _undone(session: Session, run: int) -> str:
+    (row,) = session.state.db.table("runs").rows_where("id = ?", [run])
+    return str(row["status"])
+
+
+def test_fields_a_matched_customer_got_in_the_initial_sync_are_removed(tmp_path: Path) -> None:
+    with demo_firm(tmp_path) as (session, qbo, tps):
+        name = tps.firm.table("clients")["c-1002"]["name"]
+        bare = qbo.company.create("Customer", {"DisplayName": name})
+        assert not any(field in bare for field in ADDED)
+        session.backup()
+        run = session.sync().run_id
+        filled = qbo.company.get("Customer", bare["Id"])
+        assert filled["Notes"] and filled["BillAddr"]["City"]  # the run filled them in
+
+        summary = apply_undo(session, plan_undo(session, run), "test")
+        now = qbo.company.get("Customer", bare["Id"])
+        assert [f for f in ADDED if now.get(f) not in (None, {}, "")] == []
+        assert now["DisplayName"] == name and now["Active"] is True
+        target = f"qbo.Customer:{bare['Id']}"
+        assert [s for s, _ in _history(session, summary.run_id, target)] == ["Undone"]
+        assert summary.complete and _undone(session, run) == "undone"
+        assert summary.backup_check[0].startswith("QBO is back to the backup")
+
+
+def test_a_restore_qbo_does_not_take_is_a_warning_naming_the_fields(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The read-back decides, not the write's 200: QBO answering an update without making
+    it leaves the run not undone, the fields named, and the backup check says so."""
+    with demo_firm(tmp_path) as (session, qbo, tps):
+        name = tps.firm.table("clients")["c-1002"]["name"]
+        bare = qbo.company.create("Customer", {"DisplayName": name})
+        session.backup()
+        run = session.sync().run_id
+        undo = plan_undo(session, run)
+        ignored = session.qbo.read  # an update answered with the record as it was
+        monkeypatch.setattr(
+            session.qbo, "update", lambda entity, ident, *a, **k: ignored(entity, ident)
+        )
+        summary = apply_undo(session, undo, "test")
+
+        target = f"qbo.Customer:{bare['Id']}"
+        ((status, message),) = _history(session, summary.run_id, target)
+        assert status == "Warning" and "Notes" in message and "CompanyName" in message
+        assert not summary.complete and _undone(session, run) != "undone"
+        check = "\n".join(summary.backup_check)
+        assert summary.backup_check[0].startswith("QBO differs from the backup")
+        assert f"Customer {bare['Id']}" in check and "Notes" in check
+
+
+def _old_walk_in(qbo: QboEmulatorServer) -> dict[str, Any]:
+    """A 2021 invoice HP-1002 of a QBO-only customer, paid in full in 2021: history the
+    initial sync reads without its lines."""
+    company = qbo.company
+    walk_in = company.create("Customer", {"DisplayName": "Old Walk-in"})
+    item = company.find_by("Item", "Name", "Consulting")
+    assert item is not None
+    line = {
+        "Amount": Decimal("99.00"),
+        "DetailType": "SalesItemLineDetail",
+        "SalesItemLineDetail": {"ItemRef": {"value": item["Id"]}},
+    }
+    old = company.create(
+        "Invoice",
+        {
+            "CustomerRef": {"value": walk_in["Id"]},
+            "DocNumber": "HP-1002",
+            "TxnDate": "2021-03-01",
+            "Line": [line],
+        },
+    )
+    bank = next(a for a in company.table("Account").values() if a.get("AccountType") == "Bank")
+    company.create(
+        "Payment",
+        {
+            "CustomerRef": {"value": walk_in["Id"]},
+            "TotalAmt": Decimal("99.00"),
+            "TxnDate": "2021-03-05",
+            "DepositToAccountRef": {"value": bank["Id"]},
+            "Line": [
+                {
+                    "Amount": Decimal("99.00"),
+                    "LinkedTxn": [{"TxnId": old["Id"], "TxnType": "Invoice"}],
+                }
+            ],
+        },
+    )
+    return company.get("Invoice", old["Id"])
+
+
+def _amounts(invoice: dict[str, Any]) -> list[Decimal]:
+    return [
+        Decimal(str(line["Amount"]))
+        for line in invoice["Line"]
+        if line.get("DetailType") == "SalesItemLineDetail"
+    ]
+
+
+def test_the_lines_of_paid_history_linked_in_the_initial_sync_are_restored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with demo_firm(tmp_path) as (session, qbo, _tps):
+        old = _old_walk_in(qbo)
+        # Linked on purpose (a pin), so the write to history happens whatever matching does.
+        monkeypatch.setattr(session, "pins", lambda: {("invoices", "inv-1002"): old["Id"]})
+        session.backup()
+        run = session.sync().run_id
+        written = qbo.company.get("Invoice", old["Id"])
+        assert _amounts(written) == [Decimal("760.00")]  # the run rewrote the 2021 invoice
+
+        summary = apply_undo(session, plan_undo(session, run), "test")
+        now = qbo.company.get("Invoice", old["Id"])
+        assert _amounts(now) == [Decimal("99.00")]
+        assert not [line for line in now["Line"] if isinstance(line["Amount"], str)]
+        assert Decimal(str(now["TotalAmt"])) == Decimal("99.00")
+        assert Decimal(str(now["Balance"])) == 0
+        assert now["CustomerRef"]["value"] == old["CustomerRef"]["value"]
+        assert now["TxnDate"] == "2021-03-01"
+        target = f"qbo.Invoice:{old['Id']}"
+        assert [s for s, _ in _history(session, summary.run_id, target)] == ["Undone"]
+        assert summary.complete, session.state.items(summary.run_id, "Warning")
+        assert summary.backup_check[0].startswith("QBO is back to the backup")
+
+
+def test_an_invoice_paid_between_plan_and_apply_is_a_warning_saying_what_to_do(
+    tmp_path: Path,
+) -> None:
+    with demo_firm(tmp_path) as (session, qbo, tps):
+        session.backup()
+        assert session.sync().counts["Failed"] == 0
+        client = tps.firm.table("clients")["c-1002"]
+        number = session.tps.create("invoices", november_invoice(client["id"]), key="paid-late")
+        run = session.sync().run_id
+        made = qbo.company.find_by("Invoice", "DocNumber", number["doc_number"])
+        assert made is not None
+        undo = plan_undo(session, run)
+        value = Decimal("10.00")
+        payment = qbo.company.create(
+            "Payment",
+            {
+                "CustomerRef": {"value": made["CustomerRef"]["value"]},
+                "TotalAmt": value,
+                "Line": [
+                    {"Amount": value, "LinkedTxn": [{"TxnId": made["Id"], "TxnType": "Invoice"}]}
+                ],
+            },
+        )
+        summary = apply_undo(session, undo, "test")
+
+        target = f"qbo.Invoice:{made['Id']}"
+        ((status, message),) = _history(session, summary.run_id, target)
+        assert status == "Warning"
+        assert f"Payment {payment['Id']}" in message and "undo --run" in message
+        assert "Business Validation Error" not in message
+        assert qbo.company.get("Invoice", made["Id"])["TotalAmt"] > 0  # neither deleted nor voided
+        assert not summary.complete and _undone(session, run) != "undone"
