@@ -113,7 +113,8 @@ def whole_lists(
     steps: list[Step], backup: dict[str, Any] | None, current: dict[str, Record | None]
 ) -> list[Step]:
     """Each step of an initial sync's undo with the lists that sync could not see taken
-    from the backup; a list the backup does not hold either is named in `unknown`."""
+    from the backup (absent there: absent before); those of a record the backup does not
+    hold are named in `unknown`, as nothing says what they were."""
     unseen = {s.written: paths for s in steps if (paths := _unseen(s, current.get(s.written)))}
     if not unseen:
         return steps
@@ -121,11 +122,13 @@ def whole_lists(
     taken = []
     for step in steps:
         paths = unseen.get(step.written, [])
+        if paths and step.written not in before:  # made between the backup and the run
+            taken.append(replace(step, unknown=tuple(paths)))
+            continue
         record = before.get(step.written, {})
         numbers = _number_keys(current.get(step.written) or {})
-        known = {p: _typed(record[p], numbers) for p in paths if isinstance(record.get(p), list)}
-        unknown = tuple(p for p in paths if p not in known)
-        taken.append(replace(step, fields={**step.fields, **known}, unknown=unknown))
+        known = {p: _typed(record.get(p), numbers) for p in paths}
+        taken.append(replace(step, fields={**step.fields, **known}))
     return taken
 
 
@@ -157,8 +160,14 @@ def compare_with_backup(session: Any, backup: dict[str, Any], steps: Iterable[St
     """After the initial sync is undone: does QBO hold the same active records as the
     backup taken before it, with the fields the run changed (`steps`, all the run's
     writes) as they were? Lines saying so, or naming each difference."""
+    steps = list(steps)
     changed = {s.written: s for s in steps if s.kind == "restore"}
-    kept: dict[str, dict[str, Record]] = {}
+    # An entity the backup holds no record of is compared too, if the run wrote to it.
+    kept: dict[str, dict[str, Record]] = {
+        s.written.split(":", 1)[0].split(".", 1)[1]: {}
+        for s in steps
+        if s.written.startswith("qbo.")
+    }
     for entity, record in _entries(backup):
         kept.setdefault(entity, {})
         if _active(record):

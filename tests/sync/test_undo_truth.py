@@ -181,3 +181,26 @@ def test_an_invoice_paid_between_plan_and_apply_is_a_warning_saying_what_to_do(
         assert "Business Validation Error" not in message
         assert qbo.company.get("Invoice", made["Id"])["TotalAmt"] > 0  # neither deleted nor voided
         assert not summary.complete and _undone(session, run) != "undone"
+
+
+def test_history_lines_neither_the_run_nor_the_backup_saw_are_listed_not_guessed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The backup was taken before the 2021 invoice was entered: nothing holds its lines as
+    they were, so the undo leaves the invoice alone and says why."""
+    with demo_firm(tmp_path) as (session, qbo, _tps):
+        session.backup()
+        old = _old_walk_in(qbo)
+        monkeypatch.setattr(session, "pins", lambda: {("invoices", "inv-1002"): old["Id"]})
+        run = session.sync().run_id
+        written = qbo.company.get("Invoice", old["Id"])
+
+        undo = plan_undo(session, run)
+        target = f"qbo.Invoice:{old['Id']}"
+        (op,) = [op for op in undo.plan.operations if op.target == target]
+        assert op.action == "review" and op.level == "Warning"
+        assert "without its Line" in op.message and "cannot be restored" in op.message
+        summary = apply_undo(session, undo, "test")
+        assert qbo.company.get("Invoice", old["Id"])["Line"] == written["Line"]
+        assert not summary.complete and _undone(session, run) != "undone"
+        assert summary.backup_check[0].startswith("QBO differs from the backup")
