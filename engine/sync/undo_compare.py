@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from tpsqbo_engine.sync.undo import Step
 
 Record = dict[str, Any]
+_LINE_STAMPS = frozenset({"Id", "LineNum", "LineEx"})
 
 
 def get(record: Record, dotted: str) -> Any:
@@ -48,7 +49,9 @@ def same(a: Any, b: Any) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         return all(same(a.get(k), b.get(k)) for k in set(a) | set(b))
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+        return len(a) == len(b) and all(
+            same(_unstamped(x), _unstamped(y)) for x, y in zip(a, b, strict=True)
+        )
     number_a, number_b = _number(a), _number(b)
     if (
         number_a is not None
@@ -57,6 +60,13 @@ def same(a: Any, b: Any) -> bool:
     ):
         return number_a == number_b
     return bool(wire.dumps(a) == wire.dumps(b))
+
+
+def _unstamped(item: Any) -> Any:
+    """A line as written: QBO numbers lines itself, and may number them anew on a write."""
+    if isinstance(item, dict):
+        return {k: v for k, v in item.items() if k not in _LINE_STAMPS}
+    return item
 
 
 def _empty(value: Any) -> bool:

@@ -204,3 +204,52 @@ def test_history_lines_neither_the_run_nor_the_backup_saw_are_listed_not_guessed
         assert qbo.company.get("Invoice", old["Id"])["Line"] == written["Line"]
         assert not summary.complete and _undone(session, run) != "undone"
         assert summary.backup_check[0].startswith("QBO differs from the backup")
+
+
+def test_values_compare_as_qbo_and_a_backup_give_them() -> None:
+    from tpsqbo_engine.sync.undo_compare import differing, same
+
+    assert same("99.00", Decimal("99.0")) and not same("99.00", Decimal("99.01"))
+    assert not same("0012", "12")  # text stays text: a DocNumber is not an amount
+    assert same(None, "") and same(None, {"Address": None}) and not same(None, {"Id": "9"})
+    lines = [{"Id": "1", "LineNum": 1, "Amount": "99.00", "Description": "Filing"}]
+    assert same(
+        lines, [{"Id": "7", "LineNum": 1, "Amount": Decimal("99.0"), "Description": "Filing"}]
+    )
+    assert not same(lines, [{"Id": "1", "LineNum": 1, "Amount": Decimal("760.00")}])
+    record = {"Notes": "TPS client COTEFI002", "BillAddr": {"Id": "4", "City": "Eugene"}}
+    wanted = {"Notes": None, "BillAddr.City": None, "BillAddr.Id": "4"}
+    assert differing(wanted, record) == ["Notes", "BillAddr.City"]
+
+
+def test_a_delete_and_void_qbo_refuses_for_another_reason_fails_saying_so() -> None:
+    from types import SimpleNamespace
+
+    from tpsqbo_engine.connectors.qbo.errors import QboError, QboFault
+    from tpsqbo_engine.sync.plan import Operation
+    from tpsqbo_engine.sync.undo import Step
+    from tpsqbo_engine.sync.undo_apply import UndoBlocked, _write
+
+    def refuse(code: str) -> Any:
+        def refused(entity: str, ident: str) -> None:
+            raise QboError(QboFault(400, code, "refused", f"raw detail {code}"))
+
+        return refused
+
+    def read(entity: str, ident: str) -> dict[str, Any]:
+        return {"Id": ident, "LinkedTxn": []}
+
+    op = Operation("payments", "tps.Payment:p-1", "void", "qbo.Payment:40")
+    step = Step(1, "payments", "tps.Payment:p-1", "qbo.Payment:40", "delete")
+    deposited = SimpleNamespace(delete=refuse("6540"), void=refuse("6540"), read=read)
+    with pytest.raises(UndoBlocked) as blocked:
+        _write(SimpleNamespace(qbo=deposited), op, step)
+    assert (
+        blocked.value.level == "Warning" and "remove it from the deposit" in blocked.value.message
+    )
+    other = SimpleNamespace(delete=refuse("6000"), void=refuse("610"), read=read)
+    with pytest.raises(UndoBlocked) as failed:
+        _write(SimpleNamespace(qbo=other), op, step)
+    assert failed.value.level == "Failed"
+    assert "refused to delete qbo.Payment:40 (6000" in failed.value.message
+    assert "to void it (610" in failed.value.message
