@@ -6,7 +6,9 @@ Each write of run N is in the journal with its before-image and the version it l
     created in QBO       a transaction is deleted (voided where QBO refuses the delete),
                          a customer or item is made inactive (QBO deletes no name-list record)
     created in TPS       voided
-    updated              its fields are restored to the values they had before
+    updated              its fields are restored to the values they had before (one
+                         absent before is cleared; paid history the initial sync read
+                         without its lines gets them from the backup: undo_compare.py)
     linked               the link is removed (and any fields it changed are restored)
     voided               listed: a void cannot be taken back
 
@@ -15,7 +17,8 @@ a later run: it is not touched but listed, unless `--force` names it. A QBO reco
 only by QBO's bookkeeping (a payment applied to it since: Balance, LinkedTxn, SyncToken) is
 not "changed" (engine/sync/fingerprint.py); but a transaction run N created that a payment
 now pays is listed for the firm to decide, never deleted under the payment. Applying is done by
-engine/sync/undo_apply.py.
+engine/sync/undo_apply.py, which reads each record back and calls it Undone only when
+`is_taken_back` says so.
 """
 
 from __future__ import annotations
