@@ -289,10 +289,16 @@ def _write_op(step: Step, current: Record, now: str, forced: bool) -> Operation:
             body=body,
             diff={p: [get(current, p), v] for p, v in step.fields.items()},
             target_version=now,
-            message=f"restore {len(step.fields)} field(s) of {step.written}{note}",
+            message=f"restore {len(step.fields)} field(s) of {step.written}{_cleared(step)}{note}",
         )
     verb = {"delete": "delete", "deactivate": "make inactive", "void": "void"}[step.kind]
     return _op(step, "void", target_version=now, message=f"{verb} {step.written}{note}")
+
+
+def _cleared(step: Step) -> str:
+    """Fields absent before run N: a full update of the record clears them."""
+    cleared = [path for path, value in step.fields.items() if value is None]
+    return f" (clearing {', '.join(cleared)}, absent before)" if cleared else ""
 
 
 def _backup_before(state: StateStore, run: dict[str, Any]) -> dict[str, Any] | None:

@@ -39,11 +39,14 @@ def test_fields_a_matched_customer_got_in_the_initial_sync_are_removed(tmp_path:
         filled = qbo.company.get("Customer", bare["Id"])
         assert filled["Notes"] and filled["BillAddr"]["City"]  # the run filled them in
 
-        summary = apply_undo(session, plan_undo(session, run), "test")
+        undo = plan_undo(session, run)
+        target = f"qbo.Customer:{bare['Id']}"
+        (op,) = [op for op in undo.plan.operations if op.target == target]
+        assert "clearing" in op.message and "Notes" in op.message
+        summary = apply_undo(session, undo, "test")
         now = qbo.company.get("Customer", bare["Id"])
         assert [f for f in ADDED if now.get(f) not in (None, {}, "")] == []
         assert now["DisplayName"] == name and now["Active"] is True
-        target = f"qbo.Customer:{bare['Id']}"
         assert [s for s, _ in _history(session, summary.run_id, target)] == ["Undone"]
         assert summary.complete and _undone(session, run) == "undone"
         assert summary.backup_check[0].startswith("QBO is back to the backup")
