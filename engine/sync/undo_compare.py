@@ -172,41 +172,61 @@ def compare_with_backup(session: Any, backup: dict[str, Any], steps: Iterable[St
     writes) as they were? Lines saying so, or naming each difference."""
     steps = list(steps)
     changed = {s.written: s for s in steps if s.kind == "restore"}
-    # An entity the backup holds no record of is compared too, if the run wrote to it.
-    kept: dict[str, dict[str, Record]] = {
-        s.written.split(":", 1)[0].split(".", 1)[1]: {}
-        for s in steps
-        if s.written.startswith("qbo.")
-    }
-    for entity, record in _entries(backup):
-        kept.setdefault(entity, {})
-        if _active(record):
-            kept[entity][str(record["Id"])] = record
+    active, was = _backup_index(backup, steps, changed)
     differences = []
-    for entity, before in sorted(kept.items()):
-        where = "Active IN (true, false)" if entity in NAME_LISTS else ""
-        now = {str(r["Id"]): r for r in session.qbo.query_all(entity, where) if _active(r)}
-        if set(now) - set(before):
-            added = ", ".join(sorted(set(now) - set(before)))
-            differences.append(f"{entity}: not in the backup: {added}")
-        if set(before) - set(now):
-            gone = ", ".join(sorted(set(before) - set(now)))
-            differences.append(f"{entity}: in the backup, not now: {gone}")
-        for ident in sorted(set(now) & set(before)):
-            step = changed.get(f"qbo.{entity}:{ident}")
-            if step is None:
-                continue
-            was = {path: get(before[ident], path) for path in step.fields}
-            fields = differing(was, now[ident])
-            if fields:
-                differences.append(f"{entity} {ident}: {', '.join(fields)} not as in the backup")
+    for entity, before in sorted(active.items()):
+        differences += _entity_differences(session, entity, before, was)
     if differences:
         return [f"QBO differs from the backup of {backup['taken_at']}:", *differences]
     return [
         f"QBO is back to the backup taken before the initial sync ({backup['taken_at']}, "
-        f"{backup['path']}): the same active records in {len(kept)} entities, and the "
-        f"fields the run changed as they were in {len(changed)} records"
+        f"{backup['path']}): the same active records in {len(active)} entities, and the "
+        f"fields the run changed as they were in {len(changed)} record(s)"
     ]
+
+
+def _backup_index(
+    backup: dict[str, Any], steps: list[Step], changed: dict[str, Step]
+) -> tuple[dict[str, set[str]], dict[str, dict[str, Any]]]:
+    """The Ids of the backup's active records by entity, and for each record the run
+    changed, the backup's values at the paths it changed (not whole records: a backup is
+    the firm's whole QBO)."""
+    # An entity the backup holds no record of is compared too, if the run wrote to it.
+    active: dict[str, set[str]] = {
+        s.written.split(":", 1)[0].split(".", 1)[1]: set()
+        for s in steps
+        if s.written.startswith("qbo.")
+    }
+    was: dict[str, dict[str, Any]] = {}
+    for entity, record in _entries(backup):
+        ids = active.setdefault(entity, set())
+        if not _active(record):
+            continue
+        ids.add(str(record["Id"]))
+        step = changed.get(f"qbo.{entity}:{record['Id']}")
+        if step is not None:
+            was[step.written] = {path: get(record, path) for path in step.fields}
+    return active, was
+
+
+def _entity_differences(
+    session: Any, entity: str, before: set[str], was: dict[str, dict[str, Any]]
+) -> list[str]:
+    where = "Active IN (true, false)" if entity in NAME_LISTS else ""
+    now: dict[str, list[str]] = {}  # active Id -> the fields not as in the backup
+    for record in session.qbo.query_all(entity, where):
+        if _active(record):
+            written = f"qbo.{entity}:{record['Id']}"
+            now[str(record["Id"])] = differing(was[written], record) if written in was else []
+    lines = []
+    if set(now) - before:
+        lines.append(f"{entity}: not in the backup: {', '.join(sorted(set(now) - before))}")
+    if before - set(now):
+        lines.append(f"{entity}: in the backup, not now: {', '.join(sorted(before - set(now)))}")
+    for ident in sorted(set(now) & before):
+        if now[ident]:
+            lines.append(f"{entity} {ident}: {', '.join(now[ident])} not as in the backup")
+    return lines
 
 
 def _active(record: Record) -> bool:
