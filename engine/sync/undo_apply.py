@@ -138,7 +138,7 @@ def _write(session: Any, op: Operation, step: Step) -> str:
     if op.action == "update":
         record = _restore(session.qbo, entity, ident, step)
     elif entity in NAME_LISTS:
-        record = session.qbo.deactivate(entity, ident)
+        record = _deactivate(session.qbo, entity, ident)
     else:
         try:
             session.qbo.delete(entity, ident)
@@ -195,6 +195,23 @@ class UndoBlocked(ConnectorError):
     def __init__(self, message: str, level: str) -> None:
         super().__init__(message)
         self.level = level
+
+
+def _deactivate(qbo: Any, entity: str, ident: str) -> Record:
+    try:
+        record: Record = qbo.deactivate(entity, ident)
+        return record
+    except QboError as refused:
+        if entity != "Customer" or refused.fault.code != "6000":
+            raise
+        # QBO keeps a customer with a balance active: what is still open is what the
+        # undo could not take back (listed on its own rows), or what others entered since.
+        raise UndoBlocked(
+            f"QBO does not make qbo.{entity}:{ident} inactive while it has a balance: "
+            "take back or settle its open transactions in QBO (see this undo's other rows), "
+            "then",
+            "Warning",
+        ) from refused
 
 
 def _void(qbo: Any, entity: str, ident: str, refused: QboError) -> Record:

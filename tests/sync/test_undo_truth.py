@@ -256,3 +256,22 @@ def test_a_delete_and_void_qbo_refuses_for_another_reason_fails_saying_so() -> N
     assert failed.value.level == "Failed"
     assert "refused to delete qbo.Payment:40 (6000" in failed.value.message
     assert "to void it (610" in failed.value.message
+
+
+def test_a_customer_qbo_keeps_active_for_its_balance_is_a_warning_saying_why() -> None:
+    from types import SimpleNamespace
+
+    from tpsqbo_engine.connectors.qbo.errors import QboError, QboFault
+    from tpsqbo_engine.sync.plan import Operation
+    from tpsqbo_engine.sync.undo import Step
+    from tpsqbo_engine.sync.undo_apply import UndoBlocked, _write
+
+    def refuse(entity: str, ident: str) -> None:
+        raise QboError(QboFault(400, "6000", "Business", "Delete List Has Balance Error"))
+
+    op = Operation("clients", "tps.Client:c-1", "void", "qbo.Customer:58")
+    step = Step(1, "clients", "tps.Client:c-1", "qbo.Customer:58", "deactivate")
+    with pytest.raises(UndoBlocked) as blocked:
+        _write(SimpleNamespace(qbo=SimpleNamespace(deactivate=refuse)), op, step)
+    assert blocked.value.level == "Warning"
+    assert "inactive while it has a balance" in blocked.value.message
