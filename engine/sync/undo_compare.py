@@ -78,16 +78,14 @@ def _empty(value: Any) -> bool:
 
 
 def _number(value: Any) -> Decimal | None:
-    if isinstance(value, bool):
+    """A finite number, given as one or as text; else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
         return None
-    if isinstance(value, int | float | Decimal):
-        return Decimal(str(value))
-    if isinstance(value, str):
-        try:
-            return Decimal(value)
-        except InvalidOperation:
-            return None
-    return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
 
 
 def _entries(backup: dict[str, Any]) -> Iterator[tuple[str, Record]]:

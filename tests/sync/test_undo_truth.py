@@ -275,3 +275,10 @@ def test_a_customer_qbo_keeps_active_for_its_balance_is_a_warning_saying_why() -
         _write(SimpleNamespace(qbo=SimpleNamespace(deactivate=refuse)), op, step)
     assert blocked.value.level == "Warning"
     assert "inactive while it has a balance" in blocked.value.message
+
+
+def test_text_that_is_not_a_finite_number_compares_as_text() -> None:
+    from tpsqbo_engine.sync.undo_compare import same
+
+    assert same("NaN", "NaN") and not same("sNaN", Decimal("1")) and not same("Infinity", 1)
+    assert same(Decimal("5"), 5.0) and not same(True, 1)
