@@ -76,7 +76,9 @@ class BatchWrites(SingleWrites):
             try:
                 body = resolved(op.body, self.created)
             except Unresolved as missing:
-                self._fail(op, journal, f"depends on {missing}, which was not written", sent=False)
+                self._fail(
+                    op, journal, f"depends on {missing}, which was not written", settles=False
+                )
                 continue
             found = (
                 self._written_before(mapping, entity, body, op)

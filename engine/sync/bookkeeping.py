@@ -99,13 +99,14 @@ class Bookkeeping:
     ) -> None:
         if op.reverse:  # a `both` mapping wrote back to its source side
             target_id = op.target.split(":", 1)[1] if ":" in op.target else target_id
-        created = op.action == "create" and not op.reverse
-        other = self._linked_elsewhere(op, mapping, target_id) if created else ""
+        # A record found by its natural key (or matched) may be another record's already.
+        linking = op.action in ("create", "link") and not op.reverse
+        other = self._linked_elsewhere(op, mapping, target_id) if linking else ""
         if other:
             self._fail(
                 op,
                 journal,
-                f"{_written_side(op)}:{target_id}, the record found for this create, is "
+                f"{_written_side(op)}:{target_id}, the record found for this {op.action}, is "
                 f"already linked to {other}: not linked to a second record",
             )
             return
@@ -163,26 +164,28 @@ class Bookkeeping:
         )
 
     def _give_up(self, op: Operation, journal: int, error: Exception | None) -> None:
-        """A write that did not come back done. A create whose call may have reached QBO
-        (it gave up retrying, or lost the answer) is left unconcluded, not failed: the next
-        run then looks it up by its natural key before sending it again, which a failed
-        one would not, and would create it twice."""
+        """A write that did not come back done. A create whose call may have reached QBO or
+        TPS (it gave up retrying, or lost the answer) is left unconcluded, not failed: the
+        next run carries the attempt on, looking a QBO record up by its natural key before
+        sending the same request again, where a failed one would be a new request, and
+        would create the record twice."""
         message = error.message if isinstance(error, ConnectorError) else str(error)
-        refused = isinstance(error, (SkippableConnectorError, FatalConnectorError))
-        if op.action == "create" and not refused:
+        fatal = isinstance(error, FatalConnectorError)  # no answer about this write
+        if op.action == "create" and not fatal and not isinstance(error, SkippableConnectorError):
             message += "; it may have been written: the next run " + (
                 "looks for it first" if op.target.startswith("qbo.") else "sends the same request"
             )
             self._report(op, "Failed", message)
             signals.write_left_open(journal)
             return
-        self._fail(op, journal, message)
+        self._fail(op, journal, message, settles=not fatal)
 
-    def _fail(self, op: Operation, journal: int, message: str, *, sent: bool = True) -> None:
-        """The write failed; `sent` False when it was never sent (an earlier attempt left
-        open stays open: it may still have been written)."""
+    def _fail(self, op: Operation, journal: int, message: str, *, settles: bool = True) -> None:
+        """The write failed. `settles` False when the service said nothing about it (it was
+        not sent, or the connection is gone): an earlier attempt left open stays open, as it
+        may still have been written."""
         self._report(op, "Failed", message)
-        if sent:
+        if settles:
             self._conclude(op, Outcome(journal, "failed"))
         else:
             self.pending.outcomes.append(Outcome(journal, "failed"))

@@ -41,10 +41,10 @@ class SingleWrites(Bookkeeping):
             body = resolved(op.body, self.created)
             target_id, target_version = self._send(op, mapping, body, self.attempt(op, journal))
         except Unresolved as missing:
-            self._fail(op, journal, f"depends on {missing}, which was not written", sent=False)
+            self._fail(op, journal, f"depends on {missing}, which was not written", settles=False)
             return
         except FatalConnectorError as fatal:
-            self._fail(op, journal, fatal.message)
+            self._fail(op, journal, fatal.message, settles=False)
             raise
         except ConnectorError as error:
             self._give_up(op, journal, error)
