@@ -23,6 +23,7 @@ from tpsqbo_engine.errors import ConnectorError, FatalConnectorError, SkippableC
 from tpsqbo_engine.ruleset.model import MappingRule, RuleSet
 from tpsqbo_engine.state import StateStore
 from tpsqbo_engine.state_rows import Done, Intent, Item, Link, Outcome, Unfinished
+from tpsqbo_engine.sync import refusals
 from tpsqbo_engine.sync.plan import Operation, Plan
 from tpsqbo_engine.sync.runtime import content_hash, pair_of, system_of
 
@@ -169,6 +170,7 @@ class Bookkeeping:
         next run carries the attempt on, looking a QBO record up by its natural key before
         sending the same request again, where a failed one would be a new request, and
         would create the record twice."""
+        error = refusals.explained(self.qbo, op, error)  # QBO keeps a record others depend on
         message = error.message if isinstance(error, ConnectorError) else str(error)
         fatal = isinstance(error, FatalConnectorError)  # no answer about this write
         if op.action == "create" and not fatal and not isinstance(error, SkippableConnectorError):

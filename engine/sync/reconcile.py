@@ -10,7 +10,7 @@ difference that report would show is never hidden by our own arithmetic.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -56,21 +56,25 @@ def _money(value: Any) -> Decimal:
 
 
 def tps_ledger(snapshot: Snapshot) -> Ledger:
+    """What TPS says each client owes. A voided transaction owes nothing, whatever balance or
+    amount it keeps (the sync voids its QBO copy too)."""
     ledger = Ledger({}, {})
-    for invoice in snapshot.records("tps.Invoice").values():
-        if invoice.get("status") != "void":
-            ledger.add(invoice["client_id"], _money(invoice.get("balance")))
-    for charge in snapshot.records("tps.FinanceCharge").values():
+    for invoice in _live(snapshot, "tps.Invoice"):
+        ledger.add(invoice["client_id"], _money(invoice.get("balance")))
+    for charge in _live(snapshot, "tps.FinanceCharge"):
         ledger.add(charge["client_id"], _money(charge.get("balance")))
-    for adjustment in snapshot.records("tps.Adjustment").values():
+    for adjustment in _live(snapshot, "tps.Adjustment"):
         if adjustment["direction"] == "increase":
             ledger.add(adjustment["client_id"], _money(adjustment["amount"]))
         elif not adjustment.get("invoice_id"):
             ledger.add(adjustment["client_id"], _money(adjustment["amount"]), credit=True)
-    for payment in snapshot.records("tps.Payment").values():
-        if payment.get("status", "active") != "void":
-            ledger.add(payment["client_id"], _money(payment.get("unapplied_amount")), credit=True)
+    for payment in _live(snapshot, "tps.Payment"):
+        ledger.add(payment["client_id"], _money(payment.get("unapplied_amount")), credit=True)
     return ledger
+
+
+def _live(snapshot: Snapshot, qualified: str) -> Iterator[Record]:
+    return (r for r in snapshot.records(qualified).values() if r.get("status") != "void")
 
 
 def qbo_ledger(snapshot: Snapshot, report: Mapping[str, Decimal] | None = None) -> Ledger:
