@@ -9,14 +9,20 @@ import time
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
+from tpsqbo_engine import resources
 from tpsqbo_engine.connectors.qbo.client import QboClient
 from tpsqbo_engine.connectors.retry import RetryPolicy
+from tpsqbo_engine.connectors.tps.client import TpsSource
 from tpsqbo_engine.emulators.qbo.server import QboEmulatorServer
+from tpsqbo_engine.ruleset.model import load_ruleset
+from tpsqbo_engine.state import StateStore
+from tpsqbo_engine.sync.bookkeeping import Bookkeeping, intent_row
 from tpsqbo_engine.sync.demo import demo_firm
+from tpsqbo_engine.sync.plan import Operation, Plan
 from tpsqbo_engine.sync.session import Session
 from tpsqbo_engine.sync.undo import plan_undo
 from tpsqbo_engine.sync.undo_apply import apply_undo
@@ -270,3 +276,47 @@ def test_a_lost_answer_with_two_invoices_of_one_number_fails_one_and_stops_nothi
         assert [i["record"] for i in session.state.items(second.run_id, "Failed")] == list(failed)
         assert not session.state.unfinished_intents()
         assert all(r["status"] != "running" for r in session.state.runs(2))
+
+
+def _books(tmp_path: Path) -> tuple[Bookkeeping, StateStore]:
+    state = StateStore(tmp_path / "state.db")
+    rules = load_ruleset(resources.rules_dir())
+    run_id = state.start_run("incremental")
+    qbo, tps = cast(QboClient, object()), cast(TpsSource, object())
+    return Bookkeeping(Plan("incremental", []), rules, state, qbo, tps, run_id), state
+
+
+def _create(books: Bookkeeping, record: str, found: str) -> None:
+    """A create of `record` whose write came back as (or was found to be) QBO `found`."""
+    op = Operation("invoices", record, "create", "qbo.Invoice", body={"DocNumber": "HP-1"})
+    [journal] = books._begin([intent_row(op)])
+    books._commit_record(op, journal, {"Id": found, "SyncToken": "0"}, op.body)
+    books._flush()
+
+
+def test_a_record_found_that_is_linked_to_another_is_that_writes_failure(
+    tmp_path: Path,
+) -> None:
+    """Never a second link (the state would refuse it and every later run would stop)."""
+    books, state = _books(tmp_path)
+    state.link("Invoice|Invoice", "inv-1", "238", mapping="invoices")
+    _create(books, "tps.Invoice:inv-2", "238")  # linked by an earlier run
+    _create(books, "tps.Invoice:inv-3", "300")
+    _create(books, "tps.Invoice:inv-4", "300")  # linked by this run
+    _create(books, "tps.Invoice:inv-3", "300")  # the same record again: its own link
+    items = {i["record"]: (i["status"], i["message"]) for i in state.items(books.run_id)}
+    assert items["tps.Invoice:inv-2"] == (
+        "Failed",
+        "qbo.Invoice:238, the record found for this create, is already linked to "
+        "tps.Invoice:inv-1: not linked to a second record",
+    )
+    assert (
+        items["tps.Invoice:inv-4"][0] == "Failed"
+        and "tps.Invoice:inv-3" in items["tps.Invoice:inv-4"][1]
+    )
+    assert items["tps.Invoice:inv-3"][0] == "Successful"
+    links = {lk["tps_id"]: lk["qbo_id"] for lk in state.links("Invoice|Invoice")}
+    assert links == {"inv-1": "238", "inv-3": "300"}
+    outcomes = [row["outcome"] for row in state.journal(books.run_id)]
+    assert outcomes == ["failed", "written", "failed", "written"]
+    assert not state.unfinished_intents()
