@@ -109,7 +109,13 @@ _INTENT = (
     "insert into journal (run_id, intent, operation, target, started_at, outcome, before) "
     "values {values}"
 )
-_UNFINISHED = "select intent, id, started_at from journal where outcome = '' order by id"
+# An open attempt followed by a written one of the same write was carried on by it (a state
+# from before attempts were settled with the outcome of the attempt that resumed them).
+_UNFINISHED = (
+    "select intent, id, started_at from journal as j where outcome = '' and not exists "
+    "(select 1 from journal as k where k.intent = j.intent and k.id > j.id "
+    "and k.outcome = 'written') order by id"
+)
 
 
 def write(

@@ -121,6 +121,9 @@ def test_find_takes_only_the_record_the_write_made(client: QboClient, api: Api) 
     by_marker = NaturalKey("PrivateNote", "sync:tps:invoice:inv-1", customer=one)
     assert client.find("Invoice", by_marker, started)["Id"] == theirs["Id"]  # type: ignore[index]
     assert client.find("Invoice", NaturalKey("PrivateNote", "sync:tps:invoice:inv-")) is None
+    _marked_invoice(api, one, "HP-5", "Voided - sync:tps:invoice:inv-5")  # as QBO voids it
+    voided = NaturalKey("PrivateNote", "sync:tps:invoice:inv-5", marker="sync:tps:invoice:inv-5")
+    assert client.find("Invoice", voided, started) is None
 
 
 def test_find_looks_no_further_back_than_the_attempt(client: QboClient, api: Api) -> None:

@@ -320,3 +320,22 @@ def test_a_record_found_that_is_linked_to_another_is_that_writes_failure(
     outcomes = [row["outcome"] for row in state.journal(books.run_id)]
     assert outcomes == ["failed", "written", "failed", "written"]
     assert not state.unfinished_intents()
+
+
+def test_an_open_attempt_a_later_one_wrote_is_not_carried_on(tmp_path: Path) -> None:
+    """A state from before attempts were settled: the open attempt a later attempt of the
+    same write concluded as written is not resumed; one still open after a failure is."""
+    state = StateStore(tmp_path / "state.db")
+    run = state.start_run("incremental")
+    first = state.intend(run, "invoices:tps.Invoice:inv-1:create", "create", "qbo.Invoice")
+    state.conclude(
+        state.intend(run, "invoices:tps.Invoice:inv-1:create", "create", "qbo.Invoice"),
+        "written",
+        "238",
+    )
+    state.intend(run, "invoices:tps.Invoice:inv-2:create", "create", "qbo.Invoice")
+    second = state.intend(run, "invoices:tps.Invoice:inv-2:create", "create", "qbo.Invoice")
+    state.conclude(second, "failed")
+    opened = state.unfinished_intents()
+    assert list(opened) == ["invoices:tps.Invoice:inv-2:create"]
+    assert opened["invoices:tps.Invoice:inv-2:create"].journals == (first + 2,)

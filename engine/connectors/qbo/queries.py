@@ -50,8 +50,9 @@ class NaturalKey:
         ref = record.get("CustomerRef")
         customer = str(ref.get("value", "")) if isinstance(ref, dict) else ""
         note = str(record.get("PrivateNote") or "")
-        # The marker as a word of its own: sync:tps:adjustment:adj-10 is not adj-100's.
-        marked = re.search(re.escape(self.marker) + r"(?![\w-])", note) is not None
+        # The marker first, as the engine writes it (a voided record's note starts "Voided"),
+        # and as a word of its own: sync:tps:adjustment:adj-10 is not adj-100's.
+        marked = re.match(re.escape(self.marker) + r"(?![\w-])", note.lstrip()) is not None
         return (not self.customer or customer == self.customer) and (not self.marker or marked)
 
 
@@ -153,18 +154,18 @@ class QboQueries(QboTransport):
         """The record a write made, found by its natural key: one created since `since`
         (less a margin for the clocks' difference) that carries what was sent (`key.names`).
         PrivateNote cannot be filtered on in QBO, so markers are looked for among the
-        records changed since."""
+        records created since."""
         moment = (since or datetime.now().astimezone()) - CLOCK_MARGIN
-        stamp = wire.quote(moment.isoformat(timespec="seconds"))
+        created = f"MetaData.CreateTime >= {wire.quote(moment.isoformat(timespec='seconds'))}"
         if key.field != "PrivateNote":
             rows: Iterator[Record] = iter(
                 self.query(
                     f"SELECT {fields(entity)} FROM {entity} WHERE {key.field} = "
-                    f"{wire.quote(key.value)} AND MetaData.CreateTime >= {stamp}"
+                    f"{wire.quote(key.value)} AND {created}"
                 )
             )
         else:
-            rows = self.query_all(entity, f"MetaData.LastUpdatedTime >= {stamp}")
+            rows = self.query_all(entity, created)
         marked = replace(key, marker=key.value) if key.field == "PrivateNote" else key
         return next((r for r in rows if marked.names(r)), None)
 
