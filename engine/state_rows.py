@@ -35,7 +35,8 @@ class Intent:
 @dataclass(frozen=True)
 class Outcome:
     journal: int
-    outcome: str  # written, failed, stale
+    # written, failed, stale; resumed: an open attempt a later one carried on and concluded
+    outcome: str
     result_id: str = ""
     version: str = ""
     fingerprint: str = ""
