@@ -119,7 +119,8 @@ def test_find_takes_only_the_record_the_write_made(client: QboClient, api: Api) 
     marked = NaturalKey("DocNumber", "HP-1", customer=one, marker="sync:tps:invoice:inv-9")
     assert client.find("Invoice", marked, started) is None  # its customer, not its marker
     by_marker = NaturalKey("PrivateNote", "sync:tps:invoice:inv-1", customer=one)
-    assert client.find("Invoice", by_marker, started)["Id"] == theirs["Id"]  # type: ignore[index]
+    found = client.find("Invoice", by_marker, started)
+    assert found is not None and found["Id"] == theirs["Id"]
     assert client.find("Invoice", NaturalKey("PrivateNote", "sync:tps:invoice:inv-")) is None
     _marked_invoice(api, one, "HP-5", "Voided - sync:tps:invoice:inv-5")  # as QBO voids it
     voided = NaturalKey("PrivateNote", "sync:tps:invoice:inv-5", marker="sync:tps:invoice:inv-5")
@@ -130,7 +131,8 @@ def test_find_looks_no_further_back_than_the_attempt(client: QboClient, api: Api
     customer = api.create("Customer", {"DisplayName": "Old Co"})
     key = NaturalKey("DisplayName", "Old Co")
     now = datetime.now().astimezone()
-    assert client.find("Customer", key, now)["Id"] == customer["Id"]  # type: ignore[index]
+    found = client.find("Customer", key, now)
+    assert found is not None and found["Id"] == customer["Id"]
     # A record made before the attempt (less the clocks' margin) is not the one it wrote.
     assert client.find("Customer", key, now + timedelta(hours=1)) is None
     invoice = NaturalKey("PrivateNote", "sync:tps:invoice:inv-1")

@@ -16,7 +16,7 @@ import pytest
 from tpsqbo_engine import resources
 from tpsqbo_engine.connectors.qbo.client import QboClient
 from tpsqbo_engine.connectors.retry import RetryPolicy
-from tpsqbo_engine.connectors.tps.client import TpsSource
+from tpsqbo_engine.connectors.tps.client import TpsClient, TpsSource
 from tpsqbo_engine.emulators.qbo.server import QboEmulatorServer
 from tpsqbo_engine.ruleset.model import load_ruleset
 from tpsqbo_engine.state import StateStore
@@ -157,15 +157,16 @@ def test_a_tps_create_whose_answer_was_lost_is_resumed_with_the_same_key(tmp_pat
         session.backup()
         session.sync()
         payment = _qbo_payment(qbo, session)
-        retry = session.tps.retry  # type: ignore[attr-defined]
-        session.tps.retry = RetryPolicy(1, 0.01, 0.05, retry.timeout)  # type: ignore[attr-defined]
+        client = cast(TpsClient, session.tps)
+        retry = client.retry
+        client.retry = RetryPolicy(1, 0.01, 0.05, retry.timeout)  # the call gives up at once
         tps.app.plan.add("commit-timeout#1")
         lost = session.sync()
         [failed] = session.state.items(lost.run_id, "Failed")
         assert "may have been written" in failed["message"]
         assert session.state.unfinished_intents()
         before = len(tps.firm.table("payments"))
-        session.tps.retry = retry  # type: ignore[attr-defined]
+        client.retry = retry
         session.sync()
         assert len(tps.firm.table("payments")) == before  # answered from the first attempt
         [(_, status)] = _tps_copies(session, tps, payment["Id"])
