@@ -367,7 +367,9 @@ class TpsClient:
         return records, newest
 
     def create(self, resource: str, record: Record, *, key: str) -> Record:
-        """Creates once: a retry after a lost answer carries the same Idempotency-Key."""
+        """Creates once per attempt: `key` names the attempt (engine/sync/bookkeeping.py), so
+        a retry after a lost answer carries the same Idempotency-Key and TPS answers it
+        again, while a new attempt of the write is a new request."""
         idempotency = str(uuid.uuid5(KEY_NAMESPACE, f"{resource}:{key}"))
         what = f"a new {resource} record"
         remote = self._call(
