@@ -3,8 +3,9 @@
 For each mapping, in dependency order, each source record is decided in this order: ignored
 by hand; owned by the other direction (a record the engine itself wrote); filtered out by
 the mapping's `when`; excluded by an exclusion rule for this phase; linked already, matched
-by the mapping's keys (pins decide ambiguous ones), or new. Then the target record the rules
-want is computed and compared with what is there, field by field.
+by the mapping's keys (only to a record of the same customer the sync keeps in, else held
+for review: engine/sync/matching.py; pins decide ambiguous ones), or new. Then the target
+record the rules want is computed and compared with what is there, field by field.
 """
 
 from __future__ import annotations
