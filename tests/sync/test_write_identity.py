@@ -86,7 +86,7 @@ def test_a_sync_after_undo_writes_the_records_again(tmp_path: Path) -> None:
         assert undone.complete and not qbo.company.table("Payment")
         again = session.sync()
         failed = session.state.items(again.run_id, "Failed")
-        assert all("is not in qbo.Customer yet" in i["message"] for i in failed)
+        assert all("waits for review, so it is not in qbo.Customer" in i["message"] for i in failed)
         for pair, entity in (("Payment|Payment", "Payment"), ("Invoice|Invoice", "Invoice")):
             links = session.state.links(pair)
             assert links and all(_live(qbo, entity, link["qbo_id"]) for link in links), pair
