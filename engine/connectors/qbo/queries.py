@@ -58,11 +58,17 @@ class QboQueries(QboTransport):
         return prefs
 
     def query(self, statement: str) -> list[Record]:
-        answer = self.call("POST", "query", text=statement, expect=("QueryResponse", dict))
-        rows = next((v for v in answer["QueryResponse"].values() if isinstance(v, list)), [])
-        if not all(isinstance(row, dict) for row in rows):
-            raise not_understood(200, "POST query", "rows that are not objects")
-        return rows
+        """The rows a SELECT finds, once the answer holds rows of the entity it names and
+        nothing else: anything else is tried again, then a clear error, never "no rows"."""
+        entity = _queried(statement)
+
+        def understood(answer: Record) -> None:
+            _query_rows(answer["QueryResponse"], entity, "POST query")
+
+        answer = self.call(
+            "POST", "query", text=statement, expect=("QueryResponse", dict), check=understood
+        )
+        return _query_rows(answer["QueryResponse"], entity, "POST query")
 
     def count(self, entity: str, where: str = "") -> int:
         statement = f"SELECT COUNT(*) FROM {entity}{' WHERE ' + where if where else ''}"
@@ -186,20 +192,40 @@ def _query_pages(answer: list[Any], asked: list[str]) -> dict[int, list[Record]]
     return pages
 
 
-def _query_rows(response: Any, entity: str) -> list[Record]:
-    """The rows of a batch query item's QueryResponse, only if they answer for `entity`."""
+def _query_rows(response: Any, entity: str, what: str = "POST batch") -> list[Record]:
+    """The rows of a QueryResponse, only if they answer for `entity`: rows of another
+    entity are not an answer to the question, and an answer that counts rows it does not
+    hold is not "none" (QBO leaves every key out when nothing matched)."""
     lists = (
         {k for k, v in response.items() if isinstance(v, list)}
         if isinstance(response, dict)
         else None
     )
-    rows = response.get(entity, []) if isinstance(response, dict) else None
+    # QBO names the rows as it spells the entity, whatever the case of the statement's FROM
+    key = next((k for k in lists or () if k.casefold() == entity.casefold()), entity)
+    rows = response.get(key, []) if isinstance(response, dict) else None
     if (
         lists is None
-        or lists - {entity}
+        or lists - {key}
         or not isinstance(rows, list)
         or not all(isinstance(row, dict) for row in rows)
     ):
-        found = f"a query item for {entity} that is not its QueryResponse"
-        raise not_understood(200, "POST batch", found)
+        raise not_understood(200, what, f"a query for {entity} that is not its QueryResponse")
+    if not rows and any(_counted(response.get(k)) for k in ("maxResults", "totalCount")):
+        raise not_understood(200, what, f"a query for {entity} that counts rows it does not hold")
     return rows
+
+
+def _counted(value: Any) -> bool:
+    return isinstance(value, int | Decimal) and not isinstance(value, bool) and value > 0
+
+
+_FROM = re.compile(r"\bFROM\s+([A-Za-z]+)", re.IGNORECASE)
+
+
+def _queried(statement: str) -> str:
+    """The entity a SELECT reads."""
+    found = _FROM.search(statement)
+    if found is None:
+        raise ValueError(f"a query statement without FROM: {statement[:80]!r}")
+    return found.group(1)
