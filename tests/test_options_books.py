@@ -191,3 +191,18 @@ def test_a_fresh_backup_passes_the_shipped_24_hour_limit(tmp_path: Path) -> None
     assert _checks(rules, state)["recent-backup"].passed
     _backup_taken(state, tmp_path, hours_ago=25)
     assert not _checks(rules, state)["recent-backup"].passed
+
+
+def test_a_field_level_conflict_newest_decides_by_the_same_stamps(tmp_path: Path) -> None:
+    patch = (
+        "{fields/PrimaryEmailAddr.Address: {value: '{{ email }}', conflict: newest}, "
+        "fields/PrimaryPhone.FreeFormNumber: {value: '{{ phone }}', conflict: newest}}"
+    )
+    case = BOTH_CHANGED.format(
+        tps_time="2026-12-04T13:00:00Z", qbo_time="2026-12-04T09:00:00-05:00"
+    )  # QBO's edit is the later one
+    plan = _plan(tmp_path, patch, case)
+    assert plan["other"] == []
+    (write,) = plan["writes"]
+    assert write["record"] == "tps.Client:c-1" and write["target"] == "qbo.Customer:31"
+    assert write["fields"] == {"email": "old@acme.example", "phone": "416 555 0199"}
