@@ -206,3 +206,24 @@ def test_a_field_level_conflict_newest_decides_by_the_same_stamps(tmp_path: Path
     (write,) = plan["writes"]
     assert write["record"] == "tps.Client:c-1" and write["target"] == "qbo.Customer:31"
     assert write["fields"] == {"email": "old@acme.example", "phone": "416 555 0199"}
+
+
+@pytest.mark.parametrize(
+    ("tps_time", "qbo_time"),
+    [
+        ("2026-12-04T15:00:00", "2026-12-04T09:00:00-05:00"),  # TPS's without its zone
+        ("2026-12-04T15:00:00Z", "2026-12-04T09:00:00"),  # QBO's without its zone
+        ("", "2026-12-04T09:00:00-05:00"),  # no stamp at all
+        ("yesterday", "2026-12-04T09:00:00-05:00"),
+    ],
+    ids=["tps-naive", "qbo-naive", "tps-missing", "tps-unreadable"],
+)
+def test_conflict_newest_without_two_comparable_stamps_goes_to_review(
+    tmp_path: Path, tps_time: str, qbo_time: str
+) -> None:
+    # Which edit came last cannot be known: nothing is written, nothing is guessed.
+    case = BOTH_CHANGED.format(tps_time=tps_time, qbo_time=qbo_time)
+    plan = _plan(tmp_path, "{conflict: newest}", case)
+    assert plan["writes"] == []
+    (review,) = plan["other"]
+    assert review["action"] == "review" and review["record"] == "tps.Client:c-1"
