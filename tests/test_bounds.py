@@ -174,4 +174,4 @@ def test_a_held_sigterm_is_held_for_the_grace_period_then_raised(
             os.kill(os.getpid(), signal.SIGTERM)
             time.sleep(5)  # a call that never returns
         held = time.monotonic() - started
-    assert 0.45 <= held < 2, held
+    assert 0.45 <= held < 4, held  # not at once, and well before the 5 s call ends
