@@ -7,7 +7,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -22,6 +22,7 @@ from tpsqbo_engine.connectors.qbo.transport import (
 )
 
 PAGE_SIZE = 1000
+CLOCK_MARGIN = timedelta(minutes=10)  # how far QBO's clock may be behind ours
 BATCH_OBJECTS = 1000  # a batch answer holds at most this many objects in all
 MAX_PAGES = 10_000  # ten million records of one entity: past that, paging is going in circles
 # QBO leaves some fields out of query answers unless the SELECT names them (Item.Sku).
@@ -35,10 +36,24 @@ NAME_LISTS = frozenset(
 
 @dataclass(frozen=True)
 class NaturalKey:
-    """How to find a record again: `DocNumber = x`, `DisplayName = x`, or a PrivateNote marker."""
+    """How to find a record again: `DocNumber = x`, `DisplayName = x`, or a PrivateNote
+    marker; and what the record written carries besides, so that another record with the
+    same key is not taken for it: its customer's id, the engine's marker ('' for none)."""
 
     field: str
     value: str
+    customer: str = ""
+    marker: str = ""
+
+    def names(self, record: Record) -> bool:
+        """Whether `record` can be the one written: the customer and marker sent agree."""
+        ref = record.get("CustomerRef")
+        customer = str(ref.get("value", "")) if isinstance(ref, dict) else ""
+        note = str(record.get("PrivateNote") or "")
+        # The marker first, as the engine writes it (a voided record's note starts "Voided"),
+        # and as a word of its own: sync:tps:adjustment:adj-10 is not adj-100's.
+        marked = re.match(re.escape(self.marker) + r"(?![\w-])", note.lstrip()) is not None
+        return (not self.customer or customer == self.customer) and (not self.marker or marked)
 
 
 class QboQueries(QboTransport):
@@ -142,24 +157,23 @@ class QboQueries(QboTransport):
             )
 
     def find(self, entity: str, key: NaturalKey, since: datetime | None = None) -> Record | None:
-        """The record a natural key names, if it exists (PrivateNote cannot be filtered on in
-        QBO, so markers are looked for among recent changes)."""
+        """The record a write made, found by its natural key: one created since `since`
+        (less a margin for the clocks' difference) that carries what was sent (`key.names`).
+        PrivateNote cannot be filtered on in QBO, so markers are looked for among the
+        records created since."""
+        moment = (since or datetime.now().astimezone()) - CLOCK_MARGIN
+        created = f"MetaData.CreateTime >= {wire.quote(moment.isoformat(timespec='seconds'))}"
         if key.field != "PrivateNote":
-            rows = self.query(
-                f"SELECT {fields(entity)} FROM {entity} WHERE {key.field} = {wire.quote(key.value)}"
+            rows: Iterator[Record] = iter(
+                self.query(
+                    f"SELECT {fields(entity)} FROM {entity} WHERE {key.field} = "
+                    f"{wire.quote(key.value)} AND {created}"
+                )
             )
-            return rows[0] if rows else None
-        moment = (since or datetime.now().astimezone()) - timedelta(minutes=10)
-        where = f"MetaData.LastUpdatedTime >= {wire.quote(moment.isoformat(timespec='seconds'))}"
-        marker = re.compile(re.escape(key.value) + r"(?![\w-])")  # adj-10 is not adj-100
-        return next(
-            (
-                r
-                for r in self.query_all(entity, where)
-                if marker.search(str(r.get("PrivateNote", "")))
-            ),
-            None,
-        )
+        else:
+            rows = self.query_all(entity, created)
+        marked = replace(key, marker=key.value) if key.field == "PrivateNote" else key
+        return next((r for r in rows if marked.names(r)), None)
 
 
 def fields(entity: str) -> str:
