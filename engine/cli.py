@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from tpsqbo_engine import __version__, private, signals
-from tpsqbo_engine.errors import EngineError, UsageError
+from tpsqbo_engine.errors import EngineError, RuleError, UsageError
 from tpsqbo_engine.problems import REPORTERS, Problem, has_errors
 from tpsqbo_engine.ruleset.validate import Validation, validate_paths
 
@@ -140,12 +140,11 @@ app.add_typer(emulate_app, name="emulate")
 
 
 def _limits_spec(value: str) -> str:
-    from tpsqbo_engine.connectors.qbo.limits import Limits
+    from tpsqbo_engine.sync.config import limits_problem
 
-    try:
-        Limits.parse(value)
-    except ValueError as exc:  # checked while the command line is parsed, not after start
-        raise typer.BadParameter(str(exc)) from None
+    problem = limits_problem(value)  # checked while the command line is parsed, not after start
+    if problem:
+        raise typer.BadParameter(problem)
     return value
 
 
@@ -417,6 +416,8 @@ def _outcome(argv: list[str] | None) -> int:
         typer.echo("interrupted", err=True)
         return EXIT_INTERRUPTED
     except EngineError as exc:
+        if isinstance(exc, RuleError) and exc.problems:  # each one located, as validate shows it
+            typer.echo(REPORTERS["text"](exc.problems), err=True)
         typer.echo(f"error: {exc.message}", err=True)
         if exc.hint:
             typer.echo(f"hint: {exc.hint}", err=True)
@@ -426,9 +427,9 @@ def _outcome(argv: list[str] | None) -> int:
         if stop is not None:  # a stop that came wrapped, raised as itself for main()
             raise stop from None
         log = private.crash_log(exc)
+        where = f"the details are in {log}" if log else "the details could not be saved"
         typer.echo(
-            f"unexpected error: {type(exc).__name__}. This is a bug in tpsqbo-engine; "
-            f"the details are in {log}",
+            f"unexpected error: {type(exc).__name__}. This is a bug in tpsqbo-engine; {where}",
             err=True,
         )
         return EXIT_BUG

@@ -3,6 +3,7 @@ prints; errors go to the CLI's one error boundary."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
@@ -34,6 +35,38 @@ def _session(config: Path) -> Session:
     from tpsqbo_engine.sync.session import Session
 
     return Session(load_config(config))
+
+
+def _writable(path: Path, option: str) -> Path:
+    """An output file checked before the long work: a folder, or a place that cannot be
+    written, is a usage error now rather than after both systems were read."""
+    if path.is_dir():
+        raise UsageError(
+            f"{option} {path} is a folder", hint=f"give a file name, e.g. {path / 'plan.json'}"
+        )
+    folder = path.parent
+    while not folder.exists() and folder.parent != folder:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise UsageError(f"cannot write {option} {path}: {folder} is not a folder")
+    if folder != path.parent:  # made when written; the nearest existing folder must allow it
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise UsageError(f"cannot write {option} {path}: {folder} is not writable")
+        return path
+    probe = folder / f".{path.name}.{os.getpid()}.probe"
+    try:  # a trial file, not a permission bit: read-only mounts and /proc refuse root too
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(f"cannot write {option} {path}: {exc.strerror}") from None
+    return path
+
+
+def _write_out(path: Path, data: str) -> None:
+    try:
+        write_private(path, data)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
 
 
 def _echo_lines(lines: list[str]) -> None:
@@ -107,9 +140,11 @@ def plan(
 ) -> None:
     """Show every write the next sync would make, with field-level differences."""
     output = _format(output)
+    if out is not None:
+        _writable(out, "--out")
     made, _ = _session(config).plan()
     if out is not None:
-        write_private(out, made.to_json())
+        _write_out(out, made.to_json())
     if output == "json":
         typer.echo(made.to_json())
     else:
@@ -153,8 +188,8 @@ def sync(
         raise UsageError(f"--fail-on is new, any or never, not {fail_on!r}")
     if force and not reason.strip():
         raise UsageError("--force needs --reason", hint="say why; it is kept in the history")
+    given = Plan.from_file(plan_file) if plan_file else None  # before any connection
     session = _session(config)
-    given = Plan.from_file(plan_file) if plan_file else None
     summary = session.sync(
         given=given,
         force_reason=reason if force else "",
@@ -251,7 +286,13 @@ def report(
     """Write one self-contained HTML page about a run, for a bookkeeper to open."""
     from tpsqbo_engine.sync.report import write_report
 
-    path = write_report(_session(config), run, out)
+    _writable(out, "--out")
+    try:
+        path = write_report(_session(config), run, out)
+    except OSError as exc:
+        if exc.filename is None or Path(exc.filename).parent != out.parent:
+            raise  # not the page's own file: not the user's path at fault
+        raise UsageError(f"cannot write {out}: {exc.strerror}") from None
     typer.echo(f"report written to {path}")
 
 
@@ -395,6 +436,8 @@ def render_invoice_command(
     """Render a TPS invoice with its template and the QBO payment link, if QBO gives one."""
     from tpsqbo_engine.sync.documents import render_invoice, write_pdf
 
+    if out is not None:
+        _writable(out, "--out")
     document = render_invoice(_session(config), invoice, template)
     for warning in document.warnings:
         typer.echo(f"warning: {warning}", err=True)
@@ -405,7 +448,7 @@ def render_invoice_command(
         for refused in write_pdf(document, out)[1]:
             typer.echo(f"warning: refused to read {refused}", err=True)
     else:
-        write_private(out, document.text)
+        _write_out(out, document.text)
     typer.echo(f"{invoice} rendered to {out}", err=True)
 
 

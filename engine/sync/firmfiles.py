@@ -1,0 +1,95 @@
+"""The files a firm config names besides the rules: the state, the pins file and the saved
+QBO connection. Each is checked when opened, and what is wrong with it is the user's to fix,
+so it is a usage error naming the file (and the line, where there is one), never a crash."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Set
+from functools import cache
+from pathlib import Path
+
+from jsonschema import Draft202012Validator
+
+from tpsqbo_engine import resources
+from tpsqbo_engine.connectors.qbo.errors import ReconnectRequired
+from tpsqbo_engine.connectors.qbo.tokens import TokenStore
+from tpsqbo_engine.errors import ConfigError, UsageError
+from tpsqbo_engine.ruleset.checking import did_you_mean
+from tpsqbo_engine.ruleset.schema_check import check_with
+from tpsqbo_engine.ruleset.source import load_file, pointer_join
+from tpsqbo_engine.state import StateStore
+
+PINS_HINT = "fix the pins file; schemas/pins.schema.json describes it"
+
+
+def open_state(path: Path) -> StateStore:
+    """The firm's state store; a path that is a folder, or a folder that cannot be made or
+    written, is the config's `state:` to fix."""
+    hint = "set `state:` in the firm config to a file in a folder you can write"
+    if path.is_dir():
+        raise UsageError(f"the state file {path} is a folder", hint=hint)
+    try:
+        return StateStore(path)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot use the state folder {path.parent}: {exc.strerror}", hint=hint
+        ) from None
+
+
+@cache
+def _pins_validator() -> Draft202012Validator:
+    schema = json.loads((resources.schemas_dir() / "pins.schema.json").read_text())
+    return Draft202012Validator(schema)
+
+
+def read_pins(path: Path, mappings: Set[str]) -> dict[tuple[str, str], str]:
+    """(mapping, source id) -> target id or "new". A pin must name a mapping of the rules: a
+    misspelt one would otherwise do nothing while the user believes the record pinned."""
+    if not path.is_file():
+        return {}
+    documents, problems = load_file(path)
+    if not problems and len(documents) > 1:
+        problems = [documents[1].problem("", "pins.documents", "a pins file is one document")]
+    if problems or not documents or documents[0].data is None:
+        if problems:
+            raise ConfigError(problems, what=f"the pins file {path}", hint=PINS_HINT)
+        return {}  # an empty file pins nothing
+    document = documents[0]
+    problems = check_with(document, _pins_validator())
+    if not problems:
+        problems = [
+            document.problem(
+                pointer_join(pointer_join("/pins", index), "mapping"),
+                "pins.unknown-mapping",
+                f"no mapping '{pin['mapping']}' in the rules",
+                hint=did_you_mean(pin["mapping"], sorted(mappings))
+                or f"the mappings are: {', '.join(sorted(mappings))}",
+            )
+            for index, pin in enumerate(document.data["pins"])
+            if pin["mapping"] not in mappings
+        ]
+    if problems:
+        raise ConfigError(problems, what=f"the pins file {path}", hint=PINS_HINT)
+    return {(p["mapping"], str(p["source"])): str(p["target"]) for p in document.data["pins"]}
+
+
+def _environment(name: str) -> str:
+    return name.strip().rstrip("/").lower()
+
+
+def same_environment(store: TokenStore, configured: str, config: Path) -> None:
+    """The saved connection must be to the environment the firm config names: a firm moved
+    to production by its config must not go on syncing the sandbox company, nor the reverse.
+    A missing or unreadable connection is left to the client, which says so when used."""
+    try:
+        saved = store.load().environment
+    except ReconnectRequired:
+        return
+    if _environment(saved) != _environment(configured):
+        raise UsageError(
+            f"the saved connection ({store.path}) is to {saved!r}; "
+            f"the firm config says qbo.environment {configured!r}",
+            hint=f"connect again with `tpsqbo-engine connect -c {config}`, "
+            "or set qbo.environment to the one meant",
+        )
