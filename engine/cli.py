@@ -311,58 +311,6 @@ def _describe_qbo(info: dict[str, str]) -> list[str]:
     ]
 
 
-@app.command()
-def connect(
-    environment: Annotated[
-        str, typer.Option(help="sandbox, production, or the OAuth discovery URL of an emulator.")
-    ] = "sandbox",
-    redirect_uri: Annotated[
-        str,
-        typer.Option(
-            help="Loopback redirect URI registered for the app. Port 0 (for the emulator "
-            "and loopback testing; Intuit needs the registered URI exactly): any free port."
-        ),
-    ] = "http://127.0.0.1:8765/callback",
-    token_file: Annotated[
-        Path | None,
-        typer.Option(
-            help="Where to keep the tokens (0600). Default: ~/.config/tpsqbo-engine/qbo-tokens.json"
-        ),
-    ] = None,
-    auth_code: Annotated[
-        str, typer.Option(help="Skip the browser: an authorization code you already have.")
-    ] = "",
-    realm_id: Annotated[str, typer.Option(help="The company id that came with --auth-code.")] = "",
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for the redirect.")] = 300,
-) -> int:
-    """Connect a QuickBooks Online company (OAuth 2.0) and save its tokens.
-
-    The app's client id and secret come from TPSQBO_QBO_CLIENT_ID and
-    TPSQBO_QBO_CLIENT_SECRET; nothing secret is printed.
-    """
-    from tpsqbo_engine.connectors.qbo.connect import (
-        ConnectSettings,
-        client_credentials,
-        default_token_file,
-    )
-    from tpsqbo_engine.connectors.qbo.connect import connect as run_connect
-
-    client_id, secret = client_credentials()
-    settings = ConnectSettings(
-        client_id, secret, environment, redirect_uri, token_file or default_token_file()
-    )
-    tokens = run_connect(
-        settings,
-        auth_code=auth_code,
-        realm_id=realm_id,
-        timeout=timeout,
-        announce=lambda url: typer.echo(f"Open this URL to authorize:\n{url}"),
-        listening=lambda uri: typer.echo(f"listening for the redirect on {uri}"),
-    )
-    typer.echo(f"connected to company {tokens.realm_id}; tokens saved to {settings.token_file}")
-    raise typer.Exit(EXIT_OK)
-
-
 from tpsqbo_engine.cli_sync import register  # noqa: E402 - after the app exists
 
 register(app)
@@ -372,6 +320,7 @@ register_fleet(app)
 from tpsqbo_engine.cli_watch import register as register_watch  # noqa: E402
 
 register_watch(app)
+from tpsqbo_engine.cli_connect import register as register_connect  # noqa: E402
 from tpsqbo_engine.cli_init import register as register_init  # noqa: E402
 from tpsqbo_engine.cli_pack import register as register_pack  # noqa: E402
 from tpsqbo_engine.cli_test import register as register_test  # noqa: E402
@@ -379,6 +328,7 @@ from tpsqbo_engine.cli_test import register as register_test  # noqa: E402
 register_pack(app)
 register_test(app)
 register_init(app)
+register_connect(app)
 from tpsqbo_engine.cli_render import register as register_render  # noqa: E402
 from tpsqbo_engine.cli_sync import render_app  # noqa: E402
 

@@ -69,6 +69,14 @@ def _write_out(path: Path, data: str) -> None:
         raise UsageError(f"cannot write {path}: {exc.strerror}") from None
 
 
+def _check_named(session: Session, records: list[str]) -> None:
+    """Record names the user typed: a typo is refused, not acted on as nothing."""
+    from tpsqbo_engine.sync.records import check_records
+
+    for warning in check_records(session, records):
+        typer.echo(f"warning: {warning}", err=True)
+
+
 def _echo_lines(lines: list[str]) -> None:
     for line in lines:
         typer.echo(line)
@@ -246,6 +254,7 @@ def retry(
     """Sync only some records again, after fixing what made them fail."""
     output = _format(output)
     session = _session(config)
+    _check_named(session, records or [])
     wanted = set(records or [])
     if all_failed:
         wanted |= session.failed_records()
@@ -306,6 +315,10 @@ def history(
 ) -> None:
     """Past runs, or one run's records with their status, message and rule."""
     output = _format(output)
+    if status is not None:
+        from tpsqbo_engine.sync.records import status_named
+
+        status = status_named(status)
     state = _session(config).state
     rows = state.items(run, status) if run is not None or status else state.runs()
     if output == "json":
@@ -331,7 +344,9 @@ def ignore(
     config: ConfigOption = Path(CONFIG_FILE),
 ) -> None:
     """Take a record out of the sync (undo with `unignore`)."""
-    _session(config).state.ignore(record, reason)
+    session = _session(config)
+    _check_named(session, [record])
+    session.state.ignore(record, reason)
     typer.echo(
         f"{record} is ignored. Warning: while it is, A/R in TPS and QBO may disagree "
         "for its client; `tpsqbo-engine unignore` brings it back."
@@ -357,6 +372,7 @@ def explain(
     (that part needs the connections; without them the history is shown alone)."""
     output = _format(output)
     session = _session(config)
+    _check_named(session, [record])
     unconnected = session.unconnected()
     upcoming = (
         [op for op in session.plan()[0].operations if op.record == record]
