@@ -71,14 +71,33 @@ def template_root(name: str, pack_root: Path) -> tuple[Path, Path]:
 
 
 def asset_names(pack_root: Path) -> list[str]:
+    """The images a document of the pack may carry: files of the pack's assets/ folder that
+    really are there (a shared pack could link `logo.png` to the firm's token file)."""
+    return sorted(p.name for p in _asset_files(pack_root) if not _linked_out(p, pack_root))
+
+
+def assets_linked_out(pack_root: Path) -> list[Path]:
+    """The pack's assets/ images that are links to somewhere outside that folder: never read."""
+    return sorted(p for p in _asset_files(pack_root) if _linked_out(p, pack_root))
+
+
+def _linked_out(path: Path, pack_root: Path) -> bool:
+    """Whether `path` (in assets/) leads outside the pack's assets/ folder, or that folder
+    outside the pack."""
+    folder = (pack_root / ASSETS_FOLDER).resolve()
+    inside = folder.is_relative_to(pack_root.resolve()) and path.resolve().is_relative_to(folder)
+    return not inside
+
+
+def _asset_files(pack_root: Path) -> list[Path]:
     folder = pack_root / ASSETS_FOLDER
     if not folder.is_dir():
         return []
-    return sorted(
-        p.name
+    return [
+        p
         for p in folder.iterdir()
         if p.is_file() and mimetypes.guess_type(p.name)[0] in ASSET_TYPES
-    )
+    ]
 
 
 def asset_problem(path: Path) -> str:

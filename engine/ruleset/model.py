@@ -94,6 +94,12 @@ class ExclusionRule:
     ongoing: Action
     reason: str
     where: str
+    document: str = ""  # the exclusions document holding it (a checklist check names it)
+
+    @property
+    def label(self) -> str:
+        """How the plan names the rule that left a record out."""
+        return f"{self.id} ({self.where})"
 
 
 @dataclass(frozen=True)
@@ -230,6 +236,7 @@ def _exclusions(doc: RuleDocument) -> list[ExclusionRule]:
             ongoing=Action(r.get("ongoing", "allow")),
             reason=r["reason"],
             where=_where(doc, f"/rules/{i}"),
+            document=doc.id,
         )
         for i, r in enumerate(rules)
     ]

@@ -14,6 +14,7 @@ from tpsqbo_engine.ruleset.documents import (
     MAX_TEMPLATE_DEPTH,
     asset_names,
     asset_problem,
+    assets_linked_out,
     binding,
     template_root,
 )
@@ -69,6 +70,18 @@ def check_template(checker: _Semantics, doc: RuleDocument) -> None:
     path, root = template_root(str(doc.data["file"]), doc.pack_root)
     if not _file_ok(checker, doc, path, root):
         return
+    for link in assets_linked_out(doc.pack_root):
+        checker.problems.append(
+            Problem(
+                display_path(link),
+                1,
+                1,
+                "pack.symlink-escape",
+                f"this image is a link to somewhere outside the pack's {ASSETS_FOLDER}/ folder: "
+                "documents never carry it",
+                hint="copy the image into the folder instead of linking to it",
+            )
+        )
     for name in asset_names(doc.pack_root):
         wrong = asset_problem(doc.pack_root / ASSETS_FOLDER / name)
         if wrong:

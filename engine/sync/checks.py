@@ -94,11 +94,19 @@ def _all_mapped(
 def _no_blocking(
     check: Check, rules: RuleSet, plan: Plan, state: StateStore, qbo: QboClient
 ) -> tuple[bool, list[str]]:
-    blocking = [f"{op.record}: {op.message}" for op in plan.operations if op.action == "block"]
+    # The exclusions documents the check names (all when it names none): a block from a
+    # document it leaves out, such as a firm's informational one, does not stop the sync.
+    named = check.options.get("exclusions")
+    applied = {r.label for r in rules.exclusions if named is None or r.document in named}
+    blocking = [
+        f"{op.record}: {op.message}"
+        for op in plan.operations
+        if op.action == "block" and op.rule in applied
+    ]
     ignored = [
         f"{op.record}: {op.message}"
         for op in plan.operations
-        if op.action == "ignore" and op.mapping == "exclusions"
+        if op.action == "ignore" and op.mapping == "exclusions" and op.rule in applied
     ]
     return not blocking, blocking + ignored
 

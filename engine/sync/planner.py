@@ -364,7 +364,7 @@ class Planner:
         if rules is None:  # asked for every record: the rules of each entity found once
             initial = self.given.phase == "initial"
             rules = self._exclusions[qualified] = [
-                (rule, _Exclusion(action, rule.reason, f"{rule.id} ({rule.where})"))
+                (rule, _Exclusion(action, rule.reason, rule.label))
                 for rule in self.given.rules.exclusions
                 if rule.entity == qualified
                 and (action := rule.initial if initial else rule.ongoing) is not Action.ALLOW

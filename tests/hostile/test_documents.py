@@ -137,3 +137,57 @@ def test_a_template_over_budget_fails_its_documents_and_the_sync_goes_on(tmp_pat
     assert failed and all("templates.yaml:1" in item["message"] for item in failed)
     assert all("loop iterations" in item["message"] for item in failed)
     assert summary.counts["Successful"] > 0
+
+
+def _linked_pack(tmp_path: Path, where: str) -> tuple[Path, bytes]:
+    """A pack extending the standard one whose invoice template shows `assets/logo.png`,
+    a link to the firm's token file: outside the pack, or inside it but outside assets/ (a
+    pack kept at the firm's root), or through an assets/ folder that is itself a link."""
+    secret = b'{"refresh_token": "RT-SECRET-123"}'
+    root = tmp_path / "pack"
+    (root / "templates").mkdir(parents=True)
+    (root / "pack.yaml").write_text(
+        "kind: pack\nid: linked\nversion: 1.0.0\nextends: [tps-qbo-standard]\n"
+    )
+    (root / "templates.yaml").write_text(
+        "kind: template\nid: invoice-html\nfile: templates/invoice.html\nformat: html\n"
+        "for: tps.Invoice\ncontext:\n  invoice: tps.Invoice\n"
+    )
+    (root / "templates" / "invoice.html").write_text(
+        "<img src=\"{{ assets['logo.png'] }}\">{{ invoice.doc_number }}"
+    )
+    tokens = tmp_path / ".tpsqbo" if where == "outside" else root / ".tpsqbo"
+    tokens.mkdir()
+    (tokens / "qbo-tokens.json").write_bytes(secret)
+    if where == "folder":
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir()
+        (elsewhere / "logo.png").symlink_to(tokens / "qbo-tokens.json")
+        (root / "assets").symlink_to(elsewhere, target_is_directory=True)
+    else:
+        (root / "assets").mkdir()
+        (root / "assets" / "logo.png").symlink_to(tokens / "qbo-tokens.json")
+    return root, secret
+
+
+@pytest.mark.parametrize("where", ["outside", "inside", "folder"])
+def test_an_asset_linked_out_of_assets_is_never_carried(tmp_path: Path, where: str) -> None:
+    from tpsqbo_engine.ruleset.documents import assets
+    from tpsqbo_engine.ruleset.validate import validate_pack
+
+    root, secret = _linked_pack(tmp_path, where)
+    problems = validate_pack(root).problems
+    assert "pack.symlink-escape" in {p.code for p in problems}
+    assert assets(root) == {}
+    encoded = base64.b64encode(secret).decode()
+    assert all(encoded not in p.message for p in problems)
+
+
+def test_an_asset_inside_assets_is_carried(tmp_path: Path) -> None:
+    from tpsqbo_engine.ruleset.documents import assets
+
+    root = _pack(tmp_path)
+    (root / "assets" / "mark.png").symlink_to(root / "assets" / "logo.png")
+    carried = assets(root)
+    assert sorted(carried) == ["logo.png", "mark.png"]
+    assert carried["mark.png"] == carried["logo.png"]
