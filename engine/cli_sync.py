@@ -44,21 +44,32 @@ def _writable(path: Path, option: str) -> Path:
         raise UsageError(
             f"{option} {path} is a folder", hint=f"give a file name, e.g. {path / 'plan.json'}"
         )
-    folder = path.parent
-    while not folder.exists() and folder.parent != folder:
-        folder = folder.parent
-    if not folder.is_dir():
-        raise UsageError(f"cannot write {option} {path}: {folder} is not a folder")
-    if folder != path.parent:  # made when written; the nearest existing folder must allow it
-        if not os.access(folder, os.W_OK | os.X_OK):
-            raise UsageError(f"cannot write {option} {path}: {folder} is not writable")
-        return path
-    probe = folder / f".{path.name}.{os.getpid()}.probe"
-    try:  # a trial file, not a permission bit: read-only mounts and /proc refuse root too
-        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        probe.unlink()
+    missing = path
+    while not missing.parent.exists() and missing.parent.parent != missing.parent:
+        missing = missing.parent
+    if not missing.parent.is_dir():
+        raise UsageError(f"cannot write {option} {path}: {missing.parent} is not a folder")
+    # A trial, not a permission bit (read-only mounts and /proc refuse root too): the first
+    # missing folder made and removed, or a file made and removed where the output goes.
+    try:
+        if missing != path:
+            missing.mkdir(mode=0o700)
+            missing.rmdir()
+        else:
+            probe = path.with_name(f".{path.name}.{os.getpid()}.probe")
+            os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            probe.unlink()
     except OSError as exc:
         raise UsageError(f"cannot write {option} {path}: {exc.strerror}") from None
+    return path
+
+
+def _folder_out(path: Path, option: str) -> Path:
+    """A folder the run will write into, checked before the run writes to the books: finding
+    out after the sync that its documents cannot be kept would be too late to say so."""
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{option} {path} is a file, not a folder", hint="give a folder")
+    _writable(path / f".tpsqbo-{os.getpid()}", option)  # a name no document has
     return path
 
 
@@ -196,6 +207,8 @@ def sync(
         raise UsageError(f"--fail-on is new, any or never, not {fail_on!r}")
     if force and not reason.strip():
         raise UsageError("--force needs --reason", hint="say why; it is kept in the history")
+    if render_dir is not None:
+        _folder_out(render_dir, "--render")
     given = Plan.from_file(plan_file) if plan_file else None  # before any connection
     session = _session(config)
     summary = session.sync(

@@ -146,6 +146,17 @@ def test_an_out_that_cannot_be_written_is_refused(
     assert "is not a folder" in err
 
 
+def test_a_render_folder_that_is_a_file_is_refused_before_the_sync(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _firm(tmp_path)
+    (tmp_path / "afile").write_text("")
+    err = _fails_cleanly(["sync", "-c", str(config), "--render", str(tmp_path / "afile")], capsys)
+    assert "--render" in err and "is a file, not a folder" in err
+    err = _fails_cleanly(["sync", "-c", str(config), "--render", "/proc/docs"], capsys)
+    assert "cannot write --render /proc/docs" in err
+
+
 @pytest.mark.parametrize("state", ["/proc/nope/state.db", "."])
 def test_a_state_that_cannot_be_used_is_a_usage_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], state: str
@@ -218,3 +229,14 @@ def test_good_limits_and_environments_load(tmp_path: Path) -> None:
     ):
         config = _firm(tmp_path / str(index), qbo=qbo)
         assert load_config(config).qbo.limits in ("scale=0.5", "off")
+
+
+def test_an_out_in_folders_yet_to_be_made_is_accepted_and_nothing_is_left(tmp_path: Path) -> None:
+    from tpsqbo_engine.cli_sync import _folder_out, _writable
+
+    assert (
+        _writable(tmp_path / "a" / "b" / "plan.json", "--out") == tmp_path / "a" / "b" / "plan.json"
+    )
+    assert _writable(tmp_path / "plan.json", "--out") == tmp_path / "plan.json"
+    assert _folder_out(tmp_path / "docs", "--render") == tmp_path / "docs"
+    assert list(tmp_path.iterdir()) == []  # the trials made nothing that stays
