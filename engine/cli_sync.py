@@ -272,7 +272,11 @@ def retry(
     if all_failed:
         wanted |= session.failed_records()
     if not wanted:
-        raise UsageError("name the records to retry, or pass --all-failed")
+        raise UsageError(
+            "no record's last outcome is Failed: nothing to retry"
+            if all_failed
+            else "name the records to retry, or pass --all-failed"
+        )
     summary = session.sync(only=frozenset(wanted), progress=_progress(output == "text"))
     _print_summary(summary, output)
     raise typer.Exit(1 if summary.counts.get("Failed") else 0)
@@ -328,11 +332,12 @@ def history(
 ) -> None:
     """Past runs, or one run's records with their status, message and rule."""
     output = _format(output)
-    if status is not None:
-        from tpsqbo_engine.sync.records import status_named
+    from tpsqbo_engine.sync.records import run_named, status_named
 
-        status = status_named(status)
+    status = status_named(status) if status is not None else None
     state = _session(config).state
+    if run is not None:
+        run_named(state, run)
     rows = state.items(run, status) if run is not None or status else state.runs()
     if output == "json":
         typer.echo(render.as_json(rows))

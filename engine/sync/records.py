@@ -99,3 +99,10 @@ def status_named(status: str) -> str:
         f"--status {status!r} is not a status",
         hint=did_you_mean(status.capitalize(), STATUSES) or f"one of: {', '.join(STATUSES)}",
     )
+
+
+def run_named(state: StateStore, run: int) -> int:
+    """A run the state holds: another number would list nothing, as if the run were clean."""
+    if not state.db["runs"].count_where("id = ?", [run]):
+        raise UsageError(f"no run {run}", hint="`tpsqbo-engine history` lists the runs")
+    return run

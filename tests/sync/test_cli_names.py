@@ -52,6 +52,9 @@ def test_record_names_and_statuses_are_checked(
         assert cli.main(["history", "--status", "ignored", "-c", config]) == 0
         err = _fails_cleanly(["history", "--status", "faild", "-c", config], capsys)
         assert "did you mean 'Failed'?" in err
+        assert "no run 7" in _fails_cleanly(["history", "--run", "7", "-c", config], capsys)
+        err = _fails_cleanly(["retry", "--all-failed", "-c", config], capsys)
+        assert "nothing to retry" in err
 
 
 def test_the_saved_connection_must_be_to_the_configs_environment(
