@@ -20,6 +20,7 @@ from tpsqbo_engine.errors import ConnectorError, FatalConnectorError, SkippableC
 from tpsqbo_engine.ruleset.model import MappingRule, RuleSet
 from tpsqbo_engine.state import StateStore
 from tpsqbo_engine.state_rows import Done, Intent, Item, Link, Outcome
+from tpsqbo_engine.sync import refusals
 from tpsqbo_engine.sync.plan import Operation, Plan
 from tpsqbo_engine.sync.runtime import content_hash, pair_of, system_of
 
@@ -128,6 +129,7 @@ class Bookkeeping:
         (it gave up retrying, or lost the answer) is left unconcluded, not failed: the next
         run then looks it up by its natural key before sending it again, which a failed
         one would not, and would create it twice."""
+        error = refusals.explained(self.qbo, op, error)  # QBO keeps a record others depend on
         message = error.message if isinstance(error, ConnectorError) else str(error)
         refused = isinstance(error, (SkippableConnectorError, FatalConnectorError))
         if op.action == "create" and op.target.startswith("qbo.") and not refused:

@@ -41,6 +41,10 @@ Record = dict[str, Any]
 # A record a mapping's `when:` leaves out comes back when it qualifies; only what the
 # exclusions left out of the initial sync stays out for good.
 OUT_OF_SCOPE = "left out by the mapping's when"
+RESOLVED = (
+    "nothing to write: both systems already hold what the rules want (the earlier failure "
+    "is resolved)"
+)
 # Records decided between two settings aside of what the plan keeps (see _snapshot_set_aside).
 SET_ASIDE_EVERY = 200
 
@@ -68,6 +72,9 @@ class PlanInput:
     left_out: Mapping[str, str] = field(default_factory=dict)
     # Records already reported as excluded in an earlier run.
     reported: frozenset[str] = frozenset()
+    # Records whose latest outcome was Failed: one the rules now leave with nothing to write
+    # (what failed was put right) says so, or it would be listed as failed for good.
+    failed: frozenset[str] = frozenset()
     # The run's clock: the plan's time and `today()` in rules (pack tests fix it).
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
@@ -251,6 +258,8 @@ class Planner:
             want,
             link,
         )
+        if not writes and key in self.given.failed:
+            return note("resolved", "Successful", RESOLVED)
         if not carried:
             return writes
         # A write says what it does beyond the rules; anything else keeps its own message.

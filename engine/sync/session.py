@@ -175,6 +175,7 @@ class Session:
                 if not why.startswith(OUT_OF_SCOPE)
             },
             self.state.reported_exclusions(ids) if phase == "ongoing" else frozenset(),
+            failed=self.state.latest_failed() if phase == "ongoing" else frozenset(),
         )
         return Planner(given).plan(), snapshot
 

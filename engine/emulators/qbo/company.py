@@ -18,7 +18,16 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from tpsqbo_engine.emulators.qbo import catalog, faults, forms, people, purchases, sales, stock
+from tpsqbo_engine.emulators.qbo import (
+    catalog,
+    faults,
+    forms,
+    locks,
+    people,
+    purchases,
+    sales,
+    stock,
+)
 from tpsqbo_engine.emulators.qbo.indexes import Indexes
 from tpsqbo_engine.emulators.qbo.money import ZERO, cents
 
@@ -223,6 +232,7 @@ class Company:
             if entity in NAME_LISTS and record.get("Active") is False:
                 people.check_can_deactivate(self, entity, current)
             self._prepare(entity, record, current["Id"], allow_duplicate_docnumber)
+            locks.refuse_deposited_change(self, entity, current, record)
             return self._commit(entity, current, record, "Update")
 
     def delete(self, entity: str, body: Record) -> Record:
@@ -237,7 +247,8 @@ class Company:
                     )
                 )
             current = self._current(entity, body)
-            self._refuse_if_paid(current["Id"], "deleting")
+            locks.refuse_if_paid(self, current["Id"], "deleting")
+            locks.refuse_if_deposited(self, entity, current["Id"], "deleting it")
             del self.table(entity)[current["Id"]]
             self.index.replace(entity, current, None)
             if entity in PAYMENTS:
@@ -263,8 +274,9 @@ class Company:
             if not catalog.info(entity).allows("void"):
                 raise faults.unsupported(f"Operation Void is not supported for {entity}")
             current = self._current(entity, body)
-            if entity == "CreditMemo":
-                self._refuse_if_paid(current["Id"], "voiding")
+            if entity in OWED:  # QBO voids no invoice or credit memo a payment uses
+                locks.refuse_if_paid(self, current["Id"], "voiding")
+            locks.refuse_if_deposited(self, entity, current["Id"], "voiding it")
             record = copy.deepcopy(current)
             for line in record.get("Line") or []:
                 line["Amount"] = ZERO
@@ -282,13 +294,6 @@ class Company:
                     record["RemainingCredit"] = ZERO
                 record.setdefault("TxnTaxDetail", {})["TotalTax"] = ZERO
             return self._commit(entity, current, record, "Void")
-
-    def _refuse_if_paid(self, ident: str, doing: str) -> None:
-        if self.index.payments_of(ident):
-            raise faults.business(
-                "This transaction is linked to other transactions "
-                f"(payments). Unlink them before {doing} it."
-            )
 
     def _current(self, entity: str, body: Record) -> Record:
         if "Id" not in body:

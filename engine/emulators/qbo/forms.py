@@ -207,7 +207,7 @@ def _check_deposited(
     company: Company, link: Record, value: Decimal, deposit_id: str, index: int
 ) -> None:
     """A deposit line taking a payment or receipt out of Undeposited Funds: it must exist,
-    for no more than it received, and be in no other deposit."""
+    wait there, for no more than it received, and be in no other deposit."""
     kind, txn_id = str(link.get("TxnType")), str(link.get("TxnId"))
     if kind not in ("Payment", "SalesReceipt", "RefundReceipt"):
         raise faults.Fault(
@@ -218,6 +218,11 @@ def _check_deposited(
         raise faults.invalid_reference(f"Line[{index}].LinkedTxn {kind} {txn_id}")
     if value > Decimal(str(target.get("TotalAmt", 0))):
         raise faults.business(f"The deposit takes more than {kind} {txn_id} received.")
+    waiting = company.find_by("Account", "AccountSubType", "UndepositedFunds")
+    held = str((target.get("DepositToAccountRef") or {}).get("value"))
+    if waiting is not None and held != waiting["Id"]:
+        # Only what waits in Undeposited Funds is deposited; money already in a bank is not.
+        raise faults.business(f"{kind} {txn_id} is not in Undeposited Funds.")
     for other in company.table("Deposit").values():
         lines = [] if other["Id"] == deposit_id else other.get("Line") or []
         if any(x.get("TxnId") == txn_id for line in lines for x in line.get("LinkedTxn") or []):

@@ -73,10 +73,19 @@ def _load(path: Path) -> tuple[Company, OAuthServer]:
     company.rebuild_indexes()
     oauth = OAuthServer(state["client_id"], state["client_secret"], company.realm_id)
     oauth.refresh_tokens = {
-        t: Grant(company.realm_id, *(g if isinstance(g, list) else [g]))
-        for t, g in state["refresh_tokens"].items()
+        t: _grant(company.realm_id, g) for t, g in state["refresh_tokens"].items()
     }
     return company, oauth
+
+
+def _grant(realm_id: str, saved: Any) -> Grant:
+    """A saved refresh token's grant: `[expires, connection, issued]`, or the bare expiry
+    older state files hold. The state is read with Decimal money, so its times come back as
+    Decimals; the token endpoint computes with `time.time()` floats."""
+    fields = saved if isinstance(saved, list) else [saved]
+    connection = fields[1] if len(fields) > 1 else ""
+    issued = fields[2] if len(fields) > 2 else 0.0
+    return Grant(realm_id, float(fields[0]), str(connection), float(issued))
 
 
 class QboEmulatorServer:
