@@ -198,7 +198,7 @@ def test_a_shared_folder_never_holds_crash_logs(
 
 
 @pytest.mark.parametrize(
-    "limits", ["scale=0", "scale=1x", "scale=.", "scale=2,minute=0", "scale=1,batch=x"]
+    "limits", ["scale=0", "scale=1x", "scale=.", "scale=2,minute=0", "scale=1,batch=x", "scale=1,batch=-1", "scale=nan"]
 )
 def test_limits_the_schema_accepts_but_the_client_cannot_keep_are_located(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], limits: str
@@ -223,12 +223,12 @@ def test_a_misspelt_environment_is_located(
 def test_good_limits_and_environments_load(tmp_path: Path) -> None:
     for index, qbo in enumerate(
         (
-            "{environment: production, limits: 'scale=0.5'}",
+            "{environment: production, limits: 'scale=0.5,batch=0'}",
             "{environment: 'http://127.0.0.1:1/.well-known/openid', limits: 'off'}",
         )
     ):
         config = _firm(tmp_path / str(index), qbo=qbo)
-        assert load_config(config).qbo.limits in ("scale=0.5", "off")
+        assert load_config(config).qbo.limits in ("scale=0.5,batch=0", "off")
 
 
 def test_an_out_in_folders_yet_to_be_made_is_accepted_and_nothing_is_left(tmp_path: Path) -> None:

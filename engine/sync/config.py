@@ -97,9 +97,12 @@ def limits_problem(spec: str) -> str:
         )
     if limits is None:
         return ""
-    counts = (limits.per_minute, limits.per_second, limits.batch_per_minute)
-    if not (math.isfinite(limits.scale) and limits.scale > 0) or min(counts) <= 0:
-        return f"{spec!r}: scale and the counts must be more than 0"
+    # No call at all in a minute or a second would wait for ever; no batch (batch=0) only
+    # sends every write singly.
+    if not (math.isfinite(limits.scale) and limits.scale > 0):
+        return f"{spec!r}: scale must be a number above 0"
+    if min(limits.per_minute, limits.per_second) <= 0 or limits.batch_per_minute < 0:
+        return f"{spec!r}: minute and second must be above 0, batch 0 or more"
     return ""
 
 
@@ -114,7 +117,7 @@ def _value_problems(document: SourceDocument) -> list[Problem]:
                 "/qbo/limits",
                 "config.bad-limits",
                 problem,
-                hint="real, off, or scale=N[,minute=N,second=N,batch=N] with N above 0",
+                hint="real, off, or scale=N[,minute=N,second=N,batch=N], e.g. scale=2",
             )
         )
     environment = qbo["environment"]
