@@ -198,7 +198,16 @@ def test_a_shared_folder_never_holds_crash_logs(
 
 
 @pytest.mark.parametrize(
-    "limits", ["scale=0", "scale=1x", "scale=.", "scale=2,minute=0", "scale=1,batch=x", "scale=1,batch=-1", "scale=nan"]
+    "limits",
+    [
+        "scale=0",
+        "scale=1x",
+        "scale=.",
+        "scale=2,minute=0",
+        "scale=1,batch=x",
+        "scale=1,batch=-1",
+        "scale=nan",
+    ],
 )
 def test_limits_the_schema_accepts_but_the_client_cannot_keep_are_located(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], limits: str
