@@ -75,8 +75,9 @@ def validate(
     paths: Annotated[
         list[Path] | None,
         typer.Argument(
-            help="Rule pack folders, or files inside them. Default: ./rules if it is a pack, "
-            "else the shipped standard pack.",
+            help="Rule pack folders, or files inside them. Default: the firm config's rules "
+            "and pins file (--config), else ./rules if it is a pack, else the shipped "
+            "standard pack.",
             show_default=False,
         ),
     ] = None,
@@ -96,7 +97,12 @@ def validate(
     ] = False,
     config: Annotated[
         Path,
-        typer.Option("--config", "-c", help="With --online: the firm config that connects."),
+        typer.Option(
+            "--config",
+            "-c",
+            help="The firm config: whose rules and pins file to check when no path is "
+            "given, and with --online the one that connects.",
+        ),
     ] = Path("tpsqbo.yaml"),
     strict: Annotated[bool, typer.Option("--strict", help="Fail on warnings too.")] = False,
 ) -> int:
@@ -104,8 +110,15 @@ def validate(
 
     Exit 0 when clean, 1 when problems were found, 2 on a usage error.
     """
-    result = validate_paths(paths or [])
+    from tpsqbo_engine.sync.config import load_config
+    from tpsqbo_engine.sync.firmfiles import pins_problems
+
+    # With no path, the firm's own rules and pins file: what its runs load.
+    firm = load_config(config) if not paths and config.is_file() else None
+    result = validate_paths(list(firm.rules) if firm else paths or [])
     problems = list(result.problems)
+    if firm is not None and not has_errors(problems):
+        problems.extend(pins_problems(firm))
     if online:
         problems.extend(_online_problems(result, config))
     rendered = REPORTERS[output](problems)

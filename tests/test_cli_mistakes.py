@@ -59,6 +59,25 @@ def test_a_missing_rules_folder_is_named(
     assert "nope" in err and f"validate {tmp_path / 'nope'}" in err
 
 
+def test_validate_with_no_path_checks_the_firms_own_rules_and_pins(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = _firm(tmp_path)
+    clients = tmp_path / "mypack" / "clients.yaml"
+    clients.write_text(clients.read_text().replace("{{ email }}", "{{ emial }}"))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["validate"]) == 1
+    captured = capsys.readouterr()
+    assert "mypack/clients.yaml:26:" in captured.out and "emial" in captured.out
+    assert f"pack tps-qbo-standard ({tmp_path / 'mypack'}): 21 documents, problems found" in (
+        captured.err
+    )
+    clients.write_text(clients.read_text().replace("{{ emial }}", "{{ email }}"))
+    (tmp_path / "pins.yaml").write_text("pins:\n  - {mapping: clientz, source: c-1, target: 9}\n")
+    assert cli.main(["validate", "-c", str(config)]) == 1
+    assert "pins.yaml:2:" in capsys.readouterr().out
+
+
 # 8. The pins file: a schema, located errors, and mappings the rules have -----------------
 @pytest.mark.parametrize(
     ("text", "where"),

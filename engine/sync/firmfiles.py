@@ -15,10 +15,12 @@ from tpsqbo_engine import resources
 from tpsqbo_engine.connectors.qbo.errors import ReconnectRequired
 from tpsqbo_engine.connectors.qbo.tokens import TokenStore
 from tpsqbo_engine.errors import ConfigError, UsageError
+from tpsqbo_engine.problems import Problem
 from tpsqbo_engine.ruleset.checking import did_you_mean
 from tpsqbo_engine.ruleset.schema_check import check_with
 from tpsqbo_engine.ruleset.source import load_file, pointer_join
 from tpsqbo_engine.state import StateStore
+from tpsqbo_engine.sync.config import FirmConfig
 
 PINS_HINT = "fix the pins file; schemas/pins.schema.json describes it"
 
@@ -72,6 +74,20 @@ def read_pins(path: Path, mappings: Set[str]) -> dict[tuple[str, str], str]:
     if problems:
         raise ConfigError(problems, what=f"the pins file {path}", hint=PINS_HINT)
     return {(p["mapping"], str(p["source"])): str(p["target"]) for p in document.data["pins"]}
+
+
+def pins_problems(firm: FirmConfig) -> list[Problem]:
+    """The pins file's problems against the mappings of the firm's rules (which must load),
+    for `validate`: the same checks as every run's, shown before a run."""
+    from tpsqbo_engine.ruleset.model import load_ruleset
+
+    if not firm.pins.is_file() or len(firm.rules) != 1:
+        return []
+    try:
+        read_pins(firm.pins, {m.id for m in load_ruleset(firm.rules[0]).mappings})
+    except ConfigError as exc:
+        return list(exc.problems)
+    return []
 
 
 def _environment(name: str) -> str:
