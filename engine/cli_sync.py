@@ -37,12 +37,12 @@ def _session(config: Path) -> Session:
     return Session(load_config(config))
 
 
-def _writable(path: Path, option: str) -> Path:
+def _writable(path: Path, option: str, example: str = "plan.json") -> Path:
     """An output file checked before the long work: a folder, or a place that cannot be
     written, is a usage error now rather than after both systems were read."""
     if path.is_dir():
         raise UsageError(
-            f"{option} {path} is a folder", hint=f"give a file name, e.g. {path / 'plan.json'}"
+            f"{option} {path} is a folder", hint=f"give a file name, e.g. {path / example}"
         )
     missing = path
     while not missing.parent.exists() and missing.parent.parent != missing.parent:
@@ -312,7 +312,7 @@ def report(
     """Write one self-contained HTML page about a run, for a bookkeeper to open."""
     from tpsqbo_engine.sync.report import write_report
 
-    _writable(out, "--out")
+    _writable(out, "--out", "report.html")
     try:
         path = write_report(_session(config), run, out)
     except OSError as exc:
@@ -471,7 +471,7 @@ def render_invoice_command(
     from tpsqbo_engine.sync.documents import render_invoice, write_pdf
 
     if out is not None:
-        _writable(out, "--out")
+        _writable(out, "--out", f"{invoice}.html")
     document = render_invoice(_session(config), invoice, template)
     for warning in document.warnings:
         typer.echo(f"warning: {warning}", err=True)
