@@ -85,9 +85,21 @@ def check_records(session: Session, records: Iterable[str]) -> list[str]:
             system = "TPS" if qualified.startswith("tps.") else "QBO"
             raise UsageError(
                 f"no record {record}: neither the state nor {system} knows it",
-                hint="check the id; `tpsqbo-engine history --run N` lists a run's records",
+                hint=did_you_mean(record, _recent(session.state, qualified))
+                or "check the id; `tpsqbo-engine history --run N` lists a run's records",
             )
     return warnings
+
+
+def _recent(state: StateStore, qualified: str) -> list[str]:
+    """The entity's records the latest runs named, to suggest from: bounded, so a typo costs
+    a moment on a firm of any size."""
+    rows = state.db.conn.execute(
+        "select record from run_items where record like ? escape '\\' "
+        "group by record order by max(id) desc limit 5000",
+        [qualified.replace("_", "\\_").replace("%", "\\%") + ":%"],
+    )
+    return [str(row[0]) for row in rows]
 
 
 def status_named(status: str) -> str:

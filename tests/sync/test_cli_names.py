@@ -37,6 +37,12 @@ def test_record_names_and_statuses_are_checked(
         err = _fails_cleanly(["explain", "tps.Client:c-9999", "-c", config], capsys)
         assert "no record tps.Client:c-9999: neither the state nor TPS knows it" in err
         _fails_cleanly(["ignore", "qbo.Customer:999999", "--reason", "x", "-c", config], capsys)
+        # A near miss of a record the state holds is suggested.
+        run = session.state.start_run("initial")
+        session.state.record_item(run, "tps.Invoice:inv-1003", "invoices", "create", "Warning", "")
+        session.state.finish_run(run, "completed")
+        err = _fails_cleanly(["explain", "tps.Invoice:inv-10003", "-c", config], capsys)
+        assert "did you mean 'tps.Invoice:inv-1003'?" in err
         runs = len(session.state.runs())
         _fails_cleanly(["retry", "tps.Invoce:inv-1001", "-c", config], capsys)
         assert len(session.state.runs()) == runs  # no empty run recorded
