@@ -410,6 +410,67 @@ def test_content_hashes_are_what_they_were(value: Any) -> None:
     assert content_hash(value) == _hash_as_before(value)
 
 
+# Digests as the first version of engine/sync/hashing.py computed them: stored in every
+# firm's links, they must never change, whatever way of computing them comes next.
+GOLDEN_INVOICE = {
+    "DocNumber": "HP-1002",
+    "TxnDate": "2026-09-06",
+    "DueDate": "2026-10-06",
+    "CustomerRef": {"value": "@pending:tps.Client:c-1002"},
+    "BillEmail": {"Address": "ap@cotefilsltee.example"},
+    "AllowOnlineCreditCardPayment": True,
+    "AllowOnlineACHPayment": True,
+    "TxnTaxDetail": {"TotalTax": Decimal("0.00")},
+    "Line": [
+        {
+            "DetailType": "SalesItemLineDetail",
+            "Amount": Decimal("760.00"),
+            "Description": "Catch-up bookkeeping",
+            "SalesItemLineDetail": {
+                "ItemRef": {"value": "@pending:tps.WorkCode:wc-1010"},
+                "Qty": 1,
+                "UnitPrice": Decimal("760.00"),
+                "TaxCodeRef": {"value": "NON"},
+            },
+        }
+    ],
+    "PrivateNote": "sync:tps:invoice:inv-1002",
+}
+
+
+@pytest.mark.parametrize(
+    ("value", "digest"),
+    [
+        (
+            {"CustomerRef": {"value": "7", "name": "Acme"}, "Amount": Decimal("2.50")},
+            "162674ea06894de163d57fa10346cd8b",
+        ),
+        (
+            {"CustomerRef": {"value": "7", "name": "Acme"}, "Amount": Decimal("2.5")},
+            "162674ea06894de163d57fa10346cd8b",
+        ),
+        (
+            {"Line": [{"Amount": Decimal("1.10"), "Ref": {"value": "1", "name": "x"}}, 3, None]},
+            "8d038a98c065be4621126a34a403323f",
+        ),
+        (
+            {"Line": [Decimal("1.00"), "a"], "When": date(2026, 1, 2), "F": 1.5, "B": True},
+            "99bf5245e68d1dbe4d9a11ae18c1fff8",
+        ),
+        ({"T": (Decimal("2.50"), {"value": "1", "name": "n"})}, "74c8445ba075aef630470b5d107af71c"),
+        (
+            {"name": "a name, not a reference", "Nested": {"name": "kept", "other": 1}},
+            "67ee1156d5c1ddeafe5dbcc069b9db84",
+        ),
+        ([], "4f53cda18c2baa0c0354bb5f9a3ecbe5"),
+        ({}, "44136fa355b3678a1146ad16f7e8649e"),
+        (GOLDEN_INVOICE, "e49ee1ad9fb1723b908b4c79708ae4f4"),
+    ],
+)
+def test_content_hashes_never_change(value: Any, digest: str) -> None:
+    assert content_hash(value) == digest
+
+
 def test_the_demo_firms_plan_hashes_are_what_they_were() -> None:
     given = PlanInput(load_ruleset(rules_dir()), _snapshot(), {}, phase="initial")
     writes = [op for op in Planner(given).plan().operations if op.body]

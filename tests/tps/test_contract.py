@@ -183,9 +183,10 @@ def test_refusals_name_the_resource_and_field(tps: TpsClient) -> None:
         tps.create("clients", {"code": "ABBOTT001", "name": "Duplicate Code"}, key="y")
 
 
-def test_a_firm_can_rename_paths_and_fields(tps_server: TpsEmulatorServer) -> None:
-    # The emulator speaks the default names; a contract that maps a field to itself and a
-    # path to the same place shows the translation is applied both ways.
+def test_a_contract_translates_field_names(tps_server: TpsEmulatorServer) -> None:
+    # The emulator speaks the default names: a field mapped to itself still reads, and a
+    # renamed one is translated both ways (paths and fields from a firm config:
+    # tests/tps/test_firm_paths.py).
     contract = TpsContract(fields={"Client": {"email": "email"}})
     client = TpsClient(tps_server.base_url, tps_server.app.token, contract=contract, retry=FAST)
     assert client.firm()["name"] == "Harbor & Pine CPAs"
