@@ -87,6 +87,11 @@ def test_validate_with_no_path_checks_the_firms_own_rules_and_pins(
         ("pins:\n  - {mapping: clients, source: c-1001, target: '9', extra: 1}\n", "pins.yaml:2:"),
         ("pins:\n  - {mapping: clients, source: c-1001\n", "pins.yaml:"),  # YAML cut short
         ("pins:\n  - {mapping: clientz, source: c-1001, target: '9'}\n", "pins.yaml:2:"),
+        (
+            "pins:\n  - {mapping: clients, source: c-1, target: '9'}\n"
+            "  - {mapping: clients, source: c-1, target: new}\n",
+            "pins.yaml:3:5: pins.1: c-1 is pinned twice",
+        ),
     ],
 )
 def test_a_bad_pins_file_is_a_located_usage_error(

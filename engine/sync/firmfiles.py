@@ -18,7 +18,7 @@ from tpsqbo_engine.errors import ConfigError, UsageError
 from tpsqbo_engine.problems import Problem
 from tpsqbo_engine.ruleset.checking import did_you_mean
 from tpsqbo_engine.ruleset.schema_check import check_with
-from tpsqbo_engine.ruleset.source import load_file, pointer_join
+from tpsqbo_engine.ruleset.source import SourceDocument, load_file, pointer_join
 from tpsqbo_engine.state import StateStore
 from tpsqbo_engine.sync.config import FirmConfig
 
@@ -53,27 +53,46 @@ def read_pins(path: Path, mappings: Set[str]) -> dict[tuple[str, str], str]:
     documents, problems = load_file(path)
     if not problems and len(documents) > 1:
         problems = [documents[1].problem("", "pins.documents", "a pins file is one document")]
-    if problems or not documents or documents[0].data is None:
-        if problems:
-            raise ConfigError(problems, what=f"the pins file {path}", hint=PINS_HINT)
-        return {}  # an empty file pins nothing
-    document = documents[0]
-    problems = check_with(document, _pins_validator())
-    if not problems:
-        problems = [
-            document.problem(
-                pointer_join(pointer_join("/pins", index), "mapping"),
-                "pins.unknown-mapping",
-                f"no mapping '{pin['mapping']}' in the rules",
-                hint=did_you_mean(pin["mapping"], sorted(mappings))
-                or f"the mappings are: {', '.join(sorted(mappings))}",
-            )
-            for index, pin in enumerate(document.data["pins"])
-            if pin["mapping"] not in mappings
-        ]
+    if not problems and documents and documents[0].data is not None:
+        problems = check_with(documents[0], _pins_validator()) or _pin_problems(
+            documents[0], mappings
+        )
     if problems:
         raise ConfigError(problems, what=f"the pins file {path}", hint=PINS_HINT)
-    return {(p["mapping"], str(p["source"])): str(p["target"]) for p in document.data["pins"]}
+    if not documents or documents[0].data is None:
+        return {}  # an empty file pins nothing
+    pins = documents[0].data["pins"]
+    return {(p["mapping"], str(p["source"])): str(p["target"]) for p in pins}
+
+
+def _pin_problems(document: SourceDocument, mappings: Set[str]) -> list[Problem]:
+    """Pins of a mapping the rules do not have, and a record pinned twice (which one would
+    hold is not for the engine to guess)."""
+    problems, seen = [], set()
+    for index, pin in enumerate(document.data["pins"]):
+        where = pointer_join("/pins", index)
+        if pin["mapping"] not in mappings:
+            problems.append(
+                document.problem(
+                    pointer_join(where, "mapping"),
+                    "pins.unknown-mapping",
+                    f"no mapping '{pin['mapping']}' in the rules",
+                    hint=did_you_mean(pin["mapping"], sorted(mappings))
+                    or f"the mappings are: {', '.join(sorted(mappings))}",
+                )
+            )
+        key = (pin["mapping"], str(pin["source"]))
+        if key in seen:
+            problems.append(
+                document.problem(
+                    where,
+                    "pins.duplicate",
+                    f"{key[1]} is pinned twice for the mapping {key[0]}",
+                    hint="keep one pin per record and mapping",
+                )
+            )
+        seen.add(key)
+    return problems
 
 
 def pins_problems(firm: FirmConfig) -> list[Problem]:
