@@ -210,6 +210,11 @@ def sync(
     if render_dir is not None:
         _folder_out(render_dir, "--render")
     given = Plan.from_file(plan_file) if plan_file else None  # before any connection
+    if given is not None and given.phase == "undo":
+        raise UsageError(
+            f"{plan_file} is the plan of an undo, which `sync` does not apply",
+            hint="undo a run with `tpsqbo-engine undo --run N`",
+        )
     session = _session(config)
     summary = session.sync(
         given=given,

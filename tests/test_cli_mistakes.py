@@ -128,7 +128,8 @@ def test_good_pins_are_read(tmp_path: Path) -> None:
     [
         (None, "cannot read the plan"),
         ('{"x":', "g.json:1:6: not a plan file"),
-        ('{"x":1}', "'phase' must be initial or ongoing"),
+        ('{"x":1}', "'phase' must be one of initial, ongoing, undo"),
+        ('{"phase": "undo", "operations": []}', "the plan of an undo"),
         ('{"phase": "initial", "operations": [1]}', "operations[0] must be an object"),
         ('{"phase": "initial", "operations": [{"mapping": "m"}]}', "needs 'action'"),
         (
@@ -146,7 +147,8 @@ def test_a_bad_plan_file_is_a_usage_error_naming_it(
     if text is not None:
         plan.write_text(text)
     err = _fails_cleanly(["sync", "-c", str(config), "--plan", str(plan)], capsys)
-    assert said in err and str(plan) in err and "plan --out" in err
+    assert said in err and str(plan) in err
+    assert "`tpsqbo-engine plan --out`" in err or "`tpsqbo-engine undo --run N`" in err
 
 
 @pytest.mark.parametrize("command", [["plan"], ["report"], ["render", "invoice", "inv-1"]])

@@ -15,6 +15,7 @@ from tpsqbo_engine.sync.compare import flatten
 from tpsqbo_engine.sync.mirror import tagged, untagged
 
 ACTIONS = ("create", "update", "link", "void")
+PHASES = ("initial", "ongoing", "undo")  # what a plan is for: the planner's two, and undo's
 
 
 @dataclass(frozen=True)
@@ -162,8 +163,8 @@ def _plan_parts(path: Path, data: Any) -> tuple[str, list[Operation], str]:
 
     if not isinstance(data, dict):
         raise wrong("the file", "must hold a JSON object")
-    if data.get("phase") not in ("initial", "ongoing"):
-        raise wrong("'phase'", "must be initial or ongoing")
+    if data.get("phase") not in PHASES:
+        raise wrong("'phase'", f"must be one of {', '.join(PHASES)}")
     if not isinstance(data.get("created_at", ""), str):
         raise wrong("'created_at'", "must be text")
     found = data.get("operations")
