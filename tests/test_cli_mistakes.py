@@ -275,3 +275,18 @@ def test_an_out_in_folders_yet_to_be_made_is_accepted_and_nothing_is_left(tmp_pa
     assert _writable(tmp_path / "plan.json", "--out") == tmp_path / "plan.json"
     assert _folder_out(tmp_path / "docs", "--render") == tmp_path / "docs"
     assert list(tmp_path.iterdir()) == []  # the trials made nothing that stays
+
+
+def test_an_odd_tps_id_is_never_put_into_a_url() -> None:
+    from types import SimpleNamespace
+
+    from tpsqbo_engine.sync.records import in_systems
+
+    asked: list[str] = []
+    tps = SimpleNamespace(get=lambda resource, ident: asked.append(ident) or {"id": ident})
+    session = SimpleNamespace(tps=tps)
+    for odd in ("..", ".", "../clients", "c-1?x=1", "c 1", "c/1", "x" * 129):
+        assert not in_systems(session, "tps.Client", odd)  # type: ignore[arg-type]
+    assert asked == []
+    assert in_systems(session, "tps.Client", "c-1001")  # type: ignore[arg-type]
+    assert asked == ["c-1001"]

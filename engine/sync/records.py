@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from tpsqbo_engine.sync.session import Session
 
 _NAME = re.compile(r"^(tps|qbo)\.[A-Za-z]+:\S")
+_TPS_ID = re.compile(r"^(?!\.{1,2}$)[A-Za-z0-9._~-]{1,128}$")
 EXAMPLE = "a record is named <tps|qbo>.<Entity>:<id>, e.g. tps.Invoice:inv-1001"
 
 
@@ -59,8 +60,8 @@ def in_systems(session: Session, qualified: str, ident: str) -> bool:
     side, entity = qualified.split(".", 1)
     if side == "qbo":
         return any(True for _ in session.qbo.read_many(entity, [ident]))
-    if entity not in TPS_RESOURCES:
-        return False
+    if entity not in TPS_RESOURCES or not _TPS_ID.match(ident):
+        return False  # an id TPS never gives is not sent into a URL path
     try:
         session.tps.get(TPS_RESOURCES[entity], ident)
     except TpsRejected as refused:

@@ -37,6 +37,9 @@ def test_record_names_and_statuses_are_checked(
         err = _fails_cleanly(["explain", "tps.Client:c-9999", "-c", config], capsys)
         assert "no record tps.Client:c-9999: neither the state nor TPS knows it" in err
         _fails_cleanly(["ignore", "qbo.Customer:999999", "--reason", "x", "-c", config], capsys)
+        for odd in ("..", "../clients", "c-1?x=1", "c 1"):  # never put into a TPS URL's path
+            err = _fails_cleanly(["explain", f"tps.Client:{odd}", "-c", config], capsys)
+            assert "neither the state nor TPS knows it" in err
         # A near miss of a record the state holds is suggested.
         run = session.state.start_run("initial")
         session.state.record_item(run, "tps.Invoice:inv-1003", "invoices", "create", "Warning", "")
