@@ -15,9 +15,9 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from tpsqbo_engine.amounts import CENT as CENT  # expr.py exports it
+from tpsqbo_engine.amounts import NOT_FINITE, UNREADABLE, NotAnAmount, read_amount
 from tpsqbo_engine.errors import EngineError
-
-CENT = Decimal("0.01")
 
 
 class ExpressionError(EngineError):
@@ -25,24 +25,33 @@ class ExpressionError(EngineError):
 
 
 def to_decimal(value: Any) -> Decimal:
-    if type(value) is str and "," not in value:  # most: "1250.00" as TPS sends it
-        text = value  # Decimal() takes the spaces around a number, as strip() would
-    elif isinstance(value, Decimal):
-        return value
-    elif isinstance(value, bool) or value is None:
-        raise ExpressionError(f"expected an amount, got {type(value).__name__}")
+    """An amount exactly as written: a comma only between groups of three digits, never NaN,
+    Infinity or an exponent (engine/amounts.py); refused with ExpressionError otherwise."""
+    if isinstance(value, str):  # most: "1250.00" as TPS sends it; Markup too
+        try:
+            return read_amount(str(value))
+        except NotAnAmount as refused:
+            raise ExpressionError(refused.why) from None
+    if isinstance(value, Decimal):
+        amount = value
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        amount = Decimal(str(value))
+    elif isinstance(value, dict) and UNREADABLE in value:
+        raise ExpressionError(str(value[UNREADABLE]))  # what the reader said of it
     else:
-        text = str(value).strip().replace(",", "")
-    try:
-        return Decimal(text)
-    except InvalidOperation:
-        raise ExpressionError("expected an amount, got text that is not a number") from None
+        raise ExpressionError(f"expected an amount, got {type(value).__name__}")
+    if not amount.is_finite():
+        raise ExpressionError(NOT_FINITE)
+    return amount
 
 
 def money(value: Any) -> Decimal:
     """Rounds to cents, half up, the way QBO stores amounts."""
-    amount = value if type(value) is Decimal else to_decimal(value)  # most are Decimals
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+    amount = to_decimal(value)
+    try:
+        return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+    except InvalidOperation:  # more digits than Decimal's 28 hold once in cents
+        raise ExpressionError("expected an amount of at most 26 digits before the point") from None
 
 
 _NAME_FORBIDDEN = re.compile(r"[:\t\n\r]")

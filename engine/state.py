@@ -302,9 +302,9 @@ class StateStore:
         rows = self.db.table("journal").rows_where("intent = ? and outcome = ''", [intent], limit=1)
         return any(True for _ in rows)
 
-    def unfinished_intents(self) -> dict[str, str]:
-        """Every intent started and never concluded, with its first attempt's time: read
-        once per run instead of once per write."""
+    def unfinished_intents(self) -> dict[str, state_rows.Unfinished]:
+        """Every intent started and never concluded, with its open attempts: read once per
+        run instead of once per write."""
         return state_rows.unfinished(self.db.conn)
 
     # Locks --------------------------------------------------------------------------------

@@ -35,7 +35,8 @@ class Intent:
 @dataclass(frozen=True)
 class Outcome:
     journal: int
-    outcome: str  # written, failed, stale
+    # written, failed, stale; resumed: an open attempt a later one carried on and concluded
+    outcome: str
     result_id: str = ""
     version: str = ""
     fingerprint: str = ""
@@ -109,9 +110,12 @@ _INTENT = (
     "insert into journal (run_id, intent, operation, target, started_at, outcome, before) "
     "values {values}"
 )
+# An open attempt followed by a written one of the same write was carried on by it (a state
+# from before attempts were settled with the outcome of the attempt that resumed them).
 _UNFINISHED = (
-    "select intent, min(started_at) as first from journal where intent in "
-    "(select intent from journal where outcome = '') group by intent"
+    "select intent, id, started_at from journal as j where outcome = '' and not exists "
+    "(select 1 from journal as k where k.intent = j.intent and k.id > j.id "
+    "and k.outcome = 'written') order by id"
 )
 
 
@@ -155,7 +159,25 @@ def _link_values(k: Link) -> tuple[str, ...]:
     return (k.pair, k.tps_id, k.qbo_id, k.tps_version, k.qbo_version, k.content_hash, k.mapping)
 
 
-def unfinished(conn: sqlite3.Connection) -> dict[str, str]:
-    """Every intent some run started and never recorded the outcome of, with when it was
-    first attempted (how far back a lost answer is looked for)."""
-    return {str(row[0]): str(row[1]) for row in conn.execute(_UNFINISHED)}
+@dataclass(frozen=True)
+class Unfinished:
+    """The attempts of a write started and never concluded: the first one's journal id names
+    the attempt a resumed run carries on (its requestid / Idempotency-Key), and its start is
+    how far back a lost answer is looked for."""
+
+    journals: tuple[int, ...]
+    started: str
+
+
+def unfinished(conn: sqlite3.Connection) -> dict[str, Unfinished]:
+    """Every intent some run started and never recorded the outcome of, with its open
+    attempts, oldest first."""
+    found: dict[str, Unfinished] = {}
+    for intent, journal, started in conn.execute(_UNFINISHED):
+        earlier = found.get(str(intent))
+        found[str(intent)] = (
+            Unfinished((*earlier.journals, int(journal)), earlier.started)
+            if earlier is not None
+            else Unfinished((int(journal),), str(started))
+        )
+    return found

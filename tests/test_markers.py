@@ -62,7 +62,8 @@ def test_a_note_of_the_firm_cannot_remove_the_marker(tmp_path: Path) -> None:
     note = _note(root)
     assert note == "sync:tps:finance-charge:fc-9 Charged by c-1"
     assert marker_of(note) == "sync:tps:finance-charge:fc-9"
-    guard = natural_key("Invoice", {"PrivateNote": note})
+    mapping = next(m for m in load_ruleset(root).mappings if m.id == "finance-charges")
+    guard = natural_key(mapping, "Invoice", {"PrivateNote": note})
     assert guard is not None and guard.value == "sync:tps:finance-charge:fc-9"
 
 

@@ -4,8 +4,9 @@ A client wraps one attempt (send, read, understand the answer) in `RetryPolicy.r
 attempt raises `Again(error, retry_after)` when another try is worth it: a 429 or 5xx, a lost
 connection, an answer that does not parse into what was asked for. The policy waits what the
 server asked (`Retry-After`) or backs off exponentially with full jitter, never longer than
-its ceiling, and after `attempts` tries raises the last `error` itself, so a bad day is a
-clear error and never an endless loop or a silent empty answer.
+its ceiling, and after `attempts` tries (or once the waits would pass `max_waited` in all)
+raises the last `error` itself, so a bad day is a clear error and never an endless loop or
+a silent empty answer.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity import RetryCallState, Retrying, retry_if_exception_type
 from tenacity.wait import wait_random_exponential
 
 T = TypeVar("T")
@@ -36,6 +37,13 @@ class RetryPolicy:
     backoff: float = 0.5  # the first wait's upper bound; doubles each attempt
     max_backoff: float = 30.0  # ceiling of any wait, a server's Retry-After included
     timeout: tuple[float, float] = (5.0, 60.0)  # connect, read
+    max_waited: float = 600.0  # ceiling of all of one call's waits together
+
+    def stop(self, state: RetryCallState) -> bool:
+        """No attempt left, or the next wait would take the call's waits past `max_waited`."""
+        if state.attempt_number >= max(1, self.attempts):
+            return True
+        return state.idle_for + state.upcoming_sleep > self.max_waited
 
     def wait(self, state: RetryCallState) -> float:
         outcome = state.outcome
@@ -54,7 +62,7 @@ class RetryPolicy:
         on_retry: Callable[[], None] = lambda: None,
     ) -> T:
         retrying = Retrying(
-            stop=stop_after_attempt(max(1, self.attempts)),
+            stop=self.stop,
             wait=self.wait,
             retry=retry_if_exception_type(Again),
             sleep=sleep,

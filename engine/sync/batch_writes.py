@@ -8,6 +8,7 @@ from tpsqbo_engine.connectors.qbo.batch import BatchOp, BatchResult
 from tpsqbo_engine.connectors.qbo.errors import StaleObjectError
 from tpsqbo_engine.connectors.qbo.transport import BATCH_SIZE
 from tpsqbo_engine.errors import ConnectorError, FatalConnectorError
+from tpsqbo_engine.ruleset.model import MappingRule
 from tpsqbo_engine.state_rows import Outcome
 from tpsqbo_engine.sync.bookkeeping import Record, intent_key, intent_row
 from tpsqbo_engine.sync.plan import Operation
@@ -48,7 +49,11 @@ class BatchWrites(SingleWrites):
         ready = self._ready(entity, group, journals)
         if not ready:
             return
-        ops = [_batch_op(entity, op, body) for op, _, body in ready]
+        mapping = self.mapping(group[0].mapping)
+        ops = [
+            _batch_op(mapping, entity, op, body, self.attempt(op, journal))
+            for op, journal, body in ready
+        ]
         try:
             results = self.qbo.batch(ops)
         except FatalConnectorError as fatal:
@@ -66,14 +71,20 @@ class BatchWrites(SingleWrites):
         """The writes of the group to send. One that depends on a record not written fails;
         one an earlier run made (found by its natural key) is recorded as made."""
         ready: list[Ready] = []
+        mapping = self.mapping(group[0].mapping)
         for op, journal in zip(group, journals, strict=True):
-            intent = intent_key(op)
             try:
                 body = resolved(op.body, self.created)
             except Unresolved as missing:
-                self._fail(op, journal, f"depends on {missing}, which was not written")
+                self._fail(
+                    op, journal, f"depends on {missing}, which was not written", settles=False
+                )
                 continue
-            found = self._written_before(entity, body, intent) if intent in self.earlier else None
+            found = (
+                self._written_before(mapping, entity, body, op)
+                if op.action == "create" and intent_key(op) in self.earlier
+                else None
+            )
             if found is not None:
                 self._commit_record(op, journal, found, body)
                 continue
@@ -83,7 +94,7 @@ class BatchWrites(SingleWrites):
     def _record_batch(self, entity: str, ready: list[Ready], results: list[BatchResult]) -> None:
         for (op, journal, body), result in zip(ready, results, strict=True):
             if isinstance(result.error, StaleObjectError):
-                self.pending.outcomes.append(Outcome(journal, "stale"))
+                self._conclude(op, Outcome(journal, "stale"))
                 self._write(op)  # changed meanwhile: read it again and re-apply, alone
                 continue
             if result.record is None:
@@ -93,14 +104,16 @@ class BatchWrites(SingleWrites):
             self._commit_record(op, journal, result.record, body)
 
 
-def _batch_op(entity: str, op: Operation, body: Record) -> BatchOp:
+def _batch_op(
+    mapping: MappingRule, entity: str, op: Operation, body: Record, attempt: str
+) -> BatchOp:
     if op.action == "create":
-        return BatchOp(entity, body, key=intent_key(op), guard=natural_key(entity, body))
+        return BatchOp(entity, body, key=attempt, guard=natural_key(mapping, entity, body))
     # An update names the version it was planned against; a stale one comes back as 5010.
     ident = op.target.split(":", 1)[1]
     return BatchOp(
         entity,
         {**body, "Id": ident, "SyncToken": op.target_version, "sparse": True},
-        key=intent_key(op),
+        key=attempt,
         operation="update",
     )

@@ -2,8 +2,11 @@
 after it the outcome, the link between the two records and the history row, held in
 `pending` until the next commit (see executor.py for when that is).
 
-A write gets the same intent key on every run, and so the same requestid and
-Idempotency-Key: the next run of a write whose outcome was never recorded is recognised.
+A write gets the same intent key on every run; each attempt of it is named by the journal
+row it started with, and that name is its requestid and Idempotency-Key. A run resuming an
+attempt that has no outcome carries the name on, so QBO and TPS answer it as the request
+they may already have run; a write made again once its attempt concluded (failed, or undone)
+is a new request, which they run.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from tpsqbo_engine.connectors.tps.client import TpsSource
 from tpsqbo_engine.errors import ConnectorError, FatalConnectorError, SkippableConnectorError
 from tpsqbo_engine.ruleset.model import MappingRule, RuleSet
 from tpsqbo_engine.state import StateStore
-from tpsqbo_engine.state_rows import Done, Intent, Item, Link, Outcome
+from tpsqbo_engine.state_rows import Done, Intent, Item, Link, Outcome, Unfinished
 from tpsqbo_engine.sync import refusals
 from tpsqbo_engine.sync.plan import Operation, Plan
 from tpsqbo_engine.sync.runtime import content_hash, pair_of, system_of
@@ -43,14 +46,24 @@ class Bookkeeping:
     # Sees each QBO record as a write left it, with the action (the session's mirror).
     written: Callable[[str, Record, str], None] | None = None
     pending: Done = field(default_factory=Done)  # what the writes made left, not yet committed
-    # Intents earlier runs started and never concluded -> their first attempt
-    earlier: dict[str, str] = field(default_factory=dict)
+    # Intents earlier runs started and never concluded -> their open attempts
+    earlier: dict[str, Unfinished] = field(default_factory=dict)
+    # (pair, "tps"|"qbo", id) of a record this run's creates linked -> the record linked to it
+    claimed: dict[tuple[str, str, str], str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._mappings = {m.id: m for m in self.rules.mappings}
 
     def mapping(self, mapping_id: str) -> MappingRule:
         return self._mappings[mapping_id]
+
+    def attempt(self, op: Operation, journal: int) -> str:
+        """The name of this attempt of the write (its requestid / Idempotency-Key): that of
+        an earlier attempt left without an outcome, which this one carries on, else its
+        own journal row's."""
+        intent = intent_key(op)
+        open_ = self.earlier.get(intent)
+        return f"{intent}@{open_.journals[0] if open_ else journal}"
 
     def _begin(self, intents: list[Intent]) -> list[int]:
         """Commits the intents of the writes about to be sent, with what the writes before
@@ -87,13 +100,40 @@ class Bookkeeping:
     ) -> None:
         if op.reverse:  # a `both` mapping wrote back to its source side
             target_id = op.target.split(":", 1)[1] if ":" in op.target else target_id
+        # A record found by its natural key (or matched) may be another record's already.
+        linking = op.action in ("create", "link") and not op.reverse
+        other = self._linked_elsewhere(op, mapping, target_id) if linking else ""
+        if other:
+            self._fail(
+                op,
+                journal,
+                f"{_written_side(op)}:{target_id}, the record found for this {op.action}, is "
+                f"already linked to {other}: not linked to a second record",
+            )
+            return
         self._link(op, mapping, target_id, version, digest)
         self._report(op, "Successful", _describe(op), f"{op.target.split(':')[0]}:{target_id}")
         entity = op.target.split(":", 1)[0].split(".", 1)[-1]
         left = self.left.pop(f"{entity}:{target_id}", "") if not op.reverse else ""
-        self.pending.outcomes.append(Outcome(journal, "written", target_id, version, left))
+        self._conclude(op, Outcome(journal, "written", target_id, version, left))
         if op.action == "create":
             self.created[op.record] = target_id
+
+    def _linked_elsewhere(self, op: Operation, mapping: MappingRule, target_id: str) -> str:
+        """The other record the created one is linked to already (by this run or an earlier
+        one), or '': a record found again by its natural key may be another write's."""
+        pair, source_id = pair_of(mapping), op.record.split(":", 1)[1]
+        side = system_of(mapping.target)
+        other_side = "qbo" if side == "tps" else "tps"
+        claim = self.claimed.get((pair, side, target_id))
+        if claim is None:
+            rows = self.state.links_of(pair, [target_id])
+            mine = [str(r[f"{other_side}_id"]) for r in rows if r[f"{side}_id"] == target_id]
+            claim = mine[0] if mine else None
+        if claim is not None and claim != source_id:
+            return f"{mapping.source}:{claim}"
+        self.claimed[(pair, side, target_id)] = source_id
+        return ""
 
     def _refresh(self, op: Operation) -> None:
         """Remembers the target's new version; nothing is written and nothing to report."""
@@ -125,23 +165,40 @@ class Bookkeeping:
         )
 
     def _give_up(self, op: Operation, journal: int, error: Exception | None) -> None:
-        """A write that did not come back done. A create whose call may have reached QBO
-        (it gave up retrying, or lost the answer) is left unconcluded, not failed: the next
-        run then looks it up by its natural key before sending it again, which a failed
-        one would not, and would create it twice."""
+        """A write that did not come back done. A create whose call may have reached QBO or
+        TPS (it gave up retrying, or lost the answer) is left unconcluded, not failed: the
+        next run carries the attempt on, looking a QBO record up by its natural key before
+        sending the same request again, where a failed one would be a new request, and
+        would create the record twice."""
         error = refusals.explained(self.qbo, op, error)  # QBO keeps a record others depend on
         message = error.message if isinstance(error, ConnectorError) else str(error)
-        refused = isinstance(error, (SkippableConnectorError, FatalConnectorError))
-        if op.action == "create" and op.target.startswith("qbo.") and not refused:
-            message += "; it may have been written: the next run looks for it first"
+        fatal = isinstance(error, FatalConnectorError)  # no answer about this write
+        if op.action == "create" and not fatal and not isinstance(error, SkippableConnectorError):
+            message += "; it may have been written: the next run " + (
+                "looks for it first" if op.target.startswith("qbo.") else "sends the same request"
+            )
             self._report(op, "Failed", message)
             signals.write_left_open(journal)
             return
-        self._fail(op, journal, message)
+        self._fail(op, journal, message, settles=not fatal)
 
-    def _fail(self, op: Operation, journal: int, message: str) -> None:
+    def _fail(self, op: Operation, journal: int, message: str, *, settles: bool = True) -> None:
+        """The write failed. `settles` False when the service said nothing about it (it was
+        not sent, or the connection is gone): an earlier attempt left open stays open, as it
+        may still have been written."""
         self._report(op, "Failed", message)
-        self.pending.outcomes.append(Outcome(journal, "failed"))
+        if settles:
+            self._conclude(op, Outcome(journal, "failed"))
+        else:
+            self.pending.outcomes.append(Outcome(journal, "failed"))
+
+    def _conclude(self, op: Operation, outcome: Outcome) -> None:
+        """The outcome of this run's attempt, which also settles the earlier attempts it
+        carried on: the next write of the record is a new request."""
+        self.pending.outcomes.append(outcome)
+        open_ = self.earlier.pop(intent_key(op), None)
+        for journal in open_.journals if open_ else ():
+            self.pending.outcomes.append(Outcome(journal, "resumed", outcome.result_id))
 
     def _report(self, op: Operation, status: str, message: str, target: str = "") -> None:
         """The history row of the operation's record (its target unless another is named)."""
@@ -159,8 +216,8 @@ def written_digest(op: Operation, body: Record) -> str:
 
 
 def intent_key(op: Operation) -> str:
-    """The same write gets the same intent on every run (and so the same requestid and
-    Idempotency-Key): a record is created once; an update is keyed by the version it
+    """The same write gets the same intent on every run, so a run finds the attempts earlier
+    runs left open: a record is created once; an update is keyed by the version it
     changes."""
     if op.action == "create":
         return f"{op.mapping}:{op.record}:create"
@@ -177,6 +234,10 @@ def _before(op: Operation) -> str:
     written = op.record if op.reverse else op.target
     fields = {path: change[0] for path, change in op.diff.items()} if op.action != "create" else {}
     return wire.dumps({"written": written, "fields": fields})
+
+
+def _written_side(op: Operation) -> str:
+    return (op.record if op.reverse else op.target).split(":", 1)[0]
 
 
 def _describe(op: Operation) -> str:

@@ -6,8 +6,9 @@ before its call, and the outcomes, links and history rows of the writes made rid
 next transaction (the next batch's intents, or the end of the run) — one commit per call.
 
 A crash between a write and its state leaves an intent without an outcome. The next run plans
-the same write with the same intent key, so QBO sees the same requestid (and the natural-key
-guard looks the record up first) and TPS the same Idempotency-Key: nothing is written twice.
+the same write with the same intent key and carries that open attempt on: QBO sees the same
+requestid (and the natural-key guard looks the record up first) and TPS the same
+Idempotency-Key, so nothing is written twice (bookkeeping.py `attempt`).
 The intents left unfinished by earlier runs are read once, when the run starts.
 
 The parts: bookkeeping.py (journal, links, history rows), single_writes.py (one write to

@@ -78,18 +78,19 @@ def _in_chunks(
     # keeping between chunks only what every chunk holds (engine/sync/chunks.py).
     created: dict[str, str] = {}
     shared = shared_records(base)
-    for n in range(chunks.rest + 1):
-        plan = Plan("initial", spool.plan(n))
-        executor = Executor(
-            plan, session.rules, session.state, session.qbo, session.tps, run_id, progress
-        )
-        executor.created, executor.written = created, seen
-        session.apply(executor, run_id)
-        seen.flush()
-        del plan, executor  # one chunk's plan at a time
-        kept = {k: v for k, v in created.items() if k.split(":", 1)[0] in shared}
-        created.clear()  # a new table: the old one's room goes
-        created.update(kept)
+    with session.stopping(run_id):  # whatever stops it between chunks too
+        for n in range(chunks.rest + 1):
+            plan = Plan("initial", spool.plan(n))
+            executor = Executor(
+                plan, session.rules, session.state, session.qbo, session.tps, run_id, progress
+            )
+            executor.created, executor.written = created, seen
+            session.apply(executor, run_id)
+            seen.flush()
+            del plan, executor  # one chunk's plan at a time
+            kept = {k: v for k, v in created.items() if k.split(":", 1)[0] in shared}
+            created.clear()  # a new table: the old one's room goes
+            created.update(kept)
     base.notes.append(f"planned and applied in {len(chunks.clients)} chunks of clients")
     return Applied(run_id, base)
 

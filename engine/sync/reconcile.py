@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from tpsqbo_engine.filters import to_decimal
 from tpsqbo_engine.sync.snapshot import Snapshot
 
 ZERO = Decimal("0.00")
@@ -52,7 +53,8 @@ class Ledger:
 
 
 def _money(value: Any) -> Decimal:
-    return Decimal(str(value or 0))
+    # to_decimal: an amount TPS sent that is not one is refused with its record and field
+    return to_decimal(value or 0)
 
 
 def tps_ledger(snapshot: Snapshot) -> Ledger:

@@ -360,10 +360,31 @@ class Resolver:
                 "customer only QBO knows, such as a walk-in); add the client in TPS and pin "
                 "it, or add a mapping from qbo.Customer to tps.Client to create such clients",
             )
+        carrier = self._linked_elsewhere(mapping, key)
+        if carrier is not None:
+            raise ExpressionError(
+                f"{referred} is the copy of {carrier[1]} (mapping {carrier[0]}), not a record "
+                f"of mapping {mapping.id}",
+                hint="TPS applies payments to invoices only: enter this one in TPS by hand and "
+                "take it out of the sync with `tpsqbo-engine ignore`, or change the rule",
+            )
         raise ExpressionError(
             f"{mapping.target} {key} has no partner in {mapping.source}",
             hint=f"sync mapping {mapping.id} first, or pin the record",
         )
+
+    def _linked_elsewhere(self, mapping: MappingRule, key: str) -> tuple[str, str] | None:
+        """(the mapping, its source record) that links this QBO record when `mapping` does
+        not: a finance charge's or an increase's QBO invoice, read as an invoice."""
+        if system_of(mapping.target) != "qbo":
+            return None
+        for other in self.rules.mappings:
+            if other.target != mapping.target or pair_of(other) == pair_of(mapping):
+                continue
+            tps_id = self.links.other(pair_of(other), "qbo", key)
+            if tps_id is not None:
+                return other.id, record_key(other.source, tps_id)
+        return None
 
     def _as_reference(self, qualified: str, ident: str) -> Any:
         if system_of(qualified) == "tps":

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -211,9 +213,10 @@ class Session:
 
             outcome = initial_sync(self, force_reason, progress)
             if not isinstance(outcome, Snapshot):  # a big firm, done a chunk at a time
-                if render_to is not None:
-                    self.render_run(outcome.run_id, render_to)
-                return self._finish(outcome.run_id, "initial", outcome.read, force_reason)
+                with self.stopping(outcome.run_id):
+                    if render_to is not None:
+                        self.render_run(outcome.run_id, render_to)
+                    return self._finish(outcome.run_id, "initial", outcome.read, force_reason)
             read = outcome
         plan, snapshot = self.plan(read)
         if given is not None:
@@ -233,20 +236,32 @@ class Session:
         snapshot.tps.clear()
         snapshot.qbo.clear()
         run_id = self.state.start_run(plan.phase, force_reason)
-        executor = Executor(plan, self.rules, self.state, self.qbo, self.tps, run_id, progress)
-        executor.written = written = self.seeing_writes()
-        self.apply(executor, run_id)
-        written.flush()
-        if render_to is not None:
-            self.render_run(run_id, render_to)
-        return self._finish(run_id, plan.phase, snapshot, force_reason)
+        with self.stopping(run_id):
+            executor = Executor(plan, self.rules, self.state, self.qbo, self.tps, run_id, progress)
+            executor.written = written = self.seeing_writes()
+            self.apply(executor, run_id)
+            written.flush()
+            if render_to is not None:
+                self.render_run(run_id, render_to)
+            return self._finish(run_id, plan.phase, snapshot, force_reason)
 
     def apply(self, executor: Executor, run_id: int) -> None:
-        """Applies a plan; a run stopped by an error is recorded as stopped."""
-        try:
+        """Applies a plan (a chunk's, in a big firm's initial run); a run stopped by whatever
+        error is recorded as stopped."""
+        with self.stopping(run_id):
             executor.apply()
-        except EngineError:
-            self.state.finish_run(run_id, "stopped")
+
+    @contextmanager
+    def stopping(self, run_id: int) -> Iterator[None]:
+        """Whatever stops the run inside (an error, a bug, Ctrl-C, SIGTERM) marks it stopped
+        before going on up: a run left `running` would read as still in progress forever."""
+        try:
+            yield
+        except BaseException as stopped:
+            try:
+                self.state.finish_run(run_id, "stopped")
+            except Exception as unrecorded:  # the state itself failing: keep the first error
+                stopped.add_note(f"run {run_id} could not be marked stopped: {unrecorded}")
             raise
 
     def _finish(self, run_id: int, phase: str, read: Snapshot, force_reason: str) -> RunSummary:

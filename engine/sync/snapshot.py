@@ -12,6 +12,7 @@ from tpsqbo_engine.connectors.qbo.client import QboClient
 from tpsqbo_engine.connectors.tps.client import TpsRejected, TpsSource
 from tpsqbo_engine.connectors.tps.contract import RESOURCES
 from tpsqbo_engine.ruleset.model import RuleSet
+from tpsqbo_engine.ruleset.shapes import entity_catalog
 from tpsqbo_engine.sync.mirror import FIRM_SIZED, MIRRORED, Mirror
 
 Record = dict[str, Any]
@@ -56,8 +57,19 @@ def entities_used(rules: RuleSet) -> set[str]:
     return names | {f"qbo.{e}" for e in QBO_LISTS}
 
 
-# Read whole on every run: QBO's CDC does not cover tax codes (a short list, one call).
-ALWAYS_WHOLE = frozenset({"qbo.TaxCode"})
+def _untracked() -> frozenset[str]:
+    """The QBO entities whose changes CDC does not give (TaxCode, TaxRate, TimeActivity...),
+    as schemas/qbo's `x-qbo-entity.cdc` says: asking CDC for them answers a fault."""
+    catalog = entity_catalog()
+    return frozenset(
+        name
+        for name in catalog.names("qbo")
+        if not ((catalog.shapes[name].node or {}).get("x-qbo-entity") or {}).get("cdc")
+    )
+
+
+# Read whole on every run, with the lists' batch call: the entities CDC does not track.
+ALWAYS_WHOLE = _untracked()
 
 
 @dataclass(frozen=True)

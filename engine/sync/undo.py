@@ -6,7 +6,9 @@ Each write of run N is in the journal with its before-image and the version it l
     created in QBO       a transaction is deleted (voided where QBO refuses the delete),
                          a customer or item is made inactive (QBO deletes no name-list record)
     created in TPS       voided
-    updated              its fields are restored to the values they had before
+    updated              its fields are restored to the values they had before (one
+                         absent before is cleared; paid history the initial sync read
+                         without its lines gets them from the backup: undo_compare.py)
     linked               the link is removed (and any fields it changed are restored)
     voided               listed: a void cannot be taken back
 
@@ -15,7 +17,8 @@ a later run: it is not touched but listed, unless `--force` names it. A QBO reco
 only by QBO's bookkeeping (a payment applied to it since: Balance, LinkedTxn, SyncToken) is
 not "changed" (engine/sync/fingerprint.py); but a transaction run N created that a payment
 now pays is listed for the firm to decide, never deleted under the payment. Applying is done by
-engine/sync/undo_apply.py.
+engine/sync/undo_apply.py, which reads each record back and calls it Undone only when
+`is_taken_back` says so.
 """
 
 from __future__ import annotations
@@ -25,7 +28,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from tpsqbo_engine.connectors.qbo import wire
 from tpsqbo_engine.connectors.qbo.errors import QboError
 from tpsqbo_engine.connectors.qbo.queries import NAME_LISTS
 from tpsqbo_engine.errors import UsageError
@@ -34,6 +36,8 @@ from tpsqbo_engine.sync.fingerprint import PAYMENT_LINKS, fingerprint
 from tpsqbo_engine.sync.plan import Operation, Plan
 from tpsqbo_engine.sync.planner import version_of
 from tpsqbo_engine.sync.snapshot import TPS_RESOURCES
+from tpsqbo_engine.sync.undo_compare import differing, get, whole_lists
+from tpsqbo_engine.sync.voids import is_void
 
 Record = dict[str, Any]
 # QBO deletes no name-list record: it makes it inactive.
@@ -58,6 +62,7 @@ class Step:
     left_version: str = ""
     linked: bool = False  # run N made the link: it goes too
     left_fingerprint: str = ""  # QBO writes: the record as left, QBO's bookkeeping aside
+    unknown: tuple[str, ...] = ()  # fields whose before-value is known neither way
 
     @property
     def intent(self) -> str:
@@ -99,14 +104,8 @@ def target_run(state: StateStore, run_id: int) -> dict[str, Any]:
 
 def plan_undo(session: Any, run_id: int, force: frozenset[str] = frozenset()) -> UndoPlan:
     run = target_run(session.state, run_id)
-    rows = [r for r in session.state.journal(run_id) if r["outcome"] == "written"]
-    if any(not r["before"] for r in rows):
-        raise UndoRefused(
-            f"run {run_id} was made before the journal kept before-images; it cannot be undone",
-            hint="restore from the backup taken before it (`tpsqbo-engine backup` files)",
-        )
     done = undone_already(session.state, run_id)
-    steps = [_step(r) for r in reversed(rows) if r["id"] not in done]
+    steps = [s for s in reversed(journal_steps(session.state, run_id)) if s.journal_id not in done]
     unknown = force - {s.written for s in steps}
     if unknown:
         raise UndoRefused(
@@ -115,10 +114,26 @@ def plan_undo(session: Any, run_id: int, force: frozenset[str] = frozenset()) ->
         )
     # Payments run N made itself are taken back before what they pay (steps run in reverse).
     own = {s.written.split(".", 1)[1] for s in steps if s.kind == "delete"}
-    operations = [_decide(session, step, run_id, step.written in force, own) for step in steps]
-    plan = Plan("undo", operations, "")
+    current = {s.written: current_record(session, s.written) for s in steps}
     backup = _backup_before(session.state, run) if run["phase"] == "initial" else None
+    if run["phase"] == "initial":
+        steps = whole_lists(steps, backup, current)
+    operations = [
+        _decide(step, current[step.written], run_id, step.written in force, own) for step in steps
+    ]
+    plan = Plan("undo", operations, "")
     return UndoPlan(run, plan, steps, backup)
+
+
+def journal_steps(state: StateStore, run_id: int) -> list[Step]:
+    """Every write run N made, in order, with its before-image."""
+    rows = [r for r in state.journal(run_id) if r["outcome"] == "written"]
+    if any(not r["before"] for r in rows):
+        raise UndoRefused(
+            f"run {run_id} was made before the journal kept before-images; it cannot be undone",
+            hint="restore from the backup taken before it (`tpsqbo-engine backup` files)",
+        )
+    return [_step(r) for r in rows]
 
 
 def undone_already(state: StateStore, run_id: int) -> set[int]:
@@ -182,7 +197,7 @@ def current_record(session: Any, written: str) -> Record | None:
 
 def is_taken_back(step: Step, current: Record | None) -> bool:
     if step.kind == "delete":
-        return current is None or current.get("TxnStatus") == "Voided"
+        return current is None or is_void(current)
     if current is None:
         return step.kind not in ("restore",)
     if step.kind == "deactivate":
@@ -190,18 +205,17 @@ def is_taken_back(step: Step, current: Record | None) -> bool:
     if step.kind == "void":
         return current.get("status") == "void"
     if step.kind == "restore":
-        return all(_equal(_get(current, path), value) for path, value in step.fields.items())
+        return not differing(step.fields, current)
     return False
 
 
 def _decide(
-    session: Any,
     step: Step,
+    current: Record | None,
     run_id: int,
     forced: bool,
     own: frozenset[str] | set[str] = frozenset(),
 ) -> Operation:
-    current = current_record(session, step.written)
     qualified = step.written.split(":", 1)[0]
     now = version_of(qualified, current)
 
@@ -218,6 +232,12 @@ def _decide(
         return _op(step, "unlink", level="Undone", message=f"{message}; the link is removed")
     if current is None:
         return listed(f"{step.written} is gone since run {run_id}: nothing to restore")
+    if step.unknown:
+        return listed(
+            f"not touched: run {run_id} read {step.written} as paid history, without its "
+            f"{', '.join(step.unknown)}, and the backup taken before the run does not hold it, "
+            "so what it was cannot be restored; set it back by hand in QBO"
+        )
     payments = [p for p in _paid_by(step, current) if p.replace(" ", ":") not in own]
     if payments:
         # QBO refuses to delete a transaction a payment is applied to, and voiding it would
@@ -267,12 +287,18 @@ def _write_op(step: Step, current: Record, now: str, forced: bool) -> Operation:
             step,
             "update",
             body=body,
-            diff={p: [_get(current, p), v] for p, v in step.fields.items()},
+            diff={p: [get(current, p), v] for p, v in step.fields.items()},
             target_version=now,
-            message=f"restore {len(step.fields)} field(s) of {step.written}{note}",
+            message=f"restore {len(step.fields)} field(s) of {step.written}{_cleared(step)}{note}",
         )
     verb = {"delete": "delete", "deactivate": "make inactive", "void": "void"}[step.kind]
     return _op(step, "void", target_version=now, message=f"{verb} {step.written}{note}")
+
+
+def _cleared(step: Step) -> str:
+    """Fields absent before run N: a full update of the record clears them."""
+    cleared = [path for path, value in step.fields.items() if value is None]
+    return f" (clearing {', '.join(cleared)}, absent before)" if cleared else ""
 
 
 def _backup_before(state: StateStore, run: dict[str, Any]) -> dict[str, Any] | None:
@@ -284,24 +310,8 @@ def _backup_before(state: StateStore, run: dict[str, Any]) -> dict[str, Any] | N
     )
 
 
-def _get(record: Record, dotted: str) -> Any:
-    value: Any = record
-    for part in dotted.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
-
-
 def _put(target: Record, dotted: str, value: Any) -> None:
     *parents, last = dotted.split(".")
     for part in parents:
         target = target.setdefault(part, {})
     target[last] = value
-
-
-def _equal(a: Any, b: Any) -> bool:
-    """Values as QBO and TPS give them back: numbers by value, the rest as JSON."""
-    if isinstance(a, int | float | Decimal) and isinstance(b, int | float | Decimal):
-        return Decimal(str(a)) == Decimal(str(b))
-    if a is None or b is None:
-        return a is b or (a in ("", None) and b in ("", None))
-    return bool(wire.dumps(a) == wire.dumps(b))

@@ -6,10 +6,7 @@ recognised by the record already being as the undo leaves it (engine/sync/undo.p
 
 from __future__ import annotations
 
-import gzip
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from tpsqbo_engine.connectors.qbo import wire
@@ -18,12 +15,22 @@ from tpsqbo_engine.connectors.qbo.queries import NAME_LISTS
 from tpsqbo_engine.errors import ConnectorError, FatalConnectorError
 from tpsqbo_engine.state import StateStore
 from tpsqbo_engine.sync.executor import Progress
+from tpsqbo_engine.sync.fingerprint import PAYMENT_LINKS
 from tpsqbo_engine.sync.lock import run_lock
 from tpsqbo_engine.sync.plan import Operation
 from tpsqbo_engine.sync.snapshot import TPS_RESOURCES
-from tpsqbo_engine.sync.undo import Step, UndoPlan
+from tpsqbo_engine.sync.undo import (
+    Step,
+    UndoPlan,
+    current_record,
+    is_taken_back,
+    journal_steps,
+)
+from tpsqbo_engine.sync.undo_compare import compare_with_backup, differing, get
 
 Record = dict[str, Any]
+# What a full update does not send back: QBO's own stamps (Id and SyncToken are added).
+_NOT_SENT = frozenset({"Id", "SyncToken", "MetaData", "domain", "sparse"})
 
 
 @dataclass(frozen=True)
@@ -45,7 +52,7 @@ def apply_undo(
         state.db.table("runs").update(run_id, {"undoes": target})
         operations = undo.plan.operations
         for done, (op, step) in enumerate(zip(operations, undo.steps, strict=True), 1):
-            _one(session, run_id, op, step)
+            _one(session, run_id, op, step, target)
             if progress is not None:
                 progress(done, len(operations))
         items = state.items(run_id)
@@ -55,11 +62,15 @@ def apply_undo(
             counts = state.finish_run(run_id, "partial" if failed else "completed")
             if complete:
                 state.db.table("runs").update(target, {"status": "undone"})
-    check = compare_with_backup(session, undo.backup) if undo.initial and undo.backup else []
+    check = (
+        compare_with_backup(session, undo.backup, journal_steps(state, target))
+        if undo.initial and undo.backup
+        else []
+    )
     return UndoSummary(run_id, target, counts, complete, check)
 
 
-def _one(session: Any, run_id: int, op: Operation, step: Step) -> None:
+def _one(session: Any, run_id: int, op: Operation, step: Step, target: int) -> None:
     state: StateStore = session.state
     if op.action not in ("update", "void", "unlink"):
         state.record_item(run_id, op.target, op.mapping, "undo", op.level, op.message)
@@ -69,16 +80,48 @@ def _one(session: Any, run_id: int, op: Operation, step: Step) -> None:
     )
     try:
         version = "" if op.action == "unlink" else _write(session, op, step)
+        # A write's answer is not the proof: the record as QBO or TPS now gives it back is.
+        after = None if op.action == "unlink" else current_record(session, op.target)
     except FatalConnectorError as fatal:
         _fail(state, run_id, op, journal, fatal.message)
         raise
+    except UndoBlocked as blocked:
+        _fail(state, run_id, op, journal, f"{blocked.message}; {_again(target)}", blocked.level)
+        return
     except ConnectorError as error:
         _fail(state, run_id, op, journal, error.message)
+        return
+    if op.action != "unlink" and not is_taken_back(step, after):
+        _fail(state, run_id, op, journal, _not_back(step, after, target), "Warning")
         return
     with state.transaction():
         _relink(state, step, version)
         state.record_item(run_id, op.target, op.mapping, "undo", "Undone", op.message)
         state.conclude(journal, "written", op.target.split(":", 1)[1], version)
+
+
+def _not_back(step: Step, after: Record | None, target: int) -> str:
+    if step.kind == "restore" and after is not None:
+        fields = differing(step.fields, after)
+        shown = "; ".join(
+            f"{p} is {_short(get(after, p))}, was {_short(step.fields[p])}" for p in fields
+        )
+        return (
+            f"restored in part: QBO kept {', '.join(fields)} of {step.written} ({shown}); "
+            f"set them back by hand, then {_again(target)}"
+        )
+    wanted = {"delete": "gone or voided", "deactivate": "inactive", "void": "void"}
+    state = wanted.get(step.kind, "as before")
+    return f"the write was answered, but {step.written} is not {state}; {_again(target)}"
+
+
+def _again(target: int) -> str:
+    return f"run `tpsqbo-engine undo --run {target}` again"
+
+
+def _short(value: Any) -> str:
+    text = "absent" if value in (None, "") else wire.dumps(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _write(session: Any, op: Operation, step: Step) -> str:
@@ -93,16 +136,121 @@ def _write(session: Any, op: Operation, step: Step) -> str:
         )
         return str(record.get("version", ""))
     if op.action == "update":
-        record = session.qbo.update(entity, ident, op.body)
+        record = _restore(session.qbo, entity, ident, step)
     elif entity in NAME_LISTS:
-        record = session.qbo.deactivate(entity, ident)
+        record = _deactivate(session.qbo, entity, ident)
     else:
         try:
             session.qbo.delete(entity, ident)
             return ""
-        except QboError:
-            record = session.qbo.void(entity, ident)  # QBO refused the delete: void it
+        except QboError as refused:
+            record = _void(session.qbo, entity, ident, refused)
     return str(record.get("SyncToken", ""))
+
+
+def _restore(qbo: Any, entity: str, ident: str, step: Step) -> Record:
+    """Sets the fields back. A field absent before the run is cleared by a full update:
+    QBO ignores a null in a sparse update, and a full update clears every writable field
+    it leaves out (the domain notes, qbo-api.md section 1)."""
+    changes: Record = {}
+    for path, value in step.fields.items():
+        _put(changes, path, value)
+    if all(value is not None for value in step.fields.values()):
+        record: Record = qbo.update(entity, ident, changes)
+        return record
+    whole = {k: v for k, v in qbo.read(entity, ident).items() if k not in _NOT_SENT}
+    for path, value in step.fields.items():
+        if value is None:
+            _drop(whole, path)
+        else:
+            _put(whole, path, value)
+    # One attempt: re-sending a whole record over a change made meanwhile would erase it.
+    restored: Record = qbo.update(entity, ident, whole, sparse=False, attempts=1)
+    return restored
+
+
+def _put(target: Record, dotted: str, value: Any) -> None:
+    *parents, last = dotted.split(".")
+    for part in parents:
+        target = target.setdefault(part, {})
+    target[last] = value
+
+
+def _drop(target: Record, dotted: str) -> None:
+    """Leaves `dotted` out, and an object left holding nothing but its Id with it."""
+    head, _, rest = dotted.partition(".")
+    if not rest:
+        target.pop(head, None)
+        return
+    inner = target.get(head)
+    if isinstance(inner, dict):
+        _drop(inner, rest)
+        if set(inner) <= {"Id"}:
+            target.pop(head)
+
+
+class UndoBlocked(ConnectorError):
+    """QBO will neither delete nor void a transaction: what the firm must do first."""
+
+    def __init__(self, message: str, level: str) -> None:
+        super().__init__(message)
+        self.level = level
+
+
+def _deactivate(qbo: Any, entity: str, ident: str) -> Record:
+    try:
+        record: Record = qbo.deactivate(entity, ident)
+        return record
+    except QboError as refused:
+        if entity != "Customer" or refused.fault.code != "6000":
+            raise
+        # QBO keeps a customer with a balance active: what is still open is what the
+        # undo could not take back (listed on its own rows), or what others entered since.
+        raise UndoBlocked(
+            f"QBO does not make qbo.{entity}:{ident} inactive while it has a balance: "
+            "take back or settle its open transactions in QBO (see this undo's other rows), "
+            "then",
+            "Warning",
+        ) from refused
+
+
+def _void(qbo: Any, entity: str, ident: str, refused: QboError) -> Record:
+    """QBO refused the delete: the transaction is voided instead, if QBO lets it."""
+    try:
+        record: Record = qbo.void(entity, ident)
+        return record
+    except QboError as also:
+        raise _blocked(qbo, entity, ident, refused, also) from also
+
+
+def _blocked(qbo: Any, entity: str, ident: str, refused: QboError, also: QboError) -> UndoBlocked:
+    written = f"qbo.{entity}:{ident}"
+    codes = {refused.fault.code, also.fault.code}
+    if "6540" in codes:
+        return UndoBlocked(
+            f"QBO neither deletes nor voids {written}: a deposit holds it; remove it from the "
+            "deposit in QBO, then",
+            "Warning",
+        )
+    try:
+        links = qbo.read(entity, ident).get("LinkedTxn") or []
+    except QboError:
+        links = []
+    payments = [
+        f"{x.get('TxnType')} {x.get('TxnId')}" for x in links if x.get("TxnType") in PAYMENT_LINKS
+    ]
+    if "6000" in codes and payments:
+        return UndoBlocked(
+            f"QBO neither deletes nor voids {written}: {', '.join(payments)} now pays it "
+            "(applied since the undo was planned); the firm decides: remove the payment, or "
+            "unapply it from this transaction, in QBO, then",
+            "Warning",
+        )
+    return UndoBlocked(
+        f"QBO refused to delete {written} ({refused.fault.code} {refused.fault.message}) and "
+        f"to void it ({also.fault.code} {also.fault.message}); see why in QBO, put it right, then",
+        "Failed",
+    )
 
 
 def _relink(state: StateStore, step: Step, version: str) -> None:
@@ -119,40 +267,15 @@ def _relink(state: StateStore, step: Step, version: str) -> None:
         links.update((row["pair"], row["tps_id"]), {f"{side}_version": version, "content_hash": ""})
 
 
-def _fail(state: StateStore, run_id: int, op: Operation, journal: int, message: str) -> None:
+def _fail(
+    state: StateStore,
+    run_id: int,
+    op: Operation,
+    journal: int,
+    message: str,
+    level: str = "Failed",
+) -> None:
+    """Not taken back: the next undo of the run tries it again."""
     with state.transaction():
-        state.record_item(run_id, op.target, op.mapping, "undo", "Failed", message)
+        state.record_item(run_id, op.target, op.mapping, "undo", level, message)
         state.conclude(journal, "failed")
-
-
-def compare_with_backup(session: Any, backup: dict[str, Any]) -> list[str]:
-    """After the initial sync is undone: does QBO hold the same active records as the
-    backup taken before it? Lines saying so, or naming each difference."""
-    kept: dict[str, set[str]] = {}
-    with gzip.open(Path(backup["path"]), "rt", encoding="utf-8") as handle:
-        for line in handle:
-            entry = json.loads(line)
-            record = entry["record"]
-            ids = kept.setdefault(entry["entity"], set())
-            if _active(record):
-                ids.add(str(record["Id"]))
-    differences = []
-    for entity, before in sorted(kept.items()):
-        where = "Active IN (true, false)" if entity in NAME_LISTS else ""
-        now = {str(r["Id"]) for r in session.qbo.query_all(entity, where) if _active(r)}
-        if now - before:
-            differences.append(f"{entity}: not in the backup: {', '.join(sorted(now - before))}")
-        if before - now:
-            differences.append(
-                f"{entity}: in the backup, not now: {', '.join(sorted(before - now))}"
-            )
-    if differences:
-        return [f"QBO differs from the backup of {backup['taken_at']}:", *differences]
-    return [
-        f"QBO is back to the backup taken before the initial sync ({backup['taken_at']}, "
-        f"{backup['path']}): the same active records in {len(kept)} entities"
-    ]
-
-
-def _active(record: Record) -> bool:
-    return record.get("Active", True) is not False and record.get("TxnStatus") != "Voided"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -22,6 +22,7 @@ from tpsqbo_engine.connectors.qbo.transport import (
 )
 
 PAGE_SIZE = 1000
+CLOCK_MARGIN = timedelta(minutes=10)  # how far QBO's clock may be behind ours
 BATCH_OBJECTS = 1000  # a batch answer holds at most this many objects in all
 MAX_PAGES = 10_000  # ten million records of one entity: past that, paging is going in circles
 # QBO leaves some fields out of query answers unless the SELECT names them (Item.Sku).
@@ -35,10 +36,24 @@ NAME_LISTS = frozenset(
 
 @dataclass(frozen=True)
 class NaturalKey:
-    """How to find a record again: `DocNumber = x`, `DisplayName = x`, or a PrivateNote marker."""
+    """How to find a record again: `DocNumber = x`, `DisplayName = x`, or a PrivateNote
+    marker; and what the record written carries besides, so that another record with the
+    same key is not taken for it: its customer's id, the engine's marker ('' for none)."""
 
     field: str
     value: str
+    customer: str = ""
+    marker: str = ""
+
+    def names(self, record: Record) -> bool:
+        """Whether `record` can be the one written: the customer and marker sent agree."""
+        ref = record.get("CustomerRef")
+        customer = str(ref.get("value", "")) if isinstance(ref, dict) else ""
+        note = str(record.get("PrivateNote") or "")
+        # The marker first, as the engine writes it (a voided record's note starts "Voided"),
+        # and as a word of its own: sync:tps:adjustment:adj-10 is not adj-100's.
+        marked = re.match(re.escape(self.marker) + r"(?![\w-])", note.lstrip()) is not None
+        return (not self.customer or customer == self.customer) and (not self.marker or marked)
 
 
 class QboQueries(QboTransport):
@@ -58,11 +73,17 @@ class QboQueries(QboTransport):
         return prefs
 
     def query(self, statement: str) -> list[Record]:
-        answer = self.call("POST", "query", text=statement, expect=("QueryResponse", dict))
-        rows = next((v for v in answer["QueryResponse"].values() if isinstance(v, list)), [])
-        if not all(isinstance(row, dict) for row in rows):
-            raise not_understood(200, "POST query", "rows that are not objects")
-        return rows
+        """The rows a SELECT finds, once the answer holds rows of the entity it names and
+        nothing else: anything else is tried again, then a clear error, never "no rows"."""
+        entity = _queried(statement)
+
+        def understood(answer: Record) -> None:
+            _query_rows(answer["QueryResponse"], entity, "POST query")
+
+        answer = self.call(
+            "POST", "query", text=statement, expect=("QueryResponse", dict), check=understood
+        )
+        return _query_rows(answer["QueryResponse"], entity, "POST query")
 
     def count(self, entity: str, where: str = "") -> int:
         statement = f"SELECT COUNT(*) FROM {entity}{' WHERE ' + where if where else ''}"
@@ -136,24 +157,23 @@ class QboQueries(QboTransport):
             )
 
     def find(self, entity: str, key: NaturalKey, since: datetime | None = None) -> Record | None:
-        """The record a natural key names, if it exists (PrivateNote cannot be filtered on in
-        QBO, so markers are looked for among recent changes)."""
+        """The record a write made, found by its natural key: one created since `since`
+        (less a margin for the clocks' difference) that carries what was sent (`key.names`).
+        PrivateNote cannot be filtered on in QBO, so markers are looked for among the
+        records created since."""
+        moment = (since or datetime.now().astimezone()) - CLOCK_MARGIN
+        created = f"MetaData.CreateTime >= {wire.quote(moment.isoformat(timespec='seconds'))}"
         if key.field != "PrivateNote":
-            rows = self.query(
-                f"SELECT {fields(entity)} FROM {entity} WHERE {key.field} = {wire.quote(key.value)}"
+            rows: Iterator[Record] = iter(
+                self.query(
+                    f"SELECT {fields(entity)} FROM {entity} WHERE {key.field} = "
+                    f"{wire.quote(key.value)} AND {created}"
+                )
             )
-            return rows[0] if rows else None
-        moment = (since or datetime.now().astimezone()) - timedelta(minutes=10)
-        where = f"MetaData.LastUpdatedTime >= {wire.quote(moment.isoformat(timespec='seconds'))}"
-        marker = re.compile(re.escape(key.value) + r"(?![\w-])")  # adj-10 is not adj-100
-        return next(
-            (
-                r
-                for r in self.query_all(entity, where)
-                if marker.search(str(r.get("PrivateNote", "")))
-            ),
-            None,
-        )
+        else:
+            rows = self.query_all(entity, created)
+        marked = replace(key, marker=key.value) if key.field == "PrivateNote" else key
+        return next((r for r in rows if marked.names(r)), None)
 
 
 def fields(entity: str) -> str:
@@ -186,20 +206,40 @@ def _query_pages(answer: list[Any], asked: list[str]) -> dict[int, list[Record]]
     return pages
 
 
-def _query_rows(response: Any, entity: str) -> list[Record]:
-    """The rows of a batch query item's QueryResponse, only if they answer for `entity`."""
+def _query_rows(response: Any, entity: str, what: str = "POST batch") -> list[Record]:
+    """The rows of a QueryResponse, only if they answer for `entity`: rows of another
+    entity are not an answer to the question, and an answer that counts rows it does not
+    hold is not "none" (QBO leaves every key out when nothing matched)."""
     lists = (
         {k for k, v in response.items() if isinstance(v, list)}
         if isinstance(response, dict)
         else None
     )
-    rows = response.get(entity, []) if isinstance(response, dict) else None
+    # QBO names the rows as it spells the entity, whatever the case of the statement's FROM
+    key = next((k for k in lists or () if k.casefold() == entity.casefold()), entity)
+    rows = response.get(key, []) if isinstance(response, dict) else None
     if (
         lists is None
-        or lists - {entity}
+        or lists - {key}
         or not isinstance(rows, list)
         or not all(isinstance(row, dict) for row in rows)
     ):
-        found = f"a query item for {entity} that is not its QueryResponse"
-        raise not_understood(200, "POST batch", found)
+        raise not_understood(200, what, f"a query for {entity} that is not its QueryResponse")
+    if not rows and any(_counted(response.get(k)) for k in ("maxResults", "totalCount")):
+        raise not_understood(200, what, f"a query for {entity} that counts rows it does not hold")
     return rows
+
+
+def _counted(value: Any) -> bool:
+    return isinstance(value, int | Decimal) and not isinstance(value, bool) and value > 0
+
+
+_FROM = re.compile(r"\bFROM\s+([A-Za-z]+)", re.IGNORECASE)
+
+
+def _queried(statement: str) -> str:
+    """The entity a SELECT reads."""
+    found = _FROM.search(statement)
+    if found is None:
+        raise ValueError(f"a query statement without FROM: {statement[:80]!r}")
+    return found.group(1)

@@ -1,8 +1,10 @@
 """One request to QBO as every call needs it: the per-realm limiter, a fresh access token
 (refreshed once on a 401), minorversion 75, timeouts, QBO's faults mapped to fatal /
-retriable / skippable, and the shared retry policy (connectors/retry.py) for 429, 5xx, lost
+retriable / skippable, and the shared retry policy (connectors/retry.py) for 429 (which
+waits out QBO's one-minute window unless a Retry-After says otherwise), 5xx, lost
 connections and answers that are not what was asked for: a 200 is data only once it is a
-JSON object with the expected envelope, never an empty answer made up from garbage.
+JSON object with the expected envelope and what the caller's `check` finds inside it is
+what was asked for, never an empty answer made up from garbage.
 
 Writes carry a deterministic `requestid`, so a retry is replayed by QBO rather than run twice.
 """
@@ -22,13 +24,19 @@ from tpsqbo_engine import __version__
 from tpsqbo_engine.connectors.qbo import wire
 from tpsqbo_engine.connectors.qbo.auth import QboAuth
 from tpsqbo_engine.connectors.qbo.errors import QboFault, QboRetriableError, error_for, fault_from
-from tpsqbo_engine.connectors.qbo.limits import Budget
+from tpsqbo_engine.connectors.qbo.limits import Budget, Limiter
 from tpsqbo_engine.connectors.retry import Again, RetryPolicy, retry_after
 
 MINOR_VERSION = "75"
 BATCH_SIZE = 30  # items in one batch call, queries or writes
+THROTTLED = "3001"
 REQUEST_NAMESPACE = uuid.UUID("6f1d7c1e-8a53-4c1b-9d0e-2f3b7a9c4e21")
 Record = dict[str, Any]
+# QBO counts a realm's calls in a one-minute window shared by every app on the company, and
+# Intuit says to wait 60 s after a 429: a throttled call waits the window out (or what a
+# Retry-After asks, up to two windows), three windows at most in all before it fails.
+THROTTLE_WINDOW = 60.0
+QBO_RETRY = RetryPolicy(max_backoff=2 * THROTTLE_WINDOW, max_waited=3 * THROTTLE_WINDOW)
 
 
 @dataclass
@@ -47,14 +55,17 @@ class _LostResponse(Exception):
 class QboTransport:
     auth: QboAuth
     limiter: Budget | None = None
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    retry: RetryPolicy = QBO_RETRY
     session: requests.Session = field(default_factory=requests.Session)
     sleep: Callable[[float], None] = time.sleep
     stats: CallStats = field(default_factory=CallStats)
+    throttle_window: float = THROTTLE_WINDOW  # what a 429 without Retry-After waits
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _auth_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
+        if isinstance(self.limiter, Limiter):  # `scale=N` shortens QBO's minute N times
+            self.throttle_window = THROTTLE_WINDOW / self.limiter.limits.scale
         tokens = self.auth.tokens
         self.realm_id, self.api_base = tokens.realm_id, tokens.api_base.rstrip("/")
         self.session.headers.update(
@@ -76,10 +87,13 @@ class QboTransport:
         batch: bool = False,
         on_lost: Callable[[], Record | None] | None = None,
         expect: tuple[str, type] | None = None,
+        check: Callable[[Record], None] | None = None,
     ) -> Record:
         """One request under the retry policy. `expect` names the envelope the answer must
         have (`("QueryResponse", dict)`): a 200 without it is not an empty answer but a
-        retriable error, and after the last attempt the call fails."""
+        retriable error, and after the last attempt the call fails. `check` looks inside
+        the envelope: a `QboRetriableError` it raises (an answer that is not what was
+        asked for) is tried again like a missing envelope; any other error ends the call."""
         query = {"minorversion": MINOR_VERSION, **(params or {})}
         if requestid:
             query["requestid"] = requestid
@@ -99,7 +113,8 @@ class QboTransport:
                     self._refresh_token(token)
                     refreshed = True
                     continue
-                return _understood(response, f"{method} {path.split('/')[0]}", expect)
+                what = f"{method} {path.split('/')[0]}"
+                return _understood(response, what, expect, check, self.throttle_window)
 
         return self.retry.run(attempt, sleep=self.sleep, on_retry=self._count_retry)
 
@@ -194,7 +209,13 @@ def not_understood(status: int, what: str, found: str, tid: str = "") -> QboRetr
     )
 
 
-def _understood(response: requests.Response, what: str, expect: tuple[str, type] | None) -> Record:
+def _understood(
+    response: requests.Response,
+    what: str,
+    expect: tuple[str, type] | None,
+    check: Callable[[Record], None] | None = None,
+    window: float = THROTTLE_WINDOW,
+) -> Record:
     """The answer as a record, once it is one: QBO's faults raised (retriable ones as
     `Again`), anything that is not the JSON object asked for is a retriable error."""
     tid = response.headers.get("intuit_tid", "")
@@ -204,7 +225,7 @@ def _understood(response: requests.Response, what: str, expect: tuple[str, type]
         fault = fault or QboFault(response.status_code, str(response.status_code), "HTTP", "")
         error = error_for(fault)
         if isinstance(error, QboRetriableError):
-            raise Again(error, retry_after(response.headers))
+            raise Again(error, _wait_asked(response, fault, window))
         raise error
     kind = response.headers.get("Content-Type", "") or "no content type"
     if not isinstance(parsed, dict):
@@ -215,7 +236,21 @@ def _understood(response: requests.Response, what: str, expect: tuple[str, type]
         if not isinstance(parsed.get(key), kind_of):
             found = f"no {key} {'object' if kind_of is dict else 'list'}"
             raise Again(not_understood(response.status_code, what, found, tid))
+    if check is not None:
+        try:
+            check(parsed)
+        except QboRetriableError as garbled:
+            raise Again(garbled) from None
     return parsed
+
+
+def _wait_asked(response: requests.Response, fault: QboFault, window: float) -> float | None:
+    """What the answer asks to wait: its Retry-After, else the throttle's whole window for a
+    429 (QBO sends none), else nothing (the policy backs off)."""
+    asked = retry_after(response.headers)
+    if asked is None and (response.status_code == 429 or fault.code == THROTTLED):
+        return window
+    return asked
 
 
 def _parse(response: requests.Response) -> Any:

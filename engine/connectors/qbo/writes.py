@@ -1,6 +1,7 @@
 """Writing one record to QBO: create, update (re-applied on a stale SyncToken), delete, void
-and deactivate. Each write carries a `requestid` made from what it does, so a retry is
-replayed by QBO rather than run twice; a create also carries a natural-key guard, because
+and deactivate. Each write carries a `requestid` made from what it does and the attempt
+(`key`) the caller names, so a retry is replayed by QBO rather than run twice, while the
+same write made again as a new attempt is run; a create also carries a natural-key guard, because
 requestid is not always honoured: after a lost response the record is looked up before
 anything is sent again."""
 
@@ -38,9 +39,18 @@ class QboWrites(QboQueries):
         return record
 
     def update(
-        self, entity: str, ident: str, changes: Record, *, sparse: bool = True, attempts: int = 3
+        self,
+        entity: str,
+        ident: str,
+        changes: Record,
+        *,
+        sparse: bool = True,
+        attempts: int = 3,
+        key: str = "",
     ) -> Record:
-        """Applies `changes` to the current version; on 5010 re-reads and applies them again."""
+        """Applies `changes` to the current version; on 5010 re-reads and applies them again.
+        `key` names the attempt: the same changes to the same version in a new attempt are
+        a new request."""
         current = self.read(entity, ident)
         for attempt in range(attempts):
             body = {**changes, "Id": ident, "SyncToken": current["SyncToken"], "sparse": sparse}
@@ -50,7 +60,8 @@ class QboWrites(QboQueries):
                     entity.lower(),
                     body=body,
                     requestid=self.requestid(
-                        f"update:{entity}:{ident}:{current['SyncToken']}:{wire.dumps(changes)}"
+                        f"update:{entity}:{ident}:{current['SyncToken']}:{key}:"
+                        + wire.dumps(changes)
                     ),
                     expect=(entity, dict),
                 )
@@ -62,7 +73,9 @@ class QboWrites(QboQueries):
                 current = self.read(entity, ident)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _lifecycle(self, entity: str, ident: str, params: dict[str, str], kind: str) -> Record:
+    def _lifecycle(
+        self, entity: str, ident: str, params: dict[str, str], kind: str, key: str = ""
+    ) -> Record:
         current = self.read(entity, ident)
         body: Record = {"Id": ident, "SyncToken": current["SyncToken"]}
         if kind == "void" and entity != "Invoice":
@@ -72,7 +85,7 @@ class QboWrites(QboQueries):
             entity.lower(),
             params=params,
             body=body,
-            requestid=self.requestid(f"{kind}:{entity}:{ident}:{current['SyncToken']}"),
+            requestid=self.requestid(f"{kind}:{entity}:{ident}:{current['SyncToken']}:{key}"),
             expect=(entity, dict),
         )
         return result
@@ -80,13 +93,13 @@ class QboWrites(QboQueries):
     def delete(self, entity: str, ident: str) -> Record:
         return self._lifecycle(entity, ident, {"operation": "delete"}, "delete")
 
-    def void(self, entity: str, ident: str) -> Record:
+    def void(self, entity: str, ident: str, *, key: str = "") -> Record:
         params = (
             {"operation": "void"}
             if entity == "Invoice"
             else {"operation": "update", "include": "void"}
         )
-        record: Record = self._lifecycle(entity, ident, params, "void")[entity]
+        record: Record = self._lifecycle(entity, ident, params, "void", key)[entity]
         return record
 
     def deactivate(self, entity: str, ident: str) -> Record:

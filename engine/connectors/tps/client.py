@@ -11,12 +11,21 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Protocol
 
 import requests
 
 from tpsqbo_engine import __version__
+from tpsqbo_engine.amounts import (
+    EXAMPLE,
+    NOT_FINITE,
+    UNREADABLE,
+    NotAnAmount,
+    in_cents,
+    read_amount,
+    unreadable,
+)
 from tpsqbo_engine.connectors.retry import Again, RetryPolicy, retry_after
 from tpsqbo_engine.connectors.tps.contract import MAX_PAGE_SIZE, RESOURCES, TpsContract
 from tpsqbo_engine.errors import (
@@ -113,24 +122,71 @@ def _is_money(shape: Shape) -> bool:
     )
 
 
-def convert_money(value: Any, shape: Shape, to_decimal: bool) -> Any:
-    """Money fields (by the entity schema) become Decimal when read, text when written."""
+def convert_money(value: Any, shape: Shape, to_decimal: bool, where: str = "") -> Any:
+    """Money fields (by the entity schema) become Decimal when read, text when written.
+
+    Money read must be a finite amount with at most two decimals (the contract's decimal
+    string): anything else ("NaN", "1e3", "12,50") is kept as `amounts.unreadable`, naming
+    `where` (the record: `invoices inv-1002`) and the field, so the records whose rules
+    read it fail alone and the rest of the sync goes on. Money written must be finite."""
+    return _converted(value, shape, to_decimal, where, "")
+
+
+def _converted(value: Any, shape: Shape, to_decimal: bool, where: str, path: str) -> Any:
     if _is_money(shape) and value is not None:
-        if to_decimal:
-            try:
-                return Decimal(str(value))
-            except InvalidOperation:
-                return value
-        return str(value) if isinstance(value, Decimal) else value
+        if not to_decimal:
+            return _money_text(value, where, path)
+        amount = _amount(value)
+        if isinstance(amount, Decimal):
+            return amount
+        record = f"{where} " if where else "a record "
+        return unreadable(
+            f"TPS sent {record}whose {path} is not money: {amount}; correct it in TPS"
+        )
     if isinstance(value, Mapping):
         props = shape.properties()
         return {
-            k: convert_money(v, props[k], to_decimal) if k in props else v for k, v in value.items()
+            k: _converted(v, props[k], to_decimal, where, f"{path}.{k}" if path else k)
+            if k in props
+            else v
+            for k, v in value.items()
         }
     if isinstance(value, list):
         item = shape.item()
-        return [convert_money(v, item, to_decimal) for v in value]
+        return [_converted(v, item, to_decimal, where, f"{path}[{i}]") for i, v in enumerate(value)]
     return value
+
+
+def _amount(value: Any) -> Decimal | str:
+    """The amount TPS sent, or why it is not one (without the value: it is the firm's data)."""
+    if isinstance(value, Decimal):
+        amount = value
+    elif isinstance(value, int) and not isinstance(value, bool):
+        amount = Decimal(value)
+    elif isinstance(value, str | float):
+        try:  # a float's shortest spelling: exact when it has at most two decimals
+            amount = read_amount(str(value))
+        except NotAnAmount as refused:
+            return refused.why
+    else:
+        return f"expected {EXAMPLE} as text, got {_kind(value)}"
+    if not amount.is_finite():
+        return NOT_FINITE
+    return amount if in_cents(amount) else f"expected {EXAMPLE}, with at most two decimals"
+
+
+def _kind(value: Any) -> str:
+    return {bool: "true or false", dict: "an object", list: "a list"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _money_text(value: Any, where: str, path: str) -> Any:
+    if isinstance(value, Decimal) and not value.is_finite():
+        raise TpsRejected(f"{path} of {where or 'a record'} for TPS is NaN or Infinity, not money")
+    if isinstance(value, dict) and UNREADABLE in value:  # never read as money either
+        raise TpsRejected(str(value[UNREADABLE]))
+    return str(value) if isinstance(value, Decimal) else value
 
 
 Retry = RetryPolicy  # the one policy both clients share
@@ -241,13 +297,27 @@ class TpsClient:
         assert shape is not None
         return shape
 
-    def _read(self, resource: str, remote: Record) -> Record:
+    def _read(self, resource: str, remote: Record, what: str, ident: str = "") -> Record:
+        """A record TPS answered, once it is one: with an id (`ident` when one was asked
+        for) and its money read (`convert_money`)."""
         local = self.contract.from_remote(resource, remote)
-        converted: Record = convert_money(local, self._shape(resource), to_decimal=True)
+        found = local.get("id")
+        if not isinstance(found, str) or not found or (ident and found != ident):
+            raise TpsRetriableError(
+                f"TPS answered {what} with "
+                + (f"another record ({resource} {found})" if found and ident else "no record id"),
+                code="answer",
+                hint="TPS or something between it and this machine did not answer with the "
+                "record; try again later, and check the base_url and fields in the firm config",
+            )
+        converted: Record = convert_money(
+            local, self._shape(resource), to_decimal=True, where=f"{resource} {found}"
+        )
         return converted
 
-    def _write(self, resource: str, record: Record) -> Record:
-        text: Record = convert_money(record, self._shape(resource), to_decimal=False)
+    def _write(self, resource: str, record: Record, ident: str = "") -> Record:
+        where = f"{resource} {ident}" if ident else f"a new {resource} record"
+        text: Record = convert_money(record, self._shape(resource), to_decimal=False, where=where)
         return self.contract.to_remote(resource, text)
 
     def firm(self) -> Record:
@@ -255,10 +325,9 @@ class TpsClient:
         return firm
 
     def get(self, resource: str, ident: str) -> Record:
-        remote = self._call(
-            "GET", f"{self.contract.path(resource)}/{ident}", what=f"{resource} {ident}"
-        )
-        return self._read(resource, remote)
+        what = f"{resource} {ident}"
+        remote = self._call("GET", f"{self.contract.path(resource)}/{ident}", what=what)
+        return self._read(resource, remote, what, ident)
 
     def records(
         self, resource: str, updated_since: str = "", page_size: int = MAX_PAGE_SIZE
@@ -277,7 +346,7 @@ class TpsClient:
                 page=True,
             )
             for remote in page["data"]:
-                yield self._read(resource, remote)
+                yield self._read(resource, remote, f"the {resource} list")
             token = page.get("next_page_token")
             if not token:
                 return
@@ -298,24 +367,25 @@ class TpsClient:
         return records, newest
 
     def create(self, resource: str, record: Record, *, key: str) -> Record:
-        """Creates once: a retry after a lost answer carries the same Idempotency-Key."""
+        """Creates once per attempt: `key` names the attempt (engine/sync/bookkeeping.py), so
+        a retry after a lost answer carries the same Idempotency-Key and TPS answers it
+        again, while a new attempt of the write is a new request."""
         idempotency = str(uuid.uuid5(KEY_NAMESPACE, f"{resource}:{key}"))
+        what = f"a new {resource} record"
         remote = self._call(
             "POST",
             self.contract.path(resource),
             key=idempotency,
             body=self._write(resource, record),
-            what=f"a new {resource} record",
+            what=what,
         )
-        return self._read(resource, remote)
+        return self._read(resource, remote, what)
 
     def update(self, resource: str, ident: str, changes: Record, *, version: int) -> Record:
         """Changes some fields of the version that was read; 409 if it changed meanwhile."""
-        body = {**self._write(resource, changes), "version": version}
+        body = {**self._write(resource, changes, ident), "version": version}
+        what = f"{resource} {ident}"
         remote = self._call(
-            "PATCH",
-            f"{self.contract.path(resource)}/{ident}",
-            body=body,
-            what=f"{resource} {ident}",
+            "PATCH", f"{self.contract.path(resource)}/{ident}", body=body, what=what
         )
-        return self._read(resource, remote)
+        return self._read(resource, remote, what, ident)

@@ -25,15 +25,13 @@ next export's row is known as that record again (the id taken off its Descriptio
 `outbox/sent.json` gives back what a sheet cannot carry: where a payment came from, and an
 imported invoice's due date and lines (Import Invoices has neither). Once the outbox
 sheets are entered, move them out of `outbox/` (keep `sent.json`): the engine appends to
-what is there.
+what is there, and refuses to write a sheet that no longer reads back as it wrote it (see
+`filesource.pending_rows`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -42,7 +40,16 @@ from typing import Any
 from tpsqbo_engine.connectors.tps import files
 from tpsqbo_engine.connectors.tps.client import TpsRejected
 from tpsqbo_engine.connectors.tps.files import Column, FileBridgeError, Sheet
-from tpsqbo_engine.connectors.tps.filesource import FileTps, _sheet, _versioned
+from tpsqbo_engine.connectors.tps.filesource import FileTps, _outbox_row, _sheet, _versioned
+from tpsqbo_engine.connectors.tps.outboxrows import (
+    as_entered,
+    entered_as,
+    outgoing_id,
+    payment_problem,
+    pending_rows,
+    waiting_entered,
+    waiting_rows,
+)
 from tpsqbo_engine.problems import Problem
 from tpsqbo_engine.ruleset.source import display_path
 
@@ -142,14 +149,34 @@ class FileBooks(FileTps):
         }
         payments = {}
         for ident, payment in records["payments"].items():
-            entered = _as_entered(payment)
+            entered = as_entered(payment)
             payments[entered or ident] = {
                 **payment,
                 "id": entered or ident,
                 **sent.get(entered, {}),
             }
         for adjustment in extra["adjustments"]:
-            adjustment["id"] = _as_entered(adjustment) or adjustment["id"]
+            adjustment["id"] = as_entered(adjustment) or adjustment["id"]
+        # What waits in the outbox is read as entered, as FileTps reads client and invoice
+        # changes (`_as_changed`): an edit made in QBO before then finds it, and balances
+        # agree. Once the export has it (by its id), the export's is read.
+        extra["adjustments"] += waiting_entered(
+            self.outbox / OUTBOX["adjustments"],
+            SHEETS["adjustments"],
+            {a["id"] for a in extra["adjustments"]},
+            _adjustment_problem,
+        )
+        for payment in waiting_entered(
+            self.outbox / "payments-to-enter.csv",
+            files.SHEETS["payments"],
+            set(payments),
+            payment_problem,
+        ):
+            payments[payment["id"]] = {**payment, **sent.get(payment["id"], {})}
+            for application in payment["applications"]:
+                invoice = invoices.get(application["invoice_id"])
+                if invoice is not None:
+                    _take(invoice, Decimal(application["amount"]))
         for adjustment in extra["adjustments"]:
             invoice = invoices.get(adjustment.get("invoice_id") or "")
             if adjustment["direction"] == "decrease" and invoice is not None:
@@ -157,7 +184,8 @@ class FileBooks(FileTps):
         tables = {"invoices": invoices, "payments": payments} | {
             name: {r["id"]: r for r in rows} for name, rows in extra.items()
         }
-        _void(tables, self._sheet_rows("voids", _void_problem))
+        waiting = waiting_rows(self.outbox / OUTBOX["voids"], SHEETS["voids"], _void_problem)
+        _void(tables, [*self._sheet_rows("voids", _void_problem), *waiting])
         stamp = self._stamp()
         for name, table in tables.items():
             records[name] = {
@@ -184,6 +212,7 @@ class FileBooks(FileTps):
         decrease lowering an invoice's balance) is seen as a change of what it touches."""
         names = ["clients", "work-codes", "invoices", "invoice-lines", "payments", *SHEETS]
         times = [p.stat().st_mtime for n in names if (p := _sheet(self.folder, n)) is not None]
+        times += self.outbox_times()
         return (
             datetime.fromtimestamp(max(times, default=0), UTC)
             .isoformat(timespec="microseconds")
@@ -191,14 +220,38 @@ class FileBooks(FileTps):
         )
 
     def update(self, resource: str, ident: str, changes: Record, *, version: int) -> Record:
+        if changes.get("status") != "void" and resource == "payments":
+            return self._change_payment(ident, changes, version)
         if changes.get("status") != "void":
+            # The outbox first: a sheet refused leaves outbox/sent.json as it was too.
+            updated = super().update(resource, ident, changes, version=version)
             if resource == "invoices":
                 self._keep_unimported(ident, changes, merge=True)
-            return super().update(resource, ident, changes, version=version)
+            return updated
         current = self.get(resource, ident)
         kind = next(k for k, r in KINDS.items() if r == resource)
-        self._write_out("voids", [{"kind": kind, "number": ident, "what": "void"}])
+        self._write_out("voids", {"kind": kind, "number": ident, "what": "void"})
         return {**current, "status": "void"}
+
+    def _change_payment(self, ident: str, changes: Record, version: int) -> Record:
+        """A payment made in QBO and not entered yet is changed on its row of
+        payments-to-enter.csv; one TPS has is refused (`FileTps.update`: another row would
+        be entered as another payment)."""
+        path = self.outbox / "payments-to-enter.csv"
+        rows = pending_rows(path, files.SHEETS["payments"])
+        mine = [i for i, row in enumerate(rows) if entered_as(row) == ident]
+        if not mine:
+            return super().update("payments", ident, changes, version=version)
+        current = self.get("payments", ident)
+        if current["version"] != version:
+            raise TpsRejected(f"the payments sheet changed since {ident} was read")
+        changed = {**current, **changes}
+        note = " ".join(filter(None, [ident, changed.get("description")]))
+        rows[mine[-1]] = _outbox_row("payments", {**changed, "description": note})
+        files.write_sheet(path, files.SHEETS["payments"], files.payment_rows(rows))
+        if changes.get("source"):
+            self._remember(ident, {"source": changes["source"]})
+        return changed
 
     def create(self, resource: str, record: Record, *, key: str) -> Record:
         if resource == "payments":
@@ -206,20 +259,22 @@ class FileBooks(FileTps):
             # entered in TPS that way, it comes back in the next export as the same payment
             # (not a new one to send to QBO), and what the sheets cannot say (where it came
             # from) is kept in outbox/sent.json to be read back with it.
-            ident = _outgoing_id(key)
+            ident = outgoing_id(key)
             note = " ".join(filter(None, [ident, record.get("description")]))
+            made = super().create(resource, {**record, "id": ident, "description": note}, key=key)
             self._remember(ident, {"source": record.get("source") or "qbo"})
-            return super().create(resource, {**record, "id": ident, "description": note}, key=key)
-        if resource == "invoices":
-            self._keep_unimported(str(record.get("doc_number")), record)
+            return made
         if resource != "adjustments":
-            return super().create(resource, record, key=key)
+            made = super().create(resource, record, key=key)
+            if resource == "invoices":
+                self._keep_unimported(str(record.get("doc_number")), record)
+            return made
         # TPS numbers an adjustment it is given itself, so, as for payments, the id goes out
         # as the Description's first word to bring the entered adjustment back as this one.
-        ident = _outgoing_id(key)
+        ident = outgoing_id(key)
         note = " ".join(filter(None, [ident, record.get("description")]))
         written = {**record, "id": ident, "description": note}
-        self._write_out("adjustments", [written])
+        self._write_out("adjustments", written)
         self._load()["adjustments"][written["id"]] = _versioned(written, "")
         return written
 
@@ -250,26 +305,26 @@ class FileBooks(FileTps):
         partial.write_text(json.dumps(sent, indent=1, sort_keys=True), encoding="utf-8")
         partial.replace(self.outbox / "sent.json")
 
-    def _write_out(self, name: str, rows: Iterable[Record]) -> None:
+    def _write_out(self, name: str, row: Record) -> None:
+        """`row` added to its outbox sheet; the same write made again (a run resumed after
+        a crash: the same adjustment Reference, the same record voided) replaces its row,
+        as TPS would enter a row written twice twice."""
         path = self.outbox / OUTBOX[name]
         sheet = SHEETS[name]
-        kept = list(files.read_sheet(path, sheet)[0]) if path.is_file() else []
+        rows = pending_rows(path, sheet)
+        same = [i for i, kept in enumerate(rows) if _identity(name, kept) == _identity(name, row)]
+        if same:
+            rows[same[-1]] = row
+        else:
+            rows.append(row)
         self.outbox.mkdir(parents=True, exist_ok=True)
-        files.write_sheet(path, sheet, [*kept, *rows])
+        files.write_sheet(path, sheet, rows)
 
 
-ENTERED_FROM_QBO = re.compile(r"QBO-[0-9a-f]{10}")
-
-
-def _outgoing_id(key: str) -> str:
-    return f"QBO-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
-
-
-def entered_as(record: Record) -> str:
-    """The id a payment or adjustment entered from the outbox went out with (its
-    Description's first word), or ''."""
-    words = str(record.get("description") or "").split()
-    return words[0] if words and ENTERED_FROM_QBO.fullmatch(words[0]) else ""
+def _identity(name: str, row: Record) -> tuple[str, ...]:
+    if name == "voids":
+        return (str(row.get("kind") or "").lower(), str(row.get("number") or ""))
+    return (str(row.get("id") or ""),)
 
 
 _NOT_IMPORTED = ("due_date", "lines")
@@ -294,16 +349,6 @@ def _as_sent(invoice: Record, sent: Record | None) -> Record:
     return invoice
 
 
-def _as_entered(record: Record) -> str:
-    """The id `record` went out with from the outbox, or ''; its Description is then what
-    it was before the id was put in front of it."""
-    entered = entered_as(record)
-    if entered:
-        rest = str(record["description"]).split(maxsplit=1)[1:]
-        record["description"] = rest[0] if rest else None
-    return entered
-
-
 def _take(invoice: Record, amount: Decimal) -> None:
     invoice["balance"] = str(Decimal(invoice["balance"]) - amount)
     if Decimal(invoice["balance"]) <= 0:
@@ -326,3 +371,6 @@ def _void(tables: dict[str, dict[str, Record]], voids: list[Record]) -> None:
                 if invoice is not None and invoice.get("status") != "void":
                     _take(invoice, -Decimal(application["amount"]))
                     invoice["status"] = "outstanding"
+
+
+__all__ = ["FileBooks", "entered_as"]  # entered_as: for the TPS emulator's exports

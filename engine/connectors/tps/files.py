@@ -18,10 +18,11 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from tpsqbo_engine.amounts import CENT, NotAnAmount, in_cents, read_amount
 from tpsqbo_engine.connectors.tps import sheetio
 from tpsqbo_engine.errors import EngineError
 from tpsqbo_engine.problems import Problem
@@ -70,17 +71,23 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
+MAX_DIGITS = 20  # beyond any practice's amounts; Decimal's 28 digits hold these in cents
+_DOLLAR = re.compile(r"^([-+]?)\$\s*|\s*\$$")
+
+
 def _money(value: Any) -> str | None:
     text = _text(value)
     if text is None:
         return None
-    try:
-        amount = Decimal(text.replace(",", "").replace("$", ""))
-    except InvalidOperation:
-        raise _Bad("expected an amount like 1250.00") from None
-    if amount != amount.quantize(Decimal("0.01")):
-        raise _Bad("expected at most two decimals")
-    return str(amount.quantize(Decimal("0.01")))
+    try:  # a dollar sign before or after the digits, as currency-formatted cells show it
+        amount = read_amount(_DOLLAR.sub(r"\1", text, count=1))
+    except NotAnAmount as refused:
+        raise _Bad(refused.why) from None
+    if not in_cents(amount):
+        raise _Bad("expected at most two decimals (1.250 is refused: for 1250 write 1,250.00)")
+    if amount.adjusted() >= MAX_DIGITS:
+        raise _Bad(f"expected an amount of at most {MAX_DIGITS} digits before the point")
+    return str(amount.quantize(CENT))
 
 
 def _integer(value: Any) -> int | None:
@@ -258,14 +265,20 @@ def _set(record: Record, dotted: str, value: Any) -> None:
     record[last] = value
 
 
-def read_sheet(path: Path, sheet: Sheet) -> tuple[list[Record], list[Problem]]:
+def read_sheet(
+    path: Path, sheet: Sheet, *, extra_columns: bool = False
+) -> tuple[list[Record], list[Problem]]:
+    """The sheet's records, or its problems. `extra_columns`: columns not in the layout are
+    passed over (a column a person added to an outbox sheet), not a problem."""
     try:
-        return _read_sheet(path, sheet)
+        return _read_sheet(path, sheet, extra_columns)
     except sheetio.SheetUnreadable as unreadable:
         return [], [unreadable.problem]
 
 
-def _read_sheet(path: Path, sheet: Sheet) -> tuple[list[Record], list[Problem]]:
+def _read_sheet(
+    path: Path, sheet: Sheet, extra_columns: bool = False
+) -> tuple[list[Record], list[Problem]]:
     shown = display_path(path)
     rows = _rows(path)
     header = [str(h or "").strip() for h in next(rows, [])]
@@ -291,7 +304,7 @@ def _read_sheet(path: Path, sheet: Sheet) -> tuple[list[Record], list[Problem]]:
             hint="remove it: TPS import layouts are fixed",
         )
         for i, h in enumerate(header)
-        if h and h not in {c.header for c in sheet.columns}
+        if h and h not in {c.header for c in sheet.columns} and not extra_columns
     ]
     if problems:
         return [], problems
@@ -436,21 +449,26 @@ def read_invoices(path: Path, client_codes: Iterable[str] | None = None) -> list
             )
     _require(problems)
     for record in records:
-        total = Decimal(record["subtotal"]) + Decimal(record["tax_total"])
-        digits = re.sub(r"\D", "", record["doc_number"])
-        record.update(
-            id=record["doc_number"],
-            total=str(total),
-            balance=str(total),
-            type="quick",
-            status="outstanding",
-            lines=[],
-            number=int(digits) if digits else 0,
-            invoice_code=record["doc_number"].rsplit("-", 1)[0]
-            if "-" in record["doc_number"]
-            else "0",
-        )
+        as_invoice(record)
     return _clean(records)
+
+
+def as_invoice(record: Record) -> Record:
+    """A row of the Import Invoices layout as the invoice TPS holds: its total is its
+    Amount plus its Taxes, all of it still owed."""
+    total = Decimal(record["subtotal"]) + Decimal(record["tax_total"])
+    digits = re.sub(r"\D", "", record["doc_number"])
+    record.update(
+        id=record["doc_number"],
+        total=str(total),
+        balance=str(total),
+        type="quick",
+        status="outstanding",
+        lines=[],
+        number=int(digits) if digits else 0,
+        invoice_code=record["doc_number"].rsplit("-", 1)[0] if "-" in record["doc_number"] else "0",
+    )
+    return record
 
 
 def applied_to(text: str) -> list[Record]:
@@ -459,8 +477,8 @@ def applied_to(text: str) -> list[Record]:
     for part in filter(None, (p.strip() for p in text.split(";"))):
         number, _, amount = part.rpartition("=")
         value = _money(amount)
-        if not number or value is None:
-            raise _Bad("expected INVOICE=AMOUNT; INVOICE=AMOUNT")
+        if not number or value is None or "=" in number:  # "=" left: a comma between two
+            raise _Bad("expected INVOICE=AMOUNT; INVOICE=AMOUNT, separated by semicolons")
         applications.append({"invoice_id": number.strip(), "amount": value})
     return applications
 

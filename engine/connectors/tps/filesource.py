@@ -8,7 +8,8 @@ so an unchanged sheet reads as unchanged. Writes: invoices go to `outbox/import-
 (TPS's Import Invoices layout; changes to invoices already in TPS to `invoice-changes.csv`,
 in the same layout, to be made by hand), payments to `outbox/payments-to-enter.csv` and
 client changes to `outbox/client-changes.csv`, for someone to enter in TPS; nothing else
-can be written.
+can be written. A second change to a client or invoice whose first still waits in the outbox
+is made on its row; an outbox sheet changed by hand is refused, never rewritten.
 """
 
 from __future__ import annotations
@@ -24,6 +25,12 @@ from typing import Any
 from tpsqbo_engine.connectors.tps import files, sheetio
 from tpsqbo_engine.connectors.tps.client import TpsRejected, convert_money
 from tpsqbo_engine.connectors.tps.contract import RESOURCES
+from tpsqbo_engine.connectors.tps.outboxrows import (
+    as_record,
+    client_as_changed,
+    pending_rows,
+    waiting_rows,
+)
 from tpsqbo_engine.ruleset.shapes import entity_catalog
 
 Record = dict[str, Any]
@@ -55,6 +62,7 @@ class FileTps:
         self.folder, self.firm_name, self.encoding = folder, firm_name, encoding
         self.outbox = folder / "outbox"
         self._records: dict[str, dict[str, Record]] | None = None
+        self._importing: set[str] = set()  # invoice numbers waiting in import-invoices.csv
 
     def firm(self) -> Record:
         return {"name": self.firm_name}
@@ -87,6 +95,8 @@ class FileTps:
                 lines = files.read_invoice_lines(lines_path, [i["id"] for i in loaded["invoices"]])
                 for invoice in loaded["invoices"]:
                     invoice["lines"] = lines.get(invoice["id"], [])
+        self._as_changed(loaded)
+        stamps += self.outbox_times()
         _apply_payments(loaded["invoices"], loaded["payments"])
         _due_by_terms(loaded["invoices"], loaded["clients"])
         stamp = (
@@ -99,6 +109,49 @@ class FileTps:
             for resource, rows in loaded.items()
         }
         return self._records
+
+    def _as_changed(self, loaded: dict[str, list[Record]]) -> None:
+        """Clients and invoices as the changes waiting in the outbox leave them, and the
+        invoices waiting to be imported: TPS holds those once they are entered. Read as the
+        export has them, a change written to QBO's value would read as TPS changing back,
+        to be sent to QBO (undoing it) or flagged against QBO's next change, and a change
+        to an invoice not imported yet would find it gone; once its sheet leaves the outbox
+        unentered, the export's value is TPS's again."""
+        for row in self.waiting("clients"):
+            for index, client in enumerate(loaded["clients"]):
+                if client["id"] == row["code"]:
+                    loaded["clients"][index] = client_as_changed(row)
+        exported = {invoice["id"] for invoice in loaded["invoices"]}
+        # An invoice the export has is imported already: the export says all of it.
+        importing = [
+            files.as_invoice(row)
+            for row in self.waiting("invoices")
+            if row["doc_number"] not in exported
+        ]
+        loaded["invoices"] += importing
+        self._importing = {invoice["id"] for invoice in importing}
+        invoices = {invoice["id"]: invoice for invoice in loaded["invoices"]}
+        for row in self.waiting("invoice-changes"):
+            invoice = invoices.get(row["doc_number"])
+            if invoice is None:
+                continue
+            for column in files.SHEETS["invoices"].columns:
+                invoice.pop(column.field, None)
+            total = str(Decimal(row["subtotal"]) + Decimal(row["tax_total"]))
+            invoice.update(row, total=total, balance=total)
+
+    def outbox_times(self) -> list[float]:
+        """What waits in the outbox is read as made (`_as_changed`): a row written there, or
+        a sheet moved out of it, is a change of the records it touches, as a new export is."""
+        if not self.outbox.is_dir():
+            return []
+        inside = [path.stat().st_mtime for path in self.outbox.iterdir() if path.is_file()]
+        return [self.outbox.stat().st_mtime, *inside]
+
+    def waiting(self, name: str) -> list[Record]:
+        """The rows of outbox sheet `name` (an OUTBOX key) still to be entered in TPS."""
+        sheet, layout = OUTBOX[name]
+        return waiting_rows(self.outbox / sheet, files.SHEETS[layout])
 
     def records(
         self, resource: str, updated_since: str = "", page_size: int = 0
@@ -124,28 +177,52 @@ class FileTps:
         current = self.get(resource, ident)
         if current["version"] != version:
             raise TpsRejected(f"the {resource} sheet changed since {ident} was read")
+        if resource == "payments":
+            # A row of payments-to-enter is a new payment to TPS: a changed payment written
+            # there would be entered as a second one.
+            raise TpsRejected(
+                f"payment {ident} is in TPS already and the outbox only adds payments;"
+                f" change its {', '.join(sorted(changes))} in TPS",
+                hint="the record is listed as Failed until then",
+            )
         updated = {**current, **changes}
-        self._to_outbox(resource, updated, change=True)
-        return updated
+        self._to_outbox(resource, updated, changes)
+        if resource != "clients":
+            return updated
+        # The sync keeps the version a write returns as TPS's: it is the one the next read
+        # gives the client, its outbox row included, or that read would be taken for a
+        # change made in TPS (and QBO's next change flagged as a conflict with it).
+        row = [r for r in self.waiting("clients") if r["code"] == ident][-1]  # as read
+        stamp = self._load()["clients"][ident]["updated_at"]
+        self._load()["clients"][ident] = _versioned(client_as_changed(row), stamp)
+        return _typed(resource, self._load()["clients"][ident])
 
-    def _to_outbox(self, resource: str, record: Record, change: bool = False) -> None:
+    def _to_outbox(self, resource: str, record: Record, changes: Record | None = None) -> None:
+        """`record` as a row of its outbox sheet. `changes`: what an update changed, for a
+        record whose earlier change is still waiting there."""
         if resource not in OUTBOX:
             raise TpsRejected(
                 f"TPS imports cannot take {resource} changes; make them in TPS",
                 hint="the record is listed as Failed until then",
             )
-        name, layout = OUTBOX["invoice-changes" if change and resource == "invoices" else resource]
+        # A change to an invoice still waiting to be imported is made on its import row.
+        importing = str(record.get("doc_number")) in self._importing
+        change = changes is not None and resource == "invoices" and not importing
+        name, layout = OUTBOX["invoice-changes" if change else resource]
         path = self.outbox / name
-        rows = list(files.read_sheet(path, files.SHEETS[layout])[0]) if path.is_file() else []
-        for row in rows:
-            row.pop("_row", None)
-        # The same write made again (a run resumed after a crash, the same key) replaces its
-        # row: TPS would import a row written twice as two records.
-        new = _outbox_row(resource, record)
         sheet = files.SHEETS[layout]
+        rows = pending_rows(path, sheet)
+        new = _outbox_row(resource, record)
         same = [i for i, row in enumerate(rows) if _identity(sheet, row) == _identity(sheet, new)]
-        if same:
-            rows[same[0]] = new
+        if same and changes is not None:
+            # A second change to a record while its first still waits to be entered: the
+            # pending row (the last, if a person doubled it) is what TPS will hold; the
+            # sheets' record is from before the first.
+            rows[same[-1]] = _outbox_row(resource, {**as_record(rows[same[-1]]), **changes})
+        elif same:
+            # The same write made again (a run resumed after a crash, the same key) replaces
+            # its row: TPS would import a row written twice as two records.
+            rows[same[-1]] = new
         else:
             rows.append(new)
         self.outbox.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,8 @@ UTF-8 is tried, then Windows-1252 (what Excel writes on Windows), then Latin-1, 
 anything. A firm whose sheets are in another encoding names it (`tps.encoding` in the firm
 config, or `--encoding`), and then a byte that does not fit is an error, not a guess. XLSX is
 read with openpyxl; a file that is not a workbook is an error. A file over `MAX_BYTES`, an
-empty file, a cell over `MAX_CELL` characters or a NUL byte stop the read before anything is
+XLSX that would unpack to more than its limits allow (`_unpacked_within_limits`), an empty
+file, a cell over `MAX_CELL` characters or a NUL byte stop the read before anything is
 imported.
 """
 
@@ -26,6 +27,15 @@ from tpsqbo_engine.ruleset.source import display_path
 
 MAX_BYTES = 64 * 1024 * 1024
 MAX_CELL = 32_767  # Excel's own limit for one cell
+# An XLSX is a zip of XML parts. openpyxl streams a worksheet's part but reads the others
+# (shared strings, styles) whole, so what a workbook unpacks to is bounded before it is
+# opened: every part together, each part read whole, and how tightly a part is packed
+# (spreadsheets pack 5 to 20 times; a part packed 250 times is a bomb, not a sheet).
+# zipfile stops reading a part at its declared size, so the declared sizes hold.
+MAX_UNPACKED = 4 * MAX_BYTES  # the XML of a sheet at files.MAX_ROWS rows fits
+MAX_PARTS = 10_000  # a workbook has tens; each costs memory as the zip is opened
+MAX_RATIO = 100
+_RATIO_FROM = 1024 * 1024  # smaller parts cannot hurt, however packed
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8-sig"),
     (codecs.BOM_UTF16_LE, "utf-16"),
@@ -66,6 +76,18 @@ def encoding(name: str) -> Iterator[None]:
         yield
     finally:
         _encoding.reset(token)
+
+
+@contextmanager
+def detected() -> Iterator[None]:
+    """Sheets read inside are decoded by their BOM or by guessing, whatever the firm's
+    exports are in: the outbox the engine writes (UTF-8, or what a spreadsheet saved it as)."""
+    named, command_line = _encoding.set(""), _command_line.set("")
+    try:
+        yield
+    finally:
+        _command_line.reset(command_line)
+        _encoding.reset(named)
 
 
 def _refuse(path: Path, row: int, column: int, code: str, message: str, hint: str = "") -> None:
@@ -151,10 +173,65 @@ def _csv_rows(path: Path) -> Iterator[list[Any]]:
         yield row
 
 
-def _xlsx_rows(path: Path) -> Iterator[list[Any]]:
-    from openpyxl import load_workbook
+def _too_large(path: Path, message: str) -> None:
+    hint = "is this really the TPS export? export it again, or as CSV"
+    _refuse(path, 1, 1, "file.too-large", message, hint)
 
+
+def _zip_parts(path: Path) -> int | None:
+    """The number of parts the zip's end record declares (zip64's too), read before
+    zipfile reads its whole directory; None when there is no end record to read."""
+    with path.open("rb") as handle:
+        size = handle.seek(0, io.SEEK_END)
+        handle.seek(max(0, size - 22 - 65_535))  # the end record, then at most a comment
+        tail = handle.read()
+        end = tail.rfind(b"PK\x05\x06")
+        if end < 0 or len(tail) - end < 22:
+            return None
+        parts = int.from_bytes(tail[end + 10 : end + 12], "little")
+        locator = tail[end - 20 : end] if end >= 20 else b""
+        if parts != 0xFFFF or not locator.startswith(b"PK\x06\x07"):
+            return parts
+        handle.seek(int.from_bytes(locator[8:16], "little"))
+        record = handle.read(56)
+    if not record.startswith(b"PK\x06\x06") or len(record) < 56:
+        return None
+    return int.from_bytes(record[32:40], "little")
+
+
+def _unpacked_within_limits(path: Path) -> None:
+    parts = _zip_parts(path)
+    if parts is not None and parts > MAX_PARTS:
+        _too_large(path, f"the workbook holds {parts:,} parts; at most {MAX_PARTS:,} are read")
+    with zipfile.ZipFile(path) as archive:
+        infos = archive.infolist()
+    if len(infos) > MAX_PARTS:
+        _too_large(path, f"the workbook holds {len(infos):,} parts; at most {MAX_PARTS:,} are read")
+    total = sum(info.file_size for info in infos)
+    if total > MAX_UNPACKED:
+        message = f"the workbook unpacks to {total:,} bytes; at most {MAX_UNPACKED:,} are read"
+        _too_large(path, message)
+    for info in infos:
+        whole = not info.filename.startswith("xl/worksheets/")
+        if whole and info.file_size > MAX_BYTES:
+            _too_large(
+                path,
+                f"its part {info.filename} unpacks to {info.file_size:,} bytes;"
+                f" at most {MAX_BYTES:,} are read",
+            )
+        if info.file_size > _RATIO_FROM and info.file_size > MAX_RATIO * info.compress_size:
+            _too_large(
+                path,
+                f"its part {info.filename} unpacks to {info.file_size:,} bytes from"
+                f" {info.compress_size:,}, packed tighter than any spreadsheet packs",
+            )
+
+
+def _xlsx_rows(path: Path) -> Iterator[list[Any]]:
     try:
+        _unpacked_within_limits(path)
+        from openpyxl import load_workbook  # only for a workbook within the limits
+
         book = load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError) as exc:
         _refuse(
@@ -180,4 +257,15 @@ def _xlsx_rows(path: Path) -> Iterator[list[Any]]:
         book.close()
 
 
-__all__ = ["MAX_BYTES", "MAX_CELL", "SheetUnreadable", "decode", "encoding", "rows"]
+__all__ = [
+    "MAX_BYTES",
+    "MAX_CELL",
+    "MAX_PARTS",
+    "MAX_RATIO",
+    "MAX_UNPACKED",
+    "SheetUnreadable",
+    "decode",
+    "detected",
+    "encoding",
+    "rows",
+]

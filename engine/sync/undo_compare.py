@@ -1,0 +1,231 @@
+"""Comparing records as `undo` must: the fields of a record still not as before run N, and
+QBO against the backup taken before the initial sync.
+
+The initial sync reads paid history without its lists (engine/sync/scope.py: a paid QBO
+invoice keeps its fields, not its `Line`), so a history record it linked and rewrote is
+journaled with those lists absent. The backup holds the whole record as it was: the lists
+are taken back from there, or the undo says it cannot restore them. Once applied, QBO is
+compared with the backup on the active records of each entity and on every field the run
+changed, so "back to the backup" is said only when it is true.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tpsqbo_engine.connectors.qbo import wire
+from tpsqbo_engine.connectors.qbo.queries import NAME_LISTS
+
+if TYPE_CHECKING:
+    from tpsqbo_engine.sync.undo import Step
+
+Record = dict[str, Any]
+_LINE_STAMPS = frozenset({"Id", "LineNum", "LineEx"})
+
+
+def get(record: Record, dotted: str) -> Any:
+    value: Any = record
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def differing(fields: dict[str, Any], current: Record) -> list[str]:
+    """The paths of `fields` whose value in `current` is not the one given."""
+    return [path for path, value in fields.items() if not same(get(current, path), value)]
+
+
+def same(a: Any, b: Any) -> bool:
+    """Values as QBO, TPS and a backup give them back: numbers by value (a backup keeps
+    amounts as text), absent and empty alike, objects and lists part by part."""
+    if _empty(a) or _empty(b):
+        return _empty(a) and _empty(b)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return all(same(a.get(k), b.get(k)) for k in set(a) | set(b))
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(
+            same(_unstamped(x), _unstamped(y)) for x, y in zip(a, b, strict=True)
+        )
+    number_a, number_b = _number(a), _number(b)
+    if (
+        number_a is not None
+        and number_b is not None
+        and not (isinstance(a, str) and isinstance(b, str))
+    ):
+        return number_a == number_b
+    return bool(wire.dumps(a) == wire.dumps(b))
+
+
+def _unstamped(item: Any) -> Any:
+    """A line as written: QBO numbers lines itself, and may number them anew on a write."""
+    if isinstance(item, dict):
+        return {k: v for k, v in item.items() if k not in _LINE_STAMPS}
+    return item
+
+
+def _empty(value: Any) -> bool:
+    return (
+        value is None
+        or value == ""
+        or (isinstance(value, dict) and not any(not _empty(v) for v in value.values()))
+    )
+
+
+def _number(value: Any) -> Decimal | None:
+    """A finite number, given as one or as text; else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+def _entries(backup: dict[str, Any]) -> Iterator[tuple[str, Record]]:
+    with gzip.open(Path(backup["path"]), "rt", encoding="utf-8") as handle:
+        for line in handle:
+            entry = json.loads(line, parse_float=Decimal)
+            yield str(entry["entity"]), entry["record"]
+
+
+def _records(backup: dict[str, Any], wanted: set[str]) -> dict[str, Record]:
+    """The backup's records named in `wanted` ("qbo.Invoice:33"), and only those."""
+    found = {}
+    for entity, record in _entries(backup):
+        written = f"qbo.{entity}:{record.get('Id')}"
+        if written in wanted:
+            found[written] = record
+    return found
+
+
+def _unseen(step: Step, current: Record | None) -> list[str]:
+    """The lists the journal says were absent and that are there now: what a run reading
+    the record without its lists could not see."""
+    if step.kind != "restore" or not step.written.startswith("qbo.") or current is None:
+        return []
+    return [
+        path
+        for path, value in step.fields.items()
+        if value is None and "." not in path and isinstance(current.get(path), list)
+    ]
+
+
+def whole_lists(
+    steps: list[Step], backup: dict[str, Any] | None, current: dict[str, Record | None]
+) -> list[Step]:
+    """Each step of an initial sync's undo with the lists that sync could not see taken
+    from the backup (absent there: absent before); those of a record the backup does not
+    hold are named in `unknown`, as nothing says what they were."""
+    unseen = {s.written: paths for s in steps if (paths := _unseen(s, current.get(s.written)))}
+    if not unseen:
+        return steps
+    before = _records(backup, set(unseen)) if backup else {}
+    taken = []
+    for step in steps:
+        paths = unseen.get(step.written, [])
+        if paths and step.written not in before:  # made between the backup and the run
+            taken.append(replace(step, unknown=tuple(paths)))
+            continue
+        record = before.get(step.written, {})
+        numbers = _number_keys(current.get(step.written) or {})
+        known = {p: _typed(record.get(p), numbers) for p in paths}
+        taken.append(replace(step, fields={**step.fields, **known}))
+    return taken
+
+
+def _number_keys(record: Any) -> set[str]:
+    """The keys QBO answers with a number in this record (Amount, Qty, UnitPrice...)."""
+    found: set[str] = set()
+    items = record.items() if isinstance(record, dict) else enumerate(record)
+    for key, value in items:
+        if isinstance(value, dict | list):
+            found |= _number_keys(value)
+        elif isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+            found.add(str(key))
+    return found
+
+
+def _typed(value: Any, numbers: set[str], key: str = "") -> Any:
+    """A backup's value as QBO takes it: the backup keeps amounts as text, and a number
+    sent as text would be a different value to QBO."""
+    if isinstance(value, dict):
+        return {k: _typed(v, numbers, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_typed(v, numbers, key) for v in value]
+    if key in numbers and isinstance(value, str) and _number(value) is not None:
+        return _number(value)
+    return value
+
+
+def compare_with_backup(session: Any, backup: dict[str, Any], steps: Iterable[Step]) -> list[str]:
+    """After the initial sync is undone: does QBO hold the same active records as the
+    backup taken before it, with the fields the run changed (`steps`, all the run's
+    writes) as they were? Lines saying so, or naming each difference."""
+    steps = list(steps)
+    changed = {s.written: s for s in steps if s.kind == "restore"}
+    active, was = _backup_index(backup, steps, changed)
+    differences = []
+    for entity, before in sorted(active.items()):
+        differences += _entity_differences(session, entity, before, was)
+    if differences:
+        return [f"QBO differs from the backup of {backup['taken_at']}:", *differences]
+    return [
+        f"QBO is back to the backup taken before the initial sync ({backup['taken_at']}, "
+        f"{backup['path']}): the same active records in {len(active)} entities, and the "
+        f"fields the run changed as they were in {len(changed)} record(s)"
+    ]
+
+
+def _backup_index(
+    backup: dict[str, Any], steps: list[Step], changed: dict[str, Step]
+) -> tuple[dict[str, set[str]], dict[str, dict[str, Any]]]:
+    """The Ids of the backup's active records by entity, and for each record the run
+    changed, the backup's values at the paths it changed (not whole records: a backup is
+    the firm's whole QBO)."""
+    # An entity the backup holds no record of is compared too, if the run wrote to it.
+    active: dict[str, set[str]] = {
+        s.written.split(":", 1)[0].split(".", 1)[1]: set()
+        for s in steps
+        if s.written.startswith("qbo.")
+    }
+    was: dict[str, dict[str, Any]] = {}
+    for entity, record in _entries(backup):
+        ids = active.setdefault(entity, set())
+        if not _active(record):
+            continue
+        ids.add(str(record["Id"]))
+        step = changed.get(f"qbo.{entity}:{record['Id']}")
+        if step is not None:
+            was[step.written] = {path: get(record, path) for path in step.fields}
+    return active, was
+
+
+def _entity_differences(
+    session: Any, entity: str, before: set[str], was: dict[str, dict[str, Any]]
+) -> list[str]:
+    where = "Active IN (true, false)" if entity in NAME_LISTS else ""
+    now: dict[str, list[str]] = {}  # active Id -> the fields not as in the backup
+    for record in session.qbo.query_all(entity, where):
+        if _active(record):
+            written = f"qbo.{entity}:{record['Id']}"
+            now[str(record["Id"])] = differing(was[written], record) if written in was else []
+    lines = []
+    if set(now) - before:
+        lines.append(f"{entity}: not in the backup: {', '.join(sorted(set(now) - before))}")
+    if before - set(now):
+        lines.append(f"{entity}: in the backup, not now: {', '.join(sorted(before - set(now)))}")
+    for ident in sorted(set(now) & before):
+        if now[ident]:
+            lines.append(f"{entity} {ident}: {', '.join(now[ident])} not as in the backup")
+    return lines
+
+
+def _active(record: Record) -> bool:
+    return record.get("Active", True) is not False and record.get("TxnStatus") != "Voided"
