@@ -3,7 +3,6 @@ prints; errors go to the CLI's one error boundary."""
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
@@ -12,8 +11,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from tpsqbo_engine.cli_paths import folder_out, writable, write_out
 from tpsqbo_engine.errors import UsageError
-from tpsqbo_engine.private import write_private
 from tpsqbo_engine.sync import render
 from tpsqbo_engine.sync.config import CONFIG_FILE
 
@@ -35,49 +34,6 @@ def _session(config: Path) -> Session:
     from tpsqbo_engine.sync.session import Session
 
     return Session(load_config(config))
-
-
-def _writable(path: Path, option: str, example: str = "plan.json") -> Path:
-    """An output file checked before the long work: a folder, or a place that cannot be
-    written, is a usage error now rather than after both systems were read."""
-    if path.is_dir():
-        raise UsageError(
-            f"{option} {path} is a folder", hint=f"give a file name, e.g. {path / example}"
-        )
-    missing = path
-    while not missing.parent.exists() and missing.parent.parent != missing.parent:
-        missing = missing.parent
-    if not missing.parent.is_dir():
-        raise UsageError(f"cannot write {option} {path}: {missing.parent} is not a folder")
-    # A trial, not a permission bit (read-only mounts and /proc refuse root too): the first
-    # missing folder made and removed, or a file made and removed where the output goes.
-    try:
-        if missing != path:
-            missing.mkdir(mode=0o700)
-            missing.rmdir()
-        else:
-            probe = path.with_name(f".{path.name}.{os.getpid()}.probe")
-            os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-            probe.unlink()
-    except OSError as exc:
-        raise UsageError(f"cannot write {option} {path}: {exc.strerror}") from None
-    return path
-
-
-def _folder_out(path: Path, option: str) -> Path:
-    """A folder the run will write into, checked before the run writes to the books: finding
-    out after the sync that its documents cannot be kept would be too late to say so."""
-    if path.exists() and not path.is_dir():
-        raise UsageError(f"{option} {path} is a file, not a folder", hint="give a folder")
-    _writable(path / f".tpsqbo-{os.getpid()}", option)  # a name no document has
-    return path
-
-
-def _write_out(path: Path, data: str) -> None:
-    try:
-        write_private(path, data)
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
 
 
 def _check_named(session: Session, records: list[str]) -> None:
@@ -160,10 +116,10 @@ def plan(
     """Show every write the next sync would make, with field-level differences."""
     output = _format(output)
     if out is not None:
-        _writable(out, "--out")
+        writable(out, "--out")
     made, _ = _session(config).plan()
     if out is not None:
-        _write_out(out, made.to_json())
+        write_out(out, made.to_json())
     if output == "json":
         typer.echo(made.to_json())
     else:
@@ -208,7 +164,7 @@ def sync(
     if force and not reason.strip():
         raise UsageError("--force needs --reason", hint="say why; it is kept in the history")
     if render_dir is not None:
-        _folder_out(render_dir, "--render")
+        folder_out(render_dir, "--render")
     given = Plan.from_file(plan_file) if plan_file else None  # before any connection
     if given is not None and given.phase == "undo":
         raise UsageError(
@@ -317,7 +273,7 @@ def report(
     """Write one self-contained HTML page about a run, for a bookkeeper to open."""
     from tpsqbo_engine.sync.report import write_report
 
-    _writable(out, "--out", "report.html")
+    writable(out, "--out", "report.html")
     try:
         path = write_report(_session(config), run, out)
     except OSError as exc:
@@ -476,7 +432,7 @@ def render_invoice_command(
     from tpsqbo_engine.sync.documents import render_invoice, write_pdf
 
     if out is not None:
-        _writable(out, "--out", f"{invoice}.html")
+        writable(out, "--out", f"{invoice}.html")
     document = render_invoice(_session(config), invoice, template)
     for warning in document.warnings:
         typer.echo(f"warning: {warning}", err=True)
@@ -487,7 +443,7 @@ def render_invoice_command(
         for refused in write_pdf(document, out)[1]:
             typer.echo(f"warning: refused to read {refused}", err=True)
     else:
-        _write_out(out, document.text)
+        write_out(out, document.text)
     typer.echo(f"{invoice} rendered to {out}", err=True)
 
 

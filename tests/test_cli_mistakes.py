@@ -267,13 +267,13 @@ def test_good_limits_and_environments_load(tmp_path: Path) -> None:
 
 
 def test_an_out_in_folders_yet_to_be_made_is_accepted_and_nothing_is_left(tmp_path: Path) -> None:
-    from tpsqbo_engine.cli_sync import _folder_out, _writable
+    from tpsqbo_engine.cli_paths import folder_out, writable
 
     assert (
-        _writable(tmp_path / "a" / "b" / "plan.json", "--out") == tmp_path / "a" / "b" / "plan.json"
+        writable(tmp_path / "a" / "b" / "plan.json", "--out") == tmp_path / "a" / "b" / "plan.json"
     )
-    assert _writable(tmp_path / "plan.json", "--out") == tmp_path / "plan.json"
-    assert _folder_out(tmp_path / "docs", "--render") == tmp_path / "docs"
+    assert writable(tmp_path / "plan.json", "--out") == tmp_path / "plan.json"
+    assert folder_out(tmp_path / "docs", "--render") == tmp_path / "docs"
     assert list(tmp_path.iterdir()) == []  # the trials made nothing that stays
 
 
