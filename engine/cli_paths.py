@@ -18,23 +18,7 @@ def writable(path: Path, option: str, example: str = "plan.json") -> Path:
         raise UsageError(
             f"{option} {path} is a folder", hint=f"give a file name, e.g. {path / example}"
         )
-    missing = path
-    while not missing.parent.exists() and missing.parent.parent != missing.parent:
-        missing = missing.parent
-    if not missing.parent.is_dir():
-        raise UsageError(f"cannot write {option} {path}: {missing.parent} is not a folder")
-    # A trial, not a permission bit (read-only mounts and /proc refuse root too): the first
-    # missing folder made and removed, or a file made and removed where the output goes.
-    try:
-        if missing != path:
-            missing.mkdir(mode=0o700)
-            missing.rmdir()
-        else:
-            probe = path.with_name(f".{path.name}.{os.getpid()}.probe")
-            os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-            probe.unlink()
-    except OSError as exc:
-        raise UsageError(f"cannot write {option} {path}: {exc.strerror}") from None
+    _try_writing(path.with_name(f".{path.name}.{os.getpid()}.probe"), option, path)
     return path
 
 
@@ -43,8 +27,27 @@ def folder_out(path: Path, option: str) -> Path:
     out after the sync that its documents cannot be kept would be too late to say so."""
     if path.exists() and not path.is_dir():
         raise UsageError(f"{option} {path} is a file, not a folder", hint="give a folder")
-    writable(path / f".tpsqbo-{os.getpid()}", option)  # a name no document has
+    _try_writing(path / f".tpsqbo-{os.getpid()}.probe", option, path)
     return path
+
+
+def _try_writing(probe: Path, option: str, shown: Path) -> None:
+    """A trial, not a permission bit (read-only mounts and /proc refuse root too): the first
+    missing folder on the way to `probe` made and removed, or `probe` made and removed."""
+    missing = probe
+    while not missing.parent.exists() and missing.parent.parent != missing.parent:
+        missing = missing.parent
+    if not missing.parent.is_dir():
+        raise UsageError(f"cannot write {option} {shown}: {missing.parent} is not a folder")
+    try:
+        if missing != probe:
+            missing.mkdir(mode=0o700)
+            missing.rmdir()
+        else:
+            os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            probe.unlink()
+    except OSError as exc:
+        raise UsageError(f"cannot write {option} {shown}: {exc.strerror}") from None
 
 
 def write_out(path: Path, data: str) -> None:

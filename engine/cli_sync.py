@@ -103,7 +103,9 @@ def checklist(config: ConfigOption = Path(CONFIG_FILE), output: FormatOption = "
 
 def backup(config: ConfigOption = Path(CONFIG_FILE)) -> None:
     """Snapshot every QBO entity the rules touch into a compressed JSON-lines file."""
-    typer.echo(f"backup written to {_session(config).backup()}")
+    session = _session(config)
+    folder_out(session.config.workdir / "backups", "the firm config's workdir:")
+    typer.echo(f"backup written to {session.backup()}")
 
 
 def plan(

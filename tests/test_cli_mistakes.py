@@ -183,6 +183,14 @@ def test_a_render_folder_that_is_a_file_is_refused_before_the_sync(
     assert "cannot write --render /proc/docs" in err
 
 
+def test_a_workdir_that_cannot_hold_backups_is_refused_before_qbo_is_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _firm(tmp_path, extra="workdir: /proc/nope\n")
+    err = _fails_cleanly(["backup", "-c", str(config)], capsys)
+    assert "cannot write the firm config's workdir: /proc/nope/backups" in err
+
+
 @pytest.mark.parametrize("state", ["/proc/nope/state.db", "."])
 def test_a_state_that_cannot_be_used_is_a_usage_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], state: str

@@ -138,7 +138,7 @@ def load_config(path: Path) -> FirmConfig:
     if not path.is_file():
         raise UsageError(
             f"no firm config at {path}",
-            hint=f"write a {CONFIG_FILE} (see examples/demo-firm/), or pass --config",
+            hint=f"`tpsqbo-engine init` writes a {CONFIG_FILE} to fill in, or pass --config",
         )
     documents, problems = load_file(path)
     if not problems and len(documents) != 1:
