@@ -298,3 +298,20 @@ def test_an_odd_tps_id_is_never_put_into_a_url() -> None:
     assert asked == []
     assert in_systems(session, "tps.Client", "c-1001")  # type: ignore[arg-type]
     assert asked == ["c-1001"]
+
+
+def test_an_environment_is_the_same_by_its_short_name_or_intuits_discovery_url(
+    tmp_path: Path,
+) -> None:
+    from tpsqbo_engine.connectors.qbo.tokens import Tokens, TokenStore
+    from tpsqbo_engine.errors import UsageError
+    from tpsqbo_engine.sync.firmfiles import same_environment
+
+    store = TokenStore(tmp_path / "tokens.json")
+    same_environment(store, "production", tmp_path)  # not connected yet: the client says so
+    sandbox = "https://developer.intuit.com/.well-known/openid_sandbox_configuration/"
+    store.save(Tokens("1", "", sandbox, "id", "a", 0, "r", 0))
+    same_environment(store, "sandbox", tmp_path)
+    same_environment(store, "Sandbox ", tmp_path)
+    with pytest.raises(UsageError, match=r"the firm config says qbo\.environment 'production'"):
+        same_environment(store, "production", tmp_path)

@@ -109,8 +109,16 @@ def pins_problems(firm: FirmConfig) -> list[Problem]:
     return []
 
 
+# Intuit's own discovery documents name the same environments as the short names do.
+_INTUIT_DISCOVERY = {
+    "https://developer.intuit.com/.well-known/openid_sandbox_configuration": "sandbox",
+    "https://developer.intuit.com/.well-known/openid_configuration": "production",
+}
+
+
 def _environment(name: str) -> str:
-    return name.strip().rstrip("/").lower()
+    plain = name.strip().rstrip("/")
+    return _INTUIT_DISCOVERY.get(plain.lower(), plain if "://" in plain else plain.lower())
 
 
 def same_environment(store: TokenStore, configured: str, config: Path) -> None:
