@@ -84,9 +84,10 @@ def _connect_target(
     if config is None:
         return environment or "sandbox", token_file
     from tpsqbo_engine.sync.config import load_config
+    from tpsqbo_engine.sync.firmfiles import same_place
 
     qbo = load_config(config).qbo
-    if environment and environment != qbo.environment:
+    if environment and not same_place(environment, qbo.environment):
         raise UsageError(
             f"--environment {environment!r}, but {config} says qbo.environment {qbo.environment!r}",
             hint="leave out --environment, or change qbo.environment in the firm config",

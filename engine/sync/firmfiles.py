@@ -121,6 +121,11 @@ def _environment(name: str) -> str:
     return _INTUIT_DISCOVERY.get(plain.lower(), plain if "://" in plain else plain.lower())
 
 
+def same_place(one: str, other: str) -> bool:
+    """Whether two environment names (short names or discovery URLs) are the same one."""
+    return _environment(one) == _environment(other)
+
+
 def same_environment(store: TokenStore, configured: str, config: Path) -> None:
     """The saved connection must be to the environment the firm config names: a firm moved
     to production by its config must not go on syncing the sandbox company, nor the reverse.
@@ -129,7 +134,7 @@ def same_environment(store: TokenStore, configured: str, config: Path) -> None:
         saved = store.load().environment
     except ReconnectRequired:
         return
-    if _environment(saved) != _environment(configured):
+    if not same_place(saved, configured):
         raise UsageError(
             f"the saved connection ({store.path}) is to {saved!r}; "
             f"the firm config says qbo.environment {configured!r}",
