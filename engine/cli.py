@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from tpsqbo_engine import __version__, private, signals
-from tpsqbo_engine.errors import EngineError, UsageError
+from tpsqbo_engine.errors import EngineError, RuleError, UsageError
 from tpsqbo_engine.problems import REPORTERS, Problem, has_errors
 from tpsqbo_engine.ruleset.validate import Validation, validate_paths
 
@@ -75,8 +75,9 @@ def validate(
     paths: Annotated[
         list[Path] | None,
         typer.Argument(
-            help="Rule pack folders, or files inside them. Default: ./rules if it is a pack, "
-            "else the shipped standard pack.",
+            help="Rule pack folders, or files inside them. Default: the firm config's rules "
+            "and pins file (--config), else ./rules if it is a pack, else the shipped "
+            "standard pack.",
             show_default=False,
         ),
     ] = None,
@@ -96,7 +97,12 @@ def validate(
     ] = False,
     config: Annotated[
         Path,
-        typer.Option("--config", "-c", help="With --online: the firm config that connects."),
+        typer.Option(
+            "--config",
+            "-c",
+            help="The firm config: whose rules and pins file to check when no path is "
+            "given, and with --online the one that connects.",
+        ),
     ] = Path("tpsqbo.yaml"),
     strict: Annotated[bool, typer.Option("--strict", help="Fail on warnings too.")] = False,
 ) -> int:
@@ -104,8 +110,15 @@ def validate(
 
     Exit 0 when clean, 1 when problems were found, 2 on a usage error.
     """
-    result = validate_paths(paths or [])
+    from tpsqbo_engine.sync.config import load_config
+    from tpsqbo_engine.sync.firmfiles import pins_problems
+
+    # With no path, the firm's own rules and pins file: what its runs load.
+    firm = load_config(config) if not paths and config.is_file() else None
+    result = validate_paths(list(firm.rules) if firm else paths or [])
     problems = list(result.problems)
+    if firm is not None and not has_errors(problems):
+        problems.extend(pins_problems(firm))
     if online:
         problems.extend(_online_problems(result, config))
     rendered = REPORTERS[output](problems)
@@ -140,12 +153,11 @@ app.add_typer(emulate_app, name="emulate")
 
 
 def _limits_spec(value: str) -> str:
-    from tpsqbo_engine.connectors.qbo.limits import Limits
+    from tpsqbo_engine.sync.config import limits_problem
 
-    try:
-        Limits.parse(value)
-    except ValueError as exc:  # checked while the command line is parsed, not after start
-        raise typer.BadParameter(str(exc)) from None
+    problem = limits_problem(value)  # checked while the command line is parsed, not after start
+    if problem:
+        raise typer.BadParameter(problem)
     return value
 
 
@@ -312,58 +324,6 @@ def _describe_qbo(info: dict[str, str]) -> list[str]:
     ]
 
 
-@app.command()
-def connect(
-    environment: Annotated[
-        str, typer.Option(help="sandbox, production, or the OAuth discovery URL of an emulator.")
-    ] = "sandbox",
-    redirect_uri: Annotated[
-        str,
-        typer.Option(
-            help="Loopback redirect URI registered for the app. Port 0 (for the emulator "
-            "and loopback testing; Intuit needs the registered URI exactly): any free port."
-        ),
-    ] = "http://127.0.0.1:8765/callback",
-    token_file: Annotated[
-        Path | None,
-        typer.Option(
-            help="Where to keep the tokens (0600). Default: ~/.config/tpsqbo-engine/qbo-tokens.json"
-        ),
-    ] = None,
-    auth_code: Annotated[
-        str, typer.Option(help="Skip the browser: an authorization code you already have.")
-    ] = "",
-    realm_id: Annotated[str, typer.Option(help="The company id that came with --auth-code.")] = "",
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for the redirect.")] = 300,
-) -> int:
-    """Connect a QuickBooks Online company (OAuth 2.0) and save its tokens.
-
-    The app's client id and secret come from TPSQBO_QBO_CLIENT_ID and
-    TPSQBO_QBO_CLIENT_SECRET; nothing secret is printed.
-    """
-    from tpsqbo_engine.connectors.qbo.connect import (
-        ConnectSettings,
-        client_credentials,
-        default_token_file,
-    )
-    from tpsqbo_engine.connectors.qbo.connect import connect as run_connect
-
-    client_id, secret = client_credentials()
-    settings = ConnectSettings(
-        client_id, secret, environment, redirect_uri, token_file or default_token_file()
-    )
-    tokens = run_connect(
-        settings,
-        auth_code=auth_code,
-        realm_id=realm_id,
-        timeout=timeout,
-        announce=lambda url: typer.echo(f"Open this URL to authorize:\n{url}"),
-        listening=lambda uri: typer.echo(f"listening for the redirect on {uri}"),
-    )
-    typer.echo(f"connected to company {tokens.realm_id}; tokens saved to {settings.token_file}")
-    raise typer.Exit(EXIT_OK)
-
-
 from tpsqbo_engine.cli_sync import register  # noqa: E402 - after the app exists
 
 register(app)
@@ -373,6 +333,7 @@ register_fleet(app)
 from tpsqbo_engine.cli_watch import register as register_watch  # noqa: E402
 
 register_watch(app)
+from tpsqbo_engine.cli_connect import register as register_connect  # noqa: E402
 from tpsqbo_engine.cli_init import register as register_init  # noqa: E402
 from tpsqbo_engine.cli_pack import register as register_pack  # noqa: E402
 from tpsqbo_engine.cli_test import register as register_test  # noqa: E402
@@ -380,6 +341,7 @@ from tpsqbo_engine.cli_test import register as register_test  # noqa: E402
 register_pack(app)
 register_test(app)
 register_init(app)
+register_connect(app)
 from tpsqbo_engine.cli_render import register as register_render  # noqa: E402
 from tpsqbo_engine.cli_sync import render_app  # noqa: E402
 
@@ -417,6 +379,8 @@ def _outcome(argv: list[str] | None) -> int:
         typer.echo("interrupted", err=True)
         return EXIT_INTERRUPTED
     except EngineError as exc:
+        if isinstance(exc, RuleError) and exc.problems:  # each one located, as validate shows it
+            typer.echo(REPORTERS["text"](exc.problems), err=True)
         typer.echo(f"error: {exc.message}", err=True)
         if exc.hint:
             typer.echo(f"hint: {exc.hint}", err=True)
@@ -426,9 +390,9 @@ def _outcome(argv: list[str] | None) -> int:
         if stop is not None:  # a stop that came wrapped, raised as itself for main()
             raise stop from None
         log = private.crash_log(exc)
+        where = f"the details are in {log}" if log else "the details could not be saved"
         typer.echo(
-            f"unexpected error: {type(exc).__name__}. This is a bug in tpsqbo-engine; "
-            f"the details are in {log}",
+            f"unexpected error: {type(exc).__name__}. This is a bug in tpsqbo-engine; {where}",
             err=True,
         )
         return EXIT_BUG

@@ -20,7 +20,8 @@ def init(
     for path in made.written:
         typer.echo(f"wrote {path}")
     typer.echo(
-        "next: edit tpsqbo.yaml (TPS endpoint, QBO environment), `tpsqbo-engine connect`, "
+        "next: edit tpsqbo.yaml (TPS endpoint, QBO environment), "
+        f"`tpsqbo-engine connect -c {folder / 'tpsqbo.yaml'}`, "
         f"then `tpsqbo-engine validate {folder / 'rules'}` and `tpsqbo-engine test "
         f"{folder / 'rules'}`"
     )

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from tpsqbo_engine.cli_paths import folder_out, writable, write_out
 from tpsqbo_engine.errors import UsageError
-from tpsqbo_engine.private import write_private
 from tpsqbo_engine.sync import render
 from tpsqbo_engine.sync.config import CONFIG_FILE
 
@@ -34,6 +34,14 @@ def _session(config: Path) -> Session:
     from tpsqbo_engine.sync.session import Session
 
     return Session(load_config(config))
+
+
+def _check_named(session: Session, records: list[str]) -> None:
+    """Record names the user typed: a typo is refused, not acted on as nothing."""
+    from tpsqbo_engine.sync.records import check_records
+
+    for warning in check_records(session, records):
+        typer.echo(f"warning: {warning}", err=True)
 
 
 def _echo_lines(lines: list[str]) -> None:
@@ -95,7 +103,9 @@ def checklist(config: ConfigOption = Path(CONFIG_FILE), output: FormatOption = "
 
 def backup(config: ConfigOption = Path(CONFIG_FILE)) -> None:
     """Snapshot every QBO entity the rules touch into a compressed JSON-lines file."""
-    typer.echo(f"backup written to {_session(config).backup()}")
+    session = _session(config)
+    folder_out(session.config.workdir / "backups", "the firm config's workdir:")
+    typer.echo(f"backup written to {session.backup()}")
 
 
 def plan(
@@ -107,9 +117,11 @@ def plan(
 ) -> None:
     """Show every write the next sync would make, with field-level differences."""
     output = _format(output)
+    if out is not None:
+        writable(out, "--out")
     made, _ = _session(config).plan()
     if out is not None:
-        write_private(out, made.to_json())
+        write_out(out, made.to_json())
     if output == "json":
         typer.echo(made.to_json())
     else:
@@ -153,8 +165,15 @@ def sync(
         raise UsageError(f"--fail-on is new, any or never, not {fail_on!r}")
     if force and not reason.strip():
         raise UsageError("--force needs --reason", hint="say why; it is kept in the history")
+    if render_dir is not None:
+        folder_out(render_dir, "--render")
+    given = Plan.from_file(plan_file) if plan_file else None  # before any connection
+    if given is not None and given.phase == "undo":
+        raise UsageError(
+            f"{plan_file} is the plan of an undo, which `sync` does not apply",
+            hint="undo a run with `tpsqbo-engine undo --run N`",
+        )
     session = _session(config)
-    given = Plan.from_file(plan_file) if plan_file else None
     summary = session.sync(
         given=given,
         force_reason=reason if force else "",
@@ -211,11 +230,16 @@ def retry(
     """Sync only some records again, after fixing what made them fail."""
     output = _format(output)
     session = _session(config)
+    _check_named(session, records or [])
     wanted = set(records or [])
     if all_failed:
         wanted |= session.failed_records()
     if not wanted:
-        raise UsageError("name the records to retry, or pass --all-failed")
+        raise UsageError(
+            "no record's last outcome is Failed: nothing to retry"
+            if all_failed
+            else "name the records to retry, or pass --all-failed"
+        )
     summary = session.sync(only=frozenset(wanted), progress=_progress(output == "text"))
     _print_summary(summary, output)
     raise typer.Exit(1 if summary.counts.get("Failed") else 0)
@@ -251,7 +275,13 @@ def report(
     """Write one self-contained HTML page about a run, for a bookkeeper to open."""
     from tpsqbo_engine.sync.report import write_report
 
-    path = write_report(_session(config), run, out)
+    writable(out, "--out", "report.html")
+    try:
+        path = write_report(_session(config), run, out)
+    except OSError as exc:
+        if exc.filename is None or Path(exc.filename).parent != out.parent:
+            raise  # not the page's own file: not the user's path at fault
+        raise UsageError(f"cannot write {out}: {exc.strerror}") from None
     typer.echo(f"report written to {path}")
 
 
@@ -265,7 +295,12 @@ def history(
 ) -> None:
     """Past runs, or one run's records with their status, message and rule."""
     output = _format(output)
+    from tpsqbo_engine.sync.records import run_named, status_named
+
+    status = status_named(status) if status is not None else None
     state = _session(config).state
+    if run is not None:
+        run_named(state, run)
     rows = state.items(run, status) if run is not None or status else state.runs()
     if output == "json":
         typer.echo(render.as_json(rows))
@@ -290,7 +325,9 @@ def ignore(
     config: ConfigOption = Path(CONFIG_FILE),
 ) -> None:
     """Take a record out of the sync (undo with `unignore`)."""
-    _session(config).state.ignore(record, reason)
+    session = _session(config)
+    _check_named(session, [record])
+    session.state.ignore(record, reason)
     typer.echo(
         f"{record} is ignored. Warning: while it is, A/R in TPS and QBO may disagree "
         "for its client; `tpsqbo-engine unignore` brings it back."
@@ -316,6 +353,7 @@ def explain(
     (that part needs the connections; without them the history is shown alone)."""
     output = _format(output)
     session = _session(config)
+    _check_named(session, [record])
     unconnected = session.unconnected()
     upcoming = (
         [op for op in session.plan()[0].operations if op.record == record]
@@ -395,6 +433,8 @@ def render_invoice_command(
     """Render a TPS invoice with its template and the QBO payment link, if QBO gives one."""
     from tpsqbo_engine.sync.documents import render_invoice, write_pdf
 
+    if out is not None:
+        writable(out, "--out", f"{invoice}.html")
     document = render_invoice(_session(config), invoice, template)
     for warning in document.warnings:
         typer.echo(f"warning: {warning}", err=True)
@@ -405,7 +445,7 @@ def render_invoice_command(
         for refused in write_pdf(document, out)[1]:
             typer.echo(f"warning: refused to read {refused}", err=True)
     else:
-        write_private(out, document.text)
+        write_out(out, document.text)
     typer.echo(f"{invoice} rendered to {out}", err=True)
 
 

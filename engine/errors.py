@@ -15,7 +15,9 @@ Anything else is a bug: the boundary logs its traceback and exits 3.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from tpsqbo_engine.problems import Problem
@@ -33,11 +35,15 @@ class EngineError(Exception):
 
 
 class RuleError(EngineError):
-    def __init__(self, problems: Sequence[Problem]) -> None:
+    """Rules that cannot be used. The CLI prints every problem, located; `paths` are the
+    packs that were loaded, so the hint's `validate` checks those and not another pack."""
+
+    def __init__(self, problems: Sequence[Problem], paths: Sequence[Path] = ()) -> None:
         errors = [p for p in problems if p.is_error]
+        named = " ".join(shlex.quote(str(p)) for p in paths)
         super().__init__(
             f"the rules have {len(errors)} error(s)",
-            hint="run `tpsqbo-engine validate` to see them",
+            hint=f"fix them; `tpsqbo-engine validate{' ' + named if named else ''}` checks again",
         )
         self.problems = tuple(problems)
 
@@ -47,15 +53,22 @@ class UsageError(EngineError):
 
 
 class ConfigError(UsageError):
-    """Every problem of the firm config, each located and naming its field."""
+    """Every problem of the firm config (or of another file the user keeps, such as the pins
+    file: `what` and `hint` say which), each located and naming its field."""
 
-    def __init__(self, problems: Sequence[Problem]) -> None:
+    def __init__(
+        self,
+        problems: Sequence[Problem],
+        *,
+        what: str = "the firm config",
+        hint: str = "fix these fields; schemas/firm.schema.json describes each one",
+    ) -> None:
         shown = [_config_line(p) for p in problems if p.is_error] or [
             _config_line(p) for p in problems
         ]
         super().__init__(
-            f"the firm config cannot be used ({len(shown)} problem(s)):\n  " + "\n  ".join(shown),
-            hint="fix these fields; schemas/firm.schema.json describes each one",
+            f"{what} cannot be used ({len(shown)} problem(s)):\n  " + "\n  ".join(shown),
+            hint=hint,
         )
         self.problems = tuple(problems)
 

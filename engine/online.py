@@ -34,7 +34,7 @@ def not_connected(reason: str) -> Problem:
         "online.not-connected",
         f"cannot check against QBO: {reason}",
         hint="give the firm's config with --config (default ./tpsqbo.yaml), connect with "
-        "`tpsqbo-engine connect`, and export the app's client secret",
+        "`tpsqbo-engine connect -c <config>`, and export the app's client secret",
     )
 
 
@@ -44,12 +44,15 @@ def company_names(config_path: Path) -> Names:
     from tpsqbo_engine.connectors.qbo.client import QboClient
     from tpsqbo_engine.connectors.qbo.tokens import TokenStore
     from tpsqbo_engine.sync.config import load_config
+    from tpsqbo_engine.sync.firmfiles import same_environment
 
     config = load_config(config_path)
     secret = os.environ.get(config.qbo.client_secret_env, "")
     if not secret:
         raise EngineError(f"no QBO client secret in {config.qbo.client_secret_env}")
-    client = QboClient(QboAuth(TokenStore(config.qbo.token_file), secret))
+    store = TokenStore(config.qbo.token_file)
+    same_environment(store, config.qbo.environment, config.path)  # the company the config names
+    client = QboClient(QboAuth(store, secret))
 
     def names(entity: str) -> list[str]:
         where = "Active IN (true, false)" if entity in WITH_INACTIVE else ""

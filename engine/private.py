@@ -74,28 +74,51 @@ def write_private(path: Path, data: str | bytes) -> Path:
 
 def set_crash_folder(state_folder: Path | None) -> None:
     """Crash logs of this process go under the firm's state folder from now on (None: the
-    user's own state folder)."""
+    user's own state folder). A folder anyone may write to (/tmp, say, when the state file
+    was put there) is not used: the user's own folder is."""
     global _crash_folder
-    _crash_folder = state_folder / "crash" if state_folder is not None else None
+    _crash_folder = (
+        state_folder / "crash" if state_folder is not None and not _shared(state_folder) else None
+    )
 
 
-def crash_folder() -> Path:
-    if _crash_folder is not None:
-        return _crash_folder
+def _shared(folder: Path) -> bool:
+    """Whether the nearest existing folder at or above `folder` is writable by anyone."""
+    current = folder
+    while not current.exists() and current.parent != current:
+        current = current.parent
+    try:
+        return bool(current.stat().st_mode & 0o002)
+    except OSError:  # cannot even be looked at: not a place for a crash log
+        return True
+
+
+def own_crash_folder() -> Path:
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "tpsqbo-engine" / "crash"
 
 
-def crash_log(exc: BaseException) -> Path:
-    """Where the engine failed, as a 0600 file; no exception message, no local value."""
+def crash_folder() -> Path:
+    return _crash_folder if _crash_folder is not None else own_crash_folder()
+
+
+def crash_log(exc: BaseException) -> Path | None:
+    """Where the engine failed, as a 0600 file; no exception message, no local value. The
+    firm's crash folder first, then the user's own (the firm's may be the very folder whose
+    failure is being logged); None when neither can be written: the error boundary must
+    not fail in its turn."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-    path = crash_folder() / f"crash-{stamp}.log"
     lines = []
     for link in _chain(exc):
         lines.append(f"{type(link).__module__}.{type(link).__qualname__}\n")
         frames = traceback.extract_tb(link.__traceback__)
         lines.extend(f'  File "{f.filename}", line {f.lineno}, in {f.name}\n' for f in frames)
-    return write_private(path, "".join(lines))
+    for folder in dict.fromkeys([crash_folder(), own_crash_folder()]):
+        try:
+            return write_private(folder / f"crash-{stamp}.log", "".join(lines))
+        except OSError:
+            continue
+    return None
 
 
 def _chain(exc: BaseException) -> list[BaseException]:

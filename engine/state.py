@@ -272,6 +272,16 @@ class StateStore:
         )
         return frozenset(row["record"] for row in rows)
 
+    def failing(self) -> frozenset[tuple[str, str]]:
+        """(mapping, record) whose latest outcome under that mapping is Failed: a record two
+        mappings write (an adjustment's credit memo and its application) fails or comes
+        right under each apart."""
+        rows = self._rows(
+            "select mapping, record from run_items where id in "
+            "(select max(id) from run_items group by mapping, record) and status = 'Failed'"
+        )
+        return frozenset((row["mapping"], row["record"]) for row in rows)
+
     # Journal ------------------------------------------------------------------------------
     def write(self, run_id: int, done: Done, intents: list[Intent] | None = None) -> list[int]:
         """One transaction: what writes already made left (their outcomes, links and history

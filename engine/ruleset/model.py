@@ -355,7 +355,7 @@ def load_ruleset(root: Path) -> RuleSet:
     """Validates the pack at `root` and returns its rules; refuses rules with any error."""
     loaded = validate_pack(root)
     if has_errors(loaded.problems):
-        raise RuleError(sorted(loaded.problems))
+        raise RuleError(sorted(loaded.problems), [root])
     return build_ruleset(
         loaded.pack, loaded.documents, tuple(loaded.disabled), schema_folders(loaded.loaded)
     )

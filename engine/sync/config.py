@@ -4,6 +4,8 @@ then frozen. Relative paths are relative to the config file."""
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,10 +20,13 @@ from tpsqbo_engine.connectors.tps import sheetio
 from tpsqbo_engine.connectors.tps.client import TOKEN_ENV
 from tpsqbo_engine.errors import ConfigError, UsageError
 from tpsqbo_engine.private import set_crash_folder
+from tpsqbo_engine.problems import Problem
+from tpsqbo_engine.ruleset.checking import did_you_mean
 from tpsqbo_engine.ruleset.schema_check import check_with
-from tpsqbo_engine.ruleset.source import load_file
+from tpsqbo_engine.ruleset.source import SourceDocument, load_file
 
 CONFIG_FILE = "tpsqbo.yaml"
+ENVIRONMENTS = ("sandbox", "production")
 
 
 @dataclass(frozen=True)
@@ -77,17 +82,69 @@ def _encoding(path: Path, name: str) -> str:
         ) from None
 
 
+def limits_problem(spec: str) -> str:
+    """Why `spec` is not a pacing the client can keep, or "": the schema's pattern cannot say
+    that scale=0 would divide by zero or that scale=1x is not a number."""
+    from tpsqbo_engine.connectors.qbo.limits import Limits
+
+    try:
+        limits = Limits.parse(spec)
+    except ValueError as exc:
+        return (
+            str(exc)
+            if "limits spec" in str(exc)
+            else f"{spec!r} holds a value that is not a number"
+        )
+    if limits is None:
+        return ""
+    # No call at all in a minute or a second would wait for ever; no batch (batch=0) only
+    # sends every write singly.
+    if not (math.isfinite(limits.scale) and limits.scale > 0):
+        return f"{spec!r}: scale must be a number above 0"
+    if min(limits.per_minute, limits.per_second) <= 0 or limits.batch_per_minute < 0:
+        return f"{spec!r}: minute and second must be above 0, batch 0 or more"
+    return ""
+
+
+def _value_problems(document: SourceDocument) -> list[Problem]:
+    """What the schema accepts but the engine cannot use, located at the field."""
+    qbo = document.data["qbo"]
+    problems = []
+    problem = limits_problem(qbo.get("limits", "real"))
+    if problem:
+        problems.append(
+            document.problem(
+                "/qbo/limits",
+                "config.bad-limits",
+                problem,
+                hint="real, off, or scale=N[,minute=N,second=N,batch=N], e.g. scale=2",
+            )
+        )
+    environment = qbo["environment"]
+    if environment not in ENVIRONMENTS and not re.match(r"^https?://[^\s/]+", environment):
+        problems.append(
+            document.problem(
+                "/qbo/environment",
+                "config.bad-environment",
+                f"qbo.environment {environment!r} is not sandbox, production or a URL",
+                hint=did_you_mean(environment, ENVIRONMENTS)
+                or "sandbox, production, or the OAuth discovery URL of an emulator",
+            )
+        )
+    return problems
+
+
 def load_config(path: Path) -> FirmConfig:
     if not path.is_file():
         raise UsageError(
             f"no firm config at {path}",
-            hint=f"write a {CONFIG_FILE} (see examples/demo-firm/), or pass --config",
+            hint=f"`tpsqbo-engine init` writes a {CONFIG_FILE} to fill in, or pass --config",
         )
     documents, problems = load_file(path)
     if not problems and len(documents) != 1:
         raise UsageError(f"{path} must hold exactly one YAML document")
     if not problems:
-        problems = check_with(documents[0], _validator())
+        problems = check_with(documents[0], _validator()) or _value_problems(documents[0])
     if problems:
         raise ConfigError(problems)
     data: dict[str, Any] = documents[0].data

@@ -15,6 +15,7 @@ from tpsqbo_engine.sync.compare import flatten
 from tpsqbo_engine.sync.mirror import tagged, untagged
 
 ACTIONS = ("create", "update", "link", "void")
+PHASES = ("initial", "ongoing", "undo")  # what a plan is for: the planner's two, and undo's
 
 
 @dataclass(frozen=True)
@@ -121,12 +122,70 @@ class Plan:
 
     @classmethod
     def from_file(cls, path: Path) -> Plan:
-        text = path.read_text(encoding="utf-8")
-        data = json.loads(
-            text, parse_float=Decimal, parse_constant=_no_constant, object_hook=_exact_amount
-        )
-        operations = [Operation(**op) for op in data["operations"]]
-        return cls(data["phase"], operations, data.get("created_at", ""))
+        """A plan written by `plan --out`; anything else (a missing file, a file cut short
+        or edited out of shape) is a usage error naming the file and, where known, where."""
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
+            raise UsageError(f"cannot read the plan {path}: {reason}", hint=_AGAIN) from None
+        try:
+            data = json.loads(
+                text, parse_float=Decimal, parse_constant=_no_constant, object_hook=_exact_amount
+            )
+        except json.JSONDecodeError as exc:
+            raise UsageError(
+                f"{path}:{exc.lineno}:{exc.colno}: not a plan file ({exc.msg})", hint=_AGAIN
+            ) from None
+        return cls(*_plan_parts(path, data))
+
+
+_AGAIN = "write it again with `tpsqbo-engine plan --out`"
+_REQUIRED = frozenset(
+    f.name for f in fields(Operation) if f.default is MISSING and f.default_factory is MISSING
+)
+# What each field of an operation holds in JSON; a field of a type not named here fails at
+# import, so the check cannot fall behind the dataclass.
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "bool": (bool,),
+    "dict[str, Any]": (dict,),
+    "Mapping[str, list[Any]]": (dict,),
+}
+_FIELD_TYPES = {f.name: _JSON_TYPES[str(f.type)] for f in fields(Operation)}
+
+
+def _plan_parts(path: Path, data: Any) -> tuple[str, list[Operation], str]:
+    """The phase, operations and creation time of a plan file's JSON, its shape checked."""
+
+    def wrong(where: str, what: str) -> UsageError:
+        return UsageError(f"{path}: not a plan file: {where} {what}", hint=_AGAIN)
+
+    if not isinstance(data, dict):
+        raise wrong("the file", "must hold a JSON object")
+    if data.get("phase") not in PHASES:
+        raise wrong("'phase'", f"must be one of {', '.join(PHASES)}")
+    if not isinstance(data.get("created_at", ""), str):
+        raise wrong("'created_at'", "must be text")
+    found = data.get("operations")
+    if not isinstance(found, list):
+        raise wrong("'operations'", "must be a list")
+    operations = []
+    for index, op in enumerate(found):
+        where = f"operations[{index}]"
+        if not isinstance(op, dict):
+            raise wrong(where, "must be an object")
+        unknown = sorted(set(op) - _FIELD_NAMES)
+        missing = sorted(_REQUIRED - set(op))
+        if unknown or missing:
+            raise wrong(
+                where, f"has no field {unknown[0]!r}" if unknown else f"needs {missing[0]!r}"
+            )
+        for name, value in op.items():
+            if not isinstance(value, _FIELD_TYPES[name]):
+                raise wrong(f"{where}.{name}", f"must be {_FIELD_TYPES[name][0].__name__}")
+        operations.append(Operation(**op))
+    return data["phase"], operations, data.get("created_at", "")
 
 
 # An amount is written as a JSON number when that number reads back as the same amount (any

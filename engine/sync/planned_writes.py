@@ -200,7 +200,7 @@ def _newer(mapping: MappingRule, record: Record, current: Record) -> str:
         tps_newer = datetime.fromisoformat(
             tps_time.replace("Z", "+00:00")
         ) >= datetime.fromisoformat(qbo_time)
-    except ValueError:
+    except (ValueError, TypeError):  # TypeError: a stamp without its zone; no guessing it
         return "flag"
     source_is_tps = system_of(mapping.source) == "tps"
     return "source" if tps_newer == source_is_tps else "target"

@@ -73,9 +73,9 @@ class PlanInput:
     left_out: Mapping[str, str] = field(default_factory=dict)
     # Records already reported as excluded in an earlier run.
     reported: frozenset[str] = frozenset()
-    # Records whose latest outcome was Failed: one the rules now leave with nothing to write
-    # (what failed was put right) says so, or it would be listed as failed for good.
-    failed: frozenset[str] = frozenset()
+    # (mapping, record) whose latest outcome was Failed: one the rules now leave with nothing
+    # to write (what failed was put right) says so, or it would be listed as failed for good.
+    failed: frozenset[tuple[str, str]] = frozenset()
     # The run's clock: the plan's time and `today()` in rules (pack tests fix it).
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     # A chunk of a big firm's initial sync: the records of the whole read, which a match key
@@ -149,6 +149,7 @@ class Planner:
             given.rules, given.snapshot, self.links, today_is=lambda: given.clock().date()
         )
         self.operations: list[Operation] = []
+        self._mappings = {m.id: m for m in given.rules.mappings}
         self.matcher = Matcher(
             given.snapshot,
             given.pins,
@@ -194,7 +195,7 @@ class Planner:
             self.links.excluded[key] = self.given.left_out[key]
             return []  # reported once, in the initial run
         owner = self.owner.get(key)
-        if owner not in (None, "", mapping.id) or _engine_marked(mapping, record, owner):
+        if self._owned_elsewhere(mapping, owner) or _engine_marked(mapping, record, owner):
             return []  # another mapping wrote or linked it (e.g. the TPS invoice behind it)
         link = self._link(pair_of(mapping), mapping, source_id)
         if link is not None:
@@ -271,12 +272,22 @@ class Planner:
             want,
             link,
         )
-        if not writes and key in self.given.failed:
+        if not writes and (mapping.id, key) in self.given.failed:
             return note("resolved", "Successful", RESOLVED)
         if not carried:
             return writes
         # A write says what it does beyond the rules; anything else keeps its own message.
         return [replace(op, message=carried) if op.writes else op for op in writes]
+
+    def _owned_elsewhere(self, mapping: MappingRule, owner: str | None) -> bool:
+        """Whether another mapping linked the record as its own: one that wrote it, or that
+        reads it into the same pair. A mapping reading the same records into another pair
+        (an adjustment's credit memo, and the same adjustment's application to an invoice)
+        leaves it to this one's own decision."""
+        if owner in (None, "", mapping.id):
+            return False
+        other = self._mappings.get(str(owner))
+        return other is None or other.source != mapping.source or pair_of(other) == pair_of(mapping)
 
     def _out_of_scope(self, mapping: MappingRule, key: str, record: Record) -> list[Operation]:
         """A record the mapping's `when:` leaves out: Excluded, with the rule's place, once,

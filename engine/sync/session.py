@@ -21,11 +21,10 @@ from tpsqbo_engine.connectors.tps.contract import API_PREFIX, RESOURCES, TpsCont
 from tpsqbo_engine.connectors.tps.filebooks import FileBooks
 from tpsqbo_engine.errors import ConnectorError, EngineError, UsageError
 from tpsqbo_engine.ruleset.model import RuleSet, load_ruleset
-from tpsqbo_engine.ruleset.source import load_file
-from tpsqbo_engine.state import StateStore
 from tpsqbo_engine.sync.checks import CheckResult, qbo_entities, run_checklist, take_backup
 from tpsqbo_engine.sync.config import FirmConfig
 from tpsqbo_engine.sync.executor import Executor, Progress
+from tpsqbo_engine.sync.firmfiles import open_state, read_pins, same_environment
 from tpsqbo_engine.sync.incremental import read_for_run
 from tpsqbo_engine.sync.lock import locked
 from tpsqbo_engine.sync.mirror import Mirror, Written
@@ -82,7 +81,7 @@ class Session:
             raise UsageError("give one rule pack in `rules:`; combine packs with `extends`")
         self.config = config
         self.rules: RuleSet = load_ruleset(config.rules[0])
-        self.state = StateStore(config.state)
+        self.state = open_state(config.state)
         self.reconciled_from = ""  # where the last reconcile took QBO's side from
 
     # Connections are made when first used: commands that read only the state (history,
@@ -130,8 +129,10 @@ class Session:
                 hint=f"export {settings.client_secret_env}",
             )
         limits = Limits.parse(settings.limits)
+        store = TokenStore(settings.token_file)
+        same_environment(store, settings.environment, self.config.path)
         return QboClient(
-            QboAuth(TokenStore(settings.token_file), secret),
+            QboAuth(store, secret),
             limiter=Limiter(limits) if limits else None,
         )
 
@@ -152,22 +153,16 @@ class Session:
         return read_for_run(self, whole=whole)
 
     def pins(self) -> dict[tuple[str, str], str]:
-        path = self.config.pins
-        if not path.is_file():
-            return {}
-        documents, problems = load_file(path)
-        if problems:
-            from tpsqbo_engine.errors import RuleError
-
-            raise RuleError(problems)
-        pins = documents[0].data.get("pins", []) if documents else []
-        return {(str(p["mapping"]), str(p["source"])): str(p["target"]) for p in pins}
+        """(mapping, source id) -> target id or "new", from the pins file, which is checked
+        against schemas/pins.schema.json and the rules' mappings first."""
+        return read_pins(self.config.pins, {m.id for m in self.rules.mappings})
 
     def plan(
         self, snapshot: Snapshot | None = None, elsewhere: Snapshot | None = None
     ) -> tuple[Plan, Snapshot]:
         """`elsewhere`: what a chunk's plan does not decide, for match keys to find and name
         (engine/sync/planner.py, PlanInput)."""
+        pins = self.pins()  # a broken pins file is found before both systems are read
         snapshot = snapshot or self.snapshot()
         # The links and history rows of what the records hold and name, not of every record
         # the firm has (engine/sync/referenced.py); a firm's first plan has none to look up.
@@ -179,14 +174,14 @@ class Session:
             links_of(self.rules, self.state, ids),
             phase,
             self.state.ignored(),
-            self.pins(),
+            pins,
             {
                 record: why
                 for record, why in self.state.left_out_initially(ids).items()
                 if not why.startswith(OUT_OF_SCOPE)
             },
             self.state.reported_exclusions(ids) if phase == "ongoing" else frozenset(),
-            failed=self.state.latest_failed() if phase == "ongoing" else frozenset(),
+            failed=self.state.failing() if phase == "ongoing" else frozenset(),
             elsewhere=elsewhere,
         )
         return Planner(given).plan(), snapshot

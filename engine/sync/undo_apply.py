@@ -51,10 +51,11 @@ def apply_undo(
         run_id = state.start_run("undo", reason)
         state.db.table("runs").update(run_id, {"undoes": target})
         operations = undo.plan.operations
-        for done, (op, step) in enumerate(zip(operations, undo.steps, strict=True), 1):
-            _one(session, run_id, op, step, target)
-            if progress is not None:
-                progress(done, len(operations))
+        with session.stopping(run_id):  # whatever stops it, the run is not left `running`
+            for done, (op, step) in enumerate(zip(operations, undo.steps, strict=True), 1):
+                _one(session, run_id, op, step, target)
+                if progress is not None:
+                    progress(done, len(operations))
         items = state.items(run_id)
         failed = any(i["status"] == "Failed" for i in items)
         complete = not any(i["status"] in ("Failed", "Warning") for i in items)
@@ -79,7 +80,10 @@ def _one(session: Any, run_id: int, op: Operation, step: Step, target: int) -> N
         run_id, step.intent, step.kind, op.target, wire.dumps({"written": op.target})
     )
     try:
-        version = "" if op.action == "unlink" else _write(session, op, step)
+        # Each undo attempt is a new request: QBO answers a requestid it has seen with
+        # its first answer, so a refusal put right since would be replayed.
+        attempt = f"undo@{journal}"
+        version = "" if op.action == "unlink" else _write(session, op, step, attempt)
         # A write's answer is not the proof: the record as QBO or TPS now gives it back is.
         after = None if op.action == "unlink" else current_record(session, op.target)
     except FatalConnectorError as fatal:
@@ -124,7 +128,7 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _write(session: Any, op: Operation, step: Step) -> str:
+def _write(session: Any, op: Operation, step: Step, key: str) -> str:
     """Takes one write back; answers the record's version after (empty when deleted)."""
     qualified, ident = op.target.split(":", 1)
     system, entity = qualified.split(".", 1)
@@ -136,19 +140,19 @@ def _write(session: Any, op: Operation, step: Step) -> str:
         )
         return str(record.get("version", ""))
     if op.action == "update":
-        record = _restore(session.qbo, entity, ident, step)
+        record = _restore(session.qbo, entity, ident, step, key)
     elif entity in NAME_LISTS:
-        record = _deactivate(session.qbo, entity, ident)
+        record = _deactivate(session.qbo, entity, ident, key)
     else:
         try:
-            session.qbo.delete(entity, ident)
+            session.qbo.delete(entity, ident, key=key)
             return ""
         except QboError as refused:
-            record = _void(session.qbo, entity, ident, refused)
+            record = _void(session.qbo, entity, ident, refused, key)
     return str(record.get("SyncToken", ""))
 
 
-def _restore(qbo: Any, entity: str, ident: str, step: Step) -> Record:
+def _restore(qbo: Any, entity: str, ident: str, step: Step, key: str) -> Record:
     """Sets the fields back. A field absent before the run is cleared by a full update:
     QBO ignores a null in a sparse update, and a full update clears every writable field
     it leaves out (the domain notes, qbo-api.md section 1)."""
@@ -156,7 +160,7 @@ def _restore(qbo: Any, entity: str, ident: str, step: Step) -> Record:
     for path, value in step.fields.items():
         _put(changes, path, value)
     if all(value is not None for value in step.fields.values()):
-        record: Record = qbo.update(entity, ident, changes)
+        record: Record = qbo.update(entity, ident, changes, key=key)
         return record
     whole = {k: v for k, v in qbo.read(entity, ident).items() if k not in _NOT_SENT}
     for path, value in step.fields.items():
@@ -165,7 +169,7 @@ def _restore(qbo: Any, entity: str, ident: str, step: Step) -> Record:
         else:
             _put(whole, path, value)
     # One attempt: re-sending a whole record over a change made meanwhile would erase it.
-    restored: Record = qbo.update(entity, ident, whole, sparse=False, attempts=1)
+    restored: Record = qbo.update(entity, ident, whole, sparse=False, attempts=1, key=key)
     return restored
 
 
@@ -197,9 +201,9 @@ class UndoBlocked(ConnectorError):
         self.level = level
 
 
-def _deactivate(qbo: Any, entity: str, ident: str) -> Record:
+def _deactivate(qbo: Any, entity: str, ident: str, key: str) -> Record:
     try:
-        record: Record = qbo.deactivate(entity, ident)
+        record: Record = qbo.deactivate(entity, ident, key=key)
         return record
     except QboError as refused:
         if entity != "Customer" or refused.fault.code != "6000":
@@ -214,10 +218,10 @@ def _deactivate(qbo: Any, entity: str, ident: str) -> Record:
         ) from refused
 
 
-def _void(qbo: Any, entity: str, ident: str, refused: QboError) -> Record:
+def _void(qbo: Any, entity: str, ident: str, refused: QboError, key: str) -> Record:
     """QBO refused the delete: the transaction is voided instead, if QBO lets it."""
     try:
-        record: Record = qbo.void(entity, ident)
+        record: Record = qbo.void(entity, ident, key=key)
         return record
     except QboError as also:
         raise _blocked(qbo, entity, ident, refused, also) from also

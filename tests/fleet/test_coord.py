@@ -148,8 +148,8 @@ def test_a_call_counts_until_its_answer_and_a_window_after(coordinator: Coordina
         third.start()
         third.join(limits.second * 2)
         assert third.is_alive()  # held: two calls in flight fill the second
+        answered = time.monotonic()  # before: the answer is stamped no earlier than this
         budget.finished(first)
-        answered = time.monotonic()
         third.join(5)
         assert not third.is_alive()
         # Admitted only once the first call's answer had aged a whole (client) second.

@@ -236,15 +236,15 @@ def test_a_transaction_qbo_will_not_delete_is_voided_and_name_lists_made_inactiv
     from tpsqbo_engine.sync.undo import Step
     from tpsqbo_engine.sync.undo_apply import _write
 
-    calls: list[tuple[str, str, str]] = []
+    calls: list[tuple[str, str, str, str]] = []
 
-    def refuse(entity: str, ident: str) -> None:
-        calls.append(("delete", entity, ident))
+    def refuse(entity: str, ident: str, *, key: str) -> None:
+        calls.append(("delete", entity, ident, key))
         raise QboError(QboFault(400, "6000", "linked", "has payments"))
 
     def record(kind: str) -> Any:
-        def made(entity: str, ident: str) -> dict[str, str]:
-            calls.append((kind, entity, ident))
+        def made(entity: str, ident: str, *, key: str) -> dict[str, str]:
+            calls.append((kind, entity, ident, key))
             return {"Id": ident, "SyncToken": "7"}
 
         return made
@@ -252,11 +252,14 @@ def test_a_transaction_qbo_will_not_delete_is_voided_and_name_lists_made_inactiv
     qbo = SimpleNamespace(delete=refuse, void=record("void"), deactivate=record("deactivate"))
     session = SimpleNamespace(qbo=qbo)
     invoice = Operation("invoices", "tps.Invoice:inv-1", "void", "qbo.Invoice:31")
-    assert _write(session, invoice, Step(1, "invoices", "tps.Invoice:inv-1", "", "delete")) == "7"
+    step = Step(1, "invoices", "tps.Invoice:inv-1", "", "delete")
+    assert _write(session, invoice, step, "undo@11") == "7"
     customer = Operation("clients", "tps.Client:c-1", "void", "qbo.Customer:58")
-    _write(session, customer, Step(2, "clients", "tps.Client:c-1", "", "deactivate"))
+    _write(session, customer, Step(2, "clients", "tps.Client:c-1", "", "deactivate"), "undo@12")
+    # Each names its attempt: QBO answers a requestid it has seen with its first answer, so
+    # an undo tried again after a refusal the firm put right must be a new request.
     assert calls == [
-        ("delete", "Invoice", "31"),
-        ("void", "Invoice", "31"),
-        ("deactivate", "Customer", "58"),
+        ("delete", "Invoice", "31", "undo@11"),
+        ("void", "Invoice", "31", "undo@11"),
+        ("deactivate", "Customer", "58", "undo@12"),
     ]

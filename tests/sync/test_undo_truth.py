@@ -234,7 +234,7 @@ def test_a_delete_and_void_qbo_refuses_for_another_reason_fails_saying_so() -> N
     from tpsqbo_engine.sync.undo_apply import UndoBlocked, _write
 
     def refuse(code: str) -> Any:
-        def refused(entity: str, ident: str) -> None:
+        def refused(entity: str, ident: str, *, key: str) -> None:
             raise QboError(QboFault(400, code, "refused", f"raw detail {code}"))
 
         return refused
@@ -246,13 +246,13 @@ def test_a_delete_and_void_qbo_refuses_for_another_reason_fails_saying_so() -> N
     step = Step(1, "payments", "tps.Payment:p-1", "qbo.Payment:40", "delete")
     deposited = SimpleNamespace(delete=refuse("6540"), void=refuse("6540"), read=read)
     with pytest.raises(UndoBlocked) as blocked:
-        _write(SimpleNamespace(qbo=deposited), op, step)
+        _write(SimpleNamespace(qbo=deposited), op, step, "undo@1")
     assert (
         blocked.value.level == "Warning" and "remove it from the deposit" in blocked.value.message
     )
     other = SimpleNamespace(delete=refuse("6000"), void=refuse("610"), read=read)
     with pytest.raises(UndoBlocked) as failed:
-        _write(SimpleNamespace(qbo=other), op, step)
+        _write(SimpleNamespace(qbo=other), op, step, "undo@1")
     assert failed.value.level == "Failed"
     assert "refused to delete qbo.Payment:40 (6000" in failed.value.message
     assert "to void it (610" in failed.value.message
@@ -266,13 +266,13 @@ def test_a_customer_qbo_keeps_active_for_its_balance_is_a_warning_saying_why() -
     from tpsqbo_engine.sync.undo import Step
     from tpsqbo_engine.sync.undo_apply import UndoBlocked, _write
 
-    def refuse(entity: str, ident: str) -> None:
+    def refuse(entity: str, ident: str, *, key: str) -> None:
         raise QboError(QboFault(400, "6000", "Business", "Delete List Has Balance Error"))
 
     op = Operation("clients", "tps.Client:c-1", "void", "qbo.Customer:58")
     step = Step(1, "clients", "tps.Client:c-1", "qbo.Customer:58", "deactivate")
     with pytest.raises(UndoBlocked) as blocked:
-        _write(SimpleNamespace(qbo=SimpleNamespace(deactivate=refuse)), op, step)
+        _write(SimpleNamespace(qbo=SimpleNamespace(deactivate=refuse)), op, step, "undo@1")
     assert blocked.value.level == "Warning"
     assert "inactive while it has a balance" in blocked.value.message
 

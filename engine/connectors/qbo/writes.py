@@ -90,8 +90,8 @@ class QboWrites(QboQueries):
         )
         return result
 
-    def delete(self, entity: str, ident: str) -> Record:
-        return self._lifecycle(entity, ident, {"operation": "delete"}, "delete")
+    def delete(self, entity: str, ident: str, *, key: str = "") -> Record:
+        return self._lifecycle(entity, ident, {"operation": "delete"}, "delete", key)
 
     def void(self, entity: str, ident: str, *, key: str = "") -> Record:
         params = (
@@ -102,6 +102,6 @@ class QboWrites(QboQueries):
         record: Record = self._lifecycle(entity, ident, params, "void", key)[entity]
         return record
 
-    def deactivate(self, entity: str, ident: str) -> Record:
+    def deactivate(self, entity: str, ident: str, *, key: str = "") -> Record:
         """Name-list entities are never deleted in QBO, only made inactive."""
-        return self.update(entity, ident, {"Active": False})
+        return self.update(entity, ident, {"Active": False}, key=key)
