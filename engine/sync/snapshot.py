@@ -188,7 +188,10 @@ def _read_changes(
             echo.learn(answer)  # one lookup for the answer, not one per record
         return [held(entity, record) for entity, record in answer]
 
-    for entity, rows in qbo.cdc(entities, since, keep).items():
+    said = len(qbo.stats.notes)
+    changed = qbo.cdc(entities, since, keep)
+    snapshot.notes.extend(qbo.stats.notes[said:])
+    for entity, rows in changed.items():
         newest: dict[str, Record] = {}
         for row in sorted(rows, key=_updated):
             newest[row["Id"]] = row  # a record that changed twice: its latest state

@@ -10,7 +10,6 @@ import pytest
 
 from tests.qbo.conftest import Api
 from tpsqbo_engine.connectors.qbo.client import QboClient
-from tpsqbo_engine.connectors.qbo.errors import QboFatalError
 from tpsqbo_engine.emulators.qbo.server import QboEmulatorServer
 
 
@@ -63,22 +62,26 @@ def _one_second(entity: str) -> Any:
     return {"CDCResponse": [{"QueryResponse": [{entity: rows}]}]}
 
 
-def test_a_transaction_saturating_one_second_alone_stops_the_read_saying_what_to_run(
+def test_a_transaction_saturating_one_second_alone_is_queried_and_the_run_says_so(
     client: QboClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    asked: list[dict[str, str]] = []
+    statements: list[str] = []
 
-    def saturated(method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        assert path == "cdc", "a query cannot see deletions: it is not the way on"
-        asked.append(kwargs["params"])
-        return _one_second("Invoice")
+    def answer(method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        if path == "cdc":
+            return _one_second("Invoice")
+        statements.append(str(kwargs["text"]))
+        rows = [{"Id": "1001", "MetaData": {"LastUpdatedTime": "x"}}]
+        return {"QueryResponse": {"Invoice": rows}}
 
-    monkeypatch.setattr(client, "call", saturated)
-    with pytest.raises(QboFatalError, match="Invoice") as stopped:
-        client.cdc(["Invoice"], datetime(2026, 11, 2, 8, 0, tzinfo=UTC))
-    assert "sync --whole" in stopped.value.hint
-    assert "2026-11-02T09:00:00+00:00" in str(stopped.value)
-    assert len(asked) == 2  # the first answer, then the one from its newest second
+    monkeypatch.setattr(client, "call", answer)
+    changes = client.cdc(["Invoice"], datetime(2026, 11, 2, 8, 0, tzinfo=UTC))
+    assert "MetaData.LastUpdatedTime >= '2026-11-02T09:00:00+00:00'" in statements[0]
+    assert "Active" not in statements[0]  # a transaction has no Active to ask for
+    assert len(changes["Invoice"]) == 1001  # CDC's 1,000 and the query's one
+    (note,) = client.stats.notes
+    assert "more than 1,000 Invoice records" in note and "2026-11-02T09:00:00+00:00" in note
+    assert "deleted in QBO in that second is not seen" in note
 
 
 def test_a_name_list_saturating_one_second_alone_is_queried_inactive_ones_included(

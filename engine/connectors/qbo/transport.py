@@ -45,6 +45,8 @@ class CallStats:
     batch_calls: int = 0
     retries: int = 0
     guard_hits: int = 0
+    # What the answers left the reader to say: a run's output carries them (sync/snapshot.py).
+    notes: list[str] = field(default_factory=list)
 
 
 class _LostResponse(Exception):
