@@ -47,7 +47,8 @@ def to_decimal(value: Any) -> Decimal:
 
 def money(value: Any) -> Decimal:
     """Rounds to cents, half up, the way QBO stores amounts."""
-    amount = to_decimal(value)
+    # Most are Decimals already (TPS's amounts, as the client reads them): taken as they are.
+    amount = value if type(value) is Decimal and value.is_finite() else to_decimal(value)
     try:
         return amount.quantize(CENT, rounding=ROUND_HALF_UP)
     except InvalidOperation:  # more digits than Decimal's 28 hold once in cents

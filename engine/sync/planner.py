@@ -195,7 +195,8 @@ class Planner:
             self.links.excluded[key] = self.given.left_out[key]
             return []  # reported once, in the initial run
         owner = self.owner.get(key)
-        if self._owned_elsewhere(mapping, owner) or _engine_marked(mapping, record, owner):
+        owned = owner is not None and self._owned_elsewhere(mapping, owner)
+        if owned or _engine_marked(mapping, record, owner):
             return []  # another mapping wrote or linked it (e.g. the TPS invoice behind it)
         link = self._link(pair_of(mapping), mapping, source_id)
         if link is not None:
