@@ -152,29 +152,30 @@ def test_the_lines_of_paid_history_linked_in_the_initial_sync_are_restored(
         assert summary.backup_check[0].startswith("QBO is back to the backup")
 
 
+def _paid_after_the_undo_was_planned(
+    session: Session, qbo: QboEmulatorServer, tps: Any, key: str
+) -> tuple[int, dict[str, Any], Any, dict[str, Any]]:
+    """A run that created an invoice, the plan to undo it, then a payment of the invoice made
+    in QBO: (the run, the invoice, the undo plan, the payment)."""
+    assert session.sync().counts["Failed"] == 0
+    client = tps.firm.table("clients")["c-1002"]
+    number = session.tps.create("invoices", november_invoice(client["id"]), key=key)
+    run = session.sync().run_id
+    made = qbo.company.find_by("Invoice", "DocNumber", number["doc_number"])
+    assert made is not None
+    undo = plan_undo(session, run)
+    value = Decimal("10.00")
+    line = {"Amount": value, "LinkedTxn": [{"TxnId": made["Id"], "TxnType": "Invoice"}]}
+    body = {"CustomerRef": made["CustomerRef"], "TotalAmt": value, "Line": [line]}
+    return run, made, undo, qbo.company.create("Payment", body)
+
+
 def test_an_invoice_paid_between_plan_and_apply_is_a_warning_saying_what_to_do(
     tmp_path: Path,
 ) -> None:
     with demo_firm(tmp_path) as (session, qbo, tps):
         session.backup()
-        assert session.sync().counts["Failed"] == 0
-        client = tps.firm.table("clients")["c-1002"]
-        number = session.tps.create("invoices", november_invoice(client["id"]), key="paid-late")
-        run = session.sync().run_id
-        made = qbo.company.find_by("Invoice", "DocNumber", number["doc_number"])
-        assert made is not None
-        undo = plan_undo(session, run)
-        value = Decimal("10.00")
-        payment = qbo.company.create(
-            "Payment",
-            {
-                "CustomerRef": {"value": made["CustomerRef"]["value"]},
-                "TotalAmt": value,
-                "Line": [
-                    {"Amount": value, "LinkedTxn": [{"TxnId": made["Id"], "TxnType": "Invoice"}]}
-                ],
-            },
-        )
+        run, made, undo, payment = _paid_after_the_undo_was_planned(session, qbo, tps, "late")
         summary = apply_undo(session, undo, "test")
 
         target = f"qbo.Invoice:{made['Id']}"
@@ -282,3 +283,28 @@ def test_text_that_is_not_a_finite_number_compares_as_text() -> None:
 
     assert same("NaN", "NaN") and not same("sNaN", Decimal("1")) and not same("Infinity", 1)
     assert same(Decimal("5"), 5.0) and not same(True, 1)
+
+
+def test_an_undo_tried_again_is_a_new_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """QBO answers a requestid it has seen with its first answer: the undo of an invoice
+    refused while a payment was applied, tried again once the payment is gone, must send
+    a new request, or QBO would answer it with the old refusal."""
+    with demo_firm(tmp_path) as (session, qbo, tps):
+        session.backup()
+        run, made, undo, payment = _paid_after_the_undo_was_planned(session, qbo, tps, "again")
+        named: list[str] = []
+        real = type(session.qbo).requestid
+        monkeypatch.setattr(
+            type(session.qbo), "requestid", lambda self, key: named.append(key) or real(self, key)
+        )
+        first = apply_undo(session, undo, "test")
+        assert not first.complete
+        qbo.company.delete("Payment", {"Id": payment["Id"], "SyncToken": payment["SyncToken"]})
+        second = apply_undo(session, plan_undo(session, run), "test")
+        assert second.complete, session.state.items(second.run_id)
+        deletes = [k for k in named if k.startswith(f"delete:Invoice:{made['Id']}:")]
+        assert len(deletes) == 2
+        attempts = [k.split(":")[4] for k in deletes]
+        assert attempts[0] != attempts[1] and all(a.startswith("undo@") for a in attempts)
