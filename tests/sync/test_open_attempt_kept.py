@@ -1,6 +1,7 @@
 """A create left open (its answer lost: it may have been written) stays open when the run
-that carries it on stops on a fatal error before hearing from the service: the next run
-looks it up or sends it again under the first attempt's key, so it is written once."""
+that carries it on hears nothing from the service about it (the run stops on a fatal error,
+or the write cannot be sent as a record it names was not written): the next run looks it
+up or sends it again under the first attempt's key, so it is written once."""
 
 from __future__ import annotations
 
@@ -11,11 +12,17 @@ from typing import Any, cast
 
 import pytest
 
+from tpsqbo_engine import resources
 from tpsqbo_engine.connectors.qbo.client import QboClient
 from tpsqbo_engine.connectors.retry import RetryPolicy
-from tpsqbo_engine.connectors.tps.client import TpsClient
+from tpsqbo_engine.connectors.tps.client import TpsClient, TpsSource
 from tpsqbo_engine.errors import FatalConnectorError, RetriableConnectorError
+from tpsqbo_engine.ruleset.model import load_ruleset
+from tpsqbo_engine.state import StateStore
+from tpsqbo_engine.sync.batch_writes import BatchWrites
 from tpsqbo_engine.sync.demo import demo_firm
+from tpsqbo_engine.sync.plan import Operation, Plan
+from tpsqbo_engine.sync.runtime import PENDING
 from tpsqbo_engine.sync.session import Session
 
 
@@ -249,3 +256,57 @@ def test_a_tps_create_left_open_stays_open_when_the_next_run_stops(
         ]
         assert len(copies) == 1
         assert tps.firm.table("payments")[copies[0]]["status"] == "active"
+
+
+def _left_open(state: StateStore, records: list[str]) -> dict[str, int]:
+    """A run that started each invoice's create and never heard back: intent -> journal."""
+    run = state.start_run("incremental")
+    opened = {}
+    for record in records:
+        intent = f"invoices:{record}:create"
+        opened[intent] = state.intend(run, intent, "create", "qbo.Invoice")
+    state.finish_run(run, "stopped")
+    return opened
+
+
+@pytest.mark.parametrize("batch", [False, True])
+def test_a_create_left_open_stays_open_when_its_customer_is_not_written(
+    tmp_path: Path, batch: bool
+) -> None:
+    """The next run cannot send the create (the customer it names was not written in this
+    run): QBO heard nothing of this attempt, so the first one stays open, and a later run
+    still looks for the invoice and sends the first attempt's requestid."""
+    state = StateStore(tmp_path / "state.db")
+    records = ["tps.Invoice:inv-1", "tps.Invoice:inv-2"] if batch else ["tps.Invoice:inv-1"]
+    first = _left_open(state, records)
+    run = state.start_run("incremental")
+    books = BatchWrites(
+        Plan("incremental", []),
+        load_ruleset(resources.rules_dir()),
+        state,
+        cast(QboClient, object()),  # never called: nothing can be sent
+        cast(TpsSource, object()),
+        run,
+    )
+    books.earlier = state.unfinished_intents()
+    ops = [
+        Operation(
+            "invoices",
+            record,
+            "create",
+            "qbo.Invoice",
+            body={"DocNumber": record[-5:], "CustomerRef": {"value": f"{PENDING}tps.Client:c-9"}},
+        )
+        for record in records
+    ]
+    if batch:
+        books._write_batch(ops)
+    else:
+        books._write(ops[0])
+    books._flush()
+    items = state.items(run, "Failed")
+    assert [i["record"] for i in items] == records
+    assert all("depends on tps.Client:c-9, which was not written" in i["message"] for i in items)
+    opened = state.unfinished_intents()
+    assert {intent: o.journals[0] for intent, o in opened.items()} == first
+    assert [books.attempt(op, 0) for op in ops] == [f"{i}@{j}" for i, j in first.items()]
