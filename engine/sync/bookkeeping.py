@@ -196,9 +196,10 @@ class Bookkeeping:
         """The outcome of this run's attempt, which also settles the earlier attempts it
         carried on: the next write of the record is a new request."""
         self.pending.outcomes.append(outcome)
-        open_ = self.earlier.pop(intent_key(op), None)
-        for journal in open_.journals if open_ else ():
-            self.pending.outcomes.append(Outcome(journal, "resumed", outcome.result_id))
+        for intent in _settled_by(op):
+            open_ = self.earlier.pop(intent, None)
+            for journal in open_.journals if open_ else ():
+                self.pending.outcomes.append(Outcome(journal, "resumed", outcome.result_id))
 
     def _report(self, op: Operation, status: str, message: str, target: str = "") -> None:
         """The history row of the operation's record (its target unless another is named)."""
@@ -222,6 +223,14 @@ def intent_key(op: Operation) -> str:
     if op.action == "create":
         return f"{op.mapping}:{op.record}:create"
     return f"{op.mapping}:{op.record}:{op.action}:{op.target}:{op.target_version}"
+
+
+def _settled_by(op: Operation) -> tuple[str, ...]:
+    """The intents an outcome settles: its own; a link settles the record's create too (a
+    create whose answer was lost, which a later run found in QBO and linked)."""
+    if op.action == "link":
+        return intent_key(op), f"{op.mapping}:{op.record}:create"
+    return (intent_key(op),)
 
 
 def intent_row(op: Operation) -> Intent:

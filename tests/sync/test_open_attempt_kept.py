@@ -152,12 +152,6 @@ def test_a_qbo_create_left_open_stays_open_when_the_next_run_stops(
             assert not again.state.unfinished_intents()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="the planner links the invoice run 2 wrote (a link, not the create), and the "
-    "create's open attempt is never concluded",
-)
 def test_a_create_left_open_that_a_later_run_links_is_concluded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
