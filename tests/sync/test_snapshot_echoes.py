@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from tpsqbo_engine.connectors.qbo.transport import CallStats
 from tpsqbo_engine.sync.snapshot import Record, Snapshot, _read_changes
 
 
@@ -15,6 +16,7 @@ class _Qbo:
 
     def __init__(self, rows: list[Record]) -> None:
         self.rows = rows
+        self.stats = CallStats()
 
     def cdc(
         self,
