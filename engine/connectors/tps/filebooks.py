@@ -26,7 +26,7 @@ next export's row is known as that record again (the id taken off its Descriptio
 imported invoice's due date and lines (Import Invoices has neither). Once the outbox
 sheets are entered, move them out of `outbox/` (keep `sent.json`): the engine appends to
 what is there, and refuses to write a sheet that no longer reads back as it wrote it (see
-`filesource.pending_rows`).
+`outboxrows.pending_rows`).
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from tpsqbo_engine.connectors.tps.filesource import FileTps, _outbox_row, _sheet
 from tpsqbo_engine.connectors.tps.outboxrows import (
     as_entered,
     entered_as,
+    outbox_identity,
     outgoing_id,
     payment_problem,
     pending_rows,
@@ -230,8 +231,25 @@ class FileBooks(FileTps):
             return updated
         current = self.get(resource, ident)
         kind = next(k for k, r in KINDS.items() if r == resource)
-        self._write_out("voids", {"kind": kind, "number": ident, "what": "void"})
+        row = {"kind": kind, "number": ident, "what": "void"}
+        self._write_out("voids", row)
+        self._void_cached(row)
         return {**current, "status": "void"}
+
+    def _void_cached(self, row: Record) -> None:
+        """The cached records as the void just written leaves them, as the next read of the
+        sheets has them (`_void` of the waiting voids): read back, an undo sees it made."""
+        tables = self._load()
+        resource = KINDS[row["kind"]]
+        record = tables[resource][row["number"]]
+        touched = [(resource, row["number"])] + [
+            ("invoices", a["invoice_id"])
+            for a in (record.get("applications") or [] if resource == "payments" else [])
+            if a["invoice_id"] in tables["invoices"]
+        ]
+        _void(tables, [row])  # changes the cached records in place: versioned again below
+        for name, ident in touched:
+            self.as_written(name, ident, {})
 
     def _change_payment(self, ident: str, changes: Record, version: int) -> Record:
         """A payment made in QBO and not entered yet is changed on its row of
@@ -267,7 +285,7 @@ class FileBooks(FileTps):
         if resource != "adjustments":
             made = super().create(resource, record, key=key)
             if resource == "invoices":
-                self._keep_unimported(str(record.get("doc_number")), record)
+                self._keep_unimported(str(record.get("doc_number")), {**record, "key": key})
             return made
         # TPS numbers an adjustment it is given itself, so, as for payments, the id goes out
         # as the Description's first word to bring the entered adjustment back as this one.
@@ -281,10 +299,13 @@ class FileBooks(FileTps):
     def _keep_unimported(self, number: str, record: Record, merge: bool = False) -> None:
         """Import Invoices carries no due date and no lines: kept, to be read back with the
         invoice while TPS's sheets say nothing of them."""
-        kept = {k: record[k] for k in _NOT_IMPORTED if record.get(k)}
+        kept = {k: record[k] for k in _KEPT if record.get(k)}
         if merge:
             kept = {**self._sent().get(f"invoices:{number}", {}), **_plain(kept)}
         self._remember(f"invoices:{number}", _plain(kept))
+
+    def written_by(self, number: str) -> str:
+        return str(self._sent().get(f"invoices:{number}", {}).get("key") or "")
 
     def _sent(self) -> dict[str, Record]:
         path = self.outbox / "sent.json"
@@ -312,7 +333,11 @@ class FileBooks(FileTps):
         path = self.outbox / OUTBOX[name]
         sheet = SHEETS[name]
         rows = pending_rows(path, sheet)
-        same = [i for i, kept in enumerate(rows) if _identity(name, kept) == _identity(name, row)]
+        same = [
+            i
+            for i, kept in enumerate(rows)
+            if outbox_identity(sheet, kept) == outbox_identity(sheet, row)
+        ]
         if same:
             rows[same[-1]] = row
         else:
@@ -321,13 +346,8 @@ class FileBooks(FileTps):
         files.write_sheet(path, sheet, rows)
 
 
-def _identity(name: str, row: Record) -> tuple[str, ...]:
-    if name == "voids":
-        return (str(row.get("kind") or "").lower(), str(row.get("number") or ""))
-    return (str(row.get("id") or ""),)
-
-
 _NOT_IMPORTED = ("due_date", "lines")
+_KEPT = (*_NOT_IMPORTED, "key")  # key: the create that wrote its import row
 
 
 def _plain(value: Any) -> Any:
