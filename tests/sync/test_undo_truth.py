@@ -282,3 +282,38 @@ def test_text_that_is_not_a_finite_number_compares_as_text() -> None:
 
     assert same("NaN", "NaN") and not same("sNaN", Decimal("1")) and not same("Infinity", 1)
     assert same(Decimal("5"), 5.0) and not same(True, 1)
+
+
+def test_an_undo_tried_again_is_a_new_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """QBO answers a requestid it has seen with its first answer: the undo of an invoice
+    refused while a payment was applied, tried again once the payment is gone, must send
+    a new request, or QBO would answer it with the old refusal."""
+    with demo_firm(tmp_path) as (session, qbo, tps):
+        session.backup()
+        assert session.sync().counts["Failed"] == 0
+        client = tps.firm.table("clients")["c-1002"]
+        number = session.tps.create("invoices", november_invoice(client["id"]), key="again")
+        run = session.sync().run_id
+        made = qbo.company.find_by("Invoice", "DocNumber", number["doc_number"])
+        assert made is not None
+        undo = plan_undo(session, run)
+        value = Decimal("10.00")  # paid in QBO between the undo's plan and its writes
+        line = {"Amount": value, "LinkedTxn": [{"TxnId": made["Id"], "TxnType": "Invoice"}]}
+        body = {"CustomerRef": made["CustomerRef"], "TotalAmt": value, "Line": [line]}
+        payment = qbo.company.create("Payment", body)
+        named: list[str] = []
+        real = type(session.qbo).requestid
+        monkeypatch.setattr(
+            type(session.qbo), "requestid", lambda self, key: named.append(key) or real(self, key)
+        )
+        first = apply_undo(session, undo, "test")
+        assert not first.complete
+        qbo.company.delete("Payment", {"Id": payment["Id"], "SyncToken": payment["SyncToken"]})
+        second = apply_undo(session, plan_undo(session, run), "test")
+        assert second.complete, session.state.items(second.run_id)
+        deletes = [k for k in named if k.startswith(f"delete:Invoice:{made['Id']}:")]
+        assert len(deletes) == 2
+        attempts = [k.split(":")[4] for k in deletes]
+        assert attempts[0] != attempts[1] and all(a.startswith("undo@") for a in attempts)
