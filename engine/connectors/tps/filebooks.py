@@ -220,7 +220,20 @@ class FileBooks(FileTps):
             .replace("+00:00", "Z")
         )
 
+    def create(self, resource: str, record: Record, *, key: str) -> Record:
+        made = self._create(resource, record, key=key)
+        return self.read_back(resource, str(made["id"]), made)
+
     def update(self, resource: str, ident: str, changes: Record, *, version: int) -> Record:
+        touched: list[tuple[str, str]] = []
+        if resource == "payments" and changes.get("status") == "void":
+            # A voided payment gives its invoices back what it had paid.
+            applied = self.get(resource, ident).get("applications") or []
+            touched = [("invoices", str(a["invoice_id"])) for a in applied]
+        updated = self._update(resource, ident, changes, version=version)
+        return self.read_back(resource, ident, updated, touched)
+
+    def _update(self, resource: str, ident: str, changes: Record, *, version: int) -> Record:
         if changes.get("status") != "void" and resource == "payments":
             return self._change_payment(ident, changes, version)
         if changes.get("status") != "void":
@@ -231,25 +244,8 @@ class FileBooks(FileTps):
             return updated
         current = self.get(resource, ident)
         kind = next(k for k, r in KINDS.items() if r == resource)
-        row = {"kind": kind, "number": ident, "what": "void"}
-        self._write_out("voids", row)
-        self._void_cached(row)
+        self._write_out("voids", {"kind": kind, "number": ident, "what": "void"})
         return {**current, "status": "void"}
-
-    def _void_cached(self, row: Record) -> None:
-        """The cached records as the void just written leaves them, as the next read of the
-        sheets has them (`_void` of the waiting voids): read back, an undo sees it made."""
-        tables = self._load()
-        resource = KINDS[row["kind"]]
-        record = tables[resource][row["number"]]
-        touched = [(resource, row["number"])] + [
-            ("invoices", a["invoice_id"])
-            for a in (record.get("applications") or [] if resource == "payments" else [])
-            if a["invoice_id"] in tables["invoices"]
-        ]
-        _void(tables, [row])  # changes the cached records in place: versioned again below
-        for name, ident in touched:
-            self.as_written(name, ident, {})
 
     def _change_payment(self, ident: str, changes: Record, version: int) -> Record:
         """A payment made in QBO and not entered yet is changed on its row of
@@ -271,7 +267,7 @@ class FileBooks(FileTps):
             self._remember(ident, {"source": changes["source"]})
         return changed
 
-    def create(self, resource: str, record: Record, *, key: str) -> Record:
+    def _create(self, resource: str, record: Record, *, key: str) -> Record:
         if resource == "payments":
             # A payment made in QBO goes out with its id at the start of its Description:
             # entered in TPS that way, it comes back in the next export as the same payment
@@ -300,6 +296,15 @@ class FileBooks(FileTps):
         """Import Invoices carries no due date and no lines: kept, to be read back with the
         invoice while TPS's sheets say nothing of them."""
         kept = {k: record[k] for k in _KEPT if record.get(k)}
+        if kept.get("lines"):
+            # To the cent, however the amount came (120.0 from a restore's diff, 120.00 from
+            # QBO): the same lines read back as the same invoice, with the same version.
+            kept["lines"] = [
+                {**line, "amount": Decimal(str(line["amount"])).quantize(Decimal("0.01"))}
+                if isinstance(line, dict) and line.get("amount") not in (None, "")
+                else line
+                for line in kept["lines"]
+            ]
         if merge:
             kept = {**self._sent().get(f"invoices:{number}", {}), **_plain(kept)}
         self._remember(f"invoices:{number}", _plain(kept))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -235,6 +235,23 @@ class FileTps:
         cached = self._load()[resource][ident]
         kept = {k: v for k, v in cached.items() if k not in ("version", "updated_at")}
         self._load()[resource][ident] = _versioned({**kept, **changes}, cached["updated_at"])
+
+    def read_back(
+        self, resource: str, ident: str, written: Record, also: Sequence[tuple[str, str]] = ()
+    ) -> Record:
+        """`ident` (and the records in `also` a write changed with it) as the sheets read
+        afresh give them, now in the cache: what an undo reads back as its proof, and the
+        version the sync keeps is the one the next run reads (the same content, the same
+        version), or a record the run wrote would be taken for one changed since. The rest
+        of the cache is kept as the run read it."""
+        kept = self._records
+        self._records = None
+        fresh = self._load()
+        self._records = kept if kept is not None else fresh
+        for name, key in [(resource, ident), *also]:
+            if key in fresh[name]:
+                self._records[name][key] = fresh[name][key]
+        return self.get(resource, ident) if ident in fresh[resource] else written
 
     def _to_outbox(
         self, resource: str, record: Record, changes: Record | None = None, key: str = ""
