@@ -256,31 +256,31 @@ class StateStore:
                 yield str(record), str(text)
 
     def latest_failed(self) -> frozenset[str]:
-        """Records whose latest outcome is Failed."""
-        rows = self._rows(
-            "select record from run_items where id in "
-            "(select max(id) from run_items group by record) and status = 'Failed'"
-        )
-        return frozenset(row["record"] for row in rows)
+        """Records whose latest outcome under one of the mappings writing them is Failed."""
+        return frozenset(record for _, record in self.failing())
 
     def latest_reviews(self) -> frozenset[str]:
         """Records whose latest outcome is a review the firm settles outside the record (a
         pin, the other record renumbered): looked at again each run, so that takes effect."""
-        rows = self._rows(
-            "select record from run_items where id in "
-            "(select max(id) from run_items group by record) and action = 'review'"
-        )
-        return frozenset(row["record"] for row in rows)
+        return frozenset(row["record"] for row in self._latest(action="review"))
 
     def failing(self) -> frozenset[tuple[str, str]]:
         """(mapping, record) whose latest outcome under that mapping is Failed: a record two
         mappings write (an adjustment's credit memo and its application) fails or comes
         right under each apart."""
-        rows = self._rows(
+        return frozenset((row["mapping"], row["record"]) for row in self._latest(status="Failed"))
+
+    def _latest(
+        self, *, status: str | None = None, action: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Each (mapping, record) whose latest history row has this status or this action
+        (None matches nothing)."""
+        return self._rows(
             "select mapping, record from run_items where id in "
-            "(select max(id) from run_items group by mapping, record) and status = 'Failed'"
+            "(select max(id) from run_items group by mapping, record) "
+            "and (status = ? or action = ?)",
+            [status, action],
         )
-        return frozenset((row["mapping"], row["record"]) for row in rows)
 
     # Journal ------------------------------------------------------------------------------
     def write(self, run_id: int, done: Done, intents: list[Intent] | None = None) -> list[int]:

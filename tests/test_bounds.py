@@ -3,9 +3,7 @@ numbers rather than to the code's own constants: the TPS client's retry policy a
 QBO and TPS paging, batch resend rounds and the SIGTERM grace period.
 
 Where reaching a bound for real would take minutes (10,000 QBO pages, 100,000 TPS pages), the
-loop is driven to a small bound patched in, and a separate test pins the shipped number. The
-QBO retry policy's defaults are not pinned here (tests/hostile/test_answers.py covers the
-policy with its own numbers)."""
+loop is driven to a small bound patched in, and a separate test pins the shipped number."""
 
 from __future__ import annotations
 
@@ -20,11 +18,15 @@ from typing import Any
 import pytest
 import requests
 
-from tests.hostile.canned import TPS_BASE, Answer, Canned, qbo_client
+from tests.hostile.canned import QBO_BASE, TPS_BASE, Answer, Canned, qbo_client
 from tpsqbo_engine import signals
 from tpsqbo_engine.connectors.qbo import batch, queries
+from tpsqbo_engine.connectors.qbo.auth import QboAuth
 from tpsqbo_engine.connectors.qbo.batch import BatchOp
+from tpsqbo_engine.connectors.qbo.client import QboClient
 from tpsqbo_engine.connectors.qbo.errors import QboRetriableError
+from tpsqbo_engine.connectors.qbo.tokens import Tokens, TokenStore
+from tpsqbo_engine.connectors.qbo.transport import QBO_RETRY, THROTTLE_WINDOW
 from tpsqbo_engine.connectors.tps import client as tps
 from tpsqbo_engine.connectors.tps.client import TpsClient, TpsFatalError, TpsRetriableError
 from tpsqbo_engine.state import StateStore
@@ -74,6 +76,41 @@ def test_tps_backs_off_from_half_a_second_doubling_under_20_s() -> None:
     assert len(adapter.sent) == 5 and len(sleeps) == 4
     bounds = [0.5, 1.0, 2.0, 4.0]  # full jitter: each wait anywhere up to its bound
     assert all(0 <= wait <= bound for wait, bound in zip(sleeps, bounds, strict=True)), sleeps
+
+
+# QBO retries: 6 attempts, no wait longer than 120 s, 3 minutes of waits in all ----------------
+
+
+def _qbo(tmp_path: Path, *answers: Answer) -> tuple[QboClient, Canned, list[float]]:
+    """A QBO client as the engine builds it (its own default retry policy)."""
+    store = TokenStore(tmp_path / "tokens.json")
+    far = time.time() + 3600
+    store.save(Tokens("123", QBO_BASE, "sandbox", "app", "access", far, "refresh", far))
+    sleeps: list[float] = []
+    client = QboClient(QboAuth(store, "secret"), sleep=sleeps.append)
+    adapter = Canned(*answers)
+    client.session.mount(QBO_BASE, adapter)
+    return client, adapter, sleeps
+
+
+def test_the_documented_qbo_retry_numbers() -> None:
+    assert "retries (6 attempts for QBO, 5 for TPS)" in SECURITY
+    assert "(120 s for QBO, 20 s for TPS)" in SECURITY
+    assert "one QBO call waits 3 minutes at most in all" in SECURITY
+    assert "Intuit: wait 60 s" in SECURITY
+    assert THROTTLE_WINDOW == 60.0
+    assert (QBO_RETRY.attempts, QBO_RETRY.max_backoff, QBO_RETRY.max_waited) == (6, 120.0, 180.0)
+
+
+def test_a_qbo_server_asking_for_an_hour_waits_the_ceiling_within_the_total(
+    tmp_path: Path,
+) -> None:
+    busy = Answer(503, "busy", "text/plain", {"Retry-After": "3600"})
+    client, adapter, sleeps = _qbo(tmp_path, busy)
+    with pytest.raises(QboRetriableError, match=r"503"):
+        client.query("SELECT * FROM Customer")
+    assert sleeps == [120.0]  # a second wait of 120 s would pass the 180 s of waits in all
+    assert len(adapter.sent) == 2
 
 
 # Paging: QBO 10,000 pages, TPS 100,000 -------------------------------------------------------

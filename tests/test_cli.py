@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from tpsqbo_engine import __version__, cli
@@ -23,13 +24,22 @@ def test_version() -> None:
     assert result.output.strip() == f"tpsqbo-engine {__version__}"
 
 
+def _command_paths(app: typer.Typer, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every command, the sub-commands of groups (`emulate qbo`, `fleet run`...) included."""
+    paths = [(*prefix, c.name or c.callback.__name__) for c in app.registered_commands]  # type: ignore[union-attr]
+    for group in app.registered_groups:
+        assert group.name and group.typer_instance is not None
+        paths.extend(_command_paths(group.typer_instance, (*prefix, group.name)))
+    return paths
+
+
 def test_every_command_has_help() -> None:
-    commands = [c.name or c.callback.__name__ for c in cli.app.registered_commands]
-    assert "validate" in commands
-    for command in commands:
-        result = runner.invoke(cli.app, [command, "--help"])
-        assert result.exit_code == 0
-        assert len(result.output.strip().splitlines()) > 3
+    paths = _command_paths(cli.app)
+    assert ("validate",) in paths and ("emulate", "qbo") in paths and ("fleet", "run") in paths
+    for path in paths:
+        result = runner.invoke(cli.app, [*path, "--help"])
+        assert result.exit_code == 0, (path, result.output)
+        assert len(result.output.strip().splitlines()) > 3, path
 
 
 def test_validate_the_shipped_pack_is_clean(tmp_path: Path, monkeypatch) -> None:

@@ -85,7 +85,7 @@ def _in_chunks(
                 plan, session.rules, session.state, session.qbo, session.tps, run_id, progress
             )
             executor.created, executor.written = created, seen
-            session.apply(executor, run_id)
+            session.apply(executor)
             seen.flush()
             del plan, executor  # one chunk's plan at a time
             kept = {k: v for k, v in created.items() if k.split(":", 1)[0] in shared}

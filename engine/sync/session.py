@@ -244,17 +244,16 @@ class Session:
         with self.stopping(run_id):
             executor = Executor(plan, self.rules, self.state, self.qbo, self.tps, run_id, progress)
             executor.written = written = self.seeing_writes()
-            self.apply(executor, run_id)
+            self.apply(executor)
             written.flush()
             if render_to is not None:
                 self.render_run(run_id, render_to)
             return self._finish(run_id, plan.phase, snapshot, force_reason)
 
-    def apply(self, executor: Executor, run_id: int) -> None:
-        """Applies a plan (a chunk's, in a big firm's initial run); a run stopped by whatever
-        error is recorded as stopped."""
-        with self.stopping(run_id):
-            executor.apply()
+    def apply(self, executor: Executor) -> None:
+        """Applies a plan (a chunk's, in a big firm's initial run), inside the run's
+        `stopping`."""
+        executor.apply()
 
     @contextmanager
     def stopping(self, run_id: int) -> Iterator[None]:

@@ -32,6 +32,7 @@ from tpsqbo_engine.connectors.qbo.errors import QboError
 from tpsqbo_engine.connectors.qbo.queries import NAME_LISTS
 from tpsqbo_engine.errors import UsageError
 from tpsqbo_engine.state import StateStore
+from tpsqbo_engine.sync.compare import put_path
 from tpsqbo_engine.sync.fingerprint import PAYMENT_LINKS, fingerprint
 from tpsqbo_engine.sync.plan import Operation, Plan
 from tpsqbo_engine.sync.planner import version_of
@@ -282,7 +283,7 @@ def _write_op(step: Step, current: Record, now: str, forced: bool) -> Operation:
     if step.kind == "restore":
         body: Record = {}
         for path, value in step.fields.items():
-            _put(body, path, value)
+            put_path(body, path, value)
         return _op(
             step,
             "update",
@@ -308,10 +309,3 @@ def _backup_before(state: StateStore, run: dict[str, Any]) -> dict[str, Any] | N
         ),
         None,
     )
-
-
-def _put(target: Record, dotted: str, value: Any) -> None:
-    *parents, last = dotted.split(".")
-    for part in parents:
-        target = target.setdefault(part, {})
-    target[last] = value

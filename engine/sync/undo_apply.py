@@ -14,6 +14,7 @@ from tpsqbo_engine.connectors.qbo.errors import QboError
 from tpsqbo_engine.connectors.qbo.queries import NAME_LISTS
 from tpsqbo_engine.errors import ConnectorError, FatalConnectorError
 from tpsqbo_engine.state import StateStore
+from tpsqbo_engine.sync.compare import put_path
 from tpsqbo_engine.sync.executor import Progress
 from tpsqbo_engine.sync.fingerprint import PAYMENT_LINKS
 from tpsqbo_engine.sync.lock import run_lock
@@ -158,7 +159,7 @@ def _restore(qbo: Any, entity: str, ident: str, step: Step, key: str) -> Record:
     it leaves out (the domain notes, qbo-api.md section 1)."""
     changes: Record = {}
     for path, value in step.fields.items():
-        _put(changes, path, value)
+        put_path(changes, path, value)
     if all(value is not None for value in step.fields.values()):
         record: Record = qbo.update(entity, ident, changes, key=key)
         return record
@@ -167,17 +168,10 @@ def _restore(qbo: Any, entity: str, ident: str, step: Step, key: str) -> Record:
         if value is None:
             _drop(whole, path)
         else:
-            _put(whole, path, value)
+            put_path(whole, path, value)
     # One attempt: re-sending a whole record over a change made meanwhile would erase it.
     restored: Record = qbo.update(entity, ident, whole, sparse=False, attempts=1, key=key)
     return restored
-
-
-def _put(target: Record, dotted: str, value: Any) -> None:
-    *parents, last = dotted.split(".")
-    for part in parents:
-        target = target.setdefault(part, {})
-    target[last] = value
 
 
 def _drop(target: Record, dotted: str) -> None:

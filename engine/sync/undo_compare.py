@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from tpsqbo_engine.connectors.qbo import wire
 from tpsqbo_engine.connectors.qbo.queries import NAME_LISTS
+from tpsqbo_engine.sync.voids import is_void
 
 if TYPE_CHECKING:
     from tpsqbo_engine.sync.undo import Step
@@ -228,4 +229,5 @@ def _entity_differences(
 
 
 def _active(record: Record) -> bool:
-    return record.get("Active", True) is not False and record.get("TxnStatus") != "Voided"
+    # voided as the planner tells it: QBO marks a voided invoice only in its PrivateNote
+    return record.get("Active", True) is not False and not is_void(record)

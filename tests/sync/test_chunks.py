@@ -140,9 +140,9 @@ def test_between_chunks_only_what_every_chunk_holds_is_kept(tmp_path: Path) -> N
         patch.setattr(chunks, "CHUNK_CLIENTS", 4)
         apply = Kept.apply
 
-        def noting(self: Session, executor: Any, run_id: int) -> None:
+        def noting(self: Session, executor: Any) -> None:
             begun.append({key.split(":", 1)[0] for key in executor.created})
-            apply(self, executor, run_id)
+            apply(self, executor)
 
         patch.setattr(Kept, "apply", noting)
         session.backup()

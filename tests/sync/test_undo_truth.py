@@ -152,29 +152,30 @@ def test_the_lines_of_paid_history_linked_in_the_initial_sync_are_restored(
         assert summary.backup_check[0].startswith("QBO is back to the backup")
 
 
+def _paid_after_the_undo_was_planned(
+    session: Session, qbo: QboEmulatorServer, tps: Any, key: str
+) -> tuple[int, dict[str, Any], Any, dict[str, Any]]:
+    """A run that created an invoice, the plan to undo it, then a payment of the invoice made
+    in QBO: (the run, the invoice, the undo plan, the payment)."""
+    assert session.sync().counts["Failed"] == 0
+    client = tps.firm.table("clients")["c-1002"]
+    number = session.tps.create("invoices", november_invoice(client["id"]), key=key)
+    run = session.sync().run_id
+    made = qbo.company.find_by("Invoice", "DocNumber", number["doc_number"])
+    assert made is not None
+    undo = plan_undo(session, run)
+    value = Decimal("10.00")
+    line = {"Amount": value, "LinkedTxn": [{"TxnId": made["Id"], "TxnType": "Invoice"}]}
+    body = {"CustomerRef": made["CustomerRef"], "TotalAmt": value, "Line": [line]}
+    return run, made, undo, qbo.company.create("Payment", body)
+
+
 def test_an_invoice_paid_between_plan_and_apply_is_a_warning_saying_what_to_do(
     tmp_path: Path,
 ) -> None:
     with demo_firm(tmp_path) as (session, qbo, tps):
         session.backup()
-        assert session.sync().counts["Failed"] == 0
-        client = tps.firm.table("clients")["c-1002"]
-        number = session.tps.create("invoices", november_invoice(client["id"]), key="paid-late")
-        run = session.sync().run_id
-        made = qbo.company.find_by("Invoice", "DocNumber", number["doc_number"])
-        assert made is not None
-        undo = plan_undo(session, run)
-        value = Decimal("10.00")
-        payment = qbo.company.create(
-            "Payment",
-            {
-                "CustomerRef": {"value": made["CustomerRef"]["value"]},
-                "TotalAmt": value,
-                "Line": [
-                    {"Amount": value, "LinkedTxn": [{"TxnId": made["Id"], "TxnType": "Invoice"}]}
-                ],
-            },
-        )
+        run, made, undo, payment = _paid_after_the_undo_was_planned(session, qbo, tps, "late")
         summary = apply_undo(session, undo, "test")
 
         target = f"qbo.Invoice:{made['Id']}"
@@ -292,17 +293,7 @@ def test_an_undo_tried_again_is_a_new_request(
     a new request, or QBO would answer it with the old refusal."""
     with demo_firm(tmp_path) as (session, qbo, tps):
         session.backup()
-        assert session.sync().counts["Failed"] == 0
-        client = tps.firm.table("clients")["c-1002"]
-        number = session.tps.create("invoices", november_invoice(client["id"]), key="again")
-        run = session.sync().run_id
-        made = qbo.company.find_by("Invoice", "DocNumber", number["doc_number"])
-        assert made is not None
-        undo = plan_undo(session, run)
-        value = Decimal("10.00")  # paid in QBO between the undo's plan and its writes
-        line = {"Amount": value, "LinkedTxn": [{"TxnId": made["Id"], "TxnType": "Invoice"}]}
-        body = {"CustomerRef": made["CustomerRef"], "TotalAmt": value, "Line": [line]}
-        payment = qbo.company.create("Payment", body)
+        run, made, undo, payment = _paid_after_the_undo_was_planned(session, qbo, tps, "again")
         named: list[str] = []
         real = type(session.qbo).requestid
         monkeypatch.setattr(
