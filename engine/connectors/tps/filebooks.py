@@ -26,7 +26,7 @@ next export's row is known as that record again (the id taken off its Descriptio
 imported invoice's due date and lines (Import Invoices has neither). Once the outbox
 sheets are entered, move them out of `outbox/` (keep `sent.json`): the engine appends to
 what is there, and refuses to write a sheet that no longer reads back as it wrote it (see
-`filesource.pending_rows`).
+`outboxrows.pending_rows`).
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from tpsqbo_engine.connectors.tps.filesource import FileTps, _outbox_row, _sheet
 from tpsqbo_engine.connectors.tps.outboxrows import (
     as_entered,
     entered_as,
+    outbox_identity,
     outgoing_id,
     payment_problem,
     pending_rows,
@@ -219,7 +220,20 @@ class FileBooks(FileTps):
             .replace("+00:00", "Z")
         )
 
+    def create(self, resource: str, record: Record, *, key: str) -> Record:
+        made = self._create(resource, record, key=key)
+        return self.read_back(resource, str(made["id"]), made)
+
     def update(self, resource: str, ident: str, changes: Record, *, version: int) -> Record:
+        touched: list[tuple[str, str]] = []
+        if resource == "payments" and changes.get("status") == "void":
+            # A voided payment gives its invoices back what it had paid.
+            applied = self.get(resource, ident).get("applications") or []
+            touched = [("invoices", str(a["invoice_id"])) for a in applied]
+        updated = self._update(resource, ident, changes, version=version)
+        return self.read_back(resource, ident, updated, touched)
+
+    def _update(self, resource: str, ident: str, changes: Record, *, version: int) -> Record:
         if changes.get("status") != "void" and resource == "payments":
             return self._change_payment(ident, changes, version)
         if changes.get("status") != "void":
@@ -253,7 +267,7 @@ class FileBooks(FileTps):
             self._remember(ident, {"source": changes["source"]})
         return changed
 
-    def create(self, resource: str, record: Record, *, key: str) -> Record:
+    def _create(self, resource: str, record: Record, *, key: str) -> Record:
         if resource == "payments":
             # A payment made in QBO goes out with its id at the start of its Description:
             # entered in TPS that way, it comes back in the next export as the same payment
@@ -267,7 +281,7 @@ class FileBooks(FileTps):
         if resource != "adjustments":
             made = super().create(resource, record, key=key)
             if resource == "invoices":
-                self._keep_unimported(str(record.get("doc_number")), record)
+                self._keep_unimported(str(record.get("doc_number")), {**record, "key": key})
             return made
         # TPS numbers an adjustment it is given itself, so, as for payments, the id goes out
         # as the Description's first word to bring the entered adjustment back as this one.
@@ -281,10 +295,22 @@ class FileBooks(FileTps):
     def _keep_unimported(self, number: str, record: Record, merge: bool = False) -> None:
         """Import Invoices carries no due date and no lines: kept, to be read back with the
         invoice while TPS's sheets say nothing of them."""
-        kept = {k: record[k] for k in _NOT_IMPORTED if record.get(k)}
+        kept = {k: record[k] for k in _KEPT if record.get(k)}
+        if kept.get("lines"):
+            # To the cent, however the amount came (120.0 from a restore's diff, 120.00 from
+            # QBO): the same lines read back as the same invoice, with the same version.
+            kept["lines"] = [
+                {**line, "amount": Decimal(str(line["amount"])).quantize(Decimal("0.01"))}
+                if isinstance(line, dict) and line.get("amount") not in (None, "")
+                else line
+                for line in kept["lines"]
+            ]
         if merge:
             kept = {**self._sent().get(f"invoices:{number}", {}), **_plain(kept)}
         self._remember(f"invoices:{number}", _plain(kept))
+
+    def written_by(self, number: str) -> str:
+        return str(self._sent().get(f"invoices:{number}", {}).get("key") or "")
 
     def _sent(self) -> dict[str, Record]:
         path = self.outbox / "sent.json"
@@ -312,7 +338,11 @@ class FileBooks(FileTps):
         path = self.outbox / OUTBOX[name]
         sheet = SHEETS[name]
         rows = pending_rows(path, sheet)
-        same = [i for i, kept in enumerate(rows) if _identity(name, kept) == _identity(name, row)]
+        same = [
+            i
+            for i, kept in enumerate(rows)
+            if outbox_identity(sheet, kept) == outbox_identity(sheet, row)
+        ]
         if same:
             rows[same[-1]] = row
         else:
@@ -321,13 +351,8 @@ class FileBooks(FileTps):
         files.write_sheet(path, sheet, rows)
 
 
-def _identity(name: str, row: Record) -> tuple[str, ...]:
-    if name == "voids":
-        return (str(row.get("kind") or "").lower(), str(row.get("number") or ""))
-    return (str(row.get("id") or ""),)
-
-
 _NOT_IMPORTED = ("due_date", "lines")
+_KEPT = (*_NOT_IMPORTED, "key")  # key: the create that wrote its import row
 
 
 def _plain(value: Any) -> Any:

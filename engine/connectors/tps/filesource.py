@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -28,7 +28,9 @@ from tpsqbo_engine.connectors.tps.contract import RESOURCES
 from tpsqbo_engine.connectors.tps.outboxrows import (
     as_record,
     client_as_changed,
+    outbox_identity,
     pending_rows,
+    row_cells,
     waiting_rows,
 )
 from tpsqbo_engine.ruleset.shapes import entity_catalog
@@ -167,11 +169,39 @@ class FileTps:
         return _typed(resource, record)
 
     def create(self, resource: str, record: Record, *, key: str) -> Record:
+        if resource == "invoices":
+            self._refuse_invoice(record, key)
         ident = str(record.get("doc_number") or record.get("id") or key)
         written = {**record, "id": ident}
-        self._to_outbox(resource, written)
+        self._to_outbox(resource, written, key=key)
         self._load()[resource][ident] = _versioned(written, "")
+        if resource == "invoices":
+            self._importing.add(ident)  # a change to it later in the run goes on its row
         return written
+
+    def _refuse_invoice(self, record: Record, key: str) -> None:
+        """An invoice TPS's import would take as another's, or refuse, is refused before a
+        row is written: TPS names an invoice by its number, and a row without one stops
+        every later read of the outbox."""
+        number = str(record.get("doc_number") or "").strip()
+        if not number:
+            raise TpsRejected(
+                f"the invoice written by {key} has no number, and TPS's Import Invoices"
+                " needs one (an import row without it stops every later read of the sheets)",
+                hint="give the invoice a number in QBO; it is listed as Failed until then",
+            )
+        if number in self._load()["invoices"] and number not in self._importing:
+            raise TpsRejected(
+                f"TPS's sheets already hold invoice {number}; the invoice written by {key}"
+                " has the same number and would be imported as it",
+                hint="give one of them another number (in QBO or TPS); it is listed as"
+                " Failed until then",
+            )
+
+    def written_by(self, number: str) -> str:
+        """The key that wrote invoice `number`'s waiting import row, where it is kept
+        (`FileBooks` keeps it in outbox/sent.json); '' where it is not."""
+        return ""
 
     def update(self, resource: str, ident: str, changes: Record, *, version: int) -> Record:
         current = self.get(resource, ident)
@@ -188,6 +218,8 @@ class FileTps:
         updated = {**current, **changes}
         self._to_outbox(resource, updated, changes)
         if resource != "clients":
+            # Read back (an undo's proof, a later write's version check) as written.
+            self.as_written(resource, ident, changes)
             return updated
         # The sync keeps the version a write returns as TPS's: it is the one the next read
         # gives the client, its outbox row included, or that read would be taken for a
@@ -197,9 +229,35 @@ class FileTps:
         self._load()["clients"][ident] = _versioned(client_as_changed(row), stamp)
         return _typed(resource, self._load()["clients"][ident])
 
-    def _to_outbox(self, resource: str, record: Record, changes: Record | None = None) -> None:
+    def as_written(self, resource: str, ident: str, changes: Record) -> None:
+        """The cached record of `ident` as an outbox write leaves it: the sheets are read
+        once a run, and what waits in the outbox is read as made (`_as_changed`)."""
+        cached = self._load()[resource][ident]
+        kept = {k: v for k, v in cached.items() if k not in ("version", "updated_at")}
+        self._load()[resource][ident] = _versioned({**kept, **changes}, cached["updated_at"])
+
+    def read_back(
+        self, resource: str, ident: str, written: Record, also: Sequence[tuple[str, str]] = ()
+    ) -> Record:
+        """`ident` (and the records in `also` a write changed with it) as the sheets read
+        afresh give them, now in the cache: what an undo reads back as its proof, and the
+        version the sync keeps is the one the next run reads (the same content, the same
+        version), or a record the run wrote would be taken for one changed since. The rest
+        of the cache is kept as the run read it."""
+        kept = self._records
+        self._records = None
+        fresh = self._load()
+        self._records = kept if kept is not None else fresh
+        for name, key in [(resource, ident), *also]:
+            if key in fresh[name]:
+                self._records[name][key] = fresh[name][key]
+        return self.get(resource, ident) if ident in fresh[resource] else written
+
+    def _to_outbox(
+        self, resource: str, record: Record, changes: Record | None = None, key: str = ""
+    ) -> None:
         """`record` as a row of its outbox sheet. `changes`: what an update changed, for a
-        record whose earlier change is still waiting there."""
+        record whose earlier change is still waiting there; `key`: the create's."""
         if resource not in OUTBOX:
             raise TpsRejected(
                 f"TPS imports cannot take {resource} changes; make them in TPS",
@@ -213,15 +271,22 @@ class FileTps:
         sheet = files.SHEETS[layout]
         rows = pending_rows(path, sheet)
         new = _outbox_row(resource, record)
-        same = [i for i, row in enumerate(rows) if _identity(sheet, row) == _identity(sheet, new)]
+        same = [
+            i
+            for i, row in enumerate(rows)
+            if outbox_identity(sheet, row) == outbox_identity(sheet, new)
+        ]
+        if same and changes is None and resource == "invoices":
+            self._refuse_other_write(path, rows[same[-1]], new, key)
         if same and changes is not None:
             # A second change to a record while its first still waits to be entered: the
             # pending row (the last, if a person doubled it) is what TPS will hold; the
             # sheets' record is from before the first.
             rows[same[-1]] = _outbox_row(resource, {**as_record(rows[same[-1]]), **changes})
         elif same:
-            # The same write made again (a run resumed after a crash, the same key) replaces
-            # its row: TPS would import a row written twice as two records.
+            # The same write made again (a run resumed after a crash: the same key, or, where
+            # no key is kept, the same row) replaces its row, as TPS would import a row
+            # written twice as two records; another write's row is refused above.
             rows[same[-1]] = new
         else:
             rows.append(new)
@@ -233,6 +298,25 @@ class FileTps:
         else:
             files.write_sheet(path, sheet, rows)
 
+    def _refuse_other_write(self, path: Path, waiting: Record, new: Record, key: str) -> None:
+        """A create whose invoice number already names a row waiting to be imported is the
+        same write made again only under the same key (or, with no key kept, as the same
+        row); another invoice of that number (QBO allows two) would replace the first's row,
+        and TPS would import it under the first's link."""
+        number = str(new.get("doc_number"))
+        earlier = self.written_by(number)
+        sheet = files.SHEETS["invoices"]
+        if earlier == key if earlier else row_cells(sheet, waiting) == row_cells(sheet, new):
+            return
+        raise TpsRejected(
+            f"invoice {number} already waits to be imported in {path.name}"
+            f" (client {waiting.get('client_id')}, amount {waiting.get('subtotal')},"
+            f" written by {earlier or 'an earlier write'}); the invoice written by {key}"
+            f" (client {new.get('client_id')}, amount {new.get('subtotal')}) has the same"
+            " number and would replace it",
+            hint="give one of them another number in QBO; it is listed as Failed until then",
+        )
+
 
 def _typed(resource: str, record: Record) -> Record:
     """Amounts as Decimal, as the TPS API client gives them: "0.00" on a sheet is the same
@@ -242,24 +326,6 @@ def _typed(resource: str, record: Record) -> Record:
         return dict(record)
     typed: Record = convert_money(dict(record), shape, to_decimal=True)
     return typed
-
-
-def _identity(sheet: files.Sheet, row: Record) -> tuple[str, ...]:
-    """What names an outbox row: an invoice's number, a client's code; a payment, which has
-    no number, by every column (two rows the same in every column are one payment to TPS's
-    import all the same)."""
-    if sheet.name == "invoices":
-        return ("doc", str(row.get("doc_number") or ""))
-    if sheet.name == "clients":
-        return ("id", str(row.get("code") or row.get("id") or ""))
-    if "applications" in row:
-        [row] = files.payment_rows([row])
-    return tuple(
-        str(Decimal(str(row.get(c.field) or 0)).quantize(Decimal("0.01")))
-        if c.kind == "money"
-        else str(row.get(c.field) or "").strip()
-        for c in sheet.columns
-    )
 
 
 def _outbox_row(resource: str, record: Record) -> Record:

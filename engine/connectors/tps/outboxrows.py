@@ -132,3 +132,32 @@ def as_entered(record: Record) -> str:
         rest = str(record["description"]).split(maxsplit=1)[1:]
         record["description"] = rest[0] if rest else None
     return entered
+
+
+def outbox_identity(sheet: files.Sheet, row: Record) -> tuple[str, ...]:
+    """What names a row of an outbox sheet, by the sheet's layout: an invoice by its
+    number, a client by its code, a void by what it voids, an adjustment by its Reference;
+    a payment, which has no number, by every column (two rows the same in every column are
+    one payment to TPS's import all the same)."""
+    if sheet.name == "invoices":
+        return ("doc", str(row.get("doc_number") or ""))
+    if sheet.name == "clients":
+        return ("id", str(row.get("code") or row.get("id") or ""))
+    if sheet.name == "voids":
+        return (str(row.get("kind") or "").lower(), str(row.get("number") or ""))
+    if sheet.name == "adjustments":
+        return (str(row.get("id") or ""),)
+    return row_cells(sheet, row)
+
+
+def row_cells(sheet: files.Sheet, row: Record) -> tuple[str, ...]:
+    """Every cell of `row` as its sheet holds it, whether read back or about to be written:
+    amounts to the cent, text trimmed."""
+    if "applications" in row:
+        [row] = files.payment_rows([row])
+    return tuple(
+        str(Decimal(str(row.get(c.field) or 0)).quantize(Decimal("0.01")))
+        if c.kind == "money"
+        else str(row.get(c.field) or "").strip()
+        for c in sheet.columns
+    )
