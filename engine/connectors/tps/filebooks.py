@@ -39,10 +39,11 @@ from typing import Any
 
 from tpsqbo_engine.connectors.tps import files
 from tpsqbo_engine.connectors.tps.client import TpsRejected
-from tpsqbo_engine.connectors.tps.files import Column, FileBridgeError, Sheet
+from tpsqbo_engine.connectors.tps.files import Column, Sheet
 from tpsqbo_engine.connectors.tps.filesource import FileTps, _outbox_row, _sheet, _versioned
 from tpsqbo_engine.connectors.tps.outboxrows import (
     as_entered,
+    checked,
     entered_as,
     outbox_identity,
     outgoing_id,
@@ -51,8 +52,6 @@ from tpsqbo_engine.connectors.tps.outboxrows import (
     waiting_entered,
     waiting_rows,
 )
-from tpsqbo_engine.problems import Problem
-from tpsqbo_engine.ruleset.source import display_path
 
 Record = dict[str, Any]
 SHEETS: dict[str, Sheet] = {
@@ -100,17 +99,7 @@ OUTBOX = {"adjustments": "adjustments-to-enter.csv", "voids": "voids-to-enter.cs
 
 def _read(path: Path, sheet: str, check: Any = None) -> list[Record]:
     records, problems = files.read_sheet(path, SHEETS[sheet])
-    for record in records:
-        message = check(record) if check is not None else None
-        if message:
-            problems.append(
-                Problem(display_path(path), record["_row"], 1, "file.bad-value", message)
-            )
-    if problems:
-        raise FileBridgeError(sorted(problems))
-    for record in records:
-        record.pop("_row", None)
-    return records
+    return checked(path, records, problems, check)
 
 
 def _adjustment_problem(record: Record) -> str | None:

@@ -59,7 +59,17 @@ def waiting_rows(
         return []
     with sheetio.detected():  # written as UTF-8 by the engine, whatever the exports are in
         records, problems = files.read_sheet(path, sheet, extra_columns=True)
-    problems = [p for p in problems if p.code != "file.empty"]
+    return checked(path, records, [p for p in problems if p.code != "file.empty"], check)
+
+
+def checked(
+    path: Path,
+    records: list[Record],
+    problems: list[Problem],
+    check: Callable[[Record], str | None] | None = None,
+) -> list[Record]:
+    """The records read from `path`, once neither the read nor `check` found anything wrong
+    with any of them (else every problem together), without their row numbers."""
     for record in records:
         message = check(record) if check is not None else None
         if message:
