@@ -107,3 +107,15 @@ def test_a_policy_on_a_one_way_mapping_does_nothing_and_is_refused(tmp_path: Pat
     )
     (problem,) = validate_pack(tmp_path).problems
     assert problem.code == "mapping.conflict-one-way" and problem.line == 7
+
+
+def test_newest_with_a_qbo_record_whose_metadata_is_not_an_object_is_a_review() -> None:
+    from tpsqbo_engine.resources import rules_dir
+    from tpsqbo_engine.sync.planned_writes import _newer
+
+    (clients,) = [m for m in load_ruleset(rules_dir()).mappings if m.id == "clients"]
+    record = {"id": "c-1", "updated_at": "2026-12-04T15:00:00Z"}
+    for meta in ("2026-12-04T09:00:00-05:00", None, ["x"]):
+        assert _newer(clients, record, {"Id": "7", "MetaData": meta}) == "flag"
+    dated = {"Id": "7", "MetaData": {"LastUpdatedTime": "2026-12-04T09:00:00-05:00"}}
+    assert _newer(clients, record, dated) == "source"  # 15:00Z is after 14:00Z

@@ -195,7 +195,8 @@ def _both_ways(
 def _newer(mapping: MappingRule, record: Record, current: Record) -> str:
     stamps = {system_of(mapping.source): record, system_of(mapping.target): current}
     tps_time = str(stamps["tps"].get("updated_at", ""))
-    qbo_time = str(stamps["qbo"].get("MetaData", {}).get("LastUpdatedTime", ""))
+    meta = stamps["qbo"].get("MetaData")
+    qbo_time = str(meta.get("LastUpdatedTime", "") if isinstance(meta, dict) else "")
     try:
         tps_newer = datetime.fromisoformat(
             tps_time.replace("Z", "+00:00")

@@ -329,3 +329,23 @@ def test_connect_runs_the_oauth_flow_through_a_loopback_redirect(
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
     client = QboClient(QboAuth(TokenStore(token_file), qbo_server.oauth.client_secret), retry=FAST)
     assert client.company_info()["CompanyName"] == "Sandbox Company US 1"
+
+
+@pytest.mark.parametrize(
+    ("spec", "why"),
+    [
+        ("scale=0", "scale must be a number above 0"),
+        ("scale=-2", "scale must be a number above 0"),
+        ("scale=nan", "scale must be a number above 0"),
+        ("scale=1,minute=0", "minute and second must be above 0"),
+        ("scale=1,batch=-1", "batch 0 or more"),
+        ("scale=1x", "not a number"),
+    ],
+)
+def test_limits_the_client_cannot_keep_are_refused_wherever_they_come_from(
+    spec: str, why: str
+) -> None:
+    # The firm config and `emulate --limits` say so located; any other caller gets the same.
+    with pytest.raises(ValueError, match=why):
+        Limits.parse(spec)
+    assert Limits.parse("scale=1,batch=0") is not None  # every write singly: allowed

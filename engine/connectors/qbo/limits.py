@@ -20,6 +20,7 @@ second's 10, which keeps at most 10 requests in flight, QBO's older concurrency 
 from __future__ import annotations
 
 import itertools
+import math
 import threading
 import time
 from collections import deque
@@ -66,12 +67,22 @@ class Limits:
                 f"unknown limits spec {spec!r}: use real, off, or "
                 "scale=N[,minute=N,second=N,batch=N]"
             )
-        return cls(
-            int(values.get("minute", 500)),
-            int(values.get("second", 10)),
-            int(values.get("batch", 40)),
-            float(values.get("scale", 1)),
-        )
+        try:
+            limits = cls(
+                int(values.get("minute", 500)),
+                int(values.get("second", 10)),
+                int(values.get("batch", 40)),
+                float(values.get("scale", 1)),
+            )
+        except ValueError:
+            raise ValueError(f"{spec!r} holds a value that is not a number") from None
+        # No call at all in a minute or a second would wait for ever; no batch (batch=0)
+        # only sends every write singly.
+        if not (math.isfinite(limits.scale) and limits.scale > 0):
+            raise ValueError(f"{spec!r}: scale must be a number above 0")
+        if min(limits.per_minute, limits.per_second) <= 0 or limits.batch_per_minute < 0:
+            raise ValueError(f"{spec!r}: minute and second must be above 0, batch 0 or more")
+        return limits
 
     @property
     def minute(self) -> float:

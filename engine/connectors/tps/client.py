@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
+from urllib.parse import quote
 
 import requests
 
@@ -324,9 +325,14 @@ class TpsClient:
         firm: Record = self._call("GET", self.contract.firm_path, what="the firm")
         return firm
 
+    def _record_path(self, resource: str, ident: str) -> str:
+        """A record's URL path, its id a single path segment whatever it holds (`../x`,
+        `?`, `/`, spaces): ids are the firm's data."""
+        return f"{self.contract.path(resource)}/{quote(str(ident), safe='')}"
+
     def get(self, resource: str, ident: str) -> Record:
         what = f"{resource} {ident}"
-        remote = self._call("GET", f"{self.contract.path(resource)}/{ident}", what=what)
+        remote = self._call("GET", self._record_path(resource, ident), what=what)
         return self._read(resource, remote, what, ident)
 
     def records(
@@ -385,7 +391,5 @@ class TpsClient:
         """Changes some fields of the version that was read; 409 if it changed meanwhile."""
         body = {**self._write(resource, changes, ident), "version": version}
         what = f"{resource} {ident}"
-        remote = self._call(
-            "PATCH", f"{self.contract.path(resource)}/{ident}", body=body, what=what
-        )
+        remote = self._call("PATCH", self._record_path(resource, ident), body=body, what=what)
         return self._read(resource, remote, what, ident)
