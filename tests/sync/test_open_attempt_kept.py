@@ -6,12 +6,12 @@ up or sends it again under the first attempt's key, so it is written once."""
 from __future__ import annotations
 
 from collections import Counter
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
 
+from tests.sync.test_write_identity import paid_in_qbo
 from tpsqbo_engine import resources
 from tpsqbo_engine.connectors.qbo.client import QboClient
 from tpsqbo_engine.connectors.retry import RetryPolicy
@@ -185,28 +185,7 @@ def test_a_tps_create_left_open_stays_open_when_the_next_run_stops(
     with demo_firm(tmp_path) as (session, qbo, tps):
         session.backup()
         session.sync()
-        company = qbo.company
-        link = next(
-            lk
-            for lk in session.state.links("Invoice|Invoice")
-            if company.table("Invoice")[lk["qbo_id"]]["Balance"] > 0
-        )
-        invoice = company.table("Invoice")[link["qbo_id"]]
-        bank = next(a for a in company.table("Account").values() if a.get("AccountType") == "Bank")
-        payment = company.create(
-            "Payment",
-            {
-                "CustomerRef": invoice["CustomerRef"],
-                "TotalAmt": Decimal("10.00"),
-                "DepositToAccountRef": {"value": bank["Id"]},
-                "Line": [
-                    {
-                        "Amount": Decimal("10.00"),
-                        "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}],
-                    }
-                ],
-            },
-        )
+        payment = paid_in_qbo(qbo, session)
         monkeypatch.setattr(TpsClient, "create", create)
 
         client = cast(TpsClient, session.tps)

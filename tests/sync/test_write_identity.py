@@ -100,7 +100,7 @@ def test_a_sync_after_undo_writes_the_records_again(tmp_path: Path) -> None:
         assert len(live) == len(session.state.links("Payment|Payment"))
 
 
-def _qbo_payment(qbo: QboEmulatorServer, session: Session) -> dict[str, Any]:
+def paid_in_qbo(qbo: QboEmulatorServer, session: Session) -> dict[str, Any]:
     """A payment received in QBO on an open invoice the sync wrote."""
     company = qbo.company
     link = next(
@@ -139,7 +139,7 @@ def test_a_tps_record_undone_is_created_again_by_the_next_sync(tmp_path: Path) -
     with demo_firm(tmp_path) as (session, qbo, tps):
         session.backup()
         session.sync()
-        payment = _qbo_payment(qbo, session)
+        payment = paid_in_qbo(qbo, session)
         brought = session.sync()
         [(first, status)] = _tps_copies(session, tps, payment["Id"])
         assert status == "active"
@@ -156,7 +156,7 @@ def test_a_tps_create_whose_answer_was_lost_is_resumed_with_the_same_key(tmp_pat
     with demo_firm(tmp_path) as (session, qbo, tps):
         session.backup()
         session.sync()
-        payment = _qbo_payment(qbo, session)
+        payment = paid_in_qbo(qbo, session)
         client = cast(TpsClient, session.tps)
         retry = client.retry
         client.retry = RetryPolicy(1, 0.01, 0.05, retry.timeout)  # the call gives up at once
