@@ -33,6 +33,11 @@ class EngineError(Exception):
         self.message = message
         self.hint = hint
 
+    @property
+    def told(self) -> str:
+        """The message with what to do after it, on one line (history rows, fleet status)."""
+        return f"{self.message}; {self.hint}" if self.hint else self.message
+
 
 class RuleError(EngineError):
     """Rules that cannot be used. The CLI prints every problem, located; `paths` are the

@@ -134,7 +134,7 @@ def _close(session: Session, tps: TpsSource) -> None:
 
 def _describe(error: BaseException) -> str:
     if isinstance(error, EngineError):
-        return error.message + (f" ({error.hint})" if error.hint else "")
+        return error.told
     return f"{type(error).__name__}: {error}"
 
 

@@ -259,7 +259,7 @@ class Planner:
                 return []  # said once, in the run that first met it
             return note("exclude", "Excluded", str(excluded_reference))
         except ExpressionError as failure:
-            return note("fail", "Failed", _with_hint(failure), mapping.where)
+            return note("fail", "Failed", failure.told, mapping.where)
         if inactive and mapping.on_inactive == "reactivate":
             carried = f"reactivates {inactive}, which is inactive in QBO, before anything uses it"
         writes = writes_for(
@@ -340,7 +340,7 @@ class Planner:
                             "fail",
                             entity,
                             level="Failed",
-                            message=_with_hint(failure),
+                            message=failure.told,
                         )
                     )
                     continue
@@ -422,11 +422,6 @@ class Planner:
             if rule.when is None or rule.when.evaluate(self.resolver.scope(qualified, record)):
                 return exclusion
         return None
-
-
-def _with_hint(failure: ExpressionError) -> str:
-    """A failure as the history keeps it: what went wrong, then what to do."""
-    return f"{failure.message}; {failure.hint}" if failure.hint else failure.message
 
 
 def _display_of(record: Record) -> str:
