@@ -16,7 +16,10 @@ can reach them.
 from __future__ import annotations
 
 import os
+import tempfile
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -61,15 +64,30 @@ def open_private(path: Path) -> int:
 
 def write_private(path: Path, data: str | bytes) -> Path:
     """Writes all of `data` to a temporary file beside `path`, then puts it in place: a
-    reader sees the old file or the new one, never half of one."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    descriptor = open_private(temporary)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(data.encode("utf-8") if isinstance(data, str) else data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    temporary.replace(path)
+    reader sees the old file or the new one, never half of one. Two writers of one path
+    (threads of one process included) each write their own temporary file; the last to
+    finish wins whole."""
+    with temporary_beside(path) as temporary:
+        with os.fdopen(open_private(temporary), "wb") as handle:
+            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        temporary.replace(path)
     return path
+
+
+@contextmanager
+def temporary_beside(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
+    """A new, empty, 0600 file in `path`'s folder, named for `path` and no other writer's;
+    removed on the way out unless it was put in place."""
+    private_dir(path.parent)
+    descriptor, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.close(descriptor)  # mkstemp made it 0600
+    temporary = Path(name)
+    try:
+        yield temporary
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def set_crash_folder(state_folder: Path | None) -> None:

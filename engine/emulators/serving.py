@@ -33,6 +33,7 @@ class LoopbackServer:
         self.base_url = f"http://{host}:{self._server.server_port}"
         self._save = save
         self._dirty, self._stopping = threading.Event(), threading.Event()
+        self._saver = threading.Thread(target=self._keep_saving, daemon=True, name="emulator-saver")
 
     def mark_dirty(self) -> None:
         self._dirty.set()
@@ -44,12 +45,14 @@ class LoopbackServer:
             daemon=True,
             name="emulator",
         ).start()  # a short poll: prompt stops
-        threading.Thread(target=self._keep_saving, daemon=True, name="emulator-saver").start()
+        self._saver.start()
 
     def stop(self) -> None:
         self._stopping.set()
         self._server.shutdown()
         self._server.server_close()
+        if self._saver.is_alive():
+            self._saver.join()  # a save under way ends before the last one starts
         self._save()
 
     def _keep_saving(self) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tpsqbo_engine.connectors.qbo.client import QboClient
-from tpsqbo_engine.private import open_private
+from tpsqbo_engine.private import open_private, temporary_beside
 from tpsqbo_engine.ruleset.model import Check, RuleSet
 from tpsqbo_engine.state import StateStore
 from tpsqbo_engine.sync.company_checks import expression_check
@@ -145,20 +145,21 @@ def take_backup(qbo: QboClient, entities: list[str], folder: Path, state: StateS
     """Every record of every QBO entity the rules touch, as gzip'd JSON lines."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     path = folder / f"qbo-{qbo.realm_id}-{stamp}.jsonl.gz"
-    partial = path.with_suffix(".partial")
     counts: dict[str, int] = {}
-    raw = os.fdopen(open_private(partial), "wb")  # 0600 from the first byte
     lists = ("Customer", "Item", "Account", "Term", "PaymentMethod")
     wanted = {e: "Active IN (true, false)" if e in lists else "" for e in entities}
-    with raw, gzip.open(raw, "wt", encoding="utf-8") as handle:
-        # The first page of each in one batch call; the rest streamed, page by page.
-        for entity, records in qbo.query_batch(wanted).items():
-            for record in records:
-                handle.write(
-                    json.dumps({"entity": entity, "record": record}, default=_decimal) + "\n"
-                )
-                counts[entity] = counts.get(entity, 0) + 1
-    partial.replace(path)
+    # A backup cut short by a failed read is removed, never left looking like one.
+    with temporary_beside(path, suffix=".partial") as partial:
+        raw = os.fdopen(open_private(partial), "wb")  # 0600 from the first byte
+        with raw, gzip.open(raw, "wt", encoding="utf-8") as handle:
+            # The first page of each in one batch call; the rest streamed, page by page.
+            for entity, records in qbo.query_batch(wanted).items():
+                for record in records:
+                    handle.write(
+                        json.dumps({"entity": entity, "record": record}, default=_decimal) + "\n"
+                    )
+                    counts[entity] = counts.get(entity, 0) + 1
+        partial.replace(path)
     state.add_backup(path, counts)
     return path
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import os
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -25,6 +24,7 @@ from typing import Any
 from tpsqbo_engine.amounts import CENT, NotAnAmount, in_cents, read_amount
 from tpsqbo_engine.connectors.tps import sheetio
 from tpsqbo_engine.errors import EngineError
+from tpsqbo_engine.private import temporary_beside
 from tpsqbo_engine.problems import Problem
 from tpsqbo_engine.ruleset.source import display_path
 
@@ -587,12 +587,9 @@ def _cells(sheet: Sheet, record: Mapping[str, Any]) -> list[str]:
 
 
 def _atomic(path: Path, write: Callable[[Path], None]) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp{path.suffix}")
-    try:
+    with temporary_beside(path, suffix=f".tmp{path.suffix}") as temporary:
         write(temporary)
         temporary.replace(path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def write_sheet(path: Path, sheet: Sheet, rows: Iterable[Mapping[str, Any]]) -> None:
