@@ -23,15 +23,14 @@ engine/sync/undo_apply.py, which reads each record back and calls it Undone only
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from tpsqbo_engine.connectors.qbo.errors import QboError
 from tpsqbo_engine.connectors.qbo.queries import NAME_LISTS
 from tpsqbo_engine.errors import UsageError
 from tpsqbo_engine.state import StateStore
+from tpsqbo_engine.sync import before_image
 from tpsqbo_engine.sync.compare import put_path
 from tpsqbo_engine.sync.fingerprint import PAYMENT_LINKS, fingerprint
 from tpsqbo_engine.sync.plan import Operation, Plan
@@ -149,7 +148,14 @@ def undone_already(state: StateStore, run_id: int) -> set[int]:
 
 
 def _step(row: dict[str, Any]) -> Step:
-    before = json.loads(row["before"], parse_float=Decimal)
+    try:
+        before = before_image.loads(row["before"])
+    except before_image.UnreadableImage as exc:
+        raise UndoRefused(
+            f"the journal's before-image of write {row['id']} ({row['target']}) cannot be "
+            f"read: {exc}",
+            hint="restore the state file from its copy (state.db.1), or restore from a backup",
+        ) from None
     written = str(before["written"])
     if ":" not in written:  # a create: the id came back from the write
         written = f"{written}:{row['result_id']}"

@@ -14,6 +14,7 @@ from tpsqbo_engine.connectors.qbo.errors import QboError
 from tpsqbo_engine.connectors.qbo.queries import NAME_LISTS
 from tpsqbo_engine.errors import ConnectorError, FatalConnectorError
 from tpsqbo_engine.state import StateStore
+from tpsqbo_engine.sync import before_image
 from tpsqbo_engine.sync.compare import put_path
 from tpsqbo_engine.sync.executor import Progress
 from tpsqbo_engine.sync.fingerprint import PAYMENT_LINKS
@@ -78,7 +79,7 @@ def _one(session: Any, run_id: int, op: Operation, step: Step, target: int) -> N
         state.record_item(run_id, op.target, op.mapping, "undo", op.level, op.message)
         return
     journal = state.intend(
-        run_id, step.intent, step.kind, op.target, wire.dumps({"written": op.target})
+        run_id, step.intent, step.kind, op.target, before_image.dumps(op.target, {})
     )
     try:
         # Each undo attempt is a new request: QBO answers a requestid it has seen with
