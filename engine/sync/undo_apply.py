@@ -42,6 +42,14 @@ class UndoSummary:
     counts: dict[str, int]
     complete: bool  # every write of the run is taken back
     backup_check: list[str] = field(default_factory=list)  # the initial sync: QBO vs backup
+    back_to_backup: bool | None = None  # what that check found; None: no check (not initial)
+
+    @property
+    def ok(self) -> bool:
+        """Every write taken back and, for the initial sync, QBO back to the backup: what
+        `undo` exits 0 on. A difference from the backup is a failure even when each write
+        was taken back: the books are not as they were before the run."""
+        return self.complete and self.back_to_backup is not False
 
 
 def apply_undo(
@@ -65,12 +73,13 @@ def apply_undo(
             counts = state.finish_run(run_id, "partial" if failed else "completed")
             if complete:
                 state.db.table("runs").update(target, {"status": "undone"})
-    check = (
-        compare_with_backup(session, undo.backup, journal_steps(state, target))
-        if undo.initial and undo.backup
-        else []
-    )
-    return UndoSummary(run_id, target, counts, complete, check)
+    if not undo.initial:
+        return UndoSummary(run_id, target, counts, complete)
+    if not undo.backup:  # the initial sync was forced without one
+        unchecked = f"no backup was taken before run {target}: QBO is not compared with one"
+        return UndoSummary(run_id, target, counts, complete, [unchecked])
+    check = compare_with_backup(session, undo.backup, journal_steps(state, target))
+    return UndoSummary(run_id, target, counts, complete, list(check.lines), check.back)
 
 
 def _one(session: Any, run_id: int, op: Operation, step: Step, target: int) -> None:
