@@ -305,7 +305,14 @@ def _write_op(step: Step, current: Record, now: str, forced: bool) -> Operation:
 def _cleared(step: Step) -> str:
     """Fields absent before run N: a full update of the record clears them."""
     cleared = [path for path, value in step.fields.items() if value is None]
-    return f" (clearing {', '.join(cleared)}, absent before)" if cleared else ""
+    if not cleared:
+        return ""
+    how = (
+        ": a full update of the record as QBO has it then"
+        if step.written.startswith("qbo.")
+        else ""
+    )
+    return f" (clearing {', '.join(cleared)}, absent before{how})"
 
 
 def _backup_before(state: StateStore, run: dict[str, Any]) -> dict[str, Any] | None:

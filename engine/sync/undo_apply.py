@@ -151,7 +151,7 @@ def _write(session: Any, op: Operation, step: Step, key: str) -> str:
         )
         return str(record.get("version", ""))
     if op.action == "update":
-        record = _restore(session.qbo, entity, ident, step, key)
+        record = _restore(session.qbo, entity, ident, op, key)
     elif entity in NAME_LISTS:
         record = _deactivate(session.qbo, entity, ident, key)
     else:
@@ -163,18 +163,20 @@ def _write(session: Any, op: Operation, step: Step, key: str) -> str:
     return str(record.get("SyncToken", ""))
 
 
-def _restore(qbo: Any, entity: str, ident: str, step: Step, key: str) -> Record:
-    """Sets the fields back. A field absent before the run is cleared by a full update:
-    QBO ignores a null in a sparse update, and a full update clears every writable field
-    it leaves out (the domain notes, qbo-api.md section 1)."""
-    changes: Record = {}
-    for path, value in step.fields.items():
-        put_path(changes, path, value)
-    if all(value is not None for value in step.fields.values()):
-        record: Record = qbo.update(entity, ident, changes, key=key)
+def _restore(qbo: Any, entity: str, ident: str, op: Operation, key: str) -> Record:
+    """Sends what the plan holds, not the journal read again: its body, as a sparse update.
+    A body that clears a field (None: absent before the run) goes as a full update: QBO
+    ignores a null in a sparse update, and a full update clears every writable field it
+    leaves out (the domain notes, qbo-api.md section 1). That update is the record as QBO
+    has it when sent (this undo's earlier steps may have moved it on: a payment it deleted),
+    with each path the plan changes set from the body, or left out where the body clears
+    it."""
+    if all(get(op.body, path) is not None for path in op.diff):
+        record: Record = qbo.update(entity, ident, op.body, key=key)
         return record
     whole = {k: v for k, v in qbo.read(entity, ident).items() if k not in _NOT_SENT}
-    for path, value in step.fields.items():
+    for path in op.diff:
+        value = get(op.body, path)
         if value is None:
             _drop(whole, path)
         else:
