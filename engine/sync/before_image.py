@@ -22,7 +22,20 @@ class UnreadableImage(ValueError):
 
 
 def dumps(written: str, fields: dict[str, Any]) -> str:
-    return json.dumps({"written": written, "fields": fields}, default=_exact, ensure_ascii=False)
+    image = {"written": written, "fields": _no_floats(fields)}
+    return json.dumps(image, default=_exact, ensure_ascii=False)
+
+
+def _no_floats(value: Any) -> Any:
+    """`value` with any float as the Decimal of its shortest text: json writes a float
+    itself, never through `default`, and the journal holds no float."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {k: _no_floats(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_no_floats(v) for v in value]
+    return value
 
 
 def loads(text: str) -> dict[str, Any]:

@@ -83,6 +83,16 @@ def test_a_journal_written_with_json_numbers_is_read_as_decimal(tmp_path: Path) 
         assert _amounts(qbo.company.get("Invoice", before["Id"])) == _amounts(before)
 
 
+def test_a_before_image_holds_no_float_whatever_it_is_given() -> None:
+    fields = {"Line": [{"Amount": Decimal("120.00"), "Qty": 2, "UnitPrice": 60.5}], "N": None}
+    text = before_image.dumps("qbo.Invoice:1", fields)
+    json.loads(text, parse_float=_no_float)
+    assert '{"$decimal": "120.00"}' in text and '{"$decimal": "60.5"}' in text
+    line = before_image.loads(text)["fields"]["Line"][0]
+    assert line == {"Amount": Decimal("120.00"), "Qty": 2, "UnitPrice": Decimal("60.5")}
+    assert str(line["Amount"]) == "120.00"
+
+
 @pytest.mark.parametrize(
     ("text", "said"),
     [
