@@ -124,7 +124,9 @@ def _print_undone(summary: UndoSummary, output: str) -> None:
     from tpsqbo_engine.sync import render
 
     if output == "json":
-        typer.echo(render.as_json({**vars(summary), "ok": summary.ok, "said": _verdicts(summary)}))
+        typer.echo(
+            render.as_json({**vars(summary), "ok": summary.ok, "not_as_before": _verdicts(summary)})
+        )
         return
     typer.echo(
         f"run {summary.run_id} (undo of run {summary.undone}): {render.counts_text(summary.counts)}"

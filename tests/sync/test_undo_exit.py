@@ -59,7 +59,7 @@ def test_an_undo_whose_backup_check_finds_a_difference_exits_1_naming_it(
             assert said["back_to_backup"] is False and said["ok"] is False  # ... not the books
             assert said["backup_check"][0].startswith("QBO differs from the backup")
             assert difference in said["backup_check"]
-            assert any("not back to the backup" in line for line in said["said"])
+            assert any("not back to the backup" in line for line in said["not_as_before"])
         else:
             assert "QBO differs from the backup" in out and difference in out
             assert f"the books are not back to the backup taken before run {run}" in out
