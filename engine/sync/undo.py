@@ -260,7 +260,7 @@ def _decide(
         return listed(
             f"{since}: not touched; to take it back anyway: --force {step.written} --reason '...'"
         )
-    return _write_op(step, current, now, forced and bool(since))
+    return _write_op(step, current, now, since if forced else "")
 
 
 def _since(step: Step, current: Record, now: str, run_id: int) -> str:
@@ -302,9 +302,9 @@ def _op(step: Step, action: str, **values: Any) -> Operation:
     return Operation(step.mapping, step.source, action, step.written, **values)
 
 
-def _write_op(step: Step, current: Record, now: str, forced: bool) -> Operation:
-    """`forced`: --force names a record that is not known to be as run N left it."""
-    note = " (forced: not as the run left it, or not known to be)" if forced else ""
+def _write_op(step: Step, current: Record, now: str, forced: str) -> Operation:
+    """`forced`: why the record is not known to be as run N left it, when --force names it."""
+    note = f" (forced: {forced})" if forced else ""
     if step.kind == "restore":
         body: Record = {}
         for path, value in step.fields.items():

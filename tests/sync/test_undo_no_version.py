@@ -80,7 +80,8 @@ def test_a_row_without_a_version_is_judged_by_content_or_said_unknown(tmp_path: 
 
         forced = plan_undo(session, run, frozenset({unknown["target"]}))
         (op,) = forced.plan.writes()
-        assert op.target == unknown["target"] and "(forced:" in op.message
+        assert op.target == unknown["target"] and "(forced: run " in op.message
+        assert "cannot tell" in op.message
         again = apply_undo(session, forced, "checked by hand: nobody changed it")
         said = {i["record"]: i["status"] for i in session.state.items(again.run_id)}
         assert said == {unknown["target"]: "Undone", edited["target"]: "Warning"}
