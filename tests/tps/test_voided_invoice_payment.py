@@ -8,14 +8,19 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import requests
 
+from tpsqbo_engine.connectors.qbo.client import QboClient
 from tpsqbo_engine.connectors.tps.client import TpsClient, TpsRejected
+from tpsqbo_engine.connectors.tps.filebooks import FileBooks
 from tpsqbo_engine.emulators.tps.server import TpsEmulatorServer
+from tpsqbo_engine.errors import SkippableConnectorError
 from tpsqbo_engine.sync.demo import demo_firm, november_invoice
+from tpsqbo_engine.sync.plan import Operation
+from tpsqbo_engine.sync.refusals import explained
 from tpsqbo_engine.sync.session import Session
 
 
@@ -180,3 +185,44 @@ def test_a_qbo_payment_of_an_invoice_voided_in_tps_fails_with_what_to_do(
         assert copy["unapplied_amount"] == "380.00"
         assert len(tps.firm.table("payments")) == payments + 1
         assert tps.firm.table("invoices")[made["id"]]["status"] == "void"
+
+
+def test_explained_adds_what_to_do_to_that_refusal_only() -> None:
+    op = Operation("qbo-payments", "qbo.Payment:77", "create", "tps.Payment")
+    void = TpsRejected("TPS refused x: invoice 0-9 is void", status=422, code="invoice_void")
+    said = explained(cast(QboClient, None), op, void)
+    assert isinstance(said, SkippableConnectorError)
+    assert said.message.startswith("TPS refused x: invoice 0-9 is void. QBO Payment 77 is")
+    over = TpsRejected("TPS refused x: too much", status=422, code="over_applied")
+    assert explained(cast(QboClient, None), op, over) is over
+
+
+# A firm on sheets --------------------------------------------------------------------------
+def test_a_payment_of_a_void_invoice_is_not_written_to_the_outbox(tmp_path: Path) -> None:
+    sheets = {
+        "clients": "Client Code,Client Name\nA1,Alder\n",
+        "invoices": "Client Code,Invoice Number,Amount,Taxes,Date\n"
+        "A1,AA-1,300.00,0.00,2026-10-01\nA1,AA-2,200.00,0.00,2026-10-02\n",
+        "payments": "Client Code,Date,Amount,Applied To\n",
+        "voids": "Kind,Number,What\ninvoice,AA-1,void\n",
+    }
+    for name, text in sheets.items():
+        (tmp_path / f"{name}.csv").write_text(text, encoding="utf-8")
+    books = FileBooks(tmp_path, "Alder & Ash")
+    paid = {"client_id": "A1", "date": "2026-11-24", "amount": "50.00", "reference": "chq 7"}
+
+    with pytest.raises(TpsRejected, match=r"invoice AA-1 as void: a payment cannot") as refused:
+        books.create(
+            "payments",
+            {**paid, "applications": [{"invoice_id": "AA-1", "amount": "50.00"}]},
+            key="qbo-payments:qbo.Payment:5:create",
+        )
+    assert refused.value.code == "invoice_void"
+    assert not (tmp_path / "outbox" / "payments-to-enter.csv").exists()
+    books.create(
+        "payments",
+        {**paid, "applications": [{"invoice_id": "AA-2", "amount": "50.00"}]},
+        key="qbo-payments:qbo.Payment:6:create",
+    )
+    rows = (tmp_path / "outbox" / "payments-to-enter.csv").read_text().splitlines()
+    assert len(rows) == 2 and "AA-2=50.00" in rows[1]
