@@ -6,7 +6,7 @@ digits ("1,250.00"). Anything else is refused rather than guessed: dropping the 
 decimal-comma locale's "12,50" makes it 1250, a hundred times the amount, and Decimal()
 alone would also take "NaN", "Infinity", "1e3", "1_000" and digits of other scripts. A
 bookkeeper's "1_000" is a typo, and digits other than 0-9 (Arabic-Indic, full-width...) are
-refused too, each with what to write instead: an amount is read only as it is seen.
+refused too, each with what to write instead.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ _AMOUNT = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|[-+]?\.\d+", re
 _DECIMAL_COMMA = re.compile(r"[-+]?[\d.,]*,\d{1,2}|[-+]?\d{1,3}(?:\.\d{3})+(?:,\d*)?", re.ASCII)
 _NOT_FINITE = re.compile(r"[-+]?(?:s?nan\d*|inf|infinity)", re.IGNORECASE | re.ASCII)
 _EXPONENT = re.compile(r"[-+]?[\d.,]*\d[eE][-+]?\d+", re.ASCII)
-_NUMBER_WITH = re.compile(r"[-+]?[\d_.,]*\d[\d_.,]*", re.ASCII)  # with underscores, say
+_DIGITS_AND_MARKS = re.compile(r"[-+]?[\d_.,]*\d[\d_.,]*", re.ASCII)  # "1_000.50" for one
 
 EXAMPLE = "an amount like 1250.00 or 1,250.00"
 # An amount a system sent that is not one, kept in its record as {UNREADABLE: why} (plain
@@ -63,7 +63,7 @@ def why_not(text: str) -> str:
             f"expected {EXAMPLE}, got digits other than 0-9 (another script's, or "
             "full-width): write the amount with the digits 0 to 9"
         )
-    if "_" in text and _NUMBER_WITH.fullmatch(text):
+    if "_" in text and _DIGITS_AND_MARKS.fullmatch(text):
         return (
             f"expected {EXAMPLE}, got a number with an underscore (1_000), a typo in an "
             "amount: write 1000 or 1,000"

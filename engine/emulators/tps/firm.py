@@ -3,7 +3,8 @@
 Every record carries `version` (optimistic concurrency: a write must name the version it
 read, else 409) and `updated_at`, strictly increasing across the firm so that "changed
 after this moment" never misses or repeats a record. Invoice balances follow the payments
-and decrease adjustments applied to them; a payment's unapplied part is what is left.
+and decrease adjustments applied to them; a payment's unapplied part is what is left. A
+void invoice takes no more payment (TPS refuses it; `invoice_void`).
 """
 
 from __future__ import annotations
