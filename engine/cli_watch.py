@@ -125,17 +125,23 @@ def _print_undone(summary: UndoSummary, output: str) -> None:
 
     if output == "json":
         typer.echo(
-            render.as_json({**vars(summary), "ok": summary.ok, "not_as_before": _verdicts(summary)})
+            render.as_json(
+                {
+                    **vars(summary),
+                    "ok": summary.ok,
+                    "not_as_before": _verdicts(summary, "in backup_check"),
+                }
+            )
         )
         return
     typer.echo(
         f"run {summary.run_id} (undo of run {summary.undone}): {render.counts_text(summary.counts)}"
     )
-    for line in summary.backup_check + _verdicts(summary):
+    for line in summary.backup_check + _verdicts(summary, "above"):
         typer.echo(line)
 
 
-def _verdicts(summary: UndoSummary) -> list[str]:
+def _verdicts(summary: UndoSummary, listed: str) -> list[str]:
     """What is not as it was before run N, and where to see it."""
     said = []
     if not summary.complete:
@@ -146,8 +152,8 @@ def _verdicts(summary: UndoSummary) -> list[str]:
     if summary.back_to_backup is False:
         said.append(
             f"the books are not back to the backup taken before run {summary.undone}: QBO "
-            "differs from it as listed in the backup check (records added or removed since, "
-            "or fields not as they were); put them right in QBO, or restore from that backup"
+            f"differs from it as listed {listed} (records added or removed since, or fields "
+            "not as they were); put them right in QBO, or restore from that backup"
         )
     return said
 
