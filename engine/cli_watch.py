@@ -8,15 +8,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from tpsqbo_engine.cli_options import ConfigOption, FormatOption, open_session, output_format
 from tpsqbo_engine.errors import UsageError
 from tpsqbo_engine.sync.config import CONFIG_FILE
 
 if TYPE_CHECKING:
-    from tpsqbo_engine.sync.session import Session
     from tpsqbo_engine.sync.undo import UndoPlan
     from tpsqbo_engine.sync.undo_apply import UndoSummary
-
-ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The firm config.")]
 
 
 def watch(
@@ -56,7 +54,7 @@ def watch(
         interval(tps_poll, "--tps-poll"),
         interval(reconcile, "--reconcile"),
     )
-    watcher = Watcher(options, _open_session)
+    watcher = Watcher(options, open_session)
     try:
         logs = configure(log_format)
     except ValueError as error:
@@ -74,13 +72,6 @@ def watch(
     raise typer.Exit(code)
 
 
-def _open_session(config: Path) -> Session:
-    from tpsqbo_engine.sync.config import load_config
-    from tpsqbo_engine.sync.session import Session
-
-    return Session(load_config(config))
-
-
 def undo(
     run: Annotated[int, typer.Option("--run", help="The run to take back (see `history`).")],
     config: ConfigOption = Path(CONFIG_FILE),
@@ -92,7 +83,7 @@ def undo(
         typer.Option(help="Take back this record although it changed since (repeatable)."),
     ] = None,
     reason: Annotated[str, typer.Option(help="Why; kept in the history (with --force).")] = "",
-    output: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
+    output: FormatOption = "text",
 ) -> None:
     """Take back what run N wrote: created records deleted, voided or made inactive,
     updated ones restored; records changed since are listed, not touched."""
@@ -100,11 +91,10 @@ def undo(
     from tpsqbo_engine.sync.undo import plan_undo
     from tpsqbo_engine.sync.undo_apply import apply_undo
 
-    if output not in ("text", "json"):
-        raise UsageError(f"--format is text or json, not {output!r}")
+    output = output_format(output)
     if force and not reason.strip():
         raise UsageError("--force needs --reason", hint="say why; it is kept in the history")
-    session = _open_session(config)
+    session = open_session(config)
     made = plan_undo(session, run, frozenset(force or []))
     if plan:
         if output == "json":
