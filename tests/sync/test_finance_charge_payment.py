@@ -1,0 +1,212 @@
+"""A QBO payment of an invoice and a finance charge together lands in TPS: the invoice part
+applied to the TPS invoice, the finance charge's part unapplied on the TPS payment (TPS applies
+payments to invoices only), with a Warning naming the charge, the amount and what to do in
+TPS; the next sync writes nothing for it and reconcile finds no difference."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tpsqbo_engine.emulators.tps.server import TpsEmulatorServer
+from tpsqbo_engine.resources import rules_dir
+from tpsqbo_engine.ruleset.model import load_ruleset
+from tpsqbo_engine.sync.demo import demo_firm
+from tpsqbo_engine.sync.plan import Operation
+from tpsqbo_engine.sync.planner import LinkRow, PlanInput, Planner
+from tpsqbo_engine.sync.session import Session
+from tpsqbo_engine.sync.snapshot import Snapshot
+
+
+@dataclass
+class Paid:
+    session: Session
+    tps: TpsEmulatorServer
+    payment: dict[str, Any]  # the QBO payment
+    charge_id: str  # the TPS finance charge it paid
+    charge_amount: Decimal
+    invoice_id: str  # the TPS invoice it paid
+    invoice_amount: Decimal
+    client_id: str
+    run_id: int
+
+    def item(self, run_id: int) -> dict[str, Any]:
+        (item,) = [
+            i
+            for i in self.session.state.items(run_id)
+            if i["record"] == f"qbo.Payment:{self.payment['Id']}"
+        ]
+        return item
+
+    def tps_payment(self) -> dict[str, Any]:
+        (link,) = [
+            row
+            for row in self.session.state.links("Payment|Payment")
+            if row["qbo_id"] == self.payment["Id"]
+        ]
+        return dict(self.tps.firm.table("payments")[link["tps_id"]])
+
+
+def _tps_id(session: Session, pair: str, qbo_id: str) -> str:
+    (tps_id,) = [r["tps_id"] for r in session.state.links(pair) if r["qbo_id"] == qbo_id]
+    return str(tps_id)
+
+
+@pytest.fixture(scope="module")
+def paid(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Paid]:
+    """The demo firm synced, then paid in QBO: one payment of a synced invoice with a balance
+    and the same customer's finance charge, each in full; then synced again."""
+    workdir: Path = tmp_path_factory.mktemp("firm")
+    with demo_firm(workdir) as (session, qbo, tps):
+        session.backup()
+        session.sync()
+        company = qbo.company
+        invoices = company.table("Invoice")
+        charge_link = next(iter(session.state.links("FinanceCharge|Invoice")))
+        charge = invoices[charge_link["qbo_id"]]
+        customer = charge["CustomerRef"]["value"]
+        invoice = next(
+            invoices[link["qbo_id"]]
+            for link in session.state.links("Invoice|Invoice")
+            if invoices[link["qbo_id"]]["CustomerRef"]["value"] == customer
+            and invoices[link["qbo_id"]]["Balance"] > 0
+        )
+        bank = next(a for a in company.table("Account").values() if a["AccountType"] == "Bank")
+        # the emulator's own records: read before the payment changes their balances
+        charge_amount, invoice_amount = Decimal(charge["Balance"]), Decimal(invoice["Balance"])
+        payment = company.create(
+            "Payment",
+            {
+                "CustomerRef": {"value": customer},
+                "TotalAmt": invoice["Balance"] + charge["Balance"],
+                "DepositToAccountRef": {"value": bank["Id"]},
+                "Line": [
+                    {
+                        "Amount": doc["Balance"],
+                        "LinkedTxn": [{"TxnId": doc["Id"], "TxnType": "Invoice"}],
+                    }
+                    for doc in (invoice, charge)
+                ],
+            },
+        )
+        summary = session.sync()
+        yield Paid(
+            session,
+            tps,
+            payment,
+            str(charge_link["tps_id"]),
+            charge_amount,
+            _tps_id(session, "Invoice|Invoice", invoice["Id"]),
+            invoice_amount,
+            _tps_id(session, "Client|Customer", customer),
+            summary.run_id,
+        )
+
+
+def test_the_invoice_part_is_applied_and_the_charge_part_left_unapplied(paid: Paid) -> None:
+    written = paid.tps_payment()
+    assert written["client_id"] == paid.client_id
+    assert written["applications"] == [
+        {"invoice_id": paid.invoice_id, "amount": f"{paid.invoice_amount:.2f}"}
+    ]
+    assert Decimal(written["amount"]) == paid.invoice_amount + paid.charge_amount
+    assert Decimal(written["unapplied_amount"]) == paid.charge_amount
+    invoice = paid.tps.firm.table("invoices")[paid.invoice_id]
+    assert (invoice["balance"], invoice["status"]) == ("0.00", "paid")
+
+
+def test_the_run_warns_naming_the_charge_the_amount_and_what_to_do(paid: Paid) -> None:
+    item = paid.item(paid.run_id)
+    assert (item["status"], item["action"]) == ("Warning", "create")
+    message = item["message"]
+    assert f"tps.FinanceCharge:{paid.charge_id}" in message
+    assert f"{paid.charge_amount:.2f} paid tps.FinanceCharge:{paid.charge_id}" in message
+    assert "left unapplied on the TPS payment" in message
+    assert f"attach the unapplied amount to finance charge {paid.charge_id}" in message
+    assert "Payment → Detach/Attach" in message
+
+
+def test_the_next_sync_writes_nothing_for_it_and_says_nothing(paid: Paid) -> None:
+    before = paid.tps_payment()
+    plan, _ = paid.session.plan()
+    mine = [op for op in plan.operations if op.record == f"qbo.Payment:{paid.payment['Id']}"]
+    assert mine == []
+    summary = paid.session.sync()
+    assert not [
+        i
+        for i in paid.session.state.items(summary.run_id)
+        if i["record"] == f"qbo.Payment:{paid.payment['Id']}"
+    ]
+    assert paid.tps_payment()["version"] == before["version"]
+
+
+def test_reconcile_finds_no_difference_for_the_client(paid: Paid) -> None:
+    code = paid.tps.firm.table("clients")[paid.client_id]["code"]
+    (row,) = [r for r in paid.session.reconcile() if r.client == code]
+    # TPS: the charge is still open and the payment's unapplied part is the client's credit;
+    # QBO: both invoices are paid. The nets agree.
+    assert row.difference == 0
+    assert row.tps_credits >= paid.charge_amount
+
+
+# The planner alone, on records as both systems give them -------------------------------------
+LINKS = {
+    "Client|Customer": [LinkRow("c-1", "1", mapping="clients")],
+    "Invoice|Invoice": [LinkRow("i-1", "10", mapping="invoices")],
+    "FinanceCharge|Invoice": [LinkRow("fc-1", "11", mapping="finance-charges")],
+    "Adjustment|Invoice": [LinkRow("adj-1", "13", mapping="adjustment-increases")],
+}
+
+
+def _payment_op(*paid: tuple[str, str]) -> Operation:
+    """The plan's operation for a QBO payment of these (QBO invoice id, amount)."""
+    total = sum((Decimal(amount) for _, amount in paid), Decimal(0))
+    payment = {
+        "Id": "50",
+        "SyncToken": "0",
+        "CustomerRef": {"value": "1"},
+        "TxnDate": "2026-11-20",
+        "TotalAmt": total,
+        "UnappliedAmt": Decimal(0),
+        "Line": [
+            {"Amount": Decimal(a), "LinkedTxn": [{"TxnId": i, "TxnType": "Invoice"}]}
+            for i, a in paid
+        ],
+    }
+    snapshot = Snapshot(
+        tps={"Client": {"c-1": {"id": "c-1", "code": "OAK01", "name": "Oak", "active": True}}},
+        qbo={"Payment": {"50": payment}},
+    )
+    rules = load_ruleset(rules_dir())
+    plan = Planner(PlanInput(rules, snapshot, LINKS, phase="ongoing")).plan()
+    (op,) = [op for op in plan.operations if op.record == "qbo.Payment:50"]
+    return op
+
+
+def test_a_line_paying_an_invoice_no_mapping_links_still_fails() -> None:
+    op = _payment_op(("10", "100.00"), ("11", "8.48"), ("12", "50.00"))
+    assert (op.action, op.level) == ("fail", "Failed")
+    assert "qbo.Invoice 12 has no partner in tps.Invoice" in op.message
+
+
+def test_a_payment_of_charges_only_is_wholly_unapplied_and_names_each() -> None:
+    op = _payment_op(("11", "8.48"), ("13", "25.00"))
+    assert (op.action, op.level) == ("create", "Warning")
+    assert op.body["applications"] == []
+    assert (op.body["amount"], op.body["unapplied_amount"]) == (Decimal("33.48"), Decimal("33.48"))
+    assert "33.48 of this payment is left unapplied" in op.message
+    assert "8.48 paid tps.FinanceCharge:fc-1" in op.message
+    assert "25.00 paid tps.Adjustment:adj-1" in op.message
+    assert "to finance charge fc-1, adjustment adj-1 with Payment → Detach/Attach" in op.message
+
+
+def test_a_payment_of_invoices_only_is_written_as_before() -> None:
+    op = _payment_op(("10", "100.00"))
+    assert (op.action, op.level, op.message) == ("create", "", "")
+    assert op.body["applications"] == [{"invoice_id": "i-1", "amount": Decimal("100.00")}]
+    assert op.body["unapplied_amount"] == Decimal("0.00")
