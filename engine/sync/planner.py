@@ -278,7 +278,9 @@ class Planner:
         if not writes and (mapping.id, key) in self.given.failed:
             return note("resolved", "Successful", RESOLVED)
         if warned:  # written, and the history says what is left for the firm to do
-            return [replace(op, message=warned, level="Warning") if op.writes else op for op in writes]
+            return [
+                replace(op, message=warned, level="Warning") if op.writes else op for op in writes
+            ]
         if not carried:
             return writes
         # A write says what it does beyond the rules; anything else keeps its own message.
@@ -290,7 +292,9 @@ class Planner:
         if system_of(mapping.source) != "qbo" or mapping.target != "tps.Payment":
             return ""
         rules = self.given.rules.mappings
-        left = split_lines(record.get("Line"), "the payment's Line", rules, self.resolver.qbo_side)[1]
+        left = split_lines(record.get("Line"), "the payment's Line", rules, self.resolver.qbo_side)[
+            1
+        ]
         return warning([part for _, part in left]) if left else ""
 
     def _owned_elsewhere(self, mapping: MappingRule, owner: str | None) -> bool:

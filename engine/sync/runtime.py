@@ -397,7 +397,8 @@ class Resolver:
                 f"{referred} is the copy of {carrier[1]} (mapping {carrier[0]}), not a record "
                 f"of mapping {mapping.id}",
                 hint="TPS applies payments to invoices only: enter this one in TPS by hand and "
-                "take it out of the sync with `tpsqbo-engine ignore`, or change the rule",
+                "take it out of the sync with `tpsqbo-engine ignore`, or change the rule to "
+                "apply only lines_to_apply(Line), as the standard qbo-payments mapping does",
             )
         raise ExpressionError(
             f"{mapping.target} {key} has no partner in {mapping.source}",

@@ -68,7 +68,8 @@ class Unapplied:
     amount: Decimal
 
     def told(self) -> str:
-        return f"{self.amount:.2f} paid {self.record} (its QBO copy {self.qbo}, mapping {self.mapping})"
+        copy = f"its QBO copy {self.qbo}, mapping {self.mapping}"
+        return f"{self.amount:.2f} paid {self.record} ({copy})"
 
     def where(self) -> str:
         """What to attach it to, as TPS names it: 'finance charge fc-1'."""
