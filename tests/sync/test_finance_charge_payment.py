@@ -135,7 +135,7 @@ def test_the_next_sync_writes_nothing_for_it_and_says_nothing(paid: Paid) -> Non
     before = paid.tps_payment()
     plan, _ = paid.session.plan()
     mine = [op for op in plan.operations if op.record == f"qbo.Payment:{paid.payment['Id']}"]
-    assert mine == []
+    assert mine == [] and plan.writes() == []
     summary = paid.session.sync()
     assert not [
         i
@@ -147,11 +147,13 @@ def test_the_next_sync_writes_nothing_for_it_and_says_nothing(paid: Paid) -> Non
 
 def test_reconcile_finds_no_difference_for_the_client(paid: Paid) -> None:
     code = paid.tps.firm.table("clients")[paid.client_id]["code"]
-    (row,) = [r for r in paid.session.reconcile() if r.client == code]
+    rows = paid.session.reconcile()
+    (row,) = [r for r in rows if r.client == code]
     # TPS: the charge is still open and the payment's unapplied part is the client's credit;
     # QBO: both invoices are paid. The nets agree.
-    assert row.difference == 0
+    assert row.difference == 0 and row.tps == row.qbo
     assert row.tps_credits >= paid.charge_amount
+    assert [r.client for r in rows if r.difference] == []  # nor for any other client
 
 
 # The planner alone, on records as both systems give them -------------------------------------
