@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from tpsqbo_engine.cli_options import FormatOption, output_format
 from tpsqbo_engine.errors import UsageError
 
 if TYPE_CHECKING:
@@ -35,14 +36,7 @@ CoordFile = Annotated[
     typer.Option("--coord", help="Without a broker: the SQLite file the embedded fleet shares."),
 ]
 Paths = Annotated[list[Path] | None, typer.Argument(help="Fleet folders or firm config files.")]
-Format = Annotated[str, typer.Option("--format", "-f", help="text or json.")]
 DEFAULT_COORD = Path(".tpsqbo-fleet/fleet.db")
-
-
-def _format(value: str) -> str:
-    if value not in ("text", "json"):
-        raise UsageError(f"--format is text or json, not {value!r}")
-    return value
 
 
 def parse_duration(text: str) -> float:
@@ -101,12 +95,12 @@ def run(
     timeout: Annotated[
         float, typer.Option(help="With a broker and --wait: give up after.")
     ] = 3600.0,
-    output: Format = "text",
+    output: FormatOption = "text",
 ) -> None:
     """Sync every firm of the fleet; exit 1 if any firm failed."""
     from tpsqbo_engine.fleet.firms import Firm, load_fleet
 
-    _format(output)
+    output_format(output)
     coordinator = _coordinator(broker, coord)
     if due:
         now = time.time()
@@ -201,10 +195,12 @@ def schedule(
 
 
 @fleet_app.command("status")
-def status(broker: Broker = "", coord: CoordFile = DEFAULT_COORD, output: Format = "text") -> None:
+def status(
+    broker: Broker = "", coord: CoordFile = DEFAULT_COORD, output: FormatOption = "text"
+) -> None:
     """The last run of every firm: status, counts, age."""
     runs = _coordinator(broker, coord).runs()
-    if _format(output) == "json":
+    if output_format(output) == "json":
         typer.echo(json.dumps([asdict(r) for r in runs], indent=2))
         return
     now = datetime.now(UTC)

@@ -5,48 +5,27 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from tpsqbo_engine.cli_history import COMMANDS as HISTORY_COMMANDS
+from tpsqbo_engine.cli_options import (
+    ConfigOption,
+    FormatOption,
+    check_named,
+    echo_lines,
+    open_session,
+    output_format,
+)
 from tpsqbo_engine.cli_paths import folder_out, writable, write_out
 from tpsqbo_engine.errors import UsageError
 from tpsqbo_engine.sync import render
 from tpsqbo_engine.sync.config import CONFIG_FILE
 
 if TYPE_CHECKING:
-    from tpsqbo_engine.sync.session import RunSummary, Session
-
-ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The firm config.")]
-FormatOption = Annotated[str, typer.Option("--format", "-f", help="text or json.")]
-
-
-def _format(value: str) -> str:
-    if value not in ("text", "json"):
-        raise UsageError(f"--format is text or json, not {value!r}")
-    return value
-
-
-def _session(config: Path) -> Session:
-    from tpsqbo_engine.sync.config import load_config
-    from tpsqbo_engine.sync.session import Session
-
-    return Session(load_config(config))
-
-
-def _check_named(session: Session, records: list[str]) -> None:
-    """Record names the user typed: a typo is refused, not acted on as nothing."""
-    from tpsqbo_engine.sync.records import check_records
-
-    for warning in check_records(session, records):
-        typer.echo(f"warning: {warning}", err=True)
-
-
-def _echo_lines(lines: list[str]) -> None:
-    for line in lines:
-        typer.echo(line)
+    from tpsqbo_engine.sync.session import RunSummary
 
 
 def demo(
@@ -92,18 +71,18 @@ def demo(
 
 def checklist(config: ConfigOption = Path(CONFIG_FILE), output: FormatOption = "text") -> None:
     """Run the pack's pre-flight checks; exit 1 if one that must pass fails."""
-    output = _format(output)
-    results = _session(config).checklist()
+    output = output_format(output)
+    results = open_session(config).checklist()
     if output == "json":
         typer.echo(render.as_json(results))
     else:
-        _echo_lines(render.checklist_text(results))
+        echo_lines(render.checklist_text(results))
     raise typer.Exit(1 if any(r.blocks for r in results) else 0)
 
 
 def backup(config: ConfigOption = Path(CONFIG_FILE)) -> None:
     """Snapshot every QBO entity the rules touch into a compressed JSON-lines file."""
-    session = _session(config)
+    session = open_session(config)
     folder_out(session.config.workdir / "backups", "the firm config's workdir:")
     typer.echo(f"backup written to {session.backup()}")
 
@@ -116,16 +95,16 @@ def plan(
     ] = None,
 ) -> None:
     """Show every write the next sync would make, with field-level differences."""
-    output = _format(output)
+    output = output_format(output)
     if out is not None:
         writable(out, "--out")
-    made, _ = _session(config).plan()
+    made, _ = open_session(config).plan()
     if out is not None:
         write_out(out, made.to_json())
     if output == "json":
         typer.echo(made.to_json())
     else:
-        _echo_lines(render.plan_text(made))
+        echo_lines(render.plan_text(made))
 
 
 def sync(
@@ -160,7 +139,7 @@ def sync(
     """Apply the plan: write to QBO and TPS, record every record's outcome."""
     from tpsqbo_engine.sync.plan import Plan
 
-    output = _format(output)
+    output = output_format(output)
     if fail_on not in FAIL_ON:
         raise UsageError(f"--fail-on is new, any or never, not {fail_on!r}")
     if force and not reason.strip():
@@ -173,7 +152,7 @@ def sync(
             f"{plan_file} is the plan of an undo, which `sync` does not apply",
             hint="undo a run with `tpsqbo-engine undo --run N`",
         )
-    session = _session(config)
+    session = open_session(config)
     summary = session.sync(
         given=given,
         force_reason=reason if force else "",
@@ -228,9 +207,9 @@ def retry(
     output: FormatOption = "text",
 ) -> None:
     """Sync only some records again, after fixing what made them fail."""
-    output = _format(output)
-    session = _session(config)
-    _check_named(session, records or [])
+    output = output_format(output)
+    session = open_session(config)
+    check_named(session, records or [])
     wanted = set(records or [])
     if all_failed:
         wanted |= session.failed_records()
@@ -267,143 +246,6 @@ def _print_summary(summary: RunSummary, output: str) -> None:
             typer.echo(f"  {note}")
 
 
-def report(
-    out: Annotated[Path, typer.Option(help="The HTML file to write.")],
-    run: Annotated[int | None, typer.Option(help="The run (default: the latest).")] = None,
-    config: ConfigOption = Path(CONFIG_FILE),
-) -> None:
-    """Write one self-contained HTML page about a run, for a bookkeeper to open."""
-    from tpsqbo_engine.sync.report import write_report
-
-    writable(out, "--out", "report.html")
-    try:
-        path = write_report(_session(config), run, out)
-    except OSError as exc:
-        if exc.filename is None or Path(exc.filename).parent != out.parent:
-            raise  # not the page's own file: not the user's path at fault
-        raise UsageError(f"cannot write {out}: {exc.strerror}") from None
-    typer.echo(f"report written to {path}")
-
-
-def history(
-    config: ConfigOption = Path(CONFIG_FILE),
-    run: Annotated[int | None, typer.Option(help="One run's records.")] = None,
-    status: Annotated[
-        str | None, typer.Option(help="Only this status (Failed, Warning, ...).")
-    ] = None,
-    output: FormatOption = "text",
-) -> None:
-    """Past runs, or one run's records with their status, message and rule."""
-    output = _format(output)
-    from tpsqbo_engine.sync.records import run_named, status_named
-
-    status = status_named(status) if status is not None else None
-    state = _session(config).state
-    if run is not None:
-        run_named(state, run)
-    rows = state.items(run, status) if run is not None or status else state.runs()
-    if output == "json":
-        typer.echo(render.as_json(rows))
-        return
-    for row in rows:
-        if "record" in row:
-            typer.echo(
-                f"{row['status']:10} {row['record']}: {row['message']}"
-                f"{'  [' + row['rule'] + ']' if row['rule'] else ''}"
-            )
-        else:
-            typer.echo(
-                f"run {row['id']} {row['phase']:8} {row['status']:9} "
-                f"{row['started_at']}  {row['counts']}"
-                + (f"\n    {row['notes']}" if row.get("notes") else "")
-            )
-
-
-def ignore(
-    record: Annotated[str, typer.Argument(help="e.g. tps.Invoice:inv-1001")],
-    reason: Annotated[str, typer.Option(help="Why; kept with the record.")],
-    config: ConfigOption = Path(CONFIG_FILE),
-) -> None:
-    """Take a record out of the sync (undo with `unignore`)."""
-    session = _session(config)
-    _check_named(session, [record])
-    session.state.ignore(record, reason)
-    typer.echo(
-        f"{record} is ignored. Warning: while it is, A/R in TPS and QBO may disagree "
-        "for its client; `tpsqbo-engine unignore` brings it back."
-    )
-
-
-def unignore(
-    record: Annotated[str, typer.Argument(help="e.g. tps.Invoice:inv-1001")],
-    config: ConfigOption = Path(CONFIG_FILE),
-) -> None:
-    """Bring an ignored record back into the sync."""
-    if not _session(config).state.unignore(record):
-        raise UsageError(f"{record} was not ignored")
-    typer.echo(f"{record} is back in the sync")
-
-
-def explain(
-    record: Annotated[str, typer.Argument(help="e.g. tps.Client:c-1001")],
-    config: ConfigOption = Path(CONFIG_FILE),
-    output: FormatOption = "text",
-) -> None:
-    """Which rule decided what about a record, run by run, and what the next sync would do
-    (that part needs the connections; without them the history is shown alone)."""
-    output = _format(output)
-    session = _session(config)
-    _check_named(session, [record])
-    unconnected = session.unconnected()
-    upcoming = (
-        [op for op in session.plan()[0].operations if op.record == record]
-        if not unconnected
-        else []
-    )
-    disabled = [d.describe() for d in session.rules.disabled_for(record.split(":", 1)[0])]
-    if output == "json":
-        typer.echo(
-            render.as_json(
-                {
-                    "history": session.explain(record),
-                    "next": [asdict(op) for op in upcoming] if not unconnected else None,
-                    "next_unknown": unconnected,
-                    "disabled": disabled,
-                }
-            )
-        )
-        return
-    for line in disabled:
-        typer.echo(f"rules: {line}")
-    for item in session.explain(record):
-        typer.echo(
-            f"run {item['run_id']}: {item['status']} ({item['action']}) "
-            f"{item['message']}  [{item['rule'] or item['mapping']}]"
-        )
-    for op in upcoming:
-        typer.echo(f"next: {op.action} {op.target} by {op.mapping} [{op.rule}] {op.message}")
-        for field, (old, new) in op.diff.items():
-            typer.echo(f"      {field}: {old!r} -> {new!r}")
-    if unconnected:
-        typer.echo(f"next: not known without the connections ({unconnected})")
-    elif not upcoming:
-        typer.echo("next: nothing to do for it")
-
-
-def reconcile(config: ConfigOption = Path(CONFIG_FILE), output: FormatOption = "text") -> None:
-    """Open A/R per client in TPS and QBO, net of unapplied credits, side by side; exit 1 on
-    any difference."""
-    output = _format(output)
-    session = _session(config)
-    rows = session.reconcile()
-    if output == "json":
-        typer.echo(render.as_json(rows))
-    else:
-        _echo_lines(render.reconcile_text(rows))
-        typer.echo(f"QBO's side from {session.reconciled_from}")
-    raise typer.Exit(1 if any(r.difference for r in rows) else 0)
-
-
 COMMANDS = (
     demo,
     checklist,
@@ -411,12 +253,7 @@ COMMANDS = (
     plan,
     sync,
     retry,
-    history,
-    ignore,
-    unignore,
-    explain,
-    reconcile,
-    report,
+    *HISTORY_COMMANDS,
 )
 
 
@@ -435,7 +272,7 @@ def render_invoice_command(
 
     if out is not None:
         writable(out, "--out", f"{invoice}.html")
-    document = render_invoice(_session(config), invoice, template)
+    document = render_invoice(open_session(config), invoice, template)
     for warning in document.warnings:
         typer.echo(f"warning: {warning}", err=True)
     if out is None:

@@ -28,9 +28,9 @@ from tpsqbo_engine.ruleset.packs import TESTS_FOLDER
 from tpsqbo_engine.ruleset.schema_check import check_with
 from tpsqbo_engine.ruleset.shapes import entity_validator
 from tpsqbo_engine.ruleset.source import SourceDocument, display_path, load_file
+from tpsqbo_engine.sync.links import pair_of
 from tpsqbo_engine.sync.plan import Operation, Plan
 from tpsqbo_engine.sync.planner import LinkRow, PlanInput, Planner
-from tpsqbo_engine.sync.runtime import pair_of
 from tpsqbo_engine.sync.snapshot import Snapshot
 
 CASE_KEYS = ("description", "phase", "today", "firm", "tps", "qbo", "links", "expect")

@@ -27,8 +27,9 @@ from tpsqbo_engine.resources import rules_dir
 from tpsqbo_engine.ruleset.model import FieldRule, RuleSet, load_ruleset
 from tpsqbo_engine.sync import applying
 from tpsqbo_engine.sync.hashing import _canonical, content_hash
+from tpsqbo_engine.sync.links import Links
 from tpsqbo_engine.sync.planner import PlanInput, Planner
-from tpsqbo_engine.sync.runtime import Links, Resolver
+from tpsqbo_engine.sync.runtime import Resolver
 from tpsqbo_engine.sync.snapshot import TPS_RESOURCES, Snapshot
 
 ROOT = Path(__file__).parent.parent

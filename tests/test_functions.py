@@ -28,7 +28,8 @@ from tpsqbo_engine.ruleset.model import load_ruleset
 from tpsqbo_engine.ruleset.shapes import entity_catalog
 from tpsqbo_engine.ruleset.typecheck import FUNCTIONS, Scope, _Checker, check_value
 from tpsqbo_engine.ruleset.validate import validate_pack
-from tpsqbo_engine.sync.runtime import Links, Resolver, context
+from tpsqbo_engine.sync.links import Links
+from tpsqbo_engine.sync.runtime import Resolver, context
 from tpsqbo_engine.sync.snapshot import Snapshot
 
 

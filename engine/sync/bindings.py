@@ -18,7 +18,8 @@ from tpsqbo_engine.ruleset.model import TemplateRule
 from tpsqbo_engine.ruleset.shapes import entity_catalog
 from tpsqbo_engine.ruleset.source import MAX_FILE_BYTES
 from tpsqbo_engine.sync.filling import filled
-from tpsqbo_engine.sync.runtime import Links, Resolver, context
+from tpsqbo_engine.sync.links import Links
+from tpsqbo_engine.sync.runtime import Resolver, context
 from tpsqbo_engine.sync.snapshot import TPS_RESOURCES, Snapshot
 
 if TYPE_CHECKING:

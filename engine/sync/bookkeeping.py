@@ -24,8 +24,9 @@ from tpsqbo_engine.ruleset.model import MappingRule, RuleSet
 from tpsqbo_engine.state import StateStore
 from tpsqbo_engine.state_rows import Done, Intent, Item, Link, Outcome, Unfinished
 from tpsqbo_engine.sync import refusals
+from tpsqbo_engine.sync.links import pair_of, system_of
 from tpsqbo_engine.sync.plan import Operation, Plan
-from tpsqbo_engine.sync.runtime import content_hash, pair_of, system_of
+from tpsqbo_engine.sync.runtime import content_hash
 
 Record = dict[str, Any]
 Progress = Callable[[int, int], None]

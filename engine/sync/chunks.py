@@ -27,10 +27,10 @@ from tpsqbo_engine.errors import StateError
 from tpsqbo_engine.private import private_file
 from tpsqbo_engine.ruleset.model import MatchKey, RuleSet
 from tpsqbo_engine.state import StateStore
+from tpsqbo_engine.sync.links import pair_of
 from tpsqbo_engine.sync.matching import NORMALIZERS
 from tpsqbo_engine.sync.mirror import MIRRORED, Mirror, dumps, loads
 from tpsqbo_engine.sync.plan import Operation
-from tpsqbo_engine.sync.runtime import pair_of
 from tpsqbo_engine.sync.snapshot import TPS_RESOURCES, Snapshot, read_snapshot
 
 Record = dict[str, Any]

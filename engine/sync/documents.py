@@ -27,7 +27,7 @@ from tpsqbo_engine.expr import EVALUATION_ERRORS, ExpressionError, render_text
 from tpsqbo_engine.private import private_dir, write_private
 from tpsqbo_engine.ruleset.model import TemplateRule
 from tpsqbo_engine.sync.bindings import compile_template, document_context
-from tpsqbo_engine.sync.runtime import pair_of
+from tpsqbo_engine.sync.links import pair_of
 
 if TYPE_CHECKING:
     from tpsqbo_engine.sync.session import Session

@@ -12,10 +12,10 @@ from tpsqbo_engine.connectors.qbo.wire import quote
 from tpsqbo_engine.ruleset.model import MappingRule
 from tpsqbo_engine.sync.balances import refresh_balances
 from tpsqbo_engine.sync.compare import get_path
+from tpsqbo_engine.sync.links import pair_of
 from tpsqbo_engine.sync.mirror import MIRRORED, Mirror, too_old
 from tpsqbo_engine.sync.planner import version_of
 from tpsqbo_engine.sync.referenced import Echoes, add_referenced
-from tpsqbo_engine.sync.runtime import pair_of
 from tpsqbo_engine.sync.snapshot import (
     ALWAYS_WHOLE,
     Cursors,

@@ -16,8 +16,9 @@ from typing import Any
 from tpsqbo_engine.filters import normalize_email, normalize_name
 from tpsqbo_engine.ruleset.model import FieldRule, MappingRule, MatchKey
 from tpsqbo_engine.sync.compare import get_path as _get
+from tpsqbo_engine.sync.links import PENDING, Links, pair_of, record_key, system_of
 from tpsqbo_engine.sync.plan import Operation
-from tpsqbo_engine.sync.runtime import PENDING, Links, Resolver, pair_of, record_key, system_of
+from tpsqbo_engine.sync.runtime import Resolver
 from tpsqbo_engine.sync.snapshot import Snapshot
 
 Record = dict[str, Any]

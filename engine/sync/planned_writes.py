@@ -21,8 +21,9 @@ from tpsqbo_engine.sync.compare import merged as _merged
 from tpsqbo_engine.sync.compare import put_path as _put
 from tpsqbo_engine.sync.compare import same as _same
 from tpsqbo_engine.sync.conflicts import winner as conflict_winner
+from tpsqbo_engine.sync.links import record_key, system_of
 from tpsqbo_engine.sync.plan import NewRecordDiff, Operation
-from tpsqbo_engine.sync.runtime import Resolver, content_hash, desired, record_key, system_of
+from tpsqbo_engine.sync.runtime import Resolver, content_hash, desired
 from tpsqbo_engine.sync.snapshot import Snapshot
 
 if TYPE_CHECKING:

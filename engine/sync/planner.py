@@ -20,21 +20,13 @@ from typing import Any
 from tpsqbo_engine.filters import ExpressionError
 from tpsqbo_engine.ruleset.model import Action, ExclusionRule, MappingRule, RuleSet
 from tpsqbo_engine.sync.credits import left_out_part
+from tpsqbo_engine.sync.links import Links, pair_of, record_key, system_of
 from tpsqbo_engine.sync.markers import marker_of
 from tpsqbo_engine.sync.matching import Matcher, ident_of
 from tpsqbo_engine.sync.plan import Operation, Plan
 from tpsqbo_engine.sync.planned_writes import REACTIVATE, writes_for
 from tpsqbo_engine.sync.planned_writes import version_of as version_of  # session, undo
-from tpsqbo_engine.sync.runtime import (
-    ExcludedReference,
-    Links,
-    Resolver,
-    desired,
-    pair_of,
-    record_key,
-    system_of,
-    wanted,
-)
+from tpsqbo_engine.sync.runtime import ExcludedReference, Resolver, desired, wanted
 from tpsqbo_engine.sync.snapshot import Snapshot
 from tpsqbo_engine.sync.unapplied import split_lines, warning
 from tpsqbo_engine.sync.voids import deletions, void_across

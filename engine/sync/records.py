@@ -13,7 +13,7 @@ from tpsqbo_engine.connectors.tps.client import TpsRejected
 from tpsqbo_engine.errors import UsageError
 from tpsqbo_engine.ruleset.checking import did_you_mean
 from tpsqbo_engine.state_rows import STATUSES
-from tpsqbo_engine.sync.runtime import pair_of
+from tpsqbo_engine.sync.links import pair_of
 from tpsqbo_engine.sync.snapshot import TPS_RESOURCES, entities_used
 
 if TYPE_CHECKING:

@@ -17,10 +17,10 @@ from typing import Any
 from tpsqbo_engine.filters import qbo_display_name
 from tpsqbo_engine.ruleset.model import RuleSet
 from tpsqbo_engine.state import StateStore
+from tpsqbo_engine.sync.links import pair_of, system_of
 from tpsqbo_engine.sync.matching import NORMALIZERS, ident_of
 from tpsqbo_engine.sync.mirror import FIRM_SIZED, MIRRORED, Mirror
 from tpsqbo_engine.sync.planner import LinkRow
-from tpsqbo_engine.sync.runtime import pair_of, system_of
 from tpsqbo_engine.sync.snapshot import ALWAYS_WHOLE, Record, Snapshot
 
 # Longer strings are text (descriptions, notes), never an id or a name a rule looks up.

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cache, partial
+from functools import partial
 from typing import Any
 
 from tpsqbo_engine.expr import ExpressionError, RuleFunction, Scope
@@ -24,10 +24,10 @@ from tpsqbo_engine.sync.applying import desired as desired
 from tpsqbo_engine.sync.applying import wanted as wanted
 from tpsqbo_engine.sync.filling import Fields, filled, filler
 from tpsqbo_engine.sync.hashing import content_hash as content_hash
+from tpsqbo_engine.sync.links import PENDING, Links, pair_of, record_key, system_of
 from tpsqbo_engine.sync.snapshot import Snapshot
 from tpsqbo_engine.sync.unapplied import split_lines
 
-PENDING = "@pending:"
 Record = dict[str, Any]
 _MISSING = object()
 US_TAX_CODES = ("TAX", "NON")
@@ -37,46 +37,6 @@ class ExcludedReference(Exception):
     def __init__(self, record: str, reason: str) -> None:
         super().__init__(f"refers to {record}, which is left out: {reason}")
         self.record, self.reason = record, reason
-
-
-@cache  # asked for every record and reference: a handful of entity names per run
-def system_of(qualified: str) -> str:
-    return qualified.split(".", 1)[0]
-
-
-def pair_of(mapping: MappingRule) -> str:
-    """Links are kept per TPS entity and QBO entity, whichever way a mapping flows."""
-    return _pair(mapping.source, mapping.target)
-
-
-@cache
-def _pair(source: str, target: str) -> str:
-    sides = {system_of(source): source, system_of(target): target}
-    return f"{sides['tps'].split('.')[1]}|{sides['qbo'].split('.')[1]}"
-
-
-def record_key(qualified: str, ident: str) -> str:
-    return f"{qualified}:{ident}"
-
-
-@dataclass
-class Links:
-    """State's links plus what this run plans; both directions."""
-
-    to_qbo: dict[str, dict[str, str]] = field(default_factory=dict)
-    to_tps: dict[str, dict[str, str]] = field(default_factory=dict)
-    planned: set[str] = field(default_factory=set)
-    excluded: dict[str, str] = field(default_factory=dict)
-    # records whose match waits for the firm's review (record -> the review's first words):
-    # what refers to them says so, rather than "not synced yet"
-    held: dict[str, str] = field(default_factory=dict)
-
-    def add(self, pair: str, tps_id: str, qbo_id: str) -> None:
-        self.to_qbo.setdefault(pair, {})[tps_id] = qbo_id
-        self.to_tps.setdefault(pair, {})[qbo_id] = tps_id
-
-    def other(self, pair: str, system: str, ident: str) -> str | None:
-        return (self.to_qbo if system == "tps" else self.to_tps).get(pair, {}).get(ident)
 
 
 def _ident(record: Mapping[str, Any]) -> str:

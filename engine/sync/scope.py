@@ -9,8 +9,9 @@ from collections.abc import Callable
 
 from tpsqbo_engine.expr import ExpressionError
 from tpsqbo_engine.ruleset.model import Action, ExclusionRule, MappingRule, RuleSet
+from tpsqbo_engine.sync.links import Links
 from tpsqbo_engine.sync.mirror import MIRRORED
-from tpsqbo_engine.sync.runtime import Links, Resolver, context, wanted
+from tpsqbo_engine.sync.runtime import Resolver, context, wanted
 from tpsqbo_engine.sync.snapshot import Record, Snapshot
 
 CLIENT = "tps.Client"

@@ -26,13 +26,13 @@ from tpsqbo_engine.sync.config import FirmConfig
 from tpsqbo_engine.sync.executor import Executor, Progress
 from tpsqbo_engine.sync.firmfiles import open_state, read_pins, same_environment
 from tpsqbo_engine.sync.incremental import read_for_run
+from tpsqbo_engine.sync.links import pair_of
 from tpsqbo_engine.sync.lock import locked
 from tpsqbo_engine.sync.mirror import Mirror, Written
 from tpsqbo_engine.sync.plan import Plan
 from tpsqbo_engine.sync.planner import OUT_OF_SCOPE, PlanInput, Planner, version_of
 from tpsqbo_engine.sync.reconcile import Balance, reconcile
 from tpsqbo_engine.sync.referenced import links_of, named
-from tpsqbo_engine.sync.runtime import pair_of
 from tpsqbo_engine.sync.snapshot import (
     ALWAYS_WHOLE,
     Snapshot,

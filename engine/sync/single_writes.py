@@ -19,9 +19,9 @@ from tpsqbo_engine.sync.bookkeeping import (
     written_digest,
 )
 from tpsqbo_engine.sync.fingerprint import fingerprint
+from tpsqbo_engine.sync.links import PENDING
 from tpsqbo_engine.sync.markers import marker_of
 from tpsqbo_engine.sync.plan import Operation
-from tpsqbo_engine.sync.runtime import PENDING
 from tpsqbo_engine.sync.snapshot import TPS_RESOURCES
 
 

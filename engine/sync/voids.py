@@ -9,9 +9,9 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from tpsqbo_engine.ruleset.model import MappingRule
+from tpsqbo_engine.sync.links import Links, pair_of, record_key, system_of
 from tpsqbo_engine.sync.plan import Operation
 from tpsqbo_engine.sync.planned_writes import version_of
-from tpsqbo_engine.sync.runtime import Links, pair_of, record_key, system_of
 
 if TYPE_CHECKING:
     from tpsqbo_engine.sync.planner import LinkRow, PlanInput

@@ -21,8 +21,8 @@ from tpsqbo_engine.ruleset.model import load_ruleset
 from tpsqbo_engine.state import StateStore
 from tpsqbo_engine.sync.batch_writes import BatchWrites
 from tpsqbo_engine.sync.demo import demo_firm
+from tpsqbo_engine.sync.links import PENDING
 from tpsqbo_engine.sync.plan import Operation, Plan
-from tpsqbo_engine.sync.runtime import PENDING
 from tpsqbo_engine.sync.session import Session
 
 

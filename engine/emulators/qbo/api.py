@@ -10,7 +10,7 @@ import copy
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tpsqbo_engine.emulators.qbo import catalog, faults, properties, query, select
+from tpsqbo_engine.emulators.qbo import catalog, faults, paylinks, properties, query, select
 from tpsqbo_engine.emulators.qbo.company import (
     Company,
     entity_for_path,
@@ -40,7 +40,7 @@ def read(company: Company, entity: str, ident: str, *, invoice_link: bool) -> Re
     with company.lock:
         record = copy.deepcopy(company.get(entity, ident))
         if entity == "Invoice" and invoice_link:
-            link = company.invoice_link(record)
+            link = paylinks.invoice_link(company, record)
             if link:
                 record["InvoiceLink"] = link
     return envelope(entity, record)

@@ -22,7 +22,16 @@ from werkzeug.wrappers import Request, Response
 from tpsqbo_engine.connectors.qbo.limits import Limits, Throttle
 from tpsqbo_engine.emulators.bodies import BadBody, parse_json
 from tpsqbo_engine.emulators.injection import FaultPlan, drop_connection
-from tpsqbo_engine.emulators.qbo import api, faults, properties, query, reports, uploads, xmlwire
+from tpsqbo_engine.emulators.qbo import (
+    api,
+    faults,
+    paylinks,
+    properties,
+    query,
+    reports,
+    uploads,
+    xmlwire,
+)
 from tpsqbo_engine.emulators.qbo.company import Company
 from tpsqbo_engine.emulators.qbo.faults import Fault
 from tpsqbo_engine.emulators.qbo.oauth import OAuthServer
@@ -128,7 +137,7 @@ class Emulator(OAuthEndpoints):
         if invoice is None:
             return Response("This payment link is not valid.", status=404)
         if request.method == "POST":
-            payment = self.company.pay_online(token)
+            payment = paylinks.pay_online(self.company, token)
             self._written()
             return (
                 json_response({"Payment": payment})

@@ -2,14 +2,14 @@
 
 String Ids and SyncTokens, MetaData times in the company's offset, name-list entities that
 deactivate instead of being deleted, DisplayName unique across customers, vendors and
-employees, server-computed totals and balances, payments lowering what they are applied to,
-hard-deleted transactions remembered as `Deleted` stubs for CDC.
+employees, server-computed totals, hard-deleted transactions remembered as `Deleted` stubs for
+CDC. Balances (payments lowering what they are applied to) are shares.py's; online payments
+paylinks.py's.
 """
 
 from __future__ import annotations
 
 import copy
-import secrets
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,30 +25,18 @@ from tpsqbo_engine.emulators.qbo import (
     locks,
     people,
     purchases,
-    sales,
+    shares,
     stock,
 )
 from tpsqbo_engine.emulators.qbo.indexes import Indexes
-from tpsqbo_engine.emulators.qbo.money import ZERO, cents
+from tpsqbo_engine.emulators.qbo.money import ZERO
+from tpsqbo_engine.emulators.qbo.shares import OWED, PAYMENTS, SALES, SHARED
 
 NAME_LISTS = catalog.names_of("name-list")
 TRANSACTIONS = catalog.names_of("transaction")
 SINGLETONS = catalog.names_of("singleton")
 ENTITIES = NAME_LISTS | TRANSACTIONS | SINGLETONS
 PEOPLE = ("Customer", "Vendor", "Employee")
-SALES = frozenset({"Invoice", "CreditMemo", "SalesReceipt", "Estimate", "RefundReceipt"})
-# What is owed and by whom: (the party's reference, the sign of its balance in the party's).
-OWED = {
-    "Invoice": ("CustomerRef", 1),
-    "CreditMemo": ("CustomerRef", -1),
-    "Bill": ("VendorRef", 1),
-    "VendorCredit": ("VendorRef", -1),
-}
-PAYMENTS = {"Payment": ("Invoice", "CreditMemo"), "BillPayment": ("Bill", "VendorCredit")}
-# What a payment leaves unapplied is a credit in its customer's balance, as in QBO's A/R.
-UNAPPLIED = {"Payment": "CustomerRef"}
-# The entities whose records make up a party's balance.
-SHARED = SALES | OWED.keys() | UNAPPLIED.keys()
 COMPUTED = frozenset(
     {
         "Id",
@@ -210,7 +198,7 @@ class Company:
             )
             self.table(entity)[ident] = record
             self.index.replace(entity, None, record)
-            self._after_write(entity, record)
+            shares.after_write(self, entity, record)
             return record
 
     def update(
@@ -252,9 +240,9 @@ class Company:
             del self.table(entity)[current["Id"]]
             self.index.replace(entity, current, None)
             if entity in PAYMENTS:
-                self._apply_payment(current["Id"], {})
+                shares.apply_payment(self, current["Id"], {})
             if entity in SHARED:
-                self._release_share(current["Id"])
+                shares.release_share(self, current["Id"])
             if entity in stock.SIGNS:
                 stock.move(self, entity, current["Id"], None)
             if entity == "Invoice":
@@ -287,7 +275,7 @@ class Company:
             if entity in PAYMENTS:
                 record["TxnStatus"] = "Voided"
                 record["UnappliedAmt"] = ZERO
-                self._apply_payment(current["Id"], {})
+                shares.apply_payment(self, current["Id"], {})
             else:
                 record["Balance"] = ZERO
                 if entity == "CreditMemo":
@@ -308,7 +296,7 @@ class Company:
         record["MetaData"] = {**current["MetaData"], "LastUpdatedTime": self.timestamp()}
         self.table(entity)[current["Id"]] = record
         self.index.replace(entity, current, record)
-        self._after_write(entity, record)
+        shares.after_write(self, entity, record)
         self.notify(entity, current["Id"], operation)
         return record
 
@@ -334,143 +322,6 @@ class Company:
             forms.prepare_sale(self, entity, record, ident, allow_dup)
 
     # Derived state --------------------------------------------------------------------
-    def _after_write(self, entity: str, record: Record) -> None:
-        if entity in PAYMENTS:
-            voided = record.get("TxnStatus") == "Voided"
-            applied = sales.payment_applications(record, PAYMENTS[entity])
-            self._apply_payment(
-                record["Id"], {} if voided else {txn: value for txn, (_, value) in applied.items()}
-            )
-        if entity in stock.SIGNS:
-            stock.move(self, entity, record["Id"], record)
-        if entity == "Invoice":
-            forms.close_estimates(self, record)
-        if entity in SHARED:
-            self._refresh_share(entity, record)
-
-    def _apply_payment(self, payment_id: str, applied: dict[str, Decimal]) -> None:
-        for txn in self.index.apply(payment_id, applied):
-            self._refresh_sale(txn)
-
-    def _refresh_sale(self, txn_id: str) -> None:
-        for entity in OWED:
-            record = self.table(entity).get(txn_id)
-            if record is None:
-                continue
-            before = (record.get("Balance"), record.get("LinkedTxn"))
-            if entity in SALES:
-                forms.set_balance(self, entity, record, txn_id)
-            else:
-                record["Balance"] = cents(record["TotalAmt"] - self.index.applied_to(txn_id))
-            paid_by = "Payment" if entity in SALES else "BillPayment"
-            kept = [
-                link
-                for link in record.get("LinkedTxn") or []
-                if link.get("TxnType") not in ("Payment", "BillPayment")
-            ]
-            record["LinkedTxn"] = kept + [
-                {"TxnId": p, "TxnType": paid_by} for p in self.index.payments_of(txn_id)
-            ]
-            if (record.get("Balance"), record.get("LinkedTxn")) != before:
-                # QBO versions the paid record too: a client holding the old SyncToken gets 5010.
-                record["SyncToken"] = str(int(record["SyncToken"]) + 1)
-                record["MetaData"] = {**record["MetaData"], "LastUpdatedTime": self.timestamp()}
-                # and tells webhook subscribers, as QBO sends Invoice/Update beside Payment/Create
-                self.notify(entity, txn_id, "Update")
-            self._refresh_share(entity, record)
-
-    def _refresh_share(self, entity: str, record: Record) -> None:
-        if entity in UNAPPLIED:
-            party, balance = UNAPPLIED[entity], -record.get("UnappliedAmt", ZERO)
-        else:
-            party, sign = OWED.get(entity, ("CustomerRef", 0))
-            balance = sign * record.get("Balance", ZERO)
-        if party not in record:
-            return
-        self._show_balances(self.index.set_share(record["Id"], record[party]["value"], balance))
-
-    def _release_share(self, txn_id: str) -> None:
-        self._show_balances(self.index.set_share(txn_id, None, ZERO))
-
-    def _show_balances(self, party_ids: set[str]) -> None:
-        for party_id in party_ids:
-            vendor = self.table("Vendor").get(party_id)
-            if vendor is not None:
-                vendor["Balance"] = self.index.balance(party_id)
-            customer = self.table("Customer").get(party_id)
-            if customer is not None:
-                customer["Balance"] = self.index.balance(party_id)
-                for ident in [party_id, *people.ancestors(self, party_id)]:
-                    self._balance_with_jobs(ident)
-
-    def _balance_with_jobs(self, ident: str) -> None:
-        customer = self.table("Customer").get(ident)
-        if customer is None:
-            return
-        jobs = [self.table("Customer").get(j) for j in self.jobs.get(ident, ())]
-        customer["BalanceWithJobs"] = cents(
-            customer.get("Balance", ZERO)
-            + sum((j.get("BalanceWithJobs", ZERO) for j in jobs if j is not None), ZERO)
-        )
-
-    def rebuild_indexes(self) -> None:
-        """After loading saved state: indexes are derived, never stored."""
-        self.index = Indexes()
-        for entity, table in self.records.items():
-            for record in table.values():
-                self.index.replace(entity, None, record)
-        stock.remember(self)
-        self.jobs = {}
-        for customer in self.table("Customer").values():
-            if customer.get("ParentRef"):
-                parent = str(customer["ParentRef"]["value"])
-                self.jobs.setdefault(parent, set()).add(customer["Id"])
-        for entity, kinds in PAYMENTS.items():
-            for payment in self.table(entity).values():
-                if payment.get("TxnStatus") != "Voided":
-                    applied = sales.payment_applications(payment, kinds)
-                    self.index.apply(payment["Id"], {t: v for t, (_, v) in applied.items()})
-        for entity in SALES | OWED.keys():
-            for record in self.table(entity).values():
-                self._refresh_share(entity, record)
-
-    # Online payments --------------------------------------------------------------------
-    def invoice_link(self, invoice: Record) -> str | None:
-        """The view-and-pay URL, only when QBO would generate one."""
-        prefs = self.singleton("Preferences").get("SalesFormsPrefs", {})
-        online = invoice.get("AllowOnlineCreditCardPayment") or invoice.get("AllowOnlineACHPayment")
-        email = (invoice.get("BillEmail") or {}).get("Address")
-        if not (online and email and prefs.get("ETransactionPaymentEnabled")):
-            return None
-        token = next((t for t, i in self.payment_links.items() if i == invoice["Id"]), None)
-        if token is None:
-            token = f"scs-v1-{secrets.token_hex(16)}"
-            self.payment_links[token] = invoice["Id"]
-        return f"{self.pay_base}/connect/pay/{token}"
-
-    def pay_online(self, token: str) -> Record:
-        """What QBO does when a customer pays through the link: a Payment in Undeposited
-        Funds applied to the invoice, marked as a QuickBooks Payments transaction."""
-        with self.lock:
-            invoice = self.get("Invoice", self.payment_links.get(token, ""))
-            balance = invoice.get("Balance", ZERO)
-            if balance <= 0:
-                raise faults.business("This invoice is already paid.")
-            return self.create(
-                "Payment",
-                {
-                    "CustomerRef": invoice["CustomerRef"],
-                    "TotalAmt": balance,
-                    "TxnSource": "QBPayments",
-                    "PaymentRefNum": f"QBP-{invoice['DocNumber']}",
-                    "Line": [
-                        {
-                            "Amount": balance,
-                            "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}],
-                        }
-                    ],
-                },
-            )
 
 
 def _merged(current: Record, changes: Record) -> Record:

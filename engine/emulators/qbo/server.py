@@ -16,6 +16,7 @@ from typing import Any
 from tpsqbo_engine.connectors.qbo.limits import Limits
 from tpsqbo_engine.emulators.bodies import json_default
 from tpsqbo_engine.emulators.injection import FaultPlan, parse_spec
+from tpsqbo_engine.emulators.qbo import shares
 from tpsqbo_engine.emulators.qbo.app import Emulator
 from tpsqbo_engine.emulators.qbo.company import Company
 from tpsqbo_engine.emulators.qbo.oauth import REFRESH_ROTATION, REFRESH_TTL, Grant, OAuthServer
@@ -70,7 +71,7 @@ def _load(path: Path) -> tuple[Company, OAuthServer]:
         state["next_id"],
         state["payment_links"],
     )
-    company.rebuild_indexes()
+    shares.rebuild_indexes(company)
     oauth = OAuthServer(state["client_id"], state["client_secret"], company.realm_id)
     oauth.refresh_tokens = {
         t: _grant(company.realm_id, g) for t, g in state["refresh_tokens"].items()
