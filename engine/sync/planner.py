@@ -284,9 +284,7 @@ class Planner:
         if system_of(mapping.source) != "qbo" or mapping.target != "tps.Payment":
             return ""
         rules = self.given.rules.mappings
-        left = split_lines(record.get("Line"), "the payment's Line", rules, self.resolver.qbo_side)[
-            1
-        ]
+        left = split_lines(record.get("Line"), "the payment's Line", rules, self.links)[1]
         return warning([part for _, part in left]) if left else ""
 
     def _owned_elsewhere(self, mapping: MappingRule, owner: str | None) -> bool:

@@ -187,18 +187,13 @@ class Resolver:
 
     def lines_to_apply(self, lines: Any) -> list[Any]:
         """The lines of a QBO payment to apply to TPS invoices (engine/sync/unapplied.py)."""
-        return split_lines(lines, "lines_to_apply()", self.rules.mappings, self.qbo_side)[0]
+        return split_lines(lines, "lines_to_apply()", self.rules.mappings, self.links)[0]
 
     def lines_left_unapplied(self, lines: Any) -> list[Any]:
         """The lines of a QBO payment that paid a finance charge's or an increase's QBO
         invoice, which TPS keeps unapplied."""
-        left = split_lines(lines, "lines_left_unapplied()", self.rules.mappings, self.qbo_side)[1]
+        left = split_lines(lines, "lines_left_unapplied()", self.rules.mappings, self.links)[1]
         return [line for line, _ in left]
-
-    def qbo_side(self, mapping: MappingRule) -> tuple[str, Mapping[str, str]]:
-        """The mapping's QBO entity name ("Invoice") and its links, QBO id -> TPS id."""
-        qbo = mapping.target if system_of(mapping.target) == "qbo" else mapping.source
-        return qbo.split(".", 1)[1], self.links.to_tps.get(pair_of(mapping), {})
 
     def lookup(self, table: str, key: Any, default: Any = _MISSING) -> Any:
         lookup = self.rules.lookups[table]

@@ -12,21 +12,19 @@ the unapplied amount to it in TPS (Payment → Detach/Attach), which the engine 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from tpsqbo_engine.filters import ExpressionError, to_decimal
 from tpsqbo_engine.ruleset.model import MappingRule
+from tpsqbo_engine.sync.links import Links, pair_of, system_of
 
 # What a TPS payment is applied to, and the QBO entity a QBO payment line pays.
 APPLIED_TO = "tps.Invoice"
 PAID = "qbo.Invoice"
 MAX_LINES = 10_000  # a QBO transaction with more lines than this is not one to trust
-
-# (the QBO entity's name, QBO id -> TPS id) of a mapping's links: Resolver.qbo_side
-QboSide = Callable[[MappingRule], tuple[str, Mapping[str, str]]]
 
 
 def lines_of(lines: Any, reader: str) -> list[Any]:
@@ -78,8 +76,14 @@ class Unapplied:
         return f"{words} {ident}"
 
 
+def qbo_side(mapping: MappingRule, links: Links) -> tuple[str, Mapping[str, str]]:
+    """The mapping's QBO entity name ("Invoice") and its links, QBO id -> TPS id."""
+    qbo = mapping.target if system_of(mapping.target) == "qbo" else mapping.source
+    return qbo.split(".", 1)[1], links.to_tps.get(pair_of(mapping), {})
+
+
 def split_lines(
-    lines: Any, reader: str, mappings: Iterable[MappingRule], qbo_side: QboSide
+    lines: Any, reader: str, mappings: Iterable[MappingRule], links: Links
 ) -> tuple[list[Any], list[tuple[Any, Unapplied]]]:
     """A QBO payment's lines that link a transaction, as (those to apply to TPS invoices,
     each of the others with what it paid): a line paying a QBO invoice the engine made from
@@ -87,7 +91,7 @@ def split_lines(
     A line paying an invoice no mapping links stays with those to apply, whose rule then
     fails for it as before."""
     sides = [
-        (mapping, *qbo_side(mapping))
+        (mapping, *qbo_side(mapping, links))
         for mapping in mappings
         if PAID in (mapping.source, mapping.target)
         and APPLIED_TO not in (mapping.source, mapping.target)
