@@ -165,16 +165,17 @@ LINKS = {
 }
 
 
-def _payment_op(*paid: tuple[str, str]) -> Operation:
-    """The plan's operation for a QBO payment of these (QBO invoice id, amount)."""
-    total = sum((Decimal(amount) for _, amount in paid), Decimal(0))
+def _payment_op(*paid: tuple[str, str], unapplied: str = "0.00") -> Operation:
+    """The plan's operation for a QBO payment of these (QBO invoice id, amount), with
+    `unapplied` of it applied to nothing in QBO."""
+    total = sum((Decimal(amount) for _, amount in paid), Decimal(unapplied))
     payment = {
         "Id": "50",
         "SyncToken": "0",
         "CustomerRef": {"value": "1"},
         "TxnDate": "2026-11-20",
         "TotalAmt": total,
-        "UnappliedAmt": Decimal(0),
+        "UnappliedAmt": Decimal(unapplied),
         "Line": [
             {"Amount": Decimal(a), "LinkedTxn": [{"TxnId": i, "TxnType": "Invoice"}]}
             for i, a in paid
@@ -187,6 +188,9 @@ def _payment_op(*paid: tuple[str, str]) -> Operation:
     rules = load_ruleset(rules_dir())
     plan = Planner(PlanInput(rules, snapshot, LINKS, phase="ongoing")).plan()
     (op,) = [op for op in plan.operations if op.record == "qbo.Payment:50"]
+    if op.writes:  # what TPS computes itself, so that the next run finds nothing to change
+        applied = sum((a["amount"] for a in op.body["applications"]), Decimal(0))
+        assert op.body["unapplied_amount"] == op.body["amount"] - applied
     return op
 
 
@@ -212,3 +216,11 @@ def test_a_payment_of_invoices_only_is_written_as_before() -> None:
     assert (op.action, op.level, op.message) == ("create", "", "")
     assert op.body["applications"] == [{"invoice_id": "i-1", "amount": Decimal("100.00")}]
     assert op.body["unapplied_amount"] == Decimal("0.00")
+
+
+def test_what_qbo_left_unapplied_stays_so_beside_the_charge_part() -> None:
+    op = _payment_op(("10", "100.00"), ("11", "8.48"), unapplied="41.52")
+    assert (op.action, op.level) == ("create", "Warning")
+    assert op.body["applications"] == [{"invoice_id": "i-1", "amount": Decimal("100.00")}]
+    assert op.body["unapplied_amount"] == Decimal("50.00")
+    assert op.message.startswith("8.48 of this payment is left unapplied on the TPS payment")
