@@ -13,12 +13,19 @@ from typing import Any
 
 import pytest
 
+from tpsqbo_engine import expr
 from tpsqbo_engine.emulators.tps.server import TpsEmulatorServer
+from tpsqbo_engine.expr import ExpressionError
 from tpsqbo_engine.resources import rules_dir
 from tpsqbo_engine.ruleset.model import load_ruleset
+from tpsqbo_engine.ruleset.shapes import entity_catalog
+from tpsqbo_engine.ruleset.typecheck import Scope as CheckScope
+from tpsqbo_engine.ruleset.typecheck import check_value
 from tpsqbo_engine.sync.demo import demo_firm
+from tpsqbo_engine.sync.links import Links
 from tpsqbo_engine.sync.plan import Operation
 from tpsqbo_engine.sync.planner import LinkRow, PlanInput, Planner
+from tpsqbo_engine.sync.runtime import Resolver, context
 from tpsqbo_engine.sync.session import Session
 from tpsqbo_engine.sync.snapshot import Snapshot
 
@@ -224,3 +231,52 @@ def test_what_qbo_left_unapplied_stays_so_beside_the_charge_part() -> None:
     assert op.body["applications"] == [{"invoice_id": "i-1", "amount": Decimal("100.00")}]
     assert op.body["unapplied_amount"] == Decimal("50.00")
     assert op.message.startswith("8.48 of this payment is left unapplied on the TPS payment")
+
+
+# The two rule functions ---------------------------------------------------------------------
+def _resolver() -> Resolver:
+    links = Links()
+    for pair, rows in LINKS.items():
+        for row in rows:
+            links.add(pair, row.tps_id, row.qbo_id)
+    return Resolver(load_ruleset(rules_dir()), Snapshot(), links)
+
+
+def _line(txn: str, kind: str = "Invoice") -> dict[str, Any]:
+    return {"Amount": Decimal("1.00"), "LinkedTxn": [{"TxnId": txn, "TxnType": kind}]}
+
+
+def test_the_functions_split_a_payments_lines_between_invoices_and_the_rest() -> None:
+    lines = [
+        _line("10"),
+        _line("11"),
+        _line("13"),
+        _line("12"),  # no mapping's: applied, so that its rule fails for it
+        _line("11", "CreditMemo"),  # not the finance charge's invoice: another entity
+        {"Amount": Decimal("5.00")},  # links nothing: in neither
+    ]
+    scope = context("qbo.Payment", {"Line": lines}, _resolver())
+    to_apply = expr.compile_value("{{ lines_to_apply(Line) }}", "t:1").evaluate(scope)
+    left = expr.compile_value("{{ lines_left_unapplied(Line) }}", "t:2").evaluate(scope)
+    assert _paid(to_apply) == [("10", "Invoice"), ("12", "Invoice"), ("11", "CreditMemo")]
+    assert _paid(left) == [("11", "Invoice"), ("13", "Invoice")]
+
+
+def _paid(lines: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [(line["LinkedTxn"][0]["TxnId"], line["LinkedTxn"][0]["TxnType"]) for line in lines]
+
+
+def test_the_functions_refuse_what_is_not_a_payments_lines() -> None:
+    scope = context("qbo.Payment", {"Line": "10"}, _resolver())
+    with pytest.raises(ExpressionError, match="expected a QBO payment's lines"):
+        expr.compile_value("{{ lines_to_apply(Line) }}", "t:1").evaluate(scope)
+    scope = context("qbo.Payment", {"Line": None}, _resolver())
+    assert expr.compile_value("{{ lines_left_unapplied(Line) }}", "t:1").evaluate(scope) == []
+
+
+def test_validate_knows_their_arity() -> None:
+    catalog = entity_catalog()
+    scope = CheckScope(catalog, dict(catalog.shapes["qbo.Payment"].properties()), "qbo")
+    for source in ("{{ lines_to_apply() }}", "{{ lines_left_unapplied(Line, 'x') }}"):
+        assert "expr.bad-call" in [f.code for f in check_value(source, scope).findings]
+    assert check_value("{{ lines_to_apply(Line) }}", scope).findings == ()
