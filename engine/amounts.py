@@ -4,7 +4,9 @@
 A point separates the decimals; a comma only separates thousands, between groups of three
 digits ("1,250.00"). Anything else is refused rather than guessed: dropping the comma of a
 decimal-comma locale's "12,50" makes it 1250, a hundred times the amount, and Decimal()
-alone would also take "NaN", "Infinity", "1e3", "1_000" and digits of other scripts.
+alone would also take "NaN", "Infinity", "1e3", "1_000" and digits of other scripts. A
+bookkeeper's "1_000" is a typo, and digits other than 0-9 (Arabic-Indic, full-width...) are
+refused too, each with what to write instead.
 """
 
 from __future__ import annotations
@@ -14,14 +16,12 @@ from decimal import Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
 
-# Digits of any script and Python's 1_000 are exact too: Decimal reads them as written.
-_DIGITS = r"\d+(?:_\d+)*"
-_AMOUNT = re.compile(
-    rf"[-+]?(?:\d{{1,3}}(?:,\d{{3}})+|{_DIGITS})(?:\.(?:{_DIGITS})?)?|[-+]?\.{_DIGITS}"
-)
-_DECIMAL_COMMA = re.compile(r"[-+]?[\d.,]*,\d{1,2}|[-+]?\d{1,3}(?:\.\d{3})+(?:,\d*)?")
-_NOT_FINITE = re.compile(r"[-+]?(?:s?nan\d*|inf|infinity)", re.IGNORECASE)
-_EXPONENT = re.compile(r"[-+]?[\d.,]*\d[eE][-+]?\d+")
+# re.ASCII: \d is 0-9 only, where Python's \d (and Decimal) take the digits of every script.
+_AMOUNT = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|[-+]?\.\d+", re.ASCII)
+_DECIMAL_COMMA = re.compile(r"[-+]?[\d.,]*,\d{1,2}|[-+]?\d{1,3}(?:\.\d{3})+(?:,\d*)?", re.ASCII)
+_NOT_FINITE = re.compile(r"[-+]?(?:s?nan\d*|inf|infinity)", re.IGNORECASE | re.ASCII)
+_EXPONENT = re.compile(r"[-+]?[\d.,]*\d[eE][-+]?\d+", re.ASCII)
+_DIGITS_AND_MARKS = re.compile(r"[-+]?[\d_.,]*\d[\d_.,]*", re.ASCII)  # "1_000.50" for one
 
 EXAMPLE = "an amount like 1250.00 or 1,250.00"
 # An amount a system sent that is not one, kept in its record as {UNREADABLE: why} (plain
@@ -41,7 +41,7 @@ class NotAnAmount(ValueError):
 
 def read_amount(text: str) -> Decimal:
     """The amount `text` spells (spaces around it allowed), or NotAnAmount."""
-    if "_" not in text:  # Decimal() takes "_1" and "1_": those go the strict way
+    if text.isascii() and "_" not in text:  # Decimal() takes 1_000 and other digits
         try:  # most: "1250.00"; past Decimal(), only NaN, Infinity and exponents to refuse
             amount = Decimal(text)
         except InvalidOperation:
@@ -58,6 +58,16 @@ def read_amount(text: str) -> Decimal:
 def why_not(text: str) -> str:
     """What is wrong with text that is not an amount, said without repeating it (it is a
     record's data)."""
+    if any(c.isdigit() and not c.isascii() for c in text):
+        return (
+            f"expected {EXAMPLE}, got digits other than 0-9 (another script's, or "
+            "full-width): write the amount with the digits 0 to 9"
+        )
+    if "_" in text and _DIGITS_AND_MARKS.fullmatch(text):
+        return (
+            f"expected {EXAMPLE}, got a number with an underscore (1_000), a typo in an "
+            "amount: write 1000 or 1,000"
+        )
     if _DECIMAL_COMMA.fullmatch(text):
         return (
             f"expected {EXAMPLE}, got a decimal comma, which is not a number here: a comma "

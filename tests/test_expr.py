@@ -82,9 +82,7 @@ def test_money_rounds_half_up_to_cents() -> None:
         money(None)
 
 
-@pytest.mark.parametrize(
-    "text", [" 1.5 ", "\t2.345\n", "1,250.005", "1_000", "\u00a012.5\u2003", "\uff11\uff12.5", "-0"]
-)
+@pytest.mark.parametrize("text", [" 1.5 ", "\t2.345\n", "1,250.005", "\u00a012.5\u2003", "-0"])
 def test_amount_text_reads_as_its_spaces_and_commas_taken_out(text: str) -> None:
     expected = Decimal(text.strip().replace(",", ""))
     assert to_decimal(text) == expected

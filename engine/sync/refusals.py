@@ -6,6 +6,8 @@ what the firm can do about it.
   link for instance, before the payment reached TPS.
 - A payment or receipt in a bank deposit is not changed in amount, voided or deleted
   (6540 "Deposited Transaction cannot be changed").
+- TPS applies no payment to a void invoice (`invoice_void`): a QBO payment of an invoice
+  TPS voided since, the other side of the first case.
 
 The record fails for this run, the run goes on, and the next run tries again: once the
 firm has settled it in QBO or TPS, the write goes through or is no longer planned.
@@ -15,10 +17,12 @@ from __future__ import annotations
 
 from tpsqbo_engine.connectors.qbo.client import QboClient
 from tpsqbo_engine.connectors.qbo.errors import QboError
+from tpsqbo_engine.connectors.tps.client import TpsRejected
 from tpsqbo_engine.errors import ConnectorError, SkippableConnectorError
 from tpsqbo_engine.sync.plan import Operation
 
 DEPOSITED = "6540"
+VOID_INVOICE = "invoice_void"  # the TPS contract's code (docs/tps-contract.md)
 BUSINESS_RULE = "6000"
 PAID_FORMS = ("Invoice", "CreditMemo")
 _NAMES = {"Payment": "payment", "SalesReceipt": "sales receipt", "RefundReceipt": "refund"}
@@ -26,7 +30,9 @@ _NAMES = {"Payment": "payment", "SalesReceipt": "sales receipt", "RefundReceipt"
 
 def explained(qbo: QboClient, op: Operation, error: Exception | None) -> Exception | None:
     """`error` with what to do added when QBO refused `op` for a transaction depending on
-    the record; any other error as it is."""
+    the record, or TPS a QBO payment of a void invoice; any other error as it is."""
+    if isinstance(error, TpsRejected) and error.code == VOID_INVOICE and not op.reverse:
+        return SkippableConnectorError(f"{error.message}. {_paid_void(op)}")
     if not isinstance(error, QboError) or op.reverse or not op.target.startswith("qbo."):
         return error
     entity, _, ident = op.target.removeprefix("qbo.").partition(":")
@@ -74,4 +80,14 @@ def _deposited(entity: str, ident: str, op: Operation) -> str:
         f"QBO keeps {entity} {ident} as it was deposited. To {change} it, remove it from its "
         f"bank deposit in QBO and sync again; if the deposit is right (the money reached the "
         f"bank), correct the {_NAMES.get(entity, entity)} in TPS to match QBO instead"
+    )
+
+
+def _paid_void(op: Operation) -> str:
+    payment = op.record.removeprefix("qbo.").replace(":", " ")
+    return (
+        f"QBO {payment} is applied to an invoice voided in TPS. If the void is right, unapply "
+        f"the payment from that invoice in QBO (the money stays as the customer's credit and "
+        f"reaches TPS unapplied) and sync again; if the money settles the invoice, the void "
+        f"in TPS is the mistake: correct it in TPS"
     )

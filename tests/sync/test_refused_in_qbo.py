@@ -67,11 +67,16 @@ def test_an_invoice_voided_in_tps_and_paid_in_qbo_fails_with_what_to_do(tmp_path
         assert "unapply the payment from it in QBO" in refused["message"]
         kept = qbo.company.get("Invoice", paid["Id"])
         assert (kept["TotalAmt"], kept["Balance"]) == (Decimal("380.00"), Decimal("280.00"))
-        # The rest of the run went on: the other void, and the QBO payment reaching TPS.
+        # The rest of the run went on: the other void. TPS refuses the QBO payment of the
+        # invoice it voided, with the same way out (tests/tps/test_voided_invoice_payment.py).
         assert items[f"tps.Invoice:{other_id}"]["status"] == "Successful"
         assert qbo.company.get("Invoice", other["Id"])["TotalAmt"] == 0
-        assert items[f"qbo.Payment:{payment['Id']}"]["status"] == "Successful"
-        assert run.counts["Failed"] == 1
+        assert items[f"qbo.Payment:{payment['Id']}"]["status"] == "Failed"
+        assert (
+            "unapply the payment from that invoice in QBO"
+            in (items[f"qbo.Payment:{payment['Id']}"]["message"])
+        )
+        assert run.counts["Failed"] == 2
 
         # The firm does what the message says: the payment, unapplied, is the client's credit.
         now = qbo.company.get("Payment", payment["Id"])
@@ -79,6 +84,9 @@ def test_an_invoice_voided_in_tps_and_paid_in_qbo_fails_with_what_to_do(tmp_path
         qbo.company.update("Payment", unapply, sparse=True)
         again = session.sync()
         assert _items(session, again.run_id)[f"tps.Invoice:{paid_id}"]["status"] == "Successful"
+        assert _items(session, again.run_id)[f"qbo.Payment:{payment['Id']}"]["status"] == (
+            "Successful"
+        )
         assert qbo.company.get("Invoice", paid["Id"])["TotalAmt"] == 0
 
 

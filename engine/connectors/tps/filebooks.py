@@ -262,6 +262,7 @@ class FileBooks(FileTps):
             # entered in TPS that way, it comes back in the next export as the same payment
             # (not a new one to send to QBO), and what the sheets cannot say (where it came
             # from) is kept in outbox/sent.json to be read back with it.
+            self._refuse_void_invoices(record)
             ident = outgoing_id(key)
             note = " ".join(filter(None, [ident, record.get("description")]))
             made = super().create(resource, {**record, "id": ident, "description": note}, key=key)
@@ -280,6 +281,20 @@ class FileBooks(FileTps):
         self._write_out("adjustments", written)
         self._load()["adjustments"][written["id"]] = _versioned(written, "")
         return written
+
+    def _refuse_void_invoices(self, payment: Record) -> None:
+        """TPS applies no payment to a void invoice: refused as the TPS API refuses it
+        (`invoice_void`), before a row TPS would not take is written."""
+        invoices = self._load()["invoices"]
+        for application in payment.get("applications") or []:
+            invoice = invoices.get(str(application.get("invoice_id")))
+            if invoice is not None and invoice.get("status") == "void":
+                raise TpsRejected(
+                    f"TPS's sheets hold invoice {invoice['id']} as void: a payment cannot be"
+                    " applied to it",
+                    status=422,
+                    code="invoice_void",
+                )
 
     def _keep_unimported(self, number: str, record: Record, merge: bool = False) -> None:
         """Import Invoices carries no due date and no lines: kept, to be read back with the

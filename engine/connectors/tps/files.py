@@ -54,7 +54,7 @@ class _Bad(ValueError):
 # every value comes back as it was. Plain numbers (a negative amount) are left alone.
 _FORMULA = re.compile(r"^'*[=+\-@\t\r\n]")  # LF too: XLSX turns a CR into one
 _NEUTRALISED = re.compile(r"^'+[=+\-@\t\r\n]")
-_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+_NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
 
 
 def neutralise(text: str) -> str:
@@ -94,7 +94,7 @@ def _integer(value: Any) -> int | None:
     text = _text(value)
     if text is None:
         return None
-    if not re.fullmatch(r"-?\d+(\.0+)?", text):
+    if not re.fullmatch(r"-?[0-9]+(\.0+)?", text):  # 0-9: int() takes every script's
         raise _Bad("expected a whole number")
     return int(Decimal(text))
 

@@ -8,6 +8,11 @@ read with openpyxl; a file that is not a workbook is an error. A file over `MAX_
 XLSX that would unpack to more than its limits allow (`_unpacked_within_limits`), an empty
 file, a cell over `MAX_CELL` characters or a NUL byte stop the read before anything is
 imported.
+
+An XLSX number is an IEEE double, and Excel shows it to at most 15 significant digits: a
+formula's 0.1+0.2 is stored as 0.30000000000000004 and shown, and meant, as 0.3. Each number
+cell is read as that text (`as_shown`), so the readers take it as they take a typed amount:
+0.1+0.2 is 0.30 where a cell holding 0.123 is still more than cents.
 """
 
 from __future__ import annotations
@@ -15,10 +20,12 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import math
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -227,6 +234,16 @@ def _unpacked_within_limits(path: Path) -> None:
             )
 
 
+def as_shown(cell: Any) -> Any:
+    """A float cell as Excel shows it: 15 significant digits, written out in full (no
+    exponent: 1e-05 is 0.00001, refused as more than cents, not as an exponent nobody
+    typed); every other cell as openpyxl read it (ints are exact already)."""
+    if not isinstance(cell, float) or not math.isfinite(cell):
+        return cell
+    shown = format(Decimal(f"{cell:.15g}"), "f")
+    return "0" if Decimal(shown) == 0 else shown  # Excel shows -0 as 0
+
+
 def _xlsx_rows(path: Path) -> Iterator[list[Any]]:
     try:
         _unpacked_within_limits(path)
@@ -243,7 +260,8 @@ def _xlsx_rows(path: Path) -> Iterator[list[Any]]:
             "open it in the spreadsheet and save it again as .xlsx, or export CSV",
         )
     try:
-        yield from ([*row] for row in book.worksheets[0].iter_rows(values_only=True))
+        for row in book.worksheets[0].iter_rows(values_only=True):
+            yield [as_shown(cell) for cell in row]
     except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError) as exc:
         _refuse(
             path,
@@ -264,6 +282,7 @@ __all__ = [
     "MAX_RATIO",
     "MAX_UNPACKED",
     "SheetUnreadable",
+    "as_shown",
     "decode",
     "detected",
     "encoding",

@@ -3,7 +3,8 @@
 Every record carries `version` (optimistic concurrency: a write must name the version it
 read, else 409) and `updated_at`, strictly increasing across the firm so that "changed
 after this moment" never misses or repeats a record. Invoice balances follow the payments
-and decrease adjustments applied to them; a payment's unapplied part is what is left.
+and decrease adjustments applied to them; a payment's unapplied part is what is left. A
+void invoice takes no more payment (TPS refuses it; `invoice_void`).
 """
 
 from __future__ import annotations
@@ -307,6 +308,8 @@ class Firm:
                     ident=record["id"],
                     field="invoice_id",
                 )
+            if resource == "payments" and invoice.get("status") == "void":
+                _no_more_on_void(invoice, record, before, applied)
             others = self._applied(invoice_id) - self._applied_index.get(invoice_id, {}).get(
                 source, Decimal(0)
             )
@@ -349,6 +352,23 @@ class Firm:
             invoice["balance"] = "0.00"
         else:
             invoice["status"] = "paid" if money(invoice["balance"]) == 0 else "outstanding"
+
+
+def _no_more_on_void(
+    invoice: Record, payment: Record, before: dict[str, Decimal], applied: dict[str, Decimal]
+) -> None:
+    """TPS applies no payment to a void invoice. What a payment applied to it before the
+    void stays (the payment can still be edited, or unapplied from it); more is refused."""
+    ident = invoice["id"]
+    if applied.get(ident, Decimal(0)) > before.get(ident, Decimal(0)):
+        raise TpsFault(
+            422,
+            "invoice_void",
+            f"invoice {invoice['doc_number']} is void: a payment cannot be applied to it",
+            resource="payments",
+            ident=payment["id"],
+            field="applications",
+        )
 
 
 def _applications(resource: str, record: Record | None) -> dict[str, Decimal]:
