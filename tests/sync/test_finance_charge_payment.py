@@ -1,7 +1,8 @@
 """A QBO payment of an invoice and a finance charge together lands in TPS: the invoice part
 applied to the TPS invoice, the finance charge's part unapplied on the TPS payment (TPS applies
 payments to invoices only), with a Warning naming the charge, the amount and what to do in
-TPS; the next sync writes nothing for it and reconcile finds no difference."""
+TPS (a payment of an increase adjustment's QBO invoice likewise); the next sync writes
+nothing for them and reconcile finds no difference."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from tpsqbo_engine import expr
+from tpsqbo_engine.emulators.qbo.server import QboEmulatorServer
 from tpsqbo_engine.emulators.tps.server import TpsEmulatorServer
 from tpsqbo_engine.expr import ExpressionError
 from tpsqbo_engine.resources import rules_dir
@@ -41,20 +43,21 @@ class Paid:
     invoice_amount: Decimal
     client_id: str
     run_id: int
+    increase: tuple[dict[str, Any], str, Decimal]  # a payment of an increase only: it, its id
 
-    def item(self, run_id: int) -> dict[str, Any]:
+    def item(self, run_id: int, payment: dict[str, Any] | None = None) -> dict[str, Any]:
         (item,) = [
             i
             for i in self.session.state.items(run_id)
-            if i["record"] == f"qbo.Payment:{self.payment['Id']}"
+            if i["record"] == f"qbo.Payment:{(payment or self.payment)['Id']}"
         ]
         return item
 
-    def tps_payment(self) -> dict[str, Any]:
+    def tps_payment(self, payment: dict[str, Any] | None = None) -> dict[str, Any]:
         (link,) = [
             row
             for row in self.session.state.links("Payment|Payment")
-            if row["qbo_id"] == self.payment["Id"]
+            if row["qbo_id"] == (payment or self.payment)["Id"]
         ]
         return dict(self.tps.firm.table("payments")[link["tps_id"]])
 
@@ -64,54 +67,73 @@ def _tps_id(session: Session, pair: str, qbo_id: str) -> str:
     return str(tps_id)
 
 
+def _open(session: Session, invoices: dict[str, Any], pair: str) -> Iterator[dict[str, Any]]:
+    """The QBO invoices of the pair's links that are still open."""
+    return (
+        invoices[link["qbo_id"]]
+        for link in session.state.links(pair)
+        if invoices[link["qbo_id"]]["Balance"] > 0
+    )
+
+
+def _pay(qbo: QboEmulatorServer, *docs: dict[str, Any]) -> dict[str, Any]:
+    """A QBO payment of these QBO invoices of one customer, each in full."""
+    company = qbo.company
+    bank = next(a for a in company.table("Account").values() if a["AccountType"] == "Bank")
+    return company.create(
+        "Payment",
+        {
+            "CustomerRef": {"value": docs[0]["CustomerRef"]["value"]},
+            "TotalAmt": sum(doc["Balance"] for doc in docs),
+            "DepositToAccountRef": {"value": bank["Id"]},
+            "Line": [
+                {
+                    "Amount": doc["Balance"],
+                    "LinkedTxn": [{"TxnId": doc["Id"], "TxnType": "Invoice"}],
+                }
+                for doc in docs
+            ],
+        },
+    )
+
+
 @pytest.fixture(scope="module")
 def paid(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Paid]:
     """The demo firm synced, then paid in QBO: one payment of a synced invoice with a balance
-    and the same customer's finance charge, each in full; then synced again."""
+    and the same customer's finance charge, each in full, and one of an increase alone; then
+    synced again."""
     workdir: Path = tmp_path_factory.mktemp("firm")
     with demo_firm(workdir) as (session, qbo, tps):
         session.backup()
         session.sync()
-        company = qbo.company
-        invoices = company.table("Invoice")
-        charge_link = next(iter(session.state.links("FinanceCharge|Invoice")))
-        charge = invoices[charge_link["qbo_id"]]
+        invoices = qbo.company.table("Invoice")
+        charge = next(_open(session, invoices, "FinanceCharge|Invoice"))
         customer = charge["CustomerRef"]["value"]
         invoice = next(
-            invoices[link["qbo_id"]]
-            for link in session.state.links("Invoice|Invoice")
-            if invoices[link["qbo_id"]]["CustomerRef"]["value"] == customer
-            and invoices[link["qbo_id"]]["Balance"] > 0
+            i
+            for i in _open(session, invoices, "Invoice|Invoice")
+            if i["CustomerRef"]["value"] == customer
         )
-        bank = next(a for a in company.table("Account").values() if a["AccountType"] == "Bank")
-        # the emulator's own records: read before the payment changes their balances
-        charge_amount, invoice_amount = Decimal(charge["Balance"]), Decimal(invoice["Balance"])
-        payment = company.create(
-            "Payment",
-            {
-                "CustomerRef": {"value": customer},
-                "TotalAmt": invoice["Balance"] + charge["Balance"],
-                "DepositToAccountRef": {"value": bank["Id"]},
-                "Line": [
-                    {
-                        "Amount": doc["Balance"],
-                        "LinkedTxn": [{"TxnId": doc["Id"], "TxnType": "Invoice"}],
-                    }
-                    for doc in (invoice, charge)
-                ],
-            },
-        )
+        increase = next(_open(session, invoices, "Adjustment|Invoice"))
+        # the emulator's own records: read before the payments change their balances
+        amounts = [Decimal(doc["Balance"]) for doc in (charge, invoice, increase)]
+        payment, increase_payment = _pay(qbo, invoice, charge), _pay(qbo, increase)
         summary = session.sync()
         yield Paid(
             session,
             tps,
             payment,
-            str(charge_link["tps_id"]),
-            charge_amount,
+            _tps_id(session, "FinanceCharge|Invoice", charge["Id"]),
+            amounts[0],
             _tps_id(session, "Invoice|Invoice", invoice["Id"]),
-            invoice_amount,
+            amounts[1],
             _tps_id(session, "Client|Customer", customer),
             summary.run_id,
+            (
+                increase_payment,
+                _tps_id(session, "Adjustment|Invoice", increase["Id"]),
+                amounts[2],
+            ),
         )
 
 
@@ -138,17 +160,25 @@ def test_the_run_warns_naming_the_charge_the_amount_and_what_to_do(paid: Paid) -
     assert "Payment → Detach/Attach" in message
 
 
+def test_a_payment_of_an_increase_alone_is_wholly_unapplied_and_says_so(paid: Paid) -> None:
+    payment, increase_id, amount = paid.increase
+    written = paid.tps_payment(payment)
+    assert written["applications"] == []
+    assert Decimal(written["amount"]) == Decimal(written["unapplied_amount"]) == amount
+    item = paid.item(paid.run_id, payment)
+    assert item["status"] == "Warning"
+    assert f"{amount:.2f} paid tps.Adjustment:{increase_id}" in item["message"]
+    assert f"attach the unapplied amount to adjustment {increase_id}" in item["message"]
+
+
 def test_the_next_sync_writes_nothing_for_it_and_says_nothing(paid: Paid) -> None:
     before = paid.tps_payment()
     plan, _ = paid.session.plan()
-    mine = [op for op in plan.operations if op.record == f"qbo.Payment:{paid.payment['Id']}"]
+    payments = {f"qbo.Payment:{paid.payment['Id']}", f"qbo.Payment:{paid.increase[0]['Id']}"}
+    mine = [op for op in plan.operations if op.record in payments]
     assert mine == [] and plan.writes() == []
     summary = paid.session.sync()
-    assert not [
-        i
-        for i in paid.session.state.items(summary.run_id)
-        if i["record"] == f"qbo.Payment:{paid.payment['Id']}"
-    ]
+    assert not [i for i in paid.session.state.items(summary.run_id) if i["record"] in payments]
     assert paid.tps_payment()["version"] == before["version"]
 
 
