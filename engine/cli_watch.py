@@ -115,25 +115,47 @@ def undo(
         return
     summary = apply_undo(session, made, reason)
     _print_undone(summary, output)
-    raise typer.Exit(0 if summary.complete else 1)
+    # 1 when the books are not as they were: a write not taken back, or (the initial sync)
+    # QBO not back to the backup, which a script reading only the exit code must see.
+    raise typer.Exit(0 if summary.ok else 1)
 
 
 def _print_undone(summary: UndoSummary, output: str) -> None:
     from tpsqbo_engine.sync import render
 
     if output == "json":
-        typer.echo(render.as_json(vars(summary)))
+        typer.echo(
+            render.as_json(
+                {
+                    **vars(summary),
+                    "ok": summary.ok,
+                    "not_as_before": _verdicts(summary, "in backup_check"),
+                }
+            )
+        )
         return
     typer.echo(
         f"run {summary.run_id} (undo of run {summary.undone}): {render.counts_text(summary.counts)}"
     )
-    for line in summary.backup_check:
+    for line in summary.backup_check + _verdicts(summary, "above"):
         typer.echo(line)
+
+
+def _verdicts(summary: UndoSummary, listed: str) -> list[str]:
+    """What is not as it was before run N, and where to see it."""
+    said = []
     if not summary.complete:
-        typer.echo(
+        said.append(
             f"run {summary.undone} is not wholly taken back: see "
             f"`tpsqbo-engine history --run {summary.run_id}`"
         )
+    if summary.back_to_backup is False:
+        said.append(
+            f"the books are not back to the backup taken before run {summary.undone}: QBO "
+            f"differs from it as listed {listed} (records added or removed since, or fields "
+            "not as they were); put them right in QBO, or restore from that backup"
+        )
+    return said
 
 
 def _undo_header(made: UndoPlan) -> list[str]:

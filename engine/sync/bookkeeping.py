@@ -16,14 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tpsqbo_engine import signals
-from tpsqbo_engine.connectors.qbo import wire
 from tpsqbo_engine.connectors.qbo.client import QboClient
 from tpsqbo_engine.connectors.tps.client import TpsSource
 from tpsqbo_engine.errors import ConnectorError, FatalConnectorError, SkippableConnectorError
 from tpsqbo_engine.ruleset.model import MappingRule, RuleSet
 from tpsqbo_engine.state import StateStore
 from tpsqbo_engine.state_rows import Done, Intent, Item, Link, Outcome, Unfinished
-from tpsqbo_engine.sync import refusals
+from tpsqbo_engine.sync import before_image, refusals
 from tpsqbo_engine.sync.links import pair_of, system_of
 from tpsqbo_engine.sync.plan import Operation, Plan
 from tpsqbo_engine.sync.runtime import content_hash
@@ -248,7 +247,7 @@ def _before(op: Operation) -> str:
     values its changed fields had before."""
     written = op.record if op.reverse else op.target
     fields = {path: change[0] for path, change in op.diff.items()} if op.action != "create" else {}
-    return wire.dumps({"written": written, "fields": fields})
+    return before_image.dumps(written, fields)  # amounts as exact text, never floats
 
 
 def _written_side(op: Operation) -> str:

@@ -16,22 +16,23 @@ A record whose version is no longer the one run N left was changed since, by som
 a later run: it is not touched but listed, unless `--force` names it. A QBO record moved on
 only by QBO's bookkeeping (a payment applied to it since: Balance, LinkedTxn, SyncToken) is
 not "changed" (engine/sync/fingerprint.py); but a transaction run N created that a payment
-now pays is listed for the firm to decide, never deleted under the payment. Applying is done by
+now pays is listed for the firm to decide, never deleted under the payment. A write journaled
+without a version is judged by that fingerprint alone; with neither, the record is listed as
+one undo cannot tell about, not as changed. Applying is done by
 engine/sync/undo_apply.py, which reads each record back and calls it Undone only when
 `is_taken_back` says so.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from tpsqbo_engine.connectors.qbo.errors import QboError
 from tpsqbo_engine.connectors.qbo.queries import NAME_LISTS
 from tpsqbo_engine.errors import UsageError
 from tpsqbo_engine.state import StateStore
+from tpsqbo_engine.sync import before_image
 from tpsqbo_engine.sync.compare import put_path
 from tpsqbo_engine.sync.fingerprint import PAYMENT_LINKS, fingerprint
 from tpsqbo_engine.sync.plan import Operation, Plan
@@ -149,7 +150,14 @@ def undone_already(state: StateStore, run_id: int) -> set[int]:
 
 
 def _step(row: dict[str, Any]) -> Step:
-    before = json.loads(row["before"], parse_float=Decimal)
+    try:
+        before = before_image.loads(row["before"])
+    except before_image.UnreadableImage as exc:
+        raise UndoRefused(
+            f"the journal's before-image of write {row['id']} ({row['target']}) cannot be "
+            f"read: {exc}",
+            hint="restore the state file from its copy (state.db.1), or restore from a backup",
+        ) from None
     written = str(before["written"])
     if ":" not in written:  # a create: the id came back from the write
         written = f"{written}:{row['result_id']}"
@@ -247,20 +255,36 @@ def _decide(
             f"paid since run {run_id} by {', '.join(payments)}: deleting it would orphan the "
             "payment; the firm decides (remove or re-apply the payment in QBO, then undo again)"
         )
-    if _changed(step, current, now) and not forced:
+    since = _since(step, current, now, run_id)
+    if since and not forced:
         return listed(
-            f"changed since run {run_id} (version {now}, the run left {step.left_version}): "
-            f"not touched; to take it back anyway: --force {step.written} --reason '...'"
+            f"{since}: not touched; to take it back anyway: --force {step.written} --reason '...'"
         )
-    return _write_op(step, current, now, forced)
+    return _write_op(step, current, now, since if forced else "")
 
 
-def _changed(step: Step, current: Record, now: str) -> bool:
-    """Changed since run N: a new version, unless only QBO's own bookkeeping (a payment
-    applied, changed or removed since) moved it on."""
-    if now == step.left_version:
-        return False
-    return not (step.left_fingerprint and fingerprint(current) == step.left_fingerprint)
+def _since(step: Step, current: Record, now: str, run_id: int) -> str:
+    """Why the record may not be as run N left it; "" when it is. A new version is a change
+    unless only QBO's own bookkeeping (a payment applied, changed or removed since) moved it
+    on. A journal row with no version (a run's answer that carried none) proves nothing by
+    versions: the record's content is compared with the fingerprint run N kept of it, and
+    with neither, undo says it cannot tell rather than calling the record changed."""
+    kept = bool(step.left_fingerprint)
+    if step.left_version:
+        if now == step.left_version or (kept and fingerprint(current) == step.left_fingerprint):
+            return ""
+        return f"changed since run {run_id} (version {now}, the run left {step.left_version})"
+    if kept:
+        if fingerprint(current) == step.left_fingerprint:
+            return ""
+        return (
+            f"changed since run {run_id} (run {run_id} kept no version of it, and its "
+            "content is no longer what the run left)"
+        )
+    return (
+        f"run {run_id} kept neither a version of {step.written} nor its content as the run "
+        "left it, so undo cannot tell whether it changed since"
+    )
 
 
 def _paid_by(step: Step, current: Record) -> list[str]:
@@ -278,8 +302,9 @@ def _op(step: Step, action: str, **values: Any) -> Operation:
     return Operation(step.mapping, step.source, action, step.written, **values)
 
 
-def _write_op(step: Step, current: Record, now: str, forced: bool) -> Operation:
-    note = " (forced: changed since)" if forced and _changed(step, current, now) else ""
+def _write_op(step: Step, current: Record, now: str, forced: str) -> Operation:
+    """`forced`: why the record is not known to be as run N left it, when --force names it."""
+    note = f" (forced: {forced})" if forced else ""
     if step.kind == "restore":
         body: Record = {}
         for path, value in step.fields.items():
@@ -299,7 +324,14 @@ def _write_op(step: Step, current: Record, now: str, forced: bool) -> Operation:
 def _cleared(step: Step) -> str:
     """Fields absent before run N: a full update of the record clears them."""
     cleared = [path for path, value in step.fields.items() if value is None]
-    return f" (clearing {', '.join(cleared)}, absent before)" if cleared else ""
+    if not cleared:
+        return ""
+    how = (
+        ": a full update of the record as QBO has it then"
+        if step.written.startswith("qbo.")
+        else ""
+    )
+    return f" (clearing {', '.join(cleared)}, absent before{how})"
 
 
 def _backup_before(state: StateStore, run: dict[str, Any]) -> dict[str, Any] | None:

@@ -14,6 +14,7 @@ from tpsqbo_engine.connectors.qbo.errors import QboError
 from tpsqbo_engine.connectors.qbo.queries import NAME_LISTS
 from tpsqbo_engine.errors import ConnectorError, FatalConnectorError
 from tpsqbo_engine.state import StateStore
+from tpsqbo_engine.sync import before_image
 from tpsqbo_engine.sync.compare import put_path
 from tpsqbo_engine.sync.executor import Progress
 from tpsqbo_engine.sync.fingerprint import PAYMENT_LINKS
@@ -41,6 +42,14 @@ class UndoSummary:
     counts: dict[str, int]
     complete: bool  # every write of the run is taken back
     backup_check: list[str] = field(default_factory=list)  # the initial sync: QBO vs backup
+    back_to_backup: bool | None = None  # what that check found; None: no check (not initial)
+
+    @property
+    def ok(self) -> bool:
+        """Every write taken back and, for the initial sync, QBO back to the backup: what
+        `undo` exits 0 on. A difference from the backup is a failure even when each write
+        was taken back: the books are not as they were before the run."""
+        return self.complete and self.back_to_backup is not False
 
 
 def apply_undo(
@@ -64,12 +73,13 @@ def apply_undo(
             counts = state.finish_run(run_id, "partial" if failed else "completed")
             if complete:
                 state.db.table("runs").update(target, {"status": "undone"})
-    check = (
-        compare_with_backup(session, undo.backup, journal_steps(state, target))
-        if undo.initial and undo.backup
-        else []
-    )
-    return UndoSummary(run_id, target, counts, complete, check)
+    if not undo.initial:
+        return UndoSummary(run_id, target, counts, complete)
+    if not undo.backup:  # the initial sync was forced without one
+        unchecked = f"no backup was taken before run {target}: QBO is not compared with one"
+        return UndoSummary(run_id, target, counts, complete, [unchecked])
+    check = compare_with_backup(session, undo.backup, journal_steps(state, target))
+    return UndoSummary(run_id, target, counts, complete, list(check.lines), check.back)
 
 
 def _one(session: Any, run_id: int, op: Operation, step: Step, target: int) -> None:
@@ -78,7 +88,7 @@ def _one(session: Any, run_id: int, op: Operation, step: Step, target: int) -> N
         state.record_item(run_id, op.target, op.mapping, "undo", op.level, op.message)
         return
     journal = state.intend(
-        run_id, step.intent, step.kind, op.target, wire.dumps({"written": op.target})
+        run_id, step.intent, step.kind, op.target, before_image.dumps(op.target, {})
     )
     try:
         # Each undo attempt is a new request: QBO answers a requestid it has seen with
@@ -141,7 +151,7 @@ def _write(session: Any, op: Operation, step: Step, key: str) -> str:
         )
         return str(record.get("version", ""))
     if op.action == "update":
-        record = _restore(session.qbo, entity, ident, step, key)
+        record = _restore(session.qbo, entity, ident, op, key)
     elif entity in NAME_LISTS:
         record = _deactivate(session.qbo, entity, ident, key)
     else:
@@ -153,18 +163,20 @@ def _write(session: Any, op: Operation, step: Step, key: str) -> str:
     return str(record.get("SyncToken", ""))
 
 
-def _restore(qbo: Any, entity: str, ident: str, step: Step, key: str) -> Record:
-    """Sets the fields back. A field absent before the run is cleared by a full update:
-    QBO ignores a null in a sparse update, and a full update clears every writable field
-    it leaves out (the domain notes, qbo-api.md section 1)."""
-    changes: Record = {}
-    for path, value in step.fields.items():
-        put_path(changes, path, value)
-    if all(value is not None for value in step.fields.values()):
-        record: Record = qbo.update(entity, ident, changes, key=key)
+def _restore(qbo: Any, entity: str, ident: str, op: Operation, key: str) -> Record:
+    """Sends what the plan holds, not the journal read again: its body, as a sparse update.
+    A body that clears a field (None: absent before the run) goes as a full update: QBO
+    ignores a null in a sparse update, and a full update clears every writable field it
+    leaves out (the domain notes, qbo-api.md section 1). That update is the record as QBO
+    has it when sent (this undo's earlier steps may have moved it on: a payment it deleted),
+    with each path the plan changes set from the body, or left out where the body clears
+    it."""
+    if all(get(op.body, path) is not None for path in op.diff):
+        record: Record = qbo.update(entity, ident, op.body, key=key)
         return record
     whole = {k: v for k, v in qbo.read(entity, ident).items() if k not in _NOT_SENT}
-    for path, value in step.fields.items():
+    for path in op.diff:
+        value = get(op.body, path)
         if value is None:
             _drop(whole, path)
         else:

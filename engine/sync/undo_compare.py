@@ -14,7 +14,7 @@ from __future__ import annotations
 import gzip
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -165,10 +165,18 @@ def _typed(value: Any, numbers: set[str], key: str = "") -> Any:
     return value
 
 
-def compare_with_backup(session: Any, backup: dict[str, Any], steps: Iterable[Step]) -> list[str]:
+@dataclass(frozen=True)
+class BackupCheck:
+    """QBO against the backup taken before the initial sync, once its undo is applied."""
+
+    back: bool  # QBO is back to the backup: nothing below names a difference
+    lines: tuple[str, ...]  # saying so, or a heading and one line per difference
+
+
+def compare_with_backup(session: Any, backup: dict[str, Any], steps: Iterable[Step]) -> BackupCheck:
     """After the initial sync is undone: does QBO hold the same active records as the
     backup taken before it, with the fields the run changed (`steps`, all the run's
-    writes) as they were? Lines saying so, or naming each difference."""
+    writes) as they were?"""
     steps = list(steps)
     changed = {s.written: s for s in steps if s.kind == "restore"}
     active, was = _backup_index(backup, steps, changed)
@@ -176,12 +184,16 @@ def compare_with_backup(session: Any, backup: dict[str, Any], steps: Iterable[St
     for entity, before in sorted(active.items()):
         differences += _entity_differences(session, entity, before, was)
     if differences:
-        return [f"QBO differs from the backup of {backup['taken_at']}:", *differences]
-    return [
-        f"QBO is back to the backup taken before the initial sync ({backup['taken_at']}, "
-        f"{backup['path']}): the same active records in {len(active)} entities, and the "
-        f"fields the run changed as they were in {len(changed)} record(s)"
-    ]
+        heading = f"QBO differs from the backup of {backup['taken_at']} ({backup['path']}):"
+        return BackupCheck(False, (heading, *differences))
+    return BackupCheck(
+        True,
+        (
+            f"QBO is back to the backup taken before the initial sync ({backup['taken_at']}, "
+            f"{backup['path']}): the same active records in {len(active)} entities, and the "
+            f"fields the run changed as they were in {len(changed)} record(s)",
+        ),
+    )
 
 
 def _backup_index(
