@@ -2,9 +2,10 @@
 
 Each entry says how many arguments the function takes, what it gives (for the checker) and
 how it runs. Pure functions (dates, text) run on their own; the others are methods of the
-run's resolver (`lookup`, `ref`, `linked`, `record`, `unique`, `today`, `wip`), which sees
-the snapshot, the links and the run's clock. Adding a function means adding an entry here:
-the checker then knows its name and arity, and every run provides it.
+run's resolver (`lookup`, `ref`, `linked`, `record`, `unique`, `today`, `wip`,
+`lines_to_apply`, `lines_left_unapplied`), which sees the snapshot, the links and the run's
+clock. Adding a function means adding an entry here: the checker then knows its name and
+arity, and every run provides it.
 """
 
 from __future__ import annotations
@@ -166,6 +167,10 @@ REGISTRY: Mapping[str, FunctionSpec] = {
         FunctionSpec("linked", 2, 2, "any", "the linked record's id in the other system"),
         FunctionSpec("record", 2, 2, "any", "the linked record itself, on the caller's side"),
         FunctionSpec("unique", 2, 3, "string", "the value, with a suffix when already taken"),
+        FunctionSpec("lines_to_apply", 1, 1, "list", "a QBO payment's lines TPS applies"),
+        FunctionSpec(
+            "lines_left_unapplied", 1, 1, "list", "a QBO payment's lines TPS keeps unapplied"
+        ),
         FunctionSpec("today", 0, 0, "date", "the run's date (fixed in pack tests)"),
         FunctionSpec("wip", 1, 1, "list", "the TPS WIP entries billed on an invoice line"),
         FunctionSpec("add_days", 2, 2, "date", "a date moved by a number of days", add_days),

@@ -113,6 +113,8 @@ def summarize(plan: Plan) -> dict[str, list[dict[str, Any]]]:
                 "action": op.action,
             }
             entry["target"] = op.target
+            if op.level:  # a write the run warns about (a payment part left unapplied)
+                entry |= {"level": op.level, "message": op.message}
             if op.body:
                 entry["fields"] = _plain(op.body)
             writes.append(entry)

@@ -112,7 +112,12 @@ class Bookkeeping:
             )
             return
         self._link(op, mapping, target_id, version, digest)
-        self._report(op, "Successful", _describe(op), f"{op.target.split(':')[0]}:{target_id}")
+        described = _describe(op)
+        # A write the planner warns about (a payment part left unapplied) says so in its row.
+        status = "Warning" if op.level == "Warning" else "Successful"
+        if status == "Warning" and op.message not in described:
+            described = f"{described}; {op.message}"
+        self._report(op, status, described, f"{op.target.split(':')[0]}:{target_id}")
         entity = op.target.split(":", 1)[0].split(".", 1)[-1]
         left = self.left.pop(f"{entity}:{target_id}", "") if not op.reverse else ""
         self._conclude(op, Outcome(journal, "written", target_id, version, left))

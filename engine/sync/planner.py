@@ -28,6 +28,7 @@ from tpsqbo_engine.sync.planned_writes import REACTIVATE, writes_for
 from tpsqbo_engine.sync.planned_writes import version_of as version_of  # session, undo
 from tpsqbo_engine.sync.runtime import ExcludedReference, Resolver, desired, wanted
 from tpsqbo_engine.sync.snapshot import Snapshot
+from tpsqbo_engine.sync.unapplied import split_lines, warning
 from tpsqbo_engine.sync.voids import deletions, void_across
 
 Record = dict[str, Any]
@@ -195,7 +196,7 @@ class Planner:
             voids = void_across(self.given, mapping, key, record, link)
             if voids is not None:
                 return voids
-        carried = ""
+        carried = warned = ""
         paid: str | None = None  # a payment's invoice, when it paid only invoices left out
         try:
             if mapping.source == "tps.Payment":
@@ -243,6 +244,7 @@ class Planner:
                 reason = self.links.excluded.get(paid) or self.given.left_out[paid]
                 raise ExcludedReference(paid, reason)
             want = desired(mapping, record, self.resolver)
+            warned = self._unapplied(mapping, record)
             if inactive:
                 want[REACTIVATE] = True
         except ExcludedReference as excluded_reference:
@@ -267,10 +269,23 @@ class Planner:
         )
         if not writes and (mapping.id, key) in self.given.failed:
             return note("resolved", "Successful", RESOLVED)
+        if warned:  # written, and the history says what is left for the firm to do
+            return [
+                replace(op, message=warned, level="Warning") if op.writes else op for op in writes
+            ]
         if not carried:
             return writes
         # A write says what it does beyond the rules; anything else keeps its own message.
         return [replace(op, message=carried) if op.writes else op for op in writes]
+
+    def _unapplied(self, mapping: MappingRule, record: Record) -> str:
+        """The Warning for a QBO payment whose TPS payment keeps unapplied what paid a
+        finance charge's QBO invoice (engine/sync/unapplied.py), or ''."""
+        if system_of(mapping.source) != "qbo" or mapping.target != "tps.Payment":
+            return ""
+        rules = self.given.rules.mappings
+        left = split_lines(record.get("Line"), "the payment's Line", rules, self.links)[1]
+        return warning([part for _, part in left]) if left else ""
 
     def _owned_elsewhere(self, mapping: MappingRule, owner: str | None) -> bool:
         """Whether another mapping linked the record as its own: one that wrote it, or that

@@ -26,6 +26,7 @@ from tpsqbo_engine.sync.filling import Fields, filled, filler
 from tpsqbo_engine.sync.hashing import content_hash as content_hash
 from tpsqbo_engine.sync.links import PENDING, Links, pair_of, record_key, system_of
 from tpsqbo_engine.sync.snapshot import Snapshot
+from tpsqbo_engine.sync.unapplied import split_lines
 
 Record = dict[str, Any]
 _MISSING = object()
@@ -184,6 +185,16 @@ class Resolver:
             if code is None or entry.get("work_code") == code
         ]
 
+    def lines_to_apply(self, lines: Any) -> list[Any]:
+        """The lines of a QBO payment to apply to TPS invoices (engine/sync/unapplied.py)."""
+        return split_lines(lines, "lines_to_apply()", self.rules.mappings, self.links)[0]
+
+    def lines_left_unapplied(self, lines: Any) -> list[Any]:
+        """The lines of a QBO payment that paid a finance charge's or an increase's QBO
+        invoice, which TPS keeps unapplied."""
+        left = split_lines(lines, "lines_left_unapplied()", self.rules.mappings, self.links)[1]
+        return [line for line, _ in left]
+
     def lookup(self, table: str, key: Any, default: Any = _MISSING) -> Any:
         lookup = self.rules.lookups[table]
         if key is not None and str(key) in lookup.entries:
@@ -341,7 +352,8 @@ class Resolver:
                 f"{referred} is the copy of {carrier[1]} (mapping {carrier[0]}), not a record "
                 f"of mapping {mapping.id}",
                 hint="TPS applies payments to invoices only: enter this one in TPS by hand and "
-                "take it out of the sync with `tpsqbo-engine ignore`, or change the rule",
+                "take it out of the sync with `tpsqbo-engine ignore`, or change the rule to "
+                "apply only lines_to_apply(Line), as the standard qbo-payments mapping does",
             )
         raise ExpressionError(
             f"{mapping.target} {key} has no partner in {mapping.source}",

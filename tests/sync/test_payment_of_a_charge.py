@@ -1,5 +1,7 @@
-"""A payment made in QBO for an invoice and a finance charge together: TPS applies payments
-to invoices only, so it fails, saying which TPS record the QBO invoice is and what to do."""
+"""A payment made in QBO for an invoice and a finance charge together, under a pack whose
+qbo-payments mapping applies every line (the standard one leaves the charge's part unapplied:
+test_finance_charge_payment.py): TPS applies payments to invoices only, so it fails, saying
+which TPS record the QBO invoice is and what to do."""
 
 from __future__ import annotations
 
@@ -7,9 +9,23 @@ from pathlib import Path
 
 from tpsqbo_engine.sync.demo import demo_firm
 
+EVERY_LINE_APPLIED = """\
+kind: pack
+id: every-line-applied
+version: 1.0.0
+extends: [tps-qbo-standard]
+patches:
+  - document: qbo-payments
+    set:
+      fields/applications/each: "{{ Line | selectattr('LinkedTxn') | list }}"
+"""
+
 
 def test_the_failure_names_the_finance_charge_and_what_to_do(tmp_path: Path) -> None:
-    with demo_firm(tmp_path) as (session, qbo, _):
+    pack = tmp_path / "pack"
+    pack.mkdir()
+    (pack / "pack.yaml").write_text(EVERY_LINE_APPLIED)
+    with demo_firm(tmp_path / "run", rules=str(pack)) as (session, qbo, _):
         session.backup()
         session.sync()
         company = qbo.company
@@ -48,3 +64,4 @@ def test_the_failure_names_the_finance_charge_and_what_to_do(tmp_path: Path) -> 
         assert f"tps.FinanceCharge:{charge_link['tps_id']}" in item["message"]
         assert "mapping finance-charges" in item["message"]
         assert "by hand" in item["message"] and "tpsqbo-engine ignore" in item["message"]
+        assert "lines_to_apply(Line)" in item["message"]
