@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 from tpsqbo_engine.fleet.coord import LEASE_TTL, Coordinator, FirmRun, now_iso
 from tpsqbo_engine.fleet.firms import Firm
-from tpsqbo_engine.fleet.runner import RealmBusy, run_firm
+from tpsqbo_engine.fleet.runner import RealmBusy, run_firm, unexpected
 
 
 @dataclass(frozen=True)
@@ -95,9 +95,7 @@ class EmbeddedFleet:
         if isinstance(error, RealmBusy):
             self._wait_for_realm(turn, error.realm, queue, final)
             return
-        if error is not None:
-            raise error
-        run = future.result()
+        run = future.result() if error is None else unexpected(turn.firm, turn.attempt, error)
         if run.status == "failed" and turn.attempt < self.policy.attempts:
             delay = self.policy.delay(turn.attempt)
             self._record(replace(run, status="retrying"))

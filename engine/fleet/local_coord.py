@@ -92,6 +92,11 @@ class LocalCoordinator:
             and row[2] > time.time()
         )
 
+    def lease_held(self, realm: str, token: int) -> bool:
+        """Whether the realm's lease with this token is still alive (its run may write)."""
+        with self._write() as db:
+            return _lease_alive(db, realm, token)
+
     def release(self, lease: Lease) -> None:
         with self._write() as db:
             db.execute(
@@ -162,7 +167,14 @@ class LocalCoordinator:
                 return False
             if run.token == 0:
                 current = db.execute("SELECT body FROM runs WHERE firm = ?", (run.firm,)).fetchone()
-                if current and FirmRun.from_json(current[0]).status == "running":
+                running = FirmRun.from_json(current[0]) if current else None
+                # Only while that run still holds its realm: a killed run's record gives
+                # way once its lease expired.
+                if (
+                    running
+                    and running.status == "running"
+                    and _lease_alive(db, running.realm, running.token)
+                ):
                     return False
             if run.token > held:
                 db.execute("INSERT OR REPLACE INTO tokens VALUES (?, ?)", (key, run.token))
@@ -215,6 +227,14 @@ class LocalBudget:
 
     def finished(self, ticket: str) -> None:
         self._coordinator.finished(ticket)
+
+
+def _lease_alive(db: sqlite3.Connection, realm: str, token: int) -> bool:
+    row = db.execute(
+        "SELECT 1 FROM leases WHERE realm = ? AND token = ? AND expires > ?",
+        (realm, token, time.time()),
+    ).fetchone()
+    return row is not None
 
 
 def _until(at: float, span: float, now: float) -> float:

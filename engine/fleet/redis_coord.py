@@ -103,14 +103,22 @@ return 0
 
 # A record carrying a fencing token older than the newest one seen for the firm's realm is
 # refused: it comes from a run that lost its lease. Records made outside a lease (token 0:
-# waiting, or failed before the realm was known) never replace a running one.
+# waiting, or failed before the realm was known) never replace a running one while that run
+# still holds its realm's lease; a killed run's record gives way once its lease expired.
 _RECORD = """
 local held = tonumber(redis.call('HGET', KEYS[2], ARGV[2]) or '0')
 local token = tonumber(ARGV[3])
 if token > 0 and token < held then return 0 end
 if token == 0 then
   local current = redis.call('HGET', KEYS[1], ARGV[1])
-  if current and cjson.decode(current)['status'] == 'running' then return 0 end
+  if current then
+    local run = cjson.decode(current)
+    if run['status'] == 'running' then
+      local lease = redis.call('GET', ARGV[5] .. run['realm'])
+      local mine = run['worker'] .. '|' .. string.format('%d', run['token'])
+      if lease == mine then return 0 end
+    end
+  end
 end
 if token > held then redis.call('HSET', KEYS[2], ARGV[2], ARGV[3]) end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[4])
@@ -152,6 +160,11 @@ class RedisCoordinator:
         value = cast(Any, self.redis.get(self._key("lease", lease.realm)))
         return value is not None and value.decode() == _lease_value(lease)
 
+    def lease_held(self, realm: str, token: int) -> bool:
+        """Whether the realm's lease with this token is still alive (its run may write)."""
+        value = cast(Any, self.redis.get(self._key("lease", realm)))
+        return value is not None and value.decode().rpartition("|")[2] == str(token)
+
     def release(self, lease: Lease) -> None:
         self._release(keys=[self._key("lease", lease.realm)], args=[_lease_value(lease)])
 
@@ -162,7 +175,13 @@ class RedisCoordinator:
     # Runs and schedules ---------------------------------------------------------------------
     def record(self, run: FirmRun) -> bool:
         keys = [self._key("runs"), self._key("tokens")]
-        args: list[str | int] = [run.firm, f"{run.firm}|{run.realm}", run.token, run.to_json()]
+        args: list[str | int] = [
+            run.firm,
+            f"{run.firm}|{run.realm}",
+            run.token,
+            run.to_json(),
+            self._key("lease", ""),
+        ]
         return bool(self._record(keys=keys, args=args))
 
     def runs(self) -> list[FirmRun]:

@@ -8,9 +8,11 @@ reason a single rerun is.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -22,8 +24,13 @@ from tpsqbo_engine.errors import EngineError
 from tpsqbo_engine.fleet.coord import LEASE_TTL, Coordinator, FirmRun, Lease, LeaseLost, now_iso
 from tpsqbo_engine.fleet.firms import Firm
 from tpsqbo_engine.sync.config import load_config
+from tpsqbo_engine.sync.lock import FLEET_LEASE, FleetLease
 from tpsqbo_engine.sync.session import RunSummary, Session
 
+log = logging.getLogger(__name__)
+# After a renewal that failed (the coordinator did not answer), ask again this often, until
+# the lease's own expiry.
+RENEW_RETRY = 1.0
 FINAL = ("completed", "partial", "failed")
 
 
@@ -39,16 +46,30 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
+def _still_held(coordinator: Coordinator, lease: Lease, keeper: LeaseKeeper | None) -> bool:
+    """The keeper knows first when the lease lapsed unrenewed; else the coordinator decides."""
+    if keeper is not None and not keeper.valid():
+        return False
+    return coordinator.holds(lease)
+
+
 class FencedBudget:
     """Every QBO request goes through `acquire`: it waits for the realm's budget, then checks
     the lease is still this run's, right before the request is sent."""
 
-    def __init__(self, inner: Budget | None, coordinator: Coordinator, lease: Lease) -> None:
+    def __init__(
+        self,
+        inner: Budget | None,
+        coordinator: Coordinator,
+        lease: Lease,
+        keeper: LeaseKeeper | None = None,
+    ) -> None:
         self.inner, self.coordinator, self.lease = inner, coordinator, lease
+        self.keeper = keeper
 
     def acquire(self, *, batch: bool) -> str:
         ticket = self.inner.acquire(batch=batch) if self.inner is not None else ""
-        if not self.coordinator.holds(self.lease):
+        if not _still_held(self.coordinator, self.lease, self.keeper):
             self.finished(ticket)  # never sent
             raise LeaseLost(self.lease.realm, self.lease.token)
         return ticket
@@ -64,11 +85,18 @@ class FencedBudget:
 class FencedTps:
     """TPS writes checked against the lease as QBO's are; reads pass through."""
 
-    def __init__(self, inner: TpsSource, coordinator: Coordinator, lease: Lease) -> None:
+    def __init__(
+        self,
+        inner: TpsSource,
+        coordinator: Coordinator,
+        lease: Lease,
+        keeper: LeaseKeeper | None = None,
+    ) -> None:
         self.inner, self.coordinator, self.lease = inner, coordinator, lease
+        self.keeper = keeper
 
     def _check(self) -> None:
-        if not self.coordinator.holds(self.lease):
+        if not _still_held(self.coordinator, self.lease, self.keeper):
             raise LeaseLost(self.lease.realm, self.lease.token)
 
     def firm(self) -> Record:
@@ -94,19 +122,47 @@ class FencedTps:
 
 
 class LeaseKeeper:
-    """Renews the lease every third of its life while the run goes on."""
+    """Renews the lease every third of its life while the run goes on. A renewal the
+    coordinator does not answer (a Redis blip, a locked SQLite file) is tried again every
+    `retry` seconds until the lease would have expired; only a lease that is really gone
+    (renewal refused, or expired unrenewed) ends the keeping, and `valid` then says so, so the
+    fences stop the run before its next write without asking the coordinator."""
 
-    def __init__(self, coordinator: Coordinator, lease: Lease, ttl: float) -> None:
+    def __init__(
+        self, coordinator: Coordinator, lease: Lease, ttl: float, *, retry: float = RENEW_RETRY
+    ) -> None:
         self._stop = threading.Event()
+        self._lost = threading.Event()
+        self._expires = time.monotonic() + ttl
+        self.failed_renewals = 0
         self._thread = threading.Thread(
-            target=self._renew, args=(coordinator, lease, ttl), daemon=True
+            target=self._renew, args=(coordinator, lease, ttl, retry), daemon=True
         )
         self._thread.start()
 
-    def _renew(self, coordinator: Coordinator, lease: Lease, ttl: float) -> None:
-        while not self._stop.wait(ttl / 3):
-            if not coordinator.renew(lease, ttl):
-                return  # lost: the fence stops the run at its next write
+    def valid(self) -> bool:
+        return not self._lost.is_set() and time.monotonic() < self._expires
+
+    def _renew(self, coordinator: Coordinator, lease: Lease, ttl: float, retry: float) -> None:
+        wait = ttl / 3
+        while not self._stop.wait(wait):
+            asked = time.monotonic()
+            try:
+                renewed = coordinator.renew(lease, ttl)
+            except Exception as error:  # the coordinator did not answer: ask again soon
+                self.failed_renewals += 1
+                log.warning("renewing the lease on realm %s failed: %s", lease.realm, error)
+                left = self._expires - time.monotonic()
+                if left <= 0:
+                    break
+                wait = min(retry, left)
+                continue
+            if not renewed:
+                break  # lost: the fence stops the run at its next write
+            self._expires, wait = asked + ttl, ttl / 3
+        else:
+            return
+        self._lost.set()
 
     def stop(self) -> None:
         self._stop.set()
@@ -124,10 +180,11 @@ class ThrottleCount:
         self.seen += response.status_code == 429
 
 
-def _close(session: Session, tps: TpsSource) -> None:
+def _close(session: Session, tps: TpsSource | None) -> None:
     """A worker runs firm after firm: each run's connections go with it."""
     session.state.db.conn.close()
-    session.qbo.session.close()
+    if "qbo" in vars(session):  # built: it holds an HTTP session
+        session.qbo.session.close()
     if isinstance(tps, TpsClient):
         tps.session.close()
 
@@ -153,22 +210,21 @@ def run_firm(
     owner = owner or worker_name()
     base = FirmRun(firm.name, str(firm.config), "running", attempt=attempt, worker=owner)
     try:
-        session = Session(load_config(firm.config))
+        session, tps, realm = _open(firm)
     except Exception as error:
-        return replace(base, status="failed", error=_describe(error), finished=now_iso())
-    tps = session.tps
-    realm = session.qbo.realm_id
+        return replace(base, status="failed", error=_setup_error(firm, error), finished=now_iso())
     lease = coordinator.try_lease(realm, owner, ttl)
     if lease is None:
         _close(session, tps)
         raise RealmBusy(realm)
     running = replace(base, realm=realm, started=now_iso(), token=lease.token)
-    coordinator.record(running)
     keeper = LeaseKeeper(coordinator, lease, ttl)
     throttled = ThrottleCount()
-    session.qbo.session.hooks["response"].append(throttled)
+    held = FLEET_LEASE.set(FleetLease(realm, lease.token, coordinator.lease_held))
     try:
-        summary = _fenced_sync(session, coordinator, lease, backup_first=backup_first)
+        coordinator.record(running)
+        session.qbo.session.hooks["response"].append(throttled)
+        summary = _fenced_sync(session, coordinator, lease, keeper, backup_first=backup_first)
     except Exception as error:
         outcome = replace(running, status="failed", error=_describe(error))
     else:
@@ -176,24 +232,64 @@ def run_firm(
         outcome = replace(running, status=status, counts=summary.counts, run_id=summary.run_id)
     finally:
         # The run ends while it still holds the realm: the next one starts after this.
+        FLEET_LEASE.reset(held)
         finished = now_iso()
         keeper.stop()
-        coordinator.release(lease)
+        _release(coordinator, lease)
         _close(session, tps)
     return replace(
         outcome, finished=finished, calls=session.qbo.stats.calls, throttled=throttled.seen
     )
 
 
+def _open(firm: Firm) -> tuple[Session, TpsSource, str]:
+    """The firm's session, its TPS client and its realm: a missing secret or a firm never
+    connected fails here, as this firm's failure."""
+    session = Session(load_config(firm.config))
+    try:
+        tps = session.tps
+        return session, tps, session.qbo.realm_id
+    except BaseException:
+        _close(session, None)
+        raise
+
+
+def unexpected(firm: Firm, attempt: int, error: BaseException) -> FirmRun:
+    """A run that raised instead of returning its outcome (its coordinator failed it, say):
+    this firm's failure, never the fleet's."""
+    told = _setup_error(firm, error)
+    return FirmRun(
+        firm.name, str(firm.config), "failed", attempt=attempt, error=told, finished=now_iso()
+    )
+
+
+def _setup_error(firm: Firm, error: BaseException) -> str:
+    told = _describe(error)
+    return told if str(firm.config) in told else f"{firm.config}: {told}"
+
+
+def _release(coordinator: Coordinator, lease: Lease) -> None:
+    """A lease the coordinator cannot be told about now expires on its own."""
+    try:
+        coordinator.release(lease)
+    except Exception as error:
+        log.warning("releasing the lease on realm %s failed: %s", lease.realm, error)
+
+
 def _fenced_sync(
-    session: Session, coordinator: Coordinator, lease: Lease, *, backup_first: bool
+    session: Session,
+    coordinator: Coordinator,
+    lease: Lease,
+    keeper: LeaseKeeper,
+    *,
+    backup_first: bool,
 ) -> RunSummary:
     # A fresh access token now, not between the budget's admission and the first call.
     session.qbo.auth.access_token()
     limits = Limits.parse(session.config.qbo.limits)
     budget = coordinator.budget(lease.realm, limits) if limits else None
-    session.qbo.limiter = FencedBudget(budget, coordinator, lease)
-    session.tps = FencedTps(session.tps, coordinator, lease)
+    session.qbo.limiter = FencedBudget(budget, coordinator, lease, keeper)
+    session.tps = FencedTps(session.tps, coordinator, lease, keeper)
     if backup_first and session.phase == "initial":
         session.backup()
     return session.sync()

@@ -23,7 +23,7 @@ from celery import Celery
 from tpsqbo_engine.fleet.coord import LEASE_TTL, FirmRun, now_iso
 from tpsqbo_engine.fleet.firms import Firm
 from tpsqbo_engine.fleet.redis_coord import RedisCoordinator
-from tpsqbo_engine.fleet.runner import RealmBusy, run_firm
+from tpsqbo_engine.fleet.runner import RealmBusy, run_firm, unexpected
 
 SYNC = "tpsqbo.fleet.sync_firm"
 TICK = "tpsqbo.fleet.tick"
@@ -118,9 +118,10 @@ def _sync_firm(task: Any, settings: WorkerSettings, job: Job) -> dict[str, Any]:
     """One attempt; a busy realm or a failure sends the job again later (`task.retry`),
     with its own counters, so neither blocks the worker nor retries forever."""
     coordinator = coordinator_for(str(task.app.conf.broker_url))
+    firm = Firm(job.name, Path(job.config))
     try:
         run = run_firm(
-            Firm(job.name, Path(job.config)),
+            firm,
             coordinator,
             attempt=job.attempt,
             owner=f"{task.request.hostname}:{os.getpid()}",
@@ -136,6 +137,8 @@ def _sync_firm(task: Any, settings: WorkerSettings, job: Job) -> dict[str, Any]:
             coordinator.record(waiting)
             again = asdict(replace(job, waits=job.waits + 1))
             raise task.retry(kwargs=again, countdown=settings.busy_wait) from None
+    except Exception as error:  # recorded as this firm's failure, and retried as one
+        run = unexpected(firm, job.attempt, error)
     if run.status == "failed" and job.attempt < job.attempts:
         coordinator.record(replace(run, status="retrying"))
         again = asdict(replace(job, attempt=job.attempt + 1))

@@ -4,6 +4,12 @@
 was killed) is taken over; one held on another host is respected, since its process cannot
 be seen from here. A holder names host, process id and the process's start time, so a
 process id reused after a kill does not keep the lock.
+
+A fleet run holds its realm's lease, and its lock holder names that lease
+(`fleet:<realm>:<token>:<host>:<pid>:<started>`): a fleet run that finds the lock held by a
+fleet run whose lease is gone (killed on another machine, say) takes it over, since the
+lease, not the host, tells whether that run may still write. Other holders on other hosts
+(a manual `sync`) are respected as before.
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ import os
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
@@ -19,6 +27,7 @@ from tpsqbo_engine.errors import EngineError
 from tpsqbo_engine.state import StateStore
 
 RUN_LOCK = "run"
+FLEET = "fleet:"
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -33,8 +42,24 @@ class RunLocked(EngineError):
         self.holder = holder
 
 
+@dataclass(frozen=True)
+class FleetLease:
+    """The realm lease a fleet run holds while it runs a firm; `held(realm, token)` asks the
+    fleet's coordinator whether a lease is still alive."""
+
+    realm: str
+    token: int
+    held: Callable[[str, int], bool]
+
+
+# Set by the fleet's runner for the length of one firm's run (each run in its own context).
+FLEET_LEASE: ContextVar[FleetLease | None] = ContextVar("fleet_lease", default=None)
+
+
 def this_holder() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{_started(os.getpid())}"
+    process = f"{socket.gethostname()}:{os.getpid()}:{_started(os.getpid())}"
+    lease = FLEET_LEASE.get()
+    return f"{FLEET}{lease.realm}:{lease.token}:{process}" if lease else process
 
 
 def _started(pid: int) -> str:
@@ -49,6 +74,13 @@ def _started(pid: int) -> str:
 
 
 def holder_alive(holder: str) -> bool:
+    if holder.startswith(FLEET):
+        realm, _, rest = holder.removeprefix(FLEET).partition(":")
+        token, _, process = rest.partition(":")
+        lease = FLEET_LEASE.get()
+        if lease is not None and token.isdigit() and not lease.held(realm, int(token)):
+            return False  # its lease is gone: that run can write no more (fencing)
+        holder = process
     host, _, rest = holder.partition(":")
     pid, _, started = rest.partition(":")
     if host != socket.gethostname() or not pid.isdigit():

@@ -1,0 +1,65 @@
+"""One firm that cannot start (a secret not in the environment, a broken config) is that
+firm's failure, recorded and named; the other firms go on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from tpsqbo_engine.cli import main
+from tpsqbo_engine.fleet import tasks
+from tpsqbo_engine.fleet.coord import FirmRun
+from tpsqbo_engine.fleet.redis_coord import RedisCoordinator
+
+from .conftest import Firms
+
+
+@pytest.mark.parametrize("missing", ["TPS_TOKEN_BRAVO", "QBO_SECRET_BRAVO"])
+def test_a_firm_missing_a_secret_fails_alone(
+    missing: str,
+    firms: Firms,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    firms.make("alpha")
+    bravo = firms.make("bravo")
+    firms.make("charlie")
+    monkeypatch.delenv(missing)  # a new firm whose env file was not loaded
+    coord = tmp_path / "fleet.db"
+    args = ["fleet", "run", str(firms.root), "--coord", str(coord), "--threads", "1"]
+    code = main([*args, "--backup-first", "--attempts", "1", "--format", "json"])
+    runs = {r["firm"]: r for r in json.loads(capsys.readouterr().out)}
+    assert code == 1
+    assert (runs["alpha"]["status"], runs["charlie"]["status"]) == ("completed", "completed")
+    assert runs["bravo"]["status"] == "failed"
+    assert missing in runs["bravo"]["error"] and str(bravo.config) in runs["bravo"]["error"]
+    assert main(["fleet", "status", "--coord", str(coord)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[:2] for line in lines] == [
+        ["alpha", "completed"],
+        ["bravo", "failed"],
+        ["charlie", "completed"],
+    ]
+
+
+def test_on_a_worker_a_firm_that_cannot_start_is_recorded_failed(
+    firms: Firms, fresh_redis: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bravo = firms.make("bravo")
+    monkeypatch.delenv("TPS_TOKEN_BRAVO")
+    coordinator = RedisCoordinator(fresh_redis)
+    yesterday = FirmRun("bravo", str(bravo.config), "completed", finished="2026-11-26T10:05")
+    assert coordinator.record(yesterday)
+    task = SimpleNamespace(
+        app=SimpleNamespace(conf=SimpleNamespace(broker_url=fresh_redis)),
+        request=SimpleNamespace(hostname="worker-a@local"),
+    )
+    job = tasks.Job("bravo", str(bravo.config), attempts=1)
+    outcome = tasks._sync_firm(task, tasks.WorkerSettings(), job)
+    assert outcome["status"] == "failed" and "TPS_TOKEN_BRAVO" in outcome["error"]
+    [run] = coordinator.runs()
+    assert (run.status, run.error) == ("failed", outcome["error"])

@@ -1,0 +1,71 @@
+"""The lease keeper rides out a coordinator that fails to answer a renewal, and stops the
+run's writes once the lease is really gone."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from tpsqbo_engine.fleet.coord import Lease, LeaseLost
+from tpsqbo_engine.fleet.local_coord import LocalCoordinator
+from tpsqbo_engine.fleet.runner import FencedBudget, LeaseKeeper
+
+
+class Blips(LocalCoordinator):
+    """Its renewals fail (as Redis's do while it stalls) `failing` times, then work."""
+
+    def __init__(self, path: Path, failing: int) -> None:
+        super().__init__(path)
+        self.failing, self.renewals = failing, 0
+
+    def renew(self, lease: Lease, ttl: float) -> bool:
+        self.renewals += 1
+        if self.failing > 0:
+            self.failing -= 1
+            raise TimeoutError("Timeout reading from socket")
+        return super().renew(lease, ttl)
+
+
+def test_a_failed_renewal_is_tried_again_within_the_lease_s_life(tmp_path: Path) -> None:
+    coordinator = Blips(tmp_path / "fleet.db", failing=2)
+    lease = coordinator.try_lease("realm-1", "worker-a", 0.6)
+    assert lease is not None
+    keeper = LeaseKeeper(coordinator, lease, 0.6, retry=0.05)
+    try:
+        time.sleep(1.5)  # two and a half lives of the lease
+        assert coordinator.holds(lease)
+        assert keeper.valid() and keeper.failed_renewals == 2
+        assert coordinator.renewals >= 5
+        FencedBudget(None, coordinator, lease, keeper).acquire(batch=False)
+    finally:
+        keeper.stop()
+
+
+def test_a_lease_never_renewed_stops_the_run_before_its_next_write(tmp_path: Path) -> None:
+    coordinator = Blips(tmp_path / "fleet.db", failing=1000)
+    lease = coordinator.try_lease("realm-1", "worker-a", 0.3)
+    assert lease is not None
+    keeper = LeaseKeeper(coordinator, lease, 0.3, retry=0.02)
+    try:
+        time.sleep(0.5)
+        assert not keeper.valid()
+        with pytest.raises(LeaseLost):
+            FencedBudget(None, coordinator, lease, keeper).acquire(batch=False)
+    finally:
+        keeper.stop()
+
+
+def test_a_lease_taken_over_ends_the_keeping(tmp_path: Path) -> None:
+    coordinator = LocalCoordinator(tmp_path / "fleet.db")
+    lease = coordinator.try_lease("realm-1", "worker-a", 0.3)
+    assert lease is not None
+    keeper = LeaseKeeper(coordinator, lease, 0.3)
+    try:
+        coordinator.release(lease)
+        assert coordinator.try_lease("realm-1", "worker-b", 60) is not None
+        time.sleep(0.25)  # the renewal at 0.1 s was refused
+        assert not keeper.valid()
+    finally:
+        keeper.stop()
