@@ -5,11 +5,15 @@ coordinated through one SQLite file."""
 from __future__ import annotations
 
 import json
+import shlex
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
+from urllib.parse import urlsplit, urlunsplit
 
 import typer
 
@@ -17,7 +21,7 @@ from tpsqbo_engine.cli_options import FormatOption, output_format
 from tpsqbo_engine.errors import UsageError
 
 if TYPE_CHECKING:
-    from tpsqbo_engine.fleet.coord import Coordinator, FirmRun
+    from tpsqbo_engine.fleet.coord import Coordinator, FirmRun, Schedule
     from tpsqbo_engine.fleet.firms import Firm
 
 fleet_app = typer.Typer(
@@ -25,6 +29,7 @@ fleet_app = typer.Typer(
 )
 
 BROKER_ENV = "TPSQBO_FLEET_BROKER"
+COORD_ENV = "TPSQBO_FLEET_COORD"
 Broker = Annotated[
     str,
     typer.Option(
@@ -33,7 +38,12 @@ Broker = Annotated[
 ]
 CoordFile = Annotated[
     Path,
-    typer.Option("--coord", help="Without a broker: the SQLite file the embedded fleet shares."),
+    typer.Option(
+        "--coord",
+        envvar=COORD_ENV,
+        help="Without a broker: the SQLite file the embedded fleet shares (relative to the "
+        "current directory: give cron an absolute path).",
+    ),
 ]
 Paths = Annotated[list[Path] | None, typer.Argument(help="Fleet folders or firm config files.")]
 DEFAULT_COORD = Path(".tpsqbo-fleet/fleet.db")
@@ -46,33 +56,64 @@ def parse_duration(text: str) -> float:
     return interval(text, "--every", allow_off=False)
 
 
-def _coordinator(broker: str, coord: Path) -> Coordinator:
+def _coordinator(broker: str, coord: Path, *, existing: bool = False) -> Coordinator:
+    """`existing`: the coord file must be there already (a command that only reads it)."""
     if broker:
         from tpsqbo_engine.fleet.redis_coord import RedisCoordinator
 
-        return RedisCoordinator(broker)
+        with reaching(broker):
+            coordinator = RedisCoordinator(broker)
+            coordinator.redis.ping()
+        return coordinator
     from tpsqbo_engine.fleet.local_coord import LocalCoordinator
 
+    if existing and not coord.is_file():
+        raise UsageError(
+            f"no fleet coordination file at {coord.resolve()}",
+            hint=f"run `fleet schedule` first, or pass --coord (or {COORD_ENV}) naming the "
+            "file `fleet schedule` wrote",
+        )
     return LocalCoordinator(coord)
 
 
-def _line(run: FirmRun) -> str:
-    counts = ", ".join(f"{n} {k}" for k, n in run.counts.items() if n)
-    if run.calls:
-        counts += f"; {run.calls} QBO calls, {run.throttled} throttled"
-    extra = f": {run.error}" if run.error else (f" ({counts})" if counts else "")
-    return f"{run.firm:24} {run.status:9} attempt {run.attempt}{extra}"
+def redacted(url: str) -> str:
+    """The URL without its password, to be shown."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    return urlunsplit(parts._replace(netloc=user + parts.netloc.rpartition("@")[2]))
 
 
-def _age(run: FirmRun, now: datetime) -> str:
-    stamp = run.finished or run.started
-    if not stamp:
-        return "-"
-    seconds = int((now - datetime.fromisoformat(stamp)).total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit} ago"
-    return f"{seconds}s ago"
+@contextmanager
+def reaching(broker: str) -> Iterator[None]:
+    """A broker that cannot be reached is the user's to fix (a typo, Redis down), not a bug.
+    Without a broker there is nothing to reach (and redis need not be installed)."""
+    if not broker:
+        yield
+        return
+    import redis
+    from kombu.exceptions import OperationalError
+
+    try:
+        yield
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as error:
+        raise _unreachable(broker, error) from None
+    except OperationalError as error:
+        raise _unreachable(broker, error) from None
+    except ValueError as error:  # redis-py: not a redis:// URL
+        raise UsageError(
+            f"the broker URL {redacted(broker)} cannot be used: {error}",
+            hint=f"check --broker / {BROKER_ENV} (redis://host:6379/0)",
+        ) from None
+
+
+def _unreachable(broker: str, error: Exception) -> UsageError:
+    told = str(error).replace(broker, redacted(broker))
+    return UsageError(
+        f"cannot reach the broker at {redacted(broker)}: {told}",
+        hint=f"is redis-server running there? check --broker / {BROKER_ENV}",
+    )
 
 
 @fleet_app.command("run")
@@ -85,7 +126,10 @@ def run(
     backoff: Annotated[
         float, typer.Option(min=0, help="Seconds before the 2nd try; doubles.")
     ] = 30.0,
-    due: Annotated[bool, typer.Option(help="Only the scheduled firms that are due.")] = False,
+    due: Annotated[
+        bool,
+        typer.Option(help="Only the scheduled firms that are due (of PATHS, when given)."),
+    ] = False,
     backup_first: Annotated[
         bool, typer.Option(help="A firm's initial sync takes its backup first.")
     ] = False,
@@ -98,39 +142,72 @@ def run(
     output: FormatOption = "text",
 ) -> None:
     """Sync every firm of the fleet; exit 1 if any firm failed."""
-    from tpsqbo_engine.fleet.firms import Firm, load_fleet
+    from tpsqbo_engine.fleet.firms import load_fleet
+    from tpsqbo_engine.fleet.views import line
 
     output_format(output)
-    coordinator = _coordinator(broker, coord)
-    if due:
-        now = time.time()
-        ready = [s for s in coordinator.schedules() if s.due(now)]
-        firms = [Firm(s.firm, Path(s.config)) for s in ready]
-        for schedule in ready:
-            coordinator.mark_enqueued(schedule.firm, now)
-    else:
-        firms = load_fleet(paths or [])
-    if broker:
-        policy = (attempts, backoff, backup_first)
-        runs = _run_on_workers(broker, coordinator, firms, policy, wait, timeout)
-        if not wait:
-            return
-    else:
-        from tpsqbo_engine.fleet.embedded import EmbeddedFleet, RetryPolicy
+    coordinator = _coordinator(broker, coord, existing=due)
+    with reaching(broker):
+        if due:
+            firms = _due_firms(coordinator, paths or [], _where(broker, coord), output)
+        else:
+            firms = load_fleet(paths or [])
+        if broker:
+            policy = (attempts, backoff, backup_first)
+            runs = _run_on_workers(broker, coordinator, firms, policy, wait, timeout)
+            if not wait:
+                return
+        else:
+            from tpsqbo_engine.fleet.embedded import EmbeddedFleet, RetryPolicy
 
-        fleet = EmbeddedFleet(
-            coordinator,
-            threads=threads,
-            policy=RetryPolicy(attempts, backoff),
-            backup_first=backup_first,
-        )
-        runs = fleet.run(firms)
+            fleet = EmbeddedFleet(
+                coordinator,
+                threads=threads,
+                policy=RetryPolicy(attempts, backoff),
+                backup_first=backup_first,
+            )
+            runs = fleet.run(firms)
     if output == "json":
         typer.echo(json.dumps([asdict(r) for r in runs], indent=2))
     else:
-        for line in map(_line, runs):
-            typer.echo(line)
+        for shown in map(line, runs):
+            typer.echo(shown)
     raise typer.Exit(1 if any(r.status == "failed" for r in runs) else 0)
+
+
+def _where(broker: str, coord: Path) -> str:
+    return f"the broker at {redacted(broker)}" if broker else str(coord.resolve())
+
+
+def _due_firms(coordinator: Coordinator, paths: list[Path], where: str, output: str) -> list[Firm]:
+    """The scheduled firms that are due (of `paths`, when given), marked enqueued now. No
+    schedule at all is an error, not "nothing due": cron run from another directory (the
+    coord file is relative to it) would otherwise sync nothing and say nothing."""
+    from tpsqbo_engine.fleet.firms import Firm, load_fleet
+    from tpsqbo_engine.fleet.views import next_due
+
+    scheduled = coordinator.schedules()
+    if not scheduled:
+        raise UsageError(
+            f"no firm is scheduled in {where}",
+            hint=f"run `fleet schedule` first, or pass --coord (or {COORD_ENV}) naming the "
+            "file `fleet schedule` wrote",
+        )
+    if paths:
+        wanted = {str(f.config) for f in load_fleet(paths)}
+        scheduled = [s for s in scheduled if s.config in wanted]
+        if not scheduled:
+            raise UsageError(
+                f"none of the firms in {', '.join(map(str, paths))} is scheduled in {where}",
+                hint="`fleet schedule --list` shows the scheduled firms",
+            )
+    now = time.time()
+    ready = [s for s in scheduled if s.due(now)]
+    for item in ready:
+        coordinator.mark_enqueued(item.firm, now)
+    if not ready and output == "text":
+        typer.echo(f"0 of {len(scheduled)} scheduled firm(s) due; next: {next_due(scheduled, now)}")
+    return [Firm(s.firm, Path(s.config)) for s in ready]
 
 
 def _run_on_workers(
@@ -173,41 +250,125 @@ def schedule(
         str,
         typer.Option(help="How often: seconds (90) or 90s, 15m, 2h, 1d, hourly, daily."),
     ] = "1h",
-    remove: Annotated[bool, typer.Option(help="Take these firms off the schedule.")] = False,
+    remove: Annotated[
+        bool,
+        typer.Option(
+            help="Take these firms off the schedule: folders, configs, or firm names (a firm "
+            "whose folder is gone too)."
+        ),
+    ] = False,
+    listing: Annotated[
+        bool, typer.Option("--list", help="List the scheduled firms and when each is due.")
+    ] = False,
     broker: Broker = "",
     coord: CoordFile = DEFAULT_COORD,
 ) -> None:
     """Sync these firms periodically: beat (`fleet worker --beat`) enqueues them when due;
-    without a broker, `fleet run --due` (from cron) runs the due ones."""
+    without a broker, `fleet run --due` (from cron) runs the due ones. A firm scheduled
+    again keeps when it was last run."""
     from tpsqbo_engine.fleet.coord import Schedule
     from tpsqbo_engine.fleet.firms import load_fleet
 
-    coordinator = _coordinator(broker, coord)
-    firms = load_fleet(paths or [])
-    if remove:
-        gone = sum(coordinator.remove_schedule(f.name) for f in firms)
-        typer.echo(f"{gone} firm(s) taken off the schedule")
-        return
-    seconds = parse_duration(every)
-    for firm in firms:
-        coordinator.set_schedule(Schedule(firm.name, str(firm.config), seconds))
-    typer.echo(f"{len(firms)} firm(s) scheduled every {every}")
+    coordinator = _coordinator(broker, coord, existing=remove or listing)
+    where = _where(broker, coord)
+    with reaching(broker):
+        if listing:
+            if paths:
+                raise UsageError("--list takes no paths", hint="it lists every scheduled firm")
+            _list_schedules(coordinator, where)
+            return
+        if remove:
+            _unschedule(coordinator, paths or [], where)
+            return
+        firms = load_fleet(paths or [])
+        seconds = parse_duration(every)
+        for firm in firms:
+            coordinator.set_schedule(Schedule(firm.name, str(firm.config), seconds))
+    typer.echo(f"{len(firms)} firm(s) scheduled every {every} in {where}")
+    if not broker:
+        typer.echo(f"from cron: tpsqbo-engine fleet run --due --coord {shlex.quote(where)}")
+
+
+def _list_schedules(coordinator: Coordinator, where: str) -> None:
+    from tpsqbo_engine.fleet.views import span
+
+    scheduled = coordinator.schedules()
+    if not scheduled:
+        typer.echo(f"no firm is scheduled in {where}")
+    now = time.time()
+    for item in scheduled:
+        left = item.last + item.every - now
+        when = f"due in {span(left)}" if left > 0 else "due now"
+        typer.echo(f"{item.firm:24} every {span(item.every):6} {when:14} {item.config}")
+
+
+def _unschedule(coordinator: Coordinator, paths: list[Path], where: str) -> None:
+    """Each path names firms by their folder or config, or is a firm's name; the folder may
+    be gone (the firm left the practice), so the stored config paths decide."""
+    if not paths:
+        raise UsageError("no firms given", hint="name the firms, or their folders or configs")
+    scheduled = coordinator.schedules()
+    gone: set[str] = set()
+    for path in paths:
+        matched = _scheduled_as(path, scheduled)
+        if not matched:
+            raise UsageError(
+                f"{path}: no such firm on the schedule in {where}",
+                hint="`fleet schedule --list` shows the scheduled firms",
+            )
+        gone |= matched
+    for name in sorted(gone):
+        coordinator.remove_schedule(name)
+    typer.echo(f"{len(gone)} firm(s) taken off the schedule")
+
+
+def _scheduled_as(path: Path, scheduled: list[Schedule]) -> set[str]:
+    from tpsqbo_engine.fleet.firms import load_fleet
+
+    target = path.resolve()
+    found = {s.firm for s in scheduled if s.firm == str(path)}
+    for item in scheduled:
+        config = Path(item.config)
+        if config == target or target in config.parents:
+            found.add(item.firm)
+    if path.exists():
+        try:
+            names = {f.name for f in load_fleet([path])}
+        except UsageError:  # a folder whose firms are all gone: matched by configs above
+            names = set()
+        found |= names & {s.firm for s in scheduled}
+    return found
 
 
 @fleet_app.command("status")
 def status(
-    broker: Broker = "", coord: CoordFile = DEFAULT_COORD, output: FormatOption = "text"
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Only these fleet folders or firm configs (never-run ones too)."),
+    ] = None,
+    broker: Broker = "",
+    coord: CoordFile = DEFAULT_COORD,
+    output: FormatOption = "text",
 ) -> None:
-    """The last run of every firm: status, counts, age."""
-    runs = _coordinator(broker, coord).runs()
-    if output_format(output) == "json":
-        typer.echo(json.dumps([asdict(r) for r in runs], indent=2))
+    """The last run of every firm (and every scheduled firm): status, counts, age; a run
+    whose lease expired unrecorded is `lost`, a scheduled firm never run `never run`, one
+    whose last run is older than two periods OVERDUE."""
+    from tpsqbo_engine.fleet.firms import load_fleet
+    from tpsqbo_engine.fleet.views import rows, status_line
+
+    output_format(output)
+    coordinator = _coordinator(broker, coord)
+    with reaching(broker):
+        only = {f.name for f in load_fleet(paths)} if paths else None
+        found = rows(coordinator, only=only)
+    if output == "json":
+        typer.echo(json.dumps([r.to_dict() for r in found], indent=2))
         return
     now = datetime.now(UTC)
-    if not runs:
-        typer.echo("no runs yet")
-    for item in runs:
-        typer.echo(f"{_line(item)}  [{_age(item, now)}]")
+    if not found:
+        typer.echo(f"no runs yet in {_where(broker, coord)}")
+    for row in found:
+        typer.echo(status_line(row, now))
 
 
 @fleet_app.command("worker")

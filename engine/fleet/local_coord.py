@@ -187,9 +187,12 @@ class LocalCoordinator:
         return [FirmRun.from_json(r[0]) for r in rows]
 
     def set_schedule(self, schedule: Schedule) -> None:
+        """A firm already scheduled keeps when it was last enqueued: scheduling the fleet
+        again (to add a firm, or change the period) does not make every firm due at once."""
         with self._write() as db:
             db.execute(
-                "INSERT OR REPLACE INTO schedules VALUES (?, ?, ?, ?)",
+                "INSERT INTO schedules VALUES (?, ?, ?, ?) ON CONFLICT (firm) DO UPDATE SET "
+                "config = excluded.config, every = excluded.every",
                 (schedule.firm, schedule.config, schedule.every, schedule.last),
             )
 

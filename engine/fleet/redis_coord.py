@@ -125,6 +125,15 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[4])
 return 1
 """
 
+# A firm already scheduled keeps when it was last enqueued (its third line).
+_SCHEDULE = """
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+local last = ARGV[4]
+if old then last = string.match(old, "([^\\n]*)$") end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. "\\n" .. ARGV[3] .. "\\n" .. last)
+return 1
+"""
+
 
 def _lease_value(lease: Lease) -> str:
     return f"{lease.owner}|{lease.token}"
@@ -142,6 +151,7 @@ class RedisCoordinator:
         self._renew = self.redis.register_script(_RENEW)
         self._release = self.redis.register_script(_RELEASE)
         self._record = self.redis.register_script(_RECORD)
+        self._schedule = self.redis.register_script(_SCHEDULE)
 
     def _key(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
@@ -189,8 +199,8 @@ class RedisCoordinator:
         return sorted((FirmRun.from_json(v) for v in found.values()), key=lambda r: r.firm)
 
     def set_schedule(self, schedule: Schedule) -> None:
-        text = f"{schedule.config}\n{schedule.every}\n{schedule.last}"
-        self.redis.hset(self._key("schedules"), schedule.firm, text)
+        args = [schedule.firm, schedule.config, repr(schedule.every), repr(schedule.last)]
+        self._schedule(keys=[self._key("schedules")], args=args)
 
     def remove_schedule(self, firm: str) -> bool:
         return bool(self.redis.hdel(self._key("schedules"), firm))
@@ -206,7 +216,8 @@ class RedisCoordinator:
     def mark_enqueued(self, firm: str, at: float) -> None:
         for schedule in self.schedules():
             if schedule.firm == firm:
-                self.set_schedule(Schedule(firm, schedule.config, schedule.every, at))
+                text = f"{schedule.config}\n{schedule.every}\n{at!r}"
+                self.redis.hset(self._key("schedules"), firm, text)
 
 
 class RedisBudget:
