@@ -115,8 +115,8 @@ if token == 0 then
     local run = cjson.decode(current)
     if run['status'] == 'running' then
       local lease = redis.call('GET', ARGV[5] .. run['realm'])
-      local mine = run['worker'] .. '|' .. string.format('%d', run['token'])
-      if lease == mine then return 0 end
+      local its = string.format('%d', run['token'])
+      if lease and string.match(lease, '|(%d+)$') == its then return 0 end
     end
   end
 end
