@@ -3,13 +3,18 @@ run's writes once the lease is really gone."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.fleet.local_redis import running_redis
 from tpsqbo_engine.fleet.coord import Lease, LeaseLost
 from tpsqbo_engine.fleet.local_coord import LocalCoordinator
+from tpsqbo_engine.fleet.redis_coord import RedisCoordinator
 from tpsqbo_engine.fleet.runner import FencedBudget, LeaseKeeper
 
 
@@ -69,3 +74,30 @@ def test_a_lease_taken_over_ends_the_keeping(tmp_path: Path) -> None:
         assert not keeper.valid()
     finally:
         keeper.stop()
+
+
+def test_the_lease_outlives_a_real_redis_stall_around_a_renewal(tmp_path: Path) -> None:
+    """Redis frozen (SIGSTOP) across a renewal, back before the lease would expire: the
+    keeper renews once it answers, and nobody else gets the realm."""
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.fail("redis-server is not installed: `apt-get install redis-server`")
+    with running_redis(server, tmp_path) as url:
+        coordinator = RedisCoordinator(f"{url}?socket_timeout=0.3&socket_connect_timeout=0.3")
+        pid = int(coordinator.redis.info("server")["process_id"])
+        lease = coordinator.try_lease("realm-1", "worker-a", 6.0)  # renewed at 2 s, 4 s...
+        assert lease is not None
+        keeper = LeaseKeeper(coordinator, lease, 6.0, retry=0.1)
+        try:
+            time.sleep(1.5)
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                time.sleep(2.5)  # the renewal at 2 s times out
+            finally:
+                os.kill(pid, signal.SIGCONT)
+            time.sleep(3.5)  # past the lease's first expiry (6 s)
+            assert keeper.failed_renewals >= 1
+            assert keeper.valid() and coordinator.holds(lease)
+            assert coordinator.try_lease("realm-1", "worker-b", 6.0) is None
+        finally:
+            keeper.stop()
