@@ -14,7 +14,7 @@ from tpsqbo_engine.fleet import tasks
 from tpsqbo_engine.fleet.coord import FirmRun
 from tpsqbo_engine.fleet.redis_coord import RedisCoordinator
 
-from .conftest import Firms
+from .conftest import Firms, Workers
 
 
 @pytest.mark.parametrize("missing", ["TPS_TOKEN_BRAVO", "QBO_SECRET_BRAVO"])
@@ -63,3 +63,28 @@ def test_on_a_worker_a_firm_that_cannot_start_is_recorded_failed(
     assert outcome["status"] == "failed" and "TPS_TOKEN_BRAVO" in outcome["error"]
     [run] = coordinator.runs()
     assert (run.status, run.error) == ("failed", outcome["error"])
+
+
+def test_fleet_run_on_workers_reports_the_firm_that_cannot_start(
+    firms: Firms,
+    workers: Workers,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    firms.make("alpha")
+    bravo = firms.make("bravo")
+    coordinator = RedisCoordinator(workers.broker)
+    yesterday = FirmRun("bravo", str(bravo.config), "completed", finished="2026-11-26T10:05")
+    assert coordinator.record(yesterday)
+    workers.env.pop("TPS_TOKEN_BRAVO")  # not in the workers' environment
+    monkeypatch.delenv("TPS_TOKEN_BRAVO")
+    workers.start("w1", "--busy-wait", "0.5", "--lease-ttl", "3")
+    argv = ["fleet", "run", str(firms.root), "--broker", workers.broker, "--backup-first"]
+    code = main(
+        [*argv, "--attempts", "2", "--backoff", "0.2", "--timeout", "90", "--format", "json"]
+    )
+    runs = {r["firm"]: r for r in json.loads(capsys.readouterr().out)}
+    assert code == 1
+    assert runs["alpha"]["status"] == "completed"
+    assert (runs["bravo"]["status"], runs["bravo"]["attempt"]) == ("failed", 2)
+    assert "TPS_TOKEN_BRAVO" in runs["bravo"]["error"]
