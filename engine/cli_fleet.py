@@ -359,7 +359,7 @@ def status(
     output_format(output)
     coordinator = _coordinator(broker, coord)
     with reaching(broker):
-        only = {f.name for f in load_fleet(paths)} if paths else None
+        only = {f.name: str(f.config) for f in load_fleet(paths)} if paths else None
         found = rows(coordinator, only=only)
     if output == "json":
         typer.echo(json.dumps([r.to_dict() for r in found], indent=2))

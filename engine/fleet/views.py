@@ -34,16 +34,18 @@ class Row:
         return {**asdict(self.run), "every": every, "overdue": self.overdue}
 
 
-def rows(coordinator: Coordinator, *, only: set[str] | None = None) -> list[Row]:
-    """Every firm with a run or a schedule (only those named in `only`, when given)."""
+def rows(coordinator: Coordinator, *, only: dict[str, str] | None = None) -> list[Row]:
+    """Every firm with a run or a schedule; with `only` (firm name: config), those firms,
+    run or not."""
     runs = {r.firm: _alive(coordinator, r) for r in coordinator.runs()}
     schedules = {s.firm: s for s in coordinator.schedules()}
+    configs = {s.firm: s.config for s in schedules.values()} | (only or {})
     names = sorted(only if only is not None else set(runs) | set(schedules))
     now = time.time()
     found = []
     for name in names:
         schedule = schedules.get(name)
-        run = runs.get(name) or FirmRun(name, schedule.config if schedule else "", NEVER_RUN)
+        run = runs.get(name) or FirmRun(name, configs.get(name, ""), NEVER_RUN)
         found.append(Row(run, schedule, _overdue(run, schedule, now)))
     return found
 

@@ -37,7 +37,8 @@ class RunLocked(EngineError):
         super().__init__(
             f"another run for this firm is in progress ({holder})",
             hint="wait for it to finish (a watcher runs one at a time); a lock left by a "
-            "killed process on this host is taken over by the next run",
+            "killed process on this host, or by a fleet run whose realm lease expired, is "
+            "taken over by the next run",
         )
         self.holder = holder
 

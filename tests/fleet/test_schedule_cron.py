@@ -129,3 +129,19 @@ def test_status_shows_scheduled_firms_never_run_and_overdue(
     assert LocalCoordinator(coord).record(fresh)
     assert main(["fleet", "status", "--coord", str(coord)]) == 0
     assert "OVERDUE" not in capsys.readouterr().out.splitlines()[0]
+
+
+def test_status_of_paths_lists_their_firms_run_or_not(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fleet = _fleet(tmp_path / "fleet", "acme", "newcomer")
+    coord = tmp_path / "fleet.db"
+    done = FirmRun("acme", "c", "completed", started=now_iso(), finished=now_iso())
+    assert LocalCoordinator(coord).record(done)
+    assert main(["fleet", "status", "--coord", str(coord), "--format", "json"]) == 0
+    assert [r["firm"] for r in json.loads(capsys.readouterr().out)] == ["acme"]
+    assert main(["fleet", "status", str(fleet), "--coord", str(coord), "--format", "json"]) == 0
+    acme, newcomer = json.loads(capsys.readouterr().out)
+    assert (acme["status"], acme["every"], acme["overdue"]) == ("completed", None, False)
+    assert (newcomer["firm"], newcomer["status"]) == ("newcomer", "never run")
+    assert newcomer["config"] == str((fleet / "newcomer" / "tpsqbo.yaml").resolve())
