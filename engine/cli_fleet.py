@@ -101,11 +101,24 @@ def reaching(broker: str) -> Iterator[None]:
         raise _unreachable(broker, error) from None
     except OperationalError as error:
         raise _unreachable(broker, error) from None
+    except RuntimeError as error:  # Celery's result store, after its reconnection retries
+        if _answers(broker):
+            raise
+        raise _unreachable(broker, error) from None
     except ValueError as error:  # redis-py: not a redis:// URL
         raise UsageError(
             f"the broker URL {redacted(broker)} cannot be used: {error}",
             hint=f"check --broker / {BROKER_ENV} (redis://host:6379/0)",
         ) from None
+
+
+def _answers(broker: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(broker).ping())
+    except (redis.exceptions.RedisError, ValueError):
+        return False
 
 
 def _unreachable(broker: str, error: Exception) -> UsageError:

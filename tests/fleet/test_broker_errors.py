@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from tpsqbo_engine.cli import main
-from tpsqbo_engine.cli_fleet import redacted
+from tpsqbo_engine.cli_fleet import reaching, redacted
+from tpsqbo_engine.errors import UsageError
 
 
 def _closed_port() -> int:
@@ -54,3 +55,15 @@ def test_redacted_keeps_everything_but_the_password() -> None:
     assert redacted("redis://queue:6379/0") == "redis://queue:6379/0"
     assert redacted("redis://me:pw@queue:6379/0") == "redis://me:***@queue:6379/0"
     assert redacted("rediss://:pw@queue/1") == "rediss://:***@queue/1"
+
+
+def test_a_result_store_given_up_on_is_the_broker_unreachable(
+    capsys: pytest.CaptureFixture[str], fresh_redis: str
+) -> None:
+    gone = f"redis://:pw@127.0.0.1:{_closed_port()}/0"
+    refused = r"cannot reach the broker at redis://:\*\*\*@"
+    with pytest.raises(UsageError, match=refused), reaching(gone):
+        raise RuntimeError("Retry limit exceeded while trying to reconnect to the store")
+    # A broker that answers: that RuntimeError is something else, and stays itself.
+    with pytest.raises(RuntimeError, match="something else"), reaching(fresh_redis):
+        raise RuntimeError("something else")
