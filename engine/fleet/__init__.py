@@ -8,4 +8,6 @@ local_coord  the Coordinator in one SQLite file, for the embedded fleet (no brok
 runner       one firm's run: lease, fenced clients, sync, record
 embedded     `fleet run` without a broker: a pool of threads in this process
 tasks        the Celery app and its tasks (`fleet run/worker/schedule` with a broker)
+reach        a broker that cannot be reached: a usage error naming it, password masked
+views        what `fleet status` shows: lost runs, never-run and overdue scheduled firms
 """

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tpsqbo_engine.cli import main
-from tpsqbo_engine.cli_fleet import reaching, redacted
 from tpsqbo_engine.errors import UsageError
+from tpsqbo_engine.fleet.reach import reaching, redacted
 
 
 def _closed_port() -> int:
