@@ -4,6 +4,10 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -68,3 +72,11 @@ def test_other_hosts_holders_are_respected_unless_their_lease_is_gone() -> None:
     # Outside a fleet run nothing asks the coordinator: another host's holder is respected.
     assert lock.holder_alive("fleet:9130:2:worker-b:4242:987654")
     assert not lock.this_holder().startswith("fleet:")
+
+
+def test_a_manual_run_takes_over_a_killed_fleet_run_s_lock_on_this_host() -> None:
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    here = socket.gethostname()
+    assert not lock.holder_alive(f"fleet:9130:2:{here}:{gone.pid}:1")
+    assert lock.holder_alive(f"fleet:9130:2:{here}:{os.getpid()}:{lock._started(os.getpid())}")
