@@ -154,15 +154,14 @@ class LeaseKeeper:
                 log.warning("renewing the lease on realm %s failed: %s", lease.realm, error)
                 left = self._expires - time.monotonic()
                 if left <= 0:
-                    break
+                    self._lost.set()  # expired unrenewed: another run may hold it now
+                    return
                 wait = min(retry, left)
                 continue
             if not renewed:
-                break  # lost: the fence stops the run at its next write
+                self._lost.set()  # lost: the fence stops the run at its next write
+                return
             self._expires, wait = asked + ttl, ttl / 3
-        else:
-            return
-        self._lost.set()
 
     def stop(self) -> None:
         self._stop.set()
@@ -250,7 +249,7 @@ def _open(firm: Firm) -> tuple[Session, TpsSource, str]:
         tps = session.tps
         return session, tps, session.qbo.realm_id
     except BaseException:
-        _close(session, None)
+        _close(session, vars(session).get("tps"))
         raise
 
 
