@@ -35,11 +35,11 @@ class Blips(LocalCoordinator):
 
 def test_a_failed_renewal_is_tried_again_within_the_lease_s_life(tmp_path: Path) -> None:
     coordinator = Blips(tmp_path / "fleet.db", failing=2)
-    lease = coordinator.try_lease("realm-1", "worker-a", 0.6)
+    lease = coordinator.try_lease("realm-1", "worker-a", 1.2)
     assert lease is not None
-    keeper = LeaseKeeper(coordinator, lease, 0.6, retry=0.05)
+    keeper = LeaseKeeper(coordinator, lease, 1.2, retry=0.05)
     try:
-        time.sleep(1.5)  # two and a half lives of the lease
+        time.sleep(3.0)  # two and a half lives of the lease
         assert coordinator.holds(lease)
         assert keeper.valid() and keeper.failed_renewals == 2
         assert coordinator.renewals >= 5
@@ -64,14 +64,16 @@ def test_a_lease_never_renewed_stops_the_run_before_its_next_write(tmp_path: Pat
 
 def test_a_lease_taken_over_ends_the_keeping(tmp_path: Path) -> None:
     coordinator = LocalCoordinator(tmp_path / "fleet.db")
-    lease = coordinator.try_lease("realm-1", "worker-a", 0.3)
+    lease = coordinator.try_lease("realm-1", "worker-a", 3.0)
     assert lease is not None
-    keeper = LeaseKeeper(coordinator, lease, 0.3)
+    keeper = LeaseKeeper(coordinator, lease, 3.0)
     try:
         coordinator.release(lease)
         assert coordinator.try_lease("realm-1", "worker-b", 60) is not None
-        time.sleep(0.25)  # the renewal at 0.1 s was refused
-        assert not keeper.valid()
+        deadline = time.monotonic() + 2.5  # before the lease would have expired anyway
+        while keeper.valid() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not keeper.valid()  # the renewal at 1 s was refused
     finally:
         keeper.stop()
 
