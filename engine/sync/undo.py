@@ -38,7 +38,13 @@ from tpsqbo_engine.sync.fingerprint import PAYMENT_LINKS, fingerprint
 from tpsqbo_engine.sync.plan import Operation, Plan
 from tpsqbo_engine.sync.planner import version_of
 from tpsqbo_engine.sync.snapshot import TPS_RESOURCES
-from tpsqbo_engine.sync.undo_compare import BackupUnreadable, differing, get, whole_lists
+from tpsqbo_engine.sync.undo_compare import (
+    BackupUnreadable,
+    check_readable,
+    differing,
+    get,
+    whole_lists,
+)
 from tpsqbo_engine.sync.voids import is_void
 
 Record = dict[str, Any]
@@ -122,6 +128,7 @@ def plan_undo(session: Any, run_id: int, force: frozenset[str] = frozenset()) ->
     unreadable = ""
     if run["phase"] == "initial":
         try:
+            check_readable(backup)
             steps = whole_lists(steps, backup, current)
         except BackupUnreadable as error:  # its lists are then known neither way
             unreadable = error.message

@@ -14,7 +14,8 @@ from __future__ import annotations
 import gzip
 import json
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
+from contextlib import closing
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -99,7 +100,7 @@ class BackupUnreadable(Exception):
         self.message = str(self)
 
 
-def _entries(backup: dict[str, Any]) -> Iterator[tuple[str, Record]]:
+def _entries(backup: dict[str, Any]) -> Generator[tuple[str, Record], None, None]:
     path = str(backup.get("path") or "")
     try:
         with gzip.open(Path(path), "rt", encoding="utf-8") as handle:
@@ -109,6 +110,14 @@ def _entries(backup: dict[str, Any]) -> Iterator[tuple[str, Record]]:
     # UTF-8 or JSON errors are ValueErrors): said as what it is, never taken for a bug.
     except (OSError, EOFError, zlib.error, ValueError) as error:
         raise BackupUnreadable(path, _why(error)) from error
+
+
+def check_readable(backup: dict[str, Any] | None) -> None:
+    """Raises BackupUnreadable when the backup is not there or does not start as one:
+    cheap (its first entry only), for the undo to say so before any write."""
+    if backup:
+        with closing(_entries(backup)) as entries:
+            next(entries, None)
 
 
 def _entry(path: str, number: int, line: str) -> tuple[str, Record]:

@@ -56,6 +56,9 @@ def test_an_undo_whose_backup_cannot_be_read_prints_its_summary_and_exits_1(
         path = _backup_path(session)
         damage(path)
         capsys.readouterr()
+        if damage is _moved and output == "text":  # said before any write, too
+            assert cli.main(["undo", "-c", config, "--run", str(run), "--plan"]) == 0
+            assert "QBO will not be compared with it" in capsys.readouterr().out
 
         code = cli.main(["undo", "-c", config, "--run", str(run), "--format", output])
         said = capsys.readouterr()
