@@ -407,9 +407,6 @@ def _void(tables: dict[str, dict[str, Record]], voids: list[Record]) -> None:
                     invoice["status"] = "outstanding"
 
 
-__all__ = ["FileBooks", "entered_as"]  # entered_as: for the TPS emulator's exports
-
-
 def _applied(payment: Record) -> dict[str, Decimal]:
     """What a payment applies to each invoice (an amount that is no number counts as more:
     refused where the invoice is void rather than let through)."""
@@ -423,3 +420,6 @@ def _applied(payment: Record) -> dict[str, Decimal]:
         amount = amount if amount.is_finite() else Decimal("Infinity")
         applied[invoice_id] = applied.get(invoice_id, Decimal(0)) + amount
     return applied
+
+
+__all__ = ["FileBooks", "entered_as"]  # entered_as: for the TPS emulator's exports
