@@ -85,6 +85,11 @@ class Carrier:
     id: str
     source: str
     target: str
+    disabled: bool = False
+
+    @property
+    def named(self) -> str:
+        return f"{self.id} (disabled)" if self.disabled else self.id
 
     @property
     def pair(self) -> str:
@@ -104,7 +109,7 @@ def carriers(rules: RuleSet) -> list[Carrier]:
     """Every mapping whose links the state may hold: those running, then those disabled."""
     running = [Carrier(m.id, m.source, m.target) for m in rules.mappings]
     disabled = [
-        Carrier(d.id, *d.entities)
+        Carrier(d.id, d.entities[0], d.entities[1], disabled=True)
         for d in rules.disabled
         if d.kind == "mapping" and len(d.entities) == 2
     ]
@@ -150,7 +155,7 @@ def _part(line: Mapping[str, Any], carrier: Carrier, tps_id: str) -> Unapplied:
     except ExpressionError as refused:
         raise ExpressionError(f"a payment line's Amount: {refused.message}") from None
     qbo_id = str(line["LinkedTxn"][0].get("TxnId"))
-    return Unapplied(f"{carrier.tps_side}:{tps_id}", f"{PAID}:{qbo_id}", carrier.id, amount)
+    return Unapplied(f"{carrier.tps_side}:{tps_id}", f"{PAID}:{qbo_id}", carrier.named, amount)
 
 
 def warning(parts: list[Unapplied]) -> str:

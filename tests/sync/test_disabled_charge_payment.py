@@ -71,6 +71,7 @@ def test_a_payment_of_a_charge_synced_before_its_mapping_was_disabled_is_written
         item = _item(session, run.run_id, payment)
         assert (item["action"], item["status"]) == ("create", "Warning"), item["message"]
         assert f"{owed[1]:.2f} paid tps.FinanceCharge:{charge_id}" in item["message"]
+        assert "mapping finance-charges (disabled))" in item["message"]
         assert f"attach the unapplied amount to finance charge {charge_id}" in item["message"]
         assert "pin the record" not in item["message"] and "no partner" not in item["message"]
         (link,) = [
