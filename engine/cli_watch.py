@@ -145,10 +145,10 @@ def _verdicts(summary: UndoSummary, listed: str) -> list[str]:
             f"differs from it as listed {listed} (records added or removed since, or fields "
             "not as they were); put them right in QBO, or restore from that backup"
         )
-    if summary.unreadable:
+    if summary.unchecked:
         said.append(
             f"the books are not known to be back to the backup taken before run "
-            f"{summary.undone}: it cannot be read; compare QBO with a readable copy of it"
+            f"{summary.undone}: it was not compared with QBO (said above); compare them by hand"
         )
     return said
 

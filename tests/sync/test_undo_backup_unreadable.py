@@ -15,6 +15,7 @@ import pytest
 from tests.sync.test_undo_truth import _old_walk_in
 from tpsqbo_engine import cli
 from tpsqbo_engine.cli_watch import _undo_header
+from tpsqbo_engine.errors import ConnectorError
 from tpsqbo_engine.sync.demo import demo_firm
 from tpsqbo_engine.sync.session import Session
 from tpsqbo_engine.sync.undo import plan_undo
@@ -71,7 +72,7 @@ def test_an_undo_whose_backup_cannot_be_read_prints_its_summary_and_exits_1(
             assert summary["back_to_backup"] is None  # not compared, so not said either way
             (line,) = summary["backup_check"]
             assert line.startswith(cannot) and why in line and "not compared" in line
-            assert why in summary["unreadable"]
+            assert why in summary["unchecked"]
             assert any("not known to be back" in v for v in summary["not_as_before"])
         else:
             assert f"run {run + 1} (undo of run {run}):" in said.out  # the counts
@@ -138,7 +139,31 @@ def test_a_backup_unreadable_when_planning_is_said_in_the_plan_and_the_summary(
         )
         summary = apply_undo(session, undo, "test")
         assert qbo.company.get("Invoice", old["Id"])["Line"] == written["Line"]  # untouched
-        assert summary.unreadable == undo.unreadable and not summary.ok
+        assert summary.unchecked == undo.unreadable and not summary.ok
         assert summary.backup_check == [
             f"{undo.unreadable}: QBO is not compared with it; check the books against it by hand"
         ]
+
+
+def test_qbo_not_answering_for_the_check_still_gives_the_summary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writes are taken back, then QBO fails the check's reads: said, not raised (run N
+    is marked undone: the undo cannot be run again for the check)."""
+    with demo_firm(tmp_path) as (session, _qbo, _tps):
+        session.backup()
+        run = session.sync().run_id
+        undo = plan_undo(session, run)
+        assert not undo.unreadable
+
+        def down(*_: object, **__: object) -> object:
+            raise ConnectorError("QBO answered 503 three times")
+
+        monkeypatch.setattr(session.qbo, "query_all", down)
+        summary = apply_undo(session, undo, "test")
+        assert summary.complete and not summary.ok and summary.back_to_backup is None
+        assert summary.backup_check == [
+            "QBO could not be read to compare it with the backup (QBO answered 503 three "
+            "times): QBO is not compared with it; check the books against it by hand"
+        ]
+        assert "QBO answered 503" in summary.unchecked
