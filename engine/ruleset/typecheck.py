@@ -148,15 +148,18 @@ class _Checker(CallChecks):
 
     def _check_args(
         self, node: nodes.Filter | nodes.Test | nodes.Call, variables: Mapping[str, Shape]
-    ) -> None:
-        for arg in [*node.args, *(kw.value for kw in node.kwargs)]:
-            self.shape_of(arg, variables)
+    ) -> list[Shape]:
+        """The shapes of the positional arguments, every argument checked."""
+        shapes = [self.shape_of(arg, variables) for arg in node.args]
+        for kw in node.kwargs:
+            self.shape_of(kw.value, variables)
         for extra in (node.dyn_args, node.dyn_kwargs):
             if extra is not None:
                 self.report(extra, "expr.unsafe", "*args and **kwargs are not allowed in rules")
+        return shapes
 
     def _visit_Call(self, node: nodes.Call, variables: Mapping[str, Shape]) -> Shape:
-        self._check_args(node, variables)
+        shapes = self._check_args(node, variables)
         if not isinstance(node.node, nodes.Name) or node.node.name in variables:
             callee = node.node.node if isinstance(node.node, nodes.Getattr) else node.node
             self.shape_of(callee, variables)
@@ -198,7 +201,7 @@ class _Checker(CallChecks):
         checker = getattr(self, f"_call_{name}", None)
         if checker is None:
             return scalar_shape(spec.returns) if spec.returns not in ("any", "list") else ANY
-        shape: Shape = checker(node)
+        shape: Shape = checker(node, shapes)
         return shape
 
     def _visit_BinExpr(self, node: nodes.BinExpr, variables: Mapping[str, Shape]) -> Shape:
