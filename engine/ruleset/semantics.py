@@ -355,7 +355,7 @@ class _Semantics:
             self.report(
                 doc,
                 pointer_join("/entries", again),
-                "lookup.same-key",
+                "rules.same-lookup-key",
                 f"'{again}' is the same key as '{first}': a value finds only '{first}'",
                 "keep one of them (YAML reads true, yes and on alike; 1.5 and 1.50 too)",
                 at_key=True,

@@ -16,6 +16,7 @@ from jinja2.exceptions import TemplateSyntaxError
 
 from tpsqbo_engine import assets, expr
 from tpsqbo_engine.functions import REGISTRY, RULE_FUNCTIONS
+from tpsqbo_engine.ruleset.arguments import ArgumentChecks
 from tpsqbo_engine.ruleset.calls import CallChecks
 from tpsqbo_engine.ruleset.checking import (
     QBO_REF_ENTITIES,
@@ -35,7 +36,7 @@ FUNCTIONS = tuple(sorted(RULE_FUNCTIONS))
 _TEMPLATE_ONLY = (nodes.Import, nodes.FromImport, nodes.Macro, nodes.CallBlock)
 
 
-class _Checker(CallChecks):
+class _Checker(CallChecks, ArgumentChecks):
     def __init__(self, scope: Scope) -> None:
         self.scope = scope
         self.findings: list[Finding] = []
@@ -124,6 +125,7 @@ class _Checker(CallChecks):
                 f"unknown filter '{node.name}'",
                 choices_hint(node.name, self.allowed_filters()),
             )
+        self.check_filter_call(node, subject)
         if node.name in ("merge_by", "sort", "unique", "list", "selectattr", "rejectattr"):
             return subject
         if node.name in ("first", "last"):
@@ -198,6 +200,7 @@ class _Checker(CallChecks):
                 f"{name}() takes {wanted} argument(s), not {given}{extra}",
                 f"{name}: {spec.summary}",
             )
+        self.check_function_kinds(node, spec)
         checker = getattr(self, f"_call_{name}", None)
         if checker is None:
             return scalar_shape(spec.returns) if spec.returns not in ("any", "list") else ANY

@@ -100,5 +100,5 @@ def test_a_table_a_boolean_key_never_finds_is_reported(tmp_path: Path) -> None:
 def test_two_keys_that_are_the_same_boolean_are_an_error(tmp_path: Path) -> None:
     problems = validate_pack(_pack(tmp_path, "  true: TAX\n  yes: NON\n")).problems
     assert [(p.line, p.code, p.message) for p in problems] == [
-        (6, "lookup.same-key", "'yes' is the same key as 'true': a value finds only 'true'")
+        (6, "rules.same-lookup-key", "'yes' is the same key as 'true': a value finds only 'true'")
     ]
