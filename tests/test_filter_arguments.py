@@ -163,7 +163,22 @@ BAD_CALLS = [
         "expr.bad-call",
         "left()'s argument 2 must be a whole number from 0 to 10,000, not 20000",
     ),
+    (
+        "{{ add_days(date, none) }}",
+        "expr.bad-call",
+        "add_days()'s argument 2 must be a whole number, not none",
+    ),
+    (
+        "{{ doc_number | truncate(none) }}",
+        "expr.bad-call",
+        "truncate's length must be a whole number, not none",
+    ),
     ("{{ lines | map('uper') | list }}", "expr.unknown-filter", "unknown filter 'uper'"),
+    (
+        "{{ lines | map(attribute='description') | map('truncate', 2) | list }}",
+        "expr.bad-call",
+        "truncate's length must be at least 3, the length of its end '...', not 2",
+    ),
     (
         "{{ lines | selectattr('work_code', 'equals', 'X') | list }}",
         "expr.unknown-test",
@@ -231,6 +246,7 @@ GOOD_CALLS = [
     "{{ lines | map(attribute='amount') | list }}",
     "{{ lines | map(attribute='amount', default=0) | list }}",
     "{{ lines | map('string') | join(', ') }}",
+    "{{ lines | map(attribute='description') | map('truncate', 5) | join(', ') }}",
     "{{ lines | selectattr('work_code', 'eq', 'TAX') | list }}",
     "{{ lines | selectattr('work_code') | list }}",
     "{{ lines | sort(attribute='work_code,amount', reverse=true) | list }}",
@@ -246,6 +262,8 @@ GOOD_CALLS = [
     "{{ add_days(date, -30) }}",
     "{{ add_days(date, '30') }}",
     "{{ left(doc_number, 10) }}",
+    "{{ doc_number | wordwrap(20, none) }}",
+    "{{ doc_number | trim(none) }}",
 ]
 
 

@@ -61,7 +61,7 @@ class ArgumentChecks:
     def check_function_kinds(self, node: nodes.Call, spec: FunctionSpec) -> None:
         for position, (arg, kind) in enumerate(zip(node.args, spec.kinds, strict=False), 1):
             value = constant(arg)
-            wanted = "" if value is _MISSING else wrong_kind(kind, value, none_ok=True)
+            wanted = "" if value is _MISSING else wrong_kind(kind, value, none_ok=False)
             if wanted:
                 self.report(
                     arg,
@@ -209,3 +209,7 @@ class ArgumentChecks:
                 f"unknown filter '{name}'",
                 choices_hint(name, allowed),
             )
+        elif isinstance(name, str):  # map('truncate', 20): truncate(20) of each item
+            each = nodes.Filter(None, name, node.args[1:], node.kwargs, None, None)
+            each.lineno = node.lineno
+            self.check_filter_call(each, subject.item())

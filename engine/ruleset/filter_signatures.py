@@ -205,8 +205,8 @@ ROUND_METHODS = ("common", "ceil", "floor")
 
 def wrong_kind(kind: str, value: Any, *, none_ok: bool) -> str:
     """What a constant of `kind` should be, when `value` is not one; "" when it is."""
-    if value is None:
-        return "" if none_ok or kind == "any" else "a value, not none"
+    if value is None and (none_ok or kind in ("any", "flag")):  # none is false for a flag
+        return ""
     if kind in ("int", "number") and isinstance(value, bool):
         return "a number, not true or false"
     if kind == "int" and not isinstance(value, int):
