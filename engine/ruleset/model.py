@@ -84,7 +84,12 @@ class LookupTable:
     default: Any
     has_default: bool
     where: str
-    index: KeyIndex = field(default_factory=KeyIndex)
+    index: KeyIndex = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Made from the entries themselves, so a table can never be built with keys its
+        # index does not know.
+        object.__setattr__(self, "index", KeyIndex.of(self.entries))
 
     def find(self, key: Any) -> tuple[bool, Any]:
         """(whether `key` finds an entry, its value): `True` finds `true:`, 1.5 finds `1.50:`
@@ -302,7 +307,6 @@ def _lookup(doc: RuleDocument) -> LookupTable:
         d.get("default"),
         "default" in d,
         _where(doc, ""),
-        KeyIndex.of(d["entries"]),
     )
 
 
