@@ -82,6 +82,10 @@ class KeyIndex:
         number = _number(value)
         return None if number is None else self.numbers.get(number)
 
+    def not_booleans(self) -> list[str]:
+        """The keys a true/false value never finds."""
+        return sorted(k for k in self.texts if not isinstance(yaml_scalar(k), bool))
+
     def same_keys(self) -> list[tuple[str, str]]:
         """Pairs of keys that one value would find both of (`true` and `yes`, `1.5` and
         `1.50`): only the first is ever used."""

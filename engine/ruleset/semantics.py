@@ -376,7 +376,19 @@ class _Semantics:
                 or "write it as tps.<Entity>.<field>, e.g. tps.WorkCode.work_type",
             )
             return
-        self.field_path(doc, "/key", shape, path)
+        found = self.field_path(doc, "/key", shape, path)
+        if found is not None and found.json_types() - {"null"} == {"boolean"}:
+            for entry in entries.not_booleans():
+                self.problems.append(
+                    doc.source.problem(
+                        pointer_join("/entries", entry),
+                        "rules.lookup-key-type",
+                        f"'{entry}' is never found: {key} is true or false",
+                        hint="write the keys as YAML booleans, unquoted: `true:` and `false:`",
+                        at_key=True,
+                        level=Level.WARNING,
+                    )
+                )
 
     # Exclusions and checklists ------------------------------------------------------------
     def check_exclusions(self, doc: RuleDocument) -> None:

@@ -102,3 +102,21 @@ def test_two_keys_that_are_the_same_boolean_are_an_error(tmp_path: Path) -> None
     assert [(p.line, p.code, p.message) for p in problems] == [
         (6, "rules.same-lookup-key", "'yes' is the same key as 'true': a value finds only 'true'")
     ]
+
+
+def test_keys_a_declared_boolean_key_never_finds_are_warned_of(tmp_path: Path) -> None:
+    root = _pack(tmp_path, "  true: TAX\n  N: NON\n")
+    text = (root / "taxed.yaml").read_text()
+    (root / "taxed.yaml").write_text(
+        text.replace("id: taxed-codes\n", "id: taxed-codes\nkey: tps.WorkCode.tax1\n", 1)
+    )
+    problems = validate_pack(root).problems
+    assert [(Path(p.file).name, p.line, p.level, p.code, p.message) for p in problems] == [
+        (
+            "taxed.yaml",
+            7,
+            "warning",
+            "rules.lookup-key-type",
+            "'N' is never found: tps.WorkCode.tax1 is true or false",
+        )
+    ]
