@@ -273,6 +273,6 @@ def test_calls_that_work_are_not_reported(source: str) -> None:
     _run(source)
 
 
-def test_arguments_that_are_not_constants_are_left_to_the_run(tmp_path: Any) -> None:
+def test_arguments_that_are_not_constants_are_left_to_the_run() -> None:
     assert _found("{{ doc_number | truncate(lines | length) }}") == []
     assert _found("{{ left(doc_number, lines | length) }}") == []
