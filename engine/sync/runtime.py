@@ -197,8 +197,9 @@ class Resolver:
 
     def lookup(self, table: str, key: Any, default: Any = _MISSING) -> Any:
         lookup = self.rules.lookups[table]
-        if key is not None and str(key) in lookup.entries:
-            return lookup.entries[str(key)]
+        found, value = lookup.find(key)  # `True` finds `true:`, 1.5 finds `1.50:`
+        if found:
+            return value
         if default is not _MISSING:
             return default
         if lookup.has_default:
