@@ -375,7 +375,9 @@ def _outcome(argv: list[str] | None) -> int:
         else:
             typer.echo(f"error: {exc.message}", err=True)
         return int(exc.exit_code)
-    except (KeyboardInterrupt, typer.Abort):
+    except (KeyboardInterrupt, typer.Abort) as exc:
+        if isinstance(exc.__cause__, EOFError):  # click reads any EOFError as a Ctrl-D
+            return _unexpected(exc.__cause__)
         typer.echo("interrupted", err=True)
         return EXIT_INTERRUPTED
     except EngineError as exc:
@@ -389,16 +391,20 @@ def _outcome(argv: list[str] | None) -> int:
         stop = signals.stop_within(exc)
         if stop is not None:  # a stop that came wrapped, raised as itself for main()
             raise stop from None
-        log = private.crash_log(exc)
-        where = f"the details are in {log}" if log else "the details could not be saved"
-        typer.echo(
-            f"unexpected error: {type(exc).__name__}. This is a bug in tpsqbo-engine; {where}",
-            err=True,
-        )
-        return EXIT_BUG
+        return _unexpected(exc)
     if result == EXIT_INTERRUPTED:  # typer turns a Ctrl-C inside a command into Exit(130)
         typer.echo("interrupted", err=True)
     return result if isinstance(result, int) else EXIT_OK
+
+
+def _unexpected(exc: BaseException) -> int:
+    log = private.crash_log(exc)
+    where = f"the details are in {log}" if log else "the details could not be saved"
+    typer.echo(
+        f"unexpected error: {type(exc).__name__}. This is a bug in tpsqbo-engine; {where}",
+        err=True,
+    )
+    return EXIT_BUG
 
 
 def run() -> None:

@@ -315,3 +315,19 @@ def test_an_environment_is_the_same_by_its_short_name_or_intuits_discovery_url(
     same_environment(store, "Sandbox ", tmp_path)
     with pytest.raises(UsageError, match=r"the firm config says qbo\.environment 'production'"):
         same_environment(store, "production", tmp_path)
+
+
+def test_an_end_of_file_inside_a_command_is_an_unexpected_error_not_a_ctrl_c(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """click turns any EOFError into its Abort, which reads as Ctrl-C (exit 130): a data
+    file cut short is the engine's failure, said as one, with its crash log."""
+
+    def cut_short(config: Path) -> None:
+        raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+
+    monkeypatch.setattr("tpsqbo_engine.cli_history.open_session", cut_short)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    assert cli.main(["history", "-c", str(tmp_path / "tpsqbo.yaml")]) == cli.EXIT_BUG
+    err = capsys.readouterr().err
+    assert "unexpected error: EOFError" in err and "interrupted" not in err
