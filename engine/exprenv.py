@@ -77,7 +77,7 @@ class RuleEnvironment(ImmutableSandboxedEnvironment):
                     limit = limits.MAX_SIZE if isinstance(seq, str) else limits.MAX_ITEMS
                     limits.fits(len(seq) * count, "a repeated value", limit)
         if op == "%":
-            limits.check_format(left)
+            limits.check_format(left, right)
         return limits.sized(_BINOPS[op](left, right))
 
     def is_safe_callable(self, obj: Any) -> bool:
