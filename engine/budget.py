@@ -7,7 +7,8 @@ the sandbox, in three parts:
   more than `MAX_SIZE` characters or `MAX_ITEMS` items, and numeric arguments that say how
   big to make something (widths, lengths, counts, format widths, `round`'s precision) are
   refused past it *before* the work;
-- steps: every `{% for %}` iteration counts, at most `MAX_STEPS` per evaluation;
+- steps: every `{% for %}` iteration and every `{% include %}` counts, at most `MAX_STEPS`
+  per evaluation;
 - time: an evaluation stops after `MAX_SECONDS` of wall-clock time, checked at every step.
 
 Going over raises `BudgetExceeded`, a Jinja `SecurityError`, so the caller reports it like any
@@ -57,7 +58,9 @@ class Budget:
     def tick(self, count: int = 1) -> None:
         self.steps -= count
         if self.steps < 0:
-            raise BudgetExceeded(f"more than {MAX_STEPS:,} loop iterations in one evaluation")
+            raise BudgetExceeded(
+                f"more than {MAX_STEPS:,} loop iterations and includes in one evaluation"
+            )
         if time.monotonic() > self.deadline:
             raise BudgetExceeded(f"evaluation took longer than {self.seconds:g} s")
 
@@ -113,6 +116,14 @@ def counted(iterable: Iterable[Any]) -> Iterator[Any]:
     for item in iterable:
         spend.tick()
         yield item
+
+
+def included(name: Any) -> Any:
+    """The name of a template an `{% include %}` (or extends, import) is about to render: each
+    spends a step, and looks at the clock, like a loop's item (ten includes of ten includes
+    of ... made a million renders that no loop counted)."""
+    (_open() or Budget(MAX_STEPS, MAX_SECONDS)).tick()
+    return name
 
 
 def _text_inside(items: Iterable[Any]) -> int:
@@ -328,6 +339,7 @@ __all__ = [
     "counted",
     "fits",
     "guarded",
+    "included",
     "open_budget",
     "sized",
 ]

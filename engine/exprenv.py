@@ -64,6 +64,7 @@ class RuleEnvironment(ImmutableSandboxedEnvironment):
     sized = staticmethod(limits.sized)
     fitting_parts = staticmethod(limits.fitting_parts)
     budget_loop = RuleFunction(limits.counted)
+    budget_include = RuleFunction(limits.included)
 
     def call_binop(self, context: Any, op: str, left: Any, right: Any) -> Any:
         if op == "**":
@@ -128,7 +129,21 @@ class RuleEnvironment(ImmutableSandboxedEnvironment):
             loop.iter = nodes.Call(
                 nodes.EnvironmentAttribute("budget_loop"), [loop.iter], [], None, None
             ).set_lineno(loop.lineno)
+        for load in source.find_all(_LOADS):  # so does every template included
+            _budget_load(load)
         return super()._generate(source, name, filename, defer_init)
+
+
+def _budget_load(load: nodes.Node) -> None:
+    # Include, Extends, Import and FromImport all name the template in `template`
+    named: Any = load
+    named.template = nodes.Call(
+        nodes.EnvironmentAttribute("budget_include"), [named.template], [], None, None
+    ).set_lineno(load.lineno)
+
+
+# The tags that render another template (of the pack's, through bindings.PackLoader).
+_LOADS = (nodes.Include, nodes.Extends, nodes.Import, nodes.FromImport)
 
 
 _BINOPS: dict[str, Callable[[Any, Any], Any]] = {
