@@ -165,11 +165,38 @@ def sized(value: Any) -> Any:
     return value
 
 
+_CONTAINERS = frozenset({list, tuple, dict, set, frozenset})
+
+
+def shown(value: Any) -> Any:
+    """The value, once the text `str` makes of it is known to fit. `sized` counts the text a
+    list holds, not the text of the lists it holds, each as often as it is referred to:
+    `[[s] * 100] * 10000` holds 10,000 references to a list that fits, and its text was 10 GB.
+    Walked only until the limit, so it costs no more than making a text that size would."""
+    if type(value) not in _CONTAINERS and not isinstance(value, Mapping):
+        return value
+    total, stack = 0, [iter((value,))]
+    while stack:
+        for item in stack[-1]:
+            total += 1 + (len(item) if isinstance(item, str) else 0)
+            if total > MAX_SIZE:
+                fits(total, "a value's text")
+            if isinstance(item, Mapping):
+                stack.append(iter([*item.keys(), *item.values()]))
+                break
+            if type(item) in _CONTAINERS:
+                stack.append(iter(item))
+                break
+        else:
+            stack.pop()
+    return value
+
+
 def fitting_parts(parts: Sequence[Any]) -> Sequence[Any]:
     """The parts of a `~`, once the text they join into is known to fit: counted before the
     join, which would otherwise make the whole text (a rule joining one long field to itself
     thousands of times) before `sized` could refuse it."""
-    fits(sum([len(part) if type(part) is str else len(str(part)) for part in parts]), _TEXT)
+    fits(sum([len(part) if type(part) is str else len(str(shown(part))) for part in parts]), _TEXT)
     return parts
 
 
@@ -196,6 +223,7 @@ def check_format(text: Any, args: Any = ()) -> None:
             total += abs(width)
         if isinstance(argument, str):
             total += len(argument)  # `%s` of a long text, perhaps many times over
+        shown(argument)  # `%s` of a list
     fits(total, "a formatted text's length")
 
 
@@ -207,6 +235,12 @@ def _ints(args: Iterable[Any]) -> Iterator[int]:
 SIZING_FILTERS = frozenset({"center", "truncate", "wordwrap", "batch", "indent", "slice"})
 
 
+# Filters that make a text of the value they are given (`str` of a list, for one).
+SHOWING_FILTERS = frozenset(
+    {"string", "lower", "upper", "trim", "title", "capitalize", "escape", "e", "replace"}
+    | {"truncate", "center", "wordwrap", "join", "date", "qbo_name", "qbo_display_name"}
+    | {"normalize_name", "normalize_email"}
+)
 PRECHECKED = SIZING_FILTERS | {"format", "replace", "join", "round", "sum"}
 # `round`'s precision makes a power of ten of that many digits (`x | round(-10000000)` spends
 # seconds in one call the clock cannot stop); no amount needs more than this many places.
@@ -307,10 +341,13 @@ def guarded(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
 
     skip = 1 if hasattr(func, "jinja_pass_arg") else 0  # the context or environment first
     checked = name in PRECHECKED
+    shows = name in SHOWING_FILTERS
 
     def run(*args: Any, **kwargs: Any) -> Any:
         if checked:
             args = (*args[:skip], *_precheck(name, args[skip:], kwargs))
+        if shows and len(args) > skip:
+            shown(args[skip])
         try:
             result = func(*args, **kwargs)
         except AssertionError as exc:
@@ -341,5 +378,6 @@ __all__ = [
     "guarded",
     "included",
     "open_budget",
+    "shown",
     "sized",
 ]

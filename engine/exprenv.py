@@ -175,7 +175,8 @@ def rule_function(func: Callable[..., Any], pure: bool = False) -> RuleFunction:
 
 @cache
 def environment(*, autoescape: bool = False) -> RuleEnvironment:
-    env = RuleEnvironment(undefined=StrictUndefined, autoescape=autoescape)
+    # what a template outputs is made a text: its size known first (`{{ list_of_lists }}`)
+    env = RuleEnvironment(undefined=StrictUndefined, autoescape=autoescape, finalize=limits.shown)
     env.globals.clear()
     allowed = {name: f for name, f in env.filters.items() if name in JINJA_FILTERS}
     env.filters = {

@@ -108,3 +108,33 @@ def test_join_counts_its_items_text_before_joining() -> None:
         _refused_quickly(source, {"s": big}, r"a (joined text|list's text)")
     joined = compile_value("{{ [{'a': 'x'}, {'a': 'y'}] | map(attribute='a') | join(',') }}", "r:1")
     assert joined.evaluate({}) == "x,y"
+
+
+NESTED = "[[('x' * 10000)] * 100] * 10000"  # fits as made: a list of references to one list
+MADE_TEXT = {
+    "string-filter": "{{ (" + NESTED + ") | string | length }}",
+    "case-filter": "{{ ([{'a': ('x' * 10000) * 100}] * 10000) | lower }}",
+    "concat": "{{ 'a' ~ (" + NESTED + ") }}",
+    "percent-s": "{{ '%s' % (" + NESTED + ",) }}",
+    "output": "{% set x = " + NESTED + " %}total: {{ x }}",
+    "join-of-lists": "{{ (" + NESTED + ") | join }}",
+}
+
+
+@pytest.mark.parametrize("source", MADE_TEXT.values(), ids=MADE_TEXT)
+def test_the_text_of_a_list_of_lists_is_sized_before_it_is_made(source: str) -> None:
+    value = compile_value(source, "rules/x.yaml:7")
+    tracemalloc.start()
+    try:
+        with pytest.raises(ExpressionError, match="a value's text"):
+            value.evaluate({})
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 20_000_000  # the text was 10 GB
+
+
+def test_small_lists_still_become_text() -> None:
+    made = compile_value("{{ [1, [2, 'ab'], {'k': 'v'}] | string }}", "r:1").evaluate({})
+    assert made == "[1, [2, 'ab'], {'k': 'v'}]"
+    assert compile_value("n: {{ xs }}", "r:1").evaluate({"xs": [1, 2]}) == "n: [1, 2]"
