@@ -21,6 +21,10 @@ from tpsqbo_engine.exprfast import DICT_ATTRIBUTES
 from tpsqbo_engine.filters import ALLOWED_TESTS, ENGINE_FILTERS, JINJA_FILTERS
 
 MAX_REPEAT = 10_000
+# Whole numbers multiplied: a number squared again and again doubles its digits each time,
+# and one multiplication of millions of digits runs for a minute in a call the clock cannot
+# stop. No amount, count or id needs more than this.
+MAX_PRODUCT_BITS = 4096
 
 
 class RuleFunction:
@@ -70,6 +74,8 @@ class RuleEnvironment(ImmutableSandboxedEnvironment):
         if op == "**":
             raise SecurityError("the ** operator is not allowed in rules")
         if op == "*":
+            if type(left) is int and type(right) is int:
+                _check_product(left, right)
             for seq, count in ((left, right), (right, left)):
                 repeated = isinstance(seq, str | list | tuple) and isinstance(count, int)
                 if repeated and count > MAX_REPEAT:
@@ -144,6 +150,14 @@ def _budget_load(load: nodes.Node) -> None:
 
 # The tags that render another template (of the pack's, through bindings.PackLoader).
 _LOADS = (nodes.Include, nodes.Extends, nodes.Import, nodes.FromImport)
+
+
+def _check_product(left: int, right: int) -> None:
+    if left.bit_length() + right.bit_length() > MAX_PRODUCT_BITS:
+        raise limits.BudgetExceeded(
+            f"a product of whole numbers over {MAX_PRODUCT_BITS:,} bits (about "
+            f"{int(MAX_PRODUCT_BITS * 0.30103):,} digits)"
+        )
 
 
 _BINOPS: dict[str, Callable[[Any, Any], Any]] = {

@@ -138,3 +138,14 @@ def test_small_lists_still_become_text() -> None:
     made = compile_value("{{ [1, [2, 'ab'], {'k': 'v'}] | string }}", "r:1").evaluate({})
     assert made == "[1, [2, 'ab'], {'k': 'v'}]"
     assert compile_value("n: {{ xs }}", "r:1").evaluate({"xs": [1, 2]}) == "n: [1, 2]"
+
+
+def test_squaring_a_number_again_and_again_is_refused() -> None:
+    # ran 68 s in multiplications the clock cannot interrupt, before
+    squarings = "{% set a = a * a %}" * 22
+    _refused_quickly(
+        "{% set a = 99999999 %}" + squarings + "{{ a }}", {}, "a product of whole numbers"
+    )
+    assert compile_value("{{ n * 99999999 * 99999999 }}", "r:1").evaluate({"n": 2}) == (
+        2 * 99999999 * 99999999
+    )
