@@ -145,6 +145,11 @@ def _verdicts(summary: UndoSummary, listed: str) -> list[str]:
             f"differs from it as listed {listed} (records added or removed since, or fields "
             "not as they were); put them right in QBO, or restore from that backup"
         )
+    if summary.unchecked:
+        said.append(
+            f"the books are not known to be back to the backup taken before run "
+            f"{summary.undone}: it was not compared with QBO (said above); compare them by hand"
+        )
     return said
 
 
@@ -158,6 +163,8 @@ def _undo_header(made: UndoPlan) -> list[str]:
             + (f"before it ({backup['taken_at']}, {backup['path']})" if backup else "before it")
             + "; the next sync is then an initial sync again."
         )
+    if made.unreadable:
+        lines.append(f"{made.unreadable}: QBO will not be compared with it after the undo.")
     return lines
 
 

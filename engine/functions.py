@@ -45,6 +45,9 @@ class FunctionSpec:
     # Where it may be called: "rules" (mappings, exclusions, templates), "checks" (checklist
     # expressions over the company), or "any" (pure functions).
     scope: str = "rules"
+    # What each positional argument written as a constant must be (filter_signatures.py's
+    # kinds: "whole", "count", "days", "text", ...), checked by `validate`; "any" for the rest.
+    kinds: tuple[str, ...] = ()
 
 
 def as_date(value: Any, what: str = "a date") -> date:
@@ -156,6 +159,7 @@ def join_nonempty(separator: Any, *parts: Any) -> str:
     return _text(separator).join(_text(p) for p in parts if p not in (None, ""))
 
 
+_COUNTED = ("any", "count")  # left, right, words: a text and how much of it
 REGISTRY: Mapping[str, FunctionSpec] = {
     spec.name: spec
     for spec in (
@@ -173,7 +177,15 @@ REGISTRY: Mapping[str, FunctionSpec] = {
         ),
         FunctionSpec("today", 0, 0, "date", "the run's date (fixed in pack tests)"),
         FunctionSpec("wip", 1, 1, "list", "the TPS WIP entries billed on an invoice line"),
-        FunctionSpec("add_days", 2, 2, "date", "a date moved by a number of days", add_days),
+        FunctionSpec(
+            "add_days",
+            2,
+            2,
+            "date",
+            "a date moved by a number of days",
+            add_days,
+            kinds=("any", "days"),
+        ),
         FunctionSpec("end_of_month", 1, 1, "date", "the month's last day", end_of_month),
         FunctionSpec("due_by_terms", 2, 2, "date", "a due date by terms", due_by_terms),
         FunctionSpec(
@@ -185,9 +197,15 @@ REGISTRY: Mapping[str, FunctionSpec] = {
         FunctionSpec(
             "query", 1, 2, "list", "the matching QBO records (at most 1,000)", scope="checks"
         ),
-        FunctionSpec("left", 2, 2, "string", "the first n characters (n ≤ 10,000)", left),
-        FunctionSpec("right", 2, 2, "string", "the last n characters (n ≤ 10,000)", right),
-        FunctionSpec("words", 2, 2, "string", "the first n words (n ≤ 10,000)", words),
+        FunctionSpec(
+            "left", 2, 2, "string", "the first n characters (n ≤ 10,000)", left, kinds=_COUNTED
+        ),
+        FunctionSpec(
+            "right", 2, 2, "string", "the last n characters (n ≤ 10,000)", right, kinds=_COUNTED
+        ),
+        FunctionSpec(
+            "words", 2, 2, "string", "the first n words (n ≤ 10,000)", words, kinds=_COUNTED
+        ),
         FunctionSpec("digits", 1, 1, "string", "only the digits of a text", digits),
         FunctionSpec(
             "join_nonempty",

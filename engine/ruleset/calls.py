@@ -4,6 +4,8 @@ gives back."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from jinja2 import nodes
 
 from tpsqbo_engine.ruleset.checking import (
@@ -32,7 +34,7 @@ class CallChecks:
         self.report(node, "expr.bad-call", f"the first argument must be a quoted {what}")
         return None
 
-    def _call_lookup(self, node: nodes.Call) -> Shape:
+    def _call_lookup(self, node: nodes.Call, shapes: Sequence[Shape]) -> Shape:
         table = self._first_constant(node, "lookup id")
         if table is not None and table not in self.scope.lookups:
             self.report(
@@ -43,22 +45,30 @@ class CallChecks:
             )
         elif table is not None and table in self.scope.lookup_keys and len(node.args) > 1:
             self._lookup_keys(node, table, node.args[1])
+            self._lookup_key_type(node, table, shapes[1])
         return ANY
+
+    def _defaulted(self, node: nodes.Call, table: str) -> bool:
+        """Whether a key missing from the table takes a default rather than failing."""
+        return (
+            self.scope.lookup_keys[table][1]
+            or len(node.args) > 2
+            or any(kw.key == "default" for kw in node.kwargs)
+        )
 
     def _lookup_keys(self, node: nodes.Call, table: str, key: nodes.Node) -> None:
         """A key written in the rule must be in the table: a typo would fail every record
         (or quietly take the default) only at run time."""
-        keys, has_default = self.scope.lookup_keys[table]
-        defaulted = (
-            has_default or len(node.args) > 2 or any(kw.key == "default" for kw in node.kwargs)
-        )
+        index = self.scope.lookup_keys[table][0]
+        defaulted = self._defaulted(node, table)
         candidates = [key.expr1, key.expr2] if isinstance(key, nodes.CondExpr) else [key]
         for candidate in candidates:
             if not isinstance(candidate, nodes.Const) or candidate.value is None:
                 continue
-            wanted = str(candidate.value)
-            if wanted in keys:
+            if index.key_for(candidate.value) is not None:
                 continue
+            wanted = str(candidate.value)
+            keys = index.texts
             hint = did_you_mean(wanted, keys) or f"keys: {', '.join(sorted(keys)[:12])}"
             if defaulted:
                 self.findings.append(
@@ -78,7 +88,41 @@ class CallChecks:
                     hint,
                 )
 
-    def _call_ref(self, node: nodes.Call) -> Shape:
+    def _lookup_key_type(self, node: nodes.Call, table: str, key: Shape) -> None:
+        """A key that is always true/false or a number must find keys of that kind: a table
+        of texts (`Y:`, `N:`) never matches `tax1`, and every record takes the default."""
+        index = self.scope.lookup_keys[table][0]
+        kinds = key.json_types() - {"null"}
+        defaulted = self._defaulted(node, table)
+        if kinds == {"boolean"}:
+            missing = [
+                word
+                for value, word in ((True, "true"), (False, "false"))
+                if value not in index.booleans
+            ]
+            if not missing or (defaulted and len(missing) == 1):
+                return  # `true: TAX` and a default for the rest is a whole table
+            what = f"true or false, but the lookup '{table}' has no key {' or '.join(missing)}"
+            hint = "write the keys as YAML booleans, unquoted: `true: TAX` and `false: NON`"
+        elif kinds and kinds <= {"number", "integer"} and not index.numbers:
+            what = f"a number, but no key of the lookup '{table}' is a number"
+            hint = "write the keys as numbers, unquoted: `1.5: ...`"
+        else:
+            return
+        if defaulted:
+            self.findings.append(
+                Finding(
+                    "expr.lookup-key-type",
+                    f"the key is {what}: the default is always used",
+                    hint,
+                    getattr(node, "lineno", 1) or 1,
+                    level="warning",
+                )
+            )
+        else:
+            self.report(node, "expr.lookup-key-type", f"the key is {what}", hint)
+
+    def _call_ref(self, node: nodes.Call, shapes: Sequence[Shape]) -> Shape:
         entity = self._first_constant(node, "QBO entity name")
         if entity is not None and entity not in QBO_REF_ENTITIES:
             self.report(
@@ -89,7 +133,7 @@ class CallChecks:
             )
         return self.scope.catalog.definitions.get("qbo.Ref", ANY)
 
-    def _call_linked(self, node: nodes.Call) -> Shape:
+    def _call_linked(self, node: nodes.Call, shapes: Sequence[Shape]) -> Shape:
         mapping = self._first_constant(node, "mapping id")
         if mapping is None:
             return ANY
@@ -109,7 +153,7 @@ class CallChecks:
             else scalar_shape("string")
         )
 
-    def _call_record(self, node: nodes.Call) -> Shape:
+    def _call_record(self, node: nodes.Call, shapes: Sequence[Shape]) -> Shape:
         mapping = self._first_constant(node, "mapping id")
         entities = self.scope.mapping_entities.get(mapping or "")
         if mapping is not None and entities is None:
@@ -138,19 +182,19 @@ class CallChecks:
             return ANY
         return shape or ANY
 
-    def _call_count(self, node: nodes.Call) -> Shape:
+    def _call_count(self, node: nodes.Call, shapes: Sequence[Shape]) -> Shape:
         self._qbo_entity(node)
         return scalar_shape("number")
 
-    def _call_exists(self, node: nodes.Call) -> Shape:
+    def _call_exists(self, node: nodes.Call, shapes: Sequence[Shape]) -> Shape:
         self._qbo_entity(node)
         return scalar_shape("boolean")
 
-    def _call_query(self, node: nodes.Call) -> Shape:
+    def _call_query(self, node: nodes.Call, shapes: Sequence[Shape]) -> Shape:
         entity = self._qbo_entity(node)
         return Shape({"type": "array", "items": entity.node}, entity.resolver, "records")
 
-    def _call_unique(self, node: nodes.Call) -> Shape:
+    def _call_unique(self, node: nodes.Call, shapes: Sequence[Shape]) -> Shape:
         if len(node.args) < 2:
             self.report(
                 node,

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from tpsqbo_engine.functions import RULE_FUNCTIONS
+from tpsqbo_engine.ruleset.lookup_keys import KeyIndex
 from tpsqbo_engine.ruleset.shapes import EntityCatalog, Shape
 
 QBO_REF_ENTITIES = (
@@ -47,7 +48,7 @@ class Scope:
     lookups: frozenset[str] = frozenset()
     mapping_entities: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     # lookup id → (its keys, whether it has a default), so constant keys can be checked
-    lookup_keys: Mapping[str, tuple[frozenset[str], bool]] = field(default_factory=dict)
+    lookup_keys: Mapping[str, tuple[KeyIndex, bool]] = field(default_factory=dict)
     # the functions callable here: rule functions, or checklist functions (functions.py)
     functions: frozenset[str] = RULE_FUNCTIONS
 

@@ -20,6 +20,7 @@ from jinja2.exceptions import TemplateSyntaxError
 from tpsqbo_engine.errors import RuleError
 from tpsqbo_engine.expr import CompiledValue, compile_value, is_template, parse
 from tpsqbo_engine.problems import has_errors
+from tpsqbo_engine.ruleset.lookup_keys import KeyIndex
 from tpsqbo_engine.ruleset.packs import Disabled, RuleDocument
 from tpsqbo_engine.ruleset.patches import where
 from tpsqbo_engine.ruleset.semantics import template_path
@@ -83,6 +84,18 @@ class LookupTable:
     default: Any
     has_default: bool
     where: str
+    index: KeyIndex = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Made from the entries themselves, so a table can never be built with keys its
+        # index does not know.
+        object.__setattr__(self, "index", KeyIndex.of(self.entries))
+
+    def find(self, key: Any) -> tuple[bool, Any]:
+        """(whether `key` finds an entry, its value): `True` finds `true:`, 1.5 finds `1.50:`
+        (lookup_keys.py)."""
+        found = self.index.key_for(key)
+        return (False, None) if found is None else (True, self.entries[found])
 
 
 @dataclass(frozen=True, slots=True)

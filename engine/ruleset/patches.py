@@ -11,7 +11,6 @@ mistake inside a patch is reported at the patch in pack.yaml and the rest at the
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,7 +83,7 @@ class _Tree:
     """The document's data with the origin of every container and value, kept in step."""
 
     def __init__(self, source: SourceDocument) -> None:
-        self.data = copy.deepcopy(source.data)
+        self.data = unshared(source.data)
         self.origin = self._index(self.data, source, "")
 
     @staticmethod
@@ -131,6 +130,18 @@ class _Tree:
 
         visit(self.origin, "")
         return out
+
+
+def unshared(value: Any) -> Any:
+    """A copy in which every dict and list is its own. YAML aliases share one container
+    between several paths (source.py builds them once), and `copy.deepcopy` keeps that
+    sharing, so a patch of one path would change every path the anchor is used at. The
+    alias budget of source.py bounds the expanded size, so this copy is bounded too."""
+    if isinstance(value, dict):
+        return {k: unshared(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unshared(v) for v in value]
+    return value  # scalars (str, Decimal, bool, None) are immutable
 
 
 def _key(container: Any, segment: str, path: str) -> str | int:
@@ -216,7 +227,7 @@ def _apply_step(
     if op == "set":
         if isinstance(container, list) and not isinstance(key, int):
             raise PatchError("", "pack.patch-unmatched", "no such item")
-        container[key] = copy.deepcopy(value)
+        container[key] = unshared(value)
         children[key] = _Tree._index(value, pack, at)
         return
     # add: append entries to the list at the path
@@ -238,6 +249,6 @@ def _apply_step(
                 f"the list already has an item with id '{item['id']}'",
                 f"change it with set: {{'{'/'.join(segments)}/{item['id']}/...': ...}}",
             )
-        target.append(copy.deepcopy(item))
+        target.append(unshared(item))
         item_at = pointer_join(at, i) if isinstance(value, list) else at
         children[key]["#"].append(_Tree._index(item, pack, item_at))

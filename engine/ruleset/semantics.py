@@ -17,6 +17,7 @@ from tpsqbo_engine.functions import CHECK_FUNCTIONS
 from tpsqbo_engine.problems import Level, Problem
 from tpsqbo_engine.ruleset.documents import template_root
 from tpsqbo_engine.ruleset.literals import literal_hint, literal_mismatch
+from tpsqbo_engine.ruleset.lookup_keys import KeyIndex
 from tpsqbo_engine.ruleset.packs import RuleDocument
 from tpsqbo_engine.ruleset.patches import where
 from tpsqbo_engine.ruleset.schema_check import indentation_hint
@@ -75,7 +76,7 @@ class _Semantics:
     catalog: EntityCatalog
     by_kind: Mapping[str, Mapping[str, RuleDocument]]
     problems: list[Problem] = field(default_factory=list)
-    _lookup_keys: dict[str, tuple[frozenset[str], bool]] | None = None
+    _lookup_keys: dict[str, tuple[KeyIndex, bool]] | None = None
 
     # Helpers ------------------------------------------------------------------------------
     def ids(self, kind: str) -> list[str]:
@@ -114,10 +115,10 @@ class _Semantics:
             CHECK_FUNCTIONS,
         )
 
-    def lookup_keys(self) -> dict[str, tuple[frozenset[str], bool]]:
+    def lookup_keys(self) -> dict[str, tuple[KeyIndex, bool]]:
         if self._lookup_keys is None:
             self._lookup_keys = {
-                lid: (frozenset(str(k) for k in d.data["entries"]), "default" in d.data)  # type: ignore[attr-defined]
+                lid: (KeyIndex.of(str(k) for k in d.data["entries"]), "default" in d.data)  # type: ignore[attr-defined]
                 for lid, d in self.by_kind.get("lookup", {}).items()
                 if d.schema_valid
             }
@@ -349,6 +350,16 @@ class _Semantics:
 
     def check_lookup(self, doc: RuleDocument) -> None:
         """`key: tps.WorkCode.work_type` says where the keys come from: it must exist."""
+        entries = KeyIndex.of(str(k) for k in doc.data["entries"])  # type: ignore[attr-defined]
+        for first, again in entries.same_keys():
+            self.report(
+                doc,
+                pointer_join("/entries", again),
+                "rules.same-lookup-key",
+                f"'{again}' is the same key as '{first}': a value finds only '{first}'",
+                "keep one of them (YAML reads true, yes and on alike; 1.5 and 1.50 too)",
+                at_key=True,
+            )
         key = doc.data.get("key")
         if not isinstance(key, str):
             return
@@ -365,7 +376,19 @@ class _Semantics:
                 or "write it as tps.<Entity>.<field>, e.g. tps.WorkCode.work_type",
             )
             return
-        self.field_path(doc, "/key", shape, path)
+        found = self.field_path(doc, "/key", shape, path)
+        if found is not None and found.json_types() - {"null"} == {"boolean"}:
+            for entry in entries.not_booleans():
+                self.problems.append(
+                    doc.source.problem(
+                        pointer_join("/entries", entry),
+                        "rules.lookup-key-type",
+                        f"'{entry}' is never found: {key} is true or false",
+                        hint="write the keys as YAML booleans, unquoted: `true:` and `false:`",
+                        at_key=True,
+                        level=Level.WARNING,
+                    )
+                )
 
     # Exclusions and checklists ------------------------------------------------------------
     def check_exclusions(self, doc: RuleDocument) -> None:

@@ -16,6 +16,7 @@ from jinja2.exceptions import TemplateSyntaxError
 
 from tpsqbo_engine import assets, expr
 from tpsqbo_engine.functions import REGISTRY, RULE_FUNCTIONS
+from tpsqbo_engine.ruleset.arguments import ArgumentChecks
 from tpsqbo_engine.ruleset.calls import CallChecks
 from tpsqbo_engine.ruleset.checking import (
     QBO_REF_ENTITIES,
@@ -35,7 +36,7 @@ FUNCTIONS = tuple(sorted(RULE_FUNCTIONS))
 _TEMPLATE_ONLY = (nodes.Import, nodes.FromImport, nodes.Macro, nodes.CallBlock)
 
 
-class _Checker(CallChecks):
+class _Checker(CallChecks, ArgumentChecks):
     def __init__(self, scope: Scope) -> None:
         self.scope = scope
         self.findings: list[Finding] = []
@@ -124,6 +125,7 @@ class _Checker(CallChecks):
                 f"unknown filter '{node.name}'",
                 choices_hint(node.name, self.allowed_filters()),
             )
+        self.check_filter_call(node, subject)
         if node.name in ("merge_by", "sort", "unique", "list", "selectattr", "rejectattr"):
             return subject
         if node.name in ("first", "last"):
@@ -148,15 +150,18 @@ class _Checker(CallChecks):
 
     def _check_args(
         self, node: nodes.Filter | nodes.Test | nodes.Call, variables: Mapping[str, Shape]
-    ) -> None:
-        for arg in [*node.args, *(kw.value for kw in node.kwargs)]:
-            self.shape_of(arg, variables)
+    ) -> list[Shape]:
+        """The shapes of the positional arguments, every argument checked."""
+        shapes = [self.shape_of(arg, variables) for arg in node.args]
+        for kw in node.kwargs:
+            self.shape_of(kw.value, variables)
         for extra in (node.dyn_args, node.dyn_kwargs):
             if extra is not None:
                 self.report(extra, "expr.unsafe", "*args and **kwargs are not allowed in rules")
+        return shapes
 
     def _visit_Call(self, node: nodes.Call, variables: Mapping[str, Shape]) -> Shape:
-        self._check_args(node, variables)
+        shapes = self._check_args(node, variables)
         if not isinstance(node.node, nodes.Name) or node.node.name in variables:
             callee = node.node.node if isinstance(node.node, nodes.Getattr) else node.node
             self.shape_of(callee, variables)
@@ -195,10 +200,11 @@ class _Checker(CallChecks):
                 f"{name}() takes {wanted} argument(s), not {given}{extra}",
                 f"{name}: {spec.summary}",
             )
+        self.check_function_kinds(node, spec)
         checker = getattr(self, f"_call_{name}", None)
         if checker is None:
             return scalar_shape(spec.returns) if spec.returns not in ("any", "list") else ANY
-        shape: Shape = checker(node)
+        shape: Shape = checker(node, shapes)
         return shape
 
     def _visit_BinExpr(self, node: nodes.BinExpr, variables: Mapping[str, Shape]) -> Shape:

@@ -283,7 +283,7 @@ class Planner:
         finance charge's QBO invoice (engine/sync/unapplied.py), or ''."""
         if system_of(mapping.source) != "qbo" or mapping.target != "tps.Payment":
             return ""
-        rules = self.given.rules.mappings
+        rules = self.given.rules
         left = split_lines(record.get("Line"), "the payment's Line", rules, self.links)[1]
         return warning([part for _, part in left]) if left else ""
 

@@ -22,6 +22,7 @@ from tpsqbo_engine.sync.matching import NORMALIZERS, ident_of
 from tpsqbo_engine.sync.mirror import FIRM_SIZED, MIRRORED, Mirror
 from tpsqbo_engine.sync.planner import LinkRow
 from tpsqbo_engine.sync.snapshot import ALWAYS_WHOLE, Record, Snapshot
+from tpsqbo_engine.sync.unapplied import carriers
 
 # Longer strings are text (descriptions, notes), never an id or a name a rule looks up.
 LONGEST_NAMED = 100
@@ -84,8 +85,10 @@ def _texts(value: Any, longest: int | None = LONGEST_NAMED) -> Iterator[str]:
 
 
 def links_of(rules: RuleSet, state: StateStore, ids: set[str]) -> dict[str, list[LinkRow]]:
-    """Each pair's links that touch one of `ids`, as the planner takes them."""
-    found = state.links_of_pairs(sorted({pair_of(m) for m in rules.mappings}), ids)
+    """Each pair's links that touch one of `ids`, as the planner takes them: those of the
+    mappings a pack disabled too, which still say what a QBO record is the copy of (a
+    finance charge's invoice, still paid after its mapping stopped running)."""
+    found = state.links_of_pairs(sorted({c.pair for c in carriers(rules)}), ids)
     return {pair: [link_row(r) for r in rows] for pair, rows in found.items()}
 
 

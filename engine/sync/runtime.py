@@ -26,7 +26,7 @@ from tpsqbo_engine.sync.filling import Fields, filled, filler
 from tpsqbo_engine.sync.hashing import content_hash as content_hash
 from tpsqbo_engine.sync.links import PENDING, Links, pair_of, record_key, system_of
 from tpsqbo_engine.sync.snapshot import Snapshot
-from tpsqbo_engine.sync.unapplied import split_lines
+from tpsqbo_engine.sync.unapplied import carriers, split_lines
 
 Record = dict[str, Any]
 _MISSING = object()
@@ -187,18 +187,19 @@ class Resolver:
 
     def lines_to_apply(self, lines: Any) -> list[Any]:
         """The lines of a QBO payment to apply to TPS invoices (engine/sync/unapplied.py)."""
-        return split_lines(lines, "lines_to_apply()", self.rules.mappings, self.links)[0]
+        return split_lines(lines, "lines_to_apply()", self.rules, self.links)[0]
 
     def lines_left_unapplied(self, lines: Any) -> list[Any]:
         """The lines of a QBO payment that paid a finance charge's or an increase's QBO
         invoice, which TPS keeps unapplied."""
-        left = split_lines(lines, "lines_left_unapplied()", self.rules.mappings, self.links)[1]
+        left = split_lines(lines, "lines_left_unapplied()", self.rules, self.links)[1]
         return [line for line, _ in left]
 
     def lookup(self, table: str, key: Any, default: Any = _MISSING) -> Any:
         lookup = self.rules.lookups[table]
-        if key is not None and str(key) in lookup.entries:
-            return lookup.entries[str(key)]
+        found, value = lookup.find(key)  # `True` finds `true:`, 1.5 finds `1.50:`
+        if found:
+            return value
         if default is not _MISSING:
             return default
         if lookup.has_default:
@@ -365,10 +366,10 @@ class Resolver:
         not: a finance charge's or an increase's QBO invoice, read as an invoice."""
         if system_of(mapping.target) != "qbo":
             return None
-        for other in self.rules.mappings:
-            if other.target != mapping.target or pair_of(other) == pair_of(mapping):
+        for other in carriers(self.rules):  # a disabled mapping's links too
+            if other.target != mapping.target or other.pair == pair_of(mapping):
                 continue
-            tps_id = self.links.other(pair_of(other), "qbo", key)
+            tps_id = self.links.other(other.pair, "qbo", key)
             if tps_id is not None:
                 return other.id, record_key(other.source, tps_id)
         return None

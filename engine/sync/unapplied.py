@@ -12,14 +12,14 @@ the unapplied amount to it in TPS (Payment → Detach/Attach), which the engine 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from tpsqbo_engine.filters import ExpressionError, to_decimal
-from tpsqbo_engine.ruleset.model import MappingRule
-from tpsqbo_engine.sync.links import Links, pair_of, system_of
+from tpsqbo_engine.ruleset.model import RuleSet
+from tpsqbo_engine.sync.links import Links, system_of
 
 # What a TPS payment is applied to, and the QBO entity a QBO payment line pays.
 APPLIED_TO = "tps.Invoice"
@@ -76,25 +76,58 @@ class Unapplied:
         return f"{words} {ident}"
 
 
-def qbo_side(mapping: MappingRule, links: Links) -> tuple[str, Mapping[str, str]]:
-    """The mapping's QBO entity name ("Invoice") and its links, QBO id -> TPS id."""
-    qbo = mapping.target if system_of(mapping.target) == "qbo" else mapping.source
-    return qbo.split(".", 1)[1], links.to_tps.get(pair_of(mapping), {})
+@dataclass(frozen=True)
+class Carrier:
+    """A mapping whose links say which TPS record a QBO record is the copy of: one the
+    rules run, or one a pack disabled (`disable:`). A finance charge synced before its
+    mapping was disabled is still in QBO, still that charge's copy, and still paid."""
+
+    id: str
+    source: str
+    target: str
+    disabled: bool = False
+
+    @property
+    def named(self) -> str:
+        return f"{self.id} (disabled)" if self.disabled else self.id
+
+    @property
+    def pair(self) -> str:
+        # as `pair_of` names a mapping's: links are kept per TPS entity and QBO entity
+        return f"{self.tps_side.split('.', 1)[1]}|{self.qbo_side.split('.', 1)[1]}"
+
+    @property
+    def tps_side(self) -> str:
+        return self.source if system_of(self.source) == "tps" else self.target
+
+    @property
+    def qbo_side(self) -> str:
+        return self.target if system_of(self.source) == "tps" else self.source
+
+
+def carriers(rules: RuleSet) -> list[Carrier]:
+    """Every mapping whose links the state may hold: those running, then those disabled."""
+    running = [Carrier(m.id, m.source, m.target) for m in rules.mappings]
+    disabled = [
+        Carrier(d.id, d.entities[0], d.entities[1], disabled=True)
+        for d in rules.disabled
+        if d.kind == "mapping" and len(d.entities) == 2
+    ]
+    return running + disabled
 
 
 def split_lines(
-    lines: Any, reader: str, mappings: Iterable[MappingRule], links: Links
+    lines: Any, reader: str, rules: RuleSet, links: Links
 ) -> tuple[list[Any], list[tuple[Any, Unapplied]]]:
     """A QBO payment's lines that link a transaction, as (those to apply to TPS invoices,
     each of the others with what it paid): a line paying a QBO invoice the engine made from
-    a TPS record that is not an invoice (a finance charge, an increase) is left unapplied.
-    A line paying an invoice no mapping links stays with those to apply, whose rule then
-    fails for it as before."""
+    a TPS record that is not an invoice (a finance charge, an increase) is left unapplied,
+    whether or not the mapping that made it still runs. A line paying an invoice no mapping
+    links stays with those to apply, whose rule then fails for it as before."""
     sides = [
-        (mapping, *qbo_side(mapping, links))
-        for mapping in mappings
-        if PAID in (mapping.source, mapping.target)
-        and APPLIED_TO not in (mapping.source, mapping.target)
+        (carrier, links.to_tps.get(carrier.pair, {}))
+        for carrier in carriers(rules)
+        if carrier.qbo_side == PAID and carrier.tps_side != APPLIED_TO
     ]
     to_apply: list[Any] = []
     left: list[tuple[Any, Unapplied]] = []
@@ -103,9 +136,9 @@ def split_lines(
             continue
         part = next(
             (
-                _part(line, mapping, tps_id)
-                for mapping, entity, tps_ids in sides
-                if (tps_id := paid_record(line, entity, tps_ids)) is not None
+                _part(line, carrier, tps_id)
+                for carrier, tps_ids in sides
+                if (tps_id := paid_record(line, "Invoice", tps_ids)) is not None
             ),
             None,
         )
@@ -116,14 +149,13 @@ def split_lines(
     return to_apply, left
 
 
-def _part(line: Mapping[str, Any], mapping: MappingRule, tps_id: str) -> Unapplied:
-    tps_side = mapping.source if mapping.target == PAID else mapping.target
+def _part(line: Mapping[str, Any], carrier: Carrier, tps_id: str) -> Unapplied:
     try:
         amount = to_decimal(line.get("Amount") or 0)
     except ExpressionError as refused:
         raise ExpressionError(f"a payment line's Amount: {refused.message}") from None
     qbo_id = str(line["LinkedTxn"][0].get("TxnId"))
-    return Unapplied(f"{tps_side}:{tps_id}", f"{PAID}:{qbo_id}", mapping.id, amount)
+    return Unapplied(f"{carrier.tps_side}:{tps_id}", f"{PAID}:{qbo_id}", carrier.named, amount)
 
 
 def warning(parts: list[Unapplied]) -> str:

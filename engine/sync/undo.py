@@ -38,7 +38,13 @@ from tpsqbo_engine.sync.fingerprint import PAYMENT_LINKS, fingerprint
 from tpsqbo_engine.sync.plan import Operation, Plan
 from tpsqbo_engine.sync.planner import version_of
 from tpsqbo_engine.sync.snapshot import TPS_RESOURCES
-from tpsqbo_engine.sync.undo_compare import differing, get, whole_lists
+from tpsqbo_engine.sync.undo_compare import (
+    BackupUnreadable,
+    check_readable,
+    differing,
+    get,
+    whole_lists,
+)
 from tpsqbo_engine.sync.voids import is_void
 
 Record = dict[str, Any]
@@ -77,6 +83,7 @@ class UndoPlan:
     plan: Plan
     steps: list[Step]  # one per operation of the plan
     backup: dict[str, Any] | None = None  # for the initial sync: the backup taken before it
+    unreadable: str = ""  # why that backup cannot be read, when it cannot
 
     @property
     def initial(self) -> bool:
@@ -118,13 +125,19 @@ def plan_undo(session: Any, run_id: int, force: frozenset[str] = frozenset()) ->
     own = {s.written.split(".", 1)[1] for s in steps if s.kind == "delete"}
     current = {s.written: current_record(session, s.written) for s in steps}
     backup = _backup_before(session.state, run) if run["phase"] == "initial" else None
+    unreadable = ""
     if run["phase"] == "initial":
-        steps = whole_lists(steps, backup, current)
+        try:
+            check_readable(backup)
+            steps = whole_lists(steps, backup, current)
+        except BackupUnreadable as error:  # its lists are then known neither way
+            unreadable = error.message
+            steps = whole_lists(steps, None, current)
     operations = [
         _decide(step, current[step.written], run_id, step.written in force, own) for step in steps
     ]
     plan = Plan("undo", operations, "")
-    return UndoPlan(run, plan, steps, backup)
+    return UndoPlan(run, plan, steps, backup, unreadable)
 
 
 def journal_steps(state: StateStore, run_id: int) -> list[Step]:
@@ -244,7 +257,8 @@ def _decide(
     if step.unknown:
         return listed(
             f"not touched: run {run_id} read {step.written} as paid history, without its "
-            f"{', '.join(step.unknown)}, and the backup taken before the run does not hold it, "
+            f"{', '.join(step.unknown)}, and the backup taken before the run does not hold it "
+            "(or cannot be read), "
             "so what it was cannot be restored; set it back by hand in QBO"
         )
     payments = [p for p in _paid_by(step, current) if p.replace(" ", ":") not in own]

@@ -28,7 +28,12 @@ from tpsqbo_engine.sync.undo import (
     is_taken_back,
     journal_steps,
 )
-from tpsqbo_engine.sync.undo_compare import compare_with_backup, differing, get
+from tpsqbo_engine.sync.undo_compare import (
+    BackupUnreadable,
+    compare_with_backup,
+    differing,
+    get,
+)
 
 Record = dict[str, Any]
 # What a full update does not send back: QBO's own stamps (Id and SyncToken are added).
@@ -43,13 +48,17 @@ class UndoSummary:
     complete: bool  # every write of the run is taken back
     backup_check: list[str] = field(default_factory=list)  # the initial sync: QBO vs backup
     back_to_backup: bool | None = None  # what that check found; None: no check (not initial)
+    # Why QBO was not compared with the backup (it cannot be read, or QBO could not be read
+    # for the check): nothing then says the books are back.
+    unchecked: str = ""
 
     @property
     def ok(self) -> bool:
         """Every write taken back and, for the initial sync, QBO back to the backup: what
         `undo` exits 0 on. A difference from the backup is a failure even when each write
-        was taken back: the books are not as they were before the run."""
-        return self.complete and self.back_to_backup is not False
+        was taken back: the books are not as they were before the run; so is a check that
+        could not be made: nothing then says they are."""
+        return self.complete and self.back_to_backup is not False and not self.unchecked
 
 
 def apply_undo(
@@ -75,11 +84,28 @@ def apply_undo(
                 state.db.table("runs").update(target, {"status": "undone"})
     if not undo.initial:
         return UndoSummary(run_id, target, counts, complete)
+    return UndoSummary(run_id, target, counts, complete, *_backup_check(session, undo, target))
+
+
+def _backup_check(session: Any, undo: UndoPlan, target: int) -> tuple[list[str], bool | None, str]:
+    """The initial sync's undo: QBO against the backup taken before it (the lines saying
+    so, whether it is back to it, and why the check could not be made, if not)."""
     if not undo.backup:  # the initial sync was forced without one
-        unchecked = f"no backup was taken before run {target}: QBO is not compared with one"
-        return UndoSummary(run_id, target, counts, complete, [unchecked])
-    check = compare_with_backup(session, undo.backup, journal_steps(state, target))
-    return UndoSummary(run_id, target, counts, complete, list(check.lines), check.back)
+        return [f"no backup was taken before run {target}: QBO is not compared with one"], None, ""
+    why = undo.unreadable  # found when planning: not read again
+    if not why:
+        try:
+            check = compare_with_backup(session, undo.backup, journal_steps(session.state, target))
+        except BackupUnreadable as error:
+            why = error.message
+        except ConnectorError as error:
+            why = f"QBO could not be read to compare it with the backup ({error.message})"
+        else:
+            return list(check.lines), check.back, ""
+    # The writes are taken back and recorded (run N may be marked undone, so this undo
+    # cannot be run again for the check): the summary is still owed, saying why the check
+    # was not made and what to do instead.
+    return [f"{why}: QBO is not compared with it; check the books against it by hand"], None, why
 
 
 def _one(session: Any, run_id: int, op: Operation, step: Step, target: int) -> None:

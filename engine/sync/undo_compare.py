@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterable, Iterator
+import zlib
+from collections.abc import Generator, Iterable
+from contextlib import closing
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -89,11 +91,54 @@ def _number(value: Any) -> Decimal | None:
     return number if number.is_finite() else None
 
 
-def _entries(backup: dict[str, Any]) -> Iterator[tuple[str, Record]]:
-    with gzip.open(Path(backup["path"]), "rt", encoding="utf-8") as handle:
-        for line in handle:
-            entry = json.loads(line, parse_float=Decimal)
-            yield str(entry["entity"]), entry["record"]
+class BackupUnreadable(Exception):
+    """The backup file is gone, cut short or not one `backup` wrote: nothing can be
+    taken from it, and QBO cannot be compared with it."""
+
+    def __init__(self, path: str, why: str) -> None:
+        super().__init__(f"the backup {path} cannot be read ({why})")
+        self.message = str(self)
+
+
+def _entries(backup: dict[str, Any]) -> Generator[tuple[str, Record], None, None]:
+    path = str(backup.get("path") or "")
+    try:
+        with gzip.open(Path(path), "rt", encoding="utf-8") as handle:
+            for number, line in enumerate(handle, 1):
+                yield _entry(path, number, line)
+    # The file is moved, unreadable, truncated (EOFError) or damaged (zlib, gzip header,
+    # UTF-8 or JSON errors are ValueErrors): said as what it is, never taken for a bug.
+    except (OSError, EOFError, zlib.error, ValueError) as error:
+        raise BackupUnreadable(path, _why(error)) from error
+
+
+def check_readable(backup: dict[str, Any] | None) -> None:
+    """Raises BackupUnreadable when the backup is not there or does not start as one:
+    cheap (its first entry only), for the undo to say so before any write."""
+    if backup:
+        with closing(_entries(backup)) as entries:
+            next(entries, None)
+
+
+def _entry(path: str, number: int, line: str) -> tuple[str, Record]:
+    entry = json.loads(line, parse_float=Decimal)
+    if (
+        not isinstance(entry, dict)
+        or not isinstance(entry.get("entity"), str)
+        or not isinstance(entry.get("record"), dict)
+        or "Id" not in entry["record"]
+    ):
+        raise BackupUnreadable(path, f"line {number} is not an entity and its record")
+    return entry["entity"], entry["record"]
+
+
+def _why(error: BaseException) -> str:
+    if isinstance(error, FileNotFoundError):
+        return "no such file: moved or deleted since it was taken"
+    if isinstance(error, EOFError):
+        return "the file ends too soon: it was cut short"
+    detail = getattr(error, "strerror", None) or str(error)
+    return f"{type(error).__name__}: {detail}" if detail else type(error).__name__
 
 
 def _records(backup: dict[str, Any], wanted: set[str]) -> dict[str, Record]:

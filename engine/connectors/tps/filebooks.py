@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -249,6 +249,7 @@ class FileBooks(FileTps):
         if current["version"] != version:
             raise TpsRejected(f"the payments sheet changed since {ident} was read")
         changed = {**current, **changes}
+        self._refuse_void_invoices(changed, current)  # as the create is, before any row
         note = " ".join(filter(None, [ident, changed.get("description")]))
         rows[mine[-1]] = _outbox_row("payments", {**changed, "description": note})
         files.write_sheet(path, files.SHEETS["payments"], files.payment_rows(rows))
@@ -282,13 +283,17 @@ class FileBooks(FileTps):
         self._load()["adjustments"][written["id"]] = _versioned(written, "")
         return written
 
-    def _refuse_void_invoices(self, payment: Record) -> None:
+    def _refuse_void_invoices(self, payment: Record, before: Record | None = None) -> None:
         """TPS applies no payment to a void invoice: refused as the TPS API refuses it
-        (`invoice_void`), before a row TPS would not take is written."""
+        (`invoice_void`), before a row TPS would not take is written. What the payment
+        applied to it `before` the void stays: only more is refused, as TPS does."""
         invoices = self._load()["invoices"]
-        for application in payment.get("applications") or []:
-            invoice = invoices.get(str(application.get("invoice_id")))
-            if invoice is not None and invoice.get("status") == "void":
+        was = _applied(before or {})
+        for invoice_id, amount in _applied(payment).items():
+            invoice = invoices.get(invoice_id)
+            if invoice is None or invoice.get("status") != "void":
+                continue
+            if amount > was.get(invoice_id, Decimal(0)):
                 raise TpsRejected(
                     f"TPS's sheets hold invoice {invoice['id']} as void: a payment cannot be"
                     " applied to it",
@@ -400,6 +405,21 @@ def _void(tables: dict[str, dict[str, Record]], voids: list[Record]) -> None:
                 if invoice is not None and invoice.get("status") != "void":
                     _take(invoice, -Decimal(application["amount"]))
                     invoice["status"] = "outstanding"
+
+
+def _applied(payment: Record) -> dict[str, Decimal]:
+    """What a payment applies to each invoice (an amount that is no number counts as more:
+    refused where the invoice is void rather than let through)."""
+    applied: dict[str, Decimal] = {}
+    for application in payment.get("applications") or []:
+        invoice_id = str(application.get("invoice_id"))
+        try:
+            amount = Decimal(str(application.get("amount")))
+        except InvalidOperation:
+            amount = Decimal("NaN")
+        amount = amount if amount.is_finite() else Decimal("Infinity")
+        applied[invoice_id] = applied.get(invoice_id, Decimal(0)) + amount
+    return applied
 
 
 __all__ = ["FileBooks", "entered_as"]  # entered_as: for the TPS emulator's exports

@@ -135,6 +135,7 @@ def rebuild_indexes(company: Company) -> None:
             if payment.get("TxnStatus") != "Voided":
                 applied = sales.payment_applications(payment, kinds)
                 company.index.apply(payment["Id"], {t: v for t, (_, v) in applied.items()})
-    for entity in SALES | OWED.keys():
+    # Every entity `after_write` counts in a party's balance, payments' unapplied credit too.
+    for entity in SHARED:
         for record in company.table(entity).values():
             _refresh_share(company, entity, record)
