@@ -7,7 +7,8 @@ the sandbox, in three parts:
   more than `MAX_SIZE` characters or `MAX_ITEMS` items, and numeric arguments that say how
   big to make something (widths, lengths, counts, format widths, `round`'s precision) are
   refused past it *before* the work;
-- steps: every `{% for %}` iteration counts, at most `MAX_STEPS` per evaluation;
+- steps: every `{% for %}` iteration and every `{% include %}` counts, at most `MAX_STEPS`
+  per evaluation;
 - time: an evaluation stops after `MAX_SECONDS` of wall-clock time, checked at every step.
 
 Going over raises `BudgetExceeded`, a Jinja `SecurityError`, so the caller reports it like any
@@ -18,7 +19,6 @@ that renders without opening one gets a fresh budget per loop.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -28,6 +28,9 @@ from decimal import Decimal
 from typing import Any
 
 from jinja2.exceptions import SecurityError
+from jinja2.runtime import Undefined
+
+from tpsqbo_engine.printf import conversions
 
 MAX_SIZE = 1_000_000  # characters of one text
 MAX_ITEMS = 100_000  # items of one list or mapping
@@ -55,7 +58,9 @@ class Budget:
     def tick(self, count: int = 1) -> None:
         self.steps -= count
         if self.steps < 0:
-            raise BudgetExceeded(f"more than {MAX_STEPS:,} loop iterations in one evaluation")
+            raise BudgetExceeded(
+                f"more than {MAX_STEPS:,} loop iterations and includes in one evaluation"
+            )
         if time.monotonic() > self.deadline:
             raise BudgetExceeded(f"evaluation took longer than {self.seconds:g} s")
 
@@ -113,6 +118,14 @@ def counted(iterable: Iterable[Any]) -> Iterator[Any]:
         yield item
 
 
+def included(name: Any) -> Any:
+    """The name of a template an `{% include %}` (or extends, import) is about to render: each
+    spends a step, and looks at the clock, like a loop's item (ten includes of ten includes
+    of ... made a million renders that no loop counted)."""
+    (_open() or Budget(MAX_STEPS, MAX_SECONDS)).tick()
+    return name
+
+
 def _text_inside(items: Iterable[Any]) -> int:
     return sum(len(v) for v in items if isinstance(v, str | list | tuple))
 
@@ -152,11 +165,38 @@ def sized(value: Any) -> Any:
     return value
 
 
+_CONTAINERS = frozenset({list, tuple, dict, set, frozenset})
+
+
+def shown(value: Any) -> Any:
+    """The value, once the text `str` makes of it is known to fit. `sized` counts the text a
+    list holds, not the text of the lists it holds, each as often as it is referred to:
+    `[[s] * 100] * 10000` holds 10,000 references to a list that fits, and its text was 10 GB.
+    Walked only until the limit, so it costs no more than making a text that size would."""
+    if type(value) not in _CONTAINERS and not isinstance(value, Mapping):
+        return value
+    total, stack = 0, [iter((value,))]
+    while stack:
+        for item in stack[-1]:
+            total += 1 + (len(item) if isinstance(item, str) else 0)
+            if total > MAX_SIZE:
+                fits(total, "a value's text")
+            if isinstance(item, Mapping):
+                stack.append(iter([*item.keys(), *item.values()]))
+                break
+            if type(item) in _CONTAINERS:
+                stack.append(iter(item))
+                break
+        else:
+            stack.pop()
+    return value
+
+
 def fitting_parts(parts: Sequence[Any]) -> Sequence[Any]:
     """The parts of a `~`, once the text they join into is known to fit: counted before the
     join, which would otherwise make the whole text (a rule joining one long field to itself
     thousands of times) before `sized` could refuse it."""
-    fits(sum([len(part) if type(part) is str else len(str(part)) for part in parts]), _TEXT)
+    fits(sum([len(part) if type(part) is str else len(str(shown(part))) for part in parts]), _TEXT)
     return parts
 
 
@@ -169,16 +209,22 @@ def fits(amount: int, what: str, limit: int | None = None) -> None:
         raise BudgetExceeded(f"{what} of {amount:,} is over the limit of {limit:,}")
 
 
-_FORMAT_WIDTH = re.compile(r"%[-+ #0]*(\d*)(?:\.(\d+))?")
-
-
-def check_format(text: Any) -> None:
-    """`'%3000000000d' % x`: a printf width or precision past the limit is refused."""
-    if isinstance(text, str):
-        for match in _FORMAT_WIDTH.finditer(text):
-            for number in match.groups():
-                if number:
-                    fits(int(number[:12]), "a format width")
+def check_format(text: Any, args: Any = ()) -> None:
+    """`'%3000000000d' % x`: a printf width or precision past the limit is refused before the
+    text is made, also one taken from the arguments (`'%*d' % (3000000000, x)`), and so is a
+    text whose widths and texts put in add up past it (`'%999999d' * 10000 % many`). `args`
+    is the right side of `%` (a tuple, a mapping or one value), as Python takes it."""
+    if not isinstance(text, str):
+        return
+    total = len(text)
+    for widths, argument in conversions(text, list(args) if isinstance(args, tuple) else [args]):
+        for width in widths:
+            fits(abs(width), "a format width")
+            total += abs(width)
+        if isinstance(argument, str):
+            total += len(argument)  # `%s` of a long text, perhaps many times over
+        shown(argument)  # `%s` of a list
+    fits(total, "a formatted text's length")
 
 
 def _ints(args: Iterable[Any]) -> Iterator[int]:
@@ -189,29 +235,94 @@ def _ints(args: Iterable[Any]) -> Iterator[int]:
 SIZING_FILTERS = frozenset({"center", "truncate", "wordwrap", "batch", "indent", "slice"})
 
 
-PRECHECKED = SIZING_FILTERS | {"format", "replace", "join", "round"}
+# Filters that make a text of the value they are given (`str` of a list, for one).
+SHOWING_FILTERS = frozenset(
+    {"string", "lower", "upper", "trim", "title", "capitalize", "escape", "e", "replace"}
+    | {"truncate", "center", "wordwrap", "join", "date", "qbo_name", "qbo_display_name"}
+    | {"normalize_name", "normalize_email"}
+)
+PRECHECKED = SIZING_FILTERS | {"format", "replace", "join", "round", "sum"}
 # `round`'s precision makes a power of ten of that many digits (`x | round(-10000000)` spends
 # seconds in one call the clock cannot stop); no amount needs more than this many places.
 MAX_PRECISION = 100
+# textwrap splits a word longer than the width with one copy of the rest per piece: time
+# that grows with the square of the text (a 1,000,000-character word at width 1 took 20 s,
+# all in one call the clock cannot stop). Texts up to this length wrap in well under 0.5 s.
+MAX_WRAPPED = 100_000
 
 
-def _precheck(name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
-    """Refuses, before any work, a filter call whose arguments ask for too much. `args`
-    start with the value filtered."""
+def _precheck(name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Any, ...]:
+    """Refuses, before any work, a filter call whose arguments ask for too much: the
+    arguments to call it with. `args` start with the value filtered."""
     if name in SIZING_FILTERS:
         for number in _ints([*args[1:], *kwargs.values()]):
             fits(abs(number), f"a {name} argument")
     value = args[0] if args else None
     if name == "format":
-        check_format(value)
+        check_format(value, dict(kwargs) or tuple(args[1:]))
     elif name == "replace" and len(args) >= 3 and isinstance(value, str):
         old, new = str(args[1]), str(args[2])
         made = (value.count(old) if old else len(value) + 1) * len(new)
         fits(len(value) + made, "a replace result")
-    elif name == "join" and isinstance(value, list | tuple) and len(args) >= 2:
-        fits(len(value) * len(str(args[1])), "a join separator times its items")
+    elif name == "join":
+        return _check_join(args, kwargs)
     elif name == "round":
         _check_precision([*args[1:2], kwargs.get("precision")])
+    elif name == "sum":
+        _check_sum_start(args[2] if len(args) > 2 else kwargs.get("start", 0))
+    elif name == "wordwrap" and isinstance(value, str):
+        _check_wrap(value, args[3] if len(args) > 3 else kwargs.get("wrapstring"))
+    return args
+
+
+def _check_join(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The text a join makes, counted before it is made: its items' texts and the separator
+    between them. Items that come one at a time (`map`) are gathered, and sized, first."""
+    value = args[0] if args else None
+    if not isinstance(value, str | list | tuple | Mapping | Undefined):
+        value = sized(list(_counted_items(value)))
+        args = (value, *args[1:])
+    separator = str(args[1] if len(args) > 1 else kwargs.get("d", ""))
+    if isinstance(value, str):  # its characters are the items
+        fits(len(value) * (1 + len(separator)), "a joined text's length")
+    if not isinstance(value, list | tuple):
+        return args
+    fits(len(value) * len(separator), "a join separator times its items")
+    attribute = args[2] if len(args) > 2 else kwargs.get("attribute")
+    items = value if attribute is None else [_attribute(item, attribute) for item in value]
+    fits(_text_inside(items) + len(value) * len(separator), "a joined text's length")
+    return args
+
+
+def _counted_items(value: Any) -> Iterator[Any]:
+    for count, item in enumerate(value, 1):
+        if count > MAX_ITEMS:
+            fits(count, "a list's length", MAX_ITEMS)
+        yield item
+
+
+def _attribute(item: Any, attribute: Any) -> Any:
+    """What `attribute=` takes of a mapping item (`a.b` a step at a time), as Jinja does."""
+    for part in str(attribute).split("."):
+        item = item.get(part) if isinstance(item, Mapping) else None
+    return item
+
+
+def _check_sum_start(start: Any) -> None:
+    # Python's sum with a list (or text) to start from copies everything added so far at
+    # every item: 10,000 lists of 99 took 31 s in one call. Rules add amounts; lines are
+    # combined with merge_by.
+    if not isinstance(start, int | float | Decimal):
+        raise BudgetExceeded(
+            f"sum's start must be a number, not a {type(start).__name__}: adding up lists or "
+            "texts takes time growing with the square of their size (merge_by combines lines)"
+        )
+
+
+def _check_wrap(text: str, wrapstring: Any) -> None:
+    fits(len(text), "a wordwrap text's length", MAX_WRAPPED)
+    # at most one break per character, each the wrap string (a newline unless given)
+    fits(len(text) * (1 + len(str(wrapstring or "\n"))), "a wordwrap result")
 
 
 def _check_precision(given: list[Any]) -> None:
@@ -230,10 +341,13 @@ def guarded(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
 
     skip = 1 if hasattr(func, "jinja_pass_arg") else 0  # the context or environment first
     checked = name in PRECHECKED
+    shows = name in SHOWING_FILTERS
 
     def run(*args: Any, **kwargs: Any) -> Any:
         if checked:
-            _precheck(name, args[skip:], kwargs)
+            args = (*args[:skip], *_precheck(name, args[skip:], kwargs))
+        if shows and len(args) > skip:
+            shown(args[skip])
         try:
             result = func(*args, **kwargs)
         except AssertionError as exc:
@@ -262,6 +376,8 @@ __all__ = [
     "counted",
     "fits",
     "guarded",
+    "included",
     "open_budget",
+    "shown",
     "sized",
 ]

@@ -21,6 +21,10 @@ from tpsqbo_engine.exprfast import DICT_ATTRIBUTES
 from tpsqbo_engine.filters import ALLOWED_TESTS, ENGINE_FILTERS, JINJA_FILTERS
 
 MAX_REPEAT = 10_000
+# Whole numbers multiplied: a number squared again and again doubles its digits each time,
+# and one multiplication of millions of digits runs for a minute in a call the clock cannot
+# stop. No amount, count or id needs more than this.
+MAX_PRODUCT_BITS = 4096
 
 
 class RuleFunction:
@@ -64,11 +68,14 @@ class RuleEnvironment(ImmutableSandboxedEnvironment):
     sized = staticmethod(limits.sized)
     fitting_parts = staticmethod(limits.fitting_parts)
     budget_loop = RuleFunction(limits.counted)
+    budget_include = RuleFunction(limits.included)
 
     def call_binop(self, context: Any, op: str, left: Any, right: Any) -> Any:
         if op == "**":
             raise SecurityError("the ** operator is not allowed in rules")
         if op == "*":
+            if type(left) is int and type(right) is int:
+                _check_product(left, right)
             for seq, count in ((left, right), (right, left)):
                 repeated = isinstance(seq, str | list | tuple) and isinstance(count, int)
                 if repeated and count > MAX_REPEAT:
@@ -77,7 +84,7 @@ class RuleEnvironment(ImmutableSandboxedEnvironment):
                     limit = limits.MAX_SIZE if isinstance(seq, str) else limits.MAX_ITEMS
                     limits.fits(len(seq) * count, "a repeated value", limit)
         if op == "%":
-            limits.check_format(left)
+            limits.check_format(left, right)
         return limits.sized(_BINOPS[op](left, right))
 
     def is_safe_callable(self, obj: Any) -> bool:
@@ -128,7 +135,29 @@ class RuleEnvironment(ImmutableSandboxedEnvironment):
             loop.iter = nodes.Call(
                 nodes.EnvironmentAttribute("budget_loop"), [loop.iter], [], None, None
             ).set_lineno(loop.lineno)
+        for load in source.find_all(_LOADS):  # so does every template included
+            _budget_load(load)
         return super()._generate(source, name, filename, defer_init)
+
+
+def _budget_load(load: nodes.Node) -> None:
+    # Include, Extends, Import and FromImport all name the template in `template`
+    named: Any = load
+    named.template = nodes.Call(
+        nodes.EnvironmentAttribute("budget_include"), [named.template], [], None, None
+    ).set_lineno(load.lineno)
+
+
+# The tags that render another template (of the pack's, through bindings.PackLoader).
+_LOADS = (nodes.Include, nodes.Extends, nodes.Import, nodes.FromImport)
+
+
+def _check_product(left: int, right: int) -> None:
+    if left.bit_length() + right.bit_length() > MAX_PRODUCT_BITS:
+        raise limits.BudgetExceeded(
+            f"a product of whole numbers over {MAX_PRODUCT_BITS:,} bits (about "
+            f"{int(MAX_PRODUCT_BITS * 0.30103):,} digits)"
+        )
 
 
 _BINOPS: dict[str, Callable[[Any, Any], Any]] = {
@@ -160,7 +189,8 @@ def rule_function(func: Callable[..., Any], pure: bool = False) -> RuleFunction:
 
 @cache
 def environment(*, autoescape: bool = False) -> RuleEnvironment:
-    env = RuleEnvironment(undefined=StrictUndefined, autoescape=autoescape)
+    # what a template outputs is made a text: its size known first (`{{ list_of_lists }}`)
+    env = RuleEnvironment(undefined=StrictUndefined, autoescape=autoescape, finalize=limits.shown)
     env.globals.clear()
     allowed = {name: f for name, f in env.filters.items() if name in JINJA_FILTERS}
     env.filters = {

@@ -334,7 +334,10 @@ class _Compiler:
             raise _Unsupported("`~` with autoescaping")
         parts, env = self.nodes_of(node.nodes), self.env
         fitting = limits.fitting_parts  # the text counted before it is joined, as Jinja's is
-        return lambda leaves: env.sized("".join(fitting([str(part(leaves)) for part in parts])))
+        shown = limits.shown  # and what `str` makes of a part, before it makes it
+        return lambda leaves: env.sized(
+            "".join(fitting([str(shown(part(leaves))) for part in parts]))
+        )
 
     def _CondExpr(self, node: nodes.CondExpr) -> Build:
         if node.expr2 is None:

@@ -258,8 +258,8 @@ def plan_case(case: _Case, rules: RuleSet) -> Plan:
     return Planner(given).plan()
 
 
-def _load_case(path: Path) -> _Case:
-    documents, problems = load_file(path)
+def _load_case(path: Path, root: Path) -> _Case:
+    documents, problems = load_file(path, root)  # a link out of the pack is refused
     if problems:
         raise RuleError(problems)
     if len(documents) != 1 or not isinstance(documents[0].data, dict):
@@ -289,9 +289,11 @@ def _load_case(path: Path) -> _Case:
     return case
 
 
-def run_case(path: Path, rules: RuleSet, *, update: bool = False) -> CaseResult:
+def run_case(path: Path, rules: RuleSet, root: Path, *, update: bool = False) -> CaseResult:
+    """One case of the pack in `root`: a case file that leads outside it is neither read nor,
+    with `update`, written."""
     try:
-        case = _load_case(path)
+        case = _load_case(path, root)
     except RuleError as exc:
         return CaseResult(path.stem, path, False, None, None, tuple(exc.problems))
     actual = summarize(plan_case(case, rules))
@@ -299,13 +301,28 @@ def run_case(path: Path, rules: RuleSet, *, update: bool = False) -> CaseResult:
         return CaseResult(path.stem, path, False, None, None, tuple(case.problems))
     expected = case.data.get("expect")
     if update and expected != actual:
-        write_expectation(path, actual)
+        write_expectation(path, actual, root)
         return CaseResult(path.stem, path, True, actual, actual, updated=True)
     return CaseResult(path.stem, path, _plain(expected) == actual, _plain(expected), actual)
 
 
-def write_expectation(path: Path, actual: Mapping[str, Any]) -> None:
-    """Replaces the `expect:` section (the end of the file) and keeps everything above it."""
+def write_expectation(path: Path, actual: Mapping[str, Any], root: Path) -> None:
+    """Replaces the `expect:` section (the end of the file) and keeps everything above it;
+    never through a link to somewhere outside the pack in `root`."""
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise RuleError(
+            [
+                Problem(
+                    display_path(path),
+                    1,
+                    1,
+                    "pack.symlink-escape",
+                    "this test case is a link to somewhere outside the pack's folder: "
+                    "--update does not write through it",
+                    hint="copy the case into the pack's tests/ folder instead of linking to it",
+                )
+            ]
+        )
     text = path.read_text(encoding="utf-8")
     match = re.search(r"(?m)^expect:", text)
     head = text[: match.start()] if match else text.rstrip("\n") + "\n"
@@ -317,7 +334,7 @@ def _dump(value: Any) -> str:
 
 
 def run_pack_tests(root: Path, rules: RuleSet, *, update: bool = False) -> list[CaseResult]:
-    return [run_case(path, rules, update=update) for path in case_files(root)]
+    return [run_case(path, rules, root, update=update) for path in case_files(root)]
 
 
 def as_json(results: list[CaseResult]) -> str:

@@ -97,7 +97,8 @@ def init_firm(folder: Path, name: str) -> Scaffold:
             resources.templates_dir() / "scaffold" / "github-workflow.yml"
         ).read_text(encoding="utf-8"),
     }
-    existing = [p for p in files if p.exists()]
+    # A dangling link exists for writing (the write lands where it points), not for exists().
+    existing = [p for p in files if p.exists() or p.is_symlink()]
     if existing:
         raise UsageError(
             f"{existing[0]} exists already; init writes only new files",

@@ -47,6 +47,15 @@ def test_init_never_overwrites(tmp_path: Path) -> None:
     assert not (tmp_path / "rules").exists()
 
 
+def test_init_never_writes_through_a_dangling_link(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere.yaml"
+    firm = tmp_path / "firm"
+    firm.mkdir()
+    (firm / "tpsqbo.yaml").symlink_to(elsewhere)
+    assert main(["init", str(firm)]) == 2
+    assert not elsewhere.exists() and not (firm / "rules").exists()
+
+
 def test_the_scaffolded_workflow_is_the_documented_one() -> None:
     shipped = resources.templates_dir() / "scaffold" / "github-workflow.yml"
     assert shipped.read_text() == (ROOT / "examples/ci/github-workflow.yml").read_text()

@@ -158,6 +158,26 @@ def pack_files(root: Path) -> Iterator[Path]:
         yield path
 
 
+def cases_linked_out(root: Path) -> list[Problem]:
+    """The pack's test cases that are links to somewhere outside it (`test` neither reads nor
+    writes them), reported here since the pack's loading skips tests/."""
+    inside, tests = root.resolve(), root / TESTS_FOLDER
+    if not tests.is_dir() or not tests.resolve().is_relative_to(inside):
+        return []  # no cases, or the folder itself leads out (folders_linked_out says so)
+    return [
+        Problem(
+            display_path(path),
+            1,
+            1,
+            "pack.symlink-escape",
+            "this test case is a link to somewhere outside the pack's folder",
+            hint="copy the case into the pack's tests/ folder instead of linking to it",
+        )
+        for path in sorted(tests.glob("*.y*ml"))
+        if not path.resolve().is_relative_to(inside)
+    ]
+
+
 def _folders_between(root: Path, path: Path) -> Iterable[Path]:
     folder = path.parent
     while folder != root and root in folder.parents:
@@ -203,6 +223,7 @@ def _load_into(result: LoadedPacks, root: Path, chain: tuple[Path, ...], source:
 def _load_own(result: LoadedPacks, root: Path) -> tuple[list[RuleDocument], RuleDocument | None]:
     documents: list[RuleDocument] = []
     result.problems.extend(folders_linked_out(root))
+    result.problems.extend(cases_linked_out(root))
     for path in pack_files(root):
         sources, problems = load_file(path, root)
         result.problems.extend(problems)

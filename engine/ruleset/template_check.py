@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tpsqbo_engine import budget as limits
 from tpsqbo_engine.problems import Level, Problem
 from tpsqbo_engine.ruleset.documents import (
     ASSETS_FOLDER,
@@ -104,7 +105,18 @@ def check_template(checker: _Semantics, doc: RuleDocument) -> None:
         checker.mapping_entities(),
         checker.lookup_keys(),
     )
-    _check_file(checker, path, doc.pack_root, scope, doc.data["format"] == "html", (path,))
+    walk = _Walk(checker, doc.pack_root, scope, doc.data["format"] == "html")
+    walk.walk(path, (path,))
+    renders = walk.renders(path, {}, (path,))
+    if renders > limits.MAX_STEPS:
+        checker.report(
+            doc,
+            "/file",
+            "template.too-many-includes",
+            f"rendering this template includes templates {renders:,} times: more than the "
+            f"{limits.MAX_STEPS:,} steps a rendering may take",
+            "include each part once, or loop over the data inside one included template",
+        )
 
 
 def _file_ok(checker: _Semantics, doc: RuleDocument, path: Path, root: Path) -> bool:
@@ -138,36 +150,79 @@ def _file_ok(checker: _Semantics, doc: RuleDocument, path: Path, root: Path) -> 
     return True
 
 
-def _check_file(
-    checker: _Semantics,
-    path: Path,
-    pack_root: Path,
-    scope: Scope,
-    autoescape: bool,
-    chain: tuple[Path, ...],
-) -> None:
-    findings, references = check_template_parts(
-        path.read_text(encoding="utf-8"), scope, autoescape=autoescape
-    )
-    shown = display_path(path)
-    checker.problems.extend(
-        Problem(shown, f.lineno, 1, f.code, f.message, hint=f.hint, level=Level(f.level))
-        for f in findings
-    )
-    for name, line in references:
-        target, root = template_root(name, pack_root)
-        problem = _reference_problem(target, root, chain, name)
-        if problem:
-            checker.problems.append(
+class _Walk:
+    """The templates one document renders, each read and checked once however many times it
+    is included (ten files each including the next ten times made a validate of days); the
+    chains of includes walked once per file and depth, for cycles and nesting."""
+
+    def __init__(self, checker: _Semantics, pack_root: Path, scope: Scope, html: bool) -> None:
+        self.checker, self.pack_root, self.scope, self.html = checker, pack_root, scope, html
+        self.included: dict[Path, list[tuple[Path, int, str]]] = {}  # file -> its references
+        self.walked: set[tuple[Path, int]] = set()
+        self.reported: set[tuple[Path, int, str]] = set()
+
+    def walk(self, path: Path, chain: tuple[Path, ...]) -> None:
+        self.walked.add((path, len(chain)))
+        for target, line, name in self.references(path):
+            if target in chain:
+                cycle = (
+                    "template.cycle",
+                    f"'{name}' includes itself",
+                    "remove one of the includes",
+                )
+                self.report(path, line, cycle)
+            elif len(chain) > MAX_TEMPLATE_DEPTH:
+                depth = f"templates nest more than {MAX_TEMPLATE_DEPTH} deep"
+                self.report(path, line, ("template.too-deep", depth, ""))
+            elif (target, len(chain) + 1) not in self.walked:
+                self.walk(target, (*chain, target))
+
+    def references(self, path: Path) -> list[tuple[Path, int, str]]:
+        """The templates `path` includes that exist inside the pack; its problems reported
+        the first time it is asked for."""
+        known = self.included.get(path)
+        if known is not None:
+            return known
+        findings, references = check_template_parts(
+            path.read_text(encoding="utf-8"), self.scope, autoescape=self.html
+        )
+        shown = display_path(path)
+        self.checker.problems.extend(
+            Problem(shown, f.lineno, 1, f.code, f.message, hint=f.hint, level=Level(f.level))
+            for f in findings
+        )
+        found = self.included[path] = []
+        for name, line in references:
+            target, root = template_root(name, self.pack_root)
+            problem = _reference_problem(target, root, name)
+            if problem:
+                self.report(path, line, problem)
+            else:
+                found.append((target, line, name))
+        return found
+
+    def renders(self, path: Path, counted: dict[Path, int], chain: tuple[Path, ...]) -> int:
+        """How many templates rendering `path` includes, every include counted (once, though
+        it may sit in a loop or an `if`); a cycle, reported already, counts once."""
+        if path in counted:
+            return counted[path]
+        total = 0
+        for target, _, _ in self.included.get(path, []):
+            inside = target in chain or len(chain) > MAX_TEMPLATE_DEPTH
+            total += 1 + (0 if inside else self.renders(target, counted, (*chain, target)))
+        counted[path] = total
+        return total
+
+    def report(self, path: Path, line: int, problem: tuple[str, str, str]) -> None:
+        if (path, line, problem[0]) not in self.reported:
+            self.reported.add((path, line, problem[0]))
+            shown = display_path(path)
+            self.checker.problems.append(
                 Problem(shown, line, 1, problem[0], problem[1], hint=problem[2])
             )
-            continue
-        _check_file(checker, target, pack_root, scope, autoescape, (*chain, target))
 
 
-def _reference_problem(
-    target: Path, root: Path, chain: tuple[Path, ...], name: str
-) -> tuple[str, str, str] | None:
+def _reference_problem(target: Path, root: Path, name: str) -> tuple[str, str, str] | None:
     if not target.is_relative_to(root):
         return (
             "template.path-escape",
@@ -180,10 +235,6 @@ def _reference_problem(
             f"no template '{name}'",
             "names are relative to the pack's folder",
         )
-    if target in chain:
-        return ("template.cycle", f"'{name}' includes itself", "remove one of the includes")
-    if len(chain) > MAX_TEMPLATE_DEPTH:
-        return ("template.too-deep", f"templates nest more than {MAX_TEMPLATE_DEPTH} deep", "")
     if target.stat().st_size > MAX_FILE_BYTES:
         return ("template.too-large", f"'{name}' is over {MAX_FILE_BYTES:,} bytes", "")
     return None
