@@ -30,6 +30,7 @@ from typing import Any
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import Undefined
 
+from tpsqbo_engine.deepsize import holds_values, measure
 from tpsqbo_engine.printf import conversions
 
 MAX_SIZE = 1_000_000  # characters of one text
@@ -130,10 +131,6 @@ def _text_inside(items: Iterable[Any]) -> int:
     return sum(len(v) for v in items if isinstance(v, str | list | tuple))
 
 
-# Types that hold no text of their own to count (a list of records: merged invoice lines).
-_NO_TEXT = frozenset({dict, int, float, bool, type(None), Decimal, date, datetime})
-
-
 _SCALARS = frozenset({int, float, bool, type(None), Decimal, date, datetime})
 
 
@@ -144,25 +141,55 @@ def sized(value: Any) -> Any:
     if kind in _SCALARS:
         return value  # a number, a date, None: nothing that grows
     if kind is list or kind is dict:  # the usual ones, without the general checks below
-        items = value if kind is list else value.values()
         if len(value) > MAX_ITEMS:
             fits(len(value), "a list's length", MAX_ITEMS)
-        if not _NO_TEXT.issuperset(map(type, items)):  # seen without a loop in Python
-            fits(_text_inside(items), "a list's text")
+        _holding_fits(value, value if kind is list else value.values())
     elif kind is str or isinstance(value, str | bytes):
         if len(value) > MAX_SIZE:
             fits(len(value), _TEXT)
-    elif isinstance(value, list | tuple | set | frozenset | Mapping):
+    elif holds_values(value):
         fits(len(value), "a list's length", MAX_ITEMS)
-        items = value.values() if isinstance(value, Mapping) else value
-        if not _NO_TEXT.issuperset(map(type, items)):  # seen without a loop in Python
-            fits(_text_inside(items), "a list's text")
+        _holding_fits(value, value.values() if isinstance(value, Mapping) else value)
     else:
         return value  # a number, a date, None: nothing that grows
     spend = _THREAD.budget  # `_open()`, inline
     if spend is not None and spend.open:
         spend.tick(0)
     return value
+
+
+def _holding_fits(value: Any, items: Iterable[Any]) -> None:
+    """A list or mapping of numbers fits once its length does; one of texts once their text
+    does; one holding lists or mappings once what it holds all the way down does, each part
+    counted as often as it is reached (engine/deepsize.py)."""
+    kinds = set(map(type, items))  # seen without a loop in Python
+    if kinds <= _SCALARS:
+        return
+    if kinds <= _TEXTS:
+        fits(_text_inside(items), "a list's text")
+        return
+    deep_fits(value)
+
+
+_TEXTS = _SCALARS | {str}
+
+
+def deep_fits(value: Any) -> None:
+    """Refuses a list or mapping holding, all the way down, more than MAX_ITEMS items or
+    MAX_SIZE characters (comparing or copying it visits every one)."""
+    items, text = measure(value, MAX_ITEMS, MAX_SIZE)
+    fits(items, "a list's items, all the way down,", MAX_ITEMS)
+    fits(text, "a list's text, all the way down,")
+
+
+def repeated_fits(seq: Any, count: int) -> None:
+    """`seq * count`, refused before it is made when the result would hold too much, all the
+    way down: each level of `[[[n] * 100] * 100] * 100` is 100 items long, the whole a
+    million."""
+    if holds_values(seq):
+        items, text = measure(seq, MAX_ITEMS, MAX_SIZE)
+        fits(items * count, "a repeated value's items, all the way down,", MAX_ITEMS)
+        fits(text * count, "a repeated value's text, all the way down,")
 
 
 _CONTAINERS = frozenset({list, tuple, dict, set, frozenset})
@@ -374,10 +401,12 @@ __all__ = [
     "check_format",
     "close_budget",
     "counted",
+    "deep_fits",
     "fits",
     "guarded",
     "included",
     "open_budget",
+    "repeated_fits",
     "shown",
     "sized",
 ]

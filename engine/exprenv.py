@@ -62,6 +62,27 @@ class _BudgetedCode(CodeGenerator):
         self.write("))))")
 
 
+    # A list, tuple or mapping written in a rule (`[b, b, b]`, `{'a': b}`) is sized like
+    # one an operator makes: what it holds, all the way down (budget.sized).
+    def visit_List(self, node: nodes.List, frame: Frame) -> None:
+        self.write("environment.sized(")
+        super().visit_List(node, frame)
+        self.write(")")
+
+    def visit_Dict(self, node: nodes.Dict, frame: Frame) -> None:
+        self.write("environment.sized(")
+        super().visit_Dict(node, frame)
+        self.write(")")
+
+    def visit_Tuple(self, node: nodes.Tuple, frame: Frame) -> None:
+        if node.ctx != "load":  # the names of `{% for a, b in ... %}`: nothing made
+            super().visit_Tuple(node, frame)
+            return
+        self.write("environment.sized(")
+        super().visit_Tuple(node, frame)
+        self.write(")")
+
+
 class RuleEnvironment(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**", "+", "%"})
     code_generator_class = _BudgetedCode
@@ -83,6 +104,7 @@ class RuleEnvironment(ImmutableSandboxedEnvironment):
                 if repeated:
                     limit = limits.MAX_SIZE if isinstance(seq, str) else limits.MAX_ITEMS
                     limits.fits(len(seq) * count, "a repeated value", limit)
+                    limits.repeated_fits(seq, count)
         if op == "%":
             limits.check_format(left, right)
         return limits.sized(_BINOPS[op](left, right))

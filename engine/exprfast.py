@@ -202,19 +202,21 @@ class _Compiler:
         self.constants[build] = value
         return build
 
+    # Literals are sized as Jinja's code sizes them (exprenv._BudgetedCode): all the way down.
     def _List(self, node: nodes.List) -> Build:
-        items = self.nodes_of(node.items)
-        return lambda leaves: [item(leaves) for item in items]
+        items, sized = self.nodes_of(node.items), self.env.sized
+        return lambda leaves: sized([item(leaves) for item in items])
 
     def _Tuple(self, node: nodes.Tuple) -> Build:
         if node.ctx != "load":
             raise _Unsupported("an assignment")
-        items = self.nodes_of(node.items)
-        return lambda leaves: tuple([item(leaves) for item in items])
+        items, sized = self.nodes_of(node.items), self.env.sized
+        return lambda leaves: sized(tuple([item(leaves) for item in items]))
 
     def _Dict(self, node: nodes.Dict) -> Build:
         pairs = tuple((self.node(p.key), self.node(p.value)) for p in node.items)
-        return lambda leaves: {key(leaves): value(leaves) for key, value in pairs}
+        sized = self.env.sized
+        return lambda leaves: sized({key(leaves): value(leaves) for key, value in pairs})
 
     def _Getattr(self, node: nodes.Getattr) -> Build:
         self.undefined = True

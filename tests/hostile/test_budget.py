@@ -111,11 +111,12 @@ SIZED = [
     (TOO_MUCH_TEXT, "a list's text"),
     (tuple(TOO_MUCH_TEXT), "a list's text"),
     ({"a": TOO_MUCH_TEXT[0], "b": TOO_MUCH_TEXT[1]}, "a list's text"),
-    ([[*TOO_MUCH_TEXT]], None),  # text inside an inner list counts as its length, not its text
+    ([[*TOO_MUCH_TEXT]], "a list's text, all the way down"),  # an inner list's text counts
     (list(range(budget.MAX_ITEMS + 1)), "a list's length"),
     (dict.fromkeys(range(budget.MAX_ITEMS + 1)), "a list's length"),
     ({1, 2}, None),
-    ([{"description": TOO_MUCH_TEXT[0]}, {"description": TOO_MUCH_TEXT[1]}], None),
+    ([{"description": TOO_MUCH_TEXT[0]}, {"description": TOO_MUCH_TEXT[1]}], "all the way down"),
+    ([{"description": "x" * 1000}] * 500, None),
     ([1, None, 2.5, True], None),
     ("z" * (budget.MAX_SIZE + 1), "a text's length"),
 ]
