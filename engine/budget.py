@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from jinja2.exceptions import SecurityError
-from jinja2.runtime import Undefined
 
 from tpsqbo_engine.deepsize import holds_values, measure
 from tpsqbo_engine.printf import conversions
@@ -127,7 +126,7 @@ def included(name: Any) -> Any:
     return name
 
 
-def _text_inside(items: Iterable[Any]) -> int:
+def text_inside(items: Iterable[Any]) -> int:
     return sum(len(v) for v in items if isinstance(v, str | list | tuple))
 
 
@@ -166,7 +165,7 @@ def _holding_fits(value: Any, items: Iterable[Any]) -> None:
     if kinds <= _SCALARS:
         return
     if kinds <= _TEXTS:
-        fits(_text_inside(items), "a list's text")
+        fits(text_inside(items), "a list's text")
         return
     deep_fits(value)
 
@@ -254,144 +253,9 @@ def check_format(text: Any, args: Any = ()) -> None:
     fits(total, "a formatted text's length")
 
 
-def _ints(args: Iterable[Any]) -> Iterator[int]:
-    return (a for a in args if isinstance(a, int) and not isinstance(a, bool))
-
-
-# Filters whose number arguments say how big to make something (a width, a length, a count).
-SIZING_FILTERS = frozenset({"center", "truncate", "wordwrap", "batch", "indent", "slice"})
-
-
-# Filters that make a text of the value they are given (`str` of a list, for one).
-SHOWING_FILTERS = frozenset(
-    {"string", "lower", "upper", "trim", "title", "capitalize", "escape", "e", "replace"}
-    | {"truncate", "center", "wordwrap", "join", "date", "qbo_name", "qbo_display_name"}
-    | {"normalize_name", "normalize_email"}
-)
-PRECHECKED = SIZING_FILTERS | {"format", "replace", "join", "round", "sum"}
-# `round`'s precision makes a power of ten of that many digits (`x | round(-10000000)` spends
-# seconds in one call the clock cannot stop); no amount needs more than this many places.
-MAX_PRECISION = 100
-# textwrap splits a word longer than the width with one copy of the rest per piece: time
-# that grows with the square of the text (a 1,000,000-character word at width 1 took 20 s,
-# all in one call the clock cannot stop). Texts up to this length wrap in well under 0.5 s.
-MAX_WRAPPED = 100_000
-
-
-def _precheck(name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Any, ...]:
-    """Refuses, before any work, a filter call whose arguments ask for too much: the
-    arguments to call it with. `args` start with the value filtered."""
-    if name in SIZING_FILTERS:
-        for number in _ints([*args[1:], *kwargs.values()]):
-            fits(abs(number), f"a {name} argument")
-    value = args[0] if args else None
-    if name == "format":
-        check_format(value, dict(kwargs) or tuple(args[1:]))
-    elif name == "replace" and len(args) >= 3 and isinstance(value, str):
-        old, new = str(args[1]), str(args[2])
-        made = (value.count(old) if old else len(value) + 1) * len(new)
-        fits(len(value) + made, "a replace result")
-    elif name == "join":
-        return _check_join(args, kwargs)
-    elif name == "round":
-        _check_precision([*args[1:2], kwargs.get("precision")])
-    elif name == "sum":
-        _check_sum_start(args[2] if len(args) > 2 else kwargs.get("start", 0))
-    elif name == "wordwrap" and isinstance(value, str):
-        _check_wrap(value, args[3] if len(args) > 3 else kwargs.get("wrapstring"))
-    return args
-
-
-def _check_join(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Any, ...]:
-    """The text a join makes, counted before it is made: its items' texts and the separator
-    between them. Items that come one at a time (`map`) are gathered, and sized, first."""
-    value = args[0] if args else None
-    if not isinstance(value, str | list | tuple | Mapping | Undefined):
-        value = sized(list(_counted_items(value)))
-        args = (value, *args[1:])
-    separator = str(args[1] if len(args) > 1 else kwargs.get("d", ""))
-    if isinstance(value, str):  # its characters are the items
-        fits(len(value) * (1 + len(separator)), "a joined text's length")
-    if not isinstance(value, list | tuple):
-        return args
-    fits(len(value) * len(separator), "a join separator times its items")
-    attribute = args[2] if len(args) > 2 else kwargs.get("attribute")
-    items = value if attribute is None else [_attribute(item, attribute) for item in value]
-    fits(_text_inside(items) + len(value) * len(separator), "a joined text's length")
-    return args
-
-
-def _counted_items(value: Any) -> Iterator[Any]:
-    for count, item in enumerate(value, 1):
-        if count > MAX_ITEMS:
-            fits(count, "a list's length", MAX_ITEMS)
-        yield item
-
-
-def _attribute(item: Any, attribute: Any) -> Any:
-    """What `attribute=` takes of a mapping item (`a.b` a step at a time), as Jinja does."""
-    for part in str(attribute).split("."):
-        item = item.get(part) if isinstance(item, Mapping) else None
-    return item
-
-
-def _check_sum_start(start: Any) -> None:
-    # Python's sum with a list (or text) to start from copies everything added so far at
-    # every item: 10,000 lists of 99 took 31 s in one call. Rules add amounts; lines are
-    # combined with merge_by.
-    if not isinstance(start, int | float | Decimal):
-        raise BudgetExceeded(
-            f"sum's start must be a number, not a {type(start).__name__}: adding up lists or "
-            "texts takes time growing with the square of their size (merge_by combines lines)"
-        )
-
-
-def _check_wrap(text: str, wrapstring: Any) -> None:
-    fits(len(text), "a wordwrap text's length", MAX_WRAPPED)
-    # at most one break per character, each the wrap string (a newline unless given)
-    fits(len(text) * (1 + len(str(wrapstring or "\n"))), "a wordwrap result")
-
-
-def _check_precision(given: list[Any]) -> None:
-    for precision in _ints(given):
-        if not -MAX_PRECISION <= precision <= MAX_PRECISION:
-            shown = f"{precision:,}" if abs(precision) < 10**18 else "over 18 digits"
-            raise BudgetExceeded(
-                f"a round precision of {shown} is outside the allowed "
-                f"-{MAX_PRECISION} to {MAX_PRECISION}"
-            )
-
-
-def guarded(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
-    """A filter under the budget: arguments checked first, result sized after. Jinja's own
-    `assert`s (truncate's minimum length) become ordinary refusals."""
-
-    skip = 1 if hasattr(func, "jinja_pass_arg") else 0  # the context or environment first
-    checked = name in PRECHECKED
-    shows = name in SHOWING_FILTERS
-
-    def run(*args: Any, **kwargs: Any) -> Any:
-        if checked:
-            args = (*args[:skip], *_precheck(name, args[skip:], kwargs))
-        if shows and len(args) > skip:
-            shown(args[skip])
-        try:
-            result = func(*args, **kwargs)
-        except AssertionError as exc:
-            raise ValueError(f"{name}: {exc}") from None
-        return sized(result)
-
-    for attribute in ("jinja_pass_arg",):  # Jinja passes context/environment by this mark
-        if hasattr(func, attribute):
-            setattr(run, attribute, getattr(func, attribute))
-    run.__name__ = getattr(func, "__name__", name)
-    return run
-
-
 __all__ = [
     "MAX_DEPTH",
     "MAX_ITEMS",
-    "MAX_PRECISION",
     "MAX_SECONDS",
     "MAX_SIZE",
     "MAX_STEPS",
@@ -403,7 +267,6 @@ __all__ = [
     "counted",
     "deep_fits",
     "fits",
-    "guarded",
     "included",
     "open_budget",
     "repeated_fits",

@@ -55,7 +55,7 @@ DEFINED_OUT = (
 # `format`...), `*`, `+`, `%` and longer expressions run under the budget.
 BOUNDED_FILTERS = frozenset(ENGINE_FILTERS) | _TRANSFORMING | {"default", "first", "last"}
 # The engine's filters that always give a Decimal, called as they are: the budget's wrapper
-# (engine/budget.guarded) would check nothing of their arguments and size a number.
+# (engine/filterbudget.guarded) would check nothing of their arguments and size a number.
 UNWRAPPED: dict[str, Callable[..., Any]] = {"money": money, "decimal": to_decimal}
 
 

@@ -18,6 +18,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from tpsqbo_engine import budget as limits
 from tpsqbo_engine.exprfast import DICT_ATTRIBUTES
+from tpsqbo_engine.filterbudget import guarded
 from tpsqbo_engine.filters import ALLOWED_TESTS, ENGINE_FILTERS, JINJA_FILTERS
 
 MAX_REPEAT = 10_000
@@ -60,7 +61,6 @@ class _BudgetedCode(CodeGenerator):
             self.visit(arg, frame)
             self.write(", ")
         self.write("))))")
-
 
     # A list, tuple or mapping written in a rule (`[b, b, b]`, `{'a': b}`) is sized like
     # one an operator makes: what it holds, all the way down (budget.sized).
@@ -215,8 +215,6 @@ def environment(*, autoescape: bool = False) -> RuleEnvironment:
     env = RuleEnvironment(undefined=StrictUndefined, autoescape=autoescape, finalize=limits.shown)
     env.globals.clear()
     allowed = {name: f for name, f in env.filters.items() if name in JINJA_FILTERS}
-    env.filters = {
-        name: limits.guarded(name, f) for name, f in {**allowed, **ENGINE_FILTERS}.items()
-    }
+    env.filters = {name: guarded(name, f) for name, f in {**allowed, **ENGINE_FILTERS}.items()}
     env.tests = {name: t for name, t in env.tests.items() if name in ALLOWED_TESTS}
     return env

@@ -16,6 +16,7 @@ from tpsqbo_engine.ruleset.checking import REFUSED, choices_hint, did_you_mean
 from tpsqbo_engine.ruleset.filter_signatures import (
     FILTERS,
     ROUND_METHODS,
+    TESTS,
     FilterSignature,
     wrong_kind,
 )
@@ -85,15 +86,21 @@ class ArgumentChecks:
         elif node.name in ("map", "selectattr", "rejectattr"):
             self._check_passed_on(node, subject)
 
+    def check_test_call(self, node: nodes.Test) -> None:
+        """`x is eq(y)`: as many arguments as the test takes, as a filter's are checked."""
+        signature = TESTS.get(node.name)
+        if signature is not None:
+            self._bind_arguments(node, signature, "the test ")
+
     def _bad(self, node: nodes.Node, signature: FilterSignature, message: str) -> None:
         self.report(node, "expr.bad-call", message, signature.usage())
 
     def _bind_arguments(
-        self, node: nodes.Filter, signature: FilterSignature
+        self, node: nodes.Filter | nodes.Test, signature: FilterSignature, what: str = ""
     ) -> dict[str, nodes.Expr] | None:
         """The arguments by parameter name, as Python would bind them; None (reported)
-        when they do not bind."""
-        params, name = signature.params, node.name
+        when they do not bind. `what` goes before the name ("the test ")."""
+        params, name = signature.params, what + node.name
         if len(node.args) > len(params) and not signature.variadic:
             takes = f"at most {len(params)} argument(s)" if params else "no arguments"
             self._bad(node, signature, f"{name} takes {takes}, not {len(node.args)}")
@@ -101,7 +108,10 @@ class ArgumentChecks:
         bound = {p.name: arg for p, arg in zip(params, node.args, strict=False)}
         for keyword in node.kwargs:
             key = str(keyword.key)  # a Keyword's key is its name (Jinja types it as a Pair's)
-            known = signature.param(key) is not None and signature.keywords
+            if signature.param(key) is not None and not signature.keywords:
+                self._bad(node, signature, f"{name} takes its arguments in order, not '{key}='")
+                return None
+            known = signature.param(key) is not None
             if not known and signature.variadic:
                 continue  # passed on: map(attribute=...), format(name=...)
             if not known:
@@ -188,6 +198,10 @@ class ArgumentChecks:
                 f"unknown test '{test}'",
                 choices_hint(test, expr.ALLOWED_TESTS),
             )
+        elif isinstance(test, str) and not node.kwargs:  # selectattr('f', 'eq', value)
+            passed = nodes.Test(node.args[1], test, node.args[2:], [], None, None)
+            passed.lineno = node.lineno
+            self.check_test_call(passed)
 
     def _check_map(self, node: nodes.Filter, subject: Shape) -> None:
         signature = FILTERS["map"]

@@ -200,6 +200,50 @@ FILTERS: Mapping[str, FilterSignature] = {
     )
 }
 
+# What every test rules may use (filters.ALLOWED_TESTS) takes after the value it tests:
+# `x is eq` without what to compare with, or `x is odd(2)`, fails every record at run time.
+_OTHER = _P("other", required=True)
+_COMPARING = "the value {} the other, as `{}`"
+# Each named as a rule writes it (`is eq`), for the hint; keyed by the test's name.
+TESTS: Mapping[str, FilterSignature] = {
+    s.name.removeprefix("is "): s
+    for s in (
+        *(
+            _sig(f"is {name}", _COMPARING.format(words, symbol), _OTHER, keywords=False)
+            for name, words, symbol in (
+                ("eq", "equal to", "=="),
+                ("ne", "not equal to", "!="),
+                ("lt", "less than", "<"),
+                ("le", "at most", "<="),
+                ("gt", "greater than", ">"),
+                ("ge", "at least", ">="),
+            )
+        ),
+        _sig(
+            "is in",
+            "the value is one of `seq`'s items, or part of a text",
+            _P("seq", required=True),
+        ),
+        _sig("is sameas", "the value is the very same object as `other`", _OTHER),
+        *(
+            _sig(f"is {name}", summary)
+            for name, summary in (
+                ("defined", "the value is defined"),
+                ("undefined", "the value is undefined"),
+                ("none", "the value is none"),
+                ("true", "the value is true"),
+                ("false", "the value is false"),
+                ("string", "the value is a text"),
+                ("number", "the value is a number"),
+                ("mapping", "the value is a mapping"),
+                ("sequence", "the value is a list or a text"),
+                ("odd", "the whole number is odd"),
+                ("even", "the whole number is even"),
+            )
+        ),
+    )
+}
+
 ROUND_METHODS = ("common", "ceil", "floor")
 
 

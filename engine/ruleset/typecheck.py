@@ -146,6 +146,7 @@ class _Checker(CallChecks, ArgumentChecks):
                 f"unknown test '{node.name}'",
                 choices_hint(node.name, expr.ALLOWED_TESTS),
             )
+        self.check_test_call(node)
         return ANY
 
     def _check_args(

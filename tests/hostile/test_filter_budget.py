@@ -128,7 +128,7 @@ def test_the_text_of_a_list_of_lists_is_sized_before_it_is_made(source: str) -> 
     value = compile_value(source, "rules/x.yaml:7")
     tracemalloc.start()
     try:
-        with pytest.raises(ExpressionError, match="a value's text|all the way down"):
+        with pytest.raises(ExpressionError, match=r"a value's text|all the way down"):
             value.evaluate({})
         _, peak = tracemalloc.get_traced_memory()
     finally:
