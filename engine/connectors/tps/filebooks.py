@@ -9,7 +9,7 @@ adjustments and voids out, each kind in its own outbox sheet.
 - `finance-charges.csv|xlsx`: Reference, Client Code, Date, Amount, Rate, Base Balance,
   Description;
 - `voids.csv|xlsx`: Kind (invoice, payment, adjustment, finance-charge), Number (the
-  invoice number, the payment's id as `files.payment_ids` gives it, e.g.
+  invoice number, the payment's id as `paymentids.payment_ids` gives it, e.g.
   `pay-A1-2026-10-05-100.00-CHQ881`, or its `QBO-…` id, the adjustment's or charge's
   Reference), What (void, or deleted: a record deleted in TPS is gone for TPS, so its copy
   in QBO is voided).
@@ -37,9 +37,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from tpsqbo_engine.connectors.tps import files
+from tpsqbo_engine.connectors.tps import sheetlayouts, sheetreading, sheetwriting
 from tpsqbo_engine.connectors.tps.client import TpsRejected
-from tpsqbo_engine.connectors.tps.files import Column, Sheet
 from tpsqbo_engine.connectors.tps.filesource import FileTps, _outbox_row, _sheet, _versioned
 from tpsqbo_engine.connectors.tps.outboxrows import (
     as_entered,
@@ -52,6 +51,7 @@ from tpsqbo_engine.connectors.tps.outboxrows import (
     waiting_entered,
     waiting_rows,
 )
+from tpsqbo_engine.connectors.tps.sheetlayouts import Column, Sheet
 
 Record = dict[str, Any]
 SHEETS: dict[str, Sheet] = {
@@ -98,7 +98,7 @@ OUTBOX = {"adjustments": "adjustments-to-enter.csv", "voids": "voids-to-enter.cs
 
 
 def _read(path: Path, sheet: str, check: Any = None) -> list[Record]:
-    records, problems = files.read_sheet(path, SHEETS[sheet])
+    records, problems = sheetreading.read_sheet(path, SHEETS[sheet])
     return checked(path, records, problems, check)
 
 
@@ -158,7 +158,7 @@ class FileBooks(FileTps):
         )
         for payment in waiting_entered(
             self.outbox / "payments-to-enter.csv",
-            files.SHEETS["payments"],
+            sheetlayouts.SHEETS["payments"],
             set(payments),
             payment_problem,
         ):
@@ -241,7 +241,7 @@ class FileBooks(FileTps):
         payments-to-enter.csv; one TPS has is refused (`FileTps.update`: another row would
         be entered as another payment)."""
         path = self.outbox / "payments-to-enter.csv"
-        rows = pending_rows(path, files.SHEETS["payments"])
+        rows = pending_rows(path, sheetlayouts.SHEETS["payments"])
         mine = [i for i, row in enumerate(rows) if entered_as(row) == ident]
         if not mine:
             return super().update("payments", ident, changes, version=version)
@@ -252,7 +252,9 @@ class FileBooks(FileTps):
         self._refuse_void_invoices(changed, current)  # as the create is, before any row
         note = " ".join(filter(None, [ident, changed.get("description")]))
         rows[mine[-1]] = _outbox_row("payments", {**changed, "description": note})
-        files.write_sheet(path, files.SHEETS["payments"], files.payment_rows(rows))
+        sheetwriting.write_sheet(
+            path, sheetlayouts.SHEETS["payments"], sheetwriting.payment_rows(rows)
+        )
         if changes.get("source"):
             self._remember(ident, {"source": changes["source"]})
         return changed
@@ -357,7 +359,7 @@ class FileBooks(FileTps):
         else:
             rows.append(row)
         self.outbox.mkdir(parents=True, exist_ok=True)
-        files.write_sheet(path, sheet, rows)
+        sheetwriting.write_sheet(path, sheet, rows)
 
 
 _NOT_IMPORTED = ("due_date", "lines")
