@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tpsqbo_engine.connectors.tps import paymentids, sheetlayouts, sheetwriting
-from tpsqbo_engine.connectors.tps.filebooks import SHEETS as MORE_SHEETS
+from tpsqbo_engine.connectors.tps.booksheets import SHEETS as MORE_SHEETS
 from tpsqbo_engine.connectors.tps.filebooks import entered_as
 from tpsqbo_engine.emulators.tps.firm import Firm
 

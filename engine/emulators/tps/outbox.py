@@ -4,7 +4,7 @@ row as each sheet says, the client changes, invoice changes, payments, adjustmen
 voids to enter.
 
 Only the outbox sheets are read, through their documented layouts (`sheetlayouts.SHEETS`,
-`filebooks.SHEETS`): what the engine meant is whatever those sheets carry. TPS numbers
+`booksheets.SHEETS`): what the engine meant is whatever those sheets carry. TPS numbers
 what it is given itself (a payment or adjustment gets TPS's own id; the Description keeps
 the `QBO-…` word the engine put first). Entered sheets move to `outbox/entered/N-NAME`, so
 the next run's outbox holds only what is new. The next `export.export_sheets` is then what
@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from tpsqbo_engine.connectors.tps import sheetlayouts, sheetreading
-from tpsqbo_engine.connectors.tps.filebooks import KINDS
-from tpsqbo_engine.connectors.tps.filebooks import OUTBOX as MORE_OUTBOX
-from tpsqbo_engine.connectors.tps.filebooks import SHEETS as MORE_SHEETS
+from tpsqbo_engine.connectors.tps.booksheets import KINDS
+from tpsqbo_engine.connectors.tps.booksheets import OUTBOX as MORE_OUTBOX
+from tpsqbo_engine.connectors.tps.booksheets import SHEETS as MORE_SHEETS
 from tpsqbo_engine.connectors.tps.filesource import OUTBOX
 from tpsqbo_engine.emulators.tps.export import sheet_numbers
 from tpsqbo_engine.emulators.tps.firm import Firm
