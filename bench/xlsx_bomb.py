@@ -3,8 +3,8 @@ costs to refuse it, measured in the same run, each in a fresh process.
 
 The workbook holds one row and N shared strings of 200 characters (deflate packs them about
 250 times). The baseline is what reading the sheet did before the guard: openpyxl's
-`load_workbook(read_only=True)` and the first row. The checkout's `sheetreading.read_sheet` should
-refuse it with one `file.too-large` problem before openpyxl opens it.
+`load_workbook(read_only=True)` and the first row. The checkout's `sheetreading.read_sheet`
+should refuse it with one `file.too-large` problem before openpyxl opens it.
 
     python bench/xlsx_bomb.py [--strings N]
 """

@@ -14,6 +14,9 @@ adjustments and voids out, each kind in its own outbox sheet.
   Reference), What (void, or deleted: a record deleted in TPS is gone for TPS, so its copy
   in QBO is voided).
 
+These sheets' layouts, row checks and effects on balances are in booksheets; here is how the
+files connection reads them into records and writes what TPS must enter.
+
 A decrease applied to an invoice lowers its balance; a void takes a payment's applications
 off its invoices again. What TPS must enter goes to `outbox/`, one sheet per kind:
 `adjustments-to-enter.csv` (QBO credit memos, as TPS credits) and `voids-to-enter.csv`
