@@ -88,6 +88,7 @@ class RuleEnvironment(ImmutableSandboxedEnvironment):
     code_generator_class = _BudgetedCode
     sized = staticmethod(limits.sized)
     fitting_parts = staticmethod(limits.fitting_parts)
+    concat = staticmethod(limits.captured)  # what `{% set x %}...{% endset %}` captures, sized
     budget_loop = RuleFunction(limits.counted)
     budget_include = RuleFunction(limits.included)
 

@@ -5,6 +5,7 @@ stop (`[[[[[n]*100]*100]*100]*100]*100 == ...` took 9 s)."""
 from __future__ import annotations
 
 import time
+import tracemalloc
 
 import pytest
 
@@ -82,3 +83,25 @@ def test_a_value_holding_itself_is_refused() -> None:
     looped.append(looped)
     with pytest.raises(budget.BudgetExceeded, match="all the way down"):
         budget.sized([looped])
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{% set x %}{% for a in [1] * 10000 %}{{ s }}{% endfor %}{% endset %}{{ x | length }}",
+        "{% filter upper %}{% for a in [1] * 10000 %}{{ s }}{% endfor %}{% endfilter %}",
+    ],
+)
+def test_the_text_a_block_captures_is_sized_before_it_is_joined(source: str) -> None:
+    value = compile_value(source, "rules/x.yaml:5")
+    tracemalloc.start()
+    try:
+        with pytest.raises(ExpressionError, match=r"captured text's length of 10,000,000"):
+            value.evaluate({"s": "x" * 1000})
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 5_000_000  # the 10 MB text was never made
+    assert compile_value(source, "r:1").evaluate({"s": "ab"}).lower() == (
+        "20000" if "set" in source else "ab" * 10000
+    )
