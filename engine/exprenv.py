@@ -8,7 +8,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from jinja2 import StrictUndefined, nodes
 from jinja2.compiler import CodeGenerator, Frame, optimizeconst
@@ -18,7 +18,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from tpsqbo_engine import budget as limits
 from tpsqbo_engine.exprfast import DICT_ATTRIBUTES
-from tpsqbo_engine.filterbudget import guarded
+from tpsqbo_engine.filterbudget import guarded, tested
 from tpsqbo_engine.filters import ALLOWED_TESTS, ENGINE_FILTERS, JINJA_FILTERS
 
 MAX_REPEAT = 10_000
@@ -217,5 +217,6 @@ def environment(*, autoescape: bool = False) -> RuleEnvironment:
     env.globals.clear()
     allowed = {name: f for name, f in env.filters.items() if name in JINJA_FILTERS}
     env.filters = {name: guarded(name, f) for name, f in {**allowed, **ENGINE_FILTERS}.items()}
-    env.tests = {name: t for name, t in env.tests.items() if name in ALLOWED_TESTS}
+    tests = cast("dict[str, Callable[..., Any]]", env.tests)  # Jinja's type: only "function"
+    env.tests = {name: tested(name, t) for name, t in tests.items() if name in ALLOWED_TESTS}
     return env

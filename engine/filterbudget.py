@@ -171,3 +171,17 @@ def guarded(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
             setattr(run, attribute, getattr(func, attribute))
     run.__name__ = getattr(func, "__name__", name)
     return run
+
+
+def tested(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    """A test whose failure on what it was given (`x is lt(y)` with `y` a text read from the
+    record, `odd` of a text) names the test, the kinds it was given and what it takes."""
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except TypeError:
+            raise failed_filter(name, args, kwargs, "test") from None
+
+    run.__name__ = getattr(func, "__name__", name)
+    return run

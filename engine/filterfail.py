@@ -41,14 +41,16 @@ def kind_of(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-def failed_filter(name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> ExpressionError:
-    """The error for filter `name` failing with a TypeError on `args` (the value filtered
-    first) and `kwargs`."""
+def failed_filter(
+    name: str, args: Sequence[Any], kwargs: Mapping[str, Any], what: str = "filter"
+) -> ExpressionError:
+    """The error for filter (or test, `what`) `name` failing with a TypeError on `args` (the
+    value filtered first) and `kwargs`."""
     # Imported here: the signatures' module imports the functions, which import expr, which
     # imports the budget that calls this (once a filter has already failed, all are loaded).
-    from tpsqbo_engine.ruleset.filter_signatures import FILTERS, wrong_kind
+    from tpsqbo_engine.ruleset.filter_signatures import FILTERS, TESTS, wrong_kind
 
-    signature = FILTERS.get(name)
+    signature = (TESTS if what == "test" else FILTERS).get(name)
     params = signature.params if signature is not None else ()
     given = [f"the value {kind_of(args[0])}"] if args else []
     named = [
@@ -60,8 +62,13 @@ def failed_filter(name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> 
         shown = f"{param.name if param else label}: {kind_of(value)}"
         wanted = "" if param is None else wrong_kind(param.kind, value, none_ok=not param.required)
         given.append(f"{shown}, not {wanted}" if wanted else shown)
-    takes = signature.usage() if signature is not None else f"{name}: see the rules reference"
+    if signature is None:
+        takes = f"see docs/rules.md for {name}"
+    elif signature.params or signature.variadic:
+        takes = f"it takes {signature.usage()}"
+    else:
+        takes = signature.usage()  # "upper takes no arguments: ..."
     # the signature in the message itself: a Failed record keeps the message
     return ExpressionError(
-        f"the {name} filter cannot take what it was given ({'; '.join(given)}); it takes {takes}"
+        f"the {name} {what} cannot take what it was given ({'; '.join(given)}); {takes}"
     )

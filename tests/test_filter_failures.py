@@ -63,3 +63,29 @@ def test_the_same_filters_still_work_on_arguments_of_the_right_kind() -> None:
     assert (
         value.evaluate({"name": "abcdefghijklmnop", "n": 5, "amount": 1.26, "p": 1}) == "ab... 1.3"
     )
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (
+            "{{ name is lt(n) }}",
+            "the lt test cannot take what it was given (the value a text; other: a whole"
+            " number); it takes is lt(other)",
+        ),
+        (
+            "{{ name is odd }}",
+            "the odd test cannot take what it was given (the value a text); is odd takes no"
+            " arguments",
+        ),
+    ],
+)
+def test_a_test_failing_on_what_the_record_gives_says_what_it_takes(
+    source: str, message: str
+) -> None:
+    value = compile_value(source, "rules/clients.yaml:3")
+    for evaluate in (value.evaluate, value.evaluate_slowly):
+        with pytest.raises(ExpressionError) as failed:
+            evaluate({**RECORD, "n": 3})
+        assert failed.value.told.startswith(f"rules/clients.yaml:3: {message}")
+    assert compile_value("{{ n is lt(4) and n is odd }}", "r:1").evaluate({"n": 3}) is True
