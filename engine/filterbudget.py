@@ -162,7 +162,8 @@ def guarded(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
             result = func(*args, **kwargs)
         except AssertionError as exc:
             raise ValueError(f"{name}: {exc}") from None
-        except TypeError:  # an argument of the wrong kind, read from the record
+        except (TypeError, ValueError):  # a value or argument of the wrong kind, read from
+            # the record (`truncate(x)` with x a text, `date` of a text that is not one)
             raise failed_filter(name, args[skip:], kwargs) from None
         return size(result)
 

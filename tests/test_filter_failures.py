@@ -89,3 +89,15 @@ def test_a_test_failing_on_what_the_record_gives_says_what_it_takes(
             evaluate({**RECORD, "n": 3})
         assert failed.value.told.startswith(f"rules/clients.yaml:3: {message}")
     assert compile_value("{{ n is lt(4) and n is odd }}", "r:1").evaluate({"n": 3}) is True
+
+
+def test_a_value_of_the_wrong_kind_names_the_filter_too() -> None:
+    value = compile_value("{{ d | date('%Y') }}", "rules/x.yaml:1")
+    with pytest.raises(ExpressionError) as failed:
+        value.evaluate({"d": "2026-13-45 Private"})
+    assert failed.value.told == (
+        "rules/x.yaml:1: the date filter cannot take what it was given (the value a text; fmt:"
+        " a text); it takes date(fmt=''): the value as a date, or as text in `fmt` (strftime)"
+    )
+    with pytest.raises(ExpressionError, match=r"it takes format\(\.\.\.\): printf"):
+        compile_value("{{ '%d' | format(d) }}", "r:1").evaluate({"d": "x"})

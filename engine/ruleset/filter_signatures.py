@@ -51,7 +51,7 @@ class FilterSignature:
 
     def usage(self) -> str:
         shown = ", ".join(p.shown() for p in self.params)
-        more = ", ..." if self.variadic else ""
+        more = (", ..." if shown else "...") if self.variadic else ""  # format(...), map(...)
         return (
             f"{self.name}({shown}{more}): {self.summary}"
             if shown or more
