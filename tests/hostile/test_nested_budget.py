@@ -105,3 +105,19 @@ def test_the_text_a_block_captures_is_sized_before_it_is_joined(source: str) -> 
     assert compile_value(source, "r:1").evaluate({"s": "ab"}).lower() == (
         "20000" if "set" in source else "ab" * 10000
     )
+
+
+def test_validate_reports_a_constant_list_of_lists_over_the_budget() -> None:
+    from tpsqbo_engine.ruleset.shapes import entity_catalog
+    from tpsqbo_engine.ruleset.typecheck import Scope, check_value
+
+    catalog = entity_catalog()
+    scope = Scope(catalog, dict(catalog.shapes["tps.Invoice"].properties()), "tps")
+    found = check_value("{{ ([[[1] * 100] * 100] * 11) | length }}", scope).findings
+    assert [(f.code, f.message) for f in found] == [
+        (
+            "expr.budget",
+            "this value goes over the evaluation budget: a repeated value's items, all the way"
+            " down, of 111,111 is over the limit of 100,000",
+        )
+    ]
