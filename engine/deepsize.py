@@ -39,7 +39,7 @@ def measure(value: Any, max_items: int, max_text: int) -> tuple[int, int]:
     on_the_way = {id(value)}
     # each frame: the holder, its parts still to see, its items and characters so far
     stack: list[list[Any]] = [[value, _parts(value), len(value), 0]]
-    while stack:
+    while True:  # until the outermost frame is done, or a part is over a limit
         frame = stack[-1]
         for part in frame[1]:
             if isinstance(part, str):
@@ -69,4 +69,3 @@ def measure(value: Any, max_items: int, max_text: int) -> tuple[int, int]:
             parent[3] += totals[1]
             if parent[2] > max_items or parent[3] > max_text:
                 return parent[2], parent[3]
-    raise AssertionError("unreachable: the outermost frame returns")  # pragma: no cover
