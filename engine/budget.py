@@ -233,7 +233,10 @@ def captured(parts: Iterable[str]) -> str:
     """The text a `{% set x %}...{% endset %}` block (or a macro, a `{% filter %}` block)
     captures, counted before it is joined: a loop of 100,000 outputs of one long field adds
     only references to its buffer, within the clock, and the join would make the whole text
-    at once."""
+    at once. Only in an evaluation: Jinja joins a whole template's output with this too,
+    and the engine's own pages (the run report, rendered with no budget open) may be long."""
+    if _open() is None:
+        return "".join(parts)
     parts = parts if isinstance(parts, list) else list(parts)
     fits(sum(map(len, parts)), "a captured text's length")
     return "".join(parts)

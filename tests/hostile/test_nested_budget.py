@@ -121,3 +121,11 @@ def test_validate_reports_a_constant_list_of_lists_over_the_budget() -> None:
             " down, of 111,111 is over the limit of 100,000",
         )
     ]
+
+
+def test_a_whole_page_rendered_outside_an_evaluation_is_not_a_captured_text() -> None:
+    # the run report: the engine's own template, rendered with no budget open, may be long
+    from tpsqbo_engine.exprenv import environment
+
+    page = environment(autoescape=True).from_string("{% for a in x %}{{ s }}{% endfor %}")
+    assert len(page.render(x=[1] * 200, s="y" * 10_000)) == 2_000_000
