@@ -128,7 +128,8 @@ def _problems(doc: SourceDocument, error: ValidationError) -> Iterator[Problem]:
         # jsonschema raises one error per missing field, each carrying the whole `required`
         # list: name every missing field from each (check_with drops the repeats), rather
         # than the first one missing once per error.
-        for missing in [n for n in error.validator_value if n not in error.instance]:
+        required = cast(list[str], error.validator_value)
+        for missing in [n for n in required if n not in error.instance]:
             yield _required(doc, pointer, schema, missing)
         return
     code, message, hint, at_key = _describe(error, schema)
