@@ -3,8 +3,8 @@ costs to refuse it, measured in the same run, each in a fresh process.
 
 The workbook holds one row and N shared strings of 200 characters (deflate packs them about
 250 times). The baseline is what reading the sheet did before the guard: openpyxl's
-`load_workbook(read_only=True)` and the first row. The checkout's `files.read_sheet` should
-refuse it with one `file.too-large` problem before openpyxl opens it.
+`load_workbook(read_only=True)` and the first row. The checkout's `sheetreading.read_sheet`
+should refuse it with one `file.too-large` problem before openpyxl opens it.
 
     python bench/xlsx_bomb.py [--strings N]
 """
@@ -54,8 +54,8 @@ print(next(book.worksheets[0].iter_rows(values_only=True))[0][:10])
 CHECKOUT = """
 import sys
 from pathlib import Path
-from tpsqbo_engine.connectors.tps import files
-records, problems = files.read_sheet(Path(sys.argv[1]), files.SHEETS["clients"])
+from tpsqbo_engine.connectors.tps import sheetlayouts, sheetreading
+records, problems = sheetreading.read_sheet(Path(sys.argv[1]), sheetlayouts.SHEETS["clients"])
 print([p.code for p in problems])
 """
 

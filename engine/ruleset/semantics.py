@@ -1,6 +1,10 @@
 """Layer 3: what the rules mean. References resolve, expressions type-check against the
 entity schemas, `both` mappings can flow back, templates exist inside their pack and use only
 the variables their context declares.
+
+`_Semantics` holds what every check shares (scopes, entities, field paths, reporting) and the
+checks of the small document kinds; mapping_check checks mappings, template_check templates,
+natural_keys a mapping's natural key, across what spans documents (cycles, double writes).
 """
 
 from __future__ import annotations
@@ -10,26 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jinja2.exceptions import TemplateSyntaxError
-
 from tpsqbo_engine import expr
 from tpsqbo_engine.functions import CHECK_FUNCTIONS
 from tpsqbo_engine.problems import Level, Problem
 from tpsqbo_engine.ruleset.documents import template_root
-from tpsqbo_engine.ruleset.literals import literal_hint, literal_mismatch
 from tpsqbo_engine.ruleset.lookup_keys import KeyIndex
+from tpsqbo_engine.ruleset.mapping_check import check_mapping
 from tpsqbo_engine.ruleset.packs import RuleDocument
 from tpsqbo_engine.ruleset.patches import where
-from tpsqbo_engine.ruleset.schema_check import indentation_hint
 from tpsqbo_engine.ruleset.shapes import ANY, EntityCatalog, Shape, scalar_shape
 from tpsqbo_engine.ruleset.source import pointer_join
-from tpsqbo_engine.ruleset.typecheck import (
-    Finding,
-    Scope,
-    check_value,
-    did_you_mean,
-    plain_path,
-)
+from tpsqbo_engine.ruleset.typecheck import Finding, Scope, check_value, did_you_mean
 
 
 def check_semantics(documents: list[RuleDocument], catalog: EntityCatalog) -> list[Problem]:
@@ -60,15 +55,6 @@ def _path_shape(shape: Shape, path: str) -> tuple[Shape | None, Shape, str]:
             return None, current, part
         current = nxt
     return current, current, ""
-
-
-def _invertible(value: Any) -> bool:
-    if not isinstance(value, str) or expr.single_expression(value) is None:
-        return False
-    try:
-        return plain_path(expr.parse(value)) is not None
-    except TemplateSyntaxError:
-        return True  # already reported as expr.syntax; one problem is enough
 
 
 @dataclass
@@ -191,162 +177,9 @@ class _Semantics:
             )
         return found
 
-    # Mappings -----------------------------------------------------------------------------
+    # Mappings and lookups -----------------------------------------------------------------
     def check_mapping(self, doc: RuleDocument) -> None:
-        source = self.entity(doc, "/source")
-        target = self.entity(doc, "/target")
-        if source is None or target is None:
-            return
-        data: dict[str, Any] = doc.data
-        scope = self.scope(data["source"])
-        if "when" in data:
-            self.expression(doc, "/when", scope)
-        if "key" in data:
-            self.field_path(doc, "/key", source, data["key"])
-        for i, match in enumerate(data.get("match", [])):
-            self.field_path(doc, f"/match/{i}/source", source, match["source"])
-            self.field_path(doc, f"/match/{i}/target", target, match["target"])
-        for i, other in enumerate(data.get("depends_on", [])):
-            if other not in self.by_kind.get("mapping", {}):
-                self.report(
-                    doc,
-                    f"/depends_on/{i}",
-                    "rules.unknown-mapping",
-                    f"no mapping '{other}'",
-                    did_you_mean(other, self.ids("mapping")),
-                )
-        check_natural_key(self, doc, target)
-        both = data["direction"] == "both"
-        for name, value in data["fields"].items():
-            self.mapped_field(doc, pointer_join("/fields", name), name, value, target, scope, both)
-
-    def mapped_field(
-        self,
-        doc: RuleDocument,
-        pointer: str,
-        name: str,
-        value: Any,
-        target: Shape,
-        scope: Scope,
-        both: bool,
-    ) -> None:
-        field_shape = self.field_path(doc, pointer, target, name, at_key=True)
-        if field_shape is None:
-            self.misplaced_option(doc, pointer, name)
-        if isinstance(value, dict) and "each" in value:
-            self.each_field(doc, pointer, value, field_shape or ANY, scope, both)
-            return
-        if isinstance(value, list):
-            self.fixed_items(doc, pointer, name, value, field_shape or ANY, scope, both)
-            return
-        one_way = isinstance(value, dict) and bool(value.get("one_way"))
-        value_pointer = f"{pointer}/value" if isinstance(value, dict) else pointer
-        if isinstance(value, dict) and "conflict" in value and not both:
-            self.report(
-                doc,
-                f"{pointer}/conflict",
-                "mapping.conflict-one-way",
-                f"'{name}' has a conflict policy, but the mapping is one-way: nothing flows "
-                "back, so there is never a conflict",
-                "remove it, or make the mapping `direction: both`",
-                at_key=True,
-            )
-        self.expression(doc, value_pointer, scope)
-        self.literal(doc, value_pointer, name, field_shape)
-        if both and not one_way and not _invertible(doc.source.data_at(value_pointer)):
-            self.report(
-                doc,
-                value_pointer,
-                "mapping.not-invertible",
-                f"'{name}' cannot flow back: its value is not a plain field path",
-                "use {{ field }} alone, or write {value: ..., one_way: true} to send it one way",
-            )
-
-    def each_field(
-        self,
-        doc: RuleDocument,
-        pointer: str,
-        value: dict[str, Any],
-        target: Shape,
-        scope: Scope,
-        both: bool,
-    ) -> None:
-        items = self.expression(doc, f"{pointer}/each", scope)
-        if items.known and not items.is_array():
-            self.report(
-                doc,
-                f"{pointer}/each",
-                "mapping.not-a-list",
-                "'each' must give a list",
-                "iterate a list field, e.g. {{ lines }}",
-            )
-        if both and not value.get("one_way"):
-            self.report(
-                doc,
-                pointer,
-                "mapping.not-invertible",
-                "a list built with 'each' cannot flow back",
-                "add one_way: true",
-            )
-        inner = scope.with_variables({value["as"]: items.item()})
-        item_shape = target.item()
-        for name in value["fields"]:
-            item_pointer = pointer_join(f"{pointer}/fields", name)
-            found = self.field_path(doc, item_pointer, item_shape, name, at_key=True)
-            self.expression(doc, item_pointer, inner)
-            self.literal(doc, item_pointer, name, found)
-
-    def fixed_items(
-        self,
-        doc: RuleDocument,
-        pointer: str,
-        name: str,
-        items: list[Any],
-        target: Shape,
-        scope: Scope,
-        both: bool,
-    ) -> None:
-        if both:
-            self.report(
-                doc,
-                pointer,
-                "mapping.not-invertible",
-                f"the list '{name}' cannot flow back",
-                "write it as {each: ..., as: ..., fields: ..., one_way: true}",
-            )
-        for i, item in enumerate(items):
-            for field_name in item:
-                item_pointer = pointer_join(f"{pointer}/{i}", field_name)
-                found = self.field_path(doc, item_pointer, target.item(), field_name, at_key=True)
-                self.expression(doc, item_pointer, scope)
-                self.literal(doc, item_pointer, field_name, found)
-
-    def misplaced_option(self, doc: RuleDocument, pointer: str, name: str) -> None:
-        """`when:` indented under `fields:` is valid YAML and a field named 'when'."""
-        hint = indentation_hint(doc.source, "/fields", name)
-        if hint and self.problems and self.problems[-1].pointer == pointer:
-            last = self.problems[-1]
-            self.problems[-1] = Problem(
-                last.file,
-                last.line,
-                last.column,
-                last.code,
-                last.message,
-                level=last.level,
-                pointer=last.pointer,
-                hint=hint,
-            )
-
-    def literal(self, doc: RuleDocument, pointer: str, name: str, shape: Shape | None) -> None:
-        """A literal value (no {{ }}) must fit the target field: `Qty: one` cannot."""
-        value = doc.source.data_at(pointer)
-        if shape is None or (isinstance(value, str) and expr.is_template(value)):
-            return
-        wrong = literal_mismatch(value, shape)
-        if wrong:
-            self.report(
-                doc, pointer, "mapping.wrong-type", f"'{name}' {wrong}", literal_hint(value, shape)
-            )
+        check_mapping(self, doc)
 
     def check_lookup(self, doc: RuleDocument) -> None:
         """`key: tps.WorkCode.work_type` says where the keys come from: it must exist."""
@@ -444,5 +277,4 @@ from tpsqbo_engine.ruleset.across import (  # noqa: E402 - they use _Semantics
     check_dependency_cycles,
     check_double_writes,
 )
-from tpsqbo_engine.ruleset.natural_keys import check_natural_key  # noqa: E402 - uses _Semantics
 from tpsqbo_engine.ruleset.template_check import check_template  # noqa: E402 - uses _Semantics

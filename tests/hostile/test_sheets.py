@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tpsqbo_engine.connectors.tps import files, sheetio
+from tpsqbo_engine.connectors.tps import sheetio, sheetlayouts, sheetreading, sheetwriting
 
 DANGEROUS = [
     '=HYPERLINK("http://evil.example","x")',
@@ -39,7 +39,9 @@ def _payments() -> list[dict[str, object]]:
 @pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
 def test_outbox_cells_that_would_be_formulas_are_neutralised(tmp_path: Path, suffix: str) -> None:
     path = tmp_path / f"payments{suffix}"
-    files.write_sheet(path, files.SHEETS["payments"], files.payment_rows(_payments()))
+    sheetwriting.write_sheet(
+        path, sheetlayouts.SHEETS["payments"], sheetwriting.payment_rows(_payments())
+    )
     raw = list(_raw_cells(path))
     references = [row[4] for row in raw[1:]]
     for cell, original in zip(references, _as_stored(DANGEROUS, suffix), strict=True):
@@ -51,9 +53,11 @@ def test_outbox_cells_that_would_be_formulas_are_neutralised(tmp_path: Path, suf
 def test_negative_amounts_stay_numbers(tmp_path: Path, suffix: str) -> None:
     path = tmp_path / f"invoices{suffix}"
     credit = {"client_id": "C1", "doc_number": "-7", "subtotal": "-12.50", "tax_total": "-0.63"}
-    files.write_sheet(path, files.SHEETS["invoices"], [{**credit, "date": "2026-11-30"}])
+    sheetwriting.write_sheet(
+        path, sheetlayouts.SHEETS["invoices"], [{**credit, "date": "2026-11-30"}]
+    )
     assert _raw_cells(path)[1][1:4] == ["-7", "-12.50", "-0.63"]
-    read = files.read_invoices(path)
+    read = sheetreading.read_invoices(path)
     assert (read[0]["doc_number"], str(read[0]["subtotal"])) == ("-7", "-12.50")
 
 
@@ -61,7 +65,9 @@ def test_xlsx_holds_no_formula(tmp_path: Path) -> None:
     from openpyxl import load_workbook
 
     path = tmp_path / "payments.xlsx"
-    files.write_sheet(path, files.SHEETS["payments"], files.payment_rows(_payments()))
+    sheetwriting.write_sheet(
+        path, sheetlayouts.SHEETS["payments"], sheetwriting.payment_rows(_payments())
+    )
     sheet = load_workbook(path).worksheets[0]
     assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
 
@@ -69,8 +75,10 @@ def test_xlsx_holds_no_formula(tmp_path: Path) -> None:
 @pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
 def test_the_reader_takes_off_exactly_what_the_writer_put_on(tmp_path: Path, suffix: str) -> None:
     path = tmp_path / f"payments{suffix}"
-    files.write_sheet(path, files.SHEETS["payments"], files.payment_rows(_payments()))
-    read = files.read_payments(path)
+    sheetwriting.write_sheet(
+        path, sheetlayouts.SHEETS["payments"], sheetwriting.payment_rows(_payments())
+    )
+    read = sheetreading.read_payments(path)
     assert [r.get("reference") for r in read] == _as_stored(DANGEROUS, suffix)
     assert [r.get("description") for r in read] == _as_stored(DANGEROUS, suffix)
 
@@ -110,7 +118,7 @@ CLIENTS = "Client Code,Client Name,Email\nC1,Café Zoë Ltd,zoe@example.com\nC2,
 def test_sheets_read_in_the_encodings_people_save(tmp_path: Path, encode) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "clients.csv"
     path.write_bytes(encode(CLIENTS))
-    clients = files.read_clients(path)
+    clients = sheetreading.read_clients(path)
     assert clients[0]["name"].replace(" \u2019", "") == "Café Zoë Ltd"
     assert clients[0]["code"] == "C1"
     assert clients[1]["name"] == "Smith & Sons"
@@ -120,16 +128,16 @@ def test_a_named_encoding_is_used_and_a_misfit_byte_is_located(tmp_path: Path) -
     path = tmp_path / "clients.csv"
     path.write_bytes(CLIENTS.encode("cp1252"))
     with sheetio.encoding("cp1252"):
-        assert files.read_clients(path)[0]["name"] == "Café Zoë Ltd"
-    with sheetio.encoding("utf-8"), pytest.raises(files.FileBridgeError) as refused:
-        files.read_clients(path)
+        assert sheetreading.read_clients(path)[0]["name"] == "Café Zoë Ltd"
+    with sheetio.encoding("utf-8"), pytest.raises(sheetreading.FileBridgeError) as refused:
+        sheetreading.read_clients(path)
     problem = refused.value.problems[0]
     assert (problem.code, problem.line, problem.column) == ("file.encoding", 2, 7)
 
 
 def _refused(path: Path) -> tuple[str, int, int, str]:
-    with pytest.raises(files.FileBridgeError) as refused:
-        files.read_clients(path)
+    with pytest.raises(sheetreading.FileBridgeError) as refused:
+        sheetreading.read_clients(path)
     problem = refused.value.problems[0]
     assert refused.value.message.startswith(problem.file) and "nothing was imported" in (
         refused.value.message
@@ -178,10 +186,10 @@ def test_a_bad_sheet_stops_the_read_whole_with_exit_1(tmp_path: Path) -> None:
     (tmp_path / "clients.csv").write_text(CLIENTS)
     (tmp_path / "payments.csv").write_bytes(b"")
     source = FileTps(tmp_path, "Test")
-    with pytest.raises(files.FileBridgeError) as refused:
+    with pytest.raises(sheetreading.FileBridgeError) as refused:
         list(source.records("clients"))
     assert refused.value.exit_code == 1 and "payments.csv" in refused.value.message
-    with pytest.raises(files.FileBridgeError):  # nothing half-loaded was kept
+    with pytest.raises(sheetreading.FileBridgeError):  # nothing half-loaded was kept
         list(source.records("clients"))
 
 
@@ -197,7 +205,7 @@ def test_the_command_line_encoding_wins_and_an_unknown_one_is_a_usage_error(
     sheetio.from_command_line("latin-1")
     try:
         with sheetio.encoding("utf-8"):
-            assert files.read_clients(path)[0]["name"] == "CafÃ© ZoÃ« Ltd"
+            assert sheetreading.read_clients(path)[0]["name"] == "CafÃ© ZoÃ« Ltd"
     finally:
         sheetio.from_command_line("")
 

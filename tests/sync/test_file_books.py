@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from tpsqbo_engine.connectors.tps.filebooks import FileBooks
-from tpsqbo_engine.connectors.tps.files import FileBridgeError, payment_ids
+from tpsqbo_engine.connectors.tps.paymentids import payment_ids
+from tpsqbo_engine.connectors.tps.sheetreading import FileBridgeError
 
 
 def _folder(tmp_path: Path, **sheets: str) -> Path:

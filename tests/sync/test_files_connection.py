@@ -10,7 +10,7 @@ import requests
 
 from tests import ports
 from tpsqbo_engine.connectors.qbo.connect import ConnectSettings, connect
-from tpsqbo_engine.connectors.tps import files
+from tpsqbo_engine.connectors.tps import sheetreading
 from tpsqbo_engine.emulators.qbo.server import QboEmulatorServer, QboOptions
 from tpsqbo_engine.sync.config import load_config
 from tpsqbo_engine.sync.session import Session
@@ -73,7 +73,7 @@ def test_a_firm_without_an_endpoint_syncs_from_sheets(
         )
         second = Session(config).sync()
         assert second.counts["Failed"] == 0
-    outbox = files.read_invoices(sheets / "outbox" / "import-invoices.csv")
+    outbox = sheetreading.read_invoices(sheets / "outbox" / "import-invoices.csv")
     assert [(i["doc_number"], i["client_id"], i["subtotal"]) for i in outbox] == [
         ("Q-9", "REDROC005", "80.00")
     ]

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from tpsqbo_engine.amounts import NotAnAmount, read_amount
-from tpsqbo_engine.connectors.tps import files
+from tpsqbo_engine.connectors.tps import sheetreading
 from tpsqbo_engine.connectors.tps.client import TpsClient
-from tpsqbo_engine.connectors.tps.files import FileBridgeError
+from tpsqbo_engine.connectors.tps.sheetreading import FileBridgeError
 from tpsqbo_engine.emulators.tps.server import TpsEmulatorServer
 from tpsqbo_engine.filters import ExpressionError, money, to_decimal
 
@@ -84,7 +84,7 @@ def test_a_sheet_amount_typed_so_is_located(tmp_path: Path, amount: str) -> None
         encoding="utf-8",
     )
     with pytest.raises(FileBridgeError) as failure:
-        files.read_payments(sheet)
+        sheetreading.read_payments(sheet)
     assert "nothing was imported" in failure.value.message
     amount_cell, applied = failure.value.problems
     assert (amount_cell.line, amount_cell.column, applied.line, applied.column) == (2, 3, 2, 6)
@@ -102,7 +102,7 @@ def test_whole_numbers_of_a_sheet_are_0_to_9_too(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     with pytest.raises(FileBridgeError) as failure:
-        files.read_work_codes(sheet)
+        sheetreading.read_work_codes(sheet)
     [problem] = failure.value.problems
     assert (problem.line, problem.column) == (2, 1)
     assert "expected a whole number" in problem.message

@@ -16,13 +16,13 @@ from markupsafe import Markup
 
 from tpsqbo_engine import amounts
 from tpsqbo_engine.amounts import NotAnAmount, in_cents, read_amount, unreadable
-from tpsqbo_engine.connectors.tps import files
+from tpsqbo_engine.connectors.tps import sheetreading
 from tpsqbo_engine.connectors.tps.client import (
     TpsClient,
     TpsRejected,
     TpsRetriableError,
 )
-from tpsqbo_engine.connectors.tps.files import FileBridgeError
+from tpsqbo_engine.connectors.tps.sheetreading import FileBridgeError
 from tpsqbo_engine.emulators.tps.server import TpsEmulatorServer
 from tpsqbo_engine.filters import ExpressionError, money, to_decimal
 
@@ -100,7 +100,7 @@ def test_a_sheet_amount_not_written_with_a_decimal_point_is_located(
     tmp_path: Path, amount: str
 ) -> None:
     with pytest.raises(FileBridgeError) as failure:
-        files.read_payments(_payments(tmp_path, amount))
+        sheetreading.read_payments(_payments(tmp_path, amount))
     [problem] = failure.value.problems
     assert (problem.file.endswith("payments.csv"), problem.line, problem.column) == (True, 2, 3)
     assert problem.message.startswith("Amount: expected")
@@ -109,7 +109,7 @@ def test_a_sheet_amount_not_written_with_a_decimal_point_is_located(
 
 def test_a_decimal_comma_in_applied_to_is_located(tmp_path: Path) -> None:
     with pytest.raises(FileBridgeError) as failure:
-        files.read_payments(_payments(tmp_path, "100.00", "HP-1001=12,50"))
+        sheetreading.read_payments(_payments(tmp_path, "100.00", "HP-1001=12,50"))
     [problem] = failure.value.problems
     assert (problem.line, problem.column) == (2, 6)
     assert "Applied To" in problem.message and "decimal comma" in problem.message
@@ -117,7 +117,7 @@ def test_a_decimal_comma_in_applied_to_is_located(tmp_path: Path) -> None:
 
 def test_applications_separated_by_commas_are_refused_not_misread(tmp_path: Path) -> None:
     with pytest.raises(FileBridgeError) as failure:
-        files.read_payments(_payments(tmp_path, "150.00", "HP-1=1,000.00, HP-2=50.00"))
+        sheetreading.read_payments(_payments(tmp_path, "150.00", "HP-1=1,000.00, HP-2=50.00"))
     [problem] = failure.value.problems
     assert (problem.line, problem.column) == (2, 6)
     assert problem.message.endswith("separated by semicolons")
@@ -128,7 +128,7 @@ def test_applications_separated_by_commas_are_refused_not_misread(tmp_path: Path
     [("1,250.00", "1250.00"), ("$1,250.00", "1250.00"), ("-$5", "-5.00"), ("12.5 $", "12.50")],
 )
 def test_thousands_commas_and_dollar_signs_still_read(tmp_path: Path, cell: str, read: str) -> None:
-    [payment] = files.read_payments(_payments(tmp_path, cell, f"HP-1001={cell}"))
+    [payment] = sheetreading.read_payments(_payments(tmp_path, cell, f"HP-1001={cell}"))
     assert payment["amount"] == read
     assert payment["applications"] == [{"invoice_id": "HP-1001", "amount": read}]
 
@@ -142,11 +142,11 @@ def test_an_xlsx_number_reads_and_decimal_comma_text_is_refused(tmp_path: Path) 
     book.worksheets[0].append(["A1", "2026-10-06", "12,50", "cheque", "CHQ2"])
     book.save(tmp_path / "payments.xlsx")
     with pytest.raises(FileBridgeError) as failure:
-        files.read_payments(tmp_path / "payments.xlsx")
+        sheetreading.read_payments(tmp_path / "payments.xlsx")
     assert [(p.line, p.column) for p in failure.value.problems] == [(3, 3)]
     book.worksheets[0].delete_rows(3)
     book.save(tmp_path / "payments.xlsx")
-    [payment] = files.read_payments(tmp_path / "payments.xlsx")
+    [payment] = sheetreading.read_payments(tmp_path / "payments.xlsx")
     assert payment["amount"] == "12.50"
 
 
@@ -160,7 +160,7 @@ def test_every_bad_amount_of_an_invoice_sheet_is_reported(tmp_path: Path) -> Non
         encoding="utf-8",
     )
     with pytest.raises(FileBridgeError) as failure:
-        files.read_invoices(sheet)
+        sheetreading.read_invoices(sheet)
     assert [(p.line, p.column) for p in failure.value.problems] == [(3, 3), (4, 4)]
 
 

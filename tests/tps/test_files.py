@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tpsqbo_engine.connectors.tps import files
-from tpsqbo_engine.connectors.tps.files import FileBridgeError
+from tpsqbo_engine.connectors.tps import sheetlayouts, sheetreading, sheetwriting
+from tpsqbo_engine.connectors.tps.sheetreading import FileBridgeError
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "tps-files"
 
@@ -19,26 +19,32 @@ def _write(path: Path, text: str) -> Path:
 
 
 def test_example_sheets_round_trip_unchanged(tmp_path: Path) -> None:
-    clients = files.read_clients(EXAMPLES / "clients.csv")
-    codes = files.read_work_codes(EXAMPLES / "work-codes.csv")
-    invoices = files.read_invoices(EXAMPLES / "invoices.csv", {c["code"] for c in clients})
-    payments = files.read_payments(EXAMPLES / "payments.csv")
-    files.write_sheet(tmp_path / "clients.csv", files.SHEETS["clients"], clients)
-    files.write_sheet(
-        tmp_path / "work-codes.csv", files.SHEETS["work-codes"], files.work_code_import_rows(codes)
+    clients = sheetreading.read_clients(EXAMPLES / "clients.csv")
+    codes = sheetreading.read_work_codes(EXAMPLES / "work-codes.csv")
+    invoices = sheetreading.read_invoices(EXAMPLES / "invoices.csv", {c["code"] for c in clients})
+    payments = sheetreading.read_payments(EXAMPLES / "payments.csv")
+    sheetwriting.write_sheet(tmp_path / "clients.csv", sheetlayouts.SHEETS["clients"], clients)
+    sheetwriting.write_sheet(
+        tmp_path / "work-codes.csv",
+        sheetlayouts.SHEETS["work-codes"],
+        sheetwriting.work_code_import_rows(codes),
     )
-    files.write_sheet(
-        tmp_path / "invoices.csv", files.SHEETS["invoices"], files.invoice_import_rows(invoices)
+    sheetwriting.write_sheet(
+        tmp_path / "invoices.csv",
+        sheetlayouts.SHEETS["invoices"],
+        sheetwriting.invoice_import_rows(invoices),
     )
-    files.write_sheet(
-        tmp_path / "payments.csv", files.SHEETS["payments"], files.payment_rows(payments)
+    sheetwriting.write_sheet(
+        tmp_path / "payments.csv",
+        sheetlayouts.SHEETS["payments"],
+        sheetwriting.payment_rows(payments),
     )
     for name in ("clients.csv", "work-codes.csv", "invoices.csv", "payments.csv"):
         assert (tmp_path / name).read_text() == (EXAMPLES / name).read_text(), name
 
 
 def test_work_codes_form_a_tree_with_their_type(tmp_path: Path) -> None:
-    codes = {c["code"]: c for c in files.read_work_codes(EXAMPLES / "work-codes.csv")}
+    codes = {c["code"]: c for c in sheetreading.read_work_codes(EXAMPLES / "work-codes.csv")}
     assert codes["TAX-1040"]["work_type"] == "Tax"
     assert codes["TAX-1040"]["node_type"] == "work_code"
     parent = next(c for c in codes.values() if c["id"] == codes["TAX-1040"]["parent_id"])
@@ -46,19 +52,19 @@ def test_work_codes_form_a_tree_with_their_type(tmp_path: Path) -> None:
 
 
 def test_xlsx_reads_like_csv() -> None:
-    from_xlsx = files.read_work_codes(EXAMPLES / "work-codes.xlsx")
-    assert from_xlsx == files.read_work_codes(EXAMPLES / "work-codes.csv")
-    assert files.read_invoices(EXAMPLES / "invoices.xlsx") == files.read_invoices(
+    from_xlsx = sheetreading.read_work_codes(EXAMPLES / "work-codes.xlsx")
+    assert from_xlsx == sheetreading.read_work_codes(EXAMPLES / "work-codes.csv")
+    assert sheetreading.read_invoices(EXAMPLES / "invoices.xlsx") == sheetreading.read_invoices(
         EXAMPLES / "invoices.csv"
     )
 
 
 def test_invoice_import_has_exactly_tps_columns(tmp_path: Path) -> None:
     target = tmp_path / "out.xlsx"
-    files.write_sheet(
+    sheetwriting.write_sheet(
         target,
-        files.SHEETS["invoices"],
-        files.invoice_import_rows(files.read_invoices(EXAMPLES / "invoices.csv")),
+        sheetlayouts.SHEETS["invoices"],
+        sheetwriting.invoice_import_rows(sheetreading.read_invoices(EXAMPLES / "invoices.csv")),
     )
     from openpyxl import load_workbook
 
@@ -76,7 +82,7 @@ def test_bad_rows_are_all_reported_with_row_and_column(tmp_path: Path) -> None:
         "ABBOTT001,HP-1,5.00,0.00,2026-11-02,same number again\n",
     )
     with pytest.raises(FileBridgeError) as failure:
-        files.read_invoices(sheet)
+        sheetreading.read_invoices(sheet)
     located = [(p.line, p.column, p.code) for p in failure.value.problems]
     assert located == [
         (3, 3, "file.bad-value"),
@@ -93,7 +99,7 @@ def test_unknown_clients_and_parents_are_refused(tmp_path: Path) -> None:
         "Client Code,Invoice Number,Amount,Taxes,Date\nNOBODY,HP-9,1.00,0.00,2026-11-01\n",
     )
     with pytest.raises(FileBridgeError) as unknown:
-        files.read_invoices(sheet, {"ABBOTT001"})
+        sheetreading.read_invoices(sheet, {"ABBOTT001"})
     assert "no client with the code NOBODY" in unknown.value.hint
     codes = _write(
         tmp_path / "w.csv",
@@ -102,7 +108,7 @@ def test_unknown_clients_and_parents_are_refused(tmp_path: Path) -> None:
         "1,WORK CODE,7,CHARGEABLE,1,X,Orphan,FALSE,FALSE,FALSE\n",
     )
     with pytest.raises(FileBridgeError) as failure:
-        files.read_work_codes(codes)
+        sheetreading.read_work_codes(codes)
     assert failure.value.problems[0].code == "file.unknown-reference"
 
 
@@ -111,7 +117,7 @@ def test_extra_or_missing_columns_are_refused(tmp_path: Path) -> None:
         tmp_path / "i.csv", "Client Code,Invoice Number,Amount,Date,Notes\nA,1,1.00,2026-11-01,x\n"
     )
     with pytest.raises(FileBridgeError) as failure:
-        files.read_invoices(sheet)
+        sheetreading.read_invoices(sheet)
     assert {p.code for p in failure.value.problems} == {
         "file.missing-column",
         "file.unknown-column",
@@ -126,7 +132,7 @@ def test_payments_cannot_apply_more_than_they_are(tmp_path: Path) -> None:
         "A,2026-11-01,10.00,HP-1:8.00\n",
     )
     with pytest.raises(FileBridgeError) as failure:
-        files.read_payments(sheet)
+        sheetreading.read_payments(sheet)
     assert [p.line for p in failure.value.problems] == [2, 3]
 
 
@@ -151,6 +157,6 @@ def test_a_failed_write_leaves_the_old_file(tmp_path: Path) -> None:
             raise RuntimeError("disk full")
 
     with pytest.raises(RuntimeError):
-        files.write_sheet(target, files.SHEETS["invoices"], Exploding())
+        sheetwriting.write_sheet(target, sheetlayouts.SHEETS["invoices"], Exploding())
     assert target.read_text() == before
     assert list(tmp_path.iterdir()) == [target]

@@ -15,7 +15,7 @@ import pytest
 from tpsqbo_engine.connectors.tps import sheetio
 from tpsqbo_engine.connectors.tps.client import TpsRejected
 from tpsqbo_engine.connectors.tps.filebooks import FileBooks
-from tpsqbo_engine.connectors.tps.files import FileBridgeError
+from tpsqbo_engine.connectors.tps.sheetreading import FileBridgeError
 
 
 def _folder(tmp_path: Path) -> Path:

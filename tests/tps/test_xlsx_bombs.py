@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tpsqbo_engine.connectors.tps import files, sheetio
+from tpsqbo_engine.connectors.tps import sheetio, sheetlayouts, sheetreading, sheetwriting
 
 _TYPES = (
     '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
@@ -70,7 +70,7 @@ def _workbook(path: Path, strings: int, text: bytes = b"x" * 200, level: int = 9
 
 
 def _refused(path: Path) -> str:
-    records, problems = files.read_sheet(path, files.SHEETS["clients"])
+    records, problems = sheetreading.read_sheet(path, sheetlayouts.SHEETS["clients"])
     assert records == []
     (problem,) = problems
     assert (problem.code, problem.line, problem.column) == ("file.too-large", 1, 1)
@@ -137,6 +137,8 @@ def test_the_zip64_end_record_is_read_too(tmp_path: Path, monkeypatch: pytest.Mo
 
 def test_a_workbook_within_the_limits_is_read(tmp_path: Path) -> None:
     path = tmp_path / "clients.xlsx"
-    files.write_sheet(path, files.SHEETS["clients"], [{"code": "A1", "name": "Alder"}] * 1)
-    records, problems = files.read_sheet(path, files.SHEETS["clients"])
+    sheetwriting.write_sheet(
+        path, sheetlayouts.SHEETS["clients"], [{"code": "A1", "name": "Alder"}] * 1
+    )
+    records, problems = sheetreading.read_sheet(path, sheetlayouts.SHEETS["clients"])
     assert problems == [] and [r["code"] for r in records] == ["A1"]

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from openpyxl import Workbook
 
-from tpsqbo_engine.connectors.tps import files, sheetio
-from tpsqbo_engine.connectors.tps.files import FileBridgeError
+from tpsqbo_engine.connectors.tps import sheetio, sheetreading
+from tpsqbo_engine.connectors.tps.sheetreading import FileBridgeError
 
 HEADER = ["Client Code", "Date", "Amount", "Method", "Reference", "Applied To"]
 SUM = 63688.87 + 35224.58  # 98913.45000000001 as a double; openpyxl saves it so
@@ -38,7 +38,7 @@ def test_the_double_a_sum_leaves_is_saved_as_it_is() -> None:
 
 def test_a_computed_amount_reads_as_excel_shows_it(tmp_path: Path) -> None:
     sheet = _payments(tmp_path / "payments.xlsx", SUM, 120.5, 7, 0.0)
-    assert [p["amount"] for p in files.read_payments(sheet)] == [
+    assert [p["amount"] for p in sheetreading.read_payments(sheet)] == [
         "98913.45",
         "120.50",
         "7.00",
@@ -52,7 +52,7 @@ def test_a_number_holding_more_than_cents_is_still_refused_where_it_is(
 ) -> None:
     sheet = _payments(tmp_path / "payments.xlsx", 10.0, amount)
     with pytest.raises(FileBridgeError) as failure:
-        files.read_payments(sheet)
+        sheetreading.read_payments(sheet)
     [problem] = failure.value.problems
     assert (problem.line, problem.column) == (3, 3)
     assert problem.message.startswith("Amount: expected at most two decimals")
@@ -79,14 +79,14 @@ def test_a_formula_cells_cached_value_reads_as_excel_shows_it(tmp_path: Path) ->
     rows = list(sheetio.rows(sheet))
     assert rows[1][2] == "0.3" and rows[2][2] == "0.223"
     with pytest.raises(FileBridgeError) as failure:
-        files.read_payments(sheet)
+        sheetreading.read_payments(sheet)
     assert [(p.line, p.column) for p in failure.value.problems] == [(3, 3)]
     book = Workbook()
     book.worksheets[0].append(HEADER)
     book.worksheets[0].append(["A1", "2026-10-05", "=0.1+0.2", "cheque", "CHQ1"])
     book.save(tmp_path / "one.xlsx")
     _with_cached_value(tmp_path / "one.xlsx", "0.1+0.2", "0.30000000000000004")
-    [payment] = files.read_payments(tmp_path / "one.xlsx")
+    [payment] = sheetreading.read_payments(tmp_path / "one.xlsx")
     assert payment["amount"] == "0.30"
 
 

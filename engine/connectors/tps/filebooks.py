@@ -9,10 +9,13 @@ adjustments and voids out, each kind in its own outbox sheet.
 - `finance-charges.csv|xlsx`: Reference, Client Code, Date, Amount, Rate, Base Balance,
   Description;
 - `voids.csv|xlsx`: Kind (invoice, payment, adjustment, finance-charge), Number (the
-  invoice number, the payment's id as `files.payment_ids` gives it, e.g.
+  invoice number, the payment's id as `paymentids.payment_ids` gives it, e.g.
   `pay-A1-2026-10-05-100.00-CHQ881`, or its `QBO-…` id, the adjustment's or charge's
   Reference), What (void, or deleted: a record deleted in TPS is gone for TPS, so its copy
   in QBO is voided).
+
+These sheets' layouts, row checks and effects on balances are in booksheets; here is how the
+files connection reads them into records and writes what TPS must enter.
 
 A decrease applied to an invoice lowers its balance; a void takes a payment's applications
 off its invoices again. What TPS must enter goes to `outbox/`, one sheet per kind:
@@ -33,17 +36,25 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
-from pathlib import Path
+from decimal import Decimal
 from typing import Any
 
-from tpsqbo_engine.connectors.tps import files
+from tpsqbo_engine.connectors.tps import sheetlayouts, sheetwriting
+from tpsqbo_engine.connectors.tps.booksheets import (
+    KINDS,
+    OUTBOX,
+    SHEETS,
+    adjustment_problem,
+    applied_per_invoice,
+    apply_voids,
+    read_rows,
+    take_from_balance,
+    void_problem,
+)
 from tpsqbo_engine.connectors.tps.client import TpsRejected
-from tpsqbo_engine.connectors.tps.files import Column, Sheet
 from tpsqbo_engine.connectors.tps.filesource import FileTps, _outbox_row, _sheet, _versioned
 from tpsqbo_engine.connectors.tps.outboxrows import (
     as_entered,
-    checked,
     entered_as,
     outbox_identity,
     outgoing_id,
@@ -54,71 +65,6 @@ from tpsqbo_engine.connectors.tps.outboxrows import (
 )
 
 Record = dict[str, Any]
-SHEETS: dict[str, Sheet] = {
-    "adjustments": Sheet(
-        "adjustments",
-        (
-            Column("Reference", "id"),
-            Column("Client Code", "client_id"),
-            Column("Direction", "direction"),
-            Column("Date", "date", "date"),
-            Column("Amount", "amount", "money"),
-            Column("Applied To", "invoice_id", required=False),
-            Column("Description", "description", required=False),
-        ),
-    ),
-    "finance-charges": Sheet(
-        "finance-charges",
-        (
-            Column("Reference", "id"),
-            Column("Client Code", "client_id"),
-            Column("Date", "date", "date"),
-            Column("Amount", "amount", "money"),
-            Column("Rate", "rate", required=False),
-            Column("Base Balance", "base_balance", "money", required=False),
-            Column("Description", "description", required=False),
-        ),
-    ),
-    "voids": Sheet(
-        "voids",
-        (
-            Column("Kind", "kind"),
-            Column("Number", "number"),
-            Column("What", "what", required=False),
-        ),
-    ),
-}
-KINDS = {
-    "invoice": "invoices",
-    "payment": "payments",
-    "adjustment": "adjustments",
-    "finance-charge": "finance-charges",
-}
-OUTBOX = {"adjustments": "adjustments-to-enter.csv", "voids": "voids-to-enter.csv"}
-
-
-def _read(path: Path, sheet: str, check: Any = None) -> list[Record]:
-    records, problems = files.read_sheet(path, SHEETS[sheet])
-    return checked(path, records, problems, check)
-
-
-def _adjustment_problem(record: Record) -> str | None:
-    direction = str(record.get("direction", "")).lower()
-    if direction not in ("increase", "decrease"):
-        return "Direction: expected increase or decrease"
-    record["direction"] = direction
-    if direction == "increase" and record.get("invoice_id"):
-        return "Applied To: only a decrease is applied to an invoice"
-    return None
-
-
-def _void_problem(record: Record) -> str | None:
-    record["what"] = str(record.get("what") or "void").lower()
-    if str(record.get("kind", "")).lower() not in KINDS:
-        return f"Kind: expected one of {', '.join(KINDS)}"
-    if record["what"] not in ("void", "deleted"):
-        return "What: expected void or deleted"
-    return None
 
 
 class FileBooks(FileTps):
@@ -128,7 +74,7 @@ class FileBooks(FileTps):
         # Inside FileTps._load: the sheets here are decoded as the firm's sheets are.
         records = super()._read()
         extra = {
-            "adjustments": self._sheet_rows("adjustments", _adjustment_problem),
+            "adjustments": self._sheet_rows("adjustments", adjustment_problem),
             "finance-charges": self._sheet_rows("finance-charges"),
         }
         for charge in extra["finance-charges"]:
@@ -154,11 +100,11 @@ class FileBooks(FileTps):
             self.outbox / OUTBOX["adjustments"],
             SHEETS["adjustments"],
             {a["id"] for a in extra["adjustments"]},
-            _adjustment_problem,
+            adjustment_problem,
         )
         for payment in waiting_entered(
             self.outbox / "payments-to-enter.csv",
-            files.SHEETS["payments"],
+            sheetlayouts.SHEETS["payments"],
             set(payments),
             payment_problem,
         ):
@@ -166,16 +112,16 @@ class FileBooks(FileTps):
             for application in payment["applications"]:
                 invoice = invoices.get(application["invoice_id"])
                 if invoice is not None:
-                    _take(invoice, Decimal(application["amount"]))
+                    take_from_balance(invoice, Decimal(application["amount"]))
         for adjustment in extra["adjustments"]:
             invoice = invoices.get(adjustment.get("invoice_id") or "")
             if adjustment["direction"] == "decrease" and invoice is not None:
-                _take(invoice, Decimal(adjustment["amount"]))
+                take_from_balance(invoice, Decimal(adjustment["amount"]))
         tables = {"invoices": invoices, "payments": payments} | {
             name: {r["id"]: r for r in rows} for name, rows in extra.items()
         }
-        waiting = waiting_rows(self.outbox / OUTBOX["voids"], SHEETS["voids"], _void_problem)
-        _void(tables, [*self._sheet_rows("voids", _void_problem), *waiting])
+        waiting = waiting_rows(self.outbox / OUTBOX["voids"], SHEETS["voids"], void_problem)
+        apply_voids(tables, [*self._sheet_rows("voids", void_problem), *waiting])
         stamp = self._stamp()
         for name, table in tables.items():
             records[name] = {
@@ -195,7 +141,7 @@ class FileBooks(FileTps):
 
     def _sheet_rows(self, name: str, check: Any = None) -> list[Record]:
         path = _sheet(self.folder, name)
-        return _read(path, name, check) if path is not None else []
+        return read_rows(path, name, check) if path is not None else []
 
     def _stamp(self) -> str:
         """One moment for every record: the newest sheet's, so a change in any sheet (a
@@ -241,7 +187,7 @@ class FileBooks(FileTps):
         payments-to-enter.csv; one TPS has is refused (`FileTps.update`: another row would
         be entered as another payment)."""
         path = self.outbox / "payments-to-enter.csv"
-        rows = pending_rows(path, files.SHEETS["payments"])
+        rows = pending_rows(path, sheetlayouts.SHEETS["payments"])
         mine = [i for i, row in enumerate(rows) if entered_as(row) == ident]
         if not mine:
             return super().update("payments", ident, changes, version=version)
@@ -252,7 +198,9 @@ class FileBooks(FileTps):
         self._refuse_void_invoices(changed, current)  # as the create is, before any row
         note = " ".join(filter(None, [ident, changed.get("description")]))
         rows[mine[-1]] = _outbox_row("payments", {**changed, "description": note})
-        files.write_sheet(path, files.SHEETS["payments"], files.payment_rows(rows))
+        sheetwriting.write_sheet(
+            path, sheetlayouts.SHEETS["payments"], sheetwriting.payment_rows(rows)
+        )
         if changes.get("source"):
             self._remember(ident, {"source": changes["source"]})
         return changed
@@ -288,8 +236,8 @@ class FileBooks(FileTps):
         (`invoice_void`), before a row TPS would not take is written. What the payment
         applied to it `before` the void stays: only more is refused, as TPS does."""
         invoices = self._load()["invoices"]
-        was = _applied(before or {})
-        for invoice_id, amount in _applied(payment).items():
+        was = applied_per_invoice(before or {})
+        for invoice_id, amount in applied_per_invoice(payment).items():
             invoice = invoices.get(invoice_id)
             if invoice is None or invoice.get("status") != "void":
                 continue
@@ -357,7 +305,7 @@ class FileBooks(FileTps):
         else:
             rows.append(row)
         self.outbox.mkdir(parents=True, exist_ok=True)
-        files.write_sheet(path, sheet, rows)
+        sheetwriting.write_sheet(path, sheet, rows)
 
 
 _NOT_IMPORTED = ("due_date", "lines")
@@ -381,45 +329,6 @@ def _as_sent(invoice: Record, sent: Record | None) -> Record:
         if name == "due_date" or (name in _NOT_IMPORTED and not invoice.get(name)):
             invoice[name] = value
     return invoice
-
-
-def _take(invoice: Record, amount: Decimal) -> None:
-    invoice["balance"] = str(Decimal(invoice["balance"]) - amount)
-    if Decimal(invoice["balance"]) <= 0:
-        invoice["status"] = "paid"
-
-
-def _void(tables: dict[str, dict[str, Record]], voids: list[Record]) -> None:
-    """Voided or deleted records read as void; a voided payment gives its invoices back
-    what it had paid."""
-    for row in voids:
-        record = tables[KINDS[row["kind"].lower()]].get(str(row["number"]))
-        if record is None or record.get("status") == "void":
-            continue
-        record["status"] = "void"
-        if row["kind"].lower() == "invoice":
-            record["balance"] = "0.00"
-        if row["kind"].lower() == "payment":
-            for application in record.get("applications") or []:
-                invoice = tables["invoices"].get(application["invoice_id"])
-                if invoice is not None and invoice.get("status") != "void":
-                    _take(invoice, -Decimal(application["amount"]))
-                    invoice["status"] = "outstanding"
-
-
-def _applied(payment: Record) -> dict[str, Decimal]:
-    """What a payment applies to each invoice (an amount that is no number counts as more:
-    refused where the invoice is void rather than let through)."""
-    applied: dict[str, Decimal] = {}
-    for application in payment.get("applications") or []:
-        invoice_id = str(application.get("invoice_id"))
-        try:
-            amount = Decimal(str(application.get("amount")))
-        except InvalidOperation:
-            amount = Decimal("NaN")
-        amount = amount if amount.is_finite() else Decimal("Infinity")
-        applied[invoice_id] = applied.get(invoice_id, Decimal(0)) + amount
-    return applied
 
 
 __all__ = ["FileBooks", "entered_as"]  # entered_as: for the TPS emulator's exports

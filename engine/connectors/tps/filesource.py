@@ -22,7 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tpsqbo_engine.connectors.tps import files, sheetio
+from tpsqbo_engine.connectors.tps import sheetio, sheetlayouts, sheetreading, sheetwriting
 from tpsqbo_engine.connectors.tps.client import TpsRejected, convert_money
 from tpsqbo_engine.connectors.tps.contract import RESOURCES
 from tpsqbo_engine.connectors.tps.outboxrows import (
@@ -79,9 +79,9 @@ class FileTps:
         loaded: dict[str, list[Record]] = {resource: [] for resource in RESOURCES}
         stamps = []
         for name, reader in (
-            ("clients", files.read_clients),
-            ("work-codes", files.read_work_codes),
-            ("payments", files.read_payments),
+            ("clients", sheetreading.read_clients),
+            ("work-codes", sheetreading.read_work_codes),
+            ("payments", sheetreading.read_payments),
         ):
             path = _sheet(self.folder, name)
             if path is not None:
@@ -90,11 +90,13 @@ class FileTps:
         invoices_path = _sheet(self.folder, "invoices")
         if invoices_path is not None:
             codes = {c["code"] for c in loaded["clients"]} if loaded["clients"] else None
-            loaded["invoices"] = files.read_invoices(invoices_path, codes)
+            loaded["invoices"] = sheetreading.read_invoices(invoices_path, codes)
             stamps.append(invoices_path.stat().st_mtime)
             lines_path = _sheet(self.folder, "invoice-lines")
             if lines_path is not None:
-                lines = files.read_invoice_lines(lines_path, [i["id"] for i in loaded["invoices"]])
+                lines = sheetreading.read_invoice_lines(
+                    lines_path, [i["id"] for i in loaded["invoices"]]
+                )
                 for invoice in loaded["invoices"]:
                     invoice["lines"] = lines.get(invoice["id"], [])
         self._as_changed(loaded)
@@ -126,7 +128,7 @@ class FileTps:
         exported = {invoice["id"] for invoice in loaded["invoices"]}
         # An invoice the export has is imported already: the export says all of it.
         importing = [
-            files.as_invoice(row)
+            sheetreading.as_invoice(row)
             for row in self.waiting("invoices")
             if row["doc_number"] not in exported
         ]
@@ -137,7 +139,7 @@ class FileTps:
             invoice = invoices.get(row["doc_number"])
             if invoice is None:
                 continue
-            for column in files.SHEETS["invoices"].columns:
+            for column in sheetlayouts.SHEETS["invoices"].columns:
                 invoice.pop(column.field, None)
             total = str(Decimal(row["subtotal"]) + Decimal(row["tax_total"]))
             invoice.update(row, total=total, balance=total)
@@ -153,7 +155,7 @@ class FileTps:
     def waiting(self, name: str) -> list[Record]:
         """The rows of outbox sheet `name` (an OUTBOX key) still to be entered in TPS."""
         sheet, layout = OUTBOX[name]
-        return waiting_rows(self.outbox / sheet, files.SHEETS[layout])
+        return waiting_rows(self.outbox / sheet, sheetlayouts.SHEETS[layout])
 
     def records(
         self, resource: str, updated_since: str = "", page_size: int = 0
@@ -268,7 +270,7 @@ class FileTps:
         change = changes is not None and resource == "invoices" and not importing
         name, layout = OUTBOX["invoice-changes" if change else resource]
         path = self.outbox / name
-        sheet = files.SHEETS[layout]
+        sheet = sheetlayouts.SHEETS[layout]
         rows = pending_rows(path, sheet)
         new = _outbox_row(resource, record)
         same = [
@@ -292,11 +294,11 @@ class FileTps:
             rows.append(new)
         self.outbox.mkdir(parents=True, exist_ok=True)
         if resource == "invoices":
-            files.write_sheet(path, sheet, files.invoice_import_rows(rows))
+            sheetwriting.write_sheet(path, sheet, sheetwriting.invoice_import_rows(rows))
         elif resource == "payments":
-            files.write_sheet(path, sheet, files.payment_rows(rows))
+            sheetwriting.write_sheet(path, sheet, sheetwriting.payment_rows(rows))
         else:
-            files.write_sheet(path, sheet, rows)
+            sheetwriting.write_sheet(path, sheet, rows)
 
     def _refuse_other_write(self, path: Path, waiting: Record, new: Record, key: str) -> None:
         """A create whose invoice number already names a row waiting to be imported is the
@@ -305,7 +307,7 @@ class FileTps:
         and TPS would import it under the first's link."""
         number = str(new.get("doc_number"))
         earlier = self.written_by(number)
-        sheet = files.SHEETS["invoices"]
+        sheet = sheetlayouts.SHEETS["invoices"]
         if earlier == key if earlier else row_cells(sheet, waiting) == row_cells(sheet, new):
             return
         raise TpsRejected(

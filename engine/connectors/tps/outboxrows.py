@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tpsqbo_engine.connectors.tps import files, sheetio
+from tpsqbo_engine.connectors.tps import sheetio, sheetlayouts, sheetreading, sheetwriting
 from tpsqbo_engine.connectors.tps.client import TpsRejected
 from tpsqbo_engine.problems import Problem
 from tpsqbo_engine.ruleset.source import display_path
@@ -24,7 +24,7 @@ from tpsqbo_engine.ruleset.source import display_path
 Record = dict[str, Any]
 
 
-def pending_rows(path: Path, sheet: files.Sheet) -> list[Record]:
+def pending_rows(path: Path, sheet: sheetlayouts.Sheet) -> list[Record]:
     """The rows of an outbox sheet still waiting to be entered in TPS, to be written again
     with one more. A sheet that does not read back whole (a column added to tick rows off,
     a cell retyped) is refused rather than rewritten from what could be read of it: that
@@ -32,7 +32,7 @@ def pending_rows(path: Path, sheet: files.Sheet) -> list[Record]:
     if not path.is_file():
         return []
     with sheetio.detected():  # written as UTF-8 by the engine, whatever the exports are in
-        records, problems = files.read_sheet(path, sheet)
+        records, problems = sheetreading.read_sheet(path, sheet)
     if [p for p in problems if p.code != "file.empty"]:  # an emptied sheet holds nothing
         first = sorted(problems)[0]
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
@@ -49,7 +49,7 @@ def pending_rows(path: Path, sheet: files.Sheet) -> list[Record]:
 
 
 def waiting_rows(
-    path: Path, sheet: files.Sheet, check: Callable[[Record], str | None] | None = None
+    path: Path, sheet: sheetlayouts.Sheet, check: Callable[[Record], str | None] | None = None
 ) -> list[Record]:
     """The rows of an outbox sheet still to be entered in TPS, as read with the exports:
     a column added by hand is passed over here (writing to that sheet is refused, see
@@ -58,7 +58,7 @@ def waiting_rows(
     if not path.is_file():
         return []
     with sheetio.detected():  # written as UTF-8 by the engine, whatever the exports are in
-        records, problems = files.read_sheet(path, sheet, extra_columns=True)
+        records, problems = sheetreading.read_sheet(path, sheet, extra_columns=True)
     return checked(path, records, [p for p in problems if p.code != "file.empty"], check)
 
 
@@ -77,7 +77,7 @@ def checked(
                 Problem(display_path(path), record["_row"], 1, "file.bad-value", message)
             )
     if problems:
-        raise files.FileBridgeError(sorted(problems))
+        raise sheetreading.FileBridgeError(sorted(problems))
     for record in records:
         record.pop("_row", None)
     return records
@@ -85,7 +85,7 @@ def checked(
 
 def client_as_changed(row: Record) -> Record:
     """A client as its row in client-changes.csv will leave it: the whole row, as the
-    export will have it once entered (`files.read_clients`)."""
+    export will have it once entered (`sheetreading.read_clients`)."""
     return {"active": True, **row, "id": row["code"]}
 
 
@@ -101,7 +101,7 @@ def as_record(row: Record) -> Record:
 def payment_problem(record: Record) -> str | None:
     """A row of payments-to-enter.csv as the payment TPS holds once it is entered."""
     try:
-        record["applications"] = files.applied_to(record.pop("applied_to", "") or "")
+        record["applications"] = sheetreading.applied_to(record.pop("applied_to", "") or "")
     except ValueError as bad:
         return f"Applied To: {bad}"
     applied = sum((Decimal(a["amount"]) for a in record["applications"]), Decimal(0))
@@ -111,7 +111,7 @@ def payment_problem(record: Record) -> str | None:
 
 
 def waiting_entered(
-    path: Path, sheet: files.Sheet, known: set[str], check: Callable[[Record], str | None]
+    path: Path, sheet: sheetlayouts.Sheet, known: set[str], check: Callable[[Record], str | None]
 ) -> list[Record]:
     """The rows the engine wrote to an outbox sheet for TPS to enter (their id the
     Description's first word) that the export does not have yet."""
@@ -144,7 +144,7 @@ def as_entered(record: Record) -> str:
     return entered
 
 
-def outbox_identity(sheet: files.Sheet, row: Record) -> tuple[str, ...]:
+def outbox_identity(sheet: sheetlayouts.Sheet, row: Record) -> tuple[str, ...]:
     """What names a row of an outbox sheet, by the sheet's layout: an invoice by its
     number, a client by its code, a void by what it voids, an adjustment by its Reference;
     a payment, which has no number, by every column (two rows the same in every column are
@@ -160,11 +160,11 @@ def outbox_identity(sheet: files.Sheet, row: Record) -> tuple[str, ...]:
     return row_cells(sheet, row)
 
 
-def row_cells(sheet: files.Sheet, row: Record) -> tuple[str, ...]:
+def row_cells(sheet: sheetlayouts.Sheet, row: Record) -> tuple[str, ...]:
     """Every cell of `row` as its sheet holds it, whether read back or about to be written:
     amounts to the cent, text trimmed."""
     if "applications" in row:
-        [row] = files.payment_rows([row])
+        [row] = sheetwriting.payment_rows([row])
     return tuple(
         str(Decimal(str(row.get(c.field) or 0)).quantize(Decimal("0.01")))
         if c.kind == "money"

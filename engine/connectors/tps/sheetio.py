@@ -39,7 +39,7 @@ MAX_CELL = 32_767  # Excel's own limit for one cell
 # opened: every part together, each part read whole, and how tightly a part is packed
 # (spreadsheets pack 5 to 20 times; a part packed 250 times is a bomb, not a sheet).
 # zipfile stops reading a part at its declared size, so the declared sizes hold.
-MAX_UNPACKED = 4 * MAX_BYTES  # the XML of a sheet at files.MAX_ROWS rows fits
+MAX_UNPACKED = 4 * MAX_BYTES  # the XML of a sheet at sheetreading.MAX_ROWS rows fits
 MAX_PARTS = 10_000  # a workbook has tens; each costs memory as the zip is opened
 MAX_RATIO = 100
 _RATIO_FROM = 1024 * 1024  # smaller parts cannot hurt, however packed

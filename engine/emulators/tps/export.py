@@ -2,7 +2,7 @@
 bookkeeper would export from TPS each night for the files connection (`FileBooks`).
 
 Clients are known by their code and invoices by their number, as on TPS's own sheets;
-payments by what they are (client, date, amount, reference: `files.payment_ids`) or the
+payments by what they are (client, date, amount, reference: `paymentids.payment_ids`) or the
 `QBO-…` id they were entered with; adjustments and finance charges by their record id
 (Reference). Voided invoices, payments and adjustments are listed in `voids.csv`.
 """
@@ -12,8 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tpsqbo_engine.connectors.tps import files
-from tpsqbo_engine.connectors.tps.filebooks import SHEETS as MORE_SHEETS
+from tpsqbo_engine.connectors.tps import paymentids, sheetlayouts, sheetwriting
+from tpsqbo_engine.connectors.tps.booksheets import SHEETS as MORE_SHEETS
 from tpsqbo_engine.connectors.tps.filebooks import entered_as
 from tpsqbo_engine.emulators.tps.firm import Firm
 
@@ -51,7 +51,7 @@ def _work_codes(firm: Firm) -> list[Record]:
                 }
             )
         rows.append({**code, "parent_id": types[work_type]})
-    return list(files.work_code_import_rows(rows))
+    return list(sheetwriting.work_code_import_rows(rows))
 
 
 def _payment_rows(
@@ -74,7 +74,7 @@ def _payment_numbers(payments: list[Record], rows: list[Record]) -> dict[str, st
     (or the one it went out with from the outbox)."""
     return {
         p["id"]: entered_as(p) or ident
-        for p, ident in zip(payments, files.payment_ids(rows), strict=True)
+        for p, ident in zip(payments, paymentids.payment_ids(rows), strict=True)
     }
 
 
@@ -103,15 +103,15 @@ def export_sheets(firm: Firm, folder: Path) -> None:
         payments = sorted(firm.table("payments").values(), key=lambda p: p["id"])
         adjustments = sorted(firm.table("adjustments").values(), key=lambda a: a["id"])
         charges = sorted(firm.table("finance-charges").values(), key=lambda c: c["id"])
-    sheets = files.SHEETS
-    files.write_sheet(folder / "clients.csv", sheets["clients"], clients)
-    files.write_sheet(folder / "work-codes.csv", sheets["work-codes"], _work_codes(firm))
-    files.write_sheet(
+    sheets = sheetlayouts.SHEETS
+    sheetwriting.write_sheet(folder / "clients.csv", sheets["clients"], clients)
+    sheetwriting.write_sheet(folder / "work-codes.csv", sheets["work-codes"], _work_codes(firm))
+    sheetwriting.write_sheet(
         folder / "invoices.csv",
         sheets["invoices"],
         [{**i, "client_id": codes[i["client_id"]]} for i in invoices],
     )
-    files.write_sheet(
+    sheetwriting.write_sheet(
         folder / "invoice-lines.csv",
         sheets["invoice-lines"],
         [
@@ -121,8 +121,10 @@ def export_sheets(firm: Firm, folder: Path) -> None:
         ],
     )
     rows = _payment_rows(payments, codes, numbers)
-    files.write_sheet(folder / "payments.csv", sheets["payments"], files.payment_rows(rows))
-    files.write_sheet(
+    sheetwriting.write_sheet(
+        folder / "payments.csv", sheets["payments"], sheetwriting.payment_rows(rows)
+    )
+    sheetwriting.write_sheet(
         folder / "adjustments.csv",
         MORE_SHEETS["adjustments"],
         [
@@ -134,7 +136,7 @@ def export_sheets(firm: Firm, folder: Path) -> None:
             for a in adjustments
         ],
     )
-    files.write_sheet(
+    sheetwriting.write_sheet(
         folder / "finance-charges.csv",
         MORE_SHEETS["finance-charges"],
         [{**c, "client_id": codes[c["client_id"]]} for c in charges],
@@ -157,4 +159,4 @@ def export_sheets(firm: Firm, folder: Path) -> None:
             if a.get("status") == "void"
         ]
     )
-    files.write_sheet(folder / "voids.csv", MORE_SHEETS["voids"], voids)
+    sheetwriting.write_sheet(folder / "voids.csv", MORE_SHEETS["voids"], voids)

@@ -3,8 +3,8 @@ does between two runs: Tools → Import Invoices for `import-invoices`, and by h
 row as each sheet says, the client changes, invoice changes, payments, adjustments and
 voids to enter.
 
-Only the outbox sheets are read, through their documented layouts (`files.SHEETS`,
-`filebooks.SHEETS`): what the engine meant is whatever those sheets carry. TPS numbers
+Only the outbox sheets are read, through their documented layouts (`sheetlayouts.SHEETS`,
+`booksheets.SHEETS`): what the engine meant is whatever those sheets carry. TPS numbers
 what it is given itself (a payment or adjustment gets TPS's own id; the Description keeps
 the `QBO-…` word the engine put first). Entered sheets move to `outbox/entered/N-NAME`, so
 the next run's outbox holds only what is new. The next `export.export_sheets` is then what
@@ -18,10 +18,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tpsqbo_engine.connectors.tps import files
-from tpsqbo_engine.connectors.tps.filebooks import KINDS
-from tpsqbo_engine.connectors.tps.filebooks import OUTBOX as MORE_OUTBOX
-from tpsqbo_engine.connectors.tps.filebooks import SHEETS as MORE_SHEETS
+from tpsqbo_engine.connectors.tps import sheetlayouts, sheetreading
+from tpsqbo_engine.connectors.tps.booksheets import KINDS
+from tpsqbo_engine.connectors.tps.booksheets import OUTBOX as MORE_OUTBOX
+from tpsqbo_engine.connectors.tps.booksheets import SHEETS as MORE_SHEETS
 from tpsqbo_engine.connectors.tps.filesource import OUTBOX
 from tpsqbo_engine.emulators.tps.export import sheet_numbers
 from tpsqbo_engine.emulators.tps.firm import Firm
@@ -30,10 +30,10 @@ from tpsqbo_engine.sync.compare import same
 Record = dict[str, Any]
 
 
-def _read(path: Path, sheet: files.Sheet) -> list[Record]:
-    records, problems = files.read_sheet(path, sheet)
+def _read(path: Path, sheet: sheetlayouts.Sheet) -> list[Record]:
+    records, problems = sheetreading.read_sheet(path, sheet)
     if problems:
-        raise files.FileBridgeError(problems)
+        raise sheetreading.FileBridgeError(problems)
     for record in records:
         record.pop("_row", None)
     return records
@@ -85,7 +85,7 @@ class _Entering:
     def payments(self, rows: list[Record]) -> None:
         invoices = self.invoices()
         for row in rows:
-            applications = files.applied_to(row.pop("applied_to", None) or "")
+            applications = sheetreading.applied_to(row.pop("applied_to", None) or "")
             self.firm.create(
                 "payments",
                 {
@@ -124,11 +124,11 @@ def enter_outbox(firm: Firm, outbox: Path) -> dict[str, int]:
     """Enters every outbox sheet into `firm`, in the order TPS needs them (clients, then
     invoices, then what refers to invoices, voids last); how many rows each had."""
     entering = _Entering(firm)
-    steps: list[tuple[str, files.Sheet, Callable[[list[Record]], None]]] = [
-        (OUTBOX["clients"][0], files.SHEETS["clients"], entering.client_changes),
-        (OUTBOX["invoices"][0], files.SHEETS["invoices"], entering.invoice_imports),
-        (OUTBOX["invoice-changes"][0], files.SHEETS["invoices"], entering.invoice_changes),
-        (OUTBOX["payments"][0], files.SHEETS["payments"], entering.payments),
+    steps: list[tuple[str, sheetlayouts.Sheet, Callable[[list[Record]], None]]] = [
+        (OUTBOX["clients"][0], sheetlayouts.SHEETS["clients"], entering.client_changes),
+        (OUTBOX["invoices"][0], sheetlayouts.SHEETS["invoices"], entering.invoice_imports),
+        (OUTBOX["invoice-changes"][0], sheetlayouts.SHEETS["invoices"], entering.invoice_changes),
+        (OUTBOX["payments"][0], sheetlayouts.SHEETS["payments"], entering.payments),
         (MORE_OUTBOX["adjustments"], MORE_SHEETS["adjustments"], entering.adjustments),
         (MORE_OUTBOX["voids"], MORE_SHEETS["voids"], entering.voids),
     ]
