@@ -18,7 +18,7 @@ from tpsqbo_engine.fleet.firms import load_fleet
 from tpsqbo_engine.fleet.local_coord import LocalCoordinator
 from tpsqbo_engine.problems import Problem
 
-from .conftest import Firms
+from .conftest import Firms, Workers
 
 BROKEN_MAPPING = "kind: mapping\nid: clients\nsource: tps.Client\n"
 
@@ -75,6 +75,29 @@ def test_embedded_fleet_fails_permanent_errors_at_once(
     text = capsys.readouterr().out
     assert "nosecret                 failed    attempt 1 (not retried): " in text
     assert "alpha                    completed attempt 1 (" in text
+
+
+def test_on_workers_rule_and_config_errors_fail_at_once_a_bad_token_is_retried(
+    firms: Firms, workers: Workers, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _with_broken_rules(firms.make("badrules").config)
+    firms.make("poisoned", tps_token="not-the-token")  # TPS refuses it: exit 1, retried
+    broken = firms.root / "broken" / "tpsqbo.yaml"
+    broken.parent.mkdir()
+    broken.write_text("kind: firm\nfirm: broken\n", encoding="utf-8")
+    workers.start("w1", "--busy-wait", "0.5", "--lease-ttl", "3")
+    argv = ["fleet", "run", str(firms.root), "--broker", workers.broker, "--attempts", "2"]
+    code = main([*argv, "--backoff", "0.5", "--timeout", "90", "--format", "json"])
+    runs = {r["firm"]: r for r in json.loads(capsys.readouterr().out)}
+    assert code == 1
+    tried = {n: (r["status"], r["attempt"], r["permanent"]) for n, r in runs.items()}
+    assert tried == {
+        "badrules": ("failed", 1, True),
+        "broken": ("failed", 1, True),
+        "poisoned": ("failed", 2, False),
+    }
+    assert "the rules have" in runs["badrules"]["error"]
+    assert "missing required field 'tps'" in runs["broken"]["error"]
 
 
 @pytest.mark.parametrize(
