@@ -81,7 +81,10 @@ def run(
     broker: Broker = "",
     coord: CoordFile = DEFAULT_COORD,
     threads: Annotated[int, typer.Option(min=1, help="Embedded: firms synced at once.")] = 4,
-    attempts: Annotated[int, typer.Option(min=1, help="Tries for a failing firm.")] = 3,
+    attempts: Annotated[
+        int,
+        typer.Option(min=1, help="Tries for a failing firm (a config, usage or rule error: one)."),
+    ] = 3,
     backoff: Annotated[
         float, typer.Option(min=0, help="Seconds before the 2nd try; doubles.")
     ] = 30.0,
