@@ -54,3 +54,15 @@ def test_a_rule_document_missing_several_fields_names_each(tmp_path: Path) -> No
     assert problems == []
     messages = sorted(p.message for p in check_document(documents[0]))
     assert messages == [f"missing required field '{n}'" for n in ("direction", "fields", "target")]
+
+
+def test_a_misspelt_field_is_said_once_and_the_other_missing_one_still_named(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "tpsqbo.yaml"
+    config.write_text("kind: firm\nfirm: acme\ntsp: {connection: http}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_config(config)
+    found = [(p.message, p.hint) for p in raised.value.problems]
+    assert found[1] == ("unknown field 'tsp'", "did you mean 'tps'?")
+    assert found[0][0] == "missing required field 'qbo'" and len(found) == 2
