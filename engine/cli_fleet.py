@@ -19,6 +19,8 @@ from tpsqbo_engine.errors import UsageError
 from tpsqbo_engine.fleet.reach import BROKER_ENV, reaching, redacted
 
 if TYPE_CHECKING:
+    from celery import Celery
+
     from tpsqbo_engine.fleet.coord import Coordinator, FirmRun, Schedule
     from tpsqbo_engine.fleet.firms import Firm
 
@@ -79,7 +81,10 @@ def run(
     broker: Broker = "",
     coord: CoordFile = DEFAULT_COORD,
     threads: Annotated[int, typer.Option(min=1, help="Embedded: firms synced at once.")] = 4,
-    attempts: Annotated[int, typer.Option(min=1, help="Tries for a failing firm.")] = 3,
+    attempts: Annotated[
+        int,
+        typer.Option(min=1, help="Tries for a failing firm (a config, usage or rule error: one)."),
+    ] = 3,
     backoff: Annotated[
         float, typer.Option(min=0, help="Seconds before the 2nd try; doubles.")
     ] = 30.0,
@@ -175,7 +180,6 @@ def _run_on_workers(
     wait: bool,
     timeout: float,
 ) -> list[FirmRun]:
-    from tpsqbo_engine.fleet.coord import FirmRun
     from tpsqbo_engine.fleet.tasks import enqueue, make_app
 
     app = make_app(broker)
@@ -184,6 +188,15 @@ def _run_on_workers(
     if not wait:
         typer.echo(f"{len(ids)} firm(s) queued; `tpsqbo-engine fleet status` shows them")
         return []
+    return _await_outcomes(app, coordinator, firms, ids, timeout)
+
+
+def _await_outcomes(
+    app: Celery, coordinator: Coordinator, firms: list[Firm], ids: list[str], timeout: float
+) -> list[FirmRun]:
+    """Each firm's outcome from its own task, once every task has ended."""
+    from tpsqbo_engine.fleet.tasks import outcome
+
     results = [app.AsyncResult(i) for i in ids]
     deadline = time.monotonic() + timeout
     while not all(r.ready() for r in results):
@@ -194,10 +207,7 @@ def _run_on_workers(
             )
         time.sleep(0.5)
     latest = {r.firm: r for r in coordinator.runs()}
-    return [
-        latest.get(f.name) or FirmRun(f.name, str(f.config), "failed", error="no record")
-        for f in firms
-    ]
+    return [outcome(f, r, latest.get(f.name)) for f, r in zip(firms, results, strict=True)]
 
 
 @fleet_app.command("schedule")

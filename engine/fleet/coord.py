@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -86,14 +86,22 @@ class FirmRun:
     run_id: int = 0
     calls: int = 0  # QBO requests sent
     throttled: int = 0  # of which QBO answered 429
+    # Failed in a way waiting cannot mend (a config, usage or rule error): not retried.
+    permanent: bool = False
+    task: str = ""  # on a worker: the Celery task whose run this is
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> FirmRun:
-        data: dict[str, Any] = json.loads(text)
-        return cls(**data)
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FirmRun:
+        # A record from a newer engine (another worker) may carry fields this one lacks.
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,8 @@ the realm leases, budgets and run records in one SQLite file (`LocalCoordinator`
 
 A firm whose realm is busy waits its turn; a firm whose run fails is tried again after a
 backoff that doubles, up to `attempts`, and is then reported failed, while the others go on.
+A failure waiting cannot mend (a broken config, rules that fail to validate, a missing
+secret: `runner.permanent`) is reported failed at once.
 """
 
 from __future__ import annotations
@@ -96,7 +98,7 @@ class EmbeddedFleet:
             self._wait_for_realm(turn, error.realm, queue, final)
             return
         run = future.result() if error is None else unexpected(turn.firm, turn.attempt, error)
-        if run.status == "failed" and turn.attempt < self.policy.attempts:
+        if run.status == "failed" and not run.permanent and turn.attempt < self.policy.attempts:
             delay = self.policy.delay(turn.attempt)
             self._record(replace(run, status="retrying"))
             heapq.heappush(

@@ -20,7 +20,7 @@ import requests
 
 from tpsqbo_engine.connectors.qbo.limits import Budget, Limits
 from tpsqbo_engine.connectors.tps.client import Record, TpsClient, TpsSource
-from tpsqbo_engine.errors import EngineError
+from tpsqbo_engine.errors import EngineError, RuleError
 from tpsqbo_engine.fleet.coord import LEASE_TTL, Coordinator, FirmRun, Lease, LeaseLost, now_iso
 from tpsqbo_engine.fleet.firms import Firm
 from tpsqbo_engine.sync.config import load_config
@@ -188,6 +188,13 @@ def _close(session: Session, tps: TpsSource | None) -> None:
         tps.session.close()
 
 
+def permanent(error: BaseException) -> bool:
+    """A failure that waiting cannot mend: a usage or config error (a broken config, a secret
+    not in the environment, a firm never connected: exit code 2) or rules that fail to
+    validate. Retrying it only delays its report; connection errors, 429s and 5xx may pass."""
+    return isinstance(error, RuleError) or (isinstance(error, EngineError) and error.exit_code == 2)
+
+
 def _describe(error: BaseException) -> str:
     if isinstance(error, EngineError):
         return error.told
@@ -202,16 +209,21 @@ def run_firm(
     owner: str = "",
     ttl: float = LEASE_TTL,
     backup_first: bool = False,
+    task: str = "",
 ) -> FirmRun:
     """The firm's run as recorded: completed, partial or failed. Raises RealmBusy when its
     realm is leased to another run (nothing was done then). `backup_first`: a firm's initial
-    sync takes its backup before the checklist, which asks for a recent one."""
+    sync takes its backup before the checklist, which asks for a recent one. `task`: the
+    Celery task running it, carried by each of its records."""
     owner = owner or worker_name()
-    base = FirmRun(firm.name, str(firm.config), "running", attempt=attempt, worker=owner)
+    base = FirmRun(firm.name, str(firm.config), "running", attempt=attempt, worker=owner, task=task)
     try:
         session, tps, realm = _open(firm)
     except Exception as error:
-        return replace(base, status="failed", error=_setup_error(firm, error), finished=now_iso())
+        told = _setup_error(firm, error)
+        return replace(
+            base, status="failed", error=told, finished=now_iso(), permanent=permanent(error)
+        )
     lease = coordinator.try_lease(realm, owner, ttl)
     if lease is None:
         _close(session, tps)
@@ -225,7 +237,9 @@ def run_firm(
         session.qbo.session.hooks["response"].append(throttled)
         summary = _fenced_sync(session, coordinator, lease, keeper, backup_first=backup_first)
     except Exception as error:
-        outcome = replace(running, status="failed", error=_describe(error))
+        outcome = replace(
+            running, status="failed", error=_describe(error), permanent=permanent(error)
+        )
     else:
         status = "partial" if summary.counts.get("Failed") else "completed"
         outcome = replace(running, status=status, counts=summary.counts, run_id=summary.run_id)
@@ -256,9 +270,14 @@ def _open(firm: Firm) -> tuple[Session, TpsSource, str]:
 def unexpected(firm: Firm, attempt: int, error: BaseException) -> FirmRun:
     """A run that raised instead of returning its outcome (its coordinator failed it, say):
     this firm's failure, never the fleet's."""
-    told = _setup_error(firm, error)
     return FirmRun(
-        firm.name, str(firm.config), "failed", attempt=attempt, error=told, finished=now_iso()
+        firm.name,
+        str(firm.config),
+        "failed",
+        attempt=attempt,
+        error=_setup_error(firm, error),
+        finished=now_iso(),
+        permanent=permanent(error),
     )
 
 

@@ -23,7 +23,7 @@ from celery import Celery
 from tpsqbo_engine.fleet.coord import LEASE_TTL, FirmRun, now_iso
 from tpsqbo_engine.fleet.firms import Firm
 from tpsqbo_engine.fleet.redis_coord import RedisCoordinator
-from tpsqbo_engine.fleet.runner import RealmBusy, run_firm, unexpected
+from tpsqbo_engine.fleet.runner import FINAL, RealmBusy, run_firm, unexpected
 
 SYNC = "tpsqbo.fleet.sync_firm"
 TICK = "tpsqbo.fleet.tick"
@@ -116,9 +116,11 @@ def _register(app: Celery, settings: WorkerSettings) -> None:
 
 def _sync_firm(task: Any, settings: WorkerSettings, job: Job) -> dict[str, Any]:
     """One attempt; a busy realm or a failure sends the job again later (`task.retry`),
-    with its own counters, so neither blocks the worker nor retries forever."""
+    with its own counters, so neither blocks the worker nor retries forever. A failure
+    waiting cannot mend (`runner.permanent`) is recorded failed at once."""
     coordinator = coordinator_for(str(task.app.conf.broker_url))
     firm = Firm(job.name, Path(job.config))
+    task_id = str(task.request.id or "")  # a retry keeps its task's id
     try:
         run = run_firm(
             firm,
@@ -127,9 +129,12 @@ def _sync_firm(task: Any, settings: WorkerSettings, job: Job) -> dict[str, Any]:
             owner=f"{task.request.hostname}:{os.getpid()}",
             ttl=settings.lease_ttl,
             backup_first=job.backup_first,
+            task=task_id,
         )
     except RealmBusy as busy:
-        waiting = FirmRun(job.name, job.config, "waiting", busy.realm, attempt=job.attempt)
+        waiting = FirmRun(
+            job.name, job.config, "waiting", busy.realm, attempt=job.attempt, task=task_id
+        )
         if job.waits >= settings.busy_waits:
             error = f"{busy}, through {job.waits} waits"
             run = replace(waiting, status="failed", finished=now_iso(), error=error)
@@ -137,9 +142,9 @@ def _sync_firm(task: Any, settings: WorkerSettings, job: Job) -> dict[str, Any]:
             coordinator.record(waiting)
             again = asdict(replace(job, waits=job.waits + 1))
             raise task.retry(kwargs=again, countdown=settings.busy_wait) from None
-    except Exception as error:  # recorded as this firm's failure, and retried as one
-        run = unexpected(firm, job.attempt, error)
-    if run.status == "failed" and job.attempt < job.attempts:
+    except Exception as error:  # this firm's failure: recorded, retried unless permanent
+        run = replace(unexpected(firm, job.attempt, error), task=task_id)
+    if run.status == "failed" and not run.permanent and job.attempt < job.attempts:
         coordinator.record(replace(run, status="retrying"))
         again = asdict(replace(job, attempt=job.attempt + 1))
         raise task.retry(kwargs=again, countdown=job.backoff * 2 ** (job.attempt - 1))
@@ -156,3 +161,28 @@ def enqueue(
         result = app.send_task(SYNC, kwargs=asdict(replace(job, backup_first=backup_first)))
         ids.append(str(result.id))
     return ids
+
+
+def outcome(firm: Firm, result: Any, record: FirmRun | None) -> FirmRun:
+    """The firm's outcome from its own task (`result`, a finished AsyncResult): the run it
+    returned, or how the task failed. The firm's record stands in only when it is this task's
+    own final record (the task failed after recording its outcome): a record of an earlier
+    run, or this task's `running` one, would show a stale outcome."""
+    own = record if record and record.task == result.id and record.status in FINAL else None
+    if result.successful() and isinstance(result.result, dict):
+        try:
+            return FirmRun.from_dict(result.result)
+        except TypeError:
+            pass  # not a run: said as the task's failure below
+    if own is not None:
+        return own
+    error = result.result
+    told = f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else ""
+    return FirmRun(
+        firm.name,
+        str(firm.config),
+        "failed",
+        error=f"its task {result.id} ended {result.state} without a run: {told or error!r}",
+        finished=now_iso(),
+        task=str(result.id),
+    )

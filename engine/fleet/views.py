@@ -71,7 +71,9 @@ def line(run: FirmRun) -> str:
     extra = f": {run.error}" if run.error else (f" ({counts})" if counts else "")
     if run.status == NEVER_RUN:
         return f"{run.firm:24} {run.status}"
-    return f"{run.firm:24} {run.status:9} attempt {run.attempt}{extra}"
+    # A permanent failure stops at its first attempt: say why there were no more.
+    tried = f"attempt {run.attempt}" + (" (not retried)" if run.permanent else "")
+    return f"{run.firm:24} {run.status:9} {tried}{extra}"
 
 
 def status_line(row: Row, now: datetime) -> str:

@@ -76,9 +76,9 @@ def check_document(doc: SourceDocument) -> list[Problem]:
 
 
 def check_with(doc: SourceDocument, validator: Draft202012Validator) -> list[Problem]:
-    """Every error of `doc` against `validator`, located and explained."""
+    """Every error of `doc` against `validator`, located and explained, each once."""
     problems = [p for error in validator.iter_errors(doc.data) for p in _problems(doc, error)]
-    return _without_echoes(problems)
+    return _without_echoes(list(dict.fromkeys(problems)))
 
 
 def _without_echoes(problems: list[Problem]) -> list[Problem]:
@@ -124,8 +124,22 @@ def _problems(doc: SourceDocument, error: ValidationError) -> Iterator[Problem]:
                 or _allowed(allowed),
             )
         return
+    if error.validator == "required" and isinstance(error.instance, dict):
+        # jsonschema raises one error per missing field, each carrying the whole `required`
+        # list: name every missing field from each (check_with drops the repeats), rather
+        # than the first one missing once per error.
+        required = cast(list[str], error.validator_value)
+        for missing in [n for n in required if n not in error.instance]:
+            yield _required(doc, pointer, schema, missing)
+        return
     code, message, hint, at_key = _describe(error, schema)
     yield doc.problem(pointer, code, message, hint=hint, at_key=at_key)
+
+
+def _required(doc: SourceDocument, pointer: str, schema: dict[str, Any], name: str) -> Problem:
+    prop = schema.get("properties", {}).get(name, {})
+    hint = _join(prop.get("description", ""), _example(prop))
+    return doc.problem(pointer, "schema.required", f"missing required field '{name}'", hint=hint)
 
 
 def indentation_hint(doc: SourceDocument, pointer: str, key: str) -> str:
@@ -152,15 +166,6 @@ def _describe(error: ValidationError, schema: dict[str, Any]) -> tuple[str, str,
     expected: Any = error.validator_value
     where = _field_name(error)
     example = _example(schema)
-    if validator == "required":
-        missing = next((name for name in expected if name not in instance), expected[0])
-        prop = schema.get("properties", {}).get(missing, {})
-        return (
-            "schema.required",
-            f"missing required field '{missing}'",
-            _join(prop.get("description", ""), _example(prop)),
-            False,
-        )
     if validator == "enum":
         choices = [str(c) for c in expected]
         return (

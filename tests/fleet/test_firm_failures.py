@@ -4,6 +4,7 @@ firm's failure, recorded and named; the other firms go on."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -56,13 +57,15 @@ def test_on_a_worker_a_firm_that_cannot_start_is_recorded_failed(
     assert coordinator.record(yesterday)
     task = SimpleNamespace(
         app=SimpleNamespace(conf=SimpleNamespace(broker_url=fresh_redis)),
-        request=SimpleNamespace(hostname="worker-a@local"),
+        request=SimpleNamespace(hostname="worker-a@local", id="task-1"),
     )
-    job = tasks.Job("bravo", str(bravo.config), attempts=1)
+    # No retry (the namespace has no `task.retry`): a missing secret cannot come by waiting.
+    job = tasks.Job("bravo", str(bravo.config), attempts=3)
     outcome = tasks._sync_firm(task, tasks.WorkerSettings(), job)
     assert outcome["status"] == "failed" and "TPS_TOKEN_BRAVO" in outcome["error"]
+    assert (outcome["attempt"], outcome["permanent"], outcome["task"]) == (1, True, "task-1")
     [run] = coordinator.runs()
-    assert (run.status, run.error) == ("failed", outcome["error"])
+    assert (run.status, run.error, run.permanent) == ("failed", outcome["error"], True)
 
 
 def test_fleet_run_on_workers_reports_the_firm_that_cannot_start(
@@ -80,11 +83,15 @@ def test_fleet_run_on_workers_reports_the_firm_that_cannot_start(
     monkeypatch.delenv("TPS_TOKEN_BRAVO")
     workers.start("w1", "--busy-wait", "0.5", "--lease-ttl", "3")
     argv = ["fleet", "run", str(firms.root), "--broker", workers.broker, "--backup-first"]
+    # Retried, bravo would wait 30 s and then 60 s before it is reported.
+    started = time.monotonic()
     code = main(
-        [*argv, "--attempts", "2", "--backoff", "0.2", "--timeout", "90", "--format", "json"]
+        [*argv, "--attempts", "3", "--backoff", "30", "--timeout", "90", "--format", "json"]
     )
     runs = {r["firm"]: r for r in json.loads(capsys.readouterr().out)}
     assert code == 1
     assert runs["alpha"]["status"] == "completed"
-    assert (runs["bravo"]["status"], runs["bravo"]["attempt"]) == ("failed", 2)
+    assert (runs["bravo"]["status"], runs["bravo"]["attempt"]) == ("failed", 1)
+    assert runs["bravo"]["permanent"] is True and runs["bravo"]["task"]
     assert "TPS_TOKEN_BRAVO" in runs["bravo"]["error"]
+    assert time.monotonic() - started < 30
