@@ -184,5 +184,7 @@ def tested(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
         except TypeError:
             raise failed_filter(name, args, kwargs, "test") from None
 
+    if hasattr(func, "jinja_pass_arg"):  # it would lose its context here: refused at start
+        raise ValueError(f"the {name} test wants Jinja's context, which rules do not pass on")
     run.__name__ = getattr(func, "__name__", name)
     return run
