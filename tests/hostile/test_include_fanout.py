@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from tpsqbo_engine import budget as limits
 from tpsqbo_engine.budget import BudgetExceeded
 from tpsqbo_engine.expr import render_text
 from tpsqbo_engine.ruleset import template_check
@@ -52,7 +53,7 @@ def test_validate_refuses_a_fan_out_no_rendering_could_finish(tmp_path: Path) ->
     root = _fan(tmp_path / "fan", width=10, depth=6)  # a million includes; days to check
     started = time.monotonic()
     problems = [p for p in validate_pack(root).problems if p.is_error]
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 30  # days before; about 1 s now, more on a busy machine
     assert [(p.code, Path(p.file).name) for p in problems] == [
         ("template.too-many-includes", "templates.yaml")
     ]
@@ -84,14 +85,17 @@ def test_cycles_and_depth_are_still_reported(tmp_path: Path) -> None:
     assert _codes(deep) == ["template.too-deep"]
 
 
-def test_rendering_counts_includes_against_the_budget(tmp_path: Path) -> None:
-    root = _fan(tmp_path / "fan", width=10, depth=6)
+def test_rendering_counts_includes_against_the_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A template with no loop at all, 10,000 includes: the steps run out, not the clock
+    (the step limit lowered, so a busy machine cannot make the clock come first)."""
+    monkeypatch.setattr(limits, "MAX_STEPS", 1_000)
+    root = _fan(tmp_path / "fan", width=10, depth=4)
     rule = SimpleNamespace(pack_root=root, file=root / "t" / "t0.html", format="html")
     template = compile_template(rule)  # type: ignore[arg-type]
-    started = time.monotonic()
-    with pytest.raises(BudgetExceeded, match="loop iterations and includes"):
+    with pytest.raises(BudgetExceeded, match="more than 1,000 loop iterations and includes"):
         render_text(template, {})
-    assert time.monotonic() - started < 2.5  # ran 9.6 s, unrefused, before
 
 
 def test_a_template_including_a_few_others_renders(tmp_path: Path) -> None:

