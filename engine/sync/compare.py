@@ -8,14 +8,12 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+# get_path and put_path are read here by the sync's modules; they live in tpsqbo_engine.dotted,
+# shared with the connectors.
+from tpsqbo_engine.dotted import get_path as get_path
+from tpsqbo_engine.dotted import put_path as put_path
+
 Record = dict[str, Any]
-
-
-def get_path(record: Mapping[str, Any], dotted: str) -> Any:
-    value: Any = record
-    for part in dotted.split("."):
-        value = value.get(part) if isinstance(value, Mapping) else None
-    return value
 
 
 # Values that are never mappings: asking whether they are one (an ABC check) costs more
@@ -91,10 +89,3 @@ def merged(record: Record, changes: Record) -> Record:
     for key, value in changes.items():
         result[key] = merged(result.get(key) or {}, value) if isinstance(value, dict) else value
     return result
-
-
-def put_path(target: Record, dotted: str, value: Any) -> None:
-    *parents, last = dotted.split(".")
-    for part in parents:
-        target = target.setdefault(part, {})
-    target[last] = value

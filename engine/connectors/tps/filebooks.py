@@ -73,35 +73,43 @@ class FileBooks(FileTps):
     def _read(self) -> dict[str, dict[str, Record]]:
         # Inside FileTps._load: the sheets here are decoded as the firm's sheets are.
         records = super()._read()
-        extra = {
-            "adjustments": self._sheet_rows("adjustments", adjustment_problem),
-            "finance-charges": self._sheet_rows("finance-charges"),
-        }
-        for charge in extra["finance-charges"]:
+        adjustments = self._sheet_rows("adjustments", adjustment_problem)
+        charges = self._sheet_rows("finance-charges")
+        for charge in charges:
             charge["balance"] = charge["amount"]
         sent = self._sent()
         invoices = {
             i: _as_sent(dict(r), sent.get(f"invoices:{i}")) for i, r in records["invoices"].items()
         }
-        payments = {}
-        for ident, payment in records["payments"].items():
-            entered = as_entered(payment)
-            payments[entered or ident] = {
-                **payment,
-                "id": entered or ident,
-                **sent.get(entered, {}),
-            }
-        for adjustment in extra["adjustments"]:
+        payments = _payments_as_entered(records["payments"], sent)
+        for adjustment in adjustments:
             adjustment["id"] = as_entered(adjustment) or adjustment["id"]
-        # What waits in the outbox is read as entered, as FileTps reads client and invoice
-        # changes (`_as_changed`): an edit made in QBO before then finds it, and balances
-        # agree. Once the export has it (by its id), the export's is read.
-        extra["adjustments"] += waiting_entered(
-            self.outbox / OUTBOX["adjustments"],
-            SHEETS["adjustments"],
-            {a["id"] for a in extra["adjustments"]},
-            adjustment_problem,
+        adjustments += self._adjustments_waiting({a["id"] for a in adjustments})
+        self._add_payments_waiting(payments, invoices, sent)
+        _take_decreases(adjustments, invoices)
+        tables = {"invoices": invoices, "payments": payments} | {
+            name: {r["id"]: r for r in rows}
+            for name, rows in (("adjustments", adjustments), ("finance-charges", charges))
+        }
+        waiting = waiting_rows(self.outbox / OUTBOX["voids"], SHEETS["voids"], void_problem)
+        apply_voids(tables, [*self._sheet_rows("voids", void_problem), *waiting])
+        return _stamped(records, tables, self._stamp())
+
+    # What waits in the outbox is read as entered, as FileTps reads client and invoice
+    # changes (`_as_changed`): an edit made in QBO before then finds it, and balances agree.
+    # Once the export has it (by its id), the export's is read.
+
+    def _adjustments_waiting(self, exported: set[str]) -> list[Record]:
+        """The adjustments written to the outbox that the export does not have yet."""
+        return waiting_entered(
+            self.outbox / OUTBOX["adjustments"], SHEETS["adjustments"], exported, adjustment_problem
         )
+
+    def _add_payments_waiting(
+        self, payments: dict[str, Record], invoices: dict[str, Record], sent: dict[str, Record]
+    ) -> None:
+        """The payments written to the outbox that the export does not have yet, into
+        `payments`, with what they apply taken off their invoices' balances."""
         for payment in waiting_entered(
             self.outbox / "payments-to-enter.csv",
             sheetlayouts.SHEETS["payments"],
@@ -113,31 +121,6 @@ class FileBooks(FileTps):
                 invoice = invoices.get(application["invoice_id"])
                 if invoice is not None:
                     take_from_balance(invoice, Decimal(application["amount"]))
-        for adjustment in extra["adjustments"]:
-            invoice = invoices.get(adjustment.get("invoice_id") or "")
-            if adjustment["direction"] == "decrease" and invoice is not None:
-                take_from_balance(invoice, Decimal(adjustment["amount"]))
-        tables = {"invoices": invoices, "payments": payments} | {
-            name: {r["id"]: r for r in rows} for name, rows in extra.items()
-        }
-        waiting = waiting_rows(self.outbox / OUTBOX["voids"], SHEETS["voids"], void_problem)
-        apply_voids(tables, [*self._sheet_rows("voids", void_problem), *waiting])
-        stamp = self._stamp()
-        for name, table in tables.items():
-            records[name] = {
-                i: _versioned(
-                    {k: v for k, v in r.items() if k not in ("version", "updated_at")}, stamp
-                )
-                for i, r in table.items()
-            }
-        for name in ("clients", "work-codes"):
-            records[name] = {
-                i: _versioned(
-                    {k: v for k, v in r.items() if k not in ("version", "updated_at")}, stamp
-                )
-                for i, r in records[name].items()
-            }
-        return records
 
     def _sheet_rows(self, name: str, check: Any = None) -> list[Record]:
         path = _sheet(self.folder, name)
@@ -319,6 +302,43 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(v) for v in value]
     return str(value) if isinstance(value, Decimal) else value
+
+
+def _payments_as_entered(exported: dict[str, Record], sent: dict[str, Record]) -> dict[str, Record]:
+    """The export's payments, one entered from the outbox under the id it went out with (the
+    Description's first word) and with what outbox/sent.json kept of it."""
+    payments = {}
+    for ident, payment in exported.items():
+        entered = as_entered(payment)
+        payments[entered or ident] = {**payment, "id": entered or ident, **sent.get(entered, {})}
+    return payments
+
+
+def _take_decreases(adjustments: list[Record], invoices: dict[str, Record]) -> None:
+    """A decrease applied to an invoice lowers its balance."""
+    for adjustment in adjustments:
+        invoice = invoices.get(adjustment.get("invoice_id") or "")
+        if adjustment["direction"] == "decrease" and invoice is not None:
+            take_from_balance(invoice, Decimal(adjustment["amount"]))
+
+
+def _stamped(
+    records: dict[str, dict[str, Record]], tables: dict[str, dict[str, Record]], stamp: str
+) -> dict[str, dict[str, Record]]:
+    """`records` with `tables` in place of theirs, and every record versioned at `stamp`
+    (what it had as version and updated_at dropped): one moment for all, see `_stamp`."""
+    for name, table in tables.items():
+        records[name] = _restamped(table, stamp)
+    for name in ("clients", "work-codes"):
+        records[name] = _restamped(records[name], stamp)
+    return records
+
+
+def _restamped(table: dict[str, Record], stamp: str) -> dict[str, Record]:
+    return {
+        i: _versioned({k: v for k, v in r.items() if k not in ("version", "updated_at")}, stamp)
+        for i, r in table.items()
+    }
 
 
 def _as_sent(invoice: Record, sent: Record | None) -> Record:

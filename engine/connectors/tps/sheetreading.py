@@ -21,6 +21,7 @@ from tpsqbo_engine.connectors.tps import sheetio
 from tpsqbo_engine.connectors.tps.paymentids import payment_ids
 from tpsqbo_engine.connectors.tps.sheetcells import READERS, BadCell, cell_money, cell_text
 from tpsqbo_engine.connectors.tps.sheetlayouts import SHEETS, Sheet
+from tpsqbo_engine.dotted import put_path
 from tpsqbo_engine.errors import EngineError
 from tpsqbo_engine.problems import Problem
 from tpsqbo_engine.ruleset.source import display_path
@@ -41,13 +42,6 @@ class FileBridgeError(EngineError):
 
 def _rows(path: Path) -> Iterator[list[Any]]:
     return sheetio.rows(path)  # encodings, size limits, damaged files: see sheetio
-
-
-def _set(record: Record, dotted: str, value: Any) -> None:
-    *parents, last = dotted.split(".")
-    for part in parents:
-        record = record.setdefault(part, {})
-    record[last] = value
 
 
 def read_sheet(
@@ -127,7 +121,7 @@ def _read_sheet(
                     )
                 )
             elif value is not None:
-                _set(record, column.field, value)
+                put_path(record, column.field, value)
         records.append(record)
     return records, problems
 

@@ -13,20 +13,14 @@ from typing import Any
 
 from tpsqbo_engine.connectors.tps.sheetcells import written_cell
 from tpsqbo_engine.connectors.tps.sheetlayouts import Sheet
+from tpsqbo_engine.dotted import get_path
 from tpsqbo_engine.private import temporary_beside
 
 Record = dict[str, Any]
 
 
-def _get(record: Mapping[str, Any], dotted: str) -> Any:
-    value: Any = record
-    for part in dotted.split("."):
-        value = value.get(part) if isinstance(value, Mapping) else None
-    return value
-
-
 def _cells(sheet: Sheet, record: Mapping[str, Any]) -> list[str]:
-    return [written_cell(c.kind, _get(record, c.field)) for c in sheet.columns]
+    return [written_cell(c.kind, get_path(record, c.field)) for c in sheet.columns]
 
 
 def _atomic(path: Path, write: Callable[[Path], None]) -> None:
