@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeGuard
 
 from jinja2.runtime import Undefined
 
@@ -41,11 +41,55 @@ def kind_of(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
+def _bound(name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """The arguments after the value, by the names of filter `name`'s parameters."""
+    from tpsqbo_engine.ruleset.filter_signatures import FILTERS
+
+    signature = FILTERS.get(name)
+    names = [p.name for p in signature.params] if signature is not None else []
+    bound = {names[i]: value for i, value in enumerate(args[1:]) if i < len(names)}
+    return {**bound, **kwargs}
+
+
+def _whole(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def out_of_range(name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, str]:
+    """What is wrong with arguments of the right kind that filter `name` still cannot take
+    (a truncate length shorter than its end), by parameter; empty when nothing is. Checked
+    here rather than left to the filter: Jinja's truncate only `assert`s (gone under
+    `python -O`, cutting the text to nonsense), and its message quotes the numbers, which
+    may be the record's."""
+    if name not in ("truncate", "wordwrap"):
+        return {}
+    given = _bound(name, args, kwargs)
+    faults: dict[str, str] = {}
+    if name == "wordwrap":
+        width = given.get("width", 79)
+        if _whole(width) and width <= 0:
+            faults["width"] = "below 1"
+        return faults
+    length, end, leeway = given.get("length", 255), given.get("end", "..."), given.get("leeway")
+    if _whole(length) and isinstance(end, str) and length < len(end):
+        # the default end is no record's data: its length may be shown
+        faults["length"] = "shorter than its end" + (
+            "" if "end" in given else " '...' (3 characters)"
+        )
+    if _whole(leeway) and leeway < 0:
+        faults["leeway"] = "below 0"
+    return faults
+
+
 def failed_filter(
-    name: str, args: Sequence[Any], kwargs: Mapping[str, Any], what: str = "filter"
+    name: str,
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any],
+    what: str = "filter",
+    faults: Mapping[str, str] | None = None,
 ) -> ExpressionError:
-    """The error for filter (or test, `what`) `name` failing with a TypeError on `args` (the
-    value filtered first) and `kwargs`."""
+    """The error for filter (or test, `what`) `name` failing on `args` (the value filtered
+    first) and `kwargs`: of the wrong kind, or (`faults`, by parameter) out of its range."""
     # Imported here: the signatures' module imports the functions, which import expr, which
     # imports the budget that calls this (once a filter has already failed, all are loaded).
     from tpsqbo_engine.ruleset.filter_signatures import FILTERS, TESTS, wrong_kind
@@ -61,7 +105,8 @@ def failed_filter(
     for param, label, value in named:
         shown = f"{param.name if param else label}: {kind_of(value)}"
         wanted = "" if param is None else wrong_kind(param.kind, value, none_ok=not param.required)
-        given.append(f"{shown}, not {wanted}" if wanted else shown)
+        fault = (faults or {}).get(param.name if param else label, "")
+        given.append(f"{shown}, not {wanted}" if wanted else f"{shown} {fault}" if fault else shown)
     if signature is None:
         takes = f"see docs/rules.md for {name}"
     elif signature.params or signature.variadic:

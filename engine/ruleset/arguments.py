@@ -81,7 +81,7 @@ class ArgumentChecks:
             return
         for name, arg in bound.items():
             self._check_constant(node, signature, name, arg, subject)
-        if node.name in ("truncate", "round"):
+        if node.name in ("truncate", "round", "wordwrap"):
             self._check_limits(node, signature, bound)
         elif node.name in ("map", "selectattr", "rejectattr"):
             self._check_passed_on(node, subject)
@@ -175,6 +175,11 @@ class ArgumentChecks:
             method = values.get("method", "common")
             if isinstance(method, str) and method not in ROUND_METHODS:
                 self._bad(node, signature, f"round's method must be {', '.join(ROUND_METHODS)}")
+            return
+        if node.name == "wordwrap":
+            width = values.get("width", 79)
+            if isinstance(width, int) and not isinstance(width, bool) and width < 1:
+                self._bad(node, signature, f"wordwrap's width must be 1 or more, not {width}")
             return
         length, end = values.get("length", 255), values.get("end", "...")
         if isinstance(length, int) and isinstance(end, str) and length < len(end):
