@@ -38,7 +38,7 @@ SHOWING_FILTERS = frozenset(
     | {"truncate", "center", "wordwrap", "join", "date", "qbo_name", "qbo_display_name"}
     | {"normalize_name", "normalize_email"}
 )
-PRECHECKED = SIZING_FILTERS | {"format", "replace", "join", "round", "sum"}
+PRECHECKED = SIZING_FILTERS | {"format", "replace", "join", "round", "sum", "qbo_name"}
 # `round`'s precision makes a power of ten of that many digits (`x | round(-10000000)` spends
 # seconds in one call the clock cannot stop); no amount needs more than this many places.
 MAX_PRECISION = 100

@@ -8,7 +8,7 @@ Never the values themselves: they are the record's data (only their kinds are na
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any, TypeGuard
@@ -36,8 +36,8 @@ def kind_of(value: Any) -> str:
         return "a date"
     if isinstance(value, Mapping):
         return "a mapping"
-    if isinstance(value, list | tuple | set | frozenset):
-        return "a list"
+    if isinstance(value, list | tuple | set | frozenset | Iterator):
+        return "a list"  # an iterator: items made one at a time (`map`, `batch`)
     return f"a {type(value).__name__}"
 
 
@@ -61,23 +61,22 @@ def out_of_range(name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> d
     here rather than left to the filter: Jinja's truncate only `assert`s (gone under
     `python -O`, cutting the text to nonsense), and its message quotes the numbers, which
     may be the record's."""
-    if name not in ("truncate", "wordwrap"):
+    from tpsqbo_engine.ruleset.filter_signatures import MINIMUMS
+
+    if name not in ("truncate", "wordwrap", "batch", "qbo_name"):
         return {}
     given = _bound(name, args, kwargs)
-    faults: dict[str, str] = {}
-    if name == "wordwrap":
-        width = given.get("width", 79)
-        if _whole(width) and width <= 0:
-            faults["width"] = "below 1"
-        return faults
-    length, end, leeway = given.get("length", 255), given.get("end", "..."), given.get("leeway")
-    if _whole(length) and isinstance(end, str) and length < len(end):
+    faults = {
+        param: f"below {least}"
+        for (filtered, param), least in MINIMUMS.items()
+        if filtered == name and _whole(value := given.get(param)) and value < least
+    }
+    length, end = given.get("length", 255), given.get("end", "...")
+    if name == "truncate" and _whole(length) and isinstance(end, str) and length < len(end):
         # the default end is no record's data: its length may be shown
         faults["length"] = "shorter than its end" + (
             "" if "end" in given else " '...' (3 characters)"
         )
-    if _whole(leeway) and leeway < 0:
-        faults["leeway"] = "below 0"
     return faults
 
 

@@ -40,6 +40,16 @@ FAILURES = [
         "the wordwrap filter cannot take what it was given (the value a text; width: a whole"
         " number below 1); it takes wordwrap(width=79,",
     ),
+    (
+        "{{ name | batch(w) | list }}",
+        "the batch filter cannot take what it was given (the value a text; linecount: a whole"
+        " number below 1); it takes batch(linecount, fill_with=none)",
+    ),
+    (  # a negative limit cut the end off the name, silently
+        "{{ name | qbo_name(lee) }}",
+        "the qbo_name filter cannot take what it was given (the value a text; limit: a whole"
+        " number below 1); it takes qbo_name(limit=100)",
+    ),
 ]
 
 
@@ -62,6 +72,8 @@ def test_the_limits_themselves_are_still_taken() -> None:
     assert value.evaluate({"name": "abcdef"}) == "...|a\nb\nc\nd\ne\nf"
     value = compile_value("{{ name | truncate(6, end='[..]', leeway=0) }}", "r:1")
     assert value.evaluate({"name": "ab cd ef gh"}) == "ab[..]"
+    value = compile_value("{{ name | batch(1) | list | length }} {{ name | qbo_name(1) }}", "r:1")
+    assert value.evaluate({"name": "abc"}) == "3 a"
 
 
 def _found(source: str) -> list[tuple[str, str]]:
@@ -90,6 +102,8 @@ def _found(source: str) -> list[tuple[str, str]]:
             "truncate's leeway must be 0 or more, not -1",
         ),
         ("{{ doc_number | wordwrap(0) }}", "wordwrap's width must be 1 or more, not 0"),
+        ("{{ lines | batch(0) | list }}", "batch's linecount must be 1 or more, not 0"),
+        ("{{ doc_number | qbo_name(-3) }}", "qbo_name's limit must be 1 or more, not -3"),
     ],
 )
 def test_validate_reports_a_constant_out_of_range(source: str, message: str) -> None:
@@ -99,4 +113,14 @@ def test_validate_reports_a_constant_out_of_range(source: str, message: str) -> 
 def test_validate_takes_the_limits_themselves() -> None:
     for source in ("{{ doc_number | truncate(3) }}", "{{ doc_number | truncate(6, end='[..]') }}"):
         assert _found(source) == []
-    assert _found("{{ doc_number | wordwrap(1) }}") == []
+    for source in ("{{ doc_number | wordwrap(1) }}", "{{ lines | batch(1) | list }}"):
+        assert _found(source) == []
+    assert _found("{{ doc_number | qbo_name(1) }}") == []
+
+
+def test_items_made_one_at_a_time_are_named_a_list_not_a_python_generator() -> None:
+    value = compile_value("{{ lines | map(attribute='a') | max }}", "r:1")
+    with pytest.raises(ExpressionError) as failed:
+        value.evaluate({"lines": [{"a": 1}, {"a": "Private"}]})
+    told = failed.value.told
+    assert "(the value a list)" in told and "generator" not in told and "Private" not in told
