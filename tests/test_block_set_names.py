@@ -11,7 +11,7 @@ import pytest
 from tpsqbo_engine.packtest import run_pack_tests
 from tpsqbo_engine.ruleset.model import load_ruleset
 from tpsqbo_engine.ruleset.shapes import entity_catalog
-from tpsqbo_engine.ruleset.typecheck import Scope, check_value
+from tpsqbo_engine.ruleset.typecheck import Scope, check_template_source, check_value
 from tpsqbo_engine.ruleset.validate import validate_pack
 
 NOTES = (
@@ -90,6 +90,9 @@ LINES = "{% set codes %}{% for line in lines %}{{ line.work_code }};{% endfor %}
         "{% with first = lines | first %}{{ first.work_code }}{% endwith %}",
         "{% autoescape false %}{% for line in lines %}{{ line.amount }}{% endfor %}"
         "{% endautoescape %}",
+        # `if` is no scope: a name every branch sets is known after it
+        "{% if lines %}{% set n %}{{ lines | length }}{% endset %}{% elif doc_number %}"
+        "{% set n = 1 %}{% else %}{% set n = 0 %}{% endif %}{{ n }}",
     ],
 )
 def test_names_a_value_defines_are_known_in_their_scope(source: str) -> None:
@@ -104,6 +107,13 @@ def test_names_a_value_defines_are_known_in_their_scope(source: str) -> None:
         ("{% set codes %}{% set inner = 1 %}{% endset %}{{ inner }}", "inner"),  # the block's own
         ("{% with first = lines | first %}{% endwith %}{{ first }}", "first"),
         ("{% with first = frist %}{{ first }}{% endwith %}", "frist"),
+        ("{% if lines %}{% set n = 1 %}{% endif %}{{ n }}", "n"),  # no value when not set
+        (
+            "{% if lines %}{% set n = 1 %}{% elif doc_number %}{% else %}{% set n = 0 %}{% endif %}"
+            "{{ n }}",
+            "n",
+        ),
+        ("{% if lines %}{% elif lnies %}{% endif %}", "lnies"),  # an elif's test is checked
         ("{% filter upper %}{% set q = 2 %}{% endfilter %}{{ q }}", "q"),  # a scope of its own
         ("{% autoescape false %}{% set q = 2 %}{% endautoescape %}{{ q }}", "q"),
         ("{% set codes %}\n{% for line in lines %}{{ lien }}{% endfor %}{% endset %}", "lien"),
@@ -118,3 +128,16 @@ def test_a_field_typo_on_the_loop_variable_is_now_caught() -> None:
     # before, the loop variable was unknown and nothing was checked of it
     found = _found(LINES.replace("line.work_code", "line.work_cod"))
     assert found == [("expr.unknown-field", "'lines[]' has no field 'work_cod'", 1)]
+
+
+def test_a_document_template_knows_its_block_set_names_too() -> None:
+    catalog = entity_catalog()
+    scope = Scope(catalog, dict(catalog.shapes["tps.Invoice"].properties()), "tps")
+    html = "{% set codes %}{% for line in lines %}{{ line.work_code }} {% endfor %}{% endset %}"
+    assert check_template_source(html + "<p>{{ codes }}</p>", scope, autoescape=True) == ()
+    (finding,) = check_template_source(html + "\n<p>{{ cdoes }}</p>", scope, autoescape=True)
+    assert (finding.code, finding.message, finding.lineno) == (
+        "expr.unknown-variable",
+        "unknown name 'cdoes'",
+        2,
+    )

@@ -56,11 +56,7 @@ class StatementChecks:
         elif isinstance(node, nodes.AssignBlock | nodes.With):
             self._check_scoped(node, variables)
         elif isinstance(node, nodes.If):
-            self.shape_of(node.test, variables)
-            self.check_body(node.body, dict(variables))
-            for branch in node.elif_:
-                self.check_statement(branch, dict(variables))
-            self.check_body(node.else_, dict(variables))
+            self._check_if(node, variables)
         elif isinstance(node, _SCOPES):  # before _BODIES: a scoped modifier is a modifier
             self._check_children(node, dict(variables))
         elif isinstance(node, _BODIES):
@@ -86,6 +82,23 @@ class StatementChecks:
             "extends and include take a quoted template name",
             "e.g. {% include 'footer.html' %}",
         )
+
+    def _check_if(self, node: nodes.If, variables: dict[str, Shape]) -> None:
+        """Each branch in the scope the `if` is in: Jinja's `if` is no scope of its own, so a
+        name every branch sets (`else` included) is known after it; one only some set may
+        have no value there, and stays unknown."""
+        tests = [node.test, *(branch.test for branch in node.elif_)]
+        bodies = [node.body, *(branch.body for branch in node.elif_), node.else_]
+        made: list[dict[str, Shape]] = []
+        for test, body in zip([*tests, None], bodies, strict=True):
+            inner = dict(variables)
+            if test is not None:
+                self.shape_of(test, inner)
+            self.check_body(body, inner)
+            made.append({k: v for k, v in inner.items() if variables.get(k) is not v})
+        for name in set(made[0]).intersection(*made[1:]):
+            shapes = {id(branch[name]) for branch in made}
+            variables[name] = made[0][name] if len(shapes) == 1 else ANY
 
     def _check_scoped(
         self, node: nodes.AssignBlock | nodes.With, variables: dict[str, Shape]
