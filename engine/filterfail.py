@@ -104,6 +104,7 @@ def failed_filter(
     for param, label, value in named:
         shown = f"{param.name if param else label}: {kind_of(value)}"
         wanted = "" if param is None else wrong_kind(param.kind, value, none_ok=not param.required)
+        wanted = wanted.split(", not ")[0]  # "a number, not true or false": the kind is shown
         fault = (faults or {}).get(param.name if param else label, "")
         given.append(f"{shown}, not {wanted}" if wanted else f"{shown} {fault}" if fault else shown)
     if signature is None:

@@ -65,6 +65,14 @@ def test_an_argument_out_of_range_says_what_the_filter_takes(source: str, messag
         assert "Private" not in told and "-4" not in told  # the record's values
 
 
+def test_true_or_false_for_a_number_is_said_once() -> None:
+    with pytest.raises(ExpressionError) as failed:
+        compile_value("{{ name | truncate(n) }}", "r:1").evaluate({"name": "abcdef", "n": True})
+    assert "(the value a text; length: true or false, not a number); it takes" in str(
+        failed.value.told
+    )
+
+
 def test_the_limits_themselves_are_still_taken() -> None:
     value = compile_value(
         "{{ name | truncate(3, true, leeway=0) }}|{{ name | wordwrap(1) }}", "r:1"
