@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
+from functools import cache
 from typing import Any, TypeGuard
 
 from jinja2.runtime import Undefined
@@ -41,14 +42,19 @@ def kind_of(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-def _bound(name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    """The arguments after the value, by the names of filter `name`'s parameters."""
-    from tpsqbo_engine.ruleset.filter_signatures import FILTERS
+@cache
+def _limits(name: str) -> tuple[tuple[str, ...], tuple[tuple[str, int], ...]]:
+    """Filter `name`'s parameter names, and the least each whole-number one takes."""
+    from tpsqbo_engine.ruleset.filter_signatures import FILTERS, MINIMUMS
 
     signature = FILTERS.get(name)
-    names = [p.name for p in signature.params] if signature is not None else []
-    bound = {names[i]: value for i, value in enumerate(args[1:]) if i < len(names)}
-    return {**bound, **kwargs}
+    names = tuple(p.name for p in signature.params) if signature is not None else ()
+    return names, tuple((p, least) for (f, p), least in MINIMUMS.items() if f == name)
+
+
+def _bound(names: Sequence[str], args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """The arguments after the value, by the names of the filter's parameters."""
+    return {**dict(zip(names, args[1:], strict=False)), **kwargs}
 
 
 def _whole(value: Any) -> TypeGuard[int]:
@@ -61,15 +67,14 @@ def out_of_range(name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> d
     here rather than left to the filter: Jinja's truncate only `assert`s (gone under
     `python -O`, cutting the text to nonsense), and its message quotes the numbers, which
     may be the record's."""
-    from tpsqbo_engine.ruleset.filter_signatures import MINIMUMS
-
-    if name not in ("truncate", "wordwrap", "batch", "qbo_name"):
-        return {}
-    given = _bound(name, args, kwargs)
+    if name not in ("truncate", "wordwrap", "batch", "qbo_name") or (len(args) < 2 and not kwargs):
+        return {}  # the defaults are in range (`| qbo_name` runs for every name written)
+    names, minimums = _limits(name)
+    given = _bound(names, args, kwargs)
     faults = {
         param: f"below {least}"
-        for (filtered, param), least in MINIMUMS.items()
-        if filtered == name and _whole(value := given.get(param)) and value < least
+        for param, least in minimums
+        if _whole(value := given.get(param)) and value < least
     }
     length, end = given.get("length", 255), given.get("end", "...")
     if name == "truncate" and _whole(length) and isinstance(end, str) and length < len(end):
