@@ -1,7 +1,8 @@
 """The budget's side of every filter call (engine/budget.py holds the limits): arguments
 that say how big to make something, or how long to work, refused before the call; what it
-made sized after; Jinja's own asserts and an argument of the wrong kind read from the record
-(engine/filterfail.py) made located refusals."""
+made sized after; an argument out of its range (a truncate length below its end's), Jinja's
+own asserts and an argument of the wrong kind read from the record (engine/filterfail.py)
+made located refusals that name kinds, never the record's values."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from tpsqbo_engine.budget import (
     sized,
     text_inside,
 )
-from tpsqbo_engine.filterfail import failed_filter
+from tpsqbo_engine.filterfail import failed_filter, out_of_range
 
 
 def _ints(args: Iterable[Any]) -> Iterator[int]:
@@ -37,7 +38,7 @@ SHOWING_FILTERS = frozenset(
     | {"truncate", "center", "wordwrap", "join", "date", "qbo_name", "qbo_display_name"}
     | {"normalize_name", "normalize_email"}
 )
-PRECHECKED = SIZING_FILTERS | {"format", "replace", "join", "round", "sum"}
+PRECHECKED = SIZING_FILTERS | {"format", "replace", "join", "round", "sum", "qbo_name"}
 # `round`'s precision makes a power of ten of that many digits (`x | round(-10000000)` spends
 # seconds in one call the clock cannot stop); no amount needs more than this many places.
 MAX_PRECISION = 100
@@ -53,6 +54,8 @@ def _precheck(name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tu
     if name in SIZING_FILTERS:
         for number in _ints([*args[1:], *kwargs.values()]):
             fits(abs(number), f"a {name} argument")
+    if faults := out_of_range(name, args, kwargs):
+        raise failed_filter(name, args, kwargs, faults=faults)
     value = args[0] if args else None
     if name == "format":
         check_format(value, dict(kwargs) or tuple(args[1:]))
@@ -146,7 +149,7 @@ def _length_sized(value: Any) -> Any:
 
 def guarded(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     """A filter under the budget: arguments checked first, result sized after. Jinja's own
-    `assert`s (truncate's minimum length) become ordinary refusals."""
+    `assert`s, and ValueErrors, become ordinary refusals saying what the filter takes."""
 
     skip = 1 if hasattr(func, "jinja_pass_arg") else 0  # the context or environment first
     checked = name in PRECHECKED
@@ -160,10 +163,9 @@ def guarded(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
             shown(args[skip])
         try:
             result = func(*args, **kwargs)
-        except AssertionError as exc:
-            raise ValueError(f"{name}: {exc}") from None
-        except (TypeError, ValueError):  # a value or argument of the wrong kind, read from
-            # the record (`truncate(x)` with x a text, `date` of a text that is not one)
+        except (AssertionError, TypeError, ValueError):  # a value or argument of the wrong
+            # kind, read from the record (`truncate(x)` with x a text, `date` of a text that
+            # is not one). Never the exception's own message: it may quote the record.
             raise failed_filter(name, args[skip:], kwargs) from None
         return size(result)
 

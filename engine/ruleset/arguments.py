@@ -15,6 +15,7 @@ from tpsqbo_engine.functions import FunctionSpec
 from tpsqbo_engine.ruleset.checking import REFUSED, choices_hint, did_you_mean
 from tpsqbo_engine.ruleset.filter_signatures import (
     FILTERS,
+    MINIMUMS,
     ROUND_METHODS,
     TESTS,
     FilterSignature,
@@ -81,7 +82,7 @@ class ArgumentChecks:
             return
         for name, arg in bound.items():
             self._check_constant(node, signature, name, arg, subject)
-        if node.name in ("truncate", "round"):
+        if node.name in ("truncate", "round", "wordwrap", "batch", "qbo_name"):
             self._check_limits(node, signature, bound)
         elif node.name in ("map", "selectattr", "rejectattr"):
             self._check_passed_on(node, subject)
@@ -176,13 +177,19 @@ class ArgumentChecks:
             if isinstance(method, str) and method not in ROUND_METHODS:
                 self._bad(node, signature, f"round's method must be {', '.join(ROUND_METHODS)}")
             return
+        for (filtered, param), least in MINIMUMS.items():
+            value = values.get(param)
+            if filtered != node.name or isinstance(value, bool) or not isinstance(value, int):
+                continue
+            if value < least:
+                message = f"{filtered}'s {param} must be {least} or more, not {value}"
+                self._bad(node, signature, message)
+        if node.name != "truncate":
+            return
         length, end = values.get("length", 255), values.get("end", "...")
         if isinstance(length, int) and isinstance(end, str) and length < len(end):
             message = f"truncate's length must be at least {len(end)}, the length of its end"
             self._bad(node, signature, f"{message} {end!r}, not {length}")
-        leeway = values.get("leeway")
-        if isinstance(leeway, int) and not isinstance(leeway, bool) and leeway < 0:
-            self._bad(node, signature, f"truncate's leeway must be 0 or more, not {leeway}")
 
     def _check_passed_on(self, node: nodes.Filter, subject: Shape) -> None:
         """map passes its arguments to a filter (or reads a field); selectattr/rejectattr

@@ -246,6 +246,16 @@ TESTS: Mapping[str, FilterSignature] = {
 
 ROUND_METHODS = ("common", "ceil", "floor")
 
+# The smallest whole number each of these arguments takes: textwrap refuses a width of 0;
+# a batch of 0 items, or a QBO name cut to 0 (or to all but the last few) characters, makes
+# nonsense without any error at all.
+MINIMUMS: Mapping[tuple[str, str], int] = {
+    ("wordwrap", "width"): 1,
+    ("batch", "linecount"): 1,
+    ("qbo_name", "limit"): 1,
+    ("truncate", "leeway"): 0,
+}
+
 
 def wrong_kind(kind: str, value: Any, *, none_ok: bool) -> str:
     """What a constant of `kind` should be, when `value` is not one; "" when it is."""

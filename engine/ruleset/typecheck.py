@@ -8,7 +8,7 @@ reach interpreter internals is reported as `expr.unsafe`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from jinja2 import nodes
@@ -27,16 +27,14 @@ from tpsqbo_engine.ruleset.checking import (
     did_you_mean,
 )
 from tpsqbo_engine.ruleset.shapes import ANY, Shape, scalar_shape
+from tpsqbo_engine.ruleset.statements import StatementChecks
 
 __all__ = ["QBO_REF_ENTITIES", "Finding", "Scope", "did_you_mean"]
 
 FUNCTIONS = tuple(sorted(RULE_FUNCTIONS))
-# Templates may extend and include other templates of their pack (by a quoted name); macros
-# and imports stay out: they would make templates a programming language.
-_TEMPLATE_ONLY = (nodes.Import, nodes.FromImport, nodes.Macro, nodes.CallBlock)
 
 
-class _Checker(CallChecks, ArgumentChecks):
+class _Checker(CallChecks, ArgumentChecks, StatementChecks):
     def __init__(self, scope: Scope) -> None:
         self.scope = scope
         self.findings: list[Finding] = []
@@ -226,69 +224,6 @@ class _Checker(CallChecks, ArgumentChecks):
     _visit_Add = _visit_Sub = _visit_Mul = _visit_Div = _visit_FloorDiv = _visit_Mod = (
         _visit_Pow
     ) = _visit_BinExpr
-
-    # Template statements ---------------------------------------------------------------
-    def check_body(self, body: Iterable[nodes.Node], variables: dict[str, Shape]) -> None:
-        for statement in body:
-            self.check_statement(statement, variables)
-
-    def check_statement(self, node: nodes.Node, variables: dict[str, Shape]) -> None:
-        if isinstance(node, _TEMPLATE_ONLY):
-            self.report(
-                node,
-                "template.unsupported-tag",
-                f"{type(node).__name__.lower()} tags are not allowed in rule templates",
-                "no import or macros; extends and include of the pack's templates are fine",
-            )
-        elif isinstance(node, nodes.Extends | nodes.Include):
-            self._reference(node)
-        elif isinstance(node, nodes.Block):
-            self.check_body(node.body, dict(variables))
-        elif isinstance(node, nodes.For):
-            self._check_for(node, variables)
-        elif isinstance(node, nodes.Assign):
-            shape = self.shape_of(node.node, variables)
-            variables.update(self._bind(node.target, shape))
-        elif isinstance(node, nodes.If):
-            self.shape_of(node.test, variables)
-            self.check_body(node.body, dict(variables))
-            for branch in node.elif_:
-                self.check_statement(branch, dict(variables))
-            self.check_body(node.else_, dict(variables))
-        elif isinstance(node, nodes.Output | nodes.Template | nodes.Scope | nodes.FilterBlock):
-            for child in node.iter_child_nodes():
-                if isinstance(child, nodes.Stmt | nodes.Template):
-                    self.check_statement(child, variables)
-                else:
-                    self.shape_of(child, variables)
-        else:
-            self.shape_of(node, variables)
-
-    def _reference(self, node: nodes.Extends | nodes.Include) -> None:
-        name = node.template
-        if isinstance(name, nodes.Const) and isinstance(name.value, str):
-            self.references.append((name.value, node.lineno))
-            return
-        self.report(
-            node,
-            "template.unsupported-tag",
-            "extends and include take a quoted template name",
-            "e.g. {% include 'footer.html' %}",
-        )
-
-    def _check_for(self, node: nodes.For, variables: dict[str, Shape]) -> None:
-        items = self.shape_of(node.iter, variables).item()
-        inner = {**variables, **self._bind(node.target, items), "loop": ANY}
-        if node.test is not None:
-            self.shape_of(node.test, inner)
-        self.check_body(node.body, inner)
-        self.check_body(node.else_, dict(variables))
-
-    @staticmethod
-    def _bind(target: nodes.Node, shape: Shape) -> dict[str, Shape]:
-        if isinstance(target, nodes.Name):
-            return {target.name: shape}
-        return {name.name: ANY for name in target.find_all(nodes.Name)}
 
 
 def plain_path(ast: nodes.Template) -> str | None:
