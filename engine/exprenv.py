@@ -18,6 +18,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from tpsqbo_engine import budget as limits
 from tpsqbo_engine.exprfast import DICT_ATTRIBUTES
+from tpsqbo_engine.exprvalue import listed
 from tpsqbo_engine.filterbudget import guarded, tested
 from tpsqbo_engine.filters import ALLOWED_TESTS, ENGINE_FILTERS, JINJA_FILTERS
 
@@ -206,6 +207,12 @@ def _check_depth(tree: nodes.Node, name: str | None, filename: str | None) -> No
         stack.extend((child, depth + 1) for child in node.iter_child_nodes())
 
 
+def _shown(value: Any) -> Any:
+    """What `{{ ... }}` outputs in a text: a generator (`{{ lines | batch(2) }}`) as its list,
+    not Jinja's "<generator object ...>", its text known to fit first."""
+    return limits.shown(listed(value))
+
+
 def rule_function(func: Callable[..., Any], pure: bool = False) -> RuleFunction:
     return RuleFunction(func, pure)
 
@@ -213,7 +220,7 @@ def rule_function(func: Callable[..., Any], pure: bool = False) -> RuleFunction:
 @cache
 def environment(*, autoescape: bool = False) -> RuleEnvironment:
     # what a template outputs is made a text: its size known first (`{{ list_of_lists }}`)
-    env = RuleEnvironment(undefined=StrictUndefined, autoescape=autoescape, finalize=limits.shown)
+    env = RuleEnvironment(undefined=StrictUndefined, autoescape=autoescape, finalize=_shown)
     env.globals.clear()
     allowed = {name: f for name, f in env.filters.items() if name in JINJA_FILTERS}
     env.filters = {name: guarded(name, f) for name, f in {**allowed, **ENGINE_FILTERS}.items()}

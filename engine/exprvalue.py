@@ -4,7 +4,7 @@ three ways of evaluating it, the checks on what it gives, and how a failure is l
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -175,6 +175,8 @@ class CompiledValue:
             result = SLOW if self._quick is None else self._quick(scope)
             if result is SLOW:
                 result, defined = self._render(scope), False
+            if type(result) not in PLAIN and isinstance(result, Iterator):
+                result = listed(result)
         except ExpressionError as exc:
             raise self._located(exc) from None
         except EVALUATION_ERRORS as exc:
@@ -255,6 +257,16 @@ def _undefined_inside(value: Any) -> bool:
         if type(item) not in PLAIN and _undefined_inside(item):
             return True
     return False
+
+
+def listed(value: Any) -> Any:
+    """A value that is a generator (what `batch`, `map`, `selectattr`, `unique`... make) as the
+    list of what it gives, as a rule's author means it: Jinja would give the generator
+    itself, whose text is "<generator object ...>", and a rule's value or text is never
+    meant to be that. Each item spends a step of the budget, the list is sized."""
+    if type(value) in PLAIN or isinstance(value, str) or not isinstance(value, Iterator):
+        return value
+    return limits.sized(list(limits.counted(value)))
 
 
 def _scope_of(context: Mapping[str, Any] | Scope) -> Scope:
