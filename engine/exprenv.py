@@ -5,7 +5,6 @@ filters and tests allow-listed (filters.py)."""
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable
 from functools import cache
 from typing import Any, cast
@@ -21,6 +20,7 @@ from tpsqbo_engine.exprfast import DICT_ATTRIBUTES
 from tpsqbo_engine.exprvalue import listed
 from tpsqbo_engine.filterbudget import guarded, tested
 from tpsqbo_engine.filters import ALLOWED_TESTS, ENGINE_FILTERS, JINJA_FILTERS
+from tpsqbo_engine.operatorfail import ARITHMETIC, COMPARES, compared
 
 MAX_REPEAT = 10_000
 # Whole numbers multiplied: a number squared again and again doubles its digits each time,
@@ -63,6 +63,19 @@ class _BudgetedCode(CodeGenerator):
             self.write(", ")
         self.write("))))")
 
+    @optimizeconst
+    def visit_Compare(self, node: nodes.Compare, frame: Frame) -> None:
+        # One comparison that can fail on its operands' kinds (`<`, `in`) goes through
+        # `compared`, which says which and what it was given; `==` and chains, Jinja's own.
+        if len(node.ops) != 1 or node.ops[0].op not in COMPARES:
+            super().visit_Compare(node, frame)
+            return
+        self.write(f"environment.compared({node.ops[0].op!r}, ")
+        self.visit(node.expr, frame)
+        self.write(", ")
+        self.visit(node.ops[0].expr, frame)
+        self.write(")")
+
     # A list, tuple or mapping written in a rule (`[b, b, b]`, `{'a': b}`) is sized like
     # one an operator makes: what it holds, all the way down (budget.sized).
     def visit_List(self, node: nodes.List, frame: Frame) -> None:
@@ -85,13 +98,15 @@ class _BudgetedCode(CodeGenerator):
 
 
 class RuleEnvironment(ImmutableSandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "**", "+", "%"})
+    # every one: a failure says which operator and the kinds it was given (operatorfail.py)
+    intercepted_binops = frozenset({"*", "**", "+", "%", "-", "/", "//"})
     code_generator_class = _BudgetedCode
     sized = staticmethod(limits.sized)
     fitting_parts = staticmethod(limits.fitting_parts)
     concat = staticmethod(limits.captured)  # what `{% set x %}...{% endset %}` captures, sized
     budget_loop = RuleFunction(limits.counted)
     budget_include = RuleFunction(limits.included)
+    compared = staticmethod(compared)
 
     def call_binop(self, context: Any, op: str, left: Any, right: Any) -> Any:
         if op == "**":
@@ -109,7 +124,7 @@ class RuleEnvironment(ImmutableSandboxedEnvironment):
                     limits.repeated_fits(seq, count)
         if op == "%":
             limits.check_format(left, right)
-        return limits.sized(_BINOPS[op](left, right))
+        return limits.sized(ARITHMETIC[op](left, right))
 
     def is_safe_callable(self, obj: Any) -> bool:
         # Only the engine's own functions may be called; no methods of values.
@@ -182,13 +197,6 @@ def _check_product(left: int, right: int) -> None:
             f"a product of whole numbers over {MAX_PRODUCT_BITS:,} bits (about "
             f"{int(MAX_PRODUCT_BITS * 0.30103):,} digits)"
         )
-
-
-_BINOPS: dict[str, Callable[[Any, Any], Any]] = {
-    "*": operator.mul,
-    "+": operator.add,
-    "%": operator.mod,
-}
 
 
 def too_deep(name: str | None, filename: str | None) -> TemplateSyntaxError:

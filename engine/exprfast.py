@@ -44,6 +44,7 @@ from jinja2.utils import _PassArg
 from tpsqbo_engine import budget as limits
 from tpsqbo_engine import exprcall
 from tpsqbo_engine.exprread import Build, Reader, call_reader, reader
+from tpsqbo_engine.operatorfail import COMPARES
 
 # Names Jinja's compiler gives a meaning of its own instead of looking them up.
 SPECIAL_NAMES = frozenset({"self", "loop", "caller", "varargs", "kwargs", "super"})
@@ -56,15 +57,12 @@ UNBUDGETED_OPERATIONS = 16
 # Constants that can be handed out again and again: nothing can change them.
 _IMMUTABLE = (str, int, float, bool, type(None), Decimal)
 
+# Those that can fail on their operands' kinds say which and what they were given, as
+# Jinja's code does (engine/operatorfail.py).
 _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
     "eq": operator.eq,
     "ne": operator.ne,
-    "gt": operator.gt,
-    "gteq": operator.ge,
-    "lt": operator.lt,
-    "lteq": operator.le,
-    "in": lambda left, right: left in right,
-    "notin": lambda left, right: left not in right,
+    **COMPARES,
 }
 # The binary operators the sandbox intercepts go through it; the others are Python's.
 _BINARY: dict[type[nodes.BinExpr], str] = {
@@ -76,6 +74,7 @@ _BINARY: dict[type[nodes.BinExpr], str] = {
     nodes.Mod: "%",
     nodes.Pow: "**",
 }
+_GROWING = frozenset({"*", "+", "%", "**"})
 _PYTHON_BINARY: dict[str, Callable[[Any, Any], Any]] = {
     "-": operator.sub,
     "/": operator.truediv,
@@ -314,7 +313,8 @@ class _Compiler:
         symbol, env = _BINARY[type(node)], self.env
         left, right = self.node(node.left), self.node(node.right)
         if symbol in env.intercepted_binops:
-            self.bounded = False  # `*` and `+` repeat and grow values: under the budget
+            # `*`, `+` and `%` repeat and grow values: under the budget
+            self.bounded = self.bounded and symbol not in _GROWING
             return lambda leaves: env.call_binop(None, symbol, left(leaves), right(leaves))
         python = _PYTHON_BINARY.get(symbol)
         if python is None:
