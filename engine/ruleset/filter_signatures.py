@@ -1,6 +1,7 @@
 """What every filter rules may use takes after the value it filters: one table, read by the
-checker (filter_calls.py) and held to the filters themselves by tests/test_filter_arguments.py,
-so `money(2)` or `truncate('a')` is reported by `validate` instead of failing every record.
+checker (engine/ruleset/arguments.py) and held to the filters themselves by
+tests/test_filter_arguments.py, so `money(2)` or `truncate('a')` is reported by `validate`
+instead of failing every record.
 
 A parameter's kind says what a constant argument must be:
 - `int`: a whole number; `number`: any number; `text`: quoted text; `flag`: true or false;
