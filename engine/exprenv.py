@@ -5,7 +5,7 @@ filters and tests allow-listed (filters.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any, cast
 
@@ -102,7 +102,7 @@ class RuleEnvironment(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**", "+", "%", "-", "/", "//"})
     code_generator_class = _BudgetedCode
     sized = staticmethod(limits.sized)
-    fitting_parts = staticmethod(limits.fitting_parts)
+    fitting_parts = staticmethod(lambda parts: limits.fitting_parts(listed_parts(parts)))
     concat = staticmethod(limits.captured)  # what `{% set x %}...{% endset %}` captures, sized
     budget_loop = RuleFunction(limits.counted)
     budget_include = RuleFunction(limits.included)
@@ -213,6 +213,14 @@ def _check_depth(tree: nodes.Node, name: str | None, filename: str | None) -> No
         if depth > limits.MAX_DEPTH:
             raise too_deep(name, filename)
         stack.extend((child, depth + 1) for child in node.iter_child_nodes())
+
+
+def listed_parts(parts: Sequence[Any]) -> Sequence[Any]:
+    """The parts of a `~`, a generator among them (`'rows: ' ~ lines | batch(2)`) made its
+    list, as `_shown` makes one `{{ ... }}` outputs."""
+    if all(type(part) is str for part in parts):
+        return parts
+    return [listed(part) for part in parts]
 
 
 def _shown(value: Any) -> Any:

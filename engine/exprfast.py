@@ -42,7 +42,7 @@ from jinja2.optimizer import Optimizer
 from jinja2.utils import _PassArg
 
 from tpsqbo_engine import budget as limits
-from tpsqbo_engine import exprcall
+from tpsqbo_engine import exprcall, exprvalue
 from tpsqbo_engine.exprread import Build, Reader, call_reader, reader
 from tpsqbo_engine.operatorfail import COMPARES
 
@@ -337,8 +337,9 @@ class _Compiler:
         parts, env = self.nodes_of(node.nodes), self.env
         fitting = limits.fitting_parts  # the text counted before it is joined, as Jinja's is
         shown = limits.shown  # and what `str` makes of a part, before it makes it
+        listed = exprvalue.listed  # a generator (`lines | batch(2)`) as its list, as Jinja's
         return lambda leaves: env.sized(
-            "".join(fitting([str(shown(part(leaves))) for part in parts]))
+            "".join(fitting([str(shown(listed(part(leaves)))) for part in parts]))
         )
 
     def _CondExpr(self, node: nodes.CondExpr) -> Build:

@@ -19,6 +19,8 @@ CASES = {
     "{{ (lines | batch(2)) if flag else [] }}": [["a", "b"], ["c"]],
     "{{ lines | batch(2) | list }}": [["a", "b"], ["c"]],
     "rows: {{ lines | batch(2) }}": "rows: [['a', 'b'], ['c']]",
+    "{{ 'rows: ' ~ lines | batch(2) }}": "rows: [['a', 'b'], ['c']]",
+    "{{ lines | unique ~ '/' ~ lines | map('upper') }}": "['a', 'b', 'c']/['A', 'B', 'C']",
     "{{ lines | map('upper') }}/{{ lines | unique }}": "['A', 'B', 'C']/['a', 'b', 'c']",
 }
 
