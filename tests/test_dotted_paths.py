@@ -11,12 +11,12 @@ import pytest
 
 from tpsqbo_engine.connectors.tps import sheetreading, sheetwriting
 from tpsqbo_engine.dotted import get_path, put_path
-from tpsqbo_engine.sync import compare
+from tpsqbo_engine.sync import compare, planned_writes, undo_compare
 
 
 def test_sync_and_sheets_use_the_same_functions() -> None:
-    assert compare.get_path is get_path
-    assert compare.put_path is put_path
+    assert compare.get_path is get_path and undo_compare.get_path is get_path
+    assert planned_writes._get is get_path and planned_writes._put is put_path
     assert sheetreading.put_path is put_path
     assert sheetwriting.get_path is get_path
 

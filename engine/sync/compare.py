@@ -8,10 +8,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-# get_path and put_path are read here by the sync's modules; they live in tpsqbo_engine.dotted,
-# shared with the connectors.
-from tpsqbo_engine.dotted import get_path as get_path
-from tpsqbo_engine.dotted import put_path as put_path
+from tpsqbo_engine.dotted import get_path
 
 Record = dict[str, Any]
 

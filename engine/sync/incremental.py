@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tpsqbo_engine.connectors.qbo.wire import quote
+from tpsqbo_engine.dotted import get_path
 from tpsqbo_engine.ruleset.model import MappingRule
 from tpsqbo_engine.sync.balances import refresh_balances
-from tpsqbo_engine.sync.compare import get_path
 from tpsqbo_engine.sync.links import pair_of
 from tpsqbo_engine.sync.mirror import MIRRORED, Mirror, too_old
 from tpsqbo_engine.sync.planner import version_of

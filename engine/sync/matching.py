@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from tpsqbo_engine.dotted import get_path as _get
 from tpsqbo_engine.filters import normalize_email, normalize_name
 from tpsqbo_engine.ruleset.model import FieldRule, MappingRule, MatchKey
-from tpsqbo_engine.sync.compare import get_path as _get
 from tpsqbo_engine.sync.links import PENDING, Links, pair_of, record_key, system_of
 from tpsqbo_engine.sync.plan import Operation
 from tpsqbo_engine.sync.runtime import Resolver

@@ -11,14 +11,14 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from tpsqbo_engine.dotted import get_path as _get
+from tpsqbo_engine.dotted import put_path as _put
 from tpsqbo_engine.expr import single_expression
 from tpsqbo_engine.ruleset.model import MappingRule
 from tpsqbo_engine.sync.compare import changed_part as _changed_part
 from tpsqbo_engine.sync.compare import diff
 from tpsqbo_engine.sync.compare import flatten as _flatten
-from tpsqbo_engine.sync.compare import get_path as _get
 from tpsqbo_engine.sync.compare import merged as _merged
-from tpsqbo_engine.sync.compare import put_path as _put
 from tpsqbo_engine.sync.compare import same as _same
 from tpsqbo_engine.sync.conflicts import winner as conflict_winner
 from tpsqbo_engine.sync.links import record_key, system_of

@@ -30,10 +30,10 @@ from typing import Any
 
 from tpsqbo_engine.connectors.qbo.errors import QboError
 from tpsqbo_engine.connectors.qbo.queries import NAME_LISTS
+from tpsqbo_engine.dotted import get_path, put_path
 from tpsqbo_engine.errors import UsageError
 from tpsqbo_engine.state import StateStore
 from tpsqbo_engine.sync import before_image
-from tpsqbo_engine.sync.compare import put_path
 from tpsqbo_engine.sync.fingerprint import PAYMENT_LINKS, fingerprint
 from tpsqbo_engine.sync.plan import Operation, Plan
 from tpsqbo_engine.sync.planner import version_of
@@ -42,7 +42,6 @@ from tpsqbo_engine.sync.undo_compare import (
     BackupUnreadable,
     check_readable,
     differing,
-    get,
     whole_lists,
 )
 from tpsqbo_engine.sync.voids import is_void
@@ -327,7 +326,7 @@ def _write_op(step: Step, current: Record, now: str, forced: str) -> Operation:
             step,
             "update",
             body=body,
-            diff={p: [get(current, p), v] for p, v in step.fields.items()},
+            diff={p: [get_path(current, p), v] for p, v in step.fields.items()},
             target_version=now,
             message=f"restore {len(step.fields)} field(s) of {step.written}{_cleared(step)}{note}",
         )

@@ -12,10 +12,10 @@ from typing import Any
 from tpsqbo_engine.connectors.qbo import wire
 from tpsqbo_engine.connectors.qbo.errors import QboError
 from tpsqbo_engine.connectors.qbo.queries import NAME_LISTS
+from tpsqbo_engine.dotted import get_path, put_path
 from tpsqbo_engine.errors import ConnectorError, FatalConnectorError
 from tpsqbo_engine.state import StateStore
 from tpsqbo_engine.sync import before_image
-from tpsqbo_engine.sync.compare import put_path
 from tpsqbo_engine.sync.executor import Progress
 from tpsqbo_engine.sync.fingerprint import PAYMENT_LINKS
 from tpsqbo_engine.sync.lock import run_lock
@@ -32,7 +32,6 @@ from tpsqbo_engine.sync.undo_compare import (
     BackupUnreadable,
     compare_with_backup,
     differing,
-    get,
 )
 
 Record = dict[str, Any]
@@ -145,7 +144,7 @@ def _not_back(step: Step, after: Record | None, target: int) -> str:
     if step.kind == "restore" and after is not None:
         fields = differing(step.fields, after)
         shown = "; ".join(
-            f"{p} is {_short(get(after, p))}, was {_short(step.fields[p])}" for p in fields
+            f"{p} is {_short(get_path(after, p))}, was {_short(step.fields[p])}" for p in fields
         )
         return (
             f"restored in part: QBO kept {', '.join(fields)} of {step.written} ({shown}); "
@@ -197,12 +196,12 @@ def _restore(qbo: Any, entity: str, ident: str, op: Operation, key: str) -> Reco
     has it when sent (this undo's earlier steps may have moved it on: a payment it deleted),
     with each path the plan changes set from the body, or left out where the body clears
     it."""
-    if all(get(op.body, path) is not None for path in op.diff):
+    if all(get_path(op.body, path) is not None for path in op.diff):
         record: Record = qbo.update(entity, ident, op.body, key=key)
         return record
     whole = {k: v for k, v in qbo.read(entity, ident).items() if k not in _NOT_SENT}
     for path in op.diff:
-        value = get(op.body, path)
+        value = get_path(op.body, path)
         if value is None:
             _drop(whole, path)
         else:

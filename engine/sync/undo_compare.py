@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from tpsqbo_engine.connectors.qbo import wire
 from tpsqbo_engine.connectors.qbo.queries import NAME_LISTS
+from tpsqbo_engine.dotted import get_path
 from tpsqbo_engine.sync.voids import is_void
 
 if TYPE_CHECKING:
@@ -32,16 +33,9 @@ Record = dict[str, Any]
 _LINE_STAMPS = frozenset({"Id", "LineNum", "LineEx"})
 
 
-def get(record: Record, dotted: str) -> Any:
-    value: Any = record
-    for part in dotted.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
-
-
 def differing(fields: dict[str, Any], current: Record) -> list[str]:
     """The paths of `fields` whose value in `current` is not the one given."""
-    return [path for path, value in fields.items() if not same(get(current, path), value)]
+    return [path for path, value in fields.items() if not same(get_path(current, path), value)]
 
 
 def same(a: Any, b: Any) -> bool:
@@ -261,7 +255,7 @@ def _backup_index(
         ids.add(str(record["Id"]))
         step = changed.get(f"qbo.{entity}:{record['Id']}")
         if step is not None:
-            was[step.written] = {path: get(record, path) for path in step.fields}
+            was[step.written] = {path: get_path(record, path) for path in step.fields}
     return active, was
 
 

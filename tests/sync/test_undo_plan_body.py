@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
+from tpsqbo_engine.dotted import get_path as get
 from tpsqbo_engine.sync.demo import demo_firm
 from tpsqbo_engine.sync.plan import Operation, Plan
 from tpsqbo_engine.sync.session import Session
 from tpsqbo_engine.sync.undo import UndoPlan, plan_undo
 from tpsqbo_engine.sync.undo_apply import apply_undo
-from tpsqbo_engine.sync.undo_compare import get
 
 Sent = list[tuple[str, dict[str, Any], bool]]
 
