@@ -314,7 +314,9 @@ def _reason(exc: BaseException) -> str:
 
 def over_budget(tree: nodes.Template, *, autoescape: bool = False) -> str | None:
     """For `validate`: when a parsed value reads nothing from the record (it is constant),
-    runs it under the budget and says which limit it goes over, if any."""
+    runs it under the budget and says which limit it goes over, if any. An operator or
+    filter of it that fails saying why (`'a' - 1`, engine/operatorfail.py) raises that
+    ExpressionError, for `validate` to report where the value is."""
     loaded = {n.name for n in tree.find_all(nodes.Name) if n.ctx == "load"}
     stored = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
     if not loaded <= stored or any(True for _ in tree.find_all(nodes.Call)):
@@ -325,5 +327,5 @@ def over_budget(tree: nodes.Template, *, autoescape: bool = False) -> str | None
     except limits.BudgetExceeded as exc:
         return exc.message
     except EVALUATION_ERRORS:
-        return None
+        return None  # `none[0]`: folding_failure says it, or every record will
     return None

@@ -44,7 +44,7 @@ from jinja2.utils import _PassArg
 from tpsqbo_engine import budget as limits
 from tpsqbo_engine import exprcall, exprvalue
 from tpsqbo_engine.exprread import Build, Reader, call_reader, reader
-from tpsqbo_engine.operatorfail import COMPARES
+from tpsqbo_engine.operatorfail import ARITHMETIC, COMPARES
 
 # Names Jinja's compiler gives a meaning of its own instead of looking them up.
 SPECIAL_NAMES = frozenset({"self", "loop", "caller", "varargs", "kwargs", "super"})
@@ -74,11 +74,10 @@ _BINARY: dict[type[nodes.BinExpr], str] = {
     nodes.Mod: "%",
     nodes.Pow: "**",
 }
-_GROWING = frozenset({"*", "+", "%", "**"})
+# Operators that make nothing to size (a number, a date's difference), checked as the
+# environment's `call_binop` checks them: a failure says which and what it was given.
 _PYTHON_BINARY: dict[str, Callable[[Any, Any], Any]] = {
-    "-": operator.sub,
-    "/": operator.truediv,
-    "//": operator.floordiv,
+    symbol: ARITHMETIC[symbol] for symbol in ("-", "/", "//")
 }
 _UNARY: dict[type[nodes.UnaryExpr], Callable[[Any], Any]] = {
     nodes.Not: operator.not_,
@@ -312,14 +311,13 @@ class _Compiler:
     def _binary(self, node: nodes.BinExpr) -> Build:
         symbol, env = _BINARY[type(node)], self.env
         left, right = self.node(node.left), self.node(node.right)
-        if symbol in env.intercepted_binops:
-            # `*`, `+` and `%` repeat and grow values: under the budget
-            self.bounded = self.bounded and symbol not in _GROWING
-            return lambda leaves: env.call_binop(None, symbol, left(leaves), right(leaves))
         python = _PYTHON_BINARY.get(symbol)
-        if python is None:
+        if python is not None:  # what the environment's `call_binop` does for them, inline
+            return lambda leaves: python(left(leaves), right(leaves))
+        if symbol not in env.intercepted_binops:
             raise _Unsupported(symbol)
-        return lambda leaves: python(left(leaves), right(leaves))
+        self.bounded = False  # `*`, `+` and `%` repeat and grow values: under the budget
+        return lambda leaves: env.call_binop(None, symbol, left(leaves), right(leaves))
 
     _Add = _Sub = _Mul = _Div = _FloorDiv = _Mod = _Pow = _binary
 

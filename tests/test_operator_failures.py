@@ -9,6 +9,8 @@ from decimal import Decimal
 import pytest
 
 from tpsqbo_engine.expr import ExpressionError, compile_value
+from tpsqbo_engine.ruleset.shapes import entity_catalog
+from tpsqbo_engine.ruleset.typecheck import Scope, check_value
 
 RECORD = {
     "name": "Private 7",
@@ -113,3 +115,26 @@ def test_an_undefined_operand_is_still_said_to_be_one() -> None:
     for evaluate in (value.evaluate, value.evaluate_slowly):
         with pytest.raises(ExpressionError, match="missing"):
             evaluate(RECORD)
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("{{ 'a' - 1 }}", "the `-` operator cannot take what it was given (a text and a whole"),
+        ("{{ '%d' % 'x' }}", "the `%` operator cannot take what it was given (a text and a text"),
+        ("{{ 'a' < 1 }}", "the `<` operator cannot take what it was given (a text and a whole"),
+        ("{{ 1 / 0 }}", "the `/` operator divided a whole number by zero"),
+    ],
+)
+def test_validate_says_ahead_that_an_operator_of_constants_fails(source: str, message: str) -> None:
+    catalog = entity_catalog()
+    scope = Scope(catalog, dict(catalog.shapes["tps.Invoice"].properties()), "tps")
+    (finding,) = check_value(source, scope).findings
+    assert finding.code == "expr.always-fails"
+    assert finding.message.startswith(f"this value fails for every record: {message}")
+
+
+def test_validate_passes_operators_of_constants_that_go_together() -> None:
+    catalog = entity_catalog()
+    scope = Scope(catalog, dict(catalog.shapes["tps.Invoice"].properties()), "tps")
+    assert check_value("{{ 'No. %d' % (7 - 2) }} {{ 1 < 2 }}", scope).findings == ()

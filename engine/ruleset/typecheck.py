@@ -295,7 +295,19 @@ def check_value(source: str, scope: Scope) -> Checked:
 
 
 def _check_budget(checker: _Checker, ast: nodes.Template, *, autoescape: bool) -> None:
-    if not checker.findings and (limit := expr.over_budget(ast, autoescape=autoescape)):
+    if checker.findings:
+        return
+    try:
+        limit = expr.over_budget(ast, autoescape=autoescape)
+    except expr.ExpressionError as exc:  # `'a' - 1`: said before any record is read
+        checker.report(
+            ast,
+            "expr.always-fails",
+            f"this value fails for every record: {exc.message}",
+            expr.ALWAYS_FAILS_HINT,
+        )
+        return
+    if limit:
         checker.report(
             ast,
             "expr.budget",
