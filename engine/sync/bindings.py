@@ -132,7 +132,7 @@ def render_record(session: Session, template: TemplateRule, ident: str) -> str:
     context = document_context(session, template, record, {})
     try:
         return render_text(compile_template(template), context)
-    except EVALUATION_ERRORS as exc:
+    except (ExpressionError, *EVALUATION_ERRORS) as exc:  # a filter's or operator's says why
         reason = getattr(exc, "message", "") or type(exc).__name__
         raise ExpressionError(
             f"{template.where}: template '{template.id}' failed for {ident}: {reason}"

@@ -100,7 +100,7 @@ def render_invoice(
     compiled = compile_template(template)
     try:
         text = render_text(compiled, context)
-    except EVALUATION_ERRORS as exc:
+    except (ExpressionError, *EVALUATION_ERRORS) as exc:  # a filter's or operator's says why
         reason = getattr(exc, "message", "") or type(exc).__name__
         raise ExpressionError(
             f"{template.where}: template '{template.id}' failed for {invoice_id}: {reason}"
