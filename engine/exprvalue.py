@@ -263,10 +263,11 @@ def listed(value: Any) -> Any:
     """A value that is a generator (what `batch`, `map`, `selectattr`, `unique`... make) as the
     list of what it gives, as a rule's author means it: Jinja would give the generator
     itself, whose text is "<generator object ...>", and a rule's value or text is never
-    meant to be that. Each item spends a step of the budget, the list is sized."""
+    meant to be that. Generators it gives (`map('batch', 2)`) are made lists too. Each item
+    spends a step of the budget, the list is sized."""
     if type(value) in PLAIN or isinstance(value, str) or not isinstance(value, Iterator):
         return value
-    return limits.sized(list(limits.counted(value)))
+    return limits.sized([listed(item) for item in limits.counted(value)])
 
 
 def _scope_of(context: Mapping[str, Any] | Scope) -> Scope:

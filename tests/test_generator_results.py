@@ -18,6 +18,7 @@ CASES = {
     "{{ rows | map(attribute='n') }}": [1, 2],
     "{{ (lines | batch(2)) if flag else [] }}": [["a", "b"], ["c"]],
     "{{ lines | batch(2) | list }}": [["a", "b"], ["c"]],
+    "{{ [lines, lines] | map('batch', 2) }}": [[["a", "b"], ["c"]], [["a", "b"], ["c"]]],
     "rows: {{ lines | batch(2) }}": "rows: [['a', 'b'], ['c']]",
     "{{ 'rows: ' ~ lines | batch(2) }}": "rows: [['a', 'b'], ['c']]",
     "{{ lines | unique ~ '/' ~ lines | map('upper') }}": "['a', 'b', 'c']/['A', 'B', 'C']",
