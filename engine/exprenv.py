@@ -65,16 +65,36 @@ class _BudgetedCode(CodeGenerator):
 
     @optimizeconst
     def visit_Compare(self, node: nodes.Compare, frame: Frame) -> None:
-        # One comparison that can fail on its operands' kinds (`<`, `in`) goes through
-        # `compared`, which says which and what it was given; `==` and chains, Jinja's own.
-        if len(node.ops) != 1 or node.ops[0].op not in COMPARES:
+        # Comparisons that can fail on their operands' kinds (`<`, `in`) go through
+        # `compared`, which says which and what it was given; `==` and `!=`, Python's own.
+        # A chain `a < b < c` is `a < b and b < c` with `b` evaluated once, as Python's is.
+        if all(op.op not in COMPARES for op in node.ops):
             super().visit_Compare(node, frame)
             return
-        self.write(f"environment.compared({node.ops[0].op!r}, ")
-        self.visit(node.expr, frame)
-        self.write(", ")
-        self.visit(node.ops[0].expr, frame)
+        self.write("(")
+        left: str | None = None  # the name the previous right operand was kept in
+        for index, operand in enumerate(node.ops):
+            last = index == len(node.ops) - 1
+            kept = None if last else self.temporary_identifier()
+            self.write(" and " if index else "")
+            self._comparison(node.expr if left is None else left, operand, kept, frame)
+            left = kept
         self.write(")")
+
+    def _comparison(
+        self, left: nodes.Expr | str, operand: nodes.Operand, kept: str | None, frame: Frame
+    ) -> None:
+        """One comparison of a chain; `kept`: the name its right operand is kept in."""
+        checked = operand.op in COMPARES
+        self.write(f"environment.compared({operand.op!r}, " if checked else "(")
+        if isinstance(left, str):
+            self.write(left)
+        else:
+            self.visit(left, frame)
+        self.write(", " if checked else f" {_PYTHON_COMPARE[operand.op]} ")
+        self.write("" if kept is None else f"({kept} := ")
+        self.visit(operand.expr, frame)
+        self.write(")" if kept is None else "))")
 
     # A list, tuple or mapping written in a rule (`[b, b, b]`, `{'a': b}`) is sized like
     # one an operator makes: what it holds, all the way down (budget.sized).
@@ -95,6 +115,9 @@ class _BudgetedCode(CodeGenerator):
         self.write("environment.sized(")
         super().visit_Tuple(node, frame)
         self.write(")")
+
+
+_PYTHON_COMPARE = {"eq": "==", "ne": "!="}
 
 
 class RuleEnvironment(ImmutableSandboxedEnvironment):

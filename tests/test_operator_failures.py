@@ -22,6 +22,10 @@ RECORD = {
 }
 KINDS = "a text and a whole number"
 FAILURES = [
+    (
+        "{{ 1 < count < name }}",
+        "the `<` operator cannot take what it was given (a whole number and a text)",
+    ),
     ("{{ '%d' % name }}", "the `%` operator cannot take what it was given (a text and a text"),
     ("{{ '%d %d' % count }}", "(a text and a whole number, the values not matching"),
     ("{{ code % count }}", "(a text and a whole number, the text with a %-code it does not know"),
@@ -101,7 +105,9 @@ def test_the_same_operators_still_work_on_operands_that_go_together() -> None:
         "{{ amount < count }}": True,
         "{{ 'a' in name }}": True,
         "{{ 'Private a' not in lines }}": False,
-        "{{ 1 < count < 5 }}": True,  # a chain: Jinja's own comparison
+        "{{ 1 < count < 5 }}": True,  # a chain: each comparison checked, `count` read once
+        "{{ 9 < count < name }}": False,  # the second one not made, as in Python
+        "{{ count == 3 != name }}": True,
         "{{ name ~ count }}": "Private 73",
     }
     for source, expected in cases.items():
