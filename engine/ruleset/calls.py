@@ -70,23 +70,8 @@ class CallChecks:
             wanted = str(candidate.value)
             keys = index.texts
             hint = did_you_mean(wanted, keys) or f"keys: {', '.join(sorted(keys)[:12])}"
-            if defaulted:
-                self.findings.append(
-                    Finding(
-                        "expr.unknown-lookup-key",
-                        f"the lookup '{table}' has no key '{wanted}': the default is always used",
-                        hint,
-                        getattr(node, "lineno", 1) or 1,
-                        level="warning",
-                    )
-                )
-            else:
-                self.report(
-                    node,
-                    "expr.unknown-lookup-key",
-                    f"the lookup '{table}' has no key '{wanted}'",
-                    hint,
-                )
+            what = f"the lookup '{table}' has no key '{wanted}'"
+            self._key_problem(node, "expr.unknown-lookup-key", what, hint, defaulted)
 
     def _lookup_key_type(self, node: nodes.Call, table: str, key: Shape) -> None:
         """A key that is always true/false or a number must find keys of that kind: a table
@@ -109,18 +94,19 @@ class CallChecks:
             hint = "write the keys as numbers, unquoted: `1.5: ...`"
         else:
             return
-        if defaulted:
-            self.findings.append(
-                Finding(
-                    "expr.lookup-key-type",
-                    f"the key is {what}: the default is always used",
-                    hint,
-                    getattr(node, "lineno", 1) or 1,
-                    level="warning",
-                )
-            )
-        else:
-            self.report(node, "expr.lookup-key-type", f"the key is {what}", hint)
+        self._key_problem(node, "expr.lookup-key-type", f"the key is {what}", hint, defaulted)
+
+    def _key_problem(
+        self, node: nodes.Call, code: str, message: str, hint: str, defaulted: bool
+    ) -> None:
+        """A key the lookup never finds: with a default, every record takes it (a warning);
+        without one, every record fails (an error)."""
+        if not defaulted:
+            self.report(node, code, message, hint)
+            return
+        line = getattr(node, "lineno", 1) or 1
+        always = f"{message}: the default is always used"
+        self.findings.append(Finding(code, always, hint, line, level="warning"))
 
     def _call_ref(self, node: nodes.Call, shapes: Sequence[Shape]) -> Shape:
         entity = self._first_constant(node, "QBO entity name")
