@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 CENT = Decimal("0.01")
 
@@ -94,3 +95,17 @@ def in_cents(amount: Decimal) -> bool:
     refused, not read as 1.25, since a decimal-comma locale writes 1250 so."""
     exponent = amount.as_tuple().exponent
     return isinstance(exponent, int) and exponent >= -2
+
+
+def finite_number(value: Any, *, texts: bool = False) -> Decimal | None:
+    """`value` as a finite Decimal when it is a number (with `texts`, a text spelling one as
+    Decimal reads it, too), never a bool; else None. For comparing values as numbers, not for
+    reading what people typed (read_amount)."""
+    kinds = (int, float, Decimal, str) if texts else (int, float, Decimal)
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None

@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from tpsqbo_engine.amounts import finite_number
+
 _TAG = "tag:yaml.org,2002:"
 _RESOLVER = yaml.SafeLoader("")
 
@@ -36,16 +38,6 @@ def yaml_scalar(text: str) -> bool | Decimal | None:
         number = Decimal(text.replace("_", "")) if tag.endswith("float") else Decimal(value)
     except InvalidOperation:
         return None  # a float YAML writes differently (.inf, .nan): never a lookup key
-    return number if number.is_finite() else None
-
-
-def _number(value: Any) -> Decimal | None:
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        return None
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        return None
     return number if number.is_finite() else None
 
 
@@ -79,7 +71,7 @@ class KeyIndex:
         text = str(value)
         if text in self.texts:
             return text
-        number = _number(value)
+        number = finite_number(value)
         return None if number is None else self.numbers.get(number)
 
     def not_booleans(self) -> list[str]:

@@ -17,10 +17,11 @@ import zlib
 from collections.abc import Generator, Iterable
 from contextlib import closing
 from dataclasses import dataclass, replace
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tpsqbo_engine.amounts import finite_number
 from tpsqbo_engine.connectors.qbo import wire
 from tpsqbo_engine.connectors.qbo.queries import NAME_LISTS
 from tpsqbo_engine.dotted import get_path
@@ -49,7 +50,7 @@ def same(a: Any, b: Any) -> bool:
         return len(a) == len(b) and all(
             same(_unstamped(x), _unstamped(y)) for x, y in zip(a, b, strict=True)
         )
-    number_a, number_b = _number(a), _number(b)
+    number_a, number_b = finite_number(a, texts=True), finite_number(b, texts=True)
     if (
         number_a is not None
         and number_b is not None
@@ -72,17 +73,6 @@ def _empty(value: Any) -> bool:
         or value == ""
         or (isinstance(value, dict) and not any(not _empty(v) for v in value.values()))
     )
-
-
-def _number(value: Any) -> Decimal | None:
-    """A finite number, given as one or as text; else None."""
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
-        return None
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        return None
-    return number if number.is_finite() else None
 
 
 class BackupUnreadable(Exception):
@@ -199,8 +189,9 @@ def _typed(value: Any, numbers: set[str], key: str = "") -> Any:
         return {k: _typed(v, numbers, k) for k, v in value.items()}
     if isinstance(value, list):
         return [_typed(v, numbers, key) for v in value]
-    if key in numbers and isinstance(value, str) and _number(value) is not None:
-        return _number(value)
+    if key in numbers and isinstance(value, str):
+        number = finite_number(value, texts=True)
+        return value if number is None else number
     return value
 
 
