@@ -5,12 +5,11 @@ each run ends Undone, not "not taken back" or "changed since"."""
 
 from __future__ import annotations
 
-import dataclasses
 from decimal import Decimal
 from pathlib import Path
 
+from tests.sync.sheets_firm import on_sheets
 from tpsqbo_engine.connectors.tps.filebooks import FileBooks
-from tpsqbo_engine.emulators.tps.export import export_sheets
 from tpsqbo_engine.sync.awkward import sale_line
 from tpsqbo_engine.sync.demo import demo_firm
 from tpsqbo_engine.sync.session import Session
@@ -23,11 +22,7 @@ def test_a_first_undo_of_runs_writing_through_the_outbox_ends_undone(
 ) -> None:
     with demo_firm(tmp_path) as (api, qbo, tps):
         folder = tmp_path / "tps-export"
-        folder.mkdir()
-        export_sheets(tps.firm, folder)
-        tps_config = dataclasses.replace(api.config.tps, connection="files", folder=folder)
-        session = Session(dataclasses.replace(api.config, tps=tps_config))
-        assert isinstance(session.tps, FileBooks)
+        session = on_sheets(api, tps, folder)
         session.backup()
         session.sync()  # the firm linked, through its sheets
 

@@ -4,12 +4,10 @@ recorded Successful with a row TPS would not take."""
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
-from tpsqbo_engine.connectors.tps.filebooks import FileBooks
-from tpsqbo_engine.emulators.tps.export import export_sheets
+from tests.sync.sheets_firm import on_sheets
 from tpsqbo_engine.sync.demo import demo_firm
 from tpsqbo_engine.sync.session import Session
 
@@ -40,12 +38,8 @@ def test_a_pending_payment_moved_in_qbo_onto_an_invoice_voided_in_tps_fails_sayi
 ) -> None:
     with demo_firm(tmp_path) as (api, qbo, tps):
         folder = tmp_path / "tps-export"
-        folder.mkdir()
-        export_sheets(tps.firm, folder)
-        tps_config = dataclasses.replace(api.config.tps, connection="files", folder=folder)
-        config = dataclasses.replace(api.config, tps=tps_config)
-        session = Session(config)
-        assert isinstance(session.tps, FileBooks)
+        session = on_sheets(api, tps, folder)
+        config = session.config
         session.backup()
         session.sync()
         voided, paid = _two_open_invoices(session, qbo)
