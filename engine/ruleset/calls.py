@@ -70,6 +70,8 @@ class CallChecks:
             wanted = str(candidate.value)
             keys = index.texts
             hint = did_you_mean(wanted, keys) or f"keys: {', '.join(sorted(keys)[:12])}"
+            if wanted in keys:  # `lookup('t', 1)` and a quoted `"1":`, a text
+                hint = f"the key '{wanted}' is quoted, a text: write it unquoted in the table"
             what = f"the lookup '{table}' has no key '{wanted}'"
             self._key_problem(node, "expr.unknown-lookup-key", what, hint, defaulted)
 
