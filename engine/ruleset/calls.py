@@ -182,6 +182,14 @@ class CallChecks:
         entity = self._qbo_entity(node)
         return Shape({"type": "array", "items": entity.node}, entity.resolver, "records")
 
+    def _call_wip(self, node: nodes.Call, shapes: Sequence[Shape]) -> Shape:
+        """The TPS WIP entries billed on a line: their fields are checked where they are read
+        (`wip(line) | merge_by('work_code')`, `map(attribute='hours')`)."""
+        entry = self.scope.catalog.get("tps.WipEntry")
+        if entry is None:
+            return ANY
+        return Shape({"type": "array", "items": entry.node}, entry.resolver, "wip(line)")
+
     def _call_unique(self, node: nodes.Call, shapes: Sequence[Shape]) -> Shape:
         if len(node.args) < 2:
             self.report(
