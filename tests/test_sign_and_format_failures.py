@@ -1,7 +1,7 @@
 """`-x` and `+x` on what is not a number say which operator and the kind they were given, as
 every other operator does (engine/operatorfail.py), never Python's bare TypeError; and
 `'%s' % generator` gives the generator's list, as `~` and `{{ ... }}` do, never
-"<generator object ...>"."""
+"<generator object ...>", and nor do the `format` and `string` filters."""
 
 from __future__ import annotations
 
@@ -116,7 +116,13 @@ FORMATS = {
     "{{ '%s' % (lines | batch(2) | map('batch', 1)) }}": (
         "[[['Private a'], ['Private b']], [['Private c']]]"
     ),
+    "{{ '%s' | format(lines | batch(2)) }}": "[['Private a', 'Private b'], ['Private c']]",
+    "{{ '%s-%d' | format(lines | batch(3), count) }}": (
+        "[['Private a', 'Private b', 'Private c']]-3"
+    ),
+    "{{ lines | batch(2) | string }}": "[['Private a', 'Private b'], ['Private c']]",
     "{{ '%s-%s' % (count, name) }}": "3-Private 7",  # no generator: as ever
+    "{{ lines | string }}": "['Private a', 'Private b', 'Private c']",
     "{{ count % 2 }}": 1,
 }
 
