@@ -97,6 +97,16 @@ class UnquotedKey(str):
         return UnquotedKey, (str(self), self.read)
 
 
+def unquoted_key(text: str) -> str:
+    """`text` as a lookup table's key written unquoted, as a patch's path writes one
+    (`entries/1`): an UnquotedKey when YAML reads it as a boolean, a number or null."""
+    tag = _CONSTRUCTOR.resolve(ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
+    if tag not in _PLAIN_TAGS:
+        return text
+    read = _scalar(ScalarNode(tag, text), "")
+    return text if isinstance(read, str) else UnquotedKey(text, read)
+
+
 def pointer_join(base: str, token: str | int) -> str:
     text = str(token).replace("~", "~0").replace("/", "~1")
     return f"{base}/{text}"

@@ -69,6 +69,23 @@ def test_a_patch_setting_the_entries_keeps_their_types(tmp_path: Path) -> None:
     assert resolver.lookup("codes", 8) == "eight"
 
 
+def test_a_patch_setting_one_entry_by_its_path_reads_a_new_key_as_yaml_would(
+    tmp_path: Path,
+) -> None:
+    patches = (
+        "patches:\n  - document: codes\n    set:\n"
+        "      entries/9: nine\n      entries/2: new two\n      entries/1: new one\n"
+        "      entries/Audit: audit\n"
+    )
+    resolver = _resolver(_pack(tmp_path, TABLE, patches))
+    assert resolver.lookup("codes", 9) == "nine"  # a new key in a path: unquoted, as YAML
+    assert resolver.lookup("codes", "9") == "nine"
+    assert resolver.lookup("codes", 2) == "new two"  # an existing key keeps its type
+    assert resolver.lookup("codes", "1") == "new one"
+    _missing(resolver, 1)
+    assert resolver.lookup("codes", "Audit") == "audit"
+
+
 def test_a_key_over_a_merged_one_is_spelt_as_written_over_it(tmp_path: Path) -> None:
     tables = 'kind: lookup\nid: codes\nentries:\n  <<: {1: merged, 5: five}\n  "1": quoted\n'
     resolver = _resolver(_pack(tmp_path, tables))
