@@ -14,6 +14,7 @@ Floats become `Decimal`: rule files carry money.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -35,7 +36,8 @@ _CONSTRUCTOR = yaml.SafeLoader("")
 _TAG = "tag:yaml.org,2002:"
 _PLAIN_TAGS = {f"{_TAG}{name}" for name in ("str", "int", "float", "bool", "null", "timestamp")}
 _MAP, _SEQ, _MERGE = f"{_TAG}map", f"{_TAG}seq", f"{_TAG}merge"
-_ENTRIES = "/entries"
+# Where a lookup table's keys are written: its `entries`, or a pack's patch setting them.
+_ENTRIES = re.compile(r"(/patches/\d+/set)?/entries")
 
 
 @dataclass(frozen=True, order=True)
@@ -223,7 +225,7 @@ class _Builder:
             return key
         # A lookup table's `entries` (or a patch setting them) keep what YAML read: `1:` is
         # the number and `"1":` the text. Elsewhere a key is only ever its text.
-        return UnquotedKey(node.value, key) if pointer.endswith(_ENTRIES) else str(node.value)
+        return UnquotedKey(node.value, key) if _ENTRIES.fullmatch(pointer) else str(node.value)
 
 
 def _require_tag(node: Node, tag: str, pointer: str) -> None:

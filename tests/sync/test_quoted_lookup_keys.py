@@ -11,6 +11,7 @@ import pytest
 
 from tpsqbo_engine.expr import ExpressionError
 from tpsqbo_engine.ruleset.model import load_ruleset
+from tpsqbo_engine.ruleset.source import UnquotedKey, load_text
 from tpsqbo_engine.ruleset.validate import validate_pack
 from tpsqbo_engine.sync.links import Links
 from tpsqbo_engine.sync.runtime import Resolver
@@ -170,3 +171,24 @@ def test_a_quoted_number_and_the_same_number_unquoted_are_two_keys(tmp_path: Pat
     resolver = _resolver(_pack(tmp_path, tables.replace("  1.500: C\n", "")))
     assert resolver.lookup("codes", "1.5") == "A"
     assert resolver.lookup("codes", Decimal("1.5")) == "B"
+
+
+def test_only_a_tables_keys_keep_their_yaml_type() -> None:
+    def keys(text: str, *path: str | int) -> list[tuple[str, type]]:
+        (document,), _ = load_text(text, Path("t.yaml"), "t.yaml")
+        value = document.data
+        for step in path:
+            value = value[step]
+        return [(key, type(key)) for key in value]
+
+    assert keys('entries: {1: a, "2": b, x: c}', "entries") == [
+        ("1", UnquotedKey),
+        ("2", str),
+        ("x", str),
+    ]
+    assert keys("patches: [{set: {entries: {1: a}}}]", "patches", 0, "set", "entries") == [
+        ("1", UnquotedKey)
+    ]
+    # elsewhere (a test case's records, a field map) a key is its text, as YAML dumps it
+    assert keys("records: [{entries: {1: a}}]", "records", 0, "entries") == [("1", str)]
+    assert keys("fields: {1: a}", "fields") == [("1", str)]
