@@ -1,6 +1,7 @@
 """merge_by's field is checked against the fields of the items merged, as `line.work_code`
 is: a name that is no field merges every line into one, silently. wip()'s entries are known
-(tps.WipEntry); where nothing says what the items hold (what `map` or a lookup gives),
+(tps.WipEntry), and lines_to_apply()'s are the payment's lines; where nothing says what the
+items hold (what `map` or `batch` gives),
 `validate` warns that the name is not checked, and merge_by of items that are not mappings
 fails saying so, never with Python's AttributeError."""
 
@@ -102,3 +103,34 @@ def test_merge_by_of_items_that_are_not_mappings_fails_saying_so(source: str) ->
         told = failed.value.told
         assert told.startswith("rules/invoices.yaml:26: the merge_by filter cannot take")
         assert "AttributeError" not in told and "Private" not in told
+
+
+def test_the_lines_a_payment_applies_have_the_fields_of_its_lines(tmp_path: Path) -> None:
+    catalog = entity_catalog()
+    scope = Scope(catalog, dict(catalog.shapes["qbo.Payment"].properties()), "qbo")
+    found = [
+        (f.code, f.message)
+        for source in (
+            "{{ lines_to_apply(Line) | merge_by('Amountt') }}",
+            "{{ lines_left_unapplied(Line) | sum(attribute='Amont') }}",
+            "{{ lines_left_unapplied(Line) | sum(attribute='Amount') }}",
+        )
+        for f in check_value(source, scope).findings
+    ]
+    assert found == [
+        ("expr.unknown-field", "'Line[]' has no field 'Amountt'"),
+        ("expr.unknown-field", "'Line[]' has no field 'Amont'"),
+    ]
+    # and so does the line a mapping's `each: lines_to_apply(Line)` names
+    (tmp_path / "pack.yaml").write_text(
+        "kind: pack\nid: firm\nversion: 1.0.0\nextends: [tps-qbo-standard]\n"
+        "patches:\n  - document: qbo-payments\n    set:\n"
+        '      fields/applications/fields/amount: "{{ line.Amont | money }}"\n'
+    )
+    (problem,) = validate_pack(tmp_path).problems
+    assert (problem.line, problem.code, problem.message, problem.hint) == (
+        8,
+        "expr.unknown-field",
+        "'Line[]' has no field 'Amont'",
+        "did you mean 'Amount'?",
+    )

@@ -190,6 +190,12 @@ class CallChecks:
             return ANY
         return Shape({"type": "array", "items": entry.node}, entry.resolver, "wip(line)")
 
+    def _call_lines_to_apply(self, node: nodes.Call, shapes: Sequence[Shape]) -> Shape:
+        """Some of the payment lines it is given, as they are: their fields are the lines'."""
+        return shapes[0] if shapes else ANY
+
+    _call_lines_left_unapplied = _call_lines_to_apply
+
     def _call_unique(self, node: nodes.Call, shapes: Sequence[Shape]) -> Shape:
         if len(node.args) < 2:
             self.report(
