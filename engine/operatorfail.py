@@ -115,7 +115,7 @@ def formatted(text: Any, arguments: Any) -> Any:
 def _listed_arguments(arguments: Any) -> Any:
     """`%`'s right side with each generator in it (itself, an item of its tuple or a value
     of its mapping) made a list; the same object when it holds none."""
-    if isinstance(arguments, Iterator) and not isinstance(arguments, str):
+    if isinstance(arguments, Iterator):
         return listed(arguments)
     if type(arguments) is tuple and any(isinstance(item, Iterator) for item in arguments):
         return tuple(listed(item) for item in arguments)
