@@ -53,11 +53,6 @@ def test_a_sign_on_a_text_says_which_operator_and_the_kind_through_jinjas_code(
     _fails_readably(compile_value(source, "rules/clients.yaml:12").evaluate_slowly, message)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="exprfast's _UNARY calls operator.neg and operator.pos, not operatorfail.SIGNS",
-)
 @pytest.mark.parametrize(("source", "message"), SIGN_FAILURES[:3])
 def test_a_sign_on_a_text_says_the_same_through_the_closures(source: str, message: str) -> None:
     value = compile_value(source, "rules/clients.yaml:12")
