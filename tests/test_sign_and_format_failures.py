@@ -115,6 +115,10 @@ FORMATS = {
     "{{ '%s-%d' | format(lines | batch(3), count) }}": (
         "[['Private a', 'Private b', 'Private c']]-3"
     ),
+    "{{ '%(x)s' | format(x=lines | batch(2)) }}": "[['Private a', 'Private b'], ['Private c']]",
+    "{{ '%(x)s-%(n)d' | format(x=lines | map('upper'), n=count) }}": (
+        "['PRIVATE A', 'PRIVATE B', 'PRIVATE C']-3"
+    ),
     "{{ lines | batch(2) | string }}": "[['Private a', 'Private b'], ['Private c']]",
     "{{ '%s-%s' % (count, name) }}": "3-Private 7",  # no generator: as ever
     "{{ lines | string }}": "['Private a', 'Private b', 'Private c']",
@@ -149,6 +153,14 @@ def test_a_generator_where_a_number_is_asked_says_it_is_a_list() -> None:
 def test_a_generator_whose_list_is_too_long_is_refused_by_the_budget() -> None:
     long = "x" * 600_000  # two of them: a text over the limit of 1,000,000 characters
     value = compile_value("{{ '%s' % ([name, name] | batch(1)) }}", "r:1")
+    for evaluate in (value.evaluate, value.evaluate_slowly):
+        with pytest.raises(ExpressionError, match="over the limit"):
+            evaluate({**RECORD, "name": long})
+
+
+def test_a_generator_named_to_format_whose_list_is_too_long_is_refused() -> None:
+    long = "x" * 600_000  # written twice: a text over the limit of 1,000,000 characters
+    value = compile_value("{{ '%(x)s%(x)s' | format(x=[name] | batch(1)) }}", "r:1")
     for evaluate in (value.evaluate, value.evaluate_slowly):
         with pytest.raises(ExpressionError, match="over the limit"):
             evaluate({**RECORD, "name": long})
