@@ -24,11 +24,23 @@ SIGN_FAILURES = [
     (
         "{{ -name }}",
         "the `-` operator cannot take what it was given (a text); before a value it makes a "
-        "number negative; convert a text first (`| int`, `| decimal`)",
+        "number negative; convert the text inside parentheses first: `-(x | int)`, "
+        "`-(x | decimal)` (`-x | int` converts only after the sign)",
+    ),
+    (
+        "{{ -name | int }}",  # the filter takes what the sign made: the same failure
+        "the `-` operator cannot take what it was given (a text); before a value it makes a "
+        "number negative; convert the text inside parentheses first: `-(x | int)`",
+    ),
+    (
+        "{{ -none }}",
+        "the `-` operator cannot take what it was given (none); before a value it makes a "
+        "number negative; give it a number for none inside parentheses: `-(x or 0)`",
     ),
     (
         "{{ +name }}",
-        "the `+` operator cannot take what it was given (a text); before a value it takes a number",
+        "the `+` operator cannot take what it was given (a text); before a value it takes a "
+        "number; convert the text inside parentheses first: `+(x | int)`, `+(x | decimal)`",
     ),
     ("No. {{ -name }}", "the `-` operator cannot take what it was given (a text)"),
     ("{{ -lines }}", "the `-` operator cannot take what it was given (a list)"),
@@ -53,7 +65,7 @@ def test_a_sign_on_a_text_says_which_operator_and_the_kind_through_jinjas_code(
     _fails_readably(compile_value(source, "rules/clients.yaml:12").evaluate_slowly, message)
 
 
-@pytest.mark.parametrize(("source", "message"), SIGN_FAILURES[:3])
+@pytest.mark.parametrize(("source", "message"), SIGN_FAILURES[:5])
 def test_a_sign_on_a_text_says_the_same_through_the_closures(source: str, message: str) -> None:
     value = compile_value(source, "rules/clients.yaml:12")
     assert value.compiled_ways[0]  # the closures are what `evaluate` runs
@@ -74,6 +86,29 @@ def test_signs_still_work_on_numbers_both_ways() -> None:
         value = compile_value(source, "r:1")
         assert value.evaluate(RECORD) == expected, source
         assert value.evaluate_slowly(RECORD) == expected, source
+
+
+@pytest.mark.parametrize(
+    ("source", "record", "expected"),
+    [
+        ("{{ -(name | int) }}", {"name": "12"}, -12),
+        ("{{ -(name | decimal) }}", {"name": "1.50"}, Decimal("-1.50")),
+        ("{{ +(name | int) }}", {"name": "12"}, 12),
+        ("{{ -(value or 0) }}", {"value": None}, 0),
+    ],
+)
+def test_the_fix_a_sign_failure_gives_works_as_written(
+    source: str, record: dict[str, object], expected: object
+) -> None:
+    value = compile_value(source, "r:1")
+    assert value.evaluate(record) == expected
+    assert value.evaluate_slowly(record) == expected
+
+
+def test_a_sign_on_a_list_says_no_conversion() -> None:
+    with pytest.raises(ExpressionError) as failed:
+        compile_value("{{ -lines }}", "r:1").evaluate(RECORD)
+    assert failed.value.told.endswith("before a value it makes a number negative")
 
 
 def test_a_sign_on_an_undefined_value_still_names_it() -> None:
