@@ -160,8 +160,11 @@ def guarded(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     checked = name in PRECHECKED
     shows = name in SHOWING_FILTERS
     size = _length_sized if name in GIVES_NO_MORE else sized
+    lists = name in ("format", "string")
 
     def run(*args: Any, **kwargs: Any) -> Any:
+        if lists:  # `format(x=lines | batch(2))`: the list, as _precheck makes of `args`
+            kwargs = {key: listed(arg) for key, arg in kwargs.items()}
         if checked:
             args = (*args[:skip], *_precheck(name, args[skip:], kwargs))
         if shows and len(args) > skip:

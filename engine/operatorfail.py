@@ -42,11 +42,8 @@ _NEEDS = {
     "in": "it looks for a text in a text, an item in a list, or a key in a mapping",
     "not in": "it looks for a text in a text, an item in a list, or a key in a mapping",
 }
-# What `-x` and `+x` (one operand) take.
-_SIGN_NEEDS = {
-    "-": "before a value it makes a number negative; convert a text first (`| int`, `| decimal`)",
-    "+": "before a value it takes a number; convert a text first (`| int`, `| decimal`)",
-}
+# What `-x` and `+x` (one operand) do.
+_SIGN_DOES = {"-": "makes a number negative", "+": "takes a number"}
 
 
 def failed_operator(symbol: str, left: Any, right: Any, exc: BaseException) -> ExpressionError:
@@ -71,8 +68,21 @@ def failed_sign(symbol: str, operand: Any) -> ExpressionError:
     """The error for `-x` or `+x` (`symbol`) failing on `operand` (a text, a list...)."""
     return ExpressionError(
         f"the `{symbol}` operator cannot take what it was given ({kind_of(operand)}); "
-        f"{_SIGN_NEEDS[symbol]}"
+        f"before a value it {_SIGN_DOES[symbol]}{_sign_fix(symbol, operand)}"
     )
+
+
+def _sign_fix(symbol: str, operand: Any) -> str:
+    """How to give the sign a number, in parentheses: a filter after a sign takes what the
+    sign made (`-x | int` is `(-x) | int`), so that spelling fails the same way."""
+    if isinstance(operand, str):
+        return (
+            f"; convert the text inside parentheses first: `{symbol}(x | int)`, "
+            f"`{symbol}(x | decimal)` (`{symbol}x | int` converts only after the sign)"
+        )
+    if operand is None:
+        return f"; give it a number for none inside parentheses: `{symbol}(x or 0)`"
+    return ""
 
 
 def _signed(symbol: str, apply: Callable[[Any], Any]) -> Callable[[Any], Any]:

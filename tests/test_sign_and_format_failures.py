@@ -24,11 +24,23 @@ SIGN_FAILURES = [
     (
         "{{ -name }}",
         "the `-` operator cannot take what it was given (a text); before a value it makes a "
-        "number negative; convert a text first (`| int`, `| decimal`)",
+        "number negative; convert the text inside parentheses first: `-(x | int)`, "
+        "`-(x | decimal)` (`-x | int` converts only after the sign)",
+    ),
+    (
+        "{{ -name | int }}",  # the filter takes what the sign made: the same failure
+        "the `-` operator cannot take what it was given (a text); before a value it makes a "
+        "number negative; convert the text inside parentheses first: `-(x | int)`",
+    ),
+    (
+        "{{ -none }}",
+        "the `-` operator cannot take what it was given (none); before a value it makes a "
+        "number negative; give it a number for none inside parentheses: `-(x or 0)`",
     ),
     (
         "{{ +name }}",
-        "the `+` operator cannot take what it was given (a text); before a value it takes a number",
+        "the `+` operator cannot take what it was given (a text); before a value it takes a "
+        "number; convert the text inside parentheses first: `+(x | int)`, `+(x | decimal)`",
     ),
     ("No. {{ -name }}", "the `-` operator cannot take what it was given (a text)"),
     ("{{ -lines }}", "the `-` operator cannot take what it was given (a list)"),
@@ -53,7 +65,7 @@ def test_a_sign_on_a_text_says_which_operator_and_the_kind_through_jinjas_code(
     _fails_readably(compile_value(source, "rules/clients.yaml:12").evaluate_slowly, message)
 
 
-@pytest.mark.parametrize(("source", "message"), SIGN_FAILURES[:3])
+@pytest.mark.parametrize(("source", "message"), SIGN_FAILURES[:5])
 def test_a_sign_on_a_text_says_the_same_through_the_closures(source: str, message: str) -> None:
     value = compile_value(source, "rules/clients.yaml:12")
     assert value.compiled_ways[0]  # the closures are what `evaluate` runs
@@ -74,6 +86,29 @@ def test_signs_still_work_on_numbers_both_ways() -> None:
         value = compile_value(source, "r:1")
         assert value.evaluate(RECORD) == expected, source
         assert value.evaluate_slowly(RECORD) == expected, source
+
+
+@pytest.mark.parametrize(
+    ("source", "record", "expected"),
+    [
+        ("{{ -(name | int) }}", {"name": "12"}, -12),
+        ("{{ -(name | decimal) }}", {"name": "1.50"}, Decimal("-1.50")),
+        ("{{ +(name | int) }}", {"name": "12"}, 12),
+        ("{{ -(value or 0) }}", {"value": None}, 0),
+    ],
+)
+def test_the_fix_a_sign_failure_gives_works_as_written(
+    source: str, record: dict[str, object], expected: object
+) -> None:
+    value = compile_value(source, "r:1")
+    assert value.evaluate(record) == expected
+    assert value.evaluate_slowly(record) == expected
+
+
+def test_a_sign_on_a_list_says_no_conversion() -> None:
+    with pytest.raises(ExpressionError) as failed:
+        compile_value("{{ -lines }}", "r:1").evaluate(RECORD)
+    assert failed.value.told.endswith("before a value it makes a number negative")
 
 
 def test_a_sign_on_an_undefined_value_still_names_it() -> None:
@@ -115,6 +150,10 @@ FORMATS = {
     "{{ '%s-%d' | format(lines | batch(3), count) }}": (
         "[['Private a', 'Private b', 'Private c']]-3"
     ),
+    "{{ '%(x)s' | format(x=lines | batch(2)) }}": "[['Private a', 'Private b'], ['Private c']]",
+    "{{ '%(x)s-%(n)d' | format(x=lines | map('upper'), n=count) }}": (
+        "['PRIVATE A', 'PRIVATE B', 'PRIVATE C']-3"
+    ),
     "{{ lines | batch(2) | string }}": "[['Private a', 'Private b'], ['Private c']]",
     "{{ '%s-%s' % (count, name) }}": "3-Private 7",  # no generator: as ever
     "{{ lines | string }}": "['Private a', 'Private b', 'Private c']",
@@ -149,6 +188,14 @@ def test_a_generator_where_a_number_is_asked_says_it_is_a_list() -> None:
 def test_a_generator_whose_list_is_too_long_is_refused_by_the_budget() -> None:
     long = "x" * 600_000  # two of them: a text over the limit of 1,000,000 characters
     value = compile_value("{{ '%s' % ([name, name] | batch(1)) }}", "r:1")
+    for evaluate in (value.evaluate, value.evaluate_slowly):
+        with pytest.raises(ExpressionError, match="over the limit"):
+            evaluate({**RECORD, "name": long})
+
+
+def test_a_generator_named_to_format_whose_list_is_too_long_is_refused() -> None:
+    long = "x" * 600_000  # written twice: a text over the limit of 1,000,000 characters
+    value = compile_value("{{ '%(x)s%(x)s' | format(x=[name] | batch(1)) }}", "r:1")
     for evaluate in (value.evaluate, value.evaluate_slowly):
         with pytest.raises(ExpressionError, match="over the limit"):
             evaluate({**RECORD, "name": long})

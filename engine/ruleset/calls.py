@@ -67,11 +67,12 @@ class CallChecks:
                 continue
             if index.key_for(candidate.value) is not None:
                 continue
-            wanted = str(candidate.value)
-            keys = index.texts
-            hint = did_you_mean(wanted, keys) or f"keys: {', '.join(sorted(keys)[:12])}"
-            if wanted in keys:  # `lookup('t', 1)` and a quoted `"1":`, a text
-                hint = f"the key '{wanted}' is quoted, a text: write it unquoted in the table"
+            if isinstance(candidate.value, bool):  # named as the rule writes it: `true`
+                wanted = "true" if candidate.value else "false"
+                hint = f"add the key `{wanted}:` to the table"
+            else:
+                wanted, keys = str(candidate.value), index.texts
+                hint = did_you_mean(wanted, keys) or f"keys: {', '.join(sorted(keys)[:12])}"
             what = f"the lookup '{table}' has no key '{wanted}'"
             self._key_problem(node, "expr.unknown-lookup-key", what, hint, defaulted)
 
@@ -93,7 +94,7 @@ class CallChecks:
             hint = "write the keys as YAML booleans, unquoted: `true: TAX` and `false: NON`"
         elif kinds and kinds <= {"number", "integer"} and not index.numbers:
             what = f"a number, but no key of the lookup '{table}' is a number"
-            hint = "write the keys as numbers, unquoted: `1.5: ...`"
+            hint = "write the keys as numbers: `1.5: ...`"
         else:
             return
         self._key_problem(node, "expr.lookup-key-type", f"the key is {what}", hint, defaulted)

@@ -1,16 +1,17 @@
 """How the keys of a lookup table meet the values rules look up.
 
-A key keeps the type YAML gives it (source.py keeps it for a table's `entries`): `true:` is
-the boolean, `1.50:` the number 1.5, while `"true":`, `"1":` and `Audit:` are texts. A
-record's value is a bool, a number or a text. A bookkeeper writing `true: TAX` means "a
-taxable work code", and one quoting `"1": Fees` means the code "1", so one rule serves the
-sync and `validate`:
-- a text finds the key written the same way, quoted or not (the code "100" finds `100:`);
-- a boolean finds the key YAML reads as that boolean (`true`, `True`, `yes`, `on`, ...),
-  never a quoted one;
-- a number finds the key YAML reads as the same number (`1.5` finds `1.50:`, `3` finds
-  `3.0:`), never a quoted one.
+A key is kept as the text written in YAML, quoted or not (`"15":` and `15:` are both the
+text "15"), while a record's value is a bool, a number or a text. A bookkeeper writing
+`true: TAX` (or `"true": TAX`) means "a taxable work code", so one rule serves the sync and
+`validate`:
+- a text finds the key written the same way (the code "100" finds `100:` and `"100":`);
+- a boolean finds the key YAML reads as that boolean written unquoted (`true`, `True`,
+  `yes`, `on`, ..., quoted or not);
+- a number finds the key written the same way, or else the key YAML reads as the same
+  number written unquoted (`1.5` finds `1.50:`, `3` finds `"3.0":`).
 Texts are never read as numbers or booleans: the code "007" does not find `7:`.
+Whether a key is quoted never changes what it finds: packs written either way look up the
+same values.
 """
 
 from __future__ import annotations
@@ -21,17 +22,16 @@ from decimal import Decimal
 from typing import Any
 
 from tpsqbo_engine.amounts import finite_number
-from tpsqbo_engine.ruleset.source import UnquotedKey
+from tpsqbo_engine.ruleset.source import yaml_scalar
 
 
 def read_as(key: str) -> bool | Decimal | None:
-    """What YAML read `key` as when it is a boolean or a finite number written unquoted;
-    None for a text (quoted or not), a null or a number that is not finite (`.inf`)."""
-    if not isinstance(key, UnquotedKey) or key.read is None:
-        return None
-    if isinstance(key.read, bool):
-        return key.read
-    return finite_number(key.read)
+    """What YAML reads `key` written unquoted as when that is a boolean or a finite number;
+    None for a text, a date, a null or a number that is not finite (`.inf`)."""
+    read = yaml_scalar(key)
+    if isinstance(read, bool):
+        return read
+    return finite_number(read)
 
 
 @dataclass(frozen=True)
@@ -61,11 +61,11 @@ class KeyIndex:
             return None
         if isinstance(value, bool):
             return self.booleans.get(value)
+        text = str(value)  # a date finds the key written as it (`2024-01-31:`)
+        if text in self.texts:
+            return text
         number = finite_number(value)
-        if number is not None:
-            return self.numbers.get(number)
-        text = str(value)  # a text; a date finds the key written as it (`2024-01-31:`)
-        return text if text in self.texts else None
+        return None if number is None else self.numbers.get(number)
 
     def not_booleans(self) -> list[str]:
         """The keys a true/false value never finds."""

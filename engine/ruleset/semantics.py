@@ -216,14 +216,14 @@ class _Semantics:
     def _keys_never_found(
         self, doc: RuleDocument, key: str, kinds: set[str], entries: KeyIndex
     ) -> None:
-        """The keys a declared `key:` of booleans or numbers never finds: a quoted `"true":`
-        or `"1":` is a text, and true or 1 finds only `true:` or `1:`."""
+        """The keys a declared `key:` of booleans or numbers never finds: `Y:` is never
+        true, `one:` never 1 (`"true":` and `"1":` are found, as YAML reads them unquoted)."""
         if kinds == {"boolean"}:
             never, kind = entries.not_booleans(), "true or false"
             hint = "write the keys as YAML booleans, unquoted: `true:` and `false:`"
         elif kinds and kinds <= {"number", "integer"}:
             never, kind = entries.not_numbers(), "a number"
-            hint = "write the keys as numbers, unquoted: `1:`, `1.5:` (quoted, a key is a text)"
+            hint = "write the keys as numbers: `1:`, `1.5:`"
         else:
             return
         for entry in never:
@@ -296,6 +296,6 @@ from tpsqbo_engine.ruleset.template_check import check_template  # noqa: E402 - 
 
 
 def _entries(doc: RuleDocument) -> dict[str, Any]:
-    """A schema-valid lookup's entries, their keys as the loader kept them (`UnquotedKey`)."""
+    """A schema-valid lookup's entries, their keys as written."""
     entries: dict[str, Any] = doc.data["entries"]  # type: ignore[assignment]
     return entries

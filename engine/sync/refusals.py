@@ -6,14 +6,17 @@ what the firm can do about it.
   link for instance, before the payment reached TPS.
 - A payment or receipt in a bank deposit is not changed in amount, voided or deleted
   (6540 "Deposited Transaction cannot be changed").
-- TPS applies no payment to a void invoice (`invoice_void`): a QBO payment of an invoice
-  TPS voided since, the other side of the first case.
+- TPS applies no payment or decrease adjustment to a void invoice (`invoice_void`): a QBO
+  payment (or credit memo, ...) of an invoice TPS voided since, the other side of the first
+  case.
 
 The record fails for this run, the run goes on, and the next run tries again: once the
 firm has settled it in QBO or TPS, the write goes through or is no longer planned.
 """
 
 from __future__ import annotations
+
+import re
 
 from tpsqbo_engine.connectors.qbo.client import QboClient
 from tpsqbo_engine.connectors.qbo.errors import QboError
@@ -32,7 +35,7 @@ def explained(qbo: QboClient, op: Operation, error: Exception | None) -> Excepti
     """`error` with what to do added when QBO refused `op` for a transaction depending on
     the record, or TPS a QBO payment of a void invoice; any other error as it is."""
     if isinstance(error, TpsRejected) and error.code == VOID_INVOICE and not op.reverse:
-        return SkippableConnectorError(f"{error.message}. {_paid_void(op)}")
+        return SkippableConnectorError(f"{error.message}. {_applied_to_void(op)}")
     if not isinstance(error, QboError) or op.reverse or not op.target.startswith("qbo."):
         return error
     entity, _, ident = op.target.removeprefix("qbo.").partition(":")
@@ -83,11 +86,26 @@ def _deposited(entity: str, ident: str, op: Operation) -> str:
     )
 
 
-def _paid_void(op: Operation) -> str:
-    payment = op.record.removeprefix("qbo.").replace(":", " ")
+def _applied_to_void(op: Operation) -> str:
+    """What to do about a QBO record TPS refused on a void invoice: a payment to TPS is
+    applied to it, a decrease adjustment (from a credit memo, say) is a decrease on it."""
+    record = op.record.removeprefix("qbo.").replace(":", " ")
+    form = _words(op.record.removeprefix("qbo.").partition(":")[0])
+    if op.target.removeprefix("tps.").partition(":")[0] == "Adjustment":
+        return (
+            f"QBO {record} is a decrease on an invoice voided in TPS. If the void is right, "
+            f"unapply the {form} from that invoice in QBO (it stays as the customer's credit) "
+            f"and sync again; if the {form} settles the invoice, the void in TPS is the "
+            f"mistake: correct it in TPS"
+        )
     return (
-        f"QBO {payment} is applied to an invoice voided in TPS. If the void is right, unapply "
-        f"the payment from that invoice in QBO (the money stays as the customer's credit and "
+        f"QBO {record} is applied to an invoice voided in TPS. If the void is right, unapply "
+        f"the {form} from that invoice in QBO (the money stays as the customer's credit and "
         f"reaches TPS unapplied) and sync again; if the money settles the invoice, the void "
         f"in TPS is the mistake: correct it in TPS"
     )
+
+
+def _words(entity: str) -> str:
+    """A QBO entity's name as words: 'CreditMemo' is 'credit memo'."""
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", entity).lower() or "record"

@@ -12,8 +12,10 @@ The file holds the firm's own records, in the contract's shapes, each list optio
     finance_charges: [...]
 
 Each record goes in through the emulated firm's own rules (totals, balances, references),
-in that order, so a payment may name an invoice listed above it. Any refusal names the file,
-the list and the position, and no firm is made.
+in that order, so a payment may name an invoice listed above it. An invoice of `status:
+void` is voided after everything else is in, so the payments and decreases applied to it
+before its void load and stay, as TPS keeps them. Any refusal names the file, the list and
+the position, and no firm is made.
 """
 
 from __future__ import annotations
@@ -91,6 +93,7 @@ def firm_from_file(path: Path, defaults: dict[str, Any]) -> Firm:
     if not isinstance(settings, dict):
         raise ValueError(f"{path}: firm: must be a mapping of settings")
     firm = Firm({**defaults, **settings})
+    voided: list[str] = []
     for key, resource in LISTS.items():
         records = data.get(key) or []
         if not isinstance(records, list):
@@ -98,10 +101,19 @@ def firm_from_file(path: Path, defaults: dict[str, Any]) -> Firm:
         for index, record in enumerate(records):
             if not isinstance(record, dict):
                 raise ValueError(f"{path}: {key}[{index}]: must be a mapping")
+            body = _plain(record)
+            # A void invoice is made open and voided once all is in: what was applied to
+            # it before the void stays (TPS keeps it), and TPS takes nothing new on a void one.
+            void = resource == "invoices" and body.get("status") == "void"
             try:
-                firm.create(resource, _plain(record))
+                made = firm.create(resource, {**body, "status": "outstanding"} if void else body)
             except TpsFault as fault:
                 raise ValueError(f"{path}: {key}[{index}]: {fault.message}") from None
+            if void:
+                voided.append(made["id"])
+    for ident in voided:  # a status change alone: it passed every check when it was made
+        version = firm.get("invoices", ident)["version"]
+        firm.update("invoices", ident, {"version": version, "status": "void"}, partial=True)
     return firm
 
 
