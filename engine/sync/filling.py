@@ -49,8 +49,21 @@ _NO_LISTS = frozenset({str, int, float, bool, type(None), Decimal, dict, date, d
 
 
 # The fillers of records whose declared fields hold no objects of their own, with the blank
-# record each copies: a list of them is filled without a call per item.
-_FLAT_BLANKS: dict[Fill, dict[str, Any]] = {}
+# record each copies and whether a list in one of those fields is filled too (its items, or
+# theirs, declare fields): a list of them is filled without a call per item.
+_FLAT_BLANKS: dict[Fill, tuple[dict[str, Any], bool]] = {}
+
+
+def _fills_items(shape: Shape, depth: int) -> bool:
+    """Whether filling a list `shape` declares fills its items (they, or the items of lists
+    they are, have fields of their own); if not, the filled list only equals the list."""
+    for _ in range(depth, MAX_FILL_DEPTH + 1):
+        shape = shape.item()
+        if not shape.known:
+            return False
+        if shape.properties():
+            return True
+    return True  # deeper than filling goes: looked at item by item, as ever
 
 
 def _make_filler(shape: Shape, depth: int) -> Fill:
@@ -64,7 +77,9 @@ def _make_filler(shape: Shape, depth: int) -> Fill:
     nested = tuple(name for name in names if name not in flat)
     blank = dict.fromkeys(names)  # copied for each record: cheaper than made anew
 
-    each_blank = _FLAT_BLANKS.get(item)  # a list's items: records without nested objects
+    # a list's items: records without nested objects; `lists_filled`: a list they hold is
+    # filled, so each item's values are looked at (a cold read of every value of every line)
+    each_blank, lists_filled = _FLAT_BLANKS.get(item, (None, True))
 
     def fill(value: Any) -> Any:
         kind = type(value)
@@ -73,7 +88,9 @@ def _make_filler(shape: Shape, depth: int) -> Fill:
                 return [item(element) for element in value]
             made = []
             for element in value:  # what `item` does for each, spelled out: invoice lines
-                if type(element) is dict and _NO_LISTS.issuperset(map(type, element.values())):
+                if type(element) is dict and (
+                    not lists_filled or _NO_LISTS.issuperset(map(type, element.values()))
+                ):
                     filled_element = each_blank.copy()
                     filled_element.update(element)
                     made.append(filled_element)
@@ -102,7 +119,7 @@ def _make_filler(shape: Shape, depth: int) -> Fill:
         return out
 
     if props and not nested:
-        _FLAT_BLANKS[fill] = blank
+        _FLAT_BLANKS[fill] = (blank, any(_fills_items(sub, depth + 1) for sub in props.values()))
     return fill
 
 
