@@ -86,9 +86,11 @@ class FirmRun:
     run_id: int = 0
     calls: int = 0  # QBO requests sent
     throttled: int = 0  # of which QBO answered 429
-    # Failed in a way waiting cannot mend (a config, usage or rule error): not retried.
+    # Failed in a way waiting cannot mend (a config, usage or rule error, a blocking
+    # checklist): not retried; `not_retried` says which.
     permanent: bool = False
     task: str = ""  # on a worker: the Celery task whose run this is
+    not_retried: str = ""  # why a permanent failure was not retried
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

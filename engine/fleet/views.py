@@ -71,8 +71,10 @@ def line(run: FirmRun) -> str:
     extra = f": {run.error}" if run.error else (f" ({counts})" if counts else "")
     if run.status == NEVER_RUN:
         return f"{run.firm:24} {run.status}"
-    # A permanent failure stops at its first attempt: say why there were no more.
-    tried = f"attempt {run.attempt}" + (" (not retried)" if run.permanent else "")
+    # A permanent failure stops at its first attempt: say why there were no more (a record
+    # from an older engine may know only that it was not retried).
+    why = f": {run.not_retried}" if run.not_retried else ""
+    tried = f"attempt {run.attempt}" + (f" (not retried{why})" if run.permanent else "")
     return f"{run.firm:24} {run.status:9} {tried}{extra}"
 
 
