@@ -15,7 +15,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from tpsqbo_engine.connectors.qbo.limits import Budget, Limits
@@ -63,14 +63,16 @@ class Lease:
     token: int
 
 
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
+def now_iso(after: float = 0.0) -> str:
+    """Now (or `after` seconds from now) as the run records write it."""
+    return (datetime.now(UTC) + timedelta(seconds=after)).isoformat(timespec="milliseconds")
 
 
 @dataclass(frozen=True)
 class FirmRun:
-    """The latest word on one firm: running, retrying, waiting (its realm was busy),
-    completed, partial (some records failed) or failed (the run itself failed)."""
+    """The latest word on one firm: starting (its task is opening the firm, before the
+    realm's lease), running, retrying, waiting (its realm was busy), completed, partial (some
+    records failed) or failed (the run itself failed)."""
 
     firm: str
     config: str
@@ -91,6 +93,8 @@ class FirmRun:
     permanent: bool = False
     task: str = ""  # on a worker: the Celery task whose run this is
     not_retried: str = ""  # why a permanent failure was not retried
+    # A `starting` record not followed by another by then: its task died opening the firm.
+    expires: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

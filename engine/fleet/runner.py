@@ -241,6 +241,11 @@ def run_firm(
     Celery task running it, carried by each of its records."""
     owner = owner or worker_name()
     base = FirmRun(firm.name, str(firm.config), "running", attempt=attempt, worker=owner, task=task)
+    # Said before opening the firm, which may hang (a volume that stopped answering) or die
+    # with its worker before the realm's lease is taken: until the lease, nothing else tells
+    # that this run began, and the firm's previous outcome would stand for it. Opening takes
+    # well under a lease's life, so a start unanswered for that long is shown lost.
+    coordinator.record(replace(base, status="starting", started=now_iso(), expires=now_iso(ttl)))
     try:
         session, tps, realm = _open(firm)
     except Exception as error:
