@@ -20,7 +20,7 @@ from tpsqbo_engine.exprfast import DICT_ATTRIBUTES
 from tpsqbo_engine.exprvalue import listed
 from tpsqbo_engine.filterbudget import guarded, tested
 from tpsqbo_engine.filters import ALLOWED_TESTS, ENGINE_FILTERS, JINJA_FILTERS
-from tpsqbo_engine.operatorfail import ARITHMETIC, COMPARES, compared
+from tpsqbo_engine.operatorfail import ARITHMETIC, COMPARES, compared, signed
 
 MAX_REPEAT = 10_000
 # Whole numbers multiplied: a number squared again and again doubles its digits each time,
@@ -96,6 +96,22 @@ class _BudgetedCode(CodeGenerator):
         self.visit(operand.expr, frame)
         self.write(")" if kept is None else "))")
 
+    # `-x` and `+x` through `signed`, which says which and what it was given (`-name` of a
+    # text), as `compared` does; not intercepted unary operators, which exprfast leaves to
+    # Jinja's code.
+    @optimizeconst
+    def visit_Neg(self, node: nodes.UnaryExpr, frame: Frame) -> None:
+        self._signed("-", node, frame)
+
+    @optimizeconst
+    def visit_Pos(self, node: nodes.UnaryExpr, frame: Frame) -> None:
+        self._signed("+", node, frame)
+
+    def _signed(self, symbol: str, node: nodes.UnaryExpr, frame: Frame) -> None:
+        self.write(f"environment.signed({symbol!r}, ")
+        self.visit(node.node, frame)
+        self.write(")")
+
     # A list, tuple or mapping written in a rule (`[b, b, b]`, `{'a': b}`) is sized like
     # one an operator makes: what it holds, all the way down (budget.sized).
     def visit_List(self, node: nodes.List, frame: Frame) -> None:
@@ -130,6 +146,7 @@ class RuleEnvironment(ImmutableSandboxedEnvironment):
     budget_loop = RuleFunction(limits.counted)
     budget_include = RuleFunction(limits.included)
     compared = staticmethod(compared)
+    signed = staticmethod(signed)
 
     def call_binop(self, context: Any, op: str, left: Any, right: Any) -> Any:
         if op == "**":

@@ -44,7 +44,7 @@ from jinja2.utils import _PassArg
 from tpsqbo_engine import budget as limits
 from tpsqbo_engine import exprcall, exprvalue
 from tpsqbo_engine.exprread import Build, Reader, call_reader, reader
-from tpsqbo_engine.operatorfail import ARITHMETIC, COMPARES
+from tpsqbo_engine.operatorfail import ARITHMETIC, COMPARES, SIGNS
 
 # Names Jinja's compiler gives a meaning of its own instead of looking them up.
 SPECIAL_NAMES = frozenset({"self", "loop", "caller", "varargs", "kwargs", "super"})
@@ -81,8 +81,8 @@ _PYTHON_BINARY: dict[str, Callable[[Any, Any], Any]] = {
 }
 _UNARY: dict[type[nodes.UnaryExpr], Callable[[Any], Any]] = {
     nodes.Not: operator.not_,
-    nodes.Neg: operator.neg,
-    nodes.Pos: operator.pos,
+    nodes.Neg: SIGNS["-"],
+    nodes.Pos: SIGNS["+"],
 }
 
 

@@ -21,6 +21,7 @@ from tpsqbo_engine.budget import (
     sized,
     text_inside,
 )
+from tpsqbo_engine.exprvalue import listed
 from tpsqbo_engine.filterfail import failed_filter, out_of_range
 
 
@@ -38,7 +39,7 @@ SHOWING_FILTERS = frozenset(
     | {"truncate", "center", "wordwrap", "join", "date", "qbo_name", "qbo_display_name"}
     | {"normalize_name", "normalize_email"}
 )
-PRECHECKED = SIZING_FILTERS | {"format", "replace", "join", "round", "sum", "qbo_name"}
+PRECHECKED = SIZING_FILTERS | {"format", "replace", "join", "round", "sum", "qbo_name", "string"}
 # `round`'s precision makes a power of ten of that many digits (`x | round(-10000000)` spends
 # seconds in one call the clock cannot stop); no amount needs more than this many places.
 MAX_PRECISION = 100
@@ -56,6 +57,10 @@ def _precheck(name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tu
             fits(abs(number), f"a {name} argument")
     if faults := out_of_range(name, args, kwargs):
         raise failed_filter(name, args, kwargs, faults=faults)
+    if name in ("format", "string"):
+        # a generator (`lines | batch(2)`) as its list, as `'%s' % x` and `~` make it
+        # (operatorfail.formatted), never "<generator object ...>"
+        args = tuple(listed(arg) for arg in args)
     value = args[0] if args else None
     if name == "format":
         check_format(value, dict(kwargs) or tuple(args[1:]))

@@ -99,6 +99,9 @@ def merge_by(items: Iterable[Mapping[str, Any]], key: str) -> list[dict[str, Any
     merged: dict[Any, dict[str, Any]] = {}
     texts: dict[Any, _Joined] = {}  # the groups merged, with their descriptions so far
     for item in items:
+        # not `.get`'s AttributeError: a TypeError is said as a filter given the wrong kind
+        if type(item) is not dict and not isinstance(item, Mapping):
+            raise TypeError("an item that is not a mapping")
         name = item.get(key)
         group = merged.get(name)
         if group is None:

@@ -11,9 +11,11 @@ ways of evaluating a rule use these: Jinja's code through engine/exprenv.py (`ca
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
+from tpsqbo_engine import budget as limits
+from tpsqbo_engine.exprvalue import listed
 from tpsqbo_engine.filterfail import kind_of
 from tpsqbo_engine.filters import ExpressionError
 
@@ -40,6 +42,11 @@ _NEEDS = {
     "in": "it looks for a text in a text, an item in a list, or a key in a mapping",
     "not in": "it looks for a text in a text, an item in a list, or a key in a mapping",
 }
+# What `-x` and `+x` (one operand) take.
+_SIGN_NEEDS = {
+    "-": "before a value it makes a number negative; convert a text first (`| int`, `| decimal`)",
+    "+": "before a value it takes a number; convert a text first (`| int`, `| decimal`)",
+}
 
 
 def failed_operator(symbol: str, left: Any, right: Any, exc: BaseException) -> ExpressionError:
@@ -58,6 +65,63 @@ def failed_operator(symbol: str, left: Any, right: Any, exc: BaseException) -> E
     return ExpressionError(
         f"the `{symbol}` operator cannot take what it was given ({given}); {_NEEDS[symbol]}"
     )
+
+
+def failed_sign(symbol: str, operand: Any) -> ExpressionError:
+    """The error for `-x` or `+x` (`symbol`) failing on `operand` (a text, a list...)."""
+    return ExpressionError(
+        f"the `{symbol}` operator cannot take what it was given ({kind_of(operand)}); "
+        f"{_SIGN_NEEDS[symbol]}"
+    )
+
+
+def _signed(symbol: str, apply: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def run(operand: Any) -> Any:
+        try:
+            return apply(operand)
+        except TypeError:
+            raise failed_sign(symbol, operand) from None
+
+    return run
+
+
+# `-x` and `+x`, checked: Jinja's code calls them through the environment's `signed`, the
+# closures of engine/exprfast.py as they are.
+SIGNS: dict[str, Callable[[Any], Any]] = {
+    "-": _signed("-", operator.neg),
+    "+": _signed("+", operator.pos),
+}
+
+
+def signed(symbol: str, operand: Any) -> Any:
+    """`-operand` or `+operand` (`symbol`) of Jinja's code, checked."""
+    return SIGNS[symbol](operand)
+
+
+def formatted(text: Any, arguments: Any) -> Any:
+    """`text % arguments`, a generator among the arguments (`'%s' % (lines | batch(2))`)
+    made its list first, as `~` and `{{ ... }}` make one: Jinja users read `'%s' % x`, `x ~ ''`
+    and `{{ x }}` as the same text of `x`, and Python's would be "<generator object ...>"
+    with a memory address in it. The arguments listed are sized again (the budget saw the
+    generator, not its list)."""
+    if not isinstance(text, str):
+        return text % arguments
+    made = _listed_arguments(arguments)
+    if made is not arguments:
+        limits.check_format(text, made)
+    return text % made
+
+
+def _listed_arguments(arguments: Any) -> Any:
+    """`%`'s right side with each generator in it (itself, an item of its tuple or a value
+    of its mapping) made a list; the same object when it holds none."""
+    if isinstance(arguments, Iterator):
+        return listed(arguments)
+    if type(arguments) is tuple and any(isinstance(item, Iterator) for item in arguments):
+        return tuple(listed(item) for item in arguments)
+    if type(arguments) is dict and any(isinstance(v, Iterator) for v in arguments.values()):
+        return {key: listed(value) for key, value in arguments.items()}
+    return arguments
 
 
 def checked(symbol: str, apply: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
@@ -100,7 +164,7 @@ ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
         "*": operator.mul,
         "/": operator.truediv,
         "//": operator.floordiv,
-        "%": operator.mod,
+        "%": formatted,
     }.items()
 }
 

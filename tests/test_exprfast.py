@@ -88,7 +88,7 @@ EXPRESSIONS = [
     "{{ count // 2 }}",
     "{{ count % 2 }}",
     "{{ count ** 2 }}",
-    "{{ -count }}",
+    "{{ -count }}",  # a sign on a text said readably both ways (operatorfail.SIGNS)
     "{{ name * 3 }}",
     "{{ name * 100000 }}",
     "{{ 'ab' ~ 'cd' }}",

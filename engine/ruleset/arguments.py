@@ -12,7 +12,7 @@ from jinja2 import nodes
 
 from tpsqbo_engine import expr
 from tpsqbo_engine.functions import FunctionSpec
-from tpsqbo_engine.ruleset.checking import REFUSED, choices_hint, did_you_mean
+from tpsqbo_engine.ruleset.checking import REFUSED, Finding, choices_hint, did_you_mean
 from tpsqbo_engine.ruleset.filter_signatures import (
     FILTERS,
     MINIMUMS,
@@ -44,6 +44,14 @@ def constant(node: nodes.Node) -> Any:
     return _MISSING
 
 
+def _free_form(items: Shape) -> bool:
+    """Whether nothing says which fields `items` have: unknown (not refused: that is
+    reported already), or an object declaring none."""
+    if items is REFUSED:
+        return False
+    return not items.known or bool(items.json_types() & {"object"} and not items.properties())
+
+
 def shown(value: Any) -> str:
     """A constant as the rule writes it."""
     words = {True: "true", False: "false", None: "none"}
@@ -52,6 +60,8 @@ def shown(value: Any) -> str:
 
 class ArgumentChecks:
     """Mixed into the checker: the arguments of filter calls and engine function calls."""
+
+    findings: list[Finding]
 
     def report(self, node: nodes.Node, code: str, message: str, hint: str = "") -> Shape:
         raise NotImplementedError
@@ -158,7 +168,10 @@ class ArgumentChecks:
         a number picks an item, `sort` takes several separated by commas; merge_by reads
         one key as written."""
         if filter_name == "merge_by":
-            self._attribute(node, items, text)
+            if _free_form(items):
+                self._unchecked_merge(node, text)
+            else:
+                self._attribute(node, items, text)
             return
         for path in text.split(",") if filter_name == "sort" else [text]:
             owner = items
@@ -166,6 +179,24 @@ class ArgumentChecks:
                 owner = owner.item() if part.isdigit() else self._attribute(node, owner, part)
                 if owner is REFUSED or not owner.known:
                     break
+
+    def _unchecked_merge(self, node: nodes.Node, text: str) -> None:
+        """merge_by of items whose fields are not known here (what `map` or a lookup gives):
+        its field cannot be checked, and a name that is no field of the items merges them
+        all into one, silently. A warning: the name may well be right."""
+        line = getattr(node, "lineno", 1) or 1
+        self.findings.append(
+            Finding(
+                "expr.unchecked-field",
+                f"merge_by's field '{text}' is not checked: the fields of the items merged "
+                "are not known here, and a name that is not one of them merges every item "
+                "into one",
+                "check the name against the items' fields; merge a record's list or wip() "
+                "(`lines | merge_by('work_code')`), whose fields are checked",
+                line,
+                level="warning",
+            )
+        )
 
     def _check_limits(
         self, node: nodes.Filter, signature: FilterSignature, bound: Mapping[str, nodes.Expr]

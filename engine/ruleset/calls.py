@@ -70,6 +70,8 @@ class CallChecks:
             wanted = str(candidate.value)
             keys = index.texts
             hint = did_you_mean(wanted, keys) or f"keys: {', '.join(sorted(keys)[:12])}"
+            if wanted in keys:  # `lookup('t', 1)` and a quoted `"1":`, a text
+                hint = f"the key '{wanted}' is quoted, a text: write it unquoted in the table"
             what = f"the lookup '{table}' has no key '{wanted}'"
             self._key_problem(node, "expr.unknown-lookup-key", what, hint, defaulted)
 
@@ -179,6 +181,20 @@ class CallChecks:
     def _call_query(self, node: nodes.Call, shapes: Sequence[Shape]) -> Shape:
         entity = self._qbo_entity(node)
         return Shape({"type": "array", "items": entity.node}, entity.resolver, "records")
+
+    def _call_wip(self, node: nodes.Call, shapes: Sequence[Shape]) -> Shape:
+        """The TPS WIP entries billed on a line: their fields are checked where they are read
+        (`wip(line) | merge_by('work_code')`, `map(attribute='hours')`)."""
+        entry = self.scope.catalog.get("tps.WipEntry")
+        if entry is None:
+            return ANY
+        return Shape({"type": "array", "items": entry.node}, entry.resolver, "wip(line)")
+
+    def _call_lines_to_apply(self, node: nodes.Call, shapes: Sequence[Shape]) -> Shape:
+        """Some of the payment lines it is given, as they are: their fields are the lines'."""
+        return shapes[0] if shapes else ANY
+
+    _call_lines_left_unapplied = _call_lines_to_apply
 
     def _call_unique(self, node: nodes.Call, shapes: Sequence[Shape]) -> Shape:
         if len(node.args) < 2:

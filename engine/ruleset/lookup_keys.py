@@ -1,12 +1,15 @@
 """How the keys of a lookup table meet the values rules look up.
 
-A key is kept as it is written in YAML (source.py), so `true:` is the text "true" and `1.50:`
-the text "1.50", while a record's value is a bool, a number or a text. A bookkeeper writing
-`true: TAX` means "a taxable work code", so one rule serves the sync and `validate`:
-- a text finds the key written the same way;
-- a boolean finds the key YAML reads as that boolean (`true`, `True`, `yes`, `on`, ...);
-- a number finds the key written the same way, or else the key that is the same number
-  (`1.5` finds `1.50:`, `3` finds `3.0:`).
+A key keeps the type YAML gives it (source.py keeps it for a table's `entries`): `true:` is
+the boolean, `1.50:` the number 1.5, while `"true":`, `"1":` and `Audit:` are texts. A
+record's value is a bool, a number or a text. A bookkeeper writing `true: TAX` means "a
+taxable work code", and one quoting `"1": Fees` means the code "1", so one rule serves the
+sync and `validate`:
+- a text finds the key written the same way, quoted or not (the code "100" finds `100:`);
+- a boolean finds the key YAML reads as that boolean (`true`, `True`, `yes`, `on`, ...),
+  never a quoted one;
+- a number finds the key YAML reads as the same number (`1.5` finds `1.50:`, `3` finds
+  `3.0:`), never a quoted one.
 Texts are never read as numbers or booleans: the code "007" does not find `7:`.
 """
 
@@ -14,31 +17,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
-import yaml
-
 from tpsqbo_engine.amounts import finite_number
-
-_TAG = "tag:yaml.org,2002:"
-_RESOLVER = yaml.SafeLoader("")
+from tpsqbo_engine.ruleset.source import UnquotedKey
 
 
-def yaml_scalar(text: str) -> bool | Decimal | None:
-    """What YAML reads `text` written unquoted as, when that is a boolean or a finite
-    number; None otherwise (a text, a date, null)."""
-    tag: str = _RESOLVER.resolve(yaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
-    if tag not in (f"{_TAG}bool", f"{_TAG}int", f"{_TAG}float"):
+def read_as(key: str) -> bool | Decimal | None:
+    """What YAML read `key` as when it is a boolean or a finite number written unquoted;
+    None for a text (quoted or not), a null or a number that is not finite (`.inf`)."""
+    if not isinstance(key, UnquotedKey) or key.read is None:
         return None
-    value = _RESOLVER.construct_object(yaml.ScalarNode(tag, text))
-    if isinstance(value, bool):
-        return value
-    try:
-        number = Decimal(text.replace("_", "")) if tag.endswith("float") else Decimal(value)
-    except InvalidOperation:
-        return None  # a float YAML writes differently (.inf, .nan): never a lookup key
-    return number if number.is_finite() else None
+    if isinstance(key.read, bool):
+        return key.read
+    return finite_number(key.read)
 
 
 @dataclass(frozen=True)
@@ -55,7 +48,7 @@ class KeyIndex:
         booleans: dict[bool, str] = {}
         numbers: dict[Decimal, str] = {}
         for key in texts:
-            read = yaml_scalar(key)
+            read = read_as(key)
             if isinstance(read, bool):
                 booleans.setdefault(read, key)
             elif read is not None:
@@ -68,22 +61,26 @@ class KeyIndex:
             return None
         if isinstance(value, bool):
             return self.booleans.get(value)
-        text = str(value)
-        if text in self.texts:
-            return text
         number = finite_number(value)
-        return None if number is None else self.numbers.get(number)
+        if number is not None:
+            return self.numbers.get(number)
+        text = str(value)  # a text; a date finds the key written as it (`2024-01-31:`)
+        return text if text in self.texts else None
 
     def not_booleans(self) -> list[str]:
         """The keys a true/false value never finds."""
-        return sorted(k for k in self.texts if not isinstance(yaml_scalar(k), bool))
+        return sorted(k for k in self.texts if not isinstance(read_as(k), bool))
+
+    def not_numbers(self) -> list[str]:
+        """The keys a number never finds."""
+        return sorted(k for k in self.texts if not isinstance(read_as(k), Decimal))
 
     def same_keys(self) -> list[tuple[str, str]]:
         """Pairs of keys that one value would find both of (`true` and `yes`, `1.5` and
         `1.50`): only the first is ever used."""
         pairs: list[tuple[str, str]] = []
         for key in sorted(self.texts):
-            read = yaml_scalar(key)
+            read = read_as(key)
             if isinstance(read, bool):
                 first = self.booleans[read]
             elif read is not None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tpsqbo_engine.problems import Problem
-from tpsqbo_engine.ruleset.source import Position, SourceDocument, pointer_join
+from tpsqbo_engine.ruleset.source import Position, SourceDocument, pointer_join, unquoted_key
 
 Origin = tuple[SourceDocument, str]
 
@@ -106,6 +106,8 @@ class _Tree:
         for depth, segment in enumerate(segments):
             key = _key(container, segment, "/".join(segments[: depth + 1]))
             if depth == len(segments) - 1:
+                if segments[:-1] == ["entries"] and key not in container:
+                    key = unquoted_key(segment)  # `entries/1`: the key 1, as `1:` would be
                 return container, node, key
             if isinstance(container, dict) and key not in container:
                 if create is None:

@@ -104,7 +104,7 @@ class _Semantics:
     def lookup_keys(self) -> dict[str, tuple[KeyIndex, bool]]:
         if self._lookup_keys is None:
             self._lookup_keys = {
-                lid: (KeyIndex.of(str(k) for k in d.data["entries"]), "default" in d.data)  # type: ignore[attr-defined]
+                lid: (KeyIndex.of(_entries(d)), "default" in d.data)
                 for lid, d in self.by_kind.get("lookup", {}).items()
                 if d.schema_valid
             }
@@ -183,7 +183,7 @@ class _Semantics:
 
     def check_lookup(self, doc: RuleDocument) -> None:
         """`key: tps.WorkCode.work_type` says where the keys come from: it must exist."""
-        entries = KeyIndex.of(str(k) for k in doc.data["entries"])  # type: ignore[attr-defined]
+        entries = KeyIndex.of(_entries(doc))
         for first, again in entries.same_keys():
             self.report(
                 doc,
@@ -210,18 +210,33 @@ class _Semantics:
             )
             return
         found = self.field_path(doc, "/key", shape, path)
-        if found is not None and found.json_types() - {"null"} == {"boolean"}:
-            for entry in entries.not_booleans():
-                self.problems.append(
-                    doc.source.problem(
-                        pointer_join("/entries", entry),
-                        "rules.lookup-key-type",
-                        f"'{entry}' is never found: {key} is true or false",
-                        hint="write the keys as YAML booleans, unquoted: `true:` and `false:`",
-                        at_key=True,
-                        level=Level.WARNING,
-                    )
+        if found is not None:
+            self._keys_never_found(doc, key, found.json_types() - {"null"}, entries)
+
+    def _keys_never_found(
+        self, doc: RuleDocument, key: str, kinds: set[str], entries: KeyIndex
+    ) -> None:
+        """The keys a declared `key:` of booleans or numbers never finds: a quoted `"true":`
+        or `"1":` is a text, and true or 1 finds only `true:` or `1:`."""
+        if kinds == {"boolean"}:
+            never, kind = entries.not_booleans(), "true or false"
+            hint = "write the keys as YAML booleans, unquoted: `true:` and `false:`"
+        elif kinds and kinds <= {"number", "integer"}:
+            never, kind = entries.not_numbers(), "a number"
+            hint = "write the keys as numbers, unquoted: `1:`, `1.5:` (quoted, a key is a text)"
+        else:
+            return
+        for entry in never:
+            self.problems.append(
+                doc.source.problem(
+                    pointer_join("/entries", entry),
+                    "rules.lookup-key-type",
+                    f"'{entry}' is never found: {key} is {kind}",
+                    hint=hint,
+                    at_key=True,
+                    level=Level.WARNING,
                 )
+            )
 
     # Exclusions and checklists ------------------------------------------------------------
     def check_exclusions(self, doc: RuleDocument) -> None:
@@ -278,3 +293,9 @@ from tpsqbo_engine.ruleset.across import (  # noqa: E402 - they use _Semantics
     check_double_writes,
 )
 from tpsqbo_engine.ruleset.template_check import check_template  # noqa: E402 - uses _Semantics
+
+
+def _entries(doc: RuleDocument) -> dict[str, Any]:
+    """A schema-valid lookup's entries, their keys as the loader kept them (`UnquotedKey`)."""
+    entries: dict[str, Any] = doc.data["entries"]  # type: ignore[assignment]
+    return entries

@@ -6,13 +6,15 @@ Python values here, so that we can
 - refuse alias/anchor expansion bombs by counting expanded nodes (aliases are shared, never
   copied, and the count is checked before anything walks the data),
 - refuse duplicate keys, which YAML itself silently resolves to the last one,
-- remember the line and column of every value and key by JSON pointer.
+- remember the line and column of every value and key by JSON pointer,
+- remember which keys of a lookup table are written as booleans or numbers (`UnquotedKey`).
 Floats become `Decimal`: rule files carry money.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -34,6 +36,8 @@ _CONSTRUCTOR = yaml.SafeLoader("")
 _TAG = "tag:yaml.org,2002:"
 _PLAIN_TAGS = {f"{_TAG}{name}" for name in ("str", "int", "float", "bool", "null", "timestamp")}
 _MAP, _SEQ, _MERGE = f"{_TAG}map", f"{_TAG}seq", f"{_TAG}merge"
+# Where a lookup table's keys are written: its `entries`, or a pack's patch setting them.
+_ENTRIES = re.compile(r"(/patches/\d+/set)?/entries")
 
 
 @dataclass(frozen=True, order=True)
@@ -75,6 +79,34 @@ class SourceDocument:
     def problem(self, pointer: str, code: str, message: str, **extra: Any) -> Problem:
         at = self.locate(pointer, key=extra.pop("at_key", False))
         return Problem(self.display, at.line, at.column, code, message, pointer=pointer, **extra)
+
+
+class UnquotedKey(str):
+    """A key of a lookup table written unquoted that YAML reads as a boolean, a number or
+    null (`true:`, `1.50:`): its text as written, and what YAML read (`read`). It is still
+    that text to everything else (schemas, pointers, patches); the table tells `1:` from
+    `"1":` by it, as YAML does (ruleset/lookup_keys.py)."""
+
+    __slots__ = ("read",)
+    read: bool | int | Decimal | None
+
+    def __new__(cls, text: str, read: bool | int | Decimal | None) -> UnquotedKey:
+        made = super().__new__(cls, text)
+        made.read = read
+        return made
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return UnquotedKey, (str(self), self.read)
+
+
+def unquoted_key(text: str) -> str:
+    """`text` as a lookup table's key written unquoted, as a patch's path writes one
+    (`entries/1`): an UnquotedKey when YAML reads it as a boolean, a number or null."""
+    tag = _CONSTRUCTOR.resolve(ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
+    if tag not in _PLAIN_TAGS:
+        return text
+    read = _scalar(ScalarNode(tag, text), "")
+    return text if isinstance(read, str) else UnquotedKey(text, read)
 
 
 def pointer_join(base: str, token: str | int) -> str:
@@ -165,7 +197,8 @@ class _Builder:
                 )
             self.keys[child] = _position(key_node)
             result[key] = self.build(value_node, child, depth + 1)
-        return {**merged, **result}
+        # a key written here replaces a merged one, spelt as written here (`"1"` over `1`)
+        return {**{k: v for k, v in merged.items() if k not in result}, **result}
 
     def _merge_source(self, node: Node, pointer: str, depth: int) -> dict[str, Any]:
         sources = node.value if isinstance(node, SequenceNode) else [node]
@@ -188,7 +221,11 @@ class _Builder:
                 pointer, _position(node), "yaml.complex-key", "mapping keys must be plain scalars"
             )
         key = _scalar(node, pointer)
-        return key if isinstance(key, str) else str(node.value)
+        if isinstance(key, str):
+            return key
+        # A lookup table's `entries` (or a patch setting them) keep what YAML read: `1:` is
+        # the number and `"1":` the text. Elsewhere a key is only ever its text.
+        return UnquotedKey(node.value, key) if _ENTRIES.fullmatch(pointer) else str(node.value)
 
 
 def _require_tag(node: Node, tag: str, pointer: str) -> None:

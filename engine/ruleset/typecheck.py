@@ -284,7 +284,7 @@ def check_value(source: str, scope: Scope) -> Checked:
     else:
         checker.check_body(body, variables)
     _check_budget(checker, ast, autoescape=False)
-    if not checker.findings and (failure := expr.folding_failure(ast)):
+    if not _errors(checker) and (failure := expr.folding_failure(ast)):
         checker.report(
             ast,
             "expr.always-fails",
@@ -294,8 +294,13 @@ def check_value(source: str, scope: Scope) -> Checked:
     return Checked(tuple(checker.findings), shape, plain_path(ast))
 
 
+def _errors(checker: _Checker) -> bool:
+    # a warning (a field merge_by cannot check) leaves the value to be run and folded
+    return any(finding.level == "error" for finding in checker.findings)
+
+
 def _check_budget(checker: _Checker, ast: nodes.Template, *, autoescape: bool) -> None:
-    if checker.findings:
+    if _errors(checker):
         return
     try:
         limit = expr.over_budget(ast, autoescape=autoescape)

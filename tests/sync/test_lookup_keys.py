@@ -12,6 +12,7 @@ import pytest
 from tpsqbo_engine.expr import ExpressionError
 from tpsqbo_engine.ruleset.lookup_keys import KeyIndex
 from tpsqbo_engine.ruleset.model import load_ruleset
+from tpsqbo_engine.ruleset.source import load_text
 from tpsqbo_engine.ruleset.validate import validate_pack
 from tpsqbo_engine.sync.links import Links
 from tpsqbo_engine.sync.runtime import Resolver
@@ -62,14 +63,21 @@ def test_number_keys_find_the_same_number(tmp_path: Path) -> None:
         resolver.lookup("rates", True)  # True is not the number 1
 
 
+def _keys(*written: str) -> KeyIndex:
+    """The index of a table whose keys are written as given, read as the loader reads them."""
+    text = "entries:\n" + "".join(f"  {key}: x\n" for key in written)
+    (document,), _ = load_text(text, Path("t.yaml"), "t.yaml")
+    return KeyIndex.of(document.data["entries"])
+
+
 def test_yaml_spellings_of_a_boolean_are_one_key() -> None:
-    index = KeyIndex.of(["Yes", "off", "1_000", "0x10", "taxable"])
+    index = _keys("Yes", "off", "1_000", "0x10", "taxable")
     assert index.key_for(True) == "Yes"
     assert index.key_for(False) == "off"
     assert index.key_for(1000) == "1_000"
     assert index.key_for(16) == "0x10"
     assert index.key_for(1) is None
-    assert KeyIndex.of(["true", "yes", "1.5", "1.50", "x"]).same_keys() == [
+    assert _keys("true", "yes", "1.5", "1.50", "x").same_keys() == [
         ("1.5", "1.50"),
         ("true", "yes"),
     ]

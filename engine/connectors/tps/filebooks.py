@@ -205,6 +205,7 @@ class FileBooks(FileTps):
             if resource == "invoices":
                 self._keep_unimported(str(record.get("doc_number")), {**record, "key": key})
             return made
+        self._refuse_decrease_on_void(record)
         # TPS numbers an adjustment it is given itself, so, as for payments, the id goes out
         # as the Description's first word to bring the entered adjustment back as this one.
         ident = outgoing_id(key)
@@ -231,6 +232,21 @@ class FileBooks(FileTps):
                     status=422,
                     code="invoice_void",
                 )
+
+    def _refuse_decrease_on_void(self, adjustment: Record) -> None:
+        """TPS applies no decrease adjustment to a void invoice either: refused as the TPS
+        API refuses it (`invoice_void`), before a row of adjustments-to-enter TPS would not
+        take is written."""
+        invoice = self._load()["invoices"].get(str(adjustment.get("invoice_id") or ""))
+        if adjustment.get("direction") != "decrease" or invoice is None:
+            return
+        if invoice.get("status") == "void":
+            raise TpsRejected(
+                f"TPS's sheets hold invoice {invoice['id']} as void: a decrease adjustment"
+                " cannot be applied to it",
+                status=422,
+                code="invoice_void",
+            )
 
     def _keep_unimported(self, number: str, record: Record, merge: bool = False) -> None:
         """Import Invoices carries no due date and no lines: kept, to be read back with the

@@ -4,7 +4,7 @@ Every record carries `version` (optimistic concurrency: a write must name the ve
 read, else 409) and `updated_at`, strictly increasing across the firm so that "changed
 after this moment" never misses or repeats a record. Invoice balances follow the payments
 and decrease adjustments applied to them; a payment's unapplied part is what is left. A
-void invoice takes no more payment (TPS refuses it; `invoice_void`).
+void invoice takes no more payment and no more decrease (TPS refuses it; `invoice_void`).
 """
 
 from __future__ import annotations
@@ -308,8 +308,8 @@ class Firm:
                     ident=record["id"],
                     field="invoice_id",
                 )
-            if resource == "payments" and invoice.get("status") == "void":
-                _no_more_on_void(invoice, record, before, applied)
+            if invoice.get("status") == "void":
+                _no_more_on_void(invoice, resource, record, before, applied)
             others = self._applied(invoice_id) - self._applied_index.get(invoice_id, {}).get(
                 source, Decimal(0)
             )
@@ -355,20 +355,32 @@ class Firm:
 
 
 def _no_more_on_void(
-    invoice: Record, payment: Record, before: dict[str, Decimal], applied: dict[str, Decimal]
+    invoice: Record,
+    resource: str,
+    record: Record,
+    before: dict[str, Decimal],
+    applied: dict[str, Decimal],
 ) -> None:
-    """TPS applies no payment to a void invoice. What a payment applied to it before the
-    void stays (the payment can still be edited, or unapplied from it); more is refused."""
+    """TPS applies no payment and no decrease adjustment to a void invoice. What one applied
+    to it before the void stays (it can still be edited, or taken off it); more is refused."""
     ident = invoice["id"]
     if applied.get(ident, Decimal(0)) > before.get(ident, Decimal(0)):
+        what, field = _ON_INVOICES[resource]
         raise TpsFault(
             422,
             "invoice_void",
-            f"invoice {invoice['doc_number']} is void: a payment cannot be applied to it",
-            resource="payments",
-            ident=payment["id"],
-            field="applications",
+            f"invoice {invoice['doc_number']} is void: {what} cannot be applied to it",
+            resource=resource,
+            ident=record["id"],
+            field=field,
         )
+
+
+# What takes money off an invoice, by resource: how TPS names it, the field naming the invoice.
+_ON_INVOICES = {
+    "payments": ("a payment", "applications"),
+    "adjustments": ("a decrease adjustment", "invoice_id"),
+}
 
 
 def _applications(resource: str, record: Record | None) -> dict[str, Decimal]:
