@@ -17,6 +17,7 @@ import pytest
 
 from tpsqbo_engine.cli import main
 from tpsqbo_engine.fleet.local_coord import LocalCoordinator
+from tpsqbo_engine.fleet.redis_coord import RedisCoordinator
 from tpsqbo_engine.state import StateStore
 from tpsqbo_engine.sync import lock
 
@@ -213,3 +214,22 @@ def test_a_sync_killed_on_another_host_no_longer_locks_its_firm_out(
     assert _unlock(firm.config, "--holder", elsewhere) == 0
     assert main(["sync", "--config", str(firm.config), "--format", "json"]) == 0
     assert _holders(firm.config) == []
+
+
+def test_a_fleet_run_s_lease_is_asked_of_its_broker(
+    config: Path, fresh_redis: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    coordinator = RedisCoordinator(fresh_redis)
+    lease = coordinator.try_lease("9130", "worker-b:4242", 60)
+    assert lease is not None
+    holder = f"fleet:9130:{lease.token}:{ELSEWHERE}"
+    _hold(config, holder)
+    assert _unlock(config, "--holder", holder, "--broker", fresh_redis) == 1
+    assert "live fleet lease on realm 9130" in capsys.readouterr().err
+    coordinator.release(lease)
+    assert _unlock(config, "--holder", holder, "--broker", fresh_redis) == 0
+    assert "lease:    realm 9130, token 1, gone" in capsys.readouterr().out
+    assert _holders(config) == []
+    _hold(config, holder)
+    assert _unlock(config, "--yes", "--broker", "redis://127.0.0.1:1/0") == 2
+    assert "cannot reach the broker" in capsys.readouterr().err
