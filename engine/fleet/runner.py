@@ -241,11 +241,7 @@ def run_firm(
     Celery task running it, carried by each of its records."""
     owner = owner or worker_name()
     base = FirmRun(firm.name, str(firm.config), "running", attempt=attempt, worker=owner, task=task)
-    # Said before opening the firm, which may hang (a volume that stopped answering) or die
-    # with its worker before the realm's lease is taken: until the lease, nothing else tells
-    # that this run began, and the firm's previous outcome would stand for it. Opening takes
-    # well under a lease's life, so a start unanswered for that long is shown lost.
-    coordinator.record(replace(base, status="starting", started=now_iso(), expires=now_iso(ttl)))
+    _starting(coordinator, base, ttl)
     try:
         session, tps, realm = _open(firm)
     except Exception as error:
@@ -278,6 +274,14 @@ def run_firm(
     return replace(
         outcome, finished=finished, calls=session.qbo.stats.calls, throttled=throttled.seen
     )
+
+
+def _starting(coordinator: Coordinator, base: FirmRun, ttl: float) -> None:
+    """Said before opening the firm, which may hang (a volume that stopped answering) or die
+    with its worker before the realm's lease is taken: until the lease nothing else tells
+    that this run began, and the firm's previous outcome would stand for it. Opening takes
+    well under a lease's life, so `fleet status` shows a start unanswered that long lost."""
+    coordinator.record(replace(base, status="starting", started=now_iso(), expires=now_iso(ttl)))
 
 
 def _open(firm: Firm) -> tuple[Session, TpsSource, str]:
