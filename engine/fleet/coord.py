@@ -95,6 +95,10 @@ class FirmRun:
     not_retried: str = ""  # why a permanent failure was not retried
     # A `starting` record not followed by another by then: its task died opening the firm.
     expires: str = ""
+    # Embedded: the lease of the `fleet run` that is to try a retrying or waiting firm again;
+    # once it is gone (that process was killed) nothing will.
+    keeper: str = ""
+    keeper_token: int = 0
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

@@ -3,9 +3,11 @@ its schedule.
 
 A `running` record whose realm lease is gone is shown `lost` (its run was killed before it
 could record an outcome), and so is a `starting` one past its expiry (its task died while
-opening the firm, before it took the realm's lease); a scheduled firm with no record is
-shown `never run`; a scheduled firm whose last run is older than two of its periods is
-`overdue` (its schedule stopped firing: no beat, cron in the wrong directory, no workers).
+opening the firm, before it took the realm's lease) and an embedded fleet's `retrying` or
+`waiting` one whose `fleet run` lease is gone (nothing will try it again); a scheduled
+firm with no record is shown `never run`; a scheduled firm whose last run is older than two
+of its periods is `overdue` (its schedule stopped firing: no beat, cron in the wrong
+directory, no workers).
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ from tpsqbo_engine.fleet.coord import Coordinator, FirmRun, Schedule
 LOST = (
     "its run ended without recording an outcome (its lease expired: the worker was killed "
     "or stalled); the next run of this firm replaces this record"
+)
+LOST_PENDING = (
+    "the fleet run that was to try it again ended first (it was killed); the next run of "
+    "this firm replaces this record"
 )
 LOST_STARTING = (
     "its task ended while opening the firm, before it took the realm's lease (the worker was "
@@ -56,6 +62,10 @@ def rows(coordinator: Coordinator, *, only: dict[str, str] | None = None) -> lis
 
 
 def _alive(coordinator: Coordinator, run: FirmRun, now: float) -> FirmRun:
+    if run.status in ("retrying", "waiting") and run.keeper:
+        if coordinator.lease_held(run.keeper, run.keeper_token):
+            return run
+        return replace(run, status="lost", error=LOST_PENDING)
     if run.status == "starting" and run.expires:
         if datetime.fromisoformat(run.expires).timestamp() < now:
             return replace(run, status="lost", error=LOST_STARTING)
