@@ -41,7 +41,7 @@ CoordFile = Annotated[
 
 if TYPE_CHECKING:
     from tpsqbo_engine.state import StateStore
-    from tpsqbo_engine.sync.lock import HeldLock, StaleLock
+    from tpsqbo_engine.sync.lock import StaleLock
 
 
 def unlock(
@@ -98,7 +98,7 @@ def _unlock(
     if lock is None:
         _show(output, {**shown, "held": False, "cleared": False}, [])
         return
-    judged = StaleLock.judge(lock, _lease_check(lock, *fleet))
+    judged = StaleLock.judge(lock, _lease_check(*fleet))
     shown |= _described(judged)
     problem: Exception | None = None
     if holder and holder != lock.holder.text:
@@ -126,21 +126,20 @@ def _unlock(
         raise problem
 
 
-def _lease_check(lock: HeldLock, broker: str, coord: Path) -> Callable[[str, int], bool] | None:
-    """The fleet's `lease_held`, for a fleet run's holder only (others need no fleet)."""
-    if lock.holder.token is None:
-        return None
-    if not broker and not coord.is_file():
-        raise UsageError(
-            f"the lock is held by a fleet run ({lock.holder.text}) and its lease cannot be "
-            f"checked: no broker given, and no fleet coordination file at {coord.resolve()}",
-            hint=f"pass its fleet's --broker (or {BROKER_ENV}), or --coord naming its file",
-        )
-    coordinator = open_coordinator(broker, coord)
+def _lease_check(broker: str, coord: Path) -> Callable[[str, int], bool]:
+    """The fleet's `lease_held`, opened when first asked: only a fleet run's holder that is
+    not provably alive here needs its fleet."""
 
     def lease_held(realm: str, token: int) -> bool:
+        if not broker and not coord.is_file():
+            raise UsageError(
+                f"the lock is held by a fleet run (realm {realm}, lease token {token}) and its "
+                f"lease cannot be checked: no broker given, and no fleet coordination file at "
+                f"{coord.resolve()}",
+                hint=f"pass its fleet's --broker (or {BROKER_ENV}), or --coord naming its file",
+            )
         with reaching(broker):
-            return coordinator.lease_held(realm, token)
+            return open_coordinator(broker, coord).lease_held(realm, token)
 
     return lease_held
 

@@ -201,14 +201,13 @@ class StaleLock:
     lease: str = ""
 
     @classmethod
-    def judge(cls, lock: HeldLock, lease_held: Callable[[str, int], bool] | None) -> StaleLock:
-        """`lease_held`: the fleet coordinator's question, needed for a fleet run's holder."""
+    def judge(cls, lock: HeldLock, lease_held: Callable[[str, int], bool]) -> StaleLock:
+        """`lease_held`: the fleet coordinator's question, asked about a fleet run's holder
+        unless its process is seen alive here (kept whatever its lease)."""
         holder = lock.holder
         process = "unknown" if not holder.here else "alive" if holder.process_alive() else "gone"
         lease = ""
-        if holder.token is not None:
-            if lease_held is None:
-                raise ValueError("a fleet run's holder needs its fleet's coordinator")
+        if holder.token is not None and process != "alive":
             lease = "held" if lease_held(holder.realm, holder.token) else "gone"
         return cls(lock, process, lease)
 

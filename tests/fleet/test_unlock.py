@@ -233,3 +233,14 @@ def test_a_fleet_run_s_lease_is_asked_of_its_broker(
     _hold(config, holder)
     assert _unlock(config, "--yes", "--broker", "redis://127.0.0.1:1/0") == 2
     assert "cannot reach the broker" in capsys.readouterr().err
+
+
+def test_a_live_fleet_run_here_is_kept_without_asking_its_fleet(
+    config: Path, live_process: subprocess.Popen[bytes], capsys: pytest.CaptureFixture[str]
+) -> None:
+    pid = live_process.pid
+    holder = f"fleet:9130:5:{socket.gethostname()}:{pid}:{lock._started(pid)}"
+    _hold(config, holder)
+    assert _unlock(config, "--yes") == 1  # no broker or coord file needed to say so
+    assert f"its process {pid} is alive on this host" in capsys.readouterr().err
+    assert _holders(config) == [holder]
