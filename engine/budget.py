@@ -192,6 +192,7 @@ def repeated_fits(seq: Any, count: int) -> None:
 
 
 _CONTAINERS = frozenset({list, tuple, dict, set, frozenset})
+_UNCONTAINED = frozenset({str, int, bool, float, Decimal, type(None)})
 
 
 def shown(value: Any) -> Any:
@@ -199,8 +200,9 @@ def shown(value: Any) -> Any:
     list holds, not the text of the lists it holds, each as often as it is referred to:
     `[[s] * 100] * 10000` holds 10,000 references to a list that fits, and its text was 10 GB.
     Walked only until the limit, so it costs no more than making a text that size would."""
-    if type(value) not in _CONTAINERS and not isinstance(value, Mapping):
-        return value
+    kind = type(value)
+    if kind in _UNCONTAINED or (kind not in _CONTAINERS and not isinstance(value, Mapping)):
+        return value  # (the common kinds seen first: a Mapping check of a text is slow)
     total, stack = 0, [iter((value,))]
     while stack:
         for item in stack[-1]:

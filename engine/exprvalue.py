@@ -60,6 +60,30 @@ class Scope:
         self._values: dict[str, Any] | None = names if fill is None else None
         self._context: Context | None = None
 
+    @classmethod
+    def over_record(
+        cls,
+        names: dict[str, Any] | None,
+        record: Any,
+        fields: Plans | None,
+        fill: Callable[[], dict[str, Any]],
+        functions: Functions | None,
+    ) -> Scope:
+        """`Scope(names, record=..., fields=..., fill=..., functions=...)` for a scope made
+        for every record decided (and every list of items made): the slots set as they are.
+        `names`, when given, is the scope's own dict and already holds the functions'
+        (None: the functions' own names, until one is bound)."""
+        made = object.__new__(cls)
+        if names is None:
+            assert functions is not None
+            made.names, made._own = functions.by_name, False
+        else:
+            made.names, made._own = names, True
+        made.record, made.fields, made._fill = record, fields, fill
+        made.functions = functions
+        made._values = made._context = None
+        return made
+
     @property
     def values(self) -> dict[str, Any]:
         """Every name, as Jinja's code reads them: the record filled, the names over it."""
@@ -87,9 +111,8 @@ class Scope:
         """A scope over the same record whose names are bound apart (an `each` element)."""
         if self.fields is None:
             return Scope({**self.values})
-        made = Scope({**self.names}, record=self.record, fields=self.fields, fill=self._copy)
-        made.functions = self.functions  # the names copied are theirs as much as these are
-        return made
+        # the names copied are the functions' as much as these are
+        return Scope.over_record({**self.names}, self.record, self.fields, self._copy, self.functions)
 
     def _copy(self) -> dict[str, Any]:
         return {**self.values}

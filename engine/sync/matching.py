@@ -39,7 +39,7 @@ _UNKNOWN = object()
 
 
 def ident_of(qualified: str, record: Record) -> str:
-    return str(record["id"] if system_of(qualified) == "tps" else record["Id"])
+    return str(record["id"] if qualified.startswith("tps.") else record["Id"])
 
 
 class Matcher:

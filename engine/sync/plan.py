@@ -39,31 +39,41 @@ class Operation:
         return self.action in ACTIONS
 
     @classmethod
-    def of(cls, mapping: str, record: str, action: str, target: str, **given: Any) -> Operation:
+    def of(
+        cls,
+        mapping: str,
+        record: str,
+        action: str,
+        target: str,
+        *,
+        body: dict[str, Any] | None = None,
+        diff: Mapping[str, list[Any]] | None = None,
+        message: str = "",
+        rule: str = "",
+        level: str = "",
+        peer_version: str = "",
+    ) -> Operation:
         """`Operation(...)` for the planner, which makes one for every record it decides: the
-        fields set in one step rather than by one frozen-dataclass `__setattr__` each, which
-        cost more than deciding an excluded record. Equal to the same `Operation(...)` in
-        every way; a name that is not a field is refused as there."""
-        if not _FIELD_NAMES.issuperset(given):  # (one of the four above twice: Python says)
-            unknown = sorted(set(given) - _FIELD_NAMES)
-            raise TypeError(f"Operation has no field {unknown[0]!r}")
+        fields it sets put in one step rather than by one frozen-dataclass `__setattr__`
+        each, which cost more than deciding an excluded record. The others it never sets
+        (`target_version`, `content_hash`, `reverse`) read as their defaults, from the
+        class. Equal to the same `Operation(...)` in every way."""
         made = object.__new__(cls)
-        values = {
-            **_DEFAULTS,
-            "body": {},  # a body and a diff of its own
-            "diff": {},
-            "mapping": mapping,
-            "record": record,
-            "action": action,
-            "target": target,
-            **given,
-        }
-        object.__setattr__(made, "__dict__", values)  # one dict, made at its size
+        made.__dict__.update(
+            mapping=mapping,
+            record=record,
+            action=action,
+            target=target,
+            body={} if body is None else body,  # a body and a diff of its own
+            diff={} if diff is None else diff,
+            message=message,
+            rule=rule,
+            level=level,
+            peer_version=peer_version,
+        )
         return made
 
 
-_FIELD_NAMES = frozenset(f.name for f in fields(Operation))
-_DEFAULTS = {f.name: f.default for f in fields(Operation) if f.default is not MISSING}
 if {f.name for f in fields(Operation) if f.default_factory is not MISSING} != {"body", "diff"}:
     raise TypeError("Operation.of makes a fresh body and diff: keep it in step with the fields")
 
@@ -141,6 +151,7 @@ class Plan:
 
 
 _AGAIN = "write it again with `tpsqbo-engine plan --out`"
+_FIELD_NAMES = frozenset(f.name for f in fields(Operation))
 _REQUIRED = frozenset(
     f.name for f in fields(Operation) if f.default is MISSING and f.default_factory is MISSING
 )

@@ -126,13 +126,12 @@ class Resolver:
         if entity is None:
             entity = self._entities[qualified] = self._entity(qualified)
         fields, binds_wip, functions = entity
-        made = Scope(
-            {"wip": self._wip_of(record)} if binds_wip else None,
-            record=record,
-            fields=fields,
-            fill=lambda: _filled(qualified, record, self),
-            functions=functions,
-        )
+        fill = partial(_filled, qualified, record, self)
+        if binds_wip:
+            wip = {"wip": self._wip_of(record)}
+            made = Scope(wip, record=record, fields=fields, fill=fill, functions=functions)
+        else:
+            made = Scope.over_record(None, record, fields, fill, functions)
         self._last = (qualified, record, made)
         return made
 
