@@ -112,7 +112,9 @@ class Scope:
         if self.fields is None:
             return Scope({**self.values})
         # the names copied are the functions' as much as these are
-        return Scope.over_record({**self.names}, self.record, self.fields, self._copy, self.functions)
+        return Scope.over_record(
+            {**self.names}, self.record, self.fields, self._copy, self.functions
+        )
 
     def _copy(self) -> dict[str, Any]:
         return {**self.values}
