@@ -333,6 +333,9 @@ register_fleet(app)
 from tpsqbo_engine.cli_watch import register as register_watch  # noqa: E402
 
 register_watch(app)
+from tpsqbo_engine.cli_unlock import register as register_unlock  # noqa: E402
+
+register_unlock(app)
 from tpsqbo_engine.cli_connect import register as register_connect  # noqa: E402
 from tpsqbo_engine.cli_init import register as register_init  # noqa: E402
 from tpsqbo_engine.cli_pack import register as register_pack  # noqa: E402

@@ -55,7 +55,7 @@ def parse_duration(text: str) -> float:
     return interval(text, "--every", allow_off=False)
 
 
-def _coordinator(broker: str, coord: Path, *, existing: bool = False) -> Coordinator:
+def open_coordinator(broker: str, coord: Path, *, existing: bool = False) -> Coordinator:
     """`existing`: the coord file must be there already (a command that only reads it)."""
     if broker:
         from tpsqbo_engine.fleet.redis_coord import RedisCoordinator
@@ -108,7 +108,7 @@ def run(
     from tpsqbo_engine.fleet.views import line
 
     output_format(output)
-    coordinator = _coordinator(broker, coord, existing=due)
+    coordinator = open_coordinator(broker, coord, existing=due)
     with reaching(broker):
         if due:
             firms = _due_firms(coordinator, paths or [], _where(broker, coord), output)
@@ -236,7 +236,7 @@ def schedule(
     from tpsqbo_engine.fleet.coord import Schedule
     from tpsqbo_engine.fleet.firms import load_fleet
 
-    coordinator = _coordinator(broker, coord, existing=remove or listing)
+    coordinator = open_coordinator(broker, coord, existing=remove or listing)
     where = _where(broker, coord)
     with reaching(broker):
         if listing:
@@ -324,7 +324,7 @@ def status(
     from tpsqbo_engine.fleet.views import rows, status_line
 
     output_format(output)
-    coordinator = _coordinator(broker, coord)
+    coordinator = open_coordinator(broker, coord)
     with reaching(broker):
         only = {f.name: str(f.config) for f in load_fleet(paths)} if paths else None
         found = rows(coordinator, only=only)

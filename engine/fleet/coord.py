@@ -15,7 +15,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from tpsqbo_engine.connectors.qbo.limits import Budget, Limits
@@ -63,14 +63,16 @@ class Lease:
     token: int
 
 
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
+def now_iso(after: float = 0.0) -> str:
+    """Now (or `after` seconds from now) as the run records write it."""
+    return (datetime.now(UTC) + timedelta(seconds=after)).isoformat(timespec="milliseconds")
 
 
 @dataclass(frozen=True)
 class FirmRun:
-    """The latest word on one firm: running, retrying, waiting (its realm was busy),
-    completed, partial (some records failed) or failed (the run itself failed)."""
+    """The latest word on one firm: starting (its task is opening the firm, before the
+    realm's lease), running, retrying, waiting (its realm was busy), completed, partial (some
+    records failed) or failed (the run itself failed)."""
 
     firm: str
     config: str
@@ -86,9 +88,17 @@ class FirmRun:
     run_id: int = 0
     calls: int = 0  # QBO requests sent
     throttled: int = 0  # of which QBO answered 429
-    # Failed in a way waiting cannot mend (a config, usage or rule error): not retried.
+    # Failed in a way waiting cannot mend (a config, usage or rule error, a blocking
+    # checklist): not retried; `not_retried` says which.
     permanent: bool = False
     task: str = ""  # on a worker: the Celery task whose run this is
+    not_retried: str = ""  # why a permanent failure was not retried
+    # A `starting` record not followed by another by then: its task died opening the firm.
+    expires: str = ""
+    # Embedded: the lease of the `fleet run` that is to try a retrying or waiting firm again;
+    # once it is gone (that process was killed) nothing will.
+    keeper: str = ""
+    keeper_token: int = 0
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

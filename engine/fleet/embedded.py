@@ -16,9 +16,12 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 
-from tpsqbo_engine.fleet.coord import LEASE_TTL, Coordinator, FirmRun, now_iso
+from tpsqbo_engine.fleet.coord import LEASE_TTL, Coordinator, FirmRun, Lease, now_iso
 from tpsqbo_engine.fleet.firms import Firm
-from tpsqbo_engine.fleet.runner import RealmBusy, run_firm, unexpected
+from tpsqbo_engine.fleet.runner import LeaseKeeper, RealmBusy, run_firm, unexpected, worker_name
+
+# The lease an embedded `fleet run` holds while it runs (no realm is named so).
+KEEPER = "fleet-run:"
 
 
 @dataclass(frozen=True)
@@ -59,9 +62,26 @@ class EmbeddedFleet:
     ) -> None:
         self.coordinator, self.threads, self.policy, self.ttl = coordinator, threads, policy, ttl
         self.backup_first, self.report = backup_first, report
+        self.keeper: Lease | None = None
 
     def run(self, firms: list[Firm]) -> list[FirmRun]:
-        """Runs every firm to a final outcome; returns them in the order they were given."""
+        """Runs every firm to a final outcome; returns them in the order they were given.
+        For as long, this `fleet run` holds a lease of its own, named by the firms it will
+        try again (`FirmRun.keeper`): killed, it leaves no `retrying` firm that nothing will
+        retry but one `fleet status` shows lost once the lease expired."""
+        # Named by host and process id, not thread: the names a coord file ever holds (and
+        # the fencing counters they leave behind) stay bounded by the process ids.
+        owner = worker_name().rpartition(":")[0]
+        self.keeper = self.coordinator.try_lease(f"{KEEPER}{owner}", owner, self.ttl)
+        renewing = LeaseKeeper(self.coordinator, self.keeper, self.ttl) if self.keeper else None
+        try:
+            return self._run(firms)
+        finally:
+            if renewing is not None and self.keeper is not None:
+                renewing.stop()
+                self.coordinator.release(self.keeper)
+
+    def _run(self, firms: list[Firm]) -> list[FirmRun]:
         queue = [_Turn(0.0, firm) for firm in firms]
         heapq.heapify(queue)
         final: dict[str, FirmRun] = {}
@@ -129,5 +149,7 @@ class EmbeddedFleet:
         heapq.heappush(queue, replace(turn, ready=ready, waits=turn.waits + 1))
 
     def _record(self, run: FirmRun) -> None:
+        if run.status in ("retrying", "waiting") and self.keeper is not None:
+            run = replace(run, keeper=self.keeper.realm, keeper_token=self.keeper.token)
         self.coordinator.record(run)
         self.report(run)

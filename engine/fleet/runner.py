@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from typing import Any
 
 import requests
 
@@ -25,7 +26,7 @@ from tpsqbo_engine.fleet.coord import LEASE_TTL, Coordinator, FirmRun, Lease, Le
 from tpsqbo_engine.fleet.firms import Firm
 from tpsqbo_engine.sync.config import load_config
 from tpsqbo_engine.sync.lock import FLEET_LEASE, FleetLease
-from tpsqbo_engine.sync.session import RunSummary, Session
+from tpsqbo_engine.sync.session import ChecklistFailed, RunSummary, Session
 
 log = logging.getLogger(__name__)
 # After a renewal that failed (the coordinator did not answer), ask again this often, until
@@ -189,13 +190,36 @@ def _close(session: Session, tps: TpsSource | None) -> None:
 
 
 def permanent(error: BaseException) -> bool:
-    """A failure that waiting cannot mend: a usage or config error (a broken config, a secret
-    not in the environment, a firm never connected: exit code 2) or rules that fail to
-    validate. Retrying it only delays its report; connection errors, 429s and 5xx may pass."""
-    return isinstance(error, RuleError) or (isinstance(error, EngineError) and error.exit_code == 2)
+    return bool(why_permanent(error))
 
 
-def _describe(error: BaseException) -> str:
+def why_permanent(error: BaseException) -> str:
+    """Why waiting cannot mend this failure, or "" when it may pass (a connection error, a
+    429, a 5xx): retrying a usage or config error (a broken config, a secret not in the
+    environment, a firm never connected: exit code 2), rules that fail to validate, or a
+    pre-sync checklist that blocks only delays its report."""
+    if isinstance(error, ChecklistFailed):
+        return "the pre-sync checklist blocks the initial sync"
+    if isinstance(error, RuleError):
+        return "the rules fail validate"
+    if isinstance(error, EngineError) and error.exit_code == 2:
+        return "a usage or config error"
+    return ""
+
+
+def _failure(error: BaseException, firm: Firm) -> dict[str, Any]:
+    """A failed run's fields: what happened, and whether (and why) it is not retried."""
+    reason = why_permanent(error)
+    return {"error": _describe(error, firm), "permanent": bool(reason), "not_retried": reason}
+
+
+def _describe(error: BaseException, firm: Firm) -> str:
+    if isinstance(error, ChecklistFailed):  # the fleet has no --force: say what it has
+        return (
+            f"{error.message}; run `tpsqbo-engine checklist --config {firm.config}` and fix "
+            "them (`fleet run --backup-first` takes the backup an initial sync wants), or "
+            "sync this firm alone with --force --reason '...'"
+        )
     if isinstance(error, EngineError):
         return error.told
     return f"{type(error).__name__}: {error}"
@@ -217,13 +241,12 @@ def run_firm(
     Celery task running it, carried by each of its records."""
     owner = owner or worker_name()
     base = FirmRun(firm.name, str(firm.config), "running", attempt=attempt, worker=owner, task=task)
+    _starting(coordinator, base, ttl)
     try:
         session, tps, realm = _open(firm)
     except Exception as error:
-        told = _setup_error(firm, error)
-        return replace(
-            base, status="failed", error=told, finished=now_iso(), permanent=permanent(error)
-        )
+        failure = {**_failure(error, firm), "error": _setup_error(firm, error)}
+        return replace(base, status="failed", finished=now_iso(), **failure)
     lease = coordinator.try_lease(realm, owner, ttl)
     if lease is None:
         _close(session, tps)
@@ -237,9 +260,7 @@ def run_firm(
         session.qbo.session.hooks["response"].append(throttled)
         summary = _fenced_sync(session, coordinator, lease, keeper, backup_first=backup_first)
     except Exception as error:
-        outcome = replace(
-            running, status="failed", error=_describe(error), permanent=permanent(error)
-        )
+        outcome = replace(running, status="failed", **_failure(error, firm))
     else:
         status = "partial" if summary.counts.get("Failed") else "completed"
         outcome = replace(running, status=status, counts=summary.counts, run_id=summary.run_id)
@@ -253,6 +274,14 @@ def run_firm(
     return replace(
         outcome, finished=finished, calls=session.qbo.stats.calls, throttled=throttled.seen
     )
+
+
+def _starting(coordinator: Coordinator, base: FirmRun, ttl: float) -> None:
+    """Said before opening the firm, which may hang (a volume that stopped answering) or die
+    with its worker before the realm's lease is taken: until the lease nothing else tells
+    that this run began, and the firm's previous outcome would stand for it. Opening takes
+    well under a lease's life, so `fleet status` shows a start unanswered that long lost."""
+    coordinator.record(replace(base, status="starting", started=now_iso(), expires=now_iso(ttl)))
 
 
 def _open(firm: Firm) -> tuple[Session, TpsSource, str]:
@@ -270,19 +299,14 @@ def _open(firm: Firm) -> tuple[Session, TpsSource, str]:
 def unexpected(firm: Firm, attempt: int, error: BaseException) -> FirmRun:
     """A run that raised instead of returning its outcome (its coordinator failed it, say):
     this firm's failure, never the fleet's."""
+    failure = {**_failure(error, firm), "error": _setup_error(firm, error)}
     return FirmRun(
-        firm.name,
-        str(firm.config),
-        "failed",
-        attempt=attempt,
-        error=_setup_error(firm, error),
-        finished=now_iso(),
-        permanent=permanent(error),
+        firm.name, str(firm.config), "failed", attempt=attempt, finished=now_iso(), **failure
     )
 
 
 def _setup_error(firm: Firm, error: BaseException) -> str:
-    told = _describe(error)
+    told = _describe(error, firm)
     return told if str(firm.config) in told else f"{firm.config}: {told}"
 
 

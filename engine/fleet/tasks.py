@@ -100,7 +100,12 @@ def _register(app: Celery, settings: WorkerSettings) -> None:
         bind=True, name=SYNC, acks_late=True, reject_on_worker_lost=True, max_retries=None
     )
     def sync_firm(task: Any, **kwargs: Any) -> dict[str, Any]:
-        return _sync_firm(task, settings, Job(**kwargs))
+        try:
+            job = Job(**kwargs)
+        except TypeError as error:  # a message this worker cannot read: said, then failed
+            _unreadable(task, kwargs, error)
+            raise
+        return _sync_firm(task, settings, job)
 
     @app.task(name=TICK)  # type: ignore[untyped-decorator]
     def tick() -> int:
@@ -112,6 +117,22 @@ def _register(app: Celery, settings: WorkerSettings) -> None:
             coordinator.mark_enqueued(schedule.firm, now)
             app.send_task(SYNC, kwargs=asdict(Job(schedule.firm, schedule.config)))
         return len(due)
+
+
+def _unreadable(task: Any, kwargs: dict[str, Any], error: TypeError) -> None:
+    """A task whose message this worker cannot read (queued by a newer engine, say) ends
+    before any run: its firm's record says so, or `fleet status` would go on showing the
+    firm's previous outcome for it."""
+    name, config = kwargs.get("name"), kwargs.get("config")
+    if not isinstance(name, str) or not isinstance(config, str):
+        return  # no firm to say it of
+    told = f"this worker could not read its task ({error}); is it older than the engine "
+    told += "that queued it? upgrade the workers"
+    coordinator = coordinator_for(str(task.app.conf.broker_url))
+    task_id = str(task.request.id or "")
+    coordinator.record(
+        FirmRun(name, config, "failed", error=told, finished=now_iso(), task=task_id)
+    )
 
 
 def _sync_firm(task: Any, settings: WorkerSettings, job: Job) -> dict[str, Any]:

@@ -37,8 +37,11 @@ def test_a_task_that_crashed_is_reported_failed_not_as_the_firm_s_last_record(
     assert (runs[0].status, runs[0].task) == ("completed", alpha_id)
     assert runs[0].counts["Successful"] > 0
     assert (runs[1].status, runs[1].task) == ("failed", bravo_id)
-    assert "TypeError" in runs[1].error and "priority" in runs[1].error
-    assert {r.firm: r for r in coordinator.runs()}["bravo"] == yesterday  # still the record
+    assert "could not read its task" in runs[1].error and "priority" in runs[1].error
+    # Its record says the task failed, not yesterday's outcome.
+    record = {r.firm: r for r in coordinator.runs()}["bravo"]
+    assert (record.status, record.task) == ("failed", bravo_id)
+    assert "could not read its task" in record.error and "priority" in record.error
 
 
 @dataclass

@@ -73,7 +73,8 @@ def test_embedded_fleet_fails_permanent_errors_at_once(
     assert shown == {n: (r["status"], r["permanent"]) for n, r in runs.items()}
     assert main(["fleet", "status", "--coord", coord]) == 0
     text = capsys.readouterr().out
-    assert "nosecret                 failed    attempt 1 (not retried): " in text
+    assert f"{'nosecret':24} failed    attempt 1 (not retried: a usage or config error): " in text
+    assert f"{'badrules':24} failed    attempt 1 (not retried: the rules fail validate): " in text
     assert "alpha                    completed attempt 1 (" in text
 
 
@@ -135,6 +136,7 @@ def test_which_failures_are_permanent() -> None:
     assert runner.permanent(ConfigError([problem]))
     assert runner.permanent(UsageError("no TPS token in TPS_TOKEN"))
     assert runner.permanent(RuleError([problem]))
+    assert runner.why_permanent(RuleError([problem])) == "the rules fail validate"
     assert not runner.permanent(RetriableConnectorError("QBO answered 429"))
     assert not runner.permanent(requests.ConnectionError("refused"))
     assert not runner.permanent(RuntimeError("a bug"))
