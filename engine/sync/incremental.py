@@ -91,6 +91,7 @@ def _add_all_partners(session: Session, snapshot: Snapshot, mirror: Mirror) -> N
     add_partners(snapshot, _again(session), session.tps, session.qbo, mirror)
     add_partners(snapshot, _pinned(session, snapshot), session.tps, session.qbo, mirror)
     _add_numbered(session, snapshot)
+    add_partners(snapshot, _referring_again(session, snapshot), session.tps, session.qbo, mirror)
     changed_clients = _open_invoices_of_changed_clients(session, snapshot)
     add_partners(snapshot, changed_clients, session.tps, session.qbo, mirror)
     # A partner can bring its own partners under another mapping (a credit memo a payment
@@ -186,6 +187,33 @@ def _add_numbered(session: Session, snapshot: Snapshot) -> None:
                     found.pop(row["qbo_id"], None)  # another's partner: matched by none
                 for ident, record in found.items():
                     snapshot.records(target).setdefault(ident, record)
+
+
+def _referring_again(session: Session, snapshot: Snapshot) -> dict[str, set[str]]:
+    """Records the initial sync left out with a record they refer to, unchanged since and so
+    unread, once that record is linked or read again: a walk-in's open QBO invoice after
+    its client is added in TPS and linked to the customer goes across (the planner decides
+    whether what left it out still holds)."""
+    referring = session.state.left_out_with()
+    if not referring:
+        return {}
+    pairs = {pair_of(m) for m in session.rules.mappings}
+    ids = {key.partition(":")[2] for key in [*referring, *referring.values()]}
+    linked = {
+        f"{side}.{entity}:{row[f'{side}_id']}"
+        for pair, rows in session.state.links_of_pairs(pairs, ids).items()
+        for row in rows
+        for side, entity in zip(("tps", "qbo"), pair.split("|"), strict=True)
+    }
+    wanted: dict[str, set[str]] = {}
+    for record, referred in referring.items():
+        qualified, _, ident = record.partition(":")
+        referred_entity, _, referred_id = referred.partition(":")
+        if record in linked or ident in snapshot.records(qualified):
+            continue  # gone across since, or read already
+        if referred in linked or referred_id in snapshot.records(referred_entity):
+            wanted.setdefault(qualified, set()).add(ident)
+    return wanted
 
 
 def _pinned(session: Session, snapshot: Snapshot) -> dict[str, set[str]]:

@@ -4,6 +4,7 @@ invoice once its client is added in TPS and pinned."""
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -84,4 +85,89 @@ def test_paid_history_still_paid_stays_out_without_a_word(tmp_path: Path) -> Non
         cheque = tps.firm.table("payments")["p-1"]
         session.tps.update("payments", "p-1", {"reference": "CHQ 2001A"}, version=cheque["version"])
         operations = session.plan()[0].operations
-        assert [op for op in operations if op.record in ("tps.Invoice:i-1", "tps.Payment:p-1")] == []
+        assert [
+            op for op in operations if op.record in ("tps.Invoice:i-1", "tps.Payment:p-1")
+        ] == []
+
+
+def _qbo_invoice(qbo: Any, customer: str, doc: str, amount: str) -> dict[str, Any]:
+    item = next(i for i in qbo.company.table("Item").values() if i.get("Name") == "Bookkeeping")
+    line = {
+        "DetailType": "SalesItemLineDetail",
+        "Amount": amount,
+        "SalesItemLineDetail": {"ItemRef": {"value": item["Id"]}, "Qty": 1, "UnitPrice": amount},
+    }
+    body = {"CustomerRef": {"value": customer}, "DocNumber": doc, "TxnDate": "2024-12-31"}
+    return dict(qbo.company.create("Invoice", {**body, "Line": [line]}))
+
+
+def _qbo_payment(qbo: Any, customer: str, invoice: dict[str, Any]) -> dict[str, Any]:
+    link = [{"TxnId": invoice["Id"], "TxnType": "Invoice"}]
+    amount = str(invoice["TotalAmt"])
+    return dict(
+        qbo.company.create(
+            "Payment",
+            {
+                "CustomerRef": {"value": customer},
+                "TxnDate": "2025-01-05",
+                "TotalAmt": amount,
+                "Line": [{"Amount": amount, "LinkedTxn": link}],
+            },
+        )
+    )
+
+
+def _tps_by_doc(tps: Any, doc: str) -> list[dict[str, Any]]:
+    return [i for i in tps.firm.table("invoices").values() if i["doc_number"] == doc]
+
+
+def test_qbo_paid_history_whose_payment_is_deleted_goes_to_tps(tmp_path: Path) -> None:
+    with demo_firm(tmp_path / "books", tps_seed=_seed(tmp_path)) as (session, qbo, tps):
+        customer = qbo.company.create(
+            "Customer",
+            {"DisplayName": "Bounce Ltd", "PrimaryEmailAddr": {"Address": "ap@bounce.example"}},
+        )
+        history = _qbo_invoice(qbo, customer["Id"], "H-2024-01", "640.00")
+        payment = _qbo_payment(qbo, customer["Id"], history)
+        time.sleep(1.1)  # read again for the deletion, not for the second the sync reads
+        session.backup()
+        first = session.sync()
+        assert first.counts["Failed"] == 0
+        record = f"qbo.Invoice:{history['Id']}"
+        assert [i["status"] for i in _items(session, first.run_id, record)] == ["Excluded"]
+        assert _tps_by_doc(tps, "H-2024-01") == []
+        paid = qbo.company.get("Payment", payment["Id"])
+        qbo.company.delete("Payment", {"Id": paid["Id"], "SyncToken": paid["SyncToken"]})
+        assert qbo.company.get("Invoice", history["Id"])["Balance"] == Decimal("640.00")
+        run = session.sync()
+        assert run.counts["Failed"] == 0
+        [created] = _tps_by_doc(tps, "H-2024-01")
+        assert (created["balance"], created["client_id"]) == ("640.00", "c-1")
+        [item] = _items(session, run.run_id, record)
+        assert item["status"] == "Successful"
+        assert "left out of the initial sync (Paid in full in QBO" in item["message"]
+        assert [b for b in session.reconcile() if b.difference] == []
+
+
+def test_a_walk_in_invoice_goes_to_tps_once_its_client_is_added(tmp_path: Path) -> None:
+    with demo_firm(tmp_path / "books", tps_seed=_seed(tmp_path)) as (session, qbo, tps):
+        walk_in = qbo.company.create("Customer", {"DisplayName": "Walk-in Wanda"})
+        invoice = _qbo_invoice(qbo, walk_in["Id"], "W-1", "120.00")
+        time.sleep(1.1)  # not read again for being changed in the second the sync reads
+        session.backup()
+        first = session.sync()
+        record = f"qbo.Invoice:{invoice['Id']}"
+        [item] = _items(session, first.run_id, record)
+        assert item["status"] == "Excluded" and "not linked to a TPS client" in item["message"]
+        # as the message advises: the client added in TPS (and matched by its name)
+        session.tps.create(
+            "clients", {"id": "c-2", "code": "WAN01", "name": "Walk-in Wanda"}, key="c-2"
+        )
+        runs = [session.sync(), session.sync()]
+        assert [r.counts["Failed"] for r in runs] == [0, 0]
+        [created] = _tps_by_doc(tps, "W-1")
+        assert (created["balance"], created["client_id"]) == ("120.00", "c-2")
+        said = [i for r in runs for i in _items(session, r.run_id, record)]
+        assert [i["status"] for i in said] == ["Successful"]
+        assert "left out of the initial sync (refers to qbo.Customer:" in said[0]["message"]
+        assert [b for b in session.reconcile() if b.difference] == []
