@@ -171,3 +171,39 @@ def test_a_walk_in_invoice_goes_to_tps_once_its_client_is_added(tmp_path: Path) 
         assert [i["status"] for i in said] == ["Successful"]
         assert "left out of the initial sync (refers to qbo.Customer:" in said[0]["message"]
         assert [b for b in session.reconcile() if b.difference] == []
+
+
+SPLIT = FIRM.replace(
+    """  - {id: p-1, client_id: c-1, date: "2025-02-15", amount: "100.00", method: Cheque,
+     reference: "CHQ 2001", applications: [{invoice_id: i-1, amount: "100.00"}]}
+""",
+    """  - {id: p-1, client_id: c-1, date: "2025-02-15", amount: "60.00", method: Cheque,
+     reference: "CHQ 2001", applications: [{invoice_id: i-1, amount: "60.00"}]}
+  - {id: p-2, client_id: c-1, date: "2025-02-20", amount: "40.00", method: Cheque,
+     reference: "CHQ 2002", applications: [{invoice_id: i-1, amount: "40.00"}]}
+""",
+)
+
+
+def test_the_payment_that_still_stands_follows_the_reopened_invoice(tmp_path: Path) -> None:
+    seed = tmp_path / "split.yaml"
+    seed.write_text(SPLIT, encoding="utf-8")
+    with demo_firm(tmp_path / "books", tps_seed=str(seed)) as (session, qbo, tps):
+        session.backup()
+        first = session.sync()
+        left_out = {i["record"] for i in session.state.items(first.run_id, "Excluded")}
+        assert {"tps.Invoice:i-1", "tps.Payment:p-1", "tps.Payment:p-2"} <= left_out
+        time.sleep(1.1)  # the cheque that stands is not read for the second the sync read
+        bounced = tps.firm.table("payments")["p-2"]
+        session.tps.update("payments", "p-2", {"status": "void"}, version=bounced["version"])
+        run = session.sync()
+        assert run.counts["Failed"] == 0
+        doc = tps.firm.table("invoices")["i-1"]["doc_number"]
+        [created] = _by_doc(qbo, doc)
+        # created whole, and the cheque that still pays it goes across with it
+        assert (created["TotalAmt"], created["Balance"]) == (Decimal("100.00"), Decimal("40.00"))
+        assert [i["status"] for i in _items(session, run.run_id, "tps.Payment:p-1")] == [
+            "Successful"
+        ]
+        assert _items(session, run.run_id, "tps.Payment:p-2") == []
+        assert [b for b in session.reconcile() if b.difference] == []
