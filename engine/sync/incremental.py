@@ -6,7 +6,7 @@ and customers they name (engine/sync/referenced.py), looked up by index."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tpsqbo_engine.connectors.qbo.wire import quote
 from tpsqbo_engine.dotted import get_path
@@ -18,6 +18,7 @@ from tpsqbo_engine.sync.planner import version_of
 from tpsqbo_engine.sync.referenced import Echoes, add_referenced
 from tpsqbo_engine.sync.snapshot import (
     ALWAYS_WHOLE,
+    TPS_RESOURCES,
     Cursors,
     Snapshot,
     add_partners,
@@ -28,6 +29,7 @@ from tpsqbo_engine.sync.snapshot import (
 if TYPE_CHECKING:
     from tpsqbo_engine.sync.session import Session
 
+Record = dict[str, Any]
 PARTNER_PASSES = 4
 CUSTOMERS_PER_QUERY = 100
 
@@ -165,28 +167,61 @@ def _again(session: Session) -> dict[str, set[str]]:
 
 
 def _add_numbered(session: Session, snapshot: Snapshot) -> None:
-    """The unlinked QBO records the snapshot's unlinked TPS records could match by an exact
-    key of their own field (an invoice's number): a new or reviewed TPS invoice meets the
-    QBO invoice of its number, unchanged and so unread, as in the initial sync (a review
-    naming it, or a link), not QBO's refusal of the number. A query per hundred values."""
+    """The unlinked records of the other system that the snapshot's unlinked records could
+    match by an exact key of their own field (an invoice's number), both ways: a new or
+    reviewed TPS invoice meets the QBO invoice of its number, and a new QBO invoice the TPS
+    invoice of its number, unchanged and so unread (paid history the initial sync left
+    out), as in the initial sync: a review naming it, or a link, never a second record of
+    the number (nor QBO's refusal of it)."""
     for mapping in session.rules.mappings:
         target = mapping.target
-        if not mapping.source.startswith("tps.") or target in MIRRORED | ALWAYS_WHOLE:
+        if target in MIRRORED | ALWAYS_WHOLE:
             continue
         records = snapshot.records(mapping.source)
         pair = pair_of(mapping)
-        linked = {r["tps_id"] for r in session.state.links_of(pair, set(records))}
+        side = "tps" if mapping.source.startswith("tps.") else "qbo"
+        linked = {r[f"{side}_id"] for r in session.state.links_of(pair, set(records))}
         for key in [k for k in mapping.match if k.normalize == "exact" and "." not in k.target]:
             given = (get_path(r, key.source) for i, r in records.items() if i not in linked)
             values = sorted({str(v).strip() for v in given if v not in (None, "")} - {""})
-            for start in range(0, len(values), CUSTOMERS_PER_QUERY):
-                listed = ", ".join(quote(v) for v in values[start : start + CUSTOMERS_PER_QUERY])
-                where = f"{key.target} IN ({listed})"
-                found = {str(r["Id"]): r for r in session.qbo.query_all(target[4:], where)}
-                for row in session.state.links_of(pair, set(found)):
-                    found.pop(row["qbo_id"], None)  # another's partner: matched by none
-                for ident, record in found.items():
-                    snapshot.records(target).setdefault(ident, record)
+            if not values:
+                continue
+            if side == "tps":
+                found = _numbered_in_qbo(session, target, key.target, values)
+            else:
+                found = _numbered_in_tps(session, target, key.target, set(values))
+            other = "qbo" if side == "tps" else "tps"
+            for row in session.state.links_of(pair, set(found)):
+                found.pop(row[f"{other}_id"], None)  # another's partner: matched by none
+            for ident, record in found.items():
+                snapshot.records(target).setdefault(ident, record)
+
+
+def _numbered_in_qbo(
+    session: Session, target: str, field: str, values: list[str]
+) -> dict[str, Record]:
+    """The QBO records whose `field` is one of `values`: a query per hundred values."""
+    found: dict[str, Record] = {}
+    for start in range(0, len(values), CUSTOMERS_PER_QUERY):
+        listed = ", ".join(quote(v) for v in values[start : start + CUSTOMERS_PER_QUERY])
+        where = f"{field} IN ({listed})"
+        found.update({str(r["Id"]): r for r in session.qbo.query_all(target[4:], where)})
+    return found
+
+
+def _numbered_in_tps(
+    session: Session, target: str, field: str, values: set[str]
+) -> dict[str, Record]:
+    """The TPS records whose `field` is one of `values`. TPS's API looks nothing up by a
+    field, so its list is read whole (paged, bounded by the client): only in a run that
+    reads an unlinked QBO record with such a value (an invoice raised in QBO), which is
+    what keeps a number from being given to a second TPS invoice."""
+    resource = TPS_RESOURCES[target.split(".", 1)[1]]
+    return {
+        str(r["id"]): r
+        for r in session.tps.records(resource)
+        if str(get_path(r, field) or "").strip() in values
+    }
 
 
 def _referring_again(session: Session, snapshot: Snapshot) -> dict[str, set[str]]:
