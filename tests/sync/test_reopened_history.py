@@ -9,6 +9,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from tpsqbo_engine import cli
 from tpsqbo_engine.sync.demo import demo_firm
 from tpsqbo_engine.sync.session import Session
 
@@ -45,7 +48,7 @@ def _by_doc(qbo: Any, doc: str) -> list[dict[str, Any]]:
 
 
 def test_a_paid_invoice_whose_cheque_bounced_goes_across_with_what_is_owed(
-    tmp_path: Path,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with demo_firm(tmp_path / "books", tps_seed=_seed(tmp_path)) as (session, qbo, tps):
         session.backup()
@@ -63,6 +66,11 @@ def test_a_paid_invoice_whose_cheque_bounced_goes_across_with_what_is_owed(
         upcoming = [op for op in session.plan()[0].operations if op.record == "tps.Invoice:i-1"]
         assert [op.action for op in upcoming] == ["create"]
         assert "left out of the initial sync" in upcoming[0].message
+        capsys.readouterr()
+        assert cli.main(["explain", "tps.Invoice:i-1", "-c", str(session.config.path)]) == 0
+        told = capsys.readouterr().out
+        assert "next: create qbo.Invoice" in told and "owed again" in told
+        assert "nothing to do" not in told
         run = session.sync()
         assert run.counts["Failed"] == 0
         [created] = _by_doc(qbo, doc)
