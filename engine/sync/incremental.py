@@ -226,27 +226,31 @@ def _numbered_in_tps(
 
 def _referring_again(session: Session, snapshot: Snapshot) -> dict[str, set[str]]:
     """Records the initial sync left out with a record they refer to, unchanged since and so
-    unread, once that record is linked or read again: a walk-in's open QBO invoice after
-    its client is added in TPS and linked to the customer goes across (the planner decides
-    whether what left it out still holds)."""
+    unread, in the run after that record is linked (or its link written), or when it is
+    read again: a walk-in's open QBO invoice goes across once its client is added in TPS
+    and linked to the customer (the planner decides whether what left it out still holds).
+    Once, not every run: a record the reference no longer leaves out may stay out for
+    another reason (paid history of that customer)."""
     referring = session.state.left_out_with()
     if not referring:
         return {}
+    last = session.state.runs(1)
+    since = str(last[0]["started_at"]) if last else ""
     pairs = {pair_of(m) for m in session.rules.mappings}
     ids = {key.partition(":")[2] for key in [*referring, *referring.values()]}
-    linked = {
-        f"{side}.{entity}:{row[f'{side}_id']}"
-        for pair, rows in session.state.links_of_pairs(pairs, ids).items()
-        for row in rows
-        for side, entity in zip(("tps", "qbo"), pair.split("|"), strict=True)
-    }
+    linked: dict[str, str] = {}  # record -> when its link was last written
+    for pair, rows in session.state.links_of_pairs(pairs, ids).items():
+        for row in rows:
+            for side, entity in zip(("tps", "qbo"), pair.split("|"), strict=True):
+                linked[f"{side}.{entity}:{row[f'{side}_id']}"] = str(row["updated_at"])
     wanted: dict[str, set[str]] = {}
     for record, referred in referring.items():
         qualified, _, ident = record.partition(":")
         referred_entity, _, referred_id = referred.partition(":")
         if record in linked or ident in snapshot.records(qualified):
             continue  # gone across since, or read already
-        if referred in linked or referred_id in snapshot.records(referred_entity):
+        newly = referred in linked and linked[referred] >= since
+        if newly or referred_id in snapshot.records(referred_entity):
             wanted.setdefault(qualified, set()).add(ident)
     return wanted
 

@@ -13,7 +13,9 @@ import pytest
 
 from tpsqbo_engine import cli
 from tpsqbo_engine.sync.demo import demo_firm
+from tpsqbo_engine.sync.incremental import _referring_again
 from tpsqbo_engine.sync.session import Session
+from tpsqbo_engine.sync.snapshot import Snapshot
 
 FIRM = """\
 firm: {name: "Reopen & Co", invoice_code: RO}
@@ -171,12 +173,20 @@ def test_a_walk_in_invoice_goes_to_tps_once_its_client_is_added(tmp_path: Path) 
         session.tps.create(
             "clients", {"id": "c-2", "code": "WAN01", "name": "Walk-in Wanda"}, key="c-2"
         )
-        runs = [session.sync(), session.sync()]
+        runs = [session.sync()]  # links the client to the customer
+        assert _referring_again(session, Snapshot()) == {"qbo.Invoice": {invoice["Id"]}}
+        runs.append(session.sync())
+        # read again once, in the run after the link, not in every run from then on
+        assert _referring_again(session, Snapshot()) == {}
         assert [r.counts["Failed"] for r in runs] == [0, 0]
         [created] = _tps_by_doc(tps, "W-1")
         assert (created["balance"], created["client_id"]) == ("120.00", "c-2")
         said = [i for r in runs for i in _items(session, r.run_id, record)]
         assert [i["status"] for i in said] == ["Successful"]
+        assert (said[0]["run_id"], said[0]["target"]) == (
+            runs[1].run_id,
+            f"tps.Invoice:{created['id']}",
+        )
         assert "left out of the initial sync (refers to qbo.Customer:" in said[0]["message"]
         assert [b for b in session.reconcile() if b.difference] == []
 
