@@ -234,8 +234,9 @@ def _referring_again(session: Session, snapshot: Snapshot) -> dict[str, set[str]
     referring = session.state.left_out_with()
     if not referring:
         return {}
-    last = session.state.runs(1)
-    since = str(last[0]["started_at"]) if last else ""
+    # the last sync's start: a reconcile or an undo since is no sync reading it
+    synced = [r for r in session.state.runs(100) if r["phase"] in ("initial", "ongoing")]
+    since = str(synced[0]["started_at"]) if synced else ""
     pairs = {pair_of(m) for m in session.rules.mappings}
     ids = {key.partition(":")[2] for key in [*referring, *referring.values()]}
     linked: dict[str, str] = {}  # record -> when its link was last written
