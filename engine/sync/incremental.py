@@ -230,7 +230,8 @@ def _referring_again(session: Session, snapshot: Snapshot) -> dict[str, set[str]
     read again: a walk-in's open QBO invoice goes across once its client is added in TPS
     and linked to the customer (the planner decides whether what left it out still holds).
     Once, not every run: a record the reference no longer leaves out may stay out for
-    another reason (paid history of that customer)."""
+    another reason (paid history of that customer). And the record a deleted one referred
+    to (the paid invoice of a deleted QBO payment)."""
     referring = session.state.left_out_with()
     if not referring:
         return {}
@@ -248,6 +249,10 @@ def _referring_again(session: Session, snapshot: Snapshot) -> dict[str, set[str]
     for record, referred in referring.items():
         qualified, _, ident = record.partition(":")
         referred_entity, _, referred_id = referred.partition(":")
+        if record in snapshot.deleted and referred not in linked:
+            # a QBO payment of paid history deleted: the invoice it paid is owed again, read
+            # it even where QBO's CDC does not give it as changed
+            wanted.setdefault(referred_entity, set()).add(referred_id)
         if record in linked or ident in snapshot.records(qualified):
             continue  # gone across since, or read already
         newly = referred in linked and linked[referred] >= since

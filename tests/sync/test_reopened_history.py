@@ -149,6 +149,10 @@ def test_qbo_paid_history_whose_payment_is_deleted_goes_to_tps(tmp_path: Path) -
         paid = qbo.company.get("Payment", payment["Id"])
         qbo.company.delete("Payment", {"Id": paid["Id"], "SyncToken": paid["SyncToken"]})
         assert qbo.company.get("Invoice", history["Id"])["Balance"] == Decimal("640.00")
+        # the invoice is read again with its deleted payment, whether or not CDC gives it
+        deleted = Snapshot()
+        deleted.deleted.add(f"qbo.Payment:{payment['Id']}")
+        assert _referring_again(session, deleted) == {"qbo.Invoice": {history["Id"]}}
         run = session.sync()
         assert run.counts["Failed"] == 0
         [created] = _tps_by_doc(tps, "H-2024-01")
