@@ -32,8 +32,8 @@ from tpsqbo_engine.sync.unapplied import split_lines, warning
 from tpsqbo_engine.sync.voids import deletions, void_across
 
 Record = dict[str, Any]
-# A record a mapping's `when:` leaves out comes back when it qualifies; only what the
-# exclusions left out of the initial sync stays out for good.
+# A record a mapping's `when:` leaves out comes back when it qualifies; what the exclusions
+# left out of the initial sync stays out while the exclusion holds (Planner._still_left_out).
 OUT_OF_SCOPE = "left out by the mapping's when"
 RESOLVED = (
     "nothing to write: both systems already hold what the rules want (the earlier failure "
@@ -64,7 +64,7 @@ class PlanInput:
     ignored: Mapping[str, str] = field(default_factory=dict)
     # (mapping, source id) -> target id, or "new"
     pins: Mapping[tuple[str, str], str] = field(default_factory=dict)
-    # Records the initial sync left out stay out: they predate the sync (record -> reason).
+    # Records the initial sync left out (record -> reason): out while the reason holds.
     left_out: Mapping[str, str] = field(default_factory=dict)
     # Records already reported as excluded in an earlier run.
     reported: frozenset[str] = frozenset()
@@ -333,7 +333,7 @@ class Planner:
             Operation(
                 mapping.id,
                 key,
-                # not "exclude": the initial sync's exclusions stay out for good, while a
+                # not "exclude": the initial sync's exclusions stay out while they hold, a
                 # record out of scope syncs as soon as its when: holds again
                 "out-of-scope",
                 mapping.target,
@@ -406,7 +406,7 @@ class Planner:
     def _left_out_target(self, qualified: str, record: Record) -> str | None:
         """Why a record a match key found is out of this sync, or None: ignored by hand, the
         exclusions for the phase (paid QBO history in the initial sync), or the initial
-        sync's for good."""
+        sync's, unless this plan found it owed again."""
         key = record_key(qualified, ident_of(qualified, record))
         if key in self.given.ignored:
             return f"ignored by hand: {self.given.ignored[key]}"
