@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
+from tests.sync.sheets_firm import on_sheets
 from tpsqbo_engine import cli
+from tpsqbo_engine.emulators.tps.export import export_sheets
 from tpsqbo_engine.sync.demo import demo_firm
 from tpsqbo_engine.sync.incremental import _referring_again
 from tpsqbo_engine.sync.session import Session
@@ -21,7 +23,8 @@ FIRM = """\
 firm: {name: "Reopen & Co", invoice_code: RO}
 work_codes:
   - {id: wc-1, code: BK, name: Bookkeeping, node_type: work_code, work_type: Bookkeeping,
-     class: chargeable, default_rate: "95.00", active: true, tax1: false}
+     class: chargeable, default_rate: "95.00", active: true, tax1: false, tax2: false,
+     tax3: false}
 clients:
   - {id: c-1, code: BOU01, name: "Bounce Ltd", email: ap@bounce.example}
 invoices:
@@ -231,4 +234,23 @@ def test_the_payment_that_still_stands_follows_the_reopened_invoice(tmp_path: Pa
             "Successful"
         ]
         assert _items(session, run.run_id, "tps.Payment:p-2") == []
+        assert [b for b in session.reconcile() if b.difference] == []
+
+
+def test_on_sheets_a_bounced_cheque_brings_its_paid_invoice_across(tmp_path: Path) -> None:
+    with demo_firm(tmp_path / "books", tps_seed=_seed(tmp_path)) as (api, qbo, tps):
+        session = on_sheets(api, tps, tmp_path / "sheets")
+        session.backup()
+        assert session.sync().counts["Failed"] == 0
+        doc = tps.firm.table("invoices")["i-1"]["doc_number"]
+        assert _by_doc(qbo, doc) == []
+        # the payment voided in TPS, and the next export read
+        version = tps.firm.table("payments")["p-1"]["version"]
+        tps.firm.update("payments", "p-1", {"status": "void", "version": version}, partial=True)
+        export_sheets(tps.firm, tmp_path / "sheets")
+        session = Session(session.config)  # the next run reads the new export
+        run = session.sync()
+        assert run.counts["Failed"] == 0
+        [created] = _by_doc(qbo, doc)
+        assert created["Balance"] == Decimal("100.00")
         assert [b for b in session.reconcile() if b.difference] == []
