@@ -6,6 +6,7 @@ and customers they name (engine/sync/referenced.py), looked up by index."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from tpsqbo_engine.connectors.qbo.wire import quote
@@ -181,8 +182,11 @@ def _add_numbered(session: Session, snapshot: Snapshot) -> None:
         pair = pair_of(mapping)
         side = "tps" if mapping.source.startswith("tps.") else "qbo"
         linked = {r[f"{side}_id"] for r in session.state.links_of(pair, set(records))}
+        unlinked = {i: r for i, r in records.items() if i not in linked}
+        if side == "qbo" and unlinked:
+            unlinked = _unless_reviewed(session, snapshot, mapping, unlinked)
         for key in [k for k in mapping.match if k.normalize == "exact" and "." not in k.target]:
-            given = (get_path(r, key.source) for i, r in records.items() if i not in linked)
+            given = (get_path(r, key.source) for r in unlinked.values())
             values = sorted({str(v).strip() for v in given if v not in (None, "")} - {""})
             if not values:
                 continue
@@ -195,6 +199,26 @@ def _add_numbered(session: Session, snapshot: Snapshot) -> None:
                 found.pop(row[f"{other}_id"], None)  # another's partner: matched by none
             for ident, record in found.items():
                 snapshot.records(target).setdefault(ident, record)
+
+
+def _unless_reviewed(
+    session: Session, snapshot: Snapshot, mapping: MappingRule, unlinked: dict[str, Record]
+) -> dict[str, Record]:
+    """Of unlinked QBO records, those not held for review over the TPS record of their
+    number: that one is read by its id, as the review named it, so a review waiting on the
+    firm costs a read, not TPS's whole list, every run."""
+    reviews = session.state.latest_reviews()
+    named = re.compile(rf"\({re.escape(mapping.target)}:([^,)\s]+)")
+    rest, wanted = dict(unlinked), set()
+    for ident in [i for i in unlinked if f"{mapping.source}:{i}" in reviews]:
+        said = session.state.items(record=f"{mapping.source}:{ident}")
+        found = named.search(said[-1]["message"]) if said else None
+        if found is not None:
+            wanted.add(found.group(1))
+            del rest[ident]
+    if wanted:
+        add_partners(snapshot, {mapping.target: wanted}, session.tps, session.qbo)
+    return rest
 
 
 def _numbered_in_qbo(

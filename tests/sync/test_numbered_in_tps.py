@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from tests.sync.test_reopened_history import FIRM, _qbo_invoice, _tps_by_doc
 from tpsqbo_engine.sync.demo import demo_firm
 
 
 def test_a_qbo_invoice_numbered_as_a_left_out_tps_invoice_waits_for_review(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seed = tmp_path / "firm.yaml"
     seed.write_text(FIRM, encoding="utf-8")
@@ -31,6 +34,26 @@ def test_a_qbo_invoice_numbered_as_a_left_out_tps_invoice_waits_for_review(
         assert (item["status"], item["action"]) == ("Warning", "review")
         assert f"{doc} exists in TPS" in item["message"] and "tps.Invoice:i-1" in item["message"]
         assert run.counts["Failed"] == 0
+        # while the review waits on the firm, each run looks again reading the TPS invoice
+        # it names, not TPS's whole list of invoices
+        wholes: list[str] = []
+        records = session.tps.records
+
+        def counted(resource: str, updated_since: str = "", page_size: int = 500) -> Any:
+            if not updated_since:
+                wholes.append(resource)
+            return records(resource, updated_since, page_size)
+
+        monkeypatch.setattr(session.tps, "records", counted)
+        again = session.sync()
+        [item] = [
+            i
+            for i in session.state.items(again.run_id)
+            if i["record"] == f"qbo.Invoice:{rush['Id']}"
+        ]
+        assert (item["status"], item["action"]) == ("Warning", "review")
+        assert "invoices" not in wholes
+        assert len(_tps_by_doc(tps, doc)) == 1
 
 
 def test_a_qbo_invoice_of_a_new_number_still_goes_to_tps(tmp_path: Path) -> None:
