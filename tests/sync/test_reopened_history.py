@@ -114,9 +114,11 @@ def _qbo_invoice(qbo: Any, customer: str, doc: str, amount: str) -> dict[str, An
     return dict(qbo.company.create("Invoice", {**body, "Line": [line]}))
 
 
-def _qbo_payment(qbo: Any, customer: str, invoice: dict[str, Any]) -> dict[str, Any]:
+def _qbo_payment(
+    qbo: Any, customer: str, invoice: dict[str, Any], amount: str = ""
+) -> dict[str, Any]:
     link = [{"TxnId": invoice["Id"], "TxnType": "Invoice"}]
-    amount = str(invoice["TotalAmt"])
+    amount = amount or str(invoice["TotalAmt"])
     return dict(
         qbo.company.create(
             "Payment",
@@ -253,4 +255,25 @@ def test_on_sheets_a_bounced_cheque_brings_its_paid_invoice_across(tmp_path: Pat
         assert run.counts["Failed"] == 0
         [created] = _by_doc(qbo, doc)
         assert created["Balance"] == Decimal("100.00")
+        assert [b for b in session.reconcile() if b.difference] == []
+
+
+def test_the_qbo_payment_that_still_stands_follows_the_reopened_invoice(tmp_path: Path) -> None:
+    with demo_firm(tmp_path / "books", tps_seed=_seed(tmp_path)) as (session, qbo, tps):
+        customer = qbo.company.create(
+            "Customer",
+            {"DisplayName": "Bounce Ltd", "PrimaryEmailAddr": {"Address": "ap@bounce.example"}},
+        )
+        history = _qbo_invoice(qbo, customer["Id"], "H-2024-02", "100.00")
+        halves = [_qbo_payment(qbo, customer["Id"], history, "50.00") for _ in range(2)]
+        time.sleep(1.1)
+        session.backup()
+        assert session.sync().counts["Failed"] == 0
+        assert _tps_by_doc(tps, "H-2024-02") == []
+        paid = qbo.company.get("Payment", halves[1]["Id"])
+        qbo.company.delete("Payment", {"Id": paid["Id"], "SyncToken": paid["SyncToken"]})
+        run = session.sync()
+        assert run.counts["Failed"] == 0
+        [created] = _tps_by_doc(tps, "H-2024-02")
+        assert (created["total"], created["balance"]) == ("100.00", "50.00")
         assert [b for b in session.reconcile() if b.difference] == []
