@@ -405,13 +405,16 @@ class Planner:
 
     def _left_out_target(self, qualified: str, record: Record) -> str | None:
         """Why a record a match key found is out of this sync, or None: ignored by hand, the
-        exclusions for the phase (paid QBO history in the initial sync), or the initial
-        sync's, unless this plan found it owed again."""
+        initial sync's left out, unless this plan found it owed again, a void TPS record, or
+        the exclusions for the phase (paid QBO history in the initial sync)."""
         key = record_key(qualified, ident_of(qualified, record))
         if key in self.given.ignored:
             return f"ignored by hand: {self.given.ignored[key]}"
         if key in self.left_out:
             return self.left_out[key]
+        if system_of(qualified) == "tps" and record.get("status") == "void":
+            # its number is taken, and nothing is written to a void record: never a partner
+            return "it is void in TPS"
         try:
             excluded = self._excluded(qualified, record)
         except ExpressionError as failure:  # its own mapping reports the failure

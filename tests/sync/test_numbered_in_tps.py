@@ -68,3 +68,30 @@ def test_a_qbo_invoice_of_a_new_number_still_goes_to_tps(tmp_path: Path) -> None
         assert run.counts["Successful"] >= 1
         [made] = _tps_by_doc(tps, "Q-5001")
         assert made["balance"] == "75.00"
+
+
+def test_a_qbo_invoice_numbered_as_a_void_tps_invoice_neither_links_nor_rewrites_it(
+    tmp_path: Path,
+) -> None:
+    seed = tmp_path / "firm.yaml"
+    void = """  - {id: i-3, client_id: c-1, status: void, date: "2025-01-15",
+     due_date: "2025-02-15",
+     lines: [{line_no: 1, work_code: BK, description: Cancelled, amount: "500.00"}]}
+"""
+    seed.write_text(FIRM.replace("payments:\n", void + "payments:\n"), encoding="utf-8")
+    with demo_firm(tmp_path / "books", tps_seed=str(seed)) as (session, qbo, tps):
+        session.backup()
+        assert session.sync().counts["Failed"] == 0
+        [customer] = [r["qbo_id"] for r in session.state.links("Client|Customer")]
+        before = dict(tps.firm.table("invoices")["i-3"])
+        time.sleep(1.1)
+        rush = _qbo_invoice(qbo, customer, before["doc_number"], "75.00")
+        run = session.sync()
+        [item] = [
+            i for i in session.state.items(run.run_id) if i["record"] == f"qbo.Invoice:{rush['Id']}"
+        ]
+        assert (item["status"], item["action"]) == ("Warning", "review")
+        assert "it is void in TPS" in item["message"]
+        assert tps.firm.table("invoices")["i-3"] == before  # not rewritten
+        assert len(_tps_by_doc(tps, before["doc_number"])) == 1
+        assert session.state.links_of("Invoice|Invoice", {rush["Id"]}) == []
