@@ -341,14 +341,19 @@ class Session:
             if clients
             else {}
         )
+        from datetime import date
+
         from tpsqbo_engine.sync.ar_report import REPORT, customer_balances
+        from tpsqbo_engine.sync.reconcile import as_of
         from tpsqbo_engine.sync.scope import out_of_scope
 
-        report = customer_balances(self.qbo)
+        day = as_of(snapshot, date.today())
+        report = customer_balances(self.qbo, day)
         self.reconciled_from = (
-            f"QBO's {REPORT} report"
+            f"QBO's {REPORT} report as of {day.isoformat()}, the latest transaction date"
             if report is not None
-            else f"QBO's transactions (the company does not answer the {REPORT} report)"
+            else f"QBO's transactions of every date (the company does not answer the {REPORT} "
+            "report)"
         )
         return reconcile(snapshot, links, report, out_of_scope(self.rules, snapshot, self.phase))
 
