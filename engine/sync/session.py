@@ -4,7 +4,6 @@ command is one method here."""
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -68,11 +67,6 @@ class RunSummary:
     forced_reason: str = ""
     new_failures: int = 0  # Failed records not already failing, the same way, before
     notes: tuple[str, ...] = ()  # how the run read and where the next one starts
-
-
-def _same_failure(message: str) -> str:
-    """A failure's message without what differs on every call (QBO's intuit_tid)."""
-    return re.sub(r"\s*\(intuit_tid [^)]*\)", "", message).strip()
 
 
 class Session:
@@ -306,16 +300,12 @@ class Session:
     def new_failures(self, run_id: int) -> int:
         """Failures of this run that are not the record's previous outcome repeated: a
         nightly run that meets only known, unchanged failures has nothing new to say."""
+        from tpsqbo_engine.sync.failures import is_new
+
         new = 0
         for item in self.state.items(run_id, "Failed"):
             earlier = [i for i in self.state.items(record=item["record"]) if i["run_id"] < run_id]
-            last = earlier[-1] if earlier else None
-            if (
-                last is None
-                or last["status"] != "Failed"
-                or (_same_failure(last["message"]) != _same_failure(item["message"]))
-            ):
-                new += 1
+            new += is_new(item, earlier)
         return new
 
     @staticmethod
