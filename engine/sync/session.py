@@ -97,6 +97,11 @@ class Session:
             return missing.message
         return ""
 
+    def _linked_payments(self) -> set[str]:
+        """The TPS payments the sync has linked: on sheets, one edited in TPS keeps its id."""
+        pairs = {pair_of(m) for m in self.rules.mappings if "tps.Payment" in (m.source, m.target)}
+        return {row["tps_id"] for pair in pairs for row in self.state.links(pair)}
+
     def _tps_client(self) -> TpsSource:
         settings = self.config.tps
         if settings.connection == "files":
@@ -105,7 +110,9 @@ class Session:
                     "tps.connection is files, but tps.folder is not a folder",
                     hint="set tps.folder to the folder of TPS export sheets",
                 )
-            return FileBooks(settings.folder, self.config.firm, settings.encoding)
+            return FileBooks(
+                settings.folder, self.config.firm, settings.encoding, self._linked_payments
+            )
         token = os.environ.get(settings.token_env, "")
         if not token:
             raise UsageError(
