@@ -27,10 +27,11 @@ def payment_ids(
 
     The id is `pay-CLIENT-DATE-AMOUNT[-REFERENCE]`, e.g. `pay-A1-2026-10-05-100.00-CHQ881`.
     Payments sharing all four are told apart by a short digest of the rest of the row
-    (method, description, bank account), `~1a2b3c`, then by order (`~2`) only when the rows
-    are the same in those, where which is which makes no difference. The applications are
-    not in the digest: attaching an unapplied payment to an invoice later is routine in TPS
-    and leaves the payment the one it was.
+    (method, description, bank account), `~1a2b3c`, then by order (`~2`: by applications,
+    then by row) only when the rows are the same in those: payments alike in all but what
+    they pay, where which is which makes no difference to either book. The applications
+    are not in the digest: attaching an unapplied payment to an invoice later is routine in
+    TPS and leaves the payment the one it was.
     `known` are the ids an earlier read gave (the payments the sync has linked): a twin whose
     id is new while a known id of the same four is gone from this export is that payment,
     edited in TPS (its description, say), and keeps the known id.
@@ -48,13 +49,18 @@ def payment_ids(
             str(payment.get("description") or "").strip(),
             str(payment.get("bank_account") or "").strip(),
         )
-        keyed.append((base, rest, position))
+        # Only to order rows alike in all else, so that the export's order does not decide.
+        applied = "; ".join(
+            f"{a['invoice_id']}={Decimal(str(a['amount'])):.2f}"
+            for a in payment.get("applications") or []
+        )
+        keyed.append((base, rest, applied, position))
     # A suffix by the rest's own digest, not by its place among the others: a payment that
     # appears later (sorting before or after) leaves every other id as it was.
-    counts = Counter(base for base, _, _ in keyed)
+    counts = Counter(base for base, *_ in keyed)
     ids, twins = [""] * len(keyed), [""] * len(keyed)
     seen: dict[str, int] = {}
-    for base, rest, position in sorted(keyed):
+    for base, rest, _, position in sorted(keyed):
         twins[position] = (
             f"pay-{base}~" + hashlib.sha256("\x1f".join(rest).encode()).hexdigest()[:6]
         )
