@@ -16,6 +16,7 @@ from tpsqbo_engine.connectors.retry import RetryPolicy
 from tpsqbo_engine.sync.ar_report import customer_balances
 from tpsqbo_engine.sync.demo import demo_firm, november_invoice
 from tpsqbo_engine.sync.reconcile import Balance, as_of, qbo_ledger
+from tpsqbo_engine.sync.report import write_report
 from tpsqbo_engine.sync.session import Session
 from tpsqbo_engine.sync.snapshot import Snapshot
 
@@ -135,3 +136,5 @@ def test_a_postdated_invoice_in_both_systems_is_no_difference(tmp_path: Path) ->
             f"QBO's CustomerBalance report as of {later.isoformat()}, the latest transaction date"
         )
         assert [b.client for b in session.reconcile() if b.difference] == []
+        page = write_report(session, None, tmp_path / "report.html").read_text()
+        assert f"QBO&#39;s CustomerBalance report as of {later.isoformat()}" in page
