@@ -5,8 +5,9 @@ A failure is the record, the mapping it failed under, and what was said of it. W
 carries where the rule lives (`/work/firm/rules/payments.yaml:22:18: ...`); that prefix moves
 whenever the engine is reinstalled (another virtualenv, another Python's site-packages), the
 engine is upgraded or the firm's folder moves, while the failure stays the same one. So each
-located path is compared by its file name and position only, which with the mapping
-identify the rule within its pack; and QBO's intuit_tid, new on every call, is left out.
+file's path is compared by the file's name (and position) only, which with the mapping
+identify the rule within its pack (or the sheet within the firm's folder); and QBO's
+intuit_tid, new on every call, is left out.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 _TID = re.compile(r"\s*\(intuit_tid [^)]*\)")
-# A path (absolute or relative, / or \ separated) followed by :line: its folders go, its
-# file name and the position stay.
+# A file's path (absolute or relative, / or \\ separated, its name with an extension): its
+# folders go, its name stays (and the :line:col after it). A date typed 12/31/2026 is no path.
 _STOP = r"\s:;,'\"`()\[\]<>"
-_LOCATED = re.compile(rf"(?:\b[A-Za-z]:)?[^{_STOP}]*[\\/]([^\\/{_STOP}]+:\d+)")
+_LOCATED = re.compile(rf"(?:\b[A-Za-z]:)?[^{_STOP}]*[\\/]([^\\/{_STOP}]+\.[A-Za-z][A-Za-z0-9]*)\b")
 
 
 def identity(item: Mapping[str, Any]) -> tuple[str, str, str]:

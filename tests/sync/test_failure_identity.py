@@ -41,6 +41,15 @@ def test_a_located_message_is_the_same_failure_wherever_the_pack_lives() -> None
     assert {identity(_failed(m)) for m in moved} == {("tps.Payment:p-6", "payments", said)}
 
 
+def test_a_sheet_named_by_its_path_is_the_same_wherever_the_firm_folder_is() -> None:
+    said = "payments-to-enter.csv was changed by hand; move it out of outbox/"
+    assert identity(_failed(f"/srv/old/tps-files/outbox/{said}")) == identity(
+        _failed(f"/home/firm/tps-files/outbox/{said}")
+    )
+    dated = "Date 12/31/2026 is not a date TPS exports"
+    assert identity(_failed(dated)) != identity(_failed(dated.replace("12/31", "11/30")))
+
+
 def test_what_tells_failures_apart_still_does() -> None:
     said = "/a/rules/payments.yaml:22:18: tps.Invoice:i-1 waits for review"
     before = [_failed(said)]
