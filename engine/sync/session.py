@@ -347,7 +347,8 @@ class Session:
         day = as_of(snapshot, date.today())
         report = customer_balances(self.qbo, day)
         self.reconciled_from = (
-            f"QBO's {REPORT} report as of {day.isoformat()}, the latest transaction date"
+            f"QBO's {REPORT} report as of {day.isoformat()} (the latest transaction date "
+            "either side holds, today at the earliest)"
             if report is not None
             else f"QBO's transactions of every date (the company does not answer the {REPORT} "
             "report)"

@@ -111,6 +111,7 @@ def test_a_client_whose_retainer_equals_its_open_invoices_reconciles(tmp_path: P
         row = _row(session, clients[owing.client])
         assert (row.tps, row.qbo, row.difference) == (Decimal("0.00"),) * 3
         assert row.qbo_credits == row.tps_credits == owing.tps
+        assert f"report as of {dt.date.today().isoformat()} " in session.reconciled_from
         assert [b.client for b in session.reconcile() if b.difference] == []
 
 
@@ -133,7 +134,8 @@ def test_a_postdated_invoice_in_both_systems_is_no_difference(tmp_path: Path) ->
         assert row.tps == before.tps + Decimal("380.00")
         assert (row.qbo, row.difference) == (row.tps, Decimal("0.00"))
         assert session.reconciled_from == (
-            f"QBO's CustomerBalance report as of {later.isoformat()}, the latest transaction date"
+            f"QBO's CustomerBalance report as of {later.isoformat()} (the latest transaction "
+            "date either side holds, today at the earliest)"
         )
         assert [b.client for b in session.reconcile() if b.difference] == []
         page = write_report(session, None, tmp_path / "report.html").read_text()
