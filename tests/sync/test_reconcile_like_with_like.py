@@ -19,6 +19,7 @@ from tpsqbo_engine.sync.reconcile import Balance, as_of, qbo_ledger
 from tpsqbo_engine.sync.report import write_report
 from tpsqbo_engine.sync.session import Session
 from tpsqbo_engine.sync.snapshot import Snapshot
+from tpsqbo_engine.watch.runs import reconcile_run
 
 
 def _settled(customer: str = "5") -> Snapshot:
@@ -140,3 +141,7 @@ def test_a_postdated_invoice_in_both_systems_is_no_difference(tmp_path: Path) ->
         assert [b.client for b in session.reconcile() if b.difference] == []
         page = write_report(session, None, tmp_path / "report.html").read_text()
         assert f"QBO&#39;s CustomerBalance report as of {later.isoformat()}" in page
+        watched = reconcile_run(session)  # `watch --reconcile`: the history says it too
+        (summary,) = [i for i in session.state.items(watched.run_id) if i["record"] == "reconcile"]
+        assert " client(s) compared, 0 with a difference; QBO's side from " in summary["message"]
+        assert f"report as of {later.isoformat()} " in summary["message"]
