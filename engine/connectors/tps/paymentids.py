@@ -38,23 +38,7 @@ def payment_ids(
     `payments` are rows as read (or as exported): client code, ISO date, amount,
     applications by invoice number.
     """
-    keyed = []
-    for position, payment in enumerate(payments):
-        amount = Decimal(str(payment.get("amount") or 0)).quantize(Decimal("0.01"))
-        parts = [payment.get("client_id"), payment.get("date"), amount, payment.get("reference")]
-        base = "-".join(p for p in (_id_part(v) for v in parts) if p)
-        rest = (
-            str(payment.get("method") or "").strip(),
-            "",  # once the applications: kept empty so that ids given before stay as they were
-            str(payment.get("description") or "").strip(),
-            str(payment.get("bank_account") or "").strip(),
-        )
-        # Only to order rows alike in all else, so that the export's order does not decide.
-        applied = "; ".join(
-            f"{a['invoice_id']}={Decimal(str(a['amount'])):.2f}"
-            for a in payment.get("applications") or []
-        )
-        keyed.append((base, rest, applied, position))
+    keyed = [(*_what_it_is(payment), position) for position, payment in enumerate(payments)]
     # A suffix by the rest's own digest, not by its place among the others: a payment that
     # appears later (sorting before or after) leaves every other id as it was.
     counts = Counter(base for base, *_ in keyed)
@@ -75,6 +59,25 @@ def payment_ids(
     for position, payment in enumerate(payments):
         twins[position] = "" if entered_as(dict(payment)) else twins[position]
     return _carried(ids, twins, known)
+
+
+def _what_it_is(payment: Mapping[str, Any]) -> tuple[str, tuple[str, ...], str]:
+    """(the four, the rest the digest is of, the applications)."""
+    amount = Decimal(str(payment.get("amount") or 0)).quantize(Decimal("0.01"))
+    parts = [payment.get("client_id"), payment.get("date"), amount, payment.get("reference")]
+    base = "-".join(p for p in (_id_part(v) for v in parts) if p)
+    rest = (
+        str(payment.get("method") or "").strip(),
+        "",  # once the applications: kept empty so that ids given before stay as they were
+        str(payment.get("description") or "").strip(),
+        str(payment.get("bank_account") or "").strip(),
+    )
+    # Only to order rows alike in all else, so that the export's order does not decide.
+    applied = "; ".join(
+        f"{a['invoice_id']}={Decimal(str(a['amount'])):.2f}"
+        for a in payment.get("applications") or []
+    )
+    return base, rest, applied
 
 
 def _carried(ids: list[str], twins: list[str], known: Collection[str]) -> list[str]:
