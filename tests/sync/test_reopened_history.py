@@ -277,3 +277,44 @@ def test_the_qbo_payment_that_still_stands_follows_the_reopened_invoice(tmp_path
         [created] = _tps_by_doc(tps, "H-2024-02")
         assert (created["total"], created["balance"]) == ("100.00", "50.00")
         assert [b for b in session.reconcile() if b.difference] == []
+
+
+def test_a_cheque_reduced_in_tps_reopens_its_invoice_for_what_it_no_longer_pays(
+    tmp_path: Path,
+) -> None:
+    seed = tmp_path / "carried.yaml"
+    # one cheque over the paid invoice and the open one: carried with its open part
+    seed.write_text(
+        FIRM.replace(
+            'amount: "100.00", method: Cheque,\n     reference: "CHQ 2001", '
+            'applications: [{invoice_id: i-1, amount: "100.00"}]}',
+            'amount: "120.00", method: Cheque,\n     reference: "CHQ 2001", '
+            'applications: [{invoice_id: i-1, amount: "100.00"}, '
+            '{invoice_id: i-2, amount: "20.00"}]}',
+        ),
+        encoding="utf-8",
+    )
+    with demo_firm(tmp_path / "books", tps_seed=str(seed)) as (session, qbo, tps):
+        session.backup()
+        first = session.sync()
+        [carried] = _items(session, first.run_id, "tps.Payment:p-1")
+        assert (
+            carried["status"] == "Successful" and "carried with its open part" in carried["message"]
+        )
+        time.sleep(1.1)
+        cheque = tps.firm.table("payments")["p-1"]
+        applied = [
+            {"invoice_id": "i-1", "amount": "60.00"},
+            {"invoice_id": "i-2", "amount": "20.00"},
+        ]
+        session.tps.update(
+            "payments",
+            "p-1",
+            {"amount": "80.00", "applications": applied},
+            version=cheque["version"],
+        )
+        run = session.sync()
+        assert run.counts["Failed"] == 0
+        [created] = _by_doc(qbo, tps.firm.table("invoices")["i-1"]["doc_number"])
+        assert (created["TotalAmt"], created["Balance"]) == (Decimal("100.00"), Decimal("40.00"))
+        assert [b for b in session.reconcile() if b.difference] == []
