@@ -33,7 +33,8 @@ from tpsqbo_engine.sync import planned_writes, planner, session
 from tpsqbo_engine.sync.compare import flatten
 from tpsqbo_engine.sync.demo import demo_firm
 from tpsqbo_engine.sync.plan import Plan
-from tpsqbo_engine.sync.planner import PlanInput, Planner
+from tpsqbo_engine.sync.plan_input import PlanInput
+from tpsqbo_engine.sync.planner import Planner
 
 
 def plan_input(firm: session.Session) -> PlanInput:

@@ -30,7 +30,8 @@ from tpsqbo_engine.ruleset.shapes import entity_validator
 from tpsqbo_engine.ruleset.source import SourceDocument, display_path, load_file
 from tpsqbo_engine.sync.links import pair_of
 from tpsqbo_engine.sync.plan import Operation, Plan
-from tpsqbo_engine.sync.planner import LinkRow, PlanInput, Planner
+from tpsqbo_engine.sync.plan_input import LinkRow, PlanInput
+from tpsqbo_engine.sync.planner import Planner
 from tpsqbo_engine.sync.snapshot import Snapshot
 
 CASE_KEYS = ("description", "phase", "today", "firm", "tps", "qbo", "links", "expect")

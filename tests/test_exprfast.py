@@ -28,7 +28,8 @@ from tpsqbo_engine.ruleset.model import FieldRule, RuleSet, load_ruleset
 from tpsqbo_engine.sync import applying
 from tpsqbo_engine.sync.hashing import _canonical, content_hash
 from tpsqbo_engine.sync.links import Links
-from tpsqbo_engine.sync.planner import PlanInput, Planner
+from tpsqbo_engine.sync.plan_input import PlanInput
+from tpsqbo_engine.sync.planner import Planner
 from tpsqbo_engine.sync.runtime import Resolver
 from tpsqbo_engine.sync.snapshot import TPS_RESOURCES, Snapshot
 

@@ -13,7 +13,8 @@ from tpsqbo_engine import resources
 from tpsqbo_engine.cli import main
 from tpsqbo_engine.packtest import run_pack_tests
 from tpsqbo_engine.ruleset.model import load_ruleset
-from tpsqbo_engine.sync.planner import PlanInput, Planner
+from tpsqbo_engine.sync.plan_input import PlanInput
+from tpsqbo_engine.sync.planner import Planner
 from tpsqbo_engine.sync.snapshot import Snapshot
 
 CASE = """description: a new client

@@ -27,7 +27,7 @@ from tpsqbo_engine.sync.runtime import Resolver, content_hash, desired
 from tpsqbo_engine.sync.snapshot import Snapshot
 
 if TYPE_CHECKING:
-    from tpsqbo_engine.sync.planner import LinkRow
+    from tpsqbo_engine.sync.plan_input import LinkRow
 
 Record = dict[str, Any]
 REACTIVATE = "Active"

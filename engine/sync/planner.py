@@ -11,23 +11,22 @@ record the rules want is computed and compared with what is there, field by fiel
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
 from typing import Any
 
 from tpsqbo_engine.filters import ExpressionError
-from tpsqbo_engine.ruleset.model import Action, ExclusionRule, MappingRule, RuleSet
+from tpsqbo_engine.ruleset.model import Action, ExclusionRule, MappingRule
 from tpsqbo_engine.sync.credits import left_out_part
 from tpsqbo_engine.sync.links import Links, pair_of, record_key, system_of
 from tpsqbo_engine.sync.markers import marker_of
 from tpsqbo_engine.sync.matching import Matcher, ident_of
 from tpsqbo_engine.sync.plan import Operation, Plan
+from tpsqbo_engine.sync.plan_input import LinkRow, PlanInput
 from tpsqbo_engine.sync.planned_writes import REACTIVATE, writes_for
 from tpsqbo_engine.sync.planned_writes import version_of as version_of  # session, undo
 from tpsqbo_engine.sync.runtime import ExcludedReference, Resolver, desired, wanted
-from tpsqbo_engine.sync.snapshot import Snapshot
 from tpsqbo_engine.sync.unapplied import split_lines, warning
 from tpsqbo_engine.sync.voids import deletions, void_across
 
@@ -43,39 +42,6 @@ RESOLVED = (
 SET_ASIDE_EVERY = 200
 # How a record left out with what it refers to is told (runtime.ExcludedReference).
 REFERS_TO = "refers to "
-
-
-@dataclass(frozen=True)
-class LinkRow:
-    tps_id: str
-    qbo_id: str
-    content_hash: str = ""
-    tps_version: str = ""
-    qbo_version: str = ""
-    mapping: str = ""
-
-
-@dataclass
-class PlanInput:
-    rules: RuleSet
-    snapshot: Snapshot
-    links: Mapping[str, list[LinkRow]]  # pair -> rows
-    phase: str = "initial"
-    ignored: Mapping[str, str] = field(default_factory=dict)
-    # (mapping, source id) -> target id, or "new"
-    pins: Mapping[tuple[str, str], str] = field(default_factory=dict)
-    # Records the initial sync left out (record -> reason): out while the reason holds.
-    left_out: Mapping[str, str] = field(default_factory=dict)
-    # Records already reported as excluded in an earlier run.
-    reported: frozenset[str] = frozenset()
-    # (mapping, record) whose latest outcome was Failed: one the rules now leave with nothing
-    # to write (what failed was put right) says so, or it would be listed as failed for good.
-    failed: frozenset[tuple[str, str]] = frozenset()
-    # The run's clock: the plan's time and `today()` in rules (pack tests fix it).
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-    # A chunk of a big firm's initial sync: the records of the whole read, which a match key
-    # may find to name in a review (another customer's invoice of the number), never link.
-    elsewhere: Snapshot | None = None
 
 
 @contextmanager

@@ -20,7 +20,7 @@ from tpsqbo_engine.state import StateStore
 from tpsqbo_engine.sync.links import pair_of, system_of
 from tpsqbo_engine.sync.matching import NORMALIZERS, ident_of
 from tpsqbo_engine.sync.mirror import FIRM_SIZED, MIRRORED, Mirror
-from tpsqbo_engine.sync.planner import LinkRow
+from tpsqbo_engine.sync.plan_input import LinkRow
 from tpsqbo_engine.sync.snapshot import ALWAYS_WHOLE, Record, Snapshot
 from tpsqbo_engine.sync.unapplied import carriers
 

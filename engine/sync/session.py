@@ -29,7 +29,8 @@ from tpsqbo_engine.sync.links import pair_of
 from tpsqbo_engine.sync.lock import locked
 from tpsqbo_engine.sync.mirror import Mirror, Written
 from tpsqbo_engine.sync.plan import Plan
-from tpsqbo_engine.sync.planner import OUT_OF_SCOPE, PlanInput, Planner, version_of
+from tpsqbo_engine.sync.plan_input import PlanInput
+from tpsqbo_engine.sync.planner import OUT_OF_SCOPE, Planner, version_of
 from tpsqbo_engine.sync.reconcile import Balance, reconcile
 from tpsqbo_engine.sync.referenced import links_of, named
 from tpsqbo_engine.sync.snapshot import (

@@ -14,7 +14,7 @@ from tpsqbo_engine.sync.plan import Operation
 from tpsqbo_engine.sync.planned_writes import version_of
 
 if TYPE_CHECKING:
-    from tpsqbo_engine.sync.planner import LinkRow, PlanInput
+    from tpsqbo_engine.sync.plan_input import LinkRow, PlanInput
 
 Record = dict[str, Any]
 

@@ -15,7 +15,8 @@ from tpsqbo_engine.ruleset.model import load_ruleset
 from tpsqbo_engine.sync.demo import demo_firm
 from tpsqbo_engine.sync.links import Links
 from tpsqbo_engine.sync.plan import Operation
-from tpsqbo_engine.sync.planner import LinkRow, PlanInput, Planner
+from tpsqbo_engine.sync.plan_input import LinkRow, PlanInput
+from tpsqbo_engine.sync.planner import Planner
 from tpsqbo_engine.sync.referenced import links_of
 from tpsqbo_engine.sync.runtime import Resolver
 from tpsqbo_engine.sync.session import Session

@@ -26,7 +26,8 @@ from tpsqbo_engine.ruleset.typecheck import check_value
 from tpsqbo_engine.sync.demo import demo_firm
 from tpsqbo_engine.sync.links import Links
 from tpsqbo_engine.sync.plan import Operation
-from tpsqbo_engine.sync.planner import LinkRow, PlanInput, Planner
+from tpsqbo_engine.sync.plan_input import LinkRow, PlanInput
+from tpsqbo_engine.sync.planner import Planner
 from tpsqbo_engine.sync.runtime import Resolver, context
 from tpsqbo_engine.sync.session import Session
 from tpsqbo_engine.sync.snapshot import Snapshot

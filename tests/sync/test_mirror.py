@@ -128,7 +128,8 @@ def test_money_keeps_its_exact_decimal_places_in_the_mirror() -> None:
 
 
 def test_paid_history_kept_short_is_planned_exactly_as_when_read_whole(tmp_path: Path) -> None:
-    from tpsqbo_engine.sync.planner import PlanInput, Planner
+    from tpsqbo_engine.sync.plan_input import PlanInput
+    from tpsqbo_engine.sync.planner import Planner
     from tpsqbo_engine.sync.snapshot import entities_used, read_snapshot
 
     with demo_firm(tmp_path, tps_seed="large:20") as (session, _, _):

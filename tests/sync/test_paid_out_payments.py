@@ -10,7 +10,8 @@ from typing import Any
 from tpsqbo_engine.resources import rules_dir
 from tpsqbo_engine.ruleset.model import load_ruleset
 from tpsqbo_engine.sync.plan import Operation
-from tpsqbo_engine.sync.planner import PlanInput, Planner
+from tpsqbo_engine.sync.plan_input import PlanInput
+from tpsqbo_engine.sync.planner import Planner
 from tpsqbo_engine.sync.snapshot import Snapshot
 
 CLIENT = {"id": "c-1", "code": "OAK01", "name": "Oak Street Dental", "email": "ap@oak.example"}

@@ -12,7 +12,8 @@ import pytest
 from tpsqbo_engine.emulators.tps.seed import seeded_firm
 from tpsqbo_engine.resources import rules_dir
 from tpsqbo_engine.ruleset.model import load_ruleset
-from tpsqbo_engine.sync.planner import PlanInput, Planner
+from tpsqbo_engine.sync.plan_input import PlanInput
+from tpsqbo_engine.sync.planner import Planner
 from tpsqbo_engine.sync.snapshot import TPS_RESOURCES, Snapshot
 
 

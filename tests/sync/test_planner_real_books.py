@@ -10,7 +10,8 @@ import pytest
 from tpsqbo_engine.resources import rules_dir
 from tpsqbo_engine.ruleset.model import RuleSet, load_ruleset
 from tpsqbo_engine.sync.plan import Operation
-from tpsqbo_engine.sync.planner import LinkRow, PlanInput, Planner
+from tpsqbo_engine.sync.plan_input import LinkRow, PlanInput
+from tpsqbo_engine.sync.planner import Planner
 from tpsqbo_engine.sync.snapshot import Snapshot
 
 CLIENT = {"id": "c-1", "code": "CED01", "name": "Cedar Point Marina ", "email": None}

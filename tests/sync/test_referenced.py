@@ -12,7 +12,8 @@ from tpsqbo_engine.sync.demo import demo_firm
 from tpsqbo_engine.sync.links import pair_of
 from tpsqbo_engine.sync.mirror import FIRM_SIZED, Mirror
 from tpsqbo_engine.sync.plan import Operation, Plan
-from tpsqbo_engine.sync.planner import OUT_OF_SCOPE, PlanInput, Planner
+from tpsqbo_engine.sync.plan_input import PlanInput
+from tpsqbo_engine.sync.planner import OUT_OF_SCOPE, Planner
 from tpsqbo_engine.sync.referenced import _not_newer, add_referenced, link_row, named
 from tpsqbo_engine.sync.session import Session
 from tpsqbo_engine.sync.snapshot import Snapshot
