@@ -60,13 +60,7 @@ def unlock(
     coord: CoordFile = DEFAULT_COORD,
     output: FormatOption = "text",
 ) -> None:
-    """Show who holds the firm's run lock and since when, and clear it when its run is gone.
-
-    A holder alive on this host, or holding a live fleet lease, is never cleared; one on
-    another host only with --yes or --holder '<holder as shown>'. A fleet run's holder has its
-    lease checked in its fleet (--broker, or --coord without one). Exit 0 when no lock is
-    left by the holder shown, 1 when it is kept, 2 when it needs --yes or --holder.
-    """
+    """Show who holds the firm's run lock; clear it when its run is gone (exit 1: kept)."""
     from tpsqbo_engine.sync.config import load_config
     from tpsqbo_engine.sync.firmfiles import open_state
 

@@ -9,6 +9,7 @@ module can read is an error, never "no A/R".
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from decimal import Decimal, InvalidOperation
@@ -29,14 +30,17 @@ class UnreadableReport(EngineError):
         )
 
 
-def customer_balances(qbo: QboClient) -> dict[str, Decimal] | None:
-    """Customer id -> open balance (net of credits) as QBO reports it, or None when the
-    company does not answer the report."""
+def customer_balances(qbo: QboClient, as_of: dt.date) -> dict[str, Decimal] | None:
+    """Customer id -> open balance (net of credits) as QBO reports it as of `as_of`, or None
+    when the company does not answer the report. Without a date QBO reports as of its today,
+    leaving out what is dated later (a year-end entry, a postdated cheque) while the credits
+    and TPS's side count every transaction: `as_of` is the latest date those cover."""
     # One attempt: a company without reports answers with an error every time, and
     # transactions are a sound second source, named in the output.
     patient, qbo.retry = qbo.retry, replace(qbo.retry, attempts=1)
     try:
-        body = qbo.call("GET", f"reports/{REPORT}", params={"accounting_method": "Accrual"})
+        params = {"accounting_method": "Accrual", "report_date": as_of.isoformat()}
+        body = qbo.call("GET", f"reports/{REPORT}", params=params)
     except FatalConnectorError:
         raise
     except ConnectorError:

@@ -10,6 +10,7 @@ difference that report would show is never hidden by our own arithmetic.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -75,6 +76,36 @@ def tps_ledger(snapshot: Snapshot) -> Ledger:
     return ledger
 
 
+# The transactions each ledger counts, and the field holding each one's date.
+DATED = {
+    "tps.Invoice": "date",
+    "tps.FinanceCharge": "date",
+    "tps.Adjustment": "date",
+    "tps.Payment": "date",
+    "qbo.Invoice": "TxnDate",
+    "qbo.CreditMemo": "TxnDate",
+    "qbo.Payment": "TxnDate",
+}
+
+
+def as_of(snapshot: Snapshot, today: dt.date) -> dt.date:
+    """The date QBO's report must be asked for so that it covers what the ledgers count:
+    the latest transaction date on either side, and at least `today`. Both ledgers count
+    every open transaction whatever its date, so a report as of today alone would leave
+    out a postdated cheque or a year-end invoice that the other side counts."""
+    latest = today
+    for qualified, field in DATED.items():
+        for record in snapshot.records(qualified).values():
+            value = record.get(field)
+            try:
+                day = dt.date.fromisoformat(str(value)[:10]) if value else None
+            except ValueError:
+                continue  # an unreadable date is refused where the record is read
+            if day and day > latest:
+                latest = day
+    return latest
+
+
 def _live(snapshot: Snapshot, qualified: str) -> Iterator[Record]:
     return (r for r in snapshot.records(qualified).values() if r.get("status") != "void")
 
@@ -93,9 +124,12 @@ def qbo_ledger(snapshot: Snapshot, report: Mapping[str, Decimal] | None = None) 
             payment["CustomerRef"]["value"], _money(payment.get("UnappliedAmt")), credit=True
         )
     if report is not None:
-        # The report's open balance is already net of the credits it knows.
+        # The report's open balance is already net of the credits it knows. QBO's report has
+        # no row for a customer whose net is 0 (open invoices equal to its credits): such a
+        # customer nets to 0, so what it owes is its credits, never 0 less its credits.
         ledger.owed = {
-            who: amount + ledger.credits.get(who, ZERO) for who, amount in report.items()
+            who: report.get(who, ZERO) + ledger.credits.get(who, ZERO)
+            for who in set(ledger.owed) | set(ledger.credits) | set(report)
         }
     return ledger
 

@@ -44,5 +44,6 @@ def write_report(session: Session, run_id: int | None, out: Path) -> Path:
         balances=balances,
         unreconciled=unreconciled,
         differences=sum(1 for b in balances if b.difference),
+        reconciled_from=session.reconciled_from,
     )
     return write_private(out, page)

@@ -161,9 +161,9 @@ class Resolver:
         """The resolver's side of the function registry (engine/functions.py)."""
         # partials, not lambdas: `linked` is called for every line of every invoice
         if name == "linked":
-            return partial(self.linked, system=system)
+            return partial(self.linked, system)
         if name == "record":
-            return partial(self.record, system=system)
+            return partial(self.record, system)
         if name == "wip":
             return partial(self.wip, record)
         if name == "today":
@@ -271,7 +271,8 @@ class Resolver:
             str(record["id"] if system == "tps" else record["Id"]) if record is not None else None
         )
 
-    def linked(self, mapping_id: str, key: Any, system: str) -> Any:
+    def linked(self, system: str, mapping_id: str, key: Any) -> Any:
+        # `system` first: bound positionally (a partial with a keyword costs as much again)
         # Asked for every line of every invoice; what a key links to does not change while
         # a plan is made (a link, or a record this plan creates), only whether it is left out.
         known = self._linked.get((mapping_id, key, system)) if type(key) is str else None
@@ -379,7 +380,7 @@ class Resolver:
         record = self.snapshot.find(qualified, ident)
         return {"value": ident, "name": _display(record)} if record else {"value": ident}
 
-    def record(self, mapping_id: str, key: Any, system: str) -> Any:
+    def record(self, system: str, mapping_id: str, key: Any) -> Any:
         mapping = self.mapping(mapping_id)
         if system_of(mapping.source) == system:
             qualified, found = mapping.source, self.by_key(mapping.source, mapping.key, key)

@@ -4,7 +4,6 @@ command is one method here."""
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -70,11 +69,6 @@ class RunSummary:
     notes: tuple[str, ...] = ()  # how the run read and where the next one starts
 
 
-def _same_failure(message: str) -> str:
-    """A failure's message without what differs on every call (QBO's intuit_tid)."""
-    return re.sub(r"\s*\(intuit_tid [^)]*\)", "", message).strip()
-
-
 class Session:
     def __init__(self, config: FirmConfig) -> None:
         if len(config.rules) != 1:
@@ -103,6 +97,11 @@ class Session:
             return missing.message
         return ""
 
+    def _linked_payments(self) -> set[str]:
+        """The TPS payments the sync has linked: on sheets, one edited in TPS keeps its id."""
+        pairs = {pair_of(m) for m in self.rules.mappings if "tps.Payment" in (m.source, m.target)}
+        return {row["tps_id"] for pair in pairs for row in self.state.links(pair)}
+
     def _tps_client(self) -> TpsSource:
         settings = self.config.tps
         if settings.connection == "files":
@@ -111,7 +110,9 @@ class Session:
                     "tps.connection is files, but tps.folder is not a folder",
                     hint="set tps.folder to the folder of TPS export sheets",
                 )
-            return FileBooks(settings.folder, self.config.firm, settings.encoding)
+            return FileBooks(
+                settings.folder, self.config.firm, settings.encoding, self._linked_payments
+            )
         token = os.environ.get(settings.token_env, "")
         if not token:
             raise UsageError(
@@ -306,16 +307,12 @@ class Session:
     def new_failures(self, run_id: int) -> int:
         """Failures of this run that are not the record's previous outcome repeated: a
         nightly run that meets only known, unchanged failures has nothing new to say."""
+        from tpsqbo_engine.sync.failures import is_new
+
         new = 0
         for item in self.state.items(run_id, "Failed"):
             earlier = [i for i in self.state.items(record=item["record"]) if i["run_id"] < run_id]
-            last = earlier[-1] if earlier else None
-            if (
-                last is None
-                or last["status"] != "Failed"
-                or (_same_failure(last["message"]) != _same_failure(item["message"]))
-            ):
-                new += 1
+            new += is_new(item, earlier)
         return new
 
     @staticmethod
@@ -341,14 +338,20 @@ class Session:
             if clients
             else {}
         )
+        from datetime import date
+
         from tpsqbo_engine.sync.ar_report import REPORT, customer_balances
+        from tpsqbo_engine.sync.reconcile import as_of
         from tpsqbo_engine.sync.scope import out_of_scope
 
-        report = customer_balances(self.qbo)
+        day = as_of(snapshot, date.today())
+        report = customer_balances(self.qbo, day)
         self.reconciled_from = (
-            f"QBO's {REPORT} report"
+            f"QBO's {REPORT} report as of {day.isoformat()} (the latest transaction date "
+            "either side holds, today at the earliest)"
             if report is not None
-            else f"QBO's transactions (the company does not answer the {REPORT} report)"
+            else f"QBO's transactions of every date (the company does not answer the {REPORT} "
+            "report)"
         )
         return reconcile(snapshot, links, report, out_of_scope(self.rules, snapshot, self.phase))
 

@@ -87,7 +87,8 @@ def reconcile_run(session: Session) -> Outcome:
                 "reconcile",
                 "reconcile",
                 "Successful" if not differences else "Warning",
-                f"{len(balances)} client(s) compared, {differences} with a difference",
+                f"{len(balances)} client(s) compared, {differences} with a difference; "
+                f"QBO's side from {session.reconciled_from}",
             )
             counts = session.state.finish_run(run_id, "completed")
     write_report(session, run_id, session.config.workdir / "reports" / f"reconcile-{run_id}.html")

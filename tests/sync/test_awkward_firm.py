@@ -283,7 +283,7 @@ def test_reconcile_takes_qbo_s_side_from_its_own_report_when_it_answers(
 
     session = synced.session
     from_report = session.reconcile()
-    assert session.reconciled_from == "QBO's CustomerBalance report"
+    assert session.reconciled_from.startswith("QBO's CustomerBalance report as of ")
     # QBO's own report and the engine's arithmetic over QBO's transactions agree here.
     links = {r["tps_id"]: r["qbo_id"] for r in session.state.links("Client|Customer")}
     assert from_report == reconcile(session.snapshot(whole=True), links)
@@ -316,7 +316,7 @@ def test_reconcile_takes_qbo_s_side_from_its_own_report_when_it_answers(
 
     monkeypatch.setattr(session.qbo, "call", reports)
     reported = {r.client: r for r in session.reconcile()}
-    assert session.reconciled_from == "QBO's CustomerBalance report"
+    assert session.reconciled_from.startswith("QBO's CustomerBalance report as of ")
     assert reported["HAW01"].qbo == Decimal("999.00")  # QBO's word, not our arithmetic
     assert reported["HAW01"].qbo_credits == rows["HAW01"].qbo_credits
     assert reported["HAW01"].difference == rows["HAW01"].tps - Decimal("999.00")

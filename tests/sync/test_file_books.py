@@ -136,7 +136,7 @@ def test_a_payment_s_id_is_what_it_is_not_where_its_row_sits(tmp_path: Path) -> 
         "A1,2026-10-05,100.00,AA-2=100.00,CHQ 1,",
         "A1,2026-10-06,50.00,AA-1=50.00,,cash",
         "A1,2026-10-06,50.00,AA-1=50.00,,cash",  # the same payment twice: told apart by order
-        "A1,2026-10-06,50.00,AA-2=50.00,,cash",  # same client, day and amount: by the rest
+        "A1,2026-10-06,50.00,AA-2=50.00,,cash",  # alike but in what it pays: by it, in order
     ]
     header = "Client Code,Date,Amount,Applied To,Reference,Description\n"
     ids = []
@@ -152,11 +152,11 @@ def test_a_payment_s_id_is_what_it_is_not_where_its_row_sits(tmp_path: Path) -> 
     assert ids[0] == ids[1]
     assert [i for i, _ in ids[0]] == [
         "pay-A1-2026-10-05-100.00-CHQ1",
-        "pay-A1-2026-10-06-50.00~6bc2fb",
-        "pay-A1-2026-10-06-50.00~740287",
-        "pay-A1-2026-10-06-50.00~740287~2",
+        "pay-A1-2026-10-06-50.00~03de96",
+        "pay-A1-2026-10-06-50.00~03de96~2",
+        "pay-A1-2026-10-06-50.00~03de96~3",
     ]
-    assert dict(ids[0])["pay-A1-2026-10-06-50.00~6bc2fb"] == ("AA-2",)
+    assert dict(ids[0])["pay-A1-2026-10-06-50.00~03de96~3"] == ("AA-2",)
 
 
 def test_a_payment_like_others_appearing_keeps_every_existing_id() -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -60,8 +60,16 @@ def _versioned(record: Record, stamp: str) -> Record:
 class FileTps:
     """The part of `TpsClient` the sync uses, over export and import sheets."""
 
-    def __init__(self, folder: Path, firm_name: str, encoding: str = "") -> None:
+    def __init__(
+        self,
+        folder: Path,
+        firm_name: str,
+        encoding: str = "",
+        known_payments: Callable[[], Collection[str]] = frozenset,
+    ) -> None:
         self.folder, self.firm_name, self.encoding = folder, firm_name, encoding
+        # The payment ids the sync knows (has linked): a payment edited in TPS keeps its id.
+        self.known_payments = known_payments
         self.outbox = folder / "outbox"
         self._records: dict[str, dict[str, Record]] | None = None
         self._importing: set[str] = set()  # invoice numbers waiting in import-invoices.csv
@@ -81,7 +89,7 @@ class FileTps:
         for name, reader in (
             ("clients", sheetreading.read_clients),
             ("work-codes", sheetreading.read_work_codes),
-            ("payments", sheetreading.read_payments),
+            ("payments", self._read_payments),
         ):
             path = _sheet(self.folder, name)
             if path is not None:
@@ -113,6 +121,9 @@ class FileTps:
             for resource, rows in loaded.items()
         }
         return self._records
+
+    def _read_payments(self, path: Path) -> list[Record]:
+        return sheetreading.read_payments(path, self.known_payments())
 
     def _as_changed(self, loaded: dict[str, list[Record]]) -> None:
         """Clients and invoices as the changes waiting in the outbox leave them, and the

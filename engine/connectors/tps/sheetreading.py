@@ -12,7 +12,7 @@ id is its number.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -262,7 +262,9 @@ def applied_to(text: str) -> list[Record]:
     return applications
 
 
-def read_payments(path: Path) -> list[Record]:
+def read_payments(path: Path, known: Collection[str] = frozenset()) -> list[Record]:
+    """The payments sheet's rows; `known` are payment ids earlier reads gave
+    (`paymentids.payment_ids`)."""
     records, problems = read_sheet(path, SHEETS["payments"])
     for record in records:
         try:
@@ -292,7 +294,7 @@ def read_payments(path: Path) -> list[Record]:
         else:
             record["unapplied_amount"] = str(Decimal(record.get("amount", "0")) - applied)
     _require(problems)
-    for record, ident in zip(records, payment_ids(records), strict=True):
+    for record, ident in zip(records, payment_ids(records, known), strict=True):
         record["id"] = ident
         record.update(source="tps", status="active")
     return _clean(records)
