@@ -70,16 +70,16 @@ def qbo_display_name(value: Any) -> str:
 
 # A company suffix and the legal form it marks: spellings of one form are the same.
 LEGAL_FORMS = {
-    "inc": "Inc.",
-    "incorporated": "Inc.",
-    "ltd": "Ltd.",
-    "limited": "Ltd.",
+    "inc": "Inc",
+    "incorporated": "Inc",
+    "ltd": "Ltd",
+    "limited": "Ltd",
     "llc": "LLC",
     "llp": "LLP",
-    "corp": "Corp.",
-    "corporation": "Corp.",
-    "co": "Co.",
-    "company": "Co.",
+    "corp": "Corp",
+    "corporation": "Corp",
+    "co": "Co",
+    "company": "Co",
     "plc": "PLC",
     "pc": "PC",
 }
@@ -100,7 +100,7 @@ def normalize_name(value: Any) -> str:
 
 
 def legal_forms(value: Any) -> frozenset[str]:
-    """The legal forms a company name's suffixes mark ('Maple Leaf Limited' -> {'Ltd.'}):
+    """The legal forms a company name's suffixes mark ('Maple Leaf Limited' -> {'Ltd'}):
     what normalize_name folds away, kept to tell two companies of one name apart."""
     return frozenset(LEGAL_FORMS[found] for found in _COMPANY_SUFFIXES.findall(_folded(value)))
 

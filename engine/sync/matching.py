@@ -274,7 +274,8 @@ def _disagreements(
             continue
         normalize = NORMALIZERS[key.normalize]
         if normalize(mine) != normalize(other):
-            against.append(f"another {key.target} ({mine} in {ours}, {other} in {theirs})")
+            shown = str(mine).strip(), str(other).strip()
+            against.append(f"another {key.target} ({shown[0]} in {ours}, {shown[1]} in {theirs})")
     if found_by.normalize == "company_name":
         mine, other = _get(record, found_by.source), _get(target, found_by.target)
         if other_legal_forms(mine, other):
@@ -295,15 +296,17 @@ def _contradicted(
     against: list[str],
 ) -> str:
     """What the firm reads: both records, what found one for the other and what speaks
-    against linking them, and the two ways to settle it."""
+    against linking them, and the two ways to settle it. The first sentence, all a record
+    waiting on this review repeats, holds no value that may itself hold a full stop."""
     ident, target = candidate
-    found_by = f"{_get(record, match.source)}, {_get(target, match.target)}"
+    ours, theirs = SYSTEMS[system_of(mapping.source)], SYSTEMS[system_of(mapping.target)]
     return (
         f"{record_key(mapping.source, source_id)} and {mapping.target}:{ident} match by "
-        f"{match.target} ({found_by}), but {' and '.join(against)}. Not linked (that would "
-        f"rewrite {mapping.target}:{ident} as {source_id}, two records on one): if they are "
-        f"the same, pin {source_id} to {ident} in the pins file (mapping {mapping.id}); "
-        f"if not, pin {source_id} to new"
+        f"{match.target}, but {' and '.join(against)}. {_get(record, match.source)} in "
+        f"{ours}, {_get(target, match.target)} in {theirs}: not linked (that would rewrite "
+        f"{mapping.target}:{ident} as {source_id}, two records on one); if they are the "
+        f"same, pin {source_id} to {ident} in the pins file (mapping {mapping.id}); if "
+        f"not, pin {source_id} to new"
     )
 
 

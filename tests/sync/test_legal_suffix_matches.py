@@ -12,7 +12,7 @@ from typing import Any
 
 from tpsqbo_engine.emulators.qbo.server import QboEmulatorServer
 from tpsqbo_engine.filters import legal_forms, other_legal_forms
-from tpsqbo_engine.sync.demo import demo_firm
+from tpsqbo_engine.sync.demo import demo_firm, november_invoice
 from tpsqbo_engine.sync.plan import Operation
 from tpsqbo_engine.sync.session import Session
 
@@ -61,7 +61,7 @@ def _ours(plan: list[Operation], client: str) -> Operation:
 
 
 def test_legal_forms_fold_spellings_and_tell_companies_apart() -> None:
-    assert legal_forms("Maple Leaf Limited") == legal_forms("MAPLE LEAF LTD.") == {"Ltd."}
+    assert legal_forms("Maple Leaf Limited") == legal_forms("MAPLE LEAF LTD.") == {"Ltd"}
     assert legal_forms("Abbott & O'Neil, LLP") == {"LLP"} and legal_forms("Wren") == set()
     assert other_legal_forms("Harbour Lights Inc.", "Harbour Lights Ltd.")
     assert other_legal_forms("Tern Co Inc", "Tern Co Ltd")
@@ -76,6 +76,7 @@ def test_a_name_match_links_only_when_emails_and_legal_forms_agree(tmp_path: Pat
             (_customer(qbo, name, email), _client(session, i, tps_name, tps_email))
             for i, (name, email, tps_name, tps_email, _) in enumerate(PAIRS)
         ]
+        invoice = session.tps.create("invoices", november_invoice(made[0][1]), key="legal")["id"]
         plan, _ = session.plan(session.snapshot())
         for (customer, client), (name, email, tps_name, tps_email, linked) in zip(
             made, PAIRS, strict=True
@@ -86,9 +87,10 @@ def test_a_name_match_links_only_when_emails_and_legal_forms_agree(tmp_path: Pat
                 continue
             assert (op.action, op.level) == ("review", "Warning"), (tps_name, op.action)
             assert op.message.startswith(
-                f"tps.Client:{client} and qbo.Customer:{customer} match by DisplayName "
-                f"({tps_name}, {name}), but another "
+                f"tps.Client:{client} and qbo.Customer:{customer} match by DisplayName, "
+                "but another "
             )
+            assert f". {tps_name} in TPS, {name} in QBO: not linked" in op.message
             assert f"pin {client} to {customer} in the pins file (mapping clients)" in op.message
             assert op.message.endswith(f"if not, pin {client} to new")
             if email and tps_email:
@@ -96,7 +98,18 @@ def test_a_name_match_links_only_when_emails_and_legal_forms_agree(tmp_path: Pat
             if other_legal_forms(name, tps_name):
                 forms = f"({' '.join(legal_forms(tps_name))} in TPS, "
                 assert f"another legal form, so another company {forms}" in op.message
-        assert "(Inc. in TPS, Ltd. in QBO)" in _ours(plan.operations, made[0][1]).message
+        assert "(Inc in TPS, Ltd in QBO)" in _ours(plan.operations, made[0][1]).message
+        # What waits on the review repeats its reason whole (its first sentence).
+        (waits,) = [o for o in plan.operations if o.record == f"tps.Invoice:{invoice}"]
+        assert (
+            waits.action == "fail"
+            and (
+                "but another PrimaryEmailAddr.Address (office@harbour-inc.example in TPS, "
+                "ar@harbour-ltd.example in QBO) and another legal form, so another company "
+                "(Inc in TPS, Ltd in QBO); settle the review"
+            )
+            in waits.message
+        )
 
 
 def test_a_new_client_of_another_legal_form_is_reviewed_then_created_when_pinned_new(
