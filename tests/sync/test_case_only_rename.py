@@ -108,3 +108,30 @@ def test_undo_of_an_update_already_taken_back_keeps_the_link(tmp_path: Path) -> 
             "mapping = 'clients' and qbo_id = ?", [customer.split(":")[1]]
         )
         assert link["tps_id"] == client.split(":")[1] and link["content_hash"] == ""
+
+
+def test_a_customer_changed_in_qbo_only_in_case_sends_nothing_back(tmp_path: Path) -> None:
+    """The clients mapping goes both ways: a QBO edit that is only typing (an email's case)
+    has nothing to send to TPS, and nothing is written to QBO either."""
+    with demo_firm(tmp_path) as (session, qbo, _):
+        session.backup()
+        session.sync()
+        (link,) = list(session.state.db.table("links").rows_where("mapping = 'clients'"))[:1]
+        customer = qbo.company.get("Customer", link["qbo_id"])
+        email = customer["PrimaryEmailAddr"]["Address"]
+        time.sleep(1.1)
+        edited = session.qbo.update(
+            "Customer",
+            link["qbo_id"],
+            {"SyncToken": customer["SyncToken"], "PrimaryEmailAddr": {"Address": email.upper()}},
+        )
+        time.sleep(1.1)
+        again = Session(session.config)
+        plan, _ = again.plan(again.snapshot())
+        client = f"tps.Client:{link['tps_id']}"
+        assert [op.action for op in plan.operations if op.record == client] == ["refresh"]
+        again.sync()
+        run = again.state.runs(1)[-1]["id"]
+        assert [i for i in again.state.items(run) if i["record"] == client] == []
+        assert again.state.journal(run) == []
+        assert qbo.company.get("Customer", link["qbo_id"])["SyncToken"] == edited["SyncToken"]
