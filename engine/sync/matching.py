@@ -6,7 +6,12 @@ A key finds a record by a value people reuse (an invoice number repeats across y
 offices, an earlier system), so what it finds is linked only when it is the same
 customer's and in this sync's scope: linking is rewriting, and linking another customer's
 paid 2021 invoice would move it, and its payment, to this one. Such a find is a review
-naming both records, never a link, and never a new record repeating the number."""
+naming both records, never a link, and never a new record repeating the number.
+
+A later key is weaker evidence than the ones tried before it: what it finds is linked only
+when no earlier key's values, held by both records, differ (a client found by name whose
+email is another), and, for names, when they do not mark different legal forms ('Inc.'
+and 'Ltd.': two companies). Otherwise it is the same review naming both."""
 
 from __future__ import annotations
 
