@@ -238,6 +238,19 @@ class StateStore:
         )
         return dict(self._of_ids(sql, ids))
 
+    def left_out_with(self) -> dict[str, str]:
+        """Records the initial sync left out with a record they refer to (a walk-in's invoice
+        with its customer), and that record: once it is linked, they are looked at again."""
+        sql = (
+            "select i.record, i.message from run_items i join runs r on r.id = i.run_id "
+            "where r.phase = 'initial' and i.status = 'Excluded' and i.action = 'exclude' "
+            "and i.message like 'refers to %'"
+        )
+        return {
+            record: message[len("refers to ") :].split(",", 1)[0]
+            for record, message in self._of_ids(sql, None)
+        }
+
     def reported_exclusions(self, ids: Iterable[str] | None = None) -> frozenset[str]:
         """Records an earlier completed run already reported as excluded or blocked; with
         `ids`, only records of those ids."""

@@ -6,7 +6,8 @@ and customers they name (engine/sync/referenced.py), looked up by index."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import re
+from typing import TYPE_CHECKING, Any
 
 from tpsqbo_engine.connectors.qbo.wire import quote
 from tpsqbo_engine.dotted import get_path
@@ -18,6 +19,7 @@ from tpsqbo_engine.sync.planner import version_of
 from tpsqbo_engine.sync.referenced import Echoes, add_referenced
 from tpsqbo_engine.sync.snapshot import (
     ALWAYS_WHOLE,
+    TPS_RESOURCES,
     Cursors,
     Snapshot,
     add_partners,
@@ -28,6 +30,7 @@ from tpsqbo_engine.sync.snapshot import (
 if TYPE_CHECKING:
     from tpsqbo_engine.sync.session import Session
 
+Record = dict[str, Any]
 PARTNER_PASSES = 4
 CUSTOMERS_PER_QUERY = 100
 
@@ -91,6 +94,7 @@ def _add_all_partners(session: Session, snapshot: Snapshot, mirror: Mirror) -> N
     add_partners(snapshot, _again(session), session.tps, session.qbo, mirror)
     add_partners(snapshot, _pinned(session, snapshot), session.tps, session.qbo, mirror)
     _add_numbered(session, snapshot)
+    add_partners(snapshot, _referring_again(session, snapshot), session.tps, session.qbo, mirror)
     changed_clients = _open_invoices_of_changed_clients(session, snapshot)
     add_partners(snapshot, changed_clients, session.tps, session.qbo, mirror)
     # A partner can bring its own partners under another mapping (a credit memo a payment
@@ -164,28 +168,121 @@ def _again(session: Session) -> dict[str, set[str]]:
 
 
 def _add_numbered(session: Session, snapshot: Snapshot) -> None:
-    """The unlinked QBO records the snapshot's unlinked TPS records could match by an exact
-    key of their own field (an invoice's number): a new or reviewed TPS invoice meets the
-    QBO invoice of its number, unchanged and so unread, as in the initial sync (a review
-    naming it, or a link), not QBO's refusal of the number. A query per hundred values."""
+    """The unlinked records of the other system that the snapshot's unlinked records could
+    match by an exact key of their own field (an invoice's number), both ways: a new or
+    reviewed TPS invoice meets the QBO invoice of its number, and a new QBO invoice the TPS
+    invoice of its number, unchanged and so unread (paid history the initial sync left
+    out), as in the initial sync: a review naming it, or a link, never a second record of
+    the number (nor QBO's refusal of it)."""
     for mapping in session.rules.mappings:
         target = mapping.target
-        if not mapping.source.startswith("tps.") or target in MIRRORED | ALWAYS_WHOLE:
+        if target in MIRRORED | ALWAYS_WHOLE:
             continue
         records = snapshot.records(mapping.source)
         pair = pair_of(mapping)
-        linked = {r["tps_id"] for r in session.state.links_of(pair, set(records))}
+        side = "tps" if mapping.source.startswith("tps.") else "qbo"
+        linked = {r[f"{side}_id"] for r in session.state.links_of(pair, set(records))}
+        unlinked = {i: r for i, r in records.items() if i not in linked}
+        if side == "qbo" and unlinked:
+            unlinked = _unless_reviewed(session, snapshot, mapping, unlinked)
         for key in [k for k in mapping.match if k.normalize == "exact" and "." not in k.target]:
-            given = (get_path(r, key.source) for i, r in records.items() if i not in linked)
+            given = (get_path(r, key.source) for r in unlinked.values())
             values = sorted({str(v).strip() for v in given if v not in (None, "")} - {""})
-            for start in range(0, len(values), CUSTOMERS_PER_QUERY):
-                listed = ", ".join(quote(v) for v in values[start : start + CUSTOMERS_PER_QUERY])
-                where = f"{key.target} IN ({listed})"
-                found = {str(r["Id"]): r for r in session.qbo.query_all(target[4:], where)}
-                for row in session.state.links_of(pair, set(found)):
-                    found.pop(row["qbo_id"], None)  # another's partner: matched by none
-                for ident, record in found.items():
-                    snapshot.records(target).setdefault(ident, record)
+            if not values:
+                continue
+            if side == "tps":
+                found = _numbered_in_qbo(session, target, key.target, values)
+            else:
+                found = _numbered_in_tps(session, target, key.target, set(values))
+            other = "qbo" if side == "tps" else "tps"
+            for row in session.state.links_of(pair, set(found)):
+                found.pop(row[f"{other}_id"], None)  # another's partner: matched by none
+            for ident, record in found.items():
+                snapshot.records(target).setdefault(ident, record)
+
+
+def _unless_reviewed(
+    session: Session, snapshot: Snapshot, mapping: MappingRule, unlinked: dict[str, Record]
+) -> dict[str, Record]:
+    """Of unlinked QBO records, those not held for review over the TPS record of their
+    number: that one is read by its id, as the review named it, so a review waiting on the
+    firm costs a read, not TPS's whole list, every run."""
+    reviews = session.state.latest_reviews()
+    named = re.compile(rf"\({re.escape(mapping.target)}:([^,)\s]+)")
+    rest, wanted = dict(unlinked), set()
+    for ident in [i for i in unlinked if f"{mapping.source}:{i}" in reviews]:
+        said = session.state.items(record=f"{mapping.source}:{ident}")
+        found = named.search(said[-1]["message"]) if said else None
+        if found is not None:
+            wanted.add(found.group(1))
+            del rest[ident]
+    if wanted:
+        add_partners(snapshot, {mapping.target: wanted}, session.tps, session.qbo)
+    return rest
+
+
+def _numbered_in_qbo(
+    session: Session, target: str, field: str, values: list[str]
+) -> dict[str, Record]:
+    """The QBO records whose `field` is one of `values`: a query per hundred values."""
+    found: dict[str, Record] = {}
+    for start in range(0, len(values), CUSTOMERS_PER_QUERY):
+        listed = ", ".join(quote(v) for v in values[start : start + CUSTOMERS_PER_QUERY])
+        where = f"{field} IN ({listed})"
+        found.update({str(r["Id"]): r for r in session.qbo.query_all(target[4:], where)})
+    return found
+
+
+def _numbered_in_tps(
+    session: Session, target: str, field: str, values: set[str]
+) -> dict[str, Record]:
+    """The TPS records whose `field` is one of `values`. TPS's API looks nothing up by a
+    field, so its list is read whole (paged, bounded by the client): only in a run that
+    reads an unlinked QBO record with such a value (an invoice raised in QBO), which is
+    what keeps a number from being given to a second TPS invoice."""
+    resource = TPS_RESOURCES[target.split(".", 1)[1]]
+    return {
+        str(r["id"]): r
+        for r in session.tps.records(resource)
+        if str(get_path(r, field) or "").strip() in values
+    }
+
+
+def _referring_again(session: Session, snapshot: Snapshot) -> dict[str, set[str]]:
+    """Records the initial sync left out with a record they refer to, unchanged since and so
+    unread, in the run after that record is linked (or its link written), or when it is
+    read again: a walk-in's open QBO invoice goes across once its client is added in TPS
+    and linked to the customer (the planner decides whether what left it out still holds).
+    Once, not every run: a record the reference no longer leaves out may stay out for
+    another reason (paid history of that customer). And the record a deleted one referred
+    to (the paid invoice of a deleted QBO payment)."""
+    referring = session.state.left_out_with()
+    if not referring:
+        return {}
+    # the last sync's start: a reconcile or an undo since is no sync reading it
+    synced = [r for r in session.state.runs(100) if r["phase"] in ("initial", "ongoing")]
+    since = str(synced[0]["started_at"]) if synced else ""
+    pairs = {pair_of(m) for m in session.rules.mappings}
+    ids = {key.partition(":")[2] for key in [*referring, *referring.values()]}
+    linked: dict[str, str] = {}  # record -> when its link was last written
+    for pair, rows in session.state.links_of_pairs(pairs, ids).items():
+        for row in rows:
+            for side, entity in zip(("tps", "qbo"), pair.split("|"), strict=True):
+                linked[f"{side}.{entity}:{row[f'{side}_id']}"] = str(row["updated_at"])
+    wanted: dict[str, set[str]] = {}
+    for record, referred in referring.items():
+        qualified, _, ident = record.partition(":")
+        referred_entity, _, referred_id = referred.partition(":")
+        if record in snapshot.deleted and referred not in linked:
+            # a QBO payment of paid history deleted: the invoice it paid is owed again, read
+            # it even where QBO's CDC does not give it as changed
+            wanted.setdefault(referred_entity, set()).add(referred_id)
+        if record in linked or ident in snapshot.records(qualified):
+            continue  # gone across since, or read already
+        newly = referred in linked and linked[referred] >= since
+        if newly or referred_id in snapshot.records(referred_entity):
+            wanted.setdefault(qualified, set()).add(ident)
+    return wanted
 
 
 def _pinned(session: Session, snapshot: Snapshot) -> dict[str, set[str]]:

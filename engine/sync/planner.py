@@ -32,8 +32,8 @@ from tpsqbo_engine.sync.unapplied import split_lines, warning
 from tpsqbo_engine.sync.voids import deletions, void_across
 
 Record = dict[str, Any]
-# A record a mapping's `when:` leaves out comes back when it qualifies; only what the
-# exclusions left out of the initial sync stays out for good.
+# A record a mapping's `when:` leaves out comes back when it qualifies; what the exclusions
+# left out of the initial sync stays out while the exclusion holds (Planner._still_left_out).
 OUT_OF_SCOPE = "left out by the mapping's when"
 RESOLVED = (
     "nothing to write: both systems already hold what the rules want (the earlier failure "
@@ -41,6 +41,8 @@ RESOLVED = (
 )
 # Records decided between two settings aside of what the plan keeps (see _snapshot_set_aside).
 SET_ASIDE_EVERY = 200
+# How a record left out with what it refers to is told (runtime.ExcludedReference).
+REFERS_TO = "refers to "
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ class PlanInput:
     ignored: Mapping[str, str] = field(default_factory=dict)
     # (mapping, source id) -> target id, or "new"
     pins: Mapping[tuple[str, str], str] = field(default_factory=dict)
-    # Records the initial sync left out stay out: they predate the sync (record -> reason).
+    # Records the initial sync left out (record -> reason): out while the reason holds.
     left_out: Mapping[str, str] = field(default_factory=dict)
     # Records already reported as excluded in an earlier run.
     reported: frozenset[str] = frozenset()
@@ -151,9 +153,14 @@ class Planner:
             self._left_out_target,
             given.elsewhere,
         )
-        # entity -> the exclusion rules that can leave its records out in this phase, each
-        # with what it says of a record it leaves out
-        self._exclusions: dict[str, list[tuple[ExclusionRule, _Exclusion]]] = {}
+        # (entity, initial) -> the exclusion rules that can leave its records out in that
+        # phase, each with what it says of a record it leaves out
+        self._exclusions: dict[tuple[str, bool], list[tuple[ExclusionRule, _Exclusion]]] = {}
+        # What the initial sync left out and no run has linked since: out while the reason
+        # that left it out holds (_still_left_out), and what refers to it with it.
+        self.left_out = {k: why for k, why in given.left_out.items() if k not in self.owner}
+        if given.phase != "initial":
+            self.links.excluded.update(self.left_out)
 
     def plan(self) -> Plan:
         in_order = ordered(self.given.rules.mappings)
@@ -184,9 +191,17 @@ class Planner:
 
         if key in self.given.ignored:
             return note("ignore", "Ignored", f"ignored by hand: {self.given.ignored[key]}")
-        if key in self.given.left_out and self.given.phase != "initial":
-            self.links.excluded[key] = self.given.left_out[key]
-            return []  # reported once, in the initial run
+        reopened = ""
+        if key in self.left_out and self.given.phase != "initial":
+            try:
+                still = self._still_left_out(mapping.source, key, record)
+            except ExpressionError as failure:
+                return note("fail", "Failed", failure.told)
+            if still is not None:
+                self.links.excluded[key] = still
+                return []  # reported once, in the initial run
+            reopened = _reopened(self.left_out.pop(key))
+            self.links.excluded.pop(key, None)
         owner = self.owner.get(key)
         owned = owner is not None and self._owned_elsewhere(mapping, owner)
         if owned or _engine_marked(mapping, record, owner):
@@ -200,7 +215,7 @@ class Planner:
         paid: str | None = None  # a payment's invoice, when it paid only invoices left out
         try:
             if mapping.source == "tps.Payment":
-                left_out = _Either(self.links.excluded, self.given.left_out)
+                left_out = _Either(self.links.excluded, self.left_out)
                 part, paid = left_out_part(record, left_out)
                 if part is not None:
                     record, carried = part
@@ -241,7 +256,7 @@ class Planner:
                 )
             self.resolver.writing(mapping.target, target_id)
             if paid is not None:  # stays out with its invoices, whatever its fields would say
-                reason = self.links.excluded.get(paid) or self.given.left_out[paid]
+                reason = self.links.excluded.get(paid) or self.left_out[paid]
                 raise ExcludedReference(paid, reason)
             want = desired(mapping, record, self.resolver)
             warned = self._unapplied(mapping, record)
@@ -269,6 +284,9 @@ class Planner:
         )
         if not writes and (mapping.id, key) in self.given.failed:
             return note("resolved", "Successful", RESOLVED)
+        if reopened:  # the history says why a record of the initial sync's history is back
+            carried = f"{reopened}; {carried}" if carried else reopened
+            warned = f"{reopened}; {warned}" if warned else ""
         if warned:  # written, and the history says what is left for the firm to do
             return [
                 replace(op, message=warned, level="Warning") if op.writes else op for op in writes
@@ -315,7 +333,7 @@ class Planner:
             Operation(
                 mapping.id,
                 key,
-                # not "exclude": the initial sync's exclusions stay out for good, while a
+                # not "exclude": the initial sync's exclusions stay out while they hold, a
                 # record out of scope syncs as soon as its when: holds again
                 "out-of-scope",
                 mapping.target,
@@ -387,13 +405,16 @@ class Planner:
 
     def _left_out_target(self, qualified: str, record: Record) -> str | None:
         """Why a record a match key found is out of this sync, or None: ignored by hand, the
-        exclusions for the phase (paid QBO history in the initial sync), or the initial
-        sync's for good."""
+        initial sync's left out, unless this plan found it owed again, a void TPS record, or
+        the exclusions for the phase (paid QBO history in the initial sync)."""
         key = record_key(qualified, ident_of(qualified, record))
         if key in self.given.ignored:
             return f"ignored by hand: {self.given.ignored[key]}"
-        if key in self.given.left_out:
-            return self.given.left_out[key]
+        if key in self.left_out:
+            return self.left_out[key]
+        if system_of(qualified) == "tps" and record.get("status") == "void":
+            # its number is taken, and nothing is written to a void record: never a partner
+            return "it is void in TPS"
         try:
             excluded = self._excluded(qualified, record)
         except ExpressionError as failure:  # its own mapping reports the failure
@@ -415,11 +436,30 @@ class Planner:
             return ""
         return f"{mapping.target}:{target_id} ({_display_of(target)})"
 
-    def _excluded(self, qualified: str, record: Record) -> _Exclusion | None:
-        rules = self._exclusions.get(qualified)
+    def _still_left_out(self, qualified: str, key: str, record: Record) -> str | None:
+        """Why a record the initial sync left out stays out, as it is now, or None when the
+        reason no longer holds and it is decided as any record of an ongoing run: an
+        initial-sync exclusion (paid history) that no longer matches it (a bounced cheque
+        voided, a QBO payment deleted), or a reference that left it out, decided again (a
+        walk-in's customer since linked; one still left out leaves it out again, silently).
+        Anything else that left it out (a review, a match) keeps it out, as it did."""
+        why = self.left_out[key]
+        if why.startswith(REFERS_TO):
+            return None
+        reasons = {r.reason for r in self.given.rules.exclusions if r.entity == qualified}
+        if why not in reasons:
+            return why
+        excluded = self._excluded(qualified, record, initial=True)
+        return None if excluded is None else excluded.message
+
+    def _excluded(
+        self, qualified: str, record: Record, *, initial: bool | None = None
+    ) -> _Exclusion | None:
+        """The exclusion of this phase (or of the initial sync's) that leaves `record` out."""
+        initial = self.given.phase == "initial" if initial is None else initial
+        rules = self._exclusions.get((qualified, initial))
         if rules is None:  # asked for every record: the rules of each entity found once
-            initial = self.given.phase == "initial"
-            rules = self._exclusions[qualified] = [
+            rules = self._exclusions[qualified, initial] = [
                 (rule, _Exclusion(action, rule.reason, rule.label))
                 for rule in self.given.rules.exclusions
                 if rule.entity == qualified
@@ -429,6 +469,10 @@ class Planner:
             if rule.when is None or rule.when.evaluate(self.resolver.scope(qualified, record)):
                 return exclusion
         return None
+
+
+def _reopened(why: str) -> str:
+    return f"left out of the initial sync ({why.rstrip('.')}) and owed again now"
 
 
 def _display_of(record: Record) -> str:
