@@ -68,19 +68,49 @@ def qbo_display_name(value: Any) -> str:
     return qbo_name(value, limit=500)
 
 
-_COMPANY_SUFFIXES = re.compile(
-    r"\b(inc|incorporated|ltd|limited|llc|llp|corp|corporation|co|company|plc|pc)\b\.?", re.I
-)
+# A company suffix and the legal form it marks: spellings of one form are the same.
+LEGAL_FORMS = {
+    "inc": "Inc",
+    "incorporated": "Inc",
+    "ltd": "Ltd",
+    "limited": "Ltd",
+    "llc": "LLC",
+    "llp": "LLP",
+    "corp": "Corp",
+    "corporation": "Corp",
+    "co": "Co",
+    "company": "Co",
+    "plc": "PLC",
+    "pc": "PC",
+}
+_COMPANY_SUFFIXES = re.compile(r"\b(" + "|".join(LEGAL_FORMS) + r")\b\.?", re.I)
+
+
+def _folded(value: Any) -> str:
+    text = unicodedata.normalize("NFKD", str(value))
+    return "".join(c for c in text if not unicodedata.combining(c)).casefold()
 
 
 def normalize_name(value: Any) -> str:
     """Folds case, accents, punctuation and company suffixes: 'ABC, Inc.' == 'abc inc' == 'ABC'."""
-    text = unicodedata.normalize("NFKD", str(value))
-    text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
-    text = text.replace("&", " and ")
+    text = _folded(value).replace("&", " and ")
     text = _COMPANY_SUFFIXES.sub(" ", text)
     text = re.sub(r"[^\w]+", " ", text)
     return " ".join(text.split())
+
+
+def legal_forms(value: Any) -> frozenset[str]:
+    """The legal forms a company name's suffixes mark ('Maple Leaf Limited' -> {'Ltd'}):
+    what normalize_name folds away, kept to tell two companies of one name apart."""
+    return frozenset(LEGAL_FORMS[found] for found in _COMPANY_SUFFIXES.findall(_folded(value)))
+
+
+def other_legal_forms(a: Any, b: Any) -> bool:
+    """True when two names mark different legal entities: each carries a legal form the
+    other lacks ('Harbour Lights Inc.', 'Harbour Lights Ltd.'). A name without one, or with
+    fewer ('Smith & Co' of 'Smith & Co Ltd'), is the same company written short."""
+    ours, theirs = legal_forms(a), legal_forms(b)
+    return bool(ours - theirs) and bool(theirs - ours)
 
 
 def normalize_email(value: Any) -> str:

@@ -6,7 +6,12 @@ A key finds a record by a value people reuse (an invoice number repeats across y
 offices, an earlier system), so what it finds is linked only when it is the same
 customer's and in this sync's scope: linking is rewriting, and linking another customer's
 paid 2021 invoice would move it, and its payment, to this one. Such a find is a review
-naming both records, never a link, and never a new record repeating the number."""
+naming both records, never a link, and never a new record repeating the number.
+
+A later key is weaker evidence than the ones tried before it: what it finds is linked only
+when no earlier key's values, held by both records, differ (a client found by name whose
+email is another), and, for names, when they do not mark different legal forms ('Inc.'
+and 'Ltd.': two companies). Otherwise it is the same review naming both."""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from tpsqbo_engine.dotted import get_path as _get
-from tpsqbo_engine.filters import normalize_email, normalize_name
+from tpsqbo_engine.filters import legal_forms, normalize_email, normalize_name, other_legal_forms
 from tpsqbo_engine.ruleset.model import FieldRule, MappingRule, MatchKey
 from tpsqbo_engine.sync.links import PENDING, Links, pair_of, record_key, system_of
 from tpsqbo_engine.sync.plan import Operation
@@ -77,7 +82,7 @@ class Matcher:
             return None if pinned == "new" else pinned
         key = record_key(mapping.source, source_id)
         refused = ""  # why the first record a key found may not be linked
-        for match in mapping.match:
+        for index, match in enumerate(mapping.match):
             candidates = self._candidates(mapping.target, match, record)
             if not candidates:
                 continue
@@ -92,8 +97,9 @@ class Matcher:
                 if ident not in claimed
                 and not (mapping.on_inactive == "create" and target.get("Active") is False)
             ]
-            found, why = self._fitting(mapping, record, source_id, match, unclaimed)
-            refused = refused or why
+            agreeing, against = self._agreeing(mapping, record, source_id, index, unclaimed)
+            found, why = self._fitting(mapping, record, source_id, match, agreeing)
+            refused = refused or against or why
             if len(found) == 1:
                 return found[0]
             if len(found) > 1:
@@ -104,6 +110,30 @@ class Matcher:
             return None
         level = "Warning" if mapping.on_unmatched == "review" else "Excluded"
         return _review(mapping, key, level, "no matching record; the mapping does not create one")
+
+    def _agreeing(
+        self,
+        mapping: MappingRule,
+        record: Record,
+        source_id: str,
+        index: int,
+        candidates: list[tuple[str, Record]],
+    ) -> tuple[list[tuple[str, Record]], str]:
+        """The candidates key `index` found that nothing speaks against, and why the first
+        other one is not linked: a stronger key (one tried before) whose values both records
+        hold and which differ (another email), or, for names, legal forms that mark another
+        company ('Inc.' and 'Ltd.'). A name is weak evidence, and linking rewrites."""
+        agreeing: list[tuple[str, Record]] = []
+        why = ""
+        for ident, target in candidates:
+            against = _disagreements(mapping, mapping.match[: index + 1], record, target)
+            if not against:
+                agreeing.append((ident, target))
+            elif not why:
+                why = _contradicted(
+                    mapping, record, source_id, mapping.match[index], (ident, target), against
+                )
+        return agreeing, why
 
     def _fitting(
         self,
@@ -230,6 +260,59 @@ class Matcher:
                     self._foreign.add(record_key(qualified, ident))
                     targets.append(target)
         return targets
+
+
+def _disagreements(
+    mapping: MappingRule,
+    keys: tuple[MatchKey, ...] | list[MatchKey],
+    record: Record,
+    target: Record,
+) -> list[str]:
+    """What speaks against linking two records the last of `keys` found alike: each earlier
+    key whose values both hold and differ, and the legal forms of names that differ."""
+    ours, theirs = SYSTEMS[system_of(mapping.source)], SYSTEMS[system_of(mapping.target)]
+    *stronger, found_by = keys
+    against = []
+    for key in stronger:
+        mine, other = _get(record, key.source), _get(target, key.target)
+        if mine in (None, "") or other in (None, ""):
+            continue
+        normalize = NORMALIZERS[key.normalize]
+        if normalize(mine) != normalize(other):
+            shown = str(mine).strip(), str(other).strip()
+            against.append(f"another {key.target} ({shown[0]} in {ours}, {shown[1]} in {theirs})")
+    if found_by.normalize == "company_name":
+        mine, other = _get(record, found_by.source), _get(target, found_by.target)
+        if other_legal_forms(mine, other):
+            forms = " ".join(sorted(legal_forms(mine))), " ".join(sorted(legal_forms(other)))
+            against.append(
+                f"another legal form, so another company ({forms[0]} in {ours}, "
+                f"{forms[1]} in {theirs})"
+            )
+    return against
+
+
+def _contradicted(
+    mapping: MappingRule,
+    record: Record,
+    source_id: str,
+    match: MatchKey,
+    candidate: tuple[str, Record],
+    against: list[str],
+) -> str:
+    """What the firm reads: both records, what found one for the other and what speaks
+    against linking them, and the two ways to settle it. The first sentence, all a record
+    waiting on this review repeats, holds no value that may itself hold a full stop."""
+    ident, target = candidate
+    ours, theirs = SYSTEMS[system_of(mapping.source)], SYSTEMS[system_of(mapping.target)]
+    return (
+        f"{record_key(mapping.source, source_id)} and {mapping.target}:{ident} match by "
+        f"{match.target}, but {' and '.join(against)}. {_get(record, match.source)} in "
+        f"{ours}, {_get(target, match.target)} in {theirs}: not linked (that would rewrite "
+        f"{mapping.target}:{ident} as {source_id}, two records on one); if they are the "
+        f"same, pin {source_id} to {ident} in the pins file (mapping {mapping.id}); if "
+        f"not, pin {source_id} to new"
+    )
 
 
 def _review(mapping: MappingRule, key: str, level: str, message: str) -> Operation:

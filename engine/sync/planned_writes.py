@@ -124,7 +124,10 @@ def writes_for(
         )
     if not source_changed and version == linked_version:
         return []
-    if not source_changed and not changes:  # the target moved on (e.g. a payment landed)
+    if not changes:
+        # The target moved on (a payment landed), or the source changed only as people
+        # type (case, spaces): nothing to send, so nothing is written or reported; the link
+        # keeps both versions and the new hash.
         return write("refresh")
     return write("update")
 
@@ -175,7 +178,9 @@ def _both_ways(
             )
         ]
     back = _reverse(mapping, current, record)
-    after = desired(mapping, _merged(record, back), resolver) if back else want
+    if not back:  # the target's change is one the source has no field for, or only typing
+        return [_refresh(mapping, key, target, current, record, want)]
+    after = desired(mapping, _merged(record, back), resolver)
     return [
         Operation(
             mapping.id,
@@ -191,6 +196,22 @@ def _both_ways(
             reverse=bool(back),
         )
     ]
+
+
+def _refresh(
+    mapping: MappingRule, key: str, target: str, current: Record, record: Record, want: Record
+) -> Operation:
+    """Nothing to write either way: the link takes both records' versions as they are."""
+    return Operation(
+        mapping.id,
+        key,
+        "refresh",
+        target,
+        target_version=version_of(mapping.target, current),
+        content_hash=content_hash(want),
+        rule=mapping.where,
+        peer_version=version_of(mapping.source, record),
+    )
 
 
 def _newer(mapping: MappingRule, record: Record, current: Record) -> str:

@@ -10,6 +10,8 @@ Each write of run N is in the journal with its before-image and the version it l
                          absent before is cleared; paid history the initial sync read
                          without its lines gets them from the backup: undo_compare.py)
     linked               the link is removed (and any fields it changed are restored)
+    updated, no field    nothing to take back (runs before planned writes knew that text
+                         differing only in case or spaces is no change); its link stays
     voided               listed: a void cannot be taken back
 
 A record whose version is no longer the one run N left was changed since, by someone or by
@@ -64,7 +66,7 @@ class Step:
     mapping: str
     source: str  # the record run N synced from
     written: str  # the record run N wrote, "qbo.Invoice:238"
-    kind: str  # delete | deactivate | void | restore | unlink | final | manual
+    kind: str  # delete | deactivate | void | restore | unlink | nothing | final | manual
     fields: dict[str, Any] = field(default_factory=dict)  # before-values by dotted path
     left_version: str = ""
     linked: bool = False  # run N made the link: it goes too
@@ -185,8 +187,10 @@ def _step(row: dict[str, Any]) -> Step:
             kind = "void" if entity in TPS_VOIDABLE else "manual"
     elif operation == "void":
         kind = "final"
-    else:
-        kind = "restore" if fields else "unlink"
+    elif fields:
+        kind = "restore"
+    else:  # a link with no field to set, or an update that changed nothing (older runs)
+        kind = "unlink" if operation == "link" else "nothing"
     return Step(
         row["id"],
         mapping,
@@ -247,10 +251,19 @@ def _decide(
         return listed(f"run {run_id} voided {step.written}: a void cannot be taken back")
     if step.kind == "manual":
         return listed(f"TPS has no void for {qualified}: remove {step.written} by hand")
+    if step.kind == "nothing":
+        return _op(
+            step,
+            "nothing",
+            level="Undone",
+            message=f"run {run_id} changed nothing in {step.written}: nothing to take back",
+        )
     if is_taken_back(step, current) or step.kind == "unlink":
         gone = "is gone" if current is None else "is already as it was before"
         message = f"{step.written} {gone}" if step.kind != "unlink" else "linked by the run"
-        return _op(step, "unlink", level="Undone", message=f"{message}; the link is removed")
+        # Only a link the run made goes; a record it updated keeps the link it had.
+        then = "the link is removed" if step.linked else "nothing to write"
+        return _op(step, "unlink", level="Undone", message=f"{message}; {then}")
     if current is None:
         return listed(f"{step.written} is gone since run {run_id}: nothing to restore")
     if step.unknown:
