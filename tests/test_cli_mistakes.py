@@ -37,15 +37,23 @@ def _fails_cleanly(argv: list[str], capsys: pytest.CaptureFixture[str], code: in
     return err
 
 
+def _misspell_email(clients: Path) -> int:
+    """Misspells the first `{{ email }}` of the pack's clients.yaml; answers its line."""
+    lines = clients.read_text().splitlines(keepends=True)
+    at = next(n for n, text in enumerate(lines) if "{{ email }}" in text)
+    lines[at] = lines[at].replace("{{ email }}", "{{ emial }}", 1)
+    clients.write_text("".join(lines))
+    return at + 1
+
+
 # 6. Rules with problems: the problems themselves, and a hint naming the pack used --------
 def test_rule_problems_are_printed_located_and_the_hint_names_the_firms_pack(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = _firm(tmp_path)
-    clients = tmp_path / "mypack" / "clients.yaml"
-    clients.write_text(clients.read_text().replace("{{ email }}", "{{ emial }}"))
+    line = _misspell_email(tmp_path / "mypack" / "clients.yaml")
     err = _fails_cleanly(["plan", "-c", str(config)], capsys, code=1)
-    assert "mypack/clients.yaml:26:" in err and "emial" in err
+    assert f"mypack/clients.yaml:{line}:" in err and "emial" in err
     assert "the rules have 1 error(s)" in err
     assert f"tpsqbo-engine validate {tmp_path / 'mypack'}" in err
 
@@ -64,11 +72,11 @@ def test_validate_with_no_path_checks_the_firms_own_rules_and_pins(
 ) -> None:
     config = _firm(tmp_path)
     clients = tmp_path / "mypack" / "clients.yaml"
-    clients.write_text(clients.read_text().replace("{{ email }}", "{{ emial }}"))
+    line = _misspell_email(clients)
     monkeypatch.chdir(tmp_path)
     assert cli.main(["validate"]) == 1
     captured = capsys.readouterr()
-    assert "mypack/clients.yaml:26:" in captured.out and "emial" in captured.out
+    assert f"mypack/clients.yaml:{line}:" in captured.out and "emial" in captured.out
     assert f"pack tps-qbo-standard ({tmp_path / 'mypack'}): 21 documents, problems found" in (
         captured.err
     )
