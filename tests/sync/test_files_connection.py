@@ -2,53 +2,19 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-import requests
 
-from tests import ports
-from tpsqbo_engine.connectors.qbo.connect import ConnectSettings, connect
+from tests.sync.sheets_firm import example_sheets_firm
 from tpsqbo_engine.connectors.tps import sheetreading
-from tpsqbo_engine.emulators.qbo.server import QboEmulatorServer, QboOptions
-from tpsqbo_engine.sync.config import load_config
 from tpsqbo_engine.sync.session import Session
-
-EXAMPLES = Path(__file__).parents[2] / "examples" / "tps-files"
-
-
-def _visit(url: str) -> None:
-    requests.get(url, timeout=10)
 
 
 def test_a_firm_without_an_endpoint_syncs_from_sheets(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sheets = tmp_path / "tps-files"
-    shutil.copytree(EXAMPLES, sheets)
-    for spare in sheets.glob("*.xlsx"):
-        spare.unlink()
-    with QboEmulatorServer(QboOptions(seed="starter")) as qbo:
-        monkeypatch.setenv("TPSQBO_QBO_CLIENT_SECRET", qbo.oauth.client_secret)
-        (tmp_path / "tpsqbo.yaml").write_text(
-            "kind: firm\nfirm: Harbor & Pine CPAs\nrules: [tps-qbo-standard]\n"
-            "tps: {connection: files, folder: tps-files}\n"
-            f"qbo: {{environment: '{qbo.discovery_url}', limits: 'off'}}\n"
-        )
-        config = load_config(tmp_path / "tpsqbo.yaml")
-        connect(
-            ConnectSettings(
-                qbo.oauth.client_id,
-                qbo.oauth.client_secret,
-                qbo.discovery_url,
-                ports.REDIRECT,
-                config.qbo.token_file,
-            ),
-            announce=_visit,
-        )
-        session = Session(config)
-        session.backup()
+    with example_sheets_firm(tmp_path, monkeypatch) as (session, sheets, qbo):
         first = session.sync()
         failed = [(i["record"], i["message"]) for i in session.state.items(first.run_id, "Failed")]
         assert failed == []
@@ -71,7 +37,7 @@ def test_a_firm_without_an_endpoint_syncs_from_sheets(
                 ],
             },
         )
-        second = Session(config).sync()
+        second = Session(session.config).sync()
         assert second.counts["Failed"] == 0
     outbox = sheetreading.read_invoices(sheets / "outbox" / "import-invoices.csv")
     assert [(i["doc_number"], i["client_id"], i["subtotal"]) for i in outbox] == [

@@ -4,60 +4,26 @@ second copy of it in QBO."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 
-from tests import ports
-from tpsqbo_engine.connectors.qbo.connect import ConnectSettings, connect
-from tpsqbo_engine.emulators.qbo.server import QboEmulatorServer, QboOptions
-from tpsqbo_engine.sync.config import load_config
+from tests.sync.sheets_firm import example_sheets_firm
+from tpsqbo_engine.emulators.qbo.server import QboEmulatorServer
 from tpsqbo_engine.sync.session import Session
 
-EXAMPLES = Path(__file__).parents[2] / "examples" / "tps-files"
 TWINS = (
     "SMITHH003,2026-11-05,100.00,EFT,,,retainer,\n",
     "SMITHH003,2026-11-05,100.00,EFT,,,,\n",
 )
 
 
-def _visit(url: str) -> None:
-    requests.get(url, timeout=10)
-
-
 @pytest.fixture
 def firm(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[Session, Path, QboEmulatorServer]]:
-    sheets = tmp_path / "tps-files"
-    shutil.copytree(EXAMPLES, sheets)
-    for spare in sheets.glob("*.xlsx"):
-        spare.unlink()
-    with (sheets / "payments.csv").open("a", encoding="utf-8") as payments:
-        payments.writelines(TWINS)
-    with QboEmulatorServer(QboOptions(seed="starter")) as qbo:
-        monkeypatch.setenv("TPSQBO_QBO_CLIENT_SECRET", qbo.oauth.client_secret)
-        (tmp_path / "tpsqbo.yaml").write_text(
-            "kind: firm\nfirm: Harbor & Pine CPAs\nrules: [tps-qbo-standard]\n"
-            "tps: {connection: files, folder: tps-files}\n"
-            f"qbo: {{environment: '{qbo.discovery_url}', limits: 'off'}}\n"
-        )
-        config = load_config(tmp_path / "tpsqbo.yaml")
-        connect(
-            ConnectSettings(
-                qbo.oauth.client_id,
-                qbo.oauth.client_secret,
-                qbo.discovery_url,
-                ports.REDIRECT,
-                config.qbo.token_file,
-            ),
-            announce=_visit,
-        )
-        session = Session(config)
-        session.backup()
+    with example_sheets_firm(tmp_path, monkeypatch, TWINS) as (session, sheets, qbo):
         assert session.sync().counts["Failed"] == 0
         yield session, sheets / "payments.csv", qbo
 
