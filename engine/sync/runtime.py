@@ -73,6 +73,9 @@ class Resolver:
     _filled: dict[int, tuple[Record, Any]] = field(default_factory=dict)
     _entities: dict[str, _Entity] = field(default_factory=dict)
     _linked: dict[tuple[str, str, str], tuple[str, Any]] = field(default_factory=dict)
+    # (entity, key field, key) a rule looked a record up by and the snapshot did not hold:
+    # an incremental run reads them and plans again (engine/sync/keyed.py).
+    missed: set[tuple[str, str, str]] = field(default_factory=set)
 
     def writing(self, qualified: str, ident: str | None) -> None:
         """Which target record the next evaluation is for (`unique` needs to know)."""
@@ -91,6 +94,22 @@ class Resolver:
             index = {str(r.get(key_field)): r for r in self.snapshot.records(qualified).values()}
             self._keyed[(qualified, key_field)] = index
         return index.get(str(key))
+
+    def _missed(self, qualified: str, key_field: str, key: Any) -> None:
+        if key not in (None, ""):
+            self.missed.add((qualified, key_field, str(key)))
+
+    def _found_by_link(self, mapping: MappingRule, key: Any) -> str | None:
+        """Keyed by id and not read this run (an incremental run re-plans a record whose
+        partner moved on, e.g. an invoice a payment paid): the link table knows it, and
+        `linked` needs nothing more of it."""
+        system = system_of(mapping.source)
+        if mapping.key == ("id" if system == "tps" else "Id") and self.links.other(
+            pair_of(mapping), system, str(key)
+        ):
+            return str(key)
+        self._missed(mapping.source, mapping.key, key)
+        return None
 
     def functions(
         self, system: str, record: Mapping[str, Any] | None = None
@@ -263,10 +282,8 @@ class Resolver:
     def _source_id(self, mapping: MappingRule, key: Any) -> str | None:
         system = system_of(mapping.source)
         record = self.by_key(mapping.source, mapping.key, key)
-        if record is None and mapping.key == ("id" if system == "tps" else "Id"):
-            # Keyed by id and not read this run (an incremental run re-plans a record whose
-            # partner moved on, e.g. an invoice a payment paid): the link table knows it.
-            return str(key) if self.links.other(pair_of(mapping), system, str(key)) else None
+        if record is None:
+            return self._found_by_link(mapping, key)
         return (
             str(record["id"] if system == "tps" else record["Id"]) if record is not None else None
         )
@@ -384,6 +401,8 @@ class Resolver:
         mapping = self.mapping(mapping_id)
         if system_of(mapping.source) == system:
             qualified, found = mapping.source, self.by_key(mapping.source, mapping.key, key)
+            if found is None:
+                self._missed(mapping.source, mapping.key, key)
         else:
             qualified, found = mapping.target, self.snapshot.find(mapping.target, str(key))
         shape = entity_catalog().get(qualified)

@@ -1,0 +1,79 @@
+"""A rule that finds its client by a key it computes (the clients mapping keyed by the
+client code, an invoice's description naming the code of the client it is billed to, in
+any case, `| upper`) finds it in a run after the first as the initial sync does: the run
+reads the records such keys reach, though neither changed nor named as written."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from tpsqbo_engine.sync.demo import demo_firm, november_invoice
+from tpsqbo_engine.sync.session import Session
+
+SEED = """\
+work_codes:
+  - {id: wc-1, code: BK-MONTH, name: Monthly bookkeeping, node_type: work_code,
+     class: chargeable, default_rate: "95.00", tax1: false, active: true}
+clients:
+  - {id: c-1, code: ALD01, name: Alder Creek Dental, email: ap@alder.example}
+  - {id: c-2, code: BIR02, name: Birch Hollow Farm, email: office@birch.example}
+invoices:
+  - client_id: c-1
+    date: "2026-10-01"
+    due_date: "2026-10-31"
+    type: detail
+    description: ald01  # the client billed, by its code
+    lines:
+      - {line_no: 1, work_code: BK-MONTH, description: Monthly bookkeeping,
+         amount: "380.00", markup: "0.00"}
+"""
+
+PACK = """\
+kind: pack
+id: billed-to
+version: 1.0.0
+extends: [tps-qbo-standard]
+patches:
+  - document: clients
+    set:
+      key: code
+  - document: invoices
+    set:
+      fields/CustomerRef: "{{ linked('clients', description | upper) }}"
+      fields/BillEmail.Address: "{{ record('clients', description | upper).email }}"
+"""
+
+
+def _firm(tmp_path: Path) -> tuple[Path, Path]:
+    (tmp_path / "pack").mkdir()
+    (tmp_path / "pack" / "pack.yaml").write_text(PACK)
+    (tmp_path / "firm.yaml").write_text(SEED)
+    return tmp_path / "pack", tmp_path / "firm.yaml"
+
+
+def _failed(session: Session) -> list[str]:
+    run_id = session.state.runs(1)[-1]["id"]
+    return [i["message"] for i in session.state.items(run_id, status="Failed")]
+
+
+def test_a_second_run_finds_a_client_by_the_key_a_rule_computes(tmp_path: Path) -> None:
+    pack, seed = _firm(tmp_path)
+    with demo_firm(tmp_path / "run", tps_seed=str(seed), rules=str(pack)) as (session, qbo, _):
+        session.backup()
+        session.sync()
+        assert _failed(session) == []
+        customers = {c["DisplayName"]: c["Id"] for c in qbo.company.table("Customer").values()}
+        time.sleep(1.1)  # the next run a second later, as scheduled runs are
+        invoice = {**november_invoice("c-1"), "description": "bir02"}  # billed to the other
+        made = session.tps.create("invoices", invoice, key="billed-to-birch")["id"]
+        time.sleep(1.1)
+        again = Session(session.config)
+        assert again.phase == "ongoing"
+        summary = again.sync()
+        assert _failed(again) == []
+        assert summary.counts.get("Failed", 0) == 0
+        (link,) = again.state.links_of("Invoice|Invoice", {made})
+        written = qbo.company.table("Invoice")[link["qbo_id"]]
+        assert written["CustomerRef"]["value"] == customers["Birch Hollow Farm"]
+        assert written["BillEmail"]["Address"] == "office@birch.example"
