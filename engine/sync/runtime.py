@@ -236,14 +236,14 @@ class Resolver:
         names = self._names.get(qualified)
         if names is None:
             names = {
-                _display(r).casefold(): _ident(r) for r in self.snapshot.records(qualified).values()
+                name_key(_display(r)): _ident(r) for r in self.snapshot.records(qualified).values()
             }
             self._names[qualified] = names
         text = str(value)
-        holder = names.get(text.casefold(), ident)
+        holder = names.get(name_key(text), ident)
         if holder is not None and holder != ident:
             text = text[: limit - len(str(suffix))].rstrip() + str(suffix)
-        names[text.casefold()] = ident or f"new:{len(names)}"
+        names[name_key(text)] = ident or f"new:{len(names)}"
         return text
 
     def account_types(self, refs: Any) -> list[str]:
@@ -414,6 +414,12 @@ class Resolver:
         if known is None or known[0] is not found:
             known = self._filled[id(found)] = (found, filled(found, shape))
         return known[1]
+
+
+def name_key(name: str) -> str:
+    """A display name as QBO compares it for Duplicate Name (6240): without case or
+    surrounding spaces, so "Smith & Co" and "smith & co " are one name."""
+    return name.strip().casefold()
 
 
 def context(qualified: str, record: Record, resolver: Resolver) -> dict[str, Any]:
