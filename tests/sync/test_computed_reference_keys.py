@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from tpsqbo_engine.sync.demo import demo_firm, november_invoice
 from tpsqbo_engine.sync.session import Session
@@ -77,3 +80,30 @@ def test_a_second_run_finds_a_client_by_the_key_a_rule_computes(tmp_path: Path) 
         written = qbo.company.table("Invoice")[link["qbo_id"]]
         assert written["CustomerRef"]["value"] == customers["Birch Hollow Farm"]
         assert written["BillEmail"]["Address"] == "office@birch.example"
+
+
+def test_a_key_no_record_has_fails_its_record_and_plans_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pack, seed = _firm(tmp_path)
+    with demo_firm(tmp_path / "run", tps_seed=str(seed), rules=str(pack)) as (session, _, _):
+        session.backup()
+        session.sync()
+        time.sleep(1.1)
+        invoice = {**november_invoice("c-1"), "description": "nobody"}
+        made = session.tps.create("invoices", invoice, key="billed-to-nobody")["id"]
+        time.sleep(1.1)
+        again = Session(session.config)
+        planned: list[int] = []
+        real = Session._planner
+
+        def counted(self: Session, *args: Any) -> Any:
+            planned.append(1)
+            return real(self, *args)
+
+        monkeypatch.setattr(Session, "_planner", counted)
+        plan, _ = again.plan()
+        assert len(planned) == 1  # the key reaches no record: nothing read, nothing planned again
+        (op,) = [o for o in plan.operations if o.record == f"tps.Invoice:{made}"]
+        assert op.action == "fail"
+        assert "tps.Client has no record with code as given" in op.message
