@@ -170,9 +170,11 @@ class Session:
         planner = self._planner(snapshot, pins, elsewhere)
         plan = planner.plan()
         # A record a rule reached by a key it computes, unread by this run: read and plan
-        # again, once (engine/sync/keyed.py). The initial sync holds every record.
+        # again, once (engine/sync/keyed.py). The initial sync holds every record, and
+        # its chunks each other's (`elsewhere`): one reads none of another's.
         missed = planner.resolver.missed
-        if missed and self.state.holds_history() and add_keyed(self, snapshot, missed):
+        ongoing = bool(missed) and elsewhere is None and self.phase == "ongoing"
+        if ongoing and add_keyed(self, snapshot, missed):
             plan = self._planner(snapshot, pins, elsewhere).plan()
         return plan, snapshot
 
