@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 
 from tpsqbo_engine.sync.demo import demo_firm, november_invoice
+from tpsqbo_engine.sync.keyed import add_keyed
 from tpsqbo_engine.sync.session import Session
+from tpsqbo_engine.sync.snapshot import Snapshot
 
 SEED = """\
 work_codes:
@@ -107,3 +109,28 @@ def test_a_key_no_record_has_fails_its_record_and_plans_once(
         (op,) = [o for o in plan.operations if o.record == f"tps.Invoice:{made}"]
         assert op.action == "fail"
         assert "tps.Client has no record with code as given" in op.message
+
+
+def test_records_are_read_by_key_from_the_mirror_or_their_system(tmp_path: Path) -> None:
+    pack, seed = _firm(tmp_path)
+    with demo_firm(tmp_path / "run", tps_seed=str(seed), rules=str(pack)) as (session, qbo, _):
+        session.backup()
+        session.sync()
+        (invoice,) = qbo.company.table("Invoice").values()
+        (tps_invoice,) = session.tps.records("invoices")
+        read = Snapshot()
+        missed = {
+            ("tps.Client", "code", "BIR02"),  # mirrored: the mirror, by any field
+            ("tps.Client", "id", "c-1"),
+            ("qbo.Customer", "DisplayName", "Birch Hollow Farm"),
+            ("qbo.Invoice", "DocNumber", str(invoice["DocNumber"])),  # a query by the field
+            ("tps.Invoice", "description", "ald01"),  # TPS's list, read through
+            ("tps.Client", "code", "NOBODY"),
+        }
+        assert add_keyed(Session(session.config), read, missed) == 5
+        assert sorted(read.records("tps.Client")) == ["c-1", "c-2"]
+        assert set(read.records("tps.Invoice")) == {str(tps_invoice["id"])}
+        assert set(read.records("qbo.Invoice")) == {str(invoice["Id"])}
+        # and what those are linked to, compared with them as with a change
+        customers = {c["DisplayName"] for c in read.records("qbo.Customer").values()}
+        assert customers == {"Alder Creek Dental", "Birch Hollow Farm"}
