@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from tpsqbo_engine.dotted import get_path
 from tpsqbo_engine.sync.incremental import _numbered_in_qbo, _numbered_in_tps
 from tpsqbo_engine.sync.links import pair_of, system_of
 from tpsqbo_engine.sync.matching import ident_of
@@ -68,6 +69,8 @@ def _found(
     session: Session, mirror: Mirror, qualified: str, key_field: str, keys: list[str]
 ) -> dict[str, Record]:
     """The records of `qualified` whose `key_field` is one of `keys`, by their ids."""
+    if "." in key_field:
+        return {}  # a mapping's key is a field of the record itself (Resolver.by_key)
     id_field = "id" if system_of(qualified) == "tps" else "Id"
     if key_field == id_field:
         found = Snapshot()  # by id: the mirror, or one read each through the connector
@@ -78,8 +81,10 @@ def _found(
         return {
             ident_of(qualified, r): r
             for r in mirror.scan(qualified)
-            if str(r.get(key_field)) in wanted
+            if str(get_path(r, key_field)) in wanted  # a key may be dotted (Resolver.by_key)
         }
     if system_of(qualified) == "qbo":
+        if "." in key_field:
+            return {}  # QBO's query names a record's own properties, not a part of one
         return _numbered_in_qbo(session, qualified, key_field, keys)
     return _numbered_in_tps(session, qualified, key_field, set(keys))

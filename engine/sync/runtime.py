@@ -14,6 +14,7 @@ from datetime import date
 from functools import partial
 from typing import Any
 
+from tpsqbo_engine.dotted import get_path
 from tpsqbo_engine.expr import ExpressionError, RuleFunction, Scope
 from tpsqbo_engine.exprread import Functions
 from tpsqbo_engine.functions import bound_functions
@@ -91,7 +92,8 @@ class Resolver:
     def by_key(self, qualified: str, key_field: str, key: Any) -> Record | None:
         index = self._keyed.get((qualified, key_field))
         if index is None:
-            index = {str(r.get(key_field)): r for r in self.snapshot.records(qualified).values()}
+            records = self.snapshot.records(qualified).values()
+            index = {str(get_path(r, key_field)): r for r in records}  # a key may be dotted
             self._keyed[(qualified, key_field)] = index
         return index.get(str(key))
 

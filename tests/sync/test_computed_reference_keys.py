@@ -11,8 +11,11 @@ from typing import Any
 
 import pytest
 
+from tpsqbo_engine.ruleset.model import load_ruleset
 from tpsqbo_engine.sync.demo import demo_firm, november_invoice
 from tpsqbo_engine.sync.keyed import add_keyed
+from tpsqbo_engine.sync.links import Links
+from tpsqbo_engine.sync.runtime import Resolver
 from tpsqbo_engine.sync.session import Session
 from tpsqbo_engine.sync.snapshot import Snapshot
 
@@ -134,3 +137,18 @@ def test_records_are_read_by_key_from_the_mirror_or_their_system(tmp_path: Path)
         # and what those are linked to, compared with them as with a change
         customers = {c["DisplayName"] for c in read.records("qbo.Customer").values()}
         assert customers == {"Alder Creek Dental", "Birch Hollow Farm"}
+
+
+def test_a_dotted_key_finds_its_record_and_a_miss_is_noted(tmp_path: Path) -> None:
+    (tmp_path / "pack.yaml").write_text(PACK.replace("key: code", "key: address.postal_code"))
+    snapshot = Snapshot()
+    snapshot.records("tps.Client")["c-1"] = {
+        "id": "c-1",
+        "code": "ALD01",
+        "address": {"postal_code": "97201"},
+    }
+    resolver = Resolver(load_ruleset(tmp_path), snapshot, Links())
+    assert resolver.record("tps", "clients", "97201")["code"] == "ALD01"
+    assert resolver.missed == set()
+    assert resolver.record("tps", "clients", "97999") is None
+    assert resolver.missed == {("tps.Client", "address.postal_code", "97999")}
