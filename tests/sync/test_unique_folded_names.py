@@ -4,6 +4,7 @@ does), and the emulator refuses such a duplicate with 6240 as QBO does."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from tpsqbo_engine.ruleset.model import load_ruleset
 from tpsqbo_engine.sync.demo import demo_firm
 from tpsqbo_engine.sync.links import Links
 from tpsqbo_engine.sync.runtime import Resolver
+from tpsqbo_engine.sync.session import Session
 from tpsqbo_engine.sync.snapshot import Snapshot
 
 SEED = """\
@@ -61,13 +63,17 @@ def test_unique_compares_names_as_qbo_does(tmp_path: Path) -> None:
     assert resolver.unique("Smith & Co ", " (SMI01)") == "Smith & Co "  # its own name
 
 
-def test_two_clients_whose_names_differ_in_case_and_spaces_sync(tmp_path: Path) -> None:
+@pytest.mark.parametrize("raw", [True, False], ids=["unique(name)", "standard rules"])
+def test_two_clients_whose_names_differ_in_case_and_spaces_sync(tmp_path: Path, raw: bool) -> None:
     (tmp_path / "pack").mkdir()
     (tmp_path / "pack" / "pack.yaml").write_text(PACK)
     (tmp_path / "firm.yaml").write_text(SEED)
-    with demo_firm(
-        tmp_path / "run", tps_seed=str(tmp_path / "firm.yaml"), rules=str(tmp_path / "pack")
-    ) as (session, qbo, _):
+    rules = str(tmp_path / "pack") if raw else "tps-qbo-standard"
+    with demo_firm(tmp_path / "run", tps_seed=str(tmp_path / "firm.yaml"), rules=rules) as (
+        session,
+        qbo,
+        _,
+    ):
         session.backup()
         summary = session.sync()
         run_id = session.state.runs(1)[-1]["id"]
@@ -81,3 +87,24 @@ def test_two_clients_whose_names_differ_in_case_and_spaces_sync(tmp_path: Path) 
         assert len(names) == 2
         assert len({n.strip().casefold() for n in names}) == 2
         assert any(n.endswith(("(SMI01)", "(SMI02)")) for n in names)
+        # A run after the first, which reads the unchanged clients and customers a new name
+        # folds to, with their partners (not as if those were gone), sees them too.
+        time.sleep(1.1)
+        third = {"code": "SMI03", "name": " SMITH & CO", "email": "ap@smith3.example"}
+        session.tps.create("clients", third, key="smith-3")
+        time.sleep(1.1)
+        again = Session(session.config)
+        assert again.phase == "ongoing"
+        again.sync()
+        run_id = again.state.runs(1)[-1]["id"]
+        assert [i["message"] for i in again.state.items(run_id, status="Failed")] == []
+        folded = {
+            c["DisplayName"].strip().casefold()
+            for c in qbo.company.table("Customer").values()
+            if c["DisplayName"].strip().casefold().startswith("smith & co")
+        }
+        assert folded == {"smith & co", "smith & co (smi02)", "smith & co (smi03)"} or folded == {
+            "smith & co",
+            "smith & co (smi01)",
+            "smith & co (smi03)",
+        }
