@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from tpsqbo_engine.connectors.qbo.errors import QboSkippableError
 from tpsqbo_engine.dotted import get_path
 from tpsqbo_engine.sync.incremental import _numbered_in_qbo, _numbered_in_tps
 from tpsqbo_engine.sync.links import pair_of, system_of
@@ -38,7 +39,15 @@ def add_keyed(session: Session, snapshot: Snapshot, missed: Iterable[tuple[str, 
     for (qualified, key_field), keys in sorted(wanted.items()):
         chosen = sorted(keys)[:MAX_KEYS]
         records = snapshot.records(qualified)
-        for ident, record in _found(session, mirror, qualified, key_field, chosen).items():
+        try:
+            found = _found(session, mirror, qualified, key_field, chosen)
+        except QboSkippableError as refused:  # a field QBO's query does not take
+            snapshot.notes.append(
+                f"{qualified} could not be looked up by {key_field} ({refused}): the records "
+                "whose rules find one by it fail, as when it is missing"
+            )
+            continue
+        for ident, record in found.items():
             if ident not in records:
                 records[ident] = record
                 added.setdefault(qualified, set()).add(ident)

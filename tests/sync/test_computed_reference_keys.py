@@ -129,8 +129,11 @@ def test_records_are_read_by_key_from_the_mirror_or_their_system(tmp_path: Path)
             ("qbo.Invoice", "DocNumber", str(invoice["DocNumber"])),  # a query by the field
             ("tps.Invoice", "description", "ald01"),  # TPS's list, read through
             ("tps.Client", "code", "NOBODY"),
+            ("qbo.Invoice", "NoSuchField", "x"),  # refused by QBO's query: said, not fatal
         }
         assert add_keyed(Session(session.config), read, missed) == 5
+        (note,) = read.notes
+        assert note.startswith("qbo.Invoice could not be looked up by NoSuchField (")
         assert sorted(read.records("tps.Client")) == ["c-1", "c-2"]
         assert set(read.records("tps.Invoice")) == {str(tps_invoice["id"])}
         assert set(read.records("qbo.Invoice")) == {str(invoice["Id"])}
