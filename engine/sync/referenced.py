@@ -134,7 +134,7 @@ def add_referenced(rules: RuleSet, state: StateStore, mirror: Mirror, snapshot: 
             ):
                 records[ident] = record
                 added.add(ident)
-    return len(added) + _add_partners(rules, state, mirror, snapshot, added)
+    return len(added) + (_add_partners(rules, state, mirror, snapshot, added) if added else 0)
 
 
 def _add_partners(
