@@ -78,8 +78,6 @@ def _found(
     session: Session, mirror: Mirror, qualified: str, key_field: str, keys: list[str]
 ) -> dict[str, Record]:
     """The records of `qualified` whose `key_field` is one of `keys`, by their ids."""
-    if "." in key_field:
-        return {}  # a mapping's key is a field of the record itself (Resolver.by_key)
     id_field = "id" if system_of(qualified) == "tps" else "Id"
     if key_field == id_field:
         found = Snapshot()  # by id: the mirror, or one read each through the connector

@@ -25,7 +25,8 @@ work_codes:
      class: chargeable, default_rate: "95.00", tax1: false, active: true}
 clients:
   - {id: c-1, code: ALD01, name: Alder Creek Dental, email: ap@alder.example}
-  - {id: c-2, code: BIR02, name: Birch Hollow Farm, email: office@birch.example}
+  - {id: c-2, code: BIR02, name: Birch Hollow Farm, email: office@birch.example,
+     address: {postal_code: "97330"}}
 invoices:
   - client_id: c-1
     date: "2026-10-01"
@@ -132,6 +133,10 @@ def test_records_are_read_by_key_from_the_mirror_or_their_system(tmp_path: Path)
             ("qbo.Invoice", "NoSuchField", "x"),  # refused by QBO's query: said, not fatal
         }
         assert add_keyed(Session(session.config), read, missed) == 5
+        by_postcode = Snapshot()  # a dotted key: the mirror scanned by the path
+        dotted = {("tps.Client", "address.postal_code", "97330")}
+        assert add_keyed(Session(session.config), by_postcode, dotted) == 1
+        assert set(by_postcode.records("tps.Client")) == {"c-2"}
         (note,) = read.notes
         assert note.startswith("qbo.Invoice could not be looked up by NoSuchField (")
         assert sorted(read.records("tps.Client")) == ["c-1", "c-2"]
