@@ -201,16 +201,7 @@ class Planner:
                 if target_id.action == "review":  # what refers to it says why it waits
                     self.links.held[key] = target_id.message.split(". ", 1)[0]
                 return [target_id]
-            if target_id is None:
-                self.links.planned.add(key)
-            elif link is None:  # matched or pinned: later records may refer to it already
-                pair_ids = (
-                    (source_id, target_id)
-                    if system_of(mapping.source) == "tps"
-                    else (target_id, source_id)
-                )
-                self.links.add(pair_of(mapping), *pair_ids)
-                self.owner[record_key(mapping.target, target_id)] = mapping.id
+            self._claim(mapping, key, source_id, target_id, link)
             inactive = self._inactive(mapping, target_id)
             if inactive and mapping.on_inactive == "review":
                 return note(
@@ -250,17 +241,25 @@ class Planner:
         )
         if not writes and (mapping.id, key) in self.given.failed:
             return note("resolved", "Successful", RESOLVED)
-        if reopened:  # the history says why a record of the initial sync's history is back
-            carried = f"{reopened}; {carried}" if carried else reopened
-            warned = f"{reopened}; {warned}" if warned else ""
-        if warned:  # written, and the history says what is left for the firm to do
-            return [
-                replace(op, message=warned, level="Warning") if op.writes else op for op in writes
-            ]
-        if not carried:
-            return writes
-        # A write says what it does beyond the rules; anything else keeps its own message.
-        return [replace(op, message=carried) if op.writes else op for op in writes]
+        return _told(writes, reopened, carried, warned)
+
+    def _claim(
+        self,
+        mapping: MappingRule,
+        key: str,
+        source_id: str,
+        target_id: str | None,
+        link: LinkRow | None,
+    ) -> None:
+        """What later records see of this one's partner: a record this plan creates, or one
+        matched or pinned now (later records may refer to it already)."""
+        if target_id is None:
+            self.links.planned.add(key)
+        elif link is None:
+            tps_side = system_of(mapping.source) == "tps"
+            pair_ids = (source_id, target_id) if tps_side else (target_id, source_id)
+            self.links.add(pair_of(mapping), *pair_ids)
+            self.owner[record_key(mapping.target, target_id)] = mapping.id
 
     def _unapplied(self, mapping: MappingRule, record: Record) -> str:
         """The Warning for a QBO payment whose TPS payment keeps unapplied what paid a
@@ -435,6 +434,21 @@ class Planner:
             if rule.when is None or rule.when.evaluate(self.resolver.scope(qualified, record)):
                 return exclusion
         return None
+
+
+def _told(writes: list[Operation], reopened: str, carried: str, warned: str) -> list[Operation]:
+    """The writes with what the history says of them beyond the rules: why a record of the
+    initial sync's history is back (`reopened`), what a write does beyond the rules
+    (`carried`), what is left for the firm to do (`warned`, a Warning). Anything that writes
+    nothing keeps its own message."""
+    if reopened:
+        carried = f"{reopened}; {carried}" if carried else reopened
+        warned = f"{reopened}; {warned}" if warned else ""
+    if warned:
+        return [replace(op, message=warned, level="Warning") if op.writes else op for op in writes]
+    if not carried:
+        return writes
+    return [replace(op, message=carried) if op.writes else op for op in writes]
 
 
 def _reopened(why: str) -> str:
