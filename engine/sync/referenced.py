@@ -117,7 +117,7 @@ def add_referenced(rules: RuleSet, state: StateStore, mirror: Mirror, snapshot: 
     for rows in links.values():
         wanted.update(i for row in rows for i in (row.tps_id, row.qbo_id))
     names = display_names(snapshot) | {_display_key(v) for v in values}
-    added = 0
+    added: set[str] = set()
     for qualified in used:
         matches = _match_values(rules, snapshot, links, qualified)
         keys = {m.key for m in rules.mappings if m.source == qualified}
@@ -133,8 +133,29 @@ def add_referenced(rules: RuleSet, state: StateStore, mirror: Mirror, snapshot: 
                 or _matches(record, matches)
             ):
                 records[ident] = record
-                added += 1
-    return added
+                added.add(ident)
+    return len(added) + (_add_partners(rules, state, mirror, snapshot, added) if added else 0)
+
+
+def _add_partners(
+    rules: RuleSet, state: StateStore, mirror: Mirror, snapshot: Snapshot, added: set[str]
+) -> int:
+    """The mirrored partners of the clients and customers added by name or match (an
+    unchanged client whose name a new one takes), which no text of the run named: a record
+    is compared with its partner, never planned as if that partner were gone."""
+    wanted: dict[str, set[str]] = {}
+    for pair, rows in links_of(rules, state, added).items():
+        tps_entity, qbo_entity = pair.split("|")
+        for row in rows:
+            wanted.setdefault(f"tps.{tps_entity}", set()).add(row.tps_id)
+            wanted.setdefault(f"qbo.{qbo_entity}", set()).add(row.qbo_id)
+    count = 0
+    for qualified in sorted(set(wanted) & FIRM_SIZED):
+        records = snapshot.records(qualified)
+        found = mirror.find(qualified, wanted[qualified] - set(records))
+        records.update(found)
+        count += len(found)
+    return count
 
 
 Matches = dict[tuple[str, str], set[str]]  # (target path, normalizer) -> normalized values

@@ -14,6 +14,7 @@ from datetime import date
 from functools import partial
 from typing import Any
 
+from tpsqbo_engine.dotted import get_path
 from tpsqbo_engine.expr import ExpressionError, RuleFunction, Scope
 from tpsqbo_engine.exprread import Functions
 from tpsqbo_engine.functions import bound_functions
@@ -73,6 +74,9 @@ class Resolver:
     _filled: dict[int, tuple[Record, Any]] = field(default_factory=dict)
     _entities: dict[str, _Entity] = field(default_factory=dict)
     _linked: dict[tuple[str, str, str], tuple[str, Any]] = field(default_factory=dict)
+    # (entity, key field, key) a rule looked a record up by and the snapshot did not hold:
+    # an incremental run reads them and plans again (engine/sync/keyed.py).
+    missed: set[tuple[str, str, str]] = field(default_factory=set)
 
     def writing(self, qualified: str, ident: str | None) -> None:
         """Which target record the next evaluation is for (`unique` needs to know)."""
@@ -88,9 +92,26 @@ class Resolver:
     def by_key(self, qualified: str, key_field: str, key: Any) -> Record | None:
         index = self._keyed.get((qualified, key_field))
         if index is None:
-            index = {str(r.get(key_field)): r for r in self.snapshot.records(qualified).values()}
+            records = self.snapshot.records(qualified).values()
+            index = {str(get_path(r, key_field)): r for r in records}  # a key may be dotted
             self._keyed[(qualified, key_field)] = index
         return index.get(str(key))
+
+    def _missed(self, qualified: str, key_field: str, key: Any) -> None:
+        if key not in (None, ""):
+            self.missed.add((qualified, key_field, str(key)))
+
+    def _found_by_link(self, mapping: MappingRule, key: Any) -> str | None:
+        """Keyed by id and not read this run (an incremental run re-plans a record whose
+        partner moved on, e.g. an invoice a payment paid): the link table knows it, and
+        `linked` needs nothing more of it."""
+        system = system_of(mapping.source)
+        if mapping.key == ("id" if system == "tps" else "Id") and self.links.other(
+            pair_of(mapping), system, str(key)
+        ):
+            return str(key)
+        self._missed(mapping.source, mapping.key, key)
+        return None
 
     def functions(
         self, system: str, record: Mapping[str, Any] | None = None
@@ -217,14 +238,14 @@ class Resolver:
         names = self._names.get(qualified)
         if names is None:
             names = {
-                _display(r).casefold(): _ident(r) for r in self.snapshot.records(qualified).values()
+                name_key(_display(r)): _ident(r) for r in self.snapshot.records(qualified).values()
             }
             self._names[qualified] = names
         text = str(value)
-        holder = names.get(text.casefold(), ident)
+        holder = names.get(name_key(text), ident)
         if holder is not None and holder != ident:
             text = text[: limit - len(str(suffix))].rstrip() + str(suffix)
-        names[text.casefold()] = ident or f"new:{len(names)}"
+        names[name_key(text)] = ident or f"new:{len(names)}"
         return text
 
     def account_types(self, refs: Any) -> list[str]:
@@ -263,10 +284,8 @@ class Resolver:
     def _source_id(self, mapping: MappingRule, key: Any) -> str | None:
         system = system_of(mapping.source)
         record = self.by_key(mapping.source, mapping.key, key)
-        if record is None and mapping.key == ("id" if system == "tps" else "Id"):
-            # Keyed by id and not read this run (an incremental run re-plans a record whose
-            # partner moved on, e.g. an invoice a payment paid): the link table knows it.
-            return str(key) if self.links.other(pair_of(mapping), system, str(key)) else None
+        if record is None:
+            return self._found_by_link(mapping, key)
         return (
             str(record["id"] if system == "tps" else record["Id"]) if record is not None else None
         )
@@ -384,6 +403,8 @@ class Resolver:
         mapping = self.mapping(mapping_id)
         if system_of(mapping.source) == system:
             qualified, found = mapping.source, self.by_key(mapping.source, mapping.key, key)
+            if found is None:
+                self._missed(mapping.source, mapping.key, key)
         else:
             qualified, found = mapping.target, self.snapshot.find(mapping.target, str(key))
         shape = entity_catalog().get(qualified)
@@ -395,6 +416,12 @@ class Resolver:
         if known is None or known[0] is not found:
             known = self._filled[id(found)] = (found, filled(found, shape))
         return known[1]
+
+
+def name_key(name: str) -> str:
+    """A display name as QBO compares it for Duplicate Name (6240): without case or
+    surrounding spaces, so "Smith & Co" and "smith & co " are one name."""
+    return name.strip().casefold()
 
 
 def context(qualified: str, record: Record, resolver: Resolver) -> dict[str, Any]:

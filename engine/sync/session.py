@@ -25,6 +25,7 @@ from tpsqbo_engine.sync.config import FirmConfig
 from tpsqbo_engine.sync.executor import Executor, Progress
 from tpsqbo_engine.sync.firmfiles import open_state, read_pins, same_environment
 from tpsqbo_engine.sync.incremental import read_for_run
+from tpsqbo_engine.sync.keyed import add_keyed
 from tpsqbo_engine.sync.links import pair_of
 from tpsqbo_engine.sync.lock import locked
 from tpsqbo_engine.sync.mirror import Mirror, Written
@@ -166,6 +167,20 @@ class Session:
         (engine/sync/planner.py, PlanInput)."""
         pins = self.pins()  # a broken pins file is found before both systems are read
         snapshot = snapshot or self.snapshot()
+        planner = self._planner(snapshot, pins, elsewhere)
+        plan = planner.plan()
+        # A record a rule reached by a key it computes, unread by this run: read and plan
+        # again, once (engine/sync/keyed.py). The initial sync holds every record, and
+        # its chunks each other's (`elsewhere`): one reads none of another's.
+        missed = planner.resolver.missed
+        ongoing = bool(missed) and elsewhere is None and self.phase == "ongoing"
+        if ongoing and add_keyed(self, snapshot, missed):
+            plan = self._planner(snapshot, pins, elsewhere).plan()
+        return plan, snapshot
+
+    def _planner(
+        self, snapshot: Snapshot, pins: dict[tuple[str, str], str], elsewhere: Snapshot | None
+    ) -> Planner:
         # The links and history rows of what the records hold and name, not of every record
         # the firm has (engine/sync/referenced.py); a firm's first plan has none to look up.
         ids = named(snapshot) if self.state.holds_history() else set()
@@ -186,7 +201,7 @@ class Session:
             failed=self.state.failing() if phase == "ongoing" else frozenset(),
             elsewhere=elsewhere,
         )
-        return Planner(given).plan(), snapshot
+        return Planner(given)
 
     # Commands -------------------------------------------------------------------------------
     def checklist(self, plan: Plan | None = None) -> list[CheckResult]:

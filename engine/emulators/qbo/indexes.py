@@ -27,6 +27,11 @@ NAMED = {
 Record = dict[str, Any]
 
 
+def name_key(name: object) -> str:
+    """QBO compares names for Duplicate Name (6240) without case or surrounding spaces."""
+    return str(name).strip().casefold()
+
+
 def name_group(entity: str) -> str:
     # DisplayName is one namespace across customers, vendors and employees.
     return "people" if entity in PEOPLE else entity
@@ -46,7 +51,7 @@ class Indexes:
 
     # Names and numbers ----------------------------------------------------------------------
     def named(self, entity: str, name: str) -> str | None:
-        return self.names.get(name_group(entity), {}).get(name.casefold())
+        return self.names.get(name_group(entity), {}).get(name_key(name))
 
     def next_number(self, entity: str) -> str:
         return str(max(self.highest_number.get(entity, 1000), 1000) + 1)
@@ -63,12 +68,12 @@ class Indexes:
         numbers = self.doc_numbers.setdefault(entity, {})
         if old is not None:
             if field_name and old.get(field_name):
-                group.pop(str(old[field_name]).casefold(), None)
+                group.pop(name_key(old[field_name]), None)
             if old.get("DocNumber"):
                 numbers.get(str(old["DocNumber"]), set()).discard(old["Id"])
         if new is not None:
             if field_name and new.get(field_name):
-                group[str(new[field_name]).casefold()] = new["Id"]
+                group[name_key(new[field_name])] = new["Id"]
             number = str(new.get("DocNumber") or "")
             if number:
                 numbers.setdefault(number, set()).add(new["Id"])
