@@ -191,9 +191,9 @@ def _add_numbered(session: Session, snapshot: Snapshot) -> None:
             if not values:
                 continue
             if side == "tps":
-                found = _numbered_in_qbo(session, target, key.target, values)
+                found = numbered_in_qbo(session, target, key.target, values)
             else:
-                found = _numbered_in_tps(session, target, key.target, set(values))
+                found = numbered_in_tps(session, target, key.target, set(values))
             other = "qbo" if side == "tps" else "tps"
             for row in session.state.links_of(pair, set(found)):
                 found.pop(row[f"{other}_id"], None)  # another's partner: matched by none
@@ -221,7 +221,7 @@ def _unless_reviewed(
     return rest
 
 
-def _numbered_in_qbo(
+def numbered_in_qbo(
     session: Session, target: str, field: str, values: list[str]
 ) -> dict[str, Record]:
     """The QBO records whose `field` is one of `values`: a query per hundred values."""
@@ -233,7 +233,7 @@ def _numbered_in_qbo(
     return found
 
 
-def _numbered_in_tps(
+def numbered_in_tps(
     session: Session, target: str, field: str, values: set[str]
 ) -> dict[str, Record]:
     """The TPS records whose `field` is one of `values`. TPS's API looks nothing up by a

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from tpsqbo_engine.connectors.qbo.errors import QboSkippableError
 from tpsqbo_engine.dotted import get_path
-from tpsqbo_engine.sync.incremental import _numbered_in_qbo, _numbered_in_tps
+from tpsqbo_engine.sync.incremental import numbered_in_qbo, numbered_in_tps
 from tpsqbo_engine.sync.links import pair_of, system_of
 from tpsqbo_engine.sync.matching import ident_of
 from tpsqbo_engine.sync.mirror import MIRRORED, Mirror
@@ -93,5 +93,5 @@ def _found(
     if system_of(qualified) == "qbo":
         if "." in key_field:
             return {}  # QBO's query names a record's own properties, not a part of one
-        return _numbered_in_qbo(session, qualified, key_field, keys)
-    return _numbered_in_tps(session, qualified, key_field, set(keys))
+        return numbered_in_qbo(session, qualified, key_field, keys)
+    return numbered_in_tps(session, qualified, key_field, set(keys))
