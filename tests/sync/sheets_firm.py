@@ -52,10 +52,20 @@ def example_sheets_firm(
         spare.unlink()
     with (sheets / "payments.csv").open("a", encoding="utf-8") as written:
         written.writelines(payments)
-    with QboEmulatorServer(QboOptions(seed="starter")) as qbo:
+    with sheets_firm(folder, monkeypatch, "Harbor & Pine CPAs", "starter") as (session, qbo):
+        yield session, sheets, qbo
+
+
+@contextmanager
+def sheets_firm(
+    folder: Path, monkeypatch: pytest.MonkeyPatch, name: str, seed: str
+) -> Iterator[tuple[Session, QboEmulatorServer]]:
+    """The firm `name` on the sheets in `folder`/tps-files, connected to a QBO emulator of
+    `seed` and backed up: its session and the emulator."""
+    with QboEmulatorServer(QboOptions(seed=seed)) as qbo:
         monkeypatch.setenv("TPSQBO_QBO_CLIENT_SECRET", qbo.oauth.client_secret)
         (folder / "tpsqbo.yaml").write_text(
-            "kind: firm\nfirm: Harbor & Pine CPAs\nrules: [tps-qbo-standard]\n"
+            f"kind: firm\nfirm: {name}\nrules: [tps-qbo-standard]\n"
             "tps: {connection: files, folder: tps-files}\n"
             f"qbo: {{environment: '{qbo.discovery_url}', limits: 'off'}}\n"
         )
@@ -70,4 +80,4 @@ def example_sheets_firm(
         connect(settings, announce=_visit)
         session = Session(config)
         session.backup()
-        yield session, sheets, qbo
+        yield session, qbo

@@ -9,12 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
-from tests import ports
-from tpsqbo_engine.connectors.qbo.connect import ConnectSettings, connect
-from tpsqbo_engine.emulators.qbo.server import QboEmulatorServer, QboOptions
-from tpsqbo_engine.sync.config import FirmConfig, load_config
+from tests.sync.sheets_firm import sheets_firm
+from tpsqbo_engine.sync.config import FirmConfig
 from tpsqbo_engine.sync.session import Session
 
 CLIENTS = (
@@ -24,33 +21,13 @@ CLIENTS = (
 )
 
 
-def _visit(url: str) -> None:
-    requests.get(url, timeout=10)
-
-
 @pytest.fixture
 def firm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, FirmConfig]]:
     sheets = tmp_path / "tps-files"
     sheets.mkdir()
     (sheets / "clients.csv").write_text(CLIENTS)
-    with QboEmulatorServer(QboOptions(seed="empty")) as qbo:
-        monkeypatch.setenv("TPSQBO_QBO_CLIENT_SECRET", qbo.oauth.client_secret)
-        (tmp_path / "tpsqbo.yaml").write_text(
-            "kind: firm\nfirm: Alder & Ash\nrules: [tps-qbo-standard]\n"
-            "tps: {connection: files, folder: tps-files}\n"
-            f"qbo: {{environment: '{qbo.discovery_url}', limits: 'off'}}\n"
-        )
-        config = load_config(tmp_path / "tpsqbo.yaml")
-        settings = ConnectSettings(
-            qbo.oauth.client_id,
-            qbo.oauth.client_secret,
-            qbo.discovery_url,
-            ports.REDIRECT,
-            config.qbo.token_file,
-        )
-        connect(settings, announce=_visit)
-        Session(config).backup()
-        yield qbo, config
+    with sheets_firm(tmp_path, monkeypatch, "Alder & Ash", "empty") as (session, qbo):
+        yield qbo, session.config
 
 
 def _run(config: FirmConfig) -> dict[str, list[str]]:
