@@ -24,7 +24,9 @@ from tpsqbo_engine.connectors.qbo.connect import ConnectSettings, connect
 from tpsqbo_engine.connectors.qbo.limits import Throttle
 from tpsqbo_engine.emulators.qbo.server import QboEmulatorServer, QboOptions
 from tpsqbo_engine.emulators.tps.server import TpsEmulatorServer, TpsOptions
-from tpsqbo_engine.fleet.coord import FirmRun
+from tpsqbo_engine.fleet.coord import Coordinator, FirmRun
+from tpsqbo_engine.fleet.local_coord import LocalCoordinator
+from tpsqbo_engine.fleet.redis_coord import RedisCoordinator
 
 
 def overlaps(runs: list[FirmRun]) -> list[tuple[str, str]]:
@@ -138,6 +140,15 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.fail("redis-server is not installed: `apt-get install redis-server` (.ci/run does)")
     with running_redis(server, tmp_path_factory.mktemp("redis")) as url:
         yield url
+
+
+@pytest.fixture(params=["redis", "sqlite"])
+def coordinator(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Coordinator]:
+    """Each coordinator a fleet has: Redis's (a fresh database) and the embedded SQLite one."""
+    if request.param == "redis":
+        yield RedisCoordinator(request.getfixturevalue("fresh_redis"))
+    else:
+        yield LocalCoordinator(tmp_path / "fleet.db")
 
 
 @pytest.fixture

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -20,17 +18,7 @@ from tpsqbo_engine.fleet.coord import (
     Schedule,
     wait_for_room,
 )
-from tpsqbo_engine.fleet.local_coord import LocalCoordinator
-from tpsqbo_engine.fleet.redis_coord import RedisCoordinator
 from tpsqbo_engine.fleet.runner import FencedBudget
-
-
-@pytest.fixture(params=["redis", "sqlite"])
-def coordinator(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Coordinator]:
-    if request.param == "redis":
-        yield RedisCoordinator(request.getfixturevalue("fresh_redis"))
-    else:
-        yield LocalCoordinator(tmp_path / "fleet.db")
 
 
 def test_one_lease_per_realm_and_a_growing_token(coordinator: Coordinator) -> None:

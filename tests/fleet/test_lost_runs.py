@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,15 +14,6 @@ from tpsqbo_engine.fleet.coord import Coordinator, FirmRun, now_iso
 from tpsqbo_engine.fleet.embedded import EmbeddedFleet, RetryPolicy
 from tpsqbo_engine.fleet.firms import Firm
 from tpsqbo_engine.fleet.local_coord import LocalCoordinator
-from tpsqbo_engine.fleet.redis_coord import RedisCoordinator
-
-
-@pytest.fixture(params=["redis", "sqlite"])
-def coordinator(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Coordinator]:
-    if request.param == "redis":
-        yield RedisCoordinator(request.getfixturevalue("fresh_redis"))
-    else:
-        yield LocalCoordinator(tmp_path / "fleet.db")
 
 
 def _running(coordinator: Coordinator, ttl: float) -> FirmRun:

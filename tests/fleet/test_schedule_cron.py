@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,6 @@ import pytest
 from tpsqbo_engine.cli import main
 from tpsqbo_engine.fleet.coord import Coordinator, FirmRun, Schedule, now_iso
 from tpsqbo_engine.fleet.local_coord import LocalCoordinator
-from tpsqbo_engine.fleet.redis_coord import RedisCoordinator
 
 
 def _fleet(root: Path, *names: str) -> Path:
@@ -24,14 +22,6 @@ def _fleet(root: Path, *names: str) -> Path:
         config.parent.mkdir(parents=True)
         config.write_text(f"kind: firm\nfirm: {name}\n", encoding="utf-8")
     return root
-
-
-@pytest.fixture(params=["redis", "sqlite"])
-def coordinator(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Coordinator]:
-    if request.param == "redis":
-        yield RedisCoordinator(request.getfixturevalue("fresh_redis"))
-    else:
-        yield LocalCoordinator(tmp_path / "fleet.db")
 
 
 def test_due_with_no_schedule_in_the_coord_file_names_the_file(
