@@ -10,24 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
+from tests.tps.void_invoices import open_invoice, post, void
 from tpsqbo_engine.connectors.tps.client import TpsClient, TpsRejected
 from tpsqbo_engine.connectors.tps.filebooks import FileBooks
 from tpsqbo_engine.emulators.tps.server import TpsEmulatorServer
-
-
-def _open_invoice(tps_server: TpsEmulatorServer) -> dict[str, Any]:
-    return next(
-        i
-        for i in tps_server.firm.table("invoices").values()
-        if i["status"] == "outstanding" and Decimal(i["balance"]) >= 20
-    )
-
-
-def _void(tps: TpsClient, invoice: dict[str, Any]) -> None:
-    current = tps.get("invoices", invoice["id"])
-    tps.update("invoices", invoice["id"], {"status": "void"}, version=current["version"])
 
 
 def _decrease(invoice: dict[str, Any] | None, client: str, amount: str = "15.00") -> dict[str, Any]:
@@ -42,24 +29,15 @@ def _decrease(invoice: dict[str, Any] | None, client: str, amount: str = "15.00"
     }
 
 
-def _post(server: TpsEmulatorServer, body: dict[str, Any]) -> requests.Response:
-    return requests.post(
-        f"{server.base_url}/api/v1/adjustments",
-        json=body,
-        headers={"Authorization": f"Bearer {server.app.token}"},
-        timeout=5,
-    )
-
-
 def test_a_decrease_on_a_void_invoice_is_refused_as_a_payment_on_it_is(
     tps_server: TpsEmulatorServer, tps: TpsClient
 ) -> None:
-    invoice = _open_invoice(tps_server)
-    _void(tps, invoice)
+    invoice = open_invoice(tps_server)
+    void(tps, invoice)
     voided = tps_server.firm.table("invoices")[invoice["id"]]
     before = (len(tps_server.firm.table("adjustments")), voided["version"], voided["balance"])
 
-    refused = _post(tps_server, _decrease(invoice, invoice["client_id"]))
+    refused = post(tps_server, "adjustments", _decrease(invoice, invoice["client_id"]))
 
     assert refused.status_code == 422
     error = refused.json()["error"]
@@ -84,9 +62,9 @@ def test_a_decrease_on_a_void_invoice_is_refused_as_a_payment_on_it_is(
 def test_a_decrease_applied_before_the_void_stays_and_only_more_is_refused(
     tps_server: TpsEmulatorServer, tps: TpsClient
 ) -> None:
-    invoice = _open_invoice(tps_server)
+    invoice = open_invoice(tps_server)
     made = tps.create("adjustments", _decrease(invoice, invoice["client_id"]), key="adj-before")
-    _void(tps, invoice)
+    void(tps, invoice)
 
     edited = tps.update("adjustments", made["id"], {"description": "bad debt"}, version=1)
     assert (edited["invoice_id"], edited["amount"]) == (invoice["id"], Decimal("15.00"))
@@ -100,7 +78,7 @@ def test_a_decrease_applied_before_the_void_stays_and_only_more_is_refused(
 def test_a_decrease_on_an_open_invoice_still_lowers_its_balance(
     tps_server: TpsEmulatorServer, tps: TpsClient
 ) -> None:
-    invoice = _open_invoice(tps_server)
+    invoice = open_invoice(tps_server)
     balance = Decimal(invoice["balance"])
     tps.create("adjustments", _decrease(invoice, invoice["client_id"]), key="adj-open")
     after = tps_server.firm.table("invoices")[invoice["id"]]

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-import requests
 
+from tests.tps.void_invoices import open_invoice, post, void
 from tpsqbo_engine.connectors.qbo.client import QboClient
 from tpsqbo_engine.connectors.tps.client import TpsClient, TpsRejected
 from tpsqbo_engine.connectors.tps.filebooks import FileBooks
@@ -22,19 +22,6 @@ from tpsqbo_engine.sync.demo import demo_firm, november_invoice
 from tpsqbo_engine.sync.plan import Operation
 from tpsqbo_engine.sync.refusals import explained
 from tpsqbo_engine.sync.session import Session
-
-
-def _open_invoice(tps_server: TpsEmulatorServer) -> dict[str, Any]:
-    return next(
-        i
-        for i in tps_server.firm.table("invoices").values()
-        if i["status"] == "outstanding" and float(i["balance"]) >= 20
-    )
-
-
-def _void(tps: TpsClient, invoice: dict[str, Any]) -> None:
-    current = tps.get("invoices", invoice["id"])
-    tps.update("invoices", invoice["id"], {"status": "void"}, version=current["version"])
 
 
 def _payment(invoice: dict[str, Any], applied: str, amount: str = "20.00") -> dict[str, Any]:
@@ -48,25 +35,16 @@ def _payment(invoice: dict[str, Any], applied: str, amount: str = "20.00") -> di
     }
 
 
-def _post(server: TpsEmulatorServer, body: dict[str, Any]) -> requests.Response:
-    return requests.post(
-        f"{server.base_url}/api/v1/payments",
-        json=body,
-        headers={"Authorization": f"Bearer {server.app.token}"},
-        timeout=5,
-    )
-
-
 def test_a_payment_of_a_void_invoice_is_refused_as_an_over_application_is(
     tps_server: TpsEmulatorServer, tps: TpsClient
 ) -> None:
-    invoice = _open_invoice(tps_server)
-    over = _post(tps_server, _payment(invoice, "30.00"))  # more than the payment's 20.00
-    _void(tps, invoice)
+    invoice = open_invoice(tps_server)
+    over = post(tps_server, "payments", _payment(invoice, "30.00"))  # more than the payment's 20.00
+    void(tps, invoice)
     voided = tps_server.firm.table("invoices")[invoice["id"]]
     before = (len(tps_server.firm.table("payments")), voided["version"], voided["balance"])
 
-    refused = _post(tps_server, _payment(invoice, "20.00"))
+    refused = post(tps_server, "payments", _payment(invoice, "20.00"))
 
     assert (over.status_code, refused.status_code) == (422, 422)
     error = refused.json()["error"]
@@ -92,9 +70,9 @@ def test_a_payment_of_a_void_invoice_is_refused_as_an_over_application_is(
 def test_a_payment_applied_before_the_void_can_still_be_changed_or_unapplied(
     tps_server: TpsEmulatorServer, tps: TpsClient
 ) -> None:
-    invoice = _open_invoice(tps_server)
+    invoice = open_invoice(tps_server)
     paid = tps.create("payments", _payment(invoice, "10.00"), key="before-void")
-    _void(tps, invoice)
+    void(tps, invoice)
 
     edited = tps.update("payments", paid["id"], {"reference": "chq 13"}, version=paid["version"])
     assert edited["applications"] == [{"invoice_id": invoice["id"], "amount": Decimal("10.00")}]
