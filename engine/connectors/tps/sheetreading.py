@@ -262,6 +262,12 @@ def applied_to(text: str) -> list[Record]:
     return applications
 
 
+def _bad_applied(path: Path, record: Record, message: str) -> Problem:
+    """A payment's Applied To that cannot be taken, located at its cell."""
+    at = _column("payments", "Applied To")
+    return Problem(display_path(path), record["_row"], at, "file.bad-value", message)
+
+
 def read_payments(path: Path, known: Collection[str] = frozenset()) -> list[Record]:
     """The payments sheet's rows; `known` are payment ids earlier reads gave
     (`paymentids.payment_ids`)."""
@@ -270,27 +276,11 @@ def read_payments(path: Path, known: Collection[str] = frozenset()) -> list[Reco
         try:
             record["applications"] = applied_to(record.pop("applied_to", "") or "")
         except BadCell as bad:
-            problems.append(
-                Problem(
-                    display_path(path),
-                    record["_row"],
-                    _column("payments", "Applied To"),
-                    "file.bad-value",
-                    f"Applied To: {bad}",
-                )
-            )
+            problems.append(_bad_applied(path, record, f"Applied To: {bad}"))
             continue
         applied = sum((Decimal(a["amount"]) for a in record["applications"]), Decimal(0))
         if "amount" in record and applied > Decimal(record["amount"]):
-            problems.append(
-                Problem(
-                    display_path(path),
-                    record["_row"],
-                    _column("payments", "Applied To"),
-                    "file.bad-value",
-                    "more is applied than the payment's amount",
-                )
-            )
+            problems.append(_bad_applied(path, record, "more is applied than the payment's amount"))
         else:
             record["unapplied_amount"] = str(Decimal(record.get("amount", "0")) - applied)
     _require(problems)
