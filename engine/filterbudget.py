@@ -21,6 +21,7 @@ from tpsqbo_engine.budget import (
     sized,
     text_inside,
 )
+from tpsqbo_engine.dotted import get_path
 from tpsqbo_engine.exprvalue import listed
 from tpsqbo_engine.filterfail import failed_filter, out_of_range
 
@@ -93,7 +94,7 @@ def _check_join(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Any, 
         return args
     fits(len(value) * len(separator), "a join separator times its items")
     attribute = args[2] if len(args) > 2 else kwargs.get("attribute")
-    items = value if attribute is None else [_attribute(item, attribute) for item in value]
+    items = value if attribute is None else [get_path(item, str(attribute)) for item in value]
     fits(text_inside(items) + len(value) * len(separator), "a joined text's length")
     return args
 
@@ -103,13 +104,6 @@ def _counted_items(value: Any) -> Iterator[Any]:
         if count > MAX_ITEMS:
             fits(count, "a list's length", MAX_ITEMS)
         yield item
-
-
-def _attribute(item: Any, attribute: Any) -> Any:
-    """What `attribute=` takes of a mapping item (`a.b` a step at a time), as Jinja does."""
-    for part in str(attribute).split("."):
-        item = item.get(part) if isinstance(item, Mapping) else None
-    return item
 
 
 def _check_sum_start(start: Any) -> None:

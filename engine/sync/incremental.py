@@ -13,7 +13,7 @@ from tpsqbo_engine.connectors.qbo.wire import quote
 from tpsqbo_engine.dotted import get_path
 from tpsqbo_engine.ruleset.model import MappingRule
 from tpsqbo_engine.sync.balances import refresh_balances
-from tpsqbo_engine.sync.links import pair_of
+from tpsqbo_engine.sync.links import pair_of, system_of
 from tpsqbo_engine.sync.mirror import MIRRORED, Mirror, too_old
 from tpsqbo_engine.sync.planner import version_of
 from tpsqbo_engine.sync.referenced import Echoes, add_referenced
@@ -180,7 +180,7 @@ def _add_numbered(session: Session, snapshot: Snapshot) -> None:
             continue
         records = snapshot.records(mapping.source)
         pair = pair_of(mapping)
-        side = "tps" if mapping.source.startswith("tps.") else "qbo"
+        side = system_of(mapping.source)
         linked = {r[f"{side}_id"] for r in session.state.links_of(pair, set(records))}
         unlinked = {i: r for i, r in records.items() if i not in linked}
         if side == "qbo" and unlinked:
@@ -194,7 +194,7 @@ def _add_numbered(session: Session, snapshot: Snapshot) -> None:
                 found = numbered_in_qbo(session, target, key.target, values)
             else:
                 found = numbered_in_tps(session, target, key.target, set(values))
-            other = "qbo" if side == "tps" else "tps"
+            other = system_of(target)
             for row in session.state.links_of(pair, set(found)):
                 found.pop(row[f"{other}_id"], None)  # another's partner: matched by none
             for ident, record in found.items():

@@ -26,7 +26,7 @@ from tpsqbo_engine.sync.plan import Operation, Plan
 from tpsqbo_engine.sync.plan_input import LinkRow, PlanInput
 from tpsqbo_engine.sync.planned_writes import REACTIVATE, writes_for
 from tpsqbo_engine.sync.planned_writes import version_of as version_of  # session, undo
-from tpsqbo_engine.sync.runtime import ExcludedReference, Resolver, desired, wanted
+from tpsqbo_engine.sync.runtime import REFERS_TO, ExcludedReference, Resolver, desired, wanted
 from tpsqbo_engine.sync.unapplied import split_lines, warning
 from tpsqbo_engine.sync.voids import deletions, void_across
 
@@ -40,8 +40,6 @@ RESOLVED = (
 )
 # Records decided between two settings aside of what the plan keeps (see _snapshot_set_aside).
 SET_ASIDE_EVERY = 200
-# How a record left out with what it refers to is told (runtime.ExcludedReference).
-REFERS_TO = "refers to "
 
 
 @contextmanager

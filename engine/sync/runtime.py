@@ -34,9 +34,13 @@ _MISSING = object()
 US_TAX_CODES = ("TAX", "NON")
 
 
+# How a record left out with what it refers to is told (the state reads it back: state.py).
+REFERS_TO = "refers to "
+
+
 class ExcludedReference(Exception):
     def __init__(self, record: str, reason: str) -> None:
-        super().__init__(f"refers to {record}, which is left out: {reason}")
+        super().__init__(f"{REFERS_TO}{record}, which is left out: {reason}")
         self.record, self.reason = record, reason
 
 
@@ -286,9 +290,7 @@ class Resolver:
         record = self.by_key(mapping.source, mapping.key, key)
         if record is None:
             return self._found_by_link(mapping, key)
-        return (
-            str(record["id"] if system == "tps" else record["Id"]) if record is not None else None
-        )
+        return str(record["id"] if system == "tps" else record["Id"])
 
     def linked(self, system: str, mapping_id: str, key: Any) -> Any:
         # `system` first: bound positionally (a partial with a keyword costs as much again)
