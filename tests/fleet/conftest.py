@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -27,6 +28,18 @@ from tpsqbo_engine.emulators.tps.server import TpsEmulatorServer, TpsOptions
 from tpsqbo_engine.fleet.coord import Coordinator, FirmRun
 from tpsqbo_engine.fleet.local_coord import LocalCoordinator
 from tpsqbo_engine.fleet.redis_coord import RedisCoordinator
+
+
+def wait_for(coordinator: Coordinator, firm: str, statuses: set[str], within: float) -> FirmRun:
+    """The firm's record once its status is one of `statuses`, looked at every 0.2 s for at
+    most `within` seconds."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        found = {r.firm: r for r in coordinator.runs()}.get(firm)
+        if found is not None and found.status in statuses:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"{firm} never reached {statuses}: {coordinator.runs()}")
 
 
 def overlaps(runs: list[FirmRun]) -> list[tuple[str, str]]:

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from tests.fleet.conftest import wait_for
 from tpsqbo_engine.cli import main
 from tpsqbo_engine.fleet.coord import FirmRun
 from tpsqbo_engine.fleet.redis_coord import RedisCoordinator
@@ -20,18 +21,6 @@ from .conftest import Firms, Workers, overlaps
 # could break it (tests/fleet/test_coord.py checks that window).
 TIGHT = "scale=20,minute=40,second=100,batch=4"
 FAST_WORKER = ("--busy-wait", "0.5", "--lease-ttl", "3")
-
-
-def _wait_for(
-    coordinator: RedisCoordinator, firm: str, statuses: set[str], within: float
-) -> FirmRun:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        found = {r.firm: r for r in coordinator.runs()}.get(firm)
-        if found is not None and found.status in statuses:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"{firm} never reached {statuses}: {coordinator.runs()}")
 
 
 def test_two_workers_share_realms_one_run_at_a_time_one_budget_and_skip_the_poisoned(
@@ -84,12 +73,12 @@ def test_a_killed_worker_s_firm_completes_on_another_worker(
     argv = ["fleet", "run", str(firm.config), "--broker", workers.broker, "--backup-first"]
     assert main([*argv, "--no-wait"]) == 0
     assert capsys.readouterr().out == "1 firm(s) queued; `tpsqbo-engine fleet status` shows them\n"
-    first = _wait_for(coordinator, "slowpoke", {"running"}, 30)
+    first = wait_for(coordinator, "slowpoke", {"running"}, 30)
     assert first.worker.startswith("w1@")
     time.sleep(1.5)  # well into the run
     workers.kill("w1")  # the whole machine, as far as the fleet can tell
     workers.start("w2", *options)
-    done = _wait_for(coordinator, "slowpoke", {"completed", "partial", "failed"}, 60)
+    done = wait_for(coordinator, "slowpoke", {"completed", "partial", "failed"}, 60)
     assert done.status == "completed", done
     assert done.worker.startswith("w2@") and done.token > first.token
     # The rerun finished the job without doing anything twice.
@@ -109,7 +98,7 @@ def test_beat_enqueues_the_scheduled_firms(
     assert main(argv) == 0
     workers.start("w1", *FAST_WORKER, "--beat", "--tick", "0.5")
     coordinator = RedisCoordinator(workers.broker)
-    first = _wait_for(coordinator, "regular", {"completed"}, 45)
+    first = wait_for(coordinator, "regular", {"completed"}, 45)
     assert first.counts["Successful"] > 0
     # Every 2 s again: the next runs are ongoing syncs with nothing to write.
     deadline = time.monotonic() + 30

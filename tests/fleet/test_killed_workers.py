@@ -9,8 +9,8 @@ import time
 
 import pytest
 
+from tests.fleet.conftest import wait_for
 from tpsqbo_engine.cli import main
-from tpsqbo_engine.fleet.coord import FirmRun
 from tpsqbo_engine.fleet.redis_coord import RedisCoordinator
 from tpsqbo_engine.sync import lock
 from tpsqbo_engine.sync.config import load_config
@@ -22,16 +22,6 @@ LEASE_TTL = 3.0
 WORKER = ("--busy-wait", "0.5", "--lease-ttl", str(LEASE_TTL))
 
 
-def _wait_for(coordinator: RedisCoordinator, statuses: set[str], within: float) -> FirmRun:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        found = {r.firm: r for r in coordinator.runs()}.get("slowpoke")
-        if found is not None and found.status in statuses:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"slowpoke never reached {statuses}: {coordinator.runs()}")
-
-
 def test_a_run_killed_on_another_machine_is_shown_lost_then_taken_over(
     firms: Firms, workers: Workers, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -41,7 +31,7 @@ def test_a_run_killed_on_another_machine_is_shown_lost_then_taken_over(
     workers.start("w1", *WORKER)
     argv = ["fleet", "run", str(firm.config), "--broker", workers.broker, "--backup-first"]
     assert main([*argv, "--no-wait"]) == 0
-    first = _wait_for(coordinator, {"running"}, 30)
+    first = wait_for(coordinator, "slowpoke", {"running"}, 30)
     time.sleep(1.5)  # well into the run
     workers.kill("w1")
     # What that run left in the firm's state, as written on a machine of its own.
