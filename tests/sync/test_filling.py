@@ -158,10 +158,6 @@ def test_filled_records_are_made_field_by_field_in_the_schemas_order(entity: str
         assert repr(filled(record, shape)) == repr(_filled_by_the_rule(record, shape)), record
 
 
-def _shape(node: dict[str, Any]) -> Shape:
-    return Shape(node)
-
-
 _LINE = {"type": "object", "properties": {"code": {"type": "string"}, "tags": {}}}
 
 
@@ -169,7 +165,7 @@ def test_a_list_of_flat_items_is_filled_item_by_item_as_a_copy() -> None:
     """Items whose fields fill nothing inside (invoice lines) are filled without each value
     being looked at: each item a new dict with its declared fields, a list one holds equal."""
     lines = [{"code": "A", "tags": ["x", "y"], "extra": 1}, {"tags": None}]
-    made = filled(lines, _shape({"type": "array", "items": _LINE}))
+    made = filled(lines, Shape({"type": "array", "items": _LINE}))
     assert made == [
         {"code": "A", "tags": ["x", "y"], "extra": 1},
         {"code": None, "tags": None},
@@ -186,5 +182,5 @@ def test_a_list_in_a_flat_item_whose_items_declare_fields_is_still_filled() -> N
         },
     }
     lines = [{"code": "A", "entries": [{"hours": 2}]}]
-    made = filled(lines, _shape({"type": "array", "items": line}))
+    made = filled(lines, Shape({"type": "array", "items": line}))
     assert made == [{"code": "A", "entries": [{"hours": 2, "rate": None}]}]
